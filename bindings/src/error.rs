@@ -1,0 +1,168 @@
+//! Errors of an AWS call, typed inside Rust and turned into a Rhai map once, at the script boundary.
+//!
+//! Scripts branch on `e.code`; the map always has `code`, `message`, `service`, `operation`,
+//! `status`, `request_id` and `retryable`.
+
+use aws_smithy_runtime_api::client::result::SdkError;
+use aws_smithy_types::error::display::DisplayErrorContext;
+use aws_smithy_types::error::metadata::ProvideErrorMetadata;
+use aws_smithy_types::retry::ProvideErrorKind;
+use rhai::{Dynamic, Map};
+
+use crate::convert::ConvError;
+
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum CallError {
+    /// The input does not fit the model; nothing was sent.
+    #[error("{service}::{operation}: invalid input: {}", problems.join("; "))]
+    Validation { service: String, operation: String, problems: Vec<String> },
+    /// AWS (or the endpoint) answered with an error.
+    #[error("{service}::{operation}: {code}: {message}")]
+    Aws {
+        service: String,
+        operation: String,
+        code: String,
+        message: String,
+        status: Option<u16>,
+        request_id: Option<String>,
+        retryable: bool,
+    },
+    /// The request never got an answer: connection refused, timeout, no credentials, no region.
+    #[error("{service}::{operation}: {message}")]
+    Transport { service: String, operation: String, code: String, message: String, retryable: bool },
+    /// Ctrl-C or SIGTERM arrived while the call was in flight.
+    #[error("{service}::{operation}: interrupted")]
+    Interrupted { service: String, operation: String },
+    /// A waiter gave up, or saw a failure state.
+    #[error("{service}::{operation}: {message}")]
+    Waiter { service: String, operation: String, code: String, message: String },
+}
+
+impl CallError {
+    pub fn sdk<E, R>(service: &str, operation: &str, e: SdkError<E, R>) -> CallError
+    where
+        E: ProvideErrorMetadata + ProvideErrorKind + std::error::Error + 'static,
+        R: std::fmt::Debug + HasStatus,
+    {
+        let (service, operation) = (service.to_string(), operation.to_string());
+        match &e {
+            SdkError::ServiceError(ctx) => {
+                let err = ctx.err();
+                let code = ProvideErrorMetadata::code(err).unwrap_or("Unknown").to_string();
+                let retryable = err.retryable_error_kind().is_some()
+                    || matches!(code.as_str(), "Throttling" | "ThrottlingException" | "RequestLimitExceeded");
+                CallError::Aws {
+                    message: ProvideErrorMetadata::message(err)
+                        .map(str::to_string)
+                        .unwrap_or_else(|| DisplayErrorContext(err).to_string()),
+                    status: ctx.raw().status(),
+                    request_id: err.meta().extra("aws_request_id").map(str::to_string),
+                    retryable,
+                    code,
+                    service,
+                    operation,
+                }
+            }
+            SdkError::ResponseError(ctx) => CallError::Aws {
+                code: "InvalidResponse".into(),
+                message: format!("the response could not be read: {}", DisplayErrorContext(&e)),
+                status: ctx.raw().status(),
+                request_id: None,
+                retryable: false,
+                service,
+                operation,
+            },
+            SdkError::TimeoutError(_) => CallError::Transport {
+                code: "Timeout".into(),
+                message: format!("timed out: {}", DisplayErrorContext(&e)),
+                retryable: true,
+                service,
+                operation,
+            },
+            SdkError::DispatchFailure(d) => CallError::Transport {
+                code: if d.is_timeout() { "Timeout" } else { "ConnectionError" }.into(),
+                message: format!("could not reach the endpoint: {}", DisplayErrorContext(&e)),
+                retryable: true,
+                service,
+                operation,
+            },
+            _ => CallError::Transport {
+                code: "RequestNotSent".into(),
+                message: DisplayErrorContext(&e).to_string(),
+                retryable: false,
+                service,
+                operation,
+            },
+        }
+    }
+
+    pub fn code(&self) -> &str {
+        match self {
+            CallError::Validation { .. } => "ValidationError",
+            CallError::Aws { code, .. } | CallError::Transport { code, .. } | CallError::Waiter { code, .. } => code,
+            CallError::Interrupted { .. } => "Interrupted",
+        }
+    }
+
+    pub fn is_interrupt(&self) -> bool {
+        matches!(self, CallError::Interrupted { .. })
+    }
+
+    /// The map a script's `catch (e)` receives.
+    pub fn to_map(&self) -> Map {
+        let mut m = Map::new();
+        let (service, operation) = match self {
+            CallError::Validation { service, operation, .. }
+            | CallError::Aws { service, operation, .. }
+            | CallError::Transport { service, operation, .. }
+            | CallError::Interrupted { service, operation }
+            | CallError::Waiter { service, operation, .. } => (service, operation),
+        };
+        let message = match self {
+            CallError::Validation { problems, .. } => problems.join("; "),
+            CallError::Aws { message, .. }
+            | CallError::Transport { message, .. }
+            | CallError::Waiter { message, .. } => message.clone(),
+            CallError::Interrupted { .. } => "interrupted".into(),
+        };
+        m.insert("code".into(), self.code().into());
+        m.insert("message".into(), message.into());
+        m.insert("service".into(), service.as_str().into());
+        m.insert("operation".into(), operation.as_str().into());
+        let (status, request_id, retryable) = match self {
+            CallError::Aws { status, request_id, retryable, .. } => (*status, request_id.clone(), *retryable),
+            CallError::Transport { retryable, .. } => (None, None, *retryable),
+            _ => (None, None, false),
+        };
+        m.insert("status".into(), status.map(|s| Dynamic::from_int(s.into())).unwrap_or(Dynamic::UNIT));
+        m.insert("request_id".into(), request_id.map(Dynamic::from).unwrap_or(Dynamic::UNIT));
+        m.insert("retryable".into(), retryable.into());
+        if let CallError::Validation { problems, .. } = self {
+            m.insert("problems".into(), problems.iter().map(|p| Dynamic::from(p.clone())).collect::<Vec<_>>().into());
+        }
+        m
+    }
+
+    /// The error a conversion failure becomes, once the operation is known.
+    pub fn from_conv(service: &str, operation: &str, e: ConvError) -> CallError {
+        CallError::Validation { service: service.into(), operation: operation.into(), problems: vec![e.to_string()] }
+    }
+}
+
+/// A conversion failure inside generated code; the runtime fills in service and operation.
+impl From<ConvError> for CallError {
+    fn from(e: ConvError) -> CallError {
+        CallError::Validation { service: String::new(), operation: String::new(), problems: vec![e.to_string()] }
+    }
+}
+
+/// The HTTP status of a raw response, when there is one.
+pub trait HasStatus {
+    fn status(&self) -> Option<u16>;
+}
+
+impl HasStatus for aws_smithy_runtime_api::http::Response {
+    fn status(&self) -> Option<u16> {
+        Some(self.status().as_u16())
+    }
+}

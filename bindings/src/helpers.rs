@@ -1,0 +1,140 @@
+//! Script helpers beside the AWS modules: `query`, `to_json`, `from_json`, `print_table`, `param`,
+//! `env`, `sleep`, and the logging helpers `info`, `warn`, `step`.
+
+use crate::at;
+use crate::json;
+use crate::runtime::Context;
+use crate::table;
+use rhai::{Array, Dynamic, Engine, EvalAltResult, ImmutableString, Map, NativeCallContext, Position, INT};
+use std::cell::RefCell;
+use std::collections::BTreeSet;
+use std::rc::Rc;
+
+/// (signature, what it does) of every helper; `runbook help` prints this list.
+pub const HELPERS: &[(&str, &str)] = &[
+    ("query(value, expr)", "JMESPath query, with the same results as the aws CLI's --query; also value.query(expr)"),
+    ("to_json(value)", "the value as pretty JSON text (four-space indents, like the aws CLI)"),
+    ("from_json(text)", "parses JSON text into maps, arrays, strings and numbers"),
+    ("print_table(value)", "prints the value in the aws CLI's table layout"),
+    ("print_table(value, title)", "the same, under a title row"),
+    ("param(name)", "the runbook parameter given with --set name=value; an error when it is missing"),
+    (
+        "param(name, default)",
+        "the parameter, converted to the type of default (integer, float, bool, string, array), or default",
+    ),
+    ("env(name)", "the environment variable, or () when it is not set"),
+    ("sleep(seconds)", "pauses (integer or float seconds); Ctrl-C interrupts it"),
+    ("info(message)", "prints a log line to stderr"),
+    ("warn(message)", "prints a warning line to stderr"),
+    ("step(message)", "prints a step heading to stdout"),
+];
+
+fn runtime_error(msg: String) -> Box<EvalAltResult> {
+    EvalAltResult::ErrorRuntime(msg.into(), Position::NONE).into()
+}
+
+/// Converts a `--set` value to the type of the runbook's default.
+pub fn typed_param(name: &str, raw: &str, default: &Dynamic) -> Result<Dynamic, String> {
+    let bad = |what: &str| format!("parameter {name}: expected {what}, got {raw:?} (from --set {name}={raw})");
+    if default.is_int() {
+        raw.trim().parse::<INT>().map(Dynamic::from_int).map_err(|_| bad("an integer"))
+    } else if default.is_float() {
+        raw.trim().parse::<f64>().map(Dynamic::from_float).map_err(|_| bad("a number"))
+    } else if default.is_bool() {
+        match raw.trim().to_ascii_lowercase().as_str() {
+            "true" | "yes" | "1" | "on" => Ok(true.into()),
+            "false" | "no" | "0" | "off" => Ok(false.into()),
+            _ => Err(bad("true or false")),
+        }
+    } else if default.is_array() {
+        Ok(raw
+            .split(',')
+            .map(|s| Dynamic::from(s.trim().to_string()))
+            .filter(|s| !s.to_string().is_empty())
+            .collect::<Vec<_>>()
+            .into())
+    } else {
+        Ok(raw.into())
+    }
+}
+
+pub fn register(engine: &mut Engine, ctx: Rc<Context>, used_params: Rc<RefCell<BTreeSet<String>>>) {
+    engine.register_fn(
+        "query",
+        |nc: NativeCallContext, v: Dynamic, expr: &str| -> Result<Dynamic, Box<EvalAltResult>> {
+            json::query(&json::to_value(&v), expr).map(|r| json::from_value(&r)).map_err(|e| at(runtime_error(e), &nc))
+        },
+    );
+    // Typed overloads too: Rhai's own `to_json` for maps would otherwise win over a Dynamic one.
+    engine.register_fn("to_json", |v: Dynamic| -> String { json::pretty(&json::to_value(&v)) });
+    engine.register_fn("to_json", |v: Map| -> String { json::pretty(&json::to_value(&v.into())) });
+    engine.register_fn("to_json", |v: Array| -> String { json::pretty(&json::to_value(&v.into())) });
+    engine.register_fn("from_json", |nc: NativeCallContext, text: &str| -> Result<Dynamic, Box<EvalAltResult>> {
+        serde_json::from_str::<serde_json::Value>(text)
+            .map(|v| json::from_value(&v))
+            .map_err(|e| at(runtime_error(format!("from_json: invalid JSON: {e}")), &nc))
+    });
+    engine.register_fn("print_table", |v: Dynamic| {
+        print!("{}", table::render(&json::to_value(&v), None));
+    });
+    engine.register_fn("print_table", |v: Dynamic, title: &str| {
+        print!("{}", table::render(&json::to_value(&v), Some(title)));
+    });
+
+    let (c, used) = (ctx.clone(), used_params.clone());
+    engine.register_fn("param", move |nc: NativeCallContext, name: &str| -> Result<Dynamic, Box<EvalAltResult>> {
+        used.borrow_mut().insert(name.to_string());
+        c.params
+            .get(name)
+            .map(|v| Dynamic::from(v.clone()))
+            .ok_or_else(|| at(runtime_error(format!("missing parameter {name}: pass --set {name}=VALUE")), &nc))
+    });
+    let (c, used) = (ctx.clone(), used_params);
+    engine.register_fn(
+        "param",
+        move |nc: NativeCallContext, name: &str, default: Dynamic| -> Result<Dynamic, Box<EvalAltResult>> {
+            used.borrow_mut().insert(name.to_string());
+            match c.params.get(name) {
+                Some(raw) => typed_param(name, raw, &default).map_err(|e| at(runtime_error(e), &nc)),
+                None => Ok(default),
+            }
+        },
+    );
+
+    engine.register_fn("env", |name: &str| -> Dynamic {
+        std::env::var(name).map(Dynamic::from).unwrap_or(Dynamic::UNIT)
+    });
+    let c = ctx.clone();
+    engine.register_fn("sleep", move |nc: NativeCallContext, secs: INT| -> Result<(), Box<EvalAltResult>> {
+        sleep(&c, secs as f64).map_err(|e| at(e, &nc))
+    });
+    let c = ctx;
+    engine.register_fn("sleep", move |nc: NativeCallContext, secs: f64| -> Result<(), Box<EvalAltResult>> {
+        sleep(&c, secs).map_err(|e| at(e, &nc))
+    });
+
+    engine.register_fn("info", |msg: ImmutableString| eprintln!("[info] {msg}"));
+    engine.register_fn("warn", |msg: ImmutableString| eprintln!("[warn] {msg}"));
+    engine.register_fn("step", |msg: ImmutableString| println!("==> {msg}"));
+}
+
+fn sleep(ctx: &Context, secs: f64) -> Result<(), Box<EvalAltResult>> {
+    if !secs.is_finite() || secs < 0.0 {
+        return Err(runtime_error(format!("sleep: expected a non-negative number of seconds, got {secs}")));
+    }
+    ctx.sleep("sleep", secs).map_err(|e| crate::to_script_error(&e))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn params_take_the_type_of_their_default() {
+        assert_eq!(typed_param("port", "8080", &Dynamic::from_int(80)).unwrap().as_int().unwrap(), 8080);
+        assert!(typed_param("port", "http", &Dynamic::from_int(80)).unwrap_err().contains("expected an integer"));
+        assert!(typed_param("f", "yes", &Dynamic::from_bool(false)).unwrap().as_bool().unwrap());
+        assert_eq!(typed_param("t", "70.5", &Dynamic::from_float(1.0)).unwrap().as_float().unwrap(), 70.5);
+        assert_eq!(typed_param("n", "x", &Dynamic::from("d")).unwrap().to_string(), "x");
+    }
+}

@@ -1,0 +1,74 @@
+//! Rhai values ⇄ JSON, for `to_json`, `query` and waiters.
+
+use base64::Engine as _;
+use rhai::{Array, Dynamic, Map};
+use serde_json::{Number, Value};
+
+pub fn to_value(v: &Dynamic) -> Value {
+    if v.is_unit() {
+        Value::Null
+    } else if let Ok(b) = v.as_bool() {
+        Value::Bool(b)
+    } else if let Ok(i) = v.as_int() {
+        Value::Number(i.into())
+    } else if let Ok(f) = v.as_float() {
+        Number::from_f64(f).map(Value::Number).unwrap_or(Value::Null)
+    } else if let Some(a) = v.read_lock::<Array>() {
+        Value::Array(a.iter().map(to_value).collect())
+    } else if let Some(m) = v.read_lock::<Map>() {
+        Value::Object(m.iter().map(|(k, v)| (k.to_string(), to_value(v))).collect())
+    } else if v.is_blob() {
+        let bytes = v.clone().into_blob().unwrap_or_default();
+        Value::String(base64::engine::general_purpose::STANDARD.encode(bytes))
+    } else {
+        Value::String(v.to_string())
+    }
+}
+
+pub fn from_value(v: &Value) -> Dynamic {
+    match v {
+        Value::Null => Dynamic::UNIT,
+        Value::Bool(b) => Dynamic::from_bool(*b),
+        Value::Number(n) => match n.as_i64() {
+            Some(i) => Dynamic::from_int(i),
+            None => Dynamic::from_float(n.as_f64().unwrap_or(f64::NAN)),
+        },
+        Value::String(s) => s.as_str().into(),
+        Value::Array(a) => Dynamic::from_array(a.iter().map(from_value).collect()),
+        Value::Object(m) => Dynamic::from_map(m.iter().map(|(k, v)| (k.as_str().into(), from_value(v))).collect()),
+    }
+}
+
+/// Pretty JSON with four-space indents, like the aws CLI's output.
+pub fn pretty(v: &Value) -> String {
+    let mut out = Vec::new();
+    let fmt = serde_json::ser::PrettyFormatter::with_indent(b"    ");
+    let mut ser = serde_json::Serializer::with_formatter(&mut out, fmt);
+    match serde::Serialize::serialize(v, &mut ser) {
+        Ok(()) => String::from_utf8(out).unwrap_or_default(),
+        Err(e) => format!("<unprintable: {e}>"),
+    }
+}
+
+/// Evaluates a JMESPath expression the way `aws ... --query` does.
+pub fn query(v: &Value, expr: &str) -> Result<Value, String> {
+    let first_line = |e: jmespath::JmespathError| e.to_string().lines().next().unwrap_or_default().to_string();
+    let compiled = jmespath::compile(expr).map_err(|e| format!("invalid query {expr:?}: {}", first_line(e)))?;
+    let found = compiled.search(v).map_err(|e| format!("query {expr:?} failed: {}", first_line(e)))?;
+    serde_json::to_value(&*found).map_err(|e| format!("query {expr:?}: {e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn round_trips_and_queries() {
+        let v = json!({"LoadBalancers": [{"DNSName": "a.example", "Port": 80, "Up": true}]});
+        let d = from_value(&v);
+        assert_eq!(to_value(&d), v);
+        assert_eq!(query(&v, "LoadBalancers[0].DNSName").unwrap(), json!("a.example"));
+        assert!(query(&v, "LoadBalancers[").unwrap_err().contains("invalid query"));
+    }
+}

@@ -1,0 +1,125 @@
+//! runbook-bindings: the AWS operations of ECS, ELBv2, EC2, IAM and Application Auto Scaling as Rhai
+//! functions, generated from the service models, plus the helpers runbooks use.
+//!
+//! ```no_run
+//! use std::rc::Rc;
+//! let ctx = Rc::new(runbook_bindings::Context::new(&Default::default(), Default::default()).unwrap());
+//! let mut engine = rhai::Engine::new();
+//! runbook_bindings::register(&mut engine, ctx);
+//! engine.run(r#"print(ec2::describe_vpcs().query("Vpcs[0].VpcId"));"#).unwrap();
+//! ```
+
+pub mod call;
+pub mod convert;
+pub mod error;
+mod generated;
+pub mod helpers;
+pub mod json;
+pub mod model;
+pub mod runtime;
+pub mod table;
+pub mod validate;
+pub mod waiter;
+
+pub use call::Svc;
+pub use error::CallError;
+pub use runtime::{AwsOptions, Context, Interrupt};
+
+use rhai::{Dynamic, Engine, EvalAltResult, Map, Module, NativeCallContext, Position};
+use std::cell::RefCell;
+use std::collections::BTreeSet;
+use std::rc::Rc;
+
+/// The one place every script module is registered: one module per service, then the helpers.
+/// Returns the names of the parameters the script reads with `param()`, filled in as it runs.
+pub fn register(engine: &mut Engine, ctx: Rc<Context>) -> Rc<RefCell<BTreeSet<String>>> {
+    for svc in Svc::ALL {
+        engine.register_static_module(svc.module(), service_module(svc, &ctx).into());
+    }
+    let used = Rc::new(RefCell::new(BTreeSet::new()));
+    helpers::register(engine, ctx, used.clone());
+    used
+}
+
+fn service_module(svc: Svc, ctx: &Rc<Context>) -> Module {
+    let mut module = Module::new();
+    for &(func, op) in svc.operations() {
+        let c = ctx.clone();
+        module.set_native_fn(func, move |nc: NativeCallContext| {
+            operation(&c, svc, op, Map::new(), Map::new()).map_err(|e| at(e, &nc))
+        });
+        let c = ctx.clone();
+        module.set_native_fn(func, move |nc: NativeCallContext, input: Map| {
+            operation(&c, svc, op, input, Map::new()).map_err(|e| at(e, &nc))
+        });
+        let c = ctx.clone();
+        module.set_native_fn(func, move |nc: NativeCallContext, input: Map, opts: Map| {
+            operation(&c, svc, op, input, opts).map_err(|e| at(e, &nc))
+        });
+    }
+    for &(func, waiter) in svc.waiters() {
+        let c = ctx.clone();
+        module.set_native_fn(func, move |nc: NativeCallContext, input: Map| {
+            wait(&c, svc, waiter, input, Map::new()).map_err(|e| at(e, &nc))
+        });
+        let c = ctx.clone();
+        module.set_native_fn(func, move |nc: NativeCallContext, input: Map, opts: Map| {
+            wait(&c, svc, waiter, input, opts).map_err(|e| at(e, &nc))
+        });
+    }
+    module
+}
+
+/// Points an error raised inside a native function at the script's call.
+pub fn at(mut e: Box<EvalAltResult>, nc: &NativeCallContext) -> Box<EvalAltResult> {
+    if e.position().is_none() {
+        e.set_position(nc.call_position());
+    }
+    e
+}
+
+fn operation(ctx: &Context, svc: Svc, op: &str, input: Map, opts: Map) -> Result<Dynamic, Box<EvalAltResult>> {
+    let mut paginate = true;
+    for (k, v) in opts.iter() {
+        match (k.as_str(), v.as_bool()) {
+            ("paginate", Ok(b)) => paginate = b,
+            ("paginate", Err(_)) => return Err(option_error(svc, op, "paginate must be true or false")),
+            (other, _) => return Err(option_error(svc, op, &format!("unknown option {other} (valid: paginate)"))),
+        }
+    }
+    call::invoke(ctx, svc, op, &input, paginate).map_err(|e| to_script_error(&e))
+}
+
+fn wait(ctx: &Context, svc: Svc, waiter: &str, input: Map, opts: Map) -> Result<Dynamic, Box<EvalAltResult>> {
+    let mut o = waiter::WaitOptions::default();
+    for (k, v) in opts.iter() {
+        let secs = v.as_float().ok().or_else(|| v.as_int().ok().map(|i| i as f64)).filter(|s| *s >= 0.0);
+        match (k.as_str(), secs) {
+            ("timeout", Some(s)) => o.timeout = Some(s),
+            ("delay", Some(s)) => o.delay = Some(s),
+            ("timeout" | "delay", None) => {
+                return Err(option_error(svc, waiter, &format!("{k} must be a non-negative number of seconds")))
+            }
+            (other, _) => {
+                return Err(option_error(svc, waiter, &format!("unknown option {other} (valid: timeout, delay)")))
+            }
+        }
+    }
+    waiter::wait(ctx, svc, waiter, &input, o).map_err(|e| to_script_error(&e))
+}
+
+fn option_error(svc: Svc, op: &str, problem: &str) -> Box<EvalAltResult> {
+    to_script_error(&CallError::Validation {
+        service: svc.module().into(),
+        operation: op.into(),
+        problems: vec![problem.to_string()],
+    })
+}
+
+/// A call error as the script sees it: a catchable map, except an interrupt, which ends the run.
+pub fn to_script_error(e: &CallError) -> Box<EvalAltResult> {
+    if e.is_interrupt() {
+        return EvalAltResult::ErrorTerminated(Dynamic::from_map(e.to_map()), Position::NONE).into();
+    }
+    EvalAltResult::ErrorRuntime(Dynamic::from_map(e.to_map()), Position::NONE).into()
+}

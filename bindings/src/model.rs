@@ -1,0 +1,145 @@
+//! The generated table of each service: operations, paginators, waiters and shapes, without any
+//! documentation text. Parsed on first use of a service.
+
+use serde::Deserialize;
+use serde_json::Value;
+use std::collections::BTreeMap;
+
+#[derive(Debug, Deserialize)]
+pub struct Table {
+    pub module: String,
+    pub service_id: String,
+    pub protocol: String,
+    pub api_version: String,
+    pub botocore: String,
+    pub sdk: String,
+    pub reference: String,
+    pub operations: BTreeMap<String, Operation>,
+    pub waiters: BTreeMap<String, Waiter>,
+    pub shapes: BTreeMap<String, Shape>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct Operation {
+    #[serde(rename = "fn")]
+    pub func: String,
+    pub input: Option<String>,
+    pub output: Option<String>,
+    pub feature: Option<String>,
+    pub paginator: Option<Paginator>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum OneOrMany {
+    One(String),
+    Many(Vec<String>),
+}
+
+impl OneOrMany {
+    pub fn to_vec(&self) -> Vec<String> {
+        match self {
+            OneOrMany::One(s) => vec![s.clone()],
+            OneOrMany::Many(v) => v.clone(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Paginator {
+    pub input_token: OneOrMany,
+    pub output_token: OneOrMany,
+    pub result_key: Option<OneOrMany>,
+    pub limit_key: Option<String>,
+    pub more_results: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct Waiter {
+    #[serde(rename = "fn")]
+    pub func: String,
+    pub operation: String,
+    pub delay: u64,
+    #[serde(rename = "maxAttempts")]
+    pub max_attempts: u64,
+    pub acceptors: Vec<Acceptor>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct Acceptor {
+    pub state: String,
+    pub matcher: String,
+    pub argument: Option<String>,
+    pub expected: Value,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct Shape {
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// Member name → shape name, in the model's order.
+    #[serde(default)]
+    pub members: serde_json::Map<String, Value>,
+    #[serde(default)]
+    pub required: Vec<String>,
+    #[serde(rename = "enum", default)]
+    pub values: Vec<String>,
+    pub member: Option<String>,
+    pub key: Option<String>,
+    pub value: Option<String>,
+    #[serde(default)]
+    pub union: bool,
+    #[serde(default)]
+    pub document: bool,
+    #[serde(default)]
+    pub sensitive: bool,
+    #[serde(default)]
+    pub idempotency_tokens: Vec<String>,
+}
+
+impl Shape {
+    pub fn member_shape(&self, member: &str) -> Option<&str> {
+        self.members.get(member).and_then(Value::as_str)
+    }
+
+    pub fn member_names(&self) -> impl Iterator<Item = &str> {
+        self.members.keys().map(String::as_str)
+    }
+}
+
+impl Table {
+    pub fn parse(text: &str) -> Result<Table, String> {
+        serde_json::from_str(text).map_err(|e| format!("generated table is unreadable: {e}"))
+    }
+
+    pub fn shape(&self, name: &str) -> Option<&Shape> {
+        self.shapes.get(name)
+    }
+
+    /// The operation a script function name stands for.
+    pub fn operation_by_fn(&self, func: &str) -> Option<(&str, &Operation)> {
+        self.operations.iter().find(|(_, o)| o.func == func).map(|(n, o)| (n.as_str(), o))
+    }
+
+    pub fn reference_url(&self, operation: &str) -> String {
+        format!("{}{operation}.html", self.reference)
+    }
+
+    /// A short type description of a shape, as `help` shows it: `string`, `list<Action>`, `Protocol (enum)`.
+    pub fn describe(&self, name: &str) -> String {
+        let Some(s) = self.shape(name) else { return name.to_string() };
+        match s.kind.as_str() {
+            "string" if !s.values.is_empty() => "string (enum)".to_string(),
+            "list" => format!("list<{}>", self.describe(s.member.as_deref().unwrap_or("?"))),
+            "map" => format!(
+                "map<{}, {}>",
+                self.describe(s.key.as_deref().unwrap_or("?")),
+                self.describe(s.value.as_deref().unwrap_or("?"))
+            ),
+            "structure" if s.document => "document".to_string(),
+            "structure" if s.union => format!("{name} (union)"),
+            "structure" => name.to_string(),
+            other => other.to_string(),
+        }
+    }
+}

@@ -1,0 +1,226 @@
+//! The async bridge: one tokio runtime per run, SDK clients created once on it, and every call
+//! driven with `block_on` from the engine's plain thread, racing an interrupt.
+
+use crate::error::CallError;
+use aws_config::BehaviorVersion;
+use aws_types::region::Region;
+use aws_types::SdkConfig;
+use rhai::Dynamic;
+use std::cell::{Cell, OnceCell};
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicI32, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::Notify;
+
+pub type CallFuture<'a> = Pin<Box<dyn Future<Output = Result<Dynamic, CallError>> + 'a>>;
+
+/// How to reach AWS, from the command line; `None` leaves the SDK's own chain in charge.
+#[derive(Debug, Clone, Default)]
+pub struct AwsOptions {
+    pub profile: Option<String>,
+    pub region: Option<String>,
+    pub endpoint_url: Option<String>,
+}
+
+/// Set by a signal handler; every wait and call in flight stops when it fires.
+#[derive(Debug, Default)]
+pub struct Interrupt {
+    /// 0 while running; otherwise the signal number that arrived.
+    signal: AtomicI32,
+    notify: Notify,
+}
+
+impl Interrupt {
+    pub fn trigger(&self, signal: i32) {
+        self.signal.store(signal, Ordering::SeqCst);
+        self.notify.notify_waiters();
+    }
+
+    pub fn signal(&self) -> Option<i32> {
+        match self.signal.load(Ordering::SeqCst) {
+            0 => None,
+            s => Some(s),
+        }
+    }
+
+    pub fn clear(&self) {
+        self.signal.store(0, Ordering::SeqCst);
+    }
+
+    async fn fired(&self) {
+        loop {
+            let notified = self.notify.notified();
+            if self.signal().is_some() {
+                return;
+            }
+            notified.await;
+        }
+    }
+}
+
+/// Counters a run reports at its end.
+#[derive(Debug, Default)]
+pub struct Stats {
+    pub calls: Cell<u64>,
+}
+
+pub struct Context {
+    rt: tokio::runtime::Runtime,
+    config: SdkConfig,
+    ecs: OnceCell<aws_sdk_ecs::Client>,
+    elbv2: OnceCell<aws_sdk_elasticloadbalancingv2::Client>,
+    ec2: OnceCell<aws_sdk_ec2::Client>,
+    iam: OnceCell<aws_sdk_iam::Client>,
+    autoscaling: OnceCell<aws_sdk_applicationautoscaling::Client>,
+    pub interrupt: Arc<Interrupt>,
+    pub params: BTreeMap<String, String>,
+    pub stats: Stats,
+}
+
+impl Context {
+    /// Loads the AWS configuration (credential chain, profile, region, endpoint) on a new runtime.
+    pub fn new(opts: &AwsOptions, params: BTreeMap<String, String>) -> Result<Context, String> {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .thread_name("runbook-io")
+            .enable_all()
+            .build()
+            .map_err(|e| format!("cannot start the async runtime: {e}"))?;
+        if let Some(url) = &opts.endpoint_url {
+            check_endpoint(url)?;
+        }
+        let mut loader = aws_config::defaults(BehaviorVersion::latest());
+        if let Some(p) = &opts.profile {
+            loader = loader.profile_name(p);
+        }
+        if let Some(r) = &opts.region {
+            check_region(r)?;
+            loader = loader.region(Region::new(r.clone()));
+        }
+        if let Some(u) = &opts.endpoint_url {
+            loader = loader.endpoint_url(u);
+        }
+        let config = rt.block_on(loader.load());
+        if config.region().is_none() {
+            return Err("no AWS region: pass --region, set AWS_REGION, or set region in the profile".into());
+        }
+        Ok(Context {
+            rt,
+            config,
+            ecs: OnceCell::new(),
+            elbv2: OnceCell::new(),
+            ec2: OnceCell::new(),
+            iam: OnceCell::new(),
+            autoscaling: OnceCell::new(),
+            interrupt: Arc::new(Interrupt::default()),
+            params,
+            stats: Stats::default(),
+        })
+    }
+
+    pub fn region(&self) -> Option<&str> {
+        self.config.region().map(Region::as_ref)
+    }
+
+    pub fn endpoint(&self) -> Option<&str> {
+        self.config.endpoint_url()
+    }
+
+    pub fn handle(&self) -> tokio::runtime::Handle {
+        self.rt.handle().clone()
+    }
+
+    pub fn ecs(&self) -> &aws_sdk_ecs::Client {
+        self.ecs.get_or_init(|| aws_sdk_ecs::Client::new(&self.config))
+    }
+    pub fn elbv2(&self) -> &aws_sdk_elasticloadbalancingv2::Client {
+        self.elbv2.get_or_init(|| aws_sdk_elasticloadbalancingv2::Client::new(&self.config))
+    }
+    pub fn ec2(&self) -> &aws_sdk_ec2::Client {
+        self.ec2.get_or_init(|| aws_sdk_ec2::Client::new(&self.config))
+    }
+    pub fn iam(&self) -> &aws_sdk_iam::Client {
+        self.iam.get_or_init(|| aws_sdk_iam::Client::new(&self.config))
+    }
+    pub fn autoscaling(&self) -> &aws_sdk_applicationautoscaling::Client {
+        self.autoscaling.get_or_init(|| aws_sdk_applicationautoscaling::Client::new(&self.config))
+    }
+
+    /// Drives `fut` to completion unless an interrupt arrives first.
+    pub fn block_on<T>(
+        &self,
+        service: &str,
+        operation: &str,
+        fut: impl Future<Output = Result<T, CallError>>,
+    ) -> Result<T, CallError> {
+        let interrupted = || CallError::Interrupted { service: service.into(), operation: operation.into() };
+        if self.interrupt.signal().is_some() {
+            return Err(interrupted());
+        }
+        let interrupt = self.interrupt.clone();
+        self.rt.block_on(async move {
+            tokio::select! {
+                r = fut => r,
+                _ = interrupt.fired() => Err(interrupted()),
+            }
+        })
+    }
+
+    /// Sleeps, waking early on interrupt.
+    pub fn sleep(&self, what: &str, secs: f64) -> Result<(), CallError> {
+        let d = Duration::from_secs_f64(secs.max(0.0));
+        self.block_on("runbook", what, async move {
+            tokio::time::sleep(d).await;
+            Ok(())
+        })
+    }
+}
+
+fn check_endpoint(url: &str) -> Result<(), String> {
+    let rest = url
+        .strip_prefix("http://")
+        .or_else(|| url.strip_prefix("https://"))
+        .ok_or_else(|| format!("invalid endpoint URL {url:?}: it must start with http:// or https://"))?;
+    let host = rest.split(['/', '?', '#']).next().unwrap_or("");
+    if host.is_empty() || host.contains(' ') {
+        return Err(format!("invalid endpoint URL {url:?}: no host"));
+    }
+    if let Some((_, port)) = host.rsplit_once(':') {
+        if !host.ends_with(']') && port.parse::<u16>().is_err() {
+            return Err(format!("invalid endpoint URL {url:?}: port {port:?} is not a number from 0 to 65535"));
+        }
+    }
+    Ok(())
+}
+
+/// Region names are lowercase letters, digits and dashes (`us-east-1`, `eu-central-2`).
+fn check_region(r: &str) -> Result<(), String> {
+    let ok = !r.is_empty()
+        && r.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        && r.contains('-')
+        && !r.starts_with('-')
+        && !r.ends_with('-');
+    if ok {
+        Ok(())
+    } else {
+        Err(format!("invalid region {r:?}: expected a name like us-east-1"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn endpoints_and_regions_are_checked() {
+        assert!(check_endpoint("http://127.0.0.1:5000").is_ok());
+        assert!(check_endpoint("https://ecs.us-east-1.amazonaws.com/").is_ok());
+        assert!(check_endpoint("127.0.0.1:5000").unwrap_err().contains("http://"));
+        assert!(check_endpoint("http://host:99999").unwrap_err().contains("port"));
+        assert!(check_region("us-east-1").is_ok());
+        assert!(check_region("US EAST").is_err());
+    }
+}

@@ -1,0 +1,175 @@
+//! Checks an operation's input against the model before anything is sent: unknown keys (with the
+//! closest valid names), missing required members, wrong types and invalid enum values, each with
+//! its path inside the input.
+
+use crate::convert::type_name;
+use crate::model::{Shape, Table};
+use rhai::{Array, Dynamic, Map};
+
+/// Every problem found in `input` for operation `op`; empty when the input is valid.
+pub fn validate(table: &Table, op: &str, input: &Map) -> Vec<String> {
+    let mut problems = Vec::new();
+    let Some(operation) = table.operations.get(op) else {
+        return vec![format!("unknown operation {op}")];
+    };
+    match operation.input.as_deref().and_then(|s| table.shape(s)) {
+        Some(shape) => check_structure(table, shape, input, "", &mut problems),
+        None => {
+            if let Some(k) = input.keys().next() {
+                problems.push(format!("unknown key {k}: this operation takes no input"));
+            }
+        }
+    }
+    problems
+}
+
+fn join(path: &str, key: &str) -> String {
+    if path.is_empty() {
+        key.to_string()
+    } else {
+        format!("{path}.{key}")
+    }
+}
+
+fn check_structure(table: &Table, shape: &Shape, map: &Map, path: &str, problems: &mut Vec<String>) {
+    for (key, value) in map.iter() {
+        let key = key.as_str();
+        match shape.member_shape(key) {
+            Some(target) => {
+                if !value.is_unit() {
+                    check_value(table, target, value, &join(path, key), problems);
+                }
+            }
+            None => {
+                let hint = closest(key, shape.member_names());
+                let hint =
+                    if hint.is_empty() { String::new() } else { format!(" (did you mean {}?)", hint.join(" or ")) };
+                let at = if path.is_empty() { String::new() } else { format!(" in {path}") };
+                problems.push(format!("unknown key {key}{at}{hint}"));
+            }
+        }
+    }
+    if shape.union {
+        let set = shape.member_names().filter(|m| map.get(*m).is_some_and(|v| !v.is_unit())).count();
+        if set != 1 {
+            let names: Vec<&str> = shape.member_names().collect();
+            let at = if path.is_empty() { String::new() } else { format!("{path}: ") };
+            problems.push(format!("{at}set exactly one of {}", names.join(", ")));
+        }
+    }
+    for required in &shape.required {
+        if map.get(required.as_str()).is_none_or(Dynamic::is_unit) {
+            problems.push(format!("missing required member {}", join(path, required)));
+        }
+    }
+}
+
+fn check_value(table: &Table, shape_name: &str, v: &Dynamic, path: &str, problems: &mut Vec<String>) {
+    let Some(shape) = table.shape(shape_name) else { return };
+    let wrong = |what: &str, problems: &mut Vec<String>| {
+        problems.push(format!("{path}: expected {what}, got {}", type_name(v)));
+    };
+    match shape.kind.as_str() {
+        "string" => {
+            let s = if v.is_string() || v.is_char() { Some(v.to_string()) } else { None };
+            match s {
+                None => wrong("string", problems),
+                Some(s) if !shape.values.is_empty() && !shape.values.iter().any(|e| *e == s) => {
+                    problems.push(format!("{path}: invalid value {s:?}; allowed: {}", shape.values.join(", ")));
+                }
+                Some(_) => {}
+            }
+        }
+        "integer" | "long" => {
+            if !v.is_int() {
+                wrong("integer", problems);
+            }
+        }
+        "double" | "float" => {
+            if !v.is_int() && !v.is_float() {
+                wrong("number", problems);
+            }
+        }
+        "boolean" => {
+            if !v.is_bool() {
+                wrong("boolean", problems);
+            }
+        }
+        "timestamp" => {
+            if !v.is_string() && !v.is_int() {
+                wrong("timestamp (ISO-8601 string or epoch seconds)", problems);
+            }
+        }
+        "blob" => {
+            if !v.is_string() && !v.is_blob() {
+                wrong("blob or base64 string", problems);
+            }
+        }
+        "list" => match v.read_lock::<Array>() {
+            Some(items) => {
+                let member = shape.member.as_deref().unwrap_or("");
+                for (i, item) in items.iter().enumerate() {
+                    check_value(table, member, item, &format!("{path}[{i}]"), problems);
+                }
+            }
+            None => wrong("array", problems),
+        },
+        "map" => match v.read_lock::<Map>() {
+            Some(m) => {
+                let value = shape.value.as_deref().unwrap_or("");
+                for (k, item) in m.iter() {
+                    check_value(table, value, item, &format!("{path}.{k}"), problems);
+                }
+            }
+            None => wrong("object map", problems),
+        },
+        "structure" if shape.document => {}
+        "structure" => match v.read_lock::<Map>() {
+            Some(m) => check_structure(table, shape, &m, path, problems),
+            None => wrong("object map", problems),
+        },
+        _ => {}
+    }
+}
+
+/// Valid names close to `key`: same letters ignoring case, or within a small edit distance.
+pub fn closest<'a>(key: &str, names: impl Iterator<Item = &'a str>) -> Vec<String> {
+    let lower = key.to_ascii_lowercase();
+    let mut scored: Vec<(usize, &str)> = names
+        .map(|n| {
+            let d = if n.eq_ignore_ascii_case(key) { 0 } else { distance(&lower, &n.to_ascii_lowercase()) };
+            (d, n)
+        })
+        .filter(|(d, n)| *d <= 2.max(n.len() / 4))
+        .collect();
+    scored.sort();
+    let best = scored.first().map(|(d, _)| *d);
+    scored.into_iter().filter(|(d, _)| Some(*d) == best).take(3).map(|(_, n)| n.to_string()).collect()
+}
+
+fn distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut cur = vec![i + 1; b.len() + 1];
+        for (j, cb) in b.iter().enumerate() {
+            let cost = usize::from(ca != *cb);
+            cur[j + 1] = (prev[j] + cost).min(prev[j + 1] + 1).min(cur[j] + 1);
+        }
+        prev = cur;
+    }
+    prev[b.len()]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn closest_prefers_case_and_small_edits() {
+        let names = ["VpcId", "Name", "Port", "Protocol"];
+        assert_eq!(closest("VpcID", names.into_iter()), ["VpcId"]);
+        assert_eq!(closest("Prot", names.into_iter()), ["Port"]);
+        assert!(closest("Zebra", names.into_iter()).is_empty());
+    }
+}

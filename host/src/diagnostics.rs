@@ -1,0 +1,150 @@
+//! Renders a parse or runtime error as: the message, `--> file:line:col`, the line, and a caret.
+
+use rhai::{Dynamic, EvalAltResult, Map, ParseError, Position};
+use std::path::{Path, PathBuf};
+
+pub struct Diagnostic {
+    pub title: String,
+    pub file: PathBuf,
+    pub pos: Position,
+    pub notes: Vec<String>,
+}
+
+impl Diagnostic {
+    pub fn render(&self) -> String {
+        let mut out = format!("error: {}\n", self.title);
+        let shown = self.file.display();
+        match (self.pos.line(), self.pos.position()) {
+            (Some(line), col) => {
+                let col = col.unwrap_or(1).max(1);
+                out.push_str(&format!("  --> {shown}:{line}:{col}\n"));
+                let text = std::fs::read_to_string(&self.file).unwrap_or_default();
+                if let Some(src) = text.lines().nth(line - 1) {
+                    let gutter = line.to_string().len();
+                    let pad = " ".repeat(gutter);
+                    out.push_str(&format!("{pad} |\n{line} | {src}\n{pad} | {}^\n", " ".repeat(col - 1)));
+                }
+            }
+            (None, _) => out.push_str(&format!("  --> {shown}\n")),
+        }
+        for n in &self.notes {
+            out.push_str(&format!("  = {n}\n"));
+        }
+        out
+    }
+}
+
+pub fn parse_error(file: &Path, e: &ParseError) -> Diagnostic {
+    Diagnostic {
+        title: format!("syntax: {}", e.err_type()),
+        file: file.to_path_buf(),
+        pos: e.position(),
+        notes: vec![],
+    }
+}
+
+/// Walks through module and function-call wrappers to the innermost error, keeping track of which
+/// file it is in, so the caret points at the line that failed.
+pub fn runtime_error(root: &Path, file: &Path, e: &EvalAltResult) -> Diagnostic {
+    let mut file = file.to_path_buf();
+    let mut err = e;
+    let mut notes = Vec::new();
+    let mut outer_pos = e.position();
+    loop {
+        match err {
+            EvalAltResult::ErrorInModule(path, inner, pos) => {
+                if !pos.is_none() {
+                    notes.push(format!("while importing {path:?} at {}:{}", file.display(), pos_text(*pos)));
+                }
+                file = root.join(format!("{path}.rhai"));
+                err = inner;
+                outer_pos = err.position();
+            }
+            EvalAltResult::ErrorInFunctionCall(name, source, inner, pos) => {
+                notes.push(format!("in call to {name}() at {}:{}", file.display(), pos_text(*pos)));
+                if !source.is_empty() {
+                    file = root.join(format!("{source}.rhai"));
+                }
+                err = inner;
+                outer_pos = if err.position().is_none() { *pos } else { err.position() };
+            }
+            _ => break,
+        }
+    }
+    let pos = if err.position().is_none() { outer_pos } else { err.position() };
+    let (title, mut extra) = describe(err);
+    extra.append(&mut notes);
+    Diagnostic { title, file, pos, notes: extra }
+}
+
+fn pos_text(p: Position) -> String {
+    match (p.line(), p.position()) {
+        (Some(l), Some(c)) => format!("{l}:{c}"),
+        (Some(l), None) => l.to_string(),
+        _ => "?".into(),
+    }
+}
+
+/// The headline and notes of one error; AWS and validation errors come as maps.
+fn describe(err: &EvalAltResult) -> (String, Vec<String>) {
+    match err {
+        EvalAltResult::ErrorRuntime(v, _) | EvalAltResult::ErrorTerminated(v, _) => match v.read_lock::<Map>() {
+            Some(m) => describe_map(&m),
+            None if matches!(err, EvalAltResult::ErrorTerminated(..)) => ("interrupted".into(), vec![]),
+            None => (format!("{v}"), vec![]),
+        },
+        EvalAltResult::ErrorFunctionNotFound(sig, _) => {
+            (format!("unknown function {sig}"), vec!["`runbook help` lists the services and helpers".into()])
+        }
+        EvalAltResult::ErrorModuleNotFound(path, _) => (format!("cannot find module {path:?}"), vec![]),
+        EvalAltResult::ErrorParsing(kind, _) => (format!("syntax: {kind}"), vec![]),
+        EvalAltResult::ErrorTooManyOperations(_) => ("the runbook exceeded its operation limit".into(), vec![]),
+        EvalAltResult::ErrorStackOverflow(_) => ("too many nested calls (runaway recursion?)".into(), vec![]),
+        other => {
+            let text = other.to_string();
+            let text = match text.rsplit_once(" (line ") {
+                Some((head, _)) => head.to_string(),
+                None => text,
+            };
+            (text, vec![])
+        }
+    }
+}
+
+fn field(m: &Map, k: &str) -> Option<String> {
+    m.get(k).filter(|v| !v.is_unit()).map(Dynamic::to_string)
+}
+
+fn describe_map(m: &Map) -> (String, Vec<String>) {
+    let code = field(m, "code").unwrap_or_else(|| "Error".into());
+    let message = field(m, "message").unwrap_or_default();
+    let service = field(m, "service").unwrap_or_default();
+    let operation = field(m, "operation").unwrap_or_default();
+    let mut notes = Vec::new();
+    let title = if code == "ValidationError" {
+        let problems: Vec<String> = m
+            .get("problems")
+            .and_then(|p| p.read_lock::<rhai::Array>().map(|a| a.iter().map(Dynamic::to_string).collect()))
+            .unwrap_or_else(|| vec![message.clone()]);
+        notes.extend(problems);
+        notes.push("nothing was sent".into());
+        format!("{service}::{operation}: invalid input")
+    } else {
+        let mut tail = Vec::new();
+        if let Some(s) = field(m, "status") {
+            tail.push(format!("HTTP {s}"));
+        }
+        if let Some(r) = field(m, "request_id") {
+            tail.push(format!("request id {r}"));
+        }
+        if !tail.is_empty() {
+            notes.push(tail.join(", "));
+        }
+        if service.is_empty() {
+            format!("{code}: {message}")
+        } else {
+            format!("{service}::{operation}: {code}: {message}")
+        }
+    };
+    (title, notes)
+}

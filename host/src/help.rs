@@ -1,0 +1,169 @@
+//! `runbook help [svc | svc::op]`: what the generated tables know, without the model's prose; each
+//! operation links its page in the AWS API reference.
+
+use runbook_bindings::helpers::HELPERS;
+use runbook_bindings::model::Table;
+use runbook_bindings::Svc;
+use std::process::ExitCode;
+
+pub fn help(topic: Option<&str>) -> ExitCode {
+    match render(topic) {
+        Ok(text) => {
+            print!("{text}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => crate::run::fail(&e),
+    }
+}
+
+pub fn render(topic: Option<&str>) -> Result<String, String> {
+    let Some(topic) = topic else { return Ok(overview()) };
+    let (module, func) = match topic.split_once("::") {
+        Some((m, f)) => (m, Some(f)),
+        None => (topic, None),
+    };
+    let svc = Svc::by_module(module).ok_or_else(|| {
+        let names: Vec<&str> = Svc::ALL.iter().map(|s| s.module()).collect();
+        format!("no service {module:?}; services: {}", names.join(", "))
+    })?;
+    let table = svc.table().map_err(|e| e.to_string())?;
+    match func {
+        None => Ok(service(svc, table)),
+        Some(f) => operation(svc, table, f),
+    }
+}
+
+fn overview() -> String {
+    let mut o = String::from("Services (module::function, named like the aws CLI's commands):\n");
+    for svc in Svc::ALL {
+        o.push_str(&format!(
+            "  {:<24} {} operations, {} waiters\n",
+            svc.module(),
+            svc.operations().len(),
+            svc.waiters().len()
+        ));
+    }
+    o.push_str("\nHelpers:\n");
+    for (sig, what) in HELPERS {
+        o.push_str(&format!("  {sig:<28} {what}\n"));
+    }
+    o.push_str("\nMore: runbook help SERVICE, runbook help SERVICE::FUNCTION\n");
+    o
+}
+
+fn service(svc: Svc, table: &Table) -> String {
+    let mut o = format!("{} ({}, API {}): operations\n", svc.module(), table.service_id, table.api_version);
+    for (func, _) in svc.operations() {
+        o.push_str(&format!("  {}::{func}\n", svc.module()));
+    }
+    if !svc.waiters().is_empty() {
+        o.push_str("waiters\n");
+        for (func, _) in svc.waiters() {
+            o.push_str(&format!("  {}::{func}\n", svc.module()));
+        }
+    }
+    o
+}
+
+fn operation(svc: Svc, table: &Table, func: &str) -> Result<String, String> {
+    if let Some((_, waiter)) = svc.waiters().iter().find(|(f, _)| *f == func) {
+        return waiter_help(svc, table, func, waiter);
+    }
+    let Some((name, op)) = table.operation_by_fn(func).filter(|(n, _)| svc.operations().iter().any(|(_, o)| o == n))
+    else {
+        let close = runbook_bindings::validate::closest(func, svc.operations().iter().map(|(f, _)| *f));
+        let hint = if close.is_empty() { String::new() } else { format!(" (did you mean {}?)", close.join(" or ")) };
+        return Err(format!("{} has no function {func}{hint}", svc.module()));
+    };
+    let m = svc.module();
+    let mut o = format!("{m}::{func}(#{{ ... }})   [{name}]\n\nParameters:\n");
+    match op.input.as_deref().and_then(|s| table.shape(s)) {
+        Some(shape) if !shape.members.is_empty() => {
+            let mut names: Vec<&str> = shape.member_names().collect();
+            names.sort_by_key(|n| !shape.required.iter().any(|r| r == n));
+            for n in names {
+                o.push_str(&member_line(table, shape, n, 2));
+                nested(table, shape.member_shape(n).unwrap_or(""), 6, &mut o, &mut vec![]);
+            }
+        }
+        _ => o.push_str("  (none)\n"),
+    }
+    o.push_str("\nResult:\n");
+    match op.output.as_deref().and_then(|s| table.shape(s)) {
+        Some(shape) if !shape.members.is_empty() => {
+            for n in shape.member_names() {
+                o.push_str(&format!("  {n}: {}\n", table.describe(shape.member_shape(n).unwrap_or(""))));
+            }
+        }
+        _ => o.push_str("  (empty map)\n"),
+    }
+    if let Some(p) = &op.paginator {
+        let keys = p.result_key.as_ref().map(|k| k.to_vec().join(", ")).unwrap_or_default();
+        o.push_str(&format!(
+            "\nPaginated: all pages are fetched and {keys} merged; pass #{{ paginate: false }} as a second argument for one page.\n"
+        ));
+    }
+    o.push_str(&format!("\nAWS API reference: {}\n", table.reference_url(name)));
+    Ok(o)
+}
+
+fn member_line(table: &Table, shape: &runbook_bindings::model::Shape, n: &str, indent: usize) -> String {
+    let target = shape.member_shape(n).unwrap_or("");
+    let req = if shape.required.iter().any(|r| r == n) { "required" } else { "optional" };
+    let mut line = format!("{}{n}: {} ({req})", " ".repeat(indent), table.describe(target));
+    if let Some(s) = table.shape(target) {
+        let values = if s.values.is_empty() {
+            s.member.as_deref().and_then(|m| table.shape(m)).map(|m| m.values.clone()).unwrap_or_default()
+        } else {
+            s.values.clone()
+        };
+        if !values.is_empty() {
+            line.push_str(&format!(" one of: {}", values.join(", ")));
+        }
+    }
+    line.push('\n');
+    line
+}
+
+/// Members of a nested structure (or of a list's structure), once per shape.
+fn nested(table: &Table, shape_name: &str, indent: usize, o: &mut String, seen: &mut Vec<String>) {
+    let Some(s) = table.shape(shape_name) else { return };
+    let target = match s.kind.as_str() {
+        "list" => s.member.clone().unwrap_or_default(),
+        "map" => s.value.clone().unwrap_or_default(),
+        _ => shape_name.to_string(),
+    };
+    let Some(t) = table.shape(&target) else { return };
+    if t.kind != "structure" || t.document || seen.contains(&target) || indent > 10 {
+        return;
+    }
+    seen.push(target.clone());
+    for n in t.member_names() {
+        o.push_str(&member_line(table, t, n, indent));
+        nested(table, t.member_shape(n).unwrap_or(""), indent + 4, o, seen);
+    }
+}
+
+fn waiter_help(svc: Svc, table: &Table, func: &str, waiter: &str) -> Result<String, String> {
+    let w = table.waiters.get(waiter).ok_or_else(|| format!("no waiter {waiter}"))?;
+    let op_fn = table.operations.get(&w.operation).map(|o| o.func.as_str()).unwrap_or("?");
+    let m = svc.module();
+    let mut o = format!(
+        "{m}::{func}(input, #{{ timeout: secs, delay: secs }})   [waiter {waiter}]\n\n\
+         Polls {m}::{op_fn} with the same input every {}s, up to {} times (timeout {}s), until:\n",
+        w.delay,
+        w.max_attempts,
+        w.delay * w.max_attempts
+    );
+    for a in &w.acceptors {
+        let what = match (&a.matcher[..], &a.argument) {
+            ("error", _) => format!("error code is {}", a.expected),
+            ("status", _) => format!("HTTP status is {}", a.expected),
+            (kind, Some(arg)) => format!("{kind} {arg} == {}", a.expected),
+            (kind, None) => format!("{kind} == {}", a.expected),
+        };
+        o.push_str(&format!("  {:<8} when {what}\n", a.state));
+    }
+    o.push_str(&format!("\nParameters: see runbook help {m}::{op_fn}\n"));
+    Ok(o)
+}

@@ -1,0 +1,13 @@
+//! `runbook`: runs AWS runbooks written in Rhai.
+
+mod cli;
+mod diagnostics;
+mod engine;
+mod help;
+mod params;
+mod repl;
+mod run;
+
+fn main() -> std::process::ExitCode {
+    cli::main()
+}
