@@ -65,7 +65,11 @@ impl CallError {
             }
             SdkError::ResponseError(ctx) => CallError::Aws {
                 code: "InvalidResponse".into(),
-                message: format!("the response could not be read: {}", DisplayErrorContext(&e)),
+                message: format!(
+                    "the endpoint answered with something that is not an AWS response ({}){}",
+                    std::error::Error::source(&e).map(|s| DisplayErrorContext(s).to_string()).unwrap_or_default(),
+                    ctx.raw().body_start().map(|b| format!("; it begins: {b}")).unwrap_or_default()
+                ),
                 status: ctx.raw().status(),
                 request_id: None,
                 retryable: false,
@@ -156,13 +160,21 @@ impl From<ConvError> for CallError {
     }
 }
 
-/// The HTTP status of a raw response, when there is one.
+/// The HTTP status and the start of the body of a raw response.
 pub trait HasStatus {
     fn status(&self) -> Option<u16>;
+    fn body_start(&self) -> Option<String>;
 }
 
 impl HasStatus for aws_smithy_runtime_api::http::Response {
     fn status(&self) -> Option<u16> {
         Some(self.status().as_u16())
+    }
+
+    fn body_start(&self) -> Option<String> {
+        let bytes = self.body().bytes()?;
+        let text: String = String::from_utf8_lossy(bytes).split_whitespace().collect::<Vec<_>>().join(" ");
+        let short: String = text.chars().take(160).collect();
+        (!short.is_empty()).then_some(short)
     }
 }

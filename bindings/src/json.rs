@@ -53,9 +53,64 @@ pub fn pretty(v: &Value) -> String {
 /// Evaluates a JMESPath expression the way `aws ... --query` does.
 pub fn query(v: &Value, expr: &str) -> Result<Value, String> {
     let first_line = |e: jmespath::JmespathError| e.to_string().lines().next().unwrap_or_default().to_string();
-    let compiled = jmespath::compile(expr).map_err(|e| format!("invalid query {expr:?}: {}", first_line(e)))?;
+    let compiled =
+        jmespath::compile(&legacy_literals(expr)).map_err(|e| format!("invalid query {expr:?}: {}", first_line(e)))?;
     let found = compiled.search(v).map_err(|e| format!("query {expr:?} failed: {}", first_line(e)))?;
     serde_json::to_value(&*found).map_err(|e| format!("query {expr:?}: {e}"))
+}
+
+/// The aws CLI (through jmespath.py) still accepts the old literal form `` `foo` `` whose content is not
+/// JSON, reading it as the string "foo"; the seed tutorial's own queries rely on it. Rewrites such
+/// literals to JSON strings so they mean the same here.
+fn legacy_literals(expr: &str) -> String {
+    let mut out = String::with_capacity(expr.len() + 8);
+    let mut chars = expr.chars().peekable();
+    let mut quote: Option<char> = None;
+    while let Some(c) = chars.next() {
+        match (quote, c) {
+            (Some(q), '\\') => {
+                out.push(c);
+                if let Some(n) = chars.next() {
+                    out.push(n);
+                }
+                let _ = q;
+            }
+            (Some(q), c) if c == q => {
+                quote = None;
+                out.push(c);
+            }
+            (Some(_), c) => out.push(c),
+            (None, '\'' | '"') => {
+                quote = Some(c);
+                out.push(c);
+            }
+            (None, '`') => {
+                let mut lit = String::new();
+                while let Some(n) = chars.next() {
+                    match n {
+                        '\\' if chars.peek() == Some(&'`') => {
+                            lit.push('`');
+                            chars.next();
+                        }
+                        '`' => break,
+                        n => lit.push(n),
+                    }
+                }
+                if serde_json::from_str::<Value>(lit.trim()).is_ok() {
+                    out.push('`');
+                    out.push_str(&lit.replace('`', "\\`"));
+                    out.push('`');
+                } else {
+                    let json = Value::String(lit.trim_start().to_string()).to_string();
+                    out.push('`');
+                    out.push_str(&json.replace('`', "\\`"));
+                    out.push('`');
+                }
+            }
+            (None, c) => out.push(c),
+        }
+    }
+    out
 }
 
 #[cfg(test)]
@@ -70,5 +125,16 @@ mod tests {
         assert_eq!(to_value(&d), v);
         assert_eq!(query(&v, "LoadBalancers[0].DNSName").unwrap(), json!("a.example"));
         assert!(query(&v, "LoadBalancers[").unwrap_err().contains("invalid query"));
+    }
+
+    #[test]
+    fn legacy_literals_read_as_strings_like_the_aws_cli() {
+        let v = json!({"details": [{"name": "privateIPv4Address", "value": "10.0.0.5"}, {"name": "x", "value": "y"}]});
+        // What jmespath.py (the aws CLI) answers for both: `[0]` applies to each projected string.
+        assert_eq!(query(&v, "details[?name==`privateIPv4Address`].value[0]").unwrap(), json!([]));
+        assert_eq!(query(&v, "details[?name==`privateIPv4Address`].value | [0]").unwrap(), json!("10.0.0.5"));
+        assert_eq!(legacy_literals("a[?b==`1`]"), "a[?b==`1`]");
+        assert_eq!(legacy_literals("a[?b=='`x`']"), "a[?b=='`x`']");
+        assert_eq!(legacy_literals("a[?b==`foo`]"), "a[?b==`\"foo\"`]");
     }
 }

@@ -1,0 +1,40 @@
+# runbook — build, demo, test. `make demo` and `make test` install what they need (.venv/ holds the
+# pinned emulator); Rust comes from rustup.
+
+CARGO ?= cargo
+TARGET_DIR := $(or $(CARGO_TARGET_DIR),$(CURDIR)/target)
+RUNBOOK := $(TARGET_DIR)/debug/runbook
+EMULATOR := tests/emulator/with-emulator.sh
+BOTOCORE = $(shell .venv/bin/python -c 'import botocore, os; print(os.path.dirname(botocore.__file__))')
+
+.PHONY: all build demo test lint generate check-generated ci venv
+
+all: build
+
+venv:
+	@tests/emulator/setup.sh
+
+build:
+	$(CARGO) build --workspace
+
+# The whole tutorial against the local emulator: resources, DNS name, verify tables.
+demo: venv build
+	$(EMULATOR) $(RUNBOOK) run runbooks/tutorial.rhai --set emulator=true --set propagation_wait=0
+
+# Every test: unit tests, and the end-to-end tests, which start their own emulators.
+test: venv
+	RUNBOOK_VENV=$(CURDIR)/.venv $(CARGO) test --workspace
+
+lint:
+	$(CARGO) fmt --all --check
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
+
+# Regenerates bindings/src/generated from the pinned botocore models and SDK crates.
+generate: venv
+	$(CARGO) run -q -p runbook-codegen -- --botocore $(BOTOCORE) --out bindings/src/generated
+
+check-generated: venv
+	$(CARGO) run -q -p runbook-codegen -- --botocore $(BOTOCORE) --out bindings/src/generated --check > /dev/null
+
+# What CI runs.
+ci: lint check-generated test
