@@ -1,1 +1,235 @@
+//! Test harness: a private emulator per test, the real `runbook` binary, and SDK clients for checking
+//! the emulator's state independently of the runbooks.
 
+// Test support: a setup step that fails is a failing test, so panicking is the right response here.
+#![allow(clippy::expect_used, clippy::unwrap_used)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// The repository root.
+pub fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).parent().map(Path::to_path_buf).unwrap_or_default()
+}
+
+fn venv() -> PathBuf {
+    std::env::var_os("RUNBOOK_VENV").map(PathBuf::from).unwrap_or_else(|| root().join(".venv"))
+}
+
+/// The `runbook` binary of this build (next to the test binary's `deps/` folder).
+pub fn runbook_bin() -> PathBuf {
+    let exe = std::env::current_exe().unwrap_or_default();
+    let dir = exe.parent().and_then(Path::parent).map(Path::to_path_buf).unwrap_or_default();
+    let bin = dir.join("runbook");
+    assert!(bin.exists(), "{} is missing: build the workspace first (make test does)", bin.display());
+    bin
+}
+
+/// A moto server on 127.0.0.1, on a port of its own, stopped when dropped.
+pub struct Emulator {
+    child: Child,
+    pub url: String,
+}
+
+impl Emulator {
+    pub fn start() -> Emulator {
+        let venv = venv();
+        let moto = venv.join("bin/moto_server");
+        assert!(moto.exists(), "{} is missing: run tests/emulator/setup.sh (make test does)", moto.display());
+        for _ in 0..5 {
+            let port = free_port();
+            let child = Command::new(&moto)
+                .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("start moto_server");
+            let url = format!("http://127.0.0.1:{port}");
+            let mut emu = Emulator { child, url };
+            let status = Command::new(venv.join("bin/python"))
+                .arg(root().join("tests/emulator/configure.py"))
+                .arg(&emu.url)
+                .status()
+                .expect("run configure.py");
+            if status.success() {
+                return emu;
+            }
+            let _ = emu.child.kill();
+        }
+        panic!("the emulator did not start");
+    }
+
+    /// `runbook ARGS` against this emulator.
+    pub fn runbook(&self) -> Run {
+        Run::new().env("AWS_ENDPOINT_URL", &self.url)
+    }
+
+    pub fn clients(&self) -> Clients {
+        Clients::new(&self.url)
+    }
+}
+
+impl Drop for Emulator {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("free port")
+}
+
+/// One invocation of the binary.
+pub struct Run {
+    args: Vec<String>,
+    env: Vec<(String, String)>,
+}
+
+#[derive(Debug)]
+pub struct Output {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Output {
+    #[track_caller]
+    pub fn success(self) -> Output {
+        assert_eq!(self.code, 0, "runbook failed\n--- stdout\n{}\n--- stderr\n{}", self.stdout, self.stderr);
+        self
+    }
+}
+
+impl Default for Run {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Run {
+    pub fn new() -> Run {
+        Run {
+            args: vec![],
+            env: vec![
+                ("AWS_ACCESS_KEY_ID".into(), "testing".into()),
+                ("AWS_SECRET_ACCESS_KEY".into(), "testing".into()),
+                ("AWS_REGION".into(), "us-east-1".into()),
+                // Keep the user's own AWS files out of the tests.
+                ("AWS_CONFIG_FILE".into(), "/nonexistent/runbook-test-config".into()),
+                ("AWS_SHARED_CREDENTIALS_FILE".into(), "/nonexistent/runbook-test-credentials".into()),
+            ],
+        }
+    }
+
+    pub fn args<I: IntoIterator<Item = S>, S: AsRef<str>>(mut self, args: I) -> Run {
+        self.args.extend(args.into_iter().map(|a| a.as_ref().to_string()));
+        self
+    }
+
+    pub fn env(mut self, k: &str, v: &str) -> Run {
+        self.env.retain(|(key, _)| key != k);
+        self.env.push((k.into(), v.into()));
+        self
+    }
+
+    pub fn unset(mut self, k: &str) -> Run {
+        self.env.retain(|(key, _)| key != k);
+        self
+    }
+
+    /// `run FILE` for a runbook of the repository, with `--set` pairs.
+    pub fn runbook(self, file: &str, sets: &[&str]) -> Run {
+        let path = root().join(file);
+        let mut args = vec!["run".to_string(), path.to_string_lossy().into_owned()];
+        for s in sets {
+            args.push("--set".into());
+            args.push((*s).into());
+        }
+        self.args(args)
+    }
+
+    pub fn output(self) -> Output {
+        let mut cmd = Command::new(runbook_bin());
+        cmd.args(&self.args).current_dir(root()).env_remove("AWS_PROFILE").env_remove("AWS_ENDPOINT_URL");
+        for (k, v) in &self.env {
+            cmd.env(k, v);
+        }
+        let out = cmd.stdin(Stdio::null()).output().expect("run runbook");
+        Output {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
+}
+
+/// Writes a runbook into a fresh temporary folder and returns its path.
+pub fn script(name: &str, text: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("runbook-test-{}-{}", std::process::id(), unique()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let path = dir.join(name);
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent).expect("temp dir");
+    }
+    std::fs::write(&path, text).expect("write script");
+    path
+}
+
+fn unique() -> u128 {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static N: AtomicU64 = AtomicU64::new(0);
+    let t = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
+    t + u128::from(N.fetch_add(1, Ordering::SeqCst))
+}
+
+/// SDK clients on the emulator, for assertions that do not go through runbook.
+pub struct Clients {
+    rt: tokio::runtime::Runtime,
+    pub ecs: aws_sdk_ecs::Client,
+    pub elbv2: aws_sdk_elasticloadbalancingv2::Client,
+    pub ec2: aws_sdk_ec2::Client,
+    pub iam: aws_sdk_iam::Client,
+    pub autoscaling: aws_sdk_applicationautoscaling::Client,
+}
+
+impl Clients {
+    fn new(url: &str) -> Clients {
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+        let creds = aws_sdk_ecs::config::Credentials::new("testing", "testing", None, None, "tests");
+        let config = rt.block_on(
+            aws_config::defaults(aws_config::BehaviorVersion::latest())
+                .region(aws_config::Region::new("us-east-1"))
+                .endpoint_url(url)
+                .credentials_provider(creds)
+                .load(),
+        );
+        Clients {
+            ecs: aws_sdk_ecs::Client::new(&config),
+            elbv2: aws_sdk_elasticloadbalancingv2::Client::new(&config),
+            ec2: aws_sdk_ec2::Client::new(&config),
+            iam: aws_sdk_iam::Client::new(&config),
+            autoscaling: aws_sdk_applicationautoscaling::Client::new(&config),
+            rt,
+        }
+    }
+
+    pub fn block_on<F: std::future::Future>(&self, f: F) -> F::Output {
+        self.rt.block_on(f)
+    }
+}
+
+/// Polls `f` until it returns `Some`, for state the emulator reaches shortly after a call.
+pub fn eventually<T>(timeout: Duration, mut f: impl FnMut() -> Option<T>) -> Option<T> {
+    let start = Instant::now();
+    loop {
+        if let Some(v) = f() {
+            return Some(v);
+        }
+        if start.elapsed() > timeout {
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}

@@ -74,35 +74,22 @@ fn check_value(table: &Table, shape_name: &str, v: &Dynamic, path: &str, problem
             let s = if v.is_string() || v.is_char() { Some(v.to_string()) } else { None };
             match s {
                 None => wrong("string", problems),
-                Some(s) if !shape.values.is_empty() && !shape.values.iter().any(|e| *e == s) => {
+                Some(s) if !shape.values.is_empty() && !shape.values.contains(&s) => {
                     problems.push(format!("{path}: invalid value {s:?}; allowed: {}", shape.values.join(", ")));
                 }
                 Some(_) => {}
             }
         }
-        "integer" | "long" => {
-            if !v.is_int() {
-                wrong("integer", problems);
-            }
-        }
-        "double" | "float" => {
-            if !v.is_int() && !v.is_float() {
-                wrong("number", problems);
-            }
-        }
-        "boolean" => {
-            if !v.is_bool() {
-                wrong("boolean", problems);
-            }
-        }
-        "timestamp" => {
-            if !v.is_string() && !v.is_int() {
-                wrong("timestamp (ISO-8601 string or epoch seconds)", problems);
-            }
-        }
-        "blob" => {
-            if !v.is_string() && !v.is_blob() {
-                wrong("blob or base64 string", problems);
+        "integer" | "long" | "double" | "float" | "boolean" | "timestamp" | "blob" => {
+            let (ok, what) = match shape.kind.as_str() {
+                "integer" | "long" => (v.is_int(), "integer"),
+                "double" | "float" => (v.is_int() || v.is_float(), "number"),
+                "boolean" => (v.is_bool(), "boolean"),
+                "timestamp" => (v.is_string() || v.is_int(), "timestamp (ISO-8601 string or epoch seconds)"),
+                _ => (v.is_string() || v.is_blob(), "blob or base64 string"),
+            };
+            if !ok {
+                wrong(what, problems);
             }
         }
         "list" => match v.read_lock::<Array>() {

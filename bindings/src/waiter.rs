@@ -56,11 +56,9 @@ pub fn wait(ctx: &Context, svc: Svc, waiter_name: &str, input: &Map, opts: WaitO
                 });
             }
             Some(Outcome::Retry) => {}
+            // An error that no acceptor expects ends the wait with that error.
             None => {
-                // An error that no acceptor expects ends the wait with that error.
-                if let Err(e) = result {
-                    return Err(e);
-                }
+                let _ = result?;
             }
         }
         if elapsed + delay > timeout {
@@ -102,7 +100,7 @@ fn evaluate(acceptors: &[Acceptor], result: &Result<Dynamic, CallError>) -> (Opt
                 match kind {
                     "path" => value == a.expected,
                     "pathAll" => value.as_array().is_some_and(|v| !v.is_empty() && v.iter().all(|x| *x == a.expected)),
-                    _ => value.as_array().is_some_and(|v| v.iter().any(|x| *x == a.expected)),
+                    _ => value.as_array().is_some_and(|v| v.contains(&a.expected)),
                 }
             }
             _ => false,

@@ -1,1 +1,9 @@
+//! End-to-end tests: the real `runbook` binary against a private emulator each, with the emulator's
+//! state checked through independent SDK calls.
 
+// Test code: an unexpected None or error is a failed test.
+#![allow(clippy::expect_used, clippy::unwrap_used)]
+
+mod diagnostics;
+mod query;
+mod tutorial;

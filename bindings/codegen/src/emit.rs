@@ -157,10 +157,8 @@ impl<'a> Gen<'a> {
                     self.reach(&t, into);
                 }
             }
-            "string" => {
-                if self.sdk_enum(shape).is_some() {
-                    into.insert(shape.to_string());
-                }
+            "string" if self.sdk_enum(shape).is_some() => {
+                into.insert(shape.to_string());
             }
             _ => {}
         }
@@ -556,7 +554,7 @@ fn emit_table(
         "reference": svc.reference,
     });
     let head = head.to_string();
-    let _ = write!(o, "{},\n", head.trim_end_matches('}'));
+    let _ = writeln!(o, "{},", head.trim_end_matches('}'));
     for (key, entries) in [("operations", &op_entries), ("waiters", &waiter_entries), ("shapes", &shape_entries)] {
         let _ = write!(o, "\"{key}\": {{");
         for (i, (name, v)) in entries.iter().enumerate() {

@@ -1,0 +1,189 @@
+//! Failing runbooks: each prints the file, line and column, the line, a caret and a readable
+//! message, exits non-zero, and sends nothing that would change the account.
+
+use runbook_tests::{script, Emulator, Run};
+
+fn run(emu: &Emulator, file: &std::path::Path, extra: &[&str]) -> runbook_tests::Output {
+    let mut args = vec!["run", file.to_str().unwrap()];
+    args.extend_from_slice(extra);
+    emu.runbook().args(args).output()
+}
+
+fn no_target_groups(emu: &Emulator) {
+    let c = emu.clients();
+    let tgs = c.block_on(c.elbv2.describe_target_groups().send()).unwrap();
+    assert!(tgs.target_groups().is_empty(), "nothing was created: {:?}", tgs.target_groups());
+}
+
+#[test]
+fn invalid_input_is_reported_with_every_problem_and_nothing_is_sent() {
+    let emu = Emulator::start();
+    let file = script(
+        "bad_input.rhai",
+        "// creates a target group\nlet vpc = \"vpc-1\";\nlet tg = elbv2::create_target_group(#{\n    Name: \"t\", Protocol: \"HTTPX\", Port: \"80\", VpcID: vpc,\n    Matcher: #{ HttpCode: 200 }, Tags: [#{ Key: \"k\" }, 5],\n});\n",
+    );
+    let out = run(&emu, &file, &[]);
+    assert_eq!(out.code, 1);
+    let path = file.display();
+    assert_eq!(
+        out.stderr,
+        format!(
+            "error: elbv2::CreateTargetGroup: invalid input
+  --> {path}:3:17
+  |
+3 | let tg = elbv2::create_target_group(#{{
+  |                 ^
+  = Matcher.HttpCode: expected string, got integer
+  = Port: expected integer, got string
+  = Protocol: invalid value \"HTTPX\"; allowed: HTTP, HTTPS, TCP, TLS, UDP, TCP_UDP, GENEVE, QUIC, TCP_QUIC
+  = Tags[1]: expected object map, got integer
+  = unknown key VpcID (did you mean VpcId?)
+  = nothing was sent
+"
+        )
+    );
+    no_target_groups(&emu);
+}
+
+#[test]
+fn missing_required_members_are_named() {
+    let emu = Emulator::start();
+    let file = script("missing.rhai", "elbv2::create_listener(#{ Protocol: \"HTTP\", Port: 80 });\n");
+    let out = run(&emu, &file, &[]);
+    assert_eq!(out.code, 1);
+    assert!(out.stderr.contains("  = missing required member LoadBalancerArn\n"), "{}", out.stderr);
+    assert!(out.stderr.contains(":1:8\n"), "{}", out.stderr);
+}
+
+#[test]
+fn aws_errors_are_catchable_maps_and_fatal_when_uncaught() {
+    let emu = Emulator::start();
+    let file = script(
+        "aws_error.rhai",
+        r#"let vpc = ec2::describe_vpcs().query("Vpcs[0].VpcId");
+let input = #{ Name: "dup", Protocol: "HTTP", Port: 80, VpcId: vpc, TargetType: "ip" };
+elbv2::create_target_group(input);
+try {
+    elbv2::create_target_group(#{ Name: "dup", Protocol: "HTTP", Port: 81, VpcId: vpc, TargetType: "ip" });
+} catch (e) {
+    print(`${e.code}|${e.service}|${e.operation}|${e.status}|${e.retryable}|${type_of(e.request_id)}`);
+}
+elbv2::create_target_group(#{ Name: "dup", Protocol: "HTTP", Port: 82, VpcId: vpc, TargetType: "ip" });
+print("not reached");
+"#,
+    );
+    let out = run(&emu, &file, &[]);
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    assert_eq!(out.stdout, "DuplicateTargetGroupName|elbv2|CreateTargetGroup|400|false|string\n");
+    let path = file.display();
+    let expected_head = format!(
+        "error: elbv2::CreateTargetGroup: DuplicateTargetGroupName: A target group with the specified name already exists.\n  --> {path}:9:8\n  |\n9 | elbv2::create_target_group(#{{ Name: \"dup\", Protocol: \"HTTP\", Port: 82, VpcId: vpc, TargetType: \"ip\" }});\n  |        ^\n  = HTTP 400, request id "
+    );
+    assert!(out.stderr.starts_with(&expected_head), "{}", out.stderr);
+}
+
+#[test]
+fn syntax_errors_point_at_the_place() {
+    let emu = Emulator::start();
+    let file = script("syntax.rhai", "let a = 1;\nlet b = ;\n");
+    let out = run(&emu, &file, &[]);
+    assert_eq!(out.code, 1);
+    let path = file.display();
+    assert_eq!(
+        out.stderr,
+        format!("error: syntax: Unexpected ';'\n  --> {path}:2:9\n  |\n2 | let b = ;\n  |         ^\n")
+    );
+}
+
+#[test]
+fn unknown_functions_are_named() {
+    let emu = Emulator::start();
+    let file = script("unknown_fn.rhai", "let x = 1;\nelbv2::create_targetgroup(#{ Name: \"x\" });\n");
+    let out = run(&emu, &file, &[]);
+    assert_eq!(out.code, 1);
+    assert!(out.stderr.starts_with("error: unknown function elbv2::create_targetgroup (map)\n"), "{}", out.stderr);
+    assert!(out.stderr.contains(":2:"), "{}", out.stderr);
+}
+
+#[test]
+fn errors_inside_an_imported_runbook_point_into_that_file() {
+    let emu = Emulator::start();
+    let main = script("main.rhai", "import \"lib/step\" as step;\nprint(\"after\");\n");
+    let lib = main.parent().unwrap().join("lib/step.rhai");
+    std::fs::create_dir_all(lib.parent().unwrap()).unwrap();
+    std::fs::write(&lib, "let ok = 1;\nelbv2::describe_target_groups(#{ Names: \"one\" });\n").unwrap();
+    let out = run(&emu, &main, &[]);
+    assert_eq!(out.code, 1);
+    assert!(out.stderr.contains("Names: expected array, got string"), "{}", out.stderr);
+    assert!(out.stderr.contains(&format!("--> {}:2:8\n", lib.display())), "{}", out.stderr);
+    assert!(out.stderr.contains("2 | elbv2::describe_target_groups(#{ Names: \"one\" });"), "{}", out.stderr);
+    assert!(out.stderr.contains("while importing \"lib/step\""), "{}", out.stderr);
+    assert_eq!(out.stdout, "");
+}
+
+#[test]
+fn imports_outside_the_runbooks_folder_are_refused() {
+    let emu = Emulator::start();
+    let file = script("escape.rhai", "import \"../../etc/passwd\" as x;\n");
+    let out = run(&emu, &file, &[]);
+    assert_eq!(out.code, 1);
+    assert!(out.stderr.contains("is outside the runbooks folder"), "{}", out.stderr);
+}
+
+#[test]
+fn bad_command_lines_fail_before_anything_runs() {
+    let emu = Emulator::start();
+    let file = script("params.rhai", "let n = param(\"tg_name\", \"x\");\nelbv2::create_target_group(#{ Name: n });\n");
+    let cases: &[(&[&str], &str)] = &[
+        (
+            &["--set", "tg_nam=y"],
+            "error: unknown parameter --set tg_nam (did you mean tg_name?); this runbook's parameters: tg_name\n",
+        ),
+        (&["--set", "tg_name"], "error: malformed --set \"tg_name\": expected NAME=VALUE\n"),
+        (
+            &["--endpoint-url", "localhost:4566"],
+            "error: invalid endpoint URL \"localhost:4566\": it must start with http:// or https://\n",
+        ),
+        (&["--region", "Mars 1"], "error: invalid region \"Mars 1\": expected a name like us-east-1\n"),
+    ];
+    for (extra, expected) in cases {
+        let out = run(&emu, &file, extra);
+        assert_eq!((out.code, out.stderr.as_str()), (2, *expected), "{extra:?}");
+    }
+    let missing = emu.runbook().args(["run", "/nonexistent/runbook.rhai"]).output();
+    assert_eq!(missing.code, 2);
+    assert!(missing.stderr.starts_with("error: cannot read runbook /nonexistent/runbook.rhai: "), "{}", missing.stderr);
+    let no_region = emu.runbook().unset("AWS_REGION").args(["run", file.to_str().unwrap()]).output();
+    assert_eq!(no_region.code, 2);
+    assert!(no_region.stderr.contains("no AWS region"), "{}", no_region.stderr);
+    no_target_groups(&emu);
+}
+
+#[test]
+fn typed_parameters_reject_values_of_the_wrong_type() {
+    let emu = Emulator::start();
+    let out = emu.runbook().runbook("runbooks/create_tg.rhai", &["tg_port=eighty"]).output();
+    assert_eq!(out.code, 1);
+    assert!(
+        out.stderr.contains("parameter tg_port: expected an integer, got \"eighty\" (from --set tg_port=eighty)"),
+        "{}",
+        out.stderr
+    );
+    no_target_groups(&emu);
+}
+
+#[test]
+fn an_unreachable_endpoint_is_a_clear_error() {
+    let file = script("unreachable.rhai", "ec2::describe_vpcs();\n");
+    let out = Run::new()
+        .env("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
+        .env("AWS_MAX_ATTEMPTS", "1")
+        .args(["run", file.to_str().unwrap()])
+        .output();
+    assert_eq!(out.code, 1);
+    assert!(
+        out.stderr.starts_with("error: ec2::DescribeVpcs: ConnectionError: could not reach the endpoint"),
+        "{}",
+        out.stderr
+    );
+}

@@ -1,0 +1,309 @@
+//! The tutorial's runbooks: every resource with the tutorial's settings, re-runs that change
+//! nothing, parameters, and teardown.
+
+use runbook_tests::{Clients, Emulator};
+
+const FAST: &[&str] = &["emulator=true", "propagation_wait=0"];
+
+fn default_vpc(c: &Clients) -> String {
+    let out = c
+        .block_on(
+            c.ec2
+                .describe_vpcs()
+                .filters(aws_sdk_ec2::types::Filter::builder().name("isDefault").values("true").build())
+                .send(),
+        )
+        .unwrap();
+    out.vpcs()[0].vpc_id().unwrap().to_string()
+}
+
+/// Counts of everything the tutorial creates, by name, as the emulator reports them.
+#[derive(Debug, PartialEq)]
+struct Census {
+    target_groups: usize,
+    security_groups: usize,
+    ingress_rules: usize,
+    load_balancers: usize,
+    listeners: usize,
+    services: usize,
+    task_definitions: usize,
+    clusters: usize,
+    scalable_targets: usize,
+    policies: usize,
+}
+
+fn census(c: &Clients) -> Census {
+    let vpc = default_vpc(c);
+    let tgs = c.block_on(c.elbv2.describe_target_groups().send()).unwrap();
+    let target_groups = tgs.target_groups().iter().filter(|t| t.target_group_name() == Some("rent-a-room-tg")).count();
+    let sgs = c
+        .block_on(
+            c.ec2
+                .describe_security_groups()
+                .filters(aws_sdk_ec2::types::Filter::builder().name("vpc-id").values(&vpc).build())
+                .send(),
+        )
+        .unwrap();
+    let named: Vec<_> = sgs.security_groups().iter().filter(|g| g.group_name() == Some("rent-a-room-alb-sg")).collect();
+    let ingress_rules = named.iter().flat_map(|g| g.ip_permissions()).map(|p| p.ip_ranges().len()).sum();
+    let lbs = c.block_on(c.elbv2.describe_load_balancers().send()).unwrap();
+    let lbs: Vec<_> =
+        lbs.load_balancers().iter().filter(|l| l.load_balancer_name() == Some("rent-a-room-alb")).collect();
+    let mut listeners = 0;
+    for lb in &lbs {
+        let l =
+            c.block_on(c.elbv2.describe_listeners().load_balancer_arn(lb.load_balancer_arn().unwrap()).send()).unwrap();
+        listeners += l.listeners().len();
+    }
+    let clusters = c.block_on(c.ecs.describe_clusters().clusters("rent-a-room-cluster").send()).unwrap();
+    let clusters = clusters.clusters().iter().filter(|c| c.status() == Some("ACTIVE")).count();
+    let services = if clusters > 0 {
+        let s = c
+            .block_on(c.ecs.describe_services().cluster("rent-a-room-cluster").services("rent-a-room-service").send())
+            .unwrap();
+        s.services().iter().filter(|s| s.status() == Some("ACTIVE")).count()
+    } else {
+        0
+    };
+    let tds = c
+        .block_on(
+            c.ecs
+                .list_task_definitions()
+                .family_prefix("rent-a-room")
+                .status(aws_sdk_ecs::types::TaskDefinitionStatus::Active)
+                .send(),
+        )
+        .unwrap();
+    use aws_sdk_applicationautoscaling::types::ServiceNamespace;
+    let resource = "service/rent-a-room-cluster/rent-a-room-service";
+    let targets = c
+        .block_on(
+            c.autoscaling
+                .describe_scalable_targets()
+                .service_namespace(ServiceNamespace::Ecs)
+                .resource_ids(resource)
+                .send(),
+        )
+        .unwrap();
+    let policies = c
+        .block_on(
+            c.autoscaling
+                .describe_scaling_policies()
+                .service_namespace(ServiceNamespace::Ecs)
+                .resource_id(resource)
+                .send(),
+        )
+        .unwrap();
+    Census {
+        target_groups,
+        security_groups: named.len(),
+        ingress_rules,
+        load_balancers: lbs.len(),
+        listeners,
+        services,
+        task_definitions: tds.task_definition_arns().len(),
+        clusters,
+        scalable_targets: targets.scalable_targets().len(),
+        policies: policies.scaling_policies().len(),
+    }
+}
+
+const ONE_OF_EACH: Census = Census {
+    target_groups: 1,
+    security_groups: 1,
+    ingress_rules: 1,
+    load_balancers: 1,
+    listeners: 1,
+    services: 1,
+    task_definitions: 1,
+    clusters: 1,
+    scalable_targets: 1,
+    policies: 1,
+};
+
+const NOTHING: Census = Census {
+    target_groups: 0,
+    security_groups: 0,
+    ingress_rules: 0,
+    load_balancers: 0,
+    listeners: 0,
+    services: 0,
+    task_definitions: 0,
+    clusters: 0,
+    scalable_targets: 0,
+    policies: 0,
+};
+
+#[test]
+fn tutorial_builds_every_resource_with_the_tutorials_settings() {
+    let emu = Emulator::start();
+    let out = emu.runbook().runbook("runbooks/tutorial.rhai", FAST).output().success();
+    let c = emu.clients();
+    let vpc = default_vpc(&c);
+
+    let tg = c.block_on(c.elbv2.describe_target_groups().names("rent-a-room-tg").send()).unwrap();
+    let tg = &tg.target_groups()[0];
+    assert_eq!(tg.protocol().map(|p| p.as_str()), Some("HTTP"));
+    assert_eq!(tg.port(), Some(80));
+    assert_eq!(tg.vpc_id(), Some(vpc.as_str()));
+    assert_eq!(tg.target_type().map(|t| t.as_str()), Some("ip"));
+    assert_eq!(tg.health_check_path(), Some("/"));
+    assert_eq!(tg.health_check_interval_seconds(), Some(30));
+    assert_eq!(tg.health_check_timeout_seconds(), Some(5));
+    assert_eq!(tg.healthy_threshold_count(), Some(2));
+    assert_eq!(tg.unhealthy_threshold_count(), Some(2));
+    let tg_arn = tg.target_group_arn().unwrap().to_string();
+
+    let sg = c
+        .block_on(
+            c.ec2
+                .describe_security_groups()
+                .filters(aws_sdk_ec2::types::Filter::builder().name("group-name").values("rent-a-room-alb-sg").build())
+                .send(),
+        )
+        .unwrap();
+    let sg = &sg.security_groups()[0];
+    assert_eq!(sg.vpc_id(), Some(vpc.as_str()));
+    assert_eq!(sg.description(), Some("Security group for Rent-A-Room ALB"));
+    let rule = &sg.ip_permissions()[0];
+    assert_eq!((rule.ip_protocol(), rule.from_port(), rule.to_port()), (Some("tcp"), Some(80), Some(80)));
+    assert_eq!(rule.ip_ranges()[0].cidr_ip(), Some("0.0.0.0/0"));
+
+    let subnets = c
+        .block_on(
+            c.ec2
+                .describe_subnets()
+                .filters(aws_sdk_ec2::types::Filter::builder().name("vpc-id").values(&vpc).build())
+                .send(),
+        )
+        .unwrap();
+    let lb = c.block_on(c.elbv2.describe_load_balancers().names("rent-a-room-alb").send()).unwrap();
+    let lb = &lb.load_balancers()[0];
+    assert_eq!(lb.scheme().map(|s| s.as_str()), Some("internet-facing"));
+    assert_eq!(lb.r#type().map(|s| s.as_str()), Some("application"));
+    assert_eq!(lb.security_groups(), [sg.group_id().unwrap().to_string()]);
+    assert_eq!(lb.availability_zones().len(), subnets.subnets().len(), "the ALB spans every default-VPC subnet");
+    let dns = lb.dns_name().unwrap();
+    assert!(out.stdout.contains(&format!("Your application is available at: http://{dns}\n")), "{}", out.stdout);
+
+    let listeners =
+        c.block_on(c.elbv2.describe_listeners().load_balancer_arn(lb.load_balancer_arn().unwrap()).send()).unwrap();
+    let l = &listeners.listeners()[0];
+    assert_eq!((l.protocol().map(|p| p.as_str()), l.port()), (Some("HTTP"), Some(80)));
+    let action = &l.default_actions()[0];
+    assert_eq!(action.r#type().map(|t| t.as_str()), Some("forward"));
+    assert_eq!(action.target_group_arn(), Some(tg_arn.as_str()));
+
+    let svc = c
+        .block_on(c.ecs.describe_services().cluster("rent-a-room-cluster").services("rent-a-room-service").send())
+        .unwrap();
+    let svc = &svc.services()[0];
+    assert_eq!(svc.desired_count(), 3);
+    let attached = &svc.load_balancers()[0];
+    assert_eq!(attached.target_group_arn(), Some(tg_arn.as_str()));
+    assert_eq!(attached.container_name(), Some("rent-a-room"));
+    assert_eq!(attached.container_port(), Some(80));
+
+    let roles = c.block_on(c.iam.list_roles().path_prefix("/aws-service-role/ecs.amazonaws.com/").send()).unwrap();
+    assert_eq!(roles.roles().len(), 1, "the ECS service-linked role exists");
+
+    use aws_sdk_applicationautoscaling::types::ServiceNamespace;
+    let resource = "service/rent-a-room-cluster/rent-a-room-service";
+    let targets = c
+        .block_on(
+            c.autoscaling
+                .describe_scalable_targets()
+                .service_namespace(ServiceNamespace::Ecs)
+                .resource_ids(resource)
+                .send(),
+        )
+        .unwrap();
+    let t = &targets.scalable_targets()[0];
+    assert_eq!((t.min_capacity(), t.max_capacity()), (1, 5));
+    assert_eq!(t.scalable_dimension().as_str(), "ecs:service:DesiredCount");
+    let policies = c
+        .block_on(
+            c.autoscaling
+                .describe_scaling_policies()
+                .service_namespace(ServiceNamespace::Ecs)
+                .resource_id(resource)
+                .send(),
+        )
+        .unwrap();
+    let p = &policies.scaling_policies()[0];
+    assert_eq!(p.policy_name(), "cpu-scaling-policy");
+    assert_eq!(p.policy_type().as_str(), "TargetTrackingScaling");
+    let cfg = p.target_tracking_scaling_policy_configuration().unwrap();
+    assert_eq!(cfg.target_value(), 70.0);
+    assert_eq!(
+        cfg.predefined_metric_specification().map(|m| m.predefined_metric_type().as_str()),
+        Some("ECSServiceAverageCPUUtilization")
+    );
+
+    // The verify step's tables: three running tasks with IPs, each a healthy target.
+    let health = c.block_on(c.elbv2.describe_target_health().target_group_arn(&tg_arn).send()).unwrap();
+    let healthy: Vec<&str> = health.target_health_descriptions().iter().filter_map(|d| d.target()?.id()).collect();
+    assert_eq!(healthy.len(), 3);
+    for ip in &healthy {
+        assert!(out.stdout.contains(&format!("|  {ip} ")), "task IP {ip} in the tables:\n{}", out.stdout);
+    }
+    for table in ["DescribeServices", "ListTasks", "DescribeTasks", "DescribeTargetHealth"] {
+        assert!(out.stdout.contains(table), "{table} table:\n{}", out.stdout);
+    }
+    assert_eq!(census(&c), ONE_OF_EACH);
+}
+
+#[test]
+fn a_second_run_leaves_exactly_one_of_each_resource() {
+    let emu = Emulator::start();
+    emu.runbook().runbook("runbooks/tutorial.rhai", FAST).output().success();
+    let c = emu.clients();
+    let first_tg = c.block_on(c.elbv2.describe_target_groups().names("rent-a-room-tg").send()).unwrap();
+    let again = emu.runbook().runbook("runbooks/tutorial.rhai", FAST).output().success();
+    assert!(again.stderr.contains("security group rent-a-room-alb-sg already exists"), "{}", again.stderr);
+    assert_eq!(census(&c), ONE_OF_EACH);
+    let second_tg = c.block_on(c.elbv2.describe_target_groups().names("rent-a-room-tg").send()).unwrap();
+    assert_eq!(first_tg.target_groups()[0].target_group_arn(), second_tg.target_groups()[0].target_group_arn());
+}
+
+#[test]
+fn teardown_removes_everything_and_is_harmless_on_a_clean_account() {
+    let emu = Emulator::start();
+    let c = emu.clients();
+    let clean = emu.runbook().runbook("runbooks/teardown.rhai", &[]).output().success();
+    assert!(clean.stdout.contains("Teardown complete."));
+    emu.runbook().runbook("runbooks/tutorial.rhai", FAST).output().success();
+    assert_eq!(census(&c), ONE_OF_EACH);
+    emu.runbook().runbook("runbooks/teardown.rhai", &[]).output().success();
+    assert_eq!(census(&c), NOTHING);
+    emu.runbook().runbook("runbooks/teardown.rhai", &[]).output().success();
+    assert_eq!(census(&c), NOTHING);
+}
+
+#[test]
+fn parameters_customize_a_step_without_editing_it() {
+    let emu = Emulator::start();
+    let sets = ["tg_name=api-tg", "tg_port=8080", "health_check_path=/health", "healthy_threshold=3"];
+    emu.runbook().runbook("runbooks/create_tg.rhai", &sets).output().success();
+    let c = emu.clients();
+    let tg = c.block_on(c.elbv2.describe_target_groups().names("api-tg").send()).unwrap();
+    let tg = &tg.target_groups()[0];
+    assert_eq!(tg.port(), Some(8080));
+    assert_eq!(tg.health_check_path(), Some("/health"));
+    assert_eq!(tg.healthy_threshold_count(), Some(3));
+    assert_eq!(tg.health_check_interval_seconds(), Some(30), "unset parameters keep the tutorial's values");
+
+    // Re-running with a changed health check converges the existing group instead of failing.
+    let sets = ["tg_name=api-tg", "tg_port=8080", "health_check_path=/ready"];
+    emu.runbook().runbook("runbooks/create_tg.rhai", &sets).output().success();
+    let tg = c.block_on(c.elbv2.describe_target_groups().names("api-tg").send()).unwrap();
+    assert_eq!(tg.target_groups().len(), 1);
+    assert_eq!(tg.target_groups()[0].health_check_path(), Some("/ready"));
+
+    // What cannot change is refused with a clear message, and nothing is modified.
+    let out = emu.runbook().runbook("runbooks/create_tg.rhai", &["tg_name=api-tg", "tg_port=9090"]).output();
+    assert_eq!(out.code, 1);
+    assert!(out.stderr.contains("target group api-tg exists as HTTP:8080"), "{}", out.stderr);
+    let tg = c.block_on(c.elbv2.describe_target_groups().names("api-tg").send()).unwrap();
+    assert_eq!(tg.target_groups()[0].port(), Some(8080));
+}
