@@ -218,7 +218,61 @@ impl Clients {
     pub fn block_on<F: std::future::Future>(&self, f: F) -> F::Output {
         self.rt.block_on(f)
     }
+
+    pub fn default_vpc(&self) -> String {
+        let f = aws_sdk_ec2::types::Filter::builder().name("isDefault").values("true").build();
+        let out = self.block_on(self.ec2.describe_vpcs().filters(f).send()).unwrap();
+        out.vpcs()[0].vpc_id().unwrap().to_string()
+    }
+
+    pub fn target_group(&self, name: &str) -> aws_sdk_elasticloadbalancingv2::types::TargetGroup {
+        let out = self.block_on(self.elbv2.describe_target_groups().names(name).send()).unwrap();
+        out.target_groups()[0].clone()
+    }
+
+    /// Security groups by EC2 filter (`group-name`, `vpc-id`, ...).
+    pub fn security_groups(&self, filter: &str, value: &str) -> Vec<aws_sdk_ec2::types::SecurityGroup> {
+        let f = aws_sdk_ec2::types::Filter::builder().name(filter).values(value).build();
+        let out = self.block_on(self.ec2.describe_security_groups().filters(f).send()).unwrap();
+        out.security_groups().to_vec()
+    }
+
+    pub fn load_balancer(&self, name: &str) -> aws_sdk_elasticloadbalancingv2::types::LoadBalancer {
+        let out = self.block_on(self.elbv2.describe_load_balancers().names(name).send()).unwrap();
+        out.load_balancers()[0].clone()
+    }
+
+    pub fn listeners(&self, load_balancer_arn: &str) -> Vec<aws_sdk_elasticloadbalancingv2::types::Listener> {
+        let out = self.block_on(self.elbv2.describe_listeners().load_balancer_arn(load_balancer_arn).send()).unwrap();
+        out.listeners().to_vec()
+    }
+
+    pub fn service(&self, cluster: &str, name: &str) -> aws_sdk_ecs::types::Service {
+        let out = self.block_on(self.ecs.describe_services().cluster(cluster).services(name).send()).unwrap();
+        out.services()[0].clone()
+    }
+
+    pub fn scalable_targets(&self, resource: &str) -> Vec<aws_sdk_applicationautoscaling::types::ScalableTarget> {
+        use aws_sdk_applicationautoscaling::types::ServiceNamespace;
+        let req = self.autoscaling.describe_scalable_targets().service_namespace(ServiceNamespace::Ecs);
+        self.block_on(req.resource_ids(resource).send()).unwrap().scalable_targets().to_vec()
+    }
+
+    pub fn scaling_policies(&self, resource: &str) -> Vec<aws_sdk_applicationautoscaling::types::ScalingPolicy> {
+        use aws_sdk_applicationautoscaling::types::ServiceNamespace;
+        let req = self.autoscaling.describe_scaling_policies().service_namespace(ServiceNamespace::Ecs);
+        self.block_on(req.resource_id(resource).send()).unwrap().scaling_policies().to_vec()
+    }
+
+    /// ECS service-linked roles, found by their path (the emulator names them differently).
+    pub fn ecs_service_linked_roles(&self) -> usize {
+        let req = self.iam.list_roles().path_prefix("/aws-service-role/ecs.amazonaws.com/");
+        self.block_on(req.send()).unwrap().roles().len()
+    }
 }
+
+/// The tutorial's Application Auto Scaling resource id.
+pub const SERVICE_RESOURCE: &str = "service/rent-a-room-cluster/rent-a-room-service";
 
 /// Polls `f` until it returns `Some`, for state the emulator reaches shortly after a call.
 pub fn eventually<T>(timeout: Duration, mut f: impl FnMut() -> Option<T>) -> Option<T> {

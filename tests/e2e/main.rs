@@ -4,6 +4,7 @@
 // Test code: an unexpected None or error is a failed test.
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
+mod compare;
 mod diagnostics;
 mod query;
 mod tutorial;

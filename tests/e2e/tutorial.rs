@@ -1,21 +1,9 @@
 //! The tutorial's runbooks: every resource with the tutorial's settings, re-runs that change
 //! nothing, parameters, and teardown.
 
-use runbook_tests::{Clients, Emulator};
+use runbook_tests::{Clients, Emulator, SERVICE_RESOURCE};
 
 const FAST: &[&str] = &["emulator=true", "propagation_wait=0"];
-
-fn default_vpc(c: &Clients) -> String {
-    let out = c
-        .block_on(
-            c.ec2
-                .describe_vpcs()
-                .filters(aws_sdk_ec2::types::Filter::builder().name("isDefault").values("true").build())
-                .send(),
-        )
-        .unwrap();
-    out.vpcs()[0].vpc_id().unwrap().to_string()
-}
 
 /// Counts of everything the tutorial creates, by name, as the emulator reports them.
 #[derive(Debug, PartialEq)]
@@ -33,35 +21,23 @@ struct Census {
 }
 
 fn census(c: &Clients) -> Census {
-    let vpc = default_vpc(c);
+    let vpc = c.default_vpc();
     let tgs = c.block_on(c.elbv2.describe_target_groups().send()).unwrap();
     let target_groups = tgs.target_groups().iter().filter(|t| t.target_group_name() == Some("rent-a-room-tg")).count();
-    let sgs = c
-        .block_on(
-            c.ec2
-                .describe_security_groups()
-                .filters(aws_sdk_ec2::types::Filter::builder().name("vpc-id").values(&vpc).build())
-                .send(),
-        )
-        .unwrap();
-    let named: Vec<_> = sgs.security_groups().iter().filter(|g| g.group_name() == Some("rent-a-room-alb-sg")).collect();
+    let named: Vec<_> = c
+        .security_groups("vpc-id", &vpc)
+        .into_iter()
+        .filter(|g| g.group_name() == Some("rent-a-room-alb-sg"))
+        .collect();
     let ingress_rules = named.iter().flat_map(|g| g.ip_permissions()).map(|p| p.ip_ranges().len()).sum();
     let lbs = c.block_on(c.elbv2.describe_load_balancers().send()).unwrap();
     let lbs: Vec<_> =
         lbs.load_balancers().iter().filter(|l| l.load_balancer_name() == Some("rent-a-room-alb")).collect();
-    let mut listeners = 0;
-    for lb in &lbs {
-        let l =
-            c.block_on(c.elbv2.describe_listeners().load_balancer_arn(lb.load_balancer_arn().unwrap()).send()).unwrap();
-        listeners += l.listeners().len();
-    }
+    let listeners = lbs.iter().map(|lb| c.listeners(lb.load_balancer_arn().unwrap()).len()).sum();
     let clusters = c.block_on(c.ecs.describe_clusters().clusters("rent-a-room-cluster").send()).unwrap();
     let clusters = clusters.clusters().iter().filter(|c| c.status() == Some("ACTIVE")).count();
     let services = if clusters > 0 {
-        let s = c
-            .block_on(c.ecs.describe_services().cluster("rent-a-room-cluster").services("rent-a-room-service").send())
-            .unwrap();
-        s.services().iter().filter(|s| s.status() == Some("ACTIVE")).count()
+        usize::from(c.service("rent-a-room-cluster", "rent-a-room-service").status() == Some("ACTIVE"))
     } else {
         0
     };
@@ -74,26 +50,6 @@ fn census(c: &Clients) -> Census {
                 .send(),
         )
         .unwrap();
-    use aws_sdk_applicationautoscaling::types::ServiceNamespace;
-    let resource = "service/rent-a-room-cluster/rent-a-room-service";
-    let targets = c
-        .block_on(
-            c.autoscaling
-                .describe_scalable_targets()
-                .service_namespace(ServiceNamespace::Ecs)
-                .resource_ids(resource)
-                .send(),
-        )
-        .unwrap();
-    let policies = c
-        .block_on(
-            c.autoscaling
-                .describe_scaling_policies()
-                .service_namespace(ServiceNamespace::Ecs)
-                .resource_id(resource)
-                .send(),
-        )
-        .unwrap();
     Census {
         target_groups,
         security_groups: named.len(),
@@ -103,8 +59,8 @@ fn census(c: &Clients) -> Census {
         services,
         task_definitions: tds.task_definition_arns().len(),
         clusters,
-        scalable_targets: targets.scalable_targets().len(),
-        policies: policies.scaling_policies().len(),
+        scalable_targets: c.scalable_targets(SERVICE_RESOURCE).len(),
+        policies: c.scaling_policies(SERVICE_RESOURCE).len(),
     }
 }
 
@@ -139,10 +95,9 @@ fn tutorial_builds_every_resource_with_the_tutorials_settings() {
     let emu = Emulator::start();
     let out = emu.runbook().runbook("runbooks/tutorial.rhai", FAST).output().success();
     let c = emu.clients();
-    let vpc = default_vpc(&c);
+    let vpc = c.default_vpc();
 
-    let tg = c.block_on(c.elbv2.describe_target_groups().names("rent-a-room-tg").send()).unwrap();
-    let tg = &tg.target_groups()[0];
+    let tg = c.target_group("rent-a-room-tg");
     assert_eq!(tg.protocol().map(|p| p.as_str()), Some("HTTP"));
     assert_eq!(tg.port(), Some(80));
     assert_eq!(tg.vpc_id(), Some(vpc.as_str()));
@@ -154,15 +109,7 @@ fn tutorial_builds_every_resource_with_the_tutorials_settings() {
     assert_eq!(tg.unhealthy_threshold_count(), Some(2));
     let tg_arn = tg.target_group_arn().unwrap().to_string();
 
-    let sg = c
-        .block_on(
-            c.ec2
-                .describe_security_groups()
-                .filters(aws_sdk_ec2::types::Filter::builder().name("group-name").values("rent-a-room-alb-sg").build())
-                .send(),
-        )
-        .unwrap();
-    let sg = &sg.security_groups()[0];
+    let sg = &c.security_groups("group-name", "rent-a-room-alb-sg")[0];
     assert_eq!(sg.vpc_id(), Some(vpc.as_str()));
     assert_eq!(sg.description(), Some("Security group for Rent-A-Room ALB"));
     let rule = &sg.ip_permissions()[0];
@@ -177,8 +124,7 @@ fn tutorial_builds_every_resource_with_the_tutorials_settings() {
                 .send(),
         )
         .unwrap();
-    let lb = c.block_on(c.elbv2.describe_load_balancers().names("rent-a-room-alb").send()).unwrap();
-    let lb = &lb.load_balancers()[0];
+    let lb = c.load_balancer("rent-a-room-alb");
     assert_eq!(lb.scheme().map(|s| s.as_str()), Some("internet-facing"));
     assert_eq!(lb.r#type().map(|s| s.as_str()), Some("application"));
     assert_eq!(lb.security_groups(), [sg.group_id().unwrap().to_string()]);
@@ -186,51 +132,26 @@ fn tutorial_builds_every_resource_with_the_tutorials_settings() {
     let dns = lb.dns_name().unwrap();
     assert!(out.stdout.contains(&format!("Your application is available at: http://{dns}\n")), "{}", out.stdout);
 
-    let listeners =
-        c.block_on(c.elbv2.describe_listeners().load_balancer_arn(lb.load_balancer_arn().unwrap()).send()).unwrap();
-    let l = &listeners.listeners()[0];
+    let listeners = c.listeners(lb.load_balancer_arn().unwrap());
+    let l = &listeners[0];
     assert_eq!((l.protocol().map(|p| p.as_str()), l.port()), (Some("HTTP"), Some(80)));
     let action = &l.default_actions()[0];
     assert_eq!(action.r#type().map(|t| t.as_str()), Some("forward"));
     assert_eq!(action.target_group_arn(), Some(tg_arn.as_str()));
 
-    let svc = c
-        .block_on(c.ecs.describe_services().cluster("rent-a-room-cluster").services("rent-a-room-service").send())
-        .unwrap();
-    let svc = &svc.services()[0];
+    let svc = c.service("rent-a-room-cluster", "rent-a-room-service");
     assert_eq!(svc.desired_count(), 3);
     let attached = &svc.load_balancers()[0];
     assert_eq!(attached.target_group_arn(), Some(tg_arn.as_str()));
     assert_eq!(attached.container_name(), Some("rent-a-room"));
     assert_eq!(attached.container_port(), Some(80));
 
-    let roles = c.block_on(c.iam.list_roles().path_prefix("/aws-service-role/ecs.amazonaws.com/").send()).unwrap();
-    assert_eq!(roles.roles().len(), 1, "the ECS service-linked role exists");
+    assert_eq!(c.ecs_service_linked_roles(), 1, "the ECS service-linked role exists");
 
-    use aws_sdk_applicationautoscaling::types::ServiceNamespace;
-    let resource = "service/rent-a-room-cluster/rent-a-room-service";
-    let targets = c
-        .block_on(
-            c.autoscaling
-                .describe_scalable_targets()
-                .service_namespace(ServiceNamespace::Ecs)
-                .resource_ids(resource)
-                .send(),
-        )
-        .unwrap();
-    let t = &targets.scalable_targets()[0];
+    let t = &c.scalable_targets(SERVICE_RESOURCE)[0];
     assert_eq!((t.min_capacity(), t.max_capacity()), (1, 5));
     assert_eq!(t.scalable_dimension().as_str(), "ecs:service:DesiredCount");
-    let policies = c
-        .block_on(
-            c.autoscaling
-                .describe_scaling_policies()
-                .service_namespace(ServiceNamespace::Ecs)
-                .resource_id(resource)
-                .send(),
-        )
-        .unwrap();
-    let p = &policies.scaling_policies()[0];
+    let p = &c.scaling_policies(SERVICE_RESOURCE)[0];
     assert_eq!(p.policy_name(), "cpu-scaling-policy");
     assert_eq!(p.policy_type().as_str(), "TargetTrackingScaling");
     let cfg = p.target_tracking_scaling_policy_configuration().unwrap();
@@ -258,12 +179,11 @@ fn a_second_run_leaves_exactly_one_of_each_resource() {
     let emu = Emulator::start();
     emu.runbook().runbook("runbooks/tutorial.rhai", FAST).output().success();
     let c = emu.clients();
-    let first_tg = c.block_on(c.elbv2.describe_target_groups().names("rent-a-room-tg").send()).unwrap();
+    let first_tg = c.target_group("rent-a-room-tg");
     let again = emu.runbook().runbook("runbooks/tutorial.rhai", FAST).output().success();
     assert!(again.stderr.contains("security group rent-a-room-alb-sg already exists"), "{}", again.stderr);
     assert_eq!(census(&c), ONE_OF_EACH);
-    let second_tg = c.block_on(c.elbv2.describe_target_groups().names("rent-a-room-tg").send()).unwrap();
-    assert_eq!(first_tg.target_groups()[0].target_group_arn(), second_tg.target_groups()[0].target_group_arn());
+    assert_eq!(first_tg.target_group_arn(), c.target_group("rent-a-room-tg").target_group_arn());
 }
 
 #[test]
@@ -286,8 +206,7 @@ fn parameters_customize_a_step_without_editing_it() {
     let sets = ["tg_name=api-tg", "tg_port=8080", "health_check_path=/health", "healthy_threshold=3"];
     emu.runbook().runbook("runbooks/create_tg.rhai", &sets).output().success();
     let c = emu.clients();
-    let tg = c.block_on(c.elbv2.describe_target_groups().names("api-tg").send()).unwrap();
-    let tg = &tg.target_groups()[0];
+    let tg = c.target_group("api-tg");
     assert_eq!(tg.port(), Some(8080));
     assert_eq!(tg.health_check_path(), Some("/health"));
     assert_eq!(tg.healthy_threshold_count(), Some(3));
@@ -304,6 +223,5 @@ fn parameters_customize_a_step_without_editing_it() {
     let out = emu.runbook().runbook("runbooks/create_tg.rhai", &["tg_name=api-tg", "tg_port=9090"]).output();
     assert_eq!(out.code, 1);
     assert!(out.stderr.contains("target group api-tg exists as HTTP:8080"), "{}", out.stderr);
-    let tg = c.block_on(c.elbv2.describe_target_groups().names("api-tg").send()).unwrap();
-    assert_eq!(tg.target_groups()[0].port(), Some(8080));
+    assert_eq!(c.target_group("api-tg").port(), Some(8080));
 }
