@@ -34,6 +34,11 @@ pub struct Emulator {
 
 impl Emulator {
     pub fn start() -> Emulator {
+        Self::start_with(&[])
+    }
+
+    /// An emulator whose server process has these environment variables (moto reads some).
+    pub fn start_with(env: &[(&str, &str)]) -> Emulator {
         let venv = venv();
         let moto = venv.join("bin/moto_server");
         assert!(moto.exists(), "{} is missing: run tests/emulator/setup.sh (make test does)", moto.display());
@@ -41,6 +46,7 @@ impl Emulator {
             let port = free_port();
             let child = Command::new(&moto)
                 .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+                .envs(env.iter().copied())
                 .stdout(Stdio::null())
                 .stderr(Stdio::null())
                 .spawn()

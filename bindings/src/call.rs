@@ -162,7 +162,14 @@ fn paginate_all(ctx: &Context, svc: Svc, op: &str, input: &Map, p: &Paginator) -
         }
         previous = token_text(&tokens);
     }
+    // Like the aws CLI, the merged result has the result keys and the paginator's non-aggregate keys;
+    // tokens and truncation flags belonged to single pages.
     let mut all = merged.unwrap_or_default();
+    if !result_keys.is_empty() {
+        all.retain(|k, _| {
+            result_keys.iter().chain(&p.non_aggregate_keys).any(|r| r.split('.').next() == Some(k.as_str()))
+        });
+    }
     for t in &out_tokens {
         all.remove(t.as_str());
     }

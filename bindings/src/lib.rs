@@ -57,6 +57,16 @@ fn service_module(svc: Svc, ctx: &Rc<Context>) -> Module {
             operation(&c, svc, op, input, opts).map_err(|e| at(e, &nc))
         });
     }
+    if svc == Svc::Ecs {
+        let c = ctx.clone();
+        module.set_native_fn("wait_deployment_complete", move |nc: NativeCallContext, input: Map| {
+            deployment_wait(&c, input, Map::new()).map_err(|e| at(e, &nc))
+        });
+        let c = ctx.clone();
+        module.set_native_fn("wait_deployment_complete", move |nc: NativeCallContext, input: Map, opts: Map| {
+            deployment_wait(&c, input, opts).map_err(|e| at(e, &nc))
+        });
+    }
     for &(func, waiter) in svc.waiters() {
         let c = ctx.clone();
         module.set_native_fn(func, move |nc: NativeCallContext, input: Map| {
@@ -91,6 +101,16 @@ fn operation(ctx: &Context, svc: Svc, op: &str, input: Map, opts: Map) -> Result
 }
 
 fn wait(ctx: &Context, svc: Svc, waiter: &str, input: Map, opts: Map) -> Result<Dynamic, Box<EvalAltResult>> {
+    let o = wait_options(svc, waiter, &opts)?;
+    waiter::wait(ctx, svc, waiter, &input, o).map_err(|e| to_script_error(&e))
+}
+
+fn deployment_wait(ctx: &Context, input: Map, opts: Map) -> Result<Dynamic, Box<EvalAltResult>> {
+    let o = wait_options(Svc::Ecs, "wait_deployment_complete", &opts)?;
+    waiter::wait_deployment_complete(ctx, &input, o).map_err(|e| to_script_error(&e))
+}
+
+fn wait_options(svc: Svc, waiter: &str, opts: &Map) -> Result<waiter::WaitOptions, Box<EvalAltResult>> {
     let mut o = waiter::WaitOptions::default();
     for (k, v) in opts.iter() {
         let secs = v.as_float().ok().or_else(|| v.as_int().ok().map(|i| i as f64)).filter(|s| *s >= 0.0);
@@ -105,7 +125,7 @@ fn wait(ctx: &Context, svc: Svc, waiter: &str, input: Map, opts: Map) -> Result<
             }
         }
     }
-    waiter::wait(ctx, svc, waiter, &input, o).map_err(|e| to_script_error(&e))
+    Ok(o)
 }
 
 fn option_error(svc: Svc, op: &str, problem: &str) -> Box<EvalAltResult> {

@@ -52,6 +52,8 @@ pub struct Paginator {
     pub result_key: Option<OneOrMany>,
     pub limit_key: Option<String>,
     pub more_results: Option<String>,
+    #[serde(default)]
+    pub non_aggregate_keys: Vec<String>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -130,3 +130,103 @@ fn short(v: &Value) -> String {
         s
     }
 }
+
+/// Waiters written here rather than taken from a model: (module, function, what it waits for).
+pub const EXTRA_WAITERS: &[(&str, &str, &str)] = &[(
+    "ecs",
+    "wait_deployment_complete",
+    "#{ cluster, services: [..] } (or service: ..): every service's PRIMARY deployment has rolloutState \
+     COMPLETED, runningCount == desiredCount, and, when it has target groups, at least desiredCount \
+     healthy targets in each. Default delay 15 s, timeout 1800 s.",
+)];
+
+/// `ecs::wait_deployment_complete`: services-stable is not enough after a forced deployment, which
+/// keeps the old tasks running (and counted) until the new ones pass their health checks.
+pub fn wait_deployment_complete(ctx: &Context, input: &Map, opts: WaitOptions) -> Result<Dynamic, CallError> {
+    let label = "ecs::wait_deployment_complete";
+    let fail = |code: &str, message: String| CallError::Waiter {
+        service: "ecs".into(),
+        operation: "wait_deployment_complete".into(),
+        code: code.into(),
+        message,
+    };
+    let mut request = Map::new();
+    for (k, v) in input.iter() {
+        match k.as_str() {
+            "cluster" => request.insert("cluster".into(), v.clone()),
+            "service" => request.insert("services".into(), Dynamic::from_array(vec![v.clone()])),
+            "services" => request.insert("services".into(), v.clone()),
+            other => {
+                return Err(CallError::Validation {
+                    service: "ecs".into(),
+                    operation: "wait_deployment_complete".into(),
+                    problems: vec![format!("unknown key {other} (valid: cluster, service, services)")],
+                })
+            }
+        };
+    }
+    if !request.contains_key("services") {
+        return Err(CallError::Validation {
+            service: "ecs".into(),
+            operation: "wait_deployment_complete".into(),
+            problems: vec!["missing required member services (or service)".into()],
+        });
+    }
+    let delay = opts.delay.unwrap_or(15.0).max(0.0);
+    let timeout = opts.timeout.unwrap_or(1800.0);
+    let started = Instant::now();
+    let mut attempt = 0u64;
+    loop {
+        attempt += 1;
+        let out = invoke(ctx, Svc::Ecs, "DescribeServices", &request, true)?;
+        let doc = json::to_value(&out);
+        let mut seen = Vec::new();
+        let mut done = true;
+        let services = doc["services"].as_array().cloned().unwrap_or_default();
+        if let Some(missing) = doc["failures"].as_array().filter(|f| !f.is_empty()) {
+            return Err(fail("WaiterFailure", format!("services not found: {}", Value::Array(missing.clone()))));
+        }
+        for s in &services {
+            let name = s["serviceName"].as_str().unwrap_or("?");
+            let primary = s["deployments"].as_array().and_then(|d| d.iter().find(|d| d["status"] == "PRIMARY"));
+            let rollout = primary.and_then(|p| p["rolloutState"].as_str()).unwrap_or("?");
+            if rollout == "FAILED" {
+                let why = primary.and_then(|p| p["rolloutStateReason"].as_str()).unwrap_or("");
+                return Err(fail("WaiterFailure", format!("{name}: the deployment failed: {why}")));
+            }
+            let running = s["runningCount"].as_i64().unwrap_or(0);
+            let desired = s["desiredCount"].as_i64().unwrap_or(0);
+            let deployments = s["deployments"].as_array().map(Vec::len).unwrap_or(0);
+            let mut line = format!("{name}: rollout {rollout}, running {running}/{desired}, deployments {deployments}");
+            done &= rollout == "COMPLETED" && running == desired;
+            for lb in s["loadBalancers"].as_array().into_iter().flatten() {
+                let Some(tg) = lb["targetGroupArn"].as_str() else { continue };
+                let mut q = Map::new();
+                q.insert("TargetGroupArn".into(), tg.into());
+                let health = json::to_value(&invoke(ctx, Svc::Elbv2, "DescribeTargetHealth", &q, true)?);
+                let healthy =
+                    json::query(&health, "TargetHealthDescriptions[?TargetHealth.State=='healthy'] | length(@)")
+                        .ok()
+                        .and_then(|v| v.as_i64())
+                        .unwrap_or(0);
+                line.push_str(&format!(", healthy targets {healthy}/{desired}"));
+                done &= healthy >= desired;
+            }
+            seen.push(line);
+        }
+        let seen = seen.join("; ");
+        let elapsed = started.elapsed().as_secs_f64();
+        if done {
+            eprintln!("{label}: done after {attempt} poll(s), {elapsed:.0}s ({seen})");
+            return Ok(out);
+        }
+        if elapsed + delay > timeout {
+            return Err(fail(
+                "WaiterTimeout",
+                format!("gave up after {attempt} poll(s) in {elapsed:.0}s (timeout {timeout:.0}s); last seen: {seen}"),
+            ));
+        }
+        eprintln!("{label}: poll {attempt}: {seen}; next in {delay:.0}s");
+        ctx.sleep("wait_deployment_complete", delay)?;
+    }
+}

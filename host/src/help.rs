@@ -3,6 +3,7 @@
 
 use runbook_bindings::helpers::HELPERS;
 use runbook_bindings::model::Table;
+use runbook_bindings::waiter::EXTRA_WAITERS;
 use runbook_bindings::Svc;
 use std::process::ExitCode;
 
@@ -56,9 +57,10 @@ fn service(svc: Svc, table: &Table) -> String {
     for (func, _) in svc.operations() {
         o.push_str(&format!("  {}::{func}\n", svc.module()));
     }
-    if !svc.waiters().is_empty() {
+    let extra: Vec<&str> = EXTRA_WAITERS.iter().filter(|(m, ..)| *m == svc.module()).map(|(_, f, _)| *f).collect();
+    if !svc.waiters().is_empty() || !extra.is_empty() {
         o.push_str("waiters\n");
-        for (func, _) in svc.waiters() {
+        for func in svc.waiters().iter().map(|(f, _)| *f).chain(extra) {
             o.push_str(&format!("  {}::{func}\n", svc.module()));
         }
     }
@@ -66,6 +68,9 @@ fn service(svc: Svc, table: &Table) -> String {
 }
 
 fn operation(svc: Svc, table: &Table, func: &str) -> Result<String, String> {
+    if let Some((m, f, what)) = EXTRA_WAITERS.iter().find(|(m, f, _)| *m == svc.module() && *f == func) {
+        return Ok(format!("{m}::{f}(input, #{{ timeout: secs, delay: secs }})\n\nWaits until {what}\n"));
+    }
     if let Some((_, waiter)) = svc.waiters().iter().find(|(f, _)| *f == func) {
         return waiter_help(svc, table, func, waiter);
     }

@@ -187,3 +187,29 @@ fn an_unreachable_endpoint_is_a_clear_error() {
         out.stderr
     );
 }
+
+#[test]
+fn wrong_types_deep_inside_the_input_name_their_path() {
+    let emu = Emulator::start();
+    let file = script(
+        "deep.rhai",
+        "elbv2::create_listener(#{ LoadBalancerArn: \"arn\", DefaultActions: [#{ Type: \"forward\", TargetGroupArn: 5 }] });\n",
+    );
+    let out = run(&emu, &file, &[]);
+    assert_eq!(out.code, 1);
+    assert!(
+        out.stderr.contains("  = DefaultActions[0].TargetGroupArn: expected string, got integer\n"),
+        "{}",
+        out.stderr
+    );
+    let file = script(
+        "deep_enum.rhai",
+        "elbv2::create_listener(#{ LoadBalancerArn: \"arn\", DefaultActions: [#{ Type: \"forwardd\" }] });\n",
+    );
+    let out = run(&emu, &file, &[]);
+    assert!(
+        out.stderr.contains("  = DefaultActions[0].Type: invalid value \"forwardd\"; allowed: forward, authenticate-oidc, authenticate-cognito, redirect, fixed-response"),
+        "{}",
+        out.stderr
+    );
+}

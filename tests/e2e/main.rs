@@ -4,7 +4,9 @@
 // Test code: an unexpected None or error is a failed test.
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
+mod api;
 mod compare;
 mod diagnostics;
+mod examples;
 mod query;
 mod tutorial;

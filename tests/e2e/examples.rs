@@ -1,0 +1,104 @@
+//! Every runbook in examples/ and the Rust embedding example, run against the emulator after the
+//! tutorial, with the state they leave checked.
+
+use runbook_tests::{root, runbook_bin, Emulator};
+
+const FAST: &[&str] = &["emulator=true", "propagation_wait=0"];
+
+#[test]
+fn path_routing_sends_api_requests_to_a_second_target_group() {
+    let emu = Emulator::start();
+    emu.runbook().runbook("runbooks/tutorial.rhai", FAST).output().success();
+    for _ in 0..2 {
+        emu.runbook().runbook("examples/path_routing.rhai", &[]).output().success();
+    }
+    let c = emu.clients();
+    let api = c.target_group("rent-a-room-api-tg");
+    assert_eq!(api.port(), Some(8080));
+    let lb = c.load_balancer("rent-a-room-alb");
+    let listener = &c.listeners(lb.load_balancer_arn().unwrap())[0];
+    let rules = c.block_on(c.elbv2.describe_rules().listener_arn(listener.listener_arn().unwrap()).send()).unwrap();
+    let path_rules: Vec<_> = rules.rules().iter().filter(|r| r.is_default() != Some(true)).collect();
+    assert_eq!(path_rules.len(), 1, "one rule after two runs: {path_rules:?}");
+    let rule = path_rules[0];
+    assert_eq!(rule.priority(), Some("10"));
+    let values = rule.conditions()[0].path_pattern_config().map(|p| p.values().to_vec()).unwrap_or_default();
+    assert_eq!(values, ["/api/*"]);
+    assert_eq!(rule.actions()[0].target_group_arn(), api.target_group_arn());
+    // The default action still goes to the tutorial's target group.
+    let tg = c.target_group("rent-a-room-tg");
+    assert_eq!(listener.default_actions()[0].target_group_arn(), tg.target_group_arn());
+}
+
+#[test]
+fn stickiness_and_deregistration_delay_are_set_on_the_target_group() {
+    let emu = Emulator::start();
+    emu.runbook().runbook("runbooks/tutorial.rhai", FAST).output().success();
+    let out = emu.runbook().runbook("examples/stickiness.rhai", &["drain_seconds=45"]).output().success();
+    assert!(out.stdout.contains("DescribeTargetGroupAttributes"), "{}", out.stdout);
+    let c = emu.clients();
+    let tg = c.target_group("rent-a-room-tg");
+    let attrs = c
+        .block_on(c.elbv2.describe_target_group_attributes().target_group_arn(tg.target_group_arn().unwrap()).send())
+        .unwrap();
+    let get =
+        |k: &str| attrs.attributes().iter().find(|a| a.key() == Some(k)).and_then(|a| a.value()).map(str::to_string);
+    assert_eq!(get("stickiness.enabled").as_deref(), Some("true"));
+    assert_eq!(get("stickiness.type").as_deref(), Some("lb_cookie"));
+    assert_eq!(get("stickiness.lb_cookie.duration_seconds").as_deref(), Some("86400"));
+    assert_eq!(get("deregistration_delay.timeout_seconds").as_deref(), Some("45"));
+}
+
+#[test]
+fn blue_green_switches_the_listener_and_back() {
+    let emu = Emulator::start();
+    emu.runbook().runbook("runbooks/tutorial.rhai", FAST).output().success();
+    let c = emu.clients();
+    let lb = c.load_balancer("rent-a-room-alb");
+    let forwards_to =
+        || c.listeners(lb.load_balancer_arn().unwrap())[0].default_actions()[0].target_group_arn().map(str::to_string);
+    let blue = c.target_group("rent-a-room-tg").target_group_arn().map(str::to_string);
+
+    let out = emu.runbook().runbook("examples/blue_green.rhai", &[]).output().success();
+    assert!(out.stdout.starts_with("Switched HTTP:80 from "), "{}", out.stdout);
+    let green = c.target_group("rent-a-room-green-tg").target_group_arn().map(str::to_string);
+    assert_eq!(forwards_to(), green);
+
+    let again = emu.runbook().runbook("examples/blue_green.rhai", &[]).output().success();
+    assert_eq!(again.stdout, "The listener already forwards to rent-a-room-green-tg.\n");
+    emu.runbook().runbook("examples/blue_green.rhai", &["to=rent-a-room-tg"]).output().success();
+    assert_eq!(forwards_to(), blue);
+}
+
+#[test]
+fn the_embedding_example_runs_a_script_from_rust() {
+    let emu = Emulator::start();
+    let bin = runbook_bin().parent().unwrap().join("examples/embed");
+    assert!(bin.exists(), "{} is missing: cargo test builds the examples", bin.display());
+    let out = std::process::Command::new(bin)
+        .current_dir(root())
+        .env("AWS_ENDPOINT_URL", &emu.url)
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_CONFIG_FILE", "/nonexistent/runbook-test-config")
+        .env_remove("AWS_PROFILE")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
+    let c = emu.clients();
+    let vpc = c.default_vpc();
+    let subnets = c
+        .block_on(
+            c.ec2
+                .describe_subnets()
+                .filters(aws_sdk_ec2::types::Filter::builder().name("vpc-id").values(&vpc).build())
+                .send(),
+        )
+        .unwrap();
+    assert!(stdout.starts_with(&format!("The default VPC has {} subnets:\n", subnets.subnets().len())), "{stdout}");
+    for s in subnets.subnets() {
+        assert!(stdout.contains(&format!("  {} in {}\n", s.subnet_id().unwrap(), s.availability_zone().unwrap())));
+    }
+}
