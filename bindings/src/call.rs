@@ -105,8 +105,42 @@ pub fn invoke(ctx: &Context, svc: Svc, op: &str, input: &Map, paginate: bool) ->
     }
 }
 
-/// One request, no validation.
+/// One request, no validation; retried for a bounded time while AWS says that a role created
+/// moments ago is not usable yet (IAM is eventually consistent).
 pub fn send(ctx: &Context, svc: Svc, op: &str, input: &Map) -> Result<Dynamic, CallError> {
+    let started = std::time::Instant::now();
+    let mut delay = 0.5f64;
+    loop {
+        match send_once(ctx, svc, op, input) {
+            Err(e) if role_not_yet_usable(svc, &e) && started.elapsed() < ctx.propagation_timeout => {
+                eprintln!(
+                    "[retry] {}::{op}: {} (a role created moments ago is not usable yet); retrying in {delay}s",
+                    svc.module(),
+                    e.code()
+                );
+                ctx.sleep(op, delay)?;
+                delay = (delay * 2.0).min(10.0);
+            }
+            other => return other,
+        }
+    }
+}
+
+/// The answers AWS gives while a new IAM role or service-linked role propagates.
+fn role_not_yet_usable(svc: Svc, e: &CallError) -> bool {
+    let CallError::Aws { code, message, .. } = e else { return false };
+    let m = message.to_ascii_lowercase();
+    let about_a_role = m.contains("assume") || m.contains("service linked role") || m.contains("service-linked role");
+    match (svc, code.as_str()) {
+        (Svc::ApplicationAutoscaling, "ValidationException" | "AccessDeniedException") => about_a_role,
+        (Svc::Ecs, "InvalidParameterException" | "AccessDeniedException") => about_a_role,
+        (Svc::Ec2, "InvalidParameterValue") => m.contains("iaminstanceprofile") || m.contains("instance profile"),
+        (Svc::Iam, "MalformedPolicyDocument") => m.contains("invalid principal"),
+        _ => false,
+    }
+}
+
+fn send_once(ctx: &Context, svc: Svc, op: &str, input: &Map) -> Result<Dynamic, CallError> {
     let fut = svc.start(ctx, op, input).ok_or_else(|| CallError::Transport {
         service: svc.module().into(),
         operation: op.into(),
@@ -189,4 +223,112 @@ fn lookup(page: &Map, key: &str) -> Dynamic {
 
 fn token_text(tokens: &[Dynamic]) -> Vec<String> {
     tokens.iter().map(|t| t.to_string()).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::runtime::AwsOptions;
+    use std::collections::BTreeSet;
+    use std::io::{Read, Write};
+
+    fn context(endpoint: &str) -> Context {
+        let opts = AwsOptions { region: Some("us-east-1".into()), endpoint_url: Some(endpoint.into()), profile: None };
+        Context::new(&opts, Default::default()).unwrap()
+    }
+
+    #[test]
+    fn every_operation_in_the_tables_is_registered_and_dispatched_when_built() {
+        // Debug builds put whole operation futures on the stack while boxing them; the binary runs
+        // scripts on a thread with a stack this size too (host/src/run.rs).
+        let t = std::thread::Builder::new().stack_size(crate::runtime::SCRIPT_STACK).spawn(check_dispatch).unwrap();
+        t.join().unwrap();
+    }
+
+    fn check_dispatch() {
+        let ctx = context("http://127.0.0.1:9");
+        let empty = Map::new();
+        let mut total = 0;
+        for svc in Svc::ALL {
+            let table = svc.table().unwrap();
+            let fns: BTreeSet<&str> = svc.operations().iter().map(|(f, _)| *f).collect();
+            for (name, op) in &table.operations {
+                let built = op.feature.is_none() || cfg!(feature = "ec2-all");
+                assert_eq!(fns.contains(op.func.as_str()), built, "{} {name}", svc.module());
+                assert_eq!(svc.start(&ctx, name, &empty).is_some(), built, "{} {name}", svc.module());
+                total += usize::from(built);
+            }
+            for (func, waiter) in svc.waiters() {
+                let w = &table.waiters[*waiter];
+                assert_eq!(&w.func, func);
+                assert!(fns.contains(table.operations[&w.operation].func.as_str()), "{waiter} polls a built operation");
+            }
+        }
+        let expected = if cfg!(feature = "ec2-all") { 88 + 51 + 811 + 180 + 14 } else { 88 + 51 + 384 + 180 + 14 };
+        assert_eq!(total, expected);
+    }
+
+    /// A server that answers the first `failures` requests with `error` and then with `ok`.
+    fn fake_endpoint(
+        failures: usize,
+        error: &'static str,
+        ok: &'static str,
+    ) -> (String, std::thread::JoinHandle<usize>) {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let handle = std::thread::spawn(move || {
+            let mut served = 0;
+            for stream in listener.incoming() {
+                let mut stream = stream.unwrap();
+                let mut buf = vec![0u8; 65536];
+                let _ = stream.read(&mut buf);
+                let (status, body) = if served < failures { ("400 Bad Request", error) } else { ("200 OK", ok) };
+                served += 1;
+                let reply = format!(
+                    "HTTP/1.1 {status}\r\ncontent-type: application/x-amz-json-1.1\r\nx-amzn-requestid: r{served}\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+                stream.write_all(reply.as_bytes()).unwrap();
+                if served > failures {
+                    return served;
+                }
+            }
+            served
+        });
+        (url, handle)
+    }
+
+    #[test]
+    fn a_role_that_is_not_usable_yet_is_retried_until_it_is() {
+        std::env::set_var("AWS_ACCESS_KEY_ID", "testing");
+        std::env::set_var("AWS_SECRET_ACCESS_KEY", "testing");
+        let error = r#"{"__type":"ValidationException","message":"Unable to assume IAM role: arn:aws:iam::123456789012:role/aws-service-role/ecs.application-autoscaling.amazonaws.com/AWSServiceRoleForApplicationAutoScaling_ECSService"}"#;
+        let (url, server) = fake_endpoint(2, error, r#"{"ScalableTargetARN":"arn:target"}"#);
+        let ctx = context(&url);
+        let mut input = Map::new();
+        input.insert("ServiceNamespace".into(), "ecs".into());
+        input.insert("ResourceId".into(), "service/c/s".into());
+        input.insert("ScalableDimension".into(), "ecs:service:DesiredCount".into());
+        let out = invoke(&ctx, Svc::ApplicationAutoscaling, "RegisterScalableTarget", &input, true).unwrap();
+        assert_eq!(out.try_cast::<Map>().unwrap()["ScalableTargetARN"].to_string(), "arn:target");
+        assert_eq!(server.join().unwrap(), 3, "two refusals, then the call that succeeded");
+    }
+
+    #[test]
+    fn other_validation_errors_are_not_retried() {
+        std::env::set_var("AWS_ACCESS_KEY_ID", "testing");
+        std::env::set_var("AWS_SECRET_ACCESS_KEY", "testing");
+        let error = r#"{"__type":"ValidationException","message":"ECS service doesn't exist: service/c/s"}"#;
+        let (url, server) = fake_endpoint(1, error, r#"{"ScalableTargetARN":"arn:target"}"#);
+        let ctx = context(&url);
+        let mut input = Map::new();
+        input.insert("ServiceNamespace".into(), "ecs".into());
+        input.insert("ResourceId".into(), "service/c/s".into());
+        input.insert("ScalableDimension".into(), "ecs:service:DesiredCount".into());
+        let e = invoke(&ctx, Svc::ApplicationAutoscaling, "RegisterScalableTarget", &input, true).unwrap_err();
+        assert_eq!(e.code(), "ValidationException");
+        // Unblock the server's final accept so the thread ends.
+        let _ = std::net::TcpStream::connect(url.trim_start_matches("http://"));
+        assert_eq!(server.join().unwrap(), 2);
+    }
 }

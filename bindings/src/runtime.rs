@@ -15,6 +15,11 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::Notify;
 
+/// The stack size of the thread that runs scripts. Generated operation futures are large in debug
+/// builds (an EC2 call's is hundreds of kilobytes), and nested script calls add to that; the memory is
+/// reserved, and only what is used is touched.
+pub const SCRIPT_STACK: usize = 256 * 1024 * 1024;
+
 pub type CallFuture<'a> = Pin<Box<dyn Future<Output = Result<Dynamic, CallError>> + 'a>>;
 
 /// How to reach AWS, from the command line; `None` leaves the SDK's own chain in charge.
@@ -78,6 +83,8 @@ pub struct Context {
     pub interrupt: Arc<Interrupt>,
     pub params: BTreeMap<String, String>,
     pub stats: Stats,
+    /// How long a call keeps retrying while a just-created role propagates.
+    pub propagation_timeout: Duration,
 }
 
 impl Context {
@@ -118,6 +125,7 @@ impl Context {
             interrupt: Arc::new(Interrupt::default()),
             params,
             stats: Stats::default(),
+            propagation_timeout: Duration::from_secs(90),
         })
     }
 

@@ -70,8 +70,8 @@ pub fn main() -> ExitCode {
         }
     };
     match cli.command {
-        Command::Run { file, common } => crate::run::run_file(&file, &common),
-        Command::Repl { common } => crate::repl::repl(&common),
+        Command::Run { file, common } => crate::run::on_script_thread(move || crate::run::run_file(&file, &common)),
+        Command::Repl { common } => crate::run::on_script_thread(move || crate::repl::repl(&common)),
         Command::Help { topic } => crate::help::help(topic.as_deref()),
     }
 }

@@ -11,6 +11,22 @@ use std::process::ExitCode;
 use std::rc::Rc;
 use std::sync::Arc;
 
+/// Runs `f` on the thread scripts run on: a plain thread (never inside the async runtime) with a
+/// stack large enough for the SDK's futures.
+pub fn on_script_thread(f: impl FnOnce() -> ExitCode + Send + 'static) -> ExitCode {
+    let thread = std::thread::Builder::new()
+        .name("runbook-script".into())
+        .stack_size(runbook_bindings::runtime::SCRIPT_STACK)
+        .spawn(f);
+    match thread {
+        Ok(handle) => handle.join().unwrap_or_else(|_| {
+            eprintln!("error: internal error: the script thread stopped unexpectedly");
+            ExitCode::from(70)
+        }),
+        Err(e) => fail(&format!("cannot start the script thread: {e}")),
+    }
+}
+
 pub fn fail(msg: &str) -> ExitCode {
     eprintln!("error: {msg}");
     ExitCode::from(2)
