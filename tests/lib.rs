@@ -71,6 +71,24 @@ impl Emulator {
         Run::new().env("AWS_ENDPOINT_URL", &self.url)
     }
 
+    /// `runbook repl` against this emulator, in a pseudo-terminal, with its history in `history`.
+    pub fn repl(&self, history: &Path) -> rexpect::session::PtySession {
+        let mut cmd = Command::new(runbook_bin());
+        cmd.arg("repl")
+            .current_dir(root())
+            .env("AWS_ENDPOINT_URL", &self.url)
+            .env("AWS_ACCESS_KEY_ID", "testing")
+            .env("AWS_SECRET_ACCESS_KEY", "testing")
+            .env("AWS_REGION", "us-east-1")
+            .env("AWS_CONFIG_FILE", "/nonexistent/runbook-test-config")
+            .env("RUNBOOK_HISTORY", history)
+            .env("TERM", "xterm")
+            .env_remove("AWS_PROFILE");
+        let mut p = rexpect::session::spawn_command(cmd, Some(15_000)).expect("start runbook repl in a pty");
+        p.exp_string("runbook> ").expect("the first prompt");
+        p
+    }
+
     pub fn clients(&self) -> Clients {
         Clients::new(&self.url)
     }

@@ -77,6 +77,17 @@ pub fn runtime_error(root: &Path, file: &Path, e: &EvalAltResult) -> Diagnostic 
     Diagnostic { title, file, pos, notes: extra }
 }
 
+/// Whether the error is an interrupt (Ctrl-C or SIGTERM), however deep in calls and imports.
+pub fn is_interrupt(e: &EvalAltResult) -> bool {
+    match e {
+        EvalAltResult::ErrorTerminated(..) => true,
+        EvalAltResult::ErrorInModule(_, inner, _) | EvalAltResult::ErrorInFunctionCall(_, _, inner, _) => {
+            is_interrupt(inner)
+        }
+        _ => false,
+    }
+}
+
 fn pos_text(p: Position) -> String {
     match (p.line(), p.position()) {
         (Some(l), Some(c)) => format!("{l}:{c}"),
@@ -121,7 +132,10 @@ fn describe_map(m: &Map) -> (String, Vec<String>) {
     let service = field(m, "service").unwrap_or_default();
     let operation = field(m, "operation").unwrap_or_default();
     let mut notes = Vec::new();
-    let title = if code == "ValidationError" {
+    let title = if code == "Interrupted" {
+        let during = if service == "runbook" { operation.clone() } else { format!("{service}::{operation}") };
+        format!("interrupted during {during}")
+    } else if code == "ValidationError" {
         let problems: Vec<String> = m
             .get("problems")
             .and_then(|p| p.read_lock::<rhai::Array>().map(|a| a.iter().map(Dynamic::to_string).collect()))

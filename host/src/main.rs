@@ -1,6 +1,7 @@
 //! `runbook`: runs AWS runbooks written in Rhai.
 
 mod cli;
+mod complete;
 mod diagnostics;
 mod engine;
 mod help;

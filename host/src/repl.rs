@@ -1,16 +1,89 @@
-//! `runbook repl`: statements evaluated in one session; results printed as JSON; errors printed
-//! as diagnostics without ending the session.
+//! `runbook repl`: statements evaluated in one session, results printed as JSON (or a table, or
+//! text), errors printed as diagnostics without ending the session, Tab completion, history, and
+//! `:save` to turn what worked into a runbook.
 
 use crate::cli::Common;
+use crate::complete;
 use crate::diagnostics;
 use crate::engine;
 use crate::params;
-use rhai::Scope;
-use runbook_bindings::Context;
+use rhai::{Dynamic, Engine, EvalAltResult, Scope};
+use runbook_bindings::{json, table, Context};
+use rustyline::completion::{Completer, Pair};
 use rustyline::error::ReadlineError;
-use std::path::Path;
+use rustyline::highlight::Highlighter;
+use rustyline::hint::Hinter;
+use rustyline::history::DefaultHistory;
+use rustyline::validate::Validator;
+use rustyline::{Editor, Helper};
+use std::cell::RefCell;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::rc::Rc;
+
+/// The REPL's commands: (usage, what it does). `:help` prints this table.
+const COMMANDS: &[(&str, &str)] = &[
+    (":help", "this list"),
+    (":help SERVICE::FUNCTION", "an operation's parameters and result (also help(\"elbv2::create_target_group\"))"),
+    (":format json|table|text", "how results are printed (default json)"),
+    (":load FILE", "runs a runbook in this session; its variables stay defined"),
+    (":save FILE", "writes this session's successful statements, in order, as a runbook"),
+    (":quit", "leaves (so does Ctrl-D)"),
+];
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Format {
+    Json,
+    Table,
+    Text,
+}
+
+struct ReplHelper {
+    variables: Rc<RefCell<Vec<String>>>,
+}
+
+impl Completer for ReplHelper {
+    type Candidate = Pair;
+    fn complete(&self, line: &str, pos: usize, _: &rustyline::Context<'_>) -> rustyline::Result<(usize, Vec<Pair>)> {
+        let (start, names) = complete::complete(&line[..pos], &self.variables.borrow());
+        Ok((start, names.into_iter().map(|n| Pair { display: n.clone(), replacement: n }).collect()))
+    }
+}
+
+impl Hinter for ReplHelper {
+    type Hint = String;
+    fn hint(&self, line: &str, pos: usize, _: &rustyline::Context<'_>) -> Option<String> {
+        if pos < line.len() {
+            return None;
+        }
+        complete::hint(line)
+    }
+}
+
+impl Highlighter for ReplHelper {}
+impl Validator for ReplHelper {}
+impl Helper for ReplHelper {}
+
+/// Where history is kept: `RUNBOOK_HISTORY`, else the XDG state folder.
+fn history_file() -> Option<PathBuf> {
+    if let Some(p) = std::env::var_os("RUNBOOK_HISTORY") {
+        return Some(PathBuf::from(p));
+    }
+    let base = std::env::var_os("XDG_STATE_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/state")))?;
+    Some(base.join("runbook/history"))
+}
+
+struct Session {
+    engine: Engine,
+    scope: Scope<'static>,
+    ctx: Rc<Context>,
+    format: Format,
+    /// Statements that ran without error, in order: what `:save` writes.
+    saved: Vec<String>,
+    variables: Rc<RefCell<Vec<String>>>,
+}
 
 pub fn repl(common: &Common) -> ExitCode {
     let sets = match params::parse_sets(&common.set) {
@@ -22,54 +95,188 @@ pub fn repl(common: &Common) -> ExitCode {
         Err(e) => return crate::run::fail(&e),
     };
     crate::run::install_signal_handlers(&ctx);
-    let root = Path::new(".");
-    let engine = engine::build(ctx.clone(), root);
-    let mut editor = match rustyline::DefaultEditor::new() {
+    let mut engine = engine::build(ctx.clone(), Path::new("."));
+    engine.register_fn("help", || print!("{}", crate::help::render(None).unwrap_or_default()));
+    engine.register_fn("help", |topic: &str| match crate::help::render(Some(topic)) {
+        Ok(text) => print!("{text}"),
+        Err(e) => eprintln!("error: {e}"),
+    });
+    let variables = Rc::new(RefCell::new(Vec::new()));
+    let mut editor: Editor<ReplHelper, DefaultHistory> = match Editor::new() {
         Ok(e) => e,
         Err(e) => return crate::run::fail(&format!("cannot start the line editor: {e}")),
     };
+    editor.set_helper(Some(ReplHelper { variables: variables.clone() }));
+    let history = history_file();
+    if let Some(h) = &history {
+        let _ = editor.load_history(h);
+    }
     println!(
-        "runbook {} — region {}, endpoint {}. `runbook help` lists services; Ctrl-D exits.",
+        "runbook {} — region {}, endpoint {}{}\n:help lists the commands, help(\"elbv2::create_target_group\") an operation; Ctrl-D leaves.",
         env!("CARGO_PKG_VERSION"),
         ctx.region().unwrap_or("?"),
-        ctx.endpoint().unwrap_or("AWS")
+        ctx.endpoint().unwrap_or("AWS"),
+        common.profile.as_deref().map(|p| format!(", profile {p}")).unwrap_or_default(),
     );
-    let mut scope = Scope::new();
+    let mut session = Session { engine, scope: Scope::new(), ctx, format: Format::Json, saved: Vec::new(), variables };
     let mut buffer = String::new();
-    let input_file = Path::new("<repl>");
     loop {
-        let prompt = if buffer.is_empty() { "runbook> " } else { "    ...> " };
+        let prompt = if buffer.is_empty() { "runbook> " } else { "   ...> " };
         match editor.readline(prompt) {
             Ok(line) => {
+                if buffer.is_empty() && line.trim_start().starts_with(':') {
+                    let _ = editor.add_history_entry(line.trim());
+                    if !session.command(line.trim()) {
+                        break;
+                    }
+                    continue;
+                }
                 buffer.push_str(&line);
                 buffer.push('\n');
-                let ast = match engine.compile_with_scope(&scope, &buffer) {
-                    Ok(ast) => ast,
+                if buffer.trim().is_empty() {
+                    buffer.clear();
+                    continue;
+                }
+                match session.engine.compile_with_scope(&session.scope, &buffer) {
                     Err(e) if is_incomplete(&e) => continue,
-                    Err(e) => {
-                        eprint!("{}", diagnostics::parse_error(input_file, &e).render());
-                        buffer.clear();
-                        continue;
+                    Err(e) => eprint!("{}", diagnostics::parse_error(Path::new("<repl>"), &e).render()),
+                    Ok(_) => {
+                        let _ = editor.add_history_entry(buffer.trim_end());
+                        let text = std::mem::take(&mut buffer);
+                        session.eval(&text);
                     }
-                };
-                let _ = editor.add_history_entry(buffer.trim_end());
+                }
                 buffer.clear();
-                ctx.interrupt.clear();
-                match engine.eval_ast_with_scope::<rhai::Dynamic>(&mut scope, &ast) {
-                    Ok(v) if v.is_unit() => {}
-                    Ok(v) if v.is_string() => println!("{v}"),
-                    Ok(v) => println!("{}", runbook_bindings::json::pretty(&runbook_bindings::json::to_value(&v))),
-                    Err(e) => eprint!("{}", diagnostics::runtime_error(root, input_file, &e).render()),
+                if let Some(h) = &history {
+                    save_history(&mut editor, h);
                 }
             }
             Err(ReadlineError::Interrupted) => buffer.clear(),
-            Err(ReadlineError::Eof) => return ExitCode::SUCCESS,
+            Err(ReadlineError::Eof) => break,
             Err(e) => return crate::run::fail(&format!("reading input: {e}")),
+        }
+    }
+    if let Some(h) = &history {
+        save_history(&mut editor, h);
+    }
+    ExitCode::SUCCESS
+}
+
+fn save_history(editor: &mut Editor<ReplHelper, DefaultHistory>, path: &Path) {
+    if let Some(dir) = path.parent() {
+        let _ = std::fs::create_dir_all(dir);
+    }
+    if let Err(e) = editor.save_history(path) {
+        eprintln!("warning: cannot save history to {}: {e}", path.display());
+    }
+}
+
+impl Session {
+    /// Runs `text` in the session; records it for `:save` when it succeeds.
+    fn eval(&mut self, text: &str) -> bool {
+        self.ctx.interrupt.clear();
+        let result = self.engine.eval_with_scope::<Dynamic>(&mut self.scope, text);
+        self.ctx.interrupt.clear();
+        let ok = match result {
+            Ok(v) => {
+                self.print(&v);
+                true
+            }
+            Err(e) => {
+                self.report(&e, Path::new("<repl>"));
+                false
+            }
+        };
+        if ok {
+            self.saved.push(text.trim_end().to_string());
+        }
+        *self.variables.borrow_mut() = self.scope.iter().map(|(name, ..)| name.to_string()).collect();
+        ok
+    }
+
+    fn report(&self, e: &EvalAltResult, file: &Path) {
+        if diagnostics::is_interrupt(e) {
+            eprintln!("interrupted; the session's variables are kept");
+            return;
+        }
+        eprint!("{}", diagnostics::runtime_error(Path::new("."), file, e).render());
+    }
+
+    fn print(&self, v: &Dynamic) {
+        if v.is_unit() {
+            return;
+        }
+        match self.format {
+            Format::Json if v.is_string() => println!("{v}"),
+            Format::Json => println!("{}", json::pretty(&json::to_value(v))),
+            Format::Table => print!("{}", table::render(&json::to_value(v), None)),
+            Format::Text => println!("{v}"),
+        }
+    }
+
+    /// A `:command`; false when the session should end.
+    fn command(&mut self, line: &str) -> bool {
+        let (cmd, arg) = match line.split_once(char::is_whitespace) {
+            Some((c, a)) => (c, a.trim()),
+            None => (line, ""),
+        };
+        match (cmd, arg) {
+            (":quit" | ":q" | ":exit", _) => return false,
+            (":help", "") => {
+                for (usage, what) in COMMANDS {
+                    println!("  {usage:<26} {what}");
+                }
+            }
+            (":help", topic) => match crate::help::render(Some(topic)) {
+                Ok(text) => print!("{text}"),
+                Err(e) => eprintln!("error: {e}"),
+            },
+            (":format", "json") => self.format = Format::Json,
+            (":format", "table") => self.format = Format::Table,
+            (":format", "text") => self.format = Format::Text,
+            (":format", other) => eprintln!("error: unknown format {other:?}; use json, table or text"),
+            (":load", "") | (":save", "") => eprintln!("error: {cmd} needs a file name"),
+            (":load", file) => self.load(Path::new(file)),
+            (":save", file) => self.save(Path::new(file)),
+            (other, _) => eprintln!("error: unknown command {other}; :help lists the commands"),
+        }
+        true
+    }
+
+    fn load(&mut self, file: &Path) {
+        let source = match std::fs::read_to_string(file) {
+            Ok(s) => s,
+            Err(e) => return eprintln!("error: cannot read {}: {e}", file.display()),
+        };
+        self.ctx.interrupt.clear();
+        match self.engine.run_with_scope(&mut self.scope, &source) {
+            Ok(()) => {
+                self.saved.push(format!("// from {}\n{}", file.display(), source.trim_end()));
+                println!("loaded {}", file.display());
+            }
+            Err(e) => self.report(&e, file),
+        }
+        *self.variables.borrow_mut() = self.scope.iter().map(|(name, ..)| name.to_string()).collect();
+    }
+
+    fn save(&self, file: &Path) {
+        let mut text =
+            String::from("// Saved from a runbook REPL session: the statements that ran without error, in order.\n");
+        for s in &self.saved {
+            text.push_str(s);
+            if !s.ends_with(';') && !s.ends_with('}') {
+                text.push(';');
+            }
+            text.push('\n');
+        }
+        match std::fs::write(file, text) {
+            Ok(()) => println!("saved {} statement(s) to {}", self.saved.len(), file.display()),
+            Err(e) => eprintln!("error: cannot write {}: {e}", file.display()),
         }
     }
 }
 
-/// Input that ends before a statement does: an open bracket or string.
+/// Input that ends before its statement does: an open bracket or string.
 fn is_incomplete(e: &rhai::ParseError) -> bool {
     use rhai::ParseErrorType as P;
     matches!(e.err_type(), P::MissingToken(..) | P::UnexpectedEOF)

@@ -9,4 +9,5 @@ mod compare;
 mod diagnostics;
 mod examples;
 mod query;
+mod repl;
 mod tutorial;

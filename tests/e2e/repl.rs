@@ -1,0 +1,120 @@
+//! `runbook repl` driven through a pseudo-terminal, as a person would use it.
+
+use runbook_tests::{script, Emulator};
+use std::time::{Duration, Instant};
+
+fn history() -> std::path::PathBuf {
+    script("history", "").with_file_name("repl-history")
+}
+
+#[test]
+fn multi_line_input_and_completion_of_functions_and_parameters() {
+    let emu = Emulator::start();
+    let mut p = emu.repl(&history());
+    // An open map continues on the next line.
+    p.send_line("let m = #{").unwrap();
+    p.exp_string("...> ").unwrap();
+    p.send_line("  answer: 42 }").unwrap();
+    p.exp_string("runbook> ").unwrap();
+    p.send_line("m.answer * 2").unwrap();
+    p.exp_string("84").unwrap();
+    p.exp_string("runbook> ").unwrap();
+
+    // Tab completes a function name; the result prints.
+    p.send("ec2::describe_availability_zo").unwrap();
+    p.flush().unwrap();
+    p.send("\t").unwrap();
+    p.flush().unwrap();
+    p.send("().query(\"AvailabilityZones[0].ZoneName\")\r").unwrap();
+    p.flush().unwrap();
+    p.exp_string("us-east-1a").unwrap();
+    p.exp_string("runbook> ").unwrap();
+
+    // Tab completes a parameter name inside the operation's map.
+    p.send_line("let vpc = ec2::describe_vpcs(#{ Filters: [#{ Name: \"isDefault\", Values: [\"true\"] }] }).query(\"Vpcs[0].VpcId\");").unwrap();
+    p.exp_string("runbook> ").unwrap();
+    p.send("let tg = elbv2::create_target_group(#{ Name: \"repl-tg\", Protocol: \"HTTP\", Port: 80, Vpc").unwrap();
+    p.flush().unwrap();
+    p.send("\t").unwrap();
+    p.flush().unwrap();
+    p.send(": vpc, TargetType: \"ip\" });\r").unwrap();
+    p.exp_string("runbook> ").unwrap();
+    p.send_line("tg.query(\"TargetGroups[0].TargetGroupName\")").unwrap();
+    p.exp_string("\"repl-tg\"").unwrap();
+    p.send_control('d').unwrap();
+    p.exp_eof().unwrap();
+
+    let c = emu.clients();
+    assert_eq!(c.target_group("repl-tg").vpc_id(), Some(c.default_vpc().as_str()));
+}
+
+#[test]
+fn ctrl_c_stops_a_wait_and_the_session_keeps_its_variables() {
+    let emu = Emulator::start();
+    let mut p = emu.repl(&history());
+    p.send_line("let keep = \"still \" + \"here\";").unwrap();
+    p.exp_string("runbook> ").unwrap();
+    p.send_line("ecs::create_cluster(#{ clusterName: \"c\" }); ecs::register_task_definition(#{ family: \"f\", containerDefinitions: [#{ name: \"x\", image: \"nginx\", memory: 128 }] }); ecs::create_service(#{ cluster: \"c\", serviceName: \"s\", taskDefinition: \"f\", desiredCount: 2 });").unwrap();
+    p.exp_string("runbook> ").unwrap();
+    p.send_line("ecs::wait_services_stable(#{ cluster: \"c\", services: [\"s\"] }, #{ delay: 5, timeout: 600 })")
+        .unwrap();
+    p.exp_string("ecs::wait_services_stable: poll 1").unwrap();
+    let pressed = Instant::now();
+    p.send_control('c').unwrap();
+    p.exp_string("interrupted; the session's variables are kept").unwrap();
+    assert!(pressed.elapsed() < Duration::from_secs(2), "stopped within a second or so: {:?}", pressed.elapsed());
+    p.exp_string("runbook> ").unwrap();
+    p.send_line("keep").unwrap();
+    p.exp_string("still here").unwrap();
+    p.send_control('d').unwrap();
+    p.exp_eof().unwrap();
+}
+
+#[test]
+fn history_is_kept_across_sessions() {
+    let emu = Emulator::start();
+    let file = history();
+    let mut p = emu.repl(&file);
+    p.send_line("40 + 2").unwrap();
+    p.exp_string("42").unwrap();
+    p.exp_string("runbook> ").unwrap();
+    p.send_control('d').unwrap();
+    p.exp_eof().unwrap();
+    let saved = std::fs::read_to_string(&file).unwrap();
+    assert!(saved.lines().any(|l| l == "40 + 2"), "{saved}");
+
+    let mut p = emu.repl(&file);
+    p.send("\x1b[A").unwrap();
+    p.flush().unwrap(); // up: the previous session's last entry
+    p.send("\r").unwrap();
+    p.flush().unwrap();
+    p.exp_string("42").unwrap();
+    p.send_control('d').unwrap();
+    p.exp_eof().unwrap();
+}
+
+#[test]
+fn save_writes_a_runbook_that_reproduces_the_session() {
+    let emu = Emulator::start();
+    let mut p = emu.repl(&history());
+    p.send_line("let vpc = ec2::describe_vpcs(#{ Filters: [#{ Name: \"isDefault\", Values: [\"true\"] }] }).query(\"Vpcs[0].VpcId\");").unwrap();
+    p.exp_string("runbook> ").unwrap();
+    p.send_line("ec2::bogus_operation()").unwrap();
+    p.exp_string("unknown function").unwrap();
+    p.exp_string("runbook> ").unwrap();
+    p.send_line("let sg = ec2::create_security_group(#{ GroupName: \"from-repl\", Description: \"made in the REPL\", VpcId: vpc }).GroupId;").unwrap();
+    p.exp_string("runbook> ").unwrap();
+    let saved = script("placeholder.rhai", "").with_file_name("session.rhai");
+    p.send_line(&format!(":save {}", saved.display())).unwrap();
+    p.exp_string("saved 2 statement(s)").unwrap();
+    p.send_control('d').unwrap();
+    p.exp_eof().unwrap();
+    let text = std::fs::read_to_string(&saved).unwrap();
+    assert!(!text.contains("bogus_operation"), "failed statements are not saved:\n{text}");
+
+    let fresh = Emulator::start();
+    fresh.runbook().args(["run", saved.to_str().unwrap()]).output().success();
+    let groups = fresh.clients().security_groups("group-name", "from-repl");
+    assert_eq!(groups.len(), 1);
+    assert_eq!(groups[0].description(), Some("made in the REPL"));
+}
