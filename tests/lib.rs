@@ -249,6 +249,11 @@ impl Clients {
         out.vpcs()[0].vpc_id().unwrap().to_string()
     }
 
+    pub fn default_subnets(&self) -> Vec<aws_sdk_ec2::types::Subnet> {
+        let f = aws_sdk_ec2::types::Filter::builder().name("vpc-id").values(self.default_vpc()).build();
+        self.block_on(self.ec2.describe_subnets().filters(f).send()).unwrap().subnets().to_vec()
+    }
+
     pub fn target_group(&self, name: &str) -> aws_sdk_elasticloadbalancingv2::types::TargetGroup {
         let out = self.block_on(self.elbv2.describe_target_groups().names(name).send()).unwrap();
         out.target_groups()[0].clone()

@@ -298,6 +298,14 @@ mod tests {
         (url, handle)
     }
 
+    fn scalable_target_input() -> Map {
+        let mut input = Map::new();
+        input.insert("ServiceNamespace".into(), "ecs".into());
+        input.insert("ResourceId".into(), "service/c/s".into());
+        input.insert("ScalableDimension".into(), "ecs:service:DesiredCount".into());
+        input
+    }
+
     #[test]
     fn a_role_that_is_not_usable_yet_is_retried_until_it_is() {
         std::env::set_var("AWS_ACCESS_KEY_ID", "testing");
@@ -305,10 +313,7 @@ mod tests {
         let error = r#"{"__type":"ValidationException","message":"Unable to assume IAM role: arn:aws:iam::123456789012:role/aws-service-role/ecs.application-autoscaling.amazonaws.com/AWSServiceRoleForApplicationAutoScaling_ECSService"}"#;
         let (url, server) = fake_endpoint(2, error, r#"{"ScalableTargetARN":"arn:target"}"#);
         let ctx = context(&url);
-        let mut input = Map::new();
-        input.insert("ServiceNamespace".into(), "ecs".into());
-        input.insert("ResourceId".into(), "service/c/s".into());
-        input.insert("ScalableDimension".into(), "ecs:service:DesiredCount".into());
+        let input = scalable_target_input();
         let out = invoke(&ctx, Svc::ApplicationAutoscaling, "RegisterScalableTarget", &input, true).unwrap();
         assert_eq!(out.try_cast::<Map>().unwrap()["ScalableTargetARN"].to_string(), "arn:target");
         assert_eq!(server.join().unwrap(), 3, "two refusals, then the call that succeeded");
@@ -321,10 +326,7 @@ mod tests {
         let error = r#"{"__type":"ValidationException","message":"ECS service doesn't exist: service/c/s"}"#;
         let (url, server) = fake_endpoint(1, error, r#"{"ScalableTargetARN":"arn:target"}"#);
         let ctx = context(&url);
-        let mut input = Map::new();
-        input.insert("ServiceNamespace".into(), "ecs".into());
-        input.insert("ResourceId".into(), "service/c/s".into());
-        input.insert("ScalableDimension".into(), "ecs:service:DesiredCount".into());
+        let input = scalable_target_input();
         let e = invoke(&ctx, Svc::ApplicationAutoscaling, "RegisterScalableTarget", &input, true).unwrap_err();
         assert_eq!(e.code(), "ValidationException");
         // Unblock the server's final accept so the thread ends.

@@ -88,17 +88,9 @@ fn the_embedding_example_runs_a_script_from_rust() {
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
     let c = emu.clients();
-    let vpc = c.default_vpc();
-    let subnets = c
-        .block_on(
-            c.ec2
-                .describe_subnets()
-                .filters(aws_sdk_ec2::types::Filter::builder().name("vpc-id").values(&vpc).build())
-                .send(),
-        )
-        .unwrap();
-    assert!(stdout.starts_with(&format!("The default VPC has {} subnets:\n", subnets.subnets().len())), "{stdout}");
-    for s in subnets.subnets() {
+    let subnets = c.default_subnets();
+    assert!(stdout.starts_with(&format!("The default VPC has {} subnets:\n", subnets.len())), "{stdout}");
+    for s in &subnets {
         assert!(stdout.contains(&format!("  {} in {}\n", s.subnet_id().unwrap(), s.availability_zone().unwrap())));
     }
 }
