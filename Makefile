@@ -7,7 +7,7 @@ RUNBOOK := $(TARGET_DIR)/debug/runbook
 EMULATOR := tests/emulator/with-emulator.sh
 BOTOCORE = $(shell .venv/bin/python -c 'import botocore, os; print(os.path.dirname(botocore.__file__))')
 
-.PHONY: all build demo test lint generate check-generated ci venv
+.PHONY: all build demo test lint generate check-generated ci venv bench
 
 all: build
 
@@ -39,3 +39,11 @@ check-generated: venv
 
 # What CI runs.
 ci: lint check-generated test
+
+# Benchmarks: the tutorial via the aws CLI, runbook and plain SDK calls; cold start; conversion;
+# memory; build cost. Rewrites BENCHMARKS.md and tests/bench/tutorial.png. BENCH_ARGS=--skip-build
+# leaves out the clean-build measurement.
+bench: venv
+	.venv/bin/pip install --quiet --disable-pip-version-check -r tests/bench/requirements.txt
+	$(CARGO) build --release -p runbook -p runbook-tests --bin runbook --bin tutorial-floor
+	.venv/bin/python tests/bench/bench.py $(BENCH_ARGS)

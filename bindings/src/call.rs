@@ -17,7 +17,7 @@ pub enum Svc {
     ApplicationAutoscaling,
 }
 
-static TABLES: [OnceLock<Result<Table, String>>; 5] =
+static TABLES: [OnceLock<Result<Table<'static>, String>>; 5] =
     [OnceLock::new(), OnceLock::new(), OnceLock::new(), OnceLock::new(), OnceLock::new()];
 
 impl Svc {
@@ -64,7 +64,7 @@ impl Svc {
         Svc::ALL.iter().position(|s| *s == self).unwrap_or(0)
     }
 
-    pub fn table(self) -> Result<&'static Table, CallError> {
+    pub fn table(self) -> Result<&'static Table<'static>, CallError> {
         let text = match self {
             Svc::Ecs => generated::ecs::TABLE,
             Svc::Elbv2 => generated::elbv2::TABLE,

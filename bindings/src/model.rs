@@ -2,11 +2,15 @@
 //! documentation text. Parsed on first use of a service.
 
 use serde::Deserialize;
+use serde_json::value::RawValue;
 use serde_json::Value;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Mutex;
 
+/// A service's table. Operations and waiters are parsed at once; shapes stay as slices of the
+/// embedded JSON text until first used (a script touches a few dozen of EC2's thousands).
 #[derive(Debug, Deserialize)]
-pub struct Table {
+pub struct Table<'a> {
     pub module: String,
     pub service_id: String,
     pub protocol: String,
@@ -16,7 +20,10 @@ pub struct Table {
     pub reference: String,
     pub operations: BTreeMap<String, Operation>,
     pub waiters: BTreeMap<String, Waiter>,
-    pub shapes: BTreeMap<String, Shape>,
+    #[serde(borrow)]
+    shapes: HashMap<&'a str, &'a RawValue>,
+    #[serde(skip)]
+    parsed: Mutex<HashMap<String, &'static Shape>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -109,13 +116,21 @@ impl Shape {
     }
 }
 
-impl Table {
-    pub fn parse(text: &str) -> Result<Table, String> {
+impl Table<'_> {
+    pub fn parse(text: &'static str) -> Result<Table<'static>, String> {
         serde_json::from_str(text).map_err(|e| format!("generated table is unreadable: {e}"))
     }
 
-    pub fn shape(&self, name: &str) -> Option<&Shape> {
-        self.shapes.get(name)
+    /// The shape, parsed on first use. Parsed shapes live as long as the process, like the table.
+    pub fn shape(&self, name: &str) -> Option<&'static Shape> {
+        let mut parsed = self.parsed.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(s) = parsed.get(name) {
+            return Some(s);
+        }
+        let shape: Shape = serde_json::from_str(self.shapes.get(name)?.get()).ok()?;
+        let shape: &'static Shape = Box::leak(Box::new(shape));
+        parsed.insert(name.to_string(), shape);
+        Some(shape)
     }
 
     /// The operation a script function name stands for.

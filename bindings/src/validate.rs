@@ -2,7 +2,7 @@
 //! closest valid names), missing required members, wrong types and invalid enum values, each with
 //! its path inside the input.
 
-use crate::convert::type_name;
+use crate::convert::{type_name, Path};
 use crate::model::{Shape, Table};
 use rhai::{Array, Dynamic, Map};
 
@@ -13,7 +13,7 @@ pub fn validate(table: &Table, op: &str, input: &Map) -> Vec<String> {
         return vec![format!("unknown operation {op}")];
     };
     match operation.input.as_deref().and_then(|s| table.shape(s)) {
-        Some(shape) => check_structure(table, shape, input, "", &mut problems),
+        Some(shape) => check_structure(table, shape, input, &Path::Root, &mut problems),
         None => {
             if let Some(k) = input.keys().next() {
                 problems.push(format!("unknown key {k}: this operation takes no input"));
@@ -23,29 +23,33 @@ pub fn validate(table: &Table, op: &str, input: &Map) -> Vec<String> {
     problems
 }
 
-fn join(path: &str, key: &str) -> String {
-    if path.is_empty() {
-        key.to_string()
-    } else {
-        format!("{path}.{key}")
+/// `path` as the problem text shows it, `prefix` first when the path is not the input's root.
+fn at(path: &Path, prefix: &str) -> String {
+    match path {
+        Path::Root => String::new(),
+        p => format!("{prefix}{p}"),
     }
 }
 
-fn check_structure(table: &Table, shape: &Shape, map: &Map, path: &str, problems: &mut Vec<String>) {
+// Paths are built as `Path` values and rendered only when a problem is reported: valid input, the
+// common case, costs no string formatting.
+fn check_structure(table: &Table, shape: &Shape, map: &Map, path: &Path, problems: &mut Vec<String>) {
     for (key, value) in map.iter() {
         let key = key.as_str();
         match shape.member_shape(key) {
             Some(target) => {
                 if !value.is_unit() {
-                    check_value(table, target, value, &join(path, key), problems);
+                    check_value(table, target, value, &Path::Key(path, key), problems);
                 }
             }
             None => {
                 let hint = closest(key, shape.member_names());
-                let hint =
-                    if hint.is_empty() { String::new() } else { format!(" (did you mean {}?)", hint.join(" or ")) };
-                let at = if path.is_empty() { String::new() } else { format!(" in {path}") };
-                problems.push(format!("unknown key {key}{at}{hint}"));
+                let hint = if hint.is_empty() {
+                    String::new()
+                } else {
+                    format!(" (did you mean {}?)", hint.join(" or "))
+                };
+                problems.push(format!("unknown key {key}{}{hint}", at(path, " in ")));
             }
         }
     }
@@ -53,29 +57,33 @@ fn check_structure(table: &Table, shape: &Shape, map: &Map, path: &str, problems
         let set = shape.member_names().filter(|m| map.get(*m).is_some_and(|v| !v.is_unit())).count();
         if set != 1 {
             let names: Vec<&str> = shape.member_names().collect();
-            let at = if path.is_empty() { String::new() } else { format!("{path}: ") };
-            problems.push(format!("{at}set exactly one of {}", names.join(", ")));
+            let prefix = match path {
+                Path::Root => String::new(),
+                p => format!("{p}: "),
+            };
+            problems.push(format!("{prefix}set exactly one of {}", names.join(", ")));
         }
     }
     for required in &shape.required {
         if map.get(required.as_str()).is_none_or(Dynamic::is_unit) {
-            problems.push(format!("missing required member {}", join(path, required)));
+            problems.push(format!("missing required member {}", Path::Key(path, required)));
         }
     }
 }
 
-fn check_value(table: &Table, shape_name: &str, v: &Dynamic, path: &str, problems: &mut Vec<String>) {
+fn check_value(table: &Table, shape_name: &str, v: &Dynamic, path: &Path, problems: &mut Vec<String>) {
     let Some(shape) = table.shape(shape_name) else { return };
     let wrong = |what: &str, problems: &mut Vec<String>| {
         problems.push(format!("{path}: expected {what}, got {}", type_name(v)));
     };
     match shape.kind.as_str() {
         "string" => {
-            let s = if v.is_string() || v.is_char() { Some(v.to_string()) } else { None };
+            let s = v.read_lock::<rhai::ImmutableString>();
             match s {
+                None if v.is_char() => {}
                 None => wrong("string", problems),
-                Some(s) if !shape.values.is_empty() && !shape.values.contains(&s) => {
-                    problems.push(format!("{path}: invalid value {s:?}; allowed: {}", shape.values.join(", ")));
+                Some(s) if !shape.values.is_empty() && !shape.values.iter().any(|e| e == s.as_str()) => {
+                    problems.push(format!("{path}: invalid value {:?}; allowed: {}", s.as_str(), shape.values.join(", ")));
                 }
                 Some(_) => {}
             }
@@ -96,7 +104,7 @@ fn check_value(table: &Table, shape_name: &str, v: &Dynamic, path: &str, problem
             Some(items) => {
                 let member = shape.member.as_deref().unwrap_or("");
                 for (i, item) in items.iter().enumerate() {
-                    check_value(table, member, item, &format!("{path}[{i}]"), problems);
+                    check_value(table, member, item, &Path::Index(path, i), problems);
                 }
             }
             None => wrong("array", problems),
@@ -105,7 +113,7 @@ fn check_value(table: &Table, shape_name: &str, v: &Dynamic, path: &str, problem
             Some(m) => {
                 let value = shape.value.as_deref().unwrap_or("");
                 for (k, item) in m.iter() {
-                    check_value(table, value, item, &format!("{path}.{k}"), problems);
+                    check_value(table, value, item, &Path::Key(path, k), problems);
                 }
             }
             None => wrong("object map", problems),

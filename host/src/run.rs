@@ -60,8 +60,17 @@ pub fn run_file(file: &Path, common: &Common) -> ExitCode {
     };
     ast.set_source(file.to_string_lossy().as_ref());
     let mut scope = Scope::new();
+    let started = std::time::Instant::now();
     match engine.run_ast_with_scope(&mut scope, &ast) {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(()) => {
+            let calls = ctx.stats.calls.get();
+            eprintln!(
+                "runbook: {} done, {calls} AWS call(s) in {:.2} s",
+                file.display(),
+                started.elapsed().as_secs_f64()
+            );
+            ExitCode::SUCCESS
+        }
         Err(e) => report(&root, file, &e, &ctx.interrupt),
     }
 }

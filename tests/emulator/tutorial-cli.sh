@@ -1,13 +1,28 @@
 #!/usr/bin/env bash
 # The seed tutorial done its own way: the aws CLI commands of "Adding a Load Balancer to ECS", step
 # by step, for comparing with runbooks/tutorial.rhai (tests/e2e/compare.rs) and for the benchmarks.
-# Needs the cluster and service of runbooks/prereqs.rhai. PROPAGATION_WAIT replaces the tutorial's
-# `sleep 20` (default 20).
+# Needs the cluster and service of runbooks/prereqs.rhai, or WITH_PREREQS=1 to create them the same
+# way; WITH_VERIFY=1 adds the tutorial's verification commands. PROPAGATION_WAIT replaces the
+# tutorial's `sleep 20` (default 20).
 set -euo pipefail
 wait_secs=${PROPAGATION_WAIT:-20}
 
-# 1. Target group
 VPC_ID=$(aws ec2 describe-vpcs --filters Name=isDefault,Values=true --query 'Vpcs[0].VpcId' --output text)
+
+if [ "${WITH_PREREQS:-0}" = 1 ]; then
+    subnets=$(aws ec2 describe-subnets --filters Name=vpc-id,Values="$VPC_ID" --query 'Subnets[*].SubnetId' --output text | tr '\t' ',')
+    default_sg=$(aws ec2 describe-security-groups --filters Name=group-name,Values=default Name=vpc-id,Values="$VPC_ID" \
+        --query 'SecurityGroups[0].GroupId' --output text)
+    aws ecs create-cluster --cluster-name rent-a-room-cluster >/dev/null
+    aws ecs register-task-definition --family rent-a-room --network-mode awsvpc --requires-compatibilities FARGATE \
+        --cpu 256 --memory 512 --container-definitions \
+        '[{"name":"rent-a-room","image":"nginx:latest","essential":true,"memory":512,"portMappings":[{"containerPort":80,"protocol":"tcp"}]}]' >/dev/null
+    aws ecs create-service --cluster rent-a-room-cluster --service-name rent-a-room-service \
+        --task-definition rent-a-room --desired-count 1 --launch-type FARGATE \
+        --network-configuration "awsvpcConfiguration={subnets=[$subnets],securityGroups=[$default_sg],assignPublicIp=ENABLED}" >/dev/null
+fi
+
+# 1. Target group
 aws elbv2 create-target-group --name rent-a-room-tg --protocol HTTP --port 80 --vpc-id "$VPC_ID" \
     --target-type ip --health-check-path / --health-check-interval-seconds 30 \
     --health-check-timeout-seconds 5 --healthy-threshold-count 2 --unhealthy-threshold-count 2 >/dev/null
@@ -54,3 +69,18 @@ aws application-autoscaling put-scaling-policy --service-namespace ecs \
     --policy-type TargetTrackingScaling \
     --target-tracking-scaling-policy-configuration \
     '{"TargetValue": 70.0, "PredefinedMetricSpecification": {"PredefinedMetricType": "ECSServiceAverageCPUUtilization"}}' >/dev/null
+
+if [ "${WITH_VERIFY:-0}" = 1 ]; then
+    echo "Checking running tasks..."
+    aws ecs describe-services --cluster rent-a-room-cluster --services rent-a-room-service \
+        --query 'services[0].{desiredCount:desiredCount,runningCount:runningCount,pendingCount:pendingCount}' --output table
+    echo -e "\nListing all tasks:"
+    aws ecs list-tasks --cluster rent-a-room-cluster --service-name rent-a-room-service --query 'taskArns[*]' --output table
+    echo -e "\nDetailed task information:"
+    TASK_ARNS=$(aws ecs list-tasks --cluster rent-a-room-cluster --service-name rent-a-room-service --query 'taskArns[*]' --output text)
+    if [ -n "$TASK_ARNS" ]; then
+        # shellcheck disable=SC2086 # one argument per task, as in the tutorial
+        aws ecs describe-tasks --cluster rent-a-room-cluster --tasks $TASK_ARNS \
+            --query 'tasks[*].{TaskId:taskArn,Status:lastStatus,IP:attachments[0].details[?name==`privateIPv4Address`].value[0]}' --output table
+    fi
+fi

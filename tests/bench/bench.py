@@ -1,0 +1,324 @@
+"""make bench: the tutorial done three ways against one local emulator (reset before every run),
+cold start, conversion cost (criterion), peak memory and build cost. Writes BENCHMARKS.md and the
+chart tests/bench/tutorial.png. Timing lives here, not in the tests."""
+
+import argparse
+import json
+import os
+import platform
+import re
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+VENV = os.path.join(ROOT, ".venv")
+TARGET = os.environ.get("CARGO_TARGET_DIR") or os.path.join(ROOT, "target")
+RUNBOOK = os.path.join(TARGET, "release", "runbook")
+FLOOR = os.path.join(TARGET, "release", "tutorial-floor")
+
+# The issue's targets: (label, measured key, comparison, bound, unit).
+TARGETS = [
+    ("runbook within 1.3x of the floor", "runbook_over_floor", "<=", 1.3, "x"),
+    ("aws CLI script at least 40x slower than runbook", "cli_over_runbook", ">=", 40.0, "x"),
+    ("cold start (runbook run of an empty runbook)", "cold_run_ms", "<=", 30.0, "ms"),
+    ("cold start (runbook --version)", "cold_version_ms", "<=", 30.0, "ms"),
+    ("conversion per call, slowest of the six payloads", "conversion_max_us", "<=", 50.0, "µs"),
+    ("peak memory of the tutorial run", "peak_mib", "<=", 40.0, "MiB"),
+]
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Emulator:
+    def __init__(self):
+        port = free_port()
+        self.url = f"http://127.0.0.1:{port}"
+        self.proc = subprocess.Popen(
+            [os.path.join(VENV, "bin", "moto_server"), "-H", "127.0.0.1", "-p", str(port)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        self.configure()
+
+    def configure(self):
+        subprocess.run([os.path.join(VENV, "bin", "python"), os.path.join(ROOT, "tests/emulator/configure.py"), self.url], check=True)
+
+    def reset(self):
+        urllib.request.urlopen(urllib.request.Request(self.url + "/moto-api/reset", method="POST"), timeout=10).read()
+        self.configure()
+
+    def env(self):
+        env = dict(os.environ)
+        env.update(
+            AWS_ENDPOINT_URL=self.url,
+            AWS_ACCESS_KEY_ID="testing",
+            AWS_SECRET_ACCESS_KEY="testing",
+            AWS_REGION="us-east-1",
+            AWS_DEFAULT_REGION="us-east-1",
+            AWS_CONFIG_FILE="/nonexistent/runbook-bench-config",
+            AWS_SHARED_CREDENTIALS_FILE="/nonexistent/runbook-bench-credentials",
+            PATH=os.path.join(VENV, "bin") + os.pathsep + os.environ.get("PATH", ""),
+            PROPAGATION_WAIT="0",
+            WITH_PREREQS="1",
+            WITH_VERIFY="1",
+        )
+        env.pop("AWS_PROFILE", None)
+        return env
+
+    def stop(self):
+        self.proc.kill()
+        self.proc.wait()
+
+
+def timed(cmd, env):
+    start = time.perf_counter()
+    done = subprocess.run(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    elapsed = time.perf_counter() - start
+    if done.returncode != 0:
+        sys.exit(f"benchmark command failed: {' '.join(cmd)}\n{done.stderr}")
+    return elapsed, done.stderr
+
+
+def calls_in(stderr, pattern):
+    m = re.search(pattern, stderr)
+    return int(m.group(1)) if m else None
+
+
+def tutorial(emu, runs):
+    variants = {
+        "aws CLI script": (["bash", "tests/emulator/tutorial-cli.sh"], None),
+        "runbook": ([RUNBOOK, "run", "runbooks/tutorial.rhai", "--set", "propagation_wait=0"], r"(\d+) AWS call"),
+        "Rust SDK (floor)": ([FLOOR], r"floor: (\d+) AWS calls"),
+    }
+    times = {name: [] for name in variants}
+    calls = {}
+    env = emu.env()
+    for i in range(runs):
+        order = list(variants) if i % 2 == 0 else list(reversed(variants))
+        for name in order:
+            emu.reset()
+            cmd, pattern = variants[name]
+            t, err = timed(cmd, env)
+            times[name].append(t)
+            if pattern:
+                calls[name] = calls_in(err, pattern)
+        print(f"  round {i + 1}/{runs}: " + ", ".join(f"{n} {times[n][-1]:.3f}s" for n in variants), flush=True)
+    return times, calls
+
+
+def cold_start(runs):
+    env = dict(os.environ, AWS_REGION="us-east-1", AWS_ACCESS_KEY_ID="x", AWS_SECRET_ACCESS_KEY="x",
+               AWS_CONFIG_FILE="/nonexistent/c", AWS_SHARED_CREDENTIALS_FILE="/nonexistent/c")
+    empty = os.path.join(tempfile.mkdtemp(), "empty.rhai")
+    open(empty, "w").close()
+    out = {}
+    for key, cmd in [("cold_version_ms", [RUNBOOK, "--version"]), ("cold_run_ms", [RUNBOOK, "run", empty])]:
+        samples = [timed(cmd, env)[0] * 1000 for _ in range(runs)]
+        out[key] = statistics.median(samples)
+    return out
+
+
+def peak_memory(emu):
+    emu.reset()
+    env = emu.env()
+    cmd = ["/usr/bin/time", "-f", "%M", RUNBOOK, "run", "runbooks/tutorial.rhai", "--set", "propagation_wait=0"]
+    done = subprocess.run(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, check=True)
+    kib = int(done.stderr.strip().splitlines()[-1])
+    return kib / 1024
+
+
+def conversion():
+    subprocess.run(["cargo", "bench", "-q", "-p", "runbook-bindings", "--bench", "convert"], cwd=ROOT, check=True,
+                   stdout=subprocess.DEVNULL)
+    results = {}
+    base = os.path.join(TARGET, "criterion")
+    for entry in sorted(os.listdir(base)):
+        new = os.path.join(base, entry, "new")
+        if os.path.exists(os.path.join(new, "estimates.json")):
+            with open(os.path.join(new, "benchmark.json")) as f:
+                name = json.load(f)["full_id"]
+            with open(os.path.join(new, "estimates.json")) as f:
+                results[name] = json.load(f)["median"]["point_estimate"] / 1000.0
+    return results
+
+
+def build_cost():
+    scratch = tempfile.mkdtemp(prefix="runbook-bench-target-")
+    env = dict(os.environ, CARGO_TARGET_DIR=scratch)
+    try:
+        start = time.perf_counter()
+        subprocess.run(["cargo", "build", "-q", "--workspace"], cwd=ROOT, env=env, check=True)
+        clean = time.perf_counter() - start
+        path = os.path.join(ROOT, "host/src/cli.rs")
+        original = open(path).read()
+        try:
+            with open(path, "a") as f:
+                f.write("// a one-line change for the incremental-build benchmark\n")
+            start = time.perf_counter()
+            subprocess.run(["cargo", "build", "-q", "-p", "runbook"], cwd=ROOT, env=env, check=True)
+            incremental = time.perf_counter() - start
+        finally:
+            with open(path, "w") as f:
+                f.write(original)
+        return {"clean_debug_s": clean, "incremental_host_s": incremental}
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def versions():
+    def out(cmd):
+        try:
+            return subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT).stdout.strip() or \
+                subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT).stderr.strip()
+        except OSError:
+            return "?"
+    lock = open(os.path.join(ROOT, "Cargo.lock")).read()
+    sdks = re.findall(r'name = "(aws-sdk-[a-z0-9]+|aws-config|rhai)"\nversion = "([^"]+)"', lock)
+    moto = out([os.path.join(VENV, "bin", "python"), "-c", "import moto; print(moto.__version__)"])
+    cpu = "?"
+    for line in open("/proc/cpuinfo"):
+        if line.startswith("model name"):
+            cpu = line.split(":", 1)[1].strip()
+            break
+    mem = next((l.split()[1] for l in open("/proc/meminfo") if l.startswith("MemTotal")), "0")
+    return {
+        "machine": f"{os.cpu_count()} cores ({cpu}), {int(mem) / 1024 / 1024:.0f} GiB, {platform.system()} {platform.release()}",
+        "rustc": out(["rustc", "--version"]),
+        "runbook": out([RUNBOOK, "--version"]),
+        "aws CLI": out([os.path.join(VENV, "bin", "aws"), "--version"]),
+        "moto": moto,
+        "crates": ", ".join(f"{n} {v}" for n, v in sdks),
+    }
+
+
+def chart(times, path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    names = list(times)
+    med = [statistics.median(times[n]) for n in names]
+    lo = [m - min(times[n]) for m, n in zip(med, names)]
+    hi = [max(times[n]) - m for m, n in zip(med, names)]
+    fig, ax = plt.subplots(figsize=(7, 3.2))
+    bars = ax.barh(names, med, xerr=[lo, hi], color=["#b0b0b0", "#2b7bb9", "#6aa84f"], capsize=4)
+    ax.set_xscale("log")
+    ax.set_xlabel("seconds for the whole tutorial (median, min–max; log scale)")
+    ax.set_title("The tutorial against a local emulator")
+    for bar, m in zip(bars, med):
+        ax.text(m * 1.08, bar.get_y() + bar.get_height() / 2, f"{m:.2f} s", va="center")
+    ax.invert_yaxis()
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+
+
+def verdict(value, op, bound):
+    ok = value <= bound if op == "<=" else value >= bound
+    return "met" if ok else "**missed**"
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__)
+    p.add_argument("--runs", type=int, default=7)
+    p.add_argument("--cold-runs", type=int, default=30)
+    p.add_argument("--skip-build", action="store_true", help="do not measure the clean and incremental builds")
+    args = p.parse_args()
+    for binary in (RUNBOOK, FLOOR):
+        if not os.path.exists(binary):
+            sys.exit(f"{binary} is missing: make bench builds it")
+
+    print("tutorial, three ways:", flush=True)
+    emu = Emulator()
+    try:
+        times, calls = tutorial(emu, args.runs)
+        peak = peak_memory(emu)
+    finally:
+        emu.stop()
+    print("cold start, conversion, build:", flush=True)
+    cold = cold_start(args.cold_runs)
+    conv = conversion()
+    saved_build = os.path.join(ROOT, "tests/bench/build.json")
+    if args.skip_build:
+        build = json.load(open(saved_build)) if os.path.exists(saved_build) else None
+    else:
+        build = build_cost()
+        build["measured"] = time.strftime("%Y-%m-%d", time.gmtime())
+        with open(saved_build, "w") as f:
+            json.dump(build, f, indent=2)
+
+    med = {n: statistics.median(t) for n, t in times.items()}
+    measured = dict(cold)
+    measured["runbook_over_floor"] = med["runbook"] / med["Rust SDK (floor)"]
+    measured["cli_over_runbook"] = med["aws CLI script"] / med["runbook"]
+    measured["conversion_max_us"] = max(conv.values()) if conv else float("nan")
+    measured["peak_mib"] = peak
+    chart(times, os.path.join(ROOT, "tests/bench/tutorial.png"))
+
+    v = versions()
+    notes_path = os.path.join(ROOT, "tests/bench/notes.md")
+    notes = open(notes_path).read().strip() if os.path.exists(notes_path) else ""
+    lines = [
+        "# Benchmarks",
+        "",
+        "Written by `make bench` (tests/bench/bench.py); the analysis at the end is tests/bench/notes.md.",
+        "",
+        f"- Machine: {v['machine']}",
+        f"- {v['rustc']}; {v['runbook']} (release build); {v['aws CLI']}; moto {v['moto']}",
+        f"- Crates: {v['crates']}",
+        f"- Measured: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}",
+        "",
+        "## The tutorial, three ways",
+        "",
+        f"Each variant creates the prerequisites, runs every step of the tutorial and its verification, "
+        f"against one local emulator reset before every run; {args.runs} runs each, alternating.",
+        "",
+        "| variant | median | min | max | AWS calls |",
+        "| --- | --- | --- | --- | --- |",
+    ]
+    for n, t in times.items():
+        c = calls.get(n)
+        lines.append(f"| {n} | {med[n]:.3f} s | {min(t):.3f} s | {max(t):.3f} s | {c if c is not None else 'n/a'} |")
+    lines += [
+        "",
+        f"runbook / floor: **{measured['runbook_over_floor']:.2f}x**; aws CLI / runbook: **{measured['cli_over_runbook']:.1f}x**.",
+        "",
+        "![the tutorial, three ways](tests/bench/tutorial.png)",
+        "",
+        "## Cold start, memory, conversion",
+        "",
+        "| measure | result |",
+        "| --- | --- |",
+        f"| `runbook --version` (median of {args.cold_runs}) | {cold['cold_version_ms']:.1f} ms |",
+        f"| `runbook run` of an empty runbook (median of {args.cold_runs}) | {cold['cold_run_ms']:.1f} ms |",
+        f"| peak memory (max RSS) of `runbook run runbooks/tutorial.rhai` | {peak:.1f} MiB |",
+    ]
+    for name, us in conv.items():
+        lines.append(f"| conversion `{name}` (criterion median) | {us:.1f} µs |")
+    if build:
+        lines += [
+            f"| clean debug build of the workspace ({build['measured']}) | {build['clean_debug_s'] / 60:.1f} min |",
+            f"| incremental rebuild of the host after a one-line change ({build['measured']}) | {build['incremental_host_s']:.1f} s |",
+        ]
+    lines += ["", "## Targets", "", "| target | measured | verdict |", "| --- | --- | --- |"]
+    for label, key, op, bound, unit in TARGETS:
+        lines.append(f"| {label} ({op} {bound:g} {unit}) | {measured[key]:.2f} {unit} | {verdict(measured[key], op, bound)} |")
+    if notes:
+        lines += ["", notes]
+    with open(os.path.join(ROOT, "BENCHMARKS.md"), "w") as f:
+        f.write("\n".join(lines) + "\n")
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()
