@@ -44,11 +44,8 @@ fn check_structure(table: &Table, shape: &Shape, map: &Map, path: &Path, problem
             }
             None => {
                 let hint = closest(key, shape.member_names());
-                let hint = if hint.is_empty() {
-                    String::new()
-                } else {
-                    format!(" (did you mean {}?)", hint.join(" or "))
-                };
+                let hint =
+                    if hint.is_empty() { String::new() } else { format!(" (did you mean {}?)", hint.join(" or ")) };
                 problems.push(format!("unknown key {key}{}{hint}", at(path, " in ")));
             }
         }
@@ -83,7 +80,11 @@ fn check_value(table: &Table, shape_name: &str, v: &Dynamic, path: &Path, proble
                 None if v.is_char() => {}
                 None => wrong("string", problems),
                 Some(s) if !shape.values.is_empty() && !shape.values.iter().any(|e| e == s.as_str()) => {
-                    problems.push(format!("{path}: invalid value {:?}; allowed: {}", s.as_str(), shape.values.join(", ")));
+                    problems.push(format!(
+                        "{path}: invalid value {:?}; allowed: {}",
+                        s.as_str(),
+                        shape.values.join(", ")
+                    ));
                 }
                 Some(_) => {}
             }

@@ -103,6 +103,11 @@ def tutorial(emu, runs):
     times = {name: [] for name in variants}
     calls = {}
     env = emu.env()
+    # One untimed run of each first: the release binary is ~100 MB, and its first runs after a build
+    # read it from disk into the page cache.
+    for name in variants:
+        emu.reset()
+        timed(variants[name][0], env)
     for i in range(runs):
         order = list(variants) if i % 2 == 0 else list(reversed(variants))
         for name in order:
@@ -216,8 +221,9 @@ def chart(times, path):
     ax.set_xscale("log")
     ax.set_xlabel("seconds for the whole tutorial (median, min–max; log scale)")
     ax.set_title("The tutorial against a local emulator")
-    for bar, m in zip(bars, med):
-        ax.text(m * 1.08, bar.get_y() + bar.get_height() / 2, f"{m:.2f} s", va="center")
+    for bar, m, n in zip(bars, med, names):
+        ax.text(max(times[n]) * 1.12, bar.get_y() + bar.get_height() / 2, f"{m:.2f} s", va="center")
+    ax.set_xlim(right=max(max(t) for t in times.values()) * 3)
     ax.invert_yaxis()
     fig.tight_layout()
     fig.savefig(path, dpi=120)
@@ -281,7 +287,8 @@ def main():
         "## The tutorial, three ways",
         "",
         f"Each variant creates the prerequisites, runs every step of the tutorial and its verification, "
-        f"against one local emulator reset before every run; {args.runs} runs each, alternating.",
+        f"against one local emulator reset before every run; after one untimed warm-up run each, "
+        f"{args.runs} runs each, alternating.",
         "",
         "| variant | median | min | max | AWS calls |",
         "| --- | --- | --- | --- | --- |",
