@@ -23,6 +23,7 @@ demo: venv build
 
 # Every test: unit tests, and the end-to-end tests, which start their own emulators.
 test: venv
+	$(CARGO) build --workspace --bins --examples
 	RUNBOOK_VENV=$(CURDIR)/.venv $(CARGO) test --workspace
 	$(CARGO) test -p runbook-bindings --features ec2-all --lib
 
