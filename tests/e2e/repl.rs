@@ -3,6 +3,13 @@
 use runbook_tests::{script, Emulator};
 use std::time::{Duration, Instant};
 
+/// Sends one statement followed by `"mark-" + n`, and waits until the session prints `mark-n`: text
+/// only evaluation produces (the prompt is redrawn while a line is typed, so it proves nothing).
+fn run(p: &mut rexpect::session::PtySession, statement: &str, n: u32) {
+    p.send_line(&format!("{statement} \"mark-\" + {n}")).unwrap();
+    p.exp_string(&format!("mark-{n}")).unwrap();
+}
+
 fn history() -> std::path::PathBuf {
     script("history", "").with_file_name("repl-history")
 }
@@ -31,16 +38,16 @@ fn multi_line_input_and_completion_of_functions_and_parameters() {
     p.exp_string("runbook> ").unwrap();
 
     // Tab completes a parameter name inside the operation's map.
-    p.send_line("let vpc = ec2::describe_vpcs(#{ Filters: [#{ Name: \"isDefault\", Values: [\"true\"] }] }).query(\"Vpcs[0].VpcId\");").unwrap();
-    p.exp_string("runbook> ").unwrap();
+    run(&mut p, "let vpc = ec2::describe_vpcs(#{ Filters: [#{ Name: \"isDefault\", Values: [\"true\"] }] }).query(\"Vpcs[0].VpcId\");", 1);
     p.send("let tg = elbv2::create_target_group(#{ Name: \"repl-tg\", Protocol: \"HTTP\", Port: 80, Vpc").unwrap();
     p.flush().unwrap();
     p.send("\t").unwrap();
     p.flush().unwrap();
-    p.send(": vpc, TargetType: \"ip\" });\r").unwrap();
-    p.exp_string("runbook> ").unwrap();
-    p.send_line("tg.query(\"TargetGroups[0].TargetGroupName\")").unwrap();
-    p.exp_string("\"repl-tg\"").unwrap();
+    p.send(": vpc, TargetType: \"ip\" }); \"mark-\" + 2\r").unwrap();
+    p.flush().unwrap();
+    p.exp_string("mark-2").unwrap();
+    p.send_line("print(tg.query(\"TargetGroups[0].TargetGroupName\") + \"-created\");").unwrap();
+    p.exp_string("repl-tg-created").unwrap();
     p.exp_string("runbook> ").unwrap();
     p.send_control('d').unwrap();
     p.exp_eof().unwrap();
@@ -53,10 +60,8 @@ fn multi_line_input_and_completion_of_functions_and_parameters() {
 fn ctrl_c_stops_a_wait_and_the_session_keeps_its_variables() {
     let emu = Emulator::start();
     let mut p = emu.repl(&history());
-    p.send_line("let keep = \"still \" + \"here\";").unwrap();
-    p.exp_string("runbook> ").unwrap();
-    p.send_line("ecs::create_cluster(#{ clusterName: \"c\" }); ecs::register_task_definition(#{ family: \"f\", containerDefinitions: [#{ name: \"x\", image: \"nginx\", memory: 128 }] }); ecs::create_service(#{ cluster: \"c\", serviceName: \"s\", taskDefinition: \"f\", desiredCount: 2 });").unwrap();
-    p.exp_string("runbook> ").unwrap();
+    run(&mut p, "let keep = \"still \" + \"here\";", 1);
+    run(&mut p, "ecs::create_cluster(#{ clusterName: \"c\" }); ecs::register_task_definition(#{ family: \"f\", containerDefinitions: [#{ name: \"x\", image: \"nginx\", memory: 128 }] }); ecs::create_service(#{ cluster: \"c\", serviceName: \"s\", taskDefinition: \"f\", desiredCount: 2 });", 2);
     p.send_line("ecs::wait_services_stable(#{ cluster: \"c\", services: [\"s\"] }, #{ delay: 60, timeout: 600 })")
         .unwrap();
     p.exp_string("ecs::wait_services_stable: poll 1").unwrap();
@@ -101,13 +106,11 @@ fn history_is_kept_across_sessions() {
 fn save_writes_a_runbook_that_reproduces_the_session() {
     let emu = Emulator::start();
     let mut p = emu.repl(&history());
-    p.send_line("let vpc = ec2::describe_vpcs(#{ Filters: [#{ Name: \"isDefault\", Values: [\"true\"] }] }).query(\"Vpcs[0].VpcId\");").unwrap();
-    p.exp_string("runbook> ").unwrap();
+    run(&mut p, "let vpc = ec2::describe_vpcs(#{ Filters: [#{ Name: \"isDefault\", Values: [\"true\"] }] }).query(\"Vpcs[0].VpcId\");", 1);
     p.send_line("ec2::bogus_operation()").unwrap();
     p.exp_string("unknown function").unwrap();
     p.exp_string("runbook> ").unwrap();
-    p.send_line("let sg = ec2::create_security_group(#{ GroupName: \"from-repl\", Description: \"made in the REPL\", VpcId: vpc }).GroupId;").unwrap();
-    p.exp_string("runbook> ").unwrap();
+    run(&mut p, "let sg = ec2::create_security_group(#{ GroupName: \"from-repl\", Description: \"made in the REPL\", VpcId: vpc }).GroupId;", 2);
     let saved = script("placeholder.rhai", "").with_file_name("session.rhai");
     p.send_line(&format!(":save {}", saved.display())).unwrap();
     p.exp_string("saved 2 statement(s)").unwrap();
