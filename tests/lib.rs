@@ -73,17 +73,8 @@ impl Emulator {
 
     /// `runbook repl` against this emulator, in a pseudo-terminal, with its history in `history`.
     pub fn repl(&self, history: &Path) -> rexpect::session::PtySession {
-        let mut cmd = Command::new(runbook_bin());
-        cmd.arg("repl")
-            .current_dir(root())
-            .env("AWS_ENDPOINT_URL", &self.url)
-            .env("AWS_ACCESS_KEY_ID", "testing")
-            .env("AWS_SECRET_ACCESS_KEY", "testing")
-            .env("AWS_REGION", "us-east-1")
-            .env("AWS_CONFIG_FILE", "/nonexistent/runbook-test-config")
-            .env("RUNBOOK_HISTORY", history)
-            .env("TERM", "xterm")
-            .env_remove("AWS_PROFILE");
+        let mut cmd = command(runbook_bin(), &self.url);
+        cmd.arg("repl").env("RUNBOOK_HISTORY", history).env("TERM", "xterm");
         let mut p = rexpect::session::spawn_command(cmd, Some(15_000)).expect("start runbook repl in a pty");
         p.exp_string("runbook> ").expect("the first prompt");
         p
@@ -103,6 +94,24 @@ impl Drop for Emulator {
 
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("free port")
+}
+
+/// The AWS environment of every process the tests start: fixed credentials and region (under the
+/// SDK's name and the aws CLI's), and none of the user's own AWS files.
+pub const AWS_ENV: &[(&str, &str)] = &[
+    ("AWS_ACCESS_KEY_ID", "testing"),
+    ("AWS_SECRET_ACCESS_KEY", "testing"),
+    ("AWS_REGION", "us-east-1"),
+    ("AWS_DEFAULT_REGION", "us-east-1"),
+    ("AWS_CONFIG_FILE", "/nonexistent/runbook-test-config"),
+    ("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent/runbook-test-credentials"),
+];
+
+/// `program` run from the repository root with `AWS_ENV`, sending every request to `endpoint`.
+pub fn command(program: impl AsRef<std::ffi::OsStr>, endpoint: &str) -> Command {
+    let mut cmd = Command::new(program);
+    cmd.current_dir(root()).envs(AWS_ENV.iter().copied()).env("AWS_ENDPOINT_URL", endpoint).env_remove("AWS_PROFILE");
+    cmd
 }
 
 /// One invocation of the binary.
@@ -134,17 +143,7 @@ impl Default for Run {
 
 impl Run {
     pub fn new() -> Run {
-        Run {
-            args: vec![],
-            env: vec![
-                ("AWS_ACCESS_KEY_ID".into(), "testing".into()),
-                ("AWS_SECRET_ACCESS_KEY".into(), "testing".into()),
-                ("AWS_REGION".into(), "us-east-1".into()),
-                // Keep the user's own AWS files out of the tests.
-                ("AWS_CONFIG_FILE".into(), "/nonexistent/runbook-test-config".into()),
-                ("AWS_SHARED_CREDENTIALS_FILE".into(), "/nonexistent/runbook-test-credentials".into()),
-            ],
-        }
+        Run { args: vec![], env: AWS_ENV.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect() }
     }
 
     pub fn args<I: IntoIterator<Item = S>, S: AsRef<str>>(mut self, args: I) -> Run {

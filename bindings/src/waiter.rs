@@ -140,6 +140,11 @@ pub const EXTRA_WAITERS: &[(&str, &str, &str)] = &[(
      healthy targets in each. Default delay 15 s, timeout 1800 s.",
 )];
 
+/// The function names of `EXTRA_WAITERS` in one script module.
+pub fn extra_waiters(module: &str) -> impl Iterator<Item = &'static str> + '_ {
+    EXTRA_WAITERS.iter().filter(move |(m, ..)| *m == module).map(|(_, f, _)| *f)
+}
+
 /// `ecs::wait_deployment_complete`: services-stable is not enough after a forced deployment, which
 /// keeps the old tasks running (and counted) until the new ones pass their health checks.
 pub fn wait_deployment_complete(ctx: &Context, input: &Map, opts: WaitOptions) -> Result<Dynamic, CallError> {

@@ -2,14 +2,14 @@
 //! and inside an operation's map literal that operation's parameters, required ones first.
 
 use runbook_bindings::helpers::HELPERS;
-use runbook_bindings::waiter::EXTRA_WAITERS;
+use runbook_bindings::waiter::extra_waiters;
 use runbook_bindings::Svc;
 
 /// The functions of a script module, operations then waiters.
 pub fn functions(svc: Svc) -> Vec<&'static str> {
     let mut f: Vec<&str> = svc.operations().iter().map(|(f, _)| *f).collect();
     f.extend(svc.waiters().iter().map(|(f, _)| *f));
-    f.extend(EXTRA_WAITERS.iter().filter(|(m, ..)| *m == svc.module()).map(|(_, f, _)| *f));
+    f.extend(extra_waiters(svc.module()));
     f
 }
 

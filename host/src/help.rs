@@ -3,7 +3,7 @@
 
 use runbook_bindings::helpers::HELPERS;
 use runbook_bindings::model::Table;
-use runbook_bindings::waiter::EXTRA_WAITERS;
+use runbook_bindings::waiter::{extra_waiters, EXTRA_WAITERS};
 use runbook_bindings::Svc;
 use std::process::ExitCode;
 
@@ -57,7 +57,7 @@ fn service(svc: Svc, table: &Table) -> String {
     for (func, _) in svc.operations() {
         o.push_str(&format!("  {}::{func}\n", svc.module()));
     }
-    let extra: Vec<&str> = EXTRA_WAITERS.iter().filter(|(m, ..)| *m == svc.module()).map(|(_, f, _)| *f).collect();
+    let extra: Vec<&str> = extra_waiters(svc.module()).collect();
     if !svc.waiters().is_empty() || !extra.is_empty() {
         o.push_str("waiters\n");
         for func in svc.waiters().iter().map(|(f, _)| *f).chain(extra) {

@@ -190,8 +190,13 @@ impl Session {
         if ok {
             self.saved.push(text.trim_end().to_string());
         }
-        *self.variables.borrow_mut() = self.scope.iter().map(|(name, ..)| name.to_string()).collect();
+        self.refresh_variables();
         ok
+    }
+
+    /// The names Tab completion offers as variables: what the session's scope holds now.
+    fn refresh_variables(&self) {
+        *self.variables.borrow_mut() = self.scope.iter().map(|(name, ..)| name.to_string()).collect();
     }
 
     fn report(&self, e: &EvalAltResult, file: &Path) {
@@ -256,7 +261,7 @@ impl Session {
             }
             Err(e) => self.report(&e, file),
         }
-        *self.variables.borrow_mut() = self.scope.iter().map(|(name, ..)| name.to_string()).collect();
+        self.refresh_variables();
     }
 
     fn save(&self, file: &Path) {

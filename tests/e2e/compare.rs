@@ -2,7 +2,7 @@
 //! emulators of their own, and the resources are compared field by field (names instead of ARNs and
 //! IDs, which differ by construction).
 
-use runbook_tests::{root, Clients, Emulator, SERVICE_RESOURCE};
+use runbook_tests::{command, root, Clients, Emulator, SERVICE_RESOURCE};
 use serde_json::{json, Value};
 
 fn snapshot(c: &Clients) -> Value {
@@ -65,17 +65,10 @@ fn the_runbooks_leave_what_the_tutorials_cli_commands_leave() {
     by_cli.runbook().runbook("runbooks/prereqs.rhai", &[]).output().success();
     let venv_bin = root().join(".venv/bin");
     let path = format!("{}:{}", venv_bin.display(), std::env::var("PATH").unwrap_or_default());
-    let cli = std::process::Command::new("bash")
+    let cli = command("bash", &by_cli.url)
         .arg(root().join("tests/emulator/tutorial-cli.sh"))
         .env("PATH", path)
         .env("PROPAGATION_WAIT", "0")
-        .env("AWS_ENDPOINT_URL", &by_cli.url)
-        .env("AWS_ACCESS_KEY_ID", "testing")
-        .env("AWS_SECRET_ACCESS_KEY", "testing")
-        .env("AWS_DEFAULT_REGION", "us-east-1")
-        .env("AWS_CONFIG_FILE", "/nonexistent/runbook-test-config")
-        .env("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent/runbook-test-credentials")
-        .env_remove("AWS_PROFILE")
         .output()
         .unwrap();
     assert!(cli.status.success(), "the tutorial's CLI commands failed: {}", String::from_utf8_lossy(&cli.stderr));

@@ -153,7 +153,8 @@ fn bad_command_lines_fail_before_anything_runs() {
     let missing = emu.runbook().args(["run", "/nonexistent/runbook.rhai"]).output();
     assert_eq!(missing.code, 2);
     assert!(missing.stderr.starts_with("error: cannot read runbook /nonexistent/runbook.rhai: "), "{}", missing.stderr);
-    let no_region = emu.runbook().unset("AWS_REGION").args(["run", file.to_str().unwrap()]).output();
+    let no_region =
+        emu.runbook().unset("AWS_REGION").unset("AWS_DEFAULT_REGION").args(["run", file.to_str().unwrap()]).output();
     assert_eq!(no_region.code, 2);
     assert!(no_region.stderr.contains("no AWS region"), "{}", no_region.stderr);
     no_target_groups(&emu);

@@ -1,7 +1,7 @@
 //! Every runbook in examples/ and the Rust embedding example, run against the emulator after the
 //! tutorial, with the state they leave checked.
 
-use runbook_tests::{root, runbook_bin, Emulator};
+use runbook_tests::{command, runbook_bin, Emulator};
 
 const FAST: &[&str] = &["emulator=true", "propagation_wait=0"];
 
@@ -75,16 +75,7 @@ fn the_embedding_example_runs_a_script_from_rust() {
     let emu = Emulator::start();
     let bin = runbook_bin().parent().unwrap().join("examples/embed");
     assert!(bin.exists(), "{} is missing: cargo test builds the examples", bin.display());
-    let out = std::process::Command::new(bin)
-        .current_dir(root())
-        .env("AWS_ENDPOINT_URL", &emu.url)
-        .env("AWS_ACCESS_KEY_ID", "testing")
-        .env("AWS_SECRET_ACCESS_KEY", "testing")
-        .env("AWS_REGION", "us-east-1")
-        .env("AWS_CONFIG_FILE", "/nonexistent/runbook-test-config")
-        .env_remove("AWS_PROFILE")
-        .output()
-        .unwrap();
+    let out = command(bin, &emu.url).output().unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
     let c = emu.clients();
