@@ -32,39 +32,52 @@ pub fn wait(ctx: &Context, svc: Svc, waiter_name: &str, input: &Map, opts: WaitO
         message: format!("{} has no waiter {waiter_name}", svc.module()),
         retryable: false,
     })?;
-    let label = format!("{}::{}", svc.module(), waiter.func);
     let delay = opts.delay.unwrap_or(waiter.delay as f64).max(0.0);
     let timeout = opts.timeout.unwrap_or(waiter.delay as f64 * waiter.max_attempts as f64);
+    poll(ctx, svc.module(), &waiter.func, delay, timeout, |attempt| {
+        let result = invoke(ctx, svc, &waiter.operation, input, true);
+        let (outcome, seen) = evaluate(&waiter.acceptors, &result);
+        match outcome {
+            Some(Outcome::Success) => Ok((Some(result.unwrap_or(Dynamic::UNIT)), seen)),
+            Some(Outcome::Failure) => Err(CallError::Waiter {
+                service: svc.module().into(),
+                operation: waiter.func.clone(),
+                code: "WaiterFailure".into(),
+                message: format!("reached a failure state after {attempt} poll(s): {seen}"),
+            }),
+            Some(Outcome::Retry) => Ok((None, seen)),
+            // An error that no acceptor expects ends the wait with that error.
+            None => result.map(|_| (None, seen)),
+        }
+    })
+}
+
+/// The loop every waiter shares: `check(attempt)` polls once and answers the result when done
+/// (`None` to poll again) with what it saw; each poll prints a line, and the wait gives up, saying
+/// what it saw last, when the next poll would pass `timeout`.
+fn poll(
+    ctx: &Context,
+    service: &str,
+    func: &str,
+    delay: f64,
+    timeout: f64,
+    mut check: impl FnMut(u64) -> Result<(Option<Dynamic>, String), CallError>,
+) -> Result<Dynamic, CallError> {
+    let label = format!("{service}::{func}");
     let started = Instant::now();
     let mut attempt = 0u64;
     loop {
         attempt += 1;
-        let result = invoke(ctx, svc, &waiter.operation, input, true);
-        let (outcome, seen) = evaluate(&waiter.acceptors, &result);
+        let (done, seen) = check(attempt)?;
         let elapsed = started.elapsed().as_secs_f64();
-        match outcome {
-            Some(Outcome::Success) => {
-                eprintln!("{label}: done after {attempt} poll(s), {elapsed:.0}s ({seen})");
-                return result.or(Ok(Dynamic::UNIT));
-            }
-            Some(Outcome::Failure) => {
-                return Err(CallError::Waiter {
-                    service: svc.module().into(),
-                    operation: waiter.func.clone(),
-                    code: "WaiterFailure".into(),
-                    message: format!("reached a failure state after {attempt} poll(s): {seen}"),
-                });
-            }
-            Some(Outcome::Retry) => {}
-            // An error that no acceptor expects ends the wait with that error.
-            None => {
-                let _ = result?;
-            }
+        if let Some(result) = done {
+            eprintln!("{label}: done after {attempt} poll(s), {elapsed:.0}s ({seen})");
+            return Ok(result);
         }
         if elapsed + delay > timeout {
             return Err(CallError::Waiter {
-                service: svc.module().into(),
-                operation: waiter.func.clone(),
+                service: service.into(),
+                operation: func.into(),
                 code: "WaiterTimeout".into(),
                 message: format!(
                     "gave up after {attempt} poll(s) in {elapsed:.0}s (timeout {timeout:.0}s); last seen: {seen}"
@@ -72,7 +85,7 @@ pub fn wait(ctx: &Context, svc: Svc, waiter_name: &str, input: &Map, opts: WaitO
             });
         }
         eprintln!("{label}: poll {attempt}: {seen}; next in {delay:.0}s");
-        ctx.sleep(&waiter.func, delay)?;
+        ctx.sleep(func, delay)?;
     }
 }
 
@@ -148,7 +161,6 @@ pub fn extra_waiters(module: &str) -> impl Iterator<Item = &'static str> + '_ {
 /// `ecs::wait_deployment_complete`: services-stable is not enough after a forced deployment, which
 /// keeps the old tasks running (and counted) until the new ones pass their health checks.
 pub fn wait_deployment_complete(ctx: &Context, input: &Map, opts: WaitOptions) -> Result<Dynamic, CallError> {
-    let label = "ecs::wait_deployment_complete";
     let fail = |code: &str, message: String| CallError::Waiter {
         service: "ecs".into(),
         operation: "wait_deployment_complete".into(),
@@ -179,10 +191,7 @@ pub fn wait_deployment_complete(ctx: &Context, input: &Map, opts: WaitOptions) -
     }
     let delay = opts.delay.unwrap_or(15.0).max(0.0);
     let timeout = opts.timeout.unwrap_or(1800.0);
-    let started = Instant::now();
-    let mut attempt = 0u64;
-    loop {
-        attempt += 1;
+    poll(ctx, "ecs", "wait_deployment_complete", delay, timeout, |_| {
         let out = invoke(ctx, Svc::Ecs, "DescribeServices", &request, true)?;
         let doc = json::to_value(&out);
         let mut seen = Vec::new();
@@ -219,19 +228,6 @@ pub fn wait_deployment_complete(ctx: &Context, input: &Map, opts: WaitOptions) -
             }
             seen.push(line);
         }
-        let seen = seen.join("; ");
-        let elapsed = started.elapsed().as_secs_f64();
-        if done {
-            eprintln!("{label}: done after {attempt} poll(s), {elapsed:.0}s ({seen})");
-            return Ok(out);
-        }
-        if elapsed + delay > timeout {
-            return Err(fail(
-                "WaiterTimeout",
-                format!("gave up after {attempt} poll(s) in {elapsed:.0}s (timeout {timeout:.0}s); last seen: {seen}"),
-            ));
-        }
-        eprintln!("{label}: poll {attempt}: {seen}; next in {delay:.0}s");
-        ctx.sleep("wait_deployment_complete", delay)?;
-    }
+        Ok((done.then_some(out), seen.join("; ")))
+    })
 }
