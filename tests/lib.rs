@@ -4,6 +4,8 @@
 // Test support: a setup step that fails is a failing test, so panicking is the right response here.
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
+pub mod proxy;
+
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -30,6 +32,8 @@ pub fn runbook_bin() -> PathBuf {
 pub struct Emulator {
     child: Child,
     pub url: String,
+    /// Where the runs against this emulator keep their journals.
+    pub journal: PathBuf,
 }
 
 impl Emulator {
@@ -52,7 +56,8 @@ impl Emulator {
                 .spawn()
                 .expect("start moto_server");
             let url = format!("http://127.0.0.1:{port}");
-            let mut emu = Emulator { child, url };
+            let journal = std::env::temp_dir().join(format!("runbook-journal-{}-{}", std::process::id(), unique()));
+            let mut emu = Emulator { child, url, journal };
             let status = Command::new(venv.join("bin/python"))
                 .arg(root().join("tests/emulator/configure.py"))
                 .arg(&emu.url)
@@ -68,13 +73,22 @@ impl Emulator {
 
     /// `runbook ARGS` against this emulator.
     pub fn runbook(&self) -> Run {
-        Run::new().env("AWS_ENDPOINT_URL", &self.url)
+        Run::new().env("AWS_ENDPOINT_URL", &self.url).env("RUNBOOK_JOURNAL_DIR", &self.journal.to_string_lossy())
+    }
+
+    /// The journal records of this emulator's newest run.
+    pub fn last_journal(&self) -> Vec<serde_json::Value> {
+        let mut files: Vec<PathBuf> =
+            std::fs::read_dir(&self.journal).expect("journal folder").map(|e| e.expect("entry").path()).collect();
+        files.sort();
+        let text = std::fs::read_to_string(files.last().expect("a journal")).expect("read journal");
+        text.lines().map(|l| serde_json::from_str(l).expect("a JSON record")).collect()
     }
 
     /// `runbook repl` against this emulator, in a pseudo-terminal, with its history in `history`.
     pub fn repl(&self, history: &Path) -> rexpect::session::PtySession {
         let mut cmd = command(runbook_bin(), &self.url);
-        cmd.arg("repl").env("RUNBOOK_HISTORY", history).env("TERM", "xterm");
+        cmd.arg("repl").env("RUNBOOK_HISTORY", history).env("TERM", "xterm").env("RUNBOOK_JOURNAL_DIR", &self.journal);
         let mut p = rexpect::session::spawn_command(cmd, Some(15_000)).expect("start runbook repl in a pty");
         p.exp_string("runbook> ").expect("the first prompt");
         p
@@ -89,6 +103,7 @@ impl Drop for Emulator {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.journal);
     }
 }
 
@@ -143,7 +158,11 @@ impl Default for Run {
 
 impl Run {
     pub fn new() -> Run {
-        Run { args: vec![], env: AWS_ENV.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect() }
+        let mut env: Vec<(String, String)> = AWS_ENV.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        // Runs without an emulator of their own keep their journals out of the repository.
+        let journals = std::env::temp_dir().join(format!("runbook-journal-{}", std::process::id()));
+        env.push(("RUNBOOK_JOURNAL_DIR".into(), journals.to_string_lossy().into_owned()));
+        Run { args: vec![], env }
     }
 
     pub fn args<I: IntoIterator<Item = S>, S: AsRef<str>>(mut self, args: I) -> Run {

@@ -99,10 +99,26 @@ pub fn invoke(ctx: &Context, svc: Svc, op: &str, input: &Map, paginate: bool) ->
     if !problems.is_empty() {
         return Err(CallError::Validation { service: svc.module().into(), operation: op.into(), problems });
     }
-    match table.operations.get(op).and_then(|o| o.paginator.as_ref()) {
+    let meta = table.operations.get(op);
+    if !meta.is_some_and(|o| o.readonly) {
+        return ctx.safety.write(table, svc, op, input, ctx, |input| send(ctx, svc, op, input));
+    }
+    if let Some(answer) = ctx.safety.answer_from_plan(table, svc, op, input) {
+        return Ok(answer);
+    }
+    match meta.and_then(|o| o.paginator.as_ref()) {
         Some(p) if paginate => paginate_all(ctx, svc, op, input, p),
         _ => send(ctx, svc, op, input),
     }
+}
+
+/// The script function of an operation (`DeleteTargetGroup` → `delete_target_group`).
+pub fn function_name(module: &str, op: &str) -> String {
+    Svc::by_module(module)
+        .and_then(|s| s.table().ok())
+        .and_then(|t| t.operations.get(op))
+        .map(|o| o.func.clone())
+        .unwrap_or_else(|| op.to_string())
 }
 
 /// One request, no validation; retried for a bounded time while AWS says that a role created
@@ -314,7 +330,7 @@ mod tests {
         let (url, server) = fake_endpoint(2, error, r#"{"ScalableTargetARN":"arn:target"}"#);
         let ctx = context(&url);
         let input = scalable_target_input();
-        let out = invoke(&ctx, Svc::ApplicationAutoscaling, "RegisterScalableTarget", &input, true).unwrap();
+        let out = send(&ctx, Svc::ApplicationAutoscaling, "RegisterScalableTarget", &input).unwrap();
         assert_eq!(out.try_cast::<Map>().unwrap()["ScalableTargetARN"].to_string(), "arn:target");
         assert_eq!(server.join().unwrap(), 3, "two refusals, then the call that succeeded");
     }
@@ -327,7 +343,7 @@ mod tests {
         let (url, server) = fake_endpoint(1, error, r#"{"ScalableTargetARN":"arn:target"}"#);
         let ctx = context(&url);
         let input = scalable_target_input();
-        let e = invoke(&ctx, Svc::ApplicationAutoscaling, "RegisterScalableTarget", &input, true).unwrap_err();
+        let e = send(&ctx, Svc::ApplicationAutoscaling, "RegisterScalableTarget", &input).unwrap_err();
         assert_eq!(e.code(), "ValidationException");
         // Unblock the server's final accept so the thread ends.
         let _ = std::net::TcpStream::connect(url.trim_start_matches("http://"));

@@ -33,6 +33,9 @@ pub enum CallError {
     /// Ctrl-C or SIGTERM arrived while the call was in flight.
     #[error("{service}::{operation}: interrupted")]
     Interrupted { service: String, operation: String },
+    /// The operator answered "quit" at a `--step` prompt.
+    #[error("{message}")]
+    Stopped { service: String, operation: String, message: String },
     /// A waiter gave up, or saw a failure state.
     #[error("{service}::{operation}: {message}")]
     Waiter { service: String, operation: String, code: String, message: String },
@@ -105,11 +108,17 @@ impl CallError {
             CallError::Validation { .. } => "ValidationError",
             CallError::Aws { code, .. } | CallError::Transport { code, .. } | CallError::Waiter { code, .. } => code,
             CallError::Interrupted { .. } => "Interrupted",
+            CallError::Stopped { .. } => "StoppedByOperator",
         }
     }
 
     pub fn is_interrupt(&self) -> bool {
         matches!(self, CallError::Interrupted { .. })
+    }
+
+    /// Errors that end the run instead of reaching a script's `catch`.
+    pub fn ends_run(&self) -> bool {
+        matches!(self, CallError::Interrupted { .. } | CallError::Stopped { .. })
     }
 
     /// The map a script's `catch (e)` receives.
@@ -120,12 +129,14 @@ impl CallError {
             | CallError::Aws { service, operation, .. }
             | CallError::Transport { service, operation, .. }
             | CallError::Interrupted { service, operation }
+            | CallError::Stopped { service, operation, .. }
             | CallError::Waiter { service, operation, .. } => (service, operation),
         };
         let message = match self {
             CallError::Validation { problems, .. } => problems.join("; "),
             CallError::Aws { message, .. }
             | CallError::Transport { message, .. }
+            | CallError::Stopped { message, .. }
             | CallError::Waiter { message, .. } => message.clone(),
             CallError::Interrupted { .. } => "interrupted".into(),
         };

@@ -14,10 +14,13 @@ pub mod convert;
 pub mod error;
 mod generated;
 pub mod helpers;
+pub mod journal;
 pub mod json;
 pub mod model;
 pub mod runtime;
+pub mod safety;
 pub mod table;
+pub mod undo;
 pub mod validate;
 pub mod waiter;
 
@@ -46,14 +49,17 @@ fn service_module(svc: Svc, ctx: &Rc<Context>) -> Module {
     for &(func, op) in svc.operations() {
         let c = ctx.clone();
         module.set_native_fn(func, move |nc: NativeCallContext| {
+            site(&c, &nc);
             operation(&c, svc, op, Map::new(), Map::new()).map_err(|e| at(e, &nc))
         });
         let c = ctx.clone();
         module.set_native_fn(func, move |nc: NativeCallContext, input: Map| {
+            site(&c, &nc);
             operation(&c, svc, op, input, Map::new()).map_err(|e| at(e, &nc))
         });
         let c = ctx.clone();
         module.set_native_fn(func, move |nc: NativeCallContext, input: Map, opts: Map| {
+            site(&c, &nc);
             operation(&c, svc, op, input, opts).map_err(|e| at(e, &nc))
         });
     }
@@ -78,6 +84,11 @@ fn service_module(svc: Svc, ctx: &Rc<Context>) -> Module {
         });
     }
     module
+}
+
+/// Tells the journal where in the script the next call comes from.
+fn site(ctx: &Context, nc: &NativeCallContext) {
+    ctx.safety.set_site(nc.call_source().unwrap_or(""), nc.call_position().line());
 }
 
 /// Points an error raised inside a native function at the script's call.
@@ -138,7 +149,7 @@ fn option_error(svc: Svc, op: &str, problem: &str) -> Box<EvalAltResult> {
 
 /// A call error as the script sees it: a catchable map, except an interrupt, which ends the run.
 pub fn to_script_error(e: &CallError) -> Box<EvalAltResult> {
-    if e.is_interrupt() {
+    if e.ends_run() {
         return EvalAltResult::ErrorTerminated(Dynamic::from_map(e.to_map()), Position::NONE).into();
     }
     EvalAltResult::ErrorRuntime(Dynamic::from_map(e.to_map()), Position::NONE).into()

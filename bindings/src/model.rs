@@ -34,6 +34,9 @@ pub struct Operation {
     pub output: Option<String>,
     pub feature: Option<String>,
     pub paginator: Option<Paginator>,
+    /// Only reads (from the model; see the generator). Everything else is a write.
+    #[serde(default)]
+    pub readonly: bool,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -20,6 +20,20 @@ use tokio::sync::Notify;
 /// reserved, and only what is used is touched.
 pub const SCRIPT_STACK: usize = 256 * 1024 * 1024;
 
+thread_local! {
+    static REQUEST_ID: std::cell::RefCell<Option<String>> = const { std::cell::RefCell::new(None) };
+}
+
+/// Remembers the request id of the answer just received. Generated operations call this; the call
+/// path takes it with [`take_request_id`] after `block_on`, which polls the future on this same thread.
+pub fn note_request_id(out: &impl aws_types::request_id::RequestId) {
+    REQUEST_ID.with(|r| *r.borrow_mut() = out.request_id().map(str::to_string));
+}
+
+pub fn take_request_id() -> Option<String> {
+    REQUEST_ID.with(|r| r.borrow_mut().take())
+}
+
 pub type CallFuture<'a> = Pin<Box<dyn Future<Output = Result<Dynamic, CallError>> + 'a>>;
 
 /// How to reach AWS, from the command line; `None` leaves the SDK's own chain in charge.
@@ -85,6 +99,8 @@ pub struct Context {
     pub stats: Stats,
     /// How long a call keeps retrying while a just-created role propagates.
     pub propagation_timeout: Duration,
+    /// Plan, step, journal and tags: what happens to writes.
+    pub safety: crate::safety::Safety,
 }
 
 impl Context {
@@ -126,6 +142,7 @@ impl Context {
             params,
             stats: Stats::default(),
             propagation_timeout: Duration::from_secs(90),
+            safety: Default::default(),
         })
     }
 

@@ -34,7 +34,8 @@ pub fn wait(ctx: &Context, svc: Svc, waiter_name: &str, input: &Map, opts: WaitO
     })?;
     let delay = opts.delay.unwrap_or(waiter.delay as f64).max(0.0);
     let timeout = opts.timeout.unwrap_or(waiter.delay as f64 * waiter.max_attempts as f64);
-    poll(ctx, svc.module(), &waiter.func, delay, timeout, |attempt| {
+    let once = not_waited(ctx, input);
+    poll(ctx, svc.module(), &waiter.func, delay, timeout, once, |attempt| {
         let result = invoke(ctx, svc, &waiter.operation, input, true);
         let (outcome, seen) = evaluate(&waiter.acceptors, &result);
         match outcome {
@@ -52,6 +53,12 @@ pub fn wait(ctx: &Context, svc: Svc, waiter_name: &str, input: &Map, opts: WaitO
     })
 }
 
+/// A plan does not wait (its writes were not sent), nor does a wait on something a skipped step
+/// would have made: one poll, then on.
+fn not_waited(ctx: &Context, input: &Map) -> bool {
+    ctx.safety.planning() || ctx.safety.placeholder_in(input).is_some()
+}
+
 /// The loop every waiter shares: `check(attempt)` polls once and answers the result when done
 /// (`None` to poll again) with what it saw; each poll prints a line, and the wait gives up, saying
 /// what it saw last, when the next poll would pass `timeout`.
@@ -61,6 +68,7 @@ fn poll(
     func: &str,
     delay: f64,
     timeout: f64,
+    once: bool,
     mut check: impl FnMut(u64) -> Result<(Option<Dynamic>, String), CallError>,
 ) -> Result<Dynamic, CallError> {
     let label = format!("{service}::{func}");
@@ -69,6 +77,10 @@ fn poll(
     loop {
         attempt += 1;
         let (done, seen) = check(attempt)?;
+        if once {
+            eprintln!("{label}: not waited: the plan changes nothing to wait for ({seen})");
+            return Ok(done.unwrap_or(Dynamic::UNIT));
+        }
         let elapsed = started.elapsed().as_secs_f64();
         if let Some(result) = done {
             eprintln!("{label}: done after {attempt} poll(s), {elapsed:.0}s ({seen})");
@@ -191,7 +203,7 @@ pub fn wait_deployment_complete(ctx: &Context, input: &Map, opts: WaitOptions) -
     }
     let delay = opts.delay.unwrap_or(15.0).max(0.0);
     let timeout = opts.timeout.unwrap_or(1800.0);
-    poll(ctx, "ecs", "wait_deployment_complete", delay, timeout, |_| {
+    poll(ctx, "ecs", "wait_deployment_complete", delay, timeout, not_waited(ctx, input), |_| {
         let out = invoke(ctx, Svc::Ecs, "DescribeServices", &request, true)?;
         let doc = json::to_value(&out);
         let mut seen = Vec::new();

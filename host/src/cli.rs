@@ -1,6 +1,7 @@
-//! Command-line interface: `run`, `repl`, `help`.
+//! Command-line interface: `run`, `plan`, `repl`, `runs`, `show`, `undo`, `help`.
 
 use clap::{Args, Parser, Subcommand};
+use runbook_bindings::safety::Mode;
 use runbook_bindings::AwsOptions;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -18,6 +19,16 @@ enum Command {
     Run {
         /// The runbook (.rhai)
         file: PathBuf,
+        /// Show each write (an operation that changes something) and ask before sending it
+        #[arg(long)]
+        step: bool,
+        #[command(flatten)]
+        common: Common,
+    },
+    /// Show the writes a runbook would make, without making them (reads are sent)
+    Plan {
+        /// The runbook (.rhai)
+        file: PathBuf,
         #[command(flatten)]
         common: Common,
     },
@@ -25,6 +36,37 @@ enum Command {
     Repl {
         #[command(flatten)]
         common: Common,
+    },
+    /// List the recorded runs
+    Runs {
+        #[command(flatten)]
+        journal: JournalArgs,
+    },
+    /// Show one recorded run: its parameters, every write and its outcome
+    Show {
+        /// A run id, a unique prefix of one, or `last`
+        run: String,
+        #[command(flatten)]
+        journal: JournalArgs,
+    },
+    /// Remove what a recorded run created, newest first
+    Undo {
+        /// A run id, a unique prefix of one, or `last`
+        run: String,
+        /// Only show what would be removed
+        #[arg(long)]
+        plan: bool,
+        /// The AWS profile (default: the one the run used)
+        #[arg(long)]
+        profile: Option<String>,
+        /// The AWS region (default: the one the run used)
+        #[arg(long)]
+        region: Option<String>,
+        /// The endpoint (default: the one the run used)
+        #[arg(long = "endpoint-url", value_name = "URL")]
+        endpoint_url: Option<String>,
+        #[command(flatten)]
+        journal: JournalArgs,
     },
     /// Show the services, a service's operations and waiters, or one operation's parameters
     Help {
@@ -48,6 +90,25 @@ pub struct Common {
     /// Send every request to this endpoint (for example a local emulator)
     #[arg(long = "endpoint-url", value_name = "URL")]
     pub endpoint_url: Option<String>,
+    /// Do not tag created resources with the run id (tag runbook:run-id)
+    #[arg(long = "no-tag")]
+    pub no_tag: bool,
+    #[command(flatten)]
+    pub journal: JournalArgs,
+}
+
+/// Where run journals are kept.
+#[derive(Args, Clone, Default)]
+pub struct JournalArgs {
+    /// The folder of run journals (default: RUNBOOK_JOURNAL_DIR, then .runbook/runs)
+    #[arg(long = "journal-dir", value_name = "DIR")]
+    pub journal_dir: Option<PathBuf>,
+}
+
+impl JournalArgs {
+    pub fn dir(&self) -> PathBuf {
+        runbook_bindings::journal::dir(self.journal_dir.as_deref())
+    }
 }
 
 impl Common {
@@ -70,7 +131,19 @@ pub fn main() -> ExitCode {
         }
     };
     match cli.command {
-        Command::Run { file, common } => crate::run::on_script_thread(move || crate::run::run_file(&file, &common)),
+        Command::Run { file, step, common } => {
+            let mode = if step { Mode::Step } else { Mode::Run };
+            crate::run::on_script_thread(move || crate::run::run_file(&file, &common, mode))
+        }
+        Command::Plan { file, common } => {
+            crate::run::on_script_thread(move || crate::run::run_file(&file, &common, Mode::Plan))
+        }
+        Command::Runs { journal } => crate::runs::list(&journal.dir()),
+        Command::Show { run, journal } => crate::runs::show(&journal.dir(), &run),
+        Command::Undo { run, plan, profile, region, endpoint_url, journal } => {
+            let aws = AwsOptions { profile, region, endpoint_url };
+            crate::run::on_script_thread(move || crate::runs::undo(&journal.dir(), &run, aws, plan))
+        }
         Command::Repl { common } => crate::run::on_script_thread(move || crate::repl::repl(&common)),
         Command::Help { topic } => crate::help::help(topic.as_deref()),
     }

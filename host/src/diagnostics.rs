@@ -88,6 +88,37 @@ pub fn is_interrupt(e: &EvalAltResult) -> bool {
     }
 }
 
+/// The innermost error, below the layers of function calls and imports.
+fn innermost(e: &EvalAltResult) -> &EvalAltResult {
+    match e {
+        EvalAltResult::ErrorInModule(_, inner, _) | EvalAltResult::ErrorInFunctionCall(_, _, inner, _) => {
+            innermost(inner)
+        }
+        other => other,
+    }
+}
+
+/// Whether the operator quit at a `--step` prompt.
+pub fn is_stop(e: &EvalAltResult) -> bool {
+    match innermost(e) {
+        EvalAltResult::ErrorTerminated(v, _) => v
+            .read_lock::<rhai::Map>()
+            .is_some_and(|m| m.get("code").is_some_and(|c| c.to_string() == "StoppedByOperator")),
+        _ => false,
+    }
+}
+
+/// The error as the journal's end record keeps it: the AWS error map, or the script error's text.
+pub fn error_value(e: &EvalAltResult) -> serde_json::Value {
+    match innermost(e) {
+        EvalAltResult::ErrorRuntime(v, _) | EvalAltResult::ErrorTerminated(v, _) if v.is_map() => {
+            let full = runbook_bindings::json::to_value(v);
+            serde_json::json!({ "code": full["code"], "message": full["message"], "operation": full["operation"] })
+        }
+        other => serde_json::json!({ "code": "ScriptError", "message": other.to_string() }),
+    }
+}
+
 fn pos_text(p: Position) -> String {
     match (p.line(), p.position()) {
         (Some(l), Some(c)) => format!("{l}:{c}"),

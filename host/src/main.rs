@@ -8,6 +8,7 @@ mod help;
 mod params;
 mod repl;
 mod run;
+mod runs;
 
 fn main() -> std::process::ExitCode {
     cli::main()

@@ -90,8 +90,8 @@ pub fn repl(common: &Common) -> ExitCode {
         Ok(s) => s,
         Err(e) => return crate::run::fail(&e),
     };
-    let ctx = match Context::new(&common.aws(), sets) {
-        Ok(c) => Rc::new(c),
+    let ctx = match crate::run::connect(common, sets, "<repl>", runbook_bindings::safety::Mode::Run) {
+        Ok(c) => c,
         Err(e) => return crate::run::fail(&e),
     };
     crate::run::install_signal_handlers(&ctx);
@@ -120,6 +120,7 @@ pub fn repl(common: &Common) -> ExitCode {
     );
     let mut session = Session { engine, scope: Scope::new(), ctx, format: Format::Json, saved: Vec::new(), variables };
     let mut buffer = String::new();
+    let started = std::time::Instant::now();
     loop {
         let prompt = if buffer.is_empty() { "runbook> " } else { "   ...> " };
         match editor.readline(prompt) {
@@ -158,6 +159,12 @@ pub fn repl(common: &Common) -> ExitCode {
     }
     if let Some(h) = &history {
         save_history(&mut editor, h);
+    }
+    let ctx = &session.ctx;
+    ctx.safety.close_journal("ended", None, ctx.stats.calls.get(), started.elapsed().as_secs_f64());
+    let created: usize = ctx.safety.writes().iter().map(|w| w.created.len()).sum();
+    if created > 0 {
+        eprintln!("this session created {created} resource(s); undo them with: runbook undo {}", ctx.safety.run_id);
     }
     ExitCode::SUCCESS
 }

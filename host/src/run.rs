@@ -5,6 +5,8 @@ use crate::diagnostics;
 use crate::engine;
 use crate::params;
 use rhai::{EvalAltResult, Scope};
+use runbook_bindings::journal;
+use runbook_bindings::safety::{Mode, Safety};
 use runbook_bindings::{Context, Interrupt};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -32,7 +34,35 @@ pub fn fail(msg: &str) -> ExitCode {
     ExitCode::from(2)
 }
 
-pub fn run_file(file: &Path, common: &Common) -> ExitCode {
+/// Connects to AWS with the run's safety settings and, except for a plan, starts its journal.
+pub fn connect(
+    common: &Common,
+    sets: std::collections::BTreeMap<String, String>,
+    file: &str,
+    mode: Mode,
+) -> Result<Rc<Context>, String> {
+    let mut ctx = Context::new(&common.aws(), sets)?;
+    let root = runbook_root(Path::new(file));
+    ctx.safety = Safety::new(mode, journal::new_run_id(), !common.no_tag).with_root(root);
+    if mode != Mode::Plan {
+        let params: serde_json::Map<String, serde_json::Value> =
+            ctx.params.iter().map(|(k, v)| (k.clone(), journal::param_value(k, v))).collect();
+        let start = serde_json::json!({
+            "file": file,
+            "mode": if mode == Mode::Step { "step" } else { "run" },
+            "params": params,
+            "profile": common.profile.clone().or_else(|| std::env::var("AWS_PROFILE").ok()),
+            "region": ctx.region(),
+            "endpoint": ctx.endpoint(),
+            "tagged": !common.no_tag,
+            "version": env!("CARGO_PKG_VERSION"),
+        });
+        ctx.safety.open_journal(&common.journal.dir(), start)?;
+    }
+    Ok(Rc::new(ctx))
+}
+
+pub fn run_file(file: &Path, common: &Common, mode: Mode) -> ExitCode {
     let source = match std::fs::read_to_string(file) {
         Ok(s) => s,
         Err(e) => return fail(&format!("cannot read runbook {}: {e}", file.display())),
@@ -45,34 +75,107 @@ pub fn run_file(file: &Path, common: &Common) -> ExitCode {
     if let Err(e) = params::check(&sets, &params::declared(&root, file)) {
         return fail(&e);
     }
-    let ctx = match Context::new(&common.aws(), sets) {
-        Ok(c) => Rc::new(c),
+    let ctx = match connect(common, sets, &file.to_string_lossy(), mode) {
+        Ok(c) => c,
         Err(e) => return fail(&e),
     };
     install_signal_handlers(&ctx);
     let engine = engine::build(ctx.clone(), &root);
+    let started = std::time::Instant::now();
     let mut ast = match engine.compile(&source) {
         Ok(a) => a,
         Err(e) => {
             eprint!("{}", diagnostics::parse_error(file, &e).render());
+            ctx.safety.close_journal("failed", Some(serde_json::json!({ "code": "SyntaxError" })), 0, 0.0);
             return ExitCode::from(1);
         }
     };
     ast.set_source(file.to_string_lossy().as_ref());
     let mut scope = Scope::new();
-    let started = std::time::Instant::now();
-    match engine.run_ast_with_scope(&mut scope, &ast) {
+    let result = engine.run_ast_with_scope(&mut scope, &ast);
+    let secs = started.elapsed().as_secs_f64();
+    let calls = ctx.stats.calls.get();
+    let code = match &result {
         Ok(()) => {
-            let calls = ctx.stats.calls.get();
-            eprintln!(
-                "runbook: {} done, {calls} AWS call(s) in {:.2} s",
-                file.display(),
-                started.elapsed().as_secs_f64()
-            );
+            ctx.safety.close_journal("succeeded", None, calls, secs);
             ExitCode::SUCCESS
         }
-        Err(e) => report(&root, file, &e, &ctx.interrupt),
+        Err(e) => {
+            let outcome = match ctx.interrupt.signal() {
+                Some(_) => "interrupted",
+                None if diagnostics::is_stop(e) => "stopped",
+                None => "failed",
+            };
+            ctx.safety.close_journal(outcome, Some(diagnostics::error_value(e)), calls, secs);
+            report(&root, file, e, &ctx.interrupt)
+        }
+    };
+    if mode == Mode::Plan {
+        print!("{}", plan_listing(file, &ctx));
     }
+    // A failed run that wrote nothing has said all there is in its diagnostic.
+    if result.is_ok() || !ctx.safety.writes().is_empty() {
+        eprint!("{}", summary(file, &ctx, result.is_ok(), secs));
+    }
+    code
+}
+
+/// The writes a plan found, numbered as their placeholders are, with their parameters.
+fn plan_listing(file: &Path, ctx: &Context) -> String {
+    use std::fmt::Write;
+    let writes = ctx.safety.writes();
+    let mut o = String::new();
+    let _ = writeln!(
+        o,
+        "\nPlan for {}: {} write(s), none sent; {} read(s) sent, {} answered from the plan",
+        file.display(),
+        writes.len(),
+        ctx.stats.calls.get(),
+        ctx.safety.answered.get()
+    );
+    for w in &writes {
+        let at = if w.at.is_empty() { String::new() } else { format!("  ({})", w.at) };
+        let _ = writeln!(o, "\n{:>3}. {}{at}", w.seq, w.function);
+        for line in runbook_bindings::json::pretty(&w.input).lines() {
+            let _ = writeln!(o, "     {line}");
+        }
+    }
+    o
+}
+
+/// The end-of-run lines: calls, writes, what was created, the journal and the undo command.
+fn summary(file: &Path, ctx: &Context, ok: bool, secs: f64) -> String {
+    use runbook_bindings::safety::State;
+    use std::fmt::Write;
+    let writes = ctx.safety.writes();
+    let calls = ctx.stats.calls.get();
+    let mut o = String::new();
+    let what = match (ctx.safety.mode, ok) {
+        (Mode::Plan, true) => "planned",
+        (_, true) => "done",
+        (_, false) => "stopped",
+    };
+    let sent = writes.iter().filter(|w| matches!(w.state, State::Sent | State::Failed(_))).count();
+    let skipped = writes.iter().filter(|w| w.state == State::Skipped).count();
+    let created: Vec<&String> = writes.iter().flat_map(|w| &w.created).collect();
+    let mut line = format!("runbook: {} {what}, {calls} AWS call(s) in {secs:.2} s", file.display());
+    if ctx.safety.mode != Mode::Plan {
+        let _ = write!(line, "; {sent} write(s), {} created", created.len());
+        if skipped > 0 {
+            let _ = write!(line, ", {skipped} skipped");
+        }
+    }
+    let _ = writeln!(o, "{line}");
+    for (i, c) in created.iter().enumerate() {
+        let _ = writeln!(o, "  {} {c}", if i == 0 { "created:" } else { "        " });
+    }
+    if let Some(path) = ctx.safety.journal_path() {
+        let _ = writeln!(o, "  journal: {}", path.display());
+        if !created.is_empty() {
+            let _ = writeln!(o, "  undo:    runbook undo {}", ctx.safety.run_id);
+        }
+    }
+    o
 }
 
 /// Prints the diagnostic and picks the exit code: 130 after Ctrl-C, 143 after SIGTERM, 1 otherwise.

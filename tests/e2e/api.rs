@@ -155,7 +155,8 @@ let doc = `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"
 iam::create_role(#{ RoleName: "app", AssumeRolePolicyDocument: doc, Description: "first", Tags: [#{ Key: "team", Value: "web" }] });
 let role = iam::get_role(#{ RoleName: "app" }).Role;
 print(role.CreateDate);
-print(to_json(role.Tags));
+print(to_json(role.Tags.filter(|t| t.Key == "team")));
+print(role.Tags.filter(|t| t.Key == "runbook:run-id").len());
 iam::update_role_description(#{ RoleName: "app", Description: "second" });
 print(iam::get_role(#{ RoleName: "app" }).Role.Description);
 iam::delete_role(#{ RoleName: "app" });
@@ -171,7 +172,7 @@ try { iam::get_role(#{ RoleName: "app" }); } catch (e) { print(e.code); }
     );
     assert_eq!(
         lines[1..].join("\n"),
-        "[\n    {\n        \"Key\": \"team\",\n        \"Value\": \"web\"\n    }\n]\nsecond\nNoSuchEntity"
+        "[\n    {\n        \"Key\": \"team\",\n        \"Value\": \"web\"\n    }\n]\n1\nsecond\nNoSuchEntity"
     );
     let c = emu.clients();
     assert!(c.block_on(c.iam.get_role().role_name("app").send()).is_err(), "the role is gone");
@@ -200,7 +201,7 @@ print(ec2::describe_security_groups(#{ Filters: [#{ Name: "group-name", Values: 
     .success();
     assert_eq!(
         out.stdout,
-        "#{\"cidr\": \"10.0.0.0/8\", \"from\": 443, \"p\": \"tcp\", \"why\": \"vpn\"}\n[\"env\", \"owner\"]\n0\n"
+        "#{\"cidr\": \"10.0.0.0/8\", \"from\": 443, \"p\": \"tcp\", \"why\": \"vpn\"}\n[\"env\", \"owner\", \"runbook:run-id\"]\n0\n"
     );
     assert!(emu.clients().security_groups("group-name", "rt").is_empty());
 }

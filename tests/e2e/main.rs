@@ -10,4 +10,5 @@ mod diagnostics;
 mod examples;
 mod query;
 mod repl;
+mod safety;
 mod tutorial;

@@ -342,7 +342,7 @@ fn emit_rust(
         }
         let _ = writeln!(
             o,
-            "\n        .send()\n        .await\n        .map_err(|e| CallError::sdk(SERVICE, \"{}\", e))?;",
+            "\n        .send()\n        .await\n        .map_err(|e| CallError::sdk(SERVICE, \"{}\", e))?;\n    crate::runtime::note_request_id(&out);",
             op.name
         );
         if op.out_fields.is_empty() {
@@ -454,6 +454,9 @@ fn emit_table(
         }
         if op.gated {
             e.insert("feature".into(), json!(GATE));
+        }
+        if read_only(&models.service, &op.name) {
+            e.insert("readonly".into(), json!(true));
         }
         if let Some(p) = paginators.get(&op.name) {
             e.insert("paginator".into(), p.clone());
@@ -587,4 +590,19 @@ fn collect(g: &mut Gen, shape: &str, into: &mut BTreeSet<String>) {
         }
         _ => {}
     }
+}
+
+/// Whether an operation only reads. A model that marks any operation `readonly` is taken at its word
+/// for all of them; the other models (ELBv2, EC2, IAM, Application Auto Scaling in botocore 1.44.5)
+/// mark none, and there the aws CLI's read verbs decide. Anything else counts as a write, so an
+/// unknown verb errs on the side of `plan` not sending it.
+fn read_only(service: &Value, op: &str) -> bool {
+    let ops = service["operations"].as_object();
+    let annotated = ops.is_some_and(|all| all.values().any(|o| o.get("readonly").is_some()));
+    if annotated {
+        return service["operations"][op]["readonly"].as_bool() == Some(true);
+    }
+    ["Describe", "List", "Get"]
+        .iter()
+        .any(|verb| op.strip_prefix(verb).is_some_and(|rest| rest.chars().next().is_some_and(char::is_uppercase)))
 }

@@ -66,6 +66,7 @@ async fn op_delete_scaling_policy(c: &sdk::Client, input: &Map) -> Result<Dynami
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DeleteScalingPolicy", e))?;
+    crate::runtime::note_request_id(&out);
     let _ = out;
     Ok(Obj::new().into())
 }
@@ -81,6 +82,7 @@ async fn op_delete_scheduled_action(c: &sdk::Client, input: &Map) -> Result<Dyna
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DeleteScheduledAction", e))?;
+    crate::runtime::note_request_id(&out);
     let _ = out;
     Ok(Obj::new().into())
 }
@@ -95,6 +97,7 @@ async fn op_deregister_scalable_target(c: &sdk::Client, input: &Map) -> Result<D
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DeregisterScalableTarget", e))?;
+    crate::runtime::note_request_id(&out);
     let _ = out;
     Ok(Obj::new().into())
 }
@@ -111,6 +114,7 @@ async fn op_describe_scalable_targets(c: &sdk::Client, input: &Map) -> Result<Dy
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeScalableTargets", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("ScalableTargets", &out.scalable_targets)
         .put("NextToken", &out.next_token)
@@ -130,6 +134,7 @@ async fn op_describe_scaling_activities(c: &sdk::Client, input: &Map) -> Result<
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeScalingActivities", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("ScalingActivities", &out.scaling_activities)
         .put("NextToken", &out.next_token)
@@ -149,6 +154,7 @@ async fn op_describe_scaling_policies(c: &sdk::Client, input: &Map) -> Result<Dy
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeScalingPolicies", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("ScalingPolicies", &out.scaling_policies)
         .put("NextToken", &out.next_token)
@@ -168,6 +174,7 @@ async fn op_describe_scheduled_actions(c: &sdk::Client, input: &Map) -> Result<D
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeScheduledActions", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("ScheduledActions", &out.scheduled_actions)
         .put("NextToken", &out.next_token)
@@ -187,6 +194,7 @@ async fn op_get_predictive_scaling_forecast(c: &sdk::Client, input: &Map) -> Res
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "GetPredictiveScalingForecast", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("LoadForecast", &out.load_forecast)
         .put("CapacityForecast", &out.capacity_forecast)
@@ -202,6 +210,7 @@ async fn op_list_tags_for_resource(c: &sdk::Client, input: &Map) -> Result<Dynam
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ListTagsForResource", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("Tags", &out.tags)
         .into())
@@ -222,6 +231,7 @@ async fn op_put_scaling_policy(c: &sdk::Client, input: &Map) -> Result<Dynamic, 
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "PutScalingPolicy", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("PolicyARN", &out.policy_arn)
         .put("Alarms", &out.alarms)
@@ -244,6 +254,7 @@ async fn op_put_scheduled_action(c: &sdk::Client, input: &Map) -> Result<Dynamic
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "PutScheduledAction", e))?;
+    crate::runtime::note_request_id(&out);
     let _ = out;
     Ok(Obj::new().into())
 }
@@ -263,6 +274,7 @@ async fn op_register_scalable_target(c: &sdk::Client, input: &Map) -> Result<Dyn
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "RegisterScalableTarget", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("ScalableTargetARN", &out.scalable_target_arn)
         .into())
@@ -277,6 +289,7 @@ async fn op_tag_resource(c: &sdk::Client, input: &Map) -> Result<Dynamic, CallEr
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "TagResource", e))?;
+    crate::runtime::note_request_id(&out);
     let _ = out;
     Ok(Obj::new().into())
 }
@@ -290,6 +303,7 @@ async fn op_untag_resource(c: &sdk::Client, input: &Map) -> Result<Dynamic, Call
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "UntagResource", e))?;
+    crate::runtime::note_request_id(&out);
     let _ = out;
     Ok(Obj::new().into())
 }

@@ -2573,6 +2573,7 @@ async fn op_accept_address_transfer(c: &sdk::Client, input: &Map) -> Result<Dyna
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "AcceptAddressTransfer", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("AddressTransfer", &out.address_transfer)
         .into())
@@ -2588,6 +2589,7 @@ async fn op_accept_capacity_reservation_billing_ownership(c: &sdk::Client, input
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "AcceptCapacityReservationBillingOwnership", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("Return", &out.r#return)
         .into())
@@ -2603,6 +2605,7 @@ async fn op_accept_reserved_instances_exchange_quote(c: &sdk::Client, input: &Ma
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "AcceptReservedInstancesExchangeQuote", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("ExchangeId", &out.exchange_id)
         .into())
@@ -2617,6 +2620,7 @@ async fn op_accept_transit_gateway_client_vpn_attachment(c: &sdk::Client, input:
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "AcceptTransitGatewayClientVpnAttachment", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("TransitGatewayClientVpnAttachment", &out.transit_gateway_client_vpn_attachment)
         .into())
@@ -2633,6 +2637,7 @@ async fn op_accept_transit_gateway_multicast_domain_associations(c: &sdk::Client
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "AcceptTransitGatewayMulticastDomainAssociations", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("Associations", &out.associations)
         .into())
@@ -2647,6 +2652,7 @@ async fn op_accept_transit_gateway_peering_attachment(c: &sdk::Client, input: &M
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "AcceptTransitGatewayPeeringAttachment", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("TransitGatewayPeeringAttachment", &out.transit_gateway_peering_attachment)
         .into())
@@ -2661,6 +2667,7 @@ async fn op_accept_transit_gateway_vpc_attachment(c: &sdk::Client, input: &Map) 
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "AcceptTransitGatewayVpcAttachment", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("TransitGatewayVpcAttachment", &out.transit_gateway_vpc_attachment)
         .into())
@@ -2676,6 +2683,7 @@ async fn op_accept_vpc_endpoint_connections(c: &sdk::Client, input: &Map) -> Res
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "AcceptVpcEndpointConnections", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("Unsuccessful", &out.unsuccessful)
         .into())
@@ -2690,6 +2698,7 @@ async fn op_accept_vpc_peering_connection(c: &sdk::Client, input: &Map) -> Resul
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "AcceptVpcPeeringConnection", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("VpcPeeringConnection", &out.vpc_peering_connection)
         .into())
@@ -2707,6 +2716,7 @@ async fn op_advertise_byoip_cidr(c: &sdk::Client, input: &Map) -> Result<Dynamic
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "AdvertiseByoipCidr", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("ByoipCidr", &out.byoip_cidr)
         .into())
@@ -2727,6 +2737,7 @@ async fn op_allocate_address(c: &sdk::Client, input: &Map) -> Result<Dynamic, Ca
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "AllocateAddress", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("AllocationId", &out.allocation_id)
         .put("PublicIpv4Pool", &out.public_ipv4_pool)
@@ -2760,6 +2771,7 @@ async fn op_allocate_hosts(c: &sdk::Client, input: &Map) -> Result<Dynamic, Call
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "AllocateHosts", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("HostIds", &out.host_ids)
         .into())
@@ -2783,6 +2795,7 @@ async fn op_allocate_ipam_pool_cidr(c: &sdk::Client, input: &Map) -> Result<Dyna
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "AllocateIpamPoolCidr", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("IpamPoolAllocation", &out.ipam_pool_allocation)
         .into())
@@ -2799,6 +2812,7 @@ async fn op_apply_security_groups_to_client_vpn_target_network(c: &sdk::Client, 
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ApplySecurityGroupsToClientVpnTargetNetwork", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("SecurityGroupIds", &out.security_group_ids)
         .into())
@@ -2816,6 +2830,7 @@ async fn op_assign_ipv6_addresses(c: &sdk::Client, input: &Map) -> Result<Dynami
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "AssignIpv6Addresses", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("AssignedIpv6Addresses", &out.assigned_ipv6_addresses)
         .put("AssignedIpv6Prefixes", &out.assigned_ipv6_prefixes)
@@ -2836,6 +2851,7 @@ async fn op_assign_private_ip_addresses(c: &sdk::Client, input: &Map) -> Result<
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "AssignPrivateIpAddresses", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("NetworkInterfaceId", &out.network_interface_id)
         .put("AssignedPrivateIpAddresses", &out.assigned_private_ip_addresses)
@@ -2854,6 +2870,7 @@ async fn op_assign_private_nat_gateway_address(c: &sdk::Client, input: &Map) -> 
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "AssignPrivateNatGatewayAddress", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("NatGatewayId", &out.nat_gateway_id)
         .put("NatGatewayAddresses", &out.nat_gateway_addresses)
@@ -2874,6 +2891,7 @@ async fn op_associate_address(c: &sdk::Client, input: &Map) -> Result<Dynamic, C
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "AssociateAddress", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("AssociationId", &out.association_id)
         .into())
@@ -2892,6 +2910,7 @@ async fn op_associate_application_status_check(c: &sdk::Client, input: &Map) -> 
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "AssociateApplicationStatusCheck", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("SuccessfulResults", &out.successful_results)
         .put("UnsuccessfulResults", &out.unsuccessful_results)
@@ -2909,6 +2928,7 @@ async fn op_associate_capacity_reservation_billing_owner(c: &sdk::Client, input:
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "AssociateCapacityReservationBillingOwner", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("Return", &out.r#return)
         .into())
@@ -2928,6 +2948,7 @@ async fn op_associate_client_vpn_target_network(c: &sdk::Client, input: &Map) ->
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "AssociateClientVpnTargetNetwork", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("AssociationId", &out.association_id)
         .put("Status", &out.status)
@@ -2945,6 +2966,7 @@ async fn op_associate_dhcp_options(c: &sdk::Client, input: &Map) -> Result<Dynam
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "AssociateDhcpOptions", e))?;
+    crate::runtime::note_request_id(&out);
     let _ = out;
     Ok(Obj::new().into())
 }
@@ -2960,6 +2982,7 @@ async fn op_associate_enclave_certificate_iam_role(c: &sdk::Client, input: &Map)
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "AssociateEnclaveCertificateIamRole", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("CertificateS3BucketName", &out.certificate_s3_bucket_name)
         .put("CertificateS3ObjectKey", &out.certificate_s3_object_key)
@@ -2977,6 +3000,7 @@ async fn op_associate_iam_instance_profile(c: &sdk::Client, input: &Map) -> Resu
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "AssociateIamInstanceProfile", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("IamInstanceProfileAssociation", &out.iam_instance_profile_association)
         .into())
@@ -2993,6 +3017,7 @@ async fn op_associate_instance_event_window(c: &sdk::Client, input: &Map) -> Res
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "AssociateInstanceEventWindow", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("InstanceEventWindow", &out.instance_event_window)
         .into())
@@ -3009,6 +3034,7 @@ async fn op_associate_ipam_byoasn(c: &sdk::Client, input: &Map) -> Result<Dynami
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "AssociateIpamByoasn", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("AsnAssociation", &out.asn_association)
         .into())
@@ -3027,6 +3053,7 @@ async fn op_associate_ipam_resource_discovery(c: &sdk::Client, input: &Map) -> R
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "AssociateIpamResourceDiscovery", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("IpamResourceDiscoveryAssociation", &out.ipam_resource_discovery_association)
         .into())
@@ -3045,6 +3072,7 @@ async fn op_associate_nat_gateway_address(c: &sdk::Client, input: &Map) -> Resul
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "AssociateNatGatewayAddress", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("NatGatewayId", &out.nat_gateway_id)
         .put("NatGatewayAddresses", &out.nat_gateway_addresses)
@@ -3061,6 +3089,7 @@ async fn op_associate_route_server(c: &sdk::Client, input: &Map) -> Result<Dynam
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "AssociateRouteServer", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("RouteServerAssociation", &out.route_server_association)
         .into())
@@ -3078,6 +3107,7 @@ async fn op_associate_route_table(c: &sdk::Client, input: &Map) -> Result<Dynami
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "AssociateRouteTable", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("AssociationId", &out.association_id)
         .put("AssociationState", &out.association_state)
@@ -3094,6 +3124,7 @@ async fn op_associate_security_group_vpc(c: &sdk::Client, input: &Map) -> Result
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "AssociateSecurityGroupVpc", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("State", &out.state)
         .into())
@@ -3110,6 +3141,7 @@ async fn op_associate_subnet_cidr_block(c: &sdk::Client, input: &Map) -> Result<
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "AssociateSubnetCidrBlock", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("Ipv6CidrBlockAssociation", &out.ipv6_cidr_block_association)
         .put("SubnetId", &out.subnet_id)
@@ -3127,6 +3159,7 @@ async fn op_associate_transit_gateway_multicast_domain(c: &sdk::Client, input: &
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "AssociateTransitGatewayMulticastDomain", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("Associations", &out.associations)
         .into())
@@ -3142,6 +3175,7 @@ async fn op_associate_transit_gateway_policy_table(c: &sdk::Client, input: &Map)
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "AssociateTransitGatewayPolicyTable", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("Association", &out.association)
         .into())
@@ -3157,6 +3191,7 @@ async fn op_associate_transit_gateway_route_table(c: &sdk::Client, input: &Map) 
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "AssociateTransitGatewayRouteTable", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("Association", &out.association)
         .into())
@@ -3176,6 +3211,7 @@ async fn op_associate_trunk_interface(c: &sdk::Client, input: &Map) -> Result<Dy
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "AssociateTrunkInterface", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("InterfaceAssociation", &out.interface_association)
         .put("ClientToken", &out.client_token)
@@ -3199,6 +3235,7 @@ async fn op_associate_vpc_cidr_block(c: &sdk::Client, input: &Map) -> Result<Dyn
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "AssociateVpcCidrBlock", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("Ipv6CidrBlockAssociation", &out.ipv6_cidr_block_association)
         .put("CidrBlockAssociation", &out.cidr_block_association)
@@ -3217,6 +3254,7 @@ async fn op_attach_classic_link_vpc(c: &sdk::Client, input: &Map) -> Result<Dyna
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "AttachClassicLinkVpc", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("Return", &out.r#return)
         .into())
@@ -3232,6 +3270,7 @@ async fn op_attach_image_watermark(c: &sdk::Client, input: &Map) -> Result<Dynam
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "AttachImageWatermark", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("WatermarkKey", &out.watermark_key)
         .into())
@@ -3247,6 +3286,7 @@ async fn op_attach_internet_gateway(c: &sdk::Client, input: &Map) -> Result<Dyna
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "AttachInternetGateway", e))?;
+    crate::runtime::note_request_id(&out);
     let _ = out;
     Ok(Obj::new().into())
 }
@@ -3265,6 +3305,7 @@ async fn op_attach_network_interface(c: &sdk::Client, input: &Map) -> Result<Dyn
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "AttachNetworkInterface", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("AttachmentId", &out.attachment_id)
         .put("NetworkCardIndex", &out.network_card_index)
@@ -3283,6 +3324,7 @@ async fn op_attach_verified_access_trust_provider(c: &sdk::Client, input: &Map) 
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "AttachVerifiedAccessTrustProvider", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("VerifiedAccessTrustProvider", &out.verified_access_trust_provider)
         .put("VerifiedAccessInstance", &out.verified_access_instance)
@@ -3302,6 +3344,7 @@ async fn op_attach_volume(c: &sdk::Client, input: &Map) -> Result<Dynamic, CallE
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "AttachVolume", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("DeleteOnTermination", &out.delete_on_termination)
         .put("AssociatedResource", &out.associated_resource)
@@ -3325,6 +3368,7 @@ async fn op_attach_vpn_gateway(c: &sdk::Client, input: &Map) -> Result<Dynamic, 
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "AttachVpnGateway", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("VpcAttachment", &out.vpc_attachment)
         .into())
@@ -3345,6 +3389,7 @@ async fn op_authorize_client_vpn_ingress(c: &sdk::Client, input: &Map) -> Result
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "AuthorizeClientVpnIngress", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("Status", &out.status)
         .into())
@@ -3367,6 +3412,7 @@ async fn op_authorize_security_group_egress(c: &sdk::Client, input: &Map) -> Res
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "AuthorizeSecurityGroupEgress", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("Return", &out.r#return)
         .put("SecurityGroupRules", &out.security_group_rules)
@@ -3391,6 +3437,7 @@ async fn op_authorize_security_group_ingress(c: &sdk::Client, input: &Map) -> Re
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "AuthorizeSecurityGroupIngress", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("Return", &out.r#return)
         .put("SecurityGroupRules", &out.security_group_rules)
@@ -3410,6 +3457,7 @@ async fn op_batch_modify_ipam_routing_policy_registrations(c: &sdk::Client, inpu
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "BatchModifyIpamRoutingPolicyRegistrations", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("IpamRoutingPolicyRegistrationDelta", &out.ipam_routing_policy_registration_delta)
         .into())
@@ -3426,6 +3474,7 @@ async fn op_bundle_instance(c: &sdk::Client, input: &Map) -> Result<Dynamic, Cal
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "BundleInstance", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("BundleTask", &out.bundle_task)
         .into())
@@ -3441,6 +3490,7 @@ async fn op_cancel_bundle_task(c: &sdk::Client, input: &Map) -> Result<Dynamic, 
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "CancelBundleTask", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("BundleTask", &out.bundle_task)
         .into())
@@ -3458,6 +3508,7 @@ async fn op_cancel_capacity_reservation(c: &sdk::Client, input: &Map) -> Result<
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "CancelCapacityReservation", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("Return", &out.r#return)
         .into())
@@ -3473,6 +3524,7 @@ async fn op_cancel_capacity_reservation_fleets(c: &sdk::Client, input: &Map) -> 
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "CancelCapacityReservationFleets", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("SuccessfulFleetCancellations", &out.successful_fleet_cancellations)
         .put("FailedFleetCancellations", &out.failed_fleet_cancellations)
@@ -3490,6 +3542,7 @@ async fn op_cancel_conversion_task(c: &sdk::Client, input: &Map) -> Result<Dynam
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "CancelConversionTask", e))?;
+    crate::runtime::note_request_id(&out);
     let _ = out;
     Ok(Obj::new().into())
 }
@@ -3504,6 +3557,7 @@ async fn op_cancel_declarative_policies_report(c: &sdk::Client, input: &Map) -> 
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "CancelDeclarativePoliciesReport", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("Return", &out.r#return)
         .into())
@@ -3518,6 +3572,7 @@ async fn op_cancel_export_task(c: &sdk::Client, input: &Map) -> Result<Dynamic, 
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "CancelExportTask", e))?;
+    crate::runtime::note_request_id(&out);
     let _ = out;
     Ok(Obj::new().into())
 }
@@ -3531,6 +3586,7 @@ async fn op_cancel_image_launch_permission(c: &sdk::Client, input: &Map) -> Resu
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "CancelImageLaunchPermission", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("Return", &out.r#return)
         .into())
@@ -3547,6 +3603,7 @@ async fn op_cancel_import_task(c: &sdk::Client, input: &Map) -> Result<Dynamic, 
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "CancelImportTask", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("ImportTaskId", &out.import_task_id)
         .put("PreviousState", &out.previous_state)
@@ -3562,6 +3619,7 @@ async fn op_cancel_reserved_instances_listing(c: &sdk::Client, input: &Map) -> R
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "CancelReservedInstancesListing", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("ReservedInstancesListings", &out.reserved_instances_listings)
         .into())
@@ -3578,6 +3636,7 @@ async fn op_cancel_spot_fleet_requests(c: &sdk::Client, input: &Map) -> Result<D
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "CancelSpotFleetRequests", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("SuccessfulFleetRequests", &out.successful_fleet_requests)
         .put("UnsuccessfulFleetRequests", &out.unsuccessful_fleet_requests)
@@ -3594,6 +3653,7 @@ async fn op_cancel_spot_instance_requests(c: &sdk::Client, input: &Map) -> Resul
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "CancelSpotInstanceRequests", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("CancelledSpotInstanceRequests", &out.cancelled_spot_instance_requests)
         .into())
@@ -3610,6 +3670,7 @@ async fn op_confirm_product_instance(c: &sdk::Client, input: &Map) -> Result<Dyn
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ConfirmProductInstance", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("Return", &out.r#return)
         .put("OwnerId", &out.owner_id)
@@ -3629,6 +3690,7 @@ async fn op_copy_fpga_image(c: &sdk::Client, input: &Map) -> Result<Dynamic, Cal
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "CopyFpgaImage", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("FpgaImageId", &out.fpga_image_id)
         .into())
@@ -3655,6 +3717,7 @@ async fn op_copy_image(c: &sdk::Client, input: &Map) -> Result<Dynamic, CallErro
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "CopyImage", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("ImageId", &out.image_id)
         .into())
@@ -3680,6 +3743,7 @@ async fn op_copy_snapshot(c: &sdk::Client, input: &Map) -> Result<Dynamic, CallE
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "CopySnapshot", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("Tags", &out.tags)
         .put("SnapshotId", &out.snapshot_id)
@@ -3705,6 +3769,7 @@ async fn op_copy_volumes(c: &sdk::Client, input: &Map) -> Result<Dynamic, CallEr
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "CopyVolumes", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("Volumes", &out.volumes)
         .into())
@@ -3735,6 +3800,7 @@ async fn op_create_application_status_check(c: &sdk::Client, input: &Map) -> Res
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "CreateApplicationStatusCheck", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("ApplicationStatusCheck", &out.application_status_check)
         .into())
@@ -3755,6 +3821,7 @@ async fn op_create_capacity_manager_data_export(c: &sdk::Client, input: &Map) ->
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "CreateCapacityManagerDataExport", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("CapacityManagerDataExportId", &out.capacity_manager_data_export_id)
         .into())
@@ -3787,6 +3854,7 @@ async fn op_create_capacity_reservation(c: &sdk::Client, input: &Map) -> Result<
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "CreateCapacityReservation", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("CapacityReservation", &out.capacity_reservation)
         .into())
@@ -3805,6 +3873,7 @@ async fn op_create_capacity_reservation_by_splitting(c: &sdk::Client, input: &Ma
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "CreateCapacityReservationBySplitting", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("SourceCapacityReservation", &out.source_capacity_reservation)
         .put("DestinationCapacityReservation", &out.destination_capacity_reservation)
@@ -3824,6 +3893,7 @@ async fn op_create_capacity_reservation_cancellation_quote(c: &sdk::Client, inpu
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "CreateCapacityReservationCancellationQuote", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("CapacityReservationCancellationQuote", &out.capacity_reservation_cancellation_quote)
         .into())
@@ -3842,6 +3912,7 @@ async fn op_create_capacity_reservation_date_change_quote(c: &sdk::Client, input
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "CreateCapacityReservationDateChangeQuote", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("CapacityReservationModificationQuote", &out.capacity_reservation_modification_quote)
         .into())
@@ -3867,6 +3938,7 @@ async fn op_create_capacity_reservation_fleet(c: &sdk::Client, input: &Map) -> R
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "CreateCapacityReservationFleet", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("CapacityReservationFleetId", &out.capacity_reservation_fleet_id)
         .put("State", &out.state)
@@ -3893,6 +3965,7 @@ async fn op_create_carrier_gateway(c: &sdk::Client, input: &Map) -> Result<Dynam
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "CreateCarrierGateway", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("CarrierGateway", &out.carrier_gateway)
         .into())
@@ -3930,6 +4003,7 @@ async fn op_create_client_vpn_endpoint(c: &sdk::Client, input: &Map) -> Result<D
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "CreateClientVpnEndpoint", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("ClientVpnEndpointId", &out.client_vpn_endpoint_id)
         .put("Status", &out.status)
@@ -3950,6 +4024,7 @@ async fn op_create_client_vpn_route(c: &sdk::Client, input: &Map) -> Result<Dyna
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "CreateClientVpnRoute", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("Status", &out.status)
         .into())
@@ -3966,6 +4041,7 @@ async fn op_create_coip_cidr(c: &sdk::Client, input: &Map) -> Result<Dynamic, Ca
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "CreateCoipCidr", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("CoipCidr", &out.coip_cidr)
         .into())
@@ -3982,6 +4058,7 @@ async fn op_create_coip_pool(c: &sdk::Client, input: &Map) -> Result<Dynamic, Ca
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "CreateCoipPool", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("CoipPool", &out.coip_pool)
         .into())
@@ -4003,6 +4080,7 @@ async fn op_create_customer_gateway(c: &sdk::Client, input: &Map) -> Result<Dyna
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "CreateCustomerGateway", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("CustomerGateway", &out.customer_gateway)
         .into())
@@ -4019,6 +4097,7 @@ async fn op_create_default_subnet(c: &sdk::Client, input: &Map) -> Result<Dynami
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "CreateDefaultSubnet", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("Subnet", &out.subnet)
         .into())
@@ -4032,6 +4111,7 @@ async fn op_create_default_vpc(c: &sdk::Client, input: &Map) -> Result<Dynamic, 
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "CreateDefaultVpc", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("Vpc", &out.vpc)
         .into())
@@ -4050,6 +4130,7 @@ async fn op_create_delegate_mac_volume_ownership_task(c: &sdk::Client, input: &M
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "CreateDelegateMacVolumeOwnershipTask", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("MacModificationTask", &out.mac_modification_task)
         .into())
@@ -4066,6 +4147,7 @@ async fn op_create_dhcp_options(c: &sdk::Client, input: &Map) -> Result<Dynamic,
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "CreateDhcpOptions", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("DhcpOptions", &out.dhcp_options)
         .into())
@@ -4082,6 +4164,7 @@ async fn op_create_egress_only_internet_gateway(c: &sdk::Client, input: &Map) ->
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "CreateEgressOnlyInternetGateway", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("ClientToken", &out.client_token)
         .put("EgressOnlyInternetGateway", &out.egress_only_internet_gateway)
@@ -4111,6 +4194,7 @@ async fn op_create_fleet(c: &sdk::Client, input: &Map) -> Result<Dynamic, CallEr
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "CreateFleet", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("FleetId", &out.fleet_id)
         .put("Errors", &out.errors)
@@ -4141,6 +4225,7 @@ async fn op_create_flow_logs(c: &sdk::Client, input: &Map) -> Result<Dynamic, Ca
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "CreateFlowLogs", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("ClientToken", &out.client_token)
         .put("FlowLogIds", &out.flow_log_ids)
@@ -4162,6 +4247,7 @@ async fn op_create_fpga_image(c: &sdk::Client, input: &Map) -> Result<Dynamic, C
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "CreateFpgaImage", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("FpgaImageId", &out.fpga_image_id)
         .put("FpgaImageGlobalId", &out.fpga_image_global_id)
@@ -4184,6 +4270,7 @@ async fn op_create_image(c: &sdk::Client, input: &Map) -> Result<Dynamic, CallEr
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "CreateImage", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("ImageId", &out.image_id)
         .into())
@@ -4202,6 +4289,7 @@ async fn op_create_image_usage_report(c: &sdk::Client, input: &Map) -> Result<Dy
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "CreateImageUsageReport", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("ReportId", &out.report_id)
         .into())
@@ -4222,6 +4310,7 @@ async fn op_create_instance_connect_endpoint(c: &sdk::Client, input: &Map) -> Re
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "CreateInstanceConnectEndpoint", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("InstanceConnectEndpoint", &out.instance_connect_endpoint)
         .put("ClientToken", &out.client_token)
@@ -4241,6 +4330,7 @@ async fn op_create_instance_event_window(c: &sdk::Client, input: &Map) -> Result
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "CreateInstanceEventWindow", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("InstanceEventWindow", &out.instance_event_window)
         .into())
@@ -4259,6 +4349,7 @@ async fn op_create_instance_export_task(c: &sdk::Client, input: &Map) -> Result<
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "CreateInstanceExportTask", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("ExportTask", &out.export_task)
         .into())
@@ -4273,6 +4364,7 @@ async fn op_create_internet_gateway(c: &sdk::Client, input: &Map) -> Result<Dyna
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "CreateInternetGateway", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("InternetGateway", &out.internet_gateway)
         .into())
@@ -4292,6 +4384,7 @@ async fn op_create_interruptible_capacity_reservation_allocation(c: &sdk::Client
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "CreateInterruptibleCapacityReservationAllocation", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("SourceCapacityReservationId", &out.source_capacity_reservation_id)
         .put("TargetInstanceCount", &out.target_instance_count)
@@ -4316,6 +4409,7 @@ async fn op_create_ipam(c: &sdk::Client, input: &Map) -> Result<Dynamic, CallErr
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "CreateIpam", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("Ipam", &out.ipam)
         .into())
@@ -4333,6 +4427,7 @@ async fn op_create_ipam_external_resource_verification_token(c: &sdk::Client, in
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "CreateIpamExternalResourceVerificationToken", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("IpamExternalResourceVerificationToken", &out.ipam_external_resource_verification_token)
         .into())
@@ -4353,6 +4448,7 @@ async fn op_create_ipam_internet_registry_association(c: &sdk::Client, input: &M
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "CreateIpamInternetRegistryAssociation", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("IpamInternetRegistryAssociation", &out.ipam_internet_registry_association)
         .into())
@@ -4370,6 +4466,7 @@ async fn op_create_ipam_policy(c: &sdk::Client, input: &Map) -> Result<Dynamic, 
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "CreateIpamPolicy", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("IpamPolicy", &out.ipam_policy)
         .into())
@@ -4400,6 +4497,7 @@ async fn op_create_ipam_pool(c: &sdk::Client, input: &Map) -> Result<Dynamic, Ca
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "CreateIpamPool", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("IpamPool", &out.ipam_pool)
         .into())
@@ -4420,6 +4518,7 @@ async fn op_create_ipam_prefix_list_resolver(c: &sdk::Client, input: &Map) -> Re
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "CreateIpamPrefixListResolver", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("IpamPrefixListResolver", &out.ipam_prefix_list_resolver)
         .into())
@@ -4441,6 +4540,7 @@ async fn op_create_ipam_prefix_list_resolver_target(c: &sdk::Client, input: &Map
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "CreateIpamPrefixListResolverTarget", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("IpamPrefixListResolverTarget", &out.ipam_prefix_list_resolver_target)
         .into())
@@ -4459,6 +4559,7 @@ async fn op_create_ipam_resource_discovery(c: &sdk::Client, input: &Map) -> Resu
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "CreateIpamResourceDiscovery", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("IpamResourceDiscovery", &out.ipam_resource_discovery)
         .into())
@@ -4481,6 +4582,7 @@ async fn op_create_ipam_routing_policy_registration(c: &sdk::Client, input: &Map
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "CreateIpamRoutingPolicyRegistration", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("IpamRoutingPolicyRegistrationDelta", &out.ipam_routing_policy_registration_delta)
         .into())
@@ -4500,6 +4602,7 @@ async fn op_create_ipam_scope(c: &sdk::Client, input: &Map) -> Result<Dynamic, C
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "CreateIpamScope", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("IpamScope", &out.ipam_scope)
         .into())
@@ -4517,6 +4620,7 @@ async fn op_create_key_pair(c: &sdk::Client, input: &Map) -> Result<Dynamic, Cal
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "CreateKeyPair", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("KeyPairId", &out.key_pair_id)
         .put("Tags", &out.tags)
@@ -4540,6 +4644,7 @@ async fn op_create_launch_template(c: &sdk::Client, input: &Map) -> Result<Dynam
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "CreateLaunchTemplate", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("LaunchTemplate", &out.launch_template)
         .put("Warning", &out.warning)
@@ -4561,6 +4666,7 @@ async fn op_create_launch_template_version(c: &sdk::Client, input: &Map) -> Resu
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "CreateLaunchTemplateVersion", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("LaunchTemplateVersion", &out.launch_template_version)
         .put("Warning", &out.warning)
@@ -4580,6 +4686,7 @@ async fn op_create_local_gateway_route(c: &sdk::Client, input: &Map) -> Result<D
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "CreateLocalGatewayRoute", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("Route", &out.route)
         .into())
@@ -4596,6 +4703,7 @@ async fn op_create_local_gateway_route_table(c: &sdk::Client, input: &Map) -> Re
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "CreateLocalGatewayRouteTable", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("LocalGatewayRouteTable", &out.local_gateway_route_table)
         .into())
@@ -4612,6 +4720,7 @@ async fn op_create_local_gateway_route_table_virtual_interface_group_association
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "CreateLocalGatewayRouteTableVirtualInterfaceGroupAssociation", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("LocalGatewayRouteTableVirtualInterfaceGroupAssociation", &out.local_gateway_route_table_virtual_interface_group_association)
         .into())
@@ -4628,6 +4737,7 @@ async fn op_create_local_gateway_route_table_vpc_association(c: &sdk::Client, in
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "CreateLocalGatewayRouteTableVpcAssociation", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("LocalGatewayRouteTableVpcAssociation", &out.local_gateway_route_table_vpc_association)
         .into())
@@ -4649,6 +4759,7 @@ async fn op_create_local_gateway_virtual_interface(c: &sdk::Client, input: &Map)
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "CreateLocalGatewayVirtualInterface", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("LocalGatewayVirtualInterface", &out.local_gateway_virtual_interface)
         .into())
@@ -4666,6 +4777,7 @@ async fn op_create_local_gateway_virtual_interface_group(c: &sdk::Client, input:
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "CreateLocalGatewayVirtualInterfaceGroup", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("LocalGatewayVirtualInterfaceGroup", &out.local_gateway_virtual_interface_group)
         .into())
@@ -4686,6 +4798,7 @@ async fn op_create_mac_system_integrity_protection_modification_task(c: &sdk::Cl
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "CreateMacSystemIntegrityProtectionModificationTask", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("MacModificationTask", &out.mac_modification_task)
         .into())
@@ -4706,6 +4819,7 @@ async fn op_create_managed_prefix_list(c: &sdk::Client, input: &Map) -> Result<D
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "CreateManagedPrefixList", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("PrefixList", &out.prefix_list)
         .into())
@@ -4731,6 +4845,7 @@ async fn op_create_nat_gateway(c: &sdk::Client, input: &Map) -> Result<Dynamic, 
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "CreateNatGateway", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("ClientToken", &out.client_token)
         .put("NatGateway", &out.nat_gateway)
@@ -4749,6 +4864,7 @@ async fn op_create_network_acl(c: &sdk::Client, input: &Map) -> Result<Dynamic, 
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "CreateNetworkAcl", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("NetworkAcl", &out.network_acl)
         .put("ClientToken", &out.client_token)
@@ -4773,6 +4889,7 @@ async fn op_create_network_acl_entry(c: &sdk::Client, input: &Map) -> Result<Dyn
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "CreateNetworkAclEntry", e))?;
+    crate::runtime::note_request_id(&out);
     let _ = out;
     Ok(Obj::new().into())
 }
@@ -4790,6 +4907,7 @@ async fn op_create_network_insights_access_scope(c: &sdk::Client, input: &Map) -
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "CreateNetworkInsightsAccessScope", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("NetworkInsightsAccessScope", &out.network_insights_access_scope)
         .put("NetworkInsightsAccessScopeContent", &out.network_insights_access_scope_content)
@@ -4815,6 +4933,7 @@ async fn op_create_network_insights_path(c: &sdk::Client, input: &Map) -> Result
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "CreateNetworkInsightsPath", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("NetworkInsightsPath", &out.network_insights_path)
         .into())
@@ -4846,6 +4965,7 @@ async fn op_create_network_interface(c: &sdk::Client, input: &Map) -> Result<Dyn
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "CreateNetworkInterface", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("NetworkInterface", &out.network_interface)
         .put("ClientToken", &out.client_token)
@@ -4864,6 +4984,7 @@ async fn op_create_network_interface_permission(c: &sdk::Client, input: &Map) ->
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "CreateNetworkInterfacePermission", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("InterfacePermission", &out.interface_permission)
         .into())
@@ -4886,6 +5007,7 @@ async fn op_create_placement_group(c: &sdk::Client, input: &Map) -> Result<Dynam
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "CreatePlacementGroup", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("PlacementGroup", &out.placement_group)
         .into())
@@ -4902,6 +5024,7 @@ async fn op_create_public_ipv4_pool(c: &sdk::Client, input: &Map) -> Result<Dyna
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "CreatePublicIpv4Pool", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("PoolId", &out.pool_id)
         .into())
@@ -4924,6 +5047,7 @@ async fn op_create_replace_root_volume_task(c: &sdk::Client, input: &Map) -> Res
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "CreateReplaceRootVolumeTask", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("ReplaceRootVolumeTask", &out.replace_root_volume_task)
         .into())
@@ -4940,6 +5064,7 @@ async fn op_create_reserved_instances_listing(c: &sdk::Client, input: &Map) -> R
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "CreateReservedInstancesListing", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("ReservedInstancesListings", &out.reserved_instances_listings)
         .into())
@@ -4957,6 +5082,7 @@ async fn op_create_restore_image_task(c: &sdk::Client, input: &Map) -> Result<Dy
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "CreateRestoreImageTask", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("ImageId", &out.image_id)
         .into())
@@ -4986,6 +5112,7 @@ async fn op_create_route(c: &sdk::Client, input: &Map) -> Result<Dynamic, CallEr
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "CreateRoute", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("Return", &out.r#return)
         .into())
@@ -5005,6 +5132,7 @@ async fn op_create_route_server(c: &sdk::Client, input: &Map) -> Result<Dynamic,
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "CreateRouteServer", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("RouteServer", &out.route_server)
         .into())
@@ -5022,6 +5150,7 @@ async fn op_create_route_server_endpoint(c: &sdk::Client, input: &Map) -> Result
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "CreateRouteServerEndpoint", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("RouteServerEndpoint", &out.route_server_endpoint)
         .into())
@@ -5039,6 +5168,7 @@ async fn op_create_route_server_peer(c: &sdk::Client, input: &Map) -> Result<Dyn
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "CreateRouteServerPeer", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("RouteServerPeer", &out.route_server_peer)
         .into())
@@ -5055,6 +5185,7 @@ async fn op_create_route_table(c: &sdk::Client, input: &Map) -> Result<Dynamic, 
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "CreateRouteTable", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("RouteTable", &out.route_table)
         .put("ClientToken", &out.client_token)
@@ -5074,6 +5205,7 @@ async fn op_create_secondary_network(c: &sdk::Client, input: &Map) -> Result<Dyn
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "CreateSecondaryNetwork", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("SecondaryNetwork", &out.secondary_network)
         .put("ClientToken", &out.client_token)
@@ -5094,6 +5226,7 @@ async fn op_create_secondary_subnet(c: &sdk::Client, input: &Map) -> Result<Dyna
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "CreateSecondarySubnet", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("SecondarySubnet", &out.secondary_subnet)
         .put("ClientToken", &out.client_token)
@@ -5112,6 +5245,7 @@ async fn op_create_security_group(c: &sdk::Client, input: &Map) -> Result<Dynami
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "CreateSecurityGroup", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("GroupId", &out.group_id)
         .put("Tags", &out.tags)
@@ -5133,6 +5267,7 @@ async fn op_create_snapshot(c: &sdk::Client, input: &Map) -> Result<Dynamic, Cal
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "CreateSnapshot", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("OwnerAlias", &out.owner_alias)
         .put("OutpostArn", &out.outpost_arn)
@@ -5175,6 +5310,7 @@ async fn op_create_snapshots(c: &sdk::Client, input: &Map) -> Result<Dynamic, Ca
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "CreateSnapshots", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("Snapshots", &out.snapshots)
         .into())
@@ -5191,6 +5327,7 @@ async fn op_create_spot_datafeed_subscription(c: &sdk::Client, input: &Map) -> R
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "CreateSpotDatafeedSubscription", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("SpotDatafeedSubscription", &out.spot_datafeed_subscription)
         .into())
@@ -5207,6 +5344,7 @@ async fn op_create_store_image_task(c: &sdk::Client, input: &Map) -> Result<Dyna
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "CreateStoreImageTask", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("ObjectKey", &out.object_key)
         .into())
@@ -5232,6 +5370,7 @@ async fn op_create_subnet(c: &sdk::Client, input: &Map) -> Result<Dynamic, CallE
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "CreateSubnet", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("Subnet", &out.subnet)
         .into())
@@ -5250,6 +5389,7 @@ async fn op_create_subnet_cidr_reservation(c: &sdk::Client, input: &Map) -> Resu
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "CreateSubnetCidrReservation", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("SubnetCidrReservation", &out.subnet_cidr_reservation)
         .into())
@@ -5265,6 +5405,7 @@ async fn op_create_tags(c: &sdk::Client, input: &Map) -> Result<Dynamic, CallErr
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "CreateTags", e))?;
+    crate::runtime::note_request_id(&out);
     let _ = out;
     Ok(Obj::new().into())
 }
@@ -5281,6 +5422,7 @@ async fn op_create_traffic_mirror_filter(c: &sdk::Client, input: &Map) -> Result
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "CreateTrafficMirrorFilter", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("TrafficMirrorFilter", &out.traffic_mirror_filter)
         .put("ClientToken", &out.client_token)
@@ -5308,6 +5450,7 @@ async fn op_create_traffic_mirror_filter_rule(c: &sdk::Client, input: &Map) -> R
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "CreateTrafficMirrorFilterRule", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("TrafficMirrorFilterRule", &out.traffic_mirror_filter_rule)
         .put("ClientToken", &out.client_token)
@@ -5332,6 +5475,7 @@ async fn op_create_traffic_mirror_session(c: &sdk::Client, input: &Map) -> Resul
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "CreateTrafficMirrorSession", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("TrafficMirrorSession", &out.traffic_mirror_session)
         .put("ClientToken", &out.client_token)
@@ -5353,6 +5497,7 @@ async fn op_create_traffic_mirror_target(c: &sdk::Client, input: &Map) -> Result
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "CreateTrafficMirrorTarget", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("TrafficMirrorTarget", &out.traffic_mirror_target)
         .put("ClientToken", &out.client_token)
@@ -5370,6 +5515,7 @@ async fn op_create_transit_gateway(c: &sdk::Client, input: &Map) -> Result<Dynam
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "CreateTransitGateway", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("TransitGateway", &out.transit_gateway)
         .into())
@@ -5386,6 +5532,7 @@ async fn op_create_transit_gateway_connect(c: &sdk::Client, input: &Map) -> Resu
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "CreateTransitGatewayConnect", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("TransitGatewayConnect", &out.transit_gateway_connect)
         .into())
@@ -5405,6 +5552,7 @@ async fn op_create_transit_gateway_connect_peer(c: &sdk::Client, input: &Map) ->
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "CreateTransitGatewayConnectPeer", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("TransitGatewayConnectPeer", &out.transit_gateway_connect_peer)
         .into())
@@ -5421,6 +5569,7 @@ async fn op_create_transit_gateway_metering_policy(c: &sdk::Client, input: &Map)
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "CreateTransitGatewayMeteringPolicy", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("TransitGatewayMeteringPolicy", &out.transit_gateway_metering_policy)
         .into())
@@ -5446,6 +5595,7 @@ async fn op_create_transit_gateway_metering_policy_entry(c: &sdk::Client, input:
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "CreateTransitGatewayMeteringPolicyEntry", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("TransitGatewayMeteringPolicyEntry", &out.transit_gateway_metering_policy_entry)
         .into())
@@ -5462,6 +5612,7 @@ async fn op_create_transit_gateway_multicast_domain(c: &sdk::Client, input: &Map
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "CreateTransitGatewayMulticastDomain", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("TransitGatewayMulticastDomain", &out.transit_gateway_multicast_domain)
         .into())
@@ -5481,6 +5632,7 @@ async fn op_create_transit_gateway_peering_attachment(c: &sdk::Client, input: &M
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "CreateTransitGatewayPeeringAttachment", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("TransitGatewayPeeringAttachment", &out.transit_gateway_peering_attachment)
         .into())
@@ -5496,6 +5648,7 @@ async fn op_create_transit_gateway_policy_table(c: &sdk::Client, input: &Map) ->
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "CreateTransitGatewayPolicyTable", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("TransitGatewayPolicyTable", &out.transit_gateway_policy_table)
         .into())
@@ -5513,6 +5666,7 @@ async fn op_create_transit_gateway_policy_table_entry(c: &sdk::Client, input: &M
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "CreateTransitGatewayPolicyTableEntry", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("TransitGatewayPolicyTableEntry", &out.transit_gateway_policy_table_entry)
         .into())
@@ -5530,6 +5684,7 @@ async fn op_create_transit_gateway_prefix_list_reference(c: &sdk::Client, input:
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "CreateTransitGatewayPrefixListReference", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("TransitGatewayPrefixListReference", &out.transit_gateway_prefix_list_reference)
         .into())
@@ -5547,6 +5702,7 @@ async fn op_create_transit_gateway_route(c: &sdk::Client, input: &Map) -> Result
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "CreateTransitGatewayRoute", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("Route", &out.route)
         .into())
@@ -5562,6 +5718,7 @@ async fn op_create_transit_gateway_route_table(c: &sdk::Client, input: &Map) -> 
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "CreateTransitGatewayRouteTable", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("TransitGatewayRouteTable", &out.transit_gateway_route_table)
         .into())
@@ -5578,6 +5735,7 @@ async fn op_create_transit_gateway_route_table_announcement(c: &sdk::Client, inp
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "CreateTransitGatewayRouteTableAnnouncement", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("TransitGatewayRouteTableAnnouncement", &out.transit_gateway_route_table_announcement)
         .into())
@@ -5596,6 +5754,7 @@ async fn op_create_transit_gateway_vpc_attachment(c: &sdk::Client, input: &Map) 
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "CreateTransitGatewayVpcAttachment", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("TransitGatewayVpcAttachment", &out.transit_gateway_vpc_attachment)
         .into())
@@ -5626,6 +5785,7 @@ async fn op_create_verified_access_endpoint(c: &sdk::Client, input: &Map) -> Res
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "CreateVerifiedAccessEndpoint", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("VerifiedAccessEndpoint", &out.verified_access_endpoint)
         .into())
@@ -5646,6 +5806,7 @@ async fn op_create_verified_access_group(c: &sdk::Client, input: &Map) -> Result
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "CreateVerifiedAccessGroup", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("VerifiedAccessGroup", &out.verified_access_group)
         .into())
@@ -5665,6 +5826,7 @@ async fn op_create_verified_access_instance(c: &sdk::Client, input: &Map) -> Res
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "CreateVerifiedAccessInstance", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("VerifiedAccessInstance", &out.verified_access_instance)
         .into())
@@ -5690,6 +5852,7 @@ async fn op_create_verified_access_trust_provider(c: &sdk::Client, input: &Map) 
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "CreateVerifiedAccessTrustProvider", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("VerifiedAccessTrustProvider", &out.verified_access_trust_provider)
         .into())
@@ -5719,6 +5882,7 @@ async fn op_create_volume(c: &sdk::Client, input: &Map) -> Result<Dynamic, CallE
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "CreateVolume", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("AvailabilityZoneId", &out.availability_zone_id)
         .put("OutpostArn", &out.outpost_arn)
@@ -5766,6 +5930,7 @@ async fn op_create_vpc(c: &sdk::Client, input: &Map) -> Result<Dynamic, CallErro
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "CreateVpc", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("Vpc", &out.vpc)
         .into())
@@ -5783,6 +5948,7 @@ async fn op_create_vpc_block_public_access_exclusion(c: &sdk::Client, input: &Ma
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "CreateVpcBlockPublicAccessExclusion", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("VpcBlockPublicAccessExclusion", &out.vpc_block_public_access_exclusion)
         .into())
@@ -5798,6 +5964,7 @@ async fn op_create_vpc_encryption_control(c: &sdk::Client, input: &Map) -> Resul
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "CreateVpcEncryptionControl", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("VpcEncryptionControl", &out.vpc_encryption_control)
         .into())
@@ -5827,6 +5994,7 @@ async fn op_create_vpc_endpoint(c: &sdk::Client, input: &Map) -> Result<Dynamic,
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "CreateVpcEndpoint", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("VpcEndpoint", &out.vpc_endpoint)
         .put("ClientToken", &out.client_token)
@@ -5846,6 +6014,7 @@ async fn op_create_vpc_endpoint_connection_notification(c: &sdk::Client, input: 
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "CreateVpcEndpointConnectionNotification", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("ConnectionNotification", &out.connection_notification)
         .put("ClientToken", &out.client_token)
@@ -5868,6 +6037,7 @@ async fn op_create_vpc_endpoint_service_configuration(c: &sdk::Client, input: &M
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "CreateVpcEndpointServiceConfiguration", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("ServiceConfiguration", &out.service_configuration)
         .put("ClientToken", &out.client_token)
@@ -5887,6 +6057,7 @@ async fn op_create_vpc_peering_connection(c: &sdk::Client, input: &Map) -> Resul
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "CreateVpcPeeringConnection", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("VpcPeeringConnection", &out.vpc_peering_connection)
         .into())
@@ -5904,6 +6075,7 @@ async fn op_create_vpn_concentrator(c: &sdk::Client, input: &Map) -> Result<Dyna
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "CreateVpnConcentrator", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("VpnConcentrator", &out.vpn_concentrator)
         .into())
@@ -5926,6 +6098,7 @@ async fn op_create_vpn_connection(c: &sdk::Client, input: &Map) -> Result<Dynami
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "CreateVpnConnection", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("VpnConnection", &out.vpn_connection)
         .into())
@@ -5940,6 +6113,7 @@ async fn op_create_vpn_connection_route(c: &sdk::Client, input: &Map) -> Result<
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "CreateVpnConnectionRoute", e))?;
+    crate::runtime::note_request_id(&out);
     let _ = out;
     Ok(Obj::new().into())
 }
@@ -5956,6 +6130,7 @@ async fn op_create_vpn_gateway(c: &sdk::Client, input: &Map) -> Result<Dynamic, 
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "CreateVpnGateway", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("VpnGateway", &out.vpn_gateway)
         .into())
@@ -5972,6 +6147,7 @@ async fn op_delete_application_status_check(c: &sdk::Client, input: &Map) -> Res
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DeleteApplicationStatusCheck", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("ApplicationStatusCheck", &out.application_status_check)
         .into())
@@ -5987,6 +6163,7 @@ async fn op_delete_capacity_manager_data_export(c: &sdk::Client, input: &Map) ->
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DeleteCapacityManagerDataExport", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("CapacityManagerDataExportId", &out.capacity_manager_data_export_id)
         .into())
@@ -6001,6 +6178,7 @@ async fn op_delete_carrier_gateway(c: &sdk::Client, input: &Map) -> Result<Dynam
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DeleteCarrierGateway", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("CarrierGateway", &out.carrier_gateway)
         .into())
@@ -6016,6 +6194,7 @@ async fn op_delete_client_vpn_endpoint(c: &sdk::Client, input: &Map) -> Result<D
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DeleteClientVpnEndpoint", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("Status", &out.status)
         .into())
@@ -6031,6 +6210,7 @@ async fn op_delete_client_vpn_endpoint_authorization_policy(c: &sdk::Client, inp
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DeleteClientVpnEndpointAuthorizationPolicy", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("Status", &out.status)
         .into())
@@ -6047,6 +6227,7 @@ async fn op_delete_client_vpn_route(c: &sdk::Client, input: &Map) -> Result<Dyna
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DeleteClientVpnRoute", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("Status", &out.status)
         .into())
@@ -6063,6 +6244,7 @@ async fn op_delete_coip_cidr(c: &sdk::Client, input: &Map) -> Result<Dynamic, Ca
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DeleteCoipCidr", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("CoipCidr", &out.coip_cidr)
         .into())
@@ -6078,6 +6260,7 @@ async fn op_delete_coip_pool(c: &sdk::Client, input: &Map) -> Result<Dynamic, Ca
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DeleteCoipPool", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("CoipPool", &out.coip_pool)
         .into())
@@ -6092,6 +6275,7 @@ async fn op_delete_customer_gateway(c: &sdk::Client, input: &Map) -> Result<Dyna
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DeleteCustomerGateway", e))?;
+    crate::runtime::note_request_id(&out);
     let _ = out;
     Ok(Obj::new().into())
 }
@@ -6106,6 +6290,7 @@ async fn op_delete_dhcp_options(c: &sdk::Client, input: &Map) -> Result<Dynamic,
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DeleteDhcpOptions", e))?;
+    crate::runtime::note_request_id(&out);
     let _ = out;
     Ok(Obj::new().into())
 }
@@ -6119,6 +6304,7 @@ async fn op_delete_egress_only_internet_gateway(c: &sdk::Client, input: &Map) ->
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DeleteEgressOnlyInternetGateway", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("ReturnCode", &out.return_code)
         .into())
@@ -6135,6 +6321,7 @@ async fn op_delete_fleets(c: &sdk::Client, input: &Map) -> Result<Dynamic, CallE
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DeleteFleets", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("SuccessfulFleetDeletions", &out.successful_fleet_deletions)
         .put("UnsuccessfulFleetDeletions", &out.unsuccessful_fleet_deletions)
@@ -6151,6 +6338,7 @@ async fn op_delete_flow_logs(c: &sdk::Client, input: &Map) -> Result<Dynamic, Ca
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DeleteFlowLogs", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("Unsuccessful", &out.unsuccessful)
         .into())
@@ -6165,6 +6353,7 @@ async fn op_delete_fpga_image(c: &sdk::Client, input: &Map) -> Result<Dynamic, C
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DeleteFpgaImage", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("Return", &out.r#return)
         .into())
@@ -6179,6 +6368,7 @@ async fn op_delete_image_usage_report(c: &sdk::Client, input: &Map) -> Result<Dy
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DeleteImageUsageReport", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("Return", &out.r#return)
         .into())
@@ -6194,6 +6384,7 @@ async fn op_delete_instance_connect_endpoint(c: &sdk::Client, input: &Map) -> Re
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DeleteInstanceConnectEndpoint", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("InstanceConnectEndpoint", &out.instance_connect_endpoint)
         .into())
@@ -6210,6 +6401,7 @@ async fn op_delete_instance_event_window(c: &sdk::Client, input: &Map) -> Result
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DeleteInstanceEventWindow", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("InstanceEventWindowState", &out.instance_event_window_state)
         .into())
@@ -6224,6 +6416,7 @@ async fn op_delete_internet_gateway(c: &sdk::Client, input: &Map) -> Result<Dyna
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DeleteInternetGateway", e))?;
+    crate::runtime::note_request_id(&out);
     let _ = out;
     Ok(Obj::new().into())
 }
@@ -6239,6 +6432,7 @@ async fn op_delete_ipam(c: &sdk::Client, input: &Map) -> Result<Dynamic, CallErr
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DeleteIpam", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("Ipam", &out.ipam)
         .into())
@@ -6254,6 +6448,7 @@ async fn op_delete_ipam_external_resource_verification_token(c: &sdk::Client, in
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DeleteIpamExternalResourceVerificationToken", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("IpamExternalResourceVerificationToken", &out.ipam_external_resource_verification_token)
         .into())
@@ -6269,6 +6464,7 @@ async fn op_delete_ipam_internet_registry_association(c: &sdk::Client, input: &M
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DeleteIpamInternetRegistryAssociation", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("IpamInternetRegistryAssociation", &out.ipam_internet_registry_association)
         .into())
@@ -6284,6 +6480,7 @@ async fn op_delete_ipam_policy(c: &sdk::Client, input: &Map) -> Result<Dynamic, 
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DeleteIpamPolicy", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("IpamPolicy", &out.ipam_policy)
         .into())
@@ -6300,6 +6497,7 @@ async fn op_delete_ipam_pool(c: &sdk::Client, input: &Map) -> Result<Dynamic, Ca
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DeleteIpamPool", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("IpamPool", &out.ipam_pool)
         .into())
@@ -6315,6 +6513,7 @@ async fn op_delete_ipam_prefix_list_resolver(c: &sdk::Client, input: &Map) -> Re
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DeleteIpamPrefixListResolver", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("IpamPrefixListResolver", &out.ipam_prefix_list_resolver)
         .into())
@@ -6330,6 +6529,7 @@ async fn op_delete_ipam_prefix_list_resolver_target(c: &sdk::Client, input: &Map
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DeleteIpamPrefixListResolverTarget", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("IpamPrefixListResolverTarget", &out.ipam_prefix_list_resolver_target)
         .into())
@@ -6345,6 +6545,7 @@ async fn op_delete_ipam_resource_discovery(c: &sdk::Client, input: &Map) -> Resu
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DeleteIpamResourceDiscovery", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("IpamResourceDiscovery", &out.ipam_resource_discovery)
         .into())
@@ -6363,6 +6564,7 @@ async fn op_delete_ipam_routing_policy_registration(c: &sdk::Client, input: &Map
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DeleteIpamRoutingPolicyRegistration", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("IpamRoutingPolicyRegistrationDelta", &out.ipam_routing_policy_registration_delta)
         .into())
@@ -6378,6 +6580,7 @@ async fn op_delete_ipam_scope(c: &sdk::Client, input: &Map) -> Result<Dynamic, C
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DeleteIpamScope", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("IpamScope", &out.ipam_scope)
         .into())
@@ -6393,6 +6596,7 @@ async fn op_delete_key_pair(c: &sdk::Client, input: &Map) -> Result<Dynamic, Cal
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DeleteKeyPair", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("Return", &out.r#return)
         .put("KeyPairId", &out.key_pair_id)
@@ -6409,6 +6613,7 @@ async fn op_delete_launch_template(c: &sdk::Client, input: &Map) -> Result<Dynam
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DeleteLaunchTemplate", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("LaunchTemplate", &out.launch_template)
         .into())
@@ -6425,6 +6630,7 @@ async fn op_delete_launch_template_versions(c: &sdk::Client, input: &Map) -> Res
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DeleteLaunchTemplateVersions", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("SuccessfullyDeletedLaunchTemplateVersions", &out.successfully_deleted_launch_template_versions)
         .put("UnsuccessfullyDeletedLaunchTemplateVersions", &out.unsuccessfully_deleted_launch_template_versions)
@@ -6442,6 +6648,7 @@ async fn op_delete_local_gateway_route(c: &sdk::Client, input: &Map) -> Result<D
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DeleteLocalGatewayRoute", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("Route", &out.route)
         .into())
@@ -6456,6 +6663,7 @@ async fn op_delete_local_gateway_route_table(c: &sdk::Client, input: &Map) -> Re
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DeleteLocalGatewayRouteTable", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("LocalGatewayRouteTable", &out.local_gateway_route_table)
         .into())
@@ -6470,6 +6678,7 @@ async fn op_delete_local_gateway_route_table_virtual_interface_group_association
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DeleteLocalGatewayRouteTableVirtualInterfaceGroupAssociation", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("LocalGatewayRouteTableVirtualInterfaceGroupAssociation", &out.local_gateway_route_table_virtual_interface_group_association)
         .into())
@@ -6484,6 +6693,7 @@ async fn op_delete_local_gateway_route_table_vpc_association(c: &sdk::Client, in
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DeleteLocalGatewayRouteTableVpcAssociation", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("LocalGatewayRouteTableVpcAssociation", &out.local_gateway_route_table_vpc_association)
         .into())
@@ -6498,6 +6708,7 @@ async fn op_delete_local_gateway_virtual_interface(c: &sdk::Client, input: &Map)
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DeleteLocalGatewayVirtualInterface", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("LocalGatewayVirtualInterface", &out.local_gateway_virtual_interface)
         .into())
@@ -6512,6 +6723,7 @@ async fn op_delete_local_gateway_virtual_interface_group(c: &sdk::Client, input:
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DeleteLocalGatewayVirtualInterfaceGroup", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("LocalGatewayVirtualInterfaceGroup", &out.local_gateway_virtual_interface_group)
         .into())
@@ -6527,6 +6739,7 @@ async fn op_delete_managed_prefix_list(c: &sdk::Client, input: &Map) -> Result<D
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DeleteManagedPrefixList", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("PrefixList", &out.prefix_list)
         .into())
@@ -6541,6 +6754,7 @@ async fn op_delete_nat_gateway(c: &sdk::Client, input: &Map) -> Result<Dynamic, 
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DeleteNatGateway", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("NatGatewayId", &out.nat_gateway_id)
         .into())
@@ -6556,6 +6770,7 @@ async fn op_delete_network_acl(c: &sdk::Client, input: &Map) -> Result<Dynamic, 
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DeleteNetworkAcl", e))?;
+    crate::runtime::note_request_id(&out);
     let _ = out;
     Ok(Obj::new().into())
 }
@@ -6572,6 +6787,7 @@ async fn op_delete_network_acl_entry(c: &sdk::Client, input: &Map) -> Result<Dyn
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DeleteNetworkAclEntry", e))?;
+    crate::runtime::note_request_id(&out);
     let _ = out;
     Ok(Obj::new().into())
 }
@@ -6586,6 +6802,7 @@ async fn op_delete_network_insights_access_scope(c: &sdk::Client, input: &Map) -
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DeleteNetworkInsightsAccessScope", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("NetworkInsightsAccessScopeId", &out.network_insights_access_scope_id)
         .into())
@@ -6601,6 +6818,7 @@ async fn op_delete_network_insights_access_scope_analysis(c: &sdk::Client, input
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DeleteNetworkInsightsAccessScopeAnalysis", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("NetworkInsightsAccessScopeAnalysisId", &out.network_insights_access_scope_analysis_id)
         .into())
@@ -6616,6 +6834,7 @@ async fn op_delete_network_insights_analysis(c: &sdk::Client, input: &Map) -> Re
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DeleteNetworkInsightsAnalysis", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("NetworkInsightsAnalysisId", &out.network_insights_analysis_id)
         .into())
@@ -6631,6 +6850,7 @@ async fn op_delete_network_insights_path(c: &sdk::Client, input: &Map) -> Result
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DeleteNetworkInsightsPath", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("NetworkInsightsPathId", &out.network_insights_path_id)
         .into())
@@ -6645,6 +6865,7 @@ async fn op_delete_network_interface(c: &sdk::Client, input: &Map) -> Result<Dyn
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DeleteNetworkInterface", e))?;
+    crate::runtime::note_request_id(&out);
     let _ = out;
     Ok(Obj::new().into())
 }
@@ -6659,6 +6880,7 @@ async fn op_delete_network_interface_permission(c: &sdk::Client, input: &Map) ->
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DeleteNetworkInterfacePermission", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("Return", &out.r#return)
         .into())
@@ -6674,6 +6896,7 @@ async fn op_delete_placement_group(c: &sdk::Client, input: &Map) -> Result<Dynam
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DeletePlacementGroup", e))?;
+    crate::runtime::note_request_id(&out);
     let _ = out;
     Ok(Obj::new().into())
 }
@@ -6689,6 +6912,7 @@ async fn op_delete_public_ipv4_pool(c: &sdk::Client, input: &Map) -> Result<Dyna
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DeletePublicIpv4Pool", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("ReturnValue", &out.return_value)
         .into())
@@ -6703,6 +6927,7 @@ async fn op_delete_queued_reserved_instances(c: &sdk::Client, input: &Map) -> Re
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DeleteQueuedReservedInstances", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("SuccessfulQueuedPurchaseDeletions", &out.successful_queued_purchase_deletions)
         .put("FailedQueuedPurchaseDeletions", &out.failed_queued_purchase_deletions)
@@ -6721,6 +6946,7 @@ async fn op_delete_route(c: &sdk::Client, input: &Map) -> Result<Dynamic, CallEr
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DeleteRoute", e))?;
+    crate::runtime::note_request_id(&out);
     let _ = out;
     Ok(Obj::new().into())
 }
@@ -6734,6 +6960,7 @@ async fn op_delete_route_server(c: &sdk::Client, input: &Map) -> Result<Dynamic,
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DeleteRouteServer", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("RouteServer", &out.route_server)
         .into())
@@ -6748,6 +6975,7 @@ async fn op_delete_route_server_endpoint(c: &sdk::Client, input: &Map) -> Result
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DeleteRouteServerEndpoint", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("RouteServerEndpoint", &out.route_server_endpoint)
         .into())
@@ -6762,6 +6990,7 @@ async fn op_delete_route_server_peer(c: &sdk::Client, input: &Map) -> Result<Dyn
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DeleteRouteServerPeer", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("RouteServerPeer", &out.route_server_peer)
         .into())
@@ -6776,6 +7005,7 @@ async fn op_delete_route_table(c: &sdk::Client, input: &Map) -> Result<Dynamic, 
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DeleteRouteTable", e))?;
+    crate::runtime::note_request_id(&out);
     let _ = out;
     Ok(Obj::new().into())
 }
@@ -6791,6 +7021,7 @@ async fn op_delete_secondary_network(c: &sdk::Client, input: &Map) -> Result<Dyn
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DeleteSecondaryNetwork", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("SecondaryNetwork", &out.secondary_network)
         .put("ClientToken", &out.client_token)
@@ -6807,6 +7038,7 @@ async fn op_delete_secondary_subnet(c: &sdk::Client, input: &Map) -> Result<Dyna
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DeleteSecondarySubnet", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("SecondarySubnet", &out.secondary_subnet)
         .put("ClientToken", &out.client_token)
@@ -6823,6 +7055,7 @@ async fn op_delete_security_group(c: &sdk::Client, input: &Map) -> Result<Dynami
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DeleteSecurityGroup", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("Return", &out.r#return)
         .put("GroupId", &out.group_id)
@@ -6839,6 +7072,7 @@ async fn op_delete_snapshot(c: &sdk::Client, input: &Map) -> Result<Dynamic, Cal
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DeleteSnapshot", e))?;
+    crate::runtime::note_request_id(&out);
     let _ = out;
     Ok(Obj::new().into())
 }
@@ -6852,6 +7086,7 @@ async fn op_delete_spot_datafeed_subscription(c: &sdk::Client, input: &Map) -> R
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DeleteSpotDatafeedSubscription", e))?;
+    crate::runtime::note_request_id(&out);
     let _ = out;
     Ok(Obj::new().into())
 }
@@ -6865,6 +7100,7 @@ async fn op_delete_subnet(c: &sdk::Client, input: &Map) -> Result<Dynamic, CallE
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DeleteSubnet", e))?;
+    crate::runtime::note_request_id(&out);
     let _ = out;
     Ok(Obj::new().into())
 }
@@ -6878,6 +7114,7 @@ async fn op_delete_subnet_cidr_reservation(c: &sdk::Client, input: &Map) -> Resu
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DeleteSubnetCidrReservation", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("DeletedSubnetCidrReservation", &out.deleted_subnet_cidr_reservation)
         .into())
@@ -6893,6 +7130,7 @@ async fn op_delete_tags(c: &sdk::Client, input: &Map) -> Result<Dynamic, CallErr
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DeleteTags", e))?;
+    crate::runtime::note_request_id(&out);
     let _ = out;
     Ok(Obj::new().into())
 }
@@ -6907,6 +7145,7 @@ async fn op_delete_traffic_mirror_filter(c: &sdk::Client, input: &Map) -> Result
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DeleteTrafficMirrorFilter", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("TrafficMirrorFilterId", &out.traffic_mirror_filter_id)
         .into())
@@ -6922,6 +7161,7 @@ async fn op_delete_traffic_mirror_filter_rule(c: &sdk::Client, input: &Map) -> R
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DeleteTrafficMirrorFilterRule", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("TrafficMirrorFilterRuleId", &out.traffic_mirror_filter_rule_id)
         .into())
@@ -6937,6 +7177,7 @@ async fn op_delete_traffic_mirror_session(c: &sdk::Client, input: &Map) -> Resul
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DeleteTrafficMirrorSession", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("TrafficMirrorSessionId", &out.traffic_mirror_session_id)
         .into())
@@ -6952,6 +7193,7 @@ async fn op_delete_traffic_mirror_target(c: &sdk::Client, input: &Map) -> Result
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DeleteTrafficMirrorTarget", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("TrafficMirrorTargetId", &out.traffic_mirror_target_id)
         .into())
@@ -6966,6 +7208,7 @@ async fn op_delete_transit_gateway(c: &sdk::Client, input: &Map) -> Result<Dynam
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DeleteTransitGateway", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("TransitGateway", &out.transit_gateway)
         .into())
@@ -6980,6 +7223,7 @@ async fn op_delete_transit_gateway_client_vpn_attachment(c: &sdk::Client, input:
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DeleteTransitGatewayClientVpnAttachment", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("TransitGatewayClientVpnAttachment", &out.transit_gateway_client_vpn_attachment)
         .into())
@@ -6994,6 +7238,7 @@ async fn op_delete_transit_gateway_connect(c: &sdk::Client, input: &Map) -> Resu
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DeleteTransitGatewayConnect", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("TransitGatewayConnect", &out.transit_gateway_connect)
         .into())
@@ -7008,6 +7253,7 @@ async fn op_delete_transit_gateway_connect_peer(c: &sdk::Client, input: &Map) ->
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DeleteTransitGatewayConnectPeer", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("TransitGatewayConnectPeer", &out.transit_gateway_connect_peer)
         .into())
@@ -7022,6 +7268,7 @@ async fn op_delete_transit_gateway_metering_policy(c: &sdk::Client, input: &Map)
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DeleteTransitGatewayMeteringPolicy", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("TransitGatewayMeteringPolicy", &out.transit_gateway_metering_policy)
         .into())
@@ -7037,6 +7284,7 @@ async fn op_delete_transit_gateway_metering_policy_entry(c: &sdk::Client, input:
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DeleteTransitGatewayMeteringPolicyEntry", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("TransitGatewayMeteringPolicyEntry", &out.transit_gateway_metering_policy_entry)
         .into())
@@ -7051,6 +7299,7 @@ async fn op_delete_transit_gateway_multicast_domain(c: &sdk::Client, input: &Map
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DeleteTransitGatewayMulticastDomain", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("TransitGatewayMulticastDomain", &out.transit_gateway_multicast_domain)
         .into())
@@ -7065,6 +7314,7 @@ async fn op_delete_transit_gateway_peering_attachment(c: &sdk::Client, input: &M
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DeleteTransitGatewayPeeringAttachment", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("TransitGatewayPeeringAttachment", &out.transit_gateway_peering_attachment)
         .into())
@@ -7079,6 +7329,7 @@ async fn op_delete_transit_gateway_policy_table(c: &sdk::Client, input: &Map) ->
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DeleteTransitGatewayPolicyTable", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("TransitGatewayPolicyTable", &out.transit_gateway_policy_table)
         .into())
@@ -7094,6 +7345,7 @@ async fn op_delete_transit_gateway_policy_table_entry(c: &sdk::Client, input: &M
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DeleteTransitGatewayPolicyTableEntry", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("TransitGatewayPolicyTableEntry", &out.transit_gateway_policy_table_entry)
         .into())
@@ -7109,6 +7361,7 @@ async fn op_delete_transit_gateway_prefix_list_reference(c: &sdk::Client, input:
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DeleteTransitGatewayPrefixListReference", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("TransitGatewayPrefixListReference", &out.transit_gateway_prefix_list_reference)
         .into())
@@ -7124,6 +7377,7 @@ async fn op_delete_transit_gateway_route(c: &sdk::Client, input: &Map) -> Result
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DeleteTransitGatewayRoute", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("Route", &out.route)
         .into())
@@ -7138,6 +7392,7 @@ async fn op_delete_transit_gateway_route_table(c: &sdk::Client, input: &Map) -> 
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DeleteTransitGatewayRouteTable", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("TransitGatewayRouteTable", &out.transit_gateway_route_table)
         .into())
@@ -7152,6 +7407,7 @@ async fn op_delete_transit_gateway_route_table_announcement(c: &sdk::Client, inp
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DeleteTransitGatewayRouteTableAnnouncement", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("TransitGatewayRouteTableAnnouncement", &out.transit_gateway_route_table_announcement)
         .into())
@@ -7166,6 +7422,7 @@ async fn op_delete_transit_gateway_vpc_attachment(c: &sdk::Client, input: &Map) 
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DeleteTransitGatewayVpcAttachment", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("TransitGatewayVpcAttachment", &out.transit_gateway_vpc_attachment)
         .into())
@@ -7182,6 +7439,7 @@ async fn op_delete_verified_access_endpoint(c: &sdk::Client, input: &Map) -> Res
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DeleteVerifiedAccessEndpoint", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("VerifiedAccessEndpoint", &out.verified_access_endpoint)
         .into())
@@ -7198,6 +7456,7 @@ async fn op_delete_verified_access_group(c: &sdk::Client, input: &Map) -> Result
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DeleteVerifiedAccessGroup", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("VerifiedAccessGroup", &out.verified_access_group)
         .into())
@@ -7214,6 +7473,7 @@ async fn op_delete_verified_access_instance(c: &sdk::Client, input: &Map) -> Res
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DeleteVerifiedAccessInstance", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("VerifiedAccessInstance", &out.verified_access_instance)
         .into())
@@ -7230,6 +7490,7 @@ async fn op_delete_verified_access_trust_provider(c: &sdk::Client, input: &Map) 
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DeleteVerifiedAccessTrustProvider", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("VerifiedAccessTrustProvider", &out.verified_access_trust_provider)
         .into())
@@ -7245,6 +7506,7 @@ async fn op_delete_volume(c: &sdk::Client, input: &Map) -> Result<Dynamic, CallE
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DeleteVolume", e))?;
+    crate::runtime::note_request_id(&out);
     let _ = out;
     Ok(Obj::new().into())
 }
@@ -7258,6 +7520,7 @@ async fn op_delete_vpc(c: &sdk::Client, input: &Map) -> Result<Dynamic, CallErro
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DeleteVpc", e))?;
+    crate::runtime::note_request_id(&out);
     let _ = out;
     Ok(Obj::new().into())
 }
@@ -7271,6 +7534,7 @@ async fn op_delete_vpc_block_public_access_exclusion(c: &sdk::Client, input: &Ma
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DeleteVpcBlockPublicAccessExclusion", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("VpcBlockPublicAccessExclusion", &out.vpc_block_public_access_exclusion)
         .into())
@@ -7285,6 +7549,7 @@ async fn op_delete_vpc_encryption_control(c: &sdk::Client, input: &Map) -> Resul
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DeleteVpcEncryptionControl", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("VpcEncryptionControl", &out.vpc_encryption_control)
         .into())
@@ -7299,6 +7564,7 @@ async fn op_delete_vpc_endpoint_connection_notifications(c: &sdk::Client, input:
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DeleteVpcEndpointConnectionNotifications", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("Unsuccessful", &out.unsuccessful)
         .into())
@@ -7313,6 +7579,7 @@ async fn op_delete_vpc_endpoint_service_configurations(c: &sdk::Client, input: &
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DeleteVpcEndpointServiceConfigurations", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("Unsuccessful", &out.unsuccessful)
         .into())
@@ -7327,6 +7594,7 @@ async fn op_delete_vpc_endpoints(c: &sdk::Client, input: &Map) -> Result<Dynamic
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DeleteVpcEndpoints", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("Unsuccessful", &out.unsuccessful)
         .into())
@@ -7341,6 +7609,7 @@ async fn op_delete_vpc_peering_connection(c: &sdk::Client, input: &Map) -> Resul
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DeleteVpcPeeringConnection", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("Return", &out.r#return)
         .into())
@@ -7356,6 +7625,7 @@ async fn op_delete_vpn_concentrator(c: &sdk::Client, input: &Map) -> Result<Dyna
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DeleteVpnConcentrator", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("Return", &out.r#return)
         .into())
@@ -7371,6 +7641,7 @@ async fn op_delete_vpn_connection(c: &sdk::Client, input: &Map) -> Result<Dynami
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DeleteVpnConnection", e))?;
+    crate::runtime::note_request_id(&out);
     let _ = out;
     Ok(Obj::new().into())
 }
@@ -7384,6 +7655,7 @@ async fn op_delete_vpn_connection_route(c: &sdk::Client, input: &Map) -> Result<
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DeleteVpnConnectionRoute", e))?;
+    crate::runtime::note_request_id(&out);
     let _ = out;
     Ok(Obj::new().into())
 }
@@ -7397,6 +7669,7 @@ async fn op_delete_vpn_gateway(c: &sdk::Client, input: &Map) -> Result<Dynamic, 
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DeleteVpnGateway", e))?;
+    crate::runtime::note_request_id(&out);
     let _ = out;
     Ok(Obj::new().into())
 }
@@ -7411,6 +7684,7 @@ async fn op_deprovision_byoip_cidr(c: &sdk::Client, input: &Map) -> Result<Dynam
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DeprovisionByoipCidr", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("ByoipCidr", &out.byoip_cidr)
         .into())
@@ -7427,6 +7701,7 @@ async fn op_deprovision_ipam_byoasn(c: &sdk::Client, input: &Map) -> Result<Dyna
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DeprovisionIpamByoasn", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("Byoasn", &out.byoasn)
         .into())
@@ -7443,6 +7718,7 @@ async fn op_deprovision_ipam_pool_cidr(c: &sdk::Client, input: &Map) -> Result<D
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DeprovisionIpamPoolCidr", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("IpamPoolCidr", &out.ipam_pool_cidr)
         .into())
@@ -7459,6 +7735,7 @@ async fn op_deprovision_public_ipv4_pool_cidr(c: &sdk::Client, input: &Map) -> R
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DeprovisionPublicIpv4PoolCidr", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("PoolId", &out.pool_id)
         .put("DeprovisionedAddresses", &out.deprovisioned_addresses)
@@ -7475,6 +7752,7 @@ async fn op_deregister_image(c: &sdk::Client, input: &Map) -> Result<Dynamic, Ca
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DeregisterImage", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("Return", &out.r#return)
         .put("DeleteSnapshotResults", &out.delete_snapshot_results)
@@ -7491,6 +7769,7 @@ async fn op_deregister_instance_event_notification_attributes(c: &sdk::Client, i
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DeregisterInstanceEventNotificationAttributes", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("InstanceTagAttribute", &out.instance_tag_attribute)
         .into())
@@ -7507,6 +7786,7 @@ async fn op_deregister_transit_gateway_multicast_group_members(c: &sdk::Client, 
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DeregisterTransitGatewayMulticastGroupMembers", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("DeregisteredMulticastGroupMembers", &out.deregistered_multicast_group_members)
         .into())
@@ -7523,6 +7803,7 @@ async fn op_deregister_transit_gateway_multicast_group_sources(c: &sdk::Client, 
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DeregisterTransitGatewayMulticastGroupSources", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("DeregisteredMulticastGroupSources", &out.deregistered_multicast_group_sources)
         .into())
@@ -7537,6 +7818,7 @@ async fn op_describe_account_attributes(c: &sdk::Client, input: &Map) -> Result<
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeAccountAttributes", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("AccountAttributes", &out.account_attributes)
         .into())
@@ -7550,6 +7832,7 @@ async fn op_describe_account_vpc_encryption_control(c: &sdk::Client, input: &Map
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeAccountVpcEncryptionControl", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("AccountVpcEncryptionControl", &out.account_vpc_encryption_control)
         .into())
@@ -7566,6 +7849,7 @@ async fn op_describe_address_transfers(c: &sdk::Client, input: &Map) -> Result<D
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeAddressTransfers", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("AddressTransfers", &out.address_transfers)
         .put("NextToken", &out.next_token)
@@ -7583,6 +7867,7 @@ async fn op_describe_addresses(c: &sdk::Client, input: &Map) -> Result<Dynamic, 
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeAddresses", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("Addresses", &out.addresses)
         .into())
@@ -7600,6 +7885,7 @@ async fn op_describe_addresses_attribute(c: &sdk::Client, input: &Map) -> Result
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeAddressesAttribute", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("Addresses", &out.addresses)
         .put("NextToken", &out.next_token)
@@ -7615,6 +7901,7 @@ async fn op_describe_aggregate_id_format(c: &sdk::Client, input: &Map) -> Result
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeAggregateIdFormat", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("UseLongIdsAggregated", &out.use_long_ids_aggregated)
         .put("Statuses", &out.statuses)
@@ -7634,6 +7921,7 @@ async fn op_describe_application_status(c: &sdk::Client, input: &Map) -> Result<
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeApplicationStatus", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("ApplicationStatuses", &out.application_statuses)
         .put("NextToken", &out.next_token)
@@ -7653,6 +7941,7 @@ async fn op_describe_application_status_check_associations(c: &sdk::Client, inpu
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeApplicationStatusCheckAssociations", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("Associations", &out.associations)
         .put("NextToken", &out.next_token)
@@ -7674,6 +7963,7 @@ async fn op_describe_application_status_checks(c: &sdk::Client, input: &Map) -> 
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeApplicationStatusChecks", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("ApplicationStatusChecks", &out.application_status_checks)
         .put("NextToken", &out.next_token)
@@ -7692,6 +7982,7 @@ async fn op_describe_availability_zones(c: &sdk::Client, input: &Map) -> Result<
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeAvailabilityZones", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("AvailabilityZones", &out.availability_zones)
         .into())
@@ -7709,6 +8000,7 @@ async fn op_describe_aws_network_performance_metric_subscriptions(c: &sdk::Clien
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeAwsNetworkPerformanceMetricSubscriptions", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("NextToken", &out.next_token)
         .put("Subscriptions", &out.subscriptions)
@@ -7726,6 +8018,7 @@ async fn op_describe_bundle_tasks(c: &sdk::Client, input: &Map) -> Result<Dynami
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeBundleTasks", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("BundleTasks", &out.bundle_tasks)
         .into())
@@ -7742,6 +8035,7 @@ async fn op_describe_byoip_cidrs(c: &sdk::Client, input: &Map) -> Result<Dynamic
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeByoipCidrs", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("ByoipCidrs", &out.byoip_cidrs)
         .put("NextToken", &out.next_token)
@@ -7761,6 +8055,7 @@ async fn op_describe_capacity_block_extension_history(c: &sdk::Client, input: &M
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeCapacityBlockExtensionHistory", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("CapacityBlockExtensions", &out.capacity_block_extensions)
         .put("NextToken", &out.next_token)
@@ -7780,6 +8075,7 @@ async fn op_describe_capacity_block_extension_offerings(c: &sdk::Client, input: 
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeCapacityBlockExtensionOfferings", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("CapacityBlockExtensionOfferings", &out.capacity_block_extension_offerings)
         .put("NextToken", &out.next_token)
@@ -7805,6 +8101,7 @@ async fn op_describe_capacity_block_offerings(c: &sdk::Client, input: &Map) -> R
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeCapacityBlockOfferings", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("CapacityBlockOfferings", &out.capacity_block_offerings)
         .put("NextToken", &out.next_token)
@@ -7824,6 +8121,7 @@ async fn op_describe_capacity_block_status(c: &sdk::Client, input: &Map) -> Resu
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeCapacityBlockStatus", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("CapacityBlockStatuses", &out.capacity_block_statuses)
         .put("NextToken", &out.next_token)
@@ -7843,6 +8141,7 @@ async fn op_describe_capacity_blocks(c: &sdk::Client, input: &Map) -> Result<Dyn
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeCapacityBlocks", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("CapacityBlocks", &out.capacity_blocks)
         .put("NextToken", &out.next_token)
@@ -7862,6 +8161,7 @@ async fn op_describe_capacity_manager_data_exports(c: &sdk::Client, input: &Map)
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeCapacityManagerDataExports", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("CapacityManagerDataExports", &out.capacity_manager_data_exports)
         .put("NextToken", &out.next_token)
@@ -7882,6 +8182,7 @@ async fn op_describe_capacity_reservation_billing_requests(c: &sdk::Client, inpu
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeCapacityReservationBillingRequests", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("NextToken", &out.next_token)
         .put("CapacityReservationBillingRequests", &out.capacity_reservation_billing_requests)
@@ -7901,6 +8202,7 @@ async fn op_describe_capacity_reservation_cancellation_quotes(c: &sdk::Client, i
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeCapacityReservationCancellationQuotes", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("CapacityReservationCancellationQuotes", &out.capacity_reservation_cancellation_quotes)
         .put("NextToken", &out.next_token)
@@ -7920,6 +8222,7 @@ async fn op_describe_capacity_reservation_date_change_quotes(c: &sdk::Client, in
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeCapacityReservationDateChangeQuotes", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("CapacityReservationModificationQuotes", &out.capacity_reservation_modification_quotes)
         .put("NextToken", &out.next_token)
@@ -7939,6 +8242,7 @@ async fn op_describe_capacity_reservation_fleets(c: &sdk::Client, input: &Map) -
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeCapacityReservationFleets", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("CapacityReservationFleets", &out.capacity_reservation_fleets)
         .put("NextToken", &out.next_token)
@@ -7958,6 +8262,7 @@ async fn op_describe_capacity_reservation_topology(c: &sdk::Client, input: &Map)
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeCapacityReservationTopology", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("NextToken", &out.next_token)
         .put("CapacityReservations", &out.capacity_reservations)
@@ -7977,6 +8282,7 @@ async fn op_describe_capacity_reservations(c: &sdk::Client, input: &Map) -> Resu
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeCapacityReservations", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("NextToken", &out.next_token)
         .put("CapacityReservations", &out.capacity_reservations)
@@ -7995,6 +8301,7 @@ async fn op_describe_carrier_gateways(c: &sdk::Client, input: &Map) -> Result<Dy
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeCarrierGateways", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("CarrierGateways", &out.carrier_gateways)
         .put("NextToken", &out.next_token)
@@ -8013,6 +8320,7 @@ async fn op_describe_classic_link_instances(c: &sdk::Client, input: &Map) -> Res
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeClassicLinkInstances", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("Instances", &out.instances)
         .put("NextToken", &out.next_token)
@@ -8032,6 +8340,7 @@ async fn op_describe_client_vpn_authorization_rules(c: &sdk::Client, input: &Map
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeClientVpnAuthorizationRules", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("AuthorizationRules", &out.authorization_rules)
         .put("NextToken", &out.next_token)
@@ -8051,6 +8360,7 @@ async fn op_describe_client_vpn_connections(c: &sdk::Client, input: &Map) -> Res
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeClientVpnConnections", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("Connections", &out.connections)
         .put("NextToken", &out.next_token)
@@ -8070,6 +8380,7 @@ async fn op_describe_client_vpn_endpoints(c: &sdk::Client, input: &Map) -> Resul
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeClientVpnEndpoints", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("ClientVpnEndpoints", &out.client_vpn_endpoints)
         .put("NextToken", &out.next_token)
@@ -8088,6 +8399,7 @@ async fn op_describe_client_vpn_routes(c: &sdk::Client, input: &Map) -> Result<D
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeClientVpnRoutes", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("Routes", &out.routes)
         .put("NextToken", &out.next_token)
@@ -8108,6 +8420,7 @@ async fn op_describe_client_vpn_target_networks(c: &sdk::Client, input: &Map) ->
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeClientVpnTargetNetworks", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("ClientVpnTargetNetworks", &out.client_vpn_target_networks)
         .put("NextToken", &out.next_token)
@@ -8127,6 +8440,7 @@ async fn op_describe_coip_pools(c: &sdk::Client, input: &Map) -> Result<Dynamic,
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeCoipPools", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("CoipPools", &out.coip_pools)
         .put("NextToken", &out.next_token)
@@ -8143,6 +8457,7 @@ async fn op_describe_conversion_tasks(c: &sdk::Client, input: &Map) -> Result<Dy
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeConversionTasks", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("ConversionTasks", &out.conversion_tasks)
         .into())
@@ -8158,6 +8473,7 @@ async fn op_describe_customer_gateways(c: &sdk::Client, input: &Map) -> Result<D
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeCustomerGateways", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("CustomerGateways", &out.customer_gateways)
         .into())
@@ -8175,6 +8491,7 @@ async fn op_describe_declarative_policies_reports(c: &sdk::Client, input: &Map) 
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeDeclarativePoliciesReports", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("NextToken", &out.next_token)
         .put("Reports", &out.reports)
@@ -8194,6 +8511,7 @@ async fn op_describe_dhcp_options(c: &sdk::Client, input: &Map) -> Result<Dynami
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeDhcpOptions", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("NextToken", &out.next_token)
         .put("DhcpOptions", &out.dhcp_options)
@@ -8212,6 +8530,7 @@ async fn op_describe_egress_only_internet_gateways(c: &sdk::Client, input: &Map)
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeEgressOnlyInternetGateways", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("EgressOnlyInternetGateways", &out.egress_only_internet_gateways)
         .put("NextToken", &out.next_token)
@@ -8231,6 +8550,7 @@ async fn op_describe_elastic_gpus(c: &sdk::Client, input: &Map) -> Result<Dynami
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeElasticGpus", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("ElasticGpuSet", &out.elastic_gpu_set)
         .put("MaxResults", &out.max_results)
@@ -8250,6 +8570,7 @@ async fn op_describe_export_image_tasks(c: &sdk::Client, input: &Map) -> Result<
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeExportImageTasks", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("ExportImageTasks", &out.export_image_tasks)
         .put("NextToken", &out.next_token)
@@ -8266,6 +8587,7 @@ async fn op_describe_export_tasks(c: &sdk::Client, input: &Map) -> Result<Dynami
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeExportTasks", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("ExportTasks", &out.export_tasks)
         .into())
@@ -8283,6 +8605,7 @@ async fn op_describe_fast_launch_images(c: &sdk::Client, input: &Map) -> Result<
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeFastLaunchImages", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("FastLaunchImages", &out.fast_launch_images)
         .put("NextToken", &out.next_token)
@@ -8301,6 +8624,7 @@ async fn op_describe_fast_snapshot_restores(c: &sdk::Client, input: &Map) -> Res
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeFastSnapshotRestores", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("FastSnapshotRestores", &out.fast_snapshot_restores)
         .put("NextToken", &out.next_token)
@@ -8321,6 +8645,7 @@ async fn op_describe_fleet_history(c: &sdk::Client, input: &Map) -> Result<Dynam
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeFleetHistory", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("HistoryRecords", &out.history_records)
         .put("LastEvaluatedTime", &out.last_evaluated_time)
@@ -8342,6 +8667,7 @@ async fn op_describe_fleet_instances(c: &sdk::Client, input: &Map) -> Result<Dyn
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeFleetInstances", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("ActiveInstances", &out.active_instances)
         .put("NextToken", &out.next_token)
@@ -8362,6 +8688,7 @@ async fn op_describe_fleets(c: &sdk::Client, input: &Map) -> Result<Dynamic, Cal
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeFleets", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("NextToken", &out.next_token)
         .put("Fleets", &out.fleets)
@@ -8381,6 +8708,7 @@ async fn op_describe_flow_logs(c: &sdk::Client, input: &Map) -> Result<Dynamic, 
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeFlowLogs", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("FlowLogs", &out.flow_logs)
         .put("NextToken", &out.next_token)
@@ -8397,6 +8725,7 @@ async fn op_describe_fpga_image_attribute(c: &sdk::Client, input: &Map) -> Resul
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeFpgaImageAttribute", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("FpgaImageAttribute", &out.fpga_image_attribute)
         .into())
@@ -8415,6 +8744,7 @@ async fn op_describe_fpga_images(c: &sdk::Client, input: &Map) -> Result<Dynamic
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeFpgaImages", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("FpgaImages", &out.fpga_images)
         .put("NextToken", &out.next_token)
@@ -8435,6 +8765,7 @@ async fn op_describe_host_reservation_offerings(c: &sdk::Client, input: &Map) ->
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeHostReservationOfferings", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("NextToken", &out.next_token)
         .put("OfferingSet", &out.offering_set)
@@ -8453,6 +8784,7 @@ async fn op_describe_host_reservations(c: &sdk::Client, input: &Map) -> Result<D
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeHostReservations", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("HostReservationSet", &out.host_reservation_set)
         .put("NextToken", &out.next_token)
@@ -8471,6 +8803,7 @@ async fn op_describe_hosts(c: &sdk::Client, input: &Map) -> Result<Dynamic, Call
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeHosts", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("Hosts", &out.hosts)
         .put("NextToken", &out.next_token)
@@ -8489,6 +8822,7 @@ async fn op_describe_iam_instance_profile_associations(c: &sdk::Client, input: &
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeIamInstanceProfileAssociations", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("IamInstanceProfileAssociations", &out.iam_instance_profile_associations)
         .put("NextToken", &out.next_token)
@@ -8504,6 +8838,7 @@ async fn op_describe_id_format(c: &sdk::Client, input: &Map) -> Result<Dynamic, 
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeIdFormat", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("Statuses", &out.statuses)
         .into())
@@ -8519,6 +8854,7 @@ async fn op_describe_identity_id_format(c: &sdk::Client, input: &Map) -> Result<
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeIdentityIdFormat", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("Statuses", &out.statuses)
         .into())
@@ -8534,6 +8870,7 @@ async fn op_describe_image_attribute(c: &sdk::Client, input: &Map) -> Result<Dyn
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeImageAttribute", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("Description", &out.description)
         .put("KernelId", &out.kernel_id)
@@ -8565,6 +8902,7 @@ async fn op_describe_image_references(c: &sdk::Client, input: &Map) -> Result<Dy
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeImageReferences", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("NextToken", &out.next_token)
         .put("ImageReferences", &out.image_references)
@@ -8584,6 +8922,7 @@ async fn op_describe_image_usage_report_entries(c: &sdk::Client, input: &Map) ->
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeImageUsageReportEntries", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("NextToken", &out.next_token)
         .put("ImageUsageReportEntries", &out.image_usage_report_entries)
@@ -8603,6 +8942,7 @@ async fn op_describe_image_usage_reports(c: &sdk::Client, input: &Map) -> Result
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeImageUsageReports", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("NextToken", &out.next_token)
         .put("ImageUsageReports", &out.image_usage_reports)
@@ -8625,6 +8965,7 @@ async fn op_describe_images(c: &sdk::Client, input: &Map) -> Result<Dynamic, Cal
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeImages", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("NextToken", &out.next_token)
         .put("Images", &out.images)
@@ -8643,6 +8984,7 @@ async fn op_describe_import_image_tasks(c: &sdk::Client, input: &Map) -> Result<
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeImportImageTasks", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("ImportImageTasks", &out.import_image_tasks)
         .put("NextToken", &out.next_token)
@@ -8662,6 +9004,7 @@ async fn op_describe_import_snapshot_tasks(c: &sdk::Client, input: &Map) -> Resu
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeImportSnapshotTasks", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("ImportSnapshotTasks", &out.import_snapshot_tasks)
         .put("NextToken", &out.next_token)
@@ -8678,6 +9021,7 @@ async fn op_describe_instance_attribute(c: &sdk::Client, input: &Map) -> Result<
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeInstanceAttribute", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("BlockDeviceMappings", &out.block_device_mappings)
         .put("DisableApiTermination", &out.disable_api_termination)
@@ -8712,6 +9056,7 @@ async fn op_describe_instance_connect_endpoints(c: &sdk::Client, input: &Map) ->
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeInstanceConnectEndpoints", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("InstanceConnectEndpoints", &out.instance_connect_endpoints)
         .put("NextToken", &out.next_token)
@@ -8731,6 +9076,7 @@ async fn op_describe_instance_credit_specifications(c: &sdk::Client, input: &Map
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeInstanceCreditSpecifications", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("InstanceCreditSpecifications", &out.instance_credit_specifications)
         .put("NextToken", &out.next_token)
@@ -8746,6 +9092,7 @@ async fn op_describe_instance_event_notification_attributes(c: &sdk::Client, inp
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeInstanceEventNotificationAttributes", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("InstanceTagAttribute", &out.instance_tag_attribute)
         .into())
@@ -8764,6 +9111,7 @@ async fn op_describe_instance_event_windows(c: &sdk::Client, input: &Map) -> Res
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeInstanceEventWindows", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("InstanceEventWindows", &out.instance_event_windows)
         .put("NextToken", &out.next_token)
@@ -8782,6 +9130,7 @@ async fn op_describe_instance_image_metadata(c: &sdk::Client, input: &Map) -> Re
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeInstanceImageMetadata", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("InstanceImageMetadata", &out.instance_image_metadata)
         .put("NextToken", &out.next_token)
@@ -8803,6 +9152,7 @@ async fn op_describe_instance_sql_ha_history_states(c: &sdk::Client, input: &Map
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeInstanceSqlHaHistoryStates", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("Instances", &out.instances)
         .put("NextToken", &out.next_token)
@@ -8822,6 +9172,7 @@ async fn op_describe_instance_sql_ha_states(c: &sdk::Client, input: &Map) -> Res
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeInstanceSqlHaStates", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("Instances", &out.instances)
         .put("NextToken", &out.next_token)
@@ -8842,6 +9193,7 @@ async fn op_describe_instance_status(c: &sdk::Client, input: &Map) -> Result<Dyn
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeInstanceStatus", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("InstanceStatuses", &out.instance_statuses)
         .put("NextToken", &out.next_token)
@@ -8862,6 +9214,7 @@ async fn op_describe_instance_topology(c: &sdk::Client, input: &Map) -> Result<D
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeInstanceTopology", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("Instances", &out.instances)
         .put("NextToken", &out.next_token)
@@ -8881,6 +9234,7 @@ async fn op_describe_instance_type_offerings(c: &sdk::Client, input: &Map) -> Re
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeInstanceTypeOfferings", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("InstanceTypeOfferings", &out.instance_type_offerings)
         .put("NextToken", &out.next_token)
@@ -8901,6 +9255,7 @@ async fn op_describe_instance_types(c: &sdk::Client, input: &Map) -> Result<Dyna
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeInstanceTypes", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("InstanceTypes", &out.instance_types)
         .put("NextToken", &out.next_token)
@@ -8920,6 +9275,7 @@ async fn op_describe_instances(c: &sdk::Client, input: &Map) -> Result<Dynamic, 
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeInstances", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("NextToken", &out.next_token)
         .put("Reservations", &out.reservations)
@@ -8938,6 +9294,7 @@ async fn op_describe_internet_gateways(c: &sdk::Client, input: &Map) -> Result<D
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeInternetGateways", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("InternetGateways", &out.internet_gateways)
         .put("NextToken", &out.next_token)
@@ -8955,6 +9312,7 @@ async fn op_describe_ipam_byoasn(c: &sdk::Client, input: &Map) -> Result<Dynamic
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeIpamByoasn", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("Byoasns", &out.byoasns)
         .put("NextToken", &out.next_token)
@@ -8974,6 +9332,7 @@ async fn op_describe_ipam_external_resource_verification_tokens(c: &sdk::Client,
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeIpamExternalResourceVerificationTokens", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("NextToken", &out.next_token)
         .put("IpamExternalResourceVerificationTokens", &out.ipam_external_resource_verification_tokens)
@@ -8993,6 +9352,7 @@ async fn op_describe_ipam_internet_registry_associations(c: &sdk::Client, input:
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeIpamInternetRegistryAssociations", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("NextToken", &out.next_token)
         .put("IpamInternetRegistryAssociations", &out.ipam_internet_registry_associations)
@@ -9012,6 +9372,7 @@ async fn op_describe_ipam_policies(c: &sdk::Client, input: &Map) -> Result<Dynam
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeIpamPolicies", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("NextToken", &out.next_token)
         .put("IpamPolicies", &out.ipam_policies)
@@ -9031,6 +9392,7 @@ async fn op_describe_ipam_pool_allocations(c: &sdk::Client, input: &Map) -> Resu
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeIpamPoolAllocations", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("IpamPoolAllocations", &out.ipam_pool_allocations)
         .put("NextToken", &out.next_token)
@@ -9050,6 +9412,7 @@ async fn op_describe_ipam_pools(c: &sdk::Client, input: &Map) -> Result<Dynamic,
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeIpamPools", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("NextToken", &out.next_token)
         .put("IpamPools", &out.ipam_pools)
@@ -9070,6 +9433,7 @@ async fn op_describe_ipam_prefix_list_resolver_targets(c: &sdk::Client, input: &
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeIpamPrefixListResolverTargets", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("NextToken", &out.next_token)
         .put("IpamPrefixListResolverTargets", &out.ipam_prefix_list_resolver_targets)
@@ -9089,6 +9453,7 @@ async fn op_describe_ipam_prefix_list_resolvers(c: &sdk::Client, input: &Map) ->
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeIpamPrefixListResolvers", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("NextToken", &out.next_token)
         .put("IpamPrefixListResolvers", &out.ipam_prefix_list_resolvers)
@@ -9108,6 +9473,7 @@ async fn op_describe_ipam_resource_discoveries(c: &sdk::Client, input: &Map) -> 
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeIpamResourceDiscoveries", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("IpamResourceDiscoveries", &out.ipam_resource_discoveries)
         .put("NextToken", &out.next_token)
@@ -9127,6 +9493,7 @@ async fn op_describe_ipam_resource_discovery_associations(c: &sdk::Client, input
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeIpamResourceDiscoveryAssociations", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("IpamResourceDiscoveryAssociations", &out.ipam_resource_discovery_associations)
         .put("NextToken", &out.next_token)
@@ -9146,6 +9513,7 @@ async fn op_describe_ipam_scopes(c: &sdk::Client, input: &Map) -> Result<Dynamic
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeIpamScopes", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("NextToken", &out.next_token)
         .put("IpamScopes", &out.ipam_scopes)
@@ -9165,6 +9533,7 @@ async fn op_describe_ipams(c: &sdk::Client, input: &Map) -> Result<Dynamic, Call
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeIpams", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("NextToken", &out.next_token)
         .put("Ipams", &out.ipams)
@@ -9184,6 +9553,7 @@ async fn op_describe_ipv6_pools(c: &sdk::Client, input: &Map) -> Result<Dynamic,
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeIpv6Pools", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("Ipv6Pools", &out.ipv6_pools)
         .put("NextToken", &out.next_token)
@@ -9202,6 +9572,7 @@ async fn op_describe_key_pairs(c: &sdk::Client, input: &Map) -> Result<Dynamic, 
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeKeyPairs", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("KeyPairs", &out.key_pairs)
         .into())
@@ -9225,6 +9596,7 @@ async fn op_describe_launch_template_versions(c: &sdk::Client, input: &Map) -> R
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeLaunchTemplateVersions", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("LaunchTemplateVersions", &out.launch_template_versions)
         .put("NextToken", &out.next_token)
@@ -9245,6 +9617,7 @@ async fn op_describe_launch_templates(c: &sdk::Client, input: &Map) -> Result<Dy
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeLaunchTemplates", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("LaunchTemplates", &out.launch_templates)
         .put("NextToken", &out.next_token)
@@ -9263,6 +9636,7 @@ async fn op_describe_local_gateway_route_table_virtual_interface_group_associati
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeLocalGatewayRouteTableVirtualInterfaceGroupAssociations", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("LocalGatewayRouteTableVirtualInterfaceGroupAssociations", &out.local_gateway_route_table_virtual_interface_group_associations)
         .put("NextToken", &out.next_token)
@@ -9281,6 +9655,7 @@ async fn op_describe_local_gateway_route_table_vpc_associations(c: &sdk::Client,
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeLocalGatewayRouteTableVpcAssociations", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("LocalGatewayRouteTableVpcAssociations", &out.local_gateway_route_table_vpc_associations)
         .put("NextToken", &out.next_token)
@@ -9299,6 +9674,7 @@ async fn op_describe_local_gateway_route_tables(c: &sdk::Client, input: &Map) ->
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeLocalGatewayRouteTables", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("LocalGatewayRouteTables", &out.local_gateway_route_tables)
         .put("NextToken", &out.next_token)
@@ -9317,6 +9693,7 @@ async fn op_describe_local_gateway_virtual_interface_groups(c: &sdk::Client, inp
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeLocalGatewayVirtualInterfaceGroups", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("LocalGatewayVirtualInterfaceGroups", &out.local_gateway_virtual_interface_groups)
         .put("NextToken", &out.next_token)
@@ -9335,6 +9712,7 @@ async fn op_describe_local_gateway_virtual_interfaces(c: &sdk::Client, input: &M
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeLocalGatewayVirtualInterfaces", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("LocalGatewayVirtualInterfaces", &out.local_gateway_virtual_interfaces)
         .put("NextToken", &out.next_token)
@@ -9353,6 +9731,7 @@ async fn op_describe_local_gateways(c: &sdk::Client, input: &Map) -> Result<Dyna
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeLocalGateways", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("LocalGateways", &out.local_gateways)
         .put("NextToken", &out.next_token)
@@ -9372,6 +9751,7 @@ async fn op_describe_locked_snapshots(c: &sdk::Client, input: &Map) -> Result<Dy
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeLockedSnapshots", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("Snapshots", &out.snapshots)
         .put("NextToken", &out.next_token)
@@ -9390,6 +9770,7 @@ async fn op_describe_mac_hosts(c: &sdk::Client, input: &Map) -> Result<Dynamic, 
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeMacHosts", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("MacHosts", &out.mac_hosts)
         .put("NextToken", &out.next_token)
@@ -9409,6 +9790,7 @@ async fn op_describe_mac_modification_tasks(c: &sdk::Client, input: &Map) -> Res
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeMacModificationTasks", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("MacModificationTasks", &out.mac_modification_tasks)
         .put("NextToken", &out.next_token)
@@ -9428,6 +9810,7 @@ async fn op_describe_managed_prefix_lists(c: &sdk::Client, input: &Map) -> Resul
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeManagedPrefixLists", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("NextToken", &out.next_token)
         .put("PrefixLists", &out.prefix_lists)
@@ -9446,6 +9829,7 @@ async fn op_describe_moving_addresses(c: &sdk::Client, input: &Map) -> Result<Dy
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeMovingAddresses", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("MovingAddressStatuses", &out.moving_address_statuses)
         .put("NextToken", &out.next_token)
@@ -9464,6 +9848,7 @@ async fn op_describe_nat_gateways(c: &sdk::Client, input: &Map) -> Result<Dynami
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeNatGateways", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("NatGateways", &out.nat_gateways)
         .put("NextToken", &out.next_token)
@@ -9483,6 +9868,7 @@ async fn op_describe_network_acls(c: &sdk::Client, input: &Map) -> Result<Dynami
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeNetworkAcls", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("NetworkAcls", &out.network_acls)
         .put("NextToken", &out.next_token)
@@ -9505,6 +9891,7 @@ async fn op_describe_network_insights_access_scope_analyses(c: &sdk::Client, inp
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeNetworkInsightsAccessScopeAnalyses", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("NetworkInsightsAccessScopeAnalyses", &out.network_insights_access_scope_analyses)
         .put("NextToken", &out.next_token)
@@ -9524,6 +9911,7 @@ async fn op_describe_network_insights_access_scopes(c: &sdk::Client, input: &Map
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeNetworkInsightsAccessScopes", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("NetworkInsightsAccessScopes", &out.network_insights_access_scopes)
         .put("NextToken", &out.next_token)
@@ -9546,6 +9934,7 @@ async fn op_describe_network_insights_analyses(c: &sdk::Client, input: &Map) -> 
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeNetworkInsightsAnalyses", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("NetworkInsightsAnalyses", &out.network_insights_analyses)
         .put("NextToken", &out.next_token)
@@ -9565,6 +9954,7 @@ async fn op_describe_network_insights_paths(c: &sdk::Client, input: &Map) -> Res
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeNetworkInsightsPaths", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("NetworkInsightsPaths", &out.network_insights_paths)
         .put("NextToken", &out.next_token)
@@ -9581,6 +9971,7 @@ async fn op_describe_network_interface_attribute(c: &sdk::Client, input: &Map) -
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeNetworkInterfaceAttribute", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("Attachment", &out.attachment)
         .put("Description", &out.description)
@@ -9602,6 +9993,7 @@ async fn op_describe_network_interface_permissions(c: &sdk::Client, input: &Map)
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeNetworkInterfacePermissions", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("NetworkInterfacePermissions", &out.network_interface_permissions)
         .put("NextToken", &out.next_token)
@@ -9621,6 +10013,7 @@ async fn op_describe_network_interfaces(c: &sdk::Client, input: &Map) -> Result<
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeNetworkInterfaces", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("NetworkInterfaces", &out.network_interfaces)
         .put("NextToken", &out.next_token)
@@ -9640,6 +10033,7 @@ async fn op_describe_outpost_lags(c: &sdk::Client, input: &Map) -> Result<Dynami
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeOutpostLags", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("OutpostLags", &out.outpost_lags)
         .put("NextToken", &out.next_token)
@@ -9658,6 +10052,7 @@ async fn op_describe_placement_groups(c: &sdk::Client, input: &Map) -> Result<Dy
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribePlacementGroups", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("PlacementGroups", &out.placement_groups)
         .into())
@@ -9676,6 +10071,7 @@ async fn op_describe_prefix_lists(c: &sdk::Client, input: &Map) -> Result<Dynami
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribePrefixLists", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("NextToken", &out.next_token)
         .put("PrefixLists", &out.prefix_lists)
@@ -9694,6 +10090,7 @@ async fn op_describe_principal_id_format(c: &sdk::Client, input: &Map) -> Result
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribePrincipalIdFormat", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("Principals", &out.principals)
         .put("NextToken", &out.next_token)
@@ -9712,6 +10109,7 @@ async fn op_describe_public_ipv4_pools(c: &sdk::Client, input: &Map) -> Result<D
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribePublicIpv4Pools", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("PublicIpv4Pools", &out.public_ipv4_pools)
         .put("NextToken", &out.next_token)
@@ -9729,6 +10127,7 @@ async fn op_describe_regions(c: &sdk::Client, input: &Map) -> Result<Dynamic, Ca
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeRegions", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("Regions", &out.regions)
         .into())
@@ -9747,6 +10146,7 @@ async fn op_describe_replace_root_volume_tasks(c: &sdk::Client, input: &Map) -> 
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeReplaceRootVolumeTasks", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("ReplaceRootVolumeTasks", &out.replace_root_volume_tasks)
         .put("NextToken", &out.next_token)
@@ -9765,6 +10165,7 @@ async fn op_describe_reserved_instances(c: &sdk::Client, input: &Map) -> Result<
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeReservedInstances", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("ReservedInstances", &out.reserved_instances)
         .into())
@@ -9780,6 +10181,7 @@ async fn op_describe_reserved_instances_listings(c: &sdk::Client, input: &Map) -
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeReservedInstancesListings", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("ReservedInstancesListings", &out.reserved_instances_listings)
         .into())
@@ -9795,6 +10197,7 @@ async fn op_describe_reserved_instances_modifications(c: &sdk::Client, input: &M
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeReservedInstancesModifications", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("NextToken", &out.next_token)
         .put("ReservedInstancesModifications", &out.reserved_instances_modifications)
@@ -9824,6 +10227,7 @@ async fn op_describe_reserved_instances_offerings(c: &sdk::Client, input: &Map) 
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeReservedInstancesOfferings", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("NextToken", &out.next_token)
         .put("ReservedInstancesOfferings", &out.reserved_instances_offerings)
@@ -9842,6 +10246,7 @@ async fn op_describe_route_server_endpoints(c: &sdk::Client, input: &Map) -> Res
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeRouteServerEndpoints", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("RouteServerEndpoints", &out.route_server_endpoints)
         .put("NextToken", &out.next_token)
@@ -9860,6 +10265,7 @@ async fn op_describe_route_server_peers(c: &sdk::Client, input: &Map) -> Result<
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeRouteServerPeers", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("RouteServerPeers", &out.route_server_peers)
         .put("NextToken", &out.next_token)
@@ -9878,6 +10284,7 @@ async fn op_describe_route_servers(c: &sdk::Client, input: &Map) -> Result<Dynam
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeRouteServers", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("RouteServers", &out.route_servers)
         .put("NextToken", &out.next_token)
@@ -9896,6 +10303,7 @@ async fn op_describe_route_tables(c: &sdk::Client, input: &Map) -> Result<Dynami
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeRouteTables", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("RouteTables", &out.route_tables)
         .put("NextToken", &out.next_token)
@@ -9918,6 +10326,7 @@ async fn op_describe_scheduled_instance_availability(c: &sdk::Client, input: &Ma
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeScheduledInstanceAvailability", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("NextToken", &out.next_token)
         .put("ScheduledInstanceAvailabilitySet", &out.scheduled_instance_availability_set)
@@ -9937,6 +10346,7 @@ async fn op_describe_scheduled_instances(c: &sdk::Client, input: &Map) -> Result
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeScheduledInstances", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("NextToken", &out.next_token)
         .put("ScheduledInstanceSet", &out.scheduled_instance_set)
@@ -9956,6 +10366,7 @@ async fn op_describe_secondary_interfaces(c: &sdk::Client, input: &Map) -> Resul
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeSecondaryInterfaces", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("SecondaryInterfaces", &out.secondary_interfaces)
         .put("NextToken", &out.next_token)
@@ -9975,6 +10386,7 @@ async fn op_describe_secondary_networks(c: &sdk::Client, input: &Map) -> Result<
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeSecondaryNetworks", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("SecondaryNetworks", &out.secondary_networks)
         .put("NextToken", &out.next_token)
@@ -9993,6 +10405,7 @@ async fn op_describe_secondary_subnets(c: &sdk::Client, input: &Map) -> Result<D
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeSecondarySubnets", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("SecondarySubnets", &out.secondary_subnets)
         .put("NextToken", &out.next_token)
@@ -10008,6 +10421,7 @@ async fn op_describe_security_group_references(c: &sdk::Client, input: &Map) -> 
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeSecurityGroupReferences", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("SecurityGroupReferenceSet", &out.security_group_reference_set)
         .into())
@@ -10025,6 +10439,7 @@ async fn op_describe_security_group_rules(c: &sdk::Client, input: &Map) -> Resul
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeSecurityGroupRules", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("SecurityGroupRules", &out.security_group_rules)
         .put("NextToken", &out.next_token)
@@ -10042,6 +10457,7 @@ async fn op_describe_security_group_vpc_associations(c: &sdk::Client, input: &Ma
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeSecurityGroupVpcAssociations", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("SecurityGroupVpcAssociations", &out.security_group_vpc_associations)
         .put("NextToken", &out.next_token)
@@ -10061,6 +10477,7 @@ async fn op_describe_security_groups(c: &sdk::Client, input: &Map) -> Result<Dyn
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeSecurityGroups", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("NextToken", &out.next_token)
         .put("SecurityGroups", &out.security_groups)
@@ -10080,6 +10497,7 @@ async fn op_describe_service_link_virtual_interfaces(c: &sdk::Client, input: &Ma
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeServiceLinkVirtualInterfaces", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("ServiceLinkVirtualInterfaces", &out.service_link_virtual_interfaces)
         .put("NextToken", &out.next_token)
@@ -10097,6 +10515,7 @@ async fn op_describe_snapshot_attribute(c: &sdk::Client, input: &Map) -> Result<
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeSnapshotAttribute", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("ProductCodes", &out.product_codes)
         .put("SnapshotId", &out.snapshot_id)
@@ -10116,6 +10535,7 @@ async fn op_describe_snapshot_tier_status(c: &sdk::Client, input: &Map) -> Resul
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeSnapshotTierStatus", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("SnapshotTierStatuses", &out.snapshot_tier_statuses)
         .put("NextToken", &out.next_token)
@@ -10137,6 +10557,7 @@ async fn op_describe_snapshots(c: &sdk::Client, input: &Map) -> Result<Dynamic, 
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeSnapshots", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("NextToken", &out.next_token)
         .put("Snapshots", &out.snapshots)
@@ -10152,6 +10573,7 @@ async fn op_describe_spot_datafeed_subscription(c: &sdk::Client, input: &Map) ->
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeSpotDatafeedSubscription", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("SpotDatafeedSubscription", &out.spot_datafeed_subscription)
         .into())
@@ -10168,6 +10590,7 @@ async fn op_describe_spot_fleet_instances(c: &sdk::Client, input: &Map) -> Resul
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeSpotFleetInstances", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("ActiveInstances", &out.active_instances)
         .put("NextToken", &out.next_token)
@@ -10189,6 +10612,7 @@ async fn op_describe_spot_fleet_request_history(c: &sdk::Client, input: &Map) ->
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeSpotFleetRequestHistory", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("HistoryRecords", &out.history_records)
         .put("LastEvaluatedTime", &out.last_evaluated_time)
@@ -10210,6 +10634,7 @@ async fn op_describe_spot_fleet_requests(c: &sdk::Client, input: &Map) -> Result
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeSpotFleetRequests", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("NextToken", &out.next_token)
         .put("SpotFleetRequestConfigs", &out.spot_fleet_request_configs)
@@ -10229,6 +10654,7 @@ async fn op_describe_spot_instance_requests(c: &sdk::Client, input: &Map) -> Res
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeSpotInstanceRequests", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("SpotInstanceRequests", &out.spot_instance_requests)
         .put("NextToken", &out.next_token)
@@ -10253,6 +10679,7 @@ async fn op_describe_spot_price_history(c: &sdk::Client, input: &Map) -> Result<
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeSpotPriceHistory", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("NextToken", &out.next_token)
         .put("SpotPriceHistory", &out.spot_price_history)
@@ -10270,6 +10697,7 @@ async fn op_describe_stale_security_groups(c: &sdk::Client, input: &Map) -> Resu
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeStaleSecurityGroups", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("NextToken", &out.next_token)
         .put("StaleSecurityGroupSet", &out.stale_security_group_set)
@@ -10288,6 +10716,7 @@ async fn op_describe_store_image_tasks(c: &sdk::Client, input: &Map) -> Result<D
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeStoreImageTasks", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("StoreImageTaskResults", &out.store_image_task_results)
         .put("NextToken", &out.next_token)
@@ -10306,6 +10735,7 @@ async fn op_describe_subnets(c: &sdk::Client, input: &Map) -> Result<Dynamic, Ca
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeSubnets", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("NextToken", &out.next_token)
         .put("Subnets", &out.subnets)
@@ -10323,6 +10753,7 @@ async fn op_describe_tags(c: &sdk::Client, input: &Map) -> Result<Dynamic, CallE
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeTags", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("NextToken", &out.next_token)
         .put("Tags", &out.tags)
@@ -10343,6 +10774,7 @@ async fn op_describe_traffic_mirror_filter_rules(c: &sdk::Client, input: &Map) -
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeTrafficMirrorFilterRules", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("TrafficMirrorFilterRules", &out.traffic_mirror_filter_rules)
         .put("NextToken", &out.next_token)
@@ -10362,6 +10794,7 @@ async fn op_describe_traffic_mirror_filters(c: &sdk::Client, input: &Map) -> Res
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeTrafficMirrorFilters", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("TrafficMirrorFilters", &out.traffic_mirror_filters)
         .put("NextToken", &out.next_token)
@@ -10381,6 +10814,7 @@ async fn op_describe_traffic_mirror_sessions(c: &sdk::Client, input: &Map) -> Re
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeTrafficMirrorSessions", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("TrafficMirrorSessions", &out.traffic_mirror_sessions)
         .put("NextToken", &out.next_token)
@@ -10400,6 +10834,7 @@ async fn op_describe_traffic_mirror_targets(c: &sdk::Client, input: &Map) -> Res
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeTrafficMirrorTargets", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("TrafficMirrorTargets", &out.traffic_mirror_targets)
         .put("NextToken", &out.next_token)
@@ -10418,6 +10853,7 @@ async fn op_describe_transit_gateway_attachments(c: &sdk::Client, input: &Map) -
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeTransitGatewayAttachments", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("TransitGatewayAttachments", &out.transit_gateway_attachments)
         .put("NextToken", &out.next_token)
@@ -10436,6 +10872,7 @@ async fn op_describe_transit_gateway_connect_peers(c: &sdk::Client, input: &Map)
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeTransitGatewayConnectPeers", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("TransitGatewayConnectPeers", &out.transit_gateway_connect_peers)
         .put("NextToken", &out.next_token)
@@ -10454,6 +10891,7 @@ async fn op_describe_transit_gateway_connects(c: &sdk::Client, input: &Map) -> R
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeTransitGatewayConnects", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("TransitGatewayConnects", &out.transit_gateway_connects)
         .put("NextToken", &out.next_token)
@@ -10472,6 +10910,7 @@ async fn op_describe_transit_gateway_metering_policies(c: &sdk::Client, input: &
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeTransitGatewayMeteringPolicies", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("TransitGatewayMeteringPolicies", &out.transit_gateway_metering_policies)
         .put("NextToken", &out.next_token)
@@ -10490,6 +10929,7 @@ async fn op_describe_transit_gateway_multicast_domains(c: &sdk::Client, input: &
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeTransitGatewayMulticastDomains", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("TransitGatewayMulticastDomains", &out.transit_gateway_multicast_domains)
         .put("NextToken", &out.next_token)
@@ -10508,6 +10948,7 @@ async fn op_describe_transit_gateway_peering_attachments(c: &sdk::Client, input:
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeTransitGatewayPeeringAttachments", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("TransitGatewayPeeringAttachments", &out.transit_gateway_peering_attachments)
         .put("NextToken", &out.next_token)
@@ -10526,6 +10967,7 @@ async fn op_describe_transit_gateway_policy_tables(c: &sdk::Client, input: &Map)
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeTransitGatewayPolicyTables", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("TransitGatewayPolicyTables", &out.transit_gateway_policy_tables)
         .put("NextToken", &out.next_token)
@@ -10544,6 +10986,7 @@ async fn op_describe_transit_gateway_route_table_announcements(c: &sdk::Client, 
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeTransitGatewayRouteTableAnnouncements", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("TransitGatewayRouteTableAnnouncements", &out.transit_gateway_route_table_announcements)
         .put("NextToken", &out.next_token)
@@ -10562,6 +11005,7 @@ async fn op_describe_transit_gateway_route_tables(c: &sdk::Client, input: &Map) 
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeTransitGatewayRouteTables", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("TransitGatewayRouteTables", &out.transit_gateway_route_tables)
         .put("NextToken", &out.next_token)
@@ -10580,6 +11024,7 @@ async fn op_describe_transit_gateway_vpc_attachments(c: &sdk::Client, input: &Ma
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeTransitGatewayVpcAttachments", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("TransitGatewayVpcAttachments", &out.transit_gateway_vpc_attachments)
         .put("NextToken", &out.next_token)
@@ -10598,6 +11043,7 @@ async fn op_describe_transit_gateways(c: &sdk::Client, input: &Map) -> Result<Dy
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeTransitGateways", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("TransitGateways", &out.transit_gateways)
         .put("NextToken", &out.next_token)
@@ -10617,6 +11063,7 @@ async fn op_describe_trunk_interface_associations(c: &sdk::Client, input: &Map) 
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeTrunkInterfaceAssociations", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("InterfaceAssociations", &out.interface_associations)
         .put("NextToken", &out.next_token)
@@ -10638,6 +11085,7 @@ async fn op_describe_verified_access_endpoints(c: &sdk::Client, input: &Map) -> 
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeVerifiedAccessEndpoints", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("VerifiedAccessEndpoints", &out.verified_access_endpoints)
         .put("NextToken", &out.next_token)
@@ -10658,6 +11106,7 @@ async fn op_describe_verified_access_groups(c: &sdk::Client, input: &Map) -> Res
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeVerifiedAccessGroups", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("VerifiedAccessGroups", &out.verified_access_groups)
         .put("NextToken", &out.next_token)
@@ -10677,6 +11126,7 @@ async fn op_describe_verified_access_instance_logging_configurations(c: &sdk::Cl
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeVerifiedAccessInstanceLoggingConfigurations", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("LoggingConfigurations", &out.logging_configurations)
         .put("NextToken", &out.next_token)
@@ -10695,6 +11145,7 @@ async fn op_describe_verified_access_instances(c: &sdk::Client, input: &Map) -> 
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeVerifiedAccessInstances", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("VerifiedAccessInstances", &out.verified_access_instances)
         .put("NextToken", &out.next_token)
@@ -10714,6 +11165,7 @@ async fn op_describe_verified_access_trust_providers(c: &sdk::Client, input: &Ma
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeVerifiedAccessTrustProviders", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("VerifiedAccessTrustProviders", &out.verified_access_trust_providers)
         .put("NextToken", &out.next_token)
@@ -10731,6 +11183,7 @@ async fn op_describe_volume_attribute(c: &sdk::Client, input: &Map) -> Result<Dy
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeVolumeAttribute", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("AutoEnableIO", &out.auto_enable_io)
         .put("ProductCodes", &out.product_codes)
@@ -10752,6 +11205,7 @@ async fn op_describe_volume_status(c: &sdk::Client, input: &Map) -> Result<Dynam
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeVolumeStatus", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("NextToken", &out.next_token)
         .put("VolumeStatuses", &out.volume_statuses)
@@ -10772,6 +11226,7 @@ async fn op_describe_volumes(c: &sdk::Client, input: &Map) -> Result<Dynamic, Ca
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeVolumes", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("NextToken", &out.next_token)
         .put("Volumes", &out.volumes)
@@ -10792,6 +11247,7 @@ async fn op_describe_volumes_modifications(c: &sdk::Client, input: &Map) -> Resu
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeVolumesModifications", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("NextToken", &out.next_token)
         .put("VolumesModifications", &out.volumes_modifications)
@@ -10808,6 +11264,7 @@ async fn op_describe_vpc_attribute(c: &sdk::Client, input: &Map) -> Result<Dynam
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeVpcAttribute", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("EnableDnsHostnames", &out.enable_dns_hostnames)
         .put("EnableDnsSupport", &out.enable_dns_support)
@@ -10828,6 +11285,7 @@ async fn op_describe_vpc_block_public_access_exclusions(c: &sdk::Client, input: 
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeVpcBlockPublicAccessExclusions", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("VpcBlockPublicAccessExclusions", &out.vpc_block_public_access_exclusions)
         .put("NextToken", &out.next_token)
@@ -10842,6 +11300,7 @@ async fn op_describe_vpc_block_public_access_options(c: &sdk::Client, input: &Ma
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeVpcBlockPublicAccessOptions", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("VpcBlockPublicAccessOptions", &out.vpc_block_public_access_options)
         .into())
@@ -10857,6 +11316,7 @@ async fn op_describe_vpc_classic_link(c: &sdk::Client, input: &Map) -> Result<Dy
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeVpcClassicLink", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("Vpcs", &out.vpcs)
         .into())
@@ -10872,6 +11332,7 @@ async fn op_describe_vpc_classic_link_dns_support(c: &sdk::Client, input: &Map) 
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeVpcClassicLinkDnsSupport", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("NextToken", &out.next_token)
         .put("Vpcs", &out.vpcs)
@@ -10891,6 +11352,7 @@ async fn op_describe_vpc_encryption_controls(c: &sdk::Client, input: &Map) -> Re
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeVpcEncryptionControls", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("VpcEncryptionControls", &out.vpc_encryption_controls)
         .put("NextToken", &out.next_token)
@@ -10909,6 +11371,7 @@ async fn op_describe_vpc_endpoint_associations(c: &sdk::Client, input: &Map) -> 
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeVpcEndpointAssociations", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("VpcEndpointAssociations", &out.vpc_endpoint_associations)
         .put("NextToken", &out.next_token)
@@ -10927,6 +11390,7 @@ async fn op_describe_vpc_endpoint_connection_notifications(c: &sdk::Client, inpu
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeVpcEndpointConnectionNotifications", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("ConnectionNotificationSet", &out.connection_notification_set)
         .put("NextToken", &out.next_token)
@@ -10944,6 +11408,7 @@ async fn op_describe_vpc_endpoint_connections(c: &sdk::Client, input: &Map) -> R
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeVpcEndpointConnections", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("VpcEndpointConnections", &out.vpc_endpoint_connections)
         .put("NextToken", &out.next_token)
@@ -10962,6 +11427,7 @@ async fn op_describe_vpc_endpoint_service_configurations(c: &sdk::Client, input:
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeVpcEndpointServiceConfigurations", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("ServiceConfigurations", &out.service_configurations)
         .put("NextToken", &out.next_token)
@@ -10980,6 +11446,7 @@ async fn op_describe_vpc_endpoint_service_permissions(c: &sdk::Client, input: &M
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeVpcEndpointServicePermissions", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("AllowedPrincipals", &out.allowed_principals)
         .put("NextToken", &out.next_token)
@@ -10999,6 +11466,7 @@ async fn op_describe_vpc_endpoint_services(c: &sdk::Client, input: &Map) -> Resu
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeVpcEndpointServices", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("ServiceNames", &out.service_names)
         .put("ServiceDetails", &out.service_details)
@@ -11018,6 +11486,7 @@ async fn op_describe_vpc_endpoints(c: &sdk::Client, input: &Map) -> Result<Dynam
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeVpcEndpoints", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("VpcEndpoints", &out.vpc_endpoints)
         .put("NextToken", &out.next_token)
@@ -11036,6 +11505,7 @@ async fn op_describe_vpc_peering_connections(c: &sdk::Client, input: &Map) -> Re
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeVpcPeeringConnections", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("VpcPeeringConnections", &out.vpc_peering_connections)
         .put("NextToken", &out.next_token)
@@ -11054,6 +11524,7 @@ async fn op_describe_vpcs(c: &sdk::Client, input: &Map) -> Result<Dynamic, CallE
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeVpcs", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("NextToken", &out.next_token)
         .put("Vpcs", &out.vpcs)
@@ -11073,6 +11544,7 @@ async fn op_describe_vpn_concentrators(c: &sdk::Client, input: &Map) -> Result<D
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeVpnConcentrators", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("VpnConcentrators", &out.vpn_concentrators)
         .put("NextToken", &out.next_token)
@@ -11090,6 +11562,7 @@ async fn op_describe_vpn_connections(c: &sdk::Client, input: &Map) -> Result<Dyn
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeVpnConnections", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("VpnConnections", &out.vpn_connections)
         .into())
@@ -11105,6 +11578,7 @@ async fn op_describe_vpn_gateways(c: &sdk::Client, input: &Map) -> Result<Dynami
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeVpnGateways", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("VpnGateways", &out.vpn_gateways)
         .into())
@@ -11120,6 +11594,7 @@ async fn op_detach_classic_link_vpc(c: &sdk::Client, input: &Map) -> Result<Dyna
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DetachClassicLinkVpc", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("Return", &out.r#return)
         .into())
@@ -11135,6 +11610,7 @@ async fn op_detach_image_watermark(c: &sdk::Client, input: &Map) -> Result<Dynam
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DetachImageWatermark", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("Return", &out.r#return)
         .into())
@@ -11150,6 +11626,7 @@ async fn op_detach_internet_gateway(c: &sdk::Client, input: &Map) -> Result<Dyna
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DetachInternetGateway", e))?;
+    crate::runtime::note_request_id(&out);
     let _ = out;
     Ok(Obj::new().into())
 }
@@ -11164,6 +11641,7 @@ async fn op_detach_network_interface(c: &sdk::Client, input: &Map) -> Result<Dyn
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DetachNetworkInterface", e))?;
+    crate::runtime::note_request_id(&out);
     let _ = out;
     Ok(Obj::new().into())
 }
@@ -11180,6 +11658,7 @@ async fn op_detach_verified_access_trust_provider(c: &sdk::Client, input: &Map) 
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DetachVerifiedAccessTrustProvider", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("VerifiedAccessTrustProvider", &out.verified_access_trust_provider)
         .put("VerifiedAccessInstance", &out.verified_access_instance)
@@ -11199,6 +11678,7 @@ async fn op_detach_volume(c: &sdk::Client, input: &Map) -> Result<Dynamic, CallE
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DetachVolume", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("DeleteOnTermination", &out.delete_on_termination)
         .put("AssociatedResource", &out.associated_resource)
@@ -11222,6 +11702,7 @@ async fn op_detach_vpn_gateway(c: &sdk::Client, input: &Map) -> Result<Dynamic, 
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DetachVpnGateway", e))?;
+    crate::runtime::note_request_id(&out);
     let _ = out;
     Ok(Obj::new().into())
 }
@@ -11235,6 +11716,7 @@ async fn op_disable_address_transfer(c: &sdk::Client, input: &Map) -> Result<Dyn
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DisableAddressTransfer", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("AddressTransfer", &out.address_transfer)
         .into())
@@ -11248,6 +11730,7 @@ async fn op_disable_allowed_images_settings(c: &sdk::Client, input: &Map) -> Res
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DisableAllowedImagesSettings", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("AllowedImagesSettingsState", &out.allowed_images_settings_state)
         .into())
@@ -11264,6 +11747,7 @@ async fn op_disable_application_status_check_suppression(c: &sdk::Client, input:
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DisableApplicationStatusCheckSuppression", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("SuccessfulResults", &out.successful_results)
         .put("UnsuccessfulResults", &out.unsuccessful_results)
@@ -11283,6 +11767,7 @@ async fn op_disable_aws_network_performance_metric_subscription(c: &sdk::Client,
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DisableAwsNetworkPerformanceMetricSubscription", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("Output", &out.output)
         .into())
@@ -11298,6 +11783,7 @@ async fn op_disable_capacity_manager(c: &sdk::Client, input: &Map) -> Result<Dyn
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DisableCapacityManager", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("CapacityManagerStatus", &out.capacity_manager_status)
         .put("OrganizationsAccess", &out.organizations_access)
@@ -11313,6 +11799,7 @@ async fn op_disable_ebs_encryption_by_default(c: &sdk::Client, input: &Map) -> R
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DisableEbsEncryptionByDefault", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("EbsEncryptionByDefault", &out.ebs_encryption_by_default)
         .into())
@@ -11329,6 +11816,7 @@ async fn op_disable_fast_launch(c: &sdk::Client, input: &Map) -> Result<Dynamic,
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DisableFastLaunch", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("ImageId", &out.image_id)
         .put("ResourceType", &out.resource_type)
@@ -11354,6 +11842,7 @@ async fn op_disable_fast_snapshot_restores(c: &sdk::Client, input: &Map) -> Resu
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DisableFastSnapshotRestores", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("Successful", &out.successful)
         .put("Unsuccessful", &out.unsuccessful)
@@ -11369,6 +11858,7 @@ async fn op_disable_image(c: &sdk::Client, input: &Map) -> Result<Dynamic, CallE
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DisableImage", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("Return", &out.r#return)
         .into())
@@ -11382,6 +11872,7 @@ async fn op_disable_image_block_public_access(c: &sdk::Client, input: &Map) -> R
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DisableImageBlockPublicAccess", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("ImageBlockPublicAccessState", &out.image_block_public_access_state)
         .into())
@@ -11396,6 +11887,7 @@ async fn op_disable_image_deprecation(c: &sdk::Client, input: &Map) -> Result<Dy
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DisableImageDeprecation", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("Return", &out.r#return)
         .into())
@@ -11410,6 +11902,7 @@ async fn op_disable_image_deregistration_protection(c: &sdk::Client, input: &Map
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DisableImageDeregistrationProtection", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("Return", &out.r#return)
         .into())
@@ -11425,6 +11918,7 @@ async fn op_disable_instance_sql_ha_standby_detections(c: &sdk::Client, input: &
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DisableInstanceSqlHaStandbyDetections", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("Instances", &out.instances)
         .into())
@@ -11440,6 +11934,7 @@ async fn op_disable_ipam_organization_admin_account(c: &sdk::Client, input: &Map
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DisableIpamOrganizationAdminAccount", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("Success", &out.success)
         .into())
@@ -11456,6 +11951,7 @@ async fn op_disable_ipam_policy(c: &sdk::Client, input: &Map) -> Result<Dynamic,
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DisableIpamPolicy", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("Return", &out.r#return)
         .into())
@@ -11471,6 +11967,7 @@ async fn op_disable_route_server_propagation(c: &sdk::Client, input: &Map) -> Re
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DisableRouteServerPropagation", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("RouteServerPropagation", &out.route_server_propagation)
         .into())
@@ -11485,6 +11982,7 @@ async fn op_disable_serial_console_access(c: &sdk::Client, input: &Map) -> Resul
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DisableSerialConsoleAccess", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("SerialConsoleAccessEnabled", &out.serial_console_access_enabled)
         .into())
@@ -11499,6 +11997,7 @@ async fn op_disable_snapshot_block_public_access(c: &sdk::Client, input: &Map) -
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DisableSnapshotBlockPublicAccess", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("State", &out.state)
         .into())
@@ -11515,6 +12014,7 @@ async fn op_disable_transit_gateway_route_table_propagation(c: &sdk::Client, inp
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DisableTransitGatewayRouteTablePropagation", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("Propagation", &out.propagation)
         .into())
@@ -11530,6 +12030,7 @@ async fn op_disable_vgw_route_propagation(c: &sdk::Client, input: &Map) -> Resul
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DisableVgwRoutePropagation", e))?;
+    crate::runtime::note_request_id(&out);
     let _ = out;
     Ok(Obj::new().into())
 }
@@ -11543,6 +12044,7 @@ async fn op_disable_vpc_classic_link(c: &sdk::Client, input: &Map) -> Result<Dyn
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DisableVpcClassicLink", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("Return", &out.r#return)
         .into())
@@ -11556,6 +12058,7 @@ async fn op_disable_vpc_classic_link_dns_support(c: &sdk::Client, input: &Map) -
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DisableVpcClassicLinkDnsSupport", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("Return", &out.r#return)
         .into())
@@ -11571,6 +12074,7 @@ async fn op_disassociate_address(c: &sdk::Client, input: &Map) -> Result<Dynamic
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DisassociateAddress", e))?;
+    crate::runtime::note_request_id(&out);
     let _ = out;
     Ok(Obj::new().into())
 }
@@ -11588,6 +12092,7 @@ async fn op_disassociate_application_status_check(c: &sdk::Client, input: &Map) 
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DisassociateApplicationStatusCheck", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("SuccessfulResults", &out.successful_results)
         .put("UnsuccessfulResults", &out.unsuccessful_results)
@@ -11605,6 +12110,7 @@ async fn op_disassociate_capacity_reservation_billing_owner(c: &sdk::Client, inp
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DisassociateCapacityReservationBillingOwner", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("Return", &out.r#return)
         .into())
@@ -11621,6 +12127,7 @@ async fn op_disassociate_client_vpn_target_network(c: &sdk::Client, input: &Map)
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DisassociateClientVpnTargetNetwork", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("AssociationId", &out.association_id)
         .put("Status", &out.status)
@@ -11638,6 +12145,7 @@ async fn op_disassociate_enclave_certificate_iam_role(c: &sdk::Client, input: &M
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DisassociateEnclaveCertificateIamRole", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("Return", &out.r#return)
         .into())
@@ -11652,6 +12160,7 @@ async fn op_disassociate_iam_instance_profile(c: &sdk::Client, input: &Map) -> R
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DisassociateIamInstanceProfile", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("IamInstanceProfileAssociation", &out.iam_instance_profile_association)
         .into())
@@ -11668,6 +12177,7 @@ async fn op_disassociate_instance_event_window(c: &sdk::Client, input: &Map) -> 
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DisassociateInstanceEventWindow", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("InstanceEventWindow", &out.instance_event_window)
         .into())
@@ -11684,6 +12194,7 @@ async fn op_disassociate_ipam_byoasn(c: &sdk::Client, input: &Map) -> Result<Dyn
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DisassociateIpamByoasn", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("AsnAssociation", &out.asn_association)
         .into())
@@ -11699,6 +12210,7 @@ async fn op_disassociate_ipam_resource_discovery(c: &sdk::Client, input: &Map) -
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DisassociateIpamResourceDiscovery", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("IpamResourceDiscoveryAssociation", &out.ipam_resource_discovery_association)
         .into())
@@ -11715,6 +12227,7 @@ async fn op_disassociate_nat_gateway_address(c: &sdk::Client, input: &Map) -> Re
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DisassociateNatGatewayAddress", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("NatGatewayId", &out.nat_gateway_id)
         .put("NatGatewayAddresses", &out.nat_gateway_addresses)
@@ -11731,6 +12244,7 @@ async fn op_disassociate_route_server(c: &sdk::Client, input: &Map) -> Result<Dy
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DisassociateRouteServer", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("RouteServerAssociation", &out.route_server_association)
         .into())
@@ -11745,6 +12259,7 @@ async fn op_disassociate_route_table(c: &sdk::Client, input: &Map) -> Result<Dyn
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DisassociateRouteTable", e))?;
+    crate::runtime::note_request_id(&out);
     let _ = out;
     Ok(Obj::new().into())
 }
@@ -11759,6 +12274,7 @@ async fn op_disassociate_security_group_vpc(c: &sdk::Client, input: &Map) -> Res
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DisassociateSecurityGroupVpc", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("State", &out.state)
         .into())
@@ -11772,6 +12288,7 @@ async fn op_disassociate_subnet_cidr_block(c: &sdk::Client, input: &Map) -> Resu
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DisassociateSubnetCidrBlock", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("Ipv6CidrBlockAssociation", &out.ipv6_cidr_block_association)
         .put("SubnetId", &out.subnet_id)
@@ -11789,6 +12306,7 @@ async fn op_disassociate_transit_gateway_multicast_domain(c: &sdk::Client, input
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DisassociateTransitGatewayMulticastDomain", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("Associations", &out.associations)
         .into())
@@ -11804,6 +12322,7 @@ async fn op_disassociate_transit_gateway_policy_table(c: &sdk::Client, input: &M
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DisassociateTransitGatewayPolicyTable", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("Association", &out.association)
         .into())
@@ -11819,6 +12338,7 @@ async fn op_disassociate_transit_gateway_route_table(c: &sdk::Client, input: &Ma
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DisassociateTransitGatewayRouteTable", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("Association", &out.association)
         .into())
@@ -11835,6 +12355,7 @@ async fn op_disassociate_trunk_interface(c: &sdk::Client, input: &Map) -> Result
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DisassociateTrunkInterface", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("Return", &out.r#return)
         .put("ClientToken", &out.client_token)
@@ -11849,6 +12370,7 @@ async fn op_disassociate_vpc_cidr_block(c: &sdk::Client, input: &Map) -> Result<
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DisassociateVpcCidrBlock", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("Ipv6CidrBlockAssociation", &out.ipv6_cidr_block_association)
         .put("CidrBlockAssociation", &out.cidr_block_association)
@@ -11866,6 +12388,7 @@ async fn op_enable_address_transfer(c: &sdk::Client, input: &Map) -> Result<Dyna
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "EnableAddressTransfer", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("AddressTransfer", &out.address_transfer)
         .into())
@@ -11880,6 +12403,7 @@ async fn op_enable_allowed_images_settings(c: &sdk::Client, input: &Map) -> Resu
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "EnableAllowedImagesSettings", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("AllowedImagesSettingsState", &out.allowed_images_settings_state)
         .into())
@@ -11897,6 +12421,7 @@ async fn op_enable_application_status_check_suppression(c: &sdk::Client, input: 
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "EnableApplicationStatusCheckSuppression", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("SuccessfulResults", &out.successful_results)
         .put("UnsuccessfulResults", &out.unsuccessful_results)
@@ -11916,6 +12441,7 @@ async fn op_enable_aws_network_performance_metric_subscription(c: &sdk::Client, 
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "EnableAwsNetworkPerformanceMetricSubscription", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("Output", &out.output)
         .into())
@@ -11932,6 +12458,7 @@ async fn op_enable_capacity_manager(c: &sdk::Client, input: &Map) -> Result<Dyna
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "EnableCapacityManager", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("CapacityManagerStatus", &out.capacity_manager_status)
         .put("OrganizationsAccess", &out.organizations_access)
@@ -11947,6 +12474,7 @@ async fn op_enable_ebs_encryption_by_default(c: &sdk::Client, input: &Map) -> Re
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "EnableEbsEncryptionByDefault", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("EbsEncryptionByDefault", &out.ebs_encryption_by_default)
         .into())
@@ -11966,6 +12494,7 @@ async fn op_enable_fast_launch(c: &sdk::Client, input: &Map) -> Result<Dynamic, 
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "EnableFastLaunch", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("ImageId", &out.image_id)
         .put("ResourceType", &out.resource_type)
@@ -11991,6 +12520,7 @@ async fn op_enable_fast_snapshot_restores(c: &sdk::Client, input: &Map) -> Resul
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "EnableFastSnapshotRestores", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("Successful", &out.successful)
         .put("Unsuccessful", &out.unsuccessful)
@@ -12006,6 +12536,7 @@ async fn op_enable_image(c: &sdk::Client, input: &Map) -> Result<Dynamic, CallEr
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "EnableImage", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("Return", &out.r#return)
         .into())
@@ -12020,6 +12551,7 @@ async fn op_enable_image_block_public_access(c: &sdk::Client, input: &Map) -> Re
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "EnableImageBlockPublicAccess", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("ImageBlockPublicAccessState", &out.image_block_public_access_state)
         .into())
@@ -12035,6 +12567,7 @@ async fn op_enable_image_deprecation(c: &sdk::Client, input: &Map) -> Result<Dyn
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "EnableImageDeprecation", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("Return", &out.r#return)
         .into())
@@ -12050,6 +12583,7 @@ async fn op_enable_image_deregistration_protection(c: &sdk::Client, input: &Map)
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "EnableImageDeregistrationProtection", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("Return", &out.r#return)
         .into())
@@ -12066,6 +12600,7 @@ async fn op_enable_instance_sql_ha_standby_detections(c: &sdk::Client, input: &M
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "EnableInstanceSqlHaStandbyDetections", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("Instances", &out.instances)
         .into())
@@ -12087,6 +12622,7 @@ async fn op_enable_ipam_internet_registry_association(c: &sdk::Client, input: &M
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "EnableIpamInternetRegistryAssociation", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("IpamInternetRegistryAssociation", &out.ipam_internet_registry_association)
         .into())
@@ -12102,6 +12638,7 @@ async fn op_enable_ipam_organization_admin_account(c: &sdk::Client, input: &Map)
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "EnableIpamOrganizationAdminAccount", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("Success", &out.success)
         .into())
@@ -12118,6 +12655,7 @@ async fn op_enable_ipam_policy(c: &sdk::Client, input: &Map) -> Result<Dynamic, 
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "EnableIpamPolicy", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("IpamPolicyId", &out.ipam_policy_id)
         .into())
@@ -12132,6 +12670,7 @@ async fn op_enable_reachability_analyzer_organization_sharing(c: &sdk::Client, i
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "EnableReachabilityAnalyzerOrganizationSharing", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("ReturnValue", &out.return_value)
         .into())
@@ -12147,6 +12686,7 @@ async fn op_enable_route_server_propagation(c: &sdk::Client, input: &Map) -> Res
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "EnableRouteServerPropagation", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("RouteServerPropagation", &out.route_server_propagation)
         .into())
@@ -12161,6 +12701,7 @@ async fn op_enable_serial_console_access(c: &sdk::Client, input: &Map) -> Result
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "EnableSerialConsoleAccess", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("SerialConsoleAccessEnabled", &out.serial_console_access_enabled)
         .into())
@@ -12176,6 +12717,7 @@ async fn op_enable_snapshot_block_public_access(c: &sdk::Client, input: &Map) ->
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "EnableSnapshotBlockPublicAccess", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("State", &out.state)
         .into())
@@ -12192,6 +12734,7 @@ async fn op_enable_transit_gateway_route_table_propagation(c: &sdk::Client, inpu
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "EnableTransitGatewayRouteTablePropagation", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("Propagation", &out.propagation)
         .into())
@@ -12207,6 +12750,7 @@ async fn op_enable_vgw_route_propagation(c: &sdk::Client, input: &Map) -> Result
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "EnableVgwRoutePropagation", e))?;
+    crate::runtime::note_request_id(&out);
     let _ = out;
     Ok(Obj::new().into())
 }
@@ -12221,6 +12765,7 @@ async fn op_enable_volume_io(c: &sdk::Client, input: &Map) -> Result<Dynamic, Ca
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "EnableVolumeIO", e))?;
+    crate::runtime::note_request_id(&out);
     let _ = out;
     Ok(Obj::new().into())
 }
@@ -12234,6 +12779,7 @@ async fn op_enable_vpc_classic_link(c: &sdk::Client, input: &Map) -> Result<Dyna
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "EnableVpcClassicLink", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("Return", &out.r#return)
         .into())
@@ -12247,6 +12793,7 @@ async fn op_enable_vpc_classic_link_dns_support(c: &sdk::Client, input: &Map) ->
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "EnableVpcClassicLinkDnsSupport", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("Return", &out.r#return)
         .into())
@@ -12262,6 +12809,7 @@ async fn op_export_client_vpn_client_certificate_revocation_list(c: &sdk::Client
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ExportClientVpnClientCertificateRevocationList", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("CertificateRevocationList", &out.certificate_revocation_list)
         .put("Status", &out.status)
@@ -12278,6 +12826,7 @@ async fn op_export_client_vpn_client_configuration(c: &sdk::Client, input: &Map)
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ExportClientVpnClientConfiguration", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("ClientConfiguration", &out.client_configuration)
         .into())
@@ -12298,6 +12847,7 @@ async fn op_export_image(c: &sdk::Client, input: &Map) -> Result<Dynamic, CallEr
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ExportImage", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("Description", &out.description)
         .put("DiskImageFormat", &out.disk_image_format)
@@ -12323,6 +12873,7 @@ async fn op_export_transit_gateway_routes(c: &sdk::Client, input: &Map) -> Resul
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ExportTransitGatewayRoutes", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("S3Location", &out.s3_location)
         .into())
@@ -12338,6 +12889,7 @@ async fn op_export_verified_access_instance_client_configuration(c: &sdk::Client
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ExportVerifiedAccessInstanceClientConfiguration", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("Version", &out.version)
         .put("VerifiedAccessInstanceId", &out.verified_access_instance_id)
@@ -12359,6 +12911,7 @@ async fn op_get_active_vpn_tunnel_status(c: &sdk::Client, input: &Map) -> Result
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "GetActiveVpnTunnelStatus", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("ActiveVpnTunnelStatus", &out.active_vpn_tunnel_status)
         .into())
@@ -12372,6 +12925,7 @@ async fn op_get_allowed_images_settings(c: &sdk::Client, input: &Map) -> Result<
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "GetAllowedImagesSettings", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("State", &out.state)
         .put("ImageCriteria", &out.image_criteria)
@@ -12389,6 +12943,7 @@ async fn op_get_associated_enclave_certificate_iam_roles(c: &sdk::Client, input:
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "GetAssociatedEnclaveCertificateIamRoles", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("AssociatedRoles", &out.associated_roles)
         .into())
@@ -12406,6 +12961,7 @@ async fn op_get_associated_ipv6_pool_cidrs(c: &sdk::Client, input: &Map) -> Resu
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "GetAssociatedIpv6PoolCidrs", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("Ipv6CidrAssociations", &out.ipv6_cidr_associations)
         .put("NextToken", &out.next_token)
@@ -12426,6 +12982,7 @@ async fn op_get_aws_network_performance_data(c: &sdk::Client, input: &Map) -> Re
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "GetAwsNetworkPerformanceData", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("DataResponses", &out.data_responses)
         .put("NextToken", &out.next_token)
@@ -12441,6 +12998,7 @@ async fn op_get_capacity_manager_attributes(c: &sdk::Client, input: &Map) -> Res
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "GetCapacityManagerAttributes", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("CapacityManagerStatus", &out.capacity_manager_status)
         .put("OrganizationsAccess", &out.organizations_access)
@@ -12469,6 +13027,7 @@ async fn op_get_capacity_manager_metric_data(c: &sdk::Client, input: &Map) -> Re
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "GetCapacityManagerMetricData", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("MetricDataResults", &out.metric_data_results)
         .put("NextToken", &out.next_token)
@@ -12491,6 +13050,7 @@ async fn op_get_capacity_manager_metric_dimensions(c: &sdk::Client, input: &Map)
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "GetCapacityManagerMetricDimensions", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("MetricDimensionResults", &out.metric_dimension_results)
         .put("NextToken", &out.next_token)
@@ -12508,6 +13068,7 @@ async fn op_get_capacity_manager_monitored_tag_keys(c: &sdk::Client, input: &Map
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "GetCapacityManagerMonitoredTagKeys", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("CapacityManagerTagKeys", &out.capacity_manager_tag_keys)
         .put("NextToken", &out.next_token)
@@ -12529,6 +13090,7 @@ async fn op_get_capacity_manager_supportability_scores(c: &sdk::Client, input: &
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "GetCapacityManagerSupportabilityScores", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("AggregateScore", &out.aggregate_score)
         .put("CapacityManagerSupportabilityScores", &out.capacity_manager_supportability_scores)
@@ -12547,6 +13109,7 @@ async fn op_get_capacity_reservation_usage(c: &sdk::Client, input: &Map) -> Resu
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "GetCapacityReservationUsage", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("NextToken", &out.next_token)
         .put("CapacityReservationId", &out.capacity_reservation_id)
@@ -12571,6 +13134,7 @@ async fn op_get_client_vpn_endpoint_authorization_policy(c: &sdk::Client, input:
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "GetClientVpnEndpointAuthorizationPolicy", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("ClientVpnEndpointId", &out.client_vpn_endpoint_id)
         .put("PolicyDocument", &out.policy_document)
@@ -12593,6 +13157,7 @@ async fn op_get_coip_pool_usage(c: &sdk::Client, input: &Map) -> Result<Dynamic,
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "GetCoipPoolUsage", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("CoipPoolId", &out.coip_pool_id)
         .put("CoipAddressUsages", &out.coip_address_usages)
@@ -12612,6 +13177,7 @@ async fn op_get_console_output(c: &sdk::Client, input: &Map) -> Result<Dynamic, 
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "GetConsoleOutput", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("InstanceId", &out.instance_id)
         .put("Timestamp", &out.timestamp)
@@ -12630,6 +13196,7 @@ async fn op_get_console_screenshot(c: &sdk::Client, input: &Map) -> Result<Dynam
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "GetConsoleScreenshot", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("ImageData", &out.image_data)
         .put("InstanceId", &out.instance_id)
@@ -12646,6 +13213,7 @@ async fn op_get_declarative_policies_report_summary(c: &sdk::Client, input: &Map
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "GetDeclarativePoliciesReportSummary", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("ReportId", &out.report_id)
         .put("S3Bucket", &out.s3_bucket)
@@ -12669,6 +13237,7 @@ async fn op_get_default_credit_specification(c: &sdk::Client, input: &Map) -> Re
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "GetDefaultCreditSpecification", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("InstanceFamilyCreditSpecification", &out.instance_family_credit_specification)
         .into())
@@ -12683,6 +13252,7 @@ async fn op_get_ebs_default_kms_key_id(c: &sdk::Client, input: &Map) -> Result<D
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "GetEbsDefaultKmsKeyId", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("KmsKeyId", &out.kms_key_id)
         .into())
@@ -12697,6 +13267,7 @@ async fn op_get_ebs_encryption_by_default(c: &sdk::Client, input: &Map) -> Resul
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "GetEbsEncryptionByDefault", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("EbsEncryptionByDefault", &out.ebs_encryption_by_default)
         .put("SseType", &out.sse_type)
@@ -12712,6 +13283,7 @@ async fn op_get_enabled_ipam_policy(c: &sdk::Client, input: &Map) -> Result<Dyna
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "GetEnabledIpamPolicy", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("IpamPolicyEnabled", &out.ipam_policy_enabled)
         .put("IpamPolicyId", &out.ipam_policy_id)
@@ -12731,6 +13303,7 @@ async fn op_get_flow_logs_integration_template(c: &sdk::Client, input: &Map) -> 
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "GetFlowLogsIntegrationTemplate", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("Result", &out.result)
         .into())
@@ -12748,6 +13321,7 @@ async fn op_get_groups_for_capacity_reservation(c: &sdk::Client, input: &Map) ->
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "GetGroupsForCapacityReservation", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("NextToken", &out.next_token)
         .put("CapacityReservationGroups", &out.capacity_reservation_groups)
@@ -12764,6 +13338,7 @@ async fn op_get_host_reservation_purchase_preview(c: &sdk::Client, input: &Map) 
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "GetHostReservationPurchasePreview", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("CurrencyCode", &out.currency_code)
         .put("Purchase", &out.purchase)
@@ -12781,6 +13356,7 @@ async fn op_get_image_ancestry(c: &sdk::Client, input: &Map) -> Result<Dynamic, 
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "GetImageAncestry", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("ImageAncestryEntries", &out.image_ancestry_entries)
         .into())
@@ -12794,6 +13370,7 @@ async fn op_get_image_block_public_access_state(c: &sdk::Client, input: &Map) ->
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "GetImageBlockPublicAccessState", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("ImageBlockPublicAccessState", &out.image_block_public_access_state)
         .put("ManagedBy", &out.managed_by)
@@ -12811,6 +13388,7 @@ async fn op_get_image_findings(c: &sdk::Client, input: &Map) -> Result<Dynamic, 
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "GetImageFindings", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("ImageFindings", &out.image_findings)
         .put("NextToken", &out.next_token)
@@ -12826,6 +13404,7 @@ async fn op_get_instance_metadata_defaults(c: &sdk::Client, input: &Map) -> Resu
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "GetInstanceMetadataDefaults", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("AccountLevel", &out.account_level)
         .into())
@@ -12843,6 +13422,7 @@ async fn op_get_instance_tpm_ek_pub(c: &sdk::Client, input: &Map) -> Result<Dyna
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "GetInstanceTpmEkPub", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("InstanceId", &out.instance_id)
         .put("KeyType", &out.key_type)
@@ -12866,6 +13446,7 @@ async fn op_get_instance_types_from_instance_requirements(c: &sdk::Client, input
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "GetInstanceTypesFromInstanceRequirements", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("InstanceTypes", &out.instance_types)
         .put("NextToken", &out.next_token)
@@ -12882,6 +13463,7 @@ async fn op_get_instance_uefi_data(c: &sdk::Client, input: &Map) -> Result<Dynam
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "GetInstanceUefiData", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("InstanceId", &out.instance_id)
         .put("UefiData", &out.uefi_data)
@@ -12903,6 +13485,7 @@ async fn op_get_ipam_address_history(c: &sdk::Client, input: &Map) -> Result<Dyn
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "GetIpamAddressHistory", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("HistoryRecords", &out.history_records)
         .put("NextToken", &out.next_token)
@@ -12923,6 +13506,7 @@ async fn op_get_ipam_discovered_accounts(c: &sdk::Client, input: &Map) -> Result
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "GetIpamDiscoveredAccounts", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("IpamDiscoveredAccounts", &out.ipam_discovered_accounts)
         .put("NextToken", &out.next_token)
@@ -12942,6 +13526,7 @@ async fn op_get_ipam_discovered_public_addresses(c: &sdk::Client, input: &Map) -
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "GetIpamDiscoveredPublicAddresses", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("IpamDiscoveredPublicAddresses", &out.ipam_discovered_public_addresses)
         .put("OldestSampleTime", &out.oldest_sample_time)
@@ -12963,6 +13548,7 @@ async fn op_get_ipam_discovered_resource_cidrs(c: &sdk::Client, input: &Map) -> 
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "GetIpamDiscoveredResourceCidrs", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("IpamDiscoveredResourceCidrs", &out.ipam_discovered_resource_cidrs)
         .put("NextToken", &out.next_token)
@@ -12982,6 +13568,7 @@ async fn op_get_ipam_discovered_routes(c: &sdk::Client, input: &Map) -> Result<D
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "GetIpamDiscoveredRoutes", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("IpamDiscoveredRoutes", &out.ipam_discovered_routes)
         .put("NextToken", &out.next_token)
@@ -13001,6 +13588,7 @@ async fn op_get_ipam_internet_registry_association_asns(c: &sdk::Client, input: 
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "GetIpamInternetRegistryAssociationAsns", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("NextToken", &out.next_token)
         .put("IpamInternetRegistryAssociationAsns", &out.ipam_internet_registry_association_asns)
@@ -13020,6 +13608,7 @@ async fn op_get_ipam_internet_registry_association_cidrs(c: &sdk::Client, input:
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "GetIpamInternetRegistryAssociationCidrs", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("NextToken", &out.next_token)
         .put("IpamInternetRegistryAssociationCidrs", &out.ipam_internet_registry_association_cidrs)
@@ -13041,6 +13630,7 @@ async fn op_get_ipam_policy_allocation_rules(c: &sdk::Client, input: &Map) -> Re
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "GetIpamPolicyAllocationRules", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("IpamPolicyDocuments", &out.ipam_policy_documents)
         .put("NextToken", &out.next_token)
@@ -13060,6 +13650,7 @@ async fn op_get_ipam_policy_organization_targets(c: &sdk::Client, input: &Map) -
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "GetIpamPolicyOrganizationTargets", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("OrganizationTargets", &out.organization_targets)
         .put("NextToken", &out.next_token)
@@ -13080,6 +13671,7 @@ async fn op_get_ipam_pool_allocations(c: &sdk::Client, input: &Map) -> Result<Dy
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "GetIpamPoolAllocations", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("IpamPoolAllocations", &out.ipam_pool_allocations)
         .put("NextToken", &out.next_token)
@@ -13099,6 +13691,7 @@ async fn op_get_ipam_pool_cidrs(c: &sdk::Client, input: &Map) -> Result<Dynamic,
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "GetIpamPoolCidrs", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("IpamPoolCidrs", &out.ipam_pool_cidrs)
         .put("NextToken", &out.next_token)
@@ -13118,6 +13711,7 @@ async fn op_get_ipam_prefix_list_resolver_rules(c: &sdk::Client, input: &Map) ->
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "GetIpamPrefixListResolverRules", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("Rules", &out.rules)
         .put("NextToken", &out.next_token)
@@ -13137,6 +13731,7 @@ async fn op_get_ipam_prefix_list_resolver_version_entries(c: &sdk::Client, input
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "GetIpamPrefixListResolverVersionEntries", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("Entries", &out.entries)
         .put("NextToken", &out.next_token)
@@ -13157,6 +13752,7 @@ async fn op_get_ipam_prefix_list_resolver_versions(c: &sdk::Client, input: &Map)
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "GetIpamPrefixListResolverVersions", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("IpamPrefixListResolverVersions", &out.ipam_prefix_list_resolver_versions)
         .put("NextToken", &out.next_token)
@@ -13181,6 +13777,7 @@ async fn op_get_ipam_resource_cidrs(c: &sdk::Client, input: &Map) -> Result<Dyna
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "GetIpamResourceCidrs", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("NextToken", &out.next_token)
         .put("IpamResourceCidrs", &out.ipam_resource_cidrs)
@@ -13199,6 +13796,7 @@ async fn op_get_ipam_route_origin_authorizations(c: &sdk::Client, input: &Map) -
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "GetIpamRouteOriginAuthorizations", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("IpamRouteOriginAuthorizations", &out.ipam_route_origin_authorizations)
         .put("NextToken", &out.next_token)
@@ -13217,6 +13815,7 @@ async fn op_get_ipam_route_protection_findings(c: &sdk::Client, input: &Map) -> 
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "GetIpamRouteProtectionFindings", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("IpamId", &out.ipam_id)
         .put("RouteProtectionFindings", &out.route_protection_findings)
@@ -13240,6 +13839,7 @@ async fn op_get_ipam_routing_policy_registration_deltas(c: &sdk::Client, input: 
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "GetIpamRoutingPolicyRegistrationDeltas", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("IpamRoutingPolicyRegistrationDeltas", &out.ipam_routing_policy_registration_deltas)
         .put("NextToken", &out.next_token)
@@ -13259,6 +13859,7 @@ async fn op_get_ipam_routing_policy_registrations(c: &sdk::Client, input: &Map) 
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "GetIpamRoutingPolicyRegistrations", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("IpamRoutingPolicyRegistrations", &out.ipam_routing_policy_registrations)
         .put("NextToken", &out.next_token)
@@ -13274,6 +13875,7 @@ async fn op_get_launch_template_data(c: &sdk::Client, input: &Map) -> Result<Dyn
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "GetLaunchTemplateData", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("LaunchTemplateData", &out.launch_template_data)
         .into())
@@ -13291,6 +13893,7 @@ async fn op_get_managed_prefix_list_associations(c: &sdk::Client, input: &Map) -
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "GetManagedPrefixListAssociations", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("PrefixListAssociations", &out.prefix_list_associations)
         .put("NextToken", &out.next_token)
@@ -13310,6 +13913,7 @@ async fn op_get_managed_prefix_list_entries(c: &sdk::Client, input: &Map) -> Res
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "GetManagedPrefixListEntries", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("Entries", &out.entries)
         .put("NextToken", &out.next_token)
@@ -13325,6 +13929,7 @@ async fn op_get_managed_resource_visibility(c: &sdk::Client, input: &Map) -> Res
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "GetManagedResourceVisibility", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("Visibility", &out.visibility)
         .into())
@@ -13342,6 +13947,7 @@ async fn op_get_network_insights_access_scope_analysis_findings(c: &sdk::Client,
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "GetNetworkInsightsAccessScopeAnalysisFindings", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("NetworkInsightsAccessScopeAnalysisId", &out.network_insights_access_scope_analysis_id)
         .put("AnalysisStatus", &out.analysis_status)
@@ -13360,6 +13966,7 @@ async fn op_get_network_insights_access_scope_content(c: &sdk::Client, input: &M
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "GetNetworkInsightsAccessScopeContent", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("NetworkInsightsAccessScopeContent", &out.network_insights_access_scope_content)
         .into())
@@ -13375,6 +13982,7 @@ async fn op_get_password_data(c: &sdk::Client, input: &Map) -> Result<Dynamic, C
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "GetPasswordData", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("InstanceId", &out.instance_id)
         .put("Timestamp", &out.timestamp)
@@ -13392,6 +14000,7 @@ async fn op_get_reserved_instances_exchange_quote(c: &sdk::Client, input: &Map) 
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "GetReservedInstancesExchangeQuote", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("CurrencyCode", &out.currency_code)
         .put("IsValidExchange", &out.is_valid_exchange)
@@ -13414,6 +14023,7 @@ async fn op_get_route_server_associations(c: &sdk::Client, input: &Map) -> Resul
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "GetRouteServerAssociations", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("RouteServerAssociations", &out.route_server_associations)
         .into())
@@ -13429,6 +14039,7 @@ async fn op_get_route_server_propagations(c: &sdk::Client, input: &Map) -> Resul
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "GetRouteServerPropagations", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("RouteServerPropagations", &out.route_server_propagations)
         .into())
@@ -13446,6 +14057,7 @@ async fn op_get_route_server_routing_database(c: &sdk::Client, input: &Map) -> R
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "GetRouteServerRoutingDatabase", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("AreRoutesPersisted", &out.are_routes_persisted)
         .put("Routes", &out.routes)
@@ -13465,6 +14077,7 @@ async fn op_get_security_groups_for_vpc(c: &sdk::Client, input: &Map) -> Result<
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "GetSecurityGroupsForVpc", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("NextToken", &out.next_token)
         .put("SecurityGroupForVpcs", &out.security_group_for_vpcs)
@@ -13480,6 +14093,7 @@ async fn op_get_serial_console_access_status(c: &sdk::Client, input: &Map) -> Re
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "GetSerialConsoleAccessStatus", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("SerialConsoleAccessEnabled", &out.serial_console_access_enabled)
         .put("ManagedBy", &out.managed_by)
@@ -13495,6 +14109,7 @@ async fn op_get_snapshot_block_public_access_state(c: &sdk::Client, input: &Map)
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "GetSnapshotBlockPublicAccessState", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("State", &out.state)
         .put("ManagedBy", &out.managed_by)
@@ -13519,6 +14134,7 @@ async fn op_get_spot_placement_scores(c: &sdk::Client, input: &Map) -> Result<Dy
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "GetSpotPlacementScores", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("SpotPlacementScores", &out.spot_placement_scores)
         .put("NextToken", &out.next_token)
@@ -13537,6 +14153,7 @@ async fn op_get_subnet_cidr_reservations(c: &sdk::Client, input: &Map) -> Result
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "GetSubnetCidrReservations", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("SubnetIpv4CidrReservations", &out.subnet_ipv4_cidr_reservations)
         .put("SubnetIpv6CidrReservations", &out.subnet_ipv6_cidr_reservations)
@@ -13553,6 +14170,7 @@ async fn op_get_transit_gateway_attachment_nat_configuration(c: &sdk::Client, in
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "GetTransitGatewayAttachmentNatConfiguration", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("TransitGatewayAttachmentId", &out.transit_gateway_attachment_id)
         .put("NatGatewaySupport", &out.nat_gateway_support)
@@ -13573,6 +14191,7 @@ async fn op_get_transit_gateway_attachment_propagations(c: &sdk::Client, input: 
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "GetTransitGatewayAttachmentPropagations", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("TransitGatewayAttachmentPropagations", &out.transit_gateway_attachment_propagations)
         .put("NextToken", &out.next_token)
@@ -13591,6 +14210,7 @@ async fn op_get_transit_gateway_metering_policy_entries(c: &sdk::Client, input: 
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "GetTransitGatewayMeteringPolicyEntries", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("TransitGatewayMeteringPolicyEntries", &out.transit_gateway_metering_policy_entries)
         .put("NextToken", &out.next_token)
@@ -13609,6 +14229,7 @@ async fn op_get_transit_gateway_multicast_domain_associations(c: &sdk::Client, i
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "GetTransitGatewayMulticastDomainAssociations", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("MulticastDomainAssociations", &out.multicast_domain_associations)
         .put("NextToken", &out.next_token)
@@ -13627,6 +14248,7 @@ async fn op_get_transit_gateway_policy_table_associations(c: &sdk::Client, input
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "GetTransitGatewayPolicyTableAssociations", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("Associations", &out.associations)
         .put("NextToken", &out.next_token)
@@ -13645,6 +14267,7 @@ async fn op_get_transit_gateway_policy_table_entries(c: &sdk::Client, input: &Ma
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "GetTransitGatewayPolicyTableEntries", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("TransitGatewayPolicyTableEntries", &out.transit_gateway_policy_table_entries)
         .put("NextToken", &out.next_token)
@@ -13663,6 +14286,7 @@ async fn op_get_transit_gateway_prefix_list_references(c: &sdk::Client, input: &
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "GetTransitGatewayPrefixListReferences", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("TransitGatewayPrefixListReferences", &out.transit_gateway_prefix_list_references)
         .put("NextToken", &out.next_token)
@@ -13681,6 +14305,7 @@ async fn op_get_transit_gateway_route_table_associations(c: &sdk::Client, input:
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "GetTransitGatewayRouteTableAssociations", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("Associations", &out.associations)
         .put("NextToken", &out.next_token)
@@ -13699,6 +14324,7 @@ async fn op_get_transit_gateway_route_table_propagations(c: &sdk::Client, input:
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "GetTransitGatewayRouteTablePropagations", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("TransitGatewayRouteTablePropagations", &out.transit_gateway_route_table_propagations)
         .put("NextToken", &out.next_token)
@@ -13715,6 +14341,7 @@ async fn op_get_verified_access_endpoint_policy(c: &sdk::Client, input: &Map) ->
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "GetVerifiedAccessEndpointPolicy", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("PolicyEnabled", &out.policy_enabled)
         .put("PolicyDocument", &out.policy_document)
@@ -13733,6 +14360,7 @@ async fn op_get_verified_access_endpoint_targets(c: &sdk::Client, input: &Map) -
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "GetVerifiedAccessEndpointTargets", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("VerifiedAccessEndpointTargets", &out.verified_access_endpoint_targets)
         .put("NextToken", &out.next_token)
@@ -13749,6 +14377,7 @@ async fn op_get_verified_access_group_policy(c: &sdk::Client, input: &Map) -> Re
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "GetVerifiedAccessGroupPolicy", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("PolicyEnabled", &out.policy_enabled)
         .put("PolicyDocument", &out.policy_document)
@@ -13766,6 +14395,7 @@ async fn op_get_vpc_resources_blocking_encryption_enforcement(c: &sdk::Client, i
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "GetVpcResourcesBlockingEncryptionEnforcement", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("NonCompliantResources", &out.non_compliant_resources)
         .put("NextToken", &out.next_token)
@@ -13785,6 +14415,7 @@ async fn op_get_vpn_connection_device_sample_configuration(c: &sdk::Client, inpu
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "GetVpnConnectionDeviceSampleConfiguration", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("VpnConnectionDeviceSampleConfiguration", &out.vpn_connection_device_sample_configuration)
         .into())
@@ -13801,6 +14432,7 @@ async fn op_get_vpn_connection_device_types(c: &sdk::Client, input: &Map) -> Res
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "GetVpnConnectionDeviceTypes", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("VpnConnectionDeviceTypes", &out.vpn_connection_device_types)
         .put("NextToken", &out.next_token)
@@ -13818,6 +14450,7 @@ async fn op_get_vpn_tunnel_replacement_status(c: &sdk::Client, input: &Map) -> R
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "GetVpnTunnelReplacementStatus", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("VpnConnectionId", &out.vpn_connection_id)
         .put("TransitGatewayId", &out.transit_gateway_id)
@@ -13839,6 +14472,7 @@ async fn op_import_client_vpn_client_certificate_revocation_list(c: &sdk::Client
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ImportClientVpnClientCertificateRevocationList", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("Return", &out.r#return)
         .into())
@@ -13867,6 +14501,7 @@ async fn op_import_image(c: &sdk::Client, input: &Map) -> Result<Dynamic, CallEr
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ImportImage", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("Architecture", &out.architecture)
         .put("Description", &out.description)
@@ -13900,6 +14535,7 @@ async fn op_import_instance(c: &sdk::Client, input: &Map) -> Result<Dynamic, Cal
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ImportInstance", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("ConversionTask", &out.conversion_task)
         .into())
@@ -13916,6 +14552,7 @@ async fn op_import_key_pair(c: &sdk::Client, input: &Map) -> Result<Dynamic, Cal
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ImportKeyPair", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("KeyFingerprint", &out.key_fingerprint)
         .put("KeyName", &out.key_name)
@@ -13941,6 +14578,7 @@ async fn op_import_snapshot(c: &sdk::Client, input: &Map) -> Result<Dynamic, Cal
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ImportSnapshot", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("Description", &out.description)
         .put("ImportTaskId", &out.import_task_id)
@@ -13963,6 +14601,7 @@ async fn op_import_volume(c: &sdk::Client, input: &Map) -> Result<Dynamic, CallE
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ImportVolume", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("ConversionTask", &out.conversion_task)
         .into())
@@ -13979,6 +14618,7 @@ async fn op_list_images_in_recycle_bin(c: &sdk::Client, input: &Map) -> Result<D
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ListImagesInRecycleBin", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("Images", &out.images)
         .put("NextToken", &out.next_token)
@@ -13997,6 +14637,7 @@ async fn op_list_snapshots_in_recycle_bin(c: &sdk::Client, input: &Map) -> Resul
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ListSnapshotsInRecycleBin", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("Snapshots", &out.snapshots)
         .put("NextToken", &out.next_token)
@@ -14015,6 +14656,7 @@ async fn op_list_volumes_in_recycle_bin(c: &sdk::Client, input: &Map) -> Result<
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ListVolumesInRecycleBin", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("Volumes", &out.volumes)
         .put("NextToken", &out.next_token)
@@ -14035,6 +14677,7 @@ async fn op_lock_snapshot(c: &sdk::Client, input: &Map) -> Result<Dynamic, CallE
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "LockSnapshot", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("SnapshotId", &out.snapshot_id)
         .put("LockState", &out.lock_state)
@@ -14064,6 +14707,7 @@ async fn op_modify_account_vpc_encryption_control(c: &sdk::Client, input: &Map) 
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ModifyAccountVpcEncryptionControl", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("AccountVpcEncryptionControl", &out.account_vpc_encryption_control)
         .into())
@@ -14079,6 +14723,7 @@ async fn op_modify_address_attribute(c: &sdk::Client, input: &Map) -> Result<Dyn
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ModifyAddressAttribute", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("Address", &out.address)
         .into())
@@ -14109,6 +14754,7 @@ async fn op_modify_application_status_check(c: &sdk::Client, input: &Map) -> Res
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ModifyApplicationStatusCheck", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("ApplicationStatusCheck", &out.application_status_check)
         .into())
@@ -14125,6 +14771,7 @@ async fn op_modify_availability_zone_group(c: &sdk::Client, input: &Map) -> Resu
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ModifyAvailabilityZoneGroup", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("Return", &out.r#return)
         .into())
@@ -14149,6 +14796,7 @@ async fn op_modify_capacity_reservation(c: &sdk::Client, input: &Map) -> Result<
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ModifyCapacityReservation", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("Return", &out.r#return)
         .put("AdjustmentStatus", &out.adjustment_status)
@@ -14169,6 +14817,7 @@ async fn op_modify_capacity_reservation_fleet(c: &sdk::Client, input: &Map) -> R
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ModifyCapacityReservationFleet", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("Return", &out.r#return)
         .into())
@@ -14200,6 +14849,7 @@ async fn op_modify_client_vpn_endpoint(c: &sdk::Client, input: &Map) -> Result<D
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ModifyClientVpnEndpoint", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("Return", &out.r#return)
         .into())
@@ -14219,6 +14869,7 @@ async fn op_modify_client_vpn_endpoint_authorization_policy(c: &sdk::Client, inp
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ModifyClientVpnEndpointAuthorizationPolicy", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("Status", &out.status)
         .into())
@@ -14235,6 +14886,7 @@ async fn op_modify_default_credit_specification(c: &sdk::Client, input: &Map) ->
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ModifyDefaultCreditSpecification", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("InstanceFamilyCreditSpecification", &out.instance_family_credit_specification)
         .into())
@@ -14250,6 +14902,7 @@ async fn op_modify_ebs_default_kms_key_id(c: &sdk::Client, input: &Map) -> Resul
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ModifyEbsDefaultKmsKeyId", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("KmsKeyId", &out.kms_key_id)
         .into())
@@ -14269,6 +14922,7 @@ async fn op_modify_fleet(c: &sdk::Client, input: &Map) -> Result<Dynamic, CallEr
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ModifyFleet", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("Return", &out.r#return)
         .into())
@@ -14291,6 +14945,7 @@ async fn op_modify_fpga_image_attribute(c: &sdk::Client, input: &Map) -> Result<
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ModifyFpgaImageAttribute", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("FpgaImageAttribute", &out.fpga_image_attribute)
         .into())
@@ -14310,6 +14965,7 @@ async fn op_modify_hosts(c: &sdk::Client, input: &Map) -> Result<Dynamic, CallEr
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ModifyHosts", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("Successful", &out.successful)
         .put("Unsuccessful", &out.unsuccessful)
@@ -14326,6 +14982,7 @@ async fn op_modify_id_format(c: &sdk::Client, input: &Map) -> Result<Dynamic, Ca
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ModifyIdFormat", e))?;
+    crate::runtime::note_request_id(&out);
     let _ = out;
     Ok(Obj::new().into())
 }
@@ -14341,6 +14998,7 @@ async fn op_modify_identity_id_format(c: &sdk::Client, input: &Map) -> Result<Dy
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ModifyIdentityIdFormat", e))?;
+    crate::runtime::note_request_id(&out);
     let _ = out;
     Ok(Obj::new().into())
 }
@@ -14365,6 +15023,7 @@ async fn op_modify_image_attribute(c: &sdk::Client, input: &Map) -> Result<Dynam
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ModifyImageAttribute", e))?;
+    crate::runtime::note_request_id(&out);
     let _ = out;
     Ok(Obj::new().into())
 }
@@ -14394,6 +15053,7 @@ async fn op_modify_instance_attribute(c: &sdk::Client, input: &Map) -> Result<Dy
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ModifyInstanceAttribute", e))?;
+    crate::runtime::note_request_id(&out);
     let _ = out;
     Ok(Obj::new().into())
 }
@@ -14409,6 +15069,7 @@ async fn op_modify_instance_capacity_reservation_attributes(c: &sdk::Client, inp
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ModifyInstanceCapacityReservationAttributes", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("Return", &out.r#return)
         .into())
@@ -14427,6 +15088,7 @@ async fn op_modify_instance_connect_endpoint(c: &sdk::Client, input: &Map) -> Re
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ModifyInstanceConnectEndpoint", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("Return", &out.r#return)
         .into())
@@ -14445,6 +15107,7 @@ async fn op_modify_instance_cpu_options(c: &sdk::Client, input: &Map) -> Result<
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ModifyInstanceCpuOptions", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("InstanceId", &out.instance_id)
         .put("CoreCount", &out.core_count)
@@ -14464,6 +15127,7 @@ async fn op_modify_instance_credit_specification(c: &sdk::Client, input: &Map) -
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ModifyInstanceCreditSpecification", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("SuccessfulInstanceCreditSpecifications", &out.successful_instance_credit_specifications)
         .put("UnsuccessfulInstanceCreditSpecifications", &out.unsuccessful_instance_credit_specifications)
@@ -14482,6 +15146,7 @@ async fn op_modify_instance_event_start_time(c: &sdk::Client, input: &Map) -> Re
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ModifyInstanceEventStartTime", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("Event", &out.event)
         .into())
@@ -14500,6 +15165,7 @@ async fn op_modify_instance_event_window(c: &sdk::Client, input: &Map) -> Result
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ModifyInstanceEventWindow", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("InstanceEventWindow", &out.instance_event_window)
         .into())
@@ -14517,6 +15183,7 @@ async fn op_modify_instance_maintenance_options(c: &sdk::Client, input: &Map) ->
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ModifyInstanceMaintenanceOptions", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("InstanceId", &out.instance_id)
         .put("AutoRecovery", &out.auto_recovery)
@@ -14538,6 +15205,7 @@ async fn op_modify_instance_metadata_defaults(c: &sdk::Client, input: &Map) -> R
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ModifyInstanceMetadataDefaults", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("Return", &out.r#return)
         .into())
@@ -14558,6 +15226,7 @@ async fn op_modify_instance_metadata_options(c: &sdk::Client, input: &Map) -> Re
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ModifyInstanceMetadataOptions", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("InstanceId", &out.instance_id)
         .put("InstanceMetadataOptions", &out.instance_metadata_options)
@@ -14575,6 +15244,7 @@ async fn op_modify_instance_network_performance_options(c: &sdk::Client, input: 
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ModifyInstanceNetworkPerformanceOptions", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("InstanceId", &out.instance_id)
         .put("BandwidthWeighting", &out.bandwidth_weighting)
@@ -14597,6 +15267,7 @@ async fn op_modify_instance_placement(c: &sdk::Client, input: &Map) -> Result<Dy
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ModifyInstancePlacement", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("Return", &out.r#return)
         .into())
@@ -14618,6 +15289,7 @@ async fn op_modify_ipam(c: &sdk::Client, input: &Map) -> Result<Dynamic, CallErr
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ModifyIpam", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("Ipam", &out.ipam)
         .into())
@@ -14636,6 +15308,7 @@ async fn op_modify_ipam_policy_allocation_rules(c: &sdk::Client, input: &Map) ->
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ModifyIpamPolicyAllocationRules", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("IpamPolicyDocument", &out.ipam_policy_document)
         .into())
@@ -14659,6 +15332,7 @@ async fn op_modify_ipam_pool(c: &sdk::Client, input: &Map) -> Result<Dynamic, Ca
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ModifyIpamPool", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("IpamPool", &out.ipam_pool)
         .into())
@@ -14675,6 +15349,7 @@ async fn op_modify_ipam_pool_allocation(c: &sdk::Client, input: &Map) -> Result<
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ModifyIpamPoolAllocation", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("IpamPoolAllocation", &out.ipam_pool_allocation)
         .into())
@@ -14692,6 +15367,7 @@ async fn op_modify_ipam_prefix_list_resolver(c: &sdk::Client, input: &Map) -> Re
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ModifyIpamPrefixListResolver", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("IpamPrefixListResolver", &out.ipam_prefix_list_resolver)
         .into())
@@ -14710,6 +15386,7 @@ async fn op_modify_ipam_prefix_list_resolver_target(c: &sdk::Client, input: &Map
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ModifyIpamPrefixListResolverTarget", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("IpamPrefixListResolverTarget", &out.ipam_prefix_list_resolver_target)
         .into())
@@ -14730,6 +15407,7 @@ async fn op_modify_ipam_resource_cidr(c: &sdk::Client, input: &Map) -> Result<Dy
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ModifyIpamResourceCidr", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("IpamResourceCidr", &out.ipam_resource_cidr)
         .into())
@@ -14750,6 +15428,7 @@ async fn op_modify_ipam_resource_discovery(c: &sdk::Client, input: &Map) -> Resu
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ModifyIpamResourceDiscovery", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("IpamResourceDiscovery", &out.ipam_resource_discovery)
         .into())
@@ -14772,6 +15451,7 @@ async fn op_modify_ipam_routing_policy_registration(c: &sdk::Client, input: &Map
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ModifyIpamRoutingPolicyRegistration", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("IpamRoutingPolicyRegistrationDelta", &out.ipam_routing_policy_registration_delta)
         .into())
@@ -14790,6 +15470,7 @@ async fn op_modify_ipam_scope(c: &sdk::Client, input: &Map) -> Result<Dynamic, C
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ModifyIpamScope", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("IpamScope", &out.ipam_scope)
         .into())
@@ -14807,6 +15488,7 @@ async fn op_modify_launch_template(c: &sdk::Client, input: &Map) -> Result<Dynam
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ModifyLaunchTemplate", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("LaunchTemplate", &out.launch_template)
         .into())
@@ -14825,6 +15507,7 @@ async fn op_modify_local_gateway_route(c: &sdk::Client, input: &Map) -> Result<D
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ModifyLocalGatewayRoute", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("Route", &out.route)
         .into())
@@ -14846,6 +15529,7 @@ async fn op_modify_managed_prefix_list(c: &sdk::Client, input: &Map) -> Result<D
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ModifyManagedPrefixList", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("PrefixList", &out.prefix_list)
         .into())
@@ -14861,6 +15545,7 @@ async fn op_modify_managed_resource_visibility(c: &sdk::Client, input: &Map) -> 
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ModifyManagedResourceVisibility", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("Visibility", &out.visibility)
         .into())
@@ -14884,6 +15569,7 @@ async fn op_modify_network_interface_attribute(c: &sdk::Client, input: &Map) -> 
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ModifyNetworkInterfaceAttribute", e))?;
+    crate::runtime::note_request_id(&out);
     let _ = out;
     Ok(Obj::new().into())
 }
@@ -14901,6 +15587,7 @@ async fn op_modify_private_dns_name_options(c: &sdk::Client, input: &Map) -> Res
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ModifyPrivateDnsNameOptions", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("Return", &out.r#return)
         .into())
@@ -14917,6 +15604,7 @@ async fn op_modify_public_ip_dns_name_options(c: &sdk::Client, input: &Map) -> R
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ModifyPublicIpDnsNameOptions", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("Successful", &out.successful)
         .into())
@@ -14932,6 +15620,7 @@ async fn op_modify_reserved_instances(c: &sdk::Client, input: &Map) -> Result<Dy
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ModifyReservedInstances", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("ReservedInstancesModificationId", &out.reserved_instances_modification_id)
         .into())
@@ -14949,6 +15638,7 @@ async fn op_modify_route_server(c: &sdk::Client, input: &Map) -> Result<Dynamic,
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ModifyRouteServer", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("RouteServer", &out.route_server)
         .into())
@@ -14964,6 +15654,7 @@ async fn op_modify_security_group_rules(c: &sdk::Client, input: &Map) -> Result<
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ModifySecurityGroupRules", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("Return", &out.r#return)
         .into())
@@ -14984,6 +15675,7 @@ async fn op_modify_snapshot_attribute(c: &sdk::Client, input: &Map) -> Result<Dy
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ModifySnapshotAttribute", e))?;
+    crate::runtime::note_request_id(&out);
     let _ = out;
     Ok(Obj::new().into())
 }
@@ -14999,6 +15691,7 @@ async fn op_modify_snapshot_tier(c: &sdk::Client, input: &Map) -> Result<Dynamic
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ModifySnapshotTier", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("SnapshotId", &out.snapshot_id)
         .put("TieringStartTime", &out.tiering_start_time)
@@ -15019,6 +15712,7 @@ async fn op_modify_spot_fleet_request(c: &sdk::Client, input: &Map) -> Result<Dy
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ModifySpotFleetRequest", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("Return", &out.r#return)
         .into())
@@ -15042,6 +15736,7 @@ async fn op_modify_subnet_attribute(c: &sdk::Client, input: &Map) -> Result<Dyna
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ModifySubnetAttribute", e))?;
+    crate::runtime::note_request_id(&out);
     let _ = out;
     Ok(Obj::new().into())
 }
@@ -15058,6 +15753,7 @@ async fn op_modify_traffic_mirror_filter_network_services(c: &sdk::Client, input
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ModifyTrafficMirrorFilterNetworkServices", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("TrafficMirrorFilter", &out.traffic_mirror_filter)
         .into())
@@ -15083,6 +15779,7 @@ async fn op_modify_traffic_mirror_filter_rule(c: &sdk::Client, input: &Map) -> R
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ModifyTrafficMirrorFilterRule", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("TrafficMirrorFilterRule", &out.traffic_mirror_filter_rule)
         .into())
@@ -15105,6 +15802,7 @@ async fn op_modify_traffic_mirror_session(c: &sdk::Client, input: &Map) -> Resul
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ModifyTrafficMirrorSession", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("TrafficMirrorSession", &out.traffic_mirror_session)
         .into())
@@ -15121,6 +15819,7 @@ async fn op_modify_transit_gateway(c: &sdk::Client, input: &Map) -> Result<Dynam
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ModifyTransitGateway", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("TransitGateway", &out.transit_gateway)
         .into())
@@ -15139,6 +15838,7 @@ async fn op_modify_transit_gateway_attachment_nat_configuration(c: &sdk::Client,
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ModifyTransitGatewayAttachmentNatConfiguration", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("TransitGatewayAttachmentId", &out.transit_gateway_attachment_id)
         .put("NatGatewaySupport", &out.nat_gateway_support)
@@ -15158,6 +15858,7 @@ async fn op_modify_transit_gateway_metering_policy(c: &sdk::Client, input: &Map)
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ModifyTransitGatewayMeteringPolicy", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("TransitGatewayMeteringPolicy", &out.transit_gateway_metering_policy)
         .into())
@@ -15175,6 +15876,7 @@ async fn op_modify_transit_gateway_policy_table_entry(c: &sdk::Client, input: &M
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ModifyTransitGatewayPolicyTableEntry", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("TransitGatewayPolicyTableEntry", &out.transit_gateway_policy_table_entry)
         .into())
@@ -15192,6 +15894,7 @@ async fn op_modify_transit_gateway_prefix_list_reference(c: &sdk::Client, input:
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ModifyTransitGatewayPrefixListReference", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("TransitGatewayPrefixListReference", &out.transit_gateway_prefix_list_reference)
         .into())
@@ -15209,6 +15912,7 @@ async fn op_modify_transit_gateway_vpc_attachment(c: &sdk::Client, input: &Map) 
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ModifyTransitGatewayVpcAttachment", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("TransitGatewayVpcAttachment", &out.transit_gateway_vpc_attachment)
         .into())
@@ -15231,6 +15935,7 @@ async fn op_modify_verified_access_endpoint(c: &sdk::Client, input: &Map) -> Res
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ModifyVerifiedAccessEndpoint", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("VerifiedAccessEndpoint", &out.verified_access_endpoint)
         .into())
@@ -15250,6 +15955,7 @@ async fn op_modify_verified_access_endpoint_policy(c: &sdk::Client, input: &Map)
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ModifyVerifiedAccessEndpointPolicy", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("PolicyEnabled", &out.policy_enabled)
         .put("PolicyDocument", &out.policy_document)
@@ -15270,6 +15976,7 @@ async fn op_modify_verified_access_group(c: &sdk::Client, input: &Map) -> Result
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ModifyVerifiedAccessGroup", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("VerifiedAccessGroup", &out.verified_access_group)
         .into())
@@ -15289,6 +15996,7 @@ async fn op_modify_verified_access_group_policy(c: &sdk::Client, input: &Map) ->
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ModifyVerifiedAccessGroupPolicy", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("PolicyEnabled", &out.policy_enabled)
         .put("PolicyDocument", &out.policy_document)
@@ -15309,6 +16017,7 @@ async fn op_modify_verified_access_instance(c: &sdk::Client, input: &Map) -> Res
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ModifyVerifiedAccessInstance", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("VerifiedAccessInstance", &out.verified_access_instance)
         .into())
@@ -15326,6 +16035,7 @@ async fn op_modify_verified_access_instance_logging_configuration(c: &sdk::Clien
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ModifyVerifiedAccessInstanceLoggingConfiguration", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("LoggingConfiguration", &out.logging_configuration)
         .into())
@@ -15347,6 +16057,7 @@ async fn op_modify_verified_access_trust_provider(c: &sdk::Client, input: &Map) 
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ModifyVerifiedAccessTrustProvider", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("VerifiedAccessTrustProvider", &out.verified_access_trust_provider)
         .into())
@@ -15367,6 +16078,7 @@ async fn op_modify_volume(c: &sdk::Client, input: &Map) -> Result<Dynamic, CallE
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ModifyVolume", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("VolumeModification", &out.volume_modification)
         .into())
@@ -15383,6 +16095,7 @@ async fn op_modify_volume_attribute(c: &sdk::Client, input: &Map) -> Result<Dyna
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ModifyVolumeAttribute", e))?;
+    crate::runtime::note_request_id(&out);
     let _ = out;
     Ok(Obj::new().into())
 }
@@ -15398,6 +16111,7 @@ async fn op_modify_vpc_attribute(c: &sdk::Client, input: &Map) -> Result<Dynamic
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ModifyVpcAttribute", e))?;
+    crate::runtime::note_request_id(&out);
     let _ = out;
     Ok(Obj::new().into())
 }
@@ -15412,6 +16126,7 @@ async fn op_modify_vpc_block_public_access_exclusion(c: &sdk::Client, input: &Ma
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ModifyVpcBlockPublicAccessExclusion", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("VpcBlockPublicAccessExclusion", &out.vpc_block_public_access_exclusion)
         .into())
@@ -15426,6 +16141,7 @@ async fn op_modify_vpc_block_public_access_options(c: &sdk::Client, input: &Map)
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ModifyVpcBlockPublicAccessOptions", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("VpcBlockPublicAccessOptions", &out.vpc_block_public_access_options)
         .into())
@@ -15449,6 +16165,7 @@ async fn op_modify_vpc_encryption_control(c: &sdk::Client, input: &Map) -> Resul
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ModifyVpcEncryptionControl", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("VpcEncryptionControl", &out.vpc_encryption_control)
         .into())
@@ -15475,6 +16192,7 @@ async fn op_modify_vpc_endpoint(c: &sdk::Client, input: &Map) -> Result<Dynamic,
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ModifyVpcEndpoint", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("Return", &out.r#return)
         .into())
@@ -15491,6 +16209,7 @@ async fn op_modify_vpc_endpoint_connection_notification(c: &sdk::Client, input: 
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ModifyVpcEndpointConnectionNotification", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("ReturnValue", &out.return_value)
         .into())
@@ -15508,6 +16227,7 @@ async fn op_modify_vpc_endpoint_payer_responsibility(c: &sdk::Client, input: &Ma
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ModifyVpcEndpointPayerResponsibility", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("VpcEndpointId", &out.vpc_endpoint_id)
         .put("PayerResponsibilities", &out.payer_responsibilities)
@@ -15534,6 +16254,7 @@ async fn op_modify_vpc_endpoint_service_configuration(c: &sdk::Client, input: &M
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ModifyVpcEndpointServiceConfiguration", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("Return", &out.r#return)
         .into())
@@ -15549,6 +16270,7 @@ async fn op_modify_vpc_endpoint_service_payer_responsibility(c: &sdk::Client, in
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ModifyVpcEndpointServicePayerResponsibility", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("ReturnValue", &out.return_value)
         .into())
@@ -15565,6 +16287,7 @@ async fn op_modify_vpc_endpoint_service_permissions(c: &sdk::Client, input: &Map
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ModifyVpcEndpointServicePermissions", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("AddedPrincipals", &out.added_principals)
         .put("ReturnValue", &out.return_value)
@@ -15582,6 +16305,7 @@ async fn op_modify_vpc_peering_connection_options(c: &sdk::Client, input: &Map) 
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ModifyVpcPeeringConnectionOptions", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("AccepterPeeringConnectionOptions", &out.accepter_peering_connection_options)
         .put("RequesterPeeringConnectionOptions", &out.requester_peering_connection_options)
@@ -15598,6 +16322,7 @@ async fn op_modify_vpc_tenancy(c: &sdk::Client, input: &Map) -> Result<Dynamic, 
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ModifyVpcTenancy", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("ReturnValue", &out.return_value)
         .into())
@@ -15616,6 +16341,7 @@ async fn op_modify_vpn_connection(c: &sdk::Client, input: &Map) -> Result<Dynami
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ModifyVpnConnection", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("VpnConnection", &out.vpn_connection)
         .into())
@@ -15636,6 +16362,7 @@ async fn op_modify_vpn_connection_options(c: &sdk::Client, input: &Map) -> Resul
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ModifyVpnConnectionOptions", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("VpnConnection", &out.vpn_connection)
         .into())
@@ -15652,6 +16379,7 @@ async fn op_modify_vpn_tunnel_certificate(c: &sdk::Client, input: &Map) -> Resul
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ModifyVpnTunnelCertificate", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("VpnConnection", &out.vpn_connection)
         .into())
@@ -15671,6 +16399,7 @@ async fn op_modify_vpn_tunnel_options(c: &sdk::Client, input: &Map) -> Result<Dy
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ModifyVpnTunnelOptions", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("VpnConnection", &out.vpn_connection)
         .into())
@@ -15685,6 +16414,7 @@ async fn op_monitor_instances(c: &sdk::Client, input: &Map) -> Result<Dynamic, C
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "MonitorInstances", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("InstanceMonitorings", &out.instance_monitorings)
         .into())
@@ -15699,6 +16429,7 @@ async fn op_move_address_to_vpc(c: &sdk::Client, input: &Map) -> Result<Dynamic,
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "MoveAddressToVpc", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("AllocationId", &out.allocation_id)
         .put("Status", &out.status)
@@ -15717,6 +16448,7 @@ async fn op_move_byoip_cidr_to_ipam(c: &sdk::Client, input: &Map) -> Result<Dyna
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "MoveByoipCidrToIpam", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("ByoipCidr", &out.byoip_cidr)
         .into())
@@ -15734,6 +16466,7 @@ async fn op_move_capacity_reservation_instances(c: &sdk::Client, input: &Map) ->
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "MoveCapacityReservationInstances", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("SourceCapacityReservation", &out.source_capacity_reservation)
         .put("DestinationCapacityReservation", &out.destination_capacity_reservation)
@@ -15757,6 +16490,7 @@ async fn op_provision_byoip_cidr(c: &sdk::Client, input: &Map) -> Result<Dynamic
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ProvisionByoipCidr", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("ByoipCidr", &out.byoip_cidr)
         .into())
@@ -15774,6 +16508,7 @@ async fn op_provision_ipam_byoasn(c: &sdk::Client, input: &Map) -> Result<Dynami
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ProvisionIpamByoasn", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("Byoasn", &out.byoasn)
         .into())
@@ -15795,6 +16530,7 @@ async fn op_provision_ipam_pool_cidr(c: &sdk::Client, input: &Map) -> Result<Dyn
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ProvisionIpamPoolCidr", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("IpamPoolCidr", &out.ipam_pool_cidr)
         .into())
@@ -15813,6 +16549,7 @@ async fn op_provision_public_ipv4_pool_cidr(c: &sdk::Client, input: &Map) -> Res
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ProvisionPublicIpv4PoolCidr", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("PoolId", &out.pool_id)
         .put("PoolAddressRange", &out.pool_address_range)
@@ -15831,6 +16568,7 @@ async fn op_purchase_capacity_block(c: &sdk::Client, input: &Map) -> Result<Dyna
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "PurchaseCapacityBlock", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("CapacityReservation", &out.capacity_reservation)
         .put("CapacityBlocks", &out.capacity_blocks)
@@ -15848,6 +16586,7 @@ async fn op_purchase_capacity_block_extension(c: &sdk::Client, input: &Map) -> R
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "PurchaseCapacityBlockExtension", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("CapacityBlockExtensions", &out.capacity_block_extensions)
         .into())
@@ -15867,6 +16606,7 @@ async fn op_purchase_host_reservation(c: &sdk::Client, input: &Map) -> Result<Dy
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "PurchaseHostReservation", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("ClientToken", &out.client_token)
         .put("CurrencyCode", &out.currency_code)
@@ -15888,6 +16628,7 @@ async fn op_purchase_reserved_instances_offering(c: &sdk::Client, input: &Map) -
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "PurchaseReservedInstancesOffering", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("ReservedInstancesId", &out.reserved_instances_id)
         .into())
@@ -15903,6 +16644,7 @@ async fn op_purchase_scheduled_instances(c: &sdk::Client, input: &Map) -> Result
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "PurchaseScheduledInstances", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("ScheduledInstanceSet", &out.scheduled_instance_set)
         .into())
@@ -15917,6 +16659,7 @@ async fn op_reboot_instances(c: &sdk::Client, input: &Map) -> Result<Dynamic, Ca
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "RebootInstances", e))?;
+    crate::runtime::note_request_id(&out);
     let _ = out;
     Ok(Obj::new().into())
 }
@@ -15946,6 +16689,7 @@ async fn op_register_image(c: &sdk::Client, input: &Map) -> Result<Dynamic, Call
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "RegisterImage", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("ImageId", &out.image_id)
         .into())
@@ -15961,6 +16705,7 @@ async fn op_register_instance_event_notification_attributes(c: &sdk::Client, inp
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "RegisterInstanceEventNotificationAttributes", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("InstanceTagAttribute", &out.instance_tag_attribute)
         .into())
@@ -15977,6 +16722,7 @@ async fn op_register_transit_gateway_multicast_group_members(c: &sdk::Client, in
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "RegisterTransitGatewayMulticastGroupMembers", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("RegisteredMulticastGroupMembers", &out.registered_multicast_group_members)
         .into())
@@ -15993,6 +16739,7 @@ async fn op_register_transit_gateway_multicast_group_sources(c: &sdk::Client, in
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "RegisterTransitGatewayMulticastGroupSources", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("RegisteredMulticastGroupSources", &out.registered_multicast_group_sources)
         .into())
@@ -16008,6 +16755,7 @@ async fn op_reject_capacity_reservation_billing_ownership(c: &sdk::Client, input
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "RejectCapacityReservationBillingOwnership", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("Return", &out.r#return)
         .into())
@@ -16022,6 +16770,7 @@ async fn op_reject_transit_gateway_client_vpn_attachment(c: &sdk::Client, input:
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "RejectTransitGatewayClientVpnAttachment", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("TransitGatewayClientVpnAttachment", &out.transit_gateway_client_vpn_attachment)
         .into())
@@ -16038,6 +16787,7 @@ async fn op_reject_transit_gateway_multicast_domain_associations(c: &sdk::Client
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "RejectTransitGatewayMulticastDomainAssociations", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("Associations", &out.associations)
         .into())
@@ -16052,6 +16802,7 @@ async fn op_reject_transit_gateway_peering_attachment(c: &sdk::Client, input: &M
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "RejectTransitGatewayPeeringAttachment", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("TransitGatewayPeeringAttachment", &out.transit_gateway_peering_attachment)
         .into())
@@ -16066,6 +16817,7 @@ async fn op_reject_transit_gateway_vpc_attachment(c: &sdk::Client, input: &Map) 
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "RejectTransitGatewayVpcAttachment", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("TransitGatewayVpcAttachment", &out.transit_gateway_vpc_attachment)
         .into())
@@ -16081,6 +16833,7 @@ async fn op_reject_vpc_endpoint_connections(c: &sdk::Client, input: &Map) -> Res
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "RejectVpcEndpointConnections", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("Unsuccessful", &out.unsuccessful)
         .into())
@@ -16095,6 +16848,7 @@ async fn op_reject_vpc_peering_connection(c: &sdk::Client, input: &Map) -> Resul
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "RejectVpcPeeringConnection", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("Return", &out.r#return)
         .into())
@@ -16111,6 +16865,7 @@ async fn op_release_address(c: &sdk::Client, input: &Map) -> Result<Dynamic, Cal
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ReleaseAddress", e))?;
+    crate::runtime::note_request_id(&out);
     let _ = out;
     Ok(Obj::new().into())
 }
@@ -16124,6 +16879,7 @@ async fn op_release_hosts(c: &sdk::Client, input: &Map) -> Result<Dynamic, CallE
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ReleaseHosts", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("Successful", &out.successful)
         .put("Unsuccessful", &out.unsuccessful)
@@ -16142,6 +16898,7 @@ async fn op_release_ipam_pool_allocation(c: &sdk::Client, input: &Map) -> Result
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ReleaseIpamPoolAllocation", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("Success", &out.success)
         .into())
@@ -16157,6 +16914,7 @@ async fn op_replace_iam_instance_profile_association(c: &sdk::Client, input: &Ma
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ReplaceIamInstanceProfileAssociation", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("IamInstanceProfileAssociation", &out.iam_instance_profile_association)
         .into())
@@ -16171,6 +16929,7 @@ async fn op_replace_image_criteria_in_allowed_images_settings(c: &sdk::Client, i
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ReplaceImageCriteriaInAllowedImagesSettings", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("ReturnValue", &out.return_value)
         .into())
@@ -16186,6 +16945,7 @@ async fn op_replace_image_instance_type_specification(c: &sdk::Client, input: &M
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ReplaceImageInstanceTypeSpecification", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("ReturnValue", &out.return_value)
         .into())
@@ -16202,6 +16962,7 @@ async fn op_replace_network_acl_association(c: &sdk::Client, input: &Map) -> Res
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ReplaceNetworkAclAssociation", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("NewAssociationId", &out.new_association_id)
         .into())
@@ -16225,6 +16986,7 @@ async fn op_replace_network_acl_entry(c: &sdk::Client, input: &Map) -> Result<Dy
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ReplaceNetworkAclEntry", e))?;
+    crate::runtime::note_request_id(&out);
     let _ = out;
     Ok(Obj::new().into())
 }
@@ -16254,6 +17016,7 @@ async fn op_replace_route(c: &sdk::Client, input: &Map) -> Result<Dynamic, CallE
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ReplaceRoute", e))?;
+    crate::runtime::note_request_id(&out);
     let _ = out;
     Ok(Obj::new().into())
 }
@@ -16268,6 +17031,7 @@ async fn op_replace_route_table_association(c: &sdk::Client, input: &Map) -> Res
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ReplaceRouteTableAssociation", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("NewAssociationId", &out.new_association_id)
         .put("AssociationState", &out.association_state)
@@ -16286,6 +17050,7 @@ async fn op_replace_transit_gateway_route(c: &sdk::Client, input: &Map) -> Resul
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ReplaceTransitGatewayRoute", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("Route", &out.route)
         .into())
@@ -16303,6 +17068,7 @@ async fn op_replace_vpn_tunnel(c: &sdk::Client, input: &Map) -> Result<Dynamic, 
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ReplaceVpnTunnel", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("Return", &out.r#return)
         .into())
@@ -16322,6 +17088,7 @@ async fn op_report_instance_status(c: &sdk::Client, input: &Map) -> Result<Dynam
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ReportInstanceStatus", e))?;
+    crate::runtime::note_request_id(&out);
     let _ = out;
     Ok(Obj::new().into())
 }
@@ -16336,6 +17103,7 @@ async fn op_request_spot_fleet(c: &sdk::Client, input: &Map) -> Result<Dynamic, 
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "RequestSpotFleet", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("SpotFleetRequestId", &out.spot_fleet_request_id)
         .into())
@@ -16361,6 +17129,7 @@ async fn op_request_spot_instances(c: &sdk::Client, input: &Map) -> Result<Dynam
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "RequestSpotInstances", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("SpotInstanceRequests", &out.spot_instance_requests)
         .into())
@@ -16376,6 +17145,7 @@ async fn op_reset_address_attribute(c: &sdk::Client, input: &Map) -> Result<Dyna
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ResetAddressAttribute", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("Address", &out.address)
         .into())
@@ -16390,6 +17160,7 @@ async fn op_reset_ebs_default_kms_key_id(c: &sdk::Client, input: &Map) -> Result
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ResetEbsDefaultKmsKeyId", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("KmsKeyId", &out.kms_key_id)
         .into())
@@ -16405,6 +17176,7 @@ async fn op_reset_fpga_image_attribute(c: &sdk::Client, input: &Map) -> Result<D
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ResetFpgaImageAttribute", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("Return", &out.r#return)
         .into())
@@ -16420,6 +17192,7 @@ async fn op_reset_image_attribute(c: &sdk::Client, input: &Map) -> Result<Dynami
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ResetImageAttribute", e))?;
+    crate::runtime::note_request_id(&out);
     let _ = out;
     Ok(Obj::new().into())
 }
@@ -16434,6 +17207,7 @@ async fn op_reset_instance_attribute(c: &sdk::Client, input: &Map) -> Result<Dyn
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ResetInstanceAttribute", e))?;
+    crate::runtime::note_request_id(&out);
     let _ = out;
     Ok(Obj::new().into())
 }
@@ -16448,6 +17222,7 @@ async fn op_reset_network_interface_attribute(c: &sdk::Client, input: &Map) -> R
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ResetNetworkInterfaceAttribute", e))?;
+    crate::runtime::note_request_id(&out);
     let _ = out;
     Ok(Obj::new().into())
 }
@@ -16463,6 +17238,7 @@ async fn op_reset_snapshot_attribute(c: &sdk::Client, input: &Map) -> Result<Dyn
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ResetSnapshotAttribute", e))?;
+    crate::runtime::note_request_id(&out);
     let _ = out;
     Ok(Obj::new().into())
 }
@@ -16476,6 +17252,7 @@ async fn op_restore_address_to_classic(c: &sdk::Client, input: &Map) -> Result<D
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "RestoreAddressToClassic", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("PublicIp", &out.public_ip)
         .put("Status", &out.status)
@@ -16491,6 +17268,7 @@ async fn op_restore_image_from_recycle_bin(c: &sdk::Client, input: &Map) -> Resu
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "RestoreImageFromRecycleBin", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("Return", &out.r#return)
         .into())
@@ -16508,6 +17286,7 @@ async fn op_restore_managed_prefix_list_version(c: &sdk::Client, input: &Map) ->
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "RestoreManagedPrefixListVersion", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("PrefixList", &out.prefix_list)
         .into())
@@ -16523,6 +17302,7 @@ async fn op_restore_snapshot_from_recycle_bin(c: &sdk::Client, input: &Map) -> R
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "RestoreSnapshotFromRecycleBin", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("SnapshotId", &out.snapshot_id)
         .put("OutpostArn", &out.outpost_arn)
@@ -16550,6 +17330,7 @@ async fn op_restore_snapshot_tier(c: &sdk::Client, input: &Map) -> Result<Dynami
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "RestoreSnapshotTier", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("SnapshotId", &out.snapshot_id)
         .put("RestoreStartTime", &out.restore_start_time)
@@ -16568,6 +17349,7 @@ async fn op_restore_volume_from_recycle_bin(c: &sdk::Client, input: &Map) -> Res
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "RestoreVolumeFromRecycleBin", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("Return", &out.r#return)
         .into())
@@ -16586,6 +17368,7 @@ async fn op_revoke_client_vpn_ingress(c: &sdk::Client, input: &Map) -> Result<Dy
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "RevokeClientVpnIngress", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("Status", &out.status)
         .into())
@@ -16608,6 +17391,7 @@ async fn op_revoke_security_group_egress(c: &sdk::Client, input: &Map) -> Result
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "RevokeSecurityGroupEgress", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("Return", &out.r#return)
         .put("UnknownIpPermissions", &out.unknown_ip_permissions)
@@ -16633,6 +17417,7 @@ async fn op_revoke_security_group_ingress(c: &sdk::Client, input: &Map) -> Resul
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "RevokeSecurityGroupIngress", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("Return", &out.r#return)
         .put("UnknownIpPermissions", &out.unknown_ip_permissions)
@@ -16691,6 +17476,7 @@ async fn op_run_instances(c: &sdk::Client, input: &Map) -> Result<Dynamic, CallE
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "RunInstances", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("ReservationId", &out.reservation_id)
         .put("OwnerId", &out.owner_id)
@@ -16712,6 +17498,7 @@ async fn op_run_scheduled_instances(c: &sdk::Client, input: &Map) -> Result<Dyna
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "RunScheduledInstances", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("InstanceIdSet", &out.instance_id_set)
         .into())
@@ -16729,6 +17516,7 @@ async fn op_search_local_gateway_routes(c: &sdk::Client, input: &Map) -> Result<
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "SearchLocalGatewayRoutes", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("Routes", &out.routes)
         .put("NextToken", &out.next_token)
@@ -16747,6 +17535,7 @@ async fn op_search_transit_gateway_multicast_groups(c: &sdk::Client, input: &Map
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "SearchTransitGatewayMulticastGroups", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("MulticastGroups", &out.multicast_groups)
         .put("NextToken", &out.next_token)
@@ -16765,6 +17554,7 @@ async fn op_search_transit_gateway_routes(c: &sdk::Client, input: &Map) -> Resul
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "SearchTransitGatewayRoutes", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("Routes", &out.routes)
         .put("AdditionalRoutesAvailable", &out.additional_routes_available)
@@ -16782,6 +17572,7 @@ async fn op_send_diagnostic_interrupt(c: &sdk::Client, input: &Map) -> Result<Dy
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "SendDiagnosticInterrupt", e))?;
+    crate::runtime::note_request_id(&out);
     let _ = out;
     Ok(Obj::new().into())
 }
@@ -16799,6 +17590,7 @@ async fn op_start_declarative_policies_report(c: &sdk::Client, input: &Map) -> R
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "StartDeclarativePoliciesReport", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("ReportId", &out.report_id)
         .into())
@@ -16814,6 +17606,7 @@ async fn op_start_instances(c: &sdk::Client, input: &Map) -> Result<Dynamic, Cal
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "StartInstances", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("StartingInstances", &out.starting_instances)
         .into())
@@ -16831,6 +17624,7 @@ async fn op_start_network_insights_access_scope_analysis(c: &sdk::Client, input:
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "StartNetworkInsightsAccessScopeAnalysis", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("NetworkInsightsAccessScopeAnalysis", &out.network_insights_access_scope_analysis)
         .into())
@@ -16851,6 +17645,7 @@ async fn op_start_network_insights_analysis(c: &sdk::Client, input: &Map) -> Res
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "StartNetworkInsightsAnalysis", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("NetworkInsightsAnalysis", &out.network_insights_analysis)
         .into())
@@ -16865,6 +17660,7 @@ async fn op_start_vpc_endpoint_service_private_dns_verification(c: &sdk::Client,
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "StartVpcEndpointServicePrivateDnsVerification", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("ReturnValue", &out.return_value)
         .into())
@@ -16882,6 +17678,7 @@ async fn op_stop_instances(c: &sdk::Client, input: &Map) -> Result<Dynamic, Call
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "StopInstances", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("StoppingInstances", &out.stopping_instances)
         .into())
@@ -16899,6 +17696,7 @@ async fn op_terminate_client_vpn_connections(c: &sdk::Client, input: &Map) -> Re
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "TerminateClientVpnConnections", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("ClientVpnEndpointId", &out.client_vpn_endpoint_id)
         .put("Username", &out.username)
@@ -16917,6 +17715,7 @@ async fn op_terminate_instances(c: &sdk::Client, input: &Map) -> Result<Dynamic,
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "TerminateInstances", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("TerminatingInstances", &out.terminating_instances)
         .into())
@@ -16932,6 +17731,7 @@ async fn op_unassign_ipv6_addresses(c: &sdk::Client, input: &Map) -> Result<Dyna
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "UnassignIpv6Addresses", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("NetworkInterfaceId", &out.network_interface_id)
         .put("UnassignedIpv6Addresses", &out.unassigned_ipv6_addresses)
@@ -16949,6 +17749,7 @@ async fn op_unassign_private_ip_addresses(c: &sdk::Client, input: &Map) -> Resul
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "UnassignPrivateIpAddresses", e))?;
+    crate::runtime::note_request_id(&out);
     let _ = out;
     Ok(Obj::new().into())
 }
@@ -16964,6 +17765,7 @@ async fn op_unassign_private_nat_gateway_address(c: &sdk::Client, input: &Map) -
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "UnassignPrivateNatGatewayAddress", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("NatGatewayId", &out.nat_gateway_id)
         .put("NatGatewayAddresses", &out.nat_gateway_addresses)
@@ -16980,6 +17782,7 @@ async fn op_unlock_snapshot(c: &sdk::Client, input: &Map) -> Result<Dynamic, Cal
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "UnlockSnapshot", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("SnapshotId", &out.snapshot_id)
         .into())
@@ -16994,6 +17797,7 @@ async fn op_unmonitor_instances(c: &sdk::Client, input: &Map) -> Result<Dynamic,
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "UnmonitorInstances", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("InstanceMonitorings", &out.instance_monitorings)
         .into())
@@ -17011,6 +17815,7 @@ async fn op_update_capacity_manager_monitored_tag_keys(c: &sdk::Client, input: &
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "UpdateCapacityManagerMonitoredTagKeys", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("CapacityManagerTagKeys", &out.capacity_manager_tag_keys)
         .into())
@@ -17027,6 +17832,7 @@ async fn op_update_capacity_manager_organizations_access(c: &sdk::Client, input:
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "UpdateCapacityManagerOrganizationsAccess", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("CapacityManagerStatus", &out.capacity_manager_status)
         .put("OrganizationsAccess", &out.organizations_access)
@@ -17045,6 +17851,7 @@ async fn op_update_interruptible_capacity_reservation_allocation(c: &sdk::Client
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "UpdateInterruptibleCapacityReservationAllocation", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("InterruptibleCapacityReservationId", &out.interruptible_capacity_reservation_id)
         .put("SourceCapacityReservationId", &out.source_capacity_reservation_id)
@@ -17067,6 +17874,7 @@ async fn op_update_security_group_rule_descriptions_egress(c: &sdk::Client, inpu
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "UpdateSecurityGroupRuleDescriptionsEgress", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("Return", &out.r#return)
         .into())
@@ -17084,6 +17892,7 @@ async fn op_update_security_group_rule_descriptions_ingress(c: &sdk::Client, inp
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "UpdateSecurityGroupRuleDescriptionsIngress", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("Return", &out.r#return)
         .into())
@@ -17098,6 +17907,7 @@ async fn op_validate_security_group_quotas_for_interface(c: &sdk::Client, input:
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ValidateSecurityGroupQuotasForInterface", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("Valid", &out.valid)
         .into())
@@ -17113,6 +17923,7 @@ async fn op_withdraw_byoip_cidr(c: &sdk::Client, input: &Map) -> Result<Dynamic,
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "WithdrawByoipCidr", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("ByoipCidr", &out.byoip_cidr)
         .into())

@@ -143,6 +143,7 @@ async fn op_add_listener_certificates(c: &sdk::Client, input: &Map) -> Result<Dy
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "AddListenerCertificates", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("Certificates", &out.certificates)
         .into())
@@ -157,6 +158,7 @@ async fn op_add_tags(c: &sdk::Client, input: &Map) -> Result<Dynamic, CallError>
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "AddTags", e))?;
+    crate::runtime::note_request_id(&out);
     let _ = out;
     Ok(Obj::new().into())
 }
@@ -170,6 +172,7 @@ async fn op_add_trust_store_revocations(c: &sdk::Client, input: &Map) -> Result<
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "AddTrustStoreRevocations", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("TrustStoreRevocations", &out.trust_store_revocations)
         .into())
@@ -191,6 +194,7 @@ async fn op_create_listener(c: &sdk::Client, input: &Map) -> Result<Dynamic, Cal
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "CreateListener", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("Listeners", &out.listeners)
         .into())
@@ -214,6 +218,7 @@ async fn op_create_load_balancer(c: &sdk::Client, input: &Map) -> Result<Dynamic
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "CreateLoadBalancer", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("LoadBalancers", &out.load_balancers)
         .into())
@@ -232,6 +237,7 @@ async fn op_create_rule(c: &sdk::Client, input: &Map) -> Result<Dynamic, CallErr
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "CreateRule", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("Rules", &out.rules)
         .into())
@@ -262,6 +268,7 @@ async fn op_create_target_group(c: &sdk::Client, input: &Map) -> Result<Dynamic,
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "CreateTargetGroup", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("TargetGroups", &out.target_groups)
         .into())
@@ -279,6 +286,7 @@ async fn op_create_trust_store(c: &sdk::Client, input: &Map) -> Result<Dynamic, 
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "CreateTrustStore", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("TrustStores", &out.trust_stores)
         .into())
@@ -292,6 +300,7 @@ async fn op_delete_listener(c: &sdk::Client, input: &Map) -> Result<Dynamic, Cal
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DeleteListener", e))?;
+    crate::runtime::note_request_id(&out);
     let _ = out;
     Ok(Obj::new().into())
 }
@@ -304,6 +313,7 @@ async fn op_delete_load_balancer(c: &sdk::Client, input: &Map) -> Result<Dynamic
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DeleteLoadBalancer", e))?;
+    crate::runtime::note_request_id(&out);
     let _ = out;
     Ok(Obj::new().into())
 }
@@ -316,6 +326,7 @@ async fn op_delete_rule(c: &sdk::Client, input: &Map) -> Result<Dynamic, CallErr
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DeleteRule", e))?;
+    crate::runtime::note_request_id(&out);
     let _ = out;
     Ok(Obj::new().into())
 }
@@ -329,6 +340,7 @@ async fn op_delete_shared_trust_store_association(c: &sdk::Client, input: &Map) 
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DeleteSharedTrustStoreAssociation", e))?;
+    crate::runtime::note_request_id(&out);
     let _ = out;
     Ok(Obj::new().into())
 }
@@ -341,6 +353,7 @@ async fn op_delete_target_group(c: &sdk::Client, input: &Map) -> Result<Dynamic,
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DeleteTargetGroup", e))?;
+    crate::runtime::note_request_id(&out);
     let _ = out;
     Ok(Obj::new().into())
 }
@@ -353,6 +366,7 @@ async fn op_delete_trust_store(c: &sdk::Client, input: &Map) -> Result<Dynamic, 
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DeleteTrustStore", e))?;
+    crate::runtime::note_request_id(&out);
     let _ = out;
     Ok(Obj::new().into())
 }
@@ -366,6 +380,7 @@ async fn op_deregister_targets(c: &sdk::Client, input: &Map) -> Result<Dynamic, 
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DeregisterTargets", e))?;
+    crate::runtime::note_request_id(&out);
     let _ = out;
     Ok(Obj::new().into())
 }
@@ -379,6 +394,7 @@ async fn op_describe_account_limits(c: &sdk::Client, input: &Map) -> Result<Dyna
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeAccountLimits", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("Limits", &out.limits)
         .put("NextMarker", &out.next_marker)
@@ -393,6 +409,7 @@ async fn op_describe_capacity_reservation(c: &sdk::Client, input: &Map) -> Resul
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeCapacityReservation", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("LastModifiedTime", &out.last_modified_time)
         .put("DecreaseRequestsRemaining", &out.decrease_requests_remaining)
@@ -409,6 +426,7 @@ async fn op_describe_listener_attributes(c: &sdk::Client, input: &Map) -> Result
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeListenerAttributes", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("Attributes", &out.attributes)
         .into())
@@ -424,6 +442,7 @@ async fn op_describe_listener_certificates(c: &sdk::Client, input: &Map) -> Resu
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeListenerCertificates", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("Certificates", &out.certificates)
         .put("NextMarker", &out.next_marker)
@@ -441,6 +460,7 @@ async fn op_describe_listeners(c: &sdk::Client, input: &Map) -> Result<Dynamic, 
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeListeners", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("Listeners", &out.listeners)
         .put("NextMarker", &out.next_marker)
@@ -455,6 +475,7 @@ async fn op_describe_load_balancer_attributes(c: &sdk::Client, input: &Map) -> R
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeLoadBalancerAttributes", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("Attributes", &out.attributes)
         .into())
@@ -471,6 +492,7 @@ async fn op_describe_load_balancers(c: &sdk::Client, input: &Map) -> Result<Dyna
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeLoadBalancers", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("LoadBalancers", &out.load_balancers)
         .put("NextMarker", &out.next_marker)
@@ -488,6 +510,7 @@ async fn op_describe_rules(c: &sdk::Client, input: &Map) -> Result<Dynamic, Call
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeRules", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("Rules", &out.rules)
         .put("NextMarker", &out.next_marker)
@@ -505,6 +528,7 @@ async fn op_describe_ssl_policies(c: &sdk::Client, input: &Map) -> Result<Dynami
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeSSLPolicies", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("SslPolicies", &out.ssl_policies)
         .put("NextMarker", &out.next_marker)
@@ -519,6 +543,7 @@ async fn op_describe_tags(c: &sdk::Client, input: &Map) -> Result<Dynamic, CallE
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeTags", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("TagDescriptions", &out.tag_descriptions)
         .into())
@@ -532,6 +557,7 @@ async fn op_describe_target_group_attributes(c: &sdk::Client, input: &Map) -> Re
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeTargetGroupAttributes", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("Attributes", &out.attributes)
         .into())
@@ -549,6 +575,7 @@ async fn op_describe_target_groups(c: &sdk::Client, input: &Map) -> Result<Dynam
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeTargetGroups", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("TargetGroups", &out.target_groups)
         .put("NextMarker", &out.next_marker)
@@ -565,6 +592,7 @@ async fn op_describe_target_health(c: &sdk::Client, input: &Map) -> Result<Dynam
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeTargetHealth", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("TargetHealthDescriptions", &out.target_health_descriptions)
         .into())
@@ -580,6 +608,7 @@ async fn op_describe_trust_store_associations(c: &sdk::Client, input: &Map) -> R
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeTrustStoreAssociations", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("TrustStoreAssociations", &out.trust_store_associations)
         .put("NextMarker", &out.next_marker)
@@ -597,6 +626,7 @@ async fn op_describe_trust_store_revocations(c: &sdk::Client, input: &Map) -> Re
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeTrustStoreRevocations", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("TrustStoreRevocations", &out.trust_store_revocations)
         .put("NextMarker", &out.next_marker)
@@ -614,6 +644,7 @@ async fn op_describe_trust_stores(c: &sdk::Client, input: &Map) -> Result<Dynami
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeTrustStores", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("TrustStores", &out.trust_stores)
         .put("NextMarker", &out.next_marker)
@@ -628,6 +659,7 @@ async fn op_get_resource_policy(c: &sdk::Client, input: &Map) -> Result<Dynamic,
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "GetResourcePolicy", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("Policy", &out.policy)
         .into())
@@ -641,6 +673,7 @@ async fn op_get_trust_store_ca_certificates_bundle(c: &sdk::Client, input: &Map)
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "GetTrustStoreCaCertificatesBundle", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("Location", &out.location)
         .into())
@@ -655,6 +688,7 @@ async fn op_get_trust_store_revocation_content(c: &sdk::Client, input: &Map) -> 
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "GetTrustStoreRevocationContent", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("Location", &out.location)
         .into())
@@ -670,6 +704,7 @@ async fn op_modify_capacity_reservation(c: &sdk::Client, input: &Map) -> Result<
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ModifyCapacityReservation", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("LastModifiedTime", &out.last_modified_time)
         .put("DecreaseRequestsRemaining", &out.decrease_requests_remaining)
@@ -688,6 +723,7 @@ async fn op_modify_ip_pools(c: &sdk::Client, input: &Map) -> Result<Dynamic, Cal
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ModifyIpPools", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("IpamPools", &out.ipam_pools)
         .into())
@@ -708,6 +744,7 @@ async fn op_modify_listener(c: &sdk::Client, input: &Map) -> Result<Dynamic, Cal
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ModifyListener", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("Listeners", &out.listeners)
         .into())
@@ -722,6 +759,7 @@ async fn op_modify_listener_attributes(c: &sdk::Client, input: &Map) -> Result<D
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ModifyListenerAttributes", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("Attributes", &out.attributes)
         .into())
@@ -736,6 +774,7 @@ async fn op_modify_load_balancer_attributes(c: &sdk::Client, input: &Map) -> Res
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ModifyLoadBalancerAttributes", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("Attributes", &out.attributes)
         .into())
@@ -753,6 +792,7 @@ async fn op_modify_rule(c: &sdk::Client, input: &Map) -> Result<Dynamic, CallErr
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ModifyRule", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("Rules", &out.rules)
         .into())
@@ -775,6 +815,7 @@ async fn op_modify_target_group(c: &sdk::Client, input: &Map) -> Result<Dynamic,
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ModifyTargetGroup", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("TargetGroups", &out.target_groups)
         .into())
@@ -789,6 +830,7 @@ async fn op_modify_target_group_attributes(c: &sdk::Client, input: &Map) -> Resu
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ModifyTargetGroupAttributes", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("Attributes", &out.attributes)
         .into())
@@ -805,6 +847,7 @@ async fn op_modify_trust_store(c: &sdk::Client, input: &Map) -> Result<Dynamic, 
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ModifyTrustStore", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("TrustStores", &out.trust_stores)
         .into())
@@ -819,6 +862,7 @@ async fn op_register_targets(c: &sdk::Client, input: &Map) -> Result<Dynamic, Ca
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "RegisterTargets", e))?;
+    crate::runtime::note_request_id(&out);
     let _ = out;
     Ok(Obj::new().into())
 }
@@ -832,6 +876,7 @@ async fn op_remove_listener_certificates(c: &sdk::Client, input: &Map) -> Result
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "RemoveListenerCertificates", e))?;
+    crate::runtime::note_request_id(&out);
     let _ = out;
     Ok(Obj::new().into())
 }
@@ -845,6 +890,7 @@ async fn op_remove_tags(c: &sdk::Client, input: &Map) -> Result<Dynamic, CallErr
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "RemoveTags", e))?;
+    crate::runtime::note_request_id(&out);
     let _ = out;
     Ok(Obj::new().into())
 }
@@ -858,6 +904,7 @@ async fn op_remove_trust_store_revocations(c: &sdk::Client, input: &Map) -> Resu
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "RemoveTrustStoreRevocations", e))?;
+    crate::runtime::note_request_id(&out);
     let _ = out;
     Ok(Obj::new().into())
 }
@@ -871,6 +918,7 @@ async fn op_set_ip_address_type(c: &sdk::Client, input: &Map) -> Result<Dynamic,
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "SetIpAddressType", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("IpAddressType", &out.ip_address_type)
         .into())
@@ -884,6 +932,7 @@ async fn op_set_rule_priorities(c: &sdk::Client, input: &Map) -> Result<Dynamic,
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "SetRulePriorities", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("Rules", &out.rules)
         .into())
@@ -899,6 +948,7 @@ async fn op_set_security_groups(c: &sdk::Client, input: &Map) -> Result<Dynamic,
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "SetSecurityGroups", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("SecurityGroupIds", &out.security_group_ids)
         .put("EnforceSecurityGroupInboundRulesOnPrivateLinkTraffic", &out.enforce_security_group_inbound_rules_on_private_link_traffic)
@@ -917,6 +967,7 @@ async fn op_set_subnets(c: &sdk::Client, input: &Map) -> Result<Dynamic, CallErr
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "SetSubnets", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("AvailabilityZones", &out.availability_zones)
         .put("IpAddressType", &out.ip_address_type)

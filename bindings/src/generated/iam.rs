@@ -399,6 +399,7 @@ async fn op_accept_delegation_request(c: &sdk::Client, input: &Map) -> Result<Dy
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "AcceptDelegationRequest", e))?;
+    crate::runtime::note_request_id(&out);
     let _ = out;
     Ok(Obj::new().into())
 }
@@ -413,6 +414,7 @@ async fn op_acquire_role(c: &sdk::Client, input: &Map) -> Result<Dynamic, CallEr
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "AcquireRole", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("Role", &out.role)
         .into())
@@ -427,6 +429,7 @@ async fn op_add_client_id_to_open_id_connect_provider(c: &sdk::Client, input: &M
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "AddClientIDToOpenIDConnectProvider", e))?;
+    crate::runtime::note_request_id(&out);
     let _ = out;
     Ok(Obj::new().into())
 }
@@ -440,6 +443,7 @@ async fn op_add_role_to_instance_profile(c: &sdk::Client, input: &Map) -> Result
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "AddRoleToInstanceProfile", e))?;
+    crate::runtime::note_request_id(&out);
     let _ = out;
     Ok(Obj::new().into())
 }
@@ -453,6 +457,7 @@ async fn op_add_user_to_group(c: &sdk::Client, input: &Map) -> Result<Dynamic, C
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "AddUserToGroup", e))?;
+    crate::runtime::note_request_id(&out);
     let _ = out;
     Ok(Obj::new().into())
 }
@@ -465,6 +470,7 @@ async fn op_associate_delegation_request(c: &sdk::Client, input: &Map) -> Result
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "AssociateDelegationRequest", e))?;
+    crate::runtime::note_request_id(&out);
     let _ = out;
     Ok(Obj::new().into())
 }
@@ -478,6 +484,7 @@ async fn op_attach_group_policy(c: &sdk::Client, input: &Map) -> Result<Dynamic,
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "AttachGroupPolicy", e))?;
+    crate::runtime::note_request_id(&out);
     let _ = out;
     Ok(Obj::new().into())
 }
@@ -491,6 +498,7 @@ async fn op_attach_role_policy(c: &sdk::Client, input: &Map) -> Result<Dynamic, 
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "AttachRolePolicy", e))?;
+    crate::runtime::note_request_id(&out);
     let _ = out;
     Ok(Obj::new().into())
 }
@@ -504,6 +512,7 @@ async fn op_attach_user_policy(c: &sdk::Client, input: &Map) -> Result<Dynamic, 
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "AttachUserPolicy", e))?;
+    crate::runtime::note_request_id(&out);
     let _ = out;
     Ok(Obj::new().into())
 }
@@ -517,6 +526,7 @@ async fn op_change_password(c: &sdk::Client, input: &Map) -> Result<Dynamic, Cal
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ChangePassword", e))?;
+    crate::runtime::note_request_id(&out);
     let _ = out;
     Ok(Obj::new().into())
 }
@@ -529,6 +539,7 @@ async fn op_create_access_key(c: &sdk::Client, input: &Map) -> Result<Dynamic, C
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "CreateAccessKey", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("AccessKey", &out.access_key)
         .into())
@@ -542,6 +553,7 @@ async fn op_create_account_alias(c: &sdk::Client, input: &Map) -> Result<Dynamic
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "CreateAccountAlias", e))?;
+    crate::runtime::note_request_id(&out);
     let _ = out;
     Ok(Obj::new().into())
 }
@@ -562,6 +574,7 @@ async fn op_create_delegation_request(c: &sdk::Client, input: &Map) -> Result<Dy
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "CreateDelegationRequest", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("ConsoleDeepLink", &out.console_deep_link)
         .put("DelegationRequestId", &out.delegation_request_id)
@@ -577,6 +590,7 @@ async fn op_create_group(c: &sdk::Client, input: &Map) -> Result<Dynamic, CallEr
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "CreateGroup", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("Group", &out.group)
         .into())
@@ -592,6 +606,7 @@ async fn op_create_instance_profile(c: &sdk::Client, input: &Map) -> Result<Dyna
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "CreateInstanceProfile", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("InstanceProfile", &out.instance_profile)
         .into())
@@ -607,6 +622,7 @@ async fn op_create_login_profile(c: &sdk::Client, input: &Map) -> Result<Dynamic
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "CreateLoginProfile", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("LoginProfile", &out.login_profile)
         .into())
@@ -623,6 +639,7 @@ async fn op_create_open_id_connect_provider(c: &sdk::Client, input: &Map) -> Res
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "CreateOpenIDConnectProvider", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("OpenIDConnectProviderArn", &out.open_id_connect_provider_arn)
         .put("Tags", &out.tags)
@@ -641,6 +658,7 @@ async fn op_create_policy(c: &sdk::Client, input: &Map) -> Result<Dynamic, CallE
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "CreatePolicy", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("Policy", &out.policy)
         .into())
@@ -656,6 +674,7 @@ async fn op_create_policy_version(c: &sdk::Client, input: &Map) -> Result<Dynami
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "CreatePolicyVersion", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("PolicyVersion", &out.policy_version)
         .into())
@@ -675,6 +694,7 @@ async fn op_create_role(c: &sdk::Client, input: &Map) -> Result<Dynamic, CallErr
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "CreateRole", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("Role", &out.role)
         .into())
@@ -692,6 +712,7 @@ async fn op_create_saml_provider(c: &sdk::Client, input: &Map) -> Result<Dynamic
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "CreateSAMLProvider", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("SAMLProviderArn", &out.saml_provider_arn)
         .put("Tags", &out.tags)
@@ -708,6 +729,7 @@ async fn op_create_service_linked_role(c: &sdk::Client, input: &Map) -> Result<D
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "CreateServiceLinkedRole", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("Role", &out.role)
         .into())
@@ -723,6 +745,7 @@ async fn op_create_service_specific_credential(c: &sdk::Client, input: &Map) -> 
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "CreateServiceSpecificCredential", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("ServiceSpecificCredential", &out.service_specific_credential)
         .into())
@@ -739,6 +762,7 @@ async fn op_create_user(c: &sdk::Client, input: &Map) -> Result<Dynamic, CallErr
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "CreateUser", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("User", &out.user)
         .into())
@@ -754,6 +778,7 @@ async fn op_create_virtual_mfa_device(c: &sdk::Client, input: &Map) -> Result<Dy
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "CreateVirtualMFADevice", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("VirtualMFADevice", &out.virtual_mfa_device)
         .into())
@@ -768,6 +793,7 @@ async fn op_deactivate_mfa_device(c: &sdk::Client, input: &Map) -> Result<Dynami
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DeactivateMFADevice", e))?;
+    crate::runtime::note_request_id(&out);
     let _ = out;
     Ok(Obj::new().into())
 }
@@ -781,6 +807,7 @@ async fn op_delete_access_key(c: &sdk::Client, input: &Map) -> Result<Dynamic, C
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DeleteAccessKey", e))?;
+    crate::runtime::note_request_id(&out);
     let _ = out;
     Ok(Obj::new().into())
 }
@@ -793,6 +820,7 @@ async fn op_delete_account_alias(c: &sdk::Client, input: &Map) -> Result<Dynamic
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DeleteAccountAlias", e))?;
+    crate::runtime::note_request_id(&out);
     let _ = out;
     Ok(Obj::new().into())
 }
@@ -804,6 +832,7 @@ async fn op_delete_account_password_policy(c: &sdk::Client, input: &Map) -> Resu
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DeleteAccountPasswordPolicy", e))?;
+    crate::runtime::note_request_id(&out);
     let _ = out;
     Ok(Obj::new().into())
 }
@@ -816,6 +845,7 @@ async fn op_delete_group(c: &sdk::Client, input: &Map) -> Result<Dynamic, CallEr
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DeleteGroup", e))?;
+    crate::runtime::note_request_id(&out);
     let _ = out;
     Ok(Obj::new().into())
 }
@@ -829,6 +859,7 @@ async fn op_delete_group_policy(c: &sdk::Client, input: &Map) -> Result<Dynamic,
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DeleteGroupPolicy", e))?;
+    crate::runtime::note_request_id(&out);
     let _ = out;
     Ok(Obj::new().into())
 }
@@ -841,6 +872,7 @@ async fn op_delete_instance_profile(c: &sdk::Client, input: &Map) -> Result<Dyna
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DeleteInstanceProfile", e))?;
+    crate::runtime::note_request_id(&out);
     let _ = out;
     Ok(Obj::new().into())
 }
@@ -853,6 +885,7 @@ async fn op_delete_login_profile(c: &sdk::Client, input: &Map) -> Result<Dynamic
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DeleteLoginProfile", e))?;
+    crate::runtime::note_request_id(&out);
     let _ = out;
     Ok(Obj::new().into())
 }
@@ -865,6 +898,7 @@ async fn op_delete_open_id_connect_provider(c: &sdk::Client, input: &Map) -> Res
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DeleteOpenIDConnectProvider", e))?;
+    crate::runtime::note_request_id(&out);
     let _ = out;
     Ok(Obj::new().into())
 }
@@ -877,6 +911,7 @@ async fn op_delete_policy(c: &sdk::Client, input: &Map) -> Result<Dynamic, CallE
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DeletePolicy", e))?;
+    crate::runtime::note_request_id(&out);
     let _ = out;
     Ok(Obj::new().into())
 }
@@ -890,6 +925,7 @@ async fn op_delete_policy_version(c: &sdk::Client, input: &Map) -> Result<Dynami
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DeletePolicyVersion", e))?;
+    crate::runtime::note_request_id(&out);
     let _ = out;
     Ok(Obj::new().into())
 }
@@ -902,6 +938,7 @@ async fn op_delete_role(c: &sdk::Client, input: &Map) -> Result<Dynamic, CallErr
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DeleteRole", e))?;
+    crate::runtime::note_request_id(&out);
     let _ = out;
     Ok(Obj::new().into())
 }
@@ -914,6 +951,7 @@ async fn op_delete_role_permissions_boundary(c: &sdk::Client, input: &Map) -> Re
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DeleteRolePermissionsBoundary", e))?;
+    crate::runtime::note_request_id(&out);
     let _ = out;
     Ok(Obj::new().into())
 }
@@ -927,6 +965,7 @@ async fn op_delete_role_policy(c: &sdk::Client, input: &Map) -> Result<Dynamic, 
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DeleteRolePolicy", e))?;
+    crate::runtime::note_request_id(&out);
     let _ = out;
     Ok(Obj::new().into())
 }
@@ -939,6 +978,7 @@ async fn op_delete_saml_provider(c: &sdk::Client, input: &Map) -> Result<Dynamic
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DeleteSAMLProvider", e))?;
+    crate::runtime::note_request_id(&out);
     let _ = out;
     Ok(Obj::new().into())
 }
@@ -952,6 +992,7 @@ async fn op_delete_ssh_public_key(c: &sdk::Client, input: &Map) -> Result<Dynami
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DeleteSSHPublicKey", e))?;
+    crate::runtime::note_request_id(&out);
     let _ = out;
     Ok(Obj::new().into())
 }
@@ -964,6 +1005,7 @@ async fn op_delete_server_certificate(c: &sdk::Client, input: &Map) -> Result<Dy
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DeleteServerCertificate", e))?;
+    crate::runtime::note_request_id(&out);
     let _ = out;
     Ok(Obj::new().into())
 }
@@ -976,6 +1018,7 @@ async fn op_delete_service_linked_role(c: &sdk::Client, input: &Map) -> Result<D
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DeleteServiceLinkedRole", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("DeletionTaskId", &out.deletion_task_id)
         .into())
@@ -990,6 +1033,7 @@ async fn op_delete_service_specific_credential(c: &sdk::Client, input: &Map) -> 
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DeleteServiceSpecificCredential", e))?;
+    crate::runtime::note_request_id(&out);
     let _ = out;
     Ok(Obj::new().into())
 }
@@ -1003,6 +1047,7 @@ async fn op_delete_signing_certificate(c: &sdk::Client, input: &Map) -> Result<D
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DeleteSigningCertificate", e))?;
+    crate::runtime::note_request_id(&out);
     let _ = out;
     Ok(Obj::new().into())
 }
@@ -1015,6 +1060,7 @@ async fn op_delete_user(c: &sdk::Client, input: &Map) -> Result<Dynamic, CallErr
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DeleteUser", e))?;
+    crate::runtime::note_request_id(&out);
     let _ = out;
     Ok(Obj::new().into())
 }
@@ -1027,6 +1073,7 @@ async fn op_delete_user_permissions_boundary(c: &sdk::Client, input: &Map) -> Re
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DeleteUserPermissionsBoundary", e))?;
+    crate::runtime::note_request_id(&out);
     let _ = out;
     Ok(Obj::new().into())
 }
@@ -1040,6 +1087,7 @@ async fn op_delete_user_policy(c: &sdk::Client, input: &Map) -> Result<Dynamic, 
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DeleteUserPolicy", e))?;
+    crate::runtime::note_request_id(&out);
     let _ = out;
     Ok(Obj::new().into())
 }
@@ -1052,6 +1100,7 @@ async fn op_delete_virtual_mfa_device(c: &sdk::Client, input: &Map) -> Result<Dy
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DeleteVirtualMFADevice", e))?;
+    crate::runtime::note_request_id(&out);
     let _ = out;
     Ok(Obj::new().into())
 }
@@ -1065,6 +1114,7 @@ async fn op_detach_group_policy(c: &sdk::Client, input: &Map) -> Result<Dynamic,
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DetachGroupPolicy", e))?;
+    crate::runtime::note_request_id(&out);
     let _ = out;
     Ok(Obj::new().into())
 }
@@ -1078,6 +1128,7 @@ async fn op_detach_role_policy(c: &sdk::Client, input: &Map) -> Result<Dynamic, 
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DetachRolePolicy", e))?;
+    crate::runtime::note_request_id(&out);
     let _ = out;
     Ok(Obj::new().into())
 }
@@ -1091,6 +1142,7 @@ async fn op_detach_user_policy(c: &sdk::Client, input: &Map) -> Result<Dynamic, 
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DetachUserPolicy", e))?;
+    crate::runtime::note_request_id(&out);
     let _ = out;
     Ok(Obj::new().into())
 }
@@ -1102,6 +1154,7 @@ async fn op_disable_organizations_root_credentials_management(c: &sdk::Client, i
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DisableOrganizationsRootCredentialsManagement", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("OrganizationId", &out.organization_id)
         .put("EnabledFeatures", &out.enabled_features)
@@ -1115,6 +1168,7 @@ async fn op_disable_organizations_root_sessions(c: &sdk::Client, input: &Map) ->
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DisableOrganizationsRootSessions", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("OrganizationId", &out.organization_id)
         .put("EnabledFeatures", &out.enabled_features)
@@ -1128,6 +1182,7 @@ async fn op_disable_outbound_web_identity_federation(c: &sdk::Client, input: &Ma
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DisableOutboundWebIdentityFederation", e))?;
+    crate::runtime::note_request_id(&out);
     let _ = out;
     Ok(Obj::new().into())
 }
@@ -1143,6 +1198,7 @@ async fn op_enable_mfa_device(c: &sdk::Client, input: &Map) -> Result<Dynamic, C
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "EnableMFADevice", e))?;
+    crate::runtime::note_request_id(&out);
     let _ = out;
     Ok(Obj::new().into())
 }
@@ -1154,6 +1210,7 @@ async fn op_enable_organizations_root_credentials_management(c: &sdk::Client, in
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "EnableOrganizationsRootCredentialsManagement", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("OrganizationId", &out.organization_id)
         .put("EnabledFeatures", &out.enabled_features)
@@ -1167,6 +1224,7 @@ async fn op_enable_organizations_root_sessions(c: &sdk::Client, input: &Map) -> 
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "EnableOrganizationsRootSessions", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("OrganizationId", &out.organization_id)
         .put("EnabledFeatures", &out.enabled_features)
@@ -1180,6 +1238,7 @@ async fn op_enable_outbound_web_identity_federation(c: &sdk::Client, input: &Map
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "EnableOutboundWebIdentityFederation", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("IssuerIdentifier", &out.issuer_identifier)
         .into())
@@ -1192,6 +1251,7 @@ async fn op_generate_credential_report(c: &sdk::Client, input: &Map) -> Result<D
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "GenerateCredentialReport", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("State", &out.state)
         .put("Description", &out.description)
@@ -1207,6 +1267,7 @@ async fn op_generate_organizations_access_report(c: &sdk::Client, input: &Map) -
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "GenerateOrganizationsAccessReport", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("JobId", &out.job_id)
         .into())
@@ -1221,6 +1282,7 @@ async fn op_generate_service_last_accessed_details(c: &sdk::Client, input: &Map)
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "GenerateServiceLastAccessedDetails", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("JobId", &out.job_id)
         .into())
@@ -1234,6 +1296,7 @@ async fn op_get_access_key_last_used(c: &sdk::Client, input: &Map) -> Result<Dyn
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "GetAccessKeyLastUsed", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("UserName", &out.user_name)
         .put("AccessKeyLastUsed", &out.access_key_last_used)
@@ -1250,6 +1313,7 @@ async fn op_get_account_authorization_details(c: &sdk::Client, input: &Map) -> R
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "GetAccountAuthorizationDetails", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("UserDetailList", &out.user_detail_list)
         .put("GroupDetailList", &out.group_detail_list)
@@ -1267,6 +1331,7 @@ async fn op_get_account_password_policy(c: &sdk::Client, input: &Map) -> Result<
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "GetAccountPasswordPolicy", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("PasswordPolicy", &out.password_policy)
         .into())
@@ -1279,6 +1344,7 @@ async fn op_get_account_properties(c: &sdk::Client, input: &Map) -> Result<Dynam
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "GetAccountProperties", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("Properties", &out.properties)
         .into())
@@ -1291,6 +1357,7 @@ async fn op_get_account_summary(c: &sdk::Client, input: &Map) -> Result<Dynamic,
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "GetAccountSummary", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("SummaryMap", &out.summary_map)
         .into())
@@ -1304,6 +1371,7 @@ async fn op_get_context_keys_for_custom_policy(c: &sdk::Client, input: &Map) -> 
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "GetContextKeysForCustomPolicy", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("ContextKeyNames", &out.context_key_names)
         .into())
@@ -1318,6 +1386,7 @@ async fn op_get_context_keys_for_principal_policy(c: &sdk::Client, input: &Map) 
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "GetContextKeysForPrincipalPolicy", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("ContextKeyNames", &out.context_key_names)
         .into())
@@ -1330,6 +1399,7 @@ async fn op_get_credential_report(c: &sdk::Client, input: &Map) -> Result<Dynami
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "GetCredentialReport", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("Content", &out.content)
         .put("ReportFormat", &out.report_format)
@@ -1346,6 +1416,7 @@ async fn op_get_delegation_request(c: &sdk::Client, input: &Map) -> Result<Dynam
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "GetDelegationRequest", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("DelegationRequest", &out.delegation_request)
         .put("PermissionCheckStatus", &out.permission_check_status)
@@ -1363,6 +1434,7 @@ async fn op_get_group(c: &sdk::Client, input: &Map) -> Result<Dynamic, CallError
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "GetGroup", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("Group", &out.group)
         .put("Users", &out.users)
@@ -1380,6 +1452,7 @@ async fn op_get_group_policy(c: &sdk::Client, input: &Map) -> Result<Dynamic, Ca
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "GetGroupPolicy", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("GroupName", &out.group_name)
         .put("PolicyName", &out.policy_name)
@@ -1396,6 +1469,7 @@ async fn op_get_human_readable_summary(c: &sdk::Client, input: &Map) -> Result<D
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "GetHumanReadableSummary", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("SummaryContent", &out.summary_content)
         .put("Locale", &out.locale)
@@ -1411,6 +1485,7 @@ async fn op_get_instance_profile(c: &sdk::Client, input: &Map) -> Result<Dynamic
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "GetInstanceProfile", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("InstanceProfile", &out.instance_profile)
         .into())
@@ -1424,6 +1499,7 @@ async fn op_get_login_profile(c: &sdk::Client, input: &Map) -> Result<Dynamic, C
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "GetLoginProfile", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("LoginProfile", &out.login_profile)
         .into())
@@ -1438,6 +1514,7 @@ async fn op_get_mfa_device(c: &sdk::Client, input: &Map) -> Result<Dynamic, Call
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "GetMFADevice", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("UserName", &out.user_name)
         .put("SerialNumber", &out.serial_number)
@@ -1454,6 +1531,7 @@ async fn op_get_open_id_connect_provider(c: &sdk::Client, input: &Map) -> Result
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "GetOpenIDConnectProvider", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("Url", &out.url)
         .put("ClientIDList", &out.client_id_list)
@@ -1474,6 +1552,7 @@ async fn op_get_organizations_access_report(c: &sdk::Client, input: &Map) -> Res
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "GetOrganizationsAccessReport", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("JobStatus", &out.job_status)
         .put("JobCreationDate", &out.job_creation_date)
@@ -1494,6 +1573,7 @@ async fn op_get_outbound_web_identity_federation_info(c: &sdk::Client, input: &M
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "GetOutboundWebIdentityFederationInfo", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("IssuerIdentifier", &out.issuer_identifier)
         .put("JwtVendingEnabled", &out.jwt_vending_enabled)
@@ -1508,6 +1588,7 @@ async fn op_get_policy(c: &sdk::Client, input: &Map) -> Result<Dynamic, CallErro
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "GetPolicy", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("Policy", &out.policy)
         .into())
@@ -1522,6 +1603,7 @@ async fn op_get_policy_version(c: &sdk::Client, input: &Map) -> Result<Dynamic, 
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "GetPolicyVersion", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("PolicyVersion", &out.policy_version)
         .into())
@@ -1535,6 +1617,7 @@ async fn op_get_role(c: &sdk::Client, input: &Map) -> Result<Dynamic, CallError>
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "GetRole", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("Role", &out.role)
         .into())
@@ -1549,6 +1632,7 @@ async fn op_get_role_policy(c: &sdk::Client, input: &Map) -> Result<Dynamic, Cal
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "GetRolePolicy", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("RoleName", &out.role_name)
         .put("PolicyName", &out.policy_name)
@@ -1565,6 +1649,7 @@ async fn op_get_role_template_version(c: &sdk::Client, input: &Map) -> Result<Dy
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "GetRoleTemplateVersion", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("RoleTemplateVersion", &out.role_template_version)
         .into())
@@ -1578,6 +1663,7 @@ async fn op_get_saml_provider(c: &sdk::Client, input: &Map) -> Result<Dynamic, C
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "GetSAMLProvider", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("SAMLProviderUUID", &out.saml_provider_uuid)
         .put("SAMLMetadataDocument", &out.saml_metadata_document)
@@ -1599,6 +1685,7 @@ async fn op_get_ssh_public_key(c: &sdk::Client, input: &Map) -> Result<Dynamic, 
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "GetSSHPublicKey", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("SSHPublicKey", &out.ssh_public_key)
         .into())
@@ -1612,6 +1699,7 @@ async fn op_get_server_certificate(c: &sdk::Client, input: &Map) -> Result<Dynam
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "GetServerCertificate", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("ServerCertificate", &out.server_certificate)
         .into())
@@ -1627,6 +1715,7 @@ async fn op_get_service_last_accessed_details(c: &sdk::Client, input: &Map) -> R
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "GetServiceLastAccessedDetails", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("JobStatus", &out.job_status)
         .put("JobType", &out.job_type)
@@ -1650,6 +1739,7 @@ async fn op_get_service_last_accessed_details_with_entities(c: &sdk::Client, inp
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "GetServiceLastAccessedDetailsWithEntities", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("JobStatus", &out.job_status)
         .put("JobCreationDate", &out.job_creation_date)
@@ -1669,6 +1759,7 @@ async fn op_get_service_linked_role_deletion_status(c: &sdk::Client, input: &Map
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "GetServiceLinkedRoleDeletionStatus", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("Status", &out.status)
         .put("Reason", &out.reason)
@@ -1683,6 +1774,7 @@ async fn op_get_user(c: &sdk::Client, input: &Map) -> Result<Dynamic, CallError>
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "GetUser", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("User", &out.user)
         .into())
@@ -1697,6 +1789,7 @@ async fn op_get_user_policy(c: &sdk::Client, input: &Map) -> Result<Dynamic, Cal
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "GetUserPolicy", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("UserName", &out.user_name)
         .put("PolicyName", &out.policy_name)
@@ -1714,6 +1807,7 @@ async fn op_list_access_keys(c: &sdk::Client, input: &Map) -> Result<Dynamic, Ca
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ListAccessKeys", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("AccessKeyMetadata", &out.access_key_metadata)
         .put("IsTruncated", &out.is_truncated)
@@ -1730,6 +1824,7 @@ async fn op_list_account_aliases(c: &sdk::Client, input: &Map) -> Result<Dynamic
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ListAccountAliases", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("AccountAliases", &out.account_aliases)
         .put("IsTruncated", &out.is_truncated)
@@ -1748,6 +1843,7 @@ async fn op_list_attached_group_policies(c: &sdk::Client, input: &Map) -> Result
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ListAttachedGroupPolicies", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("AttachedPolicies", &out.attached_policies)
         .put("IsTruncated", &out.is_truncated)
@@ -1766,6 +1862,7 @@ async fn op_list_attached_role_policies(c: &sdk::Client, input: &Map) -> Result<
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ListAttachedRolePolicies", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("AttachedPolicies", &out.attached_policies)
         .put("IsTruncated", &out.is_truncated)
@@ -1784,6 +1881,7 @@ async fn op_list_attached_user_policies(c: &sdk::Client, input: &Map) -> Result<
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ListAttachedUserPolicies", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("AttachedPolicies", &out.attached_policies)
         .put("IsTruncated", &out.is_truncated)
@@ -1801,6 +1899,7 @@ async fn op_list_delegation_requests(c: &sdk::Client, input: &Map) -> Result<Dyn
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ListDelegationRequests", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("DelegationRequests", &out.delegation_requests)
         .put("Marker", &out.marker)
@@ -1821,6 +1920,7 @@ async fn op_list_entities_for_policy(c: &sdk::Client, input: &Map) -> Result<Dyn
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ListEntitiesForPolicy", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("PolicyGroups", &out.policy_groups)
         .put("PolicyUsers", &out.policy_users)
@@ -1840,6 +1940,7 @@ async fn op_list_group_policies(c: &sdk::Client, input: &Map) -> Result<Dynamic,
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ListGroupPolicies", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("PolicyNames", &out.policy_names)
         .put("IsTruncated", &out.is_truncated)
@@ -1857,6 +1958,7 @@ async fn op_list_groups(c: &sdk::Client, input: &Map) -> Result<Dynamic, CallErr
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ListGroups", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("Groups", &out.groups)
         .put("IsTruncated", &out.is_truncated)
@@ -1874,6 +1976,7 @@ async fn op_list_groups_for_user(c: &sdk::Client, input: &Map) -> Result<Dynamic
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ListGroupsForUser", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("Groups", &out.groups)
         .put("IsTruncated", &out.is_truncated)
@@ -1891,6 +1994,7 @@ async fn op_list_instance_profile_tags(c: &sdk::Client, input: &Map) -> Result<D
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ListInstanceProfileTags", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("Tags", &out.tags)
         .put("IsTruncated", &out.is_truncated)
@@ -1908,6 +2012,7 @@ async fn op_list_instance_profiles(c: &sdk::Client, input: &Map) -> Result<Dynam
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ListInstanceProfiles", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("InstanceProfiles", &out.instance_profiles)
         .put("IsTruncated", &out.is_truncated)
@@ -1925,6 +2030,7 @@ async fn op_list_instance_profiles_for_role(c: &sdk::Client, input: &Map) -> Res
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ListInstanceProfilesForRole", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("InstanceProfiles", &out.instance_profiles)
         .put("IsTruncated", &out.is_truncated)
@@ -1942,6 +2048,7 @@ async fn op_list_mfa_device_tags(c: &sdk::Client, input: &Map) -> Result<Dynamic
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ListMFADeviceTags", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("Tags", &out.tags)
         .put("IsTruncated", &out.is_truncated)
@@ -1959,6 +2066,7 @@ async fn op_list_mfa_devices(c: &sdk::Client, input: &Map) -> Result<Dynamic, Ca
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ListMFADevices", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("MFADevices", &out.mfa_devices)
         .put("IsTruncated", &out.is_truncated)
@@ -1976,6 +2084,7 @@ async fn op_list_open_id_connect_provider_tags(c: &sdk::Client, input: &Map) -> 
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ListOpenIDConnectProviderTags", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("Tags", &out.tags)
         .put("IsTruncated", &out.is_truncated)
@@ -1990,6 +2099,7 @@ async fn op_list_open_id_connect_providers(c: &sdk::Client, input: &Map) -> Resu
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ListOpenIDConnectProviders", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("OpenIDConnectProviderList", &out.open_id_connect_provider_list)
         .into())
@@ -2002,6 +2112,7 @@ async fn op_list_organizations_features(c: &sdk::Client, input: &Map) -> Result<
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ListOrganizationsFeatures", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("OrganizationId", &out.organization_id)
         .put("EnabledFeatures", &out.enabled_features)
@@ -2021,6 +2132,7 @@ async fn op_list_policies(c: &sdk::Client, input: &Map) -> Result<Dynamic, CallE
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ListPolicies", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("Policies", &out.policies)
         .put("IsTruncated", &out.is_truncated)
@@ -2038,6 +2150,7 @@ async fn op_list_policies_granting_service_access(c: &sdk::Client, input: &Map) 
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ListPoliciesGrantingServiceAccess", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("PoliciesGrantingServiceAccess", &out.policies_granting_service_access)
         .put("IsTruncated", &out.is_truncated)
@@ -2055,6 +2168,7 @@ async fn op_list_policy_tags(c: &sdk::Client, input: &Map) -> Result<Dynamic, Ca
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ListPolicyTags", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("Tags", &out.tags)
         .put("IsTruncated", &out.is_truncated)
@@ -2072,6 +2186,7 @@ async fn op_list_policy_versions(c: &sdk::Client, input: &Map) -> Result<Dynamic
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ListPolicyVersions", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("Versions", &out.versions)
         .put("IsTruncated", &out.is_truncated)
@@ -2089,6 +2204,7 @@ async fn op_list_role_policies(c: &sdk::Client, input: &Map) -> Result<Dynamic, 
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ListRolePolicies", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("PolicyNames", &out.policy_names)
         .put("IsTruncated", &out.is_truncated)
@@ -2106,6 +2222,7 @@ async fn op_list_role_tags(c: &sdk::Client, input: &Map) -> Result<Dynamic, Call
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ListRoleTags", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("Tags", &out.tags)
         .put("IsTruncated", &out.is_truncated)
@@ -2123,6 +2240,7 @@ async fn op_list_roles(c: &sdk::Client, input: &Map) -> Result<Dynamic, CallErro
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ListRoles", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("Roles", &out.roles)
         .put("IsTruncated", &out.is_truncated)
@@ -2140,6 +2258,7 @@ async fn op_list_saml_provider_tags(c: &sdk::Client, input: &Map) -> Result<Dyna
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ListSAMLProviderTags", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("Tags", &out.tags)
         .put("IsTruncated", &out.is_truncated)
@@ -2154,6 +2273,7 @@ async fn op_list_saml_providers(c: &sdk::Client, input: &Map) -> Result<Dynamic,
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ListSAMLProviders", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("SAMLProviderList", &out.saml_provider_list)
         .into())
@@ -2169,6 +2289,7 @@ async fn op_list_ssh_public_keys(c: &sdk::Client, input: &Map) -> Result<Dynamic
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ListSSHPublicKeys", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("SSHPublicKeys", &out.ssh_public_keys)
         .put("IsTruncated", &out.is_truncated)
@@ -2186,6 +2307,7 @@ async fn op_list_server_certificate_tags(c: &sdk::Client, input: &Map) -> Result
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ListServerCertificateTags", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("Tags", &out.tags)
         .put("IsTruncated", &out.is_truncated)
@@ -2203,6 +2325,7 @@ async fn op_list_server_certificates(c: &sdk::Client, input: &Map) -> Result<Dyn
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ListServerCertificates", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("ServerCertificateMetadataList", &out.server_certificate_metadata_list)
         .put("IsTruncated", &out.is_truncated)
@@ -2222,6 +2345,7 @@ async fn op_list_service_specific_credentials(c: &sdk::Client, input: &Map) -> R
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ListServiceSpecificCredentials", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("ServiceSpecificCredentials", &out.service_specific_credentials)
         .put("Marker", &out.marker)
@@ -2239,6 +2363,7 @@ async fn op_list_signing_certificates(c: &sdk::Client, input: &Map) -> Result<Dy
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ListSigningCertificates", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("Certificates", &out.certificates)
         .put("IsTruncated", &out.is_truncated)
@@ -2256,6 +2381,7 @@ async fn op_list_user_policies(c: &sdk::Client, input: &Map) -> Result<Dynamic, 
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ListUserPolicies", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("PolicyNames", &out.policy_names)
         .put("IsTruncated", &out.is_truncated)
@@ -2273,6 +2399,7 @@ async fn op_list_user_tags(c: &sdk::Client, input: &Map) -> Result<Dynamic, Call
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ListUserTags", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("Tags", &out.tags)
         .put("IsTruncated", &out.is_truncated)
@@ -2290,6 +2417,7 @@ async fn op_list_users(c: &sdk::Client, input: &Map) -> Result<Dynamic, CallErro
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ListUsers", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("Users", &out.users)
         .put("IsTruncated", &out.is_truncated)
@@ -2307,6 +2435,7 @@ async fn op_list_virtual_mfa_devices(c: &sdk::Client, input: &Map) -> Result<Dyn
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ListVirtualMFADevices", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("VirtualMFADevices", &out.virtual_mfa_devices)
         .put("IsTruncated", &out.is_truncated)
@@ -2322,6 +2451,7 @@ async fn op_put_account_properties(c: &sdk::Client, input: &Map) -> Result<Dynam
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "PutAccountProperties", e))?;
+    crate::runtime::note_request_id(&out);
     let _ = out;
     Ok(Obj::new().into())
 }
@@ -2336,6 +2466,7 @@ async fn op_put_group_policy(c: &sdk::Client, input: &Map) -> Result<Dynamic, Ca
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "PutGroupPolicy", e))?;
+    crate::runtime::note_request_id(&out);
     let _ = out;
     Ok(Obj::new().into())
 }
@@ -2349,6 +2480,7 @@ async fn op_put_role_permissions_boundary(c: &sdk::Client, input: &Map) -> Resul
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "PutRolePermissionsBoundary", e))?;
+    crate::runtime::note_request_id(&out);
     let _ = out;
     Ok(Obj::new().into())
 }
@@ -2363,6 +2495,7 @@ async fn op_put_role_policy(c: &sdk::Client, input: &Map) -> Result<Dynamic, Cal
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "PutRolePolicy", e))?;
+    crate::runtime::note_request_id(&out);
     let _ = out;
     Ok(Obj::new().into())
 }
@@ -2376,6 +2509,7 @@ async fn op_put_user_permissions_boundary(c: &sdk::Client, input: &Map) -> Resul
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "PutUserPermissionsBoundary", e))?;
+    crate::runtime::note_request_id(&out);
     let _ = out;
     Ok(Obj::new().into())
 }
@@ -2390,6 +2524,7 @@ async fn op_put_user_policy(c: &sdk::Client, input: &Map) -> Result<Dynamic, Cal
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "PutUserPolicy", e))?;
+    crate::runtime::note_request_id(&out);
     let _ = out;
     Ok(Obj::new().into())
 }
@@ -2403,6 +2538,7 @@ async fn op_reject_delegation_request(c: &sdk::Client, input: &Map) -> Result<Dy
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "RejectDelegationRequest", e))?;
+    crate::runtime::note_request_id(&out);
     let _ = out;
     Ok(Obj::new().into())
 }
@@ -2416,6 +2552,7 @@ async fn op_remove_client_id_from_open_id_connect_provider(c: &sdk::Client, inpu
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "RemoveClientIDFromOpenIDConnectProvider", e))?;
+    crate::runtime::note_request_id(&out);
     let _ = out;
     Ok(Obj::new().into())
 }
@@ -2429,6 +2566,7 @@ async fn op_remove_role_from_instance_profile(c: &sdk::Client, input: &Map) -> R
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "RemoveRoleFromInstanceProfile", e))?;
+    crate::runtime::note_request_id(&out);
     let _ = out;
     Ok(Obj::new().into())
 }
@@ -2442,6 +2580,7 @@ async fn op_remove_user_from_group(c: &sdk::Client, input: &Map) -> Result<Dynam
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "RemoveUserFromGroup", e))?;
+    crate::runtime::note_request_id(&out);
     let _ = out;
     Ok(Obj::new().into())
 }
@@ -2455,6 +2594,7 @@ async fn op_reset_service_specific_credential(c: &sdk::Client, input: &Map) -> R
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ResetServiceSpecificCredential", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("ServiceSpecificCredential", &out.service_specific_credential)
         .into())
@@ -2471,6 +2611,7 @@ async fn op_resync_mfa_device(c: &sdk::Client, input: &Map) -> Result<Dynamic, C
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ResyncMFADevice", e))?;
+    crate::runtime::note_request_id(&out);
     let _ = out;
     Ok(Obj::new().into())
 }
@@ -2483,6 +2624,7 @@ async fn op_send_delegation_token(c: &sdk::Client, input: &Map) -> Result<Dynami
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "SendDelegationToken", e))?;
+    crate::runtime::note_request_id(&out);
     let _ = out;
     Ok(Obj::new().into())
 }
@@ -2496,6 +2638,7 @@ async fn op_set_default_policy_version(c: &sdk::Client, input: &Map) -> Result<D
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "SetDefaultPolicyVersion", e))?;
+    crate::runtime::note_request_id(&out);
     let _ = out;
     Ok(Obj::new().into())
 }
@@ -2508,6 +2651,7 @@ async fn op_set_security_token_service_preferences(c: &sdk::Client, input: &Map)
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "SetSecurityTokenServicePreferences", e))?;
+    crate::runtime::note_request_id(&out);
     let _ = out;
     Ok(Obj::new().into())
 }
@@ -2531,6 +2675,7 @@ async fn op_simulate_custom_policy(c: &sdk::Client, input: &Map) -> Result<Dynam
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "SimulateCustomPolicy", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("EvaluationResults", &out.evaluation_results)
         .put("IsTruncated", &out.is_truncated)
@@ -2558,6 +2703,7 @@ async fn op_simulate_principal_policy(c: &sdk::Client, input: &Map) -> Result<Dy
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "SimulatePrincipalPolicy", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("EvaluationResults", &out.evaluation_results)
         .put("IsTruncated", &out.is_truncated)
@@ -2574,6 +2720,7 @@ async fn op_tag_instance_profile(c: &sdk::Client, input: &Map) -> Result<Dynamic
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "TagInstanceProfile", e))?;
+    crate::runtime::note_request_id(&out);
     let _ = out;
     Ok(Obj::new().into())
 }
@@ -2587,6 +2734,7 @@ async fn op_tag_mfa_device(c: &sdk::Client, input: &Map) -> Result<Dynamic, Call
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "TagMFADevice", e))?;
+    crate::runtime::note_request_id(&out);
     let _ = out;
     Ok(Obj::new().into())
 }
@@ -2600,6 +2748,7 @@ async fn op_tag_open_id_connect_provider(c: &sdk::Client, input: &Map) -> Result
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "TagOpenIDConnectProvider", e))?;
+    crate::runtime::note_request_id(&out);
     let _ = out;
     Ok(Obj::new().into())
 }
@@ -2613,6 +2762,7 @@ async fn op_tag_policy(c: &sdk::Client, input: &Map) -> Result<Dynamic, CallErro
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "TagPolicy", e))?;
+    crate::runtime::note_request_id(&out);
     let _ = out;
     Ok(Obj::new().into())
 }
@@ -2626,6 +2776,7 @@ async fn op_tag_role(c: &sdk::Client, input: &Map) -> Result<Dynamic, CallError>
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "TagRole", e))?;
+    crate::runtime::note_request_id(&out);
     let _ = out;
     Ok(Obj::new().into())
 }
@@ -2639,6 +2790,7 @@ async fn op_tag_saml_provider(c: &sdk::Client, input: &Map) -> Result<Dynamic, C
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "TagSAMLProvider", e))?;
+    crate::runtime::note_request_id(&out);
     let _ = out;
     Ok(Obj::new().into())
 }
@@ -2652,6 +2804,7 @@ async fn op_tag_server_certificate(c: &sdk::Client, input: &Map) -> Result<Dynam
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "TagServerCertificate", e))?;
+    crate::runtime::note_request_id(&out);
     let _ = out;
     Ok(Obj::new().into())
 }
@@ -2665,6 +2818,7 @@ async fn op_tag_user(c: &sdk::Client, input: &Map) -> Result<Dynamic, CallError>
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "TagUser", e))?;
+    crate::runtime::note_request_id(&out);
     let _ = out;
     Ok(Obj::new().into())
 }
@@ -2678,6 +2832,7 @@ async fn op_untag_instance_profile(c: &sdk::Client, input: &Map) -> Result<Dynam
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "UntagInstanceProfile", e))?;
+    crate::runtime::note_request_id(&out);
     let _ = out;
     Ok(Obj::new().into())
 }
@@ -2691,6 +2846,7 @@ async fn op_untag_mfa_device(c: &sdk::Client, input: &Map) -> Result<Dynamic, Ca
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "UntagMFADevice", e))?;
+    crate::runtime::note_request_id(&out);
     let _ = out;
     Ok(Obj::new().into())
 }
@@ -2704,6 +2860,7 @@ async fn op_untag_open_id_connect_provider(c: &sdk::Client, input: &Map) -> Resu
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "UntagOpenIDConnectProvider", e))?;
+    crate::runtime::note_request_id(&out);
     let _ = out;
     Ok(Obj::new().into())
 }
@@ -2717,6 +2874,7 @@ async fn op_untag_policy(c: &sdk::Client, input: &Map) -> Result<Dynamic, CallEr
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "UntagPolicy", e))?;
+    crate::runtime::note_request_id(&out);
     let _ = out;
     Ok(Obj::new().into())
 }
@@ -2730,6 +2888,7 @@ async fn op_untag_role(c: &sdk::Client, input: &Map) -> Result<Dynamic, CallErro
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "UntagRole", e))?;
+    crate::runtime::note_request_id(&out);
     let _ = out;
     Ok(Obj::new().into())
 }
@@ -2743,6 +2902,7 @@ async fn op_untag_saml_provider(c: &sdk::Client, input: &Map) -> Result<Dynamic,
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "UntagSAMLProvider", e))?;
+    crate::runtime::note_request_id(&out);
     let _ = out;
     Ok(Obj::new().into())
 }
@@ -2756,6 +2916,7 @@ async fn op_untag_server_certificate(c: &sdk::Client, input: &Map) -> Result<Dyn
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "UntagServerCertificate", e))?;
+    crate::runtime::note_request_id(&out);
     let _ = out;
     Ok(Obj::new().into())
 }
@@ -2769,6 +2930,7 @@ async fn op_untag_user(c: &sdk::Client, input: &Map) -> Result<Dynamic, CallErro
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "UntagUser", e))?;
+    crate::runtime::note_request_id(&out);
     let _ = out;
     Ok(Obj::new().into())
 }
@@ -2783,6 +2945,7 @@ async fn op_update_access_key(c: &sdk::Client, input: &Map) -> Result<Dynamic, C
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "UpdateAccessKey", e))?;
+    crate::runtime::note_request_id(&out);
     let _ = out;
     Ok(Obj::new().into())
 }
@@ -2803,6 +2966,7 @@ async fn op_update_account_password_policy(c: &sdk::Client, input: &Map) -> Resu
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "UpdateAccountPasswordPolicy", e))?;
+    crate::runtime::note_request_id(&out);
     let _ = out;
     Ok(Obj::new().into())
 }
@@ -2816,6 +2980,7 @@ async fn op_update_assume_role_policy(c: &sdk::Client, input: &Map) -> Result<Dy
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "UpdateAssumeRolePolicy", e))?;
+    crate::runtime::note_request_id(&out);
     let _ = out;
     Ok(Obj::new().into())
 }
@@ -2829,6 +2994,7 @@ async fn op_update_delegation_request(c: &sdk::Client, input: &Map) -> Result<Dy
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "UpdateDelegationRequest", e))?;
+    crate::runtime::note_request_id(&out);
     let _ = out;
     Ok(Obj::new().into())
 }
@@ -2843,6 +3009,7 @@ async fn op_update_group(c: &sdk::Client, input: &Map) -> Result<Dynamic, CallEr
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "UpdateGroup", e))?;
+    crate::runtime::note_request_id(&out);
     let _ = out;
     Ok(Obj::new().into())
 }
@@ -2857,6 +3024,7 @@ async fn op_update_login_profile(c: &sdk::Client, input: &Map) -> Result<Dynamic
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "UpdateLoginProfile", e))?;
+    crate::runtime::note_request_id(&out);
     let _ = out;
     Ok(Obj::new().into())
 }
@@ -2870,6 +3038,7 @@ async fn op_update_open_id_connect_provider_thumbprint(c: &sdk::Client, input: &
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "UpdateOpenIDConnectProviderThumbprint", e))?;
+    crate::runtime::note_request_id(&out);
     let _ = out;
     Ok(Obj::new().into())
 }
@@ -2884,6 +3053,7 @@ async fn op_update_role(c: &sdk::Client, input: &Map) -> Result<Dynamic, CallErr
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "UpdateRole", e))?;
+    crate::runtime::note_request_id(&out);
     let _ = out;
     Ok(Obj::new().into())
 }
@@ -2897,6 +3067,7 @@ async fn op_update_role_description(c: &sdk::Client, input: &Map) -> Result<Dyna
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "UpdateRoleDescription", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("Role", &out.role)
         .into())
@@ -2914,6 +3085,7 @@ async fn op_update_saml_provider(c: &sdk::Client, input: &Map) -> Result<Dynamic
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "UpdateSAMLProvider", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("SAMLProviderArn", &out.saml_provider_arn)
         .into())
@@ -2929,6 +3101,7 @@ async fn op_update_ssh_public_key(c: &sdk::Client, input: &Map) -> Result<Dynami
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "UpdateSSHPublicKey", e))?;
+    crate::runtime::note_request_id(&out);
     let _ = out;
     Ok(Obj::new().into())
 }
@@ -2943,6 +3116,7 @@ async fn op_update_server_certificate(c: &sdk::Client, input: &Map) -> Result<Dy
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "UpdateServerCertificate", e))?;
+    crate::runtime::note_request_id(&out);
     let _ = out;
     Ok(Obj::new().into())
 }
@@ -2957,6 +3131,7 @@ async fn op_update_service_specific_credential(c: &sdk::Client, input: &Map) -> 
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "UpdateServiceSpecificCredential", e))?;
+    crate::runtime::note_request_id(&out);
     let _ = out;
     Ok(Obj::new().into())
 }
@@ -2971,6 +3146,7 @@ async fn op_update_signing_certificate(c: &sdk::Client, input: &Map) -> Result<D
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "UpdateSigningCertificate", e))?;
+    crate::runtime::note_request_id(&out);
     let _ = out;
     Ok(Obj::new().into())
 }
@@ -2985,6 +3161,7 @@ async fn op_update_user(c: &sdk::Client, input: &Map) -> Result<Dynamic, CallErr
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "UpdateUser", e))?;
+    crate::runtime::note_request_id(&out);
     let _ = out;
     Ok(Obj::new().into())
 }
@@ -2998,6 +3175,7 @@ async fn op_upload_ssh_public_key(c: &sdk::Client, input: &Map) -> Result<Dynami
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "UploadSSHPublicKey", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("SSHPublicKey", &out.ssh_public_key)
         .into())
@@ -3016,6 +3194,7 @@ async fn op_upload_server_certificate(c: &sdk::Client, input: &Map) -> Result<Dy
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "UploadServerCertificate", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("ServerCertificateMetadata", &out.server_certificate_metadata)
         .put("Tags", &out.tags)
@@ -3031,6 +3210,7 @@ async fn op_upload_signing_certificate(c: &sdk::Client, input: &Map) -> Result<D
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "UploadSigningCertificate", e))?;
+    crate::runtime::note_request_id(&out);
     Ok(Obj::new()
         .put("Certificate", &out.certificate)
         .into())

@@ -1,0 +1,199 @@
+//! The journal of a run: one JSON object per line in `<dir>/<run-id>.jsonl`.
+//!
+//! Records, in order: `start` (file, parameters, profile, region, endpoint), then for every write an
+//! `intent` (written and synced to disk before the request leaves) and an `outcome` (request id,
+//! duration, error code, or what it created and how to undo it), and `end`. A run that was killed
+//! has an `intent` without its `outcome` and no `end`: the journal still tells which call was in
+//! flight.
+
+use serde_json::{json, Value};
+use std::fs::{File, OpenOptions};
+use std::hash::{BuildHasher, Hasher};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::SystemTime;
+
+/// Where journals go unless `--journal-dir` or `RUNBOOK_JOURNAL_DIR` says otherwise.
+pub const DEFAULT_DIR: &str = ".runbook/runs";
+
+pub fn dir(flag: Option<&Path>) -> PathBuf {
+    match flag {
+        Some(d) => d.to_path_buf(),
+        None => std::env::var_os("RUNBOOK_JOURNAL_DIR").map(PathBuf::from).unwrap_or_else(|| DEFAULT_DIR.into()),
+    }
+}
+
+/// A new run id: UTC time to the second, sortable, plus four random hex digits.
+pub fn new_run_id() -> String {
+    let stamp: String = now().chars().filter(char::is_ascii_alphanumeric).collect();
+    let random = std::collections::hash_map::RandomState::new().build_hasher().finish();
+    format!("{}-{:04x}", stamp.trim_end_matches('Z').to_lowercase(), random & 0xffff)
+}
+
+/// The current UTC time as `2026-11-24T09:05:12Z`.
+pub fn now() -> String {
+    aws_smithy_types::DateTime::from(SystemTime::now())
+        .fmt(aws_smithy_types::date_time::Format::DateTime)
+        .map(|s| match s.split_once('.') {
+            Some((secs, _)) => format!("{secs}Z"),
+            None => s,
+        })
+        .unwrap_or_default()
+}
+
+pub struct Journal {
+    path: PathBuf,
+    file: File,
+}
+
+impl Journal {
+    /// Creates the journal file of a new run (and its folder).
+    pub fn create(dir: &Path, run_id: &str) -> Result<Journal, String> {
+        std::fs::create_dir_all(dir).map_err(|e| format!("cannot create the journal folder {}: {e}", dir.display()))?;
+        let path = dir.join(format!("{run_id}.jsonl"));
+        let file = OpenOptions::new()
+            .append(true)
+            .create_new(true)
+            .open(&path)
+            .map_err(|e| format!("cannot create the journal {}: {e}", path.display()))?;
+        Ok(Journal { path, file })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Appends one record. With `sync`, returns only once it is on disk.
+    pub fn append(&mut self, record: &Value, sync: bool) -> Result<(), String> {
+        let mut line = record.to_string();
+        line.push('\n');
+        self.file
+            .write_all(line.as_bytes())
+            .and_then(|()| if sync { self.file.sync_data() } else { Ok(()) })
+            .map_err(|e| format!("cannot write the journal {}: {e}", self.path.display()))
+    }
+}
+
+/// The records of a run. A last line cut short by a crash is left out.
+pub fn read(dir: &Path, run_id: &str) -> Result<Vec<Value>, String> {
+    let path = find(dir, run_id)?;
+    let text = std::fs::read_to_string(&path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    Ok(text.lines().filter_map(|l| serde_json::from_str(l).ok()).collect())
+}
+
+/// The journal of `run_id`, which may be shortened to any unique prefix, or `last`.
+fn find(dir: &Path, run_id: &str) -> Result<PathBuf, String> {
+    let ids = list_ids(dir)?;
+    if run_id == "last" {
+        // The newest run of a runbook or the REPL; an undo is not what `undo last` means.
+        return ids
+            .iter()
+            .rev()
+            .map(|id| dir.join(format!("{id}.jsonl")))
+            .find(|path| {
+                let first = std::fs::read_to_string(path).ok().and_then(|t| t.lines().next().map(str::to_string));
+                first.and_then(|l| serde_json::from_str::<Value>(&l).ok()).is_some_and(|r| r["undo_of"].is_null())
+            })
+            .ok_or_else(|| no_runs(dir));
+    }
+    let matches: Vec<&String> = ids.iter().filter(|id| id.starts_with(run_id)).collect();
+    match matches.as_slice() {
+        [one] => Ok(dir.join(format!("{one}.jsonl"))),
+        [] => Err(format!("no run {run_id:?} in {} (see `runbook runs`)", dir.display())),
+        many => Err(format!(
+            "{run_id:?} matches {} runs in {}: {}",
+            many.len(),
+            dir.display(),
+            many.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")
+        )),
+    }
+}
+
+fn no_runs(dir: &Path) -> String {
+    format!("no runs recorded in {}", dir.display())
+}
+
+/// The ids of the recorded runs, oldest first.
+pub fn list_ids(dir: &Path) -> Result<Vec<String>, String> {
+    let entries = match std::fs::read_dir(dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(format!("cannot read the journal folder {}: {e}", dir.display())),
+    };
+    let mut ids: Vec<String> = entries
+        .filter_map(Result::ok)
+        .filter_map(|e| e.file_name().to_str().and_then(|n| n.strip_suffix(".jsonl")).map(str::to_string))
+        .collect();
+    ids.sort();
+    Ok(ids)
+}
+
+/// One line of `runbook runs`.
+pub struct RunSummary {
+    pub id: String,
+    pub file: String,
+    pub started: String,
+    pub outcome: String,
+    pub writes: usize,
+}
+
+pub fn summarize(id: &str, records: &[Value]) -> RunSummary {
+    let start = records.iter().find(|r| r["type"] == "start");
+    let end = records.iter().rev().find(|r| r["type"] == "end");
+    let writes = records.iter().filter(|r| r["type"] == "intent").count();
+    let outcome = match end {
+        Some(e) => e["outcome"].as_str().unwrap_or("?").to_string(),
+        None => "unfinished".to_string(),
+    };
+    let text = |v: Option<&Value>, k: &str| v.and_then(|r| r[k].as_str()).unwrap_or("?").to_string();
+    RunSummary { id: id.to_string(), file: text(start, "file"), started: text(start, "time"), outcome, writes }
+}
+
+/// A parameter's value as the journal keeps it: masked when its name suggests a secret.
+pub fn param_value(name: &str, value: &str) -> Value {
+    let n = name.to_ascii_lowercase();
+    let secret = ["secret", "password", "passwd", "token", "credential", "private", "apikey", "api_key"]
+        .iter()
+        .any(|w| n.contains(w));
+    if secret {
+        json!("<masked>")
+    } else {
+        json!(value)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn run_ids_sort_by_time_and_differ() {
+        let a = new_run_id();
+        let b = new_run_id();
+        assert_eq!(a.len(), "20261124t090512-3f9a".len(), "{a}");
+        assert_eq!(a[..15], b[..15].to_string()[..15]);
+        assert!(now().ends_with('Z'));
+    }
+
+    #[test]
+    fn a_cut_last_line_is_ignored_and_prefixes_resolve() {
+        let dir = std::env::temp_dir().join(format!("runbook-journal-test-{}", std::process::id()));
+        let mut j = Journal::create(&dir, "20260101t000000-aaaa").unwrap();
+        j.append(&json!({"type": "start", "file": "x.rhai", "time": "t"}), true).unwrap();
+        j.append(&json!({"type": "intent", "seq": 1}), true).unwrap();
+        std::fs::OpenOptions::new().append(true).open(j.path()).unwrap().write_all(b"{\"type\":\"outc").unwrap();
+        let records = read(&dir, "20260101").unwrap();
+        assert_eq!(records.len(), 2);
+        let s = summarize("x", &records);
+        assert_eq!((s.outcome.as_str(), s.writes), ("unfinished", 1));
+        assert!(read(&dir, "2025").unwrap_err().contains("no run"));
+        assert!(Journal::create(&dir, "20260101t000000-aaaa").is_err(), "a journal is never overwritten");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn secret_looking_parameters_are_masked() {
+        assert_eq!(param_value("db_password", "hunter2"), json!("<masked>"));
+        assert_eq!(param_value("cluster", "c1"), json!("c1"));
+    }
+}

@@ -1,0 +1,547 @@
+//! What a write created and how to remove it again, decided when it succeeds and kept in the
+//! journal; and `runbook undo`, which replays those inverses newest first.
+
+use crate::call::{invoke, send, Svc};
+use crate::error::CallError;
+use crate::json;
+use crate::runtime::Context;
+use crate::waiter::{self, WaitOptions};
+use rhai::{Dynamic, Map};
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+
+/// One resource a write created, with the calls that remove it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Created {
+    pub kind: String,
+    pub id: String,
+    pub undo: Vec<Step>,
+}
+
+/// One call of an undo, optionally retried while AWS answers one of `retry` (a dependency still
+/// going away), then optionally followed by a waiter.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Step {
+    pub service: String,
+    pub operation: String,
+    pub input: Value,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub retry: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wait: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wait_input: Option<Value>,
+}
+
+pub struct Inverse {
+    pub created: Vec<Created>,
+    /// Why this write cannot be undone, when it cannot.
+    pub not_undoable: Option<String>,
+}
+
+fn step(service: Svc, operation: &str, input: Value) -> Step {
+    Step {
+        service: service.module().into(),
+        operation: operation.into(),
+        input,
+        retry: vec![],
+        wait: None,
+        wait_input: None,
+    }
+}
+
+impl Step {
+    fn retry(mut self, codes: &[&str]) -> Step {
+        self.retry = codes.iter().map(|c| c.to_string()).collect();
+        self
+    }
+    fn wait(mut self, waiter: &str, input: Value) -> Step {
+        self.wait = Some(waiter.into());
+        self.wait_input = Some(input);
+        self
+    }
+}
+
+fn text(v: &Value, path: &str) -> Option<String> {
+    let mut cur = v;
+    for part in path.split('.') {
+        cur = cur.get(part)?;
+    }
+    cur.as_str().map(str::to_string)
+}
+
+/// Every `field` of the items of list `list` (a dotted path to the list).
+fn each(v: &Value, list: &str, field: &str) -> Vec<String> {
+    let mut cur = v;
+    for part in list.split('.') {
+        match cur.get(part) {
+            Some(x) => cur = x,
+            None => return vec![],
+        }
+    }
+    cur.as_array().map(|a| a.iter().filter_map(|i| text(i, field)).collect()).unwrap_or_default()
+}
+
+fn one(kind: &str, id: Option<String>, undo: impl FnOnce(&str) -> Vec<Step>) -> Vec<Created> {
+    match id {
+        Some(id) => {
+            let steps = undo(&id);
+            vec![Created { kind: kind.into(), id, undo: steps }]
+        }
+        None => vec![],
+    }
+}
+
+fn many(kind: &str, ids: Vec<String>, undo: impl Fn(&str) -> Vec<Step>) -> Vec<Created> {
+    ids.into_iter().map(|id| Created { kind: kind.into(), undo: undo(&id), id }).collect()
+}
+
+/// Writes that succeed without creating when what they name exists already (AWS returns or updates
+/// the existing one); run looks first, so that undo never removes what the run did not make.
+fn needs_look(svc: Svc, op: &str) -> bool {
+    matches!(
+        (svc, op),
+        (Svc::Elbv2, "CreateTargetGroup" | "CreateLoadBalancer" | "CreateListener")
+            | (Svc::Ecs, "CreateCluster")
+            | (Svc::ApplicationAutoscaling, "RegisterScalableTarget" | "PutScalingPolicy" | "PutScheduledAction")
+    )
+}
+
+/// Whether a look-up's answer (given the write's input) shows the thing.
+type Found = fn(&Value, &Value) -> bool;
+
+/// Whether what this write names existed before it: `Some` for the writes of [`needs_look`], `None`
+/// for the others or when the look itself failed.
+pub fn existed_before(ctx: &Context, svc: Svc, op: &str, input: &Map) -> Option<bool> {
+    if !needs_look(svc, op) {
+        return None;
+    }
+    let i = json::to_value(&Dynamic::from_map(input.clone()));
+    let s = |k: &str| i.get(k).cloned().unwrap_or(Value::Null);
+    let (read_op, request, found): (&str, Value, Found) = match (svc, op) {
+        (Svc::Elbv2, "CreateTargetGroup") => ("DescribeTargetGroups", json!({ "Names": [s("Name")] }), |o, _| {
+            !each(o, "TargetGroups", "TargetGroupArn").is_empty()
+        }),
+        (Svc::Elbv2, "CreateLoadBalancer") => ("DescribeLoadBalancers", json!({ "Names": [s("Name")] }), |o, _| {
+            !each(o, "LoadBalancers", "LoadBalancerArn").is_empty()
+        }),
+        (Svc::Elbv2, "CreateListener") => {
+            ("DescribeListeners", json!({ "LoadBalancerArn": s("LoadBalancerArn") }), |o, i| {
+                o["Listeners"].as_array().is_some_and(|l| l.iter().any(|x| x["Port"] == i["Port"]))
+            })
+        }
+        (Svc::Ecs, "CreateCluster") => {
+            let name = i.get("clusterName").cloned().unwrap_or(json!("default"));
+            ("DescribeClusters", json!({ "clusters": [name] }), |o, _| {
+                o["clusters"].as_array().is_some_and(|c| c.iter().any(|x| x["status"] == "ACTIVE"))
+            })
+        }
+        (Svc::ApplicationAutoscaling, "RegisterScalableTarget") => (
+            "DescribeScalableTargets",
+            json!({ "ServiceNamespace": s("ServiceNamespace"), "ResourceIds": [s("ResourceId")], "ScalableDimension": s("ScalableDimension") }),
+            |o, _| o["ScalableTargets"].as_array().is_some_and(|a| !a.is_empty()),
+        ),
+        (Svc::ApplicationAutoscaling, "PutScalingPolicy") => (
+            "DescribeScalingPolicies",
+            json!({ "ServiceNamespace": s("ServiceNamespace"), "ResourceId": s("ResourceId"),
+                    "ScalableDimension": s("ScalableDimension"), "PolicyNames": [s("PolicyName")] }),
+            |o, _| o["ScalingPolicies"].as_array().is_some_and(|a| !a.is_empty()),
+        ),
+        (Svc::ApplicationAutoscaling, "PutScheduledAction") => (
+            "DescribeScheduledActions",
+            json!({ "ServiceNamespace": s("ServiceNamespace"), "ResourceId": s("ResourceId"),
+                    "ScalableDimension": s("ScalableDimension"), "ScheduledActionNames": [s("ScheduledActionName")] }),
+            |o, _| o["ScheduledActions"].as_array().is_some_and(|a| !a.is_empty()),
+        ),
+        _ => return None,
+    };
+    let request = json::from_value(&request).try_cast::<Map>()?;
+    match send(ctx, svc, read_op, &request) {
+        Ok(out) => Some(found(&json::to_value(&out), &i)),
+        Err(e) if gone(&e) => Some(false),
+        Err(_) => None,
+    }
+}
+
+/// What a successful write created and the calls that remove it. `existed` comes from
+/// [`existed_before`].
+pub fn inverse(svc: Svc, op: &str, i: &Value, o: &Value, existed: Option<bool>) -> Inverse {
+    if needs_look(svc, op) {
+        match existed {
+            Some(true) => return not_undoable("what it names existed before this call, which returned or updated it"),
+            None => return not_undoable("could not tell whether what it names existed before this call"),
+            Some(false) => {}
+        }
+    }
+    let s = |k: &str| i.get(k).cloned().unwrap_or(Value::Null);
+    use Svc::*;
+    let created = match (svc, op) {
+        (Elbv2, "CreateTargetGroup") => many("target group", each(o, "TargetGroups", "TargetGroupArn"), |arn| {
+            vec![step(Elbv2, "DeleteTargetGroup", json!({ "TargetGroupArn": arn })).retry(&["ResourceInUse"])]
+        }),
+        (Elbv2, "CreateLoadBalancer") => many("load balancer", each(o, "LoadBalancers", "LoadBalancerArn"), |arn| {
+            vec![step(Elbv2, "DeleteLoadBalancer", json!({ "LoadBalancerArn": arn }))
+                .wait("LoadBalancersDeleted", json!({ "LoadBalancerArns": [arn] }))]
+        }),
+        (Elbv2, "CreateListener") => many("listener", each(o, "Listeners", "ListenerArn"), |arn| {
+            vec![step(Elbv2, "DeleteListener", json!({ "ListenerArn": arn }))]
+        }),
+        (Elbv2, "CreateRule") => {
+            many("rule", each(o, "Rules", "RuleArn"), |arn| vec![step(Elbv2, "DeleteRule", json!({ "RuleArn": arn }))])
+        }
+        (Elbv2, "RegisterTargets") => one("targets of", text(i, "TargetGroupArn"), |arn| {
+            vec![step(Elbv2, "DeregisterTargets", json!({ "TargetGroupArn": arn, "Targets": s("Targets") }))]
+        }),
+        (Elbv2, "AddTags") => one("tags on", Some(s("ResourceArns").to_string()), |_| {
+            let keys: Vec<Value> =
+                s("Tags").as_array().map(|t| t.iter().map(|x| x["Key"].clone()).collect()).unwrap_or_default();
+            vec![step(Elbv2, "RemoveTags", json!({ "ResourceArns": s("ResourceArns"), "TagKeys": keys }))]
+        }),
+        (Ec2, "CreateSecurityGroup") => one("security group", text(o, "GroupId"), |id| {
+            // The network interfaces of a deleted load balancer take minutes to go on AWS.
+            vec![step(Ec2, "DeleteSecurityGroup", json!({ "GroupId": id })).retry(&["DependencyViolation"])]
+        }),
+        (Ec2, "AuthorizeSecurityGroupIngress" | "AuthorizeSecurityGroupEgress") => {
+            let revoke = op.replace("Authorize", "Revoke");
+            let group = text(i, "GroupId").or_else(|| text(i, "GroupName"));
+            let key = if i.get("GroupId").is_some() { "GroupId" } else { "GroupName" };
+            let rules: Vec<String> = each(o, "SecurityGroupRules", "SecurityGroupRuleId");
+            one(if op.ends_with("Ingress") { "ingress rules of" } else { "egress rules of" }, group, |g| {
+                let input = if rules.is_empty() {
+                    json!({ key: g, "IpPermissions": s("IpPermissions") })
+                } else {
+                    json!({ key: g, "SecurityGroupRuleIds": rules })
+                };
+                vec![step(Ec2, &revoke, input)]
+            })
+        }
+        (Ec2, "CreateVpc") => one("vpc", text(o, "Vpc.VpcId"), |id| {
+            vec![step(Ec2, "DeleteVpc", json!({ "VpcId": id })).retry(&["DependencyViolation"])]
+        }),
+        (Ec2, "CreateSubnet") => one("subnet", text(o, "Subnet.SubnetId"), |id| {
+            vec![step(Ec2, "DeleteSubnet", json!({ "SubnetId": id })).retry(&["DependencyViolation"])]
+        }),
+        (Ec2, "CreateInternetGateway") => one("internet gateway", text(o, "InternetGateway.InternetGatewayId"), |id| {
+            vec![step(Ec2, "DeleteInternetGateway", json!({ "InternetGatewayId": id }))]
+        }),
+        (Ec2, "AttachInternetGateway") => one("attachment of", text(i, "InternetGatewayId"), |id| {
+            vec![step(Ec2, "DetachInternetGateway", json!({ "InternetGatewayId": id, "VpcId": s("VpcId") }))]
+        }),
+        (Ec2, "CreateRouteTable") => one("route table", text(o, "RouteTable.RouteTableId"), |id| {
+            vec![step(Ec2, "DeleteRouteTable", json!({ "RouteTableId": id }))]
+        }),
+        (Ec2, "AssociateRouteTable") => one("route table association", text(o, "AssociationId"), |id| {
+            vec![step(Ec2, "DisassociateRouteTable", json!({ "AssociationId": id }))]
+        }),
+        (Ec2, "CreateRoute") => one("route in", text(i, "RouteTableId"), |id| {
+            let mut input = json!({ "RouteTableId": id });
+            for k in ["DestinationCidrBlock", "DestinationIpv6CidrBlock", "DestinationPrefixListId"] {
+                if let Some(v) = i.get(k) {
+                    input[k] = v.clone();
+                }
+            }
+            vec![step(Ec2, "DeleteRoute", input)]
+        }),
+        (Ec2, "CreateTags") => one("tags on", Some(s("Resources").to_string()), |_| {
+            vec![step(Ec2, "DeleteTags", json!({ "Resources": s("Resources"), "Tags": s("Tags") }))]
+        }),
+        (Ec2, "RunInstances") => many("instance", each(o, "Instances", "InstanceId"), |id| {
+            vec![step(Ec2, "TerminateInstances", json!({ "InstanceIds": [id] }))
+                .wait("InstanceTerminated", json!({ "InstanceIds": [id] }))]
+        }),
+        (Ec2, "CreateKeyPair") => {
+            one("key pair", text(o, "KeyPairId"), |id| vec![step(Ec2, "DeleteKeyPair", json!({ "KeyPairId": id }))])
+        }
+        (Ec2, "AllocateAddress") => one("elastic IP", text(o, "AllocationId"), |id| {
+            vec![step(Ec2, "ReleaseAddress", json!({ "AllocationId": id }))]
+        }),
+        (Ec2, "CreateNatGateway") => one("NAT gateway", text(o, "NatGateway.NatGatewayId"), |id| {
+            vec![step(Ec2, "DeleteNatGateway", json!({ "NatGatewayId": id }))]
+        }),
+        (Ec2, "CreateLaunchTemplate") => one("launch template", text(o, "LaunchTemplate.LaunchTemplateId"), |id| {
+            vec![step(Ec2, "DeleteLaunchTemplate", json!({ "LaunchTemplateId": id }))]
+        }),
+        (Ec2, "CreateNetworkInterface") => {
+            one("network interface", text(o, "NetworkInterface.NetworkInterfaceId"), |id| {
+                vec![step(Ec2, "DeleteNetworkInterface", json!({ "NetworkInterfaceId": id }))]
+            })
+        }
+        (Ecs, "CreateCluster") => one("cluster", text(o, "cluster.clusterArn"), |arn| {
+            vec![step(Ecs, "DeleteCluster", json!({ "cluster": arn }))
+                .retry(&["ClusterContainsServicesException", "ClusterContainsTasksException"])]
+        }),
+        (Ecs, "CreateService") => {
+            let cluster = text(o, "service.clusterArn");
+            one("service", text(o, "service.serviceArn"), |arn| {
+                vec![
+                    step(Ecs, "UpdateService", json!({ "cluster": cluster, "service": arn, "desiredCount": 0 })),
+                    step(Ecs, "DeleteService", json!({ "cluster": cluster, "service": arn, "force": true }))
+                        .wait("ServicesInactive", json!({ "cluster": cluster, "services": [arn] })),
+                ]
+            })
+        }
+        (Ecs, "RegisterTaskDefinition") => one("task definition", text(o, "taskDefinition.taskDefinitionArn"), |arn| {
+            vec![step(Ecs, "DeregisterTaskDefinition", json!({ "taskDefinition": arn }))]
+        }),
+        (Ecs, "RunTask") => {
+            let cluster = s("cluster");
+            many("task", each(o, "tasks", "taskArn"), |arn| {
+                vec![step(Ecs, "StopTask", json!({ "cluster": cluster, "task": arn, "reason": "runbook undo" }))]
+            })
+        }
+        (Ecs, "CreateCapacityProvider") => one("capacity provider", text(o, "capacityProvider.name"), |name| {
+            vec![step(Ecs, "DeleteCapacityProvider", json!({ "capacityProvider": name }))]
+        }),
+        (Ecs, "TagResource") => one("tags on", text(i, "resourceArn"), |arn| {
+            let keys: Vec<Value> =
+                s("tags").as_array().map(|t| t.iter().map(|x| x["key"].clone()).collect()).unwrap_or_default();
+            vec![step(Ecs, "UntagResource", json!({ "resourceArn": arn, "tagKeys": keys }))]
+        }),
+        (Iam, "CreateRole") => one("role", text(o, "Role.RoleName"), |name| {
+            vec![step(Iam, "DeleteRole", json!({ "RoleName": name })).retry(&["DeleteConflict"])]
+        }),
+        (Iam, "CreateServiceLinkedRole") => one("service-linked role", text(o, "Role.RoleName"), |name| {
+            vec![step(Iam, "DeleteServiceLinkedRole", json!({ "RoleName": name }))]
+        }),
+        (Iam, "AttachRolePolicy") => one("policy attachment of", text(i, "RoleName"), |name| {
+            vec![step(Iam, "DetachRolePolicy", json!({ "RoleName": name, "PolicyArn": s("PolicyArn") }))]
+        }),
+        (Iam, "PutRolePolicy") => one("inline policy of", text(i, "RoleName"), |name| {
+            vec![step(Iam, "DeleteRolePolicy", json!({ "RoleName": name, "PolicyName": s("PolicyName") }))]
+        }),
+        (Iam, "CreatePolicy") => one("policy", text(o, "Policy.Arn"), |arn| {
+            vec![step(Iam, "DeletePolicy", json!({ "PolicyArn": arn })).retry(&["DeleteConflict"])]
+        }),
+        (Iam, "CreateInstanceProfile") => {
+            one("instance profile", text(o, "InstanceProfile.InstanceProfileName"), |name| {
+                vec![step(Iam, "DeleteInstanceProfile", json!({ "InstanceProfileName": name }))
+                    .retry(&["DeleteConflict"])]
+            })
+        }
+        (Iam, "AddRoleToInstanceProfile") => one("role in instance profile", text(i, "InstanceProfileName"), |name| {
+            vec![step(
+                Iam,
+                "RemoveRoleFromInstanceProfile",
+                json!({ "InstanceProfileName": name, "RoleName": s("RoleName") }),
+            )]
+        }),
+        (Iam, "CreateUser") => one("user", text(o, "User.UserName"), |name| {
+            vec![step(Iam, "DeleteUser", json!({ "UserName": name })).retry(&["DeleteConflict"])]
+        }),
+        (ApplicationAutoscaling, "RegisterScalableTarget") => one("scalable target", text(i, "ResourceId"), |id| {
+            vec![step(
+                ApplicationAutoscaling,
+                "DeregisterScalableTarget",
+                json!({ "ServiceNamespace": s("ServiceNamespace"), "ResourceId": id, "ScalableDimension": s("ScalableDimension") }),
+            )]
+        }),
+        (ApplicationAutoscaling, "PutScalingPolicy") => one("scaling policy", text(i, "PolicyName"), |name| {
+            vec![step(
+                ApplicationAutoscaling,
+                "DeleteScalingPolicy",
+                json!({ "PolicyName": name, "ServiceNamespace": s("ServiceNamespace"),
+                        "ResourceId": s("ResourceId"), "ScalableDimension": s("ScalableDimension") }),
+            )]
+        }),
+        (ApplicationAutoscaling, "PutScheduledAction") => {
+            one("scheduled action", text(i, "ScheduledActionName"), |name| {
+                vec![step(
+                    ApplicationAutoscaling,
+                    "DeleteScheduledAction",
+                    json!({ "ScheduledActionName": name, "ServiceNamespace": s("ServiceNamespace"),
+                        "ResourceId": s("ResourceId"), "ScalableDimension": s("ScalableDimension") }),
+                )]
+            })
+        }
+        _ => {
+            let removes = [
+                "Delete",
+                "Deregister",
+                "Terminate",
+                "Revoke",
+                "Remove",
+                "Detach",
+                "Stop",
+                "Release",
+                "Disassociate",
+                "Untag",
+            ];
+            return if removes.iter().any(|v| op.starts_with(v)) {
+                not_undoable("it removes something, and what it removed was not recorded")
+            } else {
+                not_undoable("it changes something in place, and the values it replaced were not recorded")
+            };
+        }
+    };
+    Inverse { created, not_undoable: None }
+}
+
+fn not_undoable(reason: &str) -> Inverse {
+    Inverse { created: vec![], not_undoable: Some(reason.into()) }
+}
+
+/// Answers that mean "already gone": undoing twice is harmless.
+pub fn gone(e: &CallError) -> bool {
+    let code = e.code();
+    let message = e.to_map().get("message").map(|m| m.to_string().to_ascii_lowercase()).unwrap_or_default();
+    code.contains("NotFound")
+        || code == "NoSuchEntity"
+        || code == "ServiceNotActiveException"
+        || (code == "ClientException" && message.contains("inactive"))
+        // Application Auto Scaling: "No scalable target found for …", "No scaling policy found for …".
+        || (code == "ValidationException" && message.starts_with("no ") && message.contains(" found"))
+}
+
+/// What undo did with one write.
+#[derive(Debug, Default)]
+pub struct Report {
+    pub removed: usize,
+    pub already_gone: usize,
+    pub left: usize,
+    /// Changes in place to resources the run created (and undo removes).
+    pub moot: usize,
+    pub failed: usize,
+}
+
+/// Undoes a run from its journal records, newest write first. With `dry`, only says what it would do.
+pub fn undo(ctx: &Context, records: &[Value], dry: bool) -> Report {
+    let mut report = Report::default();
+    let intents: Vec<&Value> = records.iter().filter(|r| r["type"] == "intent").collect();
+    let created_ids: Vec<String> = records
+        .iter()
+        .filter(|r| r["type"] == "outcome")
+        .flat_map(|r| r["created"].as_array().cloned().unwrap_or_default())
+        .filter_map(|c| c["id"].as_str().map(str::to_string))
+        .collect();
+    for intent in intents.iter().rev() {
+        let seq = &intent["seq"];
+        let func = intent["function"].as_str().unwrap_or("?");
+        let outcome = records.iter().find(|r| r["type"] == "outcome" && &r["seq"] == seq);
+        let head = format!("{:>4}  {func}", seq.to_string());
+        let Some(outcome) = outcome else {
+            println!(
+                "{head}: was in flight when the run ended; its outcome is unknown (look for tag {}={})",
+                crate::safety::RUN_TAG,
+                records.first().and_then(|r| r["run"].as_str()).unwrap_or("?")
+            );
+            report.left += 1;
+            continue;
+        };
+        if outcome["ok"] != true {
+            println!(
+                "{head}: failed with {}; nothing to undo",
+                outcome["error"]["code"].as_str().unwrap_or("an error")
+            );
+            continue;
+        }
+        if let Some(reason) = outcome["not_undoable"].as_str() {
+            match changed_created(intent, &created_ids) {
+                Some(id) => {
+                    println!("{head}: not undone, and need not be: it changed {id}, which this run created");
+                    report.moot += 1;
+                }
+                None => {
+                    println!("{head}: not undone: {reason}");
+                    report.left += 1;
+                }
+            }
+            continue;
+        }
+        let created: Vec<Created> = serde_json::from_value(outcome["created"].clone()).unwrap_or_default();
+        for c in created.iter().rev() {
+            if dry {
+                println!("{head}: would remove {} {}", c.kind, c.id);
+                for s in &c.undo {
+                    println!(
+                        "        {}::{} {}",
+                        s.service,
+                        crate::call::function_name(&s.service, &s.operation),
+                        s.input
+                    );
+                }
+                continue;
+            }
+            match remove(ctx, c) {
+                Ok(true) => {
+                    println!("{head}: removed {} {}", c.kind, c.id);
+                    report.removed += 1;
+                }
+                Ok(false) => {
+                    println!("{head}: {} {} was already gone", c.kind, c.id);
+                    report.already_gone += 1;
+                }
+                Err(e) => {
+                    println!(
+                        "{head}: could not remove {} {}: {}: {}",
+                        c.kind,
+                        c.id,
+                        e.code(),
+                        e.to_map().get("message").map(|m| m.to_string()).unwrap_or_default()
+                    );
+                    report.failed += 1;
+                    if e.is_interrupt() {
+                        return report;
+                    }
+                }
+            }
+        }
+    }
+    report
+}
+
+/// The resource this run created that a write changed in place, if it names one (by id, or by the
+/// name an ARN ends with): such a change goes away with the resource.
+fn changed_created(intent: &Value, created: &[String]) -> Option<String> {
+    let mut strings = Vec::new();
+    collect_strings(&intent["input"], &mut strings);
+    created
+        .iter()
+        .find(|id| strings.iter().any(|s| !s.is_empty() && (*id == s || id.ends_with(&format!("/{s}")))))
+        .cloned()
+}
+
+fn collect_strings(v: &Value, out: &mut Vec<String>) {
+    match v {
+        Value::String(s) => out.push(s.clone()),
+        Value::Array(a) => a.iter().for_each(|x| collect_strings(x, out)),
+        Value::Object(m) => m.values().for_each(|x| collect_strings(x, out)),
+        _ => {}
+    }
+}
+
+/// Runs one resource's undo steps. `Ok(false)` when it was already gone.
+fn remove(ctx: &Context, c: &Created) -> Result<bool, CallError> {
+    for (n, s) in c.undo.iter().enumerate() {
+        let svc = Svc::by_module(&s.service).ok_or_else(|| CallError::Transport {
+            service: s.service.clone(),
+            operation: s.operation.clone(),
+            code: "UnknownService".into(),
+            message: format!("the journal names an unknown service {}", s.service),
+            retryable: false,
+        })?;
+        let input = json::from_value(&s.input).try_cast::<Map>().unwrap_or_default();
+        let started = std::time::Instant::now();
+        loop {
+            match invoke(ctx, svc, &s.operation, &input, true) {
+                Ok(_) => break,
+                Err(e) if gone(&e) => {
+                    if n == 0 || c.undo.len() == n + 1 {
+                        return Ok(false);
+                    }
+                    // A later step may still find something (a service already scaled to 0).
+                    break;
+                }
+                Err(e) if s.retry.iter().any(|r| r == e.code()) && started.elapsed().as_secs() < 600 => {
+                    eprintln!("[undo] {}::{}: {}; retrying in 5s", s.service, s.operation, e.code());
+                    ctx.sleep(&s.operation, 5.0)?;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        if let (Some(w), Some(wi)) = (&s.wait, &s.wait_input) {
+            let wi = json::from_value(wi).try_cast::<Map>().unwrap_or_default();
+            let _ = waiter::wait(ctx, svc, w, &wi, WaitOptions { timeout: Some(900.0), delay: None })?;
+        }
+    }
+    Ok(true)
+}

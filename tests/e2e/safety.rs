@@ -1,0 +1,267 @@
+//! Safe runs: `plan` changes nothing and foresees the writes `run` makes; `run` journals every write
+//! and `undo` returns the account to where it was; a killed run's journal names the call in flight;
+//! `--step` asks before each write; created resources carry the run id.
+
+use runbook_tests::proxy::{Action, Proxy};
+use runbook_tests::{command, runbook_bin, script, Clients, Emulator};
+use serde_json::Value;
+use std::time::{Duration, Instant};
+
+/// Everything of the kinds the tutorial touches, as lines that compare equal when nothing changed.
+fn snapshot(c: &Clients) -> Vec<String> {
+    let mut s = Vec::new();
+    let tgs = c.block_on(c.elbv2.describe_target_groups().send()).unwrap();
+    for t in tgs.target_groups() {
+        s.push(format!("tg {:?} {:?}", t.target_group_name(), t.target_group_arn()));
+        let h = c.block_on(c.elbv2.describe_target_health().target_group_arn(t.target_group_arn().unwrap()).send());
+        for d in h.unwrap().target_health_descriptions() {
+            s.push(format!("target {:?}", d.target().and_then(|t| t.id())));
+        }
+    }
+    let lbs = c.block_on(c.elbv2.describe_load_balancers().send()).unwrap();
+    for lb in lbs.load_balancers() {
+        s.push(format!("lb {:?}", lb.load_balancer_name()));
+        for l in c.listeners(lb.load_balancer_arn().unwrap()) {
+            s.push(format!("listener {:?}", l.port()));
+        }
+    }
+    let sgs = c.block_on(c.ec2.describe_security_groups().send()).unwrap();
+    for g in sgs.security_groups() {
+        s.push(format!("sg {:?} {:?} rules {:?}", g.group_name(), g.group_id(), g.ip_permissions()));
+    }
+    let clusters = c.block_on(c.ecs.list_clusters().send()).unwrap();
+    let arns: Vec<String> = clusters.cluster_arns().to_vec();
+    if !arns.is_empty() {
+        let described = c.block_on(c.ecs.describe_clusters().set_clusters(Some(arns)).send()).unwrap();
+        for cl in described.clusters().iter().filter(|cl| cl.status() == Some("ACTIVE")) {
+            s.push(format!("cluster {:?}", cl.cluster_name()));
+            let services = c.block_on(c.ecs.list_services().cluster(cl.cluster_arn().unwrap()).send()).unwrap();
+            s.extend(services.service_arns().iter().map(|a| format!("service {a}")));
+            let tasks = c.block_on(
+                c.ecs
+                    .list_tasks()
+                    .cluster(cl.cluster_arn().unwrap())
+                    .desired_status(aws_sdk_ecs::types::DesiredStatus::Running)
+                    .send(),
+            );
+            s.extend(tasks.unwrap().task_arns().iter().map(|a| format!("task {a}")));
+        }
+    }
+    let tds = c.block_on(c.ecs.list_task_definitions().status(aws_sdk_ecs::types::TaskDefinitionStatus::Active).send());
+    s.extend(tds.unwrap().task_definition_arns().iter().map(|a| format!("task definition {a}")));
+    let roles = c.block_on(c.iam.list_roles().send()).unwrap();
+    s.extend(roles.roles().iter().map(|r| format!("role {}", r.role_name())));
+    let ns = aws_sdk_applicationautoscaling::types::ServiceNamespace::Ecs;
+    let targets = c.block_on(c.autoscaling.describe_scalable_targets().service_namespace(ns.clone()).send()).unwrap();
+    s.extend(targets.scalable_targets().iter().map(|t| format!("scalable target {}", t.resource_id())));
+    let policies = c.block_on(c.autoscaling.describe_scaling_policies().service_namespace(ns).send()).unwrap();
+    s.extend(policies.scaling_policies().iter().map(|p| format!("policy {}", p.policy_name())));
+    s.sort();
+    s
+}
+
+/// The numbered writes of a plan listing: `  3. ecs::create_service  (…)` → `ecs::create_service`.
+fn planned_writes(stdout: &str) -> Vec<String> {
+    let listing = stdout.split("\nPlan for ").nth(1).expect("a plan listing");
+    listing
+        .lines()
+        .filter_map(|l| {
+            let (n, rest) = l.trim_start().split_once(". ")?;
+            n.parse::<u32>().ok()?;
+            Some(rest.split_whitespace().next()?.to_string())
+        })
+        .collect()
+}
+
+fn intents(records: &[Value]) -> Vec<String> {
+    records.iter().filter(|r| r["type"] == "intent").map(|r| r["function"].as_str().unwrap().to_string()).collect()
+}
+
+fn run_id(records: &[Value]) -> String {
+    records[0]["run"].as_str().unwrap().to_string()
+}
+
+#[test]
+fn plan_changes_nothing_and_lists_the_writes_that_run_then_makes() {
+    let emu = Emulator::start();
+    let c = emu.clients();
+    let before = snapshot(&c);
+    let plan = emu.runbook().args(["plan", "runbooks/tutorial.rhai"]).output().success();
+    assert_eq!(snapshot(&c), before, "plan changed the emulator's state");
+    let planned = planned_writes(&plan.stdout);
+    assert!(
+        plan.stdout.contains("Your application is available at: http://<elbv2.create_load_balancer#"),
+        "{}",
+        plan.stdout
+    );
+    assert!(
+        plan.stdout
+            .contains("\"LoadBalancerArn\": \"<elbv2.create_load_balancer#7 LoadBalancers[0].LoadBalancerArn>\""),
+        "a placeholder flows into a later write:\n{}",
+        plan.stdout
+    );
+    assert!(!emu.journal.exists() || std::fs::read_dir(&emu.journal).unwrap().count() == 0, "a plan is not a run");
+
+    emu.runbook().runbook("runbooks/tutorial.rhai", &["propagation_wait=0"]).output().success();
+    let made = intents(&emu.last_journal());
+    assert_eq!(planned, made);
+    assert_eq!(made.len(), 13, "{made:?}");
+    assert_eq!(made[0], "ecs::create_cluster");
+
+    // Planned again on the finished state, only the writes the steps make on every run remain: the
+    // health check settings, the desired count, the scalable target and the policy.
+    let again = emu.runbook().args(["plan", "runbooks/tutorial.rhai"]).output().success();
+    assert_eq!(
+        planned_writes(&again.stdout),
+        [
+            "elbv2::modify_target_group",
+            "ecs::update_service",
+            "application_autoscaling::register_scalable_target",
+            "application_autoscaling::put_scaling_policy"
+        ]
+    );
+}
+
+#[test]
+fn run_then_undo_returns_the_emulator_to_its_state_before_the_run() {
+    let emu = Emulator::start();
+    let c = emu.clients();
+    let before = snapshot(&c);
+    let run =
+        emu.runbook().runbook("runbooks/tutorial.rhai", &["emulator=true", "propagation_wait=0"]).output().success();
+    let records = emu.last_journal();
+    let id = run_id(&records);
+    assert!(run.stderr.contains(&format!("  undo:    runbook undo {id}\n")), "{}", run.stderr);
+    assert!(run.stderr.contains("; 15 write(s), 15 created"), "{}", run.stderr);
+    assert_eq!(records.last().unwrap()["outcome"], "succeeded");
+    let during = snapshot(&c);
+    assert_ne!(during, before);
+
+    // Tagged with the run id at creation.
+    let tg = c.target_group("rent-a-room-tg");
+    let tags = c.block_on(c.elbv2.describe_tags().resource_arns(tg.target_group_arn().unwrap()).send()).unwrap();
+    let tag = tags.tag_descriptions()[0].tags().iter().find(|t| t.key() == Some("runbook:run-id")).cloned();
+    assert_eq!(tag.and_then(|t| t.value().map(str::to_string)), Some(id.clone()));
+
+    let dry = emu.runbook().args(["undo", &id, "--plan"]).output().success();
+    assert!(dry.stdout.contains("would remove load balancer arn:"), "{}", dry.stdout);
+    assert_eq!(snapshot(&c), during, "undo --plan changes nothing");
+
+    let undo = emu.runbook().args(["undo", &id]).output().success();
+    assert!(
+        undo.stdout.contains("ecs::update_service: not undone, and need not be: it changed arn:aws:ecs:"),
+        "{}",
+        undo.stdout
+    );
+    assert!(
+        undo.stderr.contains("succeeded: 15 removed, 0 already gone, 2 left as they were, 0 failed"),
+        "{}",
+        undo.stderr
+    );
+    assert_eq!(snapshot(&c), before);
+
+    let twice = emu.runbook().args(["undo", &id]).output().success();
+    assert!(twice.stdout.contains("was undone already by run"), "{}", twice.stdout);
+    assert_eq!(snapshot(&c), before);
+
+    let runs = emu.runbook().args(["runs"]).output().success();
+    assert_eq!(runs.stdout.lines().count(), 3, "the run and its undo:\n{}", runs.stdout);
+    assert!(runs.stdout.contains(&format!("undo {id}")), "{}", runs.stdout);
+}
+
+#[test]
+fn no_tag_leaves_created_resources_untagged() {
+    let emu = Emulator::start();
+    emu.runbook().runbook("runbooks/create_tg.rhai", &[]).args(["--no-tag"]).output().success();
+    let c = emu.clients();
+    let tg = c.target_group("rent-a-room-tg");
+    let tags = c.block_on(c.elbv2.describe_tags().resource_arns(tg.target_group_arn().unwrap()).send()).unwrap();
+    assert!(tags.tag_descriptions()[0].tags().is_empty());
+    assert_eq!(emu.last_journal()[0]["tagged"], false);
+}
+
+#[test]
+fn a_killed_run_leaves_the_call_in_flight_in_its_journal_and_a_rerun_completes() {
+    let emu = Emulator::start();
+    // The load balancer is created, but its answer never comes back: the worst moment to die.
+    let proxy =
+        Proxy::start(&emu.url, |r| if r.operation() == "CreateLoadBalancer" { Action::Stall } else { Action::Forward });
+    let mut child = command(runbook_bin(), &proxy.url)
+        .args(["run", "runbooks/tutorial.rhai", "--set", "emulator=true", "--set", "propagation_wait=0"])
+        .env("RUNBOOK_JOURNAL_DIR", &emu.journal)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    while !proxy.forwarded().iter().any(|op| op == "CreateLoadBalancer") {
+        assert!(started.elapsed() < Duration::from_secs(60), "the run never reached CreateLoadBalancer");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    child.kill().unwrap(); // SIGKILL: no chance to write anything more
+    child.wait().unwrap();
+
+    let records = emu.last_journal();
+    let last = records.last().unwrap();
+    assert_eq!(last["type"], "intent");
+    assert_eq!(last["function"], "elbv2::create_load_balancer");
+    assert_eq!(last["input"]["Name"], "rent-a-room-alb");
+    let id = run_id(&records);
+    let show = emu.runbook().args(["show", &id]).output().success();
+    assert!(show.stdout.contains("IN FLIGHT when the run ended"), "{}", show.stdout);
+    assert!(show.stdout.contains("no end record: the run was killed"), "{}", show.stdout);
+    let runs = emu.runbook().args(["runs"]).output().success();
+    assert!(runs.stdout.contains("unfinished"), "{}", runs.stdout);
+
+    // Run again, straight to the emulator: the load balancer the killed run made is found, not duplicated.
+    emu.runbook().runbook("runbooks/tutorial.rhai", &["emulator=true", "propagation_wait=0"]).output().success();
+    let c = emu.clients();
+    let lbs = c.block_on(c.elbv2.describe_load_balancers().send()).unwrap();
+    assert_eq!(lbs.load_balancers().len(), 1);
+    assert_eq!(c.listeners(lbs.load_balancers()[0].load_balancer_arn().unwrap()).len(), 1);
+    assert_eq!(c.service("rent-a-room-cluster", "rent-a-room-service").desired_count(), 3);
+    assert_eq!(c.scaling_policies(runbook_tests::SERVICE_RESOURCE).len(), 1);
+}
+
+#[test]
+fn step_asks_before_each_write_and_honours_yes_no_and_quit() {
+    let emu = Emulator::start();
+    let file = script(
+        "three.rhai",
+        r#"
+let vpc = ec2::describe_vpcs(#{ Filters: [#{ Name: "isDefault", Values: ["true"] }] }).query("Vpcs[0].VpcId");
+for name in ["first", "second", "third"] {
+    ec2::create_security_group(#{ GroupName: name, Description: "step " + name, VpcId: vpc });
+    print("after " + name);
+}
+"#,
+    );
+    let mut cmd = command(runbook_bin(), &emu.url);
+    cmd.args(["run", "--step"]).arg(&file).env("RUNBOOK_JOURNAL_DIR", &emu.journal);
+    let mut p = rexpect::session::spawn_command(cmd, Some(20_000)).unwrap();
+    p.exp_string("ec2::create_security_group").unwrap();
+    p.exp_string("\"GroupName\": \"first\"").unwrap();
+    p.exp_string("send it? [y]es / [n]o, skip / [a]ll the rest / [q]uit: ").unwrap();
+    p.send_line("y").unwrap();
+    p.exp_string("after first").unwrap();
+    p.exp_string("\"GroupName\": \"second\"").unwrap();
+    p.exp_string("[q]uit: ").unwrap();
+    p.send_line("n").unwrap();
+    p.exp_string("after second").unwrap();
+    p.exp_string("\"GroupName\": \"third\"").unwrap();
+    p.exp_string("[q]uit: ").unwrap();
+    p.send_line("q").unwrap();
+    p.exp_string("stopped by the operator before ec2::create_security_group").unwrap();
+    p.exp_eof().unwrap();
+    let status = p.process.wait().unwrap();
+    assert_eq!(status, rexpect::process::WaitStatus::Exited(p.process.child_pid, 1));
+
+    let c = emu.clients();
+    assert_eq!(c.security_groups("group-name", "first").len(), 1);
+    assert!(c.security_groups("group-name", "second").is_empty());
+    assert!(c.security_groups("group-name", "third").is_empty());
+    let records = emu.last_journal();
+    let kinds: Vec<&str> = records.iter().map(|r| r["type"].as_str().unwrap()).collect();
+    assert_eq!(kinds, ["start", "intent", "outcome", "skipped", "end"]);
+    assert_eq!(records.last().unwrap()["outcome"], "stopped");
+}
