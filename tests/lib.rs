@@ -318,6 +318,113 @@ impl Clients {
     }
 }
 
+impl Clients {
+    /// Everything of the kinds the tutorial touches, described by names and settings (not by the
+    /// ids the emulator makes up), sorted: equal lists mean equal states, on one emulator or two.
+    pub fn state(&self) -> Vec<String> {
+        let mut s = Vec::new();
+        let tgs = self.block_on(self.elbv2.describe_target_groups().send()).unwrap();
+        let tg_name = |arn: Option<&str>| {
+            tgs.target_groups()
+                .iter()
+                .find(|t| t.target_group_arn() == arn)
+                .and_then(|t| t.target_group_name())
+                .map(str::to_string)
+        };
+        for t in tgs.target_groups() {
+            let h = self
+                .block_on(self.elbv2.describe_target_health().target_group_arn(t.target_group_arn().unwrap()).send());
+            s.push(format!(
+                "target group {:?} {:?}:{:?} {:?} check {:?} every {:?}s, {} target(s)",
+                t.target_group_name(),
+                t.protocol(),
+                t.port(),
+                t.target_type(),
+                t.health_check_path(),
+                t.health_check_interval_seconds(),
+                h.unwrap().target_health_descriptions().len()
+            ));
+        }
+        let sgs = self.block_on(self.ec2.describe_security_groups().send()).unwrap();
+        let sg_name =
+            |id: &str| sgs.security_groups().iter().find(|g| g.group_id() == Some(id)).and_then(|g| g.group_name());
+        for g in sgs.security_groups() {
+            let rules: Vec<String> = g
+                .ip_permissions()
+                .iter()
+                .map(|p| {
+                    let cidrs: Vec<&str> = p.ip_ranges().iter().filter_map(|r| r.cidr_ip()).collect();
+                    format!("{:?} {:?}-{:?} {cidrs:?}", p.ip_protocol(), p.from_port(), p.to_port())
+                })
+                .collect();
+            s.push(format!("security group {:?} rules {rules:?}", g.group_name()));
+        }
+        let lbs = self.block_on(self.elbv2.describe_load_balancers().send()).unwrap();
+        for lb in lbs.load_balancers() {
+            let groups: Vec<_> = lb.security_groups().iter().map(|g| sg_name(g)).collect();
+            s.push(format!(
+                "load balancer {:?} {:?} {:?} groups {groups:?}",
+                lb.load_balancer_name(),
+                lb.scheme(),
+                lb.r#type()
+            ));
+            for l in self.listeners(lb.load_balancer_arn().unwrap()) {
+                let to: Vec<_> = l.default_actions().iter().map(|a| tg_name(a.target_group_arn())).collect();
+                s.push(format!("listener {:?} {:?}:{:?} to {to:?}", lb.load_balancer_name(), l.protocol(), l.port()));
+            }
+        }
+        let clusters = self.block_on(self.ecs.list_clusters().send()).unwrap();
+        let arns: Vec<String> = clusters.cluster_arns().to_vec();
+        if !arns.is_empty() {
+            let described = self.block_on(self.ecs.describe_clusters().set_clusters(Some(arns)).send()).unwrap();
+            for cl in described.clusters().iter().filter(|cl| cl.status() == Some("ACTIVE")) {
+                let arn = cl.cluster_arn().unwrap();
+                s.push(format!("cluster {:?}", cl.cluster_name()));
+                let services = self.block_on(self.ecs.list_services().cluster(arn).send()).unwrap();
+                if !services.service_arns().is_empty() {
+                    let req =
+                        self.ecs.describe_services().cluster(arn).set_services(Some(services.service_arns().to_vec()));
+                    for svc in self.block_on(req.send()).unwrap().services() {
+                        let lbs: Vec<_> = svc.load_balancers().iter().map(|l| tg_name(l.target_group_arn())).collect();
+                        s.push(format!(
+                            "service {:?} desired {} load balancers {lbs:?}",
+                            svc.service_name(),
+                            svc.desired_count()
+                        ));
+                    }
+                }
+                let running = aws_sdk_ecs::types::DesiredStatus::Running;
+                let tasks = self.block_on(self.ecs.list_tasks().cluster(arn).desired_status(running).send());
+                s.push(format!(
+                    "cluster {:?}: {} running task(s)",
+                    cl.cluster_name(),
+                    tasks.unwrap().task_arns().len()
+                ));
+            }
+        }
+        let active = aws_sdk_ecs::types::TaskDefinitionStatus::Active;
+        let tds = self.block_on(self.ecs.list_task_definitions().status(active).send()).unwrap();
+        s.extend(
+            tds.task_definition_arns().iter().map(|a| format!("task definition {}", a.rsplit('/').next().unwrap_or(a))),
+        );
+        let roles = self.block_on(self.iam.list_roles().send()).unwrap();
+        s.extend(roles.roles().iter().map(|r| format!("role {}", r.role_name())));
+        let ns = aws_sdk_applicationautoscaling::types::ServiceNamespace::Ecs;
+        let targets = self.block_on(self.autoscaling.describe_scalable_targets().service_namespace(ns.clone()).send());
+        for t in targets.unwrap().scalable_targets() {
+            s.push(format!("scalable target {} {}-{}", t.resource_id(), t.min_capacity(), t.max_capacity()));
+        }
+        let policies =
+            self.block_on(self.autoscaling.describe_scaling_policies().service_namespace(ns).send()).unwrap();
+        for p in policies.scaling_policies() {
+            let target = p.target_tracking_scaling_policy_configuration().map(|c| c.target_value());
+            s.push(format!("scaling policy {} {:?} target {target:?}", p.policy_name(), p.policy_type()));
+        }
+        s.sort();
+        s
+    }
+}
+
 /// The tutorial's Application Auto Scaling resource id.
 pub const SERVICE_RESOURCE: &str = "service/rent-a-room-cluster/rent-a-room-service";
 

@@ -164,14 +164,64 @@ fn send_once(ctx: &Context, svc: Svc, op: &str, input: &Map) -> Result<Dynamic, 
         message: format!("{} has no operation {op} in this build", svc.module()),
         retryable: false,
     })?;
+    if ctx.stats.calls.get() >= ctx.max_calls {
+        return Err(CallError::Transport {
+            service: svc.module().into(),
+            operation: op.into(),
+            code: "LimitExceeded".into(),
+            message: format!("this run has made {} AWS calls, its limit (--limit aws-calls=N)", ctx.max_calls),
+            retryable: false,
+        });
+    }
     ctx.stats.calls.set(ctx.stats.calls.get() + 1);
-    ctx.block_on(svc.module(), op, fut).map_err(|e| match e {
+    let timeout = ctx.call_timeout;
+    let fut = async move {
+        match timeout {
+            None => fut.await,
+            Some(d) => tokio::time::timeout(d, fut).await.unwrap_or_else(|_| {
+                Err(CallError::Transport {
+                    service: svc.module().into(),
+                    operation: op.into(),
+                    code: "CallTimeout".into(),
+                    message: format!("no answer within {} s (--call-timeout)", d.as_secs_f64()),
+                    retryable: true,
+                })
+            }),
+        }
+    };
+    let started = std::time::Instant::now();
+    let result = ctx.block_on(svc.module(), op, fut);
+    if ctx.verbose > 0 {
+        log_call(ctx, svc, op, input, &result, started.elapsed());
+    }
+    result.map_err(|e| match e {
         // Conversion errors from generated code do not know where they happened.
         CallError::Validation { problems, .. } => {
             CallError::Validation { service: svc.module().into(), operation: op.into(), problems }
         }
         other => other,
     })
+}
+
+/// `-v`: one line per call on stderr; `-vv` adds the parameters, sensitive members masked.
+fn log_call(
+    ctx: &Context,
+    svc: Svc,
+    op: &str,
+    input: &Map,
+    result: &Result<Dynamic, CallError>,
+    took: std::time::Duration,
+) {
+    let outcome = match result {
+        Ok(_) => format!("ok, request {}", crate::runtime::peek_request_id().unwrap_or_else(|| "-".into())),
+        Err(e) => e.code().to_string(),
+    };
+    eprintln!("[call] {}::{op} {} ms {outcome}", svc.module(), took.as_millis());
+    if ctx.verbose > 1 {
+        if let Ok(table) = svc.table() {
+            eprintln!("[call]   {}", crate::safety::masked_input(table, op, input));
+        }
+    }
 }
 
 /// The aws CLI's pagination: repeat with the output token as the input token until there is none,
@@ -249,7 +299,8 @@ mod tests {
     use std::io::{Read, Write};
 
     fn context(endpoint: &str) -> Context {
-        let opts = AwsOptions { region: Some("us-east-1".into()), endpoint_url: Some(endpoint.into()), profile: None };
+        let opts =
+            AwsOptions { region: Some("us-east-1".into()), endpoint_url: Some(endpoint.into()), ..Default::default() };
         Context::new(&opts, Default::default()).unwrap()
     }
 

@@ -116,6 +116,17 @@ impl CallError {
         matches!(self, CallError::Interrupted { .. })
     }
 
+    /// Whether the request may have reached AWS and done its work without an answer arriving:
+    /// an interrupt, a timeout, a dropped connection, an answer that could not be read.
+    pub fn outcome_unknown(&self) -> bool {
+        match self {
+            CallError::Interrupted { .. } => true,
+            CallError::Transport { code, .. } => matches!(code.as_str(), "Timeout" | "CallTimeout" | "ConnectionError"),
+            CallError::Aws { code, .. } => code == "InvalidResponse",
+            _ => false,
+        }
+    }
+
     /// Errors that end the run instead of reaching a script's `catch`.
     pub fn ends_run(&self) -> bool {
         matches!(self, CallError::Interrupted { .. } | CallError::Stopped { .. })

@@ -34,6 +34,10 @@ pub fn take_request_id() -> Option<String> {
     REQUEST_ID.with(|r| r.borrow_mut().take())
 }
 
+pub fn peek_request_id() -> Option<String> {
+    REQUEST_ID.with(|r| r.borrow().clone())
+}
+
 pub type CallFuture<'a> = Pin<Box<dyn Future<Output = Result<Dynamic, CallError>> + 'a>>;
 
 /// How to reach AWS, from the command line; `None` leaves the SDK's own chain in charge.
@@ -42,6 +46,12 @@ pub struct AwsOptions {
     pub profile: Option<String>,
     pub region: Option<String>,
     pub endpoint_url: Option<String>,
+    /// Attempts per call, retries included (default: AWS_MAX_ATTEMPTS, the profile, then 3).
+    pub max_attempts: Option<u32>,
+    /// `standard` or `adaptive` (default: AWS_RETRY_MODE, the profile, then standard).
+    pub retry_mode: Option<String>,
+    /// Seconds a call may take, its retries included, before it fails.
+    pub call_timeout: Option<f64>,
 }
 
 /// Set by a signal handler; every wait and call in flight stops when it fires.
@@ -101,6 +111,12 @@ pub struct Context {
     pub propagation_timeout: Duration,
     /// Plan, step, journal and tags: what happens to writes.
     pub safety: crate::safety::Safety,
+    /// How long one call (with its retries) may take.
+    pub call_timeout: Option<Duration>,
+    /// AWS calls a run may make before it is stopped (a runaway loop).
+    pub max_calls: u64,
+    /// 1: log every call to stderr; 2: with its parameters (sensitive members masked).
+    pub verbose: u8,
 }
 
 impl Context {
@@ -126,6 +142,14 @@ impl Context {
         if let Some(u) = &opts.endpoint_url {
             loader = loader.endpoint_url(u);
         }
+        if opts.max_attempts.is_some() || opts.retry_mode.is_some() {
+            loader = loader.retry_config(retry_config(opts)?);
+        }
+        if let Some(t) = opts.call_timeout {
+            if !(t.is_finite() && t > 0.0) {
+                return Err(format!("invalid --call-timeout {t}: expected a number of seconds above 0"));
+            }
+        }
         let config = rt.block_on(loader.load());
         if config.region().is_none() {
             return Err("no AWS region: pass --region, set AWS_REGION, or set region in the profile".into());
@@ -143,6 +167,9 @@ impl Context {
             stats: Stats::default(),
             propagation_timeout: Duration::from_secs(90),
             safety: Default::default(),
+            call_timeout: opts.call_timeout.map(Duration::from_secs_f64),
+            max_calls: u64::MAX,
+            verbose: 0,
         })
     }
 
@@ -202,6 +229,33 @@ impl Context {
             Ok(())
         })
     }
+}
+
+/// The retry settings: the flags where given, else the SDK's own environment variables.
+fn retry_config(opts: &AwsOptions) -> Result<aws_config::retry::RetryConfig, String> {
+    use aws_config::retry::RetryConfig;
+    let mode = opts.retry_mode.clone().or_else(|| std::env::var("AWS_RETRY_MODE").ok());
+    let mut config = match mode.as_deref() {
+        None | Some("standard") => RetryConfig::standard(),
+        Some("adaptive") => RetryConfig::adaptive(),
+        Some(other) => return Err(format!("invalid retry mode {other:?}: expected standard or adaptive")),
+    };
+    let attempts = match opts.max_attempts {
+        Some(n) => Some(n),
+        None => match std::env::var("AWS_MAX_ATTEMPTS") {
+            Ok(v) => {
+                Some(v.parse::<u32>().map_err(|_| format!("invalid AWS_MAX_ATTEMPTS {v:?}: expected a whole number"))?)
+            }
+            Err(_) => None,
+        },
+    };
+    if let Some(n) = attempts {
+        if n == 0 {
+            return Err("invalid max attempts 0: a call makes at least one attempt".into());
+        }
+        config = config.with_max_attempts(n);
+    }
+    Ok(config)
 }
 
 fn check_endpoint(url: &str) -> Result<(), String> {

@@ -47,6 +47,8 @@ pub enum State {
     Skipped,
     Sent,
     Failed(String),
+    /// No answer (interrupt, timeout, cut connection): it may have been done.
+    Unknown(String),
 }
 
 /// One write of this run, for the plan listing and the summary.
@@ -340,6 +342,11 @@ impl Safety {
                 outcome["error"] =
                     json!({ "code": e.code(), "message": json::to_value(m.get("message").unwrap_or(&Dynamic::UNIT)) });
                 entry.state = State::Failed(e.code().to_string());
+                if e.outcome_unknown() {
+                    // It may have been done: undo and show treat it like a call in flight.
+                    outcome["unknown"] = json!(true);
+                    entry.state = State::Unknown(e.code().to_string());
+                }
             }
         }
         self.writes.borrow_mut().push(entry);
@@ -736,7 +743,7 @@ mod tests {
             let opts = AwsOptions {
                 region: Some("us-east-1".into()),
                 endpoint_url: Some("http://127.0.0.1:9".into()),
-                profile: None,
+                ..Default::default()
             };
             let mut ctx = crate::Context::new(&opts, Default::default()).unwrap();
             ctx.safety = Safety::new(Mode::Plan, "r".into(), true);

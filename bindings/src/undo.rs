@@ -418,6 +418,7 @@ pub fn undo(ctx: &Context, records: &[Value], dry: bool) -> Report {
         let func = intent["function"].as_str().unwrap_or("?");
         let outcome = records.iter().find(|r| r["type"] == "outcome" && &r["seq"] == seq);
         let head = format!("{:>4}  {func}", seq.to_string());
+        let outcome = outcome.filter(|o| o["unknown"] != true);
         let Some(outcome) = outcome else {
             println!(
                 "{head}: was in flight when the run ended; its outcome is unknown (look for tag {}={})",

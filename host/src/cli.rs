@@ -56,15 +56,9 @@ enum Command {
         /// Only show what would be removed
         #[arg(long)]
         plan: bool,
-        /// The AWS profile (default: the one the run used)
-        #[arg(long)]
-        profile: Option<String>,
-        /// The AWS region (default: the one the run used)
-        #[arg(long)]
-        region: Option<String>,
-        /// The endpoint (default: the one the run used)
-        #[arg(long = "endpoint-url", value_name = "URL")]
-        endpoint_url: Option<String>,
+        /// How to reach AWS; profile, region and endpoint default to the run's
+        #[command(flatten)]
+        aws: AwsArgs,
         #[command(flatten)]
         journal: JournalArgs,
     },
@@ -75,12 +69,33 @@ enum Command {
     },
 }
 
-/// Options shared by `run` and `repl`.
+/// Options shared by `run`, `plan` and `repl`.
 #[derive(Args, Clone, Default)]
 pub struct Common {
     /// A runbook parameter, read with param("name", default); repeatable
     #[arg(long = "set", value_name = "NAME=VALUE")]
     pub set: Vec<String>,
+    #[command(flatten)]
+    pub aws: AwsArgs,
+    /// Do not tag created resources with the run id (tag runbook:run-id)
+    #[arg(long = "no-tag")]
+    pub no_tag: bool,
+    #[command(flatten)]
+    pub journal: JournalArgs,
+    /// A limit of the run: operations, call-depth, string-size, array-size, map-size, aws-calls; repeatable
+    #[arg(long = "limit", value_name = "NAME=N")]
+    pub limits: Vec<String>,
+    /// Log every AWS call to stderr (-vv: with its parameters, sensitive members masked)
+    #[arg(short, long, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    /// Print members the service models mark sensitive instead of <sensitive>
+    #[arg(long = "show-sensitive")]
+    pub show_sensitive: bool,
+}
+
+/// How to reach AWS.
+#[derive(Args, Clone, Default)]
+pub struct AwsArgs {
     /// The AWS profile to use (default: AWS_PROFILE, then "default")
     #[arg(long)]
     pub profile: Option<String>,
@@ -90,11 +105,34 @@ pub struct Common {
     /// Send every request to this endpoint (for example a local emulator)
     #[arg(long = "endpoint-url", value_name = "URL")]
     pub endpoint_url: Option<String>,
-    /// Do not tag created resources with the run id (tag runbook:run-id)
-    #[arg(long = "no-tag")]
-    pub no_tag: bool,
-    #[command(flatten)]
-    pub journal: JournalArgs,
+    /// Attempts per call, retries included (default: AWS_MAX_ATTEMPTS, the profile, then 3)
+    #[arg(long = "max-attempts", value_name = "N", value_parser = clap::value_parser!(u32).range(1..=100))]
+    pub max_attempts: Option<u32>,
+    /// Retry mode (default: AWS_RETRY_MODE, the profile, then standard)
+    #[arg(long = "retry-mode", value_name = "MODE", value_parser = ["standard", "adaptive"])]
+    pub retry_mode: Option<String>,
+    /// Seconds one call may take, its retries included, before it fails
+    #[arg(long = "call-timeout", value_name = "SECONDS")]
+    pub call_timeout: Option<f64>,
+}
+
+impl AwsArgs {
+    pub fn options(&self) -> AwsOptions {
+        AwsOptions {
+            profile: self.profile.clone(),
+            region: self.region.clone(),
+            endpoint_url: self.endpoint_url.clone(),
+            max_attempts: self.max_attempts,
+            retry_mode: self.retry_mode.clone(),
+            call_timeout: self.call_timeout,
+        }
+    }
+}
+
+impl Common {
+    pub fn aws(&self) -> AwsOptions {
+        self.aws.options()
+    }
 }
 
 /// Where run journals are kept.
@@ -108,16 +146,6 @@ pub struct JournalArgs {
 impl JournalArgs {
     pub fn dir(&self) -> PathBuf {
         runbook_bindings::journal::dir(self.journal_dir.as_deref())
-    }
-}
-
-impl Common {
-    pub fn aws(&self) -> AwsOptions {
-        AwsOptions {
-            profile: self.profile.clone(),
-            region: self.region.clone(),
-            endpoint_url: self.endpoint_url.clone(),
-        }
     }
 }
 
@@ -140,8 +168,8 @@ pub fn main() -> ExitCode {
         }
         Command::Runs { journal } => crate::runs::list(&journal.dir()),
         Command::Show { run, journal } => crate::runs::show(&journal.dir(), &run),
-        Command::Undo { run, plan, profile, region, endpoint_url, journal } => {
-            let aws = AwsOptions { profile, region, endpoint_url };
+        Command::Undo { run, plan, aws, journal } => {
+            let aws = aws.options();
             crate::run::on_script_thread(move || crate::runs::undo(&journal.dir(), &run, aws, plan))
         }
         Command::Repl { common } => crate::run::on_script_thread(move || crate::repl::repl(&common)),

@@ -7,13 +7,73 @@ use runbook_bindings::Context;
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
 
-pub fn build(ctx: Rc<Context>, root: &Path) -> Engine {
+/// What a run may use; `--limit NAME=N` changes one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Script operations (Rhai's count): stops a runaway loop.
+    pub operations: u64,
+    /// Nested function calls: stops runaway recursion.
+    pub call_depth: usize,
+    pub string_size: usize,
+    pub array_size: usize,
+    pub map_size: usize,
+    /// AWS calls per run.
+    pub aws_calls: u64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            operations: 20_000_000,
+            call_depth: 64,
+            string_size: 16 * 1024 * 1024,
+            array_size: 1_000_000,
+            map_size: 1_000_000,
+            aws_calls: 10_000,
+        }
+    }
+}
+
+const LIMIT_NAMES: &str = "operations, call-depth, string-size, array-size, map-size, aws-calls";
+
+impl Limits {
+    pub fn parse(flags: &[String]) -> Result<Limits, String> {
+        let mut l = Limits::default();
+        for flag in flags {
+            let Some((name, value)) = flag.split_once('=') else {
+                return Err(format!("invalid --limit {flag:?}: expected NAME=N, with NAME one of {LIMIT_NAMES}"));
+            };
+            let n: u64 = value
+                .trim()
+                .parse()
+                .ok()
+                .filter(|n| *n > 0)
+                .ok_or_else(|| format!("invalid --limit {flag:?}: {value:?} is not a whole number above 0"))?;
+            let size = usize::try_from(n).unwrap_or(usize::MAX);
+            match name.trim() {
+                "operations" => l.operations = n,
+                "call-depth" => l.call_depth = size,
+                "string-size" => l.string_size = size,
+                "array-size" => l.array_size = size,
+                "map-size" => l.map_size = size,
+                "aws-calls" => l.aws_calls = n,
+                other => {
+                    return Err(format!("unknown limit {other:?} in --limit {flag:?}: the limits are {LIMIT_NAMES}"))
+                }
+            }
+        }
+        Ok(l)
+    }
+}
+
+pub fn build(ctx: Rc<Context>, root: &Path, limits: &Limits) -> Engine {
     let mut engine = Engine::new();
-    engine.set_max_call_levels(64);
+    engine.set_max_operations(limits.operations);
+    engine.set_max_call_levels(limits.call_depth);
     engine.set_max_expr_depths(128, 64);
-    engine.set_max_string_size(16 * 1024 * 1024);
-    engine.set_max_array_size(1_000_000);
-    engine.set_max_map_size(1_000_000);
+    engine.set_max_string_size(limits.string_size);
+    engine.set_max_array_size(limits.array_size);
+    engine.set_max_map_size(limits.map_size);
     engine.set_max_modules(256);
     // Scripts are data: no code from strings.
     engine.disable_symbol("eval");

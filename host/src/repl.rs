@@ -90,12 +90,16 @@ pub fn repl(common: &Common) -> ExitCode {
         Ok(s) => s,
         Err(e) => return crate::run::fail(&e),
     };
-    let ctx = match crate::run::connect(common, sets, "<repl>", runbook_bindings::safety::Mode::Run) {
+    let limits = match engine::Limits::parse(&common.limits) {
+        Ok(l) => l,
+        Err(e) => return crate::run::fail(&e),
+    };
+    let ctx = match crate::run::connect(common, sets, "<repl>", runbook_bindings::safety::Mode::Run, &limits) {
         Ok(c) => c,
         Err(e) => return crate::run::fail(&e),
     };
     crate::run::install_signal_handlers(&ctx);
-    let mut engine = engine::build(ctx.clone(), Path::new("."));
+    let mut engine = engine::build(ctx.clone(), Path::new("."), &limits);
     engine.register_fn("help", || print!("{}", crate::help::render(None).unwrap_or_default()));
     engine.register_fn("help", |topic: &str| match crate::help::render(Some(topic)) {
         Ok(text) => print!("{text}"),
@@ -116,7 +120,7 @@ pub fn repl(common: &Common) -> ExitCode {
         env!("CARGO_PKG_VERSION"),
         ctx.region().unwrap_or("?"),
         ctx.endpoint().unwrap_or("AWS"),
-        common.profile.as_deref().map(|p| format!(", profile {p}")).unwrap_or_default(),
+        common.aws.profile.as_deref().map(|p| format!(", profile {p}")).unwrap_or_default(),
     );
     let mut session = Session { engine, scope: Scope::new(), ctx, format: Format::Json, saved: Vec::new(), variables };
     let mut buffer = String::new();

@@ -40,8 +40,11 @@ pub fn connect(
     sets: std::collections::BTreeMap<String, String>,
     file: &str,
     mode: Mode,
+    limits: &engine::Limits,
 ) -> Result<Rc<Context>, String> {
     let mut ctx = Context::new(&common.aws(), sets)?;
+    ctx.max_calls = limits.aws_calls;
+    ctx.verbose = common.verbose;
     let root = runbook_root(Path::new(file));
     ctx.safety = Safety::new(mode, journal::new_run_id(), !common.no_tag).with_root(root);
     if mode != Mode::Plan {
@@ -51,7 +54,7 @@ pub fn connect(
             "file": file,
             "mode": if mode == Mode::Step { "step" } else { "run" },
             "params": params,
-            "profile": common.profile.clone().or_else(|| std::env::var("AWS_PROFILE").ok()),
+            "profile": common.aws.profile.clone().or_else(|| std::env::var("AWS_PROFILE").ok()),
             "region": ctx.region(),
             "endpoint": ctx.endpoint(),
             "tagged": !common.no_tag,
@@ -75,12 +78,16 @@ pub fn run_file(file: &Path, common: &Common, mode: Mode) -> ExitCode {
     if let Err(e) = params::check(&sets, &params::declared(&root, file)) {
         return fail(&e);
     }
-    let ctx = match connect(common, sets, &file.to_string_lossy(), mode) {
+    let limits = match engine::Limits::parse(&common.limits) {
+        Ok(l) => l,
+        Err(e) => return fail(&e),
+    };
+    let ctx = match connect(common, sets, &file.to_string_lossy(), mode, &limits) {
         Ok(c) => c,
         Err(e) => return fail(&e),
     };
     install_signal_handlers(&ctx);
-    let engine = engine::build(ctx.clone(), &root);
+    let engine = engine::build(ctx.clone(), &root, &limits);
     let started = std::time::Instant::now();
     let mut ast = match engine.compile(&source) {
         Ok(a) => a,
@@ -155,7 +162,7 @@ fn summary(file: &Path, ctx: &Context, ok: bool, secs: f64) -> String {
         (_, true) => "done",
         (_, false) => "stopped",
     };
-    let sent = writes.iter().filter(|w| matches!(w.state, State::Sent | State::Failed(_))).count();
+    let sent = writes.iter().filter(|w| matches!(w.state, State::Sent | State::Failed(_) | State::Unknown(_))).count();
     let skipped = writes.iter().filter(|w| w.state == State::Skipped).count();
     let created: Vec<&String> = writes.iter().flat_map(|w| &w.created).collect();
     let mut line = format!("runbook: {} {what}, {calls} AWS call(s) in {secs:.2} s", file.display());
@@ -168,6 +175,9 @@ fn summary(file: &Path, ctx: &Context, ok: bool, secs: f64) -> String {
     let _ = writeln!(o, "{line}");
     for (i, c) in created.iter().enumerate() {
         let _ = writeln!(o, "  {} {c}", if i == 0 { "created:" } else { "        " });
+    }
+    for w in writes.iter().filter(|w| matches!(w.state, State::Unknown(_))) {
+        let _ = writeln!(o, "  outcome unknown: {} ({}): no answer came; it may have been done", w.function, w.at);
     }
     if let Some(path) = ctx.safety.journal_path() {
         let _ = writeln!(o, "  journal: {}", path.display());

@@ -91,6 +91,14 @@ pub fn render(records: &[Value]) -> String {
                     let _ = writeln!(o, "        cannot be undone: {reason}");
                 }
             }
+            Some(out) if out["unknown"] == true => {
+                let _ = writeln!(
+                    o,
+                    "        OUTCOME UNKNOWN after {}: {} (it may have been done)",
+                    text(&out["error"]["code"]),
+                    text(&out["error"]["message"])
+                );
+            }
             Some(out) => {
                 let _ = writeln!(
                     o,
@@ -155,9 +163,10 @@ pub fn undo(dir: &Path, run: &str, overrides: AwsOptions, dry: bool) -> ExitCode
     }
     let recorded = |k: &str| start[k].as_str().map(str::to_string);
     let aws = AwsOptions {
-        profile: overrides.profile.or_else(|| recorded("profile")),
-        region: overrides.region.or_else(|| recorded("region")),
-        endpoint_url: overrides.endpoint_url.or_else(|| recorded("endpoint")),
+        profile: overrides.profile.clone().or_else(|| recorded("profile")),
+        region: overrides.region.clone().or_else(|| recorded("region")),
+        endpoint_url: overrides.endpoint_url.clone().or_else(|| recorded("endpoint")),
+        ..overrides
     };
     let mut ctx = match Context::new(&aws, Default::default()) {
         Ok(c) => c,

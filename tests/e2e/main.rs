@@ -8,6 +8,7 @@ mod api;
 mod compare;
 mod diagnostics;
 mod examples;
+mod faults;
 mod query;
 mod repl;
 mod safety;

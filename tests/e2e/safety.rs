@@ -3,62 +3,9 @@
 //! `--step` asks before each write; created resources carry the run id.
 
 use runbook_tests::proxy::{Action, Proxy};
-use runbook_tests::{command, runbook_bin, script, Clients, Emulator};
+use runbook_tests::{command, runbook_bin, script, Emulator};
 use serde_json::Value;
 use std::time::{Duration, Instant};
-
-/// Everything of the kinds the tutorial touches, as lines that compare equal when nothing changed.
-fn snapshot(c: &Clients) -> Vec<String> {
-    let mut s = Vec::new();
-    let tgs = c.block_on(c.elbv2.describe_target_groups().send()).unwrap();
-    for t in tgs.target_groups() {
-        s.push(format!("tg {:?} {:?}", t.target_group_name(), t.target_group_arn()));
-        let h = c.block_on(c.elbv2.describe_target_health().target_group_arn(t.target_group_arn().unwrap()).send());
-        for d in h.unwrap().target_health_descriptions() {
-            s.push(format!("target {:?}", d.target().and_then(|t| t.id())));
-        }
-    }
-    let lbs = c.block_on(c.elbv2.describe_load_balancers().send()).unwrap();
-    for lb in lbs.load_balancers() {
-        s.push(format!("lb {:?}", lb.load_balancer_name()));
-        for l in c.listeners(lb.load_balancer_arn().unwrap()) {
-            s.push(format!("listener {:?}", l.port()));
-        }
-    }
-    let sgs = c.block_on(c.ec2.describe_security_groups().send()).unwrap();
-    for g in sgs.security_groups() {
-        s.push(format!("sg {:?} {:?} rules {:?}", g.group_name(), g.group_id(), g.ip_permissions()));
-    }
-    let clusters = c.block_on(c.ecs.list_clusters().send()).unwrap();
-    let arns: Vec<String> = clusters.cluster_arns().to_vec();
-    if !arns.is_empty() {
-        let described = c.block_on(c.ecs.describe_clusters().set_clusters(Some(arns)).send()).unwrap();
-        for cl in described.clusters().iter().filter(|cl| cl.status() == Some("ACTIVE")) {
-            s.push(format!("cluster {:?}", cl.cluster_name()));
-            let services = c.block_on(c.ecs.list_services().cluster(cl.cluster_arn().unwrap()).send()).unwrap();
-            s.extend(services.service_arns().iter().map(|a| format!("service {a}")));
-            let tasks = c.block_on(
-                c.ecs
-                    .list_tasks()
-                    .cluster(cl.cluster_arn().unwrap())
-                    .desired_status(aws_sdk_ecs::types::DesiredStatus::Running)
-                    .send(),
-            );
-            s.extend(tasks.unwrap().task_arns().iter().map(|a| format!("task {a}")));
-        }
-    }
-    let tds = c.block_on(c.ecs.list_task_definitions().status(aws_sdk_ecs::types::TaskDefinitionStatus::Active).send());
-    s.extend(tds.unwrap().task_definition_arns().iter().map(|a| format!("task definition {a}")));
-    let roles = c.block_on(c.iam.list_roles().send()).unwrap();
-    s.extend(roles.roles().iter().map(|r| format!("role {}", r.role_name())));
-    let ns = aws_sdk_applicationautoscaling::types::ServiceNamespace::Ecs;
-    let targets = c.block_on(c.autoscaling.describe_scalable_targets().service_namespace(ns.clone()).send()).unwrap();
-    s.extend(targets.scalable_targets().iter().map(|t| format!("scalable target {}", t.resource_id())));
-    let policies = c.block_on(c.autoscaling.describe_scaling_policies().service_namespace(ns).send()).unwrap();
-    s.extend(policies.scaling_policies().iter().map(|p| format!("policy {}", p.policy_name())));
-    s.sort();
-    s
-}
 
 /// The numbered writes of a plan listing: `  3. ecs::create_service  (…)` → `ecs::create_service`.
 fn planned_writes(stdout: &str) -> Vec<String> {
@@ -85,9 +32,9 @@ fn run_id(records: &[Value]) -> String {
 fn plan_changes_nothing_and_lists_the_writes_that_run_then_makes() {
     let emu = Emulator::start();
     let c = emu.clients();
-    let before = snapshot(&c);
+    let before = c.state();
     let plan = emu.runbook().args(["plan", "runbooks/tutorial.rhai"]).output().success();
-    assert_eq!(snapshot(&c), before, "plan changed the emulator's state");
+    assert_eq!(c.state(), before, "plan changed the emulator's state");
     let planned = planned_writes(&plan.stdout);
     assert!(
         plan.stdout.contains("Your application is available at: http://<elbv2.create_load_balancer#"),
@@ -126,7 +73,7 @@ fn plan_changes_nothing_and_lists_the_writes_that_run_then_makes() {
 fn run_then_undo_returns_the_emulator_to_its_state_before_the_run() {
     let emu = Emulator::start();
     let c = emu.clients();
-    let before = snapshot(&c);
+    let before = c.state();
     let run =
         emu.runbook().runbook("runbooks/tutorial.rhai", &["emulator=true", "propagation_wait=0"]).output().success();
     let records = emu.last_journal();
@@ -134,7 +81,7 @@ fn run_then_undo_returns_the_emulator_to_its_state_before_the_run() {
     assert!(run.stderr.contains(&format!("  undo:    runbook undo {id}\n")), "{}", run.stderr);
     assert!(run.stderr.contains("; 15 write(s), 15 created"), "{}", run.stderr);
     assert_eq!(records.last().unwrap()["outcome"], "succeeded");
-    let during = snapshot(&c);
+    let during = c.state();
     assert_ne!(during, before);
 
     // Tagged with the run id at creation.
@@ -145,7 +92,7 @@ fn run_then_undo_returns_the_emulator_to_its_state_before_the_run() {
 
     let dry = emu.runbook().args(["undo", &id, "--plan"]).output().success();
     assert!(dry.stdout.contains("would remove load balancer arn:"), "{}", dry.stdout);
-    assert_eq!(snapshot(&c), during, "undo --plan changes nothing");
+    assert_eq!(c.state(), during, "undo --plan changes nothing");
 
     let undo = emu.runbook().args(["undo", &id]).output().success();
     assert!(
@@ -158,11 +105,11 @@ fn run_then_undo_returns_the_emulator_to_its_state_before_the_run() {
         "{}",
         undo.stderr
     );
-    assert_eq!(snapshot(&c), before);
+    assert_eq!(c.state(), before);
 
     let twice = emu.runbook().args(["undo", &id]).output().success();
     assert!(twice.stdout.contains("was undone already by run"), "{}", twice.stdout);
-    assert_eq!(snapshot(&c), before);
+    assert_eq!(c.state(), before);
 
     let runs = emu.runbook().args(["runs"]).output().success();
     assert_eq!(runs.stdout.lines().count(), 3, "the run and its undo:\n{}", runs.stdout);
