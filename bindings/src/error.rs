@@ -45,7 +45,7 @@ impl CallError {
     pub fn sdk<E, R>(service: &str, operation: &str, e: SdkError<E, R>) -> CallError
     where
         E: ProvideErrorMetadata + ProvideErrorKind + std::error::Error + 'static,
-        R: std::fmt::Debug + HasStatus,
+        R: std::fmt::Debug + HasStatus + 'static,
     {
         let (service, operation) = (service.to_string(), operation.to_string());
         match &e {
@@ -83,6 +83,17 @@ impl CallError {
                 code: "Timeout".into(),
                 message: format!("timed out: {}", DisplayErrorContext(&e)),
                 retryable: true,
+                service,
+                operation,
+            },
+            SdkError::DispatchFailure(_) if credentials_error(&e).is_some() => CallError::Transport {
+                code: "NoCredentials".into(),
+                message: format!(
+                    "no AWS credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, pass --profile, or sign in \
+                     (aws sso login); the last provider tried said: {}",
+                    credentials_error(&e).unwrap_or_default()
+                ),
+                retryable: false,
                 service,
                 operation,
             },
@@ -173,6 +184,21 @@ impl CallError {
     pub fn from_conv(service: &str, operation: &str, e: ConvError) -> CallError {
         CallError::Validation { service: service.into(), operation: operation.into(), problems: vec![e.to_string()] }
     }
+}
+
+/// The credential provider's failure behind a dispatch failure, in a few words.
+fn credentials_error(e: &(dyn std::error::Error + 'static)) -> Option<String> {
+    let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(err) = cur {
+        if let Some(c) = err.downcast_ref::<aws_credential_types::provider::error::CredentialsError>() {
+            let text = DisplayErrorContext(c).to_string();
+            // The first clause names the problem; the rest is the providers' internals.
+            let short: String = text.split(" (").next().unwrap_or(&text).chars().take(200).collect();
+            return Some(short);
+        }
+        cur = err.source();
+    }
+    None
 }
 
 /// A conversion failure inside generated code; the runtime fills in service and operation.

@@ -133,7 +133,10 @@ impl Context {
         }
         let mut loader = aws_config::defaults(BehaviorVersion::latest());
         if let Some(p) = &opts.profile {
+            check_profile(p, "--profile")?;
             loader = loader.profile_name(p);
+        } else if let Ok(p) = std::env::var("AWS_PROFILE") {
+            check_profile(&p, "AWS_PROFILE")?;
         }
         if let Some(r) = &opts.region {
             check_region(r)?;
@@ -256,6 +259,42 @@ fn retry_config(opts: &AwsOptions) -> Result<aws_config::retry::RetryConfig, Str
         config = config.with_max_attempts(n);
     }
     Ok(config)
+}
+
+/// A named profile must exist in the shared config or credentials file; the SDK would otherwise
+/// fall back to other credentials without a word.
+fn check_profile(name: &str, from: &str) -> Result<(), String> {
+    if name == "default" {
+        return Ok(());
+    }
+    let home = std::env::var_os("HOME").map(std::path::PathBuf::from).unwrap_or_default();
+    let config = std::env::var_os("AWS_CONFIG_FILE").map(Into::into).unwrap_or_else(|| home.join(".aws/config"));
+    let creds = std::env::var_os("AWS_SHARED_CREDENTIALS_FILE")
+        .map(Into::into)
+        .unwrap_or_else(|| home.join(".aws/credentials"));
+    let mut known = Vec::new();
+    for (path, prefix) in [(&config, "profile "), (&creds, "")] {
+        let text = std::fs::read_to_string(path).unwrap_or_default();
+        for line in text.lines() {
+            let Some(section) = line.trim().strip_prefix('[').and_then(|l| l.strip_suffix(']')) else { continue };
+            let section = section.trim();
+            let profile = if prefix.is_empty() { Some(section) } else { section.strip_prefix(prefix).map(str::trim) };
+            if let Some(p) = profile.or((section == "default").then_some("default")) {
+                known.push(p.to_string());
+            }
+        }
+    }
+    if known.iter().any(|k| k == name) {
+        return Ok(());
+    }
+    known.sort();
+    known.dedup();
+    let list = if known.is_empty() { "there are none".to_string() } else { format!("there are: {}", known.join(", ")) };
+    Err(format!(
+        "unknown profile {name:?} ({from}): it is in neither {} nor {}; {list}",
+        config.display(),
+        creds.display()
+    ))
 }
 
 fn check_endpoint(url: &str) -> Result<(), String> {

@@ -135,12 +135,42 @@ fn describe(err: &EvalAltResult) -> (String, Vec<String>) {
             None if matches!(err, EvalAltResult::ErrorTerminated(..)) => ("interrupted".into(), vec![]),
             None => (format!("{v}"), vec![]),
         },
-        EvalAltResult::ErrorFunctionNotFound(sig, _) => {
-            (format!("unknown function {sig}"), vec!["`runbook help` lists the services and helpers".into()])
+        EvalAltResult::ErrorFunctionNotFound(sig, _) => function_not_found(sig),
+        EvalAltResult::ErrorModuleNotFound(path, _) => {
+            let services: Vec<&str> = runbook_bindings::Svc::ALL.iter().map(|s| s.module()).collect();
+            (
+                format!("cannot find module {path:?}"),
+                vec![format!(
+                    "the services are {}; `import \"lib/x\"` loads lib/x.rhai beside the runbook",
+                    services.join(", ")
+                )],
+            )
         }
-        EvalAltResult::ErrorModuleNotFound(path, _) => (format!("cannot find module {path:?}"), vec![]),
+        EvalAltResult::ErrorDataTooLarge(what, _) => {
+            let limit = if what.contains("string") {
+                "string-size"
+            } else if what.contains("map") {
+                "map-size"
+            } else {
+                "array-size"
+            };
+            (
+                format!("{} is larger than the run allows", what.to_lowercase()),
+                vec![format!("raise it with --limit {limit}=N")],
+            )
+        }
+        EvalAltResult::ErrorDotExpr(text, _) if text.contains("for type '()'") => {
+            let name = text.split('\'').nth(1).unwrap_or("?");
+            (
+                format!("cannot read {name} of () (an empty value)"),
+                vec!["a look-up that found nothing answers (); check it with `if x == () {...}`".into()],
+            )
+        }
         EvalAltResult::ErrorParsing(kind, _) => (format!("syntax: {kind}"), vec![]),
-        EvalAltResult::ErrorTooManyOperations(_) => ("the runbook exceeded its operation limit".into(), vec![]),
+        EvalAltResult::ErrorTooManyOperations(_) => (
+            "the runbook exceeded its operation limit (a runaway loop?)".into(),
+            vec!["raise it with --limit operations=N".into()],
+        ),
         EvalAltResult::ErrorStackOverflow(_) => ("too many nested calls (runaway recursion?)".into(), vec![]),
         other => {
             let text = other.to_string();
@@ -151,6 +181,29 @@ fn describe(err: &EvalAltResult) -> (String, Vec<String>) {
             (text, vec![])
         }
     }
+}
+
+/// An unknown function: a service function called with the wrong arguments, an operator on
+/// values it does not apply to, or a name that does not exist.
+fn function_not_found(sig: &str) -> (String, Vec<String>) {
+    let name = sig.split(" (").next().unwrap_or(sig);
+    let args = sig.split_once(" (").map(|(_, a)| a.trim_end_matches(')')).unwrap_or("");
+    let args =
+        args.replace("&str | ImmutableString | String", "string").replace("i64", "integer").replace("f64", "float");
+    if let Some((module, func)) = name.split_once("::") {
+        let known =
+            runbook_bindings::Svc::by_module(module).is_some_and(|s| s.operations().iter().any(|(f, _)| *f == func));
+        if known {
+            return (
+                format!("{name} takes an object map of parameters, not ({args})"),
+                vec![format!("call it as {name}(#{{ ... }}); `runbook help {name}` lists the parameters")],
+            );
+        }
+    }
+    if !name.is_empty() && name.chars().all(|c| !c.is_alphanumeric() && c != '_') {
+        return (format!("the operator {name} does not apply to ({args})"), vec![]);
+    }
+    (format!("unknown function {name} ({args})"), vec!["`runbook help` lists the services and helpers".into()])
 }
 
 fn field(m: &Map, k: &str) -> Option<String> {

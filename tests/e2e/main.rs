@@ -6,6 +6,7 @@
 
 mod api;
 mod compare;
+mod corpus;
 mod diagnostics;
 mod examples;
 mod faults;
