@@ -100,16 +100,20 @@ pub fn invoke(ctx: &Context, svc: Svc, op: &str, input: &Map, paginate: bool) ->
         return Err(CallError::Validation { service: svc.module().into(), operation: op.into(), problems });
     }
     let meta = table.operations.get(op);
-    if !meta.is_some_and(|o| o.readonly) {
-        return ctx.safety.write(table, svc, op, input, ctx, |input| send(ctx, svc, op, input));
-    }
-    if let Some(answer) = ctx.safety.answer_from_plan(table, svc, op, input) {
+    let result = if !meta.is_some_and(|o| o.readonly) {
+        ctx.safety.write(table, svc, op, input, ctx, |input| send(ctx, svc, op, input))
+    } else if let Some(answer) = ctx.safety.answer_from_plan(table, svc, op, input) {
         return Ok(answer);
+    } else {
+        match meta.and_then(|o| o.paginator.as_ref()) {
+            Some(p) if paginate => paginate_all(ctx, svc, op, input, p),
+            _ => send(ctx, svc, op, input),
+        }
+    };
+    if let (Ok(out), Some(shape)) = (&result, meta.and_then(|o| o.output.as_deref())) {
+        crate::secrets::collect(table, shape, out);
     }
-    match meta.and_then(|o| o.paginator.as_ref()) {
-        Some(p) if paginate => paginate_all(ctx, svc, op, input, p),
-        _ => send(ctx, svc, op, input),
-    }
+    result
 }
 
 /// The script function of an operation (`DeleteTargetGroup` → `delete_target_group`).
@@ -219,7 +223,8 @@ fn log_call(
     eprintln!("[call] {}::{op} {} ms {outcome}", svc.module(), took.as_millis());
     if ctx.verbose > 1 {
         if let Ok(table) = svc.table() {
-            eprintln!("[call]   {}", crate::safety::masked_input(table, op, input));
+            let shown = crate::safety::masked_input(table, op, input).to_string();
+            eprintln!("[call]   {}", crate::secrets::redact(&shown));
         }
     }
 }

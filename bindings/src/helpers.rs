@@ -75,10 +75,10 @@ pub fn register(engine: &mut Engine, ctx: Rc<Context>, used_params: Rc<RefCell<B
             .map_err(|e| at(runtime_error(format!("from_json: invalid JSON: {e}")), &nc))
     });
     engine.register_fn("print_table", |v: Dynamic| {
-        print!("{}", table::render(&json::to_value(&v), None));
+        print!("{}", crate::secrets::redact(&table::render(&json::to_value(&v), None)));
     });
     engine.register_fn("print_table", |v: Dynamic, title: &str| {
-        print!("{}", table::render(&json::to_value(&v), Some(title)));
+        print!("{}", crate::secrets::redact(&table::render(&json::to_value(&v), Some(title))));
     });
 
     let (c, used) = (ctx.clone(), used_params.clone());
@@ -113,9 +113,9 @@ pub fn register(engine: &mut Engine, ctx: Rc<Context>, used_params: Rc<RefCell<B
         sleep(&c, secs).map_err(|e| at(e, &nc))
     });
 
-    engine.register_fn("info", |msg: ImmutableString| eprintln!("[info] {msg}"));
-    engine.register_fn("warn", |msg: ImmutableString| eprintln!("[warn] {msg}"));
-    engine.register_fn("step", |msg: ImmutableString| println!("==> {msg}"));
+    engine.register_fn("info", |msg: ImmutableString| eprintln!("[info] {}", crate::secrets::redact(&msg)));
+    engine.register_fn("warn", |msg: ImmutableString| eprintln!("[warn] {}", crate::secrets::redact(&msg)));
+    engine.register_fn("step", |msg: ImmutableString| println!("==> {}", crate::secrets::redact(&msg)));
 }
 
 fn sleep(ctx: &Context, secs: f64) -> Result<(), Box<EvalAltResult>> {

@@ -65,7 +65,7 @@ impl Journal {
 
     /// Appends one record. With `sync`, returns only once it is on disk.
     pub fn append(&mut self, record: &Value, sync: bool) -> Result<(), String> {
-        let mut line = record.to_string();
+        let mut line = crate::secrets::redact(&record.to_string()).into_owned();
         line.push('\n');
         self.file
             .write_all(line.as_bytes())

@@ -19,6 +19,7 @@ pub mod json;
 pub mod model;
 pub mod runtime;
 pub mod safety;
+pub mod secrets;
 pub mod table;
 pub mod undo;
 pub mod validate;

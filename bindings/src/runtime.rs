@@ -154,6 +154,7 @@ impl Context {
             }
         }
         let config = rt.block_on(loader.load());
+        crate::secrets::add_from_environment();
         if config.region().is_none() {
             return Err("no AWS region: pass --region, set AWS_REGION, or set region in the profile".into());
         }

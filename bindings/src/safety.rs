@@ -655,7 +655,8 @@ fn ec2_resource_type(table: &Table, op: &str) -> Option<String> {
 /// Asks on the terminal: the question on standard error, one line from standard input.
 fn ask_on_terminal(question: &str) -> Answer {
     let mut err = std::io::stderr();
-    let _ = write!(err, "\n{question}send it? [y]es / [n]o, skip / [a]ll the rest / [q]uit: ");
+    let _ =
+        write!(err, "\n{}send it? [y]es / [n]o, skip / [a]ll the rest / [q]uit: ", crate::secrets::redact(question));
     let _ = err.flush();
     loop {
         let mut line = String::new();

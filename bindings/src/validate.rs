@@ -2,7 +2,7 @@
 //! closest valid names), missing required members, wrong types and invalid enum values, each with
 //! its path inside the input.
 
-use crate::convert::{type_name, Path};
+use crate::convert::{type_name, FromRhai, Path};
 use crate::model::{Shape, Table};
 use rhai::{Array, Dynamic, Map};
 
@@ -99,6 +99,17 @@ fn check_value(table: &Table, shape_name: &str, v: &Dynamic, path: &Path, proble
             };
             if !ok {
                 wrong(what, problems);
+                return;
+            }
+            // The right kind of value can still be out of range or unreadable; the conversion says.
+            let converted = match shape.kind.as_str() {
+                "integer" => i32::from_rhai(v, path).err(),
+                "timestamp" => aws_smithy_types::DateTime::from_rhai(v, path).err(),
+                "blob" => aws_smithy_types::Blob::from_rhai(v, path).err(),
+                _ => None,
+            };
+            if let Some(e) = converted {
+                problems.push(e.to_string());
             }
         }
         "list" => match v.read_lock::<Array>() {

@@ -30,7 +30,7 @@ impl Diagnostic {
         for n in &self.notes {
             out.push_str(&format!("  = {n}\n"));
         }
-        out
+        runbook_bindings::secrets::redact(&out).into_owned()
     }
 }
 

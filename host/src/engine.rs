@@ -3,6 +3,7 @@
 
 use rhai::module_resolvers::FileModuleResolver;
 use rhai::{Dynamic, Engine, EvalAltResult, Module, ModuleResolver, Position, Shared};
+use runbook_bindings::secrets::redact;
 use runbook_bindings::Context;
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
@@ -80,10 +81,10 @@ pub fn build(ctx: Rc<Context>, root: &Path, limits: &Limits) -> Engine {
     engine.set_module_resolver(ConfinedResolver::new(root));
     let interrupt = ctx.interrupt.clone();
     engine.on_progress(move |_| interrupt.signal().map(|s| Dynamic::from_int(i64::from(s))));
-    engine.on_print(|s| println!("{s}"));
+    engine.on_print(|s| println!("{}", redact(s)));
     engine.on_debug(|s, src, pos| match src {
-        Some(src) => eprintln!("[debug] {src}:{pos}: {s}"),
-        None => eprintln!("[debug] {pos}: {s}"),
+        Some(src) => eprintln!("[debug] {src}:{pos}: {}", redact(s)),
+        None => eprintln!("[debug] {pos}: {}", redact(s)),
     });
     runbook_bindings::register(&mut engine, ctx);
     engine

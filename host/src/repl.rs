@@ -8,6 +8,7 @@ use crate::diagnostics;
 use crate::engine;
 use crate::params;
 use rhai::{Dynamic, Engine, EvalAltResult, Scope};
+use runbook_bindings::secrets::redact;
 use runbook_bindings::{json, table, Context};
 use rustyline::completion::{Completer, Pair};
 use rustyline::error::ReadlineError;
@@ -223,10 +224,10 @@ impl Session {
             return;
         }
         match self.format {
-            Format::Json if v.is_string() => println!("{v}"),
-            Format::Json => println!("{}", json::pretty(&json::to_value(v))),
-            Format::Table => print!("{}", table::render(&json::to_value(v), None)),
-            Format::Text => println!("{v}"),
+            Format::Json if v.is_string() => println!("{}", redact(&v.to_string())),
+            Format::Json => println!("{}", redact(&json::pretty(&json::to_value(v)))),
+            Format::Table => print!("{}", redact(&table::render(&json::to_value(v), None))),
+            Format::Text => println!("{}", redact(&v.to_string())),
         }
     }
 

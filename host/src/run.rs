@@ -7,6 +7,7 @@ use crate::params;
 use rhai::{EvalAltResult, Scope};
 use runbook_bindings::journal;
 use runbook_bindings::safety::{Mode, Safety};
+use runbook_bindings::secrets::redact;
 use runbook_bindings::{Context, Interrupt};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -44,6 +45,12 @@ pub fn connect(
 ) -> Result<Rc<Context>, String> {
     let mut ctx = Context::new(&common.aws(), sets)?;
     ctx.max_calls = limits.aws_calls;
+    runbook_bindings::secrets::show(common.show_sensitive);
+    for (name, value) in &ctx.params {
+        if journal::param_value(name, value) != serde_json::json!(value) {
+            runbook_bindings::secrets::add(value);
+        }
+    }
     ctx.verbose = common.verbose;
     let root = runbook_root(Path::new(file));
     ctx.safety = Safety::new(mode, journal::new_run_id(), !common.no_tag).with_root(root);
@@ -118,11 +125,11 @@ pub fn run_file(file: &Path, common: &Common, mode: Mode) -> ExitCode {
         }
     };
     if mode == Mode::Plan {
-        print!("{}", plan_listing(file, &ctx));
+        print!("{}", redact(&plan_listing(file, &ctx)));
     }
     // A failed run that wrote nothing has said all there is in its diagnostic.
     if result.is_ok() || !ctx.safety.writes().is_empty() {
-        eprint!("{}", summary(file, &ctx, result.is_ok(), secs));
+        eprint!("{}", redact(&summary(file, &ctx, result.is_ok(), secs)));
     }
     code
 }

@@ -13,4 +13,5 @@ mod faults;
 mod query;
 mod repl;
 mod safety;
+mod secrets;
 mod tutorial;
