@@ -105,10 +105,12 @@ pub fn invoke(ctx: &Context, svc: Svc, op: &str, input: &Map, paginate: bool) ->
     } else if let Some(answer) = ctx.safety.answer_from_plan(table, svc, op, input) {
         return Ok(answer);
     } else {
-        match meta.and_then(|o| o.paginator.as_ref()) {
+        let answer = match meta.and_then(|o| o.paginator.as_ref()) {
             Some(p) if paginate => paginate_all(ctx, svc, op, input, p),
             _ => send(ctx, svc, op, input),
-        }
+        };
+        ctx.safety.remember_read(svc, op, input, &answer);
+        answer
     };
     if let (Ok(out), Some(shape)) = (&result, meta.and_then(|o| o.output.as_deref())) {
         crate::secrets::collect(table, shape, out);

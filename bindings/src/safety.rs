@@ -93,7 +93,17 @@ pub struct Safety {
     asker: Box<dyn Fn(&str) -> Answer>,
     /// Reads answered from the plan instead of being sent.
     pub answered: Cell<u64>,
+    /// The last few reads, with the number of writes made before each.
+    recent: RefCell<Vec<RecentRead>>,
 }
+
+struct RecentRead {
+    key: String,
+    writes: u64,
+    answer: Result<Dynamic, CallError>,
+}
+
+const RECENT_READS: usize = 8;
 
 impl Default for Safety {
     fn default() -> Self {
@@ -116,6 +126,7 @@ impl Safety {
             step_all: Cell::new(false),
             asker: Box::new(ask_on_terminal),
             answered: Cell::new(0),
+            recent: RefCell::new(Vec::new()),
         }
     }
 
@@ -183,6 +194,22 @@ impl Safety {
 
     pub fn writes(&self) -> Vec<WriteEntry> {
         self.writes.borrow().clone()
+    }
+
+    /// Keeps a read's answer for [`Safety::recent_read`].
+    pub fn remember_read(&self, svc: Svc, op: &str, input: &Map, answer: &Result<Dynamic, CallError>) {
+        let mut recent = self.recent.borrow_mut();
+        if recent.len() == RECENT_READS {
+            recent.remove(0);
+        }
+        recent.push(RecentRead { key: read_key(svc, op, input), writes: self.seq.get(), answer: answer.clone() });
+    }
+
+    /// The answer to this very read, if the run made it and has sent no write since.
+    pub fn recent_read(&self, svc: Svc, op: &str, input: &Map) -> Option<Result<Dynamic, CallError>> {
+        let key = read_key(svc, op, input);
+        let recent = self.recent.borrow();
+        recent.iter().rev().find(|r| r.key == key && r.writes == self.seq.get()).map(|r| r.answer.clone())
     }
 
     /// Whether `sleep` and waiters should skip their waiting.
@@ -254,8 +281,9 @@ impl Safety {
         ctx: &crate::Context,
         send: impl Fn(&Map) -> Result<Dynamic, CallError>,
     ) -> Result<Dynamic, CallError> {
+        // Counted once it is planned, skipped or about to be sent: the look-up just below may reuse
+        // a read made since the last write.
         let seq = self.seq.get() + 1;
-        self.seq.set(seq);
         let meta = table.operations.get(op);
         let func = format!("{}::{}", svc.module(), meta.map(|o| o.func.as_str()).unwrap_or(op));
         let at = self.site.borrow().clone();
@@ -274,6 +302,7 @@ impl Safety {
         };
         if self.mode == Mode::Plan {
             entry.state = State::Planned;
+            self.seq.set(seq);
             return Ok(self.plan(table, op, &input, entry));
         }
         if self.mode == Mode::Step && !self.step_all.get() {
@@ -288,6 +317,7 @@ impl Safety {
                         json!({ "type": "skipped", "seq": seq, "function": func, "at": at, "time": journal::now() }),
                         false,
                     )?;
+                    self.seq.set(seq);
                     return Ok(self.plan(table, op, &input, entry));
                 }
                 Answer::Quit => {
@@ -307,6 +337,7 @@ impl Safety {
             });
         }
         let existed = undo::existed_before(ctx, svc, op, &input);
+        self.seq.set(seq);
         self.note(
             json!({
                 "type": "intent", "seq": seq, "time": journal::now(), "function": func,
@@ -398,6 +429,10 @@ impl Safety {
         self.writes.borrow_mut().push(entry);
         answer
     }
+}
+
+fn read_key(svc: Svc, op: &str, input: &Map) -> String {
+    format!("{}:{op}:{}", svc.module(), json::to_value(&Dynamic::from_map(input.clone())))
 }
 
 /// The values that name what a creating write makes: its top-level string members called `…Name`

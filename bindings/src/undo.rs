@@ -156,7 +156,10 @@ pub fn existed_before(ctx: &Context, svc: Svc, op: &str, input: &Map) -> Option<
         _ => return None,
     };
     let request = json::from_value(&request).try_cast::<Map>()?;
-    match send(ctx, svc, read_op, &request) {
+    // The runbook has usually just asked the same question (look before create); that answer stands
+    // when this run has written nothing since.
+    let answer = ctx.safety.recent_read(svc, read_op, &request).unwrap_or_else(|| send(ctx, svc, read_op, &request));
+    match answer {
         Ok(out) => Some(found(&json::to_value(&out), &i)),
         Err(e) if gone(&e) => Some(false),
         Err(_) => None,
