@@ -76,6 +76,32 @@ impl Emulator {
         Run::new().env("AWS_ENDPOINT_URL", &self.url).env("RUNBOOK_JOURNAL_DIR", &self.journal.to_string_lossy())
     }
 
+    /// `runbook run runbooks/tutorial.rhai` (emulator mode) through a proxy that forwards `operation`
+    /// to this emulator but never answers it; returns once that request has reached the emulator,
+    /// with the run still waiting for its answer. Stderr is piped.
+    pub fn tutorial_stalled_at(&self, operation: &'static str) -> (proxy::Proxy, Child) {
+        let proxy = proxy::Proxy::start(&self.url, move |r| {
+            if r.operation() == operation {
+                proxy::Action::Stall
+            } else {
+                proxy::Action::Forward
+            }
+        });
+        let child = command(runbook_bin(), &proxy.url)
+            .args(["run", "runbooks/tutorial.rhai", "--set", "emulator=true", "--set", "propagation_wait=0"])
+            .env("RUNBOOK_JOURNAL_DIR", &self.journal)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start runbook");
+        let started = Instant::now();
+        while !proxy.forwarded().iter().any(|op| op == operation) {
+            assert!(started.elapsed() < Duration::from_secs(60), "the run never reached {operation}");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        (proxy, child)
+    }
+
     /// The journal records of this emulator's newest run.
     pub fn last_journal(&self) -> Vec<serde_json::Value> {
         let mut files: Vec<PathBuf> =

@@ -2,10 +2,8 @@
 //! and `undo` returns the account to where it was; a killed run's journal names the call in flight;
 //! `--step` asks before each write; created resources carry the run id.
 
-use runbook_tests::proxy::{Action, Proxy};
 use runbook_tests::{command, runbook_bin, script, Emulator};
 use serde_json::Value;
-use std::time::{Duration, Instant};
 
 /// The numbered writes of a plan listing: `  3. ecs::create_service  (…)` → `ecs::create_service`.
 fn planned_writes(stdout: &str) -> Vec<String> {
@@ -131,20 +129,7 @@ fn no_tag_leaves_created_resources_untagged() {
 fn a_killed_run_leaves_the_call_in_flight_in_its_journal_and_a_rerun_completes() {
     let emu = Emulator::start();
     // The load balancer is created, but its answer never comes back: the worst moment to die.
-    let proxy =
-        Proxy::start(&emu.url, |r| if r.operation() == "CreateLoadBalancer" { Action::Stall } else { Action::Forward });
-    let mut child = command(runbook_bin(), &proxy.url)
-        .args(["run", "runbooks/tutorial.rhai", "--set", "emulator=true", "--set", "propagation_wait=0"])
-        .env("RUNBOOK_JOURNAL_DIR", &emu.journal)
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let started = Instant::now();
-    while !proxy.forwarded().iter().any(|op| op == "CreateLoadBalancer") {
-        assert!(started.elapsed() < Duration::from_secs(60), "the run never reached CreateLoadBalancer");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    let (_proxy, mut child) = emu.tutorial_stalled_at("CreateLoadBalancer");
     child.kill().unwrap(); // SIGKILL: no chance to write anything more
     child.wait().unwrap();
 
