@@ -412,18 +412,15 @@ impl Safety {
             by_shape: HashMap::new(),
             top: Map::new(),
         };
-        // The write's own input is echoed where its output has a member of the same name and type.
-        let echo = Planned {
-            label: String::new(),
-            names: vec![],
-            input: input.clone(),
-            by_shape: HashMap::new(),
-            top: Map::new(),
+        // The write's own input is echoed where its output has a member of the same name and type
+        // (its `by_shape` is still empty, so nothing else is reused).
+        let (answer, by_shape) = {
+            let own = [&planned];
+            let mut b = Builder { table, label, known: &own, by_shape: Some(HashMap::new()), answer: false };
+            let answer = b.output(table.operations.get(op).and_then(|o| o.output.as_deref()));
+            (answer, b.by_shape.take().unwrap_or_default())
         };
-        let echo = [&echo];
-        let mut b = Builder { table, label, known: &echo, by_shape: Some(HashMap::new()), answer: false };
-        let answer = b.output(table.operations.get(op).and_then(|o| o.output.as_deref()));
-        planned.by_shape = b.by_shape.take().unwrap_or_default();
+        planned.by_shape = by_shape;
         planned.top = answer.read_lock::<Map>().map(|m| m.clone()).unwrap_or_default();
         self.planned.borrow_mut().push(planned);
         self.writes.borrow_mut().push(entry);

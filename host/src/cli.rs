@@ -50,6 +50,7 @@ enum Command {
         journal: JournalArgs,
     },
     /// Remove what a recorded run created, newest first
+    #[command(after_help = "Unless given, --profile, --region and --endpoint-url are the ones the run used.")]
     Undo {
         /// A run id, a unique prefix of one, or `last`
         run: String,
