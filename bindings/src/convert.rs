@@ -371,19 +371,33 @@ impl ToRhai for DateTime {
 /// A timestamp the way the aws CLI prints one: `2024-05-01T12:00:00+00:00`, with microseconds when
 /// they are not zero.
 pub fn iso8601(t: &DateTime) -> String {
-    let s = t.fmt(Format::DateTime).unwrap_or_else(|_| t.secs().to_string());
-    let Some(base) = s.strip_suffix('Z') else { return s };
-    match base.split_once('.') {
-        Some((whole, frac)) => {
-            let micros: String = frac.chars().chain(std::iter::repeat('0')).take(6).collect();
-            if micros == "000000" {
-                format!("{whole}+00:00")
-            } else {
-                format!("{whole}.{micros}+00:00")
-            }
-        }
-        None => format!("{base}+00:00"),
+    use std::fmt::Write;
+    let secs = t.secs();
+    let days = secs.div_euclid(86_400);
+    let rem = secs.rem_euclid(86_400);
+    let (y, m, d) = civil_from_days(days);
+    let mut out = String::with_capacity(32);
+    let _ = write!(out, "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}", rem / 3600, rem % 3600 / 60, rem % 60);
+    let micros = t.subsec_nanos() / 1_000;
+    if micros != 0 {
+        let _ = write!(out, ".{micros:06}");
     }
+    out.push_str("+00:00");
+    out
+}
+
+/// The proleptic Gregorian date of a day count since 1970-01-01 (Howard Hinnant's algorithm).
+fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    (y, m, d)
 }
 
 impl ToRhai for Blob {
@@ -501,6 +515,32 @@ mod tests {
     fn timestamps_print_like_the_aws_cli() {
         assert_eq!(iso8601(&DateTime::from_secs(0)), "1970-01-01T00:00:00+00:00");
         assert_eq!(iso8601(&DateTime::from_millis(1_500)), "1970-01-01T00:00:01.500000+00:00");
+        // The same text as the SDK's own RFC 3339 formatting, rewritten the CLI's way, across
+        // leap years, centuries and fractions.
+        let by_sdk = |t: &DateTime| {
+            let s = t.fmt(Format::DateTime).unwrap();
+            let base = s.strip_suffix('Z').unwrap();
+            match base.split_once('.') {
+                Some((whole, frac)) => {
+                    let micros: String = frac.chars().chain(std::iter::repeat('0')).take(6).collect();
+                    if micros == "000000" {
+                        format!("{whole}+00:00")
+                    } else {
+                        format!("{whole}.{micros}+00:00")
+                    }
+                }
+                None => format!("{base}+00:00"),
+            }
+        };
+        let mut secs: i64 = -2_208_988_800; // 1900-01-01
+        while secs < 4_102_444_800 {
+            // 2100-01-01
+            for nanos in [0u32, 1_000, 123_456_000, 999_999_000] {
+                let t = DateTime::from_secs_and_nanos(secs, nanos);
+                assert_eq!(iso8601(&t), by_sdk(&t), "{secs}.{nanos}");
+            }
+            secs += 86_400 * 7 + 3_661;
+        }
         let back = DateTime::from_rhai(&Dynamic::from("1970-01-01T00:00:01.500000+00:00"), &Path::Root).unwrap();
         assert_eq!(back, DateTime::from_millis(1_500));
     }
