@@ -48,6 +48,22 @@ impl CallError {
         R: std::fmt::Debug + HasStatus + 'static,
     {
         let (service, operation) = (service.to_string(), operation.to_string());
+        let no_credentials = match &e {
+            SdkError::DispatchFailure(_) => credentials_error(&e),
+            _ => None,
+        };
+        if let Some(said) = no_credentials {
+            return CallError::Transport {
+                code: "NoCredentials".into(),
+                message: format!(
+                    "no AWS credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, pass --profile, or sign in \
+                     (aws sso login); the last provider tried said: {said}"
+                ),
+                retryable: false,
+                service,
+                operation,
+            };
+        }
         match &e {
             SdkError::ServiceError(ctx) => {
                 let err = ctx.err();
@@ -83,17 +99,6 @@ impl CallError {
                 code: "Timeout".into(),
                 message: format!("timed out: {}", DisplayErrorContext(&e)),
                 retryable: true,
-                service,
-                operation,
-            },
-            SdkError::DispatchFailure(_) if credentials_error(&e).is_some() => CallError::Transport {
-                code: "NoCredentials".into(),
-                message: format!(
-                    "no AWS credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, pass --profile, or sign in \
-                     (aws sso login); the last provider tried said: {}",
-                    credentials_error(&e).unwrap_or_default()
-                ),
-                retryable: false,
                 service,
                 operation,
             },

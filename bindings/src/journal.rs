@@ -149,13 +149,17 @@ pub fn summarize(id: &str, records: &[Value]) -> RunSummary {
     RunSummary { id: id.to_string(), file: text(start, "file"), started: text(start, "time"), outcome, writes }
 }
 
+/// Whether a parameter's name suggests that its value is a secret.
+pub fn secret_name(name: &str) -> bool {
+    let n = name.to_ascii_lowercase();
+    ["secret", "password", "passwd", "token", "credential", "private", "apikey", "api_key"]
+        .iter()
+        .any(|w| n.contains(w))
+}
+
 /// A parameter's value as the journal keeps it: masked when its name suggests a secret.
 pub fn param_value(name: &str, value: &str) -> Value {
-    let n = name.to_ascii_lowercase();
-    let secret = ["secret", "password", "passwd", "token", "credential", "private", "apikey", "api_key"]
-        .iter()
-        .any(|w| n.contains(w));
-    if secret {
+    if secret_name(name) {
         json!("<masked>")
     } else {
         json!(value)

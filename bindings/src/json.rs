@@ -4,6 +4,27 @@ use base64::Engine as _;
 use rhai::{Array, Dynamic, Map};
 use serde_json::{Number, Value};
 
+/// A script map as JSON, without copying it into a `Dynamic` first.
+pub fn map_to_value(m: &Map) -> Value {
+    Value::Object(m.iter().map(|(k, v)| (k.to_string(), to_value(v))).collect())
+}
+
+/// Calls `f` with every string inside `v`, however deeply nested in arrays and maps.
+pub fn for_each_string(v: &Dynamic, f: &mut impl FnMut(&str)) {
+    if let Some(s) = v.read_lock::<rhai::ImmutableString>() {
+        f(s.as_str());
+    } else if let Some(a) = v.read_lock::<Array>() {
+        a.iter().for_each(|x| for_each_string(x, f));
+    } else if let Some(m) = v.read_lock::<Map>() {
+        m.values().for_each(|x| for_each_string(x, f));
+    }
+}
+
+/// [`for_each_string`] over the values of a map.
+pub fn for_each_string_in(m: &Map, f: &mut impl FnMut(&str)) {
+    m.values().for_each(|x| for_each_string(x, f));
+}
+
 pub fn to_value(v: &Dynamic) -> Value {
     if v.is_unit() {
         Value::Null
@@ -16,7 +37,7 @@ pub fn to_value(v: &Dynamic) -> Value {
     } else if let Some(a) = v.read_lock::<Array>() {
         Value::Array(a.iter().map(to_value).collect())
     } else if let Some(m) = v.read_lock::<Map>() {
-        Value::Object(m.iter().map(|(k, v)| (k.to_string(), to_value(v))).collect())
+        map_to_value(&m)
     } else if v.is_blob() {
         let bytes = v.clone().into_blob().unwrap_or_default();
         Value::String(base64::engine::general_purpose::STANDARD.encode(bytes))

@@ -224,7 +224,7 @@ impl Safety {
             return None;
         }
         let mut found = None;
-        visit_strings(&Dynamic::from_map(input.clone()), &mut |s| {
+        json::for_each_string_in(input, &mut |s| {
             if found.is_none() && planned.iter().any(|p| s.contains(&p.label)) {
                 found = Some(s.to_string());
             }
@@ -241,7 +241,7 @@ impl Safety {
         }
         let mut refs: Vec<usize> = Vec::new();
         let mut placeholders: Vec<String> = Vec::new();
-        visit_strings(&Dynamic::from_map(input.clone()), &mut |s| {
+        json::for_each_string_in(input, &mut |s| {
             for (i, p) in planned.iter().enumerate() {
                 if s.contains(&p.label) {
                     placeholders.push(s.to_string());
@@ -255,7 +255,7 @@ impl Safety {
         // listener planned on a planned load balancer answers a read of that load balancer's listeners).
         for (i, p) in planned.iter().enumerate() {
             let mut shares = false;
-            visit_strings(&Dynamic::from_map(p.input.clone()), &mut |s| shares |= placeholders.iter().any(|x| x == s));
+            json::for_each_string_in(&p.input, &mut |s| shares |= placeholders.iter().any(|x| x == s));
             if shares && !refs.contains(&i) {
                 refs.push(i);
             }
@@ -353,13 +353,7 @@ impl Safety {
             Ok(out) => {
                 outcome["ok"] = json!(true);
                 outcome["request_id"] = json!(crate::runtime::take_request_id());
-                let inverse = undo::inverse(
-                    svc,
-                    op,
-                    &json::to_value(&Dynamic::from_map(input.clone())),
-                    &json::to_value(out),
-                    existed,
-                );
+                let inverse = undo::inverse(svc, op, &json::map_to_value(&input), &json::to_value(out), existed);
                 entry.created = inverse.created.iter().map(|c| format!("{} {}", c.kind, c.id)).collect();
                 outcome["created"] = json!(inverse.created);
                 if let Some(reason) = inverse.not_undoable {
@@ -429,7 +423,7 @@ impl Safety {
 }
 
 fn read_key(svc: Svc, op: &str, input: &Map) -> String {
-    format!("{}:{op}:{}", svc.module(), json::to_value(&Dynamic::from_map(input.clone())))
+    format!("{}:{op}:{}", svc.module(), json::map_to_value(input))
 }
 
 /// The values that name what a creating write makes: its top-level string members called `…Name`
@@ -543,20 +537,10 @@ fn fits(table: &Table, shape: &str, v: &Dynamic) -> bool {
     }
 }
 
-fn visit_strings(v: &Dynamic, f: &mut impl FnMut(&str)) {
-    if let Some(s) = v.read_lock::<rhai::ImmutableString>() {
-        f(s.as_str());
-    } else if let Some(a) = v.read_lock::<Array>() {
-        a.iter().for_each(|x| visit_strings(x, f));
-    } else if let Some(m) = v.read_lock::<Map>() {
-        m.values().for_each(|x| visit_strings(x, f));
-    }
-}
-
 /// The input as the journal, the plan and the prompt show it: members the model marks sensitive
 /// are replaced by `<sensitive>`.
 pub fn masked_input(table: &Table, op: &str, input: &Map) -> Value {
-    let mut v = json::to_value(&Dynamic::from_map(input.clone()));
+    let mut v = json::map_to_value(input);
     if let Some(shape) = table.operations.get(op).and_then(|o| o.input.as_deref()) {
         mask(table, shape, &mut v, 0);
     }

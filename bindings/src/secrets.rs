@@ -82,9 +82,7 @@ pub fn collect(table: &Table, shape: &str, v: &Dynamic) {
 fn walk(table: &Table, shape_name: &str, v: &Dynamic, depth: usize) {
     let Some(shape) = table.shape(shape_name) else { return };
     if shape.sensitive {
-        let mut strings = Vec::new();
-        strings_in(v, &mut strings);
-        strings.iter().for_each(|s| add(s));
+        crate::json::for_each_string(v, &mut |s| add(s));
         return;
     }
     if depth > 32 {
@@ -131,16 +129,6 @@ fn reaches_sensitive(table: &Table, shape_name: &str, seen: &mut Vec<String>) ->
         _ => vec![],
     };
     below.into_iter().any(|s| reaches_sensitive(table, s, seen))
-}
-
-fn strings_in(v: &Dynamic, out: &mut Vec<String>) {
-    if let Some(s) = v.read_lock::<rhai::ImmutableString>() {
-        out.push(s.to_string());
-    } else if let Some(a) = v.read_lock::<Array>() {
-        a.iter().for_each(|x| strings_in(x, out));
-    } else if let Some(m) = v.read_lock::<Map>() {
-        m.values().for_each(|x| strings_in(x, out));
-    }
 }
 
 #[cfg(test)]

@@ -6,7 +6,7 @@ use crate::error::CallError;
 use crate::json;
 use crate::runtime::Context;
 use crate::waiter::{self, WaitOptions};
-use rhai::{Dynamic, Map};
+use rhai::Map;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
@@ -116,7 +116,7 @@ pub fn existed_before(ctx: &Context, svc: Svc, op: &str, input: &Map) -> Option<
     if !needs_look(svc, op) {
         return None;
     }
-    let i = json::to_value(&Dynamic::from_map(input.clone()));
+    let i = json::map_to_value(input);
     let s = |k: &str| i.get(k).cloned().unwrap_or(Value::Null);
     let (read_op, request, found): (&str, Value, Found) = match (svc, op) {
         (Svc::Elbv2, "CreateTargetGroup") => ("DescribeTargetGroups", json!({ "Names": [s("Name")] }), |o, _| {

@@ -47,7 +47,7 @@ pub fn connect(
     ctx.max_calls = limits.aws_calls;
     runbook_bindings::secrets::show(common.show_sensitive);
     for (name, value) in &ctx.params {
-        if journal::param_value(name, value) != serde_json::json!(value) {
+        if journal::secret_name(name) {
             runbook_bindings::secrets::add(value);
         }
     }

@@ -48,11 +48,16 @@ fn faulty(rate_percent: u64, faults: Arc<AtomicU64>) -> impl Fn(&Request) -> Act
     }
 }
 
-#[test]
-fn the_tutorial_under_a_fifth_of_requests_failing_ends_in_the_same_state() {
+/// The emulator's state after the tutorial ran undisturbed, on an emulator of its own.
+fn clean_tutorial_state() -> Vec<String> {
     let clean = Emulator::start();
     clean.runbook().runbook("runbooks/tutorial.rhai", FAST).output().success();
-    let expected = clean.clients().state();
+    clean.clients().state()
+}
+
+#[test]
+fn the_tutorial_under_a_fifth_of_requests_failing_ends_in_the_same_state() {
+    let expected = clean_tutorial_state();
 
     let emu = Emulator::start();
     let faults = Arc::new(AtomicU64::new(0));
@@ -131,9 +136,7 @@ fn interrupt_at_create_load_balancer(emu: &Emulator, signal: &str) -> (i32, Stri
 
 #[test]
 fn sigint_and_sigterm_stop_the_call_in_flight_and_a_rerun_completes() {
-    let clean = Emulator::start();
-    clean.runbook().runbook("runbooks/tutorial.rhai", FAST).output().success();
-    let expected = clean.clients().state();
+    let expected = clean_tutorial_state();
 
     let emu = Emulator::start();
     let (code, stderr) = interrupt_at_create_load_balancer(&emu, "-INT");
