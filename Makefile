@@ -7,7 +7,7 @@ RUNBOOK := $(TARGET_DIR)/debug/runbook
 EMULATOR := tests/emulator/with-emulator.sh
 BOTOCORE = $(shell .venv/bin/python -c 'import botocore, os; print(os.path.dirname(botocore.__file__))')
 
-.PHONY: all build demo test lint generate check-generated ci venv bench
+.PHONY: all build demo test lint generate check-generated ci venv bench layout
 
 all: build
 
@@ -48,3 +48,9 @@ bench: venv
 	.venv/bin/pip install --quiet --disable-pip-version-check -r tests/bench/requirements.txt
 	$(CARGO) build --release -p runbook -p runbook-tests --bin runbook --bin tutorial-floor
 	.venv/bin/python tests/bench/bench.py $(BENCH_ARGS)
+
+# Rewrites host/symbol-order.txt: the functions a tutorial run executes (seen by valgrind), which the
+# release link places together. Rerun it after dependency or toolchain updates.
+layout: venv
+	$(CARGO) build --release -p runbook --bin runbook
+	.venv/bin/python tests/bench/layout.py

@@ -5,7 +5,7 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 use serde_json::Value;
 use std::collections::{BTreeMap, HashMap};
-use std::sync::Mutex;
+use std::sync::{Mutex, OnceLock};
 
 /// A service's table. Operations and waiters are parsed at once; shapes stay as slices of the
 /// embedded JSON text until first used (a script touches a few dozen of EC2's thousands).
@@ -107,6 +107,50 @@ pub struct Shape {
     pub sensitive: bool,
     #[serde(default)]
     pub idempotency_tokens: Vec<String>,
+    #[serde(skip)]
+    resolved: OnceLock<Resolved>,
+}
+
+/// A shape's kind as a closed set, and the shapes it refers to looked up once: what walking an
+/// input or output needs per value, without a name lookup in the table for every member.
+pub struct Resolved {
+    pub kind: Kind,
+    /// Members sorted by name, each with its shape (`None` if the table lacks it).
+    members: Vec<(&'static str, Option<&'static Shape>)>,
+    /// A list's element shape, a map's value shape.
+    pub member: Option<&'static Shape>,
+    pub value: Option<&'static Shape>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    String,
+    Integer,
+    Long,
+    Double,
+    Float,
+    Boolean,
+    Timestamp,
+    Blob,
+    List,
+    Map,
+    Structure,
+    Document,
+    Other,
+}
+
+impl Resolved {
+    /// `None` for a name that is not a member; `Some(None)` for a member whose shape is missing.
+    pub fn member_shape(&self, name: &str) -> Option<Option<&'static Shape>> {
+        self.members.binary_search_by(|(n, _)| (*n).cmp(name)).ok().map(|i| self.members[i].1)
+    }
+}
+
+impl std::fmt::Debug for Resolved {
+    // Shapes can refer to themselves; the kind and member count are enough to show.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Resolved({:?}, {} members)", self.kind, self.members.len())
+    }
 }
 
 impl Shape {
@@ -134,6 +178,39 @@ impl Table<'_> {
         let shape: &'static Shape = Box::leak(Box::new(shape));
         parsed.insert(name.to_string(), shape);
         Some(shape)
+    }
+
+    /// `shape`'s kind and the shapes it refers to, looked up on first use.
+    pub fn resolved(&self, shape: &'static Shape) -> &'static Resolved {
+        shape.resolved.get_or_init(|| {
+            let kind = match shape.kind.as_str() {
+                "string" => Kind::String,
+                "integer" => Kind::Integer,
+                "long" => Kind::Long,
+                "double" => Kind::Double,
+                "float" => Kind::Float,
+                "boolean" => Kind::Boolean,
+                "timestamp" => Kind::Timestamp,
+                "blob" => Kind::Blob,
+                "list" => Kind::List,
+                "map" => Kind::Map,
+                "structure" if shape.document => Kind::Document,
+                "structure" => Kind::Structure,
+                _ => Kind::Other,
+            };
+            let mut members: Vec<(&'static str, Option<&'static Shape>)> = shape
+                .members
+                .iter()
+                .map(|(name, target)| (name.as_str(), target.as_str().and_then(|t| self.shape(t))))
+                .collect();
+            members.sort_unstable_by(|a, b| a.0.cmp(b.0));
+            Resolved {
+                kind,
+                members,
+                member: shape.member.as_deref().and_then(|m| self.shape(m)),
+                value: shape.value.as_deref().and_then(|v| self.shape(v)),
+            }
+        })
     }
 
     /// The operation a script function name stands for.

@@ -3,7 +3,7 @@
 //! its path inside the input.
 
 use crate::convert::{type_name, FromRhai, Path};
-use crate::model::{Shape, Table};
+use crate::model::{Kind, Shape, Table};
 use rhai::{Array, Dynamic, Map};
 
 /// Every problem found in `input` for operation `op`; empty when the input is valid.
@@ -31,14 +31,16 @@ fn at(path: &Path, prefix: &str) -> String {
     }
 }
 
-// Paths are built as `Path` values and rendered only when a problem is reported: valid input, the
-// common case, costs no string formatting.
-fn check_structure(table: &Table, shape: &Shape, map: &Map, path: &Path, problems: &mut Vec<String>) {
+// Paths are built as `Path` values and rendered only when a problem is reported, and member shapes
+// are looked up once per shape (`Table::resolved`): valid input, the common case, costs no string
+// formatting and no table lookups.
+fn check_structure(table: &Table, shape: &'static Shape, map: &Map, path: &Path, problems: &mut Vec<String>) {
+    let resolved = table.resolved(shape);
     for (key, value) in map.iter() {
         let key = key.as_str();
-        match shape.member_shape(key) {
+        match resolved.member_shape(key) {
             Some(target) => {
-                if !value.is_unit() {
+                if let (Some(target), false) = (target, value.is_unit()) {
                     check_value(table, target, value, &Path::Key(path, key), problems);
                 }
             }
@@ -68,13 +70,13 @@ fn check_structure(table: &Table, shape: &Shape, map: &Map, path: &Path, problem
     }
 }
 
-fn check_value(table: &Table, shape_name: &str, v: &Dynamic, path: &Path, problems: &mut Vec<String>) {
-    let Some(shape) = table.shape(shape_name) else { return };
+fn check_value(table: &Table, shape: &'static Shape, v: &Dynamic, path: &Path, problems: &mut Vec<String>) {
+    let resolved = table.resolved(shape);
     let wrong = |what: &str, problems: &mut Vec<String>| {
         problems.push(format!("{path}: expected {what}, got {}", type_name(v)));
     };
-    match shape.kind.as_str() {
-        "string" => {
+    match resolved.kind {
+        Kind::String => {
             let s = v.read_lock::<rhai::ImmutableString>();
             match s {
                 None if v.is_char() => {}
@@ -89,53 +91,55 @@ fn check_value(table: &Table, shape_name: &str, v: &Dynamic, path: &Path, proble
                 Some(_) => {}
             }
         }
-        "integer" | "long" | "double" | "float" | "boolean" | "timestamp" | "blob" => {
-            let (ok, what) = match shape.kind.as_str() {
-                "integer" | "long" => (v.is_int(), "integer"),
-                "double" | "float" => (v.is_int() || v.is_float(), "number"),
-                "boolean" => (v.is_bool(), "boolean"),
-                "timestamp" => (v.is_string() || v.is_int(), "timestamp (ISO-8601 string or epoch seconds)"),
-                _ => (v.is_string() || v.is_blob(), "blob or base64 string"),
-            };
-            if !ok {
-                wrong(what, problems);
-                return;
+        Kind::Integer | Kind::Long if v.is_int() => {
+            // The right kind of value can still be out of range; the conversion says.
+            if resolved.kind == Kind::Integer {
+                if let Err(e) = i32::from_rhai(v, path) {
+                    problems.push(e.to_string());
+                }
             }
-            // The right kind of value can still be out of range or unreadable; the conversion says.
-            let converted = match shape.kind.as_str() {
-                "integer" => i32::from_rhai(v, path).err(),
-                "timestamp" => aws_smithy_types::DateTime::from_rhai(v, path).err(),
-                "blob" => aws_smithy_types::Blob::from_rhai(v, path).err(),
-                _ => None,
-            };
-            if let Some(e) = converted {
+        }
+        Kind::Integer | Kind::Long => wrong("integer", problems),
+        Kind::Double | Kind::Float if !(v.is_int() || v.is_float()) => wrong("number", problems),
+        Kind::Boolean if !v.is_bool() => wrong("boolean", problems),
+        Kind::Timestamp if v.is_string() || v.is_int() => {
+            // A string can still be unreadable as a time; the conversion says.
+            if let Err(e) = aws_smithy_types::DateTime::from_rhai(v, path) {
                 problems.push(e.to_string());
             }
         }
-        "list" => match v.read_lock::<Array>() {
+        Kind::Timestamp => wrong("timestamp (ISO-8601 string or epoch seconds)", problems),
+        Kind::Blob if v.is_string() || v.is_blob() => {
+            if let Err(e) = aws_smithy_types::Blob::from_rhai(v, path) {
+                problems.push(e.to_string());
+            }
+        }
+        Kind::Blob => wrong("blob or base64 string", problems),
+        Kind::List => match v.read_lock::<Array>() {
             Some(items) => {
-                let member = shape.member.as_deref().unwrap_or("");
-                for (i, item) in items.iter().enumerate() {
-                    check_value(table, member, item, &Path::Index(path, i), problems);
+                if let Some(member) = resolved.member {
+                    for (i, item) in items.iter().enumerate() {
+                        check_value(table, member, item, &Path::Index(path, i), problems);
+                    }
                 }
             }
             None => wrong("array", problems),
         },
-        "map" => match v.read_lock::<Map>() {
+        Kind::Map => match v.read_lock::<Map>() {
             Some(m) => {
-                let value = shape.value.as_deref().unwrap_or("");
-                for (k, item) in m.iter() {
-                    check_value(table, value, item, &Path::Key(path, k), problems);
+                if let Some(value) = resolved.value {
+                    for (k, item) in m.iter() {
+                        check_value(table, value, item, &Path::Key(path, k), problems);
+                    }
                 }
             }
             None => wrong("object map", problems),
         },
-        "structure" if shape.document => {}
-        "structure" => match v.read_lock::<Map>() {
+        Kind::Structure => match v.read_lock::<Map>() {
             Some(m) => check_structure(table, shape, &m, path, problems),
             None => wrong("object map", problems),
         },
-        _ => {}
+        Kind::Double | Kind::Float | Kind::Boolean | Kind::Document | Kind::Other => {}
     }
 }
 
@@ -178,5 +182,42 @@ mod tests {
         assert_eq!(closest("VpcID", names.into_iter()), ["VpcId"]);
         assert_eq!(closest("Prot", names.into_iter()), ["Port"]);
         assert!(closest("Zebra", names.into_iter()).is_empty());
+    }
+
+    #[test]
+    fn problems_inside_lists_of_structures_name_their_path() {
+        let table = crate::Svc::Ec2.table().unwrap_or_else(|e| panic!("{e}"));
+        let rule = |protocol: Dynamic, from: Dynamic, extra: Option<(&str, Dynamic)>| {
+            let mut range = Map::new();
+            range.insert("CidrIp".into(), "10.0.0.0/16".into());
+            let mut m = Map::new();
+            m.insert("IpProtocol".into(), protocol);
+            m.insert("FromPort".into(), from);
+            m.insert("IpRanges".into(), Dynamic::from_array(vec![Dynamic::from_map(range)]));
+            if let Some((k, v)) = extra {
+                m.insert(k.into(), v);
+            }
+            Dynamic::from_map(m)
+        };
+        let mut input = Map::new();
+        input.insert("GroupId".into(), "sg-1".into());
+        input.insert(
+            "IpPermissions".into(),
+            Dynamic::from_array(vec![
+                rule("tcp".into(), Dynamic::from_int(80), None),
+                rule(Dynamic::from_int(6), Dynamic::from_int(1 << 40), Some(("ToPrt", Dynamic::from_int(1)))),
+            ]),
+        );
+        let problems = validate(table, "AuthorizeSecurityGroupIngress", &input);
+        assert_eq!(
+            problems,
+            [
+                "IpPermissions[1].FromPort: integer 1099511627776 is out of range for a 32-bit member",
+                "IpPermissions[1].IpProtocol: expected string, got integer",
+                "unknown key ToPrt in IpPermissions[1] (did you mean ToPort?)",
+            ]
+        );
+        input.remove("IpPermissions");
+        assert!(validate(table, "AuthorizeSecurityGroupIngress", &input).is_empty());
     }
 }

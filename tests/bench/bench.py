@@ -161,6 +161,18 @@ def peak_memory(emu):
     return kib / 1024
 
 
+def layout_coverage():
+    """How many of host/symbol-order.txt's names the release binary still holds: the list is made
+    by `make layout` and goes stale as dependencies and the toolchain change."""
+    path = os.path.join(ROOT, "host", "symbol-order.txt")
+    if not os.path.exists(path):
+        return None
+    wanted = [line.strip() for line in open(path) if line.strip()]
+    out = subprocess.run(["nm", "--defined-only", RUNBOOK], check=True, capture_output=True, text=True).stdout
+    present = {parts[2] for parts in (line.split() for line in out.splitlines()) if len(parts) == 3}
+    return len(wanted), sum(1 for name in wanted if name in present)
+
+
 def conversion():
     subprocess.run(["cargo", "bench", "-q", "-p", "runbook-bindings", "--bench", "convert"], cwd=ROOT, check=True,
                    stdout=subprocess.DEVNULL)
@@ -272,6 +284,7 @@ def main():
         emu.stop()
     print("cold start, conversion, build:", flush=True)
     cold = cold_start(args.cold_runs)
+    layout = layout_coverage()
     conv = conversion()
     saved_build = os.path.join(ROOT, "tests/bench/build.json")
     if args.skip_build:
@@ -329,6 +342,8 @@ def main():
         f"| `runbook run` of an empty runbook (median of {args.cold_runs}) | {cold['cold_run_ms']:.1f} ms |",
         f"| peak memory (max RSS) of `runbook run runbooks/tutorial.rhai` | {peak:.1f} MiB |",
     ]
+    if layout:
+        lines.append(f"| functions of `host/symbol-order.txt` found in the binary (`make layout` renews the list) | {layout[1]} of {layout[0]} |")
     for name, us in conv.items():
         lines.append(f"| conversion `{name}` (criterion median) | {us:.1f} µs |")
     if build:
