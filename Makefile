@@ -42,11 +42,16 @@ check-generated: venv
 ci: lint check-generated test
 
 # Benchmarks: the tutorial via the aws CLI, runbook and plain SDK calls; cold start; conversion;
-# memory; build cost. Rewrites BENCHMARKS.md and tests/bench/tutorial.png. BENCH_ARGS=--skip-build
-# leaves out the clean-build measurement.
+# memory; build cost. Renews host/symbol-order.txt first when valgrind is there (see layout).
+# Rewrites BENCHMARKS.md and tests/bench/tutorial.png. BENCH_ARGS=--skip-build leaves out the
+# clean-build measurement.
 bench: venv
 	.venv/bin/pip install --quiet --disable-pip-version-check -r tests/bench/requirements.txt
-	$(CARGO) build --release -p runbook -p runbook-tests --bin runbook --bin tutorial-floor
+	$(CARGO) build --release -p runbook -p runbook-tests --bin tutorial-floor
+	$(CARGO) build --release -p runbook --bin runbook
+	@if command -v valgrind >/dev/null; then \
+		.venv/bin/python tests/bench/layout.py && $(CARGO) build --release -p runbook --bin runbook; \
+	else echo "bench: valgrind is not installed; host/symbol-order.txt is used as it is"; fi
 	.venv/bin/python tests/bench/bench.py $(BENCH_ARGS)
 
 # Rewrites host/symbol-order.txt: the functions a tutorial run executes (seen by valgrind), which the

@@ -10,7 +10,64 @@ use rhai::{Array, Dynamic, Map};
 use runbook_bindings::convert::{FromRhai, Path, ToRhai};
 use runbook_bindings::validate::validate;
 use runbook_bindings::Svc;
+use std::alloc::{GlobalAlloc, Layout, System};
 use std::hint::black_box;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
+use std::sync::Mutex;
+
+/// The system allocator, counting calls while `COUNTING` is on (only outside the timed runs: the
+/// flag costs one load per allocation, the count is taken once per payload).
+struct Counting;
+
+static COUNTING: AtomicBool = AtomicBool::new(false);
+static ALLOCATIONS: AtomicU64 = AtomicU64::new(0);
+
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        if COUNTING.load(Relaxed) {
+            ALLOCATIONS.fetch_add(1, Relaxed);
+        }
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        unsafe { System.dealloc(ptr, layout) }
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        if COUNTING.load(Relaxed) {
+            ALLOCATIONS.fetch_add(1, Relaxed);
+        }
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+/// Allocations (and reallocations) one conversion makes, per benchmark name.
+static COUNTS: Mutex<Vec<(String, u64)>> = Mutex::new(Vec::new());
+
+/// Times `f` under `name`, after counting the allocations of one call to it.
+fn bench<R>(c: &mut Criterion, name: &str, mut f: impl FnMut() -> R) {
+    ALLOCATIONS.store(0, Relaxed);
+    COUNTING.store(true, Relaxed);
+    let out = f();
+    COUNTING.store(false, Relaxed);
+    drop(out);
+    COUNTS.lock().unwrap_or_else(|e| e.into_inner()).push((name.to_string(), ALLOCATIONS.load(Relaxed)));
+    c.bench_function(name, |b| b.iter(|| black_box(f())));
+}
+
+/// Writes the allocation counts as JSON to the file named by RUNBOOK_BENCH_ALLOCATIONS (make bench
+/// reads it), or to standard error.
+fn report_allocations(_: &mut Criterion) {
+    let counts = COUNTS.lock().unwrap_or_else(|e| e.into_inner());
+    let body: Vec<String> = counts.iter().map(|(n, k)| format!("  \"{n}\": {k}")).collect();
+    let json = format!("{{\n{}\n}}\n", body.join(",\n"));
+    match std::env::var_os("RUNBOOK_BENCH_ALLOCATIONS") {
+        Some(path) => std::fs::write(&path, json).unwrap_or_else(|e| panic!("{}: {e}", path.to_string_lossy())),
+        None => eprint!("allocations per call:\n{json}"),
+    }
+}
 
 fn tasks(n: usize) -> Vec<Task> {
     (0..n)
@@ -103,22 +160,20 @@ fn map(pairs: Vec<(&str, Dynamic)>) -> Map {
 
 fn outputs(c: &mut Criterion) {
     let t = tasks(100);
-    c.bench_function("to_rhai/describe_tasks_100_tasks", |b| b.iter(|| black_box(black_box(&t).to_rhai())));
+    bench(c, "to_rhai/describe_tasks_100_tasks", || black_box(&t).to_rhai());
     let g = vec![security_group(500)];
-    c.bench_function("to_rhai/describe_security_groups_500_rules", |b| b.iter(|| black_box(black_box(&g).to_rhai())));
+    bench(c, "to_rhai/describe_security_groups_500_rules", || black_box(&g).to_rhai());
     let lbs = load_balancers(100);
-    c.bench_function("to_rhai/describe_load_balancers_100", |b| b.iter(|| black_box(black_box(&lbs).to_rhai())));
+    bench(c, "to_rhai/describe_load_balancers_100", || black_box(&lbs).to_rhai());
 }
 
 fn inputs(c: &mut Criterion) {
     let ecs = Svc::Ecs.table().unwrap_or_else(|e| panic!("{e}"));
     let arns: Array = tasks(100).iter().map(|t| Dynamic::from(t.task_arn().unwrap_or_default().to_string())).collect();
     let describe = map(vec![("cluster", "rent-a-room-cluster".into()), ("tasks", arns.into())]);
-    c.bench_function("from_rhai/describe_tasks_100_arns", |b| {
-        b.iter(|| {
-            assert!(validate(ecs, "DescribeTasks", black_box(&describe)).is_empty());
-            black_box(Vec::<String>::from_rhai(&describe["tasks"], &Path::Root).is_ok())
-        })
+    bench(c, "from_rhai/describe_tasks_100_arns", || {
+        assert!(validate(ecs, "DescribeTasks", black_box(&describe)).is_empty());
+        Vec::<String>::from_rhai(&describe["tasks"], &Path::Root).is_ok()
     });
 
     let ec2 = Svc::Ec2.table().unwrap_or_else(|e| panic!("{e}"));
@@ -137,11 +192,9 @@ fn inputs(c: &mut Criterion) {
         })
         .collect();
     let ingress = map(vec![("GroupId", "sg-0123456789abcdef0".into()), ("IpPermissions", rules.into())]);
-    c.bench_function("from_rhai/authorize_ingress_500_rules", |b| {
-        b.iter(|| {
-            assert!(validate(ec2, "AuthorizeSecurityGroupIngress", black_box(&ingress)).is_empty());
-            black_box(Vec::<IpPermission>::from_rhai(&ingress["IpPermissions"], &Path::Root).is_ok())
-        })
+    bench(c, "from_rhai/authorize_ingress_500_rules", || {
+        assert!(validate(ec2, "AuthorizeSecurityGroupIngress", black_box(&ingress)).is_empty());
+        Vec::<IpPermission>::from_rhai(&ingress["IpPermissions"], &Path::Root).is_ok()
     });
 
     let elbv2 = Svc::Elbv2.table().unwrap_or_else(|e| panic!("{e}"));
@@ -149,19 +202,23 @@ fn inputs(c: &mut Criterion) {
         .map(|i| Dynamic::from_map(map(vec![("Id", format!("10.0.0.{i}").into()), ("Port", Dynamic::from_int(80))])))
         .collect();
     let register = map(vec![("TargetGroupArn", "arn:tg".into()), ("Targets", targets.into())]);
-    c.bench_function("from_rhai/register_targets_100", |b| {
+    bench(c, "from_rhai/register_targets_100", || {
+        assert!(validate(elbv2, "RegisterTargets", black_box(&register)).is_empty());
+        Vec::<aws_sdk_elasticloadbalancingv2::types::TargetDescription>::from_rhai(&register["Targets"], &Path::Root)
+            .is_ok()
+    });
+}
+
+/// What allocation alone costs here: as many blocks as the 100-task conversion allocates, each the
+/// size of a Rhai string's shared box, allocated and freed with nothing else done.
+fn allocation(c: &mut Criterion) {
+    c.bench_function("alloc/5702_blocks_of_40_bytes", |b| {
         b.iter(|| {
-            assert!(validate(elbv2, "RegisterTargets", black_box(&register)).is_empty());
-            black_box(
-                Vec::<aws_sdk_elasticloadbalancingv2::types::TargetDescription>::from_rhai(
-                    &register["Targets"],
-                    &Path::Root,
-                )
-                .is_ok(),
-            )
+            let blocks: Vec<Box<[u64; 5]>> = (0..5702u64).map(|i| Box::new([i; 5])).collect();
+            black_box(blocks)
         })
     });
 }
 
-criterion_group!(benches, outputs, inputs);
+criterion_group!(benches, outputs, inputs, allocation, report_allocations);
 criterion_main!(benches);

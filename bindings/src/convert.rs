@@ -177,7 +177,8 @@ impl From<Obj> for Dynamic {
 impl FromRhai for String {
     fn from_rhai(v: &Dynamic, path: &Path) -> Result<Self, ConvError> {
         if let Some(s) = v.read_lock::<ImmutableString>() {
-            return Ok(s.to_string());
+            // Not `to_string()`, which goes through the formatter.
+            return Ok(s.as_str().to_owned());
         }
         if let Ok(c) = v.as_char() {
             return Ok(c.to_string());
@@ -270,7 +271,7 @@ impl FromRhai for Document {
         if let Some(m) = v.read_lock::<Map>() {
             let mut out = HashMap::with_capacity(m.len());
             for (k, item) in m.iter() {
-                out.insert(k.to_string(), Document::from_rhai(item, &Path::Key(path, k))?);
+                out.insert(k.as_str().to_owned(), Document::from_rhai(item, &Path::Key(path, k))?);
             }
             return Ok(Document::Object(out));
         }
@@ -281,7 +282,12 @@ impl FromRhai for Document {
 impl<T: FromRhai> FromRhai for Vec<T> {
     fn from_rhai(v: &Dynamic, path: &Path) -> Result<Self, ConvError> {
         let a = v.read_lock::<Array>().ok_or_else(|| ConvError::expected(path, "array", v))?;
-        a.iter().enumerate().map(|(i, item)| T::from_rhai(item, &Path::Index(path, i))).collect()
+        // Sized once: collecting `Result`s would grow the vector by doubling, copying every element.
+        let mut out = Vec::with_capacity(a.len());
+        for (i, item) in a.iter().enumerate() {
+            out.push(T::from_rhai(item, &Path::Index(path, i))?);
+        }
+        Ok(out)
     }
 }
 
@@ -458,6 +464,9 @@ macro_rules! enum_from_rhai {
     ($t:ty) => {
         impl $crate::convert::FromRhai for $t {
             fn from_rhai(v: &rhai::Dynamic, path: &$crate::convert::Path) -> Result<Self, $crate::convert::ConvError> {
+                if let Some(s) = v.read_lock::<rhai::ImmutableString>() {
+                    return Ok(<$t>::from(s.as_str()));
+                }
                 let s = <String as $crate::convert::FromRhai>::from_rhai(v, path)?;
                 Ok(<$t>::from(s.as_str()))
             }

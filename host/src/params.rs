@@ -24,18 +24,63 @@ pub fn parse_sets(sets: &[String]) -> Result<BTreeMap<String, String>, String> {
     Ok(out)
 }
 
-/// The parameter names used as `param("name"...)` in the runbook and in every runbook of its folder
-/// (imports can read parameters too).
+/// The parameter names used as `param("name"...)` in the runbook and in the runbooks it imports,
+/// followed from import to import as the module resolver finds them (`<root>/<name>.rhai`). Only
+/// when an import names its module with an expression rather than a string does every runbook of
+/// the folder count, since any of them could be the one imported.
 pub fn declared(root: &Path, file: &Path) -> BTreeSet<String> {
     let mut names = BTreeSet::new();
-    let mut files = vec![file.to_path_buf()];
-    collect_rhai(root, &mut files, 0);
-    for f in files {
-        if let Ok(text) = std::fs::read_to_string(&f) {
-            scan(&text, &mut names);
+    let mut queue = vec![file.to_path_buf()];
+    let mut seen = BTreeSet::new();
+    let mut dynamic = false;
+    while let Some(f) = queue.pop() {
+        if !seen.insert(f.clone()) {
+            continue;
+        }
+        let Ok(text) = std::fs::read_to_string(&f) else { continue };
+        scan(&text, &mut names);
+        for import in imports(&text) {
+            match import {
+                Some(module) => queue.push(root.join(format!("{module}.rhai"))),
+                None => dynamic = true,
+            }
+        }
+    }
+    if dynamic {
+        let mut files = Vec::new();
+        collect_rhai(root, &mut files, 0);
+        for f in files.iter().filter(|f| !seen.contains(*f)) {
+            if let Ok(text) = std::fs::read_to_string(f) {
+                scan(&text, &mut names);
+            }
         }
     }
     names
+}
+
+/// The module of each `import` statement in `text`: `Some(name)` for a string literal, `None` for
+/// an expression.
+fn imports(text: &str) -> Vec<Option<&str>> {
+    let mut out = Vec::new();
+    let mut from = 0;
+    while let Some(i) = text[from..].find("import") {
+        let start = from + i;
+        from = start + "import".len();
+        let before = text[..start].chars().next_back();
+        let rest = &text[from..];
+        let word =
+            !before.is_some_and(|c| c.is_alphanumeric() || c == '_') && rest.starts_with(|c: char| c.is_whitespace());
+        if !word {
+            continue;
+        }
+        let rest = rest.trim_start();
+        let literal = rest.chars().next().filter(|q| *q == '"' || *q == '`').and_then(|q| {
+            let body = &rest[1..];
+            body.find(q).map(|end| &body[..end])
+        });
+        out.push(literal);
+    }
+    out
 }
 
 fn collect_rhai(dir: &Path, out: &mut Vec<std::path::PathBuf>, depth: usize) {
@@ -96,5 +141,23 @@ mod tests {
         let given = parse_sets(&["tg_nam=y".into()]).unwrap();
         let e = check(&given, &names).unwrap_err();
         assert!(e.contains("did you mean tg_name?"), "{e}");
+    }
+
+    #[test]
+    fn parameters_come_from_the_runbook_and_what_it_imports() {
+        let dir = std::env::temp_dir().join(format!("runbook-params-{}", std::process::id()));
+        std::fs::create_dir_all(dir.join("lib")).unwrap();
+        let write = |name: &str, text: &str| std::fs::write(dir.join(name), text).unwrap();
+        write("main.rhai", "import \"step\"; // reimport(\"x\")\nlet a = param(\"a\", 1);");
+        write("step.rhai", "import `lib/common` as c; let b = param(\"b\", 2);");
+        write("lib/common.rhai", "let c = param(\"c\", 3); import \"step\";");
+        write("other.rhai", "let d = param(\"d\", 4);");
+        let names = declared(&dir, &dir.join("main.rhai"));
+        assert_eq!(names.iter().collect::<Vec<_>>(), ["a", "b", "c"]);
+        // An import by expression could load any runbook of the folder.
+        write("main.rhai", "let m = \"step\"; import m as s; let a = param(\"a\", 1);");
+        let names = declared(&dir, &dir.join("main.rhai"));
+        assert_eq!(names.iter().collect::<Vec<_>>(), ["a", "b", "c", "d"]);
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -174,8 +174,13 @@ def layout_coverage():
 
 
 def conversion():
+    """Criterion's median per payload, and the allocations one conversion of it makes."""
+    counts_file = os.path.join(tempfile.mkdtemp(prefix="runbook-bench-"), "allocations.json")
+    env = dict(os.environ, RUNBOOK_BENCH_ALLOCATIONS=counts_file)
     subprocess.run(["cargo", "bench", "-q", "-p", "runbook-bindings", "--bench", "convert"], cwd=ROOT, check=True,
-                   stdout=subprocess.DEVNULL)
+                   stdout=subprocess.DEVNULL, env=env)
+    with open(counts_file) as f:
+        allocations = json.load(f)
     results = {}
     base = os.path.join(TARGET, "criterion")
     for entry in sorted(os.listdir(base)):
@@ -185,7 +190,7 @@ def conversion():
                 name = json.load(f)["full_id"]
             with open(os.path.join(new, "estimates.json")) as f:
                 results[name] = json.load(f)["median"]["point_estimate"] / 1000.0
-    return results
+    return results, allocations
 
 
 def build_cost():
@@ -285,7 +290,7 @@ def main():
     print("cold start, conversion, build:", flush=True)
     cold = cold_start(args.cold_runs)
     layout = layout_coverage()
-    conv = conversion()
+    conv, allocations = conversion()
     saved_build = os.path.join(ROOT, "tests/bench/build.json")
     if args.skip_build:
         build = json.load(open(saved_build)) if os.path.exists(saved_build) else None
@@ -299,7 +304,8 @@ def main():
     measured = dict(cold)
     measured["runbook_over_floor"] = med["runbook"] / med["Rust SDK (floor)"]
     measured["cli_over_runbook"] = med["aws CLI script"] / med["runbook"]
-    measured["conversion_max_us"] = max(conv.values()) if conv else float("nan")
+    conversions = [us for name, us in conv.items() if name.startswith(("to_rhai/", "from_rhai/"))]
+    measured["conversion_max_us"] = max(conversions) if conversions else float("nan")
     measured["peak_mib"] = peak
     chart(times, os.path.join(ROOT, "tests/bench/tutorial.png"))
 
@@ -345,7 +351,10 @@ def main():
     if layout:
         lines.append(f"| functions of `host/symbol-order.txt` found in the binary (`make layout` renews the list) | {layout[1]} of {layout[0]} |")
     for name, us in conv.items():
-        lines.append(f"| conversion `{name}` (criterion median) | {us:.1f} µs |")
+        n = allocations.get(name)
+        count = f", {n:,} allocations" if n is not None else ""
+        what = "conversion" if name.startswith(("to_rhai/", "from_rhai/")) else "allocation alone"
+        lines.append(f"| {what} `{name}` (criterion median{count}) | {us:.1f} µs |")
     if build:
         lines += [
             f"| clean debug build of the workspace ({build['measured']}) | {build['clean_debug_s'] / 60:.1f} min |",
