@@ -50,7 +50,7 @@ bench: venv
 	$(CARGO) build --release -p runbook -p runbook-tests --bin tutorial-floor
 	$(CARGO) build --release -p runbook --bin runbook
 	@if command -v valgrind >/dev/null; then \
-		.venv/bin/python tests/bench/layout.py && $(CARGO) build --release -p runbook --bin runbook; \
+		$(MAKE) --no-print-directory layout && $(CARGO) build --release -p runbook --bin runbook; \
 	else echo "bench: valgrind is not installed; host/symbol-order.txt is used as it is"; fi
 	.venv/bin/python tests/bench/bench.py $(BENCH_ARGS)
 

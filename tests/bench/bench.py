@@ -168,9 +168,19 @@ def layout_coverage():
     if not os.path.exists(path):
         return None
     wanted = [line.strip() for line in open(path) if line.strip()]
-    out = subprocess.run(["nm", "--defined-only", RUNBOOK], check=True, capture_output=True, text=True).stdout
-    present = {parts[2] for parts in (line.split() for line in out.splitlines()) if len(parts) == 3}
+    present = text_symbols(RUNBOOK)
     return len(wanted), sum(1 for name in wanted if name in present)
+
+
+def text_symbols(binary):
+    """The names of the binary's function symbols."""
+    out = subprocess.run(["nm", "--defined-only", binary], check=True, capture_output=True, text=True).stdout
+    names = set()
+    for line in out.splitlines():
+        parts = line.split()
+        if len(parts) == 3 and parts[1] in "tTwW":
+            names.add(parts[2])
+    return names
 
 
 def conversion():

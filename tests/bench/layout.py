@@ -14,20 +14,9 @@ import sys
 import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from bench import ROOT, RUNBOOK, Emulator  # noqa: E402
+from bench import ROOT, RUNBOOK, Emulator, text_symbols  # noqa: E402
 
 ORDER = os.path.join(ROOT, "host", "symbol-order.txt")
-
-
-def text_symbols(binary):
-    """The names of the binary's function symbols."""
-    out = subprocess.run(["nm", "--defined-only", binary], check=True, capture_output=True, text=True).stdout
-    names = set()
-    for line in out.splitlines():
-        parts = line.split()
-        if len(parts) == 3 and parts[1] in "tTwW":
-            names.add(parts[2])
-    return names
 
 
 def executed(cmd, env, out_dir, label):
@@ -44,11 +33,7 @@ def executed(cmd, env, out_dir, label):
     with open(out) as f:
         for line in f:
             if line.startswith(("fn=", "cfn=")):
-                name = line.split("=", 1)[1].strip()
-                # "(id) name" when callgrind compresses names; it does not here, but be safe.
-                if name.startswith("(") and ") " in name:
-                    name = name.split(") ", 1)[1]
-                names.add(name)
+                names.add(line.split("=", 1)[1].strip())
     return names
 
 
