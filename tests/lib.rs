@@ -80,8 +80,17 @@ impl Emulator {
     /// to this emulator but never answers it; returns once that request has reached the emulator,
     /// with the run still waiting for its answer. Stderr is piped.
     pub fn tutorial_stalled_at(&self, operation: &'static str) -> (proxy::Proxy, Child) {
+        self.tutorial_stalled_at_nth(&[operation], 1)
+    }
+
+    /// Like [`Emulator::tutorial_stalled_at`], for the `n`th request (from 1) whose operation is
+    /// one of `operations`.
+    pub fn tutorial_stalled_at_nth(&self, operations: &[&str], n: usize) -> (proxy::Proxy, Child) {
+        let ops: Vec<String> = operations.iter().map(|o| o.to_string()).collect();
+        let matched = std::sync::atomic::AtomicUsize::new(0);
         let proxy = proxy::Proxy::start(&self.url, move |r| {
-            if r.operation() == operation {
+            let op = r.operation();
+            if ops.contains(&op) && matched.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1 == n {
                 proxy::Action::Stall
             } else {
                 proxy::Action::Forward
@@ -95,8 +104,18 @@ impl Emulator {
             .spawn()
             .expect("start runbook");
         let started = Instant::now();
-        while !proxy.forwarded().iter().any(|op| op == operation) {
-            assert!(started.elapsed() < Duration::from_secs(60), "the run never reached {operation}");
+        let mut child = child;
+        while proxy.forwarded().iter().filter(|op| operations.contains(&op.as_str())).count() < n {
+            let ended = child.try_wait().ok().flatten().is_some();
+            if ended || started.elapsed() > Duration::from_secs(60) {
+                let _ = child.kill();
+                let out = child.wait_with_output().expect("the run's output");
+                panic!(
+                    "the run never reached {operations:?} #{n} ({:?}); it said:\n{}",
+                    proxy.forwarded(),
+                    String::from_utf8_lossy(&out.stderr)
+                );
+            }
             std::thread::sleep(Duration::from_millis(50));
         }
         (proxy, child)

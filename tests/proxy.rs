@@ -1,7 +1,8 @@
 //! A proxy between `runbook` and the emulator: it forwards each request, or, as a test's rule
-//! decides, holds its answer back, fails it, delays it or cuts the connection; and it records the
-//! operation of every request that passed. Each connection carries one request (answers say
-//! `Connection: close`), so a rule sees every request on its own.
+//! decides, holds its answer back, drops or delays the answer after forwarding, fails it, delays it
+//! or cuts the connection; and it records the operation of every request that passed. Each
+//! connection carries one request (answers say `Connection: close`), so a rule sees every request
+//! on its own.
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -25,6 +26,11 @@ pub enum Action {
     Cut,
     /// Wait, then forward.
     Delay(Duration),
+    /// Forward it, then close the connection without answering: the call was made and its answer
+    /// is lost, as when a connection drops after AWS did the work.
+    DropAnswer,
+    /// Forward it, then answer only after this long (longer than the client waits).
+    Late(Duration),
 }
 
 /// A request as the rule sees it.
@@ -129,17 +135,24 @@ fn serve(
         }
         Action::Cut => return Ok(()),
         Action::Delay(d) => std::thread::sleep(d),
-        Action::Forward | Action::Stall => {}
+        Action::Forward | Action::Stall | Action::DropAnswer | Action::Late(_) => {}
     }
     let answer = forward(upstream, &req)?;
     forwarded.lock().map(|mut f| f.push(op)).ok();
-    if matches!(action, Action::Stall) {
-        while !stop.load(Ordering::SeqCst) {
-            std::thread::sleep(Duration::from_millis(50));
+    match action {
+        Action::Stall => {
+            while !stop.load(Ordering::SeqCst) {
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            Ok(())
         }
-        return Ok(());
+        Action::DropAnswer => client.shutdown(std::net::Shutdown::Both),
+        Action::Late(d) => {
+            std::thread::sleep(d);
+            client.write_all(&answer)
+        }
+        _ => client.write_all(&answer),
     }
-    client.write_all(&answer)
 }
 
 /// Reads one request: the head up to the blank line, then `Content-Length` bytes of body.

@@ -101,7 +101,7 @@ pub fn invoke(ctx: &Context, svc: Svc, op: &str, input: &Map, paginate: bool) ->
     }
     let meta = table.operations.get(op);
     let result = if !meta.is_some_and(|o| o.readonly) {
-        ctx.safety.write(table, svc, op, input, ctx, |input| send(ctx, svc, op, input))
+        ctx.safety.write(table, svc, op, input, ctx, |input| send_as(ctx, svc, op, input, true))
     } else if let Some(answer) = ctx.safety.answer_from_plan(table, svc, op, input) {
         return Ok(answer);
     } else {
@@ -127,13 +127,18 @@ pub fn function_name(module: &str, op: &str) -> String {
         .unwrap_or_else(|| op.to_string())
 }
 
+/// One read, no validation; see [`send_as`].
+pub fn send(ctx: &Context, svc: Svc, op: &str, input: &Map) -> Result<Dynamic, CallError> {
+    send_as(ctx, svc, op, input, false)
+}
+
 /// One request, no validation; retried for a bounded time while AWS says that a role created
 /// moments ago is not usable yet (IAM is eventually consistent).
-pub fn send(ctx: &Context, svc: Svc, op: &str, input: &Map) -> Result<Dynamic, CallError> {
+pub fn send_as(ctx: &Context, svc: Svc, op: &str, input: &Map, write: bool) -> Result<Dynamic, CallError> {
     let started = std::time::Instant::now();
     let mut delay = 0.5f64;
     loop {
-        match send_once(ctx, svc, op, input) {
+        match send_once(ctx, svc, op, input, write) {
             Err(e) if role_not_yet_usable(svc, &e) && started.elapsed() < ctx.propagation_timeout => {
                 eprintln!(
                     "[retry] {}::{op}: {} (a role created moments ago is not usable yet); retrying in {delay}s",
@@ -162,7 +167,9 @@ fn role_not_yet_usable(svc: Svc, e: &CallError) -> bool {
     }
 }
 
-fn send_once(ctx: &Context, svc: Svc, op: &str, input: &Map) -> Result<Dynamic, CallError> {
+/// One call with the SDK's own attempts. For a write (`write`), an attempt whose answer is lost
+/// ends the call (see `attempts`), so that the caller can look before sending again.
+fn send_once(ctx: &Context, svc: Svc, op: &str, input: &Map, write: bool) -> Result<Dynamic, CallError> {
     let fut = svc.start(ctx, op, input).ok_or_else(|| CallError::Transport {
         service: svc.module().into(),
         operation: op.into(),
@@ -180,33 +187,56 @@ fn send_once(ctx: &Context, svc: Svc, op: &str, input: &Map) -> Result<Dynamic, 
         });
     }
     ctx.stats.calls.set(ctx.stats.calls.get() + 1);
-    let timeout = ctx.call_timeout;
-    let fut = async move {
-        match timeout {
-            None => fut.await,
-            Some(d) => tokio::time::timeout(d, fut).await.unwrap_or_else(|_| {
-                Err(CallError::Transport {
-                    service: svc.module().into(),
-                    operation: op.into(),
-                    code: "CallTimeout".into(),
-                    message: format!("no answer within {} s (--call-timeout)", d.as_secs_f64()),
-                    retryable: true,
-                })
-            }),
-        }
-    };
+    ctx.attempts.begin(write);
     let started = std::time::Instant::now();
     let result = ctx.block_on(svc.module(), op, fut);
     if ctx.verbose > 0 {
         log_call(ctx, svc, op, input, &result, started.elapsed());
     }
-    result.map_err(|e| match e {
+    result.map_err(|e| explain(ctx, svc, op, e))
+}
+
+/// An error as the attempts explain it: a conversion error placed at its operation, a refused
+/// endpoint, an attempt that timed out, an answer lost after the request left.
+fn explain(ctx: &Context, svc: Svc, op: &str, e: CallError) -> CallError {
+    let log = ctx.attempts.log();
+    let transport = |code: &str, message: String, retryable: bool| CallError::Transport {
+        service: svc.module().into(),
+        operation: op.into(),
+        code: code.into(),
+        message,
+        retryable,
+    };
+    match e {
         // Conversion errors from generated code do not know where they happened.
         CallError::Validation { problems, .. } => {
             CallError::Validation { service: svc.module().into(), operation: op.into(), problems }
         }
+        CallError::Transport { .. } if log.refused >= crate::attempts::REFUSALS => transport(
+            "ConnectionRefused",
+            format!(
+                "could not connect to {}: the connection was refused {} times",
+                ctx.endpoint().unwrap_or("the AWS endpoint"),
+                log.refused
+            ),
+            false,
+        ),
+        CallError::Transport { code, .. } if code == "Timeout" && log.lost > 0 => transport(
+            "CallTimeout",
+            format!(
+                "no answer within {} s (--call-timeout), {} attempt(s)",
+                ctx.call_timeout.as_secs_f64(),
+                log.attempts
+            ),
+            true,
+        ),
+        CallError::Transport { .. } if log.stopped_after_loss => transport(
+            "AnswerLost",
+            "the request was sent and its answer was lost (the connection closed or timed out)".into(),
+            true,
+        ),
         other => other,
-    })
+    }
 }
 
 /// `-v`: one line per call on stderr; `-vv` adds the parameters, sensitive members masked.

@@ -137,7 +137,9 @@ impl CallError {
     pub fn outcome_unknown(&self) -> bool {
         match self {
             CallError::Interrupted { .. } => true,
-            CallError::Transport { code, .. } => matches!(code.as_str(), "Timeout" | "CallTimeout" | "ConnectionError"),
+            CallError::Transport { code, .. } => {
+                matches!(code.as_str(), "Timeout" | "CallTimeout" | "ConnectionError" | "AnswerLost")
+            }
             CallError::Aws { code, .. } => code == "InvalidResponse",
             _ => false,
         }

@@ -9,6 +9,7 @@
 //! engine.run(r#"print(ec2::describe_vpcs().query("Vpcs[0].VpcId"));"#).unwrap();
 //! ```
 
+pub mod attempts;
 pub mod call;
 pub mod convert;
 pub mod error;
@@ -17,6 +18,7 @@ pub mod helpers;
 pub mod journal;
 pub mod json;
 pub mod model;
+pub mod reconcile;
 pub mod runtime;
 pub mod safety;
 pub mod secrets;

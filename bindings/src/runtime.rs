@@ -46,13 +46,25 @@ pub struct AwsOptions {
     pub profile: Option<String>,
     pub region: Option<String>,
     pub endpoint_url: Option<String>,
-    /// Attempts per call, retries included (default: AWS_MAX_ATTEMPTS, the profile, then 3).
+    /// Attempts per call, retries included (default: AWS_MAX_ATTEMPTS, then [`DEFAULT_MAX_ATTEMPTS`]).
     pub max_attempts: Option<u32>,
     /// `standard` or `adaptive` (default: AWS_RETRY_MODE, the profile, then standard).
     pub retry_mode: Option<String>,
-    /// Seconds a call may take, its retries included, before it fails.
+    /// Seconds one attempt waits for its answer before it counts as lost (default
+    /// [`DEFAULT_ATTEMPT_TIMEOUT`]).
     pub call_timeout: Option<f64>,
 }
+
+/// Attempts per call unless `--max-attempts` or AWS_MAX_ATTEMPTS says otherwise. The aws CLI makes 3,
+/// which at one failed request in five loses one call in 125: a tutorial-sized run of ~150 calls
+/// would lose one. Ten make that one in ten million, while backoff (1 s doubling, at most 20 s)
+/// keeps a throttled account from being hammered; an endpoint that refuses connections still fails
+/// after [`crate::attempts::REFUSALS`] tries.
+pub const DEFAULT_MAX_ATTEMPTS: u32 = 10;
+
+/// Seconds one attempt waits for its answer unless `--call-timeout` says otherwise (the aws CLI's
+/// read timeout). A hung connection then counts as a lost attempt and is retried or reconciled.
+pub const DEFAULT_ATTEMPT_TIMEOUT: f64 = 60.0;
 
 /// Set by a signal handler; every wait and call in flight stops when it fires.
 #[derive(Debug, Default)]
@@ -105,14 +117,18 @@ pub struct Context {
     iam: OnceCell<aws_sdk_iam::Client>,
     autoscaling: OnceCell<aws_sdk_applicationautoscaling::Client>,
     pub interrupt: Arc<Interrupt>,
+    /// The SDK's attempts of the call in flight, seen by an interceptor on every client.
+    pub attempts: crate::attempts::Attempts,
+    /// Attempts per call (the retry setting in force).
+    pub max_attempts: u32,
     pub params: BTreeMap<String, String>,
     pub stats: Stats,
     /// How long a call keeps retrying while a just-created role propagates.
     pub propagation_timeout: Duration,
     /// Plan, step, journal and tags: what happens to writes.
     pub safety: crate::safety::Safety,
-    /// How long one call (with its retries) may take.
-    pub call_timeout: Option<Duration>,
+    /// How long one attempt waits for its answer.
+    pub call_timeout: Duration,
     /// AWS calls a run may make before it is stopped (a runaway loop).
     pub max_calls: u64,
     /// 1: log every call to stderr; 2: with its parameters (sensitive members masked).
@@ -145,14 +161,19 @@ impl Context {
         if let Some(u) = &opts.endpoint_url {
             loader = loader.endpoint_url(u);
         }
-        if opts.max_attempts.is_some() || opts.retry_mode.is_some() {
-            loader = loader.retry_config(retry_config(opts)?);
+        let (retry, max_attempts) = retry_config(opts)?;
+        loader = loader.retry_config(retry);
+        let attempt_timeout = opts.call_timeout.unwrap_or(DEFAULT_ATTEMPT_TIMEOUT);
+        if !(attempt_timeout.is_finite() && attempt_timeout > 0.0) {
+            return Err(format!("invalid --call-timeout {attempt_timeout}: expected a number of seconds above 0"));
         }
-        if let Some(t) = opts.call_timeout {
-            if !(t.is_finite() && t > 0.0) {
-                return Err(format!("invalid --call-timeout {t}: expected a number of seconds above 0"));
-            }
-        }
+        let attempt_timeout = Duration::from_secs_f64(attempt_timeout);
+        loader = loader.timeout_config(
+            aws_config::timeout::TimeoutConfig::builder()
+                .connect_timeout(Duration::from_millis(3100))
+                .operation_attempt_timeout(attempt_timeout)
+                .build(),
+        );
         let config = rt.block_on(loader.load());
         crate::secrets::add_from_environment();
         if config.region().is_none() {
@@ -167,11 +188,13 @@ impl Context {
             iam: OnceCell::new(),
             autoscaling: OnceCell::new(),
             interrupt: Arc::new(Interrupt::default()),
+            attempts: Default::default(),
+            max_attempts,
             params,
             stats: Stats::default(),
             propagation_timeout: Duration::from_secs(90),
             safety: Default::default(),
-            call_timeout: opts.call_timeout.map(Duration::from_secs_f64),
+            call_timeout: attempt_timeout,
             max_calls: u64::MAX,
             verbose: 0,
         })
@@ -189,20 +212,41 @@ impl Context {
         self.rt.handle().clone()
     }
 
+    fn watch(&self) -> crate::attempts::Watch {
+        crate::attempts::Watch(self.attempts.clone())
+    }
+
     pub fn ecs(&self) -> &aws_sdk_ecs::Client {
-        self.ecs.get_or_init(|| aws_sdk_ecs::Client::new(&self.config))
+        self.ecs.get_or_init(|| {
+            let conf = aws_sdk_ecs::config::Builder::from(&self.config).interceptor(self.watch()).build();
+            aws_sdk_ecs::Client::from_conf(conf)
+        })
     }
     pub fn elbv2(&self) -> &aws_sdk_elasticloadbalancingv2::Client {
-        self.elbv2.get_or_init(|| aws_sdk_elasticloadbalancingv2::Client::new(&self.config))
+        self.elbv2.get_or_init(|| {
+            let conf =
+                aws_sdk_elasticloadbalancingv2::config::Builder::from(&self.config).interceptor(self.watch()).build();
+            aws_sdk_elasticloadbalancingv2::Client::from_conf(conf)
+        })
     }
     pub fn ec2(&self) -> &aws_sdk_ec2::Client {
-        self.ec2.get_or_init(|| aws_sdk_ec2::Client::new(&self.config))
+        self.ec2.get_or_init(|| {
+            let conf = aws_sdk_ec2::config::Builder::from(&self.config).interceptor(self.watch()).build();
+            aws_sdk_ec2::Client::from_conf(conf)
+        })
     }
     pub fn iam(&self) -> &aws_sdk_iam::Client {
-        self.iam.get_or_init(|| aws_sdk_iam::Client::new(&self.config))
+        self.iam.get_or_init(|| {
+            let conf = aws_sdk_iam::config::Builder::from(&self.config).interceptor(self.watch()).build();
+            aws_sdk_iam::Client::from_conf(conf)
+        })
     }
     pub fn autoscaling(&self) -> &aws_sdk_applicationautoscaling::Client {
-        self.autoscaling.get_or_init(|| aws_sdk_applicationautoscaling::Client::new(&self.config))
+        self.autoscaling.get_or_init(|| {
+            let conf =
+                aws_sdk_applicationautoscaling::config::Builder::from(&self.config).interceptor(self.watch()).build();
+            aws_sdk_applicationautoscaling::Client::from_conf(conf)
+        })
     }
 
     /// Drives `fut` to completion unless an interrupt arrives first.
@@ -235,8 +279,9 @@ impl Context {
     }
 }
 
-/// The retry settings: the flags where given, else the SDK's own environment variables.
-fn retry_config(opts: &AwsOptions) -> Result<aws_config::retry::RetryConfig, String> {
+/// The retry settings: the flags where given, else the SDK's own environment variables, else
+/// standard mode with [`DEFAULT_MAX_ATTEMPTS`].
+fn retry_config(opts: &AwsOptions) -> Result<(aws_config::retry::RetryConfig, u32), String> {
     use aws_config::retry::RetryConfig;
     let mode = opts.retry_mode.clone().or_else(|| std::env::var("AWS_RETRY_MODE").ok());
     let mut config = match mode.as_deref() {
@@ -253,13 +298,12 @@ fn retry_config(opts: &AwsOptions) -> Result<aws_config::retry::RetryConfig, Str
             Err(_) => None,
         },
     };
-    if let Some(n) = attempts {
-        if n == 0 {
-            return Err("invalid max attempts 0: a call makes at least one attempt".into());
-        }
-        config = config.with_max_attempts(n);
+    let n = attempts.unwrap_or(DEFAULT_MAX_ATTEMPTS);
+    if n == 0 {
+        return Err("invalid max attempts 0: a call makes at least one attempt".into());
     }
-    Ok(config)
+    config = config.with_max_attempts(n);
+    Ok((config, n))
 }
 
 /// A named profile must exist in the shared config or credentials file; the SDK would otherwise

@@ -9,6 +9,7 @@ use crate::error::CallError;
 use crate::journal::{self, Journal};
 use crate::json;
 use crate::model::Table;
+use crate::reconcile;
 use crate::undo;
 use rhai::{Array, Dynamic, Map};
 use serde_json::{json, Value};
@@ -64,6 +65,8 @@ pub struct WriteEntry {
     pub state: State,
     /// `target group arn:...`
     pub created: Vec<String>,
+    /// An attempt's answer was lost after it had done the write: what the look-up found.
+    pub reconciled: Option<String>,
 }
 
 /// A write that was not sent, and what it answered.
@@ -299,6 +302,7 @@ impl Safety {
             input: shown.clone(),
             state: State::Sent,
             created: vec![],
+            reconciled: None,
         };
         if self.mode == Mode::Plan {
             entry.state = State::Planned;
@@ -336,26 +340,51 @@ impl Safety {
                 problems: vec![format!("the input uses {p}, the result of a call that was not made")],
             });
         }
-        let existed = undo::existed_before(ctx, svc, op, &input);
+        // Intent: what was there before, and the idempotency token, journaled before the request leaves.
+        let token = idempotency_token(table, op, &mut input, &self.run_id, seq);
+        let look = reconcile::entry_for(svc, op);
+        let before = {
+            let read = |s: Svc, o: &str, i: Value| self.read_recent_or_send(ctx, s, o, i);
+            reconcile::Before::look(look.as_ref(), &read, &json::map_to_value(&input))
+        };
+        let shown = masked_input(table, op, &input);
+        entry.input = shown.clone();
         self.seq.set(seq);
-        self.note(
-            json!({
-                "type": "intent", "seq": seq, "time": journal::now(), "function": func,
-                "service": svc.module(), "operation": op, "at": at, "input": shown,
-            }),
-            true,
-        )?;
+        let mut intent = json!({
+            "type": "intent", "seq": seq, "time": journal::now(), "function": func,
+            "service": svc.module(), "operation": op, "at": at, "input": shown,
+        });
+        if let Some(b) = before.to_json() {
+            intent["before"] = b;
+        }
+        if let Some((member, value)) = &token {
+            intent["token"] = json!({ member: value });
+        }
+        self.note(intent, true)?;
+        // Send, and settle any attempt whose answer was lost.
         let started = Instant::now();
-        let result = send(&input);
+        let sent = reconcile::send(ctx, svc, op, &input, before.found(), send);
         let ms = started.elapsed().as_millis() as u64;
+        // Outcome.
         let mut outcome = json!({ "type": "outcome", "seq": seq, "time": journal::now(), "ms": ms });
-        match &result {
+        if sent.lost > 0 {
+            outcome["lost"] = json!(sent.lost);
+            outcome["resent"] = json!(sent.resent);
+        }
+        match &sent.result {
             Ok(out) => {
                 outcome["ok"] = json!(true);
                 outcome["request_id"] = json!(crate::runtime::take_request_id());
-                let inverse = undo::inverse(svc, op, &json::map_to_value(&input), &json::to_value(out), existed);
+                if let Some(found) = &sent.reconciled {
+                    outcome["reconciled"] = json!({ "found": found.id });
+                    entry.reconciled = Some(found.id.clone());
+                }
+                let inverse = undo::inverse(svc, op, &json::map_to_value(&input), &json::to_value(out), &before);
                 entry.created = inverse.created.iter().map(|c| format!("{} {}", c.kind, c.id)).collect();
                 outcome["created"] = json!(inverse.created);
+                if let Some(replaced) = inverse.replaced {
+                    outcome["replaced"] = json!(replaced);
+                }
                 if let Some(reason) = inverse.not_undoable {
                     outcome["not_undoable"] = json!(reason);
                 }
@@ -379,7 +408,17 @@ impl Safety {
         if let Err(e) = self.note(outcome, false) {
             eprintln!("warning: {e}");
         }
-        result
+        sent.result
+    }
+
+    /// A read for a look-up before a write: the run's own answer to the same read when it has
+    /// written nothing since (a runbook usually looks before it creates), else sent.
+    fn read_recent_or_send(&self, ctx: &crate::Context, svc: Svc, op: &str, input: Value) -> Result<Value, CallError> {
+        let request = json::from_value(&input).try_cast::<Map>().unwrap_or_default();
+        match self.recent_read(svc, op, &request) {
+            Some(answer) => answer.map(|out| json::to_value(&out)),
+            None => crate::call::send(ctx, svc, op, &request).map(|out| json::to_value(&out)),
+        }
     }
 
     fn note(&self, record: Value, sync: bool) -> Result<(), CallError> {
@@ -666,6 +705,17 @@ fn ec2_resource_type(table: &Table, op: &str) -> Option<String> {
     let spec = table.shape("TagSpecification")?;
     let values = &table.shape(spec.member_shape("ResourceType")?)?.values;
     values.contains(&kind).then_some(kind)
+}
+
+/// Puts a token into each idempotency-token member the script left empty (EC2 `ClientToken`, ECS
+/// `clientToken`, …): one per write intent, the same on every attempt and resend, so AWS itself
+/// does the write once. Returns the member and the token.
+fn idempotency_token(table: &Table, op: &str, input: &mut Map, run_id: &str, seq: u64) -> Option<(String, String)> {
+    let shape = table.operations.get(op).and_then(|o| o.input.as_deref()).and_then(|s| table.shape(s))?;
+    let member = shape.idempotency_tokens.iter().find(|m| !input.contains_key(m.as_str()))?;
+    let token = format!("{run_id}-{seq}");
+    input.insert(member.as_str().into(), token.clone().into());
+    Some((member.clone(), token))
 }
 
 /// Asks on the terminal: the question on standard error, one line from standard input.

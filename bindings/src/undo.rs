@@ -1,9 +1,10 @@
 //! What a write created and how to remove it again, decided when it succeeds and kept in the
 //! journal; and `runbook undo`, which replays those inverses newest first.
 
-use crate::call::{invoke, send, Svc};
+use crate::call::{invoke, Svc};
 use crate::error::CallError;
 use crate::json;
+use crate::reconcile::{self, gone, Again, Before};
 use crate::runtime::Context;
 use crate::waiter::{self, WaitOptions};
 use rhai::Map;
@@ -37,6 +38,8 @@ pub struct Inverse {
     pub created: Vec<Created>,
     /// Why this write cannot be undone, when it cannot.
     pub not_undoable: Option<String>,
+    /// What a put replaced (it existed before the write).
+    pub replaced: Option<String>,
 }
 
 fn step(service: Svc, operation: &str, input: Value) -> Step {
@@ -96,84 +99,28 @@ fn many(kind: &str, ids: Vec<String>, undo: impl Fn(&str) -> Vec<Step>) -> Vec<C
     ids.into_iter().map(|id| Created { kind: kind.into(), undo: undo(&id), id }).collect()
 }
 
-/// Writes that succeed without creating when what they name exists already (AWS returns or updates
-/// the existing one); run looks first, so that undo never removes what the run did not make.
-fn needs_look(svc: Svc, op: &str) -> bool {
-    matches!(
-        (svc, op),
-        (Svc::Elbv2, "CreateTargetGroup" | "CreateLoadBalancer" | "CreateListener")
-            | (Svc::Ecs, "CreateCluster")
-            | (Svc::ApplicationAutoscaling, "RegisterScalableTarget" | "PutScalingPolicy" | "PutScheduledAction")
-    )
-}
-
-/// Whether a look-up's answer (given the write's input) shows the thing.
-type Found = fn(&Value, &Value) -> bool;
-
-/// Whether what this write names existed before it: `Some` for the writes of [`needs_look`], `None`
-/// for the others or when the look itself failed.
-pub fn existed_before(ctx: &Context, svc: Svc, op: &str, input: &Map) -> Option<bool> {
-    if !needs_look(svc, op) {
-        return None;
-    }
-    let i = json::map_to_value(input);
-    let s = |k: &str| i.get(k).cloned().unwrap_or(Value::Null);
-    let (read_op, request, found): (&str, Value, Found) = match (svc, op) {
-        (Svc::Elbv2, "CreateTargetGroup") => ("DescribeTargetGroups", json!({ "Names": [s("Name")] }), |o, _| {
-            !each(o, "TargetGroups", "TargetGroupArn").is_empty()
-        }),
-        (Svc::Elbv2, "CreateLoadBalancer") => ("DescribeLoadBalancers", json!({ "Names": [s("Name")] }), |o, _| {
-            !each(o, "LoadBalancers", "LoadBalancerArn").is_empty()
-        }),
-        (Svc::Elbv2, "CreateListener") => {
-            ("DescribeListeners", json!({ "LoadBalancerArn": s("LoadBalancerArn") }), |o, i| {
-                o["Listeners"].as_array().is_some_and(|l| l.iter().any(|x| x["Port"] == i["Port"]))
-            })
-        }
-        (Svc::Ecs, "CreateCluster") => {
-            let name = i.get("clusterName").cloned().unwrap_or(json!("default"));
-            ("DescribeClusters", json!({ "clusters": [name] }), |o, _| {
-                o["clusters"].as_array().is_some_and(|c| c.iter().any(|x| x["status"] == "ACTIVE"))
-            })
-        }
-        (Svc::ApplicationAutoscaling, "RegisterScalableTarget") => (
-            "DescribeScalableTargets",
-            json!({ "ServiceNamespace": s("ServiceNamespace"), "ResourceIds": [s("ResourceId")], "ScalableDimension": s("ScalableDimension") }),
-            |o, _| o["ScalableTargets"].as_array().is_some_and(|a| !a.is_empty()),
-        ),
-        (Svc::ApplicationAutoscaling, "PutScalingPolicy") => (
-            "DescribeScalingPolicies",
-            json!({ "ServiceNamespace": s("ServiceNamespace"), "ResourceId": s("ResourceId"),
-                    "ScalableDimension": s("ScalableDimension"), "PolicyNames": [s("PolicyName")] }),
-            |o, _| o["ScalingPolicies"].as_array().is_some_and(|a| !a.is_empty()),
-        ),
-        (Svc::ApplicationAutoscaling, "PutScheduledAction") => (
-            "DescribeScheduledActions",
-            json!({ "ServiceNamespace": s("ServiceNamespace"), "ResourceId": s("ResourceId"),
-                    "ScalableDimension": s("ScalableDimension"), "ScheduledActionNames": [s("ScheduledActionName")] }),
-            |o, _| o["ScheduledActions"].as_array().is_some_and(|a| !a.is_empty()),
-        ),
-        _ => return None,
-    };
-    let request = json::from_value(&request).try_cast::<Map>()?;
-    // The runbook has usually just asked the same question (look before create); that answer stands
-    // when this run has written nothing since.
-    let answer = ctx.safety.recent_read(svc, read_op, &request).unwrap_or_else(|| send(ctx, svc, read_op, &request));
-    match answer {
-        Ok(out) => Some(found(&json::to_value(&out), &i)),
-        Err(e) if gone(&e) => Some(false),
-        Err(_) => None,
-    }
-}
-
-/// What a successful write created and the calls that remove it. `existed` comes from
-/// [`existed_before`].
-pub fn inverse(svc: Svc, op: &str, i: &Value, o: &Value, existed: Option<bool>) -> Inverse {
-    if needs_look(svc, op) {
-        match existed {
-            Some(true) => return not_undoable("what it names existed before this call, which returned or updated it"),
-            None => return not_undoable("could not tell whether what it names existed before this call"),
-            Some(false) => {}
+/// What a successful write created and the calls that remove it. `before` is what its look-up
+/// found before it was sent (see `reconcile`): a write that returned, updated or replaced something
+/// that existed already created nothing, and undo leaves that thing alone.
+pub fn inverse(svc: Svc, op: &str, i: &Value, o: &Value, before: &Before) -> Inverse {
+    let again = reconcile::entry_for(svc, op).map(|e| e.again);
+    if again.is_some_and(|a| a != Again::Adds) {
+        match before {
+            Before::Present(found) if again == Some(Again::Converges) => {
+                let mut inv = not_undoable(&format!(
+                    "it set {}, which existed before this call; what was there before was not recorded",
+                    found.id
+                ));
+                inv.replaced = Some(found.id.clone());
+                return inv;
+            }
+            Before::Present(_) => {
+                return not_undoable("what it names existed before this call, which returned or updated it")
+            }
+            Before::Unknown(why) => {
+                return not_undoable(&format!("could not tell whether what it names existed before this call ({why})"))
+            }
+            Before::Absent | Before::NotLooked => {}
         }
     }
     let s = |k: &str| i.get(k).cloned().unwrap_or(Value::Null);
@@ -376,23 +323,11 @@ pub fn inverse(svc: Svc, op: &str, i: &Value, o: &Value, existed: Option<bool>) 
             };
         }
     };
-    Inverse { created, not_undoable: None }
+    Inverse { created, not_undoable: None, replaced: None }
 }
 
 fn not_undoable(reason: &str) -> Inverse {
-    Inverse { created: vec![], not_undoable: Some(reason.into()) }
-}
-
-/// Answers that mean "already gone": undoing twice is harmless.
-pub fn gone(e: &CallError) -> bool {
-    let code = e.code();
-    let message = e.to_map().get("message").map(|m| m.to_string().to_ascii_lowercase()).unwrap_or_default();
-    code.contains("NotFound")
-        || code == "NoSuchEntity"
-        || code == "ServiceNotActiveException"
-        || (code == "ClientException" && message.contains("inactive"))
-        // Application Auto Scaling: "No scalable target found for …", "No scaling policy found for …".
-        || (code == "ValidationException" && message.starts_with("no ") && message.contains(" found"))
+    Inverse { created: vec![], not_undoable: Some(reason.into()), replaced: None }
 }
 
 /// What undo did with one write.
@@ -404,6 +339,57 @@ pub struct Report {
     /// Changes in place to resources the run created (and undo removes).
     pub moot: usize,
     pub failed: usize,
+    /// Writes in flight when the run ended whose outcome undo could not find out.
+    pub unsettled: usize,
+}
+
+/// What a write in flight at the end of its run turned out to have done.
+enum Settled {
+    /// It was done: an outcome record as a success would have written it.
+    Made(Value),
+    /// It made nothing to remove; the text says why.
+    Nothing(String),
+    /// Undo cannot tell; the text says why.
+    Unknown(String),
+}
+
+/// Looks up what an in-flight write made, with the look-up the run used (see `reconcile`). It is
+/// this run's only when it was not there before the write (the intent's `before`).
+fn settle(ctx: &Context, intent: &Value) -> Settled {
+    let (Some(svc), Some(op)) = (intent["service"].as_str().and_then(Svc::by_module), intent["operation"].as_str())
+    else {
+        return Settled::Unknown("the journal does not name its operation".into());
+    };
+    let input = &intent["input"];
+    let before = Before::from_json(&intent["before"]);
+    let Some(entry) = reconcile::entry_for(svc, op) else {
+        // Without a look-up, a write that changes in place is treated like one that succeeded:
+        // its inverse says whether undo can do anything about it.
+        let inv = inverse(svc, op, input, &Value::Null, &Before::NotLooked);
+        if inv.not_undoable.is_some() && inv.created.is_empty() {
+            return Settled::Made(
+                json!({ "ok": true, "created": [], "not_undoable": inv.not_undoable, "found": "a change in place" }),
+            );
+        }
+        return Settled::Unknown("there is no way to look up what it made".into());
+    };
+    if let Before::Unknown(why) = &before {
+        return Settled::Unknown(format!("the run could not tell what existed before it ({why})"));
+    }
+    let read = |s: Svc, o: &str, i: Value| reconcile::read(ctx, s, o, i);
+    match entry.find(&read, input, before.found()) {
+        Ok(Some(found)) if before.found().is_some_and(|b| b.id == found.id) => {
+            Settled::Nothing(format!("{} existed before it and is left alone", found.id))
+        }
+        Ok(Some(found)) => {
+            let inv = inverse(svc, op, input, &found.output, &Before::Absent);
+            Settled::Made(json!({
+                "ok": true, "found": found.id, "created": inv.created, "not_undoable": inv.not_undoable,
+            }))
+        }
+        Ok(None) => Settled::Nothing("it made nothing (a look-up finds nothing it made)".into()),
+        Err(e) => Settled::Unknown(format!("the look-up failed: {e}")),
+    }
 }
 
 /// Undoes a run from its journal records, newest write first. With `dry`, only says what it would do.
@@ -422,14 +408,31 @@ pub fn undo(ctx: &Context, records: &[Value], dry: bool) -> Report {
         let outcome = records.iter().find(|r| r["type"] == "outcome" && &r["seq"] == seq);
         let head = format!("{:>4}  {func}", seq.to_string());
         let outcome = outcome.filter(|o| o["unknown"] != true);
-        let Some(outcome) = outcome else {
-            println!(
-                "{head}: was in flight when the run ended; its outcome is unknown (look for tag {}={})",
-                crate::safety::RUN_TAG,
-                records.first().and_then(|r| r["run"].as_str()).unwrap_or("?")
-            );
-            report.left += 1;
-            continue;
+        // A write in flight when the run ended (or whose answer never came) is settled by looking.
+        let settled;
+        let outcome = match outcome {
+            Some(o) => o,
+            None => match settle(ctx, intent) {
+                Settled::Made(o) => {
+                    println!("{head}: was in flight when the run ended; it was done: {}", o["found"]);
+                    settled = o;
+                    &settled
+                }
+                Settled::Nothing(what) => {
+                    println!("{head}: was in flight when the run ended; {what}");
+                    continue;
+                }
+                Settled::Unknown(why) => {
+                    println!(
+                        "{head}: was in flight when the run ended, and {why}; look for what it made (tag {}={})",
+                        crate::safety::RUN_TAG,
+                        records.first().and_then(|r| r["run"].as_str()).unwrap_or("?")
+                    );
+                    report.left += 1;
+                    report.unsettled += 1;
+                    continue;
+                }
+            },
         };
         if outcome["ok"] != true {
             println!(

@@ -196,7 +196,7 @@ pub fn undo(dir: &Path, run: &str, overrides: AwsOptions, dry: bool) -> ExitCode
     if dry {
         return ExitCode::SUCCESS;
     }
-    let outcome = match (ctx.interrupt.signal(), report.failed) {
+    let outcome = match (ctx.interrupt.signal(), report.failed + report.unsettled) {
         (Some(_), _) => "interrupted",
         (None, 0) => "succeeded",
         _ => "failed",
@@ -209,7 +209,13 @@ pub fn undo(dir: &Path, run: &str, overrides: AwsOptions, dry: bool) -> ExitCode
         report.left + report.moot,
         report.failed
     );
-    match (ctx.interrupt.signal(), report.failed) {
+    if report.unsettled > 0 {
+        eprintln!(
+            "runbook: {} write(s) in flight when run {id} ended could not be settled: what they made may remain",
+            report.unsettled
+        );
+    }
+    match (ctx.interrupt.signal(), report.failed + report.unsettled) {
         (Some(sig), _) => ExitCode::from(128u8.saturating_add(sig as u8)),
         (None, 0) => ExitCode::SUCCESS,
         _ => ExitCode::from(1),

@@ -24,21 +24,32 @@ fn throttled(r: &Request) -> Action {
     Action::Fail { status: 400, content_type: "text/xml", body }
 }
 
-/// Faults on a fixed pseudo-random share of the requests, cycling through the kinds; `faults`
-/// counts them.
-fn faulty(rate_percent: u64, faults: Arc<AtomicU64>) -> impl Fn(&Request) -> Action + Send + Sync {
-    let state = AtomicU64::new(0x2545_f491_4f6c_dd1d);
+/// The fault mix: `before` percent of the requests fail before they reach the emulator, cycling
+/// through throttling, 500, 503, a cut connection and a delay; `after` percent of the others are
+/// forwarded and their answers dropped. `seed` picks the requests; `counts` tallies (before, after).
+fn faulty(
+    seed: u64,
+    before: u64,
+    after: u64,
+    counts: Arc<(AtomicU64, AtomicU64)>,
+) -> impl Fn(&Request) -> Action + Send + Sync {
+    let state = AtomicU64::new(0x2545_f491_4f6c_dd1d ^ seed.wrapping_mul(0x9e37_79b9_7f4a_7c15));
     move |r| {
-        // xorshift64: the same sequence on every run.
+        // xorshift64: the same sequence on every run of a seed.
         let mut x = state.load(Ordering::SeqCst);
         x ^= x << 13;
         x ^= x >> 7;
         x ^= x << 17;
         state.store(x, Ordering::SeqCst);
-        if x % 100 >= rate_percent {
+        let roll = x % 100;
+        if roll >= before {
+            if (x / 100) % 100 < after {
+                counts.1.fetch_add(1, Ordering::SeqCst);
+                return Action::DropAnswer;
+            }
             return Action::Forward;
         }
-        match faults.fetch_add(1, Ordering::SeqCst) % 5 {
+        match counts.0.fetch_add(1, Ordering::SeqCst) % 5 {
             0 => throttled(r),
             1 => Action::Fail { status: 500, content_type: "text/plain", body: "injected".into() },
             2 => Action::Fail { status: 503, content_type: "text/plain", body: "injected".into() },
@@ -55,23 +66,69 @@ fn clean_tutorial_state() -> Vec<String> {
     clean.clients().state()
 }
 
-#[test]
-fn the_tutorial_under_a_fifth_of_requests_failing_ends_in_the_same_state() {
-    let expected = clean_tutorial_state();
+/// What one seeded run through the fault mix did.
+struct Faulted {
+    problem: Option<String>,
+    requests: u64,
+    failed_before: u64,
+    dropped_after: u64,
+    reconciled: usize,
+}
 
+fn tutorial_through_faults(seed: u64, expected: &[String]) -> Faulted {
     let emu = Emulator::start();
-    let faults = Arc::new(AtomicU64::new(0));
-    let proxy = Proxy::start(&emu.url, faulty(20, faults.clone()));
-    let out = emu
-        .runbook()
-        .env("AWS_ENDPOINT_URL", &proxy.url)
-        .runbook("runbooks/tutorial.rhai", FAST)
-        .args(["--max-attempts", "10"])
-        .output()
-        .success();
-    let (seen, injected) = (proxy.seen().len() as u64, faults.load(Ordering::SeqCst));
-    assert!(injected * 100 >= seen * 15, "faults injected: {injected} of {seen} requests\n{}", out.stderr);
-    assert_eq!(emu.clients().state(), expected);
+    let counts = Arc::new((AtomicU64::new(0), AtomicU64::new(0)));
+    let proxy = Proxy::start(&emu.url, faulty(seed, 20, 5, counts.clone()));
+    // Default retry settings: no flags.
+    let out = emu.runbook().env("AWS_ENDPOINT_URL", &proxy.url).runbook("runbooks/tutorial.rhai", FAST).output();
+    let mut problem = None;
+    if out.code != 0 {
+        problem = Some(format!("seed {seed}: exit {}\n{}", out.code, out.stderr));
+    } else {
+        let state = emu.clients().state();
+        if state != expected {
+            let extra: Vec<_> = state.iter().filter(|s| !expected.contains(s)).collect();
+            let missing: Vec<_> = expected.iter().filter(|s| !state.contains(s)).collect();
+            problem = Some(format!("seed {seed}: extra {extra:?}, missing {missing:?}\n{}", out.stderr));
+        }
+    }
+    let reconciled = emu.last_journal().iter().filter(|r| r["reconciled"].is_object()).count();
+    Faulted {
+        problem,
+        requests: proxy.seen().len() as u64,
+        failed_before: counts.0.load(Ordering::SeqCst),
+        dropped_after: counts.1.load(Ordering::SeqCst),
+        reconciled,
+    }
+}
+
+#[test]
+fn the_tutorial_through_failed_requests_and_lost_answers_ends_in_the_undisturbed_state_on_every_seed() {
+    let expected = clean_tutorial_state();
+    let seeds: Vec<u64> = (1..=10).collect();
+    let runs: Vec<Faulted> = std::thread::scope(|s| {
+        let handles: Vec<_> = seeds
+            .chunks(2)
+            .map(|pair| {
+                let expected = &expected;
+                s.spawn(move || pair.iter().map(|&seed| tutorial_through_faults(seed, expected)).collect::<Vec<_>>())
+            })
+            .collect();
+        handles.into_iter().flat_map(|h| h.join().unwrap()).collect()
+    });
+    let problems: Vec<&String> = runs.iter().filter_map(|r| r.problem.as_ref()).collect();
+    assert!(
+        problems.is_empty(),
+        "{} of 10 seeds failed:\n{}",
+        problems.len(),
+        problems.iter().map(|p| p.as_str()).collect::<Vec<_>>().join("\n\n")
+    );
+    let requests: u64 = runs.iter().map(|r| r.requests).sum();
+    let before: u64 = runs.iter().map(|r| r.failed_before).sum();
+    let after: u64 = runs.iter().map(|r| r.dropped_after).sum();
+    assert!(before * 100 >= requests * 15, "requests failed before forwarding: {before} of {requests}");
+    assert!(after * 100 >= requests * 3, "answers dropped after forwarding: {after} of {requests}");
+    assert!(runs.iter().map(|r| r.reconciled).sum::<usize>() > 0, "no write was reconciled over 10 seeds");
 }
 
 #[test]
@@ -161,4 +218,77 @@ fn sigint_and_sigterm_stop_the_call_in_flight_and_a_rerun_completes() {
     assert!(stderr.contains("error: interrupted during elbv2::CreateLoadBalancer"), "{stderr}");
     emu.runbook().runbook("runbooks/tutorial.rhai", FAST).output().success();
     assert_eq!(emu.clients().state(), expected);
+}
+
+#[test]
+fn an_answer_later_than_the_call_timeout_is_reconciled_not_sent_twice() {
+    let expected = clean_tutorial_state();
+    let emu = Emulator::start();
+    // The first request of each of these three writes answers after the client stopped waiting.
+    let seen = std::sync::Mutex::new(Vec::new());
+    let proxy = Proxy::start(&emu.url, move |r| {
+        let op = r.operation();
+        let slow = ["CreateSecurityGroup", "CreateLoadBalancer", "RegisterTaskDefinition"].contains(&op.as_str());
+        let mut seen = seen.lock().unwrap();
+        if slow && !seen.contains(&op) {
+            seen.push(op);
+            return Action::Late(Duration::from_millis(2500));
+        }
+        Action::Forward
+    });
+    let out = emu
+        .runbook()
+        .env("AWS_ENDPOINT_URL", &proxy.url)
+        .runbook("runbooks/tutorial.rhai", FAST)
+        .args(["--call-timeout", "1"])
+        .output()
+        .success();
+    assert_eq!(emu.clients().state(), expected);
+    let reconciled: Vec<String> =
+        emu.last_journal().iter().filter(|r| r["reconciled"].is_object()).map(|r| r["seq"].to_string()).collect();
+    assert_eq!(reconciled.len(), 3, "{reconciled:?}\n{}", out.stderr);
+    assert!(
+        out.stderr.contains("[reconcile] ec2::create_security_group: an attempt's answer was lost, and it had done the write: found sg-"),
+        "{}",
+        out.stderr
+    );
+    let sent = proxy.forwarded();
+    for op in ["CreateSecurityGroup", "CreateLoadBalancer", "RegisterTaskDefinition"] {
+        assert_eq!(sent.iter().filter(|o| *o == op).count(), 1, "{op} was sent once: {sent:?}");
+    }
+}
+
+#[test]
+fn a_duplicate_without_a_lost_attempt_is_still_the_scripts_error() {
+    let emu = Emulator::start();
+    let file = runbook_tests::script(
+        "twice.rhai",
+        "let vpc = ec2::describe_vpcs().Vpcs[0].VpcId;\n\
+         ec2::create_security_group(#{ GroupName: \"twice\", Description: \"d\", VpcId: vpc });\n\
+         ec2::create_security_group(#{ GroupName: \"twice\", Description: \"d\", VpcId: vpc });\n",
+    );
+    let out = emu.runbook().args(["run", file.to_str().unwrap()]).output();
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    assert!(out.stderr.contains("InvalidGroup.Duplicate"), "{}", out.stderr);
+    assert!(!out.stderr.contains("[reconcile]"), "{}", out.stderr);
+    assert_eq!(emu.clients().security_groups("group-name", "twice").len(), 1);
+}
+
+#[test]
+fn an_endpoint_that_refuses_connections_fails_within_seconds_with_default_settings() {
+    let file = runbook_tests::script("refused.rhai", "ec2::describe_vpcs();\n");
+    let started = Instant::now();
+    let out = runbook_tests::Run::new()
+        .env("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
+        .args(["run", file.to_str().unwrap()])
+        .output();
+    assert_eq!(out.code, 1);
+    assert!(
+        out.stderr.starts_with(
+            "error: ec2::DescribeVpcs: ConnectionRefused: could not connect to http://127.0.0.1:9: the connection was refused 3 times"
+        ),
+        "{}",
+        out.stderr
+    );
+    assert!(started.elapsed() < Duration::from_secs(10), "took {:?}", started.elapsed());
 }

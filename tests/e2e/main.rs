@@ -7,6 +7,7 @@
 mod api;
 mod compare;
 mod corpus;
+mod crashes;
 mod diagnostics;
 mod examples;
 mod faults;

@@ -1,0 +1,552 @@
+//! Finding what a write made, by asking AWS: one table, per service, of look-ups and of the errors
+//! that mean "already done". Three callers use it:
+//! - before a write is sent, to record what was there (`before` in the journal's intent): whether
+//!   a put created or replaced, and whether a thing found later was made by this run;
+//! - after an attempt whose answer was lost, to settle the write without sending it twice
+//!   ([`send`]);
+//! - undo, for a write that was in flight when its run ended.
+//!
+//! Only reads are sent from here; this layer knows nothing of plans, journals or runs.
+
+use crate::attempts::CallLog;
+use crate::call::Svc;
+use crate::error::CallError;
+use crate::json;
+use crate::runtime::Context;
+use rhai::{Dynamic, Map};
+use serde_json::{json, Value};
+
+/// What a look-up found: an id that tells one thing (or one state of it) from another, and the
+/// output the write answers when it does it, as far as the look-up can rebuild it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Found {
+    pub id: String,
+    pub output: Value,
+}
+
+/// How a write behaves when sent again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Again {
+    /// It fails as a duplicate, or (on AWS) answers the existing thing: after a lost answer, look
+    /// before sending again. Found before the write, the thing was not made by it.
+    Duplicates,
+    /// It makes another one each time (a task definition revision, a task): after a lost answer,
+    /// look for one that was not there before.
+    Adds,
+    /// It sets a state (puts, registrations, updates): sending again is harmless, and what was
+    /// there before tells whether it created or replaced.
+    Converges,
+}
+
+/// One look-up: the reads it makes go through `read`.
+pub type Read<'a> = &'a dyn Fn(Svc, &str, Value) -> Result<Value, CallError>;
+
+/// A look-up: the write's input, and what the same look-up found before the write.
+type Find = fn(Read, &Value, Option<&Found>) -> Result<Option<Found>, CallError>;
+
+/// A write's entry in the table.
+pub struct Entry {
+    pub again: Again,
+    /// Error codes that mean "what this write makes exists already".
+    pub duplicate: &'static [&'static str],
+    find: Find,
+}
+
+impl Entry {
+    /// Looks for what the write with this input makes. `before` is what the same look-up found
+    /// before the write was sent; writes that make a new thing each time answer only what is new.
+    pub fn find(&self, read: Read, input: &Value, before: Option<&Found>) -> Result<Option<Found>, CallError> {
+        (self.find)(read, input, before)
+    }
+}
+
+const fn entry(again: Again, duplicate: &'static [&'static str], find: Find) -> Entry {
+    Entry { again, duplicate, find }
+}
+
+/// The table. Writes not listed are sent again after a lost answer, as the SDK itself would.
+pub fn entry_for(svc: Svc, op: &str) -> Option<Entry> {
+    use Again::*;
+    use Svc::*;
+    Some(match (svc, op) {
+        (Ec2, "CreateSecurityGroup") => entry(Duplicates, &["InvalidGroup.Duplicate"], security_group),
+        (Ec2, "AuthorizeSecurityGroupIngress") => entry(Duplicates, &["InvalidPermission.Duplicate"], ingress),
+        (Ec2, "AuthorizeSecurityGroupEgress") => entry(Duplicates, &["InvalidPermission.Duplicate"], egress),
+        (Elbv2, "CreateTargetGroup") => entry(Duplicates, &["DuplicateTargetGroupName"], target_group),
+        (Elbv2, "CreateLoadBalancer") => entry(Duplicates, &["DuplicateLoadBalancerName"], load_balancer),
+        (Elbv2, "CreateListener") => entry(Duplicates, &["DuplicateListener"], listener),
+        (Elbv2, "CreateRule") => entry(Duplicates, &["PriorityInUse"], rule),
+        (Elbv2, "RegisterTargets") => entry(Converges, &[], targets),
+        (Ecs, "CreateCluster") => entry(Converges, &[], cluster),
+        (Ecs, "CreateService") => entry(Duplicates, &["InvalidParameterException"], service),
+        (Ecs, "RegisterTaskDefinition") => entry(Adds, &[], task_definition),
+        (Ecs, "RunTask") => entry(Adds, &[], tasks),
+        (Iam, "CreateServiceLinkedRole") => {
+            entry(Duplicates, &["EntityAlreadyExists", "InvalidInput"], service_linked_role)
+        }
+        (Iam, "CreateRole") => entry(Duplicates, &["EntityAlreadyExists"], role),
+        (Iam, "CreateUser") => entry(Duplicates, &["EntityAlreadyExists"], user),
+        (Iam, "CreateInstanceProfile") => entry(Duplicates, &["EntityAlreadyExists"], instance_profile),
+        (Iam, "CreatePolicy") => entry(Duplicates, &["EntityAlreadyExists"], policy),
+        (Iam, "PutRolePolicy") => entry(Converges, &[], role_policy),
+        (Iam, "AttachRolePolicy") => entry(Converges, &[], attached_policy),
+        (ApplicationAutoscaling, "RegisterScalableTarget") => entry(Converges, &[], scalable_target),
+        (ApplicationAutoscaling, "PutScalingPolicy") => entry(Converges, &[], scaling_policy),
+        (ApplicationAutoscaling, "PutScheduledAction") => entry(Converges, &[], scheduled_action),
+        _ => return None,
+    })
+}
+
+/// Answers that mean "already gone": a delete whose first answer was lost, or undoing twice.
+pub fn gone(e: &CallError) -> bool {
+    let code = e.code();
+    let message = e.to_map().get("message").map(|m| m.to_string().to_ascii_lowercase()).unwrap_or_default();
+    code.contains("NotFound")
+        || code == "NoSuchEntity"
+        || code == "ServiceNotActiveException"
+        || (code == "ClientException" && message.contains("inactive"))
+        // Application Auto Scaling: "No scalable target found for …", "No scaling policy found for …".
+        || (code == "ValidationException" && message.starts_with("no ") && message.contains(" found"))
+}
+
+/// Writes that remove something: after a lost answer, "not found" means done.
+pub fn removes(op: &str) -> bool {
+    ["Delete", "Deregister", "Terminate", "Revoke", "Remove", "Detach", "Release", "Disassociate", "Untag"]
+        .iter()
+        .any(|v| op.starts_with(v))
+}
+
+/// How a write ended, after as many sends as it took.
+pub struct Sent {
+    pub result: Result<Dynamic, CallError>,
+    /// Attempts whose answer was lost.
+    pub lost: u32,
+    /// Times the write was sent again by this layer after a lost answer.
+    pub resent: u32,
+    /// Set when a lost attempt had done the write: what the look-up found.
+    pub reconciled: Option<Found>,
+}
+
+/// Sends a write; when an attempt's answer is lost, settles it: looks for what the write made and
+/// answers that, or sends it again when nothing was made. A duplicate error after a lost attempt
+/// means the lost attempt did the write. `send` makes one call (with the SDK's own retries for
+/// answered errors) and leaves its attempts in `ctx.attempts`.
+pub fn send(
+    ctx: &Context,
+    svc: Svc,
+    op: &str,
+    input: &Map,
+    before: Option<&Found>,
+    send: impl Fn(&Map) -> Result<Dynamic, CallError>,
+) -> Sent {
+    let entry = entry_for(svc, op);
+    let value = json::map_to_value(input);
+    let mut sent = Sent { result: Ok(Dynamic::UNIT), lost: 0, resent: 0, reconciled: None };
+    let bound = ctx.max_attempts.max(1);
+    loop {
+        let result = send(input);
+        let log: CallLog = ctx.attempts.log();
+        sent.lost += log.lost;
+        let error = match result {
+            Ok(out) => {
+                sent.result = Ok(out);
+                return sent;
+            }
+            Err(e) => e,
+        };
+        if sent.lost == 0 || error.is_interrupt() {
+            sent.result = Err(error);
+            return sent;
+        }
+        let name = format!("{}::{}", svc.module(), crate::call::function_name(svc.module(), op));
+        let duplicate = entry.as_ref().is_some_and(|e| e.duplicate.contains(&error.code()));
+        if removes(op) && gone(&error) {
+            eprintln!("[reconcile] {name}: an earlier attempt's answer was lost; {} says it is done", error.code());
+            sent.reconciled = Some(Found { id: "gone".into(), output: json!({}) });
+            sent.result = Ok(json::from_value(&json!({})));
+            return sent;
+        }
+        if !log.stopped_after_loss && !duplicate {
+            sent.result = Err(error);
+            return sent;
+        }
+        let look = entry.as_ref().filter(|e| duplicate || e.again != Again::Converges);
+        if let Some(e) = look {
+            let reader = |s: Svc, o: &str, i: Value| read(ctx, s, o, i);
+            match e.find(&reader, &value, before) {
+                Ok(Some(found)) if before.is_none_or(|b| b.id != found.id) => {
+                    eprintln!(
+                        "[reconcile] {name}: an attempt's answer was lost, and it had done the write: found {}",
+                        found.id
+                    );
+                    sent.result = Ok(json::from_value(&found.output));
+                    sent.reconciled = Some(found);
+                    return sent;
+                }
+                Ok(_) if duplicate => {
+                    // The duplicate is not this run's doing: the script decides, as without a loss.
+                    sent.result = Err(error);
+                    return sent;
+                }
+                Ok(_) => {}
+                Err(look_error) => {
+                    eprintln!("[reconcile] {name}: could not look for what the lost attempt did: {look_error}");
+                    sent.result = Err(error);
+                    return sent;
+                }
+            }
+        } else if duplicate {
+            sent.result = Err(error);
+            return sent;
+        }
+        if sent.resent + 1 >= bound {
+            sent.result = Err(error);
+            return sent;
+        }
+        sent.resent += 1;
+        eprintln!("[reconcile] {name}: an attempt's answer was lost and nothing shows it was done; sending it again");
+    }
+}
+
+/// One read, sent as it is (no plan, no cache), its answer as JSON.
+pub fn read(ctx: &Context, svc: Svc, op: &str, input: Value) -> Result<Value, CallError> {
+    let input = json::from_value(&input).try_cast::<Map>().unwrap_or_default();
+    crate::call::send(ctx, svc, op, &input).map(|out| json::to_value(&out))
+}
+
+/// A read that answers "not found" as an error: `Ok(None)` then.
+fn absent(r: Result<Value, CallError>) -> Result<Option<Value>, CallError> {
+    match r {
+        Ok(v) => Ok(Some(v)),
+        Err(e) if gone(&e) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+fn s(v: &Value, k: &str) -> Value {
+    v.get(k).cloned().unwrap_or(Value::Null)
+}
+
+fn found(id: impl Into<String>, output: Value) -> Option<Found> {
+    Some(Found { id: id.into(), output })
+}
+
+fn first(list: &Value) -> Option<&Value> {
+    list.as_array().and_then(|a| a.first())
+}
+
+fn security_group(read: Read, i: &Value, _: Option<&Found>) -> Result<Option<Found>, CallError> {
+    let mut filters = vec![json!({ "Name": "group-name", "Values": [s(i, "GroupName")] })];
+    if let Some(vpc) = i.get("VpcId") {
+        filters.push(json!({ "Name": "vpc-id", "Values": [vpc] }));
+    }
+    let out = read(Svc::Ec2, "DescribeSecurityGroups", json!({ "Filters": filters }))?;
+    Ok(first(&out["SecurityGroups"]).and_then(|g| {
+        let id = g["GroupId"].as_str()?;
+        found(id, json!({ "GroupId": id, "SecurityGroupArn": g["SecurityGroupArn"], "Tags": g["Tags"] }))
+    }))
+}
+
+fn ingress(read: Read, i: &Value, _: Option<&Found>) -> Result<Option<Found>, CallError> {
+    rules(read, i, "IpPermissions")
+}
+
+fn egress(read: Read, i: &Value, _: Option<&Found>) -> Result<Option<Found>, CallError> {
+    rules(read, i, "IpPermissionsEgress")
+}
+
+/// Whether every rule of an authorize call is on its group.
+fn rules(read: Read, i: &Value, list: &str) -> Result<Option<Found>, CallError> {
+    let request = match (i.get("GroupId"), i.get("GroupName")) {
+        (Some(id), _) => json!({ "GroupIds": [id] }),
+        (None, Some(name)) => json!({ "GroupNames": [name] }),
+        (None, None) => return Ok(None),
+    };
+    let Some(out) = absent(read(Svc::Ec2, "DescribeSecurityGroups", request))? else { return Ok(None) };
+    let Some(group) = first(&out["SecurityGroups"]) else { return Ok(None) };
+    let have = group[list].as_array().cloned().unwrap_or_default();
+    let wanted = i["IpPermissions"].as_array().cloned().unwrap_or_default();
+    let same_port = |h: &Value, w: &Value| {
+        h["IpProtocol"].as_str().map(str::to_ascii_lowercase) == w["IpProtocol"].as_str().map(str::to_ascii_lowercase)
+            && (w["IpProtocol"] == "-1" || (h["FromPort"] == w["FromPort"] && h["ToPort"] == w["ToPort"]))
+    };
+    let covered = |w: &Value, list: &str, key: &str| {
+        w[list].as_array().into_iter().flatten().all(|r| {
+            have.iter().any(|h| same_port(h, w) && h[list].as_array().into_iter().flatten().any(|x| x[key] == r[key]))
+        })
+    };
+    let all = !wanted.is_empty()
+        && wanted.iter().all(|w| {
+            covered(w, "IpRanges", "CidrIp")
+                && covered(w, "Ipv6Ranges", "CidrIpv6")
+                && covered(w, "UserIdGroupPairs", "GroupId")
+                && covered(w, "PrefixListIds", "PrefixListId")
+        });
+    let id = group["GroupId"].as_str().unwrap_or("?");
+    Ok(if all { found(format!("rules of {id}"), json!({ "Return": true })) } else { None })
+}
+
+fn target_group(read: Read, i: &Value, _: Option<&Found>) -> Result<Option<Found>, CallError> {
+    elbv2_by_name(read, i, "DescribeTargetGroups", "TargetGroups", "TargetGroupArn")
+}
+
+fn load_balancer(read: Read, i: &Value, _: Option<&Found>) -> Result<Option<Found>, CallError> {
+    elbv2_by_name(read, i, "DescribeLoadBalancers", "LoadBalancers", "LoadBalancerArn")
+}
+
+/// An ELBv2 thing by its `Name`, answered as its create answers: `{ <list>: [it] }`.
+fn elbv2_by_name(read: Read, i: &Value, op: &str, list: &str, arn: &str) -> Result<Option<Found>, CallError> {
+    let out = absent(read(Svc::Elbv2, op, json!({ "Names": [s(i, "Name")] })))?;
+    Ok(out.as_ref().and_then(|o| first(&o[list])).and_then(|t| found(t[arn].as_str()?, json!({ list: [t] }))))
+}
+
+fn listener(read: Read, i: &Value, _: Option<&Found>) -> Result<Option<Found>, CallError> {
+    let request = json!({ "LoadBalancerArn": s(i, "LoadBalancerArn") });
+    let Some(out) = absent(read(Svc::Elbv2, "DescribeListeners", request))? else { return Ok(None) };
+    let port = s(i, "Port");
+    Ok(out["Listeners"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|l| port.is_null() || l["Port"] == port)
+        .and_then(|l| found(l["ListenerArn"].as_str()?, json!({ "Listeners": [l] }))))
+}
+
+fn rule(read: Read, i: &Value, _: Option<&Found>) -> Result<Option<Found>, CallError> {
+    let Some(out) = absent(read(Svc::Elbv2, "DescribeRules", json!({ "ListenerArn": s(i, "ListenerArn") })))? else {
+        return Ok(None);
+    };
+    let priority = s(i, "Priority").to_string().trim_matches('"').to_string();
+    Ok(out["Rules"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|r| r["Priority"].as_str() == Some(priority.as_str()))
+        .and_then(|r| found(r["RuleArn"].as_str()?, json!({ "Rules": [r] }))))
+}
+
+/// Whether every target of a registration is registered.
+fn targets(read: Read, i: &Value, _: Option<&Found>) -> Result<Option<Found>, CallError> {
+    let arn = s(i, "TargetGroupArn");
+    let Some(out) = absent(read(Svc::Elbv2, "DescribeTargetHealth", json!({ "TargetGroupArn": arn })))? else {
+        return Ok(None);
+    };
+    let registered = out["TargetHealthDescriptions"].as_array().cloned().unwrap_or_default();
+    let wanted = i["Targets"].as_array().cloned().unwrap_or_default();
+    let all = !wanted.is_empty()
+        && wanted.iter().all(|w| {
+            registered
+                .iter()
+                .any(|r| r["Target"]["Id"] == w["Id"] && (w["Port"].is_null() || r["Target"]["Port"] == w["Port"]))
+        });
+    Ok(if all { found(format!("targets of {}", arn.as_str().unwrap_or("?")), json!({})) } else { None })
+}
+
+fn cluster(read: Read, i: &Value, _: Option<&Found>) -> Result<Option<Found>, CallError> {
+    let name = i.get("clusterName").cloned().unwrap_or(json!("default"));
+    let out = read(Svc::Ecs, "DescribeClusters", json!({ "clusters": [name] }))?;
+    Ok(out["clusters"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|c| c["status"] == "ACTIVE" || c["status"] == "PROVISIONING")
+        .and_then(|c| found(c["clusterArn"].as_str()?, json!({ "cluster": c }))))
+}
+
+fn service(read: Read, i: &Value, _: Option<&Found>) -> Result<Option<Found>, CallError> {
+    let mut request = json!({ "services": [s(i, "serviceName")] });
+    if let Some(c) = i.get("cluster") {
+        request["cluster"] = c.clone();
+    }
+    let Some(out) = absent(read(Svc::Ecs, "DescribeServices", request))? else { return Ok(None) };
+    Ok(out["services"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|x| x["status"] != "INACTIVE")
+        .and_then(|x| found(x["serviceArn"].as_str()?, json!({ "service": x }))))
+}
+
+/// The family's newest revision; a revision newer than the one seen before the write is its.
+fn task_definition(read: Read, i: &Value, _: Option<&Found>) -> Result<Option<Found>, CallError> {
+    let family = i["family"].as_str().unwrap_or_default();
+    let request = json!({ "familyPrefix": family, "status": "ACTIVE", "sort": "DESC" });
+    let out = read(Svc::Ecs, "ListTaskDefinitions", request)?;
+    // The prefix also matches longer family names: keep `…task-definition/<family>:<revision>` only.
+    let own = format!("task-definition/{family}");
+    let revision = |arn: &str| -> Option<u64> {
+        let (head, rev) = arn.rsplit_once(':')?;
+        head.ends_with(&own).then(|| rev.parse().ok()).flatten()
+    };
+    let newest = out["taskDefinitionArns"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+        .filter_map(|a| Some((revision(a)?, a)))
+        .max()
+        .map(|(_, a)| a);
+    let Some(arn) = newest else { return Ok(None) };
+    let described = read(Svc::Ecs, "DescribeTaskDefinition", json!({ "taskDefinition": arn, "include": ["TAGS"] }))?;
+    Ok(found(arn, json!({ "taskDefinition": described["taskDefinition"], "tags": described["tags"] })))
+}
+
+/// The cluster's running tasks started the same way; after the write, only those not there before.
+fn tasks(read: Read, i: &Value, before: Option<&Found>) -> Result<Option<Found>, CallError> {
+    let mut request = json!({ "desiredStatus": "RUNNING" });
+    for (from, to) in [("cluster", "cluster"), ("startedBy", "startedBy")] {
+        if let Some(v) = i.get(from) {
+            request[to] = v.clone();
+        }
+    }
+    let Some(out) = absent(read(Svc::Ecs, "ListTasks", request))? else { return Ok(None) };
+    let seen: Vec<&str> = before.map(|b| b.id.split(' ').collect()).unwrap_or_default();
+    let mut arns: Vec<String> =
+        out["taskArns"].as_array().into_iter().flatten().filter_map(Value::as_str).map(str::to_string).collect();
+    arns.sort();
+    if before.is_some() {
+        arns.retain(|a| !seen.contains(&a.as_str()));
+    }
+    if arns.is_empty() {
+        return Ok(None);
+    }
+    let mut request = json!({ "tasks": arns });
+    if let Some(c) = i.get("cluster") {
+        request["cluster"] = c.clone();
+    }
+    let described = read(Svc::Ecs, "DescribeTasks", request)?;
+    Ok(found(arns.join(" "), json!({ "tasks": described["tasks"], "failures": described["failures"] })))
+}
+
+fn service_linked_role(read: Read, i: &Value, _: Option<&Found>) -> Result<Option<Found>, CallError> {
+    let prefix = format!("/aws-service-role/{}/", s(i, "AWSServiceName").as_str().unwrap_or_default());
+    let out = read(Svc::Iam, "ListRoles", json!({ "PathPrefix": prefix }))?;
+    let suffix = i["CustomSuffix"].as_str();
+    Ok(out["Roles"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|r| suffix.is_none_or(|x| r["RoleName"].as_str().is_some_and(|n| n.ends_with(&format!("_{x}")))))
+        .and_then(|r| found(r["RoleName"].as_str()?, json!({ "Role": r }))))
+}
+
+fn role(read: Read, i: &Value, _: Option<&Found>) -> Result<Option<Found>, CallError> {
+    iam_get(read, i, "GetRole", "RoleName", "Role")
+}
+
+fn user(read: Read, i: &Value, _: Option<&Found>) -> Result<Option<Found>, CallError> {
+    iam_get(read, i, "GetUser", "UserName", "User")
+}
+
+fn instance_profile(read: Read, i: &Value, _: Option<&Found>) -> Result<Option<Found>, CallError> {
+    iam_get(read, i, "GetInstanceProfile", "InstanceProfileName", "InstanceProfile")
+}
+
+/// An IAM entity by its name member, answered as its create answers: `{ <member>: it }`.
+fn iam_get(read: Read, i: &Value, op: &str, name: &str, member: &str) -> Result<Option<Found>, CallError> {
+    let out = absent(read(Svc::Iam, op, json!({ name: s(i, name) })))?;
+    Ok(out.and_then(|o| found(o[member]["Arn"].as_str()?, json!({ member: o[member] }))))
+}
+
+fn policy(read: Read, i: &Value, _: Option<&Found>) -> Result<Option<Found>, CallError> {
+    let path = i.get("Path").and_then(Value::as_str).unwrap_or("/");
+    let out = read(Svc::Iam, "ListPolicies", json!({ "Scope": "Local", "PathPrefix": path }))?;
+    Ok(out["Policies"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|p| p["PolicyName"] == s(i, "PolicyName") && p["Path"] == json!(path))
+        .and_then(|p| found(p["Arn"].as_str()?, json!({ "Policy": p }))))
+}
+
+fn role_policy(read: Read, i: &Value, _: Option<&Found>) -> Result<Option<Found>, CallError> {
+    let request = json!({ "RoleName": s(i, "RoleName"), "PolicyName": s(i, "PolicyName") });
+    let out = absent(read(Svc::Iam, "GetRolePolicy", request))?;
+    Ok(out.and_then(|_| found(format!("{}/{}", s(i, "RoleName"), s(i, "PolicyName")), json!({}))))
+}
+
+fn attached_policy(read: Read, i: &Value, _: Option<&Found>) -> Result<Option<Found>, CallError> {
+    let out = absent(read(Svc::Iam, "ListAttachedRolePolicies", json!({ "RoleName": s(i, "RoleName") })))?;
+    let arn = s(i, "PolicyArn");
+    Ok(out.and_then(|o| {
+        o["AttachedPolicies"].as_array()?.iter().find(|p| p["PolicyArn"] == arn)?;
+        found(format!("{} on {}", arn, s(i, "RoleName")), json!({}))
+    }))
+}
+
+fn scalable_target(read: Read, i: &Value, _: Option<&Found>) -> Result<Option<Found>, CallError> {
+    let request = json!({ "ServiceNamespace": s(i, "ServiceNamespace"), "ResourceIds": [s(i, "ResourceId")],
+                          "ScalableDimension": s(i, "ScalableDimension") });
+    let out = read(Svc::ApplicationAutoscaling, "DescribeScalableTargets", request)?;
+    Ok(first(&out["ScalableTargets"]).and_then(|t| {
+        let arn = t["ScalableTargetARN"].as_str().map(str::to_string).unwrap_or_else(|| t["ResourceId"].to_string());
+        found(arn.clone(), json!({ "ScalableTargetARN": arn }))
+    }))
+}
+
+fn scaling_policy(read: Read, i: &Value, _: Option<&Found>) -> Result<Option<Found>, CallError> {
+    let request = json!({ "ServiceNamespace": s(i, "ServiceNamespace"), "ResourceId": s(i, "ResourceId"),
+                          "ScalableDimension": s(i, "ScalableDimension"), "PolicyNames": [s(i, "PolicyName")] });
+    let out = read(Svc::ApplicationAutoscaling, "DescribeScalingPolicies", request)?;
+    Ok(first(&out["ScalingPolicies"])
+        .and_then(|p| found(p["PolicyARN"].as_str()?, json!({ "PolicyARN": p["PolicyARN"], "Alarms": p["Alarms"] }))))
+}
+
+fn scheduled_action(read: Read, i: &Value, _: Option<&Found>) -> Result<Option<Found>, CallError> {
+    let request = json!({ "ServiceNamespace": s(i, "ServiceNamespace"), "ResourceId": s(i, "ResourceId"),
+                          "ScalableDimension": s(i, "ScalableDimension"),
+                          "ScheduledActionNames": [s(i, "ScheduledActionName")] });
+    let out = read(Svc::ApplicationAutoscaling, "DescribeScheduledActions", request)?;
+    Ok(first(&out["ScheduledActions"])
+        .and_then(|a| found(a["ScheduledActionARN"].as_str().unwrap_or("scheduled action"), json!({}))))
+}
+
+/// What a write's look-up found before the write was sent.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Before {
+    /// The write has no look-up.
+    NotLooked,
+    Absent,
+    Present(Found),
+    /// The look-up failed; the text says why.
+    Unknown(String),
+}
+
+impl Before {
+    /// Looks before a write, reading through `read` (which may answer from the run's recent reads).
+    pub fn look(entry: Option<&Entry>, read: Read, input: &Value) -> Before {
+        let Some(e) = entry else { return Before::NotLooked };
+        match e.find(read, input, None) {
+            Ok(Some(f)) => Before::Present(f),
+            Ok(None) => Before::Absent,
+            Err(err) => Before::Unknown(format!("{}: {}", err.code(), err)),
+        }
+    }
+
+    pub fn found(&self) -> Option<&Found> {
+        match self {
+            Before::Present(f) => Some(f),
+            _ => None,
+        }
+    }
+
+    /// As the journal's intent keeps it; `None` for a write without a look-up.
+    pub fn to_json(&self) -> Option<Value> {
+        match self {
+            Before::NotLooked => None,
+            Before::Absent => Some(json!({ "found": false })),
+            Before::Present(f) => Some(json!({ "found": true, "id": f.id })),
+            Before::Unknown(why) => Some(json!({ "error": why })),
+        }
+    }
+
+    /// Read back from an intent.
+    pub fn from_json(v: &Value) -> Before {
+        match (v["found"].as_bool(), v["id"].as_str(), v["error"].as_str()) {
+            (Some(true), Some(id), _) => Before::Present(Found { id: id.into(), output: Value::Null }),
+            (Some(false), _, _) => Before::Absent,
+            (_, _, Some(why)) => Before::Unknown(why.into()),
+            _ => Before::NotLooked,
+        }
+    }
+}
