@@ -227,6 +227,10 @@ fn s(v: &Value, k: &str) -> Value {
     v.get(k).cloned().unwrap_or(Value::Null)
 }
 
+fn text<'a>(v: &'a Value, k: &str) -> &'a str {
+    v.get(k).and_then(Value::as_str).unwrap_or("?")
+}
+
 fn found(id: impl Into<String>, output: Value) -> Option<Found> {
     Some(Found { id: id.into(), output })
 }
@@ -462,7 +466,7 @@ fn policy(read: Read, i: &Value, _: Option<&Found>) -> Result<Option<Found>, Cal
 fn role_policy(read: Read, i: &Value, _: Option<&Found>) -> Result<Option<Found>, CallError> {
     let request = json!({ "RoleName": s(i, "RoleName"), "PolicyName": s(i, "PolicyName") });
     let out = absent(read(Svc::Iam, "GetRolePolicy", request))?;
-    Ok(out.and_then(|_| found(format!("{}/{}", s(i, "RoleName"), s(i, "PolicyName")), json!({}))))
+    Ok(out.and_then(|_| found(format!("{}/{}", text(i, "RoleName"), text(i, "PolicyName")), json!({}))))
 }
 
 fn attached_policy(read: Read, i: &Value, _: Option<&Found>) -> Result<Option<Found>, CallError> {
@@ -470,7 +474,7 @@ fn attached_policy(read: Read, i: &Value, _: Option<&Found>) -> Result<Option<Fo
     let arn = s(i, "PolicyArn");
     Ok(out.and_then(|o| {
         o["AttachedPolicies"].as_array()?.iter().find(|p| p["PolicyArn"] == arn)?;
-        found(format!("{} on {}", arn, s(i, "RoleName")), json!({}))
+        found(format!("{} on {}", text(i, "PolicyArn"), text(i, "RoleName")), json!({}))
     }))
 }
 

@@ -46,7 +46,8 @@ pub struct AwsOptions {
     pub profile: Option<String>,
     pub region: Option<String>,
     pub endpoint_url: Option<String>,
-    /// Attempts per call, retries included (default: AWS_MAX_ATTEMPTS, then [`DEFAULT_MAX_ATTEMPTS`]).
+    /// Attempts per call, retries included (default: AWS_MAX_ATTEMPTS, the profile, then
+    /// [`DEFAULT_MAX_ATTEMPTS`]).
     pub max_attempts: Option<u32>,
     /// `standard` or `adaptive` (default: AWS_RETRY_MODE, the profile, then standard).
     pub retry_mode: Option<String>,
@@ -55,7 +56,7 @@ pub struct AwsOptions {
     pub call_timeout: Option<f64>,
 }
 
-/// Attempts per call unless `--max-attempts` or AWS_MAX_ATTEMPTS says otherwise. The aws CLI makes 3,
+/// Attempts per call unless `--max-attempts`, AWS_MAX_ATTEMPTS or the profile says otherwise. The aws CLI makes 3,
 /// which at one failed request in five loses one call in 125: a tutorial-sized run of ~150 calls
 /// would lose one. Ten make that one in ten million, while backoff (1 s doubling, at most 20 s)
 /// keeps a throttled account from being hammered; an endpoint that refuses connections still fails
@@ -161,8 +162,10 @@ impl Context {
         if let Some(u) = &opts.endpoint_url {
             loader = loader.endpoint_url(u);
         }
-        let (retry, max_attempts) = retry_config(opts)?;
-        loader = loader.retry_config(retry);
+        let chosen = retry_config(opts)?;
+        if let Some((retry, _)) = &chosen {
+            loader = loader.retry_config(retry.clone());
+        }
         let attempt_timeout = opts.call_timeout.unwrap_or(DEFAULT_ATTEMPT_TIMEOUT);
         if !(attempt_timeout.is_finite() && attempt_timeout > 0.0) {
             return Err(format!("invalid --call-timeout {attempt_timeout}: expected a number of seconds above 0"));
@@ -174,7 +177,20 @@ impl Context {
                 .operation_attempt_timeout(attempt_timeout)
                 .build(),
         );
-        let config = rt.block_on(loader.load());
+        let mut config = rt.block_on(loader.load());
+        // Neither flag nor environment: the profile's retry settings if it has any, else ours. A
+        // profile that sets exactly the SDK's default (standard, 3) cannot be told from none.
+        let max_attempts = match chosen {
+            Some((_, n)) => n,
+            None => match config.retry_config() {
+                Some(r) if *r != aws_config::retry::RetryConfig::standard() => r.max_attempts(),
+                _ => {
+                    let ours = aws_config::retry::RetryConfig::standard().with_max_attempts(DEFAULT_MAX_ATTEMPTS);
+                    config = config.to_builder().retry_config(ours).build();
+                    DEFAULT_MAX_ATTEMPTS
+                }
+            },
+        };
         crate::secrets::add_from_environment();
         if config.region().is_none() {
             return Err("no AWS region: pass --region, set AWS_REGION, or set region in the profile".into());
@@ -279,9 +295,9 @@ impl Context {
     }
 }
 
-/// The retry settings: the flags where given, else the SDK's own environment variables, else
-/// standard mode with [`DEFAULT_MAX_ATTEMPTS`].
-fn retry_config(opts: &AwsOptions) -> Result<(aws_config::retry::RetryConfig, u32), String> {
+/// The retry settings of the flags where given, else of the SDK's own environment variables, with
+/// [`DEFAULT_MAX_ATTEMPTS`] unless a number is given; `None` when neither says anything.
+fn retry_config(opts: &AwsOptions) -> Result<Option<(aws_config::retry::RetryConfig, u32)>, String> {
     use aws_config::retry::RetryConfig;
     let mode = opts.retry_mode.clone().or_else(|| std::env::var("AWS_RETRY_MODE").ok());
     let mut config = match mode.as_deref() {
@@ -298,12 +314,15 @@ fn retry_config(opts: &AwsOptions) -> Result<(aws_config::retry::RetryConfig, u3
             Err(_) => None,
         },
     };
+    if mode.is_none() && attempts.is_none() {
+        return Ok(None);
+    }
     let n = attempts.unwrap_or(DEFAULT_MAX_ATTEMPTS);
     if n == 0 {
         return Err("invalid max attempts 0: a call makes at least one attempt".into());
     }
     config = config.with_max_attempts(n);
-    Ok((config, n))
+    Ok(Some((config, n)))
 }
 
 /// A named profile must exist in the shared config or credentials file; the SDK would otherwise
@@ -376,6 +395,21 @@ fn check_region(r: &str) -> Result<(), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn with_no_retry_setting_anywhere_a_call_makes_the_default_attempts() {
+        let opts = AwsOptions {
+            region: Some("us-east-1".into()),
+            endpoint_url: Some("http://127.0.0.1:9".into()),
+            ..Default::default()
+        };
+        let ctx = Context::new(&opts, Default::default()).unwrap();
+        assert_eq!(ctx.max_attempts, DEFAULT_MAX_ATTEMPTS);
+        assert_eq!(ctx.config.retry_config().map(|r| r.max_attempts()), Some(DEFAULT_MAX_ATTEMPTS));
+        let opts = AwsOptions { max_attempts: Some(4), ..opts };
+        let ctx = Context::new(&opts, Default::default()).unwrap();
+        assert_eq!((ctx.max_attempts, ctx.config.retry_config().map(|r| r.max_attempts())), (4, Some(4)));
+    }
 
     #[test]
     fn endpoints_and_regions_are_checked() {

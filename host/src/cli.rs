@@ -106,13 +106,13 @@ pub struct AwsArgs {
     /// Send every request to this endpoint (for example a local emulator)
     #[arg(long = "endpoint-url", value_name = "URL")]
     pub endpoint_url: Option<String>,
-    /// Attempts per call, retries included (default: AWS_MAX_ATTEMPTS, the profile, then 3)
+    /// Attempts per call, retries included (default: AWS_MAX_ATTEMPTS, the profile, then 10)
     #[arg(long = "max-attempts", value_name = "N", value_parser = clap::value_parser!(u32).range(1..=100))]
     pub max_attempts: Option<u32>,
     /// Retry mode (default: AWS_RETRY_MODE, the profile, then standard)
     #[arg(long = "retry-mode", value_name = "MODE", value_parser = ["standard", "adaptive"])]
     pub retry_mode: Option<String>,
-    /// Seconds one call may take, its retries included, before it fails
+    /// Seconds one attempt waits for its answer before it counts as lost and is retried (default 60)
     #[arg(long = "call-timeout", value_name = "SECONDS")]
     pub call_timeout: Option<f64>,
 }

@@ -197,3 +197,45 @@ for name in ["first", "second", "third"] {
     assert_eq!(kinds, ["start", "intent", "outcome", "skipped", "end"]);
     assert_eq!(records.last().unwrap()["outcome"], "stopped");
 }
+
+#[test]
+fn a_put_that_replaced_an_inline_policy_is_recorded_as_replaced_and_undo_leaves_the_policy() {
+    let emu = Emulator::start();
+    let trust = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"ecs-tasks.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#;
+    let policy = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:GetObject","Resource":"*"}]}"#;
+    let file = script(
+        "inline.rhai",
+        &format!(
+            "try {{ iam::get_role(#{{ RoleName: \"app-task-role\" }}); }} catch {{\n\
+             iam::create_role(#{{ RoleName: \"app-task-role\", AssumeRolePolicyDocument: {trust:?} }});\n}}\n\
+             iam::put_role_policy(#{{ RoleName: \"app-task-role\", PolicyName: \"read\", PolicyDocument: {policy:?} }});\n"
+        ),
+    );
+    let path = file.to_str().unwrap();
+    emu.runbook().args(["run", path]).output().success();
+    let first = emu.last_journal();
+    let outcome = first.iter().rev().find(|r| r["type"] == "outcome").unwrap();
+    assert_eq!(outcome["created"][0]["kind"], "inline policy of", "{outcome}");
+
+    // The second run only replaces the policy the first one made.
+    emu.runbook().args(["run", path]).output().success();
+    let second = emu.last_journal();
+    let put = second.iter().find(|r| r["type"] == "intent" && r["operation"] == "PutRolePolicy").unwrap();
+    assert_eq!(put["before"], serde_json::json!({ "found": true, "id": "app-task-role/read" }));
+    let outcome = second.iter().rev().find(|r| r["type"] == "outcome").unwrap();
+    assert_eq!(outcome["replaced"], "app-task-role/read", "{outcome}");
+    assert_eq!(outcome["created"], serde_json::json!([]));
+    let id = run_id(&second);
+    let plan = emu.runbook().args(["undo", &id, "--plan"]).output().success();
+    assert!(!plan.stdout.contains("delete_role_policy"), "{}", plan.stdout);
+    assert!(plan.stdout.contains("not undone: it set app-task-role/read, which existed before this call"), "{}", plan.stdout);
+    emu.runbook().args(["undo", &id]).output().success();
+    let c = emu.clients();
+    let kept = c.block_on(c.iam.get_role_policy().role_name("app-task-role").policy_name("read").send());
+    assert!(kept.is_ok(), "undo of the second run deleted the policy the first run made");
+
+    // Undoing the first run removes the policy and the role it created.
+    let id = run_id(&first);
+    emu.runbook().args(["undo", &id]).output().success();
+    assert!(c.block_on(c.iam.get_role().role_name("app-task-role").send()).is_err());
+}
