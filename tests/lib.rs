@@ -125,7 +125,13 @@ impl Emulator {
     pub fn last_journal(&self) -> Vec<serde_json::Value> {
         let mut files: Vec<PathBuf> =
             std::fs::read_dir(&self.journal).expect("journal folder").map(|e| e.expect("entry").path()).collect();
-        files.sort();
+        // Run ids sort by the second a run started; two runs in one second sort by their random
+        // suffix, so the file created last decides.
+        let created = |p: &PathBuf| {
+            let m = std::fs::metadata(p).expect("journal metadata");
+            m.created().or_else(|_| m.modified()).expect("journal time")
+        };
+        files.sort_by_key(|p| (created(p), p.clone()));
         let text = std::fs::read_to_string(files.last().expect("a journal")).expect("read journal");
         text.lines().map(|l| serde_json::from_str(l).expect("a JSON record")).collect()
     }

@@ -269,9 +269,24 @@ impl Safety {
         self.answered.set(self.answered.get() + 1);
         let func = table.operations.get(op).map(|o| o.func.as_str()).unwrap_or(op);
         let known: Vec<&Planned> = refs.iter().map(|&i| &planned[i]).collect();
-        let mut b =
-            Builder { table, label: format!("<{}.{func} ", svc.module()), known: &known, by_shape: None, answer: true };
-        Some(b.output(table.operations.get(op).and_then(|o| o.output.as_deref())))
+        let filters = Filters::of(input);
+        let mut b = Builder {
+            table,
+            label: format!("<{}.{func} ", svc.module()),
+            known: &known,
+            by_shape: None,
+            answer: true,
+            filters: &filters,
+        };
+        let answer = b.output(table.operations.get(op).and_then(|o| o.output.as_deref()));
+        if let Some(name) = filters.unchecked.borrow().first() {
+            eprintln!(
+                "[plan] {}::{func}: the filter {name} cannot be checked against resources that are only planned; \
+                 they are listed as if it matched",
+                svc.module()
+            );
+        }
+        Some(answer)
     }
 
     /// The path of every write: plan, ask, tag, journal, send, record.
@@ -449,7 +464,9 @@ impl Safety {
         // (its `by_shape` is still empty, so nothing else is reused).
         let (answer, by_shape) = {
             let own = [&planned];
-            let mut b = Builder { table, label, known: &own, by_shape: Some(HashMap::new()), answer: false };
+            let none = Filters::default();
+            let mut b =
+                Builder { table, label, known: &own, by_shape: Some(HashMap::new()), answer: false, filters: &none };
             let answer = b.output(table.operations.get(op).and_then(|o| o.output.as_deref()));
             (answer, b.by_shape.take().unwrap_or_default())
         };
@@ -490,6 +507,118 @@ struct Builder<'a, 'p> {
     by_shape: Option<HashMap<String, Dynamic>>,
     /// Answering a read: its lists hold only what the plan would create.
     answer: bool,
+    /// The read's EC2 `Filters`, applied to what the plan would create.
+    filters: &'p Filters,
+}
+
+/// A read's EC2-style `Filters` (`[#{ Name: "tag:Name", Values: ["web-a"] }]`), applied to planned
+/// resources: `tag:KEY` and `tag-key` to the tags their create call gives them, any other name
+/// (`vpc-id`, `cidr-block`, `group-name`, `availability-zone`, …) to the member of the same name
+/// without dashes and case (`VpcId`). A filter that names no such member is noted in `unchecked`.
+#[derive(Default)]
+struct Filters {
+    list: Vec<(String, Vec<String>)>,
+    unchecked: RefCell<Vec<String>>,
+}
+
+impl Filters {
+    fn of(input: &Map) -> Filters {
+        let v = json::map_to_value(input);
+        let list = v["Filters"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|f| {
+                let name = f["Name"].as_str()?.to_string();
+                let values = f["Values"].as_array()?.iter().map(plain).collect();
+                Some((name, values))
+            })
+            .collect();
+        Filters { list, unchecked: RefCell::new(Vec::new()) }
+    }
+
+    /// Whether a planned resource (its answer `item`, made by a write with `input`) passes.
+    fn pass(&self, item: &Dynamic, input: &Map) -> bool {
+        let item = json::to_value(item);
+        let input = json::map_to_value(input);
+        self.list.iter().all(|(name, values)| {
+            let have: Option<Vec<String>> = if let Some(key) = name.strip_prefix("tag:") {
+                Some(tags_of(&input).into_iter().filter(|(k, _)| k == key).map(|(_, v)| v).collect())
+            } else if name == "tag-key" {
+                Some(tags_of(&input).into_iter().map(|(k, _)| k).collect())
+            } else {
+                member_values(&item, name).or_else(|| member_values(&input, name))
+            };
+            // A placeholder stands for a value the plan does not know: it matches only itself.
+            let unknown =
+                |have: &[String]| !have.is_empty() && have.iter().all(|h| h.starts_with('<') && h.contains('#'));
+            match have {
+                Some(have) if have.iter().any(|h| values.iter().any(|v| glob(v, h))) => true,
+                Some(have) if !unknown(&have) => false,
+                _ => {
+                    let mut unchecked = self.unchecked.borrow_mut();
+                    if !unchecked.contains(name) {
+                        unchecked.push(name.clone());
+                    }
+                    true
+                }
+            }
+        })
+    }
+}
+
+fn plain(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// The tags a create call gives: `Tags` (key/value lists) and EC2 `TagSpecifications`.
+fn tags_of(input: &Value) -> Vec<(String, String)> {
+    let mut lists = vec![&input["Tags"]];
+    lists.extend(input["TagSpecifications"].as_array().into_iter().flatten().map(|s| &s["Tags"]));
+    lists
+        .into_iter()
+        .filter_map(Value::as_array)
+        .flatten()
+        .filter_map(|t| Some((t["Key"].as_str()?.to_string(), plain(&t["Value"]))))
+        .collect()
+}
+
+/// The values of the member a filter name stands for (`vpc-id` → `VpcId`), if there is one.
+fn member_values(v: &Value, filter: &str) -> Option<Vec<String>> {
+    let squash = |s: &str| s.chars().filter(|c| c.is_ascii_alphanumeric()).collect::<String>().to_ascii_lowercase();
+    let want = squash(filter);
+    let (_, found) = v.as_object()?.iter().find(|(k, _)| squash(k) == want)?;
+    Some(match found {
+        Value::Array(a) => a.iter().map(plain).collect(),
+        Value::Object(_) | Value::Null => return None,
+        other => vec![plain(other)],
+    })
+}
+
+/// EC2 filter values may hold `*` (any run of characters) and `?` (one character).
+fn glob(pattern: &str, text: &str) -> bool {
+    let (p, t): (Vec<char>, Vec<char>) = (pattern.chars().collect(), text.chars().collect());
+    let (mut pi, mut ti, mut star, mut mark) = (0, 0, None, 0);
+    while ti < t.len() {
+        if pi < p.len() && (p[pi] == '?' || p[pi] == t[ti]) {
+            pi += 1;
+            ti += 1;
+        } else if pi < p.len() && p[pi] == '*' {
+            star = Some(pi);
+            mark = ti;
+            pi += 1;
+        } else if let Some(s) = star {
+            pi = s + 1;
+            mark += 1;
+            ti = mark;
+        } else {
+            return false;
+        }
+    }
+    p[pi..].iter().all(|c| *c == '*')
 }
 
 impl Builder<'_, '_> {
@@ -549,6 +678,17 @@ impl Builder<'_, '_> {
                 let member = shape.member.clone().unwrap_or_default();
                 if self.answer && !self.planned_item(&member) {
                     return Dynamic::from_array(vec![]);
+                }
+                // A read lists each planned resource of this shape that passes its filters.
+                let made: Vec<(&Dynamic, &Map)> =
+                    self.known.iter().filter_map(|k| Some((k.by_shape.get(&member)?, &k.input))).collect();
+                if self.answer && !made.is_empty() {
+                    let items: Vec<Dynamic> = made
+                        .into_iter()
+                        .filter(|(item, input)| self.filters.pass(item, input))
+                        .map(|(item, _)| item.clone())
+                        .collect();
+                    return Dynamic::from_array(items);
                 }
                 let one = self.value(&member, &format!("{path}[0]"), stack);
                 Dynamic::from_array(vec![one])

@@ -228,7 +228,11 @@ fn a_put_that_replaced_an_inline_policy_is_recorded_as_replaced_and_undo_leaves_
     let id = run_id(&second);
     let plan = emu.runbook().args(["undo", &id, "--plan"]).output().success();
     assert!(!plan.stdout.contains("delete_role_policy"), "{}", plan.stdout);
-    assert!(plan.stdout.contains("not undone: it set app-task-role/read, which existed before this call"), "{}", plan.stdout);
+    assert!(
+        plan.stdout.contains("not undone: it set app-task-role/read, which existed before this call"),
+        "{}",
+        plan.stdout
+    );
     emu.runbook().args(["undo", &id]).output().success();
     let c = emu.clients();
     let kept = c.block_on(c.iam.get_role_policy().role_name("app-task-role").policy_name("read").send());
@@ -238,4 +242,56 @@ fn a_put_that_replaced_an_inline_policy_is_recorded_as_replaced_and_undo_leaves_
     let id = run_id(&first);
     emu.runbook().args(["undo", &id]).output().success();
     assert!(c.block_on(c.iam.get_role().role_name("app-task-role").send()).is_err());
+}
+
+#[test]
+fn a_plan_applies_the_filters_of_reads_it_answers_and_foresees_the_writes_the_run_makes() {
+    let emu = Emulator::start();
+    let file = script(
+        "lab_vpc.rhai",
+        r#"let vpc = ec2::create_vpc(#{ CidrBlock: "10.1.0.0/16",
+    TagSpecifications: [#{ ResourceType: "vpc", Tags: [#{ Key: "Name", Value: "lab" }] }] }).Vpc.VpcId;
+fn subnet(vpc, name) {
+    ec2::describe_subnets(#{ Filters: [#{ Name: "vpc-id", Values: [vpc] }, #{ Name: "tag:Name", Values: [name] }] }).Subnets
+}
+for name in ["a", "b"] {
+    if subnet(vpc, name).len() == 0 {
+        let cidr = if name == "a" { "10.1.1.0/24" } else { "10.1.2.0/24" };
+        ec2::create_subnet(#{ VpcId: vpc, CidrBlock: cidr,
+            TagSpecifications: [#{ ResourceType: "subnet", Tags: [#{ Key: "Name", Value: name }] }] });
+    }
+}
+let rt = ec2::create_route_table(#{ VpcId: vpc }).RouteTable.RouteTableId;
+for name in ["a", "b"] {
+    let s = subnet(vpc, name);
+    print(`${name}: ${s.len()} ${s[0].CidrBlock} ${s[0].SubnetId}`);
+    ec2::associate_route_table(#{ RouteTableId: rt, SubnetId: s[0].SubnetId });
+}
+"#,
+    );
+    let path = file.to_str().unwrap();
+    let plan = emu.runbook().args(["plan", path]).output().success();
+    assert!(plan.stdout.contains("a: 1 10.1.1.0/24 <ec2.create_subnet#2 Subnet.SubnetId>"), "{}", plan.stdout);
+    assert!(plan.stdout.contains("b: 1 10.1.2.0/24 <ec2.create_subnet#3 Subnet.SubnetId>"), "{}", plan.stdout);
+    let planned = planned_writes(&plan.stdout);
+    emu.runbook().args(["run", path]).output().success();
+    let made = intents(&emu.last_journal());
+    assert_eq!(planned, made);
+    assert_eq!(made.len(), 6, "{made:?}");
+
+    // A filter the plan cannot check is said plainly.
+    let file = script(
+        "state_filter.rhai",
+        r#"let vpc = ec2::create_vpc(#{ CidrBlock: "10.2.0.0/16" }).Vpc.VpcId;
+print(ec2::describe_vpcs(#{ Filters: [#{ Name: "vpc-id", Values: [vpc] }, #{ Name: "dhcp-options-id", Values: ["x"] }] }).Vpcs.len());
+"#,
+    );
+    let plan = emu.runbook().args(["plan", file.to_str().unwrap()]).output().success();
+    assert!(
+        plan.stderr.contains(
+            "[plan] ec2::describe_vpcs: the filter dhcp-options-id cannot be checked against resources that are only planned"
+        ),
+        "{}",
+        plan.stderr
+    );
 }
