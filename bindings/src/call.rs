@@ -1,4 +1,5 @@
-//! The five services, and the path of every call: validate, send (page by page), convert.
+//! The five services, and the path of every call: validate, the hooks of the layer above
+//! ([`crate::hooks`]), send (page by page, with the SDK's attempts), convert.
 
 use crate::error::CallError;
 use crate::generated;
@@ -101,15 +102,15 @@ pub fn invoke(ctx: &Context, svc: Svc, op: &str, input: &Map, paginate: bool) ->
     }
     let meta = table.operations.get(op);
     let result = if !meta.is_some_and(|o| o.readonly) {
-        ctx.safety.write(table, svc, op, input, ctx, |input| send_as(ctx, svc, op, input, true))
-    } else if let Some(answer) = ctx.safety.answer_from_plan(table, svc, op, input) {
+        ctx.hooks.write(ctx, svc, op, input, &|input| send_as(ctx, svc, op, input, true))
+    } else if let Some(answer) = ctx.hooks.answer_read(svc, op, input) {
         return Ok(answer);
     } else {
         let answer = match meta.and_then(|o| o.paginator.as_ref()) {
             Some(p) if paginate => paginate_all(ctx, svc, op, input, p),
             _ => send(ctx, svc, op, input),
         };
-        ctx.safety.remember_read(svc, op, input, &answer);
+        ctx.hooks.after_read(svc, op, input, &answer);
         answer
     };
     if let (Ok(out), Some(shape)) = (&result, meta.and_then(|o| o.output.as_deref())) {
@@ -255,7 +256,7 @@ fn log_call(
     eprintln!("[call] {}::{op} {} ms {outcome}", svc.module(), took.as_millis());
     if ctx.verbose > 1 {
         if let Ok(table) = svc.table() {
-            let shown = crate::safety::masked_input(table, op, input).to_string();
+            let shown = crate::secrets::masked_input(table, op, input).to_string();
             eprintln!("[call]   {}", crate::secrets::redact(&shown));
         }
     }

@@ -122,7 +122,7 @@ fn sleep(ctx: &Context, secs: f64) -> Result<(), Box<EvalAltResult>> {
     if !secs.is_finite() || secs < 0.0 {
         return Err(runtime_error(format!("sleep: expected a non-negative number of seconds, got {secs}")));
     }
-    if ctx.safety.planning() {
+    if ctx.hooks.planning() {
         return Ok(());
     }
     ctx.sleep("sleep", secs).map_err(|e| crate::to_script_error(&e))

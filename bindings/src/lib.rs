@@ -9,23 +9,24 @@
 //! engine.run(r#"print(ec2::describe_vpcs().query("Vpcs[0].VpcId"));"#).unwrap();
 //! ```
 
+// The binding layer: the services' operations as script functions.
 pub mod attempts;
 pub mod call;
 pub mod convert;
 pub mod error;
 mod generated;
 pub mod helpers;
-pub mod journal;
+pub mod hooks;
 pub mod json;
 pub mod model;
-pub mod reconcile;
 pub mod runtime;
-pub mod safety;
 pub mod secrets;
 pub mod table;
-pub mod undo;
 pub mod validate;
 pub mod waiter;
+
+// The run layer above it, through its hooks: plan, step, journal, reconcile, undo.
+pub mod run;
 
 pub use call::Svc;
 pub use error::CallError;
@@ -91,7 +92,7 @@ fn service_module(svc: Svc, ctx: &Rc<Context>) -> Module {
 
 /// Tells the journal where in the script the next call comes from.
 fn site(ctx: &Context, nc: &NativeCallContext) {
-    ctx.safety.set_site(nc.call_source().unwrap_or(""), nc.call_position().line());
+    ctx.hooks.set_site(nc.call_source().unwrap_or(""), nc.call_position().line());
 }
 
 /// Points an error raised inside a native function at the script's call.

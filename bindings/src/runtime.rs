@@ -126,8 +126,8 @@ pub struct Context {
     pub stats: Stats,
     /// How long a call keeps retrying while a just-created role propagates.
     pub propagation_timeout: Duration,
-    /// Plan, step, journal and tags: what happens to writes.
-    pub safety: crate::safety::Safety,
+    /// What the layer above does around calls (plan, step, journal, reconcile); plain by default.
+    pub hooks: std::rc::Rc<dyn crate::hooks::Hooks>,
     /// How long one attempt waits for its answer.
     pub call_timeout: Duration,
     /// AWS calls a run may make before it is stopped (a runaway loop).
@@ -209,7 +209,7 @@ impl Context {
             params,
             stats: Stats::default(),
             propagation_timeout: Duration::from_secs(90),
-            safety: Default::default(),
+            hooks: std::rc::Rc::new(crate::hooks::Plain),
             call_timeout: attempt_timeout,
             max_calls: u64::MAX,
             verbose: 0,

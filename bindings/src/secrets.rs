@@ -4,8 +4,10 @@
 //! passes through [`redact`], which replaces each of them with `<sensitive>` unless the operator
 //! asked to see them (`--show-sensitive`).
 
+use crate::json;
 use crate::model::Table;
 use rhai::{Array, Dynamic, Map};
+use serde_json::{json, Value};
 use std::borrow::Cow;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::RwLock;
@@ -129,6 +131,47 @@ fn reaches_sensitive(table: &Table, shape_name: &str, seen: &mut Vec<String>) ->
         _ => vec![],
     };
     below.into_iter().any(|s| reaches_sensitive(table, s, seen))
+}
+
+/// The input as the journal, the plan and the prompt show it: members the model marks sensitive
+/// are replaced by `<sensitive>`.
+pub fn masked_input(table: &Table, op: &str, input: &Map) -> Value {
+    let mut v = json::map_to_value(input);
+    if let Some(shape) = table.operations.get(op).and_then(|o| o.input.as_deref()) {
+        mask(table, shape, &mut v, 0);
+    }
+    v
+}
+
+fn mask(table: &Table, shape_name: &str, v: &mut Value, depth: usize) {
+    let Some(shape) = table.shape(shape_name) else { return };
+    if shape.sensitive {
+        *v = json!("<sensitive>");
+        return;
+    }
+    if depth > 32 {
+        return;
+    }
+    match (shape.kind.as_str(), v) {
+        ("structure", Value::Object(m)) => {
+            for (k, item) in m.iter_mut() {
+                if let Some(target) = shape.member_shape(k) {
+                    mask(table, target, item, depth + 1);
+                }
+            }
+        }
+        ("list", Value::Array(items)) => {
+            if let Some(member) = shape.member.as_deref() {
+                items.iter_mut().for_each(|item| mask(table, member, item, depth + 1));
+            }
+        }
+        ("map", Value::Object(m)) => {
+            if let Some(value) = shape.value.as_deref() {
+                m.values_mut().for_each(|item| mask(table, value, item, depth + 1));
+            }
+        }
+        _ => {}
+    }
 }
 
 #[cfg(test)]

@@ -56,7 +56,7 @@ pub fn wait(ctx: &Context, svc: Svc, waiter_name: &str, input: &Map, opts: WaitO
 /// A plan does not wait (its writes were not sent), nor does a wait on something a skipped step
 /// would have made: one poll, then on.
 fn not_waited(ctx: &Context, input: &Map) -> bool {
-    ctx.safety.planning() || ctx.safety.placeholder_in(input).is_some()
+    ctx.hooks.planning() || ctx.hooks.placeholder_in(input).is_some()
 }
 
 /// The loop every waiter shares: `check(attempt)` polls once and answers the result when done

@@ -1,7 +1,7 @@
 //! Command-line interface: `run`, `plan`, `repl`, `runs`, `show`, `undo`, `help`.
 
 use clap::{Args, Parser, Subcommand};
-use runbook_bindings::safety::Mode;
+use runbook_bindings::run::Mode;
 use runbook_bindings::AwsOptions;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -146,7 +146,7 @@ pub struct JournalArgs {
 
 impl JournalArgs {
     pub fn dir(&self) -> PathBuf {
-        runbook_bindings::journal::dir(self.journal_dir.as_deref())
+        runbook_bindings::run::journal::dir(self.journal_dir.as_deref())
     }
 }
 

@@ -95,7 +95,7 @@ pub fn repl(common: &Common) -> ExitCode {
         Ok(l) => l,
         Err(e) => return crate::run::fail(&e),
     };
-    let ctx = match crate::run::connect(common, sets, "<repl>", runbook_bindings::safety::Mode::Run, &limits) {
+    let (ctx, safety) = match crate::run::connect(common, sets, "<repl>", runbook_bindings::run::Mode::Run, &limits) {
         Ok(c) => c,
         Err(e) => return crate::run::fail(&e),
     };
@@ -166,10 +166,10 @@ pub fn repl(common: &Common) -> ExitCode {
         save_history(&mut editor, h);
     }
     let ctx = &session.ctx;
-    ctx.safety.close_journal("ended", None, ctx.stats.calls.get(), started.elapsed().as_secs_f64());
-    let created: usize = ctx.safety.writes().iter().map(|w| w.created.len()).sum();
+    safety.close_journal("ended", None, ctx.stats.calls.get(), started.elapsed().as_secs_f64());
+    let created: usize = safety.writes().iter().map(|w| w.created.len()).sum();
     if created > 0 {
-        eprintln!("this session created {created} resource(s); undo them with: runbook undo {}", ctx.safety.run_id);
+        eprintln!("this session created {created} resource(s); undo them with: runbook undo {}", safety.run_id);
     }
     ExitCode::SUCCESS
 }

@@ -5,8 +5,8 @@ use crate::diagnostics;
 use crate::engine;
 use crate::params;
 use rhai::{EvalAltResult, Scope};
-use runbook_bindings::journal;
-use runbook_bindings::safety::{Mode, Safety};
+use runbook_bindings::run::journal;
+use runbook_bindings::run::{Mode, Safety};
 use runbook_bindings::secrets::redact;
 use runbook_bindings::{Context, Interrupt};
 use std::path::{Path, PathBuf};
@@ -35,14 +35,15 @@ pub fn fail(msg: &str) -> ExitCode {
     ExitCode::from(2)
 }
 
-/// Connects to AWS with the run's safety settings and, except for a plan, starts its journal.
+/// Connects to AWS with the run's safety settings and, except for a plan, starts its journal. The
+/// run layer listens to the context's calls through its hooks.
 pub fn connect(
     common: &Common,
     sets: std::collections::BTreeMap<String, String>,
     file: &str,
     mode: Mode,
     limits: &engine::Limits,
-) -> Result<Rc<Context>, String> {
+) -> Result<(Rc<Context>, Rc<Safety>), String> {
     let mut ctx = Context::new(&common.aws(), sets)?;
     ctx.max_calls = limits.aws_calls;
     runbook_bindings::secrets::show(common.show_sensitive);
@@ -53,7 +54,7 @@ pub fn connect(
     }
     ctx.verbose = common.verbose;
     let root = runbook_root(Path::new(file));
-    ctx.safety = Safety::new(mode, journal::new_run_id(), !common.no_tag).with_root(root);
+    let safety = Rc::new(Safety::new(mode, journal::new_run_id(), !common.no_tag).with_root(root));
     if mode != Mode::Plan {
         let params: serde_json::Map<String, serde_json::Value> =
             ctx.params.iter().map(|(k, v)| (k.clone(), journal::param_value(k, v))).collect();
@@ -67,9 +68,10 @@ pub fn connect(
             "tagged": !common.no_tag,
             "version": env!("CARGO_PKG_VERSION"),
         });
-        ctx.safety.open_journal(&common.journal.dir(), start)?;
+        safety.open_journal(&common.journal.dir(), start)?;
     }
-    Ok(Rc::new(ctx))
+    ctx.hooks = safety.clone();
+    Ok((Rc::new(ctx), safety))
 }
 
 pub fn run_file(file: &Path, common: &Common, mode: Mode) -> ExitCode {
@@ -89,7 +91,7 @@ pub fn run_file(file: &Path, common: &Common, mode: Mode) -> ExitCode {
         Ok(l) => l,
         Err(e) => return fail(&e),
     };
-    let ctx = match connect(common, sets, &file.to_string_lossy(), mode, &limits) {
+    let (ctx, safety) = match connect(common, sets, &file.to_string_lossy(), mode, &limits) {
         Ok(c) => c,
         Err(e) => return fail(&e),
     };
@@ -100,7 +102,7 @@ pub fn run_file(file: &Path, common: &Common, mode: Mode) -> ExitCode {
         Ok(a) => a,
         Err(e) => {
             eprint!("{}", diagnostics::parse_error(file, &e).render());
-            ctx.safety.close_journal("failed", Some(serde_json::json!({ "code": "SyntaxError" })), 0, 0.0);
+            safety.close_journal("failed", Some(serde_json::json!({ "code": "SyntaxError" })), 0, 0.0);
             return ExitCode::from(1);
         }
     };
@@ -111,7 +113,7 @@ pub fn run_file(file: &Path, common: &Common, mode: Mode) -> ExitCode {
     let calls = ctx.stats.calls.get();
     let code = match &result {
         Ok(()) => {
-            ctx.safety.close_journal("succeeded", None, calls, secs);
+            safety.close_journal("succeeded", None, calls, secs);
             ExitCode::SUCCESS
         }
         Err(e) => {
@@ -120,24 +122,24 @@ pub fn run_file(file: &Path, common: &Common, mode: Mode) -> ExitCode {
                 None if diagnostics::is_stop(e) => "stopped",
                 None => "failed",
             };
-            ctx.safety.close_journal(outcome, Some(diagnostics::error_value(e)), calls, secs);
+            safety.close_journal(outcome, Some(diagnostics::error_value(e)), calls, secs);
             report(&root, file, e, &ctx.interrupt)
         }
     };
     if mode == Mode::Plan {
-        print!("{}", redact(&plan_listing(file, &ctx)));
+        print!("{}", redact(&plan_listing(file, &ctx, &safety)));
     }
     // A failed run that wrote nothing has said all there is in its diagnostic.
-    if result.is_ok() || !ctx.safety.writes().is_empty() {
-        eprint!("{}", redact(&summary(file, &ctx, result.is_ok(), secs)));
+    if result.is_ok() || !safety.writes().is_empty() {
+        eprint!("{}", redact(&summary(file, &ctx, &safety, result.is_ok(), secs)));
     }
     code
 }
 
 /// The writes a plan found, numbered as their placeholders are, with their parameters.
-fn plan_listing(file: &Path, ctx: &Context) -> String {
+fn plan_listing(file: &Path, ctx: &Context, safety: &Safety) -> String {
     use std::fmt::Write;
-    let writes = ctx.safety.writes();
+    let writes = safety.writes();
     let mut o = String::new();
     let _ = writeln!(
         o,
@@ -145,7 +147,7 @@ fn plan_listing(file: &Path, ctx: &Context) -> String {
         file.display(),
         writes.len(),
         ctx.stats.calls.get(),
-        ctx.safety.answered.get()
+        safety.plan.answered.get()
     );
     for w in &writes {
         let at = if w.at.is_empty() { String::new() } else { format!("  ({})", w.at) };
@@ -158,13 +160,13 @@ fn plan_listing(file: &Path, ctx: &Context) -> String {
 }
 
 /// The end-of-run lines: calls, writes, what was created, the journal and the undo command.
-fn summary(file: &Path, ctx: &Context, ok: bool, secs: f64) -> String {
-    use runbook_bindings::safety::State;
+fn summary(file: &Path, ctx: &Context, safety: &Safety, ok: bool, secs: f64) -> String {
+    use runbook_bindings::run::State;
     use std::fmt::Write;
-    let writes = ctx.safety.writes();
+    let writes = safety.writes();
     let calls = ctx.stats.calls.get();
     let mut o = String::new();
-    let what = match (ctx.safety.mode, ok) {
+    let what = match (safety.mode, ok) {
         (Mode::Plan, true) => "planned",
         (_, true) => "done",
         (_, false) => "stopped",
@@ -173,7 +175,7 @@ fn summary(file: &Path, ctx: &Context, ok: bool, secs: f64) -> String {
     let skipped = writes.iter().filter(|w| w.state == State::Skipped).count();
     let created: Vec<&String> = writes.iter().flat_map(|w| &w.created).collect();
     let mut line = format!("runbook: {} {what}, {calls} AWS call(s) in {secs:.2} s", file.display());
-    if ctx.safety.mode != Mode::Plan {
+    if safety.mode != Mode::Plan {
         let _ = write!(line, "; {sent} write(s), {} created", created.len());
         if skipped > 0 {
             let _ = write!(line, ", {skipped} skipped");
@@ -186,10 +188,10 @@ fn summary(file: &Path, ctx: &Context, ok: bool, secs: f64) -> String {
     for w in writes.iter().filter(|w| matches!(w.state, State::Unknown(_))) {
         let _ = writeln!(o, "  outcome unknown: {} ({}): no answer came; it may have been done", w.function, w.at);
     }
-    if let Some(path) = ctx.safety.journal_path() {
+    if let Some(path) = safety.journal_path() {
         let _ = writeln!(o, "  journal: {}", path.display());
         if !created.is_empty() {
-            let _ = writeln!(o, "  undo:    runbook undo {}", ctx.safety.run_id);
+            let _ = writeln!(o, "  undo:    runbook undo {}", safety.run_id);
         }
     }
     o

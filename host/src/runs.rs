@@ -1,8 +1,8 @@
 //! `runbook runs`, `runbook show RUN`, `runbook undo RUN`: the recorded runs and their undoing.
 
 use crate::run::fail;
-use runbook_bindings::journal;
-use runbook_bindings::safety::{Mode, Safety};
+use runbook_bindings::run::journal;
+use runbook_bindings::run::{Mode, Safety};
 use runbook_bindings::{AwsOptions, Context};
 use serde_json::Value;
 use std::path::Path;
@@ -172,7 +172,8 @@ pub fn undo(dir: &Path, run: &str, overrides: AwsOptions, dry: bool) -> ExitCode
         Ok(c) => c,
         Err(e) => return fail(&e),
     };
-    ctx.safety = Safety::new(Mode::Run, journal::new_run_id(), false);
+    let safety = std::rc::Rc::new(Safety::new(Mode::Run, journal::new_run_id(), false));
+    ctx.hooks = safety.clone();
     if !dry {
         let start = serde_json::json!({
             "file": format!("undo {id}"),
@@ -184,14 +185,14 @@ pub fn undo(dir: &Path, run: &str, overrides: AwsOptions, dry: bool) -> ExitCode
             "endpoint": ctx.endpoint(),
             "version": env!("CARGO_PKG_VERSION"),
         });
-        if let Err(e) = ctx.safety.open_journal(dir, start) {
+        if let Err(e) = safety.open_journal(dir, start) {
             return fail(&e);
         }
     }
     crate::run::install_signal_handlers(&ctx);
     println!("{} run {id} ({}), newest write first:", if dry { "Would undo" } else { "Undoing" }, text(&start["file"]));
     let started = std::time::Instant::now();
-    let report = runbook_bindings::undo::undo(&ctx, &records, dry);
+    let report = runbook_bindings::run::undo::undo(&ctx, &records, dry);
     let secs = started.elapsed().as_secs_f64();
     if dry {
         return ExitCode::SUCCESS;
@@ -201,7 +202,7 @@ pub fn undo(dir: &Path, run: &str, overrides: AwsOptions, dry: bool) -> ExitCode
         (None, 0) => "succeeded",
         _ => "failed",
     };
-    ctx.safety.close_journal(outcome, None, ctx.stats.calls.get(), secs);
+    safety.close_journal(outcome, None, ctx.stats.calls.get(), secs);
     eprintln!(
         "runbook: undo of {id} {outcome}: {} removed, {} already gone, {} left as they were, {} failed, in {secs:.2} s",
         report.removed,

@@ -1,10 +1,10 @@
 //! What a write created and how to remove it again, decided when it succeeds and kept in the
 //! journal; and `runbook undo`, which replays those inverses newest first.
 
+use super::reconcile::{self, gone, Again, Before};
 use crate::call::{invoke, Svc};
 use crate::error::CallError;
 use crate::json;
-use crate::reconcile::{self, gone, Again, Before};
 use crate::runtime::Context;
 use crate::waiter::{self, WaitOptions};
 use rhai::Map;
@@ -425,7 +425,7 @@ pub fn undo(ctx: &Context, records: &[Value], dry: bool) -> Report {
                 Settled::Unknown(why) => {
                     println!(
                         "{head}: was in flight when the run ended, and {why}; look for what it made (tag {}={})",
-                        crate::safety::RUN_TAG,
+                        super::tags::RUN_TAG,
                         records.first().and_then(|r| r["run"].as_str()).unwrap_or("?")
                     );
                     report.left += 1;

@@ -1,0 +1,54 @@
+//! The one place the binding layer lets a layer above act on its calls, the way the SDK's
+//! orchestrator lets interceptors in: the bindings call these hooks and know nothing of what
+//! listens. The run layer (`crate::run`: plan, step, journal, reconcile, undo) is one listener;
+//! an embedding program that registers plain bindings gets [`Plain`], which sends everything.
+
+use crate::call::Svc;
+use crate::error::CallError;
+use crate::runtime::Context;
+use rhai::{Dynamic, Map};
+
+/// Sends a write as it is: one call with the SDK's attempts.
+pub type Send<'a> = &'a dyn Fn(&Map) -> Result<Dynamic, CallError>;
+
+pub trait Hooks {
+    /// A validated write: the listener decides whether and how it is sent; `send` sends it.
+    fn write(&self, ctx: &Context, svc: Svc, op: &str, input: &Map, send: Send) -> Result<Dynamic, CallError> {
+        let _ = (ctx, svc, op);
+        send(input)
+    }
+
+    /// A validated read about to be sent: an answer instead of sending it (a plan answers reads of
+    /// what it only planned).
+    fn answer_read(&self, svc: Svc, op: &str, input: &Map) -> Option<Dynamic> {
+        let _ = (svc, op, input);
+        None
+    }
+
+    /// A read's answer, once it came.
+    fn after_read(&self, svc: Svc, op: &str, input: &Map, answer: &Result<Dynamic, CallError>) {
+        let _ = (svc, op, input, answer);
+    }
+
+    /// Where in the script the next call comes from (`file`, line).
+    fn set_site(&self, source: &str, line: Option<usize>) {
+        let _ = (source, line);
+    }
+
+    /// Whether waits and sleeps return at once (nothing was sent that could be waited for).
+    fn planning(&self) -> bool {
+        false
+    }
+
+    /// A value in `input` that stands for the result of a call that was not made, if any.
+    fn placeholder_in(&self, input: &Map) -> Option<String> {
+        let _ = input;
+        None
+    }
+}
+
+/// Plain bindings: every call is sent as it is.
+#[derive(Debug, Default)]
+pub struct Plain;
+
+impl Hooks for Plain {}

@@ -1,0 +1,516 @@
+//! The run layer: what a run does around the calls of the binding layer, through its hooks
+//! ([`crate::hooks::Hooks`]). The bindings know nothing of it.
+//!
+//! A write passes through these phases, top to bottom in [`Safety::write`], each in its own module:
+//!
+//! 1. validate — in the binding layer, before the hook is called;
+//! 2. plan / step — [`plan`]: not sent, a placeholder answered; [`step`]: the operator asked;
+//! 3. intent — [`tags`] adds the run tag and an idempotency token, [`reconcile`] looks up what
+//!    exists already, and [`journal`] records the intent, synced before the request leaves;
+//! 4. send — the binding layer's call, with the SDK's attempts;
+//! 5. reconcile — [`reconcile::send`]: an attempt whose answer was lost is settled by looking;
+//! 6. outcome — [`undo::inverse`] says what the write created and how to remove it; journaled;
+//! 7. convert — the answer goes back to the script through the binding layer.
+//!
+//! Reads that name something only planned are answered by [`plan`]; `runbook undo` replays the
+//! journal's inverses ([`undo`]).
+
+pub mod journal;
+pub mod plan;
+pub mod reconcile;
+pub mod step;
+pub mod tags;
+pub mod undo;
+
+use crate::call::Svc;
+use crate::error::CallError;
+use crate::hooks::{Hooks, Send};
+use crate::json;
+use crate::model::Table;
+use crate::runtime::Context;
+use journal::Journal;
+use rhai::{Dynamic, Map};
+use serde_json::{json, Value};
+use std::cell::{Cell, RefCell};
+use std::path::PathBuf;
+use std::time::Instant;
+use step::Answer;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// Writes are sent.
+    Run,
+    /// Writes are not sent; they answer placeholders.
+    Plan,
+    /// The operator is asked before each write.
+    Step,
+}
+
+/// What happened to one write.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum State {
+    Planned,
+    Skipped,
+    Sent,
+    Failed(String),
+    /// No answer (interrupt, timeout, cut connection): it may have been done.
+    Unknown(String),
+}
+
+/// One write of this run, for the plan listing and the summary.
+#[derive(Debug, Clone)]
+pub struct WriteEntry {
+    pub seq: u64,
+    /// `elbv2::create_target_group`
+    pub function: String,
+    /// `runbooks/create_tg.rhai:25`
+    pub at: String,
+    /// The parameters as sent (or as they would be), sensitive members masked.
+    pub input: Value,
+    pub state: State,
+    /// `target group arn:...`
+    pub created: Vec<String>,
+    /// An attempt's answer was lost after it had done the write: what the look-up found.
+    pub reconciled: Option<String>,
+}
+
+pub struct Safety {
+    pub mode: Mode,
+    pub run_id: String,
+    tag: bool,
+    journal: RefCell<Option<Journal>>,
+    site: RefCell<String>,
+    root: Option<PathBuf>,
+    seq: Cell<u64>,
+    writes: RefCell<Vec<WriteEntry>>,
+    /// The writes not sent, and the reads answered from them.
+    pub plan: plan::Plan,
+    step_all: Cell<bool>,
+    asker: Box<dyn Fn(&str) -> Answer>,
+    /// The last few reads, with the number of writes made before each.
+    recent: RefCell<Vec<RecentRead>>,
+}
+
+struct RecentRead {
+    key: String,
+    writes: u64,
+    answer: Result<Dynamic, CallError>,
+}
+
+const RECENT_READS: usize = 8;
+
+impl Default for Safety {
+    fn default() -> Self {
+        Safety::new(Mode::Run, journal::new_run_id(), false)
+    }
+}
+
+impl Safety {
+    pub fn new(mode: Mode, run_id: String, tag: bool) -> Safety {
+        Safety {
+            mode,
+            run_id,
+            tag,
+            journal: RefCell::new(None),
+            site: RefCell::new(String::new()),
+            root: None,
+            seq: Cell::new(0),
+            writes: RefCell::new(Vec::new()),
+            plan: plan::Plan::default(),
+            step_all: Cell::new(false),
+            asker: Box::new(step::ask_on_terminal),
+            recent: RefCell::new(Vec::new()),
+        }
+    }
+
+    /// Replaces the `--step` prompt (the default reads a line from standard input).
+    pub fn with_asker(mut self, asker: impl Fn(&str) -> Answer + 'static) -> Safety {
+        self.asker = Box::new(asker);
+        self
+    }
+
+    /// Starts the journal: creates `<dir>/<run-id>.jsonl` and writes the start record.
+    pub fn open_journal(&self, dir: &std::path::Path, start: Value) -> Result<PathBuf, String> {
+        let mut j = Journal::create(dir, &self.run_id)?;
+        let mut record = json!({ "type": "start", "run": self.run_id, "time": journal::now() });
+        if let (Some(r), Value::Object(extra)) = (record.as_object_mut(), start) {
+            r.extend(extra);
+        }
+        j.append(&record, true)?;
+        let path = j.path().to_path_buf();
+        *self.journal.borrow_mut() = Some(j);
+        Ok(path)
+    }
+
+    pub fn journal_path(&self) -> Option<PathBuf> {
+        self.journal.borrow().as_ref().map(|j| j.path().to_path_buf())
+    }
+
+    /// Writes the end record.
+    pub fn close_journal(&self, outcome: &str, error: Option<Value>, calls: u64, secs: f64) {
+        let writes = self.writes.borrow();
+        let record = json!({
+            "type": "end",
+            "time": journal::now(),
+            "outcome": outcome,
+            "error": error,
+            "calls": calls,
+            "writes": writes.len(),
+            "created": writes.iter().map(|w| w.created.len()).sum::<usize>(),
+            "seconds": (secs * 1000.0).round() / 1000.0,
+        });
+        if let Some(j) = self.journal.borrow_mut().as_mut() {
+            if let Err(e) = j.append(&record, true) {
+                eprintln!("warning: {e}");
+            }
+        }
+    }
+
+    /// Where the script is: set by the bindings before each call. An imported module's source is
+    /// its import path (`lib/aws`), shown as the file under the runbooks folder.
+    pub fn set_site(&self, source: &str, line: Option<usize>) {
+        let file = match &self.root {
+            Some(root) if !source.is_empty() && !source.ends_with(".rhai") => {
+                root.join(format!("{source}.rhai")).to_string_lossy().into_owned()
+            }
+            _ => source.to_string(),
+        };
+        let line = line.map(|l| format!(":{l}")).unwrap_or_default();
+        *self.site.borrow_mut() = format!("{file}{line}");
+    }
+
+    /// The runbooks folder, for naming the files of imported modules.
+    pub fn with_root(mut self, root: PathBuf) -> Safety {
+        self.root = Some(root);
+        self
+    }
+
+    pub fn writes(&self) -> Vec<WriteEntry> {
+        self.writes.borrow().clone()
+    }
+
+    /// Keeps a read's answer for [`Safety::recent_read`].
+    pub fn remember_read(&self, svc: Svc, op: &str, input: &Map, answer: &Result<Dynamic, CallError>) {
+        let mut recent = self.recent.borrow_mut();
+        if recent.len() == RECENT_READS {
+            recent.remove(0);
+        }
+        recent.push(RecentRead { key: read_key(svc, op, input), writes: self.seq.get(), answer: answer.clone() });
+    }
+
+    /// The answer to this very read, if the run made it and has sent no write since.
+    pub fn recent_read(&self, svc: Svc, op: &str, input: &Map) -> Option<Result<Dynamic, CallError>> {
+        let key = read_key(svc, op, input);
+        let recent = self.recent.borrow();
+        recent.iter().rev().find(|r| r.key == key && r.writes == self.seq.get()).map(|r| r.answer.clone())
+    }
+
+    /// The path of every write: plan, ask, tag, journal, send, record.
+    pub fn write(
+        &self,
+        table: &Table,
+        svc: Svc,
+        op: &str,
+        input: &Map,
+        ctx: &Context,
+        send: Send,
+    ) -> Result<Dynamic, CallError> {
+        // Counted once it is planned, skipped or about to be sent: the look-up just below may reuse
+        // a read made since the last write.
+        let seq = self.seq.get() + 1;
+        let meta = table.operations.get(op);
+        let func = format!("{}::{}", svc.module(), meta.map(|o| o.func.as_str()).unwrap_or(op));
+        let at = self.site.borrow().clone();
+        let mut input = input.clone();
+        if self.tag && self.mode != Mode::Plan {
+            tags::tag(table, op, &mut input, &self.run_id);
+        }
+        let shown = crate::secrets::masked_input(table, op, &input);
+        let mut entry = WriteEntry {
+            seq,
+            function: func.clone(),
+            at: at.clone(),
+            input: shown.clone(),
+            state: State::Sent,
+            created: vec![],
+            reconciled: None,
+        };
+        if self.mode == Mode::Plan {
+            entry.state = State::Planned;
+            self.seq.set(seq);
+            return Ok(self.plan(table, op, &input, entry));
+        }
+        if self.mode == Mode::Step && !self.step_all.get() {
+            let where_ = if at.is_empty() { String::new() } else { format!(" ({at})") };
+            let question = format!("{func}{where_}\n{}\n", json::pretty(&shown));
+            match (self.asker)(&question) {
+                Answer::Yes => {}
+                Answer::All => self.step_all.set(true),
+                Answer::No => {
+                    entry.state = State::Skipped;
+                    self.note(
+                        json!({ "type": "skipped", "seq": seq, "function": func, "at": at, "time": journal::now() }),
+                        false,
+                    )?;
+                    self.seq.set(seq);
+                    return Ok(self.plan(table, op, &input, entry));
+                }
+                Answer::Quit => {
+                    return Err(CallError::Stopped {
+                        service: svc.module().into(),
+                        operation: op.into(),
+                        message: format!("stopped by the operator before {func}"),
+                    })
+                }
+            }
+        }
+        if let Some(p) = self.plan.placeholder_in(&input) {
+            return Err(CallError::Validation {
+                service: svc.module().into(),
+                operation: op.into(),
+                problems: vec![format!("the input uses {p}, the result of a call that was not made")],
+            });
+        }
+        // Intent: what was there before, and the idempotency token, journaled before the request leaves.
+        let token = tags::idempotency_token(table, op, &mut input, &self.run_id, seq);
+        let look = reconcile::entry_for(svc, op);
+        let before = {
+            let read = |s: Svc, o: &str, i: Value| self.read_recent_or_send(ctx, s, o, i);
+            reconcile::Before::look(look.as_ref(), &read, &json::map_to_value(&input))
+        };
+        let shown = crate::secrets::masked_input(table, op, &input);
+        entry.input = shown.clone();
+        self.seq.set(seq);
+        let mut intent = json!({
+            "type": "intent", "seq": seq, "time": journal::now(), "function": func,
+            "service": svc.module(), "operation": op, "at": at, "input": shown,
+        });
+        if let Some(b) = before.to_json() {
+            intent["before"] = b;
+        }
+        if let Some((member, value)) = &token {
+            intent["token"] = json!({ member: value });
+        }
+        self.note(intent, true)?;
+        // Send, and settle any attempt whose answer was lost.
+        let started = Instant::now();
+        let sent = reconcile::send(ctx, svc, op, &input, before.found(), send);
+        let ms = started.elapsed().as_millis() as u64;
+        // Outcome.
+        let mut outcome = json!({ "type": "outcome", "seq": seq, "time": journal::now(), "ms": ms });
+        if sent.lost > 0 {
+            outcome["lost"] = json!(sent.lost);
+            outcome["resent"] = json!(sent.resent);
+        }
+        match &sent.result {
+            Ok(out) => {
+                outcome["ok"] = json!(true);
+                outcome["request_id"] = json!(crate::runtime::take_request_id());
+                if let Some(found) = &sent.reconciled {
+                    outcome["reconciled"] = json!({ "found": found.id });
+                    entry.reconciled = Some(found.id.clone());
+                }
+                let inverse = undo::inverse(svc, op, &json::map_to_value(&input), &json::to_value(out), &before);
+                entry.created = inverse.created.iter().map(|c| format!("{} {}", c.kind, c.id)).collect();
+                outcome["created"] = json!(inverse.created);
+                if let Some(replaced) = inverse.replaced {
+                    outcome["replaced"] = json!(replaced);
+                }
+                if let Some(reason) = inverse.not_undoable {
+                    outcome["not_undoable"] = json!(reason);
+                }
+            }
+            Err(e) => {
+                let m = e.to_map();
+                outcome["ok"] = json!(false);
+                outcome["request_id"] = json::to_value(m.get("request_id").unwrap_or(&Dynamic::UNIT));
+                outcome["error"] =
+                    json!({ "code": e.code(), "message": json::to_value(m.get("message").unwrap_or(&Dynamic::UNIT)) });
+                entry.state = State::Failed(e.code().to_string());
+                if e.outcome_unknown() {
+                    // It may have been done: undo and show treat it like a call in flight.
+                    outcome["unknown"] = json!(true);
+                    entry.state = State::Unknown(e.code().to_string());
+                }
+            }
+        }
+        self.writes.borrow_mut().push(entry);
+        // The call was made; a journal that cannot take its outcome is reported, not fatal.
+        if let Err(e) = self.note(outcome, false) {
+            eprintln!("warning: {e}");
+        }
+        sent.result
+    }
+
+    /// A read for a look-up before a write: the run's own answer to the same read when it has
+    /// written nothing since (a runbook usually looks before it creates), else sent.
+    fn read_recent_or_send(&self, ctx: &Context, svc: Svc, op: &str, input: Value) -> Result<Value, CallError> {
+        let request = json::from_value(&input).try_cast::<Map>().unwrap_or_default();
+        match self.recent_read(svc, op, &request) {
+            Some(answer) => answer.map(|out| json::to_value(&out)),
+            None => crate::call::send(ctx, svc, op, &request).map(|out| json::to_value(&out)),
+        }
+    }
+
+    fn note(&self, record: Value, sync: bool) -> Result<(), CallError> {
+        match self.journal.borrow_mut().as_mut() {
+            Some(j) => j.append(&record, sync).map_err(|message| CallError::Transport {
+                service: "runbook".into(),
+                operation: "journal".into(),
+                code: "JournalError".into(),
+                message,
+                retryable: false,
+            }),
+            None => Ok(()),
+        }
+    }
+}
+
+impl Hooks for Safety {
+    fn write(&self, ctx: &Context, svc: Svc, op: &str, input: &Map, send: Send) -> Result<Dynamic, CallError> {
+        Safety::write(self, svc.table()?, svc, op, input, ctx, send)
+    }
+
+    fn answer_read(&self, svc: Svc, op: &str, input: &Map) -> Option<Dynamic> {
+        self.plan.answer(svc.table().ok()?, svc, op, input)
+    }
+
+    fn after_read(&self, svc: Svc, op: &str, input: &Map, answer: &Result<Dynamic, CallError>) {
+        self.remember_read(svc, op, input, answer);
+    }
+
+    fn set_site(&self, source: &str, line: Option<usize>) {
+        Safety::set_site(self, source, line);
+    }
+
+    fn planning(&self) -> bool {
+        self.mode == Mode::Plan
+    }
+
+    fn placeholder_in(&self, input: &Map) -> Option<String> {
+        self.plan.placeholder_in(input)
+    }
+}
+
+impl Safety {
+    /// Records a write that is not sent and answers its placeholder.
+    fn plan(&self, table: &Table, op: &str, input: &Map, entry: WriteEntry) -> Dynamic {
+        let answer = self.plan.record(table, op, input, &entry.function, entry.seq);
+        self.writes.borrow_mut().push(entry);
+        answer
+    }
+}
+
+fn read_key(svc: Svc, op: &str, input: &Map) -> String {
+    format!("{}:{op}:{}", svc.module(), json::map_to_value(input))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::tags::{tag, RUN_TAG};
+    use super::*;
+    use crate::runtime::AwsOptions;
+    use crate::secrets::masked_input;
+
+    fn map(json: Value) -> Map {
+        json::from_value(&json).try_cast::<Map>().unwrap()
+    }
+
+    fn table(svc: Svc) -> &'static Table<'static> {
+        svc.table().unwrap()
+    }
+
+    #[test]
+    fn reads_and_writes_come_from_the_model() {
+        let ro = |svc: Svc, op: &str| table(svc).operations[op].readonly;
+        assert!(ro(Svc::Ecs, "DescribeServices") && ro(Svc::Ecs, "ListTasks"));
+        assert!(!ro(Svc::Ecs, "UpdateService") && !ro(Svc::Ecs, "CreateCluster"));
+        assert!(ro(Svc::Elbv2, "DescribeTargetGroups") && !ro(Svc::Elbv2, "ModifyTargetGroup"));
+        assert!(ro(Svc::Iam, "GetRole") && !ro(Svc::Iam, "CreateServiceLinkedRole"));
+        assert!(!ro(Svc::ApplicationAutoscaling, "RegisterScalableTarget"));
+        assert!(ro(Svc::Ec2, "DescribeSecurityGroups") && !ro(Svc::Ec2, "CreateTags"));
+    }
+
+    #[test]
+    fn created_resources_are_tagged_in_each_services_own_way() {
+        let mut tg = map(json!({ "Name": "t", "Tags": [{ "Key": "team", "Value": "web" }] }));
+        tag(table(Svc::Elbv2), "CreateTargetGroup", &mut tg, "run-1");
+        assert_eq!(
+            json::to_value(&tg.into()),
+            json!({ "Name": "t", "Tags": [{ "Key": "team", "Value": "web" }, { "Key": RUN_TAG, "Value": "run-1" }] })
+        );
+        let mut cluster = map(json!({ "clusterName": "c" }));
+        tag(table(Svc::Ecs), "CreateCluster", &mut cluster, "run-1");
+        assert_eq!(json::to_value(&cluster.into())["tags"], json!([{ "key": RUN_TAG, "value": "run-1" }]));
+        let mut target = map(json!({ "ResourceId": "r" }));
+        tag(table(Svc::ApplicationAutoscaling), "RegisterScalableTarget", &mut target, "run-1");
+        assert_eq!(json::to_value(&target.into())["Tags"], json!({ RUN_TAG: "run-1" }));
+        let mut sg = map(json!({ "GroupName": "g" }));
+        tag(table(Svc::Ec2), "CreateSecurityGroup", &mut sg, "run-1");
+        assert_eq!(
+            json::to_value(&sg.into())["TagSpecifications"],
+            json!([{ "ResourceType": "security-group", "Tags": [{ "Key": RUN_TAG, "Value": "run-1" }] }])
+        );
+        // Updates are not tagged, and neither are creates whose input takes no tags.
+        let mut update = map(json!({ "TargetGroupArn": "a" }));
+        tag(table(Svc::Elbv2), "ModifyTargetGroup", &mut update, "run-1");
+        assert_eq!(update.len(), 1);
+        let mut slr = map(json!({ "AWSServiceName": "ecs.amazonaws.com" }));
+        tag(table(Svc::Iam), "CreateServiceLinkedRole", &mut slr, "run-1");
+        assert_eq!(slr.len(), 1);
+    }
+
+    #[test]
+    fn sensitive_members_are_masked() {
+        let input = map(json!({ "UserName": "u", "Password": "canary-secret-1", "PasswordResetRequired": true }));
+        let shown = masked_input(table(Svc::Iam), "CreateLoginProfile", &input);
+        assert_eq!(shown, json!({ "UserName": "u", "Password": "<sensitive>", "PasswordResetRequired": true }));
+    }
+
+    #[test]
+    fn a_plan_answers_placeholders_that_flow_into_later_calls_and_reads() {
+        // Nothing may be sent: the endpoint is a closed port, so a sent call would fail.
+        let check = move || {
+            let opts = AwsOptions {
+                region: Some("us-east-1".into()),
+                endpoint_url: Some("http://127.0.0.1:9".into()),
+                ..Default::default()
+            };
+            let mut ctx = Context::new(&opts, Default::default()).unwrap();
+            let safety = std::rc::Rc::new(Safety::new(Mode::Plan, "r".into(), true));
+            ctx.hooks = safety.clone();
+            let create = map(json!({ "Name": "web-tg", "Protocol": "HTTP", "Port": 8080, "VpcId": "vpc-1" }));
+            let out = crate::call::invoke(&ctx, Svc::Elbv2, "CreateTargetGroup", &create, true).unwrap();
+            let tg = json::to_value(&out)["TargetGroups"][0].clone();
+            assert_eq!(tg["TargetGroupArn"], "<elbv2.create_target_group#1 TargetGroups[0].TargetGroupArn>");
+            assert_eq!(
+                (tg["TargetGroupName"].clone(), tg["Port"].clone()),
+                (json!("<elbv2.create_target_group#1 TargetGroups[0].TargetGroupName>"), json!(8080))
+            );
+            // A read by the planned name is answered with the planned target group, not sent.
+            let read = crate::call::invoke(
+                &ctx,
+                Svc::Elbv2,
+                "DescribeTargetGroups",
+                &map(json!({ "Names": ["web-tg"] })),
+                true,
+            )
+            .unwrap();
+            assert_eq!(json::to_value(&read)["TargetGroups"][0]["TargetGroupArn"], tg["TargetGroupArn"]);
+            // Its health lists nothing: no planned write made targets.
+            let health = map(json!({ "TargetGroupArn": tg["TargetGroupArn"] }));
+            let read = crate::call::invoke(&ctx, Svc::Elbv2, "DescribeTargetHealth", &health, true).unwrap();
+            assert_eq!(json::to_value(&read)["TargetHealthDescriptions"], json!([]));
+            let listener = map(
+                json!({ "LoadBalancerArn": "arn:lb", "DefaultActions": [{ "Type": "forward", "TargetGroupArn": tg["TargetGroupArn"] }] }),
+            );
+            let _ = crate::call::invoke(&ctx, Svc::Elbv2, "CreateListener", &listener, true).unwrap();
+            let writes = safety.writes();
+            assert_eq!(writes.len(), 2);
+            assert_eq!(writes[1].input["DefaultActions"][0]["TargetGroupArn"], tg["TargetGroupArn"]);
+            assert!(writes.iter().all(|w| w.state == State::Planned));
+            assert_eq!(ctx.stats.calls.get(), 0, "nothing was sent");
+        };
+        std::thread::Builder::new().stack_size(crate::runtime::SCRIPT_STACK).spawn(check).unwrap().join().unwrap();
+    }
+}
