@@ -47,7 +47,7 @@ ci: lint check-generated test
 # clean-build measurement.
 bench: venv
 	.venv/bin/pip install --quiet --disable-pip-version-check -r tests/bench/requirements.txt
-	$(CARGO) build --release -p runbook -p runbook-tests --bin tutorial-floor
+	$(CARGO) build --release -p runbook -p runbook-tests --bin tutorial-floor --bin fault-proxy
 	$(CARGO) build --release -p runbook --bin runbook
 	@if command -v valgrind >/dev/null; then \
 		$(MAKE) --no-print-directory layout && $(CARGO) build --release -p runbook --bin runbook; \

@@ -6,7 +6,7 @@
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -53,6 +53,56 @@ impl Request {
         }
         let body = String::from_utf8_lossy(&self.body);
         body.split('&').find_map(|kv| kv.strip_prefix("Action=")).unwrap_or("").to_string()
+    }
+}
+
+/// A throttling answer in the request's protocol: JSON (ECS, Application Auto Scaling), EC2's
+/// query dialect, or the query protocol of ELBv2 and IAM.
+pub fn throttled(r: &Request) -> Action {
+    if r.head.to_ascii_lowercase().contains("x-amz-target:") {
+        let body = r#"{"__type":"ThrottlingException","message":"Rate exceeded"}"#.to_string();
+        return Action::Fail { status: 400, content_type: "application/x-amz-json-1.1", body };
+    }
+    if String::from_utf8_lossy(&r.body).contains("Version=2016-11-15") {
+        let body = "<Response><Errors><Error><Code>RequestLimitExceeded</Code><Message>Request limit exceeded.</Message></Error></Errors><RequestID>injected</RequestID></Response>".to_string();
+        return Action::Fail { status: 503, content_type: "text/xml", body };
+    }
+    let body = "<ErrorResponse><Error><Type>Sender</Type><Code>Throttling</Code><Message>Rate exceeded</Message></Error><RequestId>injected</RequestId></ErrorResponse>".to_string();
+    Action::Fail { status: 400, content_type: "text/xml", body }
+}
+
+/// The fault mix: `before` percent of the requests fail before they reach the emulator, cycling
+/// through throttling, 500, 503, a cut connection and a delay; `after` percent of the others are
+/// forwarded and their answers dropped. `seed` picks the requests; `counts` tallies (before, after).
+pub fn faulty(
+    seed: u64,
+    before: u64,
+    after: u64,
+    counts: Arc<(AtomicU64, AtomicU64)>,
+) -> impl Fn(&Request) -> Action + Send + Sync {
+    let state = AtomicU64::new(0x2545_f491_4f6c_dd1d ^ seed.wrapping_mul(0x9e37_79b9_7f4a_7c15));
+    move |r| {
+        // xorshift64: the same sequence on every run of a seed.
+        let mut x = state.load(Ordering::SeqCst);
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        state.store(x, Ordering::SeqCst);
+        let roll = x % 100;
+        if roll >= before {
+            if (x / 100) % 100 < after {
+                counts.1.fetch_add(1, Ordering::SeqCst);
+                return Action::DropAnswer;
+            }
+            return Action::Forward;
+        }
+        match counts.0.fetch_add(1, Ordering::SeqCst) % 5 {
+            0 => throttled(r),
+            1 => Action::Fail { status: 500, content_type: "text/plain", body: "injected".into() },
+            2 => Action::Fail { status: 503, content_type: "text/plain", body: "injected".into() },
+            3 => Action::Cut,
+            _ => Action::Delay(Duration::from_millis(300)),
+        }
     }
 }
 

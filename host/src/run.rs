@@ -185,6 +185,10 @@ fn summary(file: &Path, ctx: &Context, safety: &Safety, ok: bool, secs: f64) -> 
     for (i, c) in created.iter().enumerate() {
         let _ = writeln!(o, "  {} {c}", if i == 0 { "created:" } else { "        " });
     }
+    for w in writes.iter().filter(|w| w.reconciled.is_some()) {
+        let found = w.reconciled.as_deref().unwrap_or("?");
+        let _ = writeln!(o, "  reconciled: {} ({}): its answer was lost; found {found}", w.function, w.at);
+    }
     for w in writes.iter().filter(|w| matches!(w.state, State::Unknown(_))) {
         let _ = writeln!(o, "  outcome unknown: {} ({}): no answer came; it may have been done", w.function, w.at);
     }

@@ -83,6 +83,16 @@ pub fn render(records: &[Value]) -> String {
             }
             Some(out) if out["ok"] == true => {
                 let _ = writeln!(o, "        ok in {} ms, request {}", out["ms"], text(&out["request_id"]));
+                if let Some(found) = out["reconciled"]["found"].as_str() {
+                    let _ = writeln!(
+                        o,
+                        "        reconciled: {} answer(s) lost, then found {found}, which the lost attempt made",
+                        out["lost"]
+                    );
+                }
+                if let Some(replaced) = out["replaced"].as_str() {
+                    let _ = writeln!(o, "        replaced {replaced}, which existed before");
+                }
                 for c in out["created"].as_array().into_iter().flatten() {
                     created += 1;
                     let _ = writeln!(o, "        created {} {}", text(&c["kind"]), text(&c["id"]));

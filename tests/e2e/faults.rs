@@ -1,63 +1,13 @@
 //! Faults between runbook and AWS: throttling, server errors, cut connections and delays, injected by
 //! the test proxy; retry settings; a per-call timeout; and signals in the middle of a call.
 
-use runbook_tests::proxy::{Action, Proxy, Request};
+use runbook_tests::proxy::{faulty, throttled, Action, Proxy};
 use runbook_tests::Emulator;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 const FAST: &[&str] = &["emulator=true", "propagation_wait=0"];
-
-/// A throttling answer in the request's protocol: JSON (ECS, Application Auto Scaling), EC2's
-/// query dialect, or the query protocol of ELBv2 and IAM.
-fn throttled(r: &Request) -> Action {
-    if r.head.to_ascii_lowercase().contains("x-amz-target:") {
-        let body = r#"{"__type":"ThrottlingException","message":"Rate exceeded"}"#.to_string();
-        return Action::Fail { status: 400, content_type: "application/x-amz-json-1.1", body };
-    }
-    if String::from_utf8_lossy(&r.body).contains("Version=2016-11-15") {
-        let body = "<Response><Errors><Error><Code>RequestLimitExceeded</Code><Message>Request limit exceeded.</Message></Error></Errors><RequestID>injected</RequestID></Response>".to_string();
-        return Action::Fail { status: 503, content_type: "text/xml", body };
-    }
-    let body = "<ErrorResponse><Error><Type>Sender</Type><Code>Throttling</Code><Message>Rate exceeded</Message></Error><RequestId>injected</RequestId></ErrorResponse>".to_string();
-    Action::Fail { status: 400, content_type: "text/xml", body }
-}
-
-/// The fault mix: `before` percent of the requests fail before they reach the emulator, cycling
-/// through throttling, 500, 503, a cut connection and a delay; `after` percent of the others are
-/// forwarded and their answers dropped. `seed` picks the requests; `counts` tallies (before, after).
-fn faulty(
-    seed: u64,
-    before: u64,
-    after: u64,
-    counts: Arc<(AtomicU64, AtomicU64)>,
-) -> impl Fn(&Request) -> Action + Send + Sync {
-    let state = AtomicU64::new(0x2545_f491_4f6c_dd1d ^ seed.wrapping_mul(0x9e37_79b9_7f4a_7c15));
-    move |r| {
-        // xorshift64: the same sequence on every run of a seed.
-        let mut x = state.load(Ordering::SeqCst);
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        state.store(x, Ordering::SeqCst);
-        let roll = x % 100;
-        if roll >= before {
-            if (x / 100) % 100 < after {
-                counts.1.fetch_add(1, Ordering::SeqCst);
-                return Action::DropAnswer;
-            }
-            return Action::Forward;
-        }
-        match counts.0.fetch_add(1, Ordering::SeqCst) % 5 {
-            0 => throttled(r),
-            1 => Action::Fail { status: 500, content_type: "text/plain", body: "injected".into() },
-            2 => Action::Fail { status: 503, content_type: "text/plain", body: "injected".into() },
-            3 => Action::Cut,
-            _ => Action::Delay(Duration::from_millis(300)),
-        }
-    }
-}
 
 /// The emulator's state after the tutorial ran undisturbed, on an emulator of its own.
 fn clean_tutorial_state() -> Vec<String> {
@@ -252,6 +202,15 @@ fn an_answer_later_than_the_call_timeout_is_reconciled_not_sent_twice() {
         "{}",
         out.stderr
     );
+    assert!(
+        out.stderr.lines().any(|l| l.starts_with("  reconciled: elbv2::create_load_balancer (")
+            && l.contains("runbooks/attach_alb.rhai:40): its answer was lost; found arn:aws:elasticloadbalancing:")),
+        "{}",
+        out.stderr
+    );
+    let id = emu.last_journal()[0]["run"].as_str().unwrap().to_string();
+    let show = emu.runbook().args(["show", &id]).output().success();
+    assert!(show.stdout.contains("        reconciled: 1 answer(s) lost, then found sg-"), "{}", show.stdout);
     let sent = proxy.forwarded();
     for op in ["CreateSecurityGroup", "CreateLoadBalancer", "RegisterTaskDefinition"] {
         assert_eq!(sent.iter().filter(|o| *o == op).count(), 1, "{op} was sent once: {sent:?}");
