@@ -82,6 +82,15 @@ fn run_then_undo_returns_the_emulator_to_its_state_before_the_run() {
     let during = c.state();
     assert_ne!(during, before);
 
+    // An operation with an idempotency-token member gets one token per write, journaled and sent.
+    let run_task = records.iter().find(|r| r["type"] == "intent" && r["operation"] == "RunTask").unwrap();
+    let token = format!("{id}-{}", run_task["seq"]);
+    assert_eq!(run_task["token"], serde_json::json!({ "clientToken": token }));
+    assert_eq!(run_task["input"]["clientToken"], token);
+    // Writes whose target can exist already journal what the look-up before them found.
+    let sg = records.iter().find(|r| r["type"] == "intent" && r["operation"] == "CreateSecurityGroup").unwrap();
+    assert_eq!(sg["before"], serde_json::json!({ "found": false }));
+
     // Tagged with the run id at creation.
     let tg = c.target_group("rent-a-room-tg");
     let tags = c.block_on(c.elbv2.describe_tags().resource_arns(tg.target_group_arn().unwrap()).send()).unwrap();

@@ -365,3 +365,47 @@ fn fits(table: &Table, shape: &str, v: &Dynamic) -> bool {
         _ => false,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn map(v: serde_json::Value) -> Map {
+        json::from_value(&v).try_cast::<Map>().unwrap()
+    }
+
+    #[test]
+    fn filter_values_match_as_ec2_matches_them() {
+        assert!(glob("web-*", "web-a") && glob("*", "") && glob("w?b", "web") && glob("a*b*c", "a-b-c"));
+        assert!(!glob("web-*", "db-a") && !glob("w?b", "wb") && !glob("abc", "abcd"));
+    }
+
+    #[test]
+    fn filters_look_at_tags_members_and_placeholders() {
+        let input = map(serde_json::json!({
+            "VpcId": "<ec2.create_vpc#1 Vpc.VpcId>",
+            "CidrBlock": "10.1.1.0/24",
+            "TagSpecifications": [{ "ResourceType": "subnet", "Tags": [{ "Key": "Name", "Value": "a" }] }],
+        }));
+        let item = json::from_value(&serde_json::json!({
+            "SubnetId": "<ec2.create_subnet#2 Subnet.SubnetId>", "VpcId": "<ec2.create_vpc#1 Vpc.VpcId>",
+            "CidrBlock": "10.1.1.0/24", "AvailabilityZone": "<ec2.create_subnet#2 Subnet.AvailabilityZone>",
+        }));
+        let pass = |filters: serde_json::Value| {
+            let f = Filters::of(&map(serde_json::json!({ "Filters": filters })));
+            let passed = f.pass(&item, &input);
+            let unchecked = f.unchecked.borrow().clone();
+            (passed, unchecked)
+        };
+        let name = |n: &str, v: &str| serde_json::json!([{ "Name": n, "Values": [v] }]);
+        assert_eq!(pass(name("tag:Name", "a")), (true, vec![]));
+        assert_eq!(pass(name("tag:Name", "b")), (false, vec![]));
+        assert_eq!(pass(name("vpc-id", "<ec2.create_vpc#1 Vpc.VpcId>")), (true, vec![]));
+        assert_eq!(pass(name("cidr-block", "10.1.*")), (true, vec![]));
+        assert_eq!(pass(name("cidr-block", "10.2.0.0/24")), (false, vec![]));
+        // A placeholder stands for a value the plan does not know; a filter it cannot answer passes
+        // and is named.
+        assert_eq!(pass(name("availability-zone", "us-east-1a")), (true, vec!["availability-zone".to_string()]));
+        assert_eq!(pass(name("state", "available")), (true, vec!["state".to_string()]));
+    }
+}

@@ -41,8 +41,18 @@ pub enum Again {
 /// One look-up: the reads it makes go through `read`.
 pub type Read<'a> = &'a dyn Fn(Svc, &str, Value) -> Result<Value, CallError>;
 
-/// A look-up: the write's input, and what the same look-up found before the write.
-type Find = fn(Read, &Value, Option<&Found>) -> Result<Option<Found>, CallError>;
+/// When a look-up is made.
+#[derive(Debug, Clone, Copy)]
+pub enum Look<'a> {
+    /// Before the write is sent: only what identifies the thing is needed.
+    Before,
+    /// After it may have been done, with what the look-up found before it: the output the write
+    /// answers is needed, and for writes that add a new thing each time, only what is new counts.
+    After(Option<&'a Found>),
+}
+
+/// A look-up: the write's input, and when it is made.
+type Find = fn(Read, &Value, Look) -> Result<Option<Found>, CallError>;
 
 /// A write's entry in the table.
 pub struct Entry {
@@ -53,10 +63,9 @@ pub struct Entry {
 }
 
 impl Entry {
-    /// Looks for what the write with this input makes. `before` is what the same look-up found
-    /// before the write was sent; writes that make a new thing each time answer only what is new.
-    pub fn find(&self, read: Read, input: &Value, before: Option<&Found>) -> Result<Option<Found>, CallError> {
-        (self.find)(read, input, before)
+    /// Looks for what the write with this input makes.
+    pub fn find(&self, read: Read, input: &Value, look: Look) -> Result<Option<Found>, CallError> {
+        (self.find)(read, input, look)
     }
 }
 
@@ -173,7 +182,7 @@ pub fn send(
         let look = entry.as_ref().filter(|e| duplicate || e.again != Again::Converges);
         if let Some(e) = look {
             let reader = |s: Svc, o: &str, i: Value| read(ctx, s, o, i);
-            match e.find(&reader, &value, before) {
+            match e.find(&reader, &value, Look::After(before)) {
                 Ok(Some(found)) if before.is_none_or(|b| b.id != found.id) => {
                     eprintln!(
                         "[reconcile] {name}: an attempt's answer was lost, and it had done the write: found {}",
@@ -239,7 +248,7 @@ fn first(list: &Value) -> Option<&Value> {
     list.as_array().and_then(|a| a.first())
 }
 
-fn security_group(read: Read, i: &Value, _: Option<&Found>) -> Result<Option<Found>, CallError> {
+fn security_group(read: Read, i: &Value, _: Look) -> Result<Option<Found>, CallError> {
     let mut filters = vec![json!({ "Name": "group-name", "Values": [s(i, "GroupName")] })];
     if let Some(vpc) = i.get("VpcId") {
         filters.push(json!({ "Name": "vpc-id", "Values": [vpc] }));
@@ -251,11 +260,11 @@ fn security_group(read: Read, i: &Value, _: Option<&Found>) -> Result<Option<Fou
     }))
 }
 
-fn ingress(read: Read, i: &Value, _: Option<&Found>) -> Result<Option<Found>, CallError> {
+fn ingress(read: Read, i: &Value, _: Look) -> Result<Option<Found>, CallError> {
     rules(read, i, "IpPermissions")
 }
 
-fn egress(read: Read, i: &Value, _: Option<&Found>) -> Result<Option<Found>, CallError> {
+fn egress(read: Read, i: &Value, _: Look) -> Result<Option<Found>, CallError> {
     rules(read, i, "IpPermissionsEgress")
 }
 
@@ -290,11 +299,11 @@ fn rules(read: Read, i: &Value, list: &str) -> Result<Option<Found>, CallError> 
     Ok(if all { found(format!("rules of {id}"), json!({ "Return": true })) } else { None })
 }
 
-fn target_group(read: Read, i: &Value, _: Option<&Found>) -> Result<Option<Found>, CallError> {
+fn target_group(read: Read, i: &Value, _: Look) -> Result<Option<Found>, CallError> {
     elbv2_by_name(read, i, "DescribeTargetGroups", "TargetGroups", "TargetGroupArn")
 }
 
-fn load_balancer(read: Read, i: &Value, _: Option<&Found>) -> Result<Option<Found>, CallError> {
+fn load_balancer(read: Read, i: &Value, _: Look) -> Result<Option<Found>, CallError> {
     elbv2_by_name(read, i, "DescribeLoadBalancers", "LoadBalancers", "LoadBalancerArn")
 }
 
@@ -304,7 +313,7 @@ fn elbv2_by_name(read: Read, i: &Value, op: &str, list: &str, arn: &str) -> Resu
     Ok(out.as_ref().and_then(|o| first(&o[list])).and_then(|t| found(t[arn].as_str()?, json!({ list: [t] }))))
 }
 
-fn listener(read: Read, i: &Value, _: Option<&Found>) -> Result<Option<Found>, CallError> {
+fn listener(read: Read, i: &Value, _: Look) -> Result<Option<Found>, CallError> {
     let request = json!({ "LoadBalancerArn": s(i, "LoadBalancerArn") });
     let Some(out) = absent(read(Svc::Elbv2, "DescribeListeners", request))? else { return Ok(None) };
     let port = s(i, "Port");
@@ -316,7 +325,7 @@ fn listener(read: Read, i: &Value, _: Option<&Found>) -> Result<Option<Found>, C
         .and_then(|l| found(l["ListenerArn"].as_str()?, json!({ "Listeners": [l] }))))
 }
 
-fn rule(read: Read, i: &Value, _: Option<&Found>) -> Result<Option<Found>, CallError> {
+fn rule(read: Read, i: &Value, _: Look) -> Result<Option<Found>, CallError> {
     let Some(out) = absent(read(Svc::Elbv2, "DescribeRules", json!({ "ListenerArn": s(i, "ListenerArn") })))? else {
         return Ok(None);
     };
@@ -330,7 +339,7 @@ fn rule(read: Read, i: &Value, _: Option<&Found>) -> Result<Option<Found>, CallE
 }
 
 /// Whether every target of a registration is registered.
-fn targets(read: Read, i: &Value, _: Option<&Found>) -> Result<Option<Found>, CallError> {
+fn targets(read: Read, i: &Value, _: Look) -> Result<Option<Found>, CallError> {
     let arn = s(i, "TargetGroupArn");
     let Some(out) = absent(read(Svc::Elbv2, "DescribeTargetHealth", json!({ "TargetGroupArn": arn })))? else {
         return Ok(None);
@@ -346,7 +355,7 @@ fn targets(read: Read, i: &Value, _: Option<&Found>) -> Result<Option<Found>, Ca
     Ok(if all { found(format!("targets of {}", arn.as_str().unwrap_or("?")), json!({})) } else { None })
 }
 
-fn cluster(read: Read, i: &Value, _: Option<&Found>) -> Result<Option<Found>, CallError> {
+fn cluster(read: Read, i: &Value, _: Look) -> Result<Option<Found>, CallError> {
     let name = i.get("clusterName").cloned().unwrap_or(json!("default"));
     let out = read(Svc::Ecs, "DescribeClusters", json!({ "clusters": [name] }))?;
     Ok(out["clusters"]
@@ -357,7 +366,7 @@ fn cluster(read: Read, i: &Value, _: Option<&Found>) -> Result<Option<Found>, Ca
         .and_then(|c| found(c["clusterArn"].as_str()?, json!({ "cluster": c }))))
 }
 
-fn service(read: Read, i: &Value, _: Option<&Found>) -> Result<Option<Found>, CallError> {
+fn service(read: Read, i: &Value, _: Look) -> Result<Option<Found>, CallError> {
     let mut request = json!({ "services": [s(i, "serviceName")] });
     if let Some(c) = i.get("cluster") {
         request["cluster"] = c.clone();
@@ -372,7 +381,7 @@ fn service(read: Read, i: &Value, _: Option<&Found>) -> Result<Option<Found>, Ca
 }
 
 /// The family's newest revision; a revision newer than the one seen before the write is its.
-fn task_definition(read: Read, i: &Value, _: Option<&Found>) -> Result<Option<Found>, CallError> {
+fn task_definition(read: Read, i: &Value, look: Look) -> Result<Option<Found>, CallError> {
     let family = i["family"].as_str().unwrap_or_default();
     let request = json!({ "familyPrefix": family, "status": "ACTIVE", "sort": "DESC" });
     let out = read(Svc::Ecs, "ListTaskDefinitions", request)?;
@@ -391,12 +400,15 @@ fn task_definition(read: Read, i: &Value, _: Option<&Found>) -> Result<Option<Fo
         .max()
         .map(|(_, a)| a);
     let Some(arn) = newest else { return Ok(None) };
+    if let Look::Before = look {
+        return Ok(found(arn, Value::Null));
+    }
     let described = read(Svc::Ecs, "DescribeTaskDefinition", json!({ "taskDefinition": arn, "include": ["TAGS"] }))?;
     Ok(found(arn, json!({ "taskDefinition": described["taskDefinition"], "tags": described["tags"] })))
 }
 
 /// The cluster's running tasks started the same way; after the write, only those not there before.
-fn tasks(read: Read, i: &Value, before: Option<&Found>) -> Result<Option<Found>, CallError> {
+fn tasks(read: Read, i: &Value, look: Look) -> Result<Option<Found>, CallError> {
     let mut request = json!({ "desiredStatus": "RUNNING" });
     for (from, to) in [("cluster", "cluster"), ("startedBy", "startedBy")] {
         if let Some(v) = i.get(from) {
@@ -404,13 +416,15 @@ fn tasks(read: Read, i: &Value, before: Option<&Found>) -> Result<Option<Found>,
         }
     }
     let Some(out) = absent(read(Svc::Ecs, "ListTasks", request))? else { return Ok(None) };
-    let seen: Vec<&str> = before.map(|b| b.id.split(' ').collect()).unwrap_or_default();
     let mut arns: Vec<String> =
         out["taskArns"].as_array().into_iter().flatten().filter_map(Value::as_str).map(str::to_string).collect();
     arns.sort();
-    if before.is_some() {
-        arns.retain(|a| !seen.contains(&a.as_str()));
-    }
+    let before = match look {
+        Look::Before => return Ok((!arns.is_empty()).then(|| Found { id: arns.join(" "), output: Value::Null })),
+        Look::After(before) => before,
+    };
+    let seen: Vec<&str> = before.map(|b| b.id.split(' ').collect()).unwrap_or_default();
+    arns.retain(|a| !seen.contains(&a.as_str()));
     if arns.is_empty() {
         return Ok(None);
     }
@@ -422,7 +436,7 @@ fn tasks(read: Read, i: &Value, before: Option<&Found>) -> Result<Option<Found>,
     Ok(found(arns.join(" "), json!({ "tasks": described["tasks"], "failures": described["failures"] })))
 }
 
-fn service_linked_role(read: Read, i: &Value, _: Option<&Found>) -> Result<Option<Found>, CallError> {
+fn service_linked_role(read: Read, i: &Value, _: Look) -> Result<Option<Found>, CallError> {
     let prefix = format!("/aws-service-role/{}/", s(i, "AWSServiceName").as_str().unwrap_or_default());
     let out = read(Svc::Iam, "ListRoles", json!({ "PathPrefix": prefix }))?;
     let suffix = i["CustomSuffix"].as_str();
@@ -434,15 +448,15 @@ fn service_linked_role(read: Read, i: &Value, _: Option<&Found>) -> Result<Optio
         .and_then(|r| found(r["RoleName"].as_str()?, json!({ "Role": r }))))
 }
 
-fn role(read: Read, i: &Value, _: Option<&Found>) -> Result<Option<Found>, CallError> {
+fn role(read: Read, i: &Value, _: Look) -> Result<Option<Found>, CallError> {
     iam_get(read, i, "GetRole", "RoleName", "Role")
 }
 
-fn user(read: Read, i: &Value, _: Option<&Found>) -> Result<Option<Found>, CallError> {
+fn user(read: Read, i: &Value, _: Look) -> Result<Option<Found>, CallError> {
     iam_get(read, i, "GetUser", "UserName", "User")
 }
 
-fn instance_profile(read: Read, i: &Value, _: Option<&Found>) -> Result<Option<Found>, CallError> {
+fn instance_profile(read: Read, i: &Value, _: Look) -> Result<Option<Found>, CallError> {
     iam_get(read, i, "GetInstanceProfile", "InstanceProfileName", "InstanceProfile")
 }
 
@@ -452,7 +466,7 @@ fn iam_get(read: Read, i: &Value, op: &str, name: &str, member: &str) -> Result<
     Ok(out.and_then(|o| found(o[member]["Arn"].as_str()?, json!({ member: o[member] }))))
 }
 
-fn policy(read: Read, i: &Value, _: Option<&Found>) -> Result<Option<Found>, CallError> {
+fn policy(read: Read, i: &Value, _: Look) -> Result<Option<Found>, CallError> {
     let path = i.get("Path").and_then(Value::as_str).unwrap_or("/");
     let out = read(Svc::Iam, "ListPolicies", json!({ "Scope": "Local", "PathPrefix": path }))?;
     Ok(out["Policies"]
@@ -463,13 +477,13 @@ fn policy(read: Read, i: &Value, _: Option<&Found>) -> Result<Option<Found>, Cal
         .and_then(|p| found(p["Arn"].as_str()?, json!({ "Policy": p }))))
 }
 
-fn role_policy(read: Read, i: &Value, _: Option<&Found>) -> Result<Option<Found>, CallError> {
+fn role_policy(read: Read, i: &Value, _: Look) -> Result<Option<Found>, CallError> {
     let request = json!({ "RoleName": s(i, "RoleName"), "PolicyName": s(i, "PolicyName") });
     let out = absent(read(Svc::Iam, "GetRolePolicy", request))?;
     Ok(out.and_then(|_| found(format!("{}/{}", text(i, "RoleName"), text(i, "PolicyName")), json!({}))))
 }
 
-fn attached_policy(read: Read, i: &Value, _: Option<&Found>) -> Result<Option<Found>, CallError> {
+fn attached_policy(read: Read, i: &Value, _: Look) -> Result<Option<Found>, CallError> {
     let out = absent(read(Svc::Iam, "ListAttachedRolePolicies", json!({ "RoleName": s(i, "RoleName") })))?;
     let arn = s(i, "PolicyArn");
     Ok(out.and_then(|o| {
@@ -478,7 +492,7 @@ fn attached_policy(read: Read, i: &Value, _: Option<&Found>) -> Result<Option<Fo
     }))
 }
 
-fn scalable_target(read: Read, i: &Value, _: Option<&Found>) -> Result<Option<Found>, CallError> {
+fn scalable_target(read: Read, i: &Value, _: Look) -> Result<Option<Found>, CallError> {
     let request = json!({ "ServiceNamespace": s(i, "ServiceNamespace"), "ResourceIds": [s(i, "ResourceId")],
                           "ScalableDimension": s(i, "ScalableDimension") });
     let out = read(Svc::ApplicationAutoscaling, "DescribeScalableTargets", request)?;
@@ -488,7 +502,7 @@ fn scalable_target(read: Read, i: &Value, _: Option<&Found>) -> Result<Option<Fo
     }))
 }
 
-fn scaling_policy(read: Read, i: &Value, _: Option<&Found>) -> Result<Option<Found>, CallError> {
+fn scaling_policy(read: Read, i: &Value, _: Look) -> Result<Option<Found>, CallError> {
     let request = json!({ "ServiceNamespace": s(i, "ServiceNamespace"), "ResourceId": s(i, "ResourceId"),
                           "ScalableDimension": s(i, "ScalableDimension"), "PolicyNames": [s(i, "PolicyName")] });
     let out = read(Svc::ApplicationAutoscaling, "DescribeScalingPolicies", request)?;
@@ -496,7 +510,7 @@ fn scaling_policy(read: Read, i: &Value, _: Option<&Found>) -> Result<Option<Fou
         .and_then(|p| found(p["PolicyARN"].as_str()?, json!({ "PolicyARN": p["PolicyARN"], "Alarms": p["Alarms"] }))))
 }
 
-fn scheduled_action(read: Read, i: &Value, _: Option<&Found>) -> Result<Option<Found>, CallError> {
+fn scheduled_action(read: Read, i: &Value, _: Look) -> Result<Option<Found>, CallError> {
     let request = json!({ "ServiceNamespace": s(i, "ServiceNamespace"), "ResourceId": s(i, "ResourceId"),
                           "ScalableDimension": s(i, "ScalableDimension"),
                           "ScheduledActionNames": [s(i, "ScheduledActionName")] });
@@ -520,7 +534,7 @@ impl Before {
     /// Looks before a write, reading through `read` (which may answer from the run's recent reads).
     pub fn look(entry: Option<&Entry>, read: Read, input: &Value) -> Before {
         let Some(e) = entry else { return Before::NotLooked };
-        match e.find(read, input, None) {
+        match e.find(read, input, Look::Before) {
             Ok(Some(f)) => Before::Present(f),
             Ok(None) => Before::Absent,
             Err(err) => Before::Unknown(format!("{}: {}", err.code(), err)),
@@ -552,5 +566,50 @@ impl Before {
             (_, _, Some(why)) => Before::Unknown(why.into()),
             _ => Before::NotLooked,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn what_was_there_before_survives_the_journal() {
+        let present = Before::Present(Found { id: "sg-1".into(), output: Value::Null });
+        for b in [Before::Absent, present, Before::Unknown("Throttling: rate exceeded".into())] {
+            assert_eq!(Before::from_json(&b.to_json().unwrap()), b);
+        }
+        assert_eq!(Before::NotLooked.to_json(), None);
+        assert_eq!(Before::from_json(&Value::Null), Before::NotLooked);
+    }
+
+    #[test]
+    fn every_write_the_runbooks_and_undo_make_has_a_look_up_or_converges() {
+        // The creates, authorizes, registers, puts and attaches of the runbooks, the examples and
+        // undo's own inverses that can leave something behind when their answer is lost.
+        let listed = [
+            (Svc::Ecs, "CreateCluster"),
+            (Svc::Ecs, "RegisterTaskDefinition"),
+            (Svc::Ecs, "CreateService"),
+            (Svc::Ecs, "RunTask"),
+            (Svc::Elbv2, "CreateTargetGroup"),
+            (Svc::Elbv2, "CreateLoadBalancer"),
+            (Svc::Elbv2, "CreateListener"),
+            (Svc::Elbv2, "CreateRule"),
+            (Svc::Elbv2, "RegisterTargets"),
+            (Svc::Ec2, "CreateSecurityGroup"),
+            (Svc::Ec2, "AuthorizeSecurityGroupIngress"),
+            (Svc::Iam, "CreateServiceLinkedRole"),
+            (Svc::Iam, "CreateRole"),
+            (Svc::Iam, "PutRolePolicy"),
+            (Svc::Iam, "AttachRolePolicy"),
+            (Svc::ApplicationAutoscaling, "RegisterScalableTarget"),
+            (Svc::ApplicationAutoscaling, "PutScalingPolicy"),
+        ];
+        for (svc, op) in listed {
+            assert!(entry_for(svc, op).is_some(), "{} {op}", svc.module());
+            assert!(svc.table().unwrap().operations.contains_key(op), "{} {op} is an operation", svc.module());
+        }
+        assert!(removes("DeleteTargetGroup") && removes("RevokeSecurityGroupIngress") && !removes("CreateRule"));
     }
 }

@@ -377,7 +377,7 @@ fn settle(ctx: &Context, intent: &Value) -> Settled {
         return Settled::Unknown(format!("the run could not tell what existed before it ({why})"));
     }
     let read = |s: Svc, o: &str, i: Value| reconcile::read(ctx, s, o, i);
-    match entry.find(&read, input, before.found()) {
+    match entry.find(&read, input, reconcile::Look::After(before.found())) {
         Ok(Some(found)) if before.found().is_some_and(|b| b.id == found.id) => {
             Settled::Nothing(format!("{} existed before it and is left alone", found.id))
         }
