@@ -96,12 +96,23 @@ impl Svc {
 /// Validates and sends one operation; with a paginator and `paginate`, fetches and merges every page.
 pub fn invoke(ctx: &Context, svc: Svc, op: &str, input: &Map, paginate: bool) -> Result<Dynamic, CallError> {
     let table = svc.table()?;
+    let meta = table.operations.get(op);
+    // IAM's policy documents may be given as maps; AWS takes their JSON text.
+    let encoded;
+    let input = match meta.and_then(|o| o.input.as_deref()) {
+        Some(shape) if svc == Svc::Iam => {
+            let mut m = input.clone();
+            crate::policy::encode(table, shape, &mut m);
+            encoded = m;
+            &encoded
+        }
+        _ => input,
+    };
     let problems = validate(table, op, input);
     if !problems.is_empty() {
         return Err(CallError::Validation { service: svc.module().into(), operation: op.into(), problems });
     }
-    let meta = table.operations.get(op);
-    let result = if !meta.is_some_and(|o| o.readonly) {
+    let mut result = if !meta.is_some_and(|o| o.readonly) {
         ctx.hooks.write(ctx, svc, op, input, &|input| send_as(ctx, svc, op, input, true))
     } else if let Some(answer) = ctx.hooks.answer_read(svc, op, input) {
         return Ok(answer);
@@ -113,7 +124,10 @@ pub fn invoke(ctx: &Context, svc: Svc, op: &str, input: &Map, paginate: bool) ->
         ctx.hooks.after_read(svc, op, input, &answer);
         answer
     };
-    if let (Ok(out), Some(shape)) = (&result, meta.and_then(|o| o.output.as_deref())) {
+    if let (Ok(out), Some(shape)) = (&mut result, meta.and_then(|o| o.output.as_deref())) {
+        if svc == Svc::Iam {
+            crate::policy::decode(table, shape, out);
+        }
         crate::secrets::collect(table, shape, out);
     }
     result

@@ -375,16 +375,23 @@ impl ToRhai for DateTime {
 }
 
 /// A timestamp the way the aws CLI prints one: `2024-05-01T12:00:00+00:00`, with microseconds when
-/// they are not zero.
+/// they are not zero. The CLI reads epoch-second timestamps (`1796027665.3972225`) as a double and
+/// rounds its fraction to the microsecond, half to even; so does this, on the double the same text
+/// reads as. Timestamps sent as text with whole microseconds come out unchanged.
 pub fn iso8601(t: &DateTime) -> String {
     use std::fmt::Write;
-    let secs = t.secs();
+    let read = t.secs() as f64 + f64::from(t.subsec_nanos()) / 1e9;
+    let mut secs = read.floor() as i64;
+    let mut micros = ((read - read.floor()) * 1e6).round_ties_even() as u32;
+    if micros >= 1_000_000 {
+        secs += 1;
+        micros -= 1_000_000;
+    }
     let days = secs.div_euclid(86_400);
     let rem = secs.rem_euclid(86_400);
     let (y, m, d) = civil_from_days(days);
     let mut out = String::with_capacity(32);
     let _ = write!(out, "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}", rem / 3600, rem % 3600 / 60, rem % 60);
-    let micros = t.subsec_nanos() / 1_000;
     if micros != 0 {
         let _ = write!(out, ".{micros:06}");
     }
@@ -550,6 +557,12 @@ mod tests {
             }
             secs += 86_400 * 7 + 3_661;
         }
+        // Epoch seconds with more digits than microseconds round as the CLI (Python's datetime) rounds.
+        let epoch = |s: &str| iso8601(&DateTime::from_str(s, Format::EpochSeconds).unwrap());
+        assert_eq!(epoch("1796027665.3972225"), "2026-11-30T08:34:25.397223+00:00");
+        assert_eq!(epoch("1796027665.0000005"), "2026-11-30T08:34:25+00:00");
+        assert_eq!(epoch("1700000000.9999996"), "2023-11-14T22:13:21+00:00");
+        assert_eq!(epoch("1796027665.123456"), "2026-11-30T08:34:25.123456+00:00");
         let back = DateTime::from_rhai(&Dynamic::from("1970-01-01T00:00:01.500000+00:00"), &Path::Root).unwrap();
         assert_eq!(back, DateTime::from_millis(1_500));
     }

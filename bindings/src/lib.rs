@@ -19,6 +19,7 @@ pub mod helpers;
 pub mod hooks;
 pub mod json;
 pub mod model;
+pub mod policy;
 pub mod runtime;
 pub mod secrets;
 pub mod table;

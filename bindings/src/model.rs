@@ -7,6 +7,9 @@ use serde_json::Value;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Mutex, OnceLock};
 
+/// The IAM model's shape of policy documents: text on the wire, a map in scripts (see `policy`).
+pub const POLICY_DOCUMENT: &str = "policyDocumentType";
+
 /// A service's table. Operations and waiters are parsed at once; shapes stay as slices of the
 /// embedded JSON text until first used (a script touches a few dozen of EC2's thousands).
 #[derive(Debug, Deserialize)]
@@ -227,6 +230,7 @@ impl Table<'_> {
         let Some(s) = self.shape(name) else { return name.to_string() };
         match s.kind.as_str() {
             "string" if !s.values.is_empty() => "string (enum)".to_string(),
+            "string" if name == POLICY_DOCUMENT => "policy document (a map, or its JSON text)".to_string(),
             "list" => format!("list<{}>", self.describe(s.member.as_deref().unwrap_or("?"))),
             "map" => format!(
                 "map<{}, {}>",

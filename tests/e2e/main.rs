@@ -11,6 +11,7 @@ mod crashes;
 mod diagnostics;
 mod examples;
 mod faults;
+mod fidelity;
 mod query;
 mod repl;
 mod safety;
