@@ -11,7 +11,16 @@ const WRITE: &str =
 const READ: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["s3:GetObject"],"Resource":"arn:aws:s3:::bucket/a%20b*"}]}"#;
 
 fn aws(emu: &Emulator, args: &[&str]) -> Value {
-    let out = command(root().join(".venv/bin/aws"), &emu.url).args(args).args(["--output", "json"]).output().unwrap();
+    aws_with(emu, None, args)
+}
+
+/// The aws CLI of .venv against the emulator, with a config file of the test's when given.
+fn aws_with(emu: &Emulator, config: Option<&std::path::Path>, args: &[&str]) -> Value {
+    let mut cmd = command(root().join(".venv/bin/aws"), &emu.url);
+    if let Some(c) = config {
+        cmd.env("AWS_CONFIG_FILE", c);
+    }
+    let out = cmd.args(args).args(["--output", "json"]).output().unwrap();
     assert!(out.status.success(), "aws {args:?}: {}", String::from_utf8_lossy(&out.stderr));
     serde_json::from_slice(&out.stdout).unwrap_or(Value::Null)
 }
@@ -143,18 +152,10 @@ fn epoch_timestamps_print_as_the_aws_cli_prints_them_in_iso_8601() {
     // ECS and Application Auto Scaling send epoch seconds; the CLI prints them in ISO 8601 as v2
     // does by default (v1, in .venv, when the profile says so).
     let config = script("cli-config", "[default]\ncli_timestamp_format = iso8601\n");
-    let cli = |args: &[&str]| {
-        let out = command(root().join(".venv/bin/aws"), &emu.url)
-            .env("AWS_CONFIG_FILE", &config)
-            .args(args)
-            .args(["--output", "json"])
-            .output()
-            .unwrap();
-        assert!(out.status.success(), "aws {args:?}: {}", String::from_utf8_lossy(&out.stderr));
-        serde_json::from_slice::<Value>(&out.stdout).unwrap()
-    };
-    let theirs = [
-        cli(&[
+    let deployment = aws_with(
+        &emu,
+        Some(&config),
+        &[
             "ecs",
             "describe-services",
             "--cluster",
@@ -162,27 +163,22 @@ fn epoch_timestamps_print_as_the_aws_cli_prints_them_in_iso_8601() {
             "--services",
             "web",
             "--query",
-            "services[0].deployments[0].createdAt",
-        ]),
-        cli(&[
-            "ecs",
-            "describe-services",
-            "--cluster",
-            "clock",
-            "--services",
-            "web",
-            "--query",
-            "services[0].deployments[0].updatedAt",
-        ]),
-        cli(&[
+            "services[0].deployments[0].[createdAt, updatedAt]",
+        ],
+    );
+    let target = aws_with(
+        &emu,
+        Some(&config),
+        &[
             "application-autoscaling",
             "describe-scalable-targets",
             "--service-namespace",
             "ecs",
             "--query",
             "ScalableTargets[0].CreationTime",
-        ]),
-    ];
+        ],
+    );
+    let theirs = [deployment[0].clone(), deployment[1].clone(), target];
     let file = script(
         "clock.rhai",
         r#"let d = ecs::describe_services(#{ cluster: "clock", services: ["web"] }).services[0].deployments[0];
