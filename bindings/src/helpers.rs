@@ -66,19 +66,31 @@ pub fn register(engine: &mut Engine, ctx: Rc<Context>, used_params: Rc<RefCell<B
         },
     );
     // Typed overloads too: Rhai's own `to_json` for maps would otherwise win over a Dynamic one.
-    engine.register_fn("to_json", |v: Dynamic| -> String { json::pretty(&json::to_value(&v)) });
-    engine.register_fn("to_json", |v: Map| -> String { json::pretty(&json::to_value(&v.into())) });
-    engine.register_fn("to_json", |v: Array| -> String { json::pretty(&json::to_value(&v.into())) });
+    let shown = |v: &Dynamic| json::pretty(&json::to_value(&crate::secrets::masked(v)));
+    engine.register_fn("to_json", move |v: Dynamic| -> String { shown(&v) });
+    engine.register_fn("to_json", move |v: Map| -> String { shown(&v.into()) });
+    engine.register_fn("to_json", move |v: Array| -> String { shown(&v.into()) });
+    // Printing a result (print, debug, `${..}`) shows members the model marks sensitive as
+    // <sensitive>, whole; the script still holds the values.
+    for name in ["print", "to_string"] {
+        engine.register_fn(name, |v: Map| -> String { crate::secrets::masked(&v.into()).to_string() });
+        engine.register_fn(name, |v: Array| -> String { crate::secrets::masked(&v.into()).to_string() });
+    }
+    for name in ["debug", "to_debug"] {
+        engine.register_fn(name, |v: Map| -> String { format!("{:?}", crate::secrets::masked(&v.into())) });
+        engine.register_fn(name, |v: Array| -> String { format!("{:?}", crate::secrets::masked(&v.into())) });
+    }
     engine.register_fn("from_json", |nc: NativeCallContext, text: &str| -> Result<Dynamic, Box<EvalAltResult>> {
         serde_json::from_str::<serde_json::Value>(text)
             .map(|v| json::from_value(&v))
             .map_err(|e| at(runtime_error(format!("from_json: invalid JSON: {e}")), &nc))
     });
     engine.register_fn("print_table", |v: Dynamic| {
-        print!("{}", crate::secrets::redact(&table::render(&json::to_value(&v), None)));
+        print!("{}", crate::secrets::redact(&table::render(&json::to_value(&crate::secrets::masked(&v)), None)));
     });
     engine.register_fn("print_table", |v: Dynamic, title: &str| {
-        print!("{}", crate::secrets::redact(&table::render(&json::to_value(&v), Some(title))));
+        let shown = json::to_value(&crate::secrets::masked(&v));
+        print!("{}", crate::secrets::redact(&table::render(&shown, Some(title))));
     });
 
     let (c, used) = (ctx.clone(), used_params.clone());

@@ -14,6 +14,11 @@ use std::sync::RwLock;
 
 pub const MASK: &str = "<sensitive>";
 
+/// The tag (Rhai's per-value tag) of a value AWS returned in a member the model marks sensitive.
+/// Printing a result shows such a value as `<sensitive>` whole, whatever its length; the script
+/// still gets the value itself.
+pub const SENSITIVE: i32 = 0x5e5;
+
 static SECRETS: RwLock<Vec<String>> = RwLock::new(Vec::new());
 static SHOW: AtomicBool = AtomicBool::new(false);
 
@@ -23,6 +28,11 @@ const SHORTEST: usize = 6;
 
 pub fn show(yes: bool) {
     SHOW.store(yes, Ordering::SeqCst);
+}
+
+/// Whether the operator asked to see sensitive values (`--show-sensitive`).
+pub fn showing() -> bool {
+    SHOW.load(Ordering::SeqCst)
 }
 
 pub fn add(secret: &str) {
@@ -64,8 +74,9 @@ pub fn redact(text: &str) -> Cow<'_, str> {
     Cow::Owned(out)
 }
 
-/// Registers the values of an answer that sit in members the model marks sensitive.
-pub fn collect(table: &Table, shape: &str, v: &Dynamic) {
+/// Marks the values of an answer that sit in members the model marks sensitive ([`SENSITIVE`]),
+/// and registers their text for [`redact`], which also catches them in text a script builds.
+pub fn collect(table: &Table, shape: &str, v: &mut Dynamic) {
     static REACHES: std::sync::Mutex<Option<std::collections::HashMap<String, bool>>> = std::sync::Mutex::new(None);
     let key = format!("{}:{shape}", table.module);
     let known = REACHES.lock().ok().and_then(|m| m.as_ref().and_then(|m| m.get(&key).copied()));
@@ -81,10 +92,11 @@ pub fn collect(table: &Table, shape: &str, v: &Dynamic) {
     }
 }
 
-fn walk(table: &Table, shape_name: &str, v: &Dynamic, depth: usize) {
+fn walk(table: &Table, shape_name: &str, v: &mut Dynamic, depth: usize) {
     let Some(shape) = table.shape(shape_name) else { return };
     if shape.sensitive {
         crate::json::for_each_string(v, &mut |s| add(s));
+        mark(v);
         return;
     }
     if depth > 32 {
@@ -92,8 +104,8 @@ fn walk(table: &Table, shape_name: &str, v: &Dynamic, depth: usize) {
     }
     match shape.kind.as_str() {
         "structure" => {
-            if let Some(m) = v.read_lock::<Map>() {
-                for (k, item) in m.iter() {
+            if let Some(mut m) = v.write_lock::<Map>() {
+                for (k, item) in m.iter_mut() {
                     if let Some(target) = shape.member_shape(k) {
                         walk(table, target, item, depth + 1);
                     }
@@ -101,17 +113,57 @@ fn walk(table: &Table, shape_name: &str, v: &Dynamic, depth: usize) {
             }
         }
         "list" => {
-            if let (Some(member), Some(a)) = (shape.member.as_deref(), v.read_lock::<Array>()) {
-                a.iter().for_each(|item| walk(table, member, item, depth + 1));
+            if let (Some(member), Some(mut a)) = (shape.member.as_deref(), v.write_lock::<Array>()) {
+                a.iter_mut().for_each(|item| walk(table, member, item, depth + 1));
             }
         }
         "map" => {
-            if let (Some(value), Some(m)) = (shape.value.as_deref(), v.read_lock::<Map>()) {
-                m.values().for_each(|item| walk(table, value, item, depth + 1));
+            if let (Some(value), Some(mut m)) = (shape.value.as_deref(), v.write_lock::<Map>()) {
+                m.values_mut().for_each(|item| walk(table, value, item, depth + 1));
             }
         }
         _ => {}
     }
+}
+
+/// Marks a sensitive value and everything in it, so that a part taken out of it and printed on
+/// its own is masked too.
+fn mark(v: &mut Dynamic) {
+    v.set_tag(SENSITIVE);
+    if v.is_map() {
+        if let Some(mut m) = v.write_lock::<Map>() {
+            m.values_mut().for_each(mark);
+        }
+    } else if let Some(mut a) = v.write_lock::<Array>() {
+        a.iter_mut().for_each(mark);
+    }
+}
+
+/// A copy of `v` to print: every value marked [`SENSITIVE`] replaced whole by `<sensitive>`
+/// (unless the operator asked to see them). Values without marks are shared, not copied.
+pub fn masked(v: &Dynamic) -> Dynamic {
+    if showing() {
+        return v.clone();
+    }
+    if v.tag() == SENSITIVE {
+        return MASK.into();
+    }
+    if let Some(m) = v.read_lock::<Map>() {
+        if m.values().any(has_mark) {
+            return Dynamic::from_map(m.iter().map(|(k, x)| (k.clone(), masked(x))).collect());
+        }
+    } else if let Some(a) = v.read_lock::<Array>() {
+        if a.iter().any(has_mark) {
+            return Dynamic::from_array(a.iter().map(masked).collect());
+        }
+    }
+    v.clone()
+}
+
+fn has_mark(v: &Dynamic) -> bool {
+    v.tag() == SENSITIVE
+        || v.read_lock::<Map>().is_some_and(|m| m.values().any(has_mark))
+        || v.read_lock::<Array>().is_some_and(|a| a.iter().any(has_mark))
 }
 
 /// Whether any member below `shape` is sensitive (most answers have none: no walk needed).
@@ -187,8 +239,14 @@ mod tests {
         key.insert("SecretAccessKey".into(), "wJalrXUtnFEMI-canary-secret".into());
         let mut answer = Map::new();
         answer.insert("AccessKey".into(), key.into());
-        collect(table, "CreateAccessKeyResponse", &answer.into());
+        let mut answer: Dynamic = answer.into();
+        collect(table, "CreateAccessKeyResponse", &mut answer);
         assert_eq!(redact("key wJalrXUtnFEMI-canary-secret and AKIAEXAMPLE123"), "key <sensitive> and AKIAEXAMPLE123");
+        // Printed, the marked member is masked whole; the answer itself keeps the value.
+        let shown = crate::json::to_value(&masked(&answer));
+        assert_eq!(shown["AccessKey"]["SecretAccessKey"], MASK);
+        assert_eq!(shown["AccessKey"]["AccessKeyId"], "AKIAEXAMPLE123");
+        assert_eq!(crate::json::to_value(&answer)["AccessKey"]["SecretAccessKey"], "wJalrXUtnFEMI-canary-secret");
         assert!(!reaches_sensitive(Svc::Elbv2.table().unwrap(), "DescribeTargetGroupsOutput", &mut Vec::new()));
     }
 }

@@ -8,7 +8,7 @@ use crate::diagnostics;
 use crate::engine;
 use crate::params;
 use rhai::{Dynamic, Engine, EvalAltResult, Scope};
-use runbook_bindings::secrets::redact;
+use runbook_bindings::secrets::{masked, redact};
 use runbook_bindings::{json, table, Context};
 use rustyline::completion::{Completer, Pair};
 use rustyline::error::ReadlineError;
@@ -225,9 +225,9 @@ impl Session {
         }
         match self.format {
             Format::Json if v.is_string() => println!("{}", redact(&v.to_string())),
-            Format::Json => println!("{}", redact(&json::pretty(&json::to_value(v)))),
-            Format::Table => print!("{}", redact(&table::render(&json::to_value(v), None))),
-            Format::Text => println!("{}", redact(&v.to_string())),
+            Format::Json => println!("{}", redact(&json::pretty(&json::to_value(&masked(v))))),
+            Format::Table => print!("{}", redact(&table::render(&json::to_value(&masked(v)), None))),
+            Format::Text => println!("{}", redact(&masked(v).to_string())),
         }
     }
 

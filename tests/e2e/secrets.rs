@@ -67,3 +67,32 @@ fn a_canary_secret_never_appears_in_output_logs_diagnostics_or_journals() {
     assert_eq!(secret.len(), 40);
     assert!(!everything.contains(&secret), "the access key's secret leaked");
 }
+
+#[test]
+fn sensitive_members_print_as_sensitive_whole_whatever_their_length() {
+    let emu = Emulator::start();
+    // ECS marks a container's environment list sensitive: short names and values included.
+    let file = script(
+        "environment.rhai",
+        r#"ecs::register_task_definition(#{ family: "env", containerDefinitions: [#{ name: "web", image: "nginx",
+    memory: 128, environment: [#{ name: "WORKERS", value: "4" }, #{ name: "STAGE", value: "blue" }] }] });
+let td = ecs::describe_task_definition(#{ taskDefinition: "env" }).taskDefinition;
+print(td);
+print(to_json(td));
+print_table(td.containerDefinitions[0]);
+print(`${td.containerDefinitions}`);
+debug(td.containerDefinitions[0].environment);
+let env = td.containerDefinitions[0].environment;
+print(`the script still has them: ${env.len()} variables, ${env[1].value.len()} letters`);
+"#,
+    );
+    let out = emu.runbook().args(["run", file.to_str().unwrap()]).output().success();
+    for leak in ["WORKERS", "STAGE", "blue", "\"4\""] {
+        assert!(!out.stdout.contains(leak), "{leak} was printed:\n{}", out.stdout);
+    }
+    assert!(out.stdout.contains("\"environment\": \"<sensitive>\""), "{}", out.stdout);
+    assert!(out.stdout.contains("|  <sensitive>  |"), "{}", out.stdout);
+    assert!(out.stdout.contains("the script still has them: 2 variables, 4 letters"), "{}", out.stdout);
+    let shown = emu.runbook().args(["run", file.to_str().unwrap(), "--show-sensitive"]).output().success();
+    assert!(shown.stdout.contains("WORKERS") && shown.stdout.contains("blue"), "{}", shown.stdout);
+}
