@@ -145,7 +145,7 @@ pub fn masked(v: &Dynamic) -> Dynamic {
     if showing() {
         return v.clone();
     }
-    if v.tag() == SENSITIVE {
+    if v.tag() == SENSITIVE && !empty(v) {
         return MASK.into();
     }
     if let Some(m) = v.read_lock::<Map>() {
@@ -158,6 +158,13 @@ pub fn masked(v: &Dynamic) -> Dynamic {
         }
     }
     v.clone()
+}
+
+/// An empty text, list or map hides nothing, and prints as it is.
+fn empty(v: &Dynamic) -> bool {
+    v.read_lock::<Map>().is_some_and(|m| m.is_empty())
+        || v.read_lock::<Array>().is_some_and(|a| a.is_empty())
+        || v.read_lock::<rhai::ImmutableString>().is_some_and(|s| s.is_empty())
 }
 
 fn has_mark(v: &Dynamic) -> bool {

@@ -12,6 +12,7 @@ mod diagnostics;
 mod examples;
 mod faults;
 mod fidelity;
+mod parity;
 mod query;
 mod repl;
 mod safety;
