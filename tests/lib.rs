@@ -121,6 +121,21 @@ impl Emulator {
         (proxy, child)
     }
 
+    /// Runs a runbook that prints `to_json(EXPR)` for each expression, and returns the values.
+    pub fn json_of(&self, expressions: &[String]) -> Vec<serde_json::Value> {
+        let text: String = expressions.iter().map(|e| format!("print(to_json({e}));\nprint(\"<end>\");\n")).collect();
+        let file = script("json_of.rhai", &text);
+        let out = self.runbook().args(["run", &file.to_string_lossy()]).output().success();
+        let values: Vec<serde_json::Value> = out
+            .stdout
+            .split("<end>\n")
+            .filter(|s| !s.trim().is_empty())
+            .map(|s| serde_json::from_str(s).expect("JSON from to_json"))
+            .collect();
+        assert_eq!(values.len(), expressions.len(), "{}", out.stdout);
+        values
+    }
+
     /// The journal records of this emulator's newest run.
     pub fn last_journal(&self) -> Vec<serde_json::Value> {
         let mut files: Vec<PathBuf> =

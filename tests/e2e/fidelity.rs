@@ -89,19 +89,8 @@ fn policy_documents_are_maps_as_the_aws_cli_prints_them() {
              UserDetailList[].UserPolicyList[].PolicyDocument, Policies[].PolicyVersionList[].Document]",
         ),
     ];
-    let mut text = String::new();
-    for (_, call, query) in &cases {
-        text.push_str(&format!("print(to_json(iam::{call}.query({query:?})));\nprint(\"<end>\");\n"));
-    }
-    let file = script("documents.rhai", &text);
-    let out = emu.runbook().args(["run", file.to_str().unwrap()]).output().success();
-    let ours: Vec<Value> = out
-        .stdout
-        .split("<end>\n")
-        .filter(|s| !s.trim().is_empty())
-        .map(|s| serde_json::from_str(s).unwrap())
-        .collect();
-    assert_eq!(ours.len(), cases.len());
+    let calls: Vec<String> = cases.iter().map(|(_, call, query)| format!("iam::{call}.query({query:?})")).collect();
+    let ours = emu.json_of(&calls);
     for ((args, call, query), mine) in cases.iter().zip(&ours) {
         let mut cli = vec!["iam"];
         cli.extend(args.iter().copied());

@@ -380,24 +380,13 @@ fn read_operations_answer_what_the_aws_cli_prints_on_the_same_state() {
         ("application-autoscaling", "describe-scheduled-actions", json!({ "ServiceNamespace": "ecs" })),
     ];
     assert!(cases.len() >= 60);
-    let mut text = String::new();
-    for (svc, op, input) in &cases {
-        let module = svc.replace('-', "_");
-        let func = op.replace('-', "_");
-        text.push_str(&format!(
-            "print(to_json({module}::{func}(from_json({:?}))));\nprint(\"<end>\");\n",
-            input.to_string()
-        ));
-    }
-    let file = script("parity.rhai", &text);
-    let out = emu.runbook().args(["run", file.to_str().unwrap()]).output().success();
-    let ours: Vec<Value> = out
-        .stdout
-        .split("<end>\n")
-        .filter(|s| !s.trim().is_empty())
-        .map(|s| serde_json::from_str(s).unwrap())
+    let calls: Vec<String> = cases
+        .iter()
+        .map(|(svc, op, input)| {
+            format!("{}::{}(from_json({:?}))", svc.replace('-', "_"), op.replace('-', "_"), input.to_string())
+        })
         .collect();
-    assert_eq!(ours.len(), cases.len());
+    let ours = emu.json_of(&calls);
     let theirs: Vec<Result<Value, String>> = std::thread::scope(|s| {
         let handles: Vec<_> = cases
             .chunks(cases.len().div_ceil(4))
