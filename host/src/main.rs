@@ -2,6 +2,7 @@
 
 mod cli;
 mod complete;
+mod definitions;
 mod diagnostics;
 mod engine;
 mod help;

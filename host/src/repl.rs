@@ -4,10 +4,11 @@
 
 use crate::cli::Common;
 use crate::complete;
+use crate::definitions;
 use crate::diagnostics;
 use crate::engine;
 use crate::params;
-use rhai::{Dynamic, Engine, EvalAltResult, Scope};
+use rhai::{Dynamic, Engine, EvalAltResult, Position, Scope, AST};
 use runbook_bindings::secrets::{masked, redact};
 use runbook_bindings::{json, table, Context};
 use rustyline::completion::{Completer, Pair};
@@ -27,8 +28,10 @@ const COMMANDS: &[(&str, &str)] = &[
     (":help", "this list"),
     (":help SERVICE::FUNCTION", "an operation's parameters and result (also help(\"elbv2::create_target_group\"))"),
     (":format json|table|text", "how results are printed (default json)"),
-    (":load FILE", "runs a runbook in this session; its variables stay defined"),
-    (":save FILE", "writes this session's successful statements, in order, as a runbook"),
+    (":load FILE", "runs a runbook in this session; its variables, functions and imports stay"),
+    (":save FILE", "writes this session as a runbook: each function's last definition, then the statements that ran"),
+    (":fns", "the functions this session defined"),
+    (":vars", "the variables this session holds, with their types"),
     (":quit", "leaves (so does Ctrl-D)"),
 ];
 
@@ -81,8 +84,13 @@ struct Session {
     scope: Scope<'static>,
     ctx: Rc<Context>,
     format: Format,
-    /// Statements that ran without error, in order: what `:save` writes.
+    /// Statements that ran without error, in order, without their function definitions: what
+    /// `:save` writes after the functions.
     saved: Vec<String>,
+    /// The functions defined so far (and the closures' hidden ones): every entry runs with them.
+    functions: AST,
+    /// The last definition of each function, by name and number of parameters.
+    definitions: Vec<definitions::Function>,
     variables: Rc<RefCell<Vec<String>>>,
 }
 
@@ -107,7 +115,9 @@ pub fn repl(common: &Common) -> ExitCode {
         Err(e) => eprintln!("error: {e}"),
     });
     let variables = Rc::new(RefCell::new(Vec::new()));
-    let mut editor: Editor<ReplHelper, DefaultHistory> = match Editor::new() {
+    // Tab lists every candidate and completes their common prefix, as shells do.
+    let config = rustyline::Config::builder().completion_type(rustyline::CompletionType::List).build();
+    let mut editor: Editor<ReplHelper, DefaultHistory> = match Editor::with_config(config) {
         Ok(e) => e,
         Err(e) => return crate::run::fail(&format!("cannot start the line editor: {e}")),
     };
@@ -123,7 +133,16 @@ pub fn repl(common: &Common) -> ExitCode {
         ctx.endpoint().unwrap_or("AWS"),
         common.aws.profile.as_deref().map(|p| format!(", profile {p}")).unwrap_or_default(),
     );
-    let mut session = Session { engine, scope: Scope::new(), ctx, format: Format::Json, saved: Vec::new(), variables };
+    let mut session = Session {
+        engine,
+        scope: Scope::new(),
+        ctx,
+        format: Format::Json,
+        saved: Vec::new(),
+        functions: AST::empty(),
+        definitions: Vec::new(),
+        variables,
+    };
     let mut buffer = String::new();
     let started = std::time::Instant::now();
     loop {
@@ -184,10 +203,11 @@ fn save_history(editor: &mut Editor<ReplHelper, DefaultHistory>, path: &Path) {
 }
 
 impl Session {
-    /// Runs `text` in the session; records it for `:save` when it succeeds.
+    /// Runs `text` in the session, with the functions defined so far; keeps the functions and
+    /// imports it defines, and records it for `:save` when it succeeds.
     fn eval(&mut self, text: &str) -> bool {
         self.ctx.interrupt.clear();
-        let result = self.engine.eval_with_scope::<Dynamic>(&mut self.scope, text);
+        let result = self.run_entry(text, None);
         self.ctx.interrupt.clear();
         let ok = match result {
             Ok(v) => {
@@ -199,11 +219,48 @@ impl Session {
                 false
             }
         };
-        if ok {
-            self.saved.push(text.trim_end().to_string());
-        }
         self.refresh_variables();
         ok
+    }
+
+    /// Compiles and runs an entry (or a `:load`ed file) with the session's functions. Definitions
+    /// stay even when a statement after them fails; the statements are saved only on success.
+    fn run_entry(&mut self, text: &str, file: Option<&Path>) -> Result<Dynamic, Box<EvalAltResult>> {
+        let mut ast = self.engine.compile_with_scope(&self.scope, text)?;
+        if let Some(f) = file {
+            ast.set_source(f.to_string_lossy().as_ref());
+        }
+        let combined = self.functions.merge(&ast);
+        let result = self.engine.eval_ast_with_scope::<Dynamic>(&mut self.scope, &combined);
+        self.functions = combined.clone_functions_only();
+        let split = definitions::split(text);
+        for f in split.functions {
+            self.definitions.retain(|d| !(d.name == f.name && d.arity == f.arity));
+            self.definitions.push(f);
+        }
+        if result.is_ok() {
+            for (path, name) in definitions::imports(text) {
+                self.keep_import(&path, &name);
+            }
+            if !split.rest.trim().is_empty() {
+                let rest = split.rest.trim().to_string();
+                self.saved.push(match file {
+                    Some(f) => format!("// from {}\n{rest}", f.display()),
+                    None => rest,
+                });
+            }
+        }
+        result
+    }
+
+    /// Keeps an imported module for later entries, as a module of the engine under its alias.
+    fn keep_import(&mut self, path: &str, name: &str) {
+        match self.engine.module_resolver().resolve(&self.engine, None, path, Position::NONE) {
+            Ok(module) => {
+                self.engine.register_static_module(name, module);
+            }
+            Err(e) => eprintln!("warning: the module {path:?} cannot be kept for later entries: {e}"),
+        }
     }
 
     /// The names Tab completion offers as variables: what the session's scope holds now.
@@ -252,6 +309,8 @@ impl Session {
             (":format", "table") => self.format = Format::Table,
             (":format", "text") => self.format = Format::Text,
             (":format", other) => eprintln!("error: unknown format {other:?}; use json, table or text"),
+            (":fns", "") => self.list_functions(),
+            (":vars", "") => self.list_variables(),
             (":load", "") | (":save", "") => eprintln!("error: {cmd} needs a file name"),
             (":load", file) => self.load(Path::new(file)),
             (":save", file) => self.save(Path::new(file)),
@@ -266,19 +325,43 @@ impl Session {
             Err(e) => return eprintln!("error: cannot read {}: {e}", file.display()),
         };
         self.ctx.interrupt.clear();
-        match self.engine.run_with_scope(&mut self.scope, &source) {
-            Ok(()) => {
-                self.saved.push(format!("// from {}\n{}", file.display(), source.trim_end()));
-                println!("loaded {}", file.display());
-            }
+        match self.run_entry(&source, Some(file)) {
+            Ok(_) => println!("loaded {}", file.display()),
             Err(e) => self.report(&e, file),
         }
         self.refresh_variables();
     }
 
+    /// `:fns`: the functions defined so far, as they can be called.
+    fn list_functions(&self) {
+        if self.definitions.is_empty() {
+            println!("no functions defined in this session");
+        }
+        for f in &self.definitions {
+            println!("  {}", f.text.lines().next().unwrap_or("").trim_end_matches('{').trim_end());
+        }
+    }
+
+    /// `:vars`: the session's variables and the type of each value.
+    fn list_variables(&self) {
+        if self.scope.is_empty() {
+            println!("no variables in this session");
+        }
+        for (name, constant, value) in self.scope.iter() {
+            let kind = if constant { "const" } else { "let" };
+            println!("  {kind} {name}: {}", value.type_name());
+        }
+    }
+
     fn save(&self, file: &Path) {
-        let mut text =
-            String::from("// Saved from a runbook REPL session: the statements that ran without error, in order.\n");
+        let mut text = String::from(
+            "// Saved from a runbook REPL session: the last definition of each function, then the statements\n\
+             // that ran without error, in order.\n",
+        );
+        for f in &self.definitions {
+            text.push_str(&f.text);
+            text.push_str("\n\n");
+        }
         for s in &self.saved {
             text.push_str(s);
             if !s.ends_with(';') && !s.ends_with('}') {
@@ -287,7 +370,12 @@ impl Session {
             text.push('\n');
         }
         match std::fs::write(file, text) {
-            Ok(()) => println!("saved {} statement(s) to {}", self.saved.len(), file.display()),
+            Ok(()) => println!(
+                "saved {} function(s) and {} statement(s) to {}",
+                self.definitions.len(),
+                self.saved.len(),
+                file.display()
+            ),
             Err(e) => eprintln!("error: cannot write {}: {e}", file.display()),
         }
     }
