@@ -20,7 +20,37 @@ pub fn validate(table: &Table, op: &str, input: &Map) -> Vec<String> {
             }
         }
     }
+    let help = format!("runbook help {}::{}", table.module, operation.func);
+    problems.iter_mut().for_each(|p| *p = p.replace(HELP, &help));
     problems
+}
+
+/// Stands for the operation's `runbook help` command in a problem's text until it is known.
+const HELP: &str = "\u{0}help\u{0}";
+
+/// Enum values listed in full when there are at most this many.
+const LISTED: usize = 12;
+
+/// An invalid enum value's problem: the whole list when it is short; otherwise the closest values
+/// first (edit distance, then the same first letters), ten in all, and how many there are.
+fn invalid_value(path: &Path, value: &str, values: &[String]) -> String {
+    if values.len() <= LISTED {
+        return format!("{path}: invalid value {value:?}; allowed: {}", values.join(", "));
+    }
+    let close = closest(value, values.iter().map(String::as_str));
+    let lower = value.to_ascii_lowercase();
+    let shared = |v: &str| lower.chars().zip(v.to_ascii_lowercase().chars()).take_while(|(a, b)| a == b).count();
+    let mut by_prefix: Vec<&String> = values.iter().filter(|v| !close.contains(v)).collect();
+    by_prefix.sort_by_key(|v| std::cmp::Reverse(shared(v)));
+    let shown: Vec<&str> =
+        close.iter().map(String::as_str).chain(by_prefix.into_iter().map(String::as_str)).take(10).collect();
+    let hint = if close.is_empty() { String::new() } else { format!(" (did you mean {}?)", close.join(" or ")) };
+    format!(
+        "{path}: invalid value {value:?}{hint}; {} of {} allowed values: {}, …; `{HELP}` lists them all",
+        shown.len(),
+        values.len(),
+        shown.join(", ")
+    )
 }
 
 /// `path` as the problem text shows it, `prefix` first when the path is not the input's root.
@@ -82,11 +112,7 @@ fn check_value(table: &Table, shape: &'static Shape, v: &Dynamic, path: &Path, p
                 None if v.is_char() => {}
                 None => wrong("string", problems),
                 Some(s) if !shape.values.is_empty() && !shape.values.iter().any(|e| e == s.as_str()) => {
-                    problems.push(format!(
-                        "{path}: invalid value {:?}; allowed: {}",
-                        s.as_str(),
-                        shape.values.join(", ")
-                    ));
+                    problems.push(invalid_value(path, s.as_str(), &shape.values));
                 }
                 Some(_) => {}
             }

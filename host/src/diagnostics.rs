@@ -203,7 +203,66 @@ fn function_not_found(sig: &str) -> (String, Vec<String>) {
     if !name.is_empty() && name.chars().all(|c| !c.is_alphanumeric() && c != '_') {
         return (format!("the operator {name} does not apply to ({args})"), vec![]);
     }
-    (format!("unknown function {name} ({args})"), vec!["`runbook help` lists the services and helpers".into()])
+    let mut notes = suggestions(name);
+    notes.push("`runbook help` lists the services and helpers".into());
+    (format!("unknown function {name} ({args})"), notes)
+}
+
+/// "Did you mean" for an unknown function: the same suggestions as `runbook help`, and the
+/// snake_case name when it was written in camelCase or PascalCase (`getRole` → `get_role`).
+fn suggestions(name: &str) -> Vec<String> {
+    use runbook_bindings::validate::closest;
+    let (module, func) = match name.split_once("::") {
+        Some((m, f)) => (Some(m), f),
+        None => (None, name),
+    };
+    let svc = match module {
+        Some(m) => match runbook_bindings::Svc::by_module(m) {
+            Some(s) => Some(s),
+            None => {
+                let modules: Vec<&str> = runbook_bindings::Svc::ALL.iter().map(|s| s.module()).collect();
+                let close = closest(m, modules.iter().copied());
+                return match close.first() {
+                    Some(c) => vec![format!("there is no module {m}; did you mean {c}::{func}?")],
+                    None => vec![format!("there is no module {m}; the modules are {}", modules.join(", "))],
+                };
+            }
+        },
+        None => None,
+    };
+    let names: Vec<&str> = match svc {
+        Some(s) => s.operations().iter().map(|(f, _)| *f).chain(s.waiters().iter().map(|(f, _)| *f)).collect(),
+        None => runbook_bindings::helpers::HELPERS.iter().filter_map(|(sig, _)| sig.split('(').next()).collect(),
+    };
+    let prefix = module.map(|m| format!("{m}::")).unwrap_or_default();
+    let snake = snake_case(func);
+    if snake != func && names.contains(&snake.as_str()) {
+        return vec![format!("function names are snake_case: did you mean {prefix}{snake}?")];
+    }
+    let close = closest(func, names.iter().copied());
+    if close.is_empty() {
+        return vec![];
+    }
+    let list: Vec<String> = close.iter().map(|c| format!("{prefix}{c}")).collect();
+    vec![format!("did you mean {}?", list.join(" or "))]
+}
+
+/// `getRole` → `get_role`, `DescribeVpcs` → `describe_vpcs`, `createDBInstance` → `create_db_instance`.
+fn snake_case(name: &str) -> String {
+    let chars: Vec<char> = name.chars().collect();
+    let mut out = String::new();
+    for (i, &c) in chars.iter().enumerate() {
+        let boundary = c.is_uppercase()
+            && i > 0
+            && (chars[i - 1].is_lowercase()
+                || chars[i - 1].is_ascii_digit()
+                || chars.get(i + 1).is_some_and(|n| n.is_lowercase()) && chars[i - 1].is_uppercase());
+        if boundary && !out.ends_with('_') {
+            out.push('_');
+        }
+        out.extend(c.to_lowercase());
+    }
+    out
 }
 
 fn field(m: &Map, k: &str) -> Option<String> {
@@ -245,4 +304,26 @@ fn describe_map(m: &Map) -> (String, Vec<String>) {
         }
     };
     (title, notes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn camel_and_pascal_case_names_become_snake_case() {
+        assert_eq!(snake_case("getRole"), "get_role");
+        assert_eq!(snake_case("DescribeVpcs"), "describe_vpcs");
+        assert_eq!(snake_case("createDBInstance"), "create_db_instance");
+        assert_eq!(snake_case("describe_vpcs"), "describe_vpcs");
+    }
+
+    #[test]
+    fn unknown_functions_get_the_suggestions_help_gives() {
+        assert_eq!(suggestions("ec2::describe_vpc"), ["did you mean ec2::describe_vpcs?"]);
+        assert_eq!(suggestions("iam::getRole"), ["function names are snake_case: did you mean iam::get_role?"]);
+        assert_eq!(suggestions("ec3::describe_vpcs"), ["there is no module ec3; did you mean ec2::describe_vpcs?"]);
+        assert_eq!(suggestions("qury"), ["did you mean query?"]);
+        assert!(suggestions("iam::zzzzzzzzzz").is_empty());
+    }
 }

@@ -123,11 +123,43 @@ fn member_line(table: &Table, shape: &runbook_bindings::model::Shape, n: &str, i
             s.values.clone()
         };
         if !values.is_empty() {
-            line.push_str(&format!(" one of: {}", values.join(", ")));
+            line.push_str(" one of:");
+            let used = line.len();
+            line.push_str(&wrap(&values, indent + 4, 100, used));
         }
     }
     line.push('\n');
     line
+}
+
+/// Values as comma-separated lines of at most `width` columns, each indented by `indent`; a list
+/// that fits stays on the line it follows, which is `used` columns long.
+fn wrap(values: &[String], indent: usize, width: usize, used: usize) -> String {
+    let all = values.join(", ");
+    if used + 1 + all.len() <= width {
+        return format!(" {all}");
+    }
+    let mut out = String::new();
+    let mut line = String::new();
+    for (i, v) in values.iter().enumerate() {
+        let item = if i + 1 < values.len() { format!("{v},") } else { v.clone() };
+        if !line.is_empty() && indent + line.len() + 1 + item.len() > width {
+            out.push('\n');
+            out.push_str(&" ".repeat(indent));
+            out.push_str(line.trim_end());
+            line.clear();
+        }
+        if !line.is_empty() {
+            line.push(' ');
+        }
+        line.push_str(&item);
+    }
+    if !line.is_empty() {
+        out.push('\n');
+        out.push_str(&" ".repeat(indent));
+        out.push_str(&line);
+    }
+    out
 }
 
 /// Members of a nested structure (or of a list's structure), once per shape.

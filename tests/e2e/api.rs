@@ -122,9 +122,25 @@ fn help_lists_services_operations_and_parameters() {
         "application_autoscaling::register_scalable_target(#{ ... })   [RegisterScalableTarget]
 
 Parameters:
-  ServiceNamespace: string (enum) (required) one of: ecs, elasticmapreduce, ec2, appstream, dynamodb, rds, sagemaker, custom-resource, comprehend, lambda, cassandra, kafka, elasticache, neptune, workspaces
+  ServiceNamespace: string (enum) (required) one of:
+      ecs, elasticmapreduce, ec2, appstream, dynamodb, rds, sagemaker, custom-resource, comprehend,
+      lambda, cassandra, kafka, elasticache, neptune, workspaces
   ResourceId: string (required)
-  ScalableDimension: string (enum) (required) one of: ecs:service:DesiredCount, ec2:spot-fleet-request:TargetCapacity, elasticmapreduce:instancegroup:InstanceCount, appstream:fleet:DesiredCapacity, dynamodb:table:ReadCapacityUnits, dynamodb:table:WriteCapacityUnits, dynamodb:index:ReadCapacityUnits, dynamodb:index:WriteCapacityUnits, rds:cluster:ReadReplicaCount, sagemaker:variant:DesiredInstanceCount, custom-resource:ResourceType:Property, comprehend:document-classifier-endpoint:DesiredInferenceUnits, comprehend:entity-recognizer-endpoint:DesiredInferenceUnits, lambda:function:ProvisionedConcurrency, cassandra:table:ReadCapacityUnits, cassandra:table:WriteCapacityUnits, kafka:broker-storage:VolumeSize, elasticache:cache-cluster:Nodes, elasticache:replication-group:NodeGroups, elasticache:replication-group:Replicas, neptune:cluster:ReadReplicaCount, sagemaker:variant:DesiredProvisionedConcurrency, sagemaker:inference-component:DesiredCopyCount, workspaces:workspacespool:DesiredUserSessions
+  ScalableDimension: string (enum) (required) one of:
+      ecs:service:DesiredCount, ec2:spot-fleet-request:TargetCapacity,
+      elasticmapreduce:instancegroup:InstanceCount, appstream:fleet:DesiredCapacity,
+      dynamodb:table:ReadCapacityUnits, dynamodb:table:WriteCapacityUnits,
+      dynamodb:index:ReadCapacityUnits, dynamodb:index:WriteCapacityUnits,
+      rds:cluster:ReadReplicaCount, sagemaker:variant:DesiredInstanceCount,
+      custom-resource:ResourceType:Property,
+      comprehend:document-classifier-endpoint:DesiredInferenceUnits,
+      comprehend:entity-recognizer-endpoint:DesiredInferenceUnits,
+      lambda:function:ProvisionedConcurrency, cassandra:table:ReadCapacityUnits,
+      cassandra:table:WriteCapacityUnits, kafka:broker-storage:VolumeSize,
+      elasticache:cache-cluster:Nodes, elasticache:replication-group:NodeGroups,
+      elasticache:replication-group:Replicas, neptune:cluster:ReadReplicaCount,
+      sagemaker:variant:DesiredProvisionedConcurrency,
+      sagemaker:inference-component:DesiredCopyCount, workspaces:workspacespool:DesiredUserSessions
   MinCapacity: integer (optional)
   MaxCapacity: integer (optional)
   RoleARN: string (optional)

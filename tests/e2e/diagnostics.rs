@@ -103,6 +103,12 @@ fn unknown_functions_are_named() {
     assert_eq!(out.code, 1);
     assert!(out.stderr.starts_with("error: unknown function elbv2::create_targetgroup (map)\n"), "{}", out.stderr);
     assert!(out.stderr.contains(":2:"), "{}", out.stderr);
+    assert!(out.stderr.contains("  = did you mean elbv2::create_target_group?\n"), "{}", out.stderr);
+
+    let file = script("camel.rhai", "iam::getRole(#{ RoleName: \"x\" });\n");
+    let out = run(&emu, &file, &[]);
+    assert_eq!(out.code, 1);
+    assert!(out.stderr.contains("  = function names are snake_case: did you mean iam::get_role?\n"), "{}", out.stderr);
 }
 
 #[test]
@@ -213,4 +219,25 @@ fn wrong_types_deep_inside_the_input_name_their_path() {
         "{}",
         out.stderr
     );
+}
+
+#[test]
+fn an_invalid_value_of_a_long_enum_shows_the_closest_values_on_one_screen() {
+    let file = script(
+        "enum.rhai",
+        "ec2::run_instances(#{ InstanceType: \"t3.mikro\", ImageId: \"ami-1\", MinCount: 1, MaxCount: 1 });\n",
+    );
+    let out = Run::new().env("AWS_ENDPOINT_URL", "http://127.0.0.1:9").args(["run", file.to_str().unwrap()]).output();
+    assert_eq!(out.code, 1);
+    let line = out.stderr.lines().find(|l| l.contains("invalid value")).unwrap_or_default();
+    assert!(
+        line.starts_with("  = InstanceType: invalid value \"t3.mikro\" (did you mean t3.micro?); 10 of "),
+        "{}",
+        out.stderr
+    );
+    assert!(line.contains(" allowed values: t3.micro, "), "{line}");
+    assert!(line.ends_with("`runbook help ec2::run_instances` lists them all"), "{line}");
+    assert!(line.len() < 300, "{} characters: {line}", line.len());
+    let help = Run::new().args(["help", "ec2::create_vpc"]).output().success();
+    assert!(help.stdout.lines().all(|l| l.len() <= 100), "{}", help.stdout);
 }
