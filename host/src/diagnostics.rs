@@ -235,9 +235,11 @@ fn suggestions(name: &str) -> Vec<String> {
         None => runbook_bindings::helpers::HELPERS.iter().filter_map(|(sig, _)| sig.split('(').next()).collect(),
     };
     let prefix = module.map(|m| format!("{m}::")).unwrap_or_default();
-    let snake = snake_case(func);
-    if snake != func && names.contains(&snake.as_str()) {
-        return vec![format!("function names are snake_case: did you mean {prefix}{snake}?")];
+    // `getRole`, `DescribeVpcs`: the same letters as a snake_case name, without its underscores.
+    if func.chars().any(|c| c.is_ascii_uppercase()) && !func.contains('_') {
+        if let Some(snake) = names.iter().find(|n| n.replace('_', "").eq_ignore_ascii_case(func)) {
+            return vec![format!("function names are snake_case: did you mean {prefix}{snake}?")];
+        }
     }
     let close = closest(func, names.iter().copied());
     if close.is_empty() {
@@ -245,24 +247,6 @@ fn suggestions(name: &str) -> Vec<String> {
     }
     let list: Vec<String> = close.iter().map(|c| format!("{prefix}{c}")).collect();
     vec![format!("did you mean {}?", list.join(" or "))]
-}
-
-/// `getRole` → `get_role`, `DescribeVpcs` → `describe_vpcs`, `createDBInstance` → `create_db_instance`.
-fn snake_case(name: &str) -> String {
-    let chars: Vec<char> = name.chars().collect();
-    let mut out = String::new();
-    for (i, &c) in chars.iter().enumerate() {
-        let boundary = c.is_uppercase()
-            && i > 0
-            && (chars[i - 1].is_lowercase()
-                || chars[i - 1].is_ascii_digit()
-                || chars.get(i + 1).is_some_and(|n| n.is_lowercase()) && chars[i - 1].is_uppercase());
-        if boundary && !out.ends_with('_') {
-            out.push('_');
-        }
-        out.extend(c.to_lowercase());
-    }
-    out
 }
 
 fn field(m: &Map, k: &str) -> Option<String> {
@@ -311,17 +295,13 @@ mod tests {
     use super::*;
 
     #[test]
-    fn camel_and_pascal_case_names_become_snake_case() {
-        assert_eq!(snake_case("getRole"), "get_role");
-        assert_eq!(snake_case("DescribeVpcs"), "describe_vpcs");
-        assert_eq!(snake_case("createDBInstance"), "create_db_instance");
-        assert_eq!(snake_case("describe_vpcs"), "describe_vpcs");
-    }
-
-    #[test]
     fn unknown_functions_get_the_suggestions_help_gives() {
         assert_eq!(suggestions("ec2::describe_vpc"), ["did you mean ec2::describe_vpcs?"]);
         assert_eq!(suggestions("iam::getRole"), ["function names are snake_case: did you mean iam::get_role?"]);
+        assert_eq!(
+            suggestions("ec2::DescribeVpcs"),
+            ["function names are snake_case: did you mean ec2::describe_vpcs?"]
+        );
         assert_eq!(suggestions("ec3::describe_vpcs"), ["there is no module ec3; did you mean ec2::describe_vpcs?"]);
         assert_eq!(suggestions("qury"), ["did you mean query?"]);
         assert!(suggestions("iam::zzzzzzzzzz").is_empty());
