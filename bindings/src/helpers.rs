@@ -120,14 +120,19 @@ pub fn register(engine: &mut Engine, ctx: Rc<Context>, used_params: Rc<RefCell<B
     engine.register_fn("sleep", move |nc: NativeCallContext, secs: INT| -> Result<(), Box<EvalAltResult>> {
         sleep(&c, secs as f64).map_err(|e| at(e, &nc))
     });
-    let c = ctx;
+    let c = ctx.clone();
     engine.register_fn("sleep", move |nc: NativeCallContext, secs: f64| -> Result<(), Box<EvalAltResult>> {
         sleep(&c, secs).map_err(|e| at(e, &nc))
     });
 
-    engine.register_fn("info", |msg: ImmutableString| eprintln!("[info] {}", crate::secrets::redact(&msg)));
-    engine.register_fn("warn", |msg: ImmutableString| eprintln!("[warn] {}", crate::secrets::redact(&msg)));
-    engine.register_fn("step", |msg: ImmutableString| println!("==> {}", crate::secrets::redact(&msg)));
+    // During a plan nothing was written: the runbook's own log lines say so.
+    let planned = move || if ctx.hooks.planning() { "(planned) " } else { "" };
+    let p = planned.clone();
+    engine.register_fn("info", move |msg: ImmutableString| eprintln!("[info] {}{}", p(), crate::secrets::redact(&msg)));
+    let p = planned.clone();
+    engine.register_fn("warn", move |msg: ImmutableString| eprintln!("[warn] {}{}", p(), crate::secrets::redact(&msg)));
+    engine
+        .register_fn("step", move |msg: ImmutableString| println!("==> {}{}", planned(), crate::secrets::redact(&msg)));
 }
 
 fn sleep(ctx: &Context, secs: f64) -> Result<(), Box<EvalAltResult>> {

@@ -34,6 +34,7 @@ fn plan_changes_nothing_and_lists_the_writes_that_run_then_makes() {
     let plan = emu.runbook().args(["plan", "runbooks/tutorial.rhai"]).output().success();
     assert_eq!(c.state(), before, "plan changed the emulator's state");
     let planned = planned_writes(&plan.stdout);
+    assert!(plan.stderr.contains("[info] (planned) created cluster rent-a-room-cluster\n"), "{}", plan.stderr);
     assert!(
         plan.stdout.contains("Your application is available at: http://<elbv2.create_load_balancer#"),
         "{}",
