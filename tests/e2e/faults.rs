@@ -251,3 +251,51 @@ fn an_endpoint_that_refuses_connections_fails_within_seconds_with_default_settin
     );
     assert!(started.elapsed() < Duration::from_secs(10), "took {:?}", started.elapsed());
 }
+
+#[test]
+fn lost_answers_of_creates_without_a_name_are_found_by_the_run_tag() {
+    let emu = Emulator::start();
+    // The first answer of each of these creates is dropped after the emulator made the resource.
+    let seen = std::sync::Mutex::new(Vec::new());
+    let proxy = Proxy::start(&emu.url, move |r| {
+        let op = r.operation();
+        let lossy = ["CreateVpc", "CreateSubnet", "CreateRouteTable"].contains(&op.as_str());
+        let mut seen = seen.lock().unwrap();
+        if lossy && !seen.contains(&op) {
+            seen.push(op);
+            return Action::DropAnswer;
+        }
+        Action::Forward
+    });
+    let file = runbook_tests::script(
+        "lab.rhai",
+        r#"let vpc = ec2::create_vpc(#{ CidrBlock: "10.9.0.0/16",
+    TagSpecifications: [#{ ResourceType: "vpc", Tags: [#{ Key: "Name", Value: "lab-lost" }] }] }).Vpc.VpcId;
+let a = ec2::create_subnet(#{ VpcId: vpc, CidrBlock: "10.9.1.0/24" }).Subnet.SubnetId;
+let b = ec2::create_subnet(#{ VpcId: vpc, CidrBlock: "10.9.2.0/24" }).Subnet.SubnetId;
+let rt = ec2::create_route_table(#{ VpcId: vpc }).RouteTable.RouteTableId;
+print(`${vpc} ${a} ${b} ${rt}`);
+"#,
+    );
+    let out =
+        emu.runbook().env("AWS_ENDPOINT_URL", &proxy.url).args(["run", file.to_str().unwrap()]).output().success();
+    let c = emu.clients();
+    let f = aws_sdk_ec2::types::Filter::builder().name("tag:Name").values("lab-lost").build();
+    let vpcs = c.block_on(c.ec2.describe_vpcs().filters(f).send()).unwrap();
+    assert_eq!(vpcs.vpcs().len(), 1, "one VPC, not two\n{}", out.stderr);
+    let vpc = vpcs.vpcs()[0].vpc_id().unwrap().to_string();
+    let by_vpc = || aws_sdk_ec2::types::Filter::builder().name("vpc-id").values(&vpc).build();
+    let subnets = c.block_on(c.ec2.describe_subnets().filters(by_vpc()).send()).unwrap();
+    assert_eq!(subnets.subnets().len(), 2, "{}", out.stderr);
+    let tables = c.block_on(c.ec2.describe_route_tables().filters(by_vpc()).send()).unwrap();
+    assert_eq!(tables.route_tables().len(), 2, "the main route table and the one created\n{}", out.stderr);
+    assert!(out.stdout.starts_with(&format!("{vpc} subnet-")), "the script got the real ids: {}", out.stdout);
+    let reconciled = emu.last_journal().iter().filter(|r| r["reconciled"].is_object()).count();
+    assert_eq!(reconciled, 3, "{}", out.stderr);
+
+    // Undo removes what the reconciled writes made.
+    let id = emu.last_journal()[0]["run"].as_str().unwrap().to_string();
+    emu.runbook().args(["undo", &id]).output().success();
+    let f = aws_sdk_ec2::types::Filter::builder().name("tag:Name").values("lab-lost").build();
+    assert!(c.block_on(c.ec2.describe_vpcs().filters(f).send()).unwrap().vpcs().is_empty());
+}

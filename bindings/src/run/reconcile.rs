@@ -81,6 +81,10 @@ pub fn entry_for(svc: Svc, op: &str) -> Option<Entry> {
         (Ec2, "CreateSecurityGroup") => entry(Duplicates, &["InvalidGroup.Duplicate"], security_group),
         (Ec2, "AuthorizeSecurityGroupIngress") => entry(Duplicates, &["InvalidPermission.Duplicate"], ingress),
         (Ec2, "AuthorizeSecurityGroupEgress") => entry(Duplicates, &["InvalidPermission.Duplicate"], egress),
+        (Ec2, "CreateVpc") => entry(Adds, &[], vpc),
+        (Ec2, "CreateSubnet") => entry(Adds, &[], subnet),
+        (Ec2, "CreateInternetGateway") => entry(Adds, &[], internet_gateway),
+        (Ec2, "CreateRouteTable") => entry(Adds, &[], route_table),
         (Elbv2, "CreateTargetGroup") => entry(Duplicates, &["DuplicateTargetGroupName"], target_group),
         (Elbv2, "CreateLoadBalancer") => entry(Duplicates, &["DuplicateLoadBalancerName"], load_balancer),
         (Elbv2, "CreateListener") => entry(Duplicates, &["DuplicateListener"], listener),
@@ -258,6 +262,61 @@ fn security_group(read: Read, i: &Value, _: Look) -> Result<Option<Found>, CallE
         let id = g["GroupId"].as_str()?;
         found(id, json!({ "GroupId": id, "SecurityGroupArn": g["SecurityGroupArn"], "Tags": g["Tags"] }))
     }))
+}
+
+fn vpc(read: Read, i: &Value, look: Look) -> Result<Option<Found>, CallError> {
+    tagged_by_run(read, i, look, ["DescribeVpcs", "Vpcs", "VpcId", "Vpc"])
+}
+
+fn subnet(read: Read, i: &Value, look: Look) -> Result<Option<Found>, CallError> {
+    tagged_by_run(read, i, look, ["DescribeSubnets", "Subnets", "SubnetId", "Subnet"])
+}
+
+fn internet_gateway(read: Read, i: &Value, look: Look) -> Result<Option<Found>, CallError> {
+    tagged_by_run(
+        read,
+        i,
+        look,
+        ["DescribeInternetGateways", "InternetGateways", "InternetGatewayId", "InternetGateway"],
+    )
+}
+
+fn route_table(read: Read, i: &Value, look: Look) -> Result<Option<Found>, CallError> {
+    tagged_by_run(read, i, look, ["DescribeRouteTables", "RouteTables", "RouteTableId", "RouteTable"])
+}
+
+/// EC2 resources that have no name to look them up by are found by the run's tag, which the run
+/// put in the create call's `TagSpecifications`: after the write, one that was not there before
+/// is its. `[describe operation, its list, the id member, the create's output member]`. Without
+/// the tag (`--no-tag`) there is nothing to look by.
+fn tagged_by_run(
+    read: Read,
+    i: &Value,
+    look: Look,
+    [op, list, id, member]: [&str; 4],
+) -> Result<Option<Found>, CallError> {
+    let run = i["TagSpecifications"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .flat_map(|spec| spec["Tags"].as_array().into_iter().flatten())
+        .find(|t| t["Key"] == super::tags::RUN_TAG)
+        .and_then(|t| t["Value"].as_str());
+    let Some(run) = run else { return Ok(None) };
+    let filter = json!({ "Filters": [{ "Name": format!("tag:{}", super::tags::RUN_TAG), "Values": [run] }] });
+    let out = read(Svc::Ec2, op, filter)?;
+    let items: Vec<&Value> = out[list].as_array().into_iter().flatten().collect();
+    let mut ids: Vec<&str> = items.iter().filter_map(|x| x[id].as_str()).collect();
+    ids.sort_unstable();
+    let before = match look {
+        Look::Before => return Ok((!ids.is_empty()).then(|| Found { id: ids.join(" "), output: Value::Null })),
+        Look::After(before) => before,
+    };
+    let seen: Vec<&str> = before.map(|b| b.id.split(' ').collect()).unwrap_or_default();
+    Ok(items
+        .into_iter()
+        .find(|x| x[id].as_str().is_some_and(|v| !seen.contains(&v)))
+        .and_then(|x| found(x[id].as_str()?, json!({ member: x }))))
 }
 
 fn ingress(read: Read, i: &Value, _: Look) -> Result<Option<Found>, CallError> {
