@@ -1,13 +1,27 @@
 //! Faults between runbook and AWS: throttling, server errors, cut connections and delays, injected by
 //! the test proxy; retry settings; a per-call timeout; and signals in the middle of a call.
 
-use runbook_tests::proxy::{faulty, throttled, Action, Proxy};
+use runbook_tests::proxy::{faulty, throttled, Action, Proxy, Request};
 use runbook_tests::Emulator;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 const FAST: &[&str] = &["emulator=true", "propagation_wait=0"];
+
+/// A proxy rule: `action` for the first request of each of `operations`, the others forwarded.
+fn first_of(operations: &'static [&'static str], action: Action) -> impl Fn(&Request) -> Action + Send + Sync {
+    let seen = std::sync::Mutex::new(Vec::new());
+    move |r| {
+        let op = r.operation();
+        let mut seen = seen.lock().unwrap();
+        if operations.contains(&op.as_str()) && !seen.contains(&op) {
+            seen.push(op);
+            return action.clone();
+        }
+        Action::Forward
+    }
+}
 
 /// The emulator's state after the tutorial ran undisturbed, on an emulator of its own.
 fn clean_tutorial_state() -> Vec<String> {
@@ -175,17 +189,11 @@ fn an_answer_later_than_the_call_timeout_is_reconciled_not_sent_twice() {
     let expected = clean_tutorial_state();
     let emu = Emulator::start();
     // The first request of each of these three writes answers after the client stopped waiting.
-    let seen = std::sync::Mutex::new(Vec::new());
-    let proxy = Proxy::start(&emu.url, move |r| {
-        let op = r.operation();
-        let slow = ["CreateSecurityGroup", "CreateLoadBalancer", "RegisterTaskDefinition"].contains(&op.as_str());
-        let mut seen = seen.lock().unwrap();
-        if slow && !seen.contains(&op) {
-            seen.push(op);
-            return Action::Late(Duration::from_millis(2500));
-        }
-        Action::Forward
-    });
+    let late = Action::Late(Duration::from_millis(2500));
+    let proxy = Proxy::start(
+        &emu.url,
+        first_of(&["CreateSecurityGroup", "CreateLoadBalancer", "RegisterTaskDefinition"], late),
+    );
     let out = emu
         .runbook()
         .env("AWS_ENDPOINT_URL", &proxy.url)
@@ -256,17 +264,8 @@ fn an_endpoint_that_refuses_connections_fails_within_seconds_with_default_settin
 fn lost_answers_of_creates_without_a_name_are_found_by_the_run_tag() {
     let emu = Emulator::start();
     // The first answer of each of these creates is dropped after the emulator made the resource.
-    let seen = std::sync::Mutex::new(Vec::new());
-    let proxy = Proxy::start(&emu.url, move |r| {
-        let op = r.operation();
-        let lossy = ["CreateVpc", "CreateSubnet", "CreateRouteTable"].contains(&op.as_str());
-        let mut seen = seen.lock().unwrap();
-        if lossy && !seen.contains(&op) {
-            seen.push(op);
-            return Action::DropAnswer;
-        }
-        Action::Forward
-    });
+    let proxy =
+        Proxy::start(&emu.url, first_of(&["CreateVpc", "CreateSubnet", "CreateRouteTable"], Action::DropAnswer));
     let file = runbook_tests::script(
         "lab.rhai",
         r#"let vpc = ec2::create_vpc(#{ CidrBlock: "10.9.0.0/16",
