@@ -31,8 +31,10 @@ pub struct CallLog {
     pub attempts: u32,
     /// Attempts whose request was sent and whose answer never came.
     pub lost: u32,
-    /// Attempts whose connection was refused (nothing was sent).
+    /// Attempts that could not connect (nothing was sent).
     pub refused: u32,
+    /// Why the last of them could not connect, in words.
+    pub refusal: Option<Refusal>,
     /// The loop was stopped here after a lost attempt of a write.
     pub stopped_after_loss: bool,
     /// The current attempt reached the transmit phase.
@@ -122,8 +124,9 @@ impl Intercept for Watch {
             if !log.transmitting || answered {
                 return Ok(());
             }
-            if refused(error) {
+            if let Some(why) = refusal(error) {
                 log.refused += 1;
+                log.refusal = Some(why);
                 return if log.refused >= REFUSALS {
                     Err(Stopped("the endpoint refuses connections").into())
                 } else {
@@ -142,25 +145,59 @@ impl Intercept for Watch {
     }
 }
 
-/// Whether an attempt failed to connect at all: nothing was sent.
-fn refused<E: std::error::Error + 'static>(error: &OrchestratorError<E>) -> bool {
-    let Some(connector) = error.as_connector_error() else { return false };
+/// Why an attempt could not connect at all (nothing was sent).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    Dns,
+    Refused,
+    Unreachable,
+    Other,
+}
+
+impl Refusal {
+    /// The error code a script sees.
+    pub fn code(self) -> &'static str {
+        match self {
+            Refusal::Dns => "DnsLookupFailed",
+            Refusal::Refused => "ConnectionRefused",
+            Refusal::Unreachable | Refusal::Other => "ConnectionFailed",
+        }
+    }
+
+    /// The cause in words.
+    pub fn words(self) -> &'static str {
+        match self {
+            Refusal::Dns => "its host name could not be looked up (DNS)",
+            Refusal::Refused => "the connection was refused",
+            Refusal::Unreachable => "the network or host is unreachable",
+            Refusal::Other => "the connection could not be made",
+        }
+    }
+}
+
+/// Why an attempt failed to connect at all, when it did.
+fn refusal<E: std::error::Error + 'static>(error: &OrchestratorError<E>) -> Option<Refusal> {
+    let connector = error.as_connector_error()?;
     let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(connector);
     while let Some(e) = cur {
         if let Some(io) = e.downcast_ref::<std::io::Error>() {
-            if matches!(
-                io.kind(),
-                std::io::ErrorKind::ConnectionRefused
-                    | std::io::ErrorKind::AddrNotAvailable
-                    | std::io::ErrorKind::HostUnreachable
-                    | std::io::ErrorKind::NetworkUnreachable
-            ) {
-                return true;
+            match io.kind() {
+                std::io::ErrorKind::ConnectionRefused => return Some(Refusal::Refused),
+                std::io::ErrorKind::AddrNotAvailable
+                | std::io::ErrorKind::HostUnreachable
+                | std::io::ErrorKind::NetworkUnreachable => return Some(Refusal::Unreachable),
+                _ => {}
             }
         }
         cur = e.source();
     }
     // The connector names a failed connect in its debug form (`ConnectError`), also for DNS.
     let text = format!("{connector:?}");
-    text.contains("ConnectError") || text.contains("dns error")
+    if text.contains("dns error") {
+        Some(Refusal::Dns)
+    } else if text.contains("ConnectError") {
+        Some(Refusal::Other)
+    } else {
+        None
+    }
 }

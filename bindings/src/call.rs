@@ -227,15 +227,24 @@ fn explain(ctx: &Context, svc: Svc, op: &str, e: CallError) -> CallError {
         CallError::Validation { problems, .. } => {
             CallError::Validation { service: svc.module().into(), operation: op.into(), problems }
         }
-        CallError::Transport { .. } if log.refused >= crate::attempts::REFUSALS => transport(
-            "ConnectionRefused",
-            format!(
-                "could not connect to {}: the connection was refused {} times",
-                ctx.endpoint().unwrap_or("the AWS endpoint"),
-                log.refused
-            ),
-            false,
-        ),
+        // Every attempt failed to connect: the endpoint and the cause in words; -v shows the chain.
+        CallError::Transport { message, .. } if log.refused > 0 && log.refused == log.attempts => {
+            let why = log.refusal.unwrap_or(crate::attempts::Refusal::Other);
+            if ctx.verbose > 0 {
+                eprintln!("[call]   {message}");
+            }
+            transport(
+                why.code(),
+                format!(
+                    "could not connect to {}: {} ({} attempt{})",
+                    ctx.endpoint().map(str::to_string).unwrap_or_else(|| default_endpoint(ctx, svc)),
+                    why.words(),
+                    log.attempts,
+                    if log.attempts == 1 { "" } else { "s" }
+                ),
+                false,
+            )
+        }
         CallError::Transport { code, .. } if code == "Timeout" && log.lost > 0 => transport(
             "CallTimeout",
             format!(
@@ -252,6 +261,20 @@ fn explain(ctx: &Context, svc: Svc, op: &str, e: CallError) -> CallError {
         ),
         other => other,
     }
+}
+
+/// The host a service's calls go to when no endpoint is configured.
+fn default_endpoint(ctx: &Context, svc: Svc) -> String {
+    let host = match svc {
+        Svc::ApplicationAutoscaling => "application-autoscaling",
+        Svc::Elbv2 => "elasticloadbalancing",
+        other => other.module(),
+    };
+    let region = ctx.region().unwrap_or("us-east-1");
+    if svc == Svc::Iam {
+        return "iam.amazonaws.com".into();
+    }
+    format!("{host}.{region}.amazonaws.com")
 }
 
 /// `-v`: one line per call on stderr; `-vv` adds the parameters, sensitive members masked.

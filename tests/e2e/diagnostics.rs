@@ -189,10 +189,27 @@ fn an_unreachable_endpoint_is_a_clear_error() {
         .output();
     assert_eq!(out.code, 1);
     assert!(
-        out.stderr.starts_with("error: ec2::DescribeVpcs: ConnectionError: could not reach the endpoint"),
+        out.stderr.starts_with(
+            "error: ec2::DescribeVpcs: ConnectionRefused: could not connect to http://127.0.0.1:9: the connection was refused (1 attempt)\n"
+        ),
         "{}",
         out.stderr
     );
+    // A host name that does not resolve says so in words; -v shows the whole chain.
+    let out = Run::new()
+        .env("AWS_ENDPOINT_URL", "http://no-such-host.invalid:5000")
+        .env("AWS_MAX_ATTEMPTS", "1")
+        .args(["run", file.to_str().unwrap(), "-v"])
+        .output();
+    assert_eq!(out.code, 1);
+    assert!(
+        out.stderr.contains(
+            "error: ec2::DescribeVpcs: DnsLookupFailed: could not connect to http://no-such-host.invalid:5000: its host name could not be looked up (DNS) (1 attempt)\n"
+        ),
+        "{}",
+        out.stderr
+    );
+    assert!(out.stderr.contains("[call]   could not reach the endpoint: dispatch failure"), "{}", out.stderr);
 }
 
 #[test]

@@ -252,7 +252,7 @@ fn an_endpoint_that_refuses_connections_fails_within_seconds_with_default_settin
     assert_eq!(out.code, 1);
     assert!(
         out.stderr.starts_with(
-            "error: ec2::DescribeVpcs: ConnectionRefused: could not connect to http://127.0.0.1:9: the connection was refused 3 times"
+            "error: ec2::DescribeVpcs: ConnectionRefused: could not connect to http://127.0.0.1:9: the connection was refused (3 attempts)\n"
         ),
         "{}",
         out.stderr

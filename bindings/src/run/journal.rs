@@ -23,11 +23,12 @@ pub fn dir(flag: Option<&Path>) -> PathBuf {
     }
 }
 
-/// A new run id: UTC time to the second, sortable, plus four random hex digits.
+/// A new run id: UTC time to the second, sortable, plus six random hex digits.
 pub fn new_run_id() -> String {
     let stamp: String = now().chars().filter(char::is_ascii_alphanumeric).collect();
     let random = std::collections::hash_map::RandomState::new().build_hasher().finish();
-    format!("{}-{:04x}", stamp.trim_end_matches('Z').to_lowercase(), random & 0xffff)
+    // Six hex digits: runs started in the same second (a test suite starts dozens) must not collide.
+    format!("{}-{:06x}", stamp.trim_end_matches('Z').to_lowercase(), random & 0xff_ffff)
 }
 
 /// The current UTC time as `2026-11-24T09:05:12Z`.
@@ -174,7 +175,7 @@ mod tests {
     fn run_ids_sort_by_time_and_differ() {
         let a = new_run_id();
         let b = new_run_id();
-        assert_eq!(a.len(), "20261124t090512-3f9a".len(), "{a}");
+        assert_eq!(a.len(), "20261124t090512-3f9a0c".len(), "{a}");
         assert_eq!(a[..15], b[..15].to_string()[..15]);
         assert!(now().ends_with('Z'));
     }
