@@ -9,11 +9,11 @@ use crate::runtime::Context;
 use rhai::{Dynamic, Map};
 
 /// Sends a write as it is: one call with the SDK's attempts.
-pub type Send<'a> = &'a dyn Fn(&Map) -> Result<Dynamic, CallError>;
+pub type SendWrite<'a> = &'a dyn Fn(&Map) -> Result<Dynamic, CallError>;
 
 pub trait Hooks {
     /// A validated write: the listener decides whether and how it is sent; `send` sends it.
-    fn write(&self, ctx: &Context, svc: Svc, op: &str, input: &Map, send: Send) -> Result<Dynamic, CallError> {
+    fn write(&self, ctx: &Context, svc: Svc, op: &str, input: &Map, send: SendWrite) -> Result<Dynamic, CallError> {
         let _ = (ctx, svc, op);
         send(input)
     }

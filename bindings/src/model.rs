@@ -244,3 +244,56 @@ impl Table<'_> {
         }
     }
 }
+
+/// Walks a value along its shape and calls `f` on every part whose shape `wanted` picks (by name
+/// and shape), without going further inside it. Structures, lists and maps are followed; the walk
+/// stops 32 levels down.
+pub fn visit(
+    table: &Table,
+    shape_name: &str,
+    v: &mut rhai::Dynamic,
+    wanted: &dyn Fn(&str, &Shape) -> bool,
+    f: &mut dyn FnMut(&mut rhai::Dynamic),
+) {
+    visit_at(table, shape_name, v, 0, wanted, f);
+}
+
+fn visit_at(
+    table: &Table,
+    shape_name: &str,
+    v: &mut rhai::Dynamic,
+    depth: usize,
+    wanted: &dyn Fn(&str, &Shape) -> bool,
+    f: &mut dyn FnMut(&mut rhai::Dynamic),
+) {
+    let Some(shape) = table.shape(shape_name) else { return };
+    if wanted(shape_name, shape) {
+        f(v);
+        return;
+    }
+    if depth > 32 {
+        return;
+    }
+    match shape.kind.as_str() {
+        "structure" => {
+            if let Some(mut m) = v.write_lock::<rhai::Map>() {
+                for (k, item) in m.iter_mut() {
+                    if let Some(target) = shape.member_shape(k) {
+                        visit_at(table, target, item, depth + 1, wanted, f);
+                    }
+                }
+            }
+        }
+        "list" => {
+            if let (Some(member), Some(mut items)) = (shape.member.as_deref(), v.write_lock::<rhai::Array>()) {
+                items.iter_mut().for_each(|item| visit_at(table, member, item, depth + 1, wanted, f));
+            }
+        }
+        "map" => {
+            if let (Some(value), Some(mut m)) = (shape.value.as_deref(), v.write_lock::<rhai::Map>()) {
+                m.values_mut().for_each(|item| visit_at(table, value, item, depth + 1, wanted, f));
+            }
+        }
+        _ => {}
+    }
+}

@@ -4,13 +4,13 @@
 //! member takes a map (sent as its JSON text) as well as the text itself.
 
 use crate::json;
-use crate::model::{Table, POLICY_DOCUMENT};
-use rhai::{Array, Dynamic, Map};
+use crate::model::{visit, Table, POLICY_DOCUMENT};
+use rhai::{Dynamic, Map};
 
 /// Decodes every policy document in an operation's output, walking it by `shape`. A document that
 /// is not JSON once decoded is left as the text AWS sent.
 pub fn decode(table: &Table, shape: &str, v: &mut Dynamic) {
-    walk(table, shape, v, 0, &|doc| {
+    visit(table, shape, v, &is_document, &mut |doc| {
         let Ok(text) = doc.clone().into_string() else { return };
         if let Ok(parsed) = serde_json::from_str::<serde_json::Value>(&unquote(&text)) {
             *doc = json::from_value(&parsed);
@@ -21,7 +21,7 @@ pub fn decode(table: &Table, shape: &str, v: &mut Dynamic) {
 /// Encodes every policy document given as a map (or list) in an operation's input as JSON text.
 pub fn encode(table: &Table, shape: &str, input: &mut Map) {
     let mut v = Dynamic::from_map(std::mem::take(input));
-    walk(table, shape, &mut v, 0, &|doc| {
+    visit(table, shape, &mut v, &is_document, &mut |doc| {
         if doc.is_map() || doc.is_array() {
             *doc = json::to_value(doc).to_string().into();
         }
@@ -29,37 +29,9 @@ pub fn encode(table: &Table, shape: &str, input: &mut Map) {
     *input = v.try_cast::<Map>().unwrap_or_default();
 }
 
-fn walk(table: &Table, shape_name: &str, v: &mut Dynamic, depth: usize, f: &dyn Fn(&mut Dynamic)) {
-    if shape_name == POLICY_DOCUMENT {
-        f(v);
-        return;
-    }
-    let Some(shape) = table.shape(shape_name) else { return };
-    if depth > 32 {
-        return;
-    }
-    match shape.kind.as_str() {
-        "structure" => {
-            if let Some(mut m) = v.write_lock::<Map>() {
-                for (k, item) in m.iter_mut() {
-                    if let Some(target) = shape.member_shape(k) {
-                        walk(table, target, item, depth + 1, f);
-                    }
-                }
-            }
-        }
-        "list" => {
-            if let (Some(member), Some(mut items)) = (shape.member.as_deref(), v.write_lock::<Array>()) {
-                items.iter_mut().for_each(|item| walk(table, member, item, depth + 1, f));
-            }
-        }
-        "map" => {
-            if let (Some(value), Some(mut m)) = (shape.value.as_deref(), v.write_lock::<Map>()) {
-                m.values_mut().for_each(|item| walk(table, value, item, depth + 1, f));
-            }
-        }
-        _ => {}
-    }
+/// A policy document, wherever it is in a value.
+fn is_document(name: &str, _: &crate::model::Shape) -> bool {
+    name == POLICY_DOCUMENT
 }
 
 /// `%XX` sequences decoded, as Python's `urllib.parse.unquote` does (`+` stays `+`).

@@ -88,41 +88,10 @@ pub fn collect(table: &Table, shape: &str, v: &mut Dynamic) {
         r
     });
     if reaches {
-        walk(table, shape, v, 0);
-    }
-}
-
-fn walk(table: &Table, shape_name: &str, v: &mut Dynamic, depth: usize) {
-    let Some(shape) = table.shape(shape_name) else { return };
-    if shape.sensitive {
-        crate::json::for_each_string(v, &mut |s| add(s));
-        mark(v);
-        return;
-    }
-    if depth > 32 {
-        return;
-    }
-    match shape.kind.as_str() {
-        "structure" => {
-            if let Some(mut m) = v.write_lock::<Map>() {
-                for (k, item) in m.iter_mut() {
-                    if let Some(target) = shape.member_shape(k) {
-                        walk(table, target, item, depth + 1);
-                    }
-                }
-            }
-        }
-        "list" => {
-            if let (Some(member), Some(mut a)) = (shape.member.as_deref(), v.write_lock::<Array>()) {
-                a.iter_mut().for_each(|item| walk(table, member, item, depth + 1));
-            }
-        }
-        "map" => {
-            if let (Some(value), Some(mut m)) = (shape.value.as_deref(), v.write_lock::<Map>()) {
-                m.values_mut().for_each(|item| walk(table, value, item, depth + 1));
-            }
-        }
-        _ => {}
+        crate::model::visit(table, shape, v, &|_, s| s.sensitive, &mut |sensitive| {
+            crate::json::for_each_string(sensitive, &mut |s| add(s));
+            mark(sensitive);
+        });
     }
 }
 

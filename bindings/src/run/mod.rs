@@ -24,7 +24,7 @@ pub mod undo;
 
 use crate::call::Svc;
 use crate::error::CallError;
-use crate::hooks::{Hooks, Send};
+use crate::hooks::{Hooks, SendWrite};
 use crate::json;
 use crate::model::Table;
 use crate::runtime::Context;
@@ -213,7 +213,7 @@ impl Safety {
         op: &str,
         input: &Map,
         ctx: &Context,
-        send: Send,
+        send: SendWrite,
     ) -> Result<Dynamic, CallError> {
         // Counted once it is planned, skipped or about to be sent: the look-up just below may reuse
         // a read made since the last write.
@@ -274,9 +274,10 @@ impl Safety {
         // Intent: what was there before, and the idempotency token, journaled before the request leaves.
         let token = tags::idempotency_token(table, op, &mut input, &self.run_id, seq);
         let look = reconcile::entry_for(svc, op);
+        let value = json::map_to_value(&input);
         let before = {
             let read = |s: Svc, o: &str, i: Value| self.read_recent_or_send(ctx, s, o, i);
-            reconcile::Before::look(look.as_ref(), &read, &json::map_to_value(&input))
+            reconcile::Before::look(look.as_ref(), &read, &value)
         };
         let shown = crate::secrets::masked_input(table, op, &input);
         entry.input = shown.clone();
@@ -294,7 +295,7 @@ impl Safety {
         self.note(intent, true)?;
         // Send, and settle any attempt whose answer was lost.
         let started = Instant::now();
-        let sent = reconcile::send(ctx, svc, op, &input, before.found(), send);
+        let sent = reconcile::send(ctx, svc, op, (&input, &value), before.found(), send);
         let ms = started.elapsed().as_millis() as u64;
         // Outcome.
         let mut outcome = json!({ "type": "outcome", "seq": seq, "time": journal::now(), "ms": ms });
@@ -310,7 +311,7 @@ impl Safety {
                     outcome["reconciled"] = json!({ "found": found.id });
                     entry.reconciled = Some(found.id.clone());
                 }
-                let inverse = undo::inverse(svc, op, &json::map_to_value(&input), &json::to_value(out), &before);
+                let inverse = undo::inverse(svc, op, &value, &json::to_value(out), &before);
                 entry.created = inverse.created.iter().map(|c| format!("{} {}", c.kind, c.id)).collect();
                 outcome["created"] = json!(inverse.created);
                 if let Some(replaced) = inverse.replaced {
@@ -367,7 +368,7 @@ impl Safety {
 }
 
 impl Hooks for Safety {
-    fn write(&self, ctx: &Context, svc: Svc, op: &str, input: &Map, send: Send) -> Result<Dynamic, CallError> {
+    fn write(&self, ctx: &Context, svc: Svc, op: &str, input: &Map, send: SendWrite) -> Result<Dynamic, CallError> {
         Safety::write(self, svc.table()?, svc, op, input, ctx, send)
     }
 

@@ -143,17 +143,17 @@ pub struct Sent {
 /// Sends a write; when an attempt's answer is lost, settles it: looks for what the write made and
 /// answers that, or sends it again when nothing was made. A duplicate error after a lost attempt
 /// means the lost attempt did the write. `send` makes one call (with the SDK's own retries for
-/// answered errors) and leaves its attempts in `ctx.attempts`.
+/// answered errors) and leaves its attempts in `ctx.attempts`; `value` is `input` as JSON, for the
+/// look-ups.
 pub fn send(
     ctx: &Context,
     svc: Svc,
     op: &str,
-    input: &Map,
+    (input, value): (&Map, &Value),
     before: Option<&Found>,
     send: impl Fn(&Map) -> Result<Dynamic, CallError>,
 ) -> Sent {
     let entry = entry_for(svc, op);
-    let value = json::map_to_value(input);
     let mut sent = Sent { result: Ok(Dynamic::UNIT), lost: 0, resent: 0, reconciled: None };
     let bound = ctx.max_attempts.max(1);
     loop {
@@ -186,7 +186,7 @@ pub fn send(
         let look = entry.as_ref().filter(|e| duplicate || e.again != Again::Converges);
         if let Some(e) = look {
             let reader = |s: Svc, o: &str, i: Value| read(ctx, s, o, i);
-            match e.find(&reader, &value, Look::After(before)) {
+            match e.find(&reader, value, Look::After(before)) {
                 Ok(Some(found)) if before.is_none_or(|b| b.id != found.id) => {
                     eprintln!(
                         "[reconcile] {name}: an attempt's answer was lost, and it had done the write: found {}",
