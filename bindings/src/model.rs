@@ -216,6 +216,11 @@ impl Table<'_> {
         })
     }
 
+    /// Every shape's name, in no order.
+    pub fn shape_names(&self) -> impl Iterator<Item = &str> {
+        self.shapes.keys().copied()
+    }
+
     /// The operation a script function name stands for.
     pub fn operation_by_fn(&self, func: &str) -> Option<(&str, &Operation)> {
         self.operations.iter().find(|(_, o)| o.func == func).map(|(n, o)| (n.as_str(), o))

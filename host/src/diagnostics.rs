@@ -44,26 +44,27 @@ pub fn parse_error(file: &Path, e: &ParseError) -> Diagnostic {
 }
 
 /// Walks through module and function-call wrappers to the innermost error, keeping track of which
-/// file it is in, so the caret points at the line that failed.
+/// file each function lives in, so the caret points at the line that failed; the calls that led
+/// there follow as notes, innermost first, as a backtrace reads.
 pub fn runtime_error(root: &Path, file: &Path, e: &EvalAltResult) -> Diagnostic {
     let mut file = file.to_path_buf();
     let mut err = e;
-    let mut notes = Vec::new();
+    let mut chain = Vec::new();
     let mut outer_pos = e.position();
     loop {
         match err {
             EvalAltResult::ErrorInModule(path, inner, pos) => {
                 if !pos.is_none() {
-                    notes.push(format!("while importing {path:?} at {}:{}", file.display(), pos_text(*pos)));
+                    chain.push(format!("while importing {path:?} at {}:{}", file.display(), pos_text(*pos)));
                 }
-                file = root.join(format!("{path}.rhai"));
+                file = source_file(root, &file, path);
                 err = inner;
                 outer_pos = err.position();
             }
             EvalAltResult::ErrorInFunctionCall(name, source, inner, pos) => {
-                notes.push(format!("in call to {name}() at {}:{}", file.display(), pos_text(*pos)));
+                chain.push(format!("in {name}(), called at {}:{}", file.display(), pos_text(*pos)));
                 if !source.is_empty() {
-                    file = root.join(format!("{source}.rhai"));
+                    file = source_file(root, &file, source);
                 }
                 err = inner;
                 outer_pos = if err.position().is_none() { *pos } else { err.position() };
@@ -72,9 +73,26 @@ pub fn runtime_error(root: &Path, file: &Path, e: &EvalAltResult) -> Diagnostic 
         }
     }
     let pos = if err.position().is_none() { outer_pos } else { err.position() };
-    let (title, mut extra) = describe(err);
-    extra.append(&mut notes);
-    Diagnostic { title, file, pos, notes: extra }
+    let (title, mut notes) = describe(err);
+    chain.reverse();
+    notes.append(&mut chain);
+    Diagnostic { title, file, pos, notes }
+}
+
+/// The file a function's or module's source name stands for: the script itself (its source is
+/// its path), a path as given, or a module name under the runbook's folder.
+fn source_file(root: &Path, current: &Path, source: &str) -> PathBuf {
+    let given = Path::new(source);
+    let candidates = [given.to_path_buf(), root.join(given), root.join(format!("{source}.rhai"))];
+    match candidates.into_iter().find(|p| p.is_file()) {
+        Some(p) if same_file(&p, current) => current.to_path_buf(),
+        Some(p) => p,
+        None => root.join(format!("{source}.rhai")),
+    }
+}
+
+fn same_file(a: &Path, b: &Path) -> bool {
+    matches!((a.canonicalize(), b.canonicalize()), (Ok(x), Ok(y)) if x == y)
 }
 
 /// Whether the error is an interrupt (Ctrl-C or SIGTERM), however deep in calls and imports.

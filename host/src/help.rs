@@ -48,7 +48,7 @@ fn overview() -> String {
     for (sig, what) in HELPERS {
         o.push_str(&format!("  {sig:<28} {what}\n"));
     }
-    o.push_str("\nMore: runbook help SERVICE, runbook help SERVICE::FUNCTION\n");
+    o.push_str("\nMore: runbook help SERVICE, runbook help SERVICE::FUNCTION, runbook help SERVICE::Shape\n");
     o
 }
 
@@ -76,9 +76,10 @@ fn operation(svc: Svc, table: &Table, func: &str) -> Result<String, String> {
     }
     let Some((name, op)) = table.operation_by_fn(func).filter(|(n, _)| svc.operations().iter().any(|(_, o)| o == n))
     else {
-        let close = runbook_bindings::validate::closest(func, svc.operations().iter().map(|(f, _)| *f));
-        let hint = if close.is_empty() { String::new() } else { format!(" (did you mean {}?)", close.join(" or ")) };
-        return Err(format!("{} has no function {func}{hint}", svc.module()));
+        if table.shape(func).is_some() {
+            return Ok(shape_help(svc, table, func));
+        }
+        return Err(unknown(svc, table, func));
     };
     let m = svc.module();
     let mut o = format!("{m}::{func}(#{{ ... }})   [{name}]\n\nParameters:\n");
@@ -87,8 +88,8 @@ fn operation(svc: Svc, table: &Table, func: &str) -> Result<String, String> {
             let mut names: Vec<&str> = shape.member_names().collect();
             names.sort_by_key(|n| !shape.required.iter().any(|r| r == n));
             for n in names {
-                o.push_str(&member_line(table, shape, n, 2));
-                nested(table, shape.member_shape(n).unwrap_or(""), 6, &mut o, &mut vec![]);
+                o.push_str(&member_line(table, shape, n, 2, true));
+                nested(table, shape.member_shape(n).unwrap_or(""), 6, true, &mut o, &mut vec![]);
             }
         }
         _ => o.push_str("  (none)\n"),
@@ -97,7 +98,8 @@ fn operation(svc: Svc, table: &Table, func: &str) -> Result<String, String> {
     match op.output.as_deref().and_then(|s| table.shape(s)) {
         Some(shape) if !shape.members.is_empty() => {
             for n in shape.member_names() {
-                o.push_str(&format!("  {n}: {}\n", table.describe(shape.member_shape(n).unwrap_or(""))));
+                o.push_str(&member_line(table, shape, n, 2, false));
+                nested(table, shape.member_shape(n).unwrap_or(""), 6, false, &mut o, &mut vec![]);
             }
         }
         _ => o.push_str("  (empty map)\n"),
@@ -108,14 +110,106 @@ fn operation(svc: Svc, table: &Table, func: &str) -> Result<String, String> {
             "\nPaginated: all pages are fetched and {keys} merged; pass #{{ paginate: false }} as a second argument for one page.\n"
         ));
     }
-    o.push_str(&format!("\nAWS API reference: {}\n", table.reference_url(name)));
+    o.push_str(&format!("\nA type named above is a shape: runbook help {m}::Shape shows its members.\n"));
+    o.push_str(&format!("AWS API reference: {}\n", table.reference_url(name)));
     Ok(o)
 }
 
-fn member_line(table: &Table, shape: &runbook_bindings::model::Shape, n: &str, indent: usize) -> String {
+/// The error for a name that is neither a function nor a shape of the service, with the closest
+/// of either kind: snake_case names are compared with functions, others with shapes too.
+fn unknown(svc: Svc, table: &Table, name: &str) -> String {
+    let funcs = svc.operations().iter().map(|(f, _)| *f);
+    if let Some(snake) = funcs.clone().find(|f| f.replace('_', "").eq_ignore_ascii_case(name)) {
+        return format!(
+            "{} has no function {name}; function names are snake_case: did you mean {snake}?",
+            svc.module()
+        );
+    }
+    let shape_like = name.starts_with(|c: char| c.is_ascii_uppercase());
+    let close = if shape_like {
+        let mut shapes: Vec<&str> = table.shape_names().collect();
+        shapes.sort_unstable();
+        runbook_bindings::validate::closest(name, shapes.into_iter())
+    } else {
+        runbook_bindings::validate::closest(name, funcs)
+    };
+    let hint = if close.is_empty() { String::new() } else { format!(" (did you mean {}?)", close.join(" or ")) };
+    let what = if shape_like { "function or shape" } else { "function" };
+    format!("{} has no {what} {name}{hint}", svc.module())
+}
+
+/// `runbook help SVC::Shape`: a shape's members to the depth help shows results, or its values,
+/// and the operations whose result holds it.
+fn shape_help(svc: Svc, table: &Table, name: &str) -> String {
+    let m = svc.module();
+    let Some(shape) = table.shape(name) else { return String::new() };
+    let mut o = format!("{m}::{name}: {}\n", kind_words(table, name));
+    match shape.kind.as_str() {
+        "structure" if !shape.document && !shape.members.is_empty() => {
+            o.push_str("\nMembers:\n");
+            for n in shape.member_names() {
+                o.push_str(&member_line(table, shape, n, 2, false));
+                nested(table, shape.member_shape(n).unwrap_or(""), 6, false, &mut o, &mut vec![name.to_string()]);
+            }
+        }
+        "list" | "map" => {
+            let inner = if shape.kind == "list" { shape.member.as_deref() } else { shape.value.as_deref() };
+            if let Some(inner) = inner.filter(|i| table.shape(i).is_some_and(|s| s.kind == "structure")) {
+                o.push_str(&format!("\nMembers of {inner}:\n"));
+                nested(table, inner, 2, false, &mut o, &mut vec![]);
+            }
+        }
+        "string" if !shape.values.is_empty() => {
+            o.push_str("\nValues:");
+            o.push_str(&wrap(&shape.values, 2, 100, 100));
+            o.push('\n');
+        }
+        _ => {}
+    }
+    let mut used_in: Vec<&str> = table
+        .operations
+        .values()
+        .filter(|op| svc.operations().iter().any(|(f, _)| *f == op.func))
+        .filter(|op| op.output.as_deref().is_some_and(|out| holds(table, out, name)))
+        .map(|op| op.func.as_str())
+        .collect();
+    used_in.sort_unstable();
+    if !used_in.is_empty() {
+        o.push_str("\nIn the result of:");
+        let names: Vec<String> = used_in.iter().map(|f| format!("{m}::{f}")).collect();
+        o.push_str(&wrap(&names, 2, 100, 100));
+        o.push('\n');
+    }
+    o
+}
+
+/// What kind of shape a name is, in words.
+fn kind_words(table: &Table, name: &str) -> String {
+    match table.shape(name) {
+        Some(s) if s.kind == "structure" && !s.document && !s.union => "structure".into(),
+        Some(s) if s.kind == "string" && !s.values.is_empty() => format!("string enum, {} values", s.values.len()),
+        _ => table.describe(name),
+    }
+}
+
+/// Whether a result shape holds `wanted` as a member, or as the element of a list or map member.
+fn holds(table: &Table, shape_name: &str, wanted: &str) -> bool {
+    let Some(s) = table.shape(shape_name) else { return false };
+    s.member_names().filter_map(|n| s.member_shape(n)).any(|target| {
+        target == wanted
+            || table
+                .shape(target)
+                .is_some_and(|t| t.member.as_deref() == Some(wanted) || t.value.as_deref() == Some(wanted))
+    })
+}
+
+/// One member as help shows it: name, type, whether required (for parameters) and an enum's values.
+fn member_line(table: &Table, shape: &runbook_bindings::model::Shape, n: &str, indent: usize, input: bool) -> String {
     let target = shape.member_shape(n).unwrap_or("");
-    let req = if shape.required.iter().any(|r| r == n) { "required" } else { "optional" };
-    let mut line = format!("{}{n}: {} ({req})", " ".repeat(indent), table.describe(target));
+    let mut line = format!("{}{n}: {}", " ".repeat(indent), table.describe(target));
+    if input {
+        line.push_str(if shape.required.iter().any(|r| r == n) { " (required)" } else { " (optional)" });
+    }
     if let Some(s) = table.shape(target) {
         let values = if s.values.is_empty() {
             s.member.as_deref().and_then(|m| table.shape(m)).map(|m| m.values.clone()).unwrap_or_default()
@@ -163,7 +257,7 @@ fn wrap(values: &[String], indent: usize, width: usize, used: usize) -> String {
 }
 
 /// Members of a nested structure (or of a list's structure), once per shape.
-fn nested(table: &Table, shape_name: &str, indent: usize, o: &mut String, seen: &mut Vec<String>) {
+fn nested(table: &Table, shape_name: &str, indent: usize, input: bool, o: &mut String, seen: &mut Vec<String>) {
     let Some(s) = table.shape(shape_name) else { return };
     let target = match s.kind.as_str() {
         "list" => s.member.clone().unwrap_or_default(),
@@ -176,8 +270,8 @@ fn nested(table: &Table, shape_name: &str, indent: usize, o: &mut String, seen: 
     }
     seen.push(target.clone());
     for n in t.member_names() {
-        o.push_str(&member_line(table, t, n, indent));
-        nested(table, t.member_shape(n).unwrap_or(""), indent + 4, o, seen);
+        o.push_str(&member_line(table, t, n, indent, input));
+        nested(table, t.member_shape(n).unwrap_or(""), indent + 4, input, o, seen);
     }
 }
 

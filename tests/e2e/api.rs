@@ -153,12 +153,47 @@ Parameters:
 Result:
   ScalableTargetARN: string
 
+A type named above is a shape: runbook help application_autoscaling::Shape shows its members.
 AWS API reference: https://docs.aws.amazon.com/autoscaling/application/APIReference/API_RegisterScalableTarget.html
 "
     );
     let unknown = Run::new().args(["help", "elbv2::create_targetgroup"]).output();
     assert_eq!(unknown.code, 2);
     assert_eq!(unknown.stderr, "error: elbv2 has no function create_targetgroup (did you mean create_target_group?)\n");
+}
+
+#[test]
+fn help_shows_result_members_and_any_shape() {
+    // A result's members, nested, so a reader learns `VpcId` without knowing the shape `Vpc`.
+    let op = Run::new().args(["help", "ec2::create_vpc"]).output().success();
+    let result = op.stdout.split("\nResult:\n").nth(1).expect("a Result section");
+    assert!(result.starts_with("  Vpc: Vpc\n"), "{result}");
+    assert!(result.contains("\n      VpcId: string\n"), "{result}");
+    assert!(result.contains("\n      State: string (enum) one of: pending, available, deleting\n"), "{result}");
+    assert!(!result.contains("(required)") && !result.contains("(optional)"), "{result}");
+
+    let shape = Run::new().args(["help", "elbv2::TargetHealthDescription"]).output().success();
+    assert!(shape.stdout.starts_with("elbv2::TargetHealthDescription: structure\n\nMembers:\n"), "{}", shape.stdout);
+    for line in ["  Target: TargetDescription\n", "      Id: string\n", "  TargetHealth: TargetHealth\n"] {
+        assert!(shape.stdout.contains(line), "{line:?} in {}", shape.stdout);
+    }
+    assert!(shape.stdout.ends_with("In the result of:\n  elbv2::describe_target_health\n"), "{}", shape.stdout);
+
+    let values = Run::new().args(["help", "elbv2::TargetHealthStateEnum"]).output().success();
+    assert_eq!(
+        values.stdout,
+        "elbv2::TargetHealthStateEnum: string enum, 7 values\n\nValues:\n  \
+         initial, healthy, unhealthy, unhealthy.draining, unused, draining, unavailable\n"
+    );
+
+    let typo = Run::new().args(["help", "ec2::Vpcc"]).output();
+    assert_eq!(typo.code, 2);
+    assert_eq!(typo.stderr, "error: ec2 has no function or shape Vpcc (did you mean Vpc?)\n");
+    let pascal = Run::new().args(["help", "iam::GetRole"]).output();
+    assert_eq!(
+        pascal.stderr,
+        "error: iam has no function GetRole; function names are snake_case: did you mean get_role?\n"
+    );
 }
 
 #[test]

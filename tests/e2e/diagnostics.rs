@@ -128,6 +128,50 @@ fn errors_inside_an_imported_runbook_point_into_that_file() {
 }
 
 #[test]
+fn errors_inside_functions_show_their_own_file_and_line_and_the_calls_below() {
+    let emu = Emulator::start();
+    let main = script(
+        "role_read.rhai",
+        "import \"lib/read\" as read;\nfn tg_arn(name) {\n    let found = read::first(name);\n    found.arn_of()\n}\n\nfn both(name) { tg_arn(name) }\nboth(\"web\");\n",
+    );
+    let lib = main.parent().unwrap().join("lib/read.rhai");
+    std::fs::create_dir_all(lib.parent().unwrap()).unwrap();
+    std::fs::write(&lib, "fn first(name) {\n    name\n}\n").unwrap();
+    let out = run(&emu, &main, &[]);
+    assert_eq!(out.code, 1);
+    let path = main.display();
+    assert_eq!(
+        out.stderr,
+        format!(
+            "error: unknown function arn_of (string)
+  --> {path}:4:11
+  |
+4 |     found.arn_of()
+  |           ^
+  = `runbook help` lists the services and helpers
+  = in tg_arn(), called at {path}:7:17
+  = in both(), called at {path}:8:1
+"
+        )
+    );
+
+    // Inside an imported module's function: that file's line, and each call site in its own file.
+    std::fs::write(&lib, "fn first(name) {\n    let n = name;\n    n.missing()\n}\n").unwrap();
+    let out = run(&emu, &main, &[]);
+    assert_eq!(out.code, 1);
+    let lib_path = lib.display();
+    assert!(out.stderr.starts_with("error: unknown function missing (string)\n"), "{}", out.stderr);
+    assert!(out.stderr.contains(&format!("  --> {lib_path}:3:7\n  |\n3 |     n.missing()\n")), "{}", out.stderr);
+    assert!(
+        out.stderr.ends_with(&format!(
+            "  = in first(), called at {path}:3:23\n  = in tg_arn(), called at {path}:7:17\n  = in both(), called at {path}:8:1\n"
+        )),
+        "{}",
+        out.stderr
+    );
+}
+
+#[test]
 fn imports_outside_the_runbooks_folder_are_refused() {
     let emu = Emulator::start();
     let file = script("escape.rhai", "import \"../../etc/passwd\" as x;\n");
