@@ -146,31 +146,39 @@ impl Intercept for Watch {
 }
 
 /// Why an attempt could not connect at all (nothing was sent).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Refusal {
     Dns,
     Refused,
     Unreachable,
+    /// The TLS handshake failed; what the TLS library said.
+    Tls(String),
     Other,
 }
 
 impl Refusal {
     /// The error code a script sees.
-    pub fn code(self) -> &'static str {
+    pub fn code(&self) -> &'static str {
         match self {
             Refusal::Dns => "DnsLookupFailed",
             Refusal::Refused => "ConnectionRefused",
+            Refusal::Tls(_) => "TlsHandshakeFailed",
             Refusal::Unreachable | Refusal::Other => "ConnectionFailed",
         }
     }
 
     /// The cause in words.
-    pub fn words(self) -> &'static str {
+    pub fn words(&self) -> String {
         match self {
-            Refusal::Dns => "its host name could not be looked up (DNS)",
-            Refusal::Refused => "the connection was refused",
-            Refusal::Unreachable => "the network or host is unreachable",
-            Refusal::Other => "the connection could not be made",
+            Refusal::Dns => "its host name could not be looked up (DNS)".into(),
+            Refusal::Refused => "the connection was refused".into(),
+            Refusal::Unreachable => "the network or host is unreachable".into(),
+            // A plain-HTTP server answers a TLS hello with bytes that are not a TLS record.
+            Refusal::Tls(said) if said.contains("InvalidContentType") || said.contains("corrupt message") => {
+                format!("the TLS handshake failed ({said}); the endpoint does not seem to speak TLS: try http://")
+            }
+            Refusal::Tls(said) => format!("the TLS handshake failed ({said})"),
+            Refusal::Other => "the connection could not be made".into(),
         }
     }
 }
@@ -193,6 +201,13 @@ fn refusal<E: std::error::Error + 'static>(error: &OrchestratorError<E>) -> Opti
     }
     // The connector names a failed connect in its debug form (`ConnectError`), also for DNS.
     let text = format!("{connector:?}");
+    if text.contains("TlsConnectError") || crate::error::causes(connector).contains("TLS handshake failed") {
+        let mut innermost: &(dyn std::error::Error + 'static) = connector;
+        while let Some(s) = innermost.source() {
+            innermost = s;
+        }
+        return Some(Refusal::Tls(innermost.to_string()));
+    }
     if text.contains("dns error") {
         Some(Refusal::Dns)
     } else if text.contains("ConnectError") {

@@ -212,55 +212,51 @@ fn send_once(ctx: &Context, svc: Svc, op: &str, input: &Map, write: bool) -> Res
 }
 
 /// An error as the attempts explain it: a conversion error placed at its operation, a refused
-/// endpoint, an attempt that timed out, an answer lost after the request left.
+/// endpoint, an attempt that timed out, an answer lost after the request left. A transport error
+/// becomes one sentence with the endpoint; `-v` shows the SDK's chain it came from.
 fn explain(ctx: &Context, svc: Svc, op: &str, e: CallError) -> CallError {
     let log = ctx.attempts.log();
-    let transport = |code: &str, message: String, retryable: bool| CallError::Transport {
+    let (code, message, was_retryable) = match e {
+        // Conversion errors from generated code do not know where they happened.
+        CallError::Validation { problems, .. } => {
+            return CallError::Validation { service: svc.module().into(), operation: op.into(), problems }
+        }
+        CallError::Transport { code, message, retryable, .. } => (code, message, retryable),
+        other => return other,
+    };
+    let tries = format!("{} attempt{}", log.attempts, if log.attempts == 1 { "" } else { "s" });
+    let at = endpoint(ctx, svc);
+    let (code, sentence, retryable) = if log.refused > 0 && log.refused == log.attempts {
+        // Every attempt failed to connect: the cause in words.
+        let why = log.refusal.clone().unwrap_or(crate::attempts::Refusal::Other);
+        (why.code(), format!("could not connect to {at}: {} ({tries})", why.words()), false)
+    } else if code == "Timeout" && log.lost > 0 {
+        let secs = ctx.call_timeout.as_secs_f64();
+        ("CallTimeout", format!("{at} did not answer within {secs} s (--call-timeout, per attempt); {tries}"), true)
+    } else if log.stopped_after_loss {
+        let what = "the request was sent and its answer was lost (the connection closed or timed out)";
+        ("AnswerLost", what.to_string(), true)
+    } else if code == "ConnectionError" && log.lost > 0 {
+        ("ConnectionLost", format!("{at} closed the connection before answering; {tries}"), true)
+    } else {
+        let (service, operation) = (svc.module().into(), op.into());
+        return CallError::Transport { service, operation, code, message, retryable: was_retryable };
+    };
+    if ctx.verbose > 0 {
+        eprintln!("[call]   {message}");
+    }
+    CallError::Transport {
         service: svc.module().into(),
         operation: op.into(),
         code: code.into(),
-        message,
+        message: sentence,
         retryable,
-    };
-    match e {
-        // Conversion errors from generated code do not know where they happened.
-        CallError::Validation { problems, .. } => {
-            CallError::Validation { service: svc.module().into(), operation: op.into(), problems }
-        }
-        // Every attempt failed to connect: the endpoint and the cause in words; -v shows the chain.
-        CallError::Transport { message, .. } if log.refused > 0 && log.refused == log.attempts => {
-            let why = log.refusal.unwrap_or(crate::attempts::Refusal::Other);
-            if ctx.verbose > 0 {
-                eprintln!("[call]   {message}");
-            }
-            transport(
-                why.code(),
-                format!(
-                    "could not connect to {}: {} ({} attempt{})",
-                    ctx.endpoint().map(str::to_string).unwrap_or_else(|| default_endpoint(ctx, svc)),
-                    why.words(),
-                    log.attempts,
-                    if log.attempts == 1 { "" } else { "s" }
-                ),
-                false,
-            )
-        }
-        CallError::Transport { code, .. } if code == "Timeout" && log.lost > 0 => transport(
-            "CallTimeout",
-            format!(
-                "no answer within {} s (--call-timeout), {} attempt(s)",
-                ctx.call_timeout.as_secs_f64(),
-                log.attempts
-            ),
-            true,
-        ),
-        CallError::Transport { .. } if log.stopped_after_loss => transport(
-            "AnswerLost",
-            "the request was sent and its answer was lost (the connection closed or timed out)".into(),
-            true,
-        ),
-        other => other,
     }
+}
+
+/// Where a service's calls go: the configured endpoint, or AWS's host for the region.
+fn endpoint(ctx: &Context, svc: Svc) -> String {
+    ctx.endpoint().map(str::to_string).unwrap_or_else(|| default_endpoint(ctx, svc))
 }
 
 /// The host a service's calls go to when no endpoint is configured.

@@ -41,6 +41,21 @@ pub enum CallError {
     Waiter { service: String, operation: String, code: String, message: String },
 }
 
+/// An error and its sources as one sentence of their messages, `outer: inner: innermost`, without
+/// the Rust debug forms; a source whose text the outer one already holds is skipped.
+pub fn causes(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut parts = vec![e.to_string()];
+    let mut cur = e.source();
+    while let Some(s) = cur {
+        let text = s.to_string();
+        if !parts.iter().any(|p| p.contains(&text)) {
+            parts.push(text);
+        }
+        cur = s.source();
+    }
+    parts.join(": ")
+}
+
 impl CallError {
     pub fn sdk<E, R>(service: &str, operation: &str, e: SdkError<E, R>) -> CallError
     where
@@ -97,21 +112,21 @@ impl CallError {
             },
             SdkError::TimeoutError(_) => CallError::Transport {
                 code: "Timeout".into(),
-                message: format!("timed out: {}", DisplayErrorContext(&e)),
+                message: format!("timed out: {}", causes(&e)),
                 retryable: true,
                 service,
                 operation,
             },
             SdkError::DispatchFailure(d) => CallError::Transport {
                 code: if d.is_timeout() { "Timeout" } else { "ConnectionError" }.into(),
-                message: format!("could not reach the endpoint: {}", DisplayErrorContext(&e)),
+                message: format!("could not reach the endpoint: {}", causes(&e)),
                 retryable: true,
                 service,
                 operation,
             },
             _ => CallError::Transport {
                 code: "RequestNotSent".into(),
-                message: DisplayErrorContext(&e).to_string(),
+                message: causes(&e),
                 retryable: false,
                 service,
                 operation,
@@ -138,7 +153,7 @@ impl CallError {
         match self {
             CallError::Interrupted { .. } => true,
             CallError::Transport { code, .. } => {
-                matches!(code.as_str(), "Timeout" | "CallTimeout" | "ConnectionError" | "AnswerLost")
+                matches!(code.as_str(), "Timeout" | "CallTimeout" | "ConnectionError" | "ConnectionLost" | "AnswerLost")
             }
             CallError::Aws { code, .. } => code == "InvalidResponse",
             _ => false,

@@ -256,6 +256,61 @@ fn an_unreachable_endpoint_is_a_clear_error() {
     assert!(out.stderr.contains("[call]   could not reach the endpoint: dispatch failure"), "{}", out.stderr);
 }
 
+/// A local server that answers every connection with `answer` (after reading the request), or
+/// closes it without a word when `answer` is empty; its URL with `scheme`.
+fn misbehaving_endpoint(scheme: &str, answer: &'static [u8]) -> String {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for mut conn in listener.incoming().flatten() {
+            let mut buf = [0u8; 4096];
+            let _ = conn.read(&mut buf);
+            let _ = conn.write_all(answer);
+        }
+    });
+    format!("{scheme}://127.0.0.1:{port}")
+}
+
+#[test]
+fn transport_failures_are_sentences_with_the_endpoint() {
+    let file = script("transport.rhai", "ec2::describe_vpcs();\n");
+    let fails = |url: &str, extra: &[&str]| {
+        let mut args = vec!["run", file.to_str().unwrap()];
+        args.extend_from_slice(extra);
+        let out = Run::new().env("AWS_ENDPOINT_URL", url).env("AWS_MAX_ATTEMPTS", "2").args(args).output();
+        assert_eq!(out.code, 1, "{}", out.stderr);
+        assert!(!out.stderr.contains("DispatchFailure") && !out.stderr.contains("Custom {"), "{}", out.stderr);
+        out.stderr.lines().next().unwrap_or_default().to_string()
+    };
+    // https:// to a server that speaks plain HTTP.
+    let plain = misbehaving_endpoint("https", b"HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\n\r\n");
+    assert_eq!(
+        fails(&plain, &[]),
+        format!(
+            "error: ec2::DescribeVpcs: TlsHandshakeFailed: could not connect to {plain}: the TLS handshake failed \
+             (received corrupt message of type InvalidContentType); the endpoint does not seem to speak TLS: try http:// (2 attempts)"
+        )
+    );
+    // A server that takes the request and closes the connection.
+    let closes = misbehaving_endpoint("http", b"");
+    assert_eq!(
+        fails(&closes, &[]),
+        format!(
+            "error: ec2::DescribeVpcs: ConnectionLost: {closes} closed the connection before answering; 2 attempts"
+        )
+    );
+    // A server that takes the request and never answers: each attempt ends at --call-timeout.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let silent_url = format!("http://{}", silent.local_addr().unwrap());
+    assert_eq!(
+        fails(&silent_url, &["--call-timeout", "0.5"]),
+        format!(
+            "error: ec2::DescribeVpcs: CallTimeout: {silent_url} did not answer within 0.5 s (--call-timeout, per attempt); 2 attempts"
+        )
+    );
+}
+
 #[test]
 fn wrong_types_deep_inside_the_input_name_their_path() {
     let emu = Emulator::start();

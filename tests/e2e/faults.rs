@@ -135,7 +135,10 @@ fn a_hung_call_fails_after_the_call_timeout() {
         .output();
     assert_eq!(out.code, 1);
     assert!(
-        out.stderr.contains("ecs::DescribeServices: CallTimeout: no answer within 1.5 s (--call-timeout)"),
+        out.stderr.contains(&format!(
+            "ecs::DescribeServices: CallTimeout: {} did not answer within 1.5 s (--call-timeout, per attempt); 1 attempt\n",
+            proxy.url
+        )),
         "{}",
         out.stderr
     );
