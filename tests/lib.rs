@@ -199,6 +199,7 @@ pub fn command(program: impl AsRef<std::ffi::OsStr>, endpoint: &str) -> Command 
 pub struct Run {
     args: Vec<String>,
     env: Vec<(String, String)>,
+    dir: Option<PathBuf>,
 }
 
 #[derive(Debug)]
@@ -228,7 +229,13 @@ impl Run {
         // Runs without an emulator of their own keep their journals out of the repository.
         let journals = std::env::temp_dir().join(format!("runbook-journal-{}", std::process::id()));
         env.push(("RUNBOOK_JOURNAL_DIR".into(), journals.to_string_lossy().into_owned()));
-        Run { args: vec![], env }
+        Run { args: vec![], env, dir: None }
+    }
+
+    /// Runs in `dir` instead of the repository's root.
+    pub fn in_dir(mut self, dir: &Path) -> Run {
+        self.dir = Some(dir.to_path_buf());
+        self
     }
 
     pub fn args<I: IntoIterator<Item = S>, S: AsRef<str>>(mut self, args: I) -> Run {
@@ -260,7 +267,8 @@ impl Run {
 
     pub fn output(self) -> Output {
         let mut cmd = Command::new(runbook_bin());
-        cmd.args(&self.args).current_dir(root()).env_remove("AWS_PROFILE").env_remove("AWS_ENDPOINT_URL");
+        let dir = self.dir.clone().unwrap_or_else(root);
+        cmd.args(&self.args).current_dir(dir).env_remove("AWS_PROFILE").env_remove("AWS_ENDPOINT_URL");
         for (k, v) in &self.env {
             cmd.env(k, v);
         }

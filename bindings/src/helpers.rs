@@ -12,7 +12,10 @@ use std::rc::Rc;
 
 /// (signature, what it does) of every helper; `runbook help` prints this list.
 pub const HELPERS: &[(&str, &str)] = &[
-    ("query(value, expr)", "JMESPath query, with the same results as the aws CLI's --query; also value.query(expr)"),
+    (
+        "query(value, expr)",
+        "JMESPath query, with the same results as the aws CLI's --query; () when nothing matches; also value.query(expr)",
+    ),
     ("to_json(value)", "the value as pretty JSON text (four-space indents, like the aws CLI)"),
     ("from_json(text)", "parses JSON text into maps, arrays, strings and numbers"),
     ("print_table(value)", "prints the value in the aws CLI's table layout"),
@@ -24,6 +27,9 @@ pub const HELPERS: &[(&str, &str)] = &[
     ),
     ("env(name)", "the environment variable, or () when it is not set"),
     ("sleep(seconds)", "pauses (integer or float seconds); Ctrl-C interrupts it"),
+    ("ec2_tags(type, tags)", "TagSpecifications for an EC2 create: a map of tags, or just the Name as a string"),
+    ("ec2_named(type, name)", "the live EC2 resource of that type whose Name tag is name, or () when there is none"),
+    ("ec2_named(type, name, filters)", "the same, narrowed by describe filters: #{ \"vpc-id\": vpc }"),
     ("info(message)", "prints a log line to stderr"),
     ("warn(message)", "prints a warning line to stderr"),
     ("step(message)", "prints a step heading to stdout"),

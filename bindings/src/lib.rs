@@ -13,6 +13,7 @@
 pub mod attempts;
 pub mod call;
 pub mod convert;
+pub mod ec2_names;
 pub mod error;
 mod generated;
 pub mod helpers;
@@ -45,6 +46,7 @@ pub fn register(engine: &mut Engine, ctx: Rc<Context>) -> Rc<RefCell<BTreeSet<St
         engine.register_static_module(svc.module(), service_module(svc, &ctx).into());
     }
     let used = Rc::new(RefCell::new(BTreeSet::new()));
+    ec2_names::register(engine, &ctx);
     helpers::register(engine, ctx, used.clone());
     used
 }
@@ -92,7 +94,7 @@ fn service_module(svc: Svc, ctx: &Rc<Context>) -> Module {
 }
 
 /// Tells the journal where in the script the next call comes from.
-fn site(ctx: &Context, nc: &NativeCallContext) {
+pub(crate) fn site(ctx: &Context, nc: &NativeCallContext) {
     ctx.hooks.set_site(nc.call_source().unwrap_or(""), nc.call_position().line());
 }
 

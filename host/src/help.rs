@@ -46,7 +46,9 @@ fn overview() -> String {
     }
     o.push_str("\nHelpers:\n");
     for (sig, what) in HELPERS {
-        o.push_str(&format!("  {sig:<28} {what}\n"));
+        let words: Vec<String> = what.split(' ').map(str::to_string).collect();
+        let text = wrap_words(&words, 35, 100);
+        o.push_str(&format!("  {sig:<32} {}\n", text.trim_start()));
     }
     o.push_str("\nMore: runbook help SERVICE, runbook help SERVICE::FUNCTION, runbook help SERVICE::Shape\n");
     o
@@ -253,6 +255,26 @@ fn wrap(values: &[String], indent: usize, width: usize, used: usize) -> String {
         out.push_str(&" ".repeat(indent));
         out.push_str(&line);
     }
+    out
+}
+
+/// Words as lines of at most `width` columns, each after the first indented by `indent`.
+fn wrap_words(words: &[String], indent: usize, width: usize) -> String {
+    let mut out = String::new();
+    let mut line = String::new();
+    for w in words {
+        if !line.is_empty() && indent + line.len() + 1 + w.len() > width {
+            out.push_str(&line);
+            out.push('\n');
+            out.push_str(&" ".repeat(indent));
+            line.clear();
+        }
+        if !line.is_empty() {
+            line.push(' ');
+        }
+        line.push_str(w);
+    }
+    out.push_str(&line);
     out
 }
 

@@ -85,3 +85,82 @@ fn the_embedding_example_runs_a_script_from_rust() {
         assert!(stdout.contains(&format!("  {} in {}\n", s.subnet_id().unwrap(), s.availability_zone().unwrap())));
     }
 }
+
+#[test]
+fn a_vpc_of_its_own_is_found_by_name_on_every_run_and_undone_whole() {
+    let emu = Emulator::start();
+    let c = emu.clients();
+    let vpcs_before = c.block_on(c.ec2.describe_vpcs().send()).unwrap().vpcs().len();
+    emu.runbook().runbook("examples/vpc.rhai", &[]).output().success();
+    let first = emu.last_journal()[0]["run"].as_str().expect("a run id").to_string();
+    let again = emu.runbook().runbook("examples/vpc.rhai", &[]).output().success();
+    assert!(again.stderr.contains("0 write(s), 0 created"), "{}", again.stderr);
+    let named = |filter: &str, value: &str| aws_sdk_ec2::types::Filter::builder().name(filter).values(value).build();
+    let vpcs = c.block_on(c.ec2.describe_vpcs().filters(named("tag:Name", "rent-a-room")).send()).unwrap();
+    assert_eq!(vpcs.vpcs().len(), 1, "one VPC after two runs: {:?}", vpcs.vpcs());
+    let vpc = vpcs.vpcs()[0].vpc_id().unwrap().to_string();
+    let subnets = c.block_on(c.ec2.describe_subnets().filters(named("vpc-id", &vpc)).send()).unwrap();
+    let mut names: Vec<(String, String)> = subnets
+        .subnets()
+        .iter()
+        .map(|s| {
+            let tag = |k: &str| {
+                s.tags().iter().find(|t| t.key() == Some(k)).and_then(|t| t.value()).unwrap_or("").to_string()
+            };
+            (tag("Name"), format!("{} {}", s.cidr_block().unwrap_or(""), tag("tier")))
+        })
+        .collect();
+    names.sort();
+    assert_eq!(
+        names,
+        [
+            ("rent-a-room-public-1".to_string(), "10.20.0.0/24 public".to_string()),
+            ("rent-a-room-public-2".to_string(), "10.20.1.0/24 public".to_string())
+        ]
+    );
+    let igws = c.block_on(c.ec2.describe_internet_gateways().filters(named("attachment.vpc-id", &vpc)).send()).unwrap();
+    assert_eq!(igws.internet_gateways().len(), 1);
+    let igw = igws.internet_gateways()[0].internet_gateway_id().unwrap().to_string();
+    let rts =
+        c.block_on(c.ec2.describe_route_tables().filters(named("tag:Name", "rent-a-room-public")).send()).unwrap();
+    assert_eq!(rts.route_tables().len(), 1);
+    let rt = &rts.route_tables()[0];
+    let default_route: Vec<_> = rt
+        .routes()
+        .iter()
+        .filter(|r| r.destination_cidr_block() == Some("0.0.0.0/0"))
+        .map(|r| r.gateway_id())
+        .collect();
+    assert_eq!(default_route, [Some(igw.as_str())]);
+    assert_eq!(rt.associations().iter().filter(|a| a.subnet_id().is_some()).count(), 2);
+
+    // Two VPCs of one name: the look-up names both instead of picking one.
+    c.block_on(
+        c.ec2
+            .create_vpc()
+            .cidr_block("10.30.0.0/16")
+            .tag_specifications(
+                aws_sdk_ec2::types::TagSpecification::builder()
+                    .resource_type(aws_sdk_ec2::types::ResourceType::Vpc)
+                    .tags(aws_sdk_ec2::types::Tag::builder().key("Name").value("rent-a-room").build())
+                    .build(),
+            )
+            .send(),
+    )
+    .unwrap();
+    let twice = emu.runbook().runbook("examples/vpc.rhai", &[]).output();
+    assert_eq!(twice.code, 1);
+    assert!(
+        twice.stderr.starts_with(&format!("error: ec2_named: 2 vpcs are named \"rent-a-room\" ({vpc}, vpc-")),
+        "{}",
+        twice.stderr
+    );
+    assert!(twice.stderr.contains("examples/vpc.rhai:9:11\n"), "{}", twice.stderr);
+
+    // The first run's undo removes what it made, in reverse order.
+    emu.runbook().args(["undo", &first]).output().success();
+    let left = c.block_on(c.ec2.describe_vpcs().send()).unwrap();
+    assert_eq!(left.vpcs().len(), vpcs_before + 1, "only the VPC made outside the runbook is left");
+    let subnets = c.block_on(c.ec2.describe_subnets().filters(named("vpc-id", &vpc)).send()).unwrap();
+    assert!(subnets.subnets().is_empty());
+}

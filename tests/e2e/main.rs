@@ -14,6 +14,7 @@ mod faults;
 mod fidelity;
 mod parity;
 mod query;
+mod readme;
 mod repl;
 mod safety;
 mod secrets;

@@ -126,15 +126,19 @@ fn same(a: &Value, b: &Value) -> bool {
 
 #[test]
 fn query_works_as_a_method_and_reports_bad_expressions_at_the_line() {
-    let file = script("q.rhai", "let r = #{ A: [1, 2, 3] };\nprint(r.query(\"A[-1]\"));\nprint(r.query(\"A[\"));\n");
+    // No match answers (), as every look-before-create relies on.
+    let file = script(
+        "q.rhai",
+        "let r = #{ A: [1, 2, 3] };\nprint(r.query(\"A[-1]\"));\nprint(r.query(\"A[?@ > `5`] | [0]\") == () && r.query(\"B\") == ());\nprint(r.query(\"A[\"));\n",
+    );
     let out = Run::new().args(["run", file.to_str().unwrap()]).output();
     assert_eq!(out.code, 1);
-    assert_eq!(out.stdout, "3\n");
+    assert_eq!(out.stdout, "3\ntrue\n");
     let path = file.display();
     assert_eq!(
         out.stderr,
         format!(
-            "error: invalid query \"A[\": Parse error: Expected number, ':', or '*' -- found Eof (line 0, column 2)\n  --> {path}:3:9\n  |\n3 | print(r.query(\"A[\"));\n  |         ^\n"
+            "error: invalid query \"A[\": Parse error: Expected number, ':', or '*' -- found Eof (line 0, column 2)\n  --> {path}:4:9\n  |\n4 | print(r.query(\"A[\"));\n  |         ^\n"
         )
     );
 }

@@ -112,6 +112,8 @@ fn tutorial_builds_every_resource_with_the_tutorials_settings() {
     let sg = &c.security_groups("group-name", "rent-a-room-alb-sg")[0];
     assert_eq!(sg.vpc_id(), Some(vpc.as_str()));
     assert_eq!(sg.description(), Some("Security group for Rent-A-Room ALB"));
+    let name_tag = sg.tags().iter().find(|t| t.key() == Some("Name")).and_then(|t| t.value());
+    assert_eq!(name_tag, Some("rent-a-room-alb-sg"), "ec2_tags named the group");
     let rule = &sg.ip_permissions()[0];
     assert_eq!((rule.ip_protocol(), rule.from_port(), rule.to_port()), (Some("tcp"), Some(80), Some(80)));
     assert_eq!(rule.ip_ranges()[0].cidr_ip(), Some("0.0.0.0/0"));

@@ -1,0 +1,120 @@
+//! The README's examples of error messages are what the binary prints: every fenced block that
+//! begins with `error:` is reproduced from the script it names, and each quoted message is found in
+//! the output of the run that causes it.
+
+use runbook_tests::{root, script, Run};
+
+/// The script behind each fenced error example, by the file name its `-->` line shows.
+const BLOCK_SCRIPTS: &[(&str, &str)] = &[
+    ("bad.rhai", "elbv2::create_target_group(#{ Name: \"t\", Protocol: \"HTTPX\", Port: \"80\", VpcID: \"v\" });\n"),
+    (
+        "role_read.rhai",
+        "fn tg_arn(name) {\n    let found = name;\n    let x = 1;\n    found.arn_of()\n}\n// the caller\nfn both(name) { tg_arn(name) }\nboth(\"web\");\n",
+    ),
+];
+
+fn readme() -> String {
+    std::fs::read_to_string(root().join("README.md")).expect("README.md")
+}
+
+/// The fenced blocks whose first line is an error, without the list item's indent.
+fn error_blocks(text: &str) -> Vec<String> {
+    let mut blocks = Vec::new();
+    let mut current: Option<Vec<String>> = None;
+    for line in text.lines() {
+        let trimmed = line.trim_start();
+        if trimmed.starts_with("```") {
+            match current.take() {
+                Some(lines) => blocks.push(lines),
+                None => current = Some(Vec::new()),
+            }
+            continue;
+        }
+        if let Some(lines) = current.as_mut() {
+            lines.push(line.to_string());
+        }
+    }
+    blocks
+        .into_iter()
+        .filter(|b| b.first().is_some_and(|l| l.trim_start().starts_with("error:")))
+        .map(|b| {
+            let indent = b[0].len() - b[0].trim_start().len();
+            b.iter().map(|l| format!("{}\n", l.get(indent..).unwrap_or("").trim_end())).collect()
+        })
+        .collect()
+}
+
+#[test]
+fn every_error_block_in_the_readme_is_what_the_binary_prints() {
+    let blocks = error_blocks(&readme());
+    assert!(blocks.len() >= 2, "the README's error examples: {blocks:?}");
+    for block in blocks {
+        let file = block
+            .lines()
+            .find_map(|l| l.trim_start().strip_prefix("--> "))
+            .and_then(|at| at.split(':').next())
+            .expect("a --> line");
+        let (_, text) = BLOCK_SCRIPTS
+            .iter()
+            .find(|(name, _)| *name == file)
+            .unwrap_or_else(|| panic!("the README shows an error from {file}; add its script to BLOCK_SCRIPTS"));
+        let path = script(file, text);
+        // Nothing is sent in these examples; an endpoint that is not there proves it.
+        let out = Run::new()
+            .env("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
+            .in_dir(path.parent().unwrap())
+            .args(["run", file])
+            .output();
+        assert_eq!(out.code, 1, "{}", out.stderr);
+        assert_eq!(out.stderr, block, "README example from {file}");
+    }
+}
+
+/// Collapses runs of whitespace, so a message quoted across two README lines still matches.
+fn flat(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+#[test]
+fn messages_quoted_in_the_readme_are_what_the_binary_prints() {
+    let readme = flat(&readme());
+    let check = |quoted: &str, stderr: &str| {
+        assert!(readme.contains(quoted), "the README no longer quotes {quoted:?}");
+        assert!(flat(stderr).contains(quoted), "{quoted:?} in {stderr}");
+    };
+
+    let file = script("vpc_read.rhai", "ec2::describe_vpcs();\n");
+    let refused =
+        Run::new().env("AWS_ENDPOINT_URL", "http://127.0.0.1:9").args(["run", file.to_str().unwrap()]).output();
+    check(
+        "ConnectionRefused: could not connect to http://127.0.0.1:9: the connection was refused (3 attempts)",
+        &refused.stderr,
+    );
+
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", silent.local_addr().unwrap());
+    let timed_out = Run::new()
+        .env("AWS_ENDPOINT_URL", &url)
+        .args(["run", file.to_str().unwrap(), "--call-timeout", "1", "--max-attempts", "2"])
+        .output();
+    // The README's port stands for whichever one the silent listener got.
+    check(
+        "CallTimeout: http://127.0.0.1:5078 did not answer within 1 s (--call-timeout, per attempt); 2 attempts",
+        &timed_out.stderr.replace(&url, "http://127.0.0.1:5078"),
+    );
+
+    let file = script(
+        "mikro.rhai",
+        "ec2::run_instances(#{ ImageId: \"ami-1\", MinCount: 1, MaxCount: 1, InstanceType: \"t3.mikro\" });\n",
+    );
+    let enum_error =
+        Run::new().env("AWS_ENDPOINT_URL", "http://127.0.0.1:9").args(["run", file.to_str().unwrap()]).output();
+    check(
+        "InstanceType: invalid value \"t3.mikro\" (did you mean t3.micro?); 10 of 1437 allowed values: t3.micro, t3.medium,",
+        &enum_error.stderr,
+    );
+
+    let file = script("camel.rhai", "iam::getRole(#{ RoleName: \"x\" });\n");
+    let camel = Run::new().args(["run", file.to_str().unwrap()]).output();
+    check("iam::get_role", &camel.stderr);
+}
