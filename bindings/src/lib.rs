@@ -21,6 +21,7 @@ pub mod hooks;
 pub mod json;
 pub mod model;
 pub mod policy;
+pub mod resources;
 pub mod runtime;
 pub mod secrets;
 pub mod table;

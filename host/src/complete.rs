@@ -72,6 +72,140 @@ fn open_call(before: &str) -> Option<(String, String)> {
     None
 }
 
+/// Where the cursor is inside a string value of an operation's map: `module::func(#{ Member: "pre`
+/// or `Member: ["a", "pre`, at the map's top level.
+#[derive(Debug, PartialEq, Eq)]
+pub struct ValueSpot {
+    pub module: String,
+    pub func: String,
+    pub member: String,
+    /// What is typed of the value so far, and where it starts in the line.
+    pub prefix: String,
+    pub start: usize,
+    /// String members already given in the same map (`cluster: "web"`), which a read can use.
+    pub given: Vec<(String, String)>,
+}
+
+/// One open bracket while scanning a line: for a map, the call it is the input of, the key whose
+/// value comes next, and the string members seen.
+struct Frame {
+    open: char,
+    call: Option<(String, String)>,
+    key: Option<String>,
+    given: Vec<(String, String)>,
+}
+
+/// Finds the [`ValueSpot`] at the end of `before`, if the cursor is in one.
+pub fn value_spot(before: &str) -> Option<ValueSpot> {
+    let chars: Vec<(usize, char)> = before.char_indices().collect();
+    let mut stack: Vec<Frame> = Vec::new();
+    // The last word, and the tokens before it, to recognise `module::func(#{` and `key:`.
+    let mut last_word = String::new();
+    let mut recent: Vec<String> = Vec::new();
+    let mut i = 0;
+    while i < chars.len() {
+        let (at, c) = chars[i];
+        if c == '"' {
+            // A string: closed, or open to the end of the line (the value being typed).
+            let mut j = i + 1;
+            let mut text = String::new();
+            while j < chars.len() && chars[j].1 != '"' {
+                if chars[j].1 == '\\' {
+                    j += 1;
+                }
+                if let Some((_, ch)) = chars.get(j) {
+                    text.push(*ch);
+                }
+                j += 1;
+            }
+            if j >= chars.len() {
+                let frame = stack.last()?;
+                let (map, member) = match frame.open {
+                    '{' => (frame, frame.key.clone()?),
+                    '[' => {
+                        let outer = stack.get(stack.len().checked_sub(2)?)?;
+                        (outer, outer.key.clone()?)
+                    }
+                    _ => return None,
+                };
+                let (module, func) = map.call.clone()?;
+                return Some(ValueSpot { module, func, member, prefix: text, start: at + 1, given: map.given.clone() });
+            }
+            if let Some(frame) = stack.last_mut() {
+                if frame.open == '{' && recent.last().map(String::as_str) == Some(":") {
+                    if let Some(k) = frame.key.clone() {
+                        frame.given.push((k, text.clone()));
+                    }
+                }
+            }
+            recent.push("\"".into());
+            i = j + 1;
+            continue;
+        }
+        if is_word(c) {
+            let mut j = i;
+            let mut word = String::new();
+            // `::` joins a module and its function; a single `:` ends a key.
+            let double =
+                |k: usize| chars.get(k).map(|x| x.1) == Some(':') && chars.get(k + 1).map(|x| x.1) == Some(':');
+            while j < chars.len() && is_word(chars[j].1) {
+                if chars[j].1 == ':' {
+                    if !double(j) {
+                        break;
+                    }
+                    word.push_str("::");
+                    j += 2;
+                    continue;
+                }
+                word.push(chars[j].1);
+                j += 1;
+            }
+            if word.is_empty() {
+                // A lone `:` starts here.
+                recent.push(":".into());
+                if let Some(frame) = stack.last_mut().filter(|f| f.open == '{') {
+                    frame.key = Some(last_word.clone());
+                }
+                i += 1;
+                continue;
+            }
+            last_word = word.clone();
+            recent.push(word);
+            i = j;
+            continue;
+        }
+        match c {
+            '{' | '[' | '(' => {
+                // `module::func(#{`: the tokens before are the name, `(` and `#`.
+                let n = recent.len();
+                let call = (c == '{' && n >= 3 && recent[n - 1] == "#" && recent[n - 2] == "(")
+                    .then(|| recent[n - 3].split_once("::").map(|(m, f)| (m.to_string(), f.to_string())))
+                    .flatten();
+                stack.push(Frame { open: c, call, key: None, given: Vec::new() });
+            }
+            '}' | ']' | ')' => {
+                stack.pop();
+            }
+            ':' => {
+                if let Some(frame) = stack.last_mut().filter(|f| f.open == '{') {
+                    frame.key = Some(last_word.clone());
+                }
+            }
+            ',' => {
+                if let Some(frame) = stack.last_mut().filter(|f| f.open == '{') {
+                    frame.key = None;
+                }
+            }
+            _ => {}
+        }
+        if !c.is_whitespace() {
+            recent.push(c.to_string());
+        }
+        i += 1;
+    }
+    None
+}
+
 /// Candidates for the word that ends at the end of `before`: (start of the word, replacements).
 pub fn complete(before: &str, variables: &[String]) -> (usize, Vec<String>) {
     let start = before.len() - before.chars().rev().take_while(|c| is_word(*c)).map(char::len_utf8).sum::<usize>();
@@ -135,6 +269,25 @@ mod tests {
         assert!(c.is_empty(), "{c:?}");
         let (_, c) = complete("ecs::wait_dep", &vars);
         assert_eq!(c, ["ecs::wait_deployment_complete"]);
+    }
+
+    #[test]
+    fn finds_the_member_whose_string_value_is_being_typed() {
+        let spot = value_spot("elbv2::describe_target_health(#{ TargetGroupArn: \"arn:aws:elastic").unwrap();
+        assert_eq!(
+            (spot.module.as_str(), spot.func.as_str(), spot.member.as_str(), spot.prefix.as_str(), spot.start),
+            ("elbv2", "describe_target_health", "TargetGroupArn", "arn:aws:elastic", 50)
+        );
+        let spot = value_spot("let s = ec2::describe_subnets(#{ SubnetIds: [\"subnet-1\", \"sub").unwrap();
+        assert_eq!((spot.member.as_str(), spot.prefix.as_str()), ("SubnetIds", "sub"));
+        let spot = value_spot("ecs::update_service(#{ cluster: \"web\", service: \"").unwrap();
+        assert_eq!(spot.member, "service");
+        assert_eq!(spot.given, [("cluster".to_string(), "web".to_string())]);
+        // Not a value of the operation's own map, or not in a string.
+        assert_eq!(value_spot("elbv2::create_listener(#{ DefaultActions: [#{ TargetGroupArn: \""), None);
+        assert_eq!(value_spot("print(\"abc"), None);
+        assert_eq!(value_spot("elbv2::describe_target_health(#{ TargetGroupArn: arn"), None);
+        assert_eq!(value_spot("elbv2::describe_target_health(#{ TargetGroupArn: \"a\" }); print(\"x"), None);
     }
 
     #[test]

@@ -6,6 +6,7 @@ mod definitions;
 mod diagnostics;
 mod engine;
 mod help;
+mod live;
 mod params;
 mod repl;
 mod run;

@@ -44,11 +44,25 @@ enum Format {
 
 struct ReplHelper {
     variables: Rc<RefCell<Vec<String>>>,
+    live: crate::live::Live,
 }
 
 impl Completer for ReplHelper {
     type Candidate = Pair;
     fn complete(&self, line: &str, pos: usize, _: &rustyline::Context<'_>) -> rustyline::Result<(usize, Vec<Pair>)> {
+        // Inside a string value of a member that names a resource: the account's values.
+        if let Some(spot) = complete::value_spot(&line[..pos]) {
+            let found = self.live.candidates(&spot);
+            let width = found.iter().map(|(v, _)| v.len()).max().unwrap_or(0);
+            let pairs = found
+                .into_iter()
+                .map(|(value, label)| {
+                    let display = if label.is_empty() { value.clone() } else { format!("{value:<width$}  {label}") };
+                    Pair { display, replacement: value }
+                })
+                .collect();
+            return Ok((spot.start, pairs));
+        }
         let (start, names) = complete::complete(&line[..pos], &self.variables.borrow());
         Ok((start, names.into_iter().map(|n| Pair { display: n.clone(), replacement: n }).collect()))
     }
@@ -121,7 +135,7 @@ pub fn repl(common: &Common) -> ExitCode {
         Ok(e) => e,
         Err(e) => return crate::run::fail(&format!("cannot start the line editor: {e}")),
     };
-    editor.set_helper(Some(ReplHelper { variables: variables.clone() }));
+    editor.set_helper(Some(ReplHelper { variables: variables.clone(), live: crate::live::Live::new(common.aws()) }));
     let history = history_file();
     if let Some(h) = &history {
         let _ = editor.load_history(h);

@@ -199,3 +199,112 @@ fn definitions_stay_callable_on_later_lines_and_save_replays() {
     assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
     assert!(out.stdout.contains("now 40 and 105") && out.stdout.contains("tripled 6"), "{}", out.stdout);
 }
+
+/// Types `text`, then presses Tab `tabs` times.
+fn tab(p: &mut rexpect::session::PtySession, text: &str, tabs: usize) {
+    p.send(text).unwrap();
+    p.flush().unwrap();
+    for _ in 0..tabs {
+        p.send("\t").unwrap();
+        p.flush().unwrap();
+    }
+}
+
+#[test]
+fn tab_completes_resource_identifiers_with_the_accounts_values() {
+    let emu = Emulator::start();
+    let c = emu.clients();
+    let vpc = c.default_vpc();
+    let mut arns = Vec::new();
+    for name in ["live-a", "live-b"] {
+        let made =
+            c.block_on(c.elbv2.create_target_group().name(name).protocol("HTTP".into()).port(80).vpc_id(&vpc).send());
+        arns.push(made.unwrap().target_groups()[0].target_group_arn().unwrap().to_string());
+    }
+    let mut p = emu.repl(&history());
+
+    // Two target groups: Tab completes what their ARNs share, a second Tab lists each with its name.
+    tab(&mut p, "elbv2::describe_target_health(#{ TargetGroupArn: \"", 2);
+    for (arn, name) in arns.iter().zip(["live-a", "live-b"]) {
+        p.exp_regex(&format!("{}\\s+{name}", regex_escape(arn))).unwrap();
+    }
+    // Narrowed to one by what is typed, Tab completes the whole ARN, and the call finds it.
+    let shared = "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/live-";
+    assert!(arns[0].starts_with(shared), "{}", arns[0]);
+    tab(&mut p, "a", 1);
+    p.send("\" }).query(\"length(TargetHealthDescriptions)\") + 100\r").unwrap();
+    p.flush().unwrap();
+    p.exp_string("\r\n100\r\n").unwrap();
+    p.exp_string("runbook> ").unwrap();
+
+    // Subnet ids inside a list, completed from ec2::describe_subnets.
+    let subnets: Vec<String> = c.default_subnets().iter().filter_map(|s| s.subnet_id()).map(str::to_string).collect();
+    assert!(subnets.len() > 1, "{subnets:?}");
+    // The first Tab completes the shared `subnet-` and redraws the line; the second lists them
+    // above the line redrawn again.
+    let line = "runbook> ec2::describe_subnets(#{ SubnetIds: [\"subnet-\r";
+    tab(&mut p, "ec2::describe_subnets(#{ SubnetIds: [\"", 1);
+    p.exp_string(line).unwrap();
+    tab(&mut p, "", 1);
+    let listed = p.exp_string(line).unwrap();
+    for s in &subnets {
+        assert!(listed.contains(s.as_str()), "{s} in {listed}");
+    }
+    let chosen = &subnets[1];
+    tab(&mut p, chosen.strip_prefix("subnet-").unwrap(), 1);
+    p.send("\"] }).query(\"Subnets[0].SubnetId\") + \"-found\"\r").unwrap();
+    p.flush().unwrap();
+    p.exp_string(&format!("{chosen}-found")).unwrap();
+    p.exp_string("runbook> ").unwrap();
+
+    // ECS services of the cluster typed before them in the same map, by name.
+    let ecs = &c.ecs;
+    c.block_on(ecs.create_cluster().cluster_name("other").send()).unwrap();
+    c.block_on(ecs.create_cluster().cluster_name("web").send()).unwrap();
+    let container = aws_sdk_ecs::types::ContainerDefinition::builder().name("x").image("nginx").memory(128).build();
+    c.block_on(ecs.register_task_definition().family("f").container_definitions(container).send()).unwrap();
+    c.block_on(ecs.create_service().cluster("other").service_name("elsewhere").task_definition("f").send()).unwrap();
+    c.block_on(ecs.create_service().cluster("web").service_name("front").task_definition("f").send()).unwrap();
+    tab(&mut p, "ecs::describe_services(#{ cluster: \"w", 1);
+    tab(&mut p, "\", services: [\"", 1);
+    p.send("\"] }).query(\"services[0].serviceName\") + \"-named\"\r").unwrap();
+    p.flush().unwrap();
+    p.exp_string("front-named").unwrap();
+    p.exp_string("runbook> ").unwrap();
+    p.send_control('d').unwrap();
+    p.exp_eof().unwrap();
+}
+
+fn regex_escape(text: &str) -> String {
+    text.chars().map(|c| if c.is_ascii_alphanumeric() { c.to_string() } else { format!("\\{c}") }).collect()
+}
+
+#[test]
+fn an_endpoint_that_does_not_answer_never_holds_the_prompt() {
+    // Accepts connections and never answers.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", silent.local_addr().unwrap());
+    let mut cmd = runbook_tests::command(runbook_tests::runbook_bin(), &url);
+    cmd.arg("repl").env("RUNBOOK_HISTORY", history()).env("TERM", "xterm");
+    cmd.env("RUNBOOK_JOURNAL_DIR", script("journal", "").with_file_name("journals"));
+    let mut p = rexpect::session::spawn_command(cmd, Some(15_000)).unwrap();
+    p.exp_string("runbook> ").unwrap();
+    p.send("ec2::describe_vpcs(#{ VpcIds: [\"").unwrap();
+    p.flush().unwrap();
+    p.exp_string("VpcIds: [\"").unwrap();
+    let pressed = Instant::now();
+    p.send("\t").unwrap();
+    p.flush().unwrap();
+    // No candidates: the terminal bell, once the wait for the endpoint is given up.
+    p.exp_string("\u{7}").unwrap();
+    let waited = pressed.elapsed();
+    assert!(waited < Duration::from_secs(2), "the prompt came back after {waited:?}");
+    // The line is still editable, and the session still evaluates.
+    p.send_control('c').unwrap();
+    p.exp_string("\r\n").unwrap();
+    std::thread::sleep(Duration::from_millis(200));
+    p.send_line("40 + 2").unwrap();
+    p.exp_string("\r\n42\r\n").unwrap();
+    p.send_control('d').unwrap();
+    p.exp_eof().unwrap();
+}
