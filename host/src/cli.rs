@@ -1,6 +1,7 @@
 //! Command-line interface: `run`, `plan`, `repl`, `runs`, `show`, `undo`, `help`.
 
 use clap::{Args, Parser, Subcommand};
+use clap_complete::{ArgValueCandidates, ArgValueCompleter};
 use runbook_bindings::run::Mode;
 use runbook_bindings::AwsOptions;
 use std::path::PathBuf;
@@ -8,7 +9,7 @@ use std::process::ExitCode;
 
 #[derive(Parser)]
 #[command(name = "runbook", version, about = "Run AWS runbooks written in Rhai", disable_help_subcommand = true)]
-struct Cli {
+pub struct Cli {
     #[command(subcommand)]
     command: Command,
 }
@@ -32,6 +33,11 @@ enum Command {
         #[command(flatten)]
         common: Common,
     },
+    /// Show a runbook's opening comment and the parameters it and its imports read
+    Params {
+        /// The runbook (.rhai)
+        file: PathBuf,
+    },
     /// Explore AWS interactively
     Repl {
         #[command(flatten)]
@@ -39,12 +45,16 @@ enum Command {
     },
     /// List the recorded runs
     Runs {
+        /// Only the runs that wrote something
+        #[arg(long)]
+        writes: bool,
         #[command(flatten)]
         journal: JournalArgs,
     },
     /// Show one recorded run: its parameters, every write and its outcome
     Show {
         /// A run id, a unique prefix of one, or `last`
+        #[arg(add = ArgValueCandidates::new(crate::shell::run_ids))]
         run: String,
         #[command(flatten)]
         journal: JournalArgs,
@@ -53,6 +63,7 @@ enum Command {
     #[command(after_help = "Unless given, --profile, --region and --endpoint-url are the ones the run used.")]
     Undo {
         /// A run id, a unique prefix of one, or `last`
+        #[arg(add = ArgValueCandidates::new(crate::shell::run_ids))]
         run: String,
         /// Only show what would be removed
         #[arg(long)]
@@ -66,7 +77,16 @@ enum Command {
     /// Show the services, a service's operations and waiters, or one operation's parameters
     Help {
         /// `elbv2` or `elbv2::create_target_group`; nothing for the list of services and helpers
+        #[arg(add = ArgValueCompleter::new(crate::shell::help_topics))]
         topic: Option<String>,
+    },
+    /// Print the script that makes a shell complete runbook's commands, flags, help topics and run ids
+    #[command(after_help = "bash: source <(runbook completions bash)   (or put it in ~/.bashrc)\n\
+                            zsh:  source <(runbook completions zsh)\n\
+                            fish: runbook completions fish | source")]
+    Completions {
+        #[arg(value_parser = ["bash", "zsh", "fish", "elvish", "powershell"])]
+        shell: String,
     },
 }
 
@@ -151,6 +171,7 @@ impl JournalArgs {
 }
 
 pub fn main() -> ExitCode {
+    crate::shell::answer_if_asked();
     let cli = match Cli::try_parse() {
         Ok(c) => c,
         Err(e) => {
@@ -167,7 +188,8 @@ pub fn main() -> ExitCode {
         Command::Plan { file, common } => {
             crate::run::on_script_thread(move || crate::run::run_file(&file, &common, Mode::Plan))
         }
-        Command::Runs { journal } => crate::runs::list(&journal.dir()),
+        Command::Params { file } => crate::params::show(&file),
+        Command::Runs { writes, journal } => crate::runs::list(&journal.dir(), writes),
         Command::Show { run, journal } => crate::runs::show(&journal.dir(), &run),
         Command::Undo { run, plan, aws, journal } => {
             let aws = aws.options();
@@ -175,5 +197,6 @@ pub fn main() -> ExitCode {
         }
         Command::Repl { common } => crate::run::on_script_thread(move || crate::repl::repl(&common)),
         Command::Help { topic } => crate::help::help(topic.as_deref()),
+        Command::Completions { shell } => crate::shell::script(&shell),
     }
 }

@@ -11,6 +11,7 @@ mod params;
 mod repl;
 mod run;
 mod runs;
+mod shell;
 
 fn main() -> std::process::ExitCode {
     cli::main()

@@ -2,7 +2,7 @@
 //! misspelt name is an error before anything runs rather than a silently ignored value.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 pub fn parse_sets(sets: &[String]) -> Result<BTreeMap<String, String>, String> {
     let mut out = BTreeMap::new();
@@ -24,24 +24,39 @@ pub fn parse_sets(sets: &[String]) -> Result<BTreeMap<String, String>, String> {
     Ok(out)
 }
 
-/// The parameter names used as `param("name"...)` in the runbook and in the runbooks it imports,
-/// followed from import to import as the module resolver finds them (`<root>/<name>.rhai`). Only
+/// One `param("name", default)` read: where, and the default's source text (`None` when the
+/// parameter is required).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Read {
+    pub name: String,
+    pub default: Option<String>,
+    pub file: PathBuf,
+    pub line: usize,
+}
+
+/// The parameter names used as `param("name"...)` in the runbook and in the runbooks it imports.
+pub fn declared(root: &Path, file: &Path) -> BTreeSet<String> {
+    reads(root, file).into_iter().map(|r| r.name).collect()
+}
+
+/// Every `param(...)` read in the runbook and in the runbooks it imports, followed from import to
+/// import as the module resolver finds them (`<root>/<name>.rhai`), the runbook's own first. Only
 /// when an import names its module with an expression rather than a string does every runbook of
 /// the folder count, since any of them could be the one imported.
-pub fn declared(root: &Path, file: &Path) -> BTreeSet<String> {
-    let mut names = BTreeSet::new();
-    let mut queue = vec![file.to_path_buf()];
+pub fn reads(root: &Path, file: &Path) -> Vec<Read> {
+    let mut found = Vec::new();
+    let mut queue = std::collections::VecDeque::from([file.to_path_buf()]);
     let mut seen = BTreeSet::new();
     let mut dynamic = false;
-    while let Some(f) = queue.pop() {
+    while let Some(f) = queue.pop_front() {
         if !seen.insert(f.clone()) {
             continue;
         }
         let Ok(text) = std::fs::read_to_string(&f) else { continue };
-        scan(&text, &mut names);
+        scan(&text, &f, &mut found);
         for import in imports(&text) {
             match import {
-                Some(module) => queue.push(root.join(format!("{module}.rhai"))),
+                Some(module) => queue.push_back(root.join(format!("{module}.rhai"))),
                 None => dynamic = true,
             }
         }
@@ -49,13 +64,14 @@ pub fn declared(root: &Path, file: &Path) -> BTreeSet<String> {
     if dynamic {
         let mut files = Vec::new();
         collect_rhai(root, &mut files, 0);
+        files.sort();
         for f in files.iter().filter(|f| !seen.contains(*f)) {
             if let Ok(text) = std::fs::read_to_string(f) {
-                scan(&text, &mut names);
+                scan(&text, f, &mut found);
             }
         }
     }
-    names
+    found
 }
 
 /// The module of each `import` statement in `text`: `Some(name)` for a string literal, `None` for
@@ -98,17 +114,193 @@ fn collect_rhai(dir: &Path, out: &mut Vec<std::path::PathBuf>, depth: usize) {
     }
 }
 
-fn scan(text: &str, names: &mut BTreeSet<String>) {
-    let mut rest = text;
-    while let Some(i) = rest.find("param(") {
-        rest = &rest[i + "param(".len()..];
-        let t = rest.trim_start();
-        if let Some(q) = t.strip_prefix('"') {
-            if let Some(end) = q.find('"') {
-                names.insert(q[..end].to_string());
+/// The `param("name")` and `param("name", default)` calls in a runbook's text, outside comments.
+fn scan(text: &str, file: &Path, found: &mut Vec<Read>) {
+    let code = without_comments(text);
+    let mut from = 0;
+    while let Some(i) = code[from..].find("param(") {
+        let at = from + i;
+        from = at + "param(".len();
+        if code[..at].chars().next_back().is_some_and(|c| c.is_alphanumeric() || c == '_') {
+            continue;
+        }
+        let rest = code[from..].trim_start();
+        let Some(q) = rest.strip_prefix('"') else { continue };
+        let Some(end) = q.find('"') else { continue };
+        let name = q[..end].to_string();
+        let after = q[end + 1..].trim_start();
+        let default = after.strip_prefix(',').and_then(argument).map(|d| d.trim().to_string());
+        let line = code[..at].matches('\n').count() + 1;
+        found.push(Read { name, default, file: file.to_path_buf(), line });
+    }
+}
+
+/// The text with `//` and `/* */` comments blanked (newlines kept), strings left alone.
+fn without_comments(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars().peekable();
+    let mut quote: Option<char> = None;
+    while let Some(c) = chars.next() {
+        match quote {
+            Some(q) => {
+                out.push(c);
+                if c == '\\' {
+                    if let Some(n) = chars.next() {
+                        out.push(n);
+                    }
+                } else if c == q {
+                    quote = None;
+                }
             }
+            None if c == '"' || c == '`' => {
+                quote = Some(c);
+                out.push(c);
+            }
+            None if c == '/' && chars.peek() == Some(&'/') => {
+                for n in chars.by_ref() {
+                    if n == '\n' {
+                        out.push('\n');
+                        break;
+                    }
+                }
+            }
+            None if c == '/' && chars.peek() == Some(&'*') => {
+                chars.next();
+                let mut last = ' ';
+                for n in chars.by_ref() {
+                    if n == '\n' {
+                        out.push('\n');
+                    }
+                    if last == '*' && n == '/' {
+                        break;
+                    }
+                    last = n;
+                }
+            }
+            None => out.push(c),
         }
     }
+    out
+}
+
+/// The argument that starts `text` and ends at the `)` closing the call (brackets and strings
+/// inside it skipped).
+fn argument(text: &str) -> Option<&str> {
+    let mut depth = 0i32;
+    let mut quote: Option<char> = None;
+    let mut escaped = false;
+    for (i, c) in text.char_indices() {
+        if let Some(q) = quote {
+            if escaped {
+                escaped = false;
+            } else if c == '\\' {
+                escaped = true;
+            } else if c == q {
+                quote = None;
+            }
+            continue;
+        }
+        match c {
+            '"' | '`' | '\'' => quote = Some(c),
+            '(' | '[' | '{' => depth += 1,
+            ')' if depth == 0 => return Some(&text[..i]),
+            ')' | ']' | '}' => depth -= 1,
+            _ => {}
+        }
+    }
+    None
+}
+
+/// A word as a shell reads it: quoted when it holds anything but plain characters.
+fn shell_word(text: &str) -> String {
+    if text.chars().all(|c| c.is_ascii_alphanumeric() || "_-=.,/:@+%".contains(c)) {
+        text.to_string()
+    } else {
+        format!("'{}'", text.replace('\'', "'\\''"))
+    }
+}
+
+/// The type a parameter takes, from its default's text: what `--set` values are converted to.
+pub fn kind(default: Option<&str>) -> &'static str {
+    let Some(d) = default else { return "string (required)" };
+    if d.starts_with('"') || d.starts_with('`') {
+        "string"
+    } else if d == "true" || d == "false" {
+        "bool"
+    } else if d.starts_with('[') {
+        "array (comma-separated)"
+    } else if d.parse::<i64>().is_ok() || d.replace('_', "").parse::<i64>().is_ok() {
+        "integer"
+    } else if d.parse::<f64>().is_ok() {
+        "float"
+    } else {
+        "as its default's value"
+    }
+}
+
+/// `runbook params FILE`: the runbook's opening comment, then each parameter it and its imports
+/// read, with its type, default and the `--set` that gives it.
+pub fn show(file: &Path) -> std::process::ExitCode {
+    let text = match std::fs::read_to_string(file) {
+        Ok(t) => t,
+        Err(e) => return crate::run::fail(&format!("cannot read runbook {}: {e}", file.display())),
+    };
+    print!("{}", render(file, &text));
+    std::process::ExitCode::SUCCESS
+}
+
+pub fn render(file: &Path, text: &str) -> String {
+    let mut o = format!("{}\n", file.display());
+    let opening: Vec<&str> = text
+        .lines()
+        .skip_while(|l| l.trim().is_empty())
+        .take_while(|l| l.trim_start().starts_with("//"))
+        .map(|l| {
+            l.trim_start().trim_start_matches('/').strip_prefix(' ').unwrap_or(l.trim_start().trim_start_matches('/'))
+        })
+        .collect();
+    for l in &opening {
+        o.push_str(&format!("  {l}\n").replace("  \n", "\n"));
+    }
+    let root = crate::run::runbook_root(file);
+    let mut reads = reads(&root, file);
+    // A parameter read in several places is shown once, where it is first read.
+    let mut shown = BTreeSet::new();
+    reads.retain(|r| shown.insert(r.name.clone()));
+    if reads.is_empty() {
+        o.push_str("\nNo parameters.\n");
+        return o;
+    }
+    o.push_str(&format!("\nParameters ({}), read by the runbook and its imports:\n", reads.len()));
+    let rows: Vec<[String; 5]> = reads
+        .iter()
+        .map(|r| {
+            let place = r.file.strip_prefix(&root).unwrap_or(&r.file);
+            let value = match r.default.as_deref() {
+                Some(d) if d.starts_with('"') => d.trim_matches('"').to_string(),
+                Some(d) if d.starts_with('[') => {
+                    let inner = d.trim_start_matches('[').trim_end_matches(']');
+                    inner.split(',').map(|i| i.trim().trim_matches('"')).collect::<Vec<_>>().join(",")
+                }
+                Some(d) if kind(Some(d)) != "as its default's value" => d.to_string(),
+                _ => "VALUE".to_string(),
+            };
+            [
+                r.name.clone(),
+                kind(r.default.as_deref()).to_string(),
+                r.default.clone().unwrap_or_else(|| "(none)".into()),
+                format!("--set {}", shell_word(&format!("{}={value}", r.name))),
+                format!("{}:{}", place.display(), r.line),
+            ]
+        })
+        .collect();
+    let width = |i: usize| rows.iter().map(|r| r[i].len()).max().unwrap_or(0);
+    let (w0, w1, w2, w3) = (width(0), width(1), width(2), width(3));
+    o.push_str(&format!("  {:<w0$}  {:<w1$}  {:<w2$}  {:<w3$}  {}\n", "NAME", "TYPE", "DEFAULT", "SET", "READ AT"));
+    for [name, kind, default, set, at] in rows {
+        o.push_str(&format!("  {name:<w0$}  {kind:<w1$}  {default:<w2$}  {set:<w3$}  {at}\n"));
+    }
+    o
 }
 
 /// Every `--set` name must be a parameter the runbook reads.
@@ -120,7 +312,10 @@ pub fn check(given: &BTreeMap<String, String>, declared: &BTreeSet<String>) -> R
                 if close.is_empty() { String::new() } else { format!(" (did you mean {}?)", close.join(" or ")) };
             let known: Vec<&str> = declared.iter().map(String::as_str).collect();
             let list = if known.is_empty() { "none".to_string() } else { known.join(", ") };
-            return Err(format!("unknown parameter --set {name}{hint}; this runbook's parameters: {list}"));
+            return Err(format!(
+                "unknown parameter --set {name}{hint}; this runbook's parameters: {list} (`runbook params FILE` \
+                 shows their types and defaults)"
+            ));
         }
     }
     Ok(())
@@ -135,12 +330,27 @@ mod tests {
         assert_eq!(parse_sets(&["a=1".into(), "b=x=y".into()]).unwrap()["b"], "x=y");
         assert!(parse_sets(&["novalue".into()]).unwrap_err().contains("expected NAME=VALUE"));
         assert!(parse_sets(&["a b=1".into()]).unwrap_err().contains("letters, digits"));
-        let mut names = BTreeSet::new();
-        scan(r#"let n = param("tg_name", "x"); let p = param( "port", 80);"#, &mut names);
-        assert_eq!(names.iter().collect::<Vec<_>>(), ["port", "tg_name"]);
+        let mut found = Vec::new();
+        let text = "let n = param(\"tg_name\", \"x\");\n// param(\"commented\", 1)\nlet p = param( \"port\", min(80, 90));\nlet r = param(\"region\");";
+        scan(text, Path::new("a.rhai"), &mut found);
+        let got: Vec<(&str, Option<&str>, usize)> =
+            found.iter().map(|r| (r.name.as_str(), r.default.as_deref(), r.line)).collect();
+        assert_eq!(got, [("tg_name", Some("\"x\""), 1), ("port", Some("min(80, 90)"), 3), ("region", None, 4)]);
+        let names: BTreeSet<String> = found.into_iter().map(|r| r.name).collect();
         let given = parse_sets(&["tg_nam=y".into()]).unwrap();
         let e = check(&given, &names).unwrap_err();
         assert!(e.contains("did you mean tg_name?"), "{e}");
+    }
+
+    #[test]
+    fn types_follow_the_default() {
+        assert_eq!(kind(Some("80")), "integer");
+        assert_eq!(kind(Some("70.0")), "float");
+        assert_eq!(kind(Some("true")), "bool");
+        assert_eq!(kind(Some("\"x\"")), "string");
+        assert_eq!(kind(Some("[\"a\", \"b\"]")), "array (comma-separated)");
+        assert_eq!(kind(Some("min(1, 2)")), "as its default's value");
+        assert_eq!(kind(None), "string (required)");
     }
 
     #[test]

@@ -8,7 +8,8 @@ use serde_json::Value;
 use std::path::Path;
 use std::process::ExitCode;
 
-pub fn list(dir: &Path) -> ExitCode {
+/// `runbook runs [--writes]`: one line per recorded run, oldest first.
+pub fn list(dir: &Path, only_writes: bool) -> ExitCode {
     let ids = match journal::list_ids(dir) {
         Ok(ids) => ids,
         Err(e) => return fail(&e),
@@ -17,11 +18,26 @@ pub fn list(dir: &Path) -> ExitCode {
         eprintln!("no runs recorded in {}", dir.display());
         return ExitCode::SUCCESS;
     }
-    println!("{:<22} {:<21} {:<12} {:>6}  FILE", "RUN", "STARTED", "OUTCOME", "WRITES");
-    for id in ids {
-        let records = journal::read(dir, &id).unwrap_or_default();
-        let s = journal::summarize(&id, &records);
-        println!("{:<22} {:<21} {:<12} {:>6}  {}", s.id, s.started, s.outcome, s.writes, s.file);
+    let runs: Vec<journal::RunSummary> = ids
+        .iter()
+        .map(|id| journal::summarize(id, &journal::read(dir, id).unwrap_or_default()))
+        .filter(|s| !only_writes || s.writes > 0)
+        .collect();
+    if runs.is_empty() {
+        eprintln!("no run in {} wrote anything", dir.display());
+        return ExitCode::SUCCESS;
+    }
+    let region = runs.iter().map(|s| s.region.len()).max().unwrap_or(0).max("REGION".len());
+    let endpoint = runs.iter().map(|s| s.endpoint.len()).max().unwrap_or(0).max("ENDPOINT".len());
+    println!(
+        "{:<22} {:<21} {:<12} {:>6}  {:<region$}  {:<endpoint$}  FILE",
+        "RUN", "STARTED", "OUTCOME", "WRITES", "REGION", "ENDPOINT"
+    );
+    for s in runs {
+        println!(
+            "{:<22} {:<21} {:<12} {:>6}  {:<region$}  {:<endpoint$}  {}",
+            s.id, s.started, s.outcome, s.writes, s.region, s.endpoint, s.file
+        );
     }
     ExitCode::SUCCESS
 }

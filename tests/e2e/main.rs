@@ -5,6 +5,7 @@
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
 mod api;
+mod cli;
 mod compare;
 mod corpus;
 mod crashes;

@@ -136,6 +136,9 @@ pub struct RunSummary {
     pub started: String,
     pub outcome: String,
     pub writes: usize,
+    pub region: String,
+    /// The endpoint the run sent to, or `AWS` when it used AWS's own.
+    pub endpoint: String,
 }
 
 pub fn summarize(id: &str, records: &[Value]) -> RunSummary {
@@ -147,7 +150,20 @@ pub fn summarize(id: &str, records: &[Value]) -> RunSummary {
         None => "unfinished".to_string(),
     };
     let text = |v: Option<&Value>, k: &str| v.and_then(|r| r[k].as_str()).unwrap_or("?").to_string();
-    RunSummary { id: id.to_string(), file: text(start, "file"), started: text(start, "time"), outcome, writes }
+    let endpoint = match start.map(|r| &r["endpoint"]) {
+        Some(Value::String(e)) => e.clone(),
+        Some(Value::Null) => "AWS".to_string(),
+        _ => "?".to_string(),
+    };
+    RunSummary {
+        id: id.to_string(),
+        file: text(start, "file"),
+        started: text(start, "time"),
+        outcome,
+        writes,
+        region: text(start, "region"),
+        endpoint,
+    }
 }
 
 /// Whether a parameter's name suggests that its value is a secret.

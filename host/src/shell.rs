@@ -1,0 +1,64 @@
+//! `runbook completions SHELL`: the script that makes a shell complete runbook's subcommands,
+//! flags, `help` topics and run ids. The script calls runbook back (clap's completion engine) to
+//! learn the candidates, so topics follow the build and run ids follow the journal folder.
+
+use clap::CommandFactory;
+use clap_complete::env::Shells;
+use clap_complete::CompletionCandidate;
+use runbook_bindings::Svc;
+use std::ffi::OsStr;
+use std::process::ExitCode;
+
+/// The variable under which the script calls runbook back.
+pub const VAR: &str = "COMPLETE";
+
+/// Answers a completion request from a shell and exits, if this process is one.
+pub fn answer_if_asked() {
+    clap_complete::CompleteEnv::with_factory(crate::cli::Cli::command).var(VAR).complete();
+}
+
+pub fn script(shell: &str) -> ExitCode {
+    let shells = Shells::builtins();
+    let Some(completer) = shells.completer(shell) else {
+        return crate::run::fail(&format!("no completions for the shell {shell:?}"));
+    };
+    // The script calls this very binary back, wherever it is installed.
+    let program =
+        std::env::current_exe().map(|p| p.to_string_lossy().into_owned()).unwrap_or_else(|_| "runbook".into());
+    let mut out = std::io::stdout();
+    match completer.write_registration(VAR, "runbook", "runbook", &program, &mut out) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => crate::run::fail(&format!("cannot write the completion script: {e}")),
+    }
+}
+
+/// `help` topics: services, then `service::function` (operations and waiters) once a service is typed.
+pub fn help_topics(current: &OsStr) -> Vec<CompletionCandidate> {
+    let typed = current.to_string_lossy();
+    let mut topics: Vec<String> = Vec::new();
+    for svc in Svc::ALL {
+        let module = svc.module();
+        if typed.starts_with(&format!("{module}::")) {
+            topics.extend(crate::complete::functions(svc).into_iter().map(|f| format!("{module}::{f}")));
+        } else {
+            topics.push(module.to_string());
+            topics.push(format!("{module}::"));
+        }
+    }
+    topics.into_iter().filter(|t| t.starts_with(typed.as_ref())).map(CompletionCandidate::new).collect()
+}
+
+/// Run ids of the journal folder (`RUNBOOK_JOURNAL_DIR`, else `.runbook/runs`), newest first, each
+/// with its runbook, and `last`.
+pub fn run_ids() -> Vec<CompletionCandidate> {
+    let dir = runbook_bindings::run::journal::dir(None);
+    let mut ids = runbook_bindings::run::journal::list_ids(&dir).unwrap_or_default();
+    ids.reverse();
+    let mut out = vec![CompletionCandidate::new("last").help(Some("the newest run".into()))];
+    for id in ids {
+        let records = runbook_bindings::run::journal::read(&dir, &id).unwrap_or_default();
+        let s = runbook_bindings::run::journal::summarize(&id, &records);
+        out.push(CompletionCandidate::new(id).help(Some(format!("{} ({})", s.file, s.outcome).into())));
+    }
+    out
+}
