@@ -187,7 +187,7 @@ fn bad_command_lines_fail_before_anything_runs() {
     let cases: &[(&[&str], &str)] = &[
         (
             &["--set", "tg_nam=y"],
-            "error: unknown parameter --set tg_nam (did you mean tg_name?); this runbook's parameters: tg_name\n",
+            "error: unknown parameter --set tg_nam (did you mean tg_name?); this runbook's parameters: tg_name (`runbook params FILE` shows their types and defaults)\n",
         ),
         (&["--set", "tg_name"], "error: malformed --set \"tg_name\": expected NAME=VALUE\n"),
         (
