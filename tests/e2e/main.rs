@@ -9,6 +9,7 @@ mod cli;
 mod compare;
 mod corpus;
 mod crashes;
+mod diagnose;
 mod diagnostics;
 mod examples;
 mod faults;
