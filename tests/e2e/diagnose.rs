@@ -158,7 +158,11 @@ elbv2::modify_listener(#{ ListenerArn: listener.ListenerArn, DefaultActions: [#{
 
 #[test]
 fn a_service_without_the_load_balancer() {
-    let d = diagnose_after(r#"ecs::update_service(#{ cluster: cluster, service: service, loadBalancers: [] });"#, true, &[]);
+    let d = diagnose_after(
+        r#"ecs::update_service(#{ cluster: cluster, service: service, loadBalancers: [] });"#,
+        true,
+        &[],
+    );
     names_only(&d, "service load balancer");
     assert!(d.stdout.contains("rent-a-room-service does not register its tasks with rent-a-room-tg"), "{}", d.stdout);
 }

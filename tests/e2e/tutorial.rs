@@ -220,3 +220,66 @@ fn parameters_customize_a_step_without_editing_it() {
     assert!(out.stderr.contains("target group api-tg exists as HTTP:8080"), "{}", out.stderr);
     assert_eq!(c.target_group("api-tg").port(), Some(8080));
 }
+
+#[test]
+fn autoscale_follows_cpu_memory_or_requests_and_updates_its_policy_in_place() {
+    let emu = Emulator::start();
+    emu.runbook().runbook("runbooks/tutorial.rhai", FAST).output().success();
+    let c = emu.clients();
+    let autoscale = |sets: &[&str]| {
+        let mut all = vec!["propagation_wait=0"];
+        all.extend_from_slice(sets);
+        emu.runbook().runbook("runbooks/autoscale.rhai", &all).output()
+    };
+    let policy = |name: &str| {
+        let all = c.scaling_policies(SERVICE_RESOURCE);
+        let named: Vec<_> = all.iter().filter(|p| p.policy_name() == name).cloned().collect();
+        assert_eq!(named.len(), 1, "one policy {name}: {all:?}");
+        let cfg = named[0].target_tracking_scaling_policy_configuration().unwrap().clone();
+        let spec = cfg.predefined_metric_specification().unwrap().clone();
+        (spec.predefined_metric_type().as_str().to_string(), spec.resource_label().map(str::to_string), cfg)
+    };
+
+    // CPU, as the tutorial, with another target: the same policy, changed in place.
+    autoscale(&["target_cpu=50"]).success();
+    let (kind, _, cfg) = policy("cpu-scaling-policy");
+    assert_eq!((kind.as_str(), cfg.target_value()), ("ECSServiceAverageCPUUtilization", 50.0));
+    assert_eq!((cfg.scale_in_cooldown(), cfg.scale_out_cooldown()), (None, None), "AWS's defaults unless given");
+
+    // Memory, with cooldowns.
+    autoscale(&["metric=memory", "target_memory=65", "scale_in_cooldown=120", "scale_out_cooldown=30"]).success();
+    let (kind, label, cfg) = policy("memory-scaling-policy");
+    assert_eq!((kind.as_str(), cfg.target_value(), label), ("ECSServiceAverageMemoryUtilization", 65.0, None));
+    assert_eq!((cfg.scale_in_cooldown(), cfg.scale_out_cooldown()), (Some(120), Some(30)));
+
+    // Requests per target, counted at the tutorial's load balancer and target group.
+    let out = autoscale(&["metric=requests", "target_requests=800"]).success();
+    assert!(
+        out.stderr.contains("scaling policy requests-scaling-policy: target 800.0 requests per target per minute"),
+        "{}",
+        out.stderr
+    );
+    let lb = c.load_balancer("rent-a-room-alb").load_balancer_arn().unwrap().to_string();
+    let tg = c.target_group("rent-a-room-tg").target_group_arn().unwrap().to_string();
+    let expected = format!("{}/{}", lb.split(":loadbalancer/").nth(1).unwrap(), tg.split(':').nth(5).unwrap());
+    assert!(
+        expected.starts_with("app/rent-a-room-alb/") && expected.contains("/targetgroup/rent-a-room-tg/"),
+        "{expected}"
+    );
+    let (kind, label, cfg) = policy("requests-scaling-policy");
+    assert_eq!(
+        (kind.as_str(), cfg.target_value(), label.as_deref()),
+        ("ALBRequestCountPerTarget", 800.0, Some(expected.as_str()))
+    );
+    autoscale(&["metric=requests", "target_requests=900"]).success();
+    assert_eq!(policy("requests-scaling-policy").2.target_value(), 900.0);
+    assert_eq!(c.scaling_policies(SERVICE_RESOURCE).len(), 3, "one policy per metric");
+
+    let bad = autoscale(&["metric=disk"]);
+    assert_eq!(bad.code, 1);
+    assert!(bad.stderr.contains("unknown metric disk: use cpu, memory or requests"), "{}", bad.stderr);
+
+    // Teardown removes every metric's policy.
+    emu.runbook().runbook("runbooks/teardown.rhai", &[]).output().success();
+    assert!(c.scaling_policies(SERVICE_RESOURCE).is_empty());
+}

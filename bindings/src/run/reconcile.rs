@@ -252,6 +252,11 @@ fn first(list: &Value) -> Option<&Value> {
     list.as_array().and_then(|a| a.first())
 }
 
+/// The item of `list` whose `key` is `value`: a read filtered by name may answer more than asked.
+fn named<'a>(list: &'a Value, key: &str, value: &str) -> Option<&'a Value> {
+    list.as_array().and_then(|a| a.iter().find(|item| item[key].as_str() == Some(value)))
+}
+
 fn security_group(read: Read, i: &Value, _: Look) -> Result<Option<Found>, CallError> {
     let mut filters = vec![json!({ "Name": "group-name", "Values": [s(i, "GroupName")] })];
     if let Some(vpc) = i.get("VpcId") {
@@ -565,7 +570,7 @@ fn scaling_policy(read: Read, i: &Value, _: Look) -> Result<Option<Found>, CallE
     let request = json!({ "ServiceNamespace": s(i, "ServiceNamespace"), "ResourceId": s(i, "ResourceId"),
                           "ScalableDimension": s(i, "ScalableDimension"), "PolicyNames": [s(i, "PolicyName")] });
     let out = read(Svc::ApplicationAutoscaling, "DescribeScalingPolicies", request)?;
-    Ok(first(&out["ScalingPolicies"])
+    Ok(named(&out["ScalingPolicies"], "PolicyName", i["PolicyName"].as_str().unwrap_or_default())
         .and_then(|p| found(p["PolicyARN"].as_str()?, json!({ "PolicyARN": p["PolicyARN"], "Alarms": p["Alarms"] }))))
 }
 
@@ -574,7 +579,7 @@ fn scheduled_action(read: Read, i: &Value, _: Look) -> Result<Option<Found>, Cal
                           "ScalableDimension": s(i, "ScalableDimension"),
                           "ScheduledActionNames": [s(i, "ScheduledActionName")] });
     let out = read(Svc::ApplicationAutoscaling, "DescribeScheduledActions", request)?;
-    Ok(first(&out["ScheduledActions"])
+    Ok(named(&out["ScheduledActions"], "ScheduledActionName", i["ScheduledActionName"].as_str().unwrap_or_default())
         .and_then(|a| found(a["ScheduledActionARN"].as_str().unwrap_or("scheduled action"), json!({}))))
 }
 
