@@ -283,3 +283,65 @@ fn autoscale_follows_cpu_memory_or_requests_and_updates_its_policy_in_place() {
     emu.runbook().runbook("runbooks/teardown.rhai", &[]).output().success();
     assert!(c.scaling_policies(SERVICE_RESOURCE).is_empty());
 }
+
+#[test]
+fn a_rollout_moves_the_targets_to_new_ips_behind_the_same_dns_name() {
+    // The emulator completes a deployment once its tasks run (as ECS does when they are healthy).
+    let emu = Emulator::start_with(&[("MOTO_ECS_SERVICE_RUNNING", "1")]);
+    emu.runbook().runbook("runbooks/tutorial.rhai", FAST).output().success();
+    let c = emu.clients();
+    let tg = c.target_group("rent-a-room-tg").target_group_arn().unwrap().to_string();
+    let targets = || {
+        let out = c.block_on(c.elbv2.describe_target_health().target_group_arn(&tg).send()).unwrap();
+        let mut found: Vec<(String, String)> = out
+            .target_health_descriptions()
+            .iter()
+            .map(|d| {
+                let state =
+                    d.target_health().and_then(|h| h.state()).map(|s| s.as_str().to_string()).unwrap_or_default();
+                (d.target().and_then(|t| t.id()).unwrap_or_default().to_string(), state)
+            })
+            .collect();
+        found.sort();
+        found
+    };
+    let before = targets();
+    assert_eq!(before.len(), 3, "{before:?}");
+    let dns = c.load_balancer("rent-a-room-alb").dns_name().unwrap().to_string();
+
+    let out = emu.runbook().runbook("runbooks/rollout.rhai", &["emulator=true"]).output().success();
+    let after = targets();
+    assert_eq!(after.len(), 3, "{after:?}");
+    assert!(after.iter().all(|(_, state)| state == "healthy"), "{after:?}");
+    for (ip, _) in &before {
+        assert!(!after.iter().any(|(a, _)| a == ip), "old IP {ip} is out: {after:?}");
+        assert!(out.stdout.contains(ip), "{ip} listed as deregistered: {}", out.stdout);
+    }
+    // The new targets are the running tasks' IPs.
+    let cluster = "rent-a-room-cluster";
+    let running = aws_sdk_ecs::types::DesiredStatus::Running;
+    let tasks = c
+        .block_on(
+            c.ecs.list_tasks().cluster(cluster).service_name("rent-a-room-service").desired_status(running).send(),
+        )
+        .unwrap();
+    let described =
+        c.block_on(c.ecs.describe_tasks().cluster(cluster).set_tasks(Some(tasks.task_arns().to_vec())).send()).unwrap();
+    let mut ips: Vec<String> = described
+        .tasks()
+        .iter()
+        .flat_map(|t| t.attachments().iter().flat_map(|a| a.details().iter()))
+        .filter(|d| d.name() == Some("privateIPv4Address"))
+        .filter_map(|d| d.value().map(str::to_string))
+        .collect();
+    ips.sort();
+    assert_eq!(ips, after.iter().map(|(ip, _)| ip.clone()).collect::<Vec<_>>());
+    assert_eq!(c.load_balancer("rent-a-room-alb").dns_name(), Some(dns.as_str()));
+    assert!(
+        out.stdout.contains(&format!("3 registered, 3 deregistered; clients still use http://{dns}")),
+        "{}",
+        out.stdout
+    );
+    assert!(out.stdout.contains("deregistered (drains up to 300 s)"), "{}", out.stdout);
+    assert!(out.stderr.contains("ecs::wait_deployment_complete: done after"), "{}", out.stderr);
+}
