@@ -15,7 +15,8 @@ pub fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).parent().map(Path::to_path_buf).unwrap_or_default()
 }
 
-fn venv() -> PathBuf {
+/// The Python environment with the emulator (and the aws CLI).
+pub fn venv() -> PathBuf {
     std::env::var_os("RUNBOOK_VENV").map(PathBuf::from).unwrap_or_else(|| root().join(".venv"))
 }
 

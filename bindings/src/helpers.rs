@@ -26,6 +26,7 @@ pub const HELPERS: &[(&str, &str)] = &[
         "the parameter, converted to the type of default (integer, float, bool, string, array), or default",
     ),
     ("env(name)", "the environment variable, or () when it is not set"),
+    ("read_file(path)", "a local file's text (a path relative to the current folder, as the aws CLI's file://)"),
     ("sleep(seconds)", "pauses (integer or float seconds); Ctrl-C interrupts it"),
     ("ec2_tags(type, tags)", "TagSpecifications for an EC2 create: a map of tags, or just the Name as a string"),
     ("ec2_named(type, name)", "the live EC2 resource of that type whose Name tag is name, or () when there is none"),
@@ -119,6 +120,9 @@ pub fn register(engine: &mut Engine, ctx: Rc<Context>, used_params: Rc<RefCell<B
         },
     );
 
+    engine.register_fn("read_file", |nc: NativeCallContext, path: &str| -> Result<String, Box<EvalAltResult>> {
+        std::fs::read_to_string(path).map_err(|e| at(runtime_error(format!("read_file: cannot read {path}: {e}")), &nc))
+    });
     engine.register_fn("env", |name: &str| -> Dynamic {
         std::env::var(name).map(Dynamic::from).unwrap_or(Dynamic::UNIT)
     });

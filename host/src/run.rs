@@ -185,6 +185,10 @@ fn summary(file: &Path, ctx: &Context, safety: &Safety, ok: bool, secs: f64) -> 
     for (i, c) in created.iter().enumerate() {
         let _ = writeln!(o, "  {} {c}", if i == 0 { "created:" } else { "        " });
     }
+    let changed: Vec<&String> = writes.iter().flat_map(|w| &w.changed).collect();
+    for (i, c) in changed.iter().enumerate() {
+        let _ = writeln!(o, "  {} {c}", if i == 0 { "changed:" } else { "        " });
+    }
     for w in writes.iter().filter(|w| w.reconciled.is_some()) {
         let found = w.reconciled.as_deref().unwrap_or("?");
         let _ = writeln!(o, "  reconciled: {} ({}): its answer was lost; found {found}", w.function, w.at);
@@ -194,7 +198,7 @@ fn summary(file: &Path, ctx: &Context, safety: &Safety, ok: bool, secs: f64) -> 
     }
     if let Some(path) = safety.journal_path() {
         let _ = writeln!(o, "  journal: {}", path.display());
-        if !created.is_empty() {
+        if !created.is_empty() || !changed.is_empty() {
             let _ = writeln!(o, "  undo:    runbook undo {}", safety.run_id);
         }
     }

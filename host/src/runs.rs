@@ -111,7 +111,8 @@ pub fn render(records: &[Value]) -> String {
                 }
                 for c in out["created"].as_array().into_iter().flatten() {
                     created += 1;
-                    let _ = writeln!(o, "        created {} {}", text(&c["kind"]), text(&c["id"]));
+                    let verb = if c["restores"] == true { "undo restores the" } else { "created" };
+                    let _ = writeln!(o, "        {verb} {} {}", text(&c["kind"]), text(&c["id"]));
                 }
                 if let Some(reason) = out["not_undoable"].as_str() {
                     let _ = writeln!(o, "        cannot be undone: {reason}");
@@ -229,8 +230,9 @@ pub fn undo(dir: &Path, run: &str, overrides: AwsOptions, dry: bool) -> ExitCode
         _ => "failed",
     };
     safety.close_journal(outcome, None, ctx.stats.calls.get(), secs);
+    let restored = if report.restored > 0 { format!("{} restored, ", report.restored) } else { String::new() };
     eprintln!(
-        "runbook: undo of {id} {outcome}: {} removed, {} already gone, {} left as they were, {} failed, in {secs:.2} s",
+        "runbook: undo of {id} {outcome}: {} removed, {restored}{} already gone, {} left as they were, {} failed, in {secs:.2} s",
         report.removed,
         report.already_gone,
         report.left + report.moot,

@@ -164,3 +164,97 @@ fn a_vpc_of_its_own_is_found_by_name_on_every_run_and_undone_whole() {
     let subnets = c.block_on(c.ec2.describe_subnets().filters(named("vpc-id", &vpc)).send()).unwrap();
     assert!(subnets.subnets().is_empty());
 }
+
+/// A self-signed certificate and its key, as PEM files, made with the emulator's own Python
+/// (its `cryptography` package).
+fn self_signed_pair() -> (std::path::PathBuf, std::path::PathBuf) {
+    let cert = runbook_tests::script("cert.pem", "");
+    let key = cert.with_file_name("key.pem");
+    let program = r#"
+import datetime, sys
+from cryptography import x509
+from cryptography.x509.oid import NameOID
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "rent-a-room.example")])
+now = datetime.datetime.now(datetime.timezone.utc)
+cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+        .serial_number(x509.random_serial_number()).not_valid_before(now)
+        .not_valid_after(now + datetime.timedelta(days=2)).sign(key, hashes.SHA256()))
+open(sys.argv[1], "wb").write(cert.public_bytes(serialization.Encoding.PEM))
+open(sys.argv[2], "wb").write(key.private_bytes(serialization.Encoding.PEM,
+    serialization.PrivateFormat.TraditionalOpenSSL, serialization.NoEncryption()))
+"#;
+    let status = std::process::Command::new(runbook_tests::venv().join("bin/python"))
+        .args(["-c", program, cert.to_str().unwrap(), key.to_str().unwrap()])
+        .status()
+        .expect("python");
+    assert!(status.success());
+    (cert, key)
+}
+
+#[test]
+fn https_adds_a_certificate_listener_and_redirect_and_undoes_them() {
+    let emu = Emulator::start();
+    emu.runbook().runbook("runbooks/tutorial.rhai", FAST).output().success();
+    let (cert, key) = self_signed_pair();
+    let files = [format!("cert_file={}", cert.display()), format!("key_file={}", key.display())];
+    let sets: Vec<&str> = files.iter().map(String::as_str).collect();
+    emu.runbook().runbook("examples/https.rhai", &sets).output().success();
+    let first = emu.last_journal()[0]["run"].as_str().unwrap().to_string();
+    let journal_text = std::fs::read_to_string(emu.journal.join(format!("{first}.jsonl"))).unwrap();
+    assert!(!journal_text.contains("PRIVATE KEY"), "the private key is not journaled");
+    let again = emu.runbook().runbook("examples/https.rhai", &sets).output().success();
+    assert!(again.stderr.contains("0 write(s), 0 created"), "{}", again.stderr);
+
+    let c = emu.clients();
+    let tg = c.target_group("rent-a-room-tg").target_group_arn().unwrap().to_string();
+    let lb = c.load_balancer("rent-a-room-alb");
+    let listener =
+        |port: i32| c.listeners(lb.load_balancer_arn().unwrap()).into_iter().find(|l| l.port() == Some(port));
+    let cert_arn = c
+        .block_on(c.iam.get_server_certificate().server_certificate_name("rent-a-room-cert").send())
+        .unwrap()
+        .server_certificate()
+        .unwrap()
+        .server_certificate_metadata()
+        .unwrap()
+        .arn()
+        .to_string();
+    let https = listener(443).expect("an HTTPS listener");
+    assert_eq!(https.protocol().map(|p| p.as_str()), Some("HTTPS"));
+    assert_eq!(https.ssl_policy(), Some("ELBSecurityPolicy-TLS13-1-2-2021-06"));
+    assert_eq!(https.certificates()[0].certificate_arn(), Some(cert_arn.as_str()));
+    assert_eq!(https.default_actions()[0].target_group_arn(), Some(tg.as_str()));
+    let http = listener(80).unwrap();
+    let redirect = http.default_actions()[0].redirect_config().expect("a redirect");
+    assert_eq!((redirect.protocol(), redirect.port()), (Some("HTTPS"), Some("443")));
+    assert_eq!(redirect.status_code().map(|s| s.as_str()), Some("HTTP_301"));
+    let sg = &c.security_groups("group-name", "rent-a-room-alb-sg")[0];
+    let opens = |port: i32, group: &aws_sdk_ec2::types::SecurityGroup| {
+        group.ip_permissions().iter().any(|p| p.from_port() == Some(port) && p.to_port() == Some(port))
+    };
+    assert!(opens(443, sg) && opens(80, sg));
+
+    // Another SSL policy: the listener changes in place, and undoing that run puts the first back.
+    emu.runbook()
+        .runbook("examples/https.rhai", &[sets[0], sets[1], "ssl_policy=ELBSecurityPolicy-2016-08"])
+        .output()
+        .success();
+    let changed = emu.last_journal()[0]["run"].as_str().unwrap().to_string();
+    assert_eq!(listener(443).unwrap().ssl_policy(), Some("ELBSecurityPolicy-2016-08"));
+    let undo = emu.runbook().args(["undo", &changed]).output().success();
+    assert!(undo.stdout.contains("elbv2::modify_listener: restored settings of listener arn:"), "{}", undo.stdout);
+    assert_eq!(listener(443).unwrap().ssl_policy(), Some("ELBSecurityPolicy-TLS13-1-2-2021-06"));
+
+    // Undoing the first run: HTTP forwards again, and the rest is gone.
+    let undo = emu.runbook().args(["undo", &first]).output().success();
+    assert!(undo.stderr.contains("3 removed, 1 restored, 0 already gone"), "{}", undo.stderr);
+    assert!(listener(443).is_none());
+    assert_eq!(listener(80).unwrap().default_actions()[0].target_group_arn(), Some(tg.as_str()));
+    let gone = c.block_on(c.iam.get_server_certificate().server_certificate_name("rent-a-room-cert").send());
+    assert!(gone.is_err(), "the certificate is deleted");
+    let sg = &c.security_groups("group-name", "rent-a-room-alb-sg")[0];
+    assert!(!opens(443, sg) && opens(80, sg));
+}

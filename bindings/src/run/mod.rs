@@ -70,6 +70,8 @@ pub struct WriteEntry {
     pub state: State,
     /// `target group arn:...`
     pub created: Vec<String>,
+    /// What it changed that existed, and undo puts back: `settings of listener arn:...`
+    pub changed: Vec<String>,
     /// An attempt's answer was lost after it had done the write: what the look-up found.
     pub reconciled: Option<String>,
 }
@@ -233,6 +235,7 @@ impl Safety {
             input: shown.clone(),
             state: State::Sent,
             created: vec![],
+            changed: vec![],
             reconciled: None,
         };
         if self.mode == Mode::Plan {
@@ -312,7 +315,16 @@ impl Safety {
                     entry.reconciled = Some(found.id.clone());
                 }
                 let inverse = undo::inverse(svc, op, &value, &json::to_value(out), &before);
-                entry.created = inverse.created.iter().map(|c| format!("{} {}", c.kind, c.id)).collect();
+                let named = |restores: bool| -> Vec<String> {
+                    inverse
+                        .created
+                        .iter()
+                        .filter(|c| c.restores == restores)
+                        .map(|c| format!("{} {}", c.kind, c.id))
+                        .collect()
+                };
+                entry.created = named(false);
+                entry.changed = named(true);
                 outcome["created"] = json!(inverse.created);
                 if let Some(replaced) = inverse.replaced {
                     outcome["replaced"] = json!(replaced);

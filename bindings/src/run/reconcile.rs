@@ -101,10 +101,12 @@ pub fn entry_for(svc: Svc, op: &str) -> Option<Entry> {
         (Iam, "CreateUser") => entry(Duplicates, &["EntityAlreadyExists"], user),
         (Iam, "CreateInstanceProfile") => entry(Duplicates, &["EntityAlreadyExists"], instance_profile),
         (Iam, "CreatePolicy") => entry(Duplicates, &["EntityAlreadyExists"], policy),
+        (Iam, "UploadServerCertificate") => entry(Duplicates, &["EntityAlreadyExists"], server_certificate),
         (Iam, "PutRolePolicy") => entry(Converges, &[], role_policy),
         (Iam, "AttachRolePolicy") => entry(Converges, &[], attached_policy),
         (ApplicationAutoscaling, "RegisterScalableTarget") => entry(Converges, &[], scalable_target),
         (ApplicationAutoscaling, "PutScalingPolicy") => entry(Converges, &[], scaling_policy),
+        (Elbv2, "ModifyListener") => entry(Converges, &[], listener_settings),
         (ApplicationAutoscaling, "PutScheduledAction") => entry(Converges, &[], scheduled_action),
         _ => return None,
     })
@@ -530,6 +532,16 @@ fn iam_get(read: Read, i: &Value, op: &str, name: &str, member: &str) -> Result<
     Ok(out.and_then(|o| found(o[member]["Arn"].as_str()?, json!({ member: o[member] }))))
 }
 
+/// The upload answers the certificate's metadata, which the look-up finds inside it.
+fn server_certificate(read: Read, i: &Value, _: Look) -> Result<Option<Found>, CallError> {
+    let name = "ServerCertificateName";
+    let out = absent(read(Svc::Iam, "GetServerCertificate", json!({ name: s(i, name) })))?;
+    Ok(out.and_then(|o| {
+        let meta = &o["ServerCertificate"]["ServerCertificateMetadata"];
+        found(meta["Arn"].as_str()?, json!({ "ServerCertificateMetadata": meta }))
+    }))
+}
+
 fn policy(read: Read, i: &Value, _: Look) -> Result<Option<Found>, CallError> {
     let path = i.get("Path").and_then(Value::as_str).unwrap_or("/");
     let out = read(Svc::Iam, "ListPolicies", json!({ "Scope": "Local", "PathPrefix": path }))?;
@@ -572,6 +584,12 @@ fn scaling_policy(read: Read, i: &Value, _: Look) -> Result<Option<Found>, CallE
     let out = read(Svc::ApplicationAutoscaling, "DescribeScalingPolicies", request)?;
     Ok(named(&out["ScalingPolicies"], "PolicyName", i["PolicyName"].as_str().unwrap_or_default())
         .and_then(|p| found(p["PolicyARN"].as_str()?, json!({ "PolicyARN": p["PolicyARN"], "Alarms": p["Alarms"] }))))
+}
+
+/// A listener's settings, which a `ModifyListener` replaces and undo puts back.
+fn listener_settings(read: Read, i: &Value, _: Look) -> Result<Option<Found>, CallError> {
+    let out = read(Svc::Elbv2, "DescribeListeners", json!({ "ListenerArns": [s(i, "ListenerArn")] }))?;
+    Ok(first(&out["Listeners"]).and_then(|l| found(l["ListenerArn"].as_str()?, l.clone())))
 }
 
 fn scheduled_action(read: Read, i: &Value, _: Look) -> Result<Option<Found>, CallError> {

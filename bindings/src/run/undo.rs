@@ -17,6 +17,10 @@ pub struct Created {
     pub kind: String,
     pub id: String,
     pub undo: Vec<Step>,
+    /// The write changed something that existed, and `undo` puts back what it replaced, rather than
+    /// removing a thing the write made.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub restores: bool,
 }
 
 /// One call of an undo, optionally retried while AWS answers one of `retry` (a dependency still
@@ -89,20 +93,23 @@ fn one(kind: &str, id: Option<String>, undo: impl FnOnce(&str) -> Vec<Step>) -> 
     match id {
         Some(id) => {
             let steps = undo(&id);
-            vec![Created { kind: kind.into(), id, undo: steps }]
+            vec![Created { kind: kind.into(), id, undo: steps, restores: false }]
         }
         None => vec![],
     }
 }
 
 fn many(kind: &str, ids: Vec<String>, undo: impl Fn(&str) -> Vec<Step>) -> Vec<Created> {
-    ids.into_iter().map(|id| Created { kind: kind.into(), undo: undo(&id), id }).collect()
+    ids.into_iter().map(|id| Created { kind: kind.into(), undo: undo(&id), id, restores: false }).collect()
 }
 
 /// What a successful write created and the calls that remove it. `before` is what its look-up
 /// found before it was sent (see `reconcile`): a write that returned, updated or replaced something
 /// that existed already created nothing, and undo leaves that thing alone.
 pub fn inverse(svc: Svc, op: &str, i: &Value, o: &Value, before: &Before) -> Inverse {
+    if let (Svc::Elbv2, "ModifyListener", Before::Present(found)) = (svc, op, before) {
+        return restore_listener(found);
+    }
     let again = reconcile::entry_for(svc, op).map(|e| e.again);
     if again.is_some_and(|a| a != Again::Adds) {
         match before {
@@ -275,6 +282,12 @@ pub fn inverse(svc: Svc, op: &str, i: &Value, o: &Value, before: &Before) -> Inv
                 json!({ "InstanceProfileName": name, "RoleName": s("RoleName") }),
             )]
         }),
+        (Iam, "UploadServerCertificate") => {
+            one("server certificate", text(o, "ServerCertificateMetadata.ServerCertificateName"), |name| {
+                vec![step(Iam, "DeleteServerCertificate", json!({ "ServerCertificateName": name }))
+                    .retry(&["DeleteConflict"])]
+            })
+        }
         (Iam, "CreateUser") => one("user", text(o, "User.UserName"), |name| {
             vec![step(Iam, "DeleteUser", json!({ "UserName": name })).retry(&["DeleteConflict"])]
         }),
@@ -326,6 +339,24 @@ pub fn inverse(svc: Svc, op: &str, i: &Value, o: &Value, before: &Before) -> Inv
     Inverse { created, not_undoable: None, replaced: None }
 }
 
+/// A listener's settings as they were before a `ModifyListener`: undo sets them again.
+fn restore_listener(found: &reconcile::Found) -> Inverse {
+    let l = &found.output;
+    let mut input = json!({ "ListenerArn": found.id });
+    for k in ["Port", "Protocol", "DefaultActions", "SslPolicy", "AlpnPolicy", "MutualAuthentication"] {
+        if l.get(k).is_some_and(|v| !v.is_null() && v.as_array().is_none_or(|a| !a.is_empty())) {
+            input[k] = l[k].clone();
+        }
+    }
+    // Only the default certificate is set by ModifyListener; the others are the listener's list.
+    if let Some(default) = l["Certificates"].as_array().and_then(|c| c.first()) {
+        input["Certificates"] = json!([{ "CertificateArn": default["CertificateArn"] }]);
+    }
+    let undo = vec![step(Svc::Elbv2, "ModifyListener", input)];
+    let created = vec![Created { kind: "settings of listener".into(), id: found.id.clone(), undo, restores: true }];
+    Inverse { created, not_undoable: None, replaced: Some(found.id.clone()) }
+}
+
 fn not_undoable(reason: &str) -> Inverse {
     Inverse { created: vec![], not_undoable: Some(reason.into()), replaced: None }
 }
@@ -334,6 +365,8 @@ fn not_undoable(reason: &str) -> Inverse {
 #[derive(Debug, Default)]
 pub struct Report {
     pub removed: usize,
+    /// Changed settings put back as they were before the run.
+    pub restored: usize,
     pub already_gone: usize,
     pub left: usize,
     /// Changes in place to resources the run created (and undo removes).
@@ -456,8 +489,9 @@ pub fn undo(ctx: &Context, records: &[Value], dry: bool) -> Report {
         }
         let created: Vec<Created> = serde_json::from_value(outcome["created"].clone()).unwrap_or_default();
         for c in created.iter().rev() {
+            let (verb, done) = if c.restores { ("restore", "restored") } else { ("remove", "removed") };
             if dry {
-                println!("{head}: would remove {} {}", c.kind, c.id);
+                println!("{head}: would {verb} {} {}", c.kind, c.id);
                 for s in &c.undo {
                     println!(
                         "        {}::{} {}",
@@ -470,8 +504,12 @@ pub fn undo(ctx: &Context, records: &[Value], dry: bool) -> Report {
             }
             match remove(ctx, c) {
                 Ok(true) => {
-                    println!("{head}: removed {} {}", c.kind, c.id);
-                    report.removed += 1;
+                    println!("{head}: {done} {} {}", c.kind, c.id);
+                    if c.restores {
+                        report.restored += 1;
+                    } else {
+                        report.removed += 1;
+                    }
                 }
                 Ok(false) => {
                     println!("{head}: {} {} was already gone", c.kind, c.id);
@@ -479,7 +517,7 @@ pub fn undo(ctx: &Context, records: &[Value], dry: bool) -> Report {
                 }
                 Err(e) => {
                     println!(
-                        "{head}: could not remove {} {}: {}: {}",
+                        "{head}: could not {verb} {} {}: {}: {}",
                         c.kind,
                         c.id,
                         e.code(),
