@@ -266,6 +266,17 @@ impl Run {
         self.args(args)
     }
 
+    /// Starts the binary with its output piped, for tests that act while it runs.
+    pub fn spawn(self) -> std::process::Child {
+        let mut cmd = Command::new(runbook_bin());
+        let dir = self.dir.clone().unwrap_or_else(root);
+        cmd.args(&self.args).current_dir(dir).env_remove("AWS_PROFILE").env_remove("AWS_ENDPOINT_URL");
+        for (k, v) in &self.env {
+            cmd.env(k, v);
+        }
+        cmd.stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped()).spawn().expect("start runbook")
+    }
+
     pub fn output(self) -> Output {
         let mut cmd = Command::new(runbook_bin());
         let dir = self.dir.clone().unwrap_or_else(root);
@@ -313,15 +324,39 @@ pub struct Clients {
 
 impl Clients {
     fn new(url: &str) -> Clients {
+        Clients::in_region(url, "us-east-1", None)
+    }
+
+    /// Clients in `region` of `account`, through the role `role` assumed there (the emulator answers
+    /// an assumed role with credentials for that role's account), or of the default account.
+    pub fn in_region(url: &str, region: &str, account_role: Option<(&str, &str)>) -> Clients {
         let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
         let creds = aws_sdk_ecs::config::Credentials::new("testing", "testing", None, None, "tests");
-        let config = rt.block_on(
-            aws_config::defaults(aws_config::BehaviorVersion::latest())
-                .region(aws_config::Region::new("us-east-1"))
-                .endpoint_url(url)
-                .credentials_provider(creds)
-                .load(),
-        );
+        let load = |creds: aws_sdk_ecs::config::Credentials| {
+            rt.block_on(
+                aws_config::defaults(aws_config::BehaviorVersion::latest())
+                    .region(aws_config::Region::new(region.to_string()))
+                    .endpoint_url(url)
+                    .credentials_provider(creds)
+                    .load(),
+            )
+        };
+        let mut config = load(creds);
+        if let Some((account, role)) = account_role {
+            let sts = aws_sdk_sts::Client::new(&config);
+            let arn = format!("arn:aws:iam::{account}:role/{role}");
+            let out =
+                rt.block_on(sts.assume_role().role_arn(arn).role_session_name("tests").send()).expect("assume role");
+            let c = out.credentials().expect("credentials");
+            let assumed = aws_sdk_ecs::config::Credentials::new(
+                c.access_key_id(),
+                c.secret_access_key(),
+                Some(c.session_token().to_string()),
+                None,
+                "tests-assumed",
+            );
+            config = load(assumed);
+        }
         Clients {
             ecs: aws_sdk_ecs::Client::new(&config),
             elbv2: aws_sdk_elasticloadbalancingv2::Client::new(&config),

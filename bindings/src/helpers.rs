@@ -28,6 +28,7 @@ pub const HELPERS: &[(&str, &str)] = &[
     ("env(name)", "the environment variable, or () when it is not set"),
     ("read_file(path)", "a local file's text (a path relative to the current folder, as the aws CLI's file://)"),
     ("sleep(seconds)", "pauses (integer or float seconds); Ctrl-C interrupts it"),
+    ("target()", "where the run is: #{ account, region, profile } (the account asked of STS once)"),
     ("ec2_tags(type, tags)", "TagSpecifications for an EC2 create: a map of tags, or just the Name as a string"),
     ("ec2_named(type, name)", "the live EC2 resource of that type whose Name tag is name, or () when there is none"),
     ("ec2_named(type, name, filters)", "the same, narrowed by describe filters: #{ \"vpc-id\": vpc }"),
@@ -133,6 +134,21 @@ pub fn register(engine: &mut Engine, ctx: Rc<Context>, used_params: Rc<RefCell<B
     let c = ctx.clone();
     engine.register_fn("sleep", move |nc: NativeCallContext, secs: f64| -> Result<(), Box<EvalAltResult>> {
         sleep(&c, secs).map_err(|e| at(e, &nc))
+    });
+
+    let c = ctx.clone();
+    engine.register_fn("target", move |nc: NativeCallContext| -> Result<Map, Box<EvalAltResult>> {
+        // A fleet names each target's account; a single run asks STS.
+        let account = match std::env::var("RUNBOOK_TARGET_ACCOUNT").ok().filter(|a| !a.is_empty()) {
+            Some(a) => a,
+            None => c.account().map_err(|e| at(crate::to_script_error(&e), &nc))?,
+        };
+        let text = |v: Option<String>| v.map(Dynamic::from).unwrap_or(Dynamic::UNIT);
+        let mut m = Map::new();
+        m.insert("account".into(), account.into());
+        m.insert("region".into(), text(c.region().map(str::to_string)));
+        m.insert("profile".into(), text(c.profile.clone()));
+        Ok(m)
     });
 
     // During a plan nothing was written: the runbook's own log lines say so.

@@ -117,6 +117,10 @@ pub struct Context {
     ec2: OnceCell<aws_sdk_ec2::Client>,
     iam: OnceCell<aws_sdk_iam::Client>,
     autoscaling: OnceCell<aws_sdk_applicationautoscaling::Client>,
+    /// The profile named on the command line or by AWS_PROFILE.
+    pub profile: Option<String>,
+    /// The account the credentials belong to, asked of STS once.
+    account: OnceCell<String>,
     pub interrupt: Arc<Interrupt>,
     /// The SDK's attempts of the call in flight, seen by an interceptor on every client.
     pub attempts: crate::attempts::Attempts,
@@ -203,6 +207,8 @@ impl Context {
             ec2: OnceCell::new(),
             iam: OnceCell::new(),
             autoscaling: OnceCell::new(),
+            profile: opts.profile.clone().or_else(|| std::env::var("AWS_PROFILE").ok().filter(|p| !p.is_empty())),
+            account: OnceCell::new(),
             interrupt: Arc::new(Interrupt::default()),
             attempts: Default::default(),
             max_attempts,
@@ -222,6 +228,20 @@ impl Context {
 
     pub fn endpoint(&self) -> Option<&str> {
         self.config.endpoint_url()
+    }
+
+    /// The account of the credentials in use (STS GetCallerIdentity, asked once).
+    pub fn account(&self) -> Result<String, CallError> {
+        if let Some(a) = self.account.get() {
+            return Ok(a.clone());
+        }
+        let sts = aws_sdk_sts::Client::new(&self.config);
+        let who = self.block_on("sts", "GetCallerIdentity", async move {
+            sts.get_caller_identity().send().await.map_err(|e| CallError::sdk("sts", "GetCallerIdentity", e))
+        })?;
+        let account = who.account().unwrap_or_default().to_string();
+        let _ = self.account.set(account.clone());
+        Ok(account)
     }
 
     pub fn handle(&self) -> tokio::runtime::Handle {
@@ -327,7 +347,7 @@ fn retry_config(opts: &AwsOptions) -> Result<Option<(aws_config::retry::RetryCon
 
 /// A named profile must exist in the shared config or credentials file; the SDK would otherwise
 /// fall back to other credentials without a word.
-fn check_profile(name: &str, from: &str) -> Result<(), String> {
+pub fn check_profile(name: &str, from: &str) -> Result<(), String> {
     if name == "default" {
         return Ok(());
     }

@@ -25,6 +25,8 @@ enum Command {
         step: bool,
         #[command(flatten)]
         common: Common,
+        #[command(flatten, next_help_heading = "Many targets")]
+        fleet: crate::fleet::FleetArgs,
     },
     /// Show the writes a runbook would make, without making them (reads are sent)
     Plan {
@@ -32,6 +34,8 @@ enum Command {
         file: PathBuf,
         #[command(flatten)]
         common: Common,
+        #[command(flatten, next_help_heading = "Many targets")]
+        fleet: crate::fleet::FleetArgs,
     },
     /// Show a runbook's opening comment and the parameters it and its imports read
     Params {
@@ -68,6 +72,9 @@ enum Command {
         /// Only show what would be removed
         #[arg(long)]
         plan: bool,
+        /// For a fleet run: targets undone at once (default 1)
+        #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=256))]
+        concurrency: Option<u32>,
         /// How to reach AWS; profile, region and endpoint default to the run's
         #[command(flatten)]
         aws: AwsArgs,
@@ -181,19 +188,32 @@ pub fn main() -> ExitCode {
         }
     };
     match cli.command {
-        Command::Run { file, step, common } => {
+        Command::Run { file, step, common, fleet } if fleet.active() => {
+            if step {
+                return crate::run::fail("--step asks before each write of one run: it does not go with many targets");
+            }
+            crate::fleet::run(&file, &common, &fleet, false)
+        }
+        Command::Plan { file, common, fleet } if fleet.active() => crate::fleet::run(&file, &common, &fleet, true),
+        Command::Run { file, step, common, fleet } => {
+            if let Some(e) = fleet.stray() {
+                return crate::run::fail(&e);
+            }
             let mode = if step { Mode::Step } else { Mode::Run };
             crate::run::on_script_thread(move || crate::run::run_file(&file, &common, mode))
         }
-        Command::Plan { file, common } => {
+        Command::Plan { file, common, fleet } => {
+            if let Some(e) = fleet.stray() {
+                return crate::run::fail(&e);
+            }
             crate::run::on_script_thread(move || crate::run::run_file(&file, &common, Mode::Plan))
         }
         Command::Params { file } => crate::params::show(&file),
         Command::Runs { writes, journal } => crate::runs::list(&journal.dir(), writes),
         Command::Show { run, journal } => crate::runs::show(&journal.dir(), &run),
-        Command::Undo { run, plan, aws, journal } => {
+        Command::Undo { run, plan, concurrency, aws, journal } => {
             let aws = aws.options();
-            crate::run::on_script_thread(move || crate::runs::undo(&journal.dir(), &run, aws, plan))
+            crate::run::on_script_thread(move || crate::runs::undo(&journal.dir(), &run, aws, plan, concurrency))
         }
         Command::Repl { common } => crate::run::on_script_thread(move || crate::repl::repl(&common)),
         Command::Help { topic } => crate::help::help(topic.as_deref()),

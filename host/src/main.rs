@@ -5,6 +5,7 @@ mod complete;
 mod definitions;
 mod diagnostics;
 mod engine;
+mod fleet;
 mod help;
 mod live;
 mod params;

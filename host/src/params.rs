@@ -238,6 +238,17 @@ pub fn kind(default: Option<&str>) -> &'static str {
     }
 }
 
+/// A value of the type a default's text has, for checking a `--set` value against it.
+pub fn typed_default(default: &str) -> rhai::Dynamic {
+    match kind(Some(default)) {
+        "integer" => rhai::Dynamic::from_int(0),
+        "float" => rhai::Dynamic::from_float(0.0),
+        "bool" => rhai::Dynamic::from_bool(false),
+        "array (comma-separated)" => rhai::Dynamic::from_array(vec![]),
+        _ => rhai::Dynamic::from(String::new()),
+    }
+}
+
 /// `runbook params FILE`: the runbook's opening comment, then each parameter it and its imports
 /// read, with its type, default and the `--set` that gives it.
 pub fn show(file: &Path) -> std::process::ExitCode {

@@ -54,7 +54,12 @@ pub fn connect(
     }
     ctx.verbose = common.verbose;
     let root = runbook_root(Path::new(file));
-    let safety = Rc::new(Safety::new(mode, journal::new_run_id(), !common.no_tag).with_root(root));
+    // A fleet names its targets' runs before starting them (see `fleet`).
+    let fleet_env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+    let run_id = fleet_env("RUNBOOK_RUN_ID")
+        .filter(|id| id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'))
+        .unwrap_or_else(journal::new_run_id);
+    let safety = Rc::new(Safety::new(mode, run_id, !common.no_tag).with_root(root));
     if mode != Mode::Plan {
         let params: serde_json::Map<String, serde_json::Value> =
             ctx.params.iter().map(|(k, v)| (k.clone(), journal::param_value(k, v))).collect();
@@ -67,6 +72,9 @@ pub fn connect(
             "endpoint": ctx.endpoint(),
             "tagged": !common.no_tag,
             "version": env!("CARGO_PKG_VERSION"),
+            "parent": fleet_env("RUNBOOK_PARENT_RUN"),
+            "target": fleet_env("RUNBOOK_TARGET"),
+            "account": fleet_env("RUNBOOK_TARGET_ACCOUNT"),
         });
         safety.open_journal(&common.journal.dir(), start)?;
     }

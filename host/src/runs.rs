@@ -18,9 +18,12 @@ pub fn list(dir: &Path, only_writes: bool) -> ExitCode {
         eprintln!("no runs recorded in {}", dir.display());
         return ExitCode::SUCCESS;
     }
+    // A fleet's children are shown through their fleet (`runbook show FLEET`).
     let runs: Vec<journal::RunSummary> = ids
         .iter()
-        .map(|id| journal::summarize(id, &journal::read(dir, id).unwrap_or_default()))
+        .map(|id| (id, journal::read(dir, id).unwrap_or_default()))
+        .filter(|(_, records)| records.first().is_none_or(|r| r["parent"].is_null()))
+        .map(|(id, records)| journal::summarize(id, &records))
         .filter(|s| !only_writes || s.writes > 0)
         .collect();
     if runs.is_empty() {
@@ -47,6 +50,10 @@ pub fn show(dir: &Path, run: &str) -> ExitCode {
         Ok(r) => r,
         Err(e) => return fail(&e),
     };
+    if crate::fleet::is_fleet(&records) {
+        print!("{}", crate::fleet::render(&records));
+        return ExitCode::SUCCESS;
+    }
     print!("{}", render(&records));
     ExitCode::SUCCESS
 }
@@ -175,11 +182,15 @@ fn undone_by(dir: &Path, id: &str) -> Option<String> {
     })
 }
 
-pub fn undo(dir: &Path, run: &str, overrides: AwsOptions, dry: bool) -> ExitCode {
+pub fn undo(dir: &Path, run: &str, overrides: AwsOptions, dry: bool, concurrency: Option<u32>) -> ExitCode {
     let records = match journal::read(dir, run) {
         Ok(r) => r,
         Err(e) => return fail(&e),
     };
+    if crate::fleet::is_fleet(&records) {
+        let endpoint = overrides.endpoint_url.clone().or_else(|| records[0]["endpoint"].as_str().map(str::to_string));
+        return crate::fleet::undo(dir, &records, endpoint.as_deref(), concurrency, dry);
+    }
     let Some(start) = records.iter().find(|r| r["type"] == "start") else {
         return fail(&format!("the journal of run {run} has no start record"));
     };

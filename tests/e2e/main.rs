@@ -14,6 +14,7 @@ mod diagnostics;
 mod examples;
 mod faults;
 mod fidelity;
+mod fleet;
 mod parity;
 mod query;
 mod readme;

@@ -93,7 +93,10 @@ fn find(dir: &Path, run_id: &str) -> Result<PathBuf, String> {
             .map(|id| dir.join(format!("{id}.jsonl")))
             .find(|path| {
                 let first = std::fs::read_to_string(path).ok().and_then(|t| t.lines().next().map(str::to_string));
-                first.and_then(|l| serde_json::from_str::<Value>(&l).ok()).is_some_and(|r| r["undo_of"].is_null())
+                // Nor is one target of a fleet: `last` is the fleet.
+                first
+                    .and_then(|l| serde_json::from_str::<Value>(&l).ok())
+                    .is_some_and(|r| r["undo_of"].is_null() && r["parent"].is_null())
             })
             .ok_or_else(|| no_runs(dir));
     }
@@ -145,6 +148,22 @@ pub fn summarize(id: &str, records: &[Value]) -> RunSummary {
     let start = records.iter().find(|r| r["type"] == "start");
     let end = records.iter().rev().find(|r| r["type"] == "end");
     let writes = records.iter().filter(|r| r["type"] == "intent").count();
+    // A fleet: its targets' outcomes in place of writes and a region.
+    if start.is_some_and(|s| s["kind"] == "fleet") {
+        let targets = start.and_then(|s| s["targets"].as_array()).map(Vec::len).unwrap_or(0);
+        let succeeded = end.and_then(|e| e["succeeded"].as_u64()).unwrap_or(0);
+        let outcome = end.and_then(|e| e["outcome"].as_str()).unwrap_or("unfinished").to_string();
+        let file = start.and_then(|s| s["file"].as_str()).unwrap_or("?");
+        return RunSummary {
+            id: id.to_string(),
+            file: format!("{file} (fleet: {succeeded} of {targets} targets succeeded)"),
+            started: start.and_then(|s| s["time"].as_str()).unwrap_or("?").to_string(),
+            outcome,
+            writes: records.iter().filter(|r| r["type"] == "child").count(),
+            region: "many".into(),
+            endpoint: start.and_then(|s| s["endpoint"].as_str()).unwrap_or("AWS").to_string(),
+        };
+    }
     let outcome = match end {
         Some(e) => e["outcome"].as_str().unwrap_or("?").to_string(),
         None => "unfinished".to_string(),
