@@ -4,7 +4,7 @@
 use crate::error::CallError;
 use crate::generated;
 use crate::model::{Paginator, Table};
-use crate::runtime::{CallFuture, Context};
+use crate::runtime::{CallFuture, Context, Place};
 use crate::validate::validate;
 use rhai::{Dynamic, Map};
 use std::sync::OnceLock;
@@ -82,13 +82,13 @@ impl Svc {
         })
     }
 
-    fn start<'a>(self, ctx: &'a Context, op: &str, input: &'a Map) -> Option<CallFuture<'a>> {
+    fn start<'a>(self, place: &'a Place, op: &str, input: &'a Map) -> Option<CallFuture<'a>> {
         match self {
-            Svc::Ecs => generated::ecs::call(ctx.ecs(), op, input),
-            Svc::Elbv2 => generated::elbv2::call(ctx.elbv2(), op, input),
-            Svc::Ec2 => generated::ec2::call(ctx.ec2(), op, input),
-            Svc::Iam => generated::iam::call(ctx.iam(), op, input),
-            Svc::ApplicationAutoscaling => generated::application_autoscaling::call(ctx.autoscaling(), op, input),
+            Svc::Ecs => generated::ecs::call(place.ecs(), op, input),
+            Svc::Elbv2 => generated::elbv2::call(place.elbv2(), op, input),
+            Svc::Ec2 => generated::ec2::call(place.ec2(), op, input),
+            Svc::Iam => generated::iam::call(place.iam(), op, input),
+            Svc::ApplicationAutoscaling => generated::application_autoscaling::call(place.autoscaling(), op, input),
         }
     }
 }
@@ -185,7 +185,8 @@ fn role_not_yet_usable(svc: Svc, e: &CallError) -> bool {
 /// One call with the SDK's own attempts. For a write (`write`), an attempt whose answer is lost
 /// ends the call (see `attempts`), so that the caller can look before sending again.
 fn send_once(ctx: &Context, svc: Svc, op: &str, input: &Map, write: bool) -> Result<Dynamic, CallError> {
-    let fut = svc.start(ctx, op, input).ok_or_else(|| CallError::Transport {
+    let place = ctx.place();
+    let fut = svc.start(&place, op, input).ok_or_else(|| CallError::Transport {
         service: svc.module().into(),
         operation: op.into(),
         code: "UnknownOperation".into(),
@@ -393,7 +394,7 @@ mod tests {
             for (name, op) in &table.operations {
                 let built = op.feature.is_none() || cfg!(feature = "ec2-all");
                 assert_eq!(fns.contains(op.func.as_str()), built, "{} {name}", svc.module());
-                assert_eq!(svc.start(&ctx, name, &empty).is_some(), built, "{} {name}", svc.module());
+                assert_eq!(svc.start(&ctx.place(), name, &empty).is_some(), built, "{} {name}", svc.module());
                 total += usize::from(built);
             }
             for (func, waiter) in svc.waiters() {

@@ -5,7 +5,7 @@ use crate::at;
 use crate::json;
 use crate::runtime::Context;
 use crate::table;
-use rhai::{Array, Dynamic, Engine, EvalAltResult, ImmutableString, Map, NativeCallContext, Position, INT};
+use rhai::{Array, Dynamic, Engine, EvalAltResult, FnPtr, ImmutableString, Map, NativeCallContext, Position, INT};
 use std::cell::RefCell;
 use std::collections::BTreeSet;
 use std::rc::Rc;
@@ -28,7 +28,12 @@ pub const HELPERS: &[(&str, &str)] = &[
     ("env(name)", "the environment variable, or () when it is not set"),
     ("read_file(path)", "a local file's text (a path relative to the current folder, as the aws CLI's file://)"),
     ("sleep(seconds)", "pauses (integer or float seconds); Ctrl-C interrupts it"),
-    ("target()", "where the run is: #{ account, region, profile } (the account asked of STS once)"),
+    ("target()", "where calls go: #{ account, region, profile } (the account asked of STS once)"),
+    ("with_region(region, block)", "runs the closure || { ... } with its calls in another region; undo goes there too"),
+    (
+        "with_target(target, block)",
+        "the same in another account: target is #{ account, role, region }, the role assumed in that account",
+    ),
     ("ec2_tags(type, tags)", "TagSpecifications for an EC2 create: a map of tags, or just the Name as a string"),
     ("ec2_named(type, name)", "the live EC2 resource of that type whose Name tag is name, or () when there is none"),
     ("ec2_named(type, name, filters)", "the same, narrowed by describe filters: #{ \"vpc-id\": vpc }"),
@@ -140,16 +145,51 @@ pub fn register(engine: &mut Engine, ctx: Rc<Context>, used_params: Rc<RefCell<B
     engine.register_fn("target", move |nc: NativeCallContext| -> Result<Map, Box<EvalAltResult>> {
         // A fleet names each target's account; a single run asks STS.
         let account = match std::env::var("RUNBOOK_TARGET_ACCOUNT").ok().filter(|a| !a.is_empty()) {
-            Some(a) => a,
-            None => c.account().map_err(|e| at(crate::to_script_error(&e), &nc))?,
+            Some(a) if c.away().is_none() => a,
+            _ => c.account().map_err(|e| at(crate::to_script_error(&e), &nc))?,
         };
         let text = |v: Option<String>| v.map(Dynamic::from).unwrap_or(Dynamic::UNIT);
         let mut m = Map::new();
         m.insert("account".into(), account.into());
-        m.insert("region".into(), text(c.region().map(str::to_string)));
+        m.insert("region".into(), text(c.place().region().map(str::to_string)));
         m.insert("profile".into(), text(c.profile.clone()));
         Ok(m)
     });
+
+    let c = ctx.clone();
+    engine.register_fn(
+        "with_region",
+        move |nc: NativeCallContext, region: &str, block: FnPtr| -> Result<Dynamic, Box<EvalAltResult>> {
+            elsewhere(&c, &nc, Some(region), None, &block)
+        },
+    );
+    let c = ctx.clone();
+    engine.register_fn(
+        "with_target",
+        move |nc: NativeCallContext, target: Map, block: FnPtr| -> Result<Dynamic, Box<EvalAltResult>> {
+            let text = |k: &str| target.get(k).filter(|v| !v.is_unit()).map(Dynamic::to_string);
+            for k in target.keys() {
+                if !["account", "role", "region"].contains(&k.as_str()) {
+                    return Err(at(
+                        runtime_error(format!("with_target: unknown key {k} (valid: account, role, region)")),
+                        &nc,
+                    ));
+                }
+            }
+            let role = match (text("role"), text("account")) {
+                (Some(r), _) if r.starts_with("arn:") => Some(r),
+                (Some(r), Some(a)) => Some(format!("arn:aws:iam::{a}:role/{r}")),
+                (Some(_), None) => {
+                    return Err(at(runtime_error("with_target: a role name needs the account it is in".into()), &nc))
+                }
+                (None, Some(_)) => {
+                    return Err(at(runtime_error("with_target: an account needs the role to assume there".into()), &nc))
+                }
+                (None, None) => None,
+            };
+            elsewhere(&c, &nc, text("region").as_deref(), role.as_deref(), &block)
+        },
+    );
 
     // During a plan nothing was written: the runbook's own log lines say so.
     let planned = move || if ctx.hooks.planning() { "(planned) " } else { "" };
@@ -159,6 +199,21 @@ pub fn register(engine: &mut Engine, ctx: Rc<Context>, used_params: Rc<RefCell<B
     engine.register_fn("warn", move |msg: ImmutableString| eprintln!("[warn] {}{}", p(), crate::secrets::redact(&msg)));
     engine
         .register_fn("step", move |msg: ImmutableString| println!("==> {}{}", planned(), crate::secrets::redact(&msg)));
+}
+
+/// Runs `block` with the calls going to another region or account, and back home after it, also when
+/// it fails.
+fn elsewhere(
+    ctx: &Context,
+    nc: &NativeCallContext,
+    region: Option<&str>,
+    role: Option<&str>,
+    block: &FnPtr,
+) -> Result<Dynamic, Box<EvalAltResult>> {
+    ctx.enter(region, role).map_err(|e| at(crate::to_script_error(&e), nc))?;
+    let result = block.call_within_context::<Dynamic>(nc, ());
+    ctx.leave();
+    result
 }
 
 fn sleep(ctx: &Context, secs: f64) -> Result<(), Box<EvalAltResult>> {

@@ -109,18 +109,85 @@ pub struct Stats {
     pub calls: Cell<u64>,
 }
 
-pub struct Context {
-    rt: tokio::runtime::Runtime,
+/// Where calls go: a configuration (region, credentials, endpoint) and the clients made from it,
+/// each watched by the context's attempts interceptor. A run starts in its home place;
+/// `with_region` and `with_target` send a block's calls to another.
+pub struct Place {
     config: SdkConfig,
+    watch: crate::attempts::Watch,
     ecs: OnceCell<aws_sdk_ecs::Client>,
     elbv2: OnceCell<aws_sdk_elasticloadbalancingv2::Client>,
     ec2: OnceCell<aws_sdk_ec2::Client>,
     iam: OnceCell<aws_sdk_iam::Client>,
     autoscaling: OnceCell<aws_sdk_applicationautoscaling::Client>,
+    /// The account the credentials belong to, asked of STS once (or known from an assumed role).
+    account: OnceCell<String>,
+    /// The role assumed to get here, if any.
+    pub role: Option<String>,
+}
+
+impl Place {
+    fn new(config: SdkConfig, watch: crate::attempts::Watch, role: Option<String>) -> Place {
+        Place {
+            config,
+            watch,
+            ecs: OnceCell::new(),
+            elbv2: OnceCell::new(),
+            ec2: OnceCell::new(),
+            iam: OnceCell::new(),
+            autoscaling: OnceCell::new(),
+            account: OnceCell::new(),
+            role,
+        }
+    }
+
+    pub fn region(&self) -> Option<&str> {
+        self.config.region().map(Region::as_ref)
+    }
+
+    pub fn ecs(&self) -> &aws_sdk_ecs::Client {
+        self.ecs.get_or_init(|| {
+            let conf = aws_sdk_ecs::config::Builder::from(&self.config).interceptor(self.watch.clone()).build();
+            aws_sdk_ecs::Client::from_conf(conf)
+        })
+    }
+    pub fn elbv2(&self) -> &aws_sdk_elasticloadbalancingv2::Client {
+        self.elbv2.get_or_init(|| {
+            let conf = aws_sdk_elasticloadbalancingv2::config::Builder::from(&self.config)
+                .interceptor(self.watch.clone())
+                .build();
+            aws_sdk_elasticloadbalancingv2::Client::from_conf(conf)
+        })
+    }
+    pub fn ec2(&self) -> &aws_sdk_ec2::Client {
+        self.ec2.get_or_init(|| {
+            let conf = aws_sdk_ec2::config::Builder::from(&self.config).interceptor(self.watch.clone()).build();
+            aws_sdk_ec2::Client::from_conf(conf)
+        })
+    }
+    pub fn iam(&self) -> &aws_sdk_iam::Client {
+        self.iam.get_or_init(|| {
+            let conf = aws_sdk_iam::config::Builder::from(&self.config).interceptor(self.watch.clone()).build();
+            aws_sdk_iam::Client::from_conf(conf)
+        })
+    }
+    pub fn autoscaling(&self) -> &aws_sdk_applicationautoscaling::Client {
+        self.autoscaling.get_or_init(|| {
+            let conf = aws_sdk_applicationautoscaling::config::Builder::from(&self.config)
+                .interceptor(self.watch.clone())
+                .build();
+            aws_sdk_applicationautoscaling::Client::from_conf(conf)
+        })
+    }
+}
+
+pub struct Context {
+    rt: tokio::runtime::Runtime,
+    /// Where the run started, and the places `with_region`/`with_target` entered, innermost last.
+    home: std::rc::Rc<Place>,
+    places: std::cell::RefCell<Vec<std::rc::Rc<Place>>>,
     /// The profile named on the command line or by AWS_PROFILE.
     pub profile: Option<String>,
-    /// The account the credentials belong to, asked of STS once.
-    account: OnceCell<String>,
     pub interrupt: Arc<Interrupt>,
     /// The SDK's attempts of the call in flight, seen by an interceptor on every client.
     pub attempts: crate::attempts::Attempts,
@@ -199,18 +266,14 @@ impl Context {
         if config.region().is_none() {
             return Err("no AWS region: pass --region, set AWS_REGION, or set region in the profile".into());
         }
+        let attempts = crate::attempts::Attempts::default();
         Ok(Context {
             rt,
-            config,
-            ecs: OnceCell::new(),
-            elbv2: OnceCell::new(),
-            ec2: OnceCell::new(),
-            iam: OnceCell::new(),
-            autoscaling: OnceCell::new(),
+            home: std::rc::Rc::new(Place::new(config, crate::attempts::Watch(attempts.clone()), None)),
+            places: std::cell::RefCell::new(Vec::new()),
             profile: opts.profile.clone().or_else(|| std::env::var("AWS_PROFILE").ok().filter(|p| !p.is_empty())),
-            account: OnceCell::new(),
             interrupt: Arc::new(Interrupt::default()),
-            attempts: Default::default(),
+            attempts,
             max_attempts,
             params,
             stats: Stats::default(),
@@ -222,67 +285,96 @@ impl Context {
         })
     }
 
+    /// The home place's region: where the run started.
     pub fn region(&self) -> Option<&str> {
-        self.config.region().map(Region::as_ref)
+        self.home.region()
     }
 
     pub fn endpoint(&self) -> Option<&str> {
-        self.config.endpoint_url()
+        self.home.config.endpoint_url()
     }
 
-    /// The account of the credentials in use (STS GetCallerIdentity, asked once).
+    /// Where calls go now: the innermost place entered, or home.
+    pub fn place(&self) -> std::rc::Rc<Place> {
+        self.places.borrow().last().cloned().unwrap_or_else(|| self.home.clone())
+    }
+
+    /// Whether calls go somewhere other than home, and where: `{ region, account, role }` as the
+    /// journal keeps it.
+    pub fn away(&self) -> Option<serde_json::Value> {
+        let place = self.places.borrow().last().cloned()?;
+        Some(serde_json::json!({ "region": place.region(), "role": place.role, "account": place.account.get() }))
+    }
+
+    /// Sends the calls that follow to `region` (default: the current place's), with the current
+    /// credentials or, given a role ARN, with that role's, until [`Context::leave`].
+    pub fn enter(&self, region: Option<&str>, role: Option<&str>) -> Result<(), CallError> {
+        let current = self.place();
+        let mut builder = current.config.to_builder();
+        if let Some(r) = region {
+            check_region(r).map_err(|m| place_error("EnterRegion", m))?;
+            builder = builder.region(Region::new(r.to_string()));
+        }
+        let mut account = None;
+        if let Some(arn) = role {
+            let sts = aws_sdk_sts::Client::new(&current.config);
+            let session = format!("runbook-{}", std::process::id());
+            let arn_owned = arn.to_string();
+            let out = self.block_on("sts", "AssumeRole", async move {
+                sts.assume_role()
+                    .role_arn(arn_owned)
+                    .role_session_name(session)
+                    .send()
+                    .await
+                    .map_err(|e| CallError::sdk("sts", "AssumeRole", e))
+            })?;
+            let c = out
+                .credentials()
+                .ok_or_else(|| place_error("AssumeRole", format!("assuming {arn} gave no credentials")))?;
+            crate::secrets::add(c.secret_access_key());
+            crate::secrets::add(c.session_token());
+            let creds = aws_credential_types::Credentials::new(
+                c.access_key_id(),
+                c.secret_access_key(),
+                Some(c.session_token().to_string()),
+                None,
+                "runbook-with-target",
+            );
+            builder =
+                builder.credentials_provider(aws_credential_types::provider::SharedCredentialsProvider::new(creds));
+            account = arn.split(':').nth(4).filter(|a| !a.is_empty()).map(str::to_string);
+        }
+        let place =
+            Place::new(builder.build(), crate::attempts::Watch(self.attempts.clone()), role.map(str::to_string));
+        if let Some(a) = account {
+            let _ = place.account.set(a);
+        }
+        self.places.borrow_mut().push(std::rc::Rc::new(place));
+        Ok(())
+    }
+
+    /// Back to the place before the last [`Context::enter`].
+    pub fn leave(&self) {
+        self.places.borrow_mut().pop();
+    }
+
+    /// The account of the current place's credentials (STS GetCallerIdentity, asked once).
     pub fn account(&self) -> Result<String, CallError> {
-        if let Some(a) = self.account.get() {
+        let place = self.place();
+        if let Some(a) = place.account.get() {
             return Ok(a.clone());
         }
-        let sts = aws_sdk_sts::Client::new(&self.config);
+        let sts = aws_sdk_sts::Client::new(&place.config);
         let who = self.block_on("sts", "GetCallerIdentity", async move {
             sts.get_caller_identity().send().await.map_err(|e| CallError::sdk("sts", "GetCallerIdentity", e))
         })?;
         let account = who.account().unwrap_or_default().to_string();
-        let _ = self.account.set(account.clone());
+        let _ = place.account.set(account.clone());
         Ok(account)
     }
 
     pub fn handle(&self) -> tokio::runtime::Handle {
         self.rt.handle().clone()
-    }
-
-    fn watch(&self) -> crate::attempts::Watch {
-        crate::attempts::Watch(self.attempts.clone())
-    }
-
-    pub fn ecs(&self) -> &aws_sdk_ecs::Client {
-        self.ecs.get_or_init(|| {
-            let conf = aws_sdk_ecs::config::Builder::from(&self.config).interceptor(self.watch()).build();
-            aws_sdk_ecs::Client::from_conf(conf)
-        })
-    }
-    pub fn elbv2(&self) -> &aws_sdk_elasticloadbalancingv2::Client {
-        self.elbv2.get_or_init(|| {
-            let conf =
-                aws_sdk_elasticloadbalancingv2::config::Builder::from(&self.config).interceptor(self.watch()).build();
-            aws_sdk_elasticloadbalancingv2::Client::from_conf(conf)
-        })
-    }
-    pub fn ec2(&self) -> &aws_sdk_ec2::Client {
-        self.ec2.get_or_init(|| {
-            let conf = aws_sdk_ec2::config::Builder::from(&self.config).interceptor(self.watch()).build();
-            aws_sdk_ec2::Client::from_conf(conf)
-        })
-    }
-    pub fn iam(&self) -> &aws_sdk_iam::Client {
-        self.iam.get_or_init(|| {
-            let conf = aws_sdk_iam::config::Builder::from(&self.config).interceptor(self.watch()).build();
-            aws_sdk_iam::Client::from_conf(conf)
-        })
-    }
-    pub fn autoscaling(&self) -> &aws_sdk_applicationautoscaling::Client {
-        self.autoscaling.get_or_init(|| {
-            let conf =
-                aws_sdk_applicationautoscaling::config::Builder::from(&self.config).interceptor(self.watch()).build();
-            aws_sdk_applicationautoscaling::Client::from_conf(conf)
-        })
     }
 
     /// Drives `fut` to completion unless an interrupt arrives first.
@@ -312,6 +404,17 @@ impl Context {
             tokio::time::sleep(d).await;
             Ok(())
         })
+    }
+}
+
+fn place_error(operation: &str, message: String) -> CallError {
+    let service = "runbook".into();
+    CallError::Transport {
+        service,
+        operation: operation.into(),
+        code: "InvalidTarget".into(),
+        message,
+        retryable: false,
     }
 }
 
@@ -425,10 +528,10 @@ mod tests {
         };
         let ctx = Context::new(&opts, Default::default()).unwrap();
         assert_eq!(ctx.max_attempts, DEFAULT_MAX_ATTEMPTS);
-        assert_eq!(ctx.config.retry_config().map(|r| r.max_attempts()), Some(DEFAULT_MAX_ATTEMPTS));
+        assert_eq!(ctx.home.config.retry_config().map(|r| r.max_attempts()), Some(DEFAULT_MAX_ATTEMPTS));
         let opts = AwsOptions { max_attempts: Some(4), ..opts };
         let ctx = Context::new(&opts, Default::default()).unwrap();
-        assert_eq!((ctx.max_attempts, ctx.config.retry_config().map(|r| r.max_attempts())), (4, Some(4)));
+        assert_eq!((ctx.max_attempts, ctx.home.config.retry_config().map(|r| r.max_attempts())), (4, Some(4)));
     }
 
     #[test]

@@ -271,3 +271,56 @@ fn an_interrupt_mid_fan_out_stops_every_target_and_leaves_readable_journals() {
     }
     assert_eq!(children, 3);
 }
+
+#[test]
+fn a_block_runs_in_another_region_or_account_and_undo_follows_it() {
+    let emu = Emulator::start();
+    let text = r#"
+let home = target();
+let sg = with_region("eu-west-1", || {
+    let vpc = ec2::describe_vpcs(#{ Filters: [#{ Name: "isDefault", Values: ["true"] }] }).Vpcs[0].VpcId;
+    ec2::create_security_group(#{ GroupName: "replica", Description: "cross-region step", VpcId: vpc }).GroupId
+});
+let there = with_target(#{ account: "222222222222", role: "runbook", region: "eu-west-1" }, || {
+    ecs::create_cluster(#{ clusterName: "elsewhere" });
+    target()
+});
+try {
+    with_region("ap-south-1", || { throw "inside"; });
+} catch (e) {
+    print(`caught ${e}`);
+}
+ecs::create_cluster(#{ clusterName: "at-home" });
+print(`${home.account} ${home.region} -> ${there.account} ${there.region}`);
+"#;
+    let file = script("cross.rhai", text);
+    let out = emu.runbook().args(["run", file.to_str().unwrap()]).output().success();
+    assert!(out.stdout.contains("caught inside"), "{}", out.stdout);
+    assert!(out.stdout.contains("123456789012 us-east-1 -> 222222222222 eu-west-1"), "{}", out.stdout);
+    let cluster_names = |c: &Clients| {
+        let arns = c.block_on(c.ecs.list_clusters().send()).unwrap().cluster_arns().to_vec();
+        arns.iter().map(|a| a.rsplit('/').next().unwrap().to_string()).collect::<Vec<_>>()
+    };
+    let home = Clients::in_region(&emu.url, "us-east-1", None);
+    let eu = Clients::in_region(&emu.url, "eu-west-1", None);
+    let other = Clients::in_region(&emu.url, "eu-west-1", Some(("222222222222", "runbook")));
+    assert_eq!(cluster_names(&home), ["at-home"], "back home after each block, also after an error");
+    assert_eq!(cluster_names(&other), ["elsewhere"]);
+    assert_eq!(eu.security_groups("group-name", "replica").len(), 1);
+    assert!(home.security_groups("group-name", "replica").is_empty());
+    let records = emu.last_journal();
+    let placed: Vec<&serde_json::Value> =
+        records.iter().filter(|r| r["type"] == "intent" && r["place"].is_object()).collect();
+    assert_eq!(placed.len(), 2, "{records:?}");
+    assert_eq!(placed[1]["place"]["role"], "arn:aws:iam::222222222222:role/runbook");
+
+    // Undo goes where each write was made.
+    emu.runbook().args(["undo", "last"]).output().success();
+    assert!(eu.security_groups("group-name", "replica").is_empty());
+    let active = |c: &Clients| {
+        let arns = c.block_on(c.ecs.list_clusters().send()).unwrap().cluster_arns().to_vec();
+        let d = c.block_on(c.ecs.describe_clusters().set_clusters(Some(arns)).send()).unwrap();
+        d.clusters().iter().filter(|c| c.status() == Some("ACTIVE")).count()
+    };
+    assert_eq!((active(&home), active(&other)), (0, 0));
+}

@@ -295,6 +295,10 @@ impl Safety {
         if let Some((member, value)) = &token {
             intent["token"] = json!({ member: value });
         }
+        // Inside with_region/with_target: where the write goes, for undo to go there too.
+        if let Some(place) = ctx.away() {
+            intent["place"] = place;
+        }
         self.note(intent, true)?;
         // Send, and settle any attempt whose answer was lost.
         let started = Instant::now();

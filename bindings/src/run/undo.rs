@@ -425,6 +425,27 @@ fn settle(ctx: &Context, intent: &Value) -> Settled {
     }
 }
 
+/// Where an intent's write was made, entered for as long as the guard lives.
+struct Away<'a>(Option<&'a Context>);
+
+impl<'a> Away<'a> {
+    fn enter(ctx: &'a Context, place: &Value) -> Result<Away<'a>, CallError> {
+        if !place.is_object() {
+            return Ok(Away(None));
+        }
+        ctx.enter(place["region"].as_str(), place["role"].as_str())?;
+        Ok(Away(Some(ctx)))
+    }
+}
+
+impl Drop for Away<'_> {
+    fn drop(&mut self) {
+        if let Some(ctx) = self.0 {
+            ctx.leave();
+        }
+    }
+}
+
 /// Undoes a run from its journal records, newest write first. With `dry`, only says what it would do.
 pub fn undo(ctx: &Context, records: &[Value], dry: bool) -> Report {
     let mut report = Report::default();
@@ -440,6 +461,15 @@ pub fn undo(ctx: &Context, records: &[Value], dry: bool) -> Report {
         let func = intent["function"].as_str().unwrap_or("?");
         let outcome = records.iter().find(|r| r["type"] == "outcome" && &r["seq"] == seq);
         let head = format!("{:>4}  {func}", seq.to_string());
+        // A write made inside with_region/with_target is undone where it was made.
+        let _away = match Away::enter(ctx, &intent["place"]) {
+            Ok(guard) => guard,
+            Err(e) => {
+                println!("{head}: could not reach {} to undo it: {}: {e}", intent["place"], e.code());
+                report.failed += 1;
+                continue;
+            }
+        };
         let outcome = outcome.filter(|o| o["unknown"] != true);
         // A write in flight when the run ended (or whose answer never came) is settled by looking.
         let settled;
