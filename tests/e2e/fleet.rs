@@ -324,3 +324,63 @@ print(`${home.account} ${home.region} -> ${there.account} ${there.region}`);
     };
     assert_eq!((active(&home), active(&other)), (0, 0));
 }
+
+#[test]
+fn batches_run_a_canary_first_and_output_dir_keeps_one_log_per_target() {
+    let emu = Emulator::start();
+    let file = script("where.rhai", "ecs::create_cluster(#{ clusterName: \"c\" });\nprint(`in ${target().region}`);\n");
+    let logs = file.with_file_name("logs");
+    let regions = "us-east-1,eu-west-1,ap-south-1";
+    let out = emu
+        .runbook()
+        .args(["run", file.to_str().unwrap(), "--regions", regions, "--batches", "1,100%", "--concurrency", "3"])
+        .args(["--output-dir", logs.to_str().unwrap()])
+        .output()
+        .success();
+    assert_eq!(out.stdout, "", "the targets' lines went to their logs");
+    for r in ["us-east-1", "eu-west-1", "ap-south-1"] {
+        let log = std::fs::read_to_string(logs.join(format!("{r}.log"))).unwrap();
+        assert!(log.contains(&format!("in {r}\n")), "{log}");
+        assert!(out.stderr.contains(&format!("[{r}] started\n")) && out.stderr.contains(&format!("[{r}] succeeded\n")));
+    }
+    // The canary ended before the next batch started (the fleet's own journal says when each began).
+    let records: Vec<serde_json::Value> = std::fs::read_dir(&emu.journal)
+        .unwrap()
+        .flatten()
+        .filter(|e| e.path().extension().is_some_and(|x| x == "jsonl"))
+        .map(|e| std::fs::read_to_string(e.path()).unwrap())
+        .map(|t| t.lines().map(|l| serde_json::from_str(l).unwrap()).collect::<Vec<serde_json::Value>>())
+        .find(|r| r[0]["kind"] == "fleet")
+        .expect("the fleet's journal");
+    let kinds: Vec<String> = records
+        .iter()
+        .filter(|r| r["type"] == "child" || r["type"] == "child_end")
+        .map(|r| format!("{} {}", r["type"].as_str().unwrap(), r["target"].as_str().unwrap()))
+        .collect();
+    assert_eq!(kinds[..2], ["child us-east-1".to_string(), "child_end us-east-1".to_string()], "{kinds:?}");
+
+    // A plan takes the same options and writes nothing.
+    let plan =
+        emu.runbook().args(["plan", file.to_str().unwrap(), "--regions", "us-west-2,eu-central-1"]).output().success();
+    assert!(plan.stderr.contains("RECAP plan of "), "{}", plan.stderr);
+    assert!(
+        plan.stdout.contains("[eu-central-1] ") && plan.stdout.contains("1. ecs::create_cluster"),
+        "{}",
+        plan.stdout
+    );
+    let west = Clients::in_region(&emu.url, "us-west-2", None);
+    assert!(west.block_on(west.ecs.list_clusters().send()).unwrap().cluster_arns().is_empty());
+
+    // Options for many targets without targets, or --step with them, are refused.
+    let bad = emu.runbook().args(["run", file.to_str().unwrap(), "--concurrency", "2"]).output();
+    assert_eq!(bad.code, 2);
+    assert!(
+        bad.stderr.contains("--concurrency is for many targets: add --regions, --profiles, --accounts or --targets"),
+        "{}",
+        bad.stderr
+    );
+    let bad = emu.runbook().args(["run", file.to_str().unwrap(), "--regions", "us-east-1", "--step"]).output();
+    assert_eq!(bad.code, 2);
+    let bad = emu.runbook().args(["run", file.to_str().unwrap(), "--accounts", "111111111111"]).output();
+    assert!(bad.stderr.contains("--accounts needs --assume-role NAME"), "{}", bad.stderr);
+}
