@@ -258,3 +258,22 @@ fn https_adds_a_certificate_listener_and_redirect_and_undoes_them() {
     let sg = &c.security_groups("group-name", "rent-a-room-alb-sg")[0];
     assert!(!opens(443, sg) && opens(80, sg));
 }
+
+#[test]
+fn cross_region_copies_the_security_group_to_the_standby_region_and_undoes_it_there() {
+    let emu = Emulator::start();
+    emu.runbook().runbook("runbooks/tutorial.rhai", FAST).output().success();
+    emu.runbook().runbook("examples/cross_region.rhai", &[]).output().success();
+    let first = emu.last_journal()[0]["run"].as_str().unwrap().to_string();
+    let again = emu.runbook().runbook("examples/cross_region.rhai", &[]).output().success();
+    assert!(again.stderr.contains("0 write(s), 0 created"), "{}", again.stderr);
+    let eu = runbook_tests::Clients::in_region(&emu.url, "eu-west-1", None);
+    let copies = eu.security_groups("group-name", "rent-a-room-alb-sg");
+    assert_eq!(copies.len(), 1);
+    let rule = &copies[0].ip_permissions()[0];
+    assert_eq!((rule.from_port(), rule.to_port()), (Some(80), Some(80)));
+    assert_eq!(rule.ip_ranges()[0].cidr_ip(), Some("0.0.0.0/0"));
+    emu.runbook().args(["undo", &first]).output().success();
+    assert!(eu.security_groups("group-name", "rent-a-room-alb-sg").is_empty());
+    assert_eq!(emu.clients().security_groups("group-name", "rent-a-room-alb-sg").len(), 1, "home is left alone");
+}

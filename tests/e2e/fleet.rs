@@ -206,6 +206,22 @@ fn credentials_are_checked_everywhere_before_anything_runs() {
     assert!(out.stderr.contains("nothing was run anywhere"), "{}", out.stderr);
     assert_eq!(census(&emu.clients()).0, 0);
 
+    // With --skip-unreachable the others run, and the recap names the one that could not.
+    let config = script("config", "[default]\nregion = us-east-1\n");
+    let out = emu
+        .runbook()
+        .args(fleet_args(&["--profiles", "default,no-such-profile", "--regions", "us-east-1", "--skip-unreachable"]))
+        .env("AWS_CONFIG_FILE", config.to_str().unwrap())
+        .output();
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    let recap = out.stderr.split("\nRECAP ").nth(1).expect("a recap");
+    assert!(recap.lines().any(|l| l.starts_with("default/us-east-1 ") && l.contains(" succeeded ")), "{recap}");
+    assert!(
+        recap.lines().any(|l| l.starts_with("no-such-profile/us-east-1 ") && l.contains(" unreachable ")),
+        "{recap}"
+    );
+    assert_eq!(census(&emu.clients()).0, 1);
+
     // One run's target() asks STS for its account.
     let who = script("who.rhai", "print(to_json(target()));\n");
     let out = emu.runbook().args(["run", who.to_str().unwrap(), "--region", "eu-west-1"]).output().success();
