@@ -2,7 +2,8 @@
 //! TargetGroupArn: "`, Tab offers the account's target groups. The read comes from the models
 //! (`runbook_bindings::resources`); it runs on a worker thread with its own AWS context (one
 //! attempt, a short timeout, no journal), so an endpoint that does not answer never holds the
-//! prompt longer than [`DEADLINE`]. Answers are kept for [`FRESH`]; a Tab makes at most one call.
+//! prompt longer than [`DEADLINE`]. Answers are kept for [`FRESH`], or until the session writes
+//! something; a Tab makes at most one call.
 
 use crate::complete::ValueSpot;
 use runbook_bindings::call::invoke;
@@ -64,6 +65,11 @@ impl Live {
         found.retain(|(value, _)| value.starts_with(&spot.prefix));
         found.dedup();
         found
+    }
+
+    /// Drops every kept answer: the session wrote something, and the next Tab asks again.
+    pub fn forget(&self) {
+        self.cache.borrow_mut().clear();
     }
 
     fn answer(&self, reader: &Reader, input: Value) -> Option<Value> {

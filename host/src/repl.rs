@@ -182,7 +182,14 @@ pub fn repl(common: &Common) -> ExitCode {
                     Ok(_) => {
                         let _ = editor.add_history_entry(buffer.trim_end());
                         let text = std::mem::take(&mut buffer);
+                        let writes = safety.writes().len();
                         session.eval(&text);
+                        // What the entry wrote may be what the next Tab should offer.
+                        if safety.writes().len() != writes {
+                            if let Some(helper) = editor.helper() {
+                                helper.live.forget();
+                            }
+                        }
                     }
                 }
                 buffer.clear();

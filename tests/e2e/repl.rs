@@ -237,6 +237,19 @@ fn tab_completes_resource_identifiers_with_the_accounts_values() {
     p.exp_string("\r\n100\r\n").unwrap();
     p.exp_string("runbook> ").unwrap();
 
+    // A target group made in the session is offered at once: a write clears the kept answers.
+    let create = format!(
+        "elbv2::create_target_group(#{{ Name: \"live-c\", Protocol: \"HTTP\", Port: 80, VpcId: \"{vpc}\", TargetType: \"ip\" }});"
+    );
+    run(&mut p, &create, 7);
+    tab(&mut p, "elbv2::describe_target_health(#{ TargetGroupArn: \"", 2);
+    p.exp_regex("targetgroup/live-c/[0-9a-f]+\\s+live-c").unwrap();
+    tab(&mut p, "c", 1);
+    p.send("\" }).query(\"length(TargetHealthDescriptions)\") + 200\r").unwrap();
+    p.flush().unwrap();
+    p.exp_string("\r\n200\r\n").unwrap();
+    p.exp_string("runbook> ").unwrap();
+
     // Subnet ids inside a list, completed from ec2::describe_subnets.
     let subnets: Vec<String> = c.default_subnets().iter().filter_map(|s| s.subnet_id()).map(str::to_string).collect();
     assert!(subnets.len() > 1, "{subnets:?}");
