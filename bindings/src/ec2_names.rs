@@ -3,9 +3,10 @@
 //! before it creates looks by this tag.
 
 use crate::call::{invoke, Svc};
+use crate::helpers::runtime_error;
 use crate::runtime::Context;
 use crate::{at, site, to_script_error};
-use rhai::{Array, Dynamic, Engine, EvalAltResult, Map, NativeCallContext, Position};
+use rhai::{Array, Dynamic, Engine, EvalAltResult, Map, NativeCallContext};
 use std::rc::Rc;
 
 /// What `ec2_named` can look up: (resource type as `TagSpecifications` names it, the describe
@@ -64,10 +65,6 @@ fn filters_member(operation: &str) -> &'static str {
 /// States of resources that are gone or going: a look-up by name passes over them.
 const GONE: &[&str] = &["deleted", "deleting", "terminated", "shutting-down", "failed", "rejected", "expired"];
 
-fn error(text: String) -> Box<EvalAltResult> {
-    EvalAltResult::ErrorRuntime(text.into(), Position::NONE).into()
-}
-
 /// The types EC2's model allows in `TagSpecifications`.
 fn resource_types() -> Result<&'static [String], Box<EvalAltResult>> {
     let table = Svc::Ec2.table().map_err(|e| to_script_error(&e))?;
@@ -84,7 +81,7 @@ pub fn tags(resource_type: &str, tags: &Dynamic) -> Result<Array, Box<EvalAltRes
             Some(c) => format!(" (did you mean {c:?}?)"),
             None => "; `runbook help ec2::ResourceType` lists them".into(),
         };
-        return Err(error(format!("ec2_tags: {resource_type:?} is not an EC2 resource type{hint}")));
+        return Err(runtime_error(format!("ec2_tags: {resource_type:?} is not an EC2 resource type{hint}")));
     }
     let pairs: Vec<(String, String)> = if tags.is_string() {
         vec![("Name".into(), tags.to_string())]
@@ -92,13 +89,13 @@ pub fn tags(resource_type: &str, tags: &Dynamic) -> Result<Array, Box<EvalAltRes
         let mut pairs = Vec::new();
         for (k, v) in map.iter() {
             if v.is_map() || v.is_array() || v.is_unit() {
-                return Err(error(format!("ec2_tags: tag {k}: expected a string, got {}", v.type_name())));
+                return Err(runtime_error(format!("ec2_tags: tag {k}: expected a string, got {}", v.type_name())));
             }
             pairs.push((k.to_string(), v.to_string()));
         }
         pairs
     } else {
-        return Err(error(format!("ec2_tags: expected a map of tags or a Name, got {}", tags.type_name())));
+        return Err(runtime_error(format!("ec2_tags: expected a map of tags or a Name, got {}", tags.type_name())));
     };
     let tags: Array = pairs
         .into_iter()
@@ -126,13 +123,13 @@ pub fn named(ctx: &Context, resource_type: &str, name: &str, filters: &Map) -> R
             Some(c) => format!("did you mean {c:?}? "),
             None => String::new(),
         };
-        return Err(error(format!(
+        return Err(runtime_error(format!(
             "ec2_named: cannot look up {resource_type:?} by name; {hint}it knows {}",
             types.join(", ")
         )));
     };
     if !Svc::Ec2.operations().iter().any(|(_, op)| *op == kind.operation) {
-        return Err(error(format!(
+        return Err(runtime_error(format!(
             "ec2_named: {resource_type} needs ec2::{}, which this build leaves out (feature ec2-all)",
             kind.operation
         )));
@@ -150,7 +147,7 @@ pub fn named(ctx: &Context, resource_type: &str, name: &str, filters: &Map) -> R
         1 => Ok(found.into_iter().next().unwrap_or(Dynamic::UNIT)),
         n => {
             let ids: Vec<String> = found.iter().map(|r| member(r, kind.id).unwrap_or_else(|| "?".into())).collect();
-            Err(error(format!(
+            Err(runtime_error(format!(
                 "ec2_named: {n} {resource_type}s are named {name:?} ({}); add filters to tell them apart, \
                  e.g. ec2_named({resource_type:?}, {name:?}, #{{ \"vpc-id\": vpc }})",
                 ids.join(", ")
@@ -164,7 +161,7 @@ fn filter(name: &str, values: &Dynamic) -> Result<Dynamic, Box<EvalAltResult>> {
     let values: Array = if let Some(a) = values.read_lock::<Array>() {
         a.iter().map(|v| Dynamic::from(v.to_string())).collect()
     } else if values.is_map() || values.is_unit() {
-        return Err(error(format!(
+        return Err(runtime_error(format!(
             "ec2_named: filter {name}: expected a string or an array, got {}",
             values.type_name()
         )));

@@ -42,7 +42,8 @@ pub const HELPERS: &[(&str, &str)] = &[
     ("step(message)", "prints a step heading to stdout"),
 ];
 
-fn runtime_error(msg: String) -> Box<EvalAltResult> {
+/// A script error with the message alone; `at` places it at the call.
+pub(crate) fn runtime_error(msg: String) -> Box<EvalAltResult> {
     EvalAltResult::ErrorRuntime(msg.into(), Position::NONE).into()
 }
 

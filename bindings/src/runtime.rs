@@ -317,29 +317,11 @@ impl Context {
         }
         let mut account = None;
         if let Some(arn) = role {
-            let sts = aws_sdk_sts::Client::new(&current.config);
             let session = format!("runbook-{}", std::process::id());
+            let config = current.config.clone();
             let arn_owned = arn.to_string();
-            let out = self.block_on("sts", "AssumeRole", async move {
-                sts.assume_role()
-                    .role_arn(arn_owned)
-                    .role_session_name(session)
-                    .send()
-                    .await
-                    .map_err(|e| CallError::sdk("sts", "AssumeRole", e))
-            })?;
-            let c = out
-                .credentials()
-                .ok_or_else(|| place_error("AssumeRole", format!("assuming {arn} gave no credentials")))?;
-            crate::secrets::add(c.secret_access_key());
-            crate::secrets::add(c.session_token());
-            let creds = aws_credential_types::Credentials::new(
-                c.access_key_id(),
-                c.secret_access_key(),
-                Some(c.session_token().to_string()),
-                None,
-                "runbook-with-target",
-            );
+            let creds =
+                self.block_on("sts", "AssumeRole", async move { assume_role(&config, &arn_owned, &session).await })?;
             builder =
                 builder.credentials_provider(aws_credential_types::provider::SharedCredentialsProvider::new(creds));
             account = arn.split(':').nth(4).filter(|a| !a.is_empty()).map(str::to_string);
@@ -364,11 +346,8 @@ impl Context {
         if let Some(a) = place.account.get() {
             return Ok(a.clone());
         }
-        let sts = aws_sdk_sts::Client::new(&place.config);
-        let who = self.block_on("sts", "GetCallerIdentity", async move {
-            sts.get_caller_identity().send().await.map_err(|e| CallError::sdk("sts", "GetCallerIdentity", e))
-        })?;
-        let account = who.account().unwrap_or_default().to_string();
+        let config = place.config.clone();
+        let account = self.block_on("sts", "GetCallerIdentity", async move { caller_account(&config).await })?;
         let _ = place.account.set(account.clone());
         Ok(account)
     }
@@ -405,6 +384,43 @@ impl Context {
             Ok(())
         })
     }
+}
+
+/// Temporary credentials of the role `arn`, assumed with `config`'s credentials; the secret parts
+/// are masked in everything runbook prints from then on.
+pub async fn assume_role(
+    config: &SdkConfig,
+    arn: &str,
+    session: &str,
+) -> Result<aws_credential_types::Credentials, CallError> {
+    let out = aws_sdk_sts::Client::new(config)
+        .assume_role()
+        .role_arn(arn)
+        .role_session_name(session)
+        .send()
+        .await
+        .map_err(|e| CallError::sdk("sts", "AssumeRole", e))?;
+    let c =
+        out.credentials().ok_or_else(|| place_error("AssumeRole", format!("assuming {arn} gave no credentials")))?;
+    crate::secrets::add(c.secret_access_key());
+    crate::secrets::add(c.session_token());
+    Ok(aws_credential_types::Credentials::new(
+        c.access_key_id(),
+        c.secret_access_key(),
+        Some(c.session_token().to_string()),
+        None,
+        "runbook-assumed-role",
+    ))
+}
+
+/// The account `config`'s credentials belong to (STS GetCallerIdentity).
+pub async fn caller_account(config: &SdkConfig) -> Result<String, CallError> {
+    let who = aws_sdk_sts::Client::new(config)
+        .get_caller_identity()
+        .send()
+        .await
+        .map_err(|e| CallError::sdk("sts", "GetCallerIdentity", e))?;
+    Ok(who.account().unwrap_or_default().to_string())
 }
 
 fn place_error(operation: &str, message: String) -> CallError {

@@ -274,39 +274,25 @@ async fn reach_one(t: &Target, endpoint: Option<&str>, session: &str) -> Result<
     if config.region().is_none() {
         return Err("no region: pass --regions, --region or AWS_REGION, or give the target a region".into());
     }
-    let words = |e: &(dyn std::error::Error + 'static)| runbook_bindings::error::causes(e);
     let mut credentials = None;
     let config = match &t.role {
         Some(arn) => {
-            let sts = aws_sdk_sts::Client::new(&config);
-            let out = sts
-                .assume_role()
-                .role_arn(arn)
-                .role_session_name(session)
-                .send()
+            let creds = runbook_bindings::runtime::assume_role(&config, arn, session)
                 .await
-                .map_err(|e| format!("cannot assume {arn}: {}", words(&e)))?;
-            let c = out.credentials().ok_or_else(|| format!("assuming {arn} gave no credentials"))?;
-            let keys =
-                (c.access_key_id().to_string(), c.secret_access_key().to_string(), c.session_token().to_string());
-            runbook_bindings::secrets::add(&keys.1);
-            runbook_bindings::secrets::add(&keys.2);
-            let provider =
-                aws_credential_types::Credentials::new(&keys.0, &keys.1, Some(keys.2.clone()), None, "assumed-role");
-            credentials = Some(keys);
+                .map_err(|e| format!("cannot assume {arn}: {e}"))?;
+            credentials = Some((
+                creds.access_key_id().to_string(),
+                creds.secret_access_key().to_string(),
+                creds.session_token().unwrap_or_default().to_string(),
+            ));
             config
                 .to_builder()
-                .credentials_provider(aws_credential_types::provider::SharedCredentialsProvider::new(provider))
+                .credentials_provider(aws_credential_types::provider::SharedCredentialsProvider::new(creds))
                 .build()
         }
         None => config,
     };
-    let who = aws_sdk_sts::Client::new(&config)
-        .get_caller_identity()
-        .send()
-        .await
-        .map_err(|e| format!("GetCallerIdentity failed: {}", words(&e)))?;
-    let account = who.account().unwrap_or_default().to_string();
+    let account = runbook_bindings::runtime::caller_account(&config).await.map_err(|e| e.to_string())?;
     if let Some(expected) = &t.account {
         if *expected != account {
             return Err(format!("the credentials are for account {account}, not {expected}"));
@@ -399,22 +385,7 @@ static SIGNAL: AtomicI32 = AtomicI32::new(0);
 fn watch_signals() {
     let _ = std::thread::Builder::new().name("runbook-signals".into()).spawn(|| {
         let Ok(rt) = tokio::runtime::Builder::new_current_thread().enable_all().build() else { return };
-        rt.block_on(async {
-            #[cfg(unix)]
-            {
-                use tokio::signal::unix::{signal, SignalKind};
-                let (Ok(mut int), Ok(mut term)) = (signal(SignalKind::interrupt()), signal(SignalKind::terminate()))
-                else {
-                    return;
-                };
-                loop {
-                    tokio::select! {
-                        _ = int.recv() => SIGNAL.store(2, Ordering::SeqCst),
-                        _ = term.recv() => SIGNAL.store(15, Ordering::SeqCst),
-                    }
-                }
-            }
-        });
+        rt.block_on(crate::run::on_signals(|signal| SIGNAL.store(signal, Ordering::SeqCst)));
     });
 }
 

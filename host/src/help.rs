@@ -235,27 +235,12 @@ fn wrap(values: &[String], indent: usize, width: usize, used: usize) -> String {
     if used + 1 + all.len() <= width {
         return format!(" {all}");
     }
-    let mut out = String::new();
-    let mut line = String::new();
-    for (i, v) in values.iter().enumerate() {
-        let item = if i + 1 < values.len() { format!("{v},") } else { v.clone() };
-        if !line.is_empty() && indent + line.len() + 1 + item.len() > width {
-            out.push('\n');
-            out.push_str(&" ".repeat(indent));
-            out.push_str(line.trim_end());
-            line.clear();
-        }
-        if !line.is_empty() {
-            line.push(' ');
-        }
-        line.push_str(&item);
-    }
-    if !line.is_empty() {
-        out.push('\n');
-        out.push_str(&" ".repeat(indent));
-        out.push_str(&line);
-    }
-    out
+    let items: Vec<String> = values
+        .iter()
+        .enumerate()
+        .map(|(i, v)| if i + 1 < values.len() { format!("{v},") } else { v.clone() })
+        .collect();
+    format!("\n{}{}", " ".repeat(indent), wrap_words(&items, indent, width))
 }
 
 /// Words as lines of at most `width` columns, each after the first indented by `indent`.

@@ -182,10 +182,10 @@ pub fn repl(common: &Common) -> ExitCode {
                     Ok(_) => {
                         let _ = editor.add_history_entry(buffer.trim_end());
                         let text = std::mem::take(&mut buffer);
-                        let writes = safety.writes().len();
+                        let writes = safety.write_count();
                         session.eval(&text);
                         // What the entry wrote may be what the next Tab should offer.
-                        if safety.writes().len() != writes {
+                        if safety.write_count() != writes {
                             if let Some(helper) = editor.helper() {
                                 helper.live.forget();
                             }

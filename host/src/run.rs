@@ -232,27 +232,29 @@ pub fn runbook_root(file: &Path) -> PathBuf {
 }
 
 pub fn install_signal_handlers(ctx: &Context) {
-    let handle = ctx.handle();
     let interrupt: Arc<Interrupt> = ctx.interrupt.clone();
-    handle.spawn(async move {
-        #[cfg(unix)]
-        {
-            use tokio::signal::unix::{signal, SignalKind};
-            let (Ok(mut int), Ok(mut term)) = (signal(SignalKind::interrupt()), signal(SignalKind::terminate())) else {
-                return;
-            };
-            loop {
-                tokio::select! {
-                    _ = int.recv() => interrupt.trigger(2),
-                    _ = term.recv() => interrupt.trigger(15),
-                }
+    ctx.handle().spawn(on_signals(move |signal| interrupt.trigger(signal)));
+}
+
+/// Calls `trigger` with 2 on SIGINT (Ctrl-C) and 15 on SIGTERM, for as long as it is polled.
+pub async fn on_signals(trigger: impl Fn(i32)) {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        let (Ok(mut int), Ok(mut term)) = (signal(SignalKind::interrupt()), signal(SignalKind::terminate())) else {
+            return;
+        };
+        loop {
+            tokio::select! {
+                _ = int.recv() => trigger(2),
+                _ = term.recv() => trigger(15),
             }
         }
-        #[cfg(not(unix))]
-        {
-            while tokio::signal::ctrl_c().await.is_ok() {
-                interrupt.trigger(2);
-            }
+    }
+    #[cfg(not(unix))]
+    {
+        while tokio::signal::ctrl_c().await.is_ok() {
+            trigger(2);
         }
-    });
+    }
 }

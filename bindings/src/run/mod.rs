@@ -191,6 +191,11 @@ impl Safety {
         self.writes.borrow().clone()
     }
 
+    /// How many writes the run has made (or planned), without copying them.
+    pub fn write_count(&self) -> usize {
+        self.writes.borrow().len()
+    }
+
     /// Keeps a read's answer for [`Safety::recent_read`].
     pub fn remember_read(&self, svc: Svc, op: &str, input: &Map, answer: &Result<Dynamic, CallError>) {
         let mut recent = self.recent.borrow_mut();
