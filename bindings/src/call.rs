@@ -114,14 +114,16 @@ pub fn invoke(ctx: &Context, svc: Svc, op: &str, input: &Map, paginate: bool) ->
     }
     let mut result = if !meta.is_some_and(|o| o.readonly) {
         ctx.hooks.write(ctx, svc, op, input, &|input| send_as(ctx, svc, op, input, true))
-    } else if let Some(answer) = ctx.hooks.answer_read(svc, op, input) {
-        return Ok(answer);
+    } else if let Some(answer) = ctx.hooks.answer_read(ctx, svc, op, input) {
+        // An answer from the plan takes the conversions a real answer takes (policy documents as
+        // maps), so that the script reads it as it would read AWS's.
+        Ok(answer)
     } else {
         let answer = match meta.and_then(|o| o.paginator.as_ref()) {
             Some(p) if paginate => paginate_all(ctx, svc, op, input, p),
             _ => send(ctx, svc, op, input),
         };
-        ctx.hooks.after_read(svc, op, input, &answer);
+        ctx.hooks.after_read(ctx, svc, op, input, &answer);
         answer
     };
     if let (Ok(out), Some(shape)) = (&mut result, meta.and_then(|o| o.output.as_deref())) {
@@ -155,7 +157,7 @@ pub fn send_as(ctx: &Context, svc: Svc, op: &str, input: &Map, write: bool) -> R
     loop {
         match send_once(ctx, svc, op, input, write) {
             Err(e) if role_not_yet_usable(svc, &e) && started.elapsed() < ctx.propagation_timeout => {
-                eprintln!(
+                eoutln!(
                     "[retry] {}::{op}: {} (a role created moments ago is not usable yet); retrying in {delay}s",
                     svc.module(),
                     e.code()
@@ -244,7 +246,7 @@ fn explain(ctx: &Context, svc: Svc, op: &str, e: CallError) -> CallError {
         return CallError::Transport { service, operation, code, message, retryable: was_retryable };
     };
     if ctx.verbose > 0 {
-        eprintln!("[call]   {message}");
+        eoutln!("[call]   {message}");
     }
     CallError::Transport {
         service: svc.module().into(),
@@ -287,11 +289,11 @@ fn log_call(
         Ok(_) => format!("ok, request {}", crate::runtime::peek_request_id().unwrap_or_else(|| "-".into())),
         Err(e) => e.code().to_string(),
     };
-    eprintln!("[call] {}::{op} {} ms {outcome}", svc.module(), took.as_millis());
+    eoutln!("[call] {}::{op} {} ms {outcome}", svc.module(), took.as_millis());
     if ctx.verbose > 1 {
         if let Ok(table) = svc.table() {
             let shown = crate::secrets::masked_input(table, op, input).to_string();
-            eprintln!("[call]   {}", crate::secrets::redact(&shown));
+            eoutln!("[call]   {}", crate::secrets::redact(&shown));
         }
     }
 }

@@ -26,7 +26,11 @@ pub const HELPERS: &[(&str, &str)] = &[
         "the parameter, converted to the type of default (integer, float, bool, string, array), or default",
     ),
     ("env(name)", "the environment variable, or () when it is not set"),
-    ("read_file(path)", "a local file's text (a path relative to the current folder, as the aws CLI's file://)"),
+    (
+        "read_file(path)",
+        "a local file's text (a path relative to the current folder, as the aws CLI's file://); only files \
+         inside the runbook's folder or the current folder, or a path given with --set",
+    ),
     ("sleep(seconds)", "pauses (integer or float seconds); Ctrl-C interrupts it"),
     ("target()", "where calls go: #{ account, region, profile } (the account asked of STS once)"),
     ("with_region(region, block)", "runs the closure || { ... } with its calls in another region; undo goes there too"),
@@ -100,11 +104,11 @@ pub fn register(engine: &mut Engine, ctx: Rc<Context>, used_params: Rc<RefCell<B
             .map_err(|e| at(runtime_error(format!("from_json: invalid JSON: {e}")), &nc))
     });
     engine.register_fn("print_table", |v: Dynamic| {
-        print!("{}", crate::secrets::redact(&table::render(&json::to_value(&crate::secrets::masked(&v)), None)));
+        out!("{}", crate::secrets::redact(&table::render(&json::to_value(&crate::secrets::masked(&v)), None)));
     });
     engine.register_fn("print_table", |v: Dynamic, title: &str| {
         let shown = json::to_value(&crate::secrets::masked(&v));
-        print!("{}", crate::secrets::redact(&table::render(&shown, Some(title))));
+        out!("{}", crate::secrets::redact(&table::render(&shown, Some(title))));
     });
 
     let (c, used) = (ctx.clone(), used_params.clone());
@@ -127,8 +131,11 @@ pub fn register(engine: &mut Engine, ctx: Rc<Context>, used_params: Rc<RefCell<B
         },
     );
 
-    engine.register_fn("read_file", |nc: NativeCallContext, path: &str| -> Result<String, Box<EvalAltResult>> {
-        std::fs::read_to_string(path).map_err(|e| at(runtime_error(format!("read_file: cannot read {path}: {e}")), &nc))
+    let c = ctx.clone();
+    engine.register_fn("read_file", move |nc: NativeCallContext, path: &str| -> Result<String, Box<EvalAltResult>> {
+        let allowed = readable(&c, path).map_err(|e| at(runtime_error(format!("read_file: {e}")), &nc))?;
+        std::fs::read_to_string(allowed)
+            .map_err(|e| at(runtime_error(format!("read_file: cannot read {path}: {e}")), &nc))
     });
     engine.register_fn("env", |name: &str| -> Dynamic {
         std::env::var(name).map(Dynamic::from).unwrap_or(Dynamic::UNIT)
@@ -193,13 +200,35 @@ pub fn register(engine: &mut Engine, ctx: Rc<Context>, used_params: Rc<RefCell<B
     );
 
     // During a plan nothing was written: the runbook's own log lines say so.
-    let planned = move || if ctx.hooks.planning() { "(planned) " } else { "" };
+    let planned = move || ctx.hooks.log_mark();
     let p = planned.clone();
-    engine.register_fn("info", move |msg: ImmutableString| eprintln!("[info] {}{}", p(), crate::secrets::redact(&msg)));
+    engine.register_fn("info", move |msg: ImmutableString| eoutln!("[info] {}{}", p(), crate::secrets::redact(&msg)));
     let p = planned.clone();
-    engine.register_fn("warn", move |msg: ImmutableString| eprintln!("[warn] {}{}", p(), crate::secrets::redact(&msg)));
-    engine
-        .register_fn("step", move |msg: ImmutableString| println!("==> {}{}", planned(), crate::secrets::redact(&msg)));
+    engine.register_fn("warn", move |msg: ImmutableString| eoutln!("[warn] {}{}", p(), crate::secrets::redact(&msg)));
+    engine.register_fn("step", move |msg: ImmutableString| outln!("==> {}{}", planned(), crate::secrets::redact(&msg)));
+}
+
+/// The file `read_file(path)` may read: one inside the runbook's folder or the current folder, or
+/// one whose path the command line gave as a `--set` value. Links are followed before the check,
+/// so a link cannot lead out.
+fn readable(ctx: &Context, path: &str) -> Result<std::path::PathBuf, String> {
+    let real = std::fs::canonicalize(path).map_err(|e| format!("cannot read {path}: {e}"))?;
+    let mut folders = Vec::new();
+    if let Ok(cwd) = std::env::current_dir() {
+        folders.push(cwd);
+    }
+    if let Some(dir) = &ctx.runbook_dir {
+        folders.push(dir.clone());
+    }
+    let inside = folders.iter().filter_map(|f| std::fs::canonicalize(f).ok()).any(|f| real.starts_with(&f));
+    let given = ctx.params.values().filter_map(|v| std::fs::canonicalize(v).ok()).any(|v| v == real);
+    if inside || given {
+        return Ok(real);
+    }
+    Err(format!(
+        "{path} is outside the runbook's folder and the current folder: a runbook reads only files there, \
+         or a file whose path is given on the command line (--set name={path})"
+    ))
 }
 
 /// Runs `block` with the calls going to another region or account, and back home after it, also when

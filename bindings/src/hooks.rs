@@ -20,14 +20,14 @@ pub trait Hooks {
 
     /// A validated read about to be sent: an answer instead of sending it (a plan answers reads of
     /// what it only planned).
-    fn answer_read(&self, svc: Svc, op: &str, input: &Map) -> Option<Dynamic> {
-        let _ = (svc, op, input);
+    fn answer_read(&self, ctx: &Context, svc: Svc, op: &str, input: &Map) -> Option<Dynamic> {
+        let _ = (ctx, svc, op, input);
         None
     }
 
     /// A read's answer, once it came.
-    fn after_read(&self, svc: Svc, op: &str, input: &Map, answer: &Result<Dynamic, CallError>) {
-        let _ = (svc, op, input, answer);
+    fn after_read(&self, ctx: &Context, svc: Svc, op: &str, input: &Map, answer: &Result<Dynamic, CallError>) {
+        let _ = (ctx, svc, op, input, answer);
     }
 
     /// Where in the script the next call comes from (`file`, line).
@@ -38,6 +38,12 @@ pub trait Hooks {
     /// Whether waits and sleeps return at once (nothing was sent that could be waited for).
     fn planning(&self) -> bool {
         false
+    }
+
+    /// What the script's log lines start with: `(planned) ` during a plan, `(skipped) ` after a
+    /// write the operator skipped, so a line never claims what was not done.
+    fn log_mark(&self) -> &'static str {
+        ""
     }
 
     /// A value in `input` that stands for the result of a call that was not made, if any.

@@ -10,6 +10,8 @@
 //! ```
 
 // The binding layer: the services' operations as script functions.
+#[macro_use]
+pub mod output;
 pub mod attempts;
 pub mod call;
 pub mod convert;

@@ -54,6 +54,9 @@ pub struct AwsOptions {
     /// Seconds one attempt waits for its answer before it counts as lost (default
     /// [`DEFAULT_ATTEMPT_TIMEOUT`]).
     pub call_timeout: Option<f64>,
+    /// A role to assume with the loaded credentials before anything is sent: (role ARN, session
+    /// name, external id). The run's home place is then that role's account.
+    pub assume_role: Option<(String, String, Option<String>)>,
 }
 
 /// Attempts per call unless `--max-attempts`, AWS_MAX_ATTEMPTS or the profile says otherwise. The aws CLI makes 3,
@@ -205,6 +208,8 @@ pub struct Context {
     pub max_calls: u64,
     /// 1: log every call to stderr; 2: with its parameters (sensitive members masked).
     pub verbose: u8,
+    /// The runbook's folder: `read_file` reads inside it (and the current folder).
+    pub runbook_dir: Option<std::path::PathBuf>,
 }
 
 impl Context {
@@ -266,10 +271,29 @@ impl Context {
         if config.region().is_none() {
             return Err("no AWS region: pass --region, set AWS_REGION, or set region in the profile".into());
         }
+        let mut home_account = None;
+        if let Some((arn, session, external_id)) = &opts.assume_role {
+            let creds = rt
+                .block_on(assume_role_with(&config, arn, session, external_id.as_deref()))
+                .map_err(|e| format!("cannot assume the role {arn}: {e}"))?;
+            config = config
+                .to_builder()
+                .credentials_provider(aws_credential_types::provider::SharedCredentialsProvider::new(creds))
+                .build();
+            home_account = arn.split(':').nth(4).filter(|a| !a.is_empty()).map(str::to_string);
+        }
         let attempts = crate::attempts::Attempts::default();
+        let home = Place::new(
+            config,
+            crate::attempts::Watch(attempts.clone()),
+            opts.assume_role.as_ref().map(|r| r.0.clone()),
+        );
+        if let Some(a) = home_account {
+            let _ = home.account.set(a);
+        }
         Ok(Context {
             rt,
-            home: std::rc::Rc::new(Place::new(config, crate::attempts::Watch(attempts.clone()), None)),
+            home: std::rc::Rc::new(home),
             places: std::cell::RefCell::new(Vec::new()),
             profile: opts.profile.clone().or_else(|| std::env::var("AWS_PROFILE").ok().filter(|p| !p.is_empty())),
             interrupt: Arc::new(Interrupt::default()),
@@ -282,6 +306,7 @@ impl Context {
             call_timeout: attempt_timeout,
             max_calls: u64::MAX,
             verbose: 0,
+            runbook_dir: None,
         })
     }
 
@@ -304,6 +329,25 @@ impl Context {
     pub fn away(&self) -> Option<serde_json::Value> {
         let place = self.places.borrow().last().cloned()?;
         Some(serde_json::json!({ "region": place.region(), "role": place.role, "account": place.account.get() }))
+    }
+
+    /// Where calls go now, as a key: empty at home, else the place's region and role. Reads and plans
+    /// in one place never answer for another.
+    pub fn place_key(&self) -> String {
+        match self.places.borrow().last() {
+            None => String::new(),
+            Some(p) => format!("{}|{}", p.region().unwrap_or(""), p.role.as_deref().unwrap_or("")),
+        }
+    }
+
+    /// Where calls go now, for people: `eu-west-1` or `111111111111/eu-west-1`; `None` at home.
+    pub fn place_label(&self) -> Option<String> {
+        let place = self.places.borrow().last().cloned()?;
+        let region = place.region().unwrap_or("?").to_string();
+        Some(match place.account.get() {
+            Some(a) if place.role.is_some() => format!("{a}/{region}"),
+            _ => region,
+        })
     }
 
     /// Sends the calls that follow to `region` (default: the current place's), with the current
@@ -393,10 +437,21 @@ pub async fn assume_role(
     arn: &str,
     session: &str,
 ) -> Result<aws_credential_types::Credentials, CallError> {
+    assume_role_with(config, arn, session, None).await
+}
+
+/// [`assume_role`] with the external id the role's trust policy asks for, if any.
+pub async fn assume_role_with(
+    config: &SdkConfig,
+    arn: &str,
+    session: &str,
+    external_id: Option<&str>,
+) -> Result<aws_credential_types::Credentials, CallError> {
     let out = aws_sdk_sts::Client::new(config)
         .assume_role()
         .role_arn(arn)
         .role_session_name(session)
+        .set_external_id(external_id.map(str::to_string))
         .send()
         .await
         .map_err(|e| CallError::sdk("sts", "AssumeRole", e))?;

@@ -78,12 +78,12 @@ fn poll(
         attempt += 1;
         let (done, seen) = check(attempt)?;
         if once {
-            eprintln!("{label}: not waited: the plan changes nothing to wait for ({seen})");
+            eoutln!("{label}: not waited: the plan changes nothing to wait for ({seen})");
             return Ok(done.unwrap_or(Dynamic::UNIT));
         }
         let elapsed = started.elapsed().as_secs_f64();
         if let Some(result) = done {
-            eprintln!("{label}: done after {attempt} poll(s), {elapsed:.0}s ({seen})");
+            eoutln!("{label}: done after {attempt} poll(s), {elapsed:.0}s ({seen})");
             return Ok(result);
         }
         if elapsed + delay > timeout {
@@ -96,7 +96,7 @@ fn poll(
                 ),
             });
         }
-        eprintln!("{label}: poll {attempt}: {seen}; next in {delay:.0}s");
+        eoutln!("{label}: poll {attempt}: {seen}; next in {delay:.0}s");
         ctx.sleep(func, delay)?;
     }
 }

@@ -64,7 +64,12 @@ enum Command {
         journal: JournalArgs,
     },
     /// Remove what a recorded run created, newest first
-    #[command(after_help = "Unless given, --profile, --region and --endpoint-url are the ones the run used.")]
+    #[command(
+        after_help = "Unless given, --profile, --region and --endpoint-url are the ones the run used, and a role \
+                            the run assumed is assumed again. The account these credentials reach is confirmed \
+                            with STS first: undo refuses (exit 2) if it is not the run's.\n\
+                            `last` is the newest run that wrote something and is not undone."
+    )]
     Undo {
         /// A run id, a unique prefix of one, or `last`
         #[arg(add = ArgValueCandidates::new(crate::shell::run_ids))]
@@ -72,6 +77,10 @@ enum Command {
         /// Only show what would be removed
         #[arg(long)]
         plan: bool,
+        /// Undo as this role (a name in the run's account, or an ARN), assumed with the credentials
+        /// given; default: the role the run itself assumed, if any
+        #[arg(long = "assume-role", value_name = "NAME|ARN")]
+        assume_role: Option<String>,
         /// For a fleet run: targets undone at once (default 1)
         #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=256))]
         concurrency: Option<u32>,
@@ -153,6 +162,7 @@ impl AwsArgs {
             max_attempts: self.max_attempts,
             retry_mode: self.retry_mode.clone(),
             call_timeout: self.call_timeout,
+            assume_role: None,
         }
     }
 }
@@ -211,9 +221,11 @@ pub fn main() -> ExitCode {
         Command::Params { file } => crate::params::show(&file),
         Command::Runs { writes, journal } => crate::runs::list(&journal.dir(), writes),
         Command::Show { run, journal } => crate::runs::show(&journal.dir(), &run),
-        Command::Undo { run, plan, concurrency, aws, journal } => {
+        Command::Undo { run, plan, assume_role, concurrency, aws, journal } => {
             let aws = aws.options();
-            crate::run::on_script_thread(move || crate::runs::undo(&journal.dir(), &run, aws, plan, concurrency))
+            crate::run::on_script_thread(move || {
+                crate::runs::undo(&journal.dir(), &run, aws, assume_role, plan, concurrency)
+            })
         }
         Command::Repl { common } => crate::run::on_script_thread(move || crate::repl::repl(&common)),
         Command::Help { topic } => crate::help::help(topic.as_deref()),

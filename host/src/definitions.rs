@@ -67,6 +67,83 @@ pub fn split(source: &str) -> Split {
     out
 }
 
+/// Functions only the REPL has: a saved runbook that called them would fail at that line, after
+/// its earlier writes were sent.
+pub const REPL_ONLY: &[&str] = &["help"];
+
+/// The top-level statements of `source` (functions already split off), each with its `;`: split
+/// at `;` and after a `}` that closes a block at the top level, outside strings and comments.
+pub fn statements(source: &str) -> Vec<String> {
+    let chars: Vec<char> = source.chars().collect();
+    let mut out = Vec::new();
+    let (mut i, mut depth, mut last) = (0, 0usize, 0);
+    let cut = |end: usize, last: &mut usize, out: &mut Vec<String>| {
+        let text: String = chars[*last..end].iter().collect();
+        if !text.trim().is_empty() {
+            out.push(text.trim().to_string());
+        }
+        *last = end;
+    };
+    while i < chars.len() {
+        match chars[i] {
+            '"' | '`' | '\'' => i = skip_string(&chars, i),
+            '/' if chars.get(i + 1) == Some(&'/') => {
+                while i < chars.len() && chars[i] != '\n' {
+                    i += 1;
+                }
+            }
+            '{' | '(' | '[' => {
+                depth += 1;
+                i += 1;
+            }
+            '}' | ')' | ']' => {
+                depth = depth.saturating_sub(1);
+                i += 1;
+                // `if x { ... }` ends its statement at the line's end.
+                let rest_of_line: String = chars[i..].iter().take_while(|c| **c != '\n').collect();
+                if chars[i - 1] == '}' && depth == 0 && rest_of_line.trim().is_empty() {
+                    cut(i, &mut last, &mut out);
+                }
+            }
+            ';' if depth == 0 => {
+                i += 1;
+                cut(i, &mut last, &mut out);
+            }
+            _ => i += 1,
+        }
+    }
+    cut(chars.len(), &mut last, &mut out);
+    out
+}
+
+/// Whether a statement calls a function only the REPL has (outside strings and comments).
+pub fn repl_only(statement: &str) -> bool {
+    let chars: Vec<char> = statement.chars().collect();
+    let mut i = 0;
+    while i < chars.len() {
+        match chars[i] {
+            '"' | '`' | '\'' => i = skip_string(&chars, i),
+            '/' if chars.get(i + 1) == Some(&'/') => {
+                while i < chars.len() && chars[i] != '\n' {
+                    i += 1;
+                }
+            }
+            _ => {
+                let called = REPL_ONLY.iter().any(|f| {
+                    word_at(&chars, i, f)
+                        && (i == 0 || chars[i - 1] != ':')
+                        && chars[i + f.len()..].iter().find(|c| !c.is_whitespace()) == Some(&'(')
+                });
+                if called {
+                    return true;
+                }
+                i += 1;
+            }
+        }
+    }
+    false
+}
+
 /// The `import "path" as name;` statements at the top level of an entry: (path, name).
 pub fn imports(source: &str) -> Vec<(String, String)> {
     let rest = split(source).rest;
@@ -160,6 +237,16 @@ fn skip_string(chars: &[char], i: usize) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn repl_only_statements_are_found_and_others_kept() {
+        let text = "let x = 1;\nhelp(\"elbv2\");\nif x > 0 { print(\"help(\") }\nhelp();\nprint(x)";
+        let s = statements(text);
+        assert_eq!(s, ["let x = 1;", "help(\"elbv2\");", "if x > 0 { print(\"help(\") }", "help();", "print(x)"]);
+        let kept: Vec<&String> = s.iter().filter(|t| !repl_only(t)).collect();
+        assert_eq!(kept, ["let x = 1;", "if x > 0 { print(\"help(\") }", "print(x)"]);
+        assert!(!repl_only("let helpful = 2;") && !repl_only("x.help_text"));
+    }
 
     #[test]
     fn functions_are_told_from_statements() {

@@ -81,10 +81,10 @@ pub fn build(ctx: Rc<Context>, root: &Path, limits: &Limits) -> Engine {
     engine.set_module_resolver(ConfinedResolver::new(root));
     let interrupt = ctx.interrupt.clone();
     engine.on_progress(move |_| interrupt.signal().map(|s| Dynamic::from_int(i64::from(s))));
-    engine.on_print(|s| println!("{}", redact(s)));
+    engine.on_print(|s| outln!("{}", redact(s)));
     engine.on_debug(|s, src, pos| match src {
-        Some(src) => eprintln!("[debug] {src}:{pos}: {}", redact(s)),
-        None => eprintln!("[debug] {pos}: {}", redact(s)),
+        Some(src) => eoutln!("[debug] {src}:{pos}: {}", redact(s)),
+        None => eoutln!("[debug] {pos}: {}", redact(s)),
     });
     runbook_bindings::register(&mut engine, ctx);
     engine

@@ -10,7 +10,7 @@ use std::process::ExitCode;
 pub fn help(topic: Option<&str>) -> ExitCode {
     match render(topic) {
         Ok(text) => {
-            print!("{text}");
+            out!("{text}");
             ExitCode::SUCCESS
         }
         Err(e) => crate::run::fail(&e),

@@ -1,5 +1,8 @@
 //! `runbook`: runs AWS runbooks written in Rhai.
 
+#[macro_use]
+extern crate runbook_bindings;
+
 mod cli;
 mod complete;
 mod definitions;

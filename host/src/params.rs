@@ -256,7 +256,7 @@ pub fn show(file: &Path) -> std::process::ExitCode {
         Ok(t) => t,
         Err(e) => return crate::run::fail(&format!("cannot read runbook {}: {e}", file.display())),
     };
-    print!("{}", render(file, &text));
+    out!("{}", render(file, &text));
     std::process::ExitCode::SUCCESS
 }
 

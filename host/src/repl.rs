@@ -123,10 +123,10 @@ pub fn repl(common: &Common) -> ExitCode {
     };
     crate::run::install_signal_handlers(&ctx);
     let mut engine = engine::build(ctx.clone(), Path::new("."), &limits);
-    engine.register_fn("help", || print!("{}", crate::help::render(None).unwrap_or_default()));
+    engine.register_fn("help", || out!("{}", crate::help::render(None).unwrap_or_default()));
     engine.register_fn("help", |topic: &str| match crate::help::render(Some(topic)) {
-        Ok(text) => print!("{text}"),
-        Err(e) => eprintln!("error: {e}"),
+        Ok(text) => out!("{text}"),
+        Err(e) => eoutln!("error: {e}"),
     });
     let variables = Rc::new(RefCell::new(Vec::new()));
     // Tab lists every candidate and completes their common prefix, as shells do.
@@ -140,7 +140,7 @@ pub fn repl(common: &Common) -> ExitCode {
     if let Some(h) = &history {
         let _ = editor.load_history(h);
     }
-    println!(
+    outln!(
         "runbook {} — region {}, endpoint {}{}\n:help lists the commands, help(\"elbv2::create_target_group\") an operation; Ctrl-D leaves.",
         env!("CARGO_PKG_VERSION"),
         ctx.region().unwrap_or("?"),
@@ -178,7 +178,7 @@ pub fn repl(common: &Common) -> ExitCode {
                 }
                 match session.engine.compile_with_scope(&session.scope, &buffer) {
                     Err(e) if is_incomplete(&e) => continue,
-                    Err(e) => eprint!("{}", diagnostics::parse_error(Path::new("<repl>"), &e).render()),
+                    Err(e) => eout!("{}", diagnostics::parse_error(Path::new("<repl>"), &e).render()),
                     Ok(_) => {
                         let _ = editor.add_history_entry(buffer.trim_end());
                         let text = std::mem::take(&mut buffer);
@@ -209,7 +209,7 @@ pub fn repl(common: &Common) -> ExitCode {
     safety.close_journal("ended", None, ctx.stats.calls.get(), started.elapsed().as_secs_f64());
     let created: usize = safety.writes().iter().map(|w| w.created.len()).sum();
     if created > 0 {
-        eprintln!("this session created {created} resource(s); undo them with: runbook undo {}", safety.run_id);
+        eoutln!("this session created {created} resource(s); undo them with: runbook undo {}", safety.run_id);
     }
     ExitCode::SUCCESS
 }
@@ -219,7 +219,7 @@ fn save_history(editor: &mut Editor<ReplHelper, DefaultHistory>, path: &Path) {
         let _ = std::fs::create_dir_all(dir);
     }
     if let Err(e) = editor.save_history(path) {
-        eprintln!("warning: cannot save history to {}: {e}", path.display());
+        eoutln!("warning: cannot save history to {}: {e}", path.display());
     }
 }
 
@@ -280,7 +280,7 @@ impl Session {
             Ok(module) => {
                 self.engine.register_static_module(name, module);
             }
-            Err(e) => eprintln!("warning: the module {path:?} cannot be kept for later entries: {e}"),
+            Err(e) => eoutln!("warning: the module {path:?} cannot be kept for later entries: {e}"),
         }
     }
 
@@ -291,10 +291,10 @@ impl Session {
 
     fn report(&self, e: &EvalAltResult, file: &Path) {
         if diagnostics::is_interrupt(e) {
-            eprintln!("interrupted; the session's variables are kept");
+            eoutln!("interrupted; the session's variables are kept");
             return;
         }
-        eprint!("{}", diagnostics::runtime_error(Path::new("."), file, e).render());
+        eout!("{}", diagnostics::runtime_error(Path::new("."), file, e).render());
     }
 
     fn print(&self, v: &Dynamic) {
@@ -302,10 +302,10 @@ impl Session {
             return;
         }
         match self.format {
-            Format::Json if v.is_string() => println!("{}", redact(&v.to_string())),
-            Format::Json => println!("{}", redact(&json::pretty(&json::to_value(&masked(v))))),
-            Format::Table => print!("{}", redact(&table::render(&json::to_value(&masked(v)), None))),
-            Format::Text => println!("{}", redact(&masked(v).to_string())),
+            Format::Json if v.is_string() => outln!("{}", redact(&v.to_string())),
+            Format::Json => outln!("{}", redact(&json::pretty(&json::to_value(&masked(v))))),
+            Format::Table => out!("{}", redact(&table::render(&json::to_value(&masked(v)), None))),
+            Format::Text => outln!("{}", redact(&masked(v).to_string())),
         }
     }
 
@@ -319,23 +319,23 @@ impl Session {
             (":quit" | ":q" | ":exit", _) => return false,
             (":help", "") => {
                 for (usage, what) in COMMANDS {
-                    println!("  {usage:<26} {what}");
+                    outln!("  {usage:<26} {what}");
                 }
             }
             (":help", topic) => match crate::help::render(Some(topic)) {
-                Ok(text) => print!("{text}"),
-                Err(e) => eprintln!("error: {e}"),
+                Ok(text) => out!("{text}"),
+                Err(e) => eoutln!("error: {e}"),
             },
             (":format", "json") => self.format = Format::Json,
             (":format", "table") => self.format = Format::Table,
             (":format", "text") => self.format = Format::Text,
-            (":format", other) => eprintln!("error: unknown format {other:?}; use json, table or text"),
+            (":format", other) => eoutln!("error: unknown format {other:?}; use json, table or text"),
             (":fns", "") => self.list_functions(),
             (":vars", "") => self.list_variables(),
-            (":load", "") | (":save", "") => eprintln!("error: {cmd} needs a file name"),
+            (":load", "") | (":save", "") => eoutln!("error: {cmd} needs a file name"),
             (":load", file) => self.load(Path::new(file)),
             (":save", file) => self.save(Path::new(file)),
-            (other, _) => eprintln!("error: unknown command {other}; :help lists the commands"),
+            (other, _) => eoutln!("error: unknown command {other}; :help lists the commands"),
         }
         true
     }
@@ -343,11 +343,11 @@ impl Session {
     fn load(&mut self, file: &Path) {
         let source = match std::fs::read_to_string(file) {
             Ok(s) => s,
-            Err(e) => return eprintln!("error: cannot read {}: {e}", file.display()),
+            Err(e) => return eoutln!("error: cannot read {}: {e}", file.display()),
         };
         self.ctx.interrupt.clear();
         match self.run_entry(&source, Some(file)) {
-            Ok(_) => println!("loaded {}", file.display()),
+            Ok(_) => outln!("loaded {}", file.display()),
             Err(e) => self.report(&e, file),
         }
         self.refresh_variables();
@@ -356,21 +356,21 @@ impl Session {
     /// `:fns`: the functions defined so far, as they can be called.
     fn list_functions(&self) {
         if self.definitions.is_empty() {
-            println!("no functions defined in this session");
+            outln!("no functions defined in this session");
         }
         for f in &self.definitions {
-            println!("  {}", f.text.lines().next().unwrap_or("").trim_end_matches('{').trim_end());
+            outln!("  {}", f.text.lines().next().unwrap_or("").trim_end_matches('{').trim_end());
         }
     }
 
     /// `:vars`: the session's variables and the type of each value.
     fn list_variables(&self) {
         if self.scope.is_empty() {
-            println!("no variables in this session");
+            outln!("no variables in this session");
         }
         for (name, constant, value) in self.scope.iter() {
             let kind = if constant { "const" } else { "let" };
-            println!("  {kind} {name}: {}", value.type_name());
+            outln!("  {kind} {name}: {}", value.type_name());
         }
     }
 
@@ -383,21 +383,35 @@ impl Session {
             text.push_str(&f.text);
             text.push_str("\n\n");
         }
+        // Only what a runbook can run: a call only the REPL has would stop the saved runbook there.
+        let mut kept = 0;
+        let mut left_out = 0;
         for s in &self.saved {
-            text.push_str(s);
-            if !s.ends_with(';') && !s.ends_with('}') {
-                text.push(';');
+            for stmt in definitions::statements(s) {
+                if definitions::repl_only(&stmt) {
+                    left_out += 1;
+                    continue;
+                }
+                kept += 1;
+                text.push_str(&stmt);
+                if !stmt.ends_with(';') && !stmt.ends_with('}') {
+                    text.push(';');
+                }
+                text.push('\n');
             }
-            text.push('\n');
         }
+        let left = if left_out > 0 {
+            format!(" ({left_out} REPL-only statement(s) such as help() left out)")
+        } else {
+            String::new()
+        };
         match std::fs::write(file, text) {
-            Ok(()) => println!(
-                "saved {} function(s) and {} statement(s) to {}",
+            Ok(()) => outln!(
+                "saved {} function(s) and {kept} statement(s) to {}{left}",
                 self.definitions.len(),
-                self.saved.len(),
                 file.display()
             ),
-            Err(e) => eprintln!("error: cannot write {}: {e}", file.display()),
+            Err(e) => eoutln!("error: cannot write {}: {e}", file.display()),
         }
     }
 }

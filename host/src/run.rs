@@ -23,7 +23,7 @@ pub fn on_script_thread(f: impl FnOnce() -> ExitCode + Send + 'static) -> ExitCo
         .spawn(f);
     match thread {
         Ok(handle) => handle.join().unwrap_or_else(|_| {
-            eprintln!("error: internal error: the script thread stopped unexpectedly");
+            eoutln!("error: internal error: the script thread stopped unexpectedly");
             ExitCode::from(70)
         }),
         Err(e) => fail(&format!("cannot start the script thread: {e}")),
@@ -31,7 +31,7 @@ pub fn on_script_thread(f: impl FnOnce() -> ExitCode + Send + 'static) -> ExitCo
 }
 
 pub fn fail(msg: &str) -> ExitCode {
-    eprintln!("error: {msg}");
+    eoutln!("error: {msg}");
     ExitCode::from(2)
 }
 
@@ -54,6 +54,7 @@ pub fn connect(
     }
     ctx.verbose = common.verbose;
     let root = runbook_root(Path::new(file));
+    ctx.runbook_dir = Some(root.clone());
     // A fleet names its targets' runs before starting them (see `fleet`).
     let fleet_env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
     let run_id = fleet_env("RUNBOOK_RUN_ID")
@@ -75,6 +76,7 @@ pub fn connect(
             "parent": fleet_env("RUNBOOK_PARENT_RUN"),
             "target": fleet_env("RUNBOOK_TARGET"),
             "account": fleet_env("RUNBOOK_TARGET_ACCOUNT"),
+            "credentials": credentials_record(common.aws.profile.clone()),
         });
         safety.open_journal(&common.journal.dir(), start)?;
     }
@@ -82,7 +84,26 @@ pub fn connect(
     Ok((Rc::new(ctx), safety))
 }
 
+/// How the run's credentials were obtained, for undo and reconcile to obtain them again: the
+/// profile, or (a fleet's target) the role assumed, its session name and external id, and the
+/// profile it was assumed with.
+pub fn credentials_record(profile: Option<String>) -> serde_json::Value {
+    let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+    match env("RUNBOOK_TARGET_ROLE") {
+        Some(role) => serde_json::json!({
+            "role": role,
+            "session": env("RUNBOOK_TARGET_SESSION"),
+            // Not a secret: it tells a role which party asks, and undo must give it again.
+            "external_id": env("RUNBOOK_TARGET_EXTERNAL_ID"),
+            "profile": env("RUNBOOK_TARGET_PROFILE"),
+        }),
+        None => serde_json::json!({ "profile": profile.or_else(|| env("AWS_PROFILE")) }),
+    }
+}
+
 pub fn run_file(file: &Path, common: &Common, mode: Mode) -> ExitCode {
+    #[cfg(unix)]
+    let parent_pid = std::os::unix::process::parent_id();
     let source = match std::fs::read_to_string(file) {
         Ok(s) => s,
         Err(e) => return fail(&format!("cannot read runbook {}: {e}", file.display())),
@@ -109,7 +130,7 @@ pub fn run_file(file: &Path, common: &Common, mode: Mode) -> ExitCode {
     let mut ast = match engine.compile(&source) {
         Ok(a) => a,
         Err(e) => {
-            eprint!("{}", diagnostics::parse_error(file, &e).render());
+            eout!("{}", diagnostics::parse_error(file, &e).render());
             safety.close_journal("failed", Some(serde_json::json!({ "code": "SyntaxError" })), 0, 0.0);
             return ExitCode::from(1);
         }
@@ -119,6 +140,11 @@ pub fn run_file(file: &Path, common: &Common, mode: Mode) -> ExitCode {
     let result = engine.run_ast_with_scope(&mut scope, &ast);
     let secs = started.elapsed().as_secs_f64();
     let calls = ctx.stats.calls.get();
+    #[cfg(unix)]
+    if std::env::var_os("RUNBOOK_PARENT_RUN").is_some() && std::os::unix::process::parent_id() != parent_pid {
+        // A fleet's target whose fleet process died: it finished on its own.
+        safety.note_end("parent_gone", serde_json::json!(true));
+    }
     let code = match &result {
         Ok(()) => {
             safety.close_journal("succeeded", None, calls, secs);
@@ -135,12 +161,14 @@ pub fn run_file(file: &Path, common: &Common, mode: Mode) -> ExitCode {
         }
     };
     if mode == Mode::Plan {
-        print!("{}", redact(&plan_listing(file, &ctx, &safety)));
+        out!("{}", redact(&plan_listing(file, &ctx, &safety)));
     }
     // A failed run that wrote nothing has said all there is in its diagnostic.
     if result.is_ok() || !safety.writes().is_empty() {
-        eprint!("{}", redact(&summary(file, &ctx, &safety, result.is_ok(), secs)));
+        eout!("{}", redact(&summary(file, &ctx, &safety, result.is_ok(), secs)));
     }
+    // Lines said after the end record, to a closed stream, still reach the journal.
+    safety.keep_output();
     code
 }
 
@@ -159,7 +187,8 @@ fn plan_listing(file: &Path, ctx: &Context, safety: &Safety) -> String {
     );
     for w in &writes {
         let at = if w.at.is_empty() { String::new() } else { format!("  ({})", w.at) };
-        let _ = writeln!(o, "\n{:>3}. {}{at}", w.seq, w.function);
+        let place = w.place.as_ref().map(|p| format!(" in {p}")).unwrap_or_default();
+        let _ = writeln!(o, "\n{:>3}. {}{place}{at}", w.seq, w.function);
         for line in runbook_bindings::json::pretty(&w.input).lines() {
             let _ = writeln!(o, "     {line}");
         }
@@ -181,7 +210,12 @@ fn summary(file: &Path, ctx: &Context, safety: &Safety, ok: bool, secs: f64) -> 
     };
     let sent = writes.iter().filter(|w| matches!(w.state, State::Sent | State::Failed(_) | State::Unknown(_))).count();
     let skipped = writes.iter().filter(|w| w.state == State::Skipped).count();
-    let created: Vec<&String> = writes.iter().flat_map(|w| &w.created).collect();
+    // What was made away from home says where.
+    let placed = |w: &runbook_bindings::run::WriteEntry, items: &[String]| -> Vec<String> {
+        let place = w.place.as_ref().map(|p| format!(" (in {p})")).unwrap_or_default();
+        items.iter().map(|c| format!("{c}{place}")).collect()
+    };
+    let created: Vec<String> = writes.iter().flat_map(|w| placed(w, &w.created)).collect();
     let mut line = format!("runbook: {} {what}, {calls} AWS call(s) in {secs:.2} s", file.display());
     if safety.mode != Mode::Plan {
         let _ = write!(line, "; {sent} write(s), {} created", created.len());
@@ -193,7 +227,7 @@ fn summary(file: &Path, ctx: &Context, safety: &Safety, ok: bool, secs: f64) -> 
     for (i, c) in created.iter().enumerate() {
         let _ = writeln!(o, "  {} {c}", if i == 0 { "created:" } else { "        " });
     }
-    let changed: Vec<&String> = writes.iter().flat_map(|w| &w.changed).collect();
+    let changed: Vec<String> = writes.iter().flat_map(|w| placed(w, &w.changed)).collect();
     for (i, c) in changed.iter().enumerate() {
         let _ = writeln!(o, "  {} {c}", if i == 0 { "changed:" } else { "        " });
     }
@@ -216,7 +250,7 @@ fn summary(file: &Path, ctx: &Context, safety: &Safety, ok: bool, secs: f64) -> 
 /// Prints the diagnostic and picks the exit code: 130 after Ctrl-C, 143 after SIGTERM, 1 otherwise.
 pub fn report(root: &Path, file: &Path, e: &EvalAltResult, interrupt: &Interrupt) -> ExitCode {
     let d = diagnostics::runtime_error(root, file, e);
-    eprint!("{}", d.render());
+    eout!("{}", d.render());
     match interrupt.signal() {
         Some(sig) => ExitCode::from(128u8.saturating_add(sig as u8)),
         None => ExitCode::from(1),

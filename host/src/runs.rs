@@ -15,31 +15,43 @@ pub fn list(dir: &Path, only_writes: bool) -> ExitCode {
         Err(e) => return fail(&e),
     };
     if ids.is_empty() {
-        eprintln!("no runs recorded in {}", dir.display());
+        eoutln!("no runs recorded in {}", dir.display());
         return ExitCode::SUCCESS;
     }
     // A fleet's children are shown through their fleet (`runbook show FLEET`).
+    let undone = journal::undone_ids(dir);
     let runs: Vec<journal::RunSummary> = ids
         .iter()
         .map(|id| (id, journal::read(dir, id).unwrap_or_default()))
         .filter(|(_, records)| records.first().is_none_or(|r| r["parent"].is_null()))
-        .map(|(id, records)| journal::summarize(id, &records))
+        .map(|(id, records)| journal::summarize_in(dir, id, &records, &undone))
         .filter(|s| !only_writes || s.writes > 0)
         .collect();
     if runs.is_empty() {
-        eprintln!("no run in {} wrote anything", dir.display());
+        eoutln!("no run in {} wrote anything", dir.display());
         return ExitCode::SUCCESS;
     }
     let region = runs.iter().map(|s| s.region.len()).max().unwrap_or(0).max("REGION".len());
     let endpoint = runs.iter().map(|s| s.endpoint.len()).max().unwrap_or(0).max("ENDPOINT".len());
-    println!(
+    outln!(
         "{:<22} {:<21} {:<12} {:>6}  {:<region$}  {:<endpoint$}  FILE",
-        "RUN", "STARTED", "OUTCOME", "WRITES", "REGION", "ENDPOINT"
+        "RUN",
+        "STARTED",
+        "OUTCOME",
+        "WRITES",
+        "REGION",
+        "ENDPOINT"
     );
     for s in runs {
-        println!(
+        outln!(
             "{:<22} {:<21} {:<12} {:>6}  {:<region$}  {:<endpoint$}  {}",
-            s.id, s.started, s.outcome, s.writes, s.region, s.endpoint, s.file
+            s.id,
+            s.started,
+            s.outcome,
+            s.writes,
+            s.region,
+            s.endpoint,
+            s.file
         );
     }
     ExitCode::SUCCESS
@@ -51,10 +63,10 @@ pub fn show(dir: &Path, run: &str) -> ExitCode {
         Err(e) => return fail(&e),
     };
     if crate::fleet::is_fleet(&records) {
-        print!("{}", crate::fleet::render(&records));
+        out!("{}", crate::fleet::render(&records));
         return ExitCode::SUCCESS;
     }
-    print!("{}", render(&records));
+    out!("{}", render(&records));
     ExitCode::SUCCESS
 }
 
@@ -64,6 +76,16 @@ fn text(v: &Value) -> String {
         Value::Null => "-".into(),
         other => other.to_string(),
     }
+}
+
+/// A write's place away from home as people read it: `eu-west-1`, or `111111111111/eu-west-1` in
+/// another account.
+pub fn place_text(place: &Value) -> Option<String> {
+    let region = place["region"].as_str()?;
+    Some(match (place["account"].as_str(), place["role"].as_str()) {
+        (Some(a), Some(_)) => format!("{a}/{region}"),
+        _ => region.to_string(),
+    })
 }
 
 /// A run, as `runbook show` prints it.
@@ -93,7 +115,8 @@ pub fn render(records: &[Value]) -> String {
     let mut created = 0;
     for intent in records.iter().filter(|r| r["type"] == "intent" || r["type"] == "skipped") {
         let seq = &intent["seq"];
-        let head = format!("{:>4}  {}  {}", seq.to_string(), text(&intent["function"]), text(&intent["at"]));
+        let place = place_text(&intent["place"]).map(|p| format!(" in {p}")).unwrap_or_default();
+        let head = format!("{:>4}  {}{place}  {}", seq.to_string(), text(&intent["function"]), text(&intent["at"]));
         if intent["type"] == "skipped" {
             let _ = writeln!(o, "{head}\n        skipped by the operator");
             continue;
@@ -171,23 +194,56 @@ pub fn render(records: &[Value]) -> String {
     o
 }
 
-/// The run that undid `id` completely, if one did. Undoing again would remove whatever has since
-/// been made under the same names (a cluster's ARN is its name), so a finished undo is final.
-fn undone_by(dir: &Path, id: &str) -> Option<String> {
-    journal::list_ids(dir).ok()?.into_iter().rev().find(|other| {
-        let records = journal::read(dir, other).unwrap_or_default();
-        let start = records.iter().find(|r| r["type"] == "start");
-        let end = records.iter().rev().find(|r| r["type"] == "end");
-        start.is_some_and(|s| s["undo_of"] == id) && end.is_some_and(|e| e["outcome"] == "succeeded")
+/// The role `--assume-role` names for `undo`: an ARN, or a role name in `account`.
+fn role_for(role: &str, account: Option<&str>) -> Result<String, String> {
+    if role.starts_with("arn:") {
+        return Ok(role.to_string());
+    }
+    match account {
+        Some(a) => Ok(format!("arn:aws:iam::{a}:role/{role}")),
+        None => Err(format!("--assume-role {role:?} is a name, and the run recorded no account: give the role's ARN")),
+    }
+}
+
+/// The account a run's writes went to at home: recorded at its start (a fleet's target) or with
+/// each write.
+fn home_account(records: &[Value]) -> Option<String> {
+    let start = records.iter().find(|r| r["type"] == "start")?;
+    start["account"].as_str().map(str::to_string).or_else(|| {
+        records
+            .iter()
+            .filter(|r| r["type"] == "intent" && r["place"].is_null())
+            .find_map(|r| r["account"].as_str().map(str::to_string))
     })
 }
 
-pub fn undo(dir: &Path, run: &str, overrides: AwsOptions, dry: bool, concurrency: Option<u32>) -> ExitCode {
-    let records = match journal::read(dir, run) {
+pub fn undo(
+    dir: &Path,
+    run: &str,
+    overrides: AwsOptions,
+    role: Option<String>,
+    dry: bool,
+    concurrency: Option<u32>,
+) -> ExitCode {
+    let run = if run == "last" {
+        match journal::last_to_undo(dir) {
+            Ok(id) => {
+                eoutln!("runbook: `last` is run {id}, the newest run that wrote something and is not undone");
+                id
+            }
+            Err(e) => return fail(&e),
+        }
+    } else {
+        run.to_string()
+    };
+    let records = match journal::read(dir, &run) {
         Ok(r) => r,
         Err(e) => return fail(&e),
     };
     if crate::fleet::is_fleet(&records) {
+        if role.is_some() || overrides.profile.is_some() {
+            return fail("a fleet's targets are undone with the credentials each was run with: leave out --profile and --assume-role (or undo one target's run by its id)");
+        }
         let endpoint = overrides.endpoint_url.clone().or_else(|| records[0]["endpoint"].as_str().map(str::to_string));
         return crate::fleet::undo(dir, &records, endpoint.as_deref(), concurrency, dry);
     }
@@ -195,22 +251,70 @@ pub fn undo(dir: &Path, run: &str, overrides: AwsOptions, dry: bool, concurrency
         return fail(&format!("the journal of run {run} has no start record"));
     };
     let id = text(&start["run"]);
-    if let Some(by) = undone_by(dir, &id) {
-        println!("run {id} was undone already by run {by}; nothing to do (see `runbook show {by}`)");
+    if let Some(by) = journal::undone_by(dir, &id) {
+        outln!("run {id} was undone already by run {by}; nothing to do (see `runbook show {by}`)");
         return ExitCode::SUCCESS;
     }
     let recorded = |k: &str| start[k].as_str().map(str::to_string);
+    let creds = &start["credentials"];
+    let needed = home_account(&records);
+    // The credentials the run had, obtained again: its profile, or the role it ran as, assumed
+    // again (a fleet's environment may hand the role's credentials over already).
+    let assumed_already = std::env::var("RUNBOOK_ASSUMED").ok().filter(|r| Some(r.as_str()) == creds["role"].as_str());
+    let assume = match (&role, &overrides.profile) {
+        (Some(r), _) => match role_for(r, needed.as_deref()) {
+            Ok(arn) => Some((arn, format!("runbook-undo-{id}"), None)),
+            Err(e) => return fail(&e),
+        },
+        (None, Some(_)) => None,
+        (None, None) => match creds["role"].as_str() {
+            Some(_) if assumed_already.is_some() => None,
+            Some(arn) => {
+                Some((arn.to_string(), format!("runbook-undo-{id}"), creds["external_id"].as_str().map(str::to_string)))
+            }
+            None => None,
+        },
+    };
+    let profile = overrides.profile.clone().or_else(|| match &assume {
+        Some(_) if role.is_none() => creds["profile"].as_str().map(str::to_string),
+        Some(_) => None,
+        None if assumed_already.is_some() => None,
+        None => creds["profile"].as_str().map(str::to_string).or_else(|| recorded("profile")),
+    });
     let aws = AwsOptions {
-        profile: overrides.profile.clone().or_else(|| recorded("profile")),
+        profile,
         region: overrides.region.clone().or_else(|| recorded("region")),
         endpoint_url: overrides.endpoint_url.clone().or_else(|| recorded("endpoint")),
+        assume_role: assume,
         ..overrides
     };
     let mut ctx = match Context::new(&aws, Default::default()) {
         Ok(c) => c,
         Err(e) => return fail(&e),
     };
-    let safety = std::rc::Rc::new(Safety::new(Mode::Run, journal::new_run_id(), false));
+    // Never from the wrong place: the account these credentials reach must be the run's.
+    if let Some(needed) = &needed {
+        match ctx.account() {
+            Ok(reached) if reached == *needed => {}
+            Ok(reached) => {
+                return fail(&format!(
+                    "run {id} wrote in account {needed}, but these credentials reach account {reached}; nothing was undone. \
+                     Undo it with credentials for {needed}: --profile NAME or --assume-role ROLE"
+                ))
+            }
+            Err(e) => {
+                return fail(&format!(
+                    "cannot confirm the account before undoing run {id} (it wrote in {needed}): {}: {e}; nothing was undone",
+                    e.code()
+                ))
+            }
+        }
+    }
+    let undo_id = std::env::var("RUNBOOK_RUN_ID")
+        .ok()
+        .filter(|v| !v.is_empty() && v.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'))
+        .unwrap_or_else(journal::new_run_id);
+    let safety = std::rc::Rc::new(Safety::new(Mode::Run, undo_id, false));
     ctx.hooks = safety.clone();
     if !dry {
         let start = serde_json::json!({
@@ -222,13 +326,19 @@ pub fn undo(dir: &Path, run: &str, overrides: AwsOptions, dry: bool, concurrency
             "region": ctx.region(),
             "endpoint": ctx.endpoint(),
             "version": env!("CARGO_PKG_VERSION"),
+            "account": needed,
+            "credentials": match &aws.assume_role {
+                Some((arn, session, _)) => serde_json::json!({ "role": arn, "session": session, "profile": aws.profile }),
+                None => crate::run::credentials_record(aws.profile.clone()),
+            },
+            "parent": std::env::var("RUNBOOK_PARENT_RUN").ok().filter(|v| !v.is_empty()),
         });
         if let Err(e) = safety.open_journal(dir, start) {
             return fail(&e);
         }
     }
     crate::run::install_signal_handlers(&ctx);
-    println!("{} run {id} ({}), newest write first:", if dry { "Would undo" } else { "Undoing" }, text(&start["file"]));
+    outln!("{} run {id} ({}), newest write first:", if dry { "Would undo" } else { "Undoing" }, text(&start["file"]));
     let started = std::time::Instant::now();
     let report = runbook_bindings::run::undo::undo(&ctx, &records, dry);
     let secs = started.elapsed().as_secs_f64();
@@ -242,7 +352,7 @@ pub fn undo(dir: &Path, run: &str, overrides: AwsOptions, dry: bool, concurrency
     };
     safety.close_journal(outcome, None, ctx.stats.calls.get(), secs);
     let restored = if report.restored > 0 { format!("{} restored, ", report.restored) } else { String::new() };
-    eprintln!(
+    eoutln!(
         "runbook: undo of {id} {outcome}: {} removed, {restored}{} already gone, {} left as they were, {} failed, in {secs:.2} s",
         report.removed,
         report.already_gone,
@@ -250,7 +360,7 @@ pub fn undo(dir: &Path, run: &str, overrides: AwsOptions, dry: bool, concurrency
         report.failed
     );
     if report.unsettled > 0 {
-        eprintln!(
+        eoutln!(
             "runbook: {} write(s) in flight when run {id} ended could not be settled: what they made may remain",
             report.unsettled
         );

@@ -174,6 +174,7 @@ fn step_asks_before_each_write_and_honours_yes_no_and_quit() {
 let vpc = ec2::describe_vpcs(#{ Filters: [#{ Name: "isDefault", Values: ["true"] }] }).query("Vpcs[0].VpcId");
 for name in ["first", "second", "third"] {
     ec2::create_security_group(#{ GroupName: name, Description: "step " + name, VpcId: vpc });
+    info("made " + name);
     print("after " + name);
 }
 "#,
@@ -185,10 +186,13 @@ for name in ["first", "second", "third"] {
     p.exp_string("\"GroupName\": \"first\"").unwrap();
     p.exp_string("send it? [y]es / [n]o, skip / [a]ll the rest / [q]uit: ").unwrap();
     p.send_line("y").unwrap();
+    p.exp_string("[info] made first").unwrap();
     p.exp_string("after first").unwrap();
     p.exp_string("\"GroupName\": \"second\"").unwrap();
     p.exp_string("[q]uit: ").unwrap();
     p.send_line("n").unwrap();
+    // A log line after a skipped write does not claim it was done.
+    p.exp_string("[info] (skipped) made second").unwrap();
     p.exp_string("after second").unwrap();
     p.exp_string("\"GroupName\": \"third\"").unwrap();
     p.exp_string("[q]uit: ").unwrap();

@@ -82,6 +82,81 @@ pub fn read(dir: &Path, run_id: &str) -> Result<Vec<Value>, String> {
     Ok(text.lines().filter_map(|l| serde_json::from_str(l).ok()).collect())
 }
 
+/// The run that undid `id` completely, if one did. Undoing again would remove whatever has since
+/// been made under the same names (a cluster's ARN is its name), so a finished undo is final.
+pub fn undone_by(dir: &Path, id: &str) -> Option<String> {
+    list_ids(dir).ok()?.into_iter().rev().find(|other| {
+        let records = read_exact(dir, other).unwrap_or_default();
+        let start = records.iter().find(|r| r["type"] == "start");
+        let end = records.iter().rev().find(|r| r["type"] == "end");
+        start.is_some_and(|s| s["undo_of"] == id) && end.is_some_and(|e| e["outcome"] == "succeeded")
+    })
+}
+
+/// The ids of the runs a finished undo undid, read once for a listing.
+pub fn undone_ids(dir: &Path) -> std::collections::HashSet<String> {
+    list_ids(dir)
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|id| {
+            let records = read_exact(dir, id).ok()?;
+            let of = records.first()?["undo_of"].as_str()?.to_string();
+            let end = records.iter().rev().find(|r| r["type"] == "end")?;
+            (end["outcome"] == "succeeded").then_some(of)
+        })
+        .collect()
+}
+
+/// The records of the run with exactly this id.
+pub fn read_exact(dir: &Path, run_id: &str) -> Result<Vec<Value>, String> {
+    let path = dir.join(format!("{run_id}.jsonl"));
+    let text = std::fs::read_to_string(&path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    Ok(text.lines().filter_map(|l| serde_json::from_str(l).ok()).collect())
+}
+
+/// The runs a fleet's journal names, in the order they started.
+pub fn children(records: &[Value]) -> Vec<String> {
+    let mut ids: Vec<String> = Vec::new();
+    for r in records.iter().filter(|r| r["type"] == "child") {
+        if let Some(id) = r["run"].as_str() {
+            if !ids.iter().any(|i| i == id) {
+                ids.push(id.to_string());
+            }
+        }
+    }
+    ids
+}
+
+/// How many writes a run made; a fleet's are its targets' together.
+pub fn writes_of(dir: &Path, records: &[Value]) -> usize {
+    if records.first().is_some_and(|r| r["kind"] == "fleet") {
+        return children(records).iter().map(|c| read_exact(dir, c).map(|r| writes_of(dir, &r)).unwrap_or(0)).sum();
+    }
+    records.iter().filter(|r| r["type"] == "intent").count()
+}
+
+/// The run `undo last` means: the newest one that wrote something, is not an undo nor one target
+/// of a fleet (its fleet is), and has not been undone.
+pub fn last_to_undo(dir: &Path) -> Result<String, String> {
+    let ids = list_ids(dir)?;
+    if ids.is_empty() {
+        return Err(no_runs(dir));
+    }
+    let undone = undone_ids(dir);
+    for id in ids.iter().rev() {
+        let records = read_exact(dir, id).unwrap_or_default();
+        let Some(start) = records.first() else { continue };
+        if !start["undo_of"].is_null() || !start["parent"].is_null() || start["mode"] == "undo" {
+            continue;
+        }
+        if writes_of(dir, &records) == 0 || undone.contains(id) {
+            continue;
+        }
+        return Ok(id.clone());
+    }
+    Err(format!("no run in {} wrote anything that is not undone already (see `runbook runs`)", dir.display()))
+}
+
 /// The journal of `run_id`, which may be shortened to any unique prefix, or `last`.
 fn find(dir: &Path, run_id: &str) -> Result<PathBuf, String> {
     let ids = list_ids(dir)?;
@@ -144,22 +219,48 @@ pub struct RunSummary {
     pub endpoint: String,
 }
 
+/// One line of `runbook runs` for the run `id`, whose journal is in `dir` (a fleet's targets are
+/// read for its writes and endpoint); a run undone since says `undone`.
+pub fn summarize_in(dir: &Path, id: &str, records: &[Value], undone: &std::collections::HashSet<String>) -> RunSummary {
+    let mut s = summarize(id, records);
+    if records.first().is_some_and(|r| r["kind"] == "fleet") {
+        s.writes = writes_of(dir, records);
+        // Where the targets really sent: their own start records know the endpoint in force.
+        if let Some(e) = children(records)
+            .iter()
+            .find_map(|c| read_exact(dir, c).ok()?.first()?["endpoint"].as_str().map(str::to_string))
+        {
+            s.endpoint = e;
+        }
+    }
+    if s.writes > 0 && undone.contains(id) {
+        s.outcome = "undone".into();
+    }
+    s
+}
+
 pub fn summarize(id: &str, records: &[Value]) -> RunSummary {
     let start = records.iter().find(|r| r["type"] == "start");
     let end = records.iter().rev().find(|r| r["type"] == "end");
     let writes = records.iter().filter(|r| r["type"] == "intent").count();
-    // A fleet: its targets' outcomes in place of writes and a region.
+    // A fleet: its targets' outcomes in place of a region.
     if start.is_some_and(|s| s["kind"] == "fleet") {
         let targets = start.and_then(|s| s["targets"].as_array()).map(Vec::len).unwrap_or(0);
-        let succeeded = end.and_then(|e| e["succeeded"].as_u64()).unwrap_or(0);
         let outcome = end.and_then(|e| e["outcome"].as_str()).unwrap_or("unfinished").to_string();
         let file = start.and_then(|s| s["file"].as_str()).unwrap_or("?");
+        let what = if start.is_some_and(|s| s["mode"] == "undo") {
+            let undone = end.and_then(|e| e["succeeded"].as_u64()).unwrap_or(0);
+            format!("(fleet: {undone} of {targets} targets undone)")
+        } else {
+            let succeeded = end.and_then(|e| e["succeeded"].as_u64()).unwrap_or(0);
+            format!("(fleet: {succeeded} of {targets} targets succeeded)")
+        };
         return RunSummary {
             id: id.to_string(),
-            file: format!("{file} (fleet: {succeeded} of {targets} targets succeeded)"),
+            file: format!("{file} {what}"),
             started: start.and_then(|s| s["time"].as_str()).unwrap_or("?").to_string(),
             outcome,
-            writes: records.iter().filter(|r| r["type"] == "child").count(),
+            writes: 0,
             region: "many".into(),
             endpoint: start.and_then(|s| s["endpoint"].as_str()).unwrap_or("AWS").to_string(),
         };

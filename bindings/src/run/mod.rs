@@ -27,6 +27,7 @@ use crate::error::CallError;
 use crate::hooks::{Hooks, SendWrite};
 use crate::json;
 use crate::model::Table;
+use crate::output::{self, Stream};
 use crate::runtime::Context;
 use journal::Journal;
 use rhai::{Dynamic, Map};
@@ -74,6 +75,9 @@ pub struct WriteEntry {
     pub changed: Vec<String>,
     /// An attempt's answer was lost after it had done the write: what the look-up found.
     pub reconciled: Option<String>,
+    /// Where it goes when that is not the run's home place (`with_region`, `with_target`):
+    /// `eu-west-1` or `111111111111/eu-west-1`.
+    pub place: Option<String>,
 }
 
 pub struct Safety {
@@ -91,6 +95,11 @@ pub struct Safety {
     asker: Box<dyn Fn(&str) -> Answer>,
     /// The last few reads, with the number of writes made before each.
     recent: RefCell<Vec<RecentRead>>,
+    /// Members the end record gets beside the counts.
+    end_extra: RefCell<Value>,
+    /// The last write was skipped at a `--step` prompt: the script's log lines until the next
+    /// write say so.
+    skipped: Cell<bool>,
 }
 
 struct RecentRead {
@@ -122,6 +131,8 @@ impl Safety {
             step_all: Cell::new(false),
             asker: Box::new(step::ask_on_terminal),
             recent: RefCell::new(Vec::new()),
+            end_extra: RefCell::new(json!({})),
+            skipped: Cell::new(false),
         }
     }
 
@@ -161,10 +172,36 @@ impl Safety {
             "created": writes.iter().map(|w| w.created.len()).sum::<usize>(),
             "seconds": (secs * 1000.0).round() / 1000.0,
         });
+        let mut record = record;
+        let closed: Vec<&str> =
+            [Stream::Out, Stream::Err].into_iter().filter(|s| output::closed(*s)).map(Stream::name).collect();
+        if !closed.is_empty() {
+            // Said on the terminal would be lost: the run went on without its output, as under nohup.
+            record["output_closed"] = json!(closed);
+        }
+        if let (Some(r), Value::Object(extra)) = (record.as_object_mut(), self.end_extra.borrow().clone()) {
+            r.extend(extra);
+        }
         if let Some(j) = self.journal.borrow_mut().as_mut() {
-            if let Err(e) = j.append(&record, true) {
-                eprintln!("warning: {e}");
+            if let Err(e) = keep_output(j).and_then(|()| j.append(&record, true)) {
+                eoutln!("warning: {e}");
             }
+        }
+    }
+
+    /// Moves into the journal the lines a closed stream could not take since the last record.
+    pub fn keep_output(&self) {
+        if let Some(j) = self.journal.borrow_mut().as_mut() {
+            if let Err(e) = keep_output(j) {
+                eoutln!("warning: {e}");
+            }
+        }
+    }
+
+    /// A member of the end record, beside the counts (`parent_gone`).
+    pub fn note_end(&self, key: &str, value: Value) {
+        if let Value::Object(m) = &mut *self.end_extra.borrow_mut() {
+            m.insert(key.to_string(), value);
         }
     }
 
@@ -197,17 +234,21 @@ impl Safety {
     }
 
     /// Keeps a read's answer for [`Safety::recent_read`].
-    pub fn remember_read(&self, svc: Svc, op: &str, input: &Map, answer: &Result<Dynamic, CallError>) {
+    pub fn remember_read(&self, place: &str, svc: Svc, op: &str, input: &Map, answer: &Result<Dynamic, CallError>) {
         let mut recent = self.recent.borrow_mut();
         if recent.len() == RECENT_READS {
             recent.remove(0);
         }
-        recent.push(RecentRead { key: read_key(svc, op, input), writes: self.seq.get(), answer: answer.clone() });
+        recent.push(RecentRead {
+            key: read_key(place, svc, op, input),
+            writes: self.seq.get(),
+            answer: answer.clone(),
+        });
     }
 
     /// The answer to this very read, if the run made it and has sent no write since.
-    pub fn recent_read(&self, svc: Svc, op: &str, input: &Map) -> Option<Result<Dynamic, CallError>> {
-        let key = read_key(svc, op, input);
+    pub fn recent_read(&self, place: &str, svc: Svc, op: &str, input: &Map) -> Option<Result<Dynamic, CallError>> {
+        let key = read_key(place, svc, op, input);
         let recent = self.recent.borrow();
         recent.iter().rev().find(|r| r.key == key && r.writes == self.seq.get()).map(|r| r.answer.clone())
     }
@@ -242,11 +283,12 @@ impl Safety {
             created: vec![],
             changed: vec![],
             reconciled: None,
+            place: ctx.place_label(),
         };
         if self.mode == Mode::Plan {
             entry.state = State::Planned;
             self.seq.set(seq);
-            return Ok(self.plan(table, op, &input, entry));
+            return Ok(self.plan(table, &ctx.place_key(), op, &input, entry));
         }
         if self.mode == Mode::Step && !self.step_all.get() {
             let where_ = if at.is_empty() { String::new() } else { format!(" ({at})") };
@@ -261,7 +303,8 @@ impl Safety {
                         false,
                     )?;
                     self.seq.set(seq);
-                    return Ok(self.plan(table, op, &input, entry));
+                    self.skipped.set(true);
+                    return Ok(self.plan(table, &ctx.place_key(), op, &input, entry));
                 }
                 Answer::Quit => {
                     return Err(CallError::Stopped {
@@ -279,6 +322,7 @@ impl Safety {
                 problems: vec![format!("the input uses {p}, the result of a call that was not made")],
             });
         }
+        self.skipped.set(false);
         // Intent: what was there before, and the idempotency token, journaled before the request leaves.
         let token = tags::idempotency_token(table, op, &mut input, &self.run_id, seq);
         let look = reconcile::entry_for(svc, op);
@@ -303,6 +347,11 @@ impl Safety {
         // Inside with_region/with_target: where the write goes, for undo to go there too.
         if let Some(place) = ctx.away() {
             intent["place"] = place;
+        }
+        // The account it goes to (asked of STS once per place): undo and reconcile confirm they
+        // stand there before they act.
+        if let Ok(account) = ctx.account() {
+            intent["account"] = json!(account);
         }
         self.note(intent, true)?;
         // Send, and settle any attempt whose answer was lost.
@@ -359,7 +408,7 @@ impl Safety {
         self.writes.borrow_mut().push(entry);
         // The call was made; a journal that cannot take its outcome is reported, not fatal.
         if let Err(e) = self.note(outcome, false) {
-            eprintln!("warning: {e}");
+            eoutln!("warning: {e}");
         }
         sent.result
     }
@@ -368,7 +417,7 @@ impl Safety {
     /// written nothing since (a runbook usually looks before it creates), else sent.
     fn read_recent_or_send(&self, ctx: &Context, svc: Svc, op: &str, input: Value) -> Result<Value, CallError> {
         let request = json::from_value(&input).try_cast::<Map>().unwrap_or_default();
-        match self.recent_read(svc, op, &request) {
+        match self.recent_read(&ctx.place_key(), svc, op, &request) {
             Some(answer) => answer.map(|out| json::to_value(&out)),
             None => crate::call::send(ctx, svc, op, &request).map(|out| json::to_value(&out)),
         }
@@ -376,7 +425,7 @@ impl Safety {
 
     fn note(&self, record: Value, sync: bool) -> Result<(), CallError> {
         match self.journal.borrow_mut().as_mut() {
-            Some(j) => j.append(&record, sync).map_err(|message| CallError::Transport {
+            Some(j) => keep_output(j).and_then(|()| j.append(&record, sync)).map_err(|message| CallError::Transport {
                 service: "runbook".into(),
                 operation: "journal".into(),
                 code: "JournalError".into(),
@@ -393,12 +442,12 @@ impl Hooks for Safety {
         Safety::write(self, svc.table()?, svc, op, input, ctx, send)
     }
 
-    fn answer_read(&self, svc: Svc, op: &str, input: &Map) -> Option<Dynamic> {
-        self.plan.answer(svc.table().ok()?, svc, op, input)
+    fn answer_read(&self, ctx: &Context, svc: Svc, op: &str, input: &Map) -> Option<Dynamic> {
+        self.plan.answer(svc.table().ok()?, &ctx.place_key(), svc, op, input)
     }
 
-    fn after_read(&self, svc: Svc, op: &str, input: &Map, answer: &Result<Dynamic, CallError>) {
-        self.remember_read(svc, op, input, answer);
+    fn after_read(&self, ctx: &Context, svc: Svc, op: &str, input: &Map, answer: &Result<Dynamic, CallError>) {
+        self.remember_read(&ctx.place_key(), svc, op, input, answer);
     }
 
     fn set_site(&self, source: &str, line: Option<usize>) {
@@ -409,6 +458,16 @@ impl Hooks for Safety {
         self.mode == Mode::Plan
     }
 
+    fn log_mark(&self) -> &'static str {
+        if self.mode == Mode::Plan {
+            "(planned) "
+        } else if self.skipped.get() {
+            "(skipped) "
+        } else {
+            ""
+        }
+    }
+
     fn placeholder_in(&self, input: &Map) -> Option<String> {
         self.plan.placeholder_in(input)
     }
@@ -416,15 +475,30 @@ impl Hooks for Safety {
 
 impl Safety {
     /// Records a write that is not sent and answers its placeholder.
-    fn plan(&self, table: &Table, op: &str, input: &Map, entry: WriteEntry) -> Dynamic {
-        let answer = self.plan.record(table, op, input, &entry.function, entry.seq);
+    fn plan(&self, table: &Table, place: &str, op: &str, input: &Map, entry: WriteEntry) -> Dynamic {
+        let answer = self.plan.record(table, place, op, input, &entry.function, entry.seq);
         self.writes.borrow_mut().push(entry);
         answer
     }
 }
 
-fn read_key(svc: Svc, op: &str, input: &Map) -> String {
-    format!("{}:{op}:{}", svc.module(), json::map_to_value(input))
+/// Moves into the journal what could not be written to a closed stream: first that it closed, then
+/// its lines.
+fn keep_output(j: &mut Journal) -> Result<(), String> {
+    for stream in output::take_newly_closed() {
+        let note = json!({ "type": "output_closed", "stream": stream.name(), "time": journal::now() });
+        j.append(&note, false)?;
+    }
+    for (stream, line) in output::take_kept() {
+        j.append(&json!({ "type": "output", "stream": stream.name(), "line": line }), false)?;
+    }
+    Ok(())
+}
+
+/// A read as the run's recent reads know it: where it went (another region answers otherwise), what
+/// and with which input.
+fn read_key(place: &str, svc: Svc, op: &str, input: &Map) -> String {
+    format!("{place}:{}:{op}:{}", svc.module(), json::map_to_value(input))
 }
 
 #[cfg(test)]

@@ -16,6 +16,8 @@ use std::collections::HashMap;
 struct Planned {
     /// `<elbv2.create_target_group#1 ` — every placeholder of this write starts with it.
     label: String,
+    /// Where it would be made ([`crate::runtime::Context::place_key`]): reads elsewhere do not see it.
+    place: String,
     /// The members and values that name what it would create (its `…Name` members), so later
     /// reads of them are answered from the plan.
     names: Vec<(String, String)>,
@@ -51,8 +53,11 @@ impl Plan {
 
     /// A read that names something only planned (by a placeholder or by the name it would have)
     /// is answered from the plan, shaped like its real output.
-    pub fn answer(&self, table: &Table, svc: Svc, op: &str, input: &Map) -> Option<Dynamic> {
-        let planned = self.planned.borrow();
+    pub fn answer(&self, table: &Table, place: &str, svc: Svc, op: &str, input: &Map) -> Option<Dynamic> {
+        let all = self.planned.borrow();
+        // Only what is planned in the place the read goes to: a region or account of its own
+        // answers for itself.
+        let planned: Vec<&Planned> = all.iter().filter(|p| p.place == place).collect();
         if planned.is_empty() {
             return None;
         }
@@ -82,7 +87,7 @@ impl Plan {
         }
         self.answered.set(self.answered.get() + 1);
         let func = table.operations.get(op).map(|o| o.func.as_str()).unwrap_or(op);
-        let known: Vec<&Planned> = refs.iter().map(|&i| &planned[i]).collect();
+        let known: Vec<&Planned> = refs.iter().map(|&i| planned[i]).collect();
         let filters = Filters::of(input);
         let mut b = Builder {
             table,
@@ -94,7 +99,7 @@ impl Plan {
         };
         let answer = b.output(table.operations.get(op).and_then(|o| o.output.as_deref()));
         if let Some(name) = filters.unchecked.borrow().first() {
-            eprintln!(
+            eoutln!(
                 "[plan] {}::{func}: the filter {name} cannot be checked against resources that are only planned; \
                  they are listed as if it matched",
                 svc.module()
@@ -105,11 +110,12 @@ impl Plan {
 
     /// Records a write that is not sent (the `seq`th write of the run, `svc::function`) and
     /// answers its placeholder.
-    pub fn record(&self, table: &Table, op: &str, input: &Map, function: &str, seq: u64) -> Dynamic {
+    pub fn record(&self, table: &Table, place: &str, op: &str, input: &Map, function: &str, seq: u64) -> Dynamic {
         let func = function.replace("::", ".");
         let label = format!("<{func}#{seq} ");
         let mut planned = Planned {
             label: label.clone(),
+            place: place.to_string(),
             names: names_in(op, input),
             input: input.clone(),
             by_shape: HashMap::new(),

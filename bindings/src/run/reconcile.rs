@@ -176,7 +176,7 @@ pub fn send(
         let name = format!("{}::{}", svc.module(), crate::call::function_name(svc.module(), op));
         let duplicate = entry.as_ref().is_some_and(|e| e.duplicate.contains(&error.code()));
         if removes(op) && gone(&error) {
-            eprintln!("[reconcile] {name}: an earlier attempt's answer was lost; {} says it is done", error.code());
+            eoutln!("[reconcile] {name}: an earlier attempt's answer was lost; {} says it is done", error.code());
             sent.reconciled = Some(Found { id: "gone".into(), output: json!({}) });
             sent.result = Ok(json::from_value(&json!({})));
             return sent;
@@ -190,7 +190,7 @@ pub fn send(
             let reader = |s: Svc, o: &str, i: Value| read(ctx, s, o, i);
             match e.find(&reader, value, Look::After(before)) {
                 Ok(Some(found)) if before.is_none_or(|b| b.id != found.id) => {
-                    eprintln!(
+                    eoutln!(
                         "[reconcile] {name}: an attempt's answer was lost, and it had done the write: found {}",
                         found.id
                     );
@@ -205,7 +205,7 @@ pub fn send(
                 }
                 Ok(_) => {}
                 Err(look_error) => {
-                    eprintln!("[reconcile] {name}: could not look for what the lost attempt did: {look_error}");
+                    eoutln!("[reconcile] {name}: could not look for what the lost attempt did: {look_error}");
                     sent.result = Err(error);
                     return sent;
                 }
@@ -219,7 +219,7 @@ pub fn send(
             return sent;
         }
         sent.resent += 1;
-        eprintln!("[reconcile] {name}: an attempt's answer was lost and nothing shows it was done; sending it again");
+        eoutln!("[reconcile] {name}: an attempt's answer was lost and nothing shows it was done; sending it again");
     }
 }
 

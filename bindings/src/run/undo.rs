@@ -465,7 +465,7 @@ pub fn undo(ctx: &Context, records: &[Value], dry: bool) -> Report {
         let _away = match Away::enter(ctx, &intent["place"]) {
             Ok(guard) => guard,
             Err(e) => {
-                println!("{head}: could not reach {} to undo it: {}: {e}", intent["place"], e.code());
+                outln!("{head}: could not reach {} to undo it: {}: {e}", intent["place"], e.code());
                 report.failed += 1;
                 continue;
             }
@@ -477,16 +477,16 @@ pub fn undo(ctx: &Context, records: &[Value], dry: bool) -> Report {
             Some(o) => o,
             None => match settle(ctx, intent) {
                 Settled::Made(o) => {
-                    println!("{head}: was in flight when the run ended; it was done: {}", o["found"]);
+                    outln!("{head}: was in flight when the run ended; it was done: {}", o["found"]);
                     settled = o;
                     &settled
                 }
                 Settled::Nothing(what) => {
-                    println!("{head}: was in flight when the run ended; {what}");
+                    outln!("{head}: was in flight when the run ended; {what}");
                     continue;
                 }
                 Settled::Unknown(why) => {
-                    println!(
+                    outln!(
                         "{head}: was in flight when the run ended, and {why}; look for what it made (tag {}={})",
                         super::tags::RUN_TAG,
                         records.first().and_then(|r| r["run"].as_str()).unwrap_or("?")
@@ -498,20 +498,17 @@ pub fn undo(ctx: &Context, records: &[Value], dry: bool) -> Report {
             },
         };
         if outcome["ok"] != true {
-            println!(
-                "{head}: failed with {}; nothing to undo",
-                outcome["error"]["code"].as_str().unwrap_or("an error")
-            );
+            outln!("{head}: failed with {}; nothing to undo", outcome["error"]["code"].as_str().unwrap_or("an error"));
             continue;
         }
         if let Some(reason) = outcome["not_undoable"].as_str() {
             match changed_created(intent, &created_ids) {
                 Some(id) => {
-                    println!("{head}: not undone, and need not be: it changed {id}, which this run created");
+                    outln!("{head}: not undone, and need not be: it changed {id}, which this run created");
                     report.moot += 1;
                 }
                 None => {
-                    println!("{head}: not undone: {reason}");
+                    outln!("{head}: not undone: {reason}");
                     report.left += 1;
                 }
             }
@@ -521,9 +518,9 @@ pub fn undo(ctx: &Context, records: &[Value], dry: bool) -> Report {
         for c in created.iter().rev() {
             let (verb, done) = if c.restores { ("restore", "restored") } else { ("remove", "removed") };
             if dry {
-                println!("{head}: would {verb} {} {}", c.kind, c.id);
+                outln!("{head}: would {verb} {} {}", c.kind, c.id);
                 for s in &c.undo {
-                    println!(
+                    outln!(
                         "        {}::{} {}",
                         s.service,
                         crate::call::function_name(&s.service, &s.operation),
@@ -534,7 +531,7 @@ pub fn undo(ctx: &Context, records: &[Value], dry: bool) -> Report {
             }
             match remove(ctx, c) {
                 Ok(true) => {
-                    println!("{head}: {done} {} {}", c.kind, c.id);
+                    outln!("{head}: {done} {} {}", c.kind, c.id);
                     if c.restores {
                         report.restored += 1;
                     } else {
@@ -542,11 +539,11 @@ pub fn undo(ctx: &Context, records: &[Value], dry: bool) -> Report {
                     }
                 }
                 Ok(false) => {
-                    println!("{head}: {} {} was already gone", c.kind, c.id);
+                    outln!("{head}: {} {} was already gone", c.kind, c.id);
                     report.already_gone += 1;
                 }
                 Err(e) => {
-                    println!(
+                    outln!(
                         "{head}: could not {verb} {} {}: {}: {}",
                         c.kind,
                         c.id,
@@ -607,7 +604,7 @@ fn remove(ctx: &Context, c: &Created) -> Result<bool, CallError> {
                     break;
                 }
                 Err(e) if s.retry.iter().any(|r| r == e.code()) && started.elapsed().as_secs() < 600 => {
-                    eprintln!("[undo] {}::{}: {}; retrying in 5s", s.service, s.operation, e.code());
+                    eoutln!("[undo] {}::{}: {}; retrying in 5s", s.service, s.operation, e.code());
                     ctx.sleep(&s.operation, 5.0)?;
                 }
                 Err(e) => return Err(e),

@@ -1,0 +1,504 @@
+//! Fleet runs: one runbook across many accounts, regions and profiles, with rate control, one recap
+//! and one undo.
+//!
+//! Targets come from `--regions` × `--profiles`, from `--accounts` with `--assume-role`, or from a
+//! `--targets` file. Before anything runs, every target's credentials are resolved (assuming its
+//! role) and its account confirmed with STS GetCallerIdentity. Each target then runs as a child
+//! `runbook` process of its own: its own engine, context, SDK clients, retry partitions and journal.
+//! The parent starts them in batches, at most `--concurrency` at a time, stops starting new ones
+//! once `--max-errors` is exceeded, prefixes every line a child prints with its target (whole lines,
+//! never interleaved), and ends with a recap. Its own journal lists the children, so `runs`, `show`
+//! and `undo` take the fleet as one run.
+
+mod jobs;
+mod record;
+mod targets;
+
+pub use jobs::{run_jobs, Job, Status};
+pub use record::{is_fleet, render, undo};
+pub use targets::{reach, targets, Reached, Target};
+
+use crate::cli::Common;
+use crate::run::fail;
+use jobs::SIGNAL;
+use runbook_bindings::run::journal;
+use serde_json::{json, Value};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::atomic::Ordering;
+use std::time::Instant;
+
+/// How wide a plan fans out unless told: a plan sends reads only, so its risk is throttling, not
+/// damage, and the SDK's per-account, per-region retry partitions absorb that.
+pub const PLAN_CONCURRENCY: usize = 10;
+
+/// The fleet options of `run`, `plan` and `undo`.
+#[derive(clap::Args, Clone, Default)]
+pub struct FleetArgs {
+    /// Run in each of these regions (comma-separated)
+    #[arg(long, value_delimiter = ',', value_name = "R,R")]
+    pub regions: Vec<String>,
+    /// Run with each of these profiles (comma-separated), in each region
+    #[arg(long, value_delimiter = ',', value_name = "P,P")]
+    pub profiles: Vec<String>,
+    /// Run in each of these accounts (comma-separated) through --assume-role
+    #[arg(long, value_delimiter = ',', value_name = "ID,ID")]
+    pub accounts: Vec<String>,
+    /// The role to assume in each account: a name, or an ARN with {account} in it
+    #[arg(long = "assume-role", value_name = "NAME|ARN")]
+    pub assume_role: Option<String>,
+    /// The external id the roles' trust policies ask for (a targets file may give one per target)
+    #[arg(long = "external-id", value_name = "ID")]
+    pub external_id: Option<String>,
+    /// A TOML file of targets: per target its account, role, region, profile, external_id and set values
+    #[arg(long, value_name = "FILE")]
+    pub targets: Option<PathBuf>,
+    /// Targets running at once (default 1 for run and undo, 10 for plan)
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=256))]
+    pub concurrency: Option<u32>,
+    /// Once more targets than this have failed (a count, or a percentage of the targets), no new target starts
+    #[arg(long = "max-errors", value_name = "N|P%")]
+    pub max_errors: Option<String>,
+    /// Batch sizes, counts or percentages, the last one repeating: 1,25%,100% runs a canary first
+    #[arg(long, value_delimiter = ',', value_name = "SIZES")]
+    pub batches: Vec<String>,
+    /// Run the targets whose credentials work even if others fail the check before the run
+    #[arg(long = "skip-unreachable")]
+    pub skip_unreachable: bool,
+    /// Write each target's output to DIR/<target>.log instead of the terminal
+    #[arg(long = "output-dir", value_name = "DIR")]
+    pub output_dir: Option<PathBuf>,
+}
+
+impl FleetArgs {
+    pub fn active(&self) -> bool {
+        !self.regions.is_empty() || !self.profiles.is_empty() || !self.accounts.is_empty() || self.targets.is_some()
+    }
+
+    /// A rate or output option given without any targets to apply it to.
+    pub fn stray(&self) -> Option<String> {
+        let given = [
+            (self.assume_role.is_some(), "--assume-role"),
+            (self.external_id.is_some(), "--external-id"),
+            (self.concurrency.is_some(), "--concurrency"),
+            (self.max_errors.is_some(), "--max-errors"),
+            (!self.batches.is_empty(), "--batches"),
+            (self.skip_unreachable, "--skip-unreachable"),
+            (self.output_dir.is_some(), "--output-dir"),
+        ];
+        given
+            .iter()
+            .find(|(g, _)| *g)
+            .map(|(_, flag)| format!("{flag} is for many targets: add --regions, --profiles, --accounts or --targets"))
+    }
+}
+
+/// How many failures stop new targets from starting.
+fn error_limit(text: Option<&str>, total: usize) -> Result<Option<usize>, String> {
+    let Some(text) = text else { return Ok(None) };
+    let bad = || format!("--max-errors {text:?}: expected a count (2) or a percentage (10%)");
+    match text.strip_suffix('%') {
+        Some(p) => {
+            let p: f64 = p.trim().parse().map_err(|_| bad())?;
+            if !(0.0..=100.0).contains(&p) {
+                return Err(bad());
+            }
+            Ok(Some((p * total as f64 / 100.0).floor() as usize))
+        }
+        None => text.trim().parse::<usize>().map(Some).map_err(|_| bad()),
+    }
+}
+
+/// Batch sizes over `total` targets: counts or percentages, the last repeating until all are in.
+fn batches(sizes: &[String], total: usize) -> Result<Vec<usize>, String> {
+    if sizes.is_empty() {
+        return Ok(if total == 0 { vec![] } else { vec![total] });
+    }
+    let mut parsed = Vec::new();
+    for s in sizes {
+        let bad = || format!("--batches {s:?}: expected a count (5) or a percentage (25%)");
+        let n = match s.trim().strip_suffix('%') {
+            Some(p) => {
+                let p: f64 = p.parse().map_err(|_| bad())?;
+                if !(p > 0.0 && p <= 100.0) {
+                    return Err(bad());
+                }
+                ((p * total as f64 / 100.0).ceil() as usize).max(1)
+            }
+            None => s.trim().parse::<usize>().ok().filter(|n| *n > 0).ok_or_else(bad)?,
+        };
+        parsed.push(n);
+    }
+    // As Ansible's `serial`: each size is a batch (a percentage of all targets), the last repeating.
+    let mut out = Vec::new();
+    let mut done = 0;
+    let mut i = 0;
+    while done < total {
+        let n = parsed[i.min(parsed.len() - 1)].min(total - done);
+        out.push(n);
+        done += n;
+        i += 1;
+    }
+    Ok(out)
+}
+
+/// The arguments every child gets from the parent's command line, fleet options left out.
+fn shared_args(common: &Common) -> Vec<String> {
+    let mut a = Vec::new();
+    let aws = &common.aws;
+    if let Some(u) = &aws.endpoint_url {
+        a.extend(["--endpoint-url".into(), u.clone()]);
+    }
+    if let Some(n) = aws.max_attempts {
+        a.extend(["--max-attempts".into(), n.to_string()]);
+    }
+    if let Some(m) = &aws.retry_mode {
+        a.extend(["--retry-mode".into(), m.clone()]);
+    }
+    if let Some(t) = aws.call_timeout {
+        a.extend(["--call-timeout".into(), t.to_string()]);
+    }
+    if common.no_tag {
+        a.push("--no-tag".into());
+    }
+    for l in &common.limits {
+        a.extend(["--limit".into(), l.clone()]);
+    }
+    for _ in 0..common.verbose {
+        a.push("-v".into());
+    }
+    if common.show_sensitive {
+        a.push("--show-sensitive".into());
+    }
+    a
+}
+
+/// The environment that puts a child in its target: the assumed role's credentials, or the profile;
+/// and how they were obtained, for its journal (undo obtains them again from there).
+fn target_env(
+    t: &Target,
+    label: &str,
+    reached: &Reached,
+    ids: (&str, &str),
+    session: &str,
+) -> (Vec<(String, String)>, Vec<String>) {
+    let (parent, child_run) = ids;
+    let mut env = vec![
+        ("RUNBOOK_PARENT_RUN".to_string(), parent.to_string()),
+        ("RUNBOOK_RUN_ID".to_string(), child_run.to_string()),
+        ("RUNBOOK_TARGET".to_string(), label.to_string()),
+        ("RUNBOOK_TARGET_ACCOUNT".to_string(), reached.account.clone()),
+    ];
+    let mut remove = vec!["RUNBOOK_TARGET_ROLE".to_string(), "RUNBOOK_ASSUMED".to_string()];
+    if let Some((key, secret, token)) = &reached.credentials {
+        env.push(("AWS_ACCESS_KEY_ID".into(), key.clone()));
+        env.push(("AWS_SECRET_ACCESS_KEY".into(), secret.clone()));
+        env.push(("AWS_SESSION_TOKEN".into(), token.clone()));
+        remove.push("AWS_PROFILE".into());
+        if let Some(role) = &t.role {
+            remove.retain(|k| k != "RUNBOOK_TARGET_ROLE" && k != "RUNBOOK_ASSUMED");
+            env.push(("RUNBOOK_TARGET_ROLE".into(), role.clone()));
+            // The credentials given are that role's already: an undo does not assume it again.
+            env.push(("RUNBOOK_ASSUMED".into(), role.clone()));
+            env.push(("RUNBOOK_TARGET_SESSION".into(), session.to_string()));
+            env.push(("RUNBOOK_TARGET_PROFILE".into(), t.profile.clone().unwrap_or_default()));
+            env.push(("RUNBOOK_TARGET_EXTERNAL_ID".into(), t.external_id.clone().unwrap_or_default()));
+        }
+    }
+    (env, remove)
+}
+
+/// `runbook run|plan FILE` across the targets.
+pub fn run(file: &Path, common: &Common, fleet: &FleetArgs, plan: bool) -> ExitCode {
+    if common.aws.region.is_some() && !fleet.regions.is_empty() {
+        return fail("--region and --regions both name regions: give one");
+    }
+    if common.aws.profile.is_some() && !fleet.profiles.is_empty() {
+        return fail("--profile and --profiles both name profiles: give one");
+    }
+    let targets = match targets(fleet, common).and_then(|t| targets::refuse_duplicates(&t).map(|()| t)) {
+        Ok(t) => t,
+        Err(e) => return fail(&e),
+    };
+    let labels = targets::labels(&targets);
+    let sets = match crate::params::parse_sets(&common.set) {
+        Ok(s) => s,
+        Err(e) => return fail(&e),
+    };
+    let root = crate::run::runbook_root(file);
+    let declared = crate::params::declared(&root, file);
+    let defaults: BTreeMap<String, Option<String>> =
+        crate::params::reads(&root, file).into_iter().rev().map(|r| (r.name, r.default)).collect();
+    for (t, label) in targets.iter().zip(&labels) {
+        let mut all = sets.clone();
+        all.extend(t.set.clone());
+        if let Err(e) = crate::params::check(&all, &declared) {
+            return fail(&format!("target {label}: {e}"));
+        }
+        // Values of the wrong type are refused here, before any target starts, not in one of them.
+        for (name, value) in &all {
+            if let Some(Some(default)) = defaults.get(name) {
+                if let Err(e) =
+                    runbook_bindings::helpers::typed_param(name, value, &crate::params::typed_default(default))
+                {
+                    return fail(&format!("target {label}: {e}"));
+                }
+            }
+        }
+    }
+    let (limit, sizes) =
+        match (error_limit(fleet.max_errors.as_deref(), targets.len()), batches(&fleet.batches, targets.len())) {
+            (Ok(l), Ok(s)) => (l, s),
+            (Err(e), _) | (_, Err(e)) => return fail(&e),
+        };
+    let concurrency = fleet.concurrency.map(|c| c as usize).unwrap_or(if plan { PLAN_CONCURRENCY } else { 1 });
+    if let Some(dir) = &fleet.output_dir {
+        if let Err(e) = std::fs::create_dir_all(dir) {
+            return fail(&format!("cannot create --output-dir {}: {e}", dir.display()));
+        }
+    }
+    let parent = journal::new_run_id();
+    let session = format!("runbook-{parent}");
+
+    // Before anything is written anywhere: every target's credentials and account.
+    let reached = reach(&targets, common.aws.endpoint_url.as_deref(), &session);
+    let unreachable: Vec<(usize, String)> =
+        reached.iter().enumerate().filter_map(|(i, r)| r.as_ref().err().map(|e| (i, e.clone()))).collect();
+    for (i, e) in &unreachable {
+        eoutln!("[{}] unreachable: {e}", labels[*i]);
+    }
+    if !unreachable.is_empty() && !fleet.skip_unreachable {
+        return fail(&format!(
+            "{} of {} targets failed the check before the run; nothing was run anywhere (--skip-unreachable runs the others)",
+            unreachable.len(),
+            targets.len()
+        ));
+    }
+    if unreachable.len() == targets.len() {
+        return fail("no target is reachable; nothing was run");
+    }
+
+    let dir = common.journal.dir();
+    let mut parent_journal = if plan {
+        None
+    } else {
+        let start = json!({
+            "type": "start", "run": parent, "time": journal::now(), "kind": "fleet", "file": file, "mode": "run",
+            "targets": targets.iter().zip(&labels).map(|(t, l)| json!({ "label": l, "target": t })).collect::<Vec<_>>(),
+            "concurrency": concurrency, "max_errors": fleet.max_errors, "batches": fleet.batches,
+            "endpoint": endpoint_in_force(common), "version": env!("CARGO_PKG_VERSION"),
+        });
+        match journal::Journal::create(&dir, &parent).and_then(|mut j| j.append(&start, true).map(|_| j)) {
+            Ok(j) => Some(j),
+            Err(e) => return fail(&e),
+        }
+    };
+
+    let mut jobs = Vec::new();
+    let mut job_of_target = Vec::new();
+    let mut child_runs = Vec::new();
+    let mut target_of_job = Vec::new();
+    for (i, t) in targets.iter().enumerate() {
+        let Ok(r) = &reached[i] else {
+            job_of_target.push(None);
+            continue;
+        };
+        let child = journal::new_run_id();
+        let mut args = vec![if plan { "plan" } else { "run" }.to_string(), file.to_string_lossy().into_owned()];
+        let mut all = sets.clone();
+        all.extend(t.set.clone());
+        for (k, v) in &all {
+            args.extend(["--set".into(), format!("{k}={v}")]);
+        }
+        if let Some(r) = &t.region {
+            args.extend(["--region".into(), r.clone()]);
+        }
+        if let (Some(p), None) = (&t.profile, &r.credentials) {
+            args.extend(["--profile".into(), p.clone()]);
+        }
+        args.extend(["--journal-dir".into(), dir.to_string_lossy().into_owned()]);
+        args.extend(shared_args(common));
+        let (env, remove_env) = target_env(t, &labels[i], r, (&parent, &child), &session);
+        job_of_target.push(Some(jobs.len()));
+        target_of_job.push(i);
+        child_runs.push(child);
+        jobs.push(Job { label: labels[i].clone(), place: format!("{:?}", t.place()), args, env, remove_env });
+    }
+    let started = Instant::now();
+    let times: std::cell::RefCell<Vec<Option<Instant>>> = std::cell::RefCell::new(vec![None; jobs.len()]);
+    let mut seconds: Vec<f64> = vec![0.0; jobs.len()];
+    let journal_cell = std::cell::RefCell::new(parent_journal.take());
+    let statuses = run_jobs(
+        &jobs,
+        concurrency,
+        limit,
+        &sizes,
+        fleet.output_dir.as_deref(),
+        |i| {
+            times.borrow_mut()[i] = Some(Instant::now());
+            if let Some(j) = journal_cell.borrow_mut().as_mut() {
+                let _ = j.append(
+                    &json!({ "type": "child", "target": jobs[i].label, "index": target_of_job[i], "run": child_runs[i], "time": journal::now() }),
+                    true,
+                );
+            }
+        },
+        |i, status| {
+            seconds[i] = times.borrow()[i].map(|t| t.elapsed().as_secs_f64()).unwrap_or(0.0);
+            if let Some(j) = journal_cell.borrow_mut().as_mut() {
+                let _ = j.append(&json!({ "type": "child_end", "target": jobs[i].label, "index": target_of_job[i], "run": child_runs[i], "status": status.word() }), true);
+            }
+        },
+    );
+
+    // The recap, from each child's journal.
+    let mut rows = Vec::new();
+    let mut failed_targets = Vec::new();
+    for (ti, t) in targets.iter().enumerate() {
+        let (status, child) = match (job_of_target[ti], &reached[ti]) {
+            (Some(j), _) => (statuses[j].clone(), Some(j)),
+            (None, Err(e)) => (Status::Unreachable(e.clone()), None),
+            (None, Ok(_)) => (Status::NotStarted, None),
+        };
+        let records =
+            child.filter(|_| !plan).and_then(|j| journal::read(&dir, &child_runs[j]).ok()).unwrap_or_default();
+        let end = records.iter().rev().find(|r| r["type"] == "end").cloned().unwrap_or(Value::Null);
+        let num = |k: &str| end[k].as_u64().map(|n| n.to_string()).unwrap_or_else(|| "-".into());
+        let error = match &status {
+            Status::Unreachable(e) => e.clone(),
+            _ => end["error"]["message"].as_str().or_else(|| end["error"]["code"].as_str()).unwrap_or("").to_string(),
+        };
+        let secs = child
+            .filter(|_| status != Status::NotStarted)
+            .map(|j| format!("{:.1}", seconds[j]))
+            .unwrap_or_else(|| "-".into());
+        if matches!(status, Status::Failed(_) | Status::NotStarted | Status::Interrupted | Status::Unreachable(_)) {
+            failed_targets.push(t.clone());
+        }
+        rows.push([
+            labels[ti].clone(),
+            status.word().to_string(),
+            num("calls"),
+            num("writes"),
+            num("created"),
+            secs,
+            error.lines().next().unwrap_or("").to_string(),
+        ]);
+    }
+    let mut recap = String::new();
+    let heads = ["TARGET", "STATUS", "CALLS", "WRITES", "CREATED", "SECONDS", "FIRST ERROR"];
+    let widths: Vec<usize> =
+        (0..6).map(|c| rows.iter().map(|r| r[c].len()).chain([heads[c].len()]).max().unwrap_or(0)).collect();
+    let line = |cells: [&str; 7]| {
+        let mut l = String::new();
+        for (c, cell) in cells.iter().enumerate().take(6) {
+            l.push_str(&format!("{cell:<w$}  ", w = widths[c]));
+        }
+        l.push_str(cells[6]);
+        format!("{}\n", l.trim_end())
+    };
+    recap.push_str(&format!("\nRECAP {} of {file}\n", if plan { "plan" } else { "run" }, file = file.display()));
+    recap.push_str(&line(heads));
+    for r in &rows {
+        recap.push_str(&line([&r[0], &r[1], &r[2], &r[3], &r[4], &r[5], &r[6]]));
+    }
+    let succeeded = statuses.iter().filter(|s| **s == Status::Succeeded).count();
+    let interrupted = SIGNAL.load(Ordering::SeqCst);
+    recap.push_str(&format!(
+        "{succeeded} of {} targets succeeded in {:.1} s{}\n",
+        targets.len(),
+        started.elapsed().as_secs_f64(),
+        if plan { String::new() } else { format!("; journal: {}", dir.join(format!("{parent}.jsonl")).display()) }
+    ));
+    let outcome = if interrupted != 0 {
+        "interrupted"
+    } else if failed_targets.is_empty() {
+        "succeeded"
+    } else {
+        "failed"
+    };
+    if let Some(j) = journal_cell.borrow_mut().as_mut() {
+        let _ = j.append(
+            &json!({ "type": "end", "time": journal::now(), "outcome": outcome, "targets": targets.len(),
+                     "succeeded": succeeded, "failed": failed_targets.len(), "seconds": started.elapsed().as_secs_f64() }),
+            true,
+        );
+    }
+    eout!("{}", runbook_bindings::secrets::redact(&recap));
+    if !failed_targets.is_empty() && !plan {
+        let again = dir.join(format!("{parent}-again.toml"));
+        let text = toml_targets(&failed_targets);
+        if std::fs::write(&again, text).is_ok() {
+            let mut cmd = format!("runbook run {} --targets {}", file.display(), again.display());
+            for s in &common.set {
+                cmd.push_str(&format!(" --set {s}"));
+            }
+            for a in shared_args(common) {
+                cmd.push_str(&format!(" {a}"));
+            }
+            eoutln!("re-run the {} that did not succeed: {cmd}", failed_targets.len());
+        }
+    }
+    if !plan {
+        eoutln!("undo every target: runbook undo {parent}");
+    }
+    if interrupted != 0 {
+        return ExitCode::from(128 + interrupted as u8);
+    }
+    if succeeded == 0 && statuses.iter().all(|s| *s == Status::NotStarted) {
+        return ExitCode::from(2);
+    }
+    if failed_targets.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    }
+}
+
+/// The endpoint the targets send to: `--endpoint-url`, else AWS_ENDPOINT_URL as the SDK reads it.
+fn endpoint_in_force(common: &Common) -> Option<String> {
+    common.aws.endpoint_url.clone().or_else(|| std::env::var("AWS_ENDPOINT_URL").ok().filter(|u| !u.is_empty()))
+}
+
+/// A targets file listing `targets`, for re-running them.
+fn toml_targets(targets: &[Target]) -> String {
+    let mut o = String::from("# The targets of a fleet run that did not succeed.\n");
+    for t in targets {
+        o.push_str("\n[[target]]\n");
+        for (k, v) in [
+            ("account", &t.account),
+            ("role", &t.role),
+            ("region", &t.region),
+            ("profile", &t.profile),
+            ("external_id", &t.external_id),
+        ] {
+            if let Some(v) = v {
+                o.push_str(&format!("{k} = {}\n", toml::Value::String(v.clone())));
+            }
+        }
+        if !t.set.is_empty() {
+            let pairs: Vec<String> =
+                t.set.iter().map(|(k, v)| format!("{k} = {}", toml::Value::String(v.clone()))).collect();
+            o.push_str(&format!("set = {{ {} }}\n", pairs.join(", ")));
+        }
+    }
+    o
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn batches_and_error_limits() {
+        let s = |v: &[&str]| v.iter().map(|x| x.to_string()).collect::<Vec<_>>();
+        assert_eq!(batches(&[], 6).unwrap(), [6]);
+        assert_eq!(batches(&s(&["1", "25%", "100%"]), 8).unwrap(), [1, 2, 5]);
+        assert_eq!(batches(&s(&["2"]), 5).unwrap(), [2, 2, 1]);
+        assert!(batches(&s(&["0"]), 5).is_err());
+        assert_eq!(error_limit(Some("0"), 6).unwrap(), Some(0));
+        assert_eq!(error_limit(Some("50%"), 6).unwrap(), Some(3));
+        assert!(error_limit(Some("many"), 6).unwrap_err().contains("--max-errors"));
+    }
+}

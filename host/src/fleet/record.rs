@@ -1,0 +1,205 @@
+//! A fleet's journal: `runbook show FLEET` and `runbook undo FLEET`.
+
+use super::jobs::{run_jobs, Job, Status, SIGNAL};
+use super::targets::{reach, Target};
+use crate::run::fail;
+use runbook_bindings::run::journal;
+use serde_json::Value;
+use std::path::Path;
+use std::process::ExitCode;
+use std::sync::atomic::Ordering;
+
+/// Whether a journal's records are a fleet's.
+pub fn is_fleet(records: &[Value]) -> bool {
+    records.first().is_some_and(|r| r["kind"] == "fleet")
+}
+
+/// The targets a fleet started, newest last: (label, its target, its run id).
+fn started(records: &[Value]) -> Vec<(String, Option<Target>, String)> {
+    let targets = records[0]["targets"].as_array().cloned().unwrap_or_default();
+    journal::children(records)
+        .into_iter()
+        .filter_map(|run| {
+            let child = records.iter().find(|r| r["type"] == "child" && r["run"] == run.as_str())?;
+            let label = child["target"].as_str().unwrap_or("?").to_string();
+            // By its index; a journal written before indexes names the target by its label.
+            let entry = match child["index"].as_u64() {
+                Some(i) => targets.get(i as usize),
+                None => targets.iter().find(|t| t["label"] == label.as_str()),
+            };
+            let target = entry.and_then(|t| serde_json::from_value::<Target>(t["target"].clone()).ok());
+            Some((label, target, run))
+        })
+        .collect()
+}
+
+/// `runbook show FLEET`: its targets and each child's outcome, one line per child run.
+pub fn render(records: &[Value]) -> String {
+    let start = &records[0];
+    let undo = start["mode"] == "undo";
+    let mut o = format!(
+        "run {} (fleet{}): {} across {} targets\n",
+        start["run"].as_str().unwrap_or("?"),
+        if undo { " undo" } else { "" },
+        start["file"].as_str().unwrap_or("?"),
+        start["targets"].as_array().map(Vec::len).unwrap_or(0)
+    );
+    let children = started(records);
+    for (label, _, run) in &children {
+        let status = records
+            .iter()
+            .find(|r| r["type"] == "child_end" && r["run"] == run.as_str())
+            .and_then(|r| r["status"].as_str())
+            .unwrap_or("unfinished");
+        o.push_str(&format!("  {label:<28} {status:<12} {run}\n"));
+    }
+    if !undo {
+        for t in start["targets"].as_array().into_iter().flatten() {
+            let label = t["label"].as_str().unwrap_or("?");
+            if !children.iter().any(|(l, _, _)| l == label) {
+                o.push_str(&format!("  {label:<28} {:<12} -\n", "not started"));
+            }
+        }
+    }
+    if let Some(end) = records.iter().rev().find(|r| r["type"] == "end") {
+        o.push_str(&format!(
+            "  ended {}: {}, {} of {} targets {}\n",
+            end["time"].as_str().unwrap_or("?"),
+            end["outcome"].as_str().unwrap_or("?"),
+            end["succeeded"],
+            end["targets"],
+            if undo { "undone" } else { "succeeded" }
+        ));
+    } else {
+        o.push_str("  no end record: the fleet run was killed\n");
+    }
+    o
+}
+
+/// `runbook undo FLEET`: every child's undo, newest target first, each with the credentials its
+/// target ran with, under the same rate control; targets of one place one after another. The undo
+/// has a fleet journal of its own, which marks the fleet undone once every target is.
+pub fn undo(dir: &Path, records: &[Value], endpoint: Option<&str>, concurrency: Option<u32>, dry: bool) -> ExitCode {
+    let start = &records[0];
+    let parent = start["run"].as_str().unwrap_or("?").to_string();
+    if start["mode"] == "undo" {
+        return fail(&format!("run {parent} is the undo of a fleet; it cannot be undone in turn"));
+    }
+    if let Some(by) = journal::undone_by(dir, &parent) {
+        outln!("fleet run {parent} was undone already by run {by}; nothing to do (see `runbook show {by}`)");
+        return ExitCode::SUCCESS;
+    }
+    let mut children = started(records);
+    children.reverse();
+    let mut targets = Vec::new();
+    for (label, target, run) in &children {
+        match target {
+            Some(t) => targets.push(t.clone()),
+            None => {
+                return fail(&format!(
+                    "the fleet journal of {parent} does not say where target {label} (run {run}) ran"
+                ))
+            }
+        }
+    }
+    if targets.is_empty() {
+        eoutln!("fleet run {parent} started no target: nothing to undo");
+        return ExitCode::SUCCESS;
+    }
+    let undo_id = journal::new_run_id();
+    let reached = reach(&targets, endpoint, &format!("runbook-undo-{parent}"));
+    for (i, r) in reached.iter().enumerate() {
+        if let Err(e) = r {
+            eoutln!("[{}] unreachable: {e}", children[i].0);
+        }
+    }
+    if reached.iter().any(Result::is_err) {
+        return fail("some targets failed the check before the undo; nothing was undone");
+    }
+    let mut jobs = Vec::new();
+    let mut undo_runs = Vec::new();
+    for (i, t) in targets.iter().enumerate() {
+        let Ok(r) = &reached[i] else { continue };
+        let (label, _, run) = &children[i];
+        let mut args =
+            vec!["undo".to_string(), run.clone(), "--journal-dir".into(), dir.to_string_lossy().into_owned()];
+        if dry {
+            args.push("--plan".into());
+        }
+        if let (Some(p), None) = (&t.profile, &r.credentials) {
+            args.extend(["--profile".into(), p.clone()]);
+        }
+        if let Some(u) = endpoint {
+            args.extend(["--endpoint-url".into(), u.to_string()]);
+        }
+        let child_undo = journal::new_run_id();
+        let (env, remove_env) =
+            super::target_env(t, label, r, (&undo_id, &child_undo), &format!("runbook-undo-{parent}"));
+        undo_runs.push(child_undo);
+        jobs.push(Job { label: label.clone(), place: format!("{:?}", t.place()), args, env, remove_env });
+    }
+    let journal_cell = std::cell::RefCell::new(None);
+    if !dry {
+        let start = serde_json::json!({
+            "type": "start", "run": undo_id, "time": journal::now(), "kind": "fleet", "mode": "undo",
+            "undo_of": parent, "file": format!("undo {parent}"),
+            "targets": children.iter().zip(&targets).map(|((l, _, _), t)| serde_json::json!({ "label": l, "target": t })).collect::<Vec<_>>(),
+            "endpoint": endpoint, "version": env!("CARGO_PKG_VERSION"),
+        });
+        match journal::Journal::create(dir, &undo_id).and_then(|mut j| j.append(&start, true).map(|_| j)) {
+            Ok(j) => *journal_cell.borrow_mut() = Some(j),
+            Err(e) => return fail(&e),
+        }
+    }
+    let concurrency = concurrency.map(|c| c as usize).unwrap_or(1);
+    let note = |record: Value| {
+        if let Some(j) = journal_cell.borrow_mut().as_mut() {
+            let _ = j.append(&record, true);
+        }
+    };
+    let statuses = run_jobs(
+        &jobs,
+        concurrency,
+        None,
+        &[jobs.len()],
+        None,
+        |i| {
+            note(
+                serde_json::json!({ "type": "child", "target": jobs[i].label, "index": i, "run": undo_runs[i], "time": journal::now() }),
+            )
+        },
+        |i, status| {
+            note(
+                serde_json::json!({ "type": "child_end", "target": jobs[i].label, "index": i, "run": undo_runs[i], "status": status.word() }),
+            )
+        },
+    );
+    let ok = statuses.iter().filter(|s| **s == Status::Succeeded).count();
+    let signal = SIGNAL.load(Ordering::SeqCst);
+    let outcome = match (signal, ok == jobs.len()) {
+        (0, true) => "succeeded",
+        (0, false) => "failed",
+        _ => "interrupted",
+    };
+    note(serde_json::json!({ "type": "end", "time": journal::now(), "outcome": outcome, "targets": jobs.len(),
+                             "succeeded": ok, "failed": jobs.len() - ok }));
+    if dry {
+        eoutln!(
+            "runbook: plan of the undo of fleet run {parent}: {} targets would be undone, as listed above",
+            jobs.len()
+        );
+    } else {
+        eoutln!(
+            "runbook: undo of fleet run {parent} {outcome}: {ok} of {} targets undone; journal: {undo_id}",
+            jobs.len()
+        );
+    }
+    if signal != 0 {
+        return ExitCode::from(128 + signal as u8);
+    }
+    if ok == jobs.len() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    }
+}
