@@ -25,7 +25,9 @@ demo: venv build
 test: venv
 	$(CARGO) build --workspace --bins --examples
 	RUNBOOK_VENV=$(CURDIR)/.venv $(CARGO) test --workspace
-	$(CARGO) test -p runbook-bindings --features ec2-all --lib
+	@# Every EC2 operation, compiled with the features the whole workspace resolves to, so that the SDK
+	@# crates built above are reused and only the bindings crate is built again.
+	$(CARGO) test --workspace --lib --features runbook-bindings/ec2-all
 
 lint:
 	$(CARGO) fmt --all --check

@@ -112,9 +112,11 @@ pub fn invoke(ctx: &Context, svc: Svc, op: &str, input: &Map, paginate: bool) ->
     if !problems.is_empty() {
         return Err(CallError::Validation { service: svc.module().into(), operation: op.into(), problems });
     }
+    let mut from_plan = ctx.hooks.planning() && !meta.is_some_and(|o| o.readonly);
     let mut result = if !meta.is_some_and(|o| o.readonly) {
         ctx.hooks.write(ctx, svc, op, input, &|input| send_as(ctx, svc, op, input, true))
     } else if let Some(answer) = ctx.hooks.answer_read(ctx, svc, op, input) {
+        from_plan = true;
         // An answer from the plan takes the conversions a real answer takes (policy documents as
         // maps), so that the script reads it as it would read AWS's.
         Ok(answer)
@@ -131,6 +133,10 @@ pub fn invoke(ctx: &Context, svc: Svc, op: &str, input: &Map, paginate: bool) ->
             crate::policy::decode(table, shape, out);
         }
         crate::secrets::collect(table, shape, out);
+    }
+    if let Ok(out) = &result {
+        let func = meta.map(|o| o.func.as_str()).unwrap_or(op);
+        crate::trace::answer(&format!("{}::{func}", svc.module()), out, from_plan);
     }
     result
 }

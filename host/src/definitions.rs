@@ -24,20 +24,11 @@ pub fn split(source: &str) -> Split {
     let mut out = Split::default();
     let (mut i, mut depth, mut last) = (0, 0usize, 0);
     while i < chars.len() {
+        if let Some(next) = skip_text(&chars, i) {
+            i = next;
+            continue;
+        }
         match chars[i] {
-            '"' | '`' | '\'' => i = skip_string(&chars, i),
-            '/' if chars.get(i + 1) == Some(&'/') => {
-                while i < chars.len() && chars[i] != '\n' {
-                    i += 1;
-                }
-            }
-            '/' if chars.get(i + 1) == Some(&'*') => {
-                i += 2;
-                while i + 1 < chars.len() && !(chars[i] == '*' && chars[i + 1] == '/') {
-                    i += 1;
-                }
-                i += 2;
-            }
             '{' | '(' | '[' => {
                 depth += 1;
                 i += 1;
@@ -85,13 +76,11 @@ pub fn statements(source: &str) -> Vec<String> {
         *last = end;
     };
     while i < chars.len() {
+        if let Some(next) = skip_text(&chars, i) {
+            i = next;
+            continue;
+        }
         match chars[i] {
-            '"' | '`' | '\'' => i = skip_string(&chars, i),
-            '/' if chars.get(i + 1) == Some(&'/') => {
-                while i < chars.len() && chars[i] != '\n' {
-                    i += 1;
-                }
-            }
             '{' | '(' | '[' => {
                 depth += 1;
                 i += 1;
@@ -121,14 +110,9 @@ pub fn repl_only(statement: &str) -> bool {
     let chars: Vec<char> = statement.chars().collect();
     let mut i = 0;
     while i < chars.len() {
-        match chars[i] {
-            '"' | '`' | '\'' => i = skip_string(&chars, i),
-            '/' if chars.get(i + 1) == Some(&'/') => {
-                while i < chars.len() && chars[i] != '\n' {
-                    i += 1;
-                }
-            }
-            _ => {
+        match skip_text(&chars, i) {
+            Some(next) => i = next,
+            None => {
                 let called = REPL_ONLY.iter().any(|f| {
                     word_at(&chars, i, f)
                         && (i == 0 || chars[i - 1] != ':')
@@ -156,6 +140,19 @@ pub fn imports(source: &str) -> Vec<(String, String)> {
                 .then(|| (path.to_string(), name.to_string()))
         })
         .collect()
+}
+
+/// Where a string or a comment that starts at `i` ends (just past it), if one starts there.
+fn skip_text(chars: &[char], i: usize) -> Option<usize> {
+    match (chars[i], chars.get(i + 1)) {
+        ('"' | '`' | '\'', _) => Some(skip_string(chars, i)),
+        ('/', Some('/')) => Some((i..chars.len()).find(|&j| chars[j] == '\n').unwrap_or(chars.len())),
+        ('/', Some('*')) => {
+            let end = (i + 2..chars.len().saturating_sub(1)).find(|&j| chars[j] == '*' && chars[j + 1] == '/');
+            Some(end.map(|j| j + 2).unwrap_or(chars.len()))
+        }
+        _ => None,
+    }
 }
 
 fn word_at(chars: &[char], i: usize, word: &str) -> bool {
@@ -246,6 +243,8 @@ mod tests {
         let kept: Vec<&String> = s.iter().filter(|t| !repl_only(t)).collect();
         assert_eq!(kept, ["let x = 1;", "if x > 0 { print(\"help(\") }", "print(x)"]);
         assert!(!repl_only("let helpful = 2;") && !repl_only("x.help_text"));
+        let one = "let vpc = ec2::describe_vpcs(#{ Filters: [#{ Name: \"isDefault\", Values: [\"true\"] }] }).query(\"Vpcs[0].VpcId\");";
+        assert_eq!(statements(one), [one]);
     }
 
     #[test]

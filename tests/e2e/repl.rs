@@ -137,7 +137,7 @@ fn save_writes_a_runbook_that_reproduces_the_session() {
     p.exp_string("runbook> ").unwrap();
     let saved = script("placeholder.rhai", "").with_file_name("session.rhai");
     p.send_line(&format!(":save {}", saved.display())).unwrap();
-    p.exp_string("saved 0 function(s) and 3 statement(s)").unwrap();
+    p.exp_string("saved 0 function(s) and 5 statement(s)").unwrap();
     p.exp_string("(1 REPL-only statement(s) such as help() left out)").unwrap();
     p.exp_string("runbook> ").unwrap();
     p.send_control('d').unwrap();

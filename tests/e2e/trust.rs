@@ -188,7 +188,7 @@ fn fleet_targets_whose_parent_died_finish_their_runs() {
     }
     for region in ["us-east-1", "eu-west-1"] {
         let c = Clients::in_region(&emu.url, region, None);
-        assert_eq!(c.listeners(&c.load_balancer("rent-a-room-alb").load_balancer_arn().unwrap()).len(), 1);
+        assert_eq!(c.listeners(c.load_balancer("rent-a-room-alb").load_balancer_arn().unwrap()).len(), 1);
     }
 }
 
@@ -338,4 +338,74 @@ fn read_file_reads_only_the_runbooks_folder_the_current_one_or_a_path_given() {
         .success();
     assert_eq!(given.stdout, "6\n");
     let _ = std::fs::remove_file(outside);
+}
+
+/// The types each function's answers had, from a `RUNBOOK_TRACE_TYPES` file: function → path → types.
+fn traced(
+    file: &std::path::Path,
+) -> std::collections::BTreeMap<String, std::collections::BTreeMap<String, Vec<String>>> {
+    let mut out: std::collections::BTreeMap<String, std::collections::BTreeMap<String, Vec<String>>> =
+        Default::default();
+    let text = std::fs::read_to_string(file).unwrap_or_default();
+    for line in text.lines() {
+        let v: Value = serde_json::from_str(line).unwrap();
+        // In a plan, only the answers it made up; reads it sent are AWS's own.
+        if v["from_plan"] == false && file.to_string_lossy().contains("-plan-") {
+            continue;
+        }
+        let paths = out.entry(v["function"].as_str().unwrap().to_string()).or_default();
+        for (path, kind) in v["types"].as_object().unwrap() {
+            let kinds = paths.entry(path.clone()).or_default();
+            let kind = kind.as_str().unwrap().to_string();
+            if !kinds.contains(&kind) {
+                kinds.push(kind);
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn every_value_a_plan_answers_has_the_type_a_run_answers() {
+    let emu = Emulator::start();
+    let fast: &[&str] = &["emulator=true", "propagation_wait=0"];
+    // Each runbook planned, then run, on the state the one before it left.
+    let steps: [(&str, &[&str]); 6] = [
+        ("runbooks/tutorial.rhai", fast),
+        ("examples/path_routing.rhai", &[]),
+        ("examples/stickiness.rhai", &["drain_seconds=45"]),
+        ("examples/blue_green.rhai", &[]),
+        ("examples/cross_region.rhai", &[]),
+        ("examples/vpc.rhai", &[]),
+    ];
+    let mut compared = 0;
+    for (n, (file, sets)) in steps.iter().enumerate() {
+        let plan_trace = std::env::temp_dir().join(format!("runbook-types-plan-{}-{n}.jsonl", std::process::id()));
+        let run_trace = std::env::temp_dir().join(format!("runbook-types-run-{}-{n}.jsonl", std::process::id()));
+        let mut args = vec!["plan".to_string(), runbook_tests::root().join(file).to_string_lossy().into_owned()];
+        for s in *sets {
+            args.extend(["--set".to_string(), s.to_string()]);
+        }
+        let _ = std::fs::remove_file(&plan_trace);
+        emu.runbook().env("RUNBOOK_TRACE_TYPES", plan_trace.to_str().unwrap()).args(args).output().success();
+        emu.runbook().env("RUNBOOK_TRACE_TYPES", run_trace.to_str().unwrap()).runbook(file, sets).output().success();
+        let (p, r) = (traced(&plan_trace), traced(&run_trace));
+        for (function, paths) in &p {
+            let Some(real) = r.get(function) else { continue };
+            for (path, kinds) in paths {
+                let Some(real_kinds) = real.get(path) else { continue };
+                // An empty list or absent member is no type; every type the plan gave must be one AWS gives.
+                for k in kinds.iter().filter(|k| *k != "unit") {
+                    assert!(
+                        real_kinds.contains(k) || real_kinds.iter().all(|r| r == "unit"),
+                        "{file}: {function} {path}: the plan answered {k}, a run {real_kinds:?}"
+                    );
+                    compared += 1;
+                }
+            }
+        }
+        let _ = (std::fs::remove_file(&plan_trace), std::fs::remove_file(&run_trace));
+    }
+    eprintln!("{compared} values a plan made up were compared with a run's");
+    assert!(compared > 300, "only {compared} values the plan made up were compared");
 }

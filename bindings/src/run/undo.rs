@@ -470,6 +470,23 @@ pub fn undo(ctx: &Context, records: &[Value], dry: bool) -> Report {
                 continue;
             }
         };
+        // Away from home, the place must be the account the write went to: a role's trust or an
+        // account's setup may have changed since. Nothing is undone, nor called gone, from elsewhere.
+        if let (false, Some(needed)) = (intent["place"].is_null(), intent["account"].as_str()) {
+            match ctx.account() {
+                Ok(reached) if reached == needed => {}
+                Ok(reached) => {
+                    outln!("{head}: not undone: it was made in account {needed}, and undo reached {reached} there");
+                    report.failed += 1;
+                    continue;
+                }
+                Err(e) => {
+                    outln!("{head}: not undone: cannot confirm account {needed} there: {}: {e}", e.code());
+                    report.failed += 1;
+                    continue;
+                }
+            }
+        }
         let outcome = outcome.filter(|o| o["unknown"] != true);
         // A write in flight when the run ended (or whose answer never came) is settled by looking.
         let settled;
