@@ -4,6 +4,7 @@
 // Test support: a setup step that fails is a failing test, so panicking is the right response here.
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
+pub mod aws_like;
 pub mod proxy;
 
 use std::path::{Path, PathBuf};

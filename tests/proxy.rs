@@ -107,6 +107,8 @@ pub fn faulty(
 }
 
 type Rule = dyn Fn(&Request) -> Action + Send + Sync;
+/// What becomes of an answer from the emulator before the client gets it (the whole HTTP answer).
+type After = dyn Fn(&Request, Vec<u8>) -> Vec<u8> + Send + Sync;
 
 pub struct Proxy {
     pub url: String,
@@ -119,6 +121,17 @@ pub struct Proxy {
 
 impl Proxy {
     pub fn start(upstream: &str, rule: impl Fn(&Request) -> Action + Send + Sync + 'static) -> Proxy {
+        Proxy::start_with(upstream, rule, |_, answer| answer)
+    }
+
+    /// A proxy whose rule decides each request, and whose `after` sees (and may change) each answer
+    /// the emulator gave.
+    pub fn start_with(
+        upstream: &str,
+        rule: impl Fn(&Request) -> Action + Send + Sync + 'static,
+        after: impl Fn(&Request, Vec<u8>) -> Vec<u8> + Send + Sync + 'static,
+    ) -> Proxy {
+        let after: Arc<After> = Arc::new(after);
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind the proxy");
         let url = format!("http://{}", listener.local_addr().expect("proxy address"));
         listener.set_nonblocking(true).expect("nonblocking listener");
@@ -132,10 +145,10 @@ impl Proxy {
             while !st.load(Ordering::SeqCst) {
                 match listener.accept() {
                     Ok((client, _)) => {
-                        let (rule, upstream, f, s, st) =
-                            (rule.clone(), upstream.clone(), f.clone(), s.clone(), st.clone());
+                        let (rule, after, upstream, f, s, st) =
+                            (rule.clone(), after.clone(), upstream.clone(), f.clone(), s.clone(), st.clone());
                         std::thread::spawn(move || {
-                            let _ = serve(client, &upstream, &*rule, &f, &s, &st);
+                            let _ = serve(client, &upstream, (&*rule, &*after), &f, &s, &st);
                         });
                     }
                     Err(_) => std::thread::sleep(Duration::from_millis(10)),
@@ -163,7 +176,7 @@ impl Drop for Proxy {
 fn serve(
     mut client: TcpStream,
     upstream: &str,
-    rule: &Rule,
+    (rule, after): (&Rule, &After),
     forwarded: &Mutex<Vec<String>>,
     seen: &Mutex<Vec<String>>,
     stop: &AtomicBool,
@@ -187,7 +200,7 @@ fn serve(
         Action::Delay(d) => std::thread::sleep(d),
         Action::Forward | Action::Stall | Action::DropAnswer | Action::Late(_) => {}
     }
-    let answer = forward(upstream, &req)?;
+    let answer = after(&req, forward(upstream, &req)?);
     forwarded.lock().map(|mut f| f.push(op)).ok();
     match action {
         Action::Stall => {

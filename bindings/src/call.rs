@@ -155,24 +155,29 @@ pub fn send(ctx: &Context, svc: Svc, op: &str, input: &Map) -> Result<Dynamic, C
     send_as(ctx, svc, op, input, false)
 }
 
-/// One request, no validation; retried for a bounded time while AWS says that a role created
-/// moments ago is not usable yet (IAM is eventually consistent).
+/// One request, no validation; sent again for a bounded time (the propagation window) while AWS
+/// is catching up with a create moments ago: a role not usable yet, or a resource the run just
+/// made answered "not found" (AWS is eventually consistent; see `run::propagation`).
 pub fn send_as(ctx: &Context, svc: Svc, op: &str, input: &Map, write: bool) -> Result<Dynamic, CallError> {
     let started = std::time::Instant::now();
     let mut delay = 0.5f64;
     loop {
-        match send_once(ctx, svc, op, input, write) {
-            Err(e) if role_not_yet_usable(svc, &e) && started.elapsed() < ctx.propagation_timeout => {
-                eoutln!(
-                    "[retry] {}::{op}: {} (a role created moments ago is not usable yet); retrying in {delay}s",
-                    svc.module(),
-                    e.code()
-                );
-                ctx.sleep(op, delay)?;
-                delay = (delay * 2.0).min(10.0);
-            }
+        let e = match send_once(ctx, svc, op, input, write) {
+            Err(e) if started.elapsed() < ctx.propagation_timeout => e,
             other => return other,
-        }
+        };
+        let why = if role_not_yet_usable(svc, &e) {
+            "a role created moments ago is not usable yet".to_string()
+        } else {
+            match ctx.hooks.propagating(ctx, svc, input, &e) {
+                Some(why) => why,
+                None => return Err(e),
+            }
+        };
+        let func = function_name(svc.module(), op);
+        eoutln!("[retry] {}::{func}: {} ({why}); again in {delay}s", svc.module(), e.code());
+        ctx.sleep(op, delay)?;
+        delay = (delay * 2.0).min(10.0);
     }
 }
 

@@ -40,6 +40,14 @@ pub trait Hooks {
         false
     }
 
+    /// An answer that says something is not found: why it is worth sending again (`sg-… was
+    /// created 3 s ago`) when the layer above knows the run made it moments ago; `None` lets the
+    /// error stand at once.
+    fn propagating(&self, ctx: &Context, svc: Svc, input: &Map, error: &CallError) -> Option<String> {
+        let _ = (ctx, svc, input, error);
+        None
+    }
+
     /// What the script's log lines start with: `(planned) ` during a plan, `(skipped) ` after a
     /// write the operator skipped, so a line never claims what was not done.
     fn log_mark(&self) -> &'static str {

@@ -57,6 +57,8 @@ pub struct AwsOptions {
     /// A role to assume with the loaded credentials before anything is sent: (role ARN, session
     /// name, external id). The run's home place is then that role's account.
     pub assume_role: Option<(String, String, Option<String>)>,
+    /// Seconds after a create during which its not-found answers are retried (default 120).
+    pub propagation_timeout: Option<f64>,
 }
 
 /// Attempts per call unless `--max-attempts`, AWS_MAX_ATTEMPTS or the profile says otherwise. The aws CLI makes 3,
@@ -198,7 +200,8 @@ pub struct Context {
     pub max_attempts: u32,
     pub params: BTreeMap<String, String>,
     pub stats: Stats,
-    /// How long a call keeps retrying while a just-created role propagates.
+    /// How long after a create a call keeps retrying while AWS catches up (a role not usable yet, a
+    /// resource answered "not found"): `--propagation-timeout`, default 2 minutes.
     pub propagation_timeout: Duration,
     /// What the layer above does around calls (plan, step, journal, reconcile); plain by default.
     pub hooks: std::rc::Rc<dyn crate::hooks::Hooks>,
@@ -247,6 +250,11 @@ impl Context {
             return Err(format!("invalid --call-timeout {attempt_timeout}: expected a number of seconds above 0"));
         }
         let attempt_timeout = Duration::from_secs_f64(attempt_timeout);
+        if let Some(p) = opts.propagation_timeout {
+            if !(p.is_finite() && p >= 0.0) {
+                return Err(format!("invalid --propagation-timeout {p}: expected a number of seconds, 0 or more"));
+            }
+        }
         loader = loader.timeout_config(
             aws_config::timeout::TimeoutConfig::builder()
                 .connect_timeout(Duration::from_millis(3100))
@@ -301,7 +309,10 @@ impl Context {
             max_attempts,
             params,
             stats: Stats::default(),
-            propagation_timeout: Duration::from_secs(90),
+            propagation_timeout: opts
+                .propagation_timeout
+                .map(Duration::from_secs_f64)
+                .unwrap_or(Duration::from_secs(120)),
             hooks: std::rc::Rc::new(crate::hooks::Plain),
             call_timeout: attempt_timeout,
             max_calls: u64::MAX,

@@ -151,6 +151,9 @@ pub struct AwsArgs {
     /// Seconds one attempt waits for its answer before it counts as lost and is retried (default 60)
     #[arg(long = "call-timeout", value_name = "SECONDS")]
     pub call_timeout: Option<f64>,
+    /// Seconds after a create during which AWS's "not found" about it is retried (default 120)
+    #[arg(long = "propagation-timeout", value_name = "SECONDS")]
+    pub propagation_timeout: Option<f64>,
 }
 
 impl AwsArgs {
@@ -163,6 +166,7 @@ impl AwsArgs {
             retry_mode: self.retry_mode.clone(),
             call_timeout: self.call_timeout,
             assume_role: None,
+            propagation_timeout: self.propagation_timeout,
         }
     }
 }

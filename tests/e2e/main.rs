@@ -5,6 +5,7 @@
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
 mod api;
+mod aws_like;
 mod cli;
 mod compare;
 mod corpus;

@@ -17,6 +17,7 @@
 
 pub mod journal;
 pub mod plan;
+pub mod propagation;
 pub mod reconcile;
 pub mod step;
 pub mod tags;
@@ -97,6 +98,8 @@ pub struct Safety {
     recent: RefCell<Vec<RecentRead>>,
     /// Members the end record gets beside the counts.
     end_extra: RefCell<Value>,
+    /// What this run's writes made, for retrying not-found answers while AWS catches up.
+    made: propagation::Made,
     /// The last write was skipped at a `--step` prompt: the script's log lines until the next
     /// write say so.
     skipped: Cell<bool>,
@@ -133,6 +136,7 @@ impl Safety {
             recent: RefCell::new(Vec::new()),
             end_extra: RefCell::new(json!({})),
             skipped: Cell::new(false),
+            made: propagation::Made::default(),
         }
     }
 
@@ -372,7 +376,9 @@ impl Safety {
                     outcome["reconciled"] = json!({ "found": found.id });
                     entry.reconciled = Some(found.id.clone());
                 }
-                let inverse = undo::inverse(svc, op, &value, &json::to_value(out), &before);
+                let answer = json::to_value(out);
+                self.made.note(op, &value, &answer);
+                let inverse = undo::inverse(svc, op, &value, &answer, &before);
                 let named = |restores: bool| -> Vec<String> {
                     inverse
                         .created
@@ -456,6 +462,14 @@ impl Hooks for Safety {
 
     fn planning(&self) -> bool {
         self.mode == Mode::Plan
+    }
+
+    fn propagating(&self, ctx: &Context, svc: Svc, input: &Map, error: &CallError) -> Option<String> {
+        if !propagation::not_found(svc, error) {
+            return None;
+        }
+        let (what, ago) = self.made.about(input, ctx.propagation_timeout)?;
+        Some(format!("{what} was created {} s ago; AWS is eventually consistent", ago.as_secs()))
     }
 
     fn log_mark(&self) -> &'static str {

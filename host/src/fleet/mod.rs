@@ -159,6 +159,9 @@ fn shared_args(common: &Common) -> Vec<String> {
     if let Some(t) = aws.call_timeout {
         a.extend(["--call-timeout".into(), t.to_string()]);
     }
+    if let Some(t) = aws.propagation_timeout {
+        a.extend(["--propagation-timeout".into(), t.to_string()]);
+    }
     if common.no_tag {
         a.push("--no-tag".into());
     }

@@ -1,0 +1,310 @@
+//! The test proxy's AWS-like mode: what the emulator does not do and AWS does.
+//!
+//! - Every answer is late by 20–60 ms, as a region's endpoints answer from a nearby host.
+//! - For `lag` after a create, a request that names what it made (the ids and ARNs of its answer,
+//!   or the name a create gave: an ECS cluster or service, a role, a scalable target) is answered
+//!   "not found" in its service's own protocol and error shape, without reaching the emulator, as
+//!   AWS answers while a new resource propagates (the EC2 API reference, "Eventual consistency").
+//! - A load balancer stays `provisioning` for `provisioning` after its create.
+
+use crate::proxy::{Action, Proxy, Request};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+/// How the AWS-like proxy behaves.
+#[derive(Debug, Clone, Copy)]
+pub struct Settings {
+    pub lag: Duration,
+    pub provisioning: Duration,
+    /// Each answer is held this long, in milliseconds, drawn evenly from the range.
+    pub latency_ms: (u64, u64),
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings { lag: Duration::from_secs(4), provisioning: Duration::from_secs(10), latency_ms: (20, 60) }
+    }
+}
+
+/// What a create made, as requests name it, and until when AWS does not know it yet.
+struct Made {
+    /// The value as requests name it, in a JSON body (`"sg-0123"`) or a form body (`=sg-0123`).
+    value: String,
+    /// The not-found code its service answers.
+    code: &'static str,
+    service: String,
+    until: Instant,
+}
+
+struct State {
+    settings: Settings,
+    made: Mutex<Vec<Made>>,
+    /// Load balancer ARNs and when they become active.
+    provisioning: Mutex<Vec<(String, Instant)>>,
+    rng: Mutex<u64>,
+    /// Requests answered "not found" because of the lag.
+    pub lagged: Mutex<Vec<String>>,
+}
+
+/// A proxy in AWS-like mode in front of `upstream`; its `lagged()` counts the requests it answered
+/// "not found" because what they named was too new.
+pub struct AwsLike {
+    pub proxy: Proxy,
+    state: std::sync::Arc<State>,
+}
+
+impl AwsLike {
+    pub fn start(upstream: &str, settings: Settings) -> AwsLike {
+        let state = std::sync::Arc::new(State {
+            settings,
+            made: Mutex::new(Vec::new()),
+            provisioning: Mutex::new(Vec::new()),
+            rng: Mutex::new(0x2545_f491_4f6c_dd1d),
+            lagged: Mutex::new(Vec::new()),
+        });
+        let (a, b) = (state.clone(), state.clone());
+        let proxy = Proxy::start_with(upstream, move |r| a.rule(r), move |r, answer| b.after(r, answer));
+        AwsLike { proxy, state }
+    }
+
+    pub fn url(&self) -> &str {
+        &self.proxy.url
+    }
+
+    /// The operations answered "not found" by the lag, in order.
+    pub fn lagged(&self) -> Vec<String> {
+        self.state.lagged.lock().map(|l| l.clone()).unwrap_or_default()
+    }
+}
+
+/// The service a request is signed for (`.../us-east-1/ec2/aws4_request`).
+fn service(r: &Request) -> String {
+    r.head
+        .lines()
+        .find(|l| l.to_ascii_lowercase().starts_with("authorization:"))
+        .and_then(|l| l.split("Credential=").nth(1))
+        .and_then(|c| c.split('/').nth(3))
+        .unwrap_or("")
+        .to_string()
+}
+
+/// `value` as a form body encodes it.
+fn form(value: &str) -> String {
+    value
+        .bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// Whether a request body names `value` as a whole value. A filter's value does not count: AWS
+/// answers a filter that matches nothing with an empty list.
+fn names(body: &str, value: &str) -> bool {
+    if body.contains(&format!("\"{value}\"")) {
+        return true;
+    }
+    let encoded = form(value);
+    body.split('&').any(|kv| kv.split_once('=').is_some_and(|(k, v)| v == encoded && !k.starts_with("Filter.")))
+}
+
+/// What a create made, as later requests name it: the new resource's id or ARN from its answer,
+/// and the name its request gave where requests name it so. Each with the not-found code its
+/// service answers about it.
+fn created(op: &str, request: &str, answer: &str) -> Vec<(String, &'static str)> {
+    let xml = |tag: &str| {
+        let open = format!("<{tag}>");
+        let start = answer.find(&open)? + open.len();
+        let end = answer[start..].find('<')? + start;
+        Some(answer[start..end].to_string())
+    };
+    let json =
+        |a: &str, b: &str| serde_json::from_str::<serde_json::Value>(answer).ok()?[a][b].as_str().map(str::to_string);
+    let mut out = Vec::new();
+    let mut add = |v: Option<String>, code: &'static str| {
+        if let Some(v) = v.filter(|v| !v.is_empty()) {
+            out.push((v, code));
+        }
+    };
+    match op {
+        "CreateSecurityGroup" => add(xml("groupId"), "InvalidGroup.NotFound"),
+        "CreateVpc" => add(xml("vpcId"), "InvalidVpcID.NotFound"),
+        "CreateSubnet" => add(xml("subnetId"), "InvalidSubnetID.NotFound"),
+        "CreateInternetGateway" => add(xml("internetGatewayId"), "InvalidInternetGatewayID.NotFound"),
+        "CreateRouteTable" => add(xml("routeTableId"), "InvalidRouteTableID.NotFound"),
+        "CreateTargetGroup" => add(xml("TargetGroupArn"), "TargetGroupNotFound"),
+        "CreateLoadBalancer" => add(xml("LoadBalancerArn"), "LoadBalancerNotFound"),
+        "CreateListener" => add(xml("ListenerArn"), "ListenerNotFound"),
+        "CreateRule" => add(xml("RuleArn"), "RuleNotFound"),
+        "CreateCluster" => {
+            add(json("cluster", "clusterArn"), "ClusterNotFoundException");
+            add(member(request, "clusterName"), "ClusterNotFoundException");
+        }
+        "CreateService" => {
+            add(json("service", "serviceArn"), "ServiceNotFoundException");
+            add(member(request, "serviceName"), "ServiceNotFoundException");
+        }
+        "CreateRole" => add(member(request, "RoleName"), "NoSuchEntity"),
+        "RegisterScalableTarget" => add(member(request, "ResourceId"), "ObjectNotFoundException"),
+        _ => {}
+    }
+    out
+}
+
+/// A member of a JSON request body, or a field of a form body.
+fn member(body: &str, name: &str) -> Option<String> {
+    if let Ok(v) = serde_json::from_str::<serde_json::Value>(body) {
+        return v[name].as_str().map(str::to_string);
+    }
+    body.split('&').find_map(|kv| kv.strip_prefix(&format!("{name}="))).map(|v| {
+        let bytes = v.as_bytes();
+        let mut out = Vec::new();
+        let mut i = 0;
+        while i < bytes.len() {
+            if bytes[i] == b'%' && i + 2 < bytes.len() {
+                if let Ok(b) = u8::from_str_radix(&v[i + 1..i + 3], 16) {
+                    out.push(b);
+                    i += 3;
+                    continue;
+                }
+            }
+            out.push(if bytes[i] == b'+' { b' ' } else { bytes[i] });
+            i += 1;
+        }
+        String::from_utf8_lossy(&out).into_owned()
+    })
+}
+
+/// The answer `service` gives with `code` about `value`, in its protocol and error shape.
+fn not_found(service: &str, code: &str, value: &str) -> Action {
+    let query = |ns: &str| {
+        format!(
+            "<ErrorResponse xmlns=\"{ns}\"><Error><Type>Sender</Type><Code>{code}</Code>\
+             <Message>{value} not found</Message></Error><RequestId>aws-like-lag</RequestId></ErrorResponse>"
+        )
+    };
+    let (status, content_type, body) = match service {
+        "ec2" => (
+            400,
+            "text/xml",
+            format!(
+                "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Response><Errors><Error><Code>{code}</Code>\
+                 <Message>The ID '{value}' does not exist</Message></Error></Errors>\
+                 <RequestID>aws-like-lag</RequestID></Response>"
+            ),
+        ),
+        "elasticloadbalancing" => (400, "text/xml", query("http://elasticloadbalancing.amazonaws.com/doc/2015-12-01/")),
+        "iam" => (404, "text/xml", query("https://iam.amazonaws.com/doc/2010-05-08/")),
+        _ => (
+            400,
+            "application/x-amz-json-1.1",
+            serde_json::json!({ "__type": code, "message": format!("{value} not found") }).to_string(),
+        ),
+    };
+    Action::Fail { status, content_type, body }
+}
+
+impl State {
+    fn latency(&self) -> Duration {
+        let (lo, hi) = self.settings.latency_ms;
+        let mut r = self.rng.lock().map(|g| *g).unwrap_or(1);
+        r ^= r << 13;
+        r ^= r >> 7;
+        r ^= r << 17;
+        if let Ok(mut g) = self.rng.lock() {
+            *g = r;
+        }
+        Duration::from_millis(lo + r % (hi - lo + 1))
+    }
+
+    fn rule(&self, r: &Request) -> Action {
+        let body = String::from_utf8_lossy(&r.body).into_owned();
+        let svc = service(r);
+        let now = Instant::now();
+        // ECS answers a describe of what it does not know with `failures`, and Application Auto
+        // Scaling with an empty list, not an error: those pass.
+        let describe =
+            matches!(svc.as_str(), "ecs" | "application-autoscaling") && r.operation().starts_with("Describe");
+        let hit = self.made.lock().ok().and_then(|made| {
+            made.iter()
+                .find(|m| !describe && m.until > now && m.service == svc && names(&body, &m.value))
+                .map(|m| (m.value.clone(), m.code))
+        });
+        if let Some((value, code)) = hit {
+            if let Ok(mut l) = self.lagged.lock() {
+                l.push(r.operation());
+            }
+            std::thread::sleep(self.latency());
+            return not_found(&svc, code, &value);
+        }
+        Action::Delay(self.latency())
+    }
+
+    fn after(&self, r: &Request, answer: Vec<u8>) -> Vec<u8> {
+        let op = r.operation();
+        let svc = service(r);
+        let text = String::from_utf8_lossy(&answer).into_owned();
+        let ok = text.starts_with("HTTP/1.1 200") || text.starts_with("HTTP/1.0 200");
+        let body = String::from_utf8_lossy(&r.body).into_owned();
+        if ok && ["Create", "Register", "Run", "Allocate", "Import"].iter().any(|v| op.starts_with(v)) {
+            let until = Instant::now() + self.settings.lag;
+            let values = created(&op, &body, text.split("\r\n\r\n").nth(1).unwrap_or(""));
+            if op == "CreateLoadBalancer" {
+                let active = Instant::now() + self.settings.provisioning;
+                if let (Ok(mut p), Some((arn, _))) = (self.provisioning.lock(), values.first()) {
+                    p.push((arn.clone(), active));
+                }
+            }
+            if let Ok(mut made) = self.made.lock() {
+                for (value, code) in values {
+                    made.push(Made { value, code, service: svc.clone(), until });
+                }
+            }
+        }
+        if ok && op == "DescribeLoadBalancers" {
+            return self.provisioning_answer(answer);
+        }
+        answer
+    }
+
+    /// A DescribeLoadBalancers answer in which the load balancers created moments ago are still
+    /// `provisioning`.
+    fn provisioning_answer(&self, answer: Vec<u8>) -> Vec<u8> {
+        let now = Instant::now();
+        let young: Vec<String> = self
+            .provisioning
+            .lock()
+            .map(|p| p.iter().filter(|(_, at)| *at > now).map(|(arn, _)| arn.clone()).collect())
+            .unwrap_or_default();
+        if young.is_empty() {
+            return answer;
+        }
+        let text = String::from_utf8_lossy(&answer).into_owned();
+        let Some((head, body)) = text.split_once("\r\n\r\n") else { return answer };
+        // Each load balancer is a <member> with its ARN and its <State><Code>.
+        let members: Vec<String> = body
+            .split("<member>")
+            .map(|part| {
+                if young.iter().any(|arn| part.contains(&format!("<LoadBalancerArn>{arn}</LoadBalancerArn>"))) {
+                    part.replace("<Code>active</Code>", "<Code>provisioning</Code>")
+                } else {
+                    part.to_string()
+                }
+            })
+            .collect();
+        let body = members.join("<member>");
+        let head: String = head
+            .lines()
+            .map(|l| {
+                if l.to_ascii_lowercase().starts_with("content-length:") {
+                    format!("Content-Length: {}", body.len())
+                } else {
+                    l.to_string()
+                }
+            })
+            .collect::<Vec<_>>()
+            .join("\r\n");
+        format!("{head}\r\n\r\n{body}").into_bytes()
+    }
+}
