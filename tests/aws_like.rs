@@ -6,8 +6,14 @@
 //!   "not found" in its service's own protocol and error shape, without reaching the emulator, as
 //!   AWS answers while a new resource propagates (the EC2 API reference, "Eventual consistency").
 //! - A load balancer stays `provisioning` for `provisioning` after its create.
+//! - Requests draw on token buckets per account, region and service, as EC2 documents its request
+//!   throttling (non-mutating actions: a bucket of 100 that refills 20 a second; mutating ones: 200
+//!   and 5), scaled down twentyfold; an empty bucket answers the service's throttling error
+//!   (`RequestLimitExceeded`, `Throttling`, `ThrottlingException`). ELBv2, ECS, IAM and Application
+//!   Auto Scaling get the same buckets.
 
-use crate::proxy::{Action, Proxy, Request};
+use crate::proxy::{throttled, Action, Proxy, Request};
+use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -18,11 +24,19 @@ pub struct Settings {
     pub provisioning: Duration,
     /// Each answer is held this long, in milliseconds, drawn evenly from the range.
     pub latency_ms: (u64, u64),
+    /// Token buckets (size, refill a second) for reads and for writes, per account, region and
+    /// service; `None` never throttles.
+    pub buckets: Option<[(f64, f64); 2]>,
 }
 
 impl Default for Settings {
     fn default() -> Self {
-        Settings { lag: Duration::from_secs(4), provisioning: Duration::from_secs(10), latency_ms: (20, 60) }
+        Settings {
+            lag: Duration::from_secs(4),
+            provisioning: Duration::from_secs(10),
+            latency_ms: (20, 60),
+            buckets: Some([(5.0, 1.0), (10.0, 0.25)]),
+        }
     }
 }
 
@@ -33,6 +47,7 @@ struct Made {
     /// The not-found code its service answers.
     code: &'static str,
     service: String,
+    place: String,
     until: Instant,
 }
 
@@ -44,6 +59,10 @@ struct State {
     rng: Mutex<u64>,
     /// Requests answered "not found" because of the lag.
     pub lagged: Mutex<Vec<String>>,
+    /// Tokens left and when they were last counted, per account, region, service and kind.
+    buckets: Mutex<HashMap<String, (f64, Instant)>>,
+    /// Requests answered with a throttling error.
+    throttled: Mutex<u64>,
 }
 
 /// A proxy in AWS-like mode in front of `upstream`; its `lagged()` counts the requests it answered
@@ -61,6 +80,8 @@ impl AwsLike {
             provisioning: Mutex::new(Vec::new()),
             rng: Mutex::new(0x2545_f491_4f6c_dd1d),
             lagged: Mutex::new(Vec::new()),
+            buckets: Mutex::new(HashMap::new()),
+            throttled: Mutex::new(0),
         });
         let (a, b) = (state.clone(), state.clone());
         let proxy = Proxy::start_with(upstream, move |r| a.rule(r), move |r, answer| b.after(r, answer));
@@ -71,21 +92,37 @@ impl AwsLike {
         &self.proxy.url
     }
 
+    /// How many requests were answered with a throttling error.
+    pub fn throttled(&self) -> u64 {
+        self.state.throttled.lock().map(|t| *t).unwrap_or(0)
+    }
+
     /// The operations answered "not found" by the lag, in order.
     pub fn lagged(&self) -> Vec<String> {
         self.state.lagged.lock().map(|l| l.clone()).unwrap_or_default()
     }
 }
 
-/// The service a request is signed for (`.../us-east-1/ec2/aws4_request`).
-fn service(r: &Request) -> String {
+/// Part `n` of the credential scope a request is signed with: `AKID/date/region/service/aws4_request`.
+fn scope(r: &Request, n: usize) -> String {
     r.head
         .lines()
         .find(|l| l.to_ascii_lowercase().starts_with("authorization:"))
         .and_then(|l| l.split("Credential=").nth(1))
-        .and_then(|c| c.split('/').nth(3))
+        .and_then(|c| c.split(['/', ',']).nth(n))
         .unwrap_or("")
         .to_string()
+}
+
+/// The service a request is signed for.
+fn service(r: &Request) -> String {
+    scope(r, 3)
+}
+
+/// Where a request goes: its credentials (one account's) and region. What a create made lags only
+/// there, as AWS's propagation does.
+fn place(r: &Request) -> String {
+    format!("{}/{}", scope(r, 0), scope(r, 2))
 }
 
 /// `value` as a form body encodes it.
@@ -218,9 +255,36 @@ impl State {
         Duration::from_millis(lo + r % (hi - lo + 1))
     }
 
+    /// Takes a token from the request's bucket; false when it is empty.
+    fn token(&self, r: &Request) -> bool {
+        let Some(kinds) = self.settings.buckets else { return true };
+        let op = r.operation();
+        let read = ["Describe", "List", "Get"].iter().any(|v| op.starts_with(v));
+        let (size, refill) = kinds[usize::from(!read)];
+        let key = format!("{}/{}/{}", place(r), service(r), if read { "read" } else { "write" });
+        let now = Instant::now();
+        let Ok(mut buckets) = self.buckets.lock() else { return true };
+        let (tokens, at) = buckets.entry(key).or_insert((size, now));
+        *tokens = (*tokens + now.duration_since(*at).as_secs_f64() * refill).min(size);
+        *at = now;
+        if *tokens >= 1.0 {
+            *tokens -= 1.0;
+            return true;
+        }
+        if let Ok(mut t) = self.throttled.lock() {
+            *t += 1;
+        }
+        false
+    }
+
     fn rule(&self, r: &Request) -> Action {
+        if service(r) != "sts" && !self.token(r) {
+            std::thread::sleep(self.latency());
+            return throttled(r);
+        }
         let body = String::from_utf8_lossy(&r.body).into_owned();
         let svc = service(r);
+        let here = place(r);
         let now = Instant::now();
         // ECS answers a describe of what it does not know with `failures`, and Application Auto
         // Scaling with an empty list, not an error: those pass.
@@ -228,7 +292,7 @@ impl State {
             matches!(svc.as_str(), "ecs" | "application-autoscaling") && r.operation().starts_with("Describe");
         let hit = self.made.lock().ok().and_then(|made| {
             made.iter()
-                .find(|m| !describe && m.until > now && m.service == svc && names(&body, &m.value))
+                .find(|m| !describe && m.until > now && m.service == svc && m.place == here && names(&body, &m.value))
                 .map(|m| (m.value.clone(), m.code))
         });
         if let Some((value, code)) = hit {
@@ -258,7 +322,7 @@ impl State {
             }
             if let Ok(mut made) = self.made.lock() {
                 for (value, code) in values {
-                    made.push(Made { value, code, service: svc.clone(), until });
+                    made.push(Made { value, code, service: svc.clone(), place: place(r), until });
                 }
             }
         }

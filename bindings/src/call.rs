@@ -169,7 +169,7 @@ pub fn send_as(ctx: &Context, svc: Svc, op: &str, input: &Map, write: bool) -> R
         let why = if role_not_yet_usable(svc, &e) {
             "a role created moments ago is not usable yet".to_string()
         } else {
-            match ctx.hooks.propagating(ctx, svc, input, &e) {
+            match ctx.hooks.propagating(ctx, svc, op, input, &e) {
                 Some(why) => why,
                 None => return Err(e),
             }

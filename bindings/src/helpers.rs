@@ -225,8 +225,14 @@ fn readable(ctx: &Context, path: &str) -> Result<std::path::PathBuf, String> {
     if inside || given {
         return Ok(real);
     }
+    // A link inside the folder is named with where it leads.
+    let leads = if real != std::path::Path::new(path) && std::fs::symlink_metadata(path).is_ok_and(|m| m.is_symlink()) {
+        format!(" leads to {}, which", real.display())
+    } else {
+        String::new()
+    };
     Err(format!(
-        "{path} is outside the runbook's folder and the current folder: a runbook reads only files there, \
+        "{path}{leads} is outside the runbook's folder and the current folder: a runbook reads only files there, \
          or a file whose path is given on the command line (--set name={path})"
     ))
 }

@@ -43,8 +43,8 @@ pub trait Hooks {
     /// An answer that says something is not found: why it is worth sending again (`sg-… was
     /// created 3 s ago`) when the layer above knows the run made it moments ago; `None` lets the
     /// error stand at once.
-    fn propagating(&self, ctx: &Context, svc: Svc, input: &Map, error: &CallError) -> Option<String> {
-        let _ = (ctx, svc, input, error);
+    fn propagating(&self, ctx: &Context, svc: Svc, op: &str, input: &Map, error: &CallError) -> Option<String> {
+        let _ = (ctx, svc, op, input, error);
         None
     }
 

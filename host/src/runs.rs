@@ -315,6 +315,9 @@ pub fn undo(
         .filter(|v| !v.is_empty() && v.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'))
         .unwrap_or_else(journal::new_run_id);
     let safety = std::rc::Rc::new(Safety::new(Mode::Run, undo_id, false));
+    // What the run made moments ago may still be unknown to AWS: a "not found" about it is waited
+    // out within the propagation window rather than taken for "already gone".
+    safety.remember_made(&records);
     ctx.hooks = safety.clone();
     if !dry {
         let start = serde_json::json!({

@@ -42,6 +42,7 @@ fn the_tutorial_and_its_undo_complete_through_lag_latency_and_provisioning() {
     assert!(out.stderr.contains("provisioning"), "{}", out.stderr);
     let state = emu.clients().state();
     assert_eq!(state, expected, "{}", diff(&state, &expected));
+    assert!(like.throttled() > 0, "the run was never throttled");
 
     let undo = emu.runbook().env("AWS_ENDPOINT_URL", like.url()).args(["undo", "last"]).output();
     assert_eq!(undo.code, 0, "{}\n{}", undo.stdout, undo.stderr);
@@ -64,4 +65,132 @@ fn a_not_found_about_what_the_run_did_not_make_fails_at_once() {
     assert!(out.stderr.contains("InvalidGroup"), "{}", out.stderr);
     assert!(!out.stderr.contains("[retry]"), "{}", out.stderr);
     assert!(started.elapsed() < std::time::Duration::from_secs(10), "{:?}", started.elapsed());
+}
+
+/// The state of `us-east-1` and `eu-west-1` (of `account` through its role `runbook`, or the default).
+fn places(url: &str, account: Option<&str>) -> Vec<String> {
+    let mut all = Vec::new();
+    for region in ["us-east-1", "eu-west-1"] {
+        let c = runbook_tests::Clients::in_region(url, region, account.map(|a| (a, "runbook")));
+        all.extend(c.state().into_iter().map(|s| format!("{region}: {s}")));
+    }
+    all
+}
+
+/// Each step: `run FILE` with its values, or `undo` of the newest run that wrote.
+const STEPS: &[(&str, &[&str])] = &[
+    ("runbooks/tutorial.rhai", FAST),
+    ("examples/path_routing.rhai", &[]),
+    ("undo", &[]),
+    ("examples/stickiness.rhai", &["drain_seconds=45"]),
+    ("undo", &[]),
+    ("examples/blue_green.rhai", &[]),
+    ("undo", &[]),
+    ("examples/cross_region.rhai", &[]),
+    ("undo", &[]),
+    ("examples/vpc.rhai", &[]),
+    ("undo", &[]),
+    ("runbooks/teardown.rhai", &[]),
+];
+
+/// Runs the steps against `emu`, through the AWS-like proxy or not, and the state after each.
+fn walk(aws_like: bool) -> Vec<(String, Vec<String>)> {
+    let emu = Emulator::start();
+    let like = aws_like.then(|| AwsLike::start(&emu.url, Settings::default()));
+    let endpoint = like.as_ref().map(|l| l.url().to_string()).unwrap_or_else(|| emu.url.clone());
+    let mut states = Vec::new();
+    for (file, sets) in STEPS {
+        let run = emu.runbook().env("AWS_ENDPOINT_URL", &endpoint);
+        let out = if *file == "undo" { run.args(["undo", "last"]).output() } else { run.runbook(file, sets).output() };
+        assert_eq!(out.code, 0, "{file} (AWS-like: {aws_like}):\n{}\n{}", out.stdout, out.stderr);
+        states.push((file.to_string(), places(&emu.url, None)));
+    }
+    states
+}
+
+#[test]
+fn every_example_teardown_and_undo_end_as_undisturbed_runs_end() {
+    let undisturbed = std::thread::spawn(|| walk(false));
+    let through = walk(true);
+    let undisturbed = undisturbed.join().expect("the undisturbed walk");
+    for ((step, state), (_, expected)) in through.iter().zip(&undisturbed) {
+        assert_eq!(state, expected, "after {step}: {}", diff(state, expected));
+    }
+}
+
+#[test]
+fn a_fleet_of_two_accounts_and_two_regions_and_its_undo_complete_through_aws_like_mode() {
+    let fleet = |emu: &Emulator, endpoint: &str| {
+        emu.runbook()
+            .env("AWS_ENDPOINT_URL", endpoint)
+            .runbook("runbooks/tutorial.rhai", FAST)
+            .args(["--accounts", "111111111111,222222222222", "--assume-role", "runbook"])
+            .args(["--regions", "us-east-1,eu-west-1", "--concurrency", "4"])
+            .output()
+    };
+    let accounts = ["111111111111", "222222222222"];
+    let undisturbed = std::thread::spawn(move || {
+        let clean = Emulator::start();
+        fleet(&clean, &clean.url).success();
+        accounts.map(|a| places(&clean.url, Some(a)))
+    });
+    let emu = Emulator::start();
+    let before = accounts.map(|a| places(&emu.url, Some(a)));
+    let like = AwsLike::start(&emu.url, Settings::default());
+    let out = fleet(&emu, like.url());
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(out.stderr.contains("4 of 4 targets succeeded"), "{}", out.stderr);
+    assert!(out.stdout.contains("AWS is eventually consistent") || out.stderr.contains("AWS is eventually consistent"));
+    let expected = undisturbed.join().expect("the undisturbed fleet");
+    for (i, a) in accounts.iter().enumerate() {
+        let state = places(&emu.url, Some(a));
+        assert_eq!(state, expected[i], "{a}: {}", diff(&state, &expected[i]));
+    }
+    let undo = emu.runbook().env("AWS_ENDPOINT_URL", like.url()).args(["undo", "last"]).output();
+    assert_eq!(undo.code, 0, "{}\n{}", undo.stdout, undo.stderr);
+    for (i, a) in accounts.iter().enumerate() {
+        let state = places(&emu.url, Some(a));
+        assert_eq!(state, before[i], "{a} after undo: {}", diff(&state, &before[i]));
+    }
+}
+
+const SIXTEEN: [&str; 16] = [
+    "us-east-1",
+    "us-east-2",
+    "us-west-1",
+    "us-west-2",
+    "eu-west-1",
+    "eu-west-2",
+    "eu-west-3",
+    "eu-central-1",
+    "eu-north-1",
+    "ap-southeast-1",
+    "ap-southeast-2",
+    "ap-northeast-1",
+    "ap-northeast-2",
+    "ap-south-1",
+    "sa-east-1",
+    "ca-central-1",
+];
+
+#[test]
+fn sixteen_regions_at_once_complete_under_throttling_with_default_settings() {
+    let emu = Emulator::start();
+    let like = AwsLike::start(&emu.url, Settings::default());
+    let out = emu
+        .runbook()
+        .env("AWS_ENDPOINT_URL", like.url())
+        .runbook("runbooks/tutorial.rhai", FAST)
+        .args(["--regions", &SIXTEEN.join(","), "--concurrency", "16"])
+        .output();
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(out.stderr.contains("16 of 16 targets succeeded"), "{}", out.stderr);
+    assert!(like.throttled() > 0, "the buckets never ran dry: the test proves nothing");
+    for region in SIXTEEN {
+        let c = runbook_tests::Clients::in_region(&emu.url, region, None);
+        let lb = c.load_balancer("rent-a-room-alb");
+        assert_eq!(c.listeners(lb.load_balancer_arn().unwrap()).len(), 1, "{region}");
+        assert_eq!(c.service("rent-a-room-cluster", "rent-a-room-service").desired_count(), 3, "{region}");
+    }
+    eprintln!("throttled {} request(s); lagged {}", like.throttled(), like.lagged().len());
 }

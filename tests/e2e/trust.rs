@@ -329,7 +329,11 @@ fn read_file_reads_only_the_runbooks_folder_the_current_one_or_a_path_given() {
         .in_dir(dir)
         .output();
     assert_eq!(linked.code, 1, "{}", linked.stderr);
-    assert!(linked.stderr.contains("link.txt is outside the runbook's folder"), "{}", linked.stderr);
+    assert!(
+        linked.stderr.contains(&format!("link.txt leads to {}, which is outside", outside.display())),
+        "{}",
+        linked.stderr
+    );
     // A path given on the command line is the operator's choice.
     let given = runbook_tests::Run::new()
         .args(["run", file.to_str().unwrap(), "--region", "us-east-1", "--set"])
@@ -408,4 +412,22 @@ fn every_value_a_plan_answers_has_the_type_a_run_answers() {
     }
     eprintln!("{compared} values a plan made up were compared with a run's");
     assert!(compared > 300, "only {compared} values the plan made up were compared");
+}
+
+#[test]
+fn last_is_the_run_started_last_even_within_one_second() {
+    let emu = Emulator::start();
+    let mut ids = Vec::new();
+    for n in 1..=5 {
+        emu.runbook().runbook("runbooks/create_tg.rhai", &[&format!("tg_name=order-{n}")]).output().success();
+        ids.push(emu.last_journal()[0]["run"].as_str().unwrap().to_string());
+    }
+    for id in ids.iter().rev() {
+        let undo = emu.runbook().args(["undo", "last"]).output().success();
+        assert!(undo.stderr.contains(&format!("`last` is run {id}")), "{id} expected: {}", undo.stderr);
+    }
+    let runs = emu.runbook().args(["runs"]).output().success();
+    let listed: Vec<&str> = runs.stdout.lines().skip(1).filter_map(|l| l.split_whitespace().next()).collect();
+    let made: Vec<&str> = listed.iter().copied().filter(|id| ids.iter().any(|i| i == id)).collect();
+    assert_eq!(made, ids.iter().map(String::as_str).collect::<Vec<_>>(), "runs lists them in the order they started");
 }

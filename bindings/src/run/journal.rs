@@ -31,6 +31,11 @@ pub fn new_run_id() -> String {
     format!("{}-{:06x}", stamp.trim_end_matches('Z').to_lowercase(), random & 0xff_ffff)
 }
 
+/// Milliseconds since the Unix epoch: orders runs started within one second.
+pub fn now_ms() -> u64 {
+    SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
+}
+
 /// The current UTC time as `2026-11-24T09:05:12Z`.
 pub fn now() -> String {
     aws_smithy_types::DateTime::from(SystemTime::now())
@@ -199,12 +204,30 @@ pub fn list_ids(dir: &Path) -> Result<Vec<String>, String> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
         Err(e) => return Err(format!("cannot read the journal folder {}: {e}", dir.display())),
     };
-    let mut ids: Vec<String> = entries
+    let ids: Vec<String> = entries
         .filter_map(Result::ok)
         .filter_map(|e| e.file_name().to_str().and_then(|n| n.strip_suffix(".jsonl")).map(str::to_string))
         .collect();
-    ids.sort();
-    Ok(ids)
+    // Ids sort by the second a run started; runs of one second by the milliseconds their start
+    // records give (the ids' random parts say nothing of order).
+    let mut keyed: Vec<(String, u64, String)> = ids
+        .into_iter()
+        .map(|id| {
+            let ms = started_ms(&dir.join(format!("{id}.jsonl")));
+            (id.chars().take(15).collect(), ms, id)
+        })
+        .collect();
+    keyed.sort();
+    Ok(keyed.into_iter().map(|(_, _, id)| id).collect())
+}
+
+/// The `started_ms` of a journal's start record (0 for journals written before it was kept).
+fn started_ms(path: &Path) -> u64 {
+    use std::io::BufRead;
+    let Ok(file) = File::open(path) else { return 0 };
+    let mut first = String::new();
+    let _ = std::io::BufReader::new(file).read_line(&mut first);
+    serde_json::from_str::<Value>(&first).ok().and_then(|r| r["started_ms"].as_u64()).unwrap_or(0)
 }
 
 /// One line of `runbook runs`.

@@ -149,7 +149,8 @@ impl Safety {
     /// Starts the journal: creates `<dir>/<run-id>.jsonl` and writes the start record.
     pub fn open_journal(&self, dir: &std::path::Path, start: Value) -> Result<PathBuf, String> {
         let mut j = Journal::create(dir, &self.run_id)?;
-        let mut record = json!({ "type": "start", "run": self.run_id, "time": journal::now() });
+        let mut record =
+            json!({ "type": "start", "run": self.run_id, "time": journal::now(), "started_ms": journal::now_ms() });
         if let (Some(r), Value::Object(extra)) = (record.as_object_mut(), start) {
             r.extend(extra);
         }
@@ -200,6 +201,12 @@ impl Safety {
                 eoutln!("warning: {e}");
             }
         }
+    }
+
+    /// Remembers what the run recorded in `records` made, as the run made it (for an undo: see
+    /// [`propagation::Made::note_journal`]).
+    pub fn remember_made(&self, records: &[Value]) {
+        self.made.note_journal(records);
     }
 
     /// A member of the end record, beside the counts (`parent_gone`).
@@ -296,7 +303,9 @@ impl Safety {
         }
         if self.mode == Mode::Step && !self.step_all.get() {
             let where_ = if at.is_empty() { String::new() } else { format!(" ({at})") };
-            let question = format!("{func}{where_}\n{}\n", json::pretty(&shown));
+            // Away from home, the operator is told where the write would go.
+            let place = entry.place.as_ref().map(|p| format!(" in {p}")).unwrap_or_default();
+            let question = format!("{func}{place}{where_}\n{}\n", json::pretty(&shown));
             match (self.asker)(&question) {
                 Answer::Yes => {}
                 Answer::All => self.step_all.set(true),
@@ -464,11 +473,11 @@ impl Hooks for Safety {
         self.mode == Mode::Plan
     }
 
-    fn propagating(&self, ctx: &Context, svc: Svc, input: &Map, error: &CallError) -> Option<String> {
+    fn propagating(&self, ctx: &Context, svc: Svc, op: &str, input: &Map, error: &CallError) -> Option<String> {
         if !propagation::not_found(svc, error) {
             return None;
         }
-        let (what, ago) = self.made.about(input, ctx.propagation_timeout)?;
+        let (what, ago) = self.made.about((svc, op), error, input, ctx.propagation_timeout)?;
         Some(format!("{what} was created {} s ago; AWS is eventually consistent", ago.as_secs()))
     }
 

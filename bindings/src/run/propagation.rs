@@ -18,7 +18,8 @@ pub const DEFAULT_WINDOW: Duration = Duration::from_secs(120);
 /// The values that name what this run made, and when.
 #[derive(Default)]
 pub struct Made {
-    made: RefCell<Vec<(String, Instant)>>,
+    /// A value, the operation that made it, and when.
+    made: RefCell<Vec<(String, String, Instant)>>,
 }
 
 /// Whether an error says that something does not exist, in its service's words.
@@ -38,6 +39,61 @@ pub fn not_found(svc: Svc, e: &CallError) -> bool {
         Svc::ApplicationAutoscaling => code == "ObjectNotFoundException",
         Svc::Iam => code == "NoSuchEntity",
     }
+}
+
+/// Whether a not-found answer is about `value`, which `op` made: the answer names it (EC2 and IAM
+/// name the missing id or name), or its code names the kind of thing `op` makes (ELBv2, ECS and
+/// Application Auto Scaling say only what kind is missing). An input that names something the run
+/// made and something else is thus not retried when the answer is about the other.
+fn concerns(svc: Svc, error: &CallError, failing: &str, op: &str, value: &str) -> bool {
+    let CallError::Aws { code, message, .. } = error else { return false };
+    let makes = |ops: &[&str]| ops.contains(&op);
+    match svc {
+        Svc::Ec2 => message.contains(value),
+        // IAM's messages differ between AWS and emulators, so the operations tell: a write onto
+        // something (put a role's policy, attach, tag) misses what it writes onto, which the run
+        // may have made; a read or delete misses its own kind of thing, which must be what the run
+        // made (get_role_policy after create_role misses the policy, not the role).
+        Svc::Iam => {
+            let onto = ["Put", "Attach", "Add", "Tag", "Untag", "Update", "Set", "Upload"];
+            onto.iter().any(|v| failing.starts_with(v)) || noun(failing) == noun(op)
+        }
+        Svc::Elbv2 => match code.as_str() {
+            "TargetGroupNotFound" => makes(&["CreateTargetGroup"]),
+            "LoadBalancerNotFound" => makes(&["CreateLoadBalancer"]),
+            "ListenerNotFound" => makes(&["CreateListener"]),
+            "RuleNotFound" => makes(&["CreateRule"]),
+            _ => false,
+        },
+        Svc::Ecs => match code.as_str() {
+            "ClusterNotFoundException" => makes(&["CreateCluster"]),
+            "ServiceNotFoundException" => makes(&["CreateService"]),
+            _ => message.contains(value),
+        },
+        Svc::ApplicationAutoscaling => makes(&["RegisterScalableTarget"]) || message.contains(value),
+    }
+}
+
+/// What an operation acts on: `GetRolePolicy` → `RolePolicy`; every kind of role → `Role`.
+fn noun(op: &str) -> &str {
+    let verbs =
+        ["Create", "Get", "Delete", "Put", "Update", "List", "Attach", "Detach", "Remove", "Add", "Tag", "Untag"];
+    let rest = verbs.iter().find_map(|v| op.strip_prefix(v)).unwrap_or(op);
+    if rest.ends_with("Role") {
+        "Role"
+    } else {
+        rest
+    }
+}
+
+/// The operation of the intent with sequence number `seq`.
+fn outcome_op(records: &[Value], seq: &Value) -> String {
+    records
+        .iter()
+        .find(|r| r["type"] == "intent" && &r["seq"] == seq)
+        .and_then(|r| r["operation"].as_str())
+        .unwrap_or("")
+        .to_string()
 }
 
 /// Whether an operation removes what its input names.
@@ -85,7 +141,7 @@ impl Made {
         if removes(op) {
             let mut gone = Vec::new();
             strings(input, &mut gone);
-            made.retain(|(v, _)| !gone.contains(v));
+            made.retain(|(v, _, _)| !gone.contains(v));
             return;
         }
         if !makes(op) {
@@ -104,13 +160,52 @@ impl Made {
             }
         }
         for s in found.into_iter().filter(|s| !s.is_empty()) {
-            made.retain(|(v, _)| *v != s);
-            made.push((s, now));
+            made.retain(|(v, _, _)| *v != s);
+            made.push((s, op.to_string(), now));
         }
     }
 
-    /// The value in `input` this run made within `window`, and how long ago, if any.
-    pub fn about(&self, input: &Map, window: Duration) -> Option<(String, Duration)> {
+    /// Notes what a run recorded in `records` (a journal) made, as long ago as its outcomes say:
+    /// an undo moments after its run meets the same lag as the run did, and a "not found" then is
+    /// not "already gone".
+    pub fn note_journal(&self, records: &[Value]) {
+        let now = std::time::SystemTime::now();
+        let mut made = self.made.borrow_mut();
+        for outcome in records.iter().filter(|r| r["type"] == "outcome" && r["ok"] == true) {
+            let Some(at) = outcome["time"]
+                .as_str()
+                .and_then(|t| {
+                    aws_smithy_types::DateTime::from_str(t, aws_smithy_types::date_time::Format::DateTime).ok()
+                })
+                .and_then(|t| std::time::SystemTime::try_from(t).ok())
+            else {
+                continue;
+            };
+            let age = now.duration_since(at).unwrap_or_default();
+            let Some(when) = Instant::now().checked_sub(age) else { continue };
+            let op = outcome_op(records, &outcome["seq"]);
+            let mut values = Vec::new();
+            for c in outcome["created"].as_array().into_iter().flatten() {
+                strings(&c["id"], &mut values);
+                for step in c["undo"].as_array().into_iter().flatten() {
+                    strings(&step["input"], &mut values);
+                }
+            }
+            for v in values.into_iter().filter(|v| !v.is_empty()) {
+                made.push((v, op.clone(), when));
+            }
+        }
+    }
+
+    /// The value in `input` this run made within `window` that `error` (a not-found answer of
+    /// `svc`) is about, and how long ago it was made, if any.
+    pub fn about(
+        &self,
+        (svc, failing): (Svc, &str),
+        error: &CallError,
+        input: &Map,
+        window: Duration,
+    ) -> Option<(String, Duration)> {
         let made = self.made.borrow();
         if made.is_empty() {
             return None;
@@ -120,8 +215,8 @@ impl Made {
             if hit.is_none() {
                 hit = made
                     .iter()
-                    .find(|(v, at)| v == s && at.elapsed() < window)
-                    .map(|(v, at)| (v.clone(), at.elapsed()));
+                    .find(|(v, op, at)| v == s && at.elapsed() < window && concerns(svc, error, failing, op, v))
+                    .map(|(v, _, at)| (v.clone(), at.elapsed()));
             }
         });
         hit
@@ -166,13 +261,35 @@ mod tests {
             &serde_json::json!({ "GroupId": "sg-0123456789abcdef0" }),
         );
         let window = Duration::from_secs(120);
-        let hit = made.about(&map(serde_json::json!({ "GroupId": "sg-0123456789abcdef0" })), window);
+        let missing = aws("InvalidGroup.NotFound", "The security group 'sg-0123456789abcdef0' does not exist");
+        let by_id = map(serde_json::json!({ "GroupId": "sg-0123456789abcdef0" }));
+        let hit = made.about((Svc::Ec2, "DescribeSecurityGroups"), &missing, &by_id, window);
         assert_eq!(hit.map(|h| h.0).as_deref(), Some("sg-0123456789abcdef0"));
-        assert!(made.about(&map(serde_json::json!({ "GroupNames": ["web"] })), window).is_some());
+        let by_name = aws("InvalidGroup.NotFound", "The security group 'web' does not exist in default VPC");
+        assert!(made
+            .about(
+                (Svc::Ec2, "DescribeSecurityGroups"),
+                &by_name,
+                &map(serde_json::json!({ "GroupNames": ["web"] })),
+                window
+            )
+            .is_some());
         // Something the run did not make, or made longer ago than the window, is not retried.
-        assert!(made.about(&map(serde_json::json!({ "GroupId": "sg-0fffffffffffffff0" })), window).is_none());
-        assert!(made.about(&map(serde_json::json!({ "GroupId": "sg-0123456789abcdef0" })), Duration::ZERO).is_none());
+        let other = aws("InvalidGroup.NotFound", "The security group 'sg-0fffffffffffffff0' does not exist");
+        let by_other = map(serde_json::json!({ "GroupId": "sg-0fffffffffffffff0" }));
+        assert!(made.about((Svc::Ec2, "DescribeSecurityGroups"), &other, &by_other, window).is_none());
+        assert!(made.about((Svc::Ec2, "DescribeSecurityGroups"), &missing, &by_id, Duration::ZERO).is_none());
+        // An input that names what the run made, answered about something else it names.
+        made.note("CreateRole", &serde_json::json!({ "RoleName": "app" }), &serde_json::json!({}));
+        // (The emulator words this one "Policy Document read not attached to role app".)
+        let policy = aws("NoSuchEntity", "The role policy with name read cannot be found.");
+        let both = map(serde_json::json!({ "RoleName": "app", "PolicyName": "read" }));
+        assert!(made.about((Svc::Iam, "GetRolePolicy"), &policy, &both, window).is_none());
+        let role = aws("NoSuchEntity", "The role with name app cannot be found.");
+        assert!(made.about((Svc::Iam, "PutRolePolicy"), &role, &both, window).is_some());
+        let only = map(serde_json::json!({ "RoleName": "app" }));
+        assert!(made.about((Svc::Iam, "GetRole"), &role, &only, window).is_some());
         made.note("DeleteSecurityGroup", &serde_json::json!({ "GroupId": "sg-0123456789abcdef0" }), &Value::Null);
-        assert!(made.about(&map(serde_json::json!({ "GroupId": "sg-0123456789abcdef0" })), window).is_none());
+        assert!(made.about((Svc::Ec2, "DescribeSecurityGroups"), &missing, &by_id, window).is_none());
     }
 }

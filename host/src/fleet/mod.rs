@@ -287,7 +287,8 @@ pub fn run(file: &Path, common: &Common, fleet: &FleetArgs, plan: bool) -> ExitC
         None
     } else {
         let start = json!({
-            "type": "start", "run": parent, "time": journal::now(), "kind": "fleet", "file": file, "mode": "run",
+            "type": "start", "run": parent, "time": journal::now(), "started_ms": journal::now_ms(),
+            "kind": "fleet", "file": file, "mode": "run",
             "targets": targets.iter().zip(&labels).map(|(t, l)| json!({ "label": l, "target": t })).collect::<Vec<_>>(),
             "concurrency": concurrency, "max_errors": fleet.max_errors, "batches": fleet.batches,
             "endpoint": endpoint_in_force(common), "version": env!("CARGO_PKG_VERSION"),

@@ -141,7 +141,8 @@ pub fn undo(dir: &Path, records: &[Value], endpoint: Option<&str>, concurrency: 
     let journal_cell = std::cell::RefCell::new(None);
     if !dry {
         let start = serde_json::json!({
-            "type": "start", "run": undo_id, "time": journal::now(), "kind": "fleet", "mode": "undo",
+            "type": "start", "run": undo_id, "time": journal::now(), "started_ms": journal::now_ms(),
+            "kind": "fleet", "mode": "undo",
             "undo_of": parent, "file": format!("undo {parent}"),
             "targets": children.iter().zip(&targets).map(|((l, _, _), t)| serde_json::json!({ "label": l, "target": t })).collect::<Vec<_>>(),
             "endpoint": endpoint, "version": env!("CARGO_PKG_VERSION"),
