@@ -315,6 +315,19 @@ pub fn render(file: &Path, text: &str) -> String {
 }
 
 /// Every `--set` name must be a parameter the runbook reads.
+/// Checks each `--set` value against the type of its parameter's default, before anything runs:
+/// `--set desired_count=three` is refused here, not half-way through the run.
+pub fn check_types(root: &Path, file: &Path, given: &BTreeMap<String, String>) -> Result<(), String> {
+    let defaults: BTreeMap<String, Option<String>> =
+        reads(root, file).into_iter().rev().map(|r| (r.name, r.default)).collect();
+    for (name, value) in given {
+        if let Some(Some(default)) = defaults.get(name) {
+            runbook_bindings::helpers::typed_param(name, value, &typed_default(default)).map(drop)?;
+        }
+    }
+    Ok(())
+}
+
 pub fn check(given: &BTreeMap<String, String>, declared: &BTreeSet<String>) -> Result<(), String> {
     for name in given.keys() {
         if !declared.contains(name) {

@@ -113,7 +113,9 @@ pub fn run_file(file: &Path, common: &Common, mode: Mode) -> ExitCode {
         Ok(s) => s,
         Err(e) => return fail(&e),
     };
-    if let Err(e) = params::check(&sets, &params::declared(&root, file)) {
+    if let Err(e) =
+        params::check(&sets, &params::declared(&root, file)).and_then(|()| params::check_types(&root, file, &sets))
+    {
         return fail(&e);
     }
     let limits = match engine::Limits::parse(&common.limits) {

@@ -214,7 +214,8 @@ fn bad_command_lines_fail_before_anything_runs() {
 fn typed_parameters_reject_values_of_the_wrong_type() {
     let emu = Emulator::start();
     let out = emu.runbook().runbook("runbooks/create_tg.rhai", &["tg_port=eighty"]).output();
-    assert_eq!(out.code, 1);
+    // Refused before anything runs, as in a fleet: the command line is wrong.
+    assert_eq!(out.code, 2, "{}", out.stderr);
     assert!(
         out.stderr.contains("parameter tg_port: expected an integer, got \"eighty\" (from --set tg_port=eighty)"),
         "{}",

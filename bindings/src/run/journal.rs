@@ -278,13 +278,25 @@ pub fn summarize(id: &str, records: &[Value]) -> RunSummary {
             let succeeded = end.and_then(|e| e["succeeded"].as_u64()).unwrap_or(0);
             format!("(fleet: {succeeded} of {targets} targets succeeded)")
         };
+        // One region for all targets is named; several are `many`.
+        let mut regions: Vec<&str> = start
+            .and_then(|s| s["targets"].as_array())
+            .into_iter()
+            .flatten()
+            .map(|t| t["target"]["region"].as_str().unwrap_or("?"))
+            .collect();
+        regions.dedup();
+        let region = match regions.as_slice() {
+            [one] => one.to_string(),
+            _ => "many".into(),
+        };
         return RunSummary {
             id: id.to_string(),
             file: format!("{file} {what}"),
             started: start.and_then(|s| s["time"].as_str()).unwrap_or("?").to_string(),
             outcome,
             writes: 0,
-            region: "many".into(),
+            region,
             endpoint: start.and_then(|s| s["endpoint"].as_str()).unwrap_or("AWS").to_string(),
         };
     }

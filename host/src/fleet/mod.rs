@@ -23,7 +23,6 @@ use crate::run::fail;
 use jobs::SIGNAL;
 use runbook_bindings::run::journal;
 use serde_json::{json, Value};
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::atomic::Ordering;
@@ -231,8 +230,6 @@ pub fn run(file: &Path, common: &Common, fleet: &FleetArgs, plan: bool) -> ExitC
     };
     let root = crate::run::runbook_root(file);
     let declared = crate::params::declared(&root, file);
-    let defaults: BTreeMap<String, Option<String>> =
-        crate::params::reads(&root, file).into_iter().rev().map(|r| (r.name, r.default)).collect();
     for (t, label) in targets.iter().zip(&labels) {
         let mut all = sets.clone();
         all.extend(t.set.clone());
@@ -240,14 +237,8 @@ pub fn run(file: &Path, common: &Common, fleet: &FleetArgs, plan: bool) -> ExitC
             return fail(&format!("target {label}: {e}"));
         }
         // Values of the wrong type are refused here, before any target starts, not in one of them.
-        for (name, value) in &all {
-            if let Some(Some(default)) = defaults.get(name) {
-                if let Err(e) =
-                    runbook_bindings::helpers::typed_param(name, value, &crate::params::typed_default(default))
-                {
-                    return fail(&format!("target {label}: {e}"));
-                }
-            }
+        if let Err(e) = crate::params::check_types(&root, file, &all) {
+            return fail(&format!("target {label}: {e}"));
         }
     }
     let (limit, sizes) =
