@@ -24,32 +24,20 @@ pub fn split(source: &str) -> Split {
     let mut out = Split::default();
     let (mut i, mut depth, mut last) = (0, 0usize, 0);
     while i < chars.len() {
-        if let Some(next) = skip_text(&chars, i) {
+        if let Some(next) = code_step(&chars, i, &mut depth) {
             i = next;
             continue;
         }
-        match chars[i] {
-            '{' | '(' | '[' => {
-                depth += 1;
-                i += 1;
-            }
-            '}' | ')' | ']' => {
-                depth = depth.saturating_sub(1);
-                i += 1;
-            }
-            _ if depth == 0 && (word_at(&chars, i, "fn") || word_at(&chars, i, "private")) => {
-                let start = i;
-                let Some(f) = function_at(&chars, i) else {
-                    i += 1;
-                    continue;
-                };
-                out.rest.extend(&chars[last..start]);
+        if depth == 0 && (word_at(&chars, i, "fn") || word_at(&chars, i, "private")) {
+            if let Some(f) = function_at(&chars, i) {
+                out.rest.extend(&chars[last..i]);
                 i = f.1;
                 last = i;
                 out.functions.push(f.0);
+                continue;
             }
-            _ => i += 1,
         }
+        i += 1;
     }
     out.rest.extend(&chars[last.min(chars.len())..]);
     if out.rest.trim().is_empty() {
@@ -76,29 +64,19 @@ pub fn statements(source: &str) -> Vec<String> {
         *last = end;
     };
     while i < chars.len() {
-        if let Some(next) = skip_text(&chars, i) {
+        if let Some(next) = code_step(&chars, i, &mut depth) {
+            // `if x { ... }` ends its statement at the line's end.
+            let rest_of_line: String = chars[next..].iter().take_while(|c| **c != '\n').collect();
+            let ends = chars[i] == '}' && depth == 0 && rest_of_line.trim().is_empty();
             i = next;
-            continue;
-        }
-        match chars[i] {
-            '{' | '(' | '[' => {
-                depth += 1;
-                i += 1;
-            }
-            '}' | ')' | ']' => {
-                depth = depth.saturating_sub(1);
-                i += 1;
-                // `if x { ... }` ends its statement at the line's end.
-                let rest_of_line: String = chars[i..].iter().take_while(|c| **c != '\n').collect();
-                if chars[i - 1] == '}' && depth == 0 && rest_of_line.trim().is_empty() {
-                    cut(i, &mut last, &mut out);
-                }
-            }
-            ';' if depth == 0 => {
-                i += 1;
+            if ends {
                 cut(i, &mut last, &mut out);
             }
-            _ => i += 1,
+            continue;
+        }
+        i += 1;
+        if chars[i - 1] == ';' && depth == 0 {
+            cut(i, &mut last, &mut out);
         }
     }
     cut(chars.len(), &mut last, &mut out);
@@ -140,6 +118,20 @@ pub fn imports(source: &str) -> Vec<(String, String)> {
                 .then(|| (path.to_string(), name.to_string()))
         })
         .collect()
+}
+
+/// One step over what is not plain code: a string or comment is skipped whole, and a bracket moves
+/// `depth`. Where that step ends, or `None` at any other character.
+fn code_step(chars: &[char], i: usize, depth: &mut usize) -> Option<usize> {
+    if let Some(next) = skip_text(chars, i) {
+        return Some(next);
+    }
+    match chars[i] {
+        '{' | '(' | '[' => *depth += 1,
+        '}' | ')' | ']' => *depth = depth.saturating_sub(1),
+        _ => return None,
+    }
+    Some(i + 1)
 }
 
 /// Where a string or a comment that starts at `i` ends (just past it), if one starts there.
