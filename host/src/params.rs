@@ -318,12 +318,14 @@ pub fn render(file: &Path, text: &str) -> String {
 /// Checks each `--set` value against the type of its parameter's default, before anything runs:
 /// `--set desired_count=three` is refused here, not half-way through the run.
 pub fn check_types(root: &Path, file: &Path, given: &BTreeMap<String, String>) -> Result<(), String> {
-    let defaults: BTreeMap<String, Option<String>> =
-        reads(root, file).into_iter().rev().map(|r| (r.name, r.default)).collect();
+    let reads = reads(root, file);
     for (name, value) in given {
-        if let Some(Some(default)) = defaults.get(name) {
-            runbook_bindings::helpers::typed_param(name, value, &typed_default(default)).map(drop)?;
-        }
+        // The first read decides, as the run meets it first.
+        let Some(read) = reads.iter().find(|r| r.name == *name) else { continue };
+        let Some(default) = read.default.as_deref() else { continue };
+        runbook_bindings::helpers::typed_param(name, value, &typed_default(default))
+            .map(drop)
+            .map_err(|e| format!("{e}\n  --> {}:{}", read.file.display(), read.line))?;
     }
     Ok(())
 }
