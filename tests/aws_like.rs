@@ -56,7 +56,7 @@ struct State {
     made: Mutex<Vec<Made>>,
     /// Load balancer ARNs and when they become active.
     provisioning: Mutex<Vec<(String, Instant)>>,
-    rng: Mutex<u64>,
+    rng: Mutex<crate::Rng>,
     /// Requests answered "not found" because of the lag.
     pub lagged: Mutex<Vec<String>>,
     /// Tokens left and when they were last counted, per account, region, service and kind.
@@ -78,7 +78,7 @@ impl AwsLike {
             settings,
             made: Mutex::new(Vec::new()),
             provisioning: Mutex::new(Vec::new()),
-            rng: Mutex::new(0x2545_f491_4f6c_dd1d),
+            rng: Mutex::new(crate::Rng(0x2545_f491_4f6c_dd1d)),
             lagged: Mutex::new(Vec::new()),
             buckets: Mutex::new(HashMap::new()),
             throttled: Mutex::new(0),
@@ -245,13 +245,7 @@ fn not_found(service: &str, code: &str, value: &str) -> Action {
 impl State {
     fn latency(&self) -> Duration {
         let (lo, hi) = self.settings.latency_ms;
-        let mut r = self.rng.lock().map(|g| *g).unwrap_or(1);
-        r ^= r << 13;
-        r ^= r >> 7;
-        r ^= r << 17;
-        if let Ok(mut g) = self.rng.lock() {
-            *g = r;
-        }
+        let r = self.rng.lock().map(|mut g| g.draw()).unwrap_or(0);
         Duration::from_millis(lo + r % (hi - lo + 1))
     }
 

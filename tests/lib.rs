@@ -313,6 +313,28 @@ fn unique() -> u128 {
     t + u128::from(N.fetch_add(1, Ordering::SeqCst))
 }
 
+/// A small deterministic generator (xorshift64): the same sequence on every run of a seed.
+pub struct Rng(pub u64);
+
+impl Rng {
+    pub fn draw(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+
+    /// A number below `n`.
+    pub fn below(&mut self, n: usize) -> usize {
+        (self.draw() % n as u64) as usize
+    }
+
+    /// True `percent` times in a hundred.
+    pub fn chance(&mut self, percent: u64) -> bool {
+        self.draw() % 100 < percent
+    }
+}
+
 /// SDK clients on the emulator, for assertions that do not go through runbook.
 pub struct Clients {
     rt: tokio::runtime::Runtime,

@@ -72,6 +72,15 @@ pub const DEFAULT_MAX_ATTEMPTS: u32 = 10;
 /// read timeout). A hung connection then counts as a lost attempt and is retried or reconciled.
 pub const DEFAULT_ATTEMPT_TIMEOUT: f64 = 60.0;
 
+/// How long after a create its not-found answers are retried unless `--propagation-timeout` says
+/// otherwise: Terraform's AWS provider waits as long.
+pub const DEFAULT_PROPAGATION_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// The account id in an ARN (`arn:aws:iam::<account>:role/...`).
+pub fn arn_account(arn: &str) -> Option<String> {
+    arn.split(':').nth(4).filter(|a| !a.is_empty()).map(str::to_string)
+}
+
 /// Set by a signal handler; every wait and call in flight stops when it fires.
 #[derive(Debug, Default)]
 pub struct Interrupt {
@@ -288,7 +297,7 @@ impl Context {
                 .to_builder()
                 .credentials_provider(aws_credential_types::provider::SharedCredentialsProvider::new(creds))
                 .build();
-            home_account = arn.split(':').nth(4).filter(|a| !a.is_empty()).map(str::to_string);
+            home_account = arn_account(arn);
         }
         let attempts = crate::attempts::Attempts::default();
         let home = Place::new(
@@ -312,7 +321,7 @@ impl Context {
             propagation_timeout: opts
                 .propagation_timeout
                 .map(Duration::from_secs_f64)
-                .unwrap_or(Duration::from_secs(120)),
+                .unwrap_or(DEFAULT_PROPAGATION_TIMEOUT),
             hooks: std::rc::Rc::new(crate::hooks::Plain),
             call_timeout: attempt_timeout,
             max_calls: u64::MAX,
@@ -379,7 +388,7 @@ impl Context {
                 self.block_on("sts", "AssumeRole", async move { assume_role(&config, &arn_owned, &session).await })?;
             builder =
                 builder.credentials_provider(aws_credential_types::provider::SharedCredentialsProvider::new(creds));
-            account = arn.split(':').nth(4).filter(|a| !a.is_empty()).map(str::to_string);
+            account = arn_account(arn);
         }
         let place =
             Place::new(builder.build(), crate::attempts::Watch(self.attempts.clone()), role.map(str::to_string));

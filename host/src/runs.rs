@@ -78,16 +78,6 @@ fn text(v: &Value) -> String {
     }
 }
 
-/// A write's place away from home as people read it: `eu-west-1`, or `111111111111/eu-west-1` in
-/// another account.
-pub fn place_text(place: &Value) -> Option<String> {
-    let region = place["region"].as_str()?;
-    Some(match (place["account"].as_str(), place["role"].as_str()) {
-        (Some(a), Some(_)) => format!("{a}/{region}"),
-        _ => region.to_string(),
-    })
-}
-
 /// A run, as `runbook show` prints it.
 pub fn render(records: &[Value]) -> String {
     use std::fmt::Write;
@@ -115,7 +105,7 @@ pub fn render(records: &[Value]) -> String {
     let mut created = 0;
     for intent in records.iter().filter(|r| r["type"] == "intent" || r["type"] == "skipped") {
         let seq = &intent["seq"];
-        let place = place_text(&intent["place"]).map(|p| format!(" in {p}")).unwrap_or_default();
+        let place = journal::place_text(&intent["place"]).map(|p| format!(" in {p}")).unwrap_or_default();
         let head = format!("{:>4}  {}{place}  {}", seq.to_string(), text(&intent["function"]), text(&intent["at"]));
         if intent["type"] == "skipped" {
             let _ = writeln!(o, "{head}\n        skipped by the operator");

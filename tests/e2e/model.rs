@@ -6,7 +6,7 @@
 //! `RUNBOOK_MODEL_SEQUENCES` (default 100) and `RUNBOOK_MODEL_SEED` change how many and which.
 
 use runbook_tests::proxy::{Action, Proxy};
-use runbook_tests::{command, eventually, runbook_bin, script, venv, Emulator};
+use runbook_tests::{command, eventually, runbook_bin, script, venv, Emulator, Rng};
 use std::path::Path;
 use std::process::Stdio;
 use std::time::Duration;
@@ -40,23 +40,6 @@ if acct != "" {
 
 /// Writes of one `make`.
 const WRITES_PER_PLACE: usize = 3;
-
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-    fn chance(&mut self, percent: u64) -> bool {
-        self.next() % 100 < percent
-    }
-}
 
 /// Every place a sequence can touch: each region in the default account and in each account.
 fn universe() -> Vec<String> {

@@ -321,6 +321,16 @@ pub fn summarize(id: &str, records: &[Value]) -> RunSummary {
     }
 }
 
+/// A write's place away from home (its intent's `place`) as people read it: `eu-west-1`, or
+/// `111111111111/eu-west-1` in another account.
+pub fn place_text(place: &Value) -> Option<String> {
+    let region = place["region"].as_str()?;
+    Some(match (place["account"].as_str(), place["role"].as_str()) {
+        (Some(a), Some(_)) => format!("{a}/{region}"),
+        _ => region.to_string(),
+    })
+}
+
 /// Whether a parameter's name suggests that its value is a secret.
 pub fn secret_name(name: &str) -> bool {
     let n = name.to_ascii_lowercase();

@@ -167,7 +167,7 @@ impl Safety {
     /// Writes the end record.
     pub fn close_journal(&self, outcome: &str, error: Option<Value>, calls: u64, secs: f64) {
         let writes = self.writes.borrow();
-        let record = json!({
+        let mut record = json!({
             "type": "end",
             "time": journal::now(),
             "outcome": outcome,
@@ -177,7 +177,6 @@ impl Safety {
             "created": writes.iter().map(|w| w.created.len()).sum::<usize>(),
             "seconds": (secs * 1000.0).round() / 1000.0,
         });
-        let mut record = record;
         let closed: Vec<&str> =
             [Stream::Out, Stream::Err].into_iter().filter(|s| output::closed(*s)).map(Stream::name).collect();
         if !closed.is_empty() {

@@ -12,9 +12,6 @@ use serde_json::Value;
 use std::cell::RefCell;
 use std::time::{Duration, Instant};
 
-/// How long after a create its not-found answers are retried, unless `--propagation-timeout`.
-pub const DEFAULT_WINDOW: Duration = Duration::from_secs(120);
-
 /// The values that name what this run made, and when.
 #[derive(Default)]
 pub struct Made {

@@ -460,11 +460,8 @@ pub fn undo(ctx: &Context, records: &[Value], dry: bool) -> Report {
         let seq = &intent["seq"];
         let func = intent["function"].as_str().unwrap_or("?");
         let outcome = records.iter().find(|r| r["type"] == "outcome" && &r["seq"] == seq);
-        let place = intent["place"]["region"].as_str().map(|r| match intent["place"]["role"].as_str() {
-            Some(_) => format!(" (in {}/{r})", intent["place"]["account"].as_str().unwrap_or("?")),
-            None => format!(" (in {r})"),
-        });
-        let head = format!("{:>4}  {func}{}", seq.to_string(), place.unwrap_or_default());
+        let place = super::journal::place_text(&intent["place"]).map(|p| format!(" (in {p})")).unwrap_or_default();
+        let head = format!("{:>4}  {func}{place}", seq.to_string());
         // A write made inside with_region/with_target is undone where it was made.
         let _away = match Away::enter(ctx, &intent["place"]) {
             Ok(guard) => guard,

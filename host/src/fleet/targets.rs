@@ -93,10 +93,7 @@ fn role_arn(role: &str, account: Option<&str>) -> Result<String, String> {
     }
 }
 
-/// The account id in a role ARN (`arn:aws:iam::<account>:role/...`).
-fn arn_account(arn: &str) -> Option<String> {
-    arn.split(':').nth(4).filter(|a| !a.is_empty()).map(str::to_string)
-}
+use runbook_bindings::runtime::arn_account;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
