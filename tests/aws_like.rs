@@ -5,7 +5,11 @@
 //!   or the name a create gave: an ECS cluster or service, a role, a scalable target) is answered
 //!   "not found" in its service's own protocol and error shape, without reaching the emulator, as
 //!   AWS answers while a new resource propagates (the EC2 API reference, "Eventual consistency").
+//! - For the same `lag`, EC2's filtered describes (by tag, name or VPC) leave out what a create made,
+//!   as AWS's lists lag behind its writes.
 //! - A load balancer stays `provisioning` for `provisioning` after its create.
+//! - The first answer to each operation named in `lose` (per account and region) is lost after the
+//!   emulator did the work, as when a connection drops.
 //! - Requests draw on token buckets per account, region and service, as EC2 documents its request
 //!   throttling (non-mutating actions: a bucket of 100 that refills 20 a second; mutating ones: 200
 //!   and 5), scaled down twentyfold; an empty bucket answers the service's throttling error
@@ -27,6 +31,8 @@ pub struct Settings {
     /// Token buckets (size, refill a second) for reads and for writes, per account, region and
     /// service; `None` never throttles.
     pub buckets: Option<[(f64, f64); 2]>,
+    /// Operations whose first answer in each place is lost after the work is done.
+    pub lose: &'static [&'static str],
 }
 
 impl Default for Settings {
@@ -36,6 +42,7 @@ impl Default for Settings {
             provisioning: Duration::from_secs(10),
             latency_ms: (20, 60),
             buckets: Some([(5.0, 1.0), (10.0, 0.25)]),
+            lose: &[],
         }
     }
 }
@@ -63,6 +70,8 @@ struct State {
     buckets: Mutex<HashMap<String, (f64, Instant)>>,
     /// Requests answered with a throttling error.
     throttled: Mutex<u64>,
+    /// The operations and places whose answer was lost.
+    lost: Mutex<Vec<String>>,
 }
 
 /// A proxy in AWS-like mode in front of `upstream`; its `lagged()` counts the requests it answered
@@ -72,8 +81,23 @@ pub struct AwsLike {
     state: std::sync::Arc<State>,
 }
 
+/// A rule consulted before the AWS-like mode's own: what it answers is done to the request.
+type First = dyn Fn(&Request) -> Option<Action> + Send + Sync;
+
 impl AwsLike {
     pub fn start(upstream: &str, settings: Settings) -> AwsLike {
+        AwsLike::start_with(upstream, settings, |_| None)
+    }
+
+    /// An AWS-like proxy whose `first` rule decides each request the mode would let through (a
+    /// test's stall or cut); what the emulator answers still goes through the mode (a create it
+    /// made lags).
+    pub fn start_with(
+        upstream: &str,
+        settings: Settings,
+        first: impl Fn(&Request) -> Option<Action> + Send + Sync + 'static,
+    ) -> AwsLike {
+        let first: Box<First> = Box::new(first);
         let state = std::sync::Arc::new(State {
             settings,
             made: Mutex::new(Vec::new()),
@@ -82,9 +106,16 @@ impl AwsLike {
             lagged: Mutex::new(Vec::new()),
             buckets: Mutex::new(HashMap::new()),
             throttled: Mutex::new(0),
+            lost: Mutex::new(Vec::new()),
         });
         let (a, b) = (state.clone(), state.clone());
-        let proxy = Proxy::start_with(upstream, move |r| a.rule(r), move |r, answer| b.after(r, answer));
+        // The mode's refusals (throttling, not-found) come first: `first` sees only requests that
+        // would reach the emulator.
+        let rule = move |r: &Request| match a.rule(r) {
+            own @ Action::Fail { .. } => own,
+            own => first(r).unwrap_or(own),
+        };
+        let proxy = Proxy::start_with(upstream, rule, move |r, answer| b.after(r, answer));
         AwsLike { proxy, state }
     }
 
@@ -97,7 +128,16 @@ impl AwsLike {
         self.state.throttled.lock().map(|t| *t).unwrap_or(0)
     }
 
-    /// The operations answered "not found" by the lag, in order.
+    /// The operations whose answer was lost (see `Settings::lose`), in order.
+    pub fn lost(&self) -> Vec<String> {
+        self.state
+            .lost
+            .lock()
+            .map(|l| l.iter().map(|k| k.split(' ').next().unwrap_or("").to_string()).collect())
+            .unwrap_or_default()
+    }
+
+    /// The operations answered "not found" (or left out of a filtered describe) by the lag, in order.
     pub fn lagged(&self) -> Vec<String> {
         self.state.lagged.lock().map(|l| l.clone()).unwrap_or_default()
     }
@@ -296,6 +336,16 @@ impl State {
             std::thread::sleep(self.latency());
             return not_found(&svc, code, &value);
         }
+        let op = r.operation();
+        if self.settings.lose.contains(&op.as_str()) {
+            let key = format!("{op} {here}");
+            if let Ok(mut lost) = self.lost.lock() {
+                if !lost.contains(&key) {
+                    lost.push(key);
+                    return Action::DropAnswer;
+                }
+            }
+        }
         Action::Delay(self.latency())
     }
 
@@ -323,7 +373,74 @@ impl State {
         if ok && op == "DescribeLoadBalancers" {
             return self.provisioning_answer(answer);
         }
+        if ok && svc == "ec2" && body.contains("Filter.") {
+            return self.lagging_list(r, answer);
+        }
         answer
+    }
+
+    /// An EC2 describe filtered by tag, name or VPC, without the things created moments ago: each
+    /// top-level `<item>` whose own id (its first id member) is young is left out.
+    fn lagging_list(&self, r: &Request, answer: Vec<u8>) -> Vec<u8> {
+        let id = match r.operation().as_str() {
+            "DescribeSecurityGroups" => "groupId",
+            "DescribeVpcs" => "vpcId",
+            "DescribeSubnets" => "subnetId",
+            "DescribeInternetGateways" => "internetGatewayId",
+            "DescribeRouteTables" => "routeTableId",
+            _ => return answer,
+        };
+        let (now, here) = (Instant::now(), place(r));
+        let young: Vec<String> = self
+            .made
+            .lock()
+            .map(|m| m.iter().filter(|m| m.until > now && m.place == here).map(|m| m.value.clone()).collect())
+            .unwrap_or_default();
+        let text = String::from_utf8_lossy(&answer).into_owned();
+        let Some((head, body)) = text.split_once("\r\n\r\n") else { return answer };
+        let mut out = String::with_capacity(body.len());
+        let mut hidden = 0;
+        let mut rest = body;
+        // Top-level items: depth counts <item> and </item>; an item at depth 0 is one thing.
+        while let Some(start) = rest.find("<item>") {
+            out.push_str(&rest[..start]);
+            let mut depth = 0usize;
+            let mut at = start;
+            let end = loop {
+                let open = rest[at..].find("<item>").map(|i| i + at);
+                let close = rest[at..].find("</item>").map(|i| i + at);
+                match (open, close) {
+                    (Some(o), Some(c)) if o < c => {
+                        depth += 1;
+                        at = o + 6;
+                    }
+                    (_, Some(c)) => {
+                        depth -= 1;
+                        at = c + 7;
+                        if depth == 0 {
+                            break at;
+                        }
+                    }
+                    _ => break rest.len(),
+                }
+            };
+            let item = &rest[start..end];
+            let own = item.split(&format!("<{id}>")).nth(1).and_then(|v| v.split('<').next()).unwrap_or("");
+            if young.iter().any(|y| y == own) {
+                hidden += 1;
+            } else {
+                out.push_str(item);
+            }
+            rest = &rest[end..];
+        }
+        out.push_str(rest);
+        if hidden == 0 {
+            return answer;
+        }
+        if let Ok(mut l) = self.lagged.lock() {
+            l.extend(std::iter::repeat_n(format!("{} (list)", r.operation()), hidden));
+        }
+        with_body(head, &out)
     }
 
     /// A DescribeLoadBalancers answer in which the load balancers created moments ago are still
@@ -351,18 +468,22 @@ impl State {
                 }
             })
             .collect();
-        let body = members.join("<member>");
-        let head: String = head
-            .lines()
-            .map(|l| {
-                if l.to_ascii_lowercase().starts_with("content-length:") {
-                    format!("Content-Length: {}", body.len())
-                } else {
-                    l.to_string()
-                }
-            })
-            .collect::<Vec<_>>()
-            .join("\r\n");
-        format!("{head}\r\n\r\n{body}").into_bytes()
+        with_body(head, &members.join("<member>"))
     }
+}
+
+/// An HTTP answer with `head` and a new `body`, its length counted again.
+fn with_body(head: &str, body: &str) -> Vec<u8> {
+    let head: String = head
+        .lines()
+        .map(|l| {
+            if l.to_ascii_lowercase().starts_with("content-length:") {
+                format!("Content-Length: {}", body.len())
+            } else {
+                l.to_string()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\r\n");
+    format!("{head}\r\n\r\n{body}").into_bytes()
 }

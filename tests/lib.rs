@@ -73,6 +73,24 @@ impl Emulator {
         panic!("the emulator did not start");
     }
 
+    /// Turns the emulator's IAM enforcement on (every request must come from a principal whose
+    /// policies allow it) or off, through its `/moto-api/reset-auth` endpoint.
+    pub fn enforce_iam(&self, on: bool) {
+        use std::io::{Read, Write};
+        let body = if on { "0" } else { "inf" };
+        let host = self.url.trim_start_matches("http://");
+        let mut conn = std::net::TcpStream::connect(host).expect("reach the emulator");
+        let request = format!(
+            "POST /moto-api/reset-auth HTTP/1.1\r\nHost: {host}\r\nContent-Type: text/plain\r\n\
+             Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        );
+        conn.write_all(request.as_bytes()).expect("send reset-auth");
+        let mut answer = String::new();
+        conn.read_to_string(&mut answer).expect("reset-auth answer");
+        assert!(answer.starts_with("HTTP/1.1 200") || answer.starts_with("HTTP/1.0 200"), "{answer}");
+    }
+
     /// `runbook ARGS` against this emulator.
     pub fn runbook(&self) -> Run {
         Run::new().env("AWS_ENDPOINT_URL", &self.url).env("RUNBOOK_JOURNAL_DIR", &self.journal.to_string_lossy())
@@ -88,16 +106,28 @@ impl Emulator {
     /// Like [`Emulator::tutorial_stalled_at`], for the `n`th request (from 1) whose operation is
     /// one of `operations`.
     pub fn tutorial_stalled_at_nth(&self, operations: &[&str], n: usize) -> (proxy::Proxy, Child) {
+        self.tutorial_stalled_at_nth_through(operations, n, None)
+    }
+
+    /// As [`Emulator::tutorial_stalled_at_nth`], through the AWS-like mode with `settings` when
+    /// given: the run before the stall meets latency, lag and throttling.
+    pub fn tutorial_stalled_at_nth_through(
+        &self,
+        operations: &[&str],
+        n: usize,
+        settings: Option<aws_like::Settings>,
+    ) -> (proxy::Proxy, Child) {
         let ops: Vec<String> = operations.iter().map(|o| o.to_string()).collect();
         let matched = std::sync::atomic::AtomicUsize::new(0);
-        let proxy = proxy::Proxy::start(&self.url, move |r| {
+        let stall = move |r: &proxy::Request| {
             let op = r.operation();
-            if ops.contains(&op) && matched.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1 == n {
-                proxy::Action::Stall
-            } else {
-                proxy::Action::Forward
-            }
-        });
+            (ops.contains(&op) && matched.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1 == n)
+                .then_some(proxy::Action::Stall)
+        };
+        let proxy = match settings {
+            Some(s) => aws_like::AwsLike::start_with(&self.url, s, stall).proxy,
+            None => proxy::Proxy::start(&self.url, move |r| stall(r).unwrap_or(proxy::Action::Forward)),
+        };
         let child = command(runbook_bin(), &proxy.url)
             .args(["run", "runbooks/tutorial.rhai", "--set", "emulator=true", "--set", "propagation_wait=0"])
             .env("RUNBOOK_JOURNAL_DIR", &self.journal)
@@ -109,7 +139,7 @@ impl Emulator {
         let mut child = child;
         while proxy.forwarded().iter().filter(|op| operations.contains(&op.as_str())).count() < n {
             let ended = child.try_wait().ok().flatten().is_some();
-            if ended || started.elapsed() > Duration::from_secs(60) {
+            if ended || started.elapsed() > Duration::from_secs(180) {
                 let _ = child.kill();
                 let out = child.wait_with_output().expect("the run's output");
                 panic!(

@@ -163,6 +163,9 @@ pub fn send_as(ctx: &Context, svc: Svc, op: &str, input: &Map, write: bool) -> R
     let mut delay = 0.5f64;
     loop {
         let e = match send_once(ctx, svc, op, input, write) {
+            Err(e) if crate::denied::is_denial(e.code()) && !role_not_yet_usable(svc, &e) => {
+                return Err(crate::denied::explain(ctx, svc, op, e))
+            }
             Err(e) if started.elapsed() < ctx.propagation_timeout => e,
             other => return other,
         };

@@ -82,16 +82,44 @@ impl CallError {
         match &e {
             SdkError::ServiceError(ctx) => {
                 let err = ctx.err();
-                let code = ProvideErrorMetadata::code(err).unwrap_or("Unknown").to_string();
+                // An error body the SDK's parser did not take (an emulator's JSON service answering
+                // in XML, or `<Errors>` nested where its protocol has none): read its code and
+                // message where they stand.
+                let read = match ProvideErrorMetadata::code(err) {
+                    Some(_) => None,
+                    None => ctx.raw().body_text().and_then(|b| code_in_body(&b)),
+                };
+                let code = ProvideErrorMetadata::code(err)
+                    .map(str::to_string)
+                    .or_else(|| read.as_ref().map(|r| r.0.clone()))
+                    .unwrap_or_else(|| "Unknown".into());
                 let retryable = err.retryable_error_kind().is_some()
                     || matches!(code.as_str(), "Throttling" | "ThrottlingException" | "RequestLimitExceeded");
                 CallError::Aws {
                     message: ProvideErrorMetadata::message(err)
                         .map(str::to_string)
+                        .or_else(|| read.and_then(|r| r.1))
                         .unwrap_or_else(|| DisplayErrorContext(err).to_string()),
                     status: ctx.raw().status(),
                     request_id: err.meta().extra("aws_request_id").map(str::to_string),
                     retryable,
+                    code,
+                    service,
+                    operation,
+                }
+            }
+            // An error the SDK could not parse in the service's protocol, whose body still says
+            // what it is (a JSON service answered in XML): that error.
+            SdkError::ResponseError(ctx)
+                if ctx.raw().status().is_some_and(|s| s >= 400)
+                    && ctx.raw().body_text().and_then(|b| code_in_body(&b)).is_some() =>
+            {
+                let (code, message) = ctx.raw().body_text().and_then(|b| code_in_body(&b)).unwrap_or_default();
+                CallError::Aws {
+                    retryable: matches!(code.as_str(), "Throttling" | "ThrottlingException" | "RequestLimitExceeded"),
+                    message: message.unwrap_or_default(),
+                    status: ctx.raw().status(),
+                    request_id: None,
                     code,
                     service,
                     operation,
@@ -230,10 +258,32 @@ impl From<ConvError> for CallError {
     }
 }
 
+/// The code and message of an error body: XML `<Code>`/`<Message>` wherever they are nested, or
+/// JSON `__type` (or `code`) and `message`.
+fn code_in_body(body: &str) -> Option<(String, Option<String>)> {
+    let tag = |name: &str| {
+        let open = format!("<{name}>");
+        let start = body.find(&open)? + open.len();
+        let end = body[start..].find(&format!("</{name}>"))? + start;
+        Some(body[start..end].trim().to_string()).filter(|s| !s.is_empty())
+    };
+    if let Some(code) = tag("Code") {
+        return Some((code, tag("Message")));
+    }
+    let v: serde_json::Value = serde_json::from_str(body).ok()?;
+    let code = v["__type"].as_str().or(v["code"].as_str())?;
+    // `__type` may be qualified: `com.amazonaws.ecs#AccessDeniedException`.
+    let code = code.rsplit('#').next().unwrap_or(code).split(':').next().unwrap_or(code).to_string();
+    let message = v["message"].as_str().or(v["Message"].as_str()).map(str::to_string);
+    Some((code, message))
+}
+
 /// The HTTP status and the start of the body of a raw response.
 pub trait HasStatus {
     fn status(&self) -> Option<u16>;
     fn body_start(&self) -> Option<String>;
+    /// The whole body, as text.
+    fn body_text(&self) -> Option<String>;
 }
 
 impl HasStatus for aws_smithy_runtime_api::http::Response {
@@ -246,5 +296,26 @@ impl HasStatus for aws_smithy_runtime_api::http::Response {
         let text: String = String::from_utf8_lossy(bytes).split_whitespace().collect::<Vec<_>>().join(" ");
         let short: String = text.chars().take(160).collect();
         (!short.is_empty()).then_some(short)
+    }
+
+    fn body_text(&self) -> Option<String> {
+        self.body().bytes().map(|b| String::from_utf8_lossy(b).into_owned())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::code_in_body;
+
+    #[test]
+    fn an_error_body_the_parser_did_not_take_is_read_where_its_code_stands() {
+        let nested = "<?xml version=\"1.0\"?><ErrorResponse><Errors><Error><Code>AccessDenied</Code>\
+                      <Message>User: u is not authorized to perform: ecs:CreateService</Message></Error></Errors></ErrorResponse>";
+        let (code, message) = code_in_body(nested).unwrap();
+        assert_eq!(code, "AccessDenied");
+        assert_eq!(message.as_deref(), Some("User: u is not authorized to perform: ecs:CreateService"));
+        let json = r#"{"__type":"com.amazonaws.ecs#AccessDeniedException","message":"no"}"#;
+        assert_eq!(code_in_body(json), Some(("AccessDeniedException".into(), Some("no".into()))));
+        assert_eq!(code_in_body("<html>bad gateway</html>"), None);
     }
 }

@@ -489,6 +489,20 @@ pub async fn assume_role_with(
 }
 
 /// The account `config`'s credentials belong to (STS GetCallerIdentity).
+/// The ARN of the principal the current place's credentials stand for (STS answers it whatever
+/// the principal's policies say).
+pub fn caller_arn(ctx: &Context) -> Result<String, CallError> {
+    let config = ctx.place().config.clone();
+    ctx.block_on("sts", "GetCallerIdentity", async move {
+        let who = aws_sdk_sts::Client::new(&config)
+            .get_caller_identity()
+            .send()
+            .await
+            .map_err(|e| CallError::sdk("sts", "GetCallerIdentity", e))?;
+        Ok(who.arn().unwrap_or_default().to_string())
+    })
+}
+
 pub async fn caller_account(config: &SdkConfig) -> Result<String, CallError> {
     let who = aws_sdk_sts::Client::new(config)
         .get_caller_identity()

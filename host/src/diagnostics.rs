@@ -299,6 +299,14 @@ fn describe_map(m: &Map) -> (String, Vec<String>) {
         if !tail.is_empty() {
             notes.push(tail.join(", "));
         }
+        if let (true, Some((principal, action))) =
+            (runbook_bindings::denied::is_denial(&code), runbook_bindings::denied::named(&message))
+        {
+            notes.push(format!(
+                "{principal} may not call {action}: allow it in one of that principal's IAM policies (or ask \
+                 whoever manages them), then run again: what this run made is found and kept"
+            ));
+        }
         if service.is_empty() {
             format!("{code}: {message}")
         } else {

@@ -333,7 +333,7 @@ pub fn undo(
     crate::run::install_signal_handlers(&ctx);
     outln!("{} run {id} ({}), newest write first:", if dry { "Would undo" } else { "Undoing" }, text(&start["file"]));
     let started = std::time::Instant::now();
-    let report = runbook_bindings::run::undo::undo(&ctx, &records, dry);
+    let report = runbook_bindings::run::undo::undo(&ctx, &records, dry, safety.made());
     let secs = started.elapsed().as_secs_f64();
     if dry {
         return ExitCode::SUCCESS;

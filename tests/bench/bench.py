@@ -31,6 +31,8 @@ TARGETS = [
     ("cold start (runbook --version)", "cold_version_ms", "<=", 30.0, "ms"),
     ("conversion per call, slowest of the six payloads", "conversion_max_us", "<=", 50.0, "µs"),
     ("peak memory of the tutorial run", "peak_mib", "<=", 40.0, "MiB"),
+    ("runbook within 1.5x of the floor through AWS-like latency", "aws_like_runbook_over_floor", "<=", 1.5, "x"),
+    ("16 regions at --concurrency 16 within 2x of one region, AWS-like mode", "sixteen_over_one", "<=", 2.0, "x"),
 ]
 
 
@@ -161,6 +163,73 @@ def under_faults(emu, seeds):
         faults.append(out.strip())
         print(f"  seed {seed}: {t:.3f}s ({faults[-1]})", flush=True)
     return times, faults, reconciled
+
+
+SIXTEEN = ["us-east-1", "us-east-2", "us-west-1", "us-west-2", "eu-west-1", "eu-west-2", "eu-west-3", "eu-central-1",
+           "eu-north-1", "ap-southeast-1", "ap-southeast-2", "ap-northeast-1", "ap-northeast-2", "ap-south-1",
+           "sa-east-1", "ca-central-1"]
+
+
+def through_aws_like(emu, mode, cmd):
+    """One run of `cmd` through the AWS-like proxy (tests/aws_like.rs) in `mode`: its time, its
+    stderr, and what the proxy counted (requests, throttled, lagged)."""
+    emu.reset()
+    proxy = subprocess.Popen([FAULT_PROXY, emu.url, "aws-like", mode], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                             text=True)
+    try:
+        url = proxy.stdout.readline().strip()
+        t, err = timed(cmd, dict(emu.env(), AWS_ENDPOINT_URL=url))
+    finally:
+        out, _ = proxy.communicate(timeout=30)
+    m = re.search(r"(\d+) requests, (\d+) throttled, (\d+) lagged", out)
+    counts = dict(zip(("requests", "throttled", "lagged"), map(int, m.groups()))) if m else {}
+    return t, err, counts
+
+
+def aws_like(emu, runs):
+    """The tutorial with AWS's latency (20–60 ms an answer): the three variants, alternating, and
+    the requests each made. Then runbook alone with the 4 s lag after creates added, and with the
+    whole mode (lag, provisioning, throttling), for the cost of the waits and retries."""
+    variants = {
+        "aws CLI script": ["bash", "tests/emulator/tutorial-cli.sh"],
+        "runbook": [RUNBOOK, "run", "runbooks/tutorial.rhai", "--set", "propagation_wait=0"],
+        "Rust SDK (floor)": [FLOOR],
+    }
+    times = {name: [] for name in variants}
+    requests = {}
+    for i in range(runs):
+        order = list(variants) if i % 2 == 0 else list(reversed(variants))
+        for name in order:
+            t, _, counts = through_aws_like(emu, "latency", variants[name])
+            times[name].append(t)
+            requests[name] = counts.get("requests")
+        print(f"  latency, round {i + 1}/{runs}: " + ", ".join(f"{n} {times[n][-1]:.3f}s" for n in variants), flush=True)
+    modes = {}
+    for mode in ("lag", "full"):
+        samples = []
+        for _ in range(max(1, runs // 2)):
+            t, err, counts = through_aws_like(emu, mode, variants["runbook"])
+            counts.update(time=t, retries=err.count("[retry]"))
+            samples.append(counts)
+            print(f"  {mode}: {t:.3f}s ({counts})", flush=True)
+        modes[mode] = samples
+    return times, requests, modes
+
+
+def fleet_scale(emu, runs):
+    """The tutorial in one region, and in 16 regions at --concurrency 16, through the whole AWS-like
+    mode (each region has its own buckets and lag, as on AWS)."""
+    out = {}
+    base = [RUNBOOK, "run", "runbooks/tutorial.rhai", "--set", "propagation_wait=0"]
+    for label, extra in (("1 region", []), ("16 regions", ["--regions", ",".join(SIXTEEN), "--concurrency", "16"])):
+        samples = []
+        for _ in range(runs):
+            t, _, counts = through_aws_like(emu, "full", base + extra)
+            counts["time"] = t
+            samples.append(counts)
+            print(f"  {label}: {t:.3f}s ({counts})", flush=True)
+        out[label] = samples
+    return out
 
 
 def cold_start(runs):
@@ -309,6 +378,8 @@ def main():
     p.add_argument("--cold-runs", type=int, default=30)
     p.add_argument("--skip-build", action="store_true", help="do not measure the clean and incremental builds")
     p.add_argument("--fault-seeds", type=int, default=10)
+    p.add_argument("--aws-like-runs", type=int, default=5)
+    p.add_argument("--fleet-runs", type=int, default=2)
     args = p.parse_args()
     for binary in (RUNBOOK, FLOOR, FAULT_PROXY):
         if not os.path.exists(binary):
@@ -320,6 +391,10 @@ def main():
         times, calls = tutorial(emu, args.runs)
         print("runbook through the fault mix:", flush=True)
         faulted, faults, reconciled = under_faults(emu, args.fault_seeds)
+        print("the tutorial through the AWS-like mode:", flush=True)
+        like_times, like_requests, like_modes = aws_like(emu, args.aws_like_runs)
+        print("one region and sixteen through the AWS-like mode:", flush=True)
+        scale = fleet_scale(emu, args.fleet_runs)
         peak = peak_memory(emu)
     finally:
         emu.stop()
@@ -343,6 +418,10 @@ def main():
     conversions = [us for name, us in conv.items() if name.startswith(("to_rhai/", "from_rhai/"))]
     measured["conversion_max_us"] = max(conversions) if conversions else float("nan")
     measured["peak_mib"] = peak
+    like_med = {n: statistics.median(t) for n, t in like_times.items()}
+    measured["aws_like_runbook_over_floor"] = like_med["runbook"] / like_med["Rust SDK (floor)"]
+    scale_med = {k: statistics.median(x["time"] for x in v) for k, v in scale.items()}
+    measured["sixteen_over_one"] = scale_med["16 regions"] / scale_med["1 region"]
     chart(times, os.path.join(ROOT, "tests/bench/tutorial.png"))
 
     v = versions()
@@ -391,6 +470,52 @@ def main():
         f"| through the fault mix | {statistics.median(faulted):.3f} s | {min(faulted):.3f} s | {max(faulted):.3f} s |",
         "",
         "Most of the difference is the SDK's backoff before each retry (1 s doubling, with jitter).",
+        "",
+        "## The tutorial through the AWS-like mode",
+        "",
+        f"The same three variants through the test proxy's AWS-like mode (tests/aws_like.rs, run by "
+        f"`fault-proxy UPSTREAM aws-like MODE`), the emulator reset before every run. With `latency`, every "
+        f"answer is held 20–60 ms, as a region's endpoint answers from nearby, and nothing else: on AWS the "
+        f"requests are the cost. {args.aws_like_runs} runs each, alternating; requests are counted by the proxy.",
+        "",
+        "| variant | median | min | max | requests per run |",
+        "| --- | --- | --- | --- | --- |",
+    ]
+    for n, t in like_times.items():
+        lines.append(f"| {n} | {like_med[n]:.3f} s | {min(t):.3f} s | {max(t):.3f} s | {like_requests.get(n)} |")
+    lines += [
+        "",
+        f"runbook / floor: **{measured['aws_like_runbook_over_floor']:.2f}x**.",
+        "",
+        "runbook alone, with more of AWS's behaviour: `lag` adds 4 s of \"not found\" (and of filtered "
+        "describes leaving it out) after each create; `full` adds load balancers `provisioning` for 10 s and "
+        "token-bucket throttling. The cost of the waits and retries is the difference from `latency`.",
+        "",
+        "| mode | median | requests | throttled | answered not-found | `[retry]` lines | cost over `latency` |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
+        f"| latency (from the table above) | {like_med['runbook']:.3f} s | {like_requests.get('runbook')} | 0 | 0 | 0 | |",
+    ]
+    for mode, samples in like_modes.items():
+        med_t = statistics.median(x["time"] for x in samples)
+        pick = min(samples, key=lambda x: abs(x["time"] - med_t))
+        lines.append(
+            f"| {mode} | {med_t:.3f} s | {pick.get('requests')} | {pick.get('throttled')} | {pick.get('lagged')} | "
+            f"{pick['retries']} | {med_t - like_med['runbook']:+.3f} s |")
+    lines += [
+        "",
+        "The tutorial in one region, and in 16 regions at `--concurrency 16`, through the `full` mode (each "
+        "region with its own buckets and lag, as on AWS); median of "
+        f"{args.fleet_runs} runs each.",
+        "",
+        "| run | median | requests | throttled | answered not-found |",
+        "| --- | --- | --- | --- | --- |",
+    ]
+    for label, samples in scale.items():
+        pick = min(samples, key=lambda x: abs(x["time"] - scale_med[label]))
+        lines.append(f"| {label} | {scale_med[label]:.3f} s | {pick.get('requests')} | {pick.get('throttled')} | {pick.get('lagged')} |")
+    lines += [
+        "",
+        f"16 regions / 1 region: **{measured['sixteen_over_one']:.2f}x**.",
         "",
         "## Cold start, memory, conversion",
         "",

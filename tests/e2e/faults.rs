@@ -166,7 +166,7 @@ fn sigint_and_sigterm_stop_the_call_in_flight_and_a_rerun_completes() {
     let (code, stderr) = interrupt_at_create_load_balancer(&emu, "-INT");
     assert_eq!(code, 130, "{stderr}");
     assert!(
-        stderr.contains("  outcome unknown: elbv2::create_load_balancer (runbooks/attach_alb.rhai:46)"),
+        stderr.contains("  outcome unknown: elbv2::create_load_balancer (runbooks/attach_alb.rhai:48)"),
         "{stderr}"
     );
     assert!(stderr.contains("error: interrupted during elbv2::CreateLoadBalancer"), "{stderr}");
@@ -215,7 +215,7 @@ fn an_answer_later_than_the_call_timeout_is_reconciled_not_sent_twice() {
     );
     assert!(
         out.stderr.lines().any(|l| l.starts_with("  reconciled: elbv2::create_load_balancer (")
-            && l.contains("runbooks/attach_alb.rhai:46): its answer was lost; found arn:aws:elasticloadbalancing:")),
+            && l.contains("runbooks/attach_alb.rhai:48): its answer was lost; found arn:aws:elasticloadbalancing:")),
         "{}",
         out.stderr
     );

@@ -18,6 +18,7 @@ mod fidelity;
 mod fleet;
 mod model;
 mod parity;
+mod permissions;
 mod query;
 mod readme;
 mod repl;

@@ -208,6 +208,11 @@ impl Safety {
         self.made.note_journal(records);
     }
 
+    /// What this run knows it made (undo adds what it finds a write in flight made).
+    pub fn made(&self) -> &propagation::Made {
+        &self.made
+    }
+
     /// A member of the end record, beside the counts (`parent_gone`).
     pub fn note_end(&self, key: &str, value: Value) {
         if let Value::Object(m) = &mut *self.end_extra.borrow_mut() {
@@ -368,7 +373,11 @@ impl Safety {
         self.note(intent, true)?;
         // Send, and settle any attempt whose answer was lost.
         let started = Instant::now();
-        let sent = reconcile::send(ctx, svc, op, (&input, &value), before.found(), send);
+        // A write that adds a new thing each time: what the run made earlier is not this write's,
+        // even where the look-up before it did not show it yet.
+        let adds = look.as_ref().is_some_and(|e| e.again == reconcile::Again::Adds);
+        let seen = reconcile::with_known(before.found(), &if adds { self.made.values() } else { Vec::new() });
+        let sent = reconcile::send(ctx, svc, op, (&input, &value), seen.as_ref(), send);
         let ms = started.elapsed().as_millis() as u64;
         // Outcome.
         let mut outcome = json!({ "type": "outcome", "seq": seq, "time": journal::now(), "ms": ms });

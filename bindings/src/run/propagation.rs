@@ -194,6 +194,11 @@ impl Made {
         }
     }
 
+    /// Every value that names something this run made.
+    pub fn values(&self) -> Vec<String> {
+        self.made.borrow().iter().map(|(v, _, _)| v.clone()).collect()
+    }
+
     /// The value in `input` this run made within `window` that `error` (a not-found answer of
     /// `svc`) is about, and how long ago it was made, if any.
     pub fn about(

@@ -15,6 +15,7 @@ use crate::json;
 use crate::runtime::Context;
 use rhai::{Dynamic, Map};
 use serde_json::{json, Value};
+use std::time::{Duration, Instant};
 
 /// What a look-up found: an id that tells one thing (or one state of it) from another, and the
 /// output the write answers when it does it, as far as the look-up can rebuild it.
@@ -188,7 +189,18 @@ pub fn send(
         let look = entry.as_ref().filter(|e| duplicate || e.again != Again::Converges);
         if let Some(e) = look {
             let reader = |s: Svc, o: &str, i: Value| read(ctx, s, o, i);
-            match e.find(&reader, value, Look::After(before)) {
+            // AWS may not show yet what the lost attempt made. After a duplicate answer, it is there:
+            // look for it for as long as the propagation window. A write that adds a new thing each
+            // time is sent again only after a miss that lasted `settle_time`; one that fails as a
+            // duplicate is sent again at once, and a duplicate answer then says it was done.
+            let (patience, why) = if duplicate {
+                (ctx.propagation_timeout, format!("{} says it exists", error.code()))
+            } else if e.again == Again::Adds {
+                (settle_time(ctx), "a look-up may lag behind a write moments ago".to_string())
+            } else {
+                (Duration::ZERO, String::new())
+            };
+            match look_patiently(ctx, &name, e, &reader, (value, before), patience, &why) {
                 Ok(Some(found)) if before.is_none_or(|b| b.id != found.id) => {
                     eoutln!(
                         "[reconcile] {name}: an attempt's answer was lost, and it had done the write: found {}",
@@ -221,6 +233,54 @@ pub fn send(
         sent.resent += 1;
         eoutln!("[reconcile] {name}: an attempt's answer was lost and nothing shows it was done; sending it again");
     }
+}
+
+/// How long a look-up that finds nothing is repeated before the miss is believed: an eighth of the
+/// propagation window (15 s by default). AWS's filtered describes and lists lag behind a create as
+/// reads by id do, so one miss moments after a write does not prove it made nothing.
+pub fn settle_time(ctx: &Context) -> Duration {
+    ctx.propagation_timeout / 8
+}
+
+/// Looks for what a write made, with what was there `before` it; while the look-up finds nothing,
+/// looks again after growing pauses (1 s, 2 s, …) until `patience` has passed, each time saying so
+/// (`why` says why a miss is not believed yet). What it finds is answered whether it is new or not.
+pub fn look_patiently(
+    ctx: &Context,
+    name: &str,
+    entry: &Entry,
+    read: Read,
+    (input, before): (&Value, Option<&Found>),
+    patience: Duration,
+    why: &str,
+) -> Result<Option<Found>, CallError> {
+    let started = Instant::now();
+    let mut pause = 1.0f64;
+    loop {
+        if let Some(found) = entry.find(read, input, Look::After(before))? {
+            return Ok(Some(found));
+        }
+        let left = patience.saturating_sub(started.elapsed()).as_secs_f64();
+        if left <= 0.0 {
+            return Ok(None);
+        }
+        let wait = pause.min(left);
+        eoutln!("[reconcile] {name}: a look-up finds nothing yet ({why}); looking again in {wait:.1}s");
+        ctx.sleep(name, wait)?;
+        pause *= 2.0;
+    }
+}
+
+/// What was there before a write, with the values this run knows it made besides: a write that
+/// adds a new thing each time is found as one that is neither (a look-up before it may have missed
+/// what the run made moments earlier).
+pub fn with_known(before: Option<&Found>, known: &[String]) -> Option<Found> {
+    if known.is_empty() {
+        return before.cloned();
+    }
+    let mut ids: Vec<&str> = before.map(|b| b.id.split(' ').collect()).unwrap_or_default();
+    ids.extend(known.iter().map(String::as_str));
+    Some(Found { id: ids.join(" "), output: Value::Null })
 }
 
 /// One read, sent as it is (no plan, no cache), its answer as JSON.

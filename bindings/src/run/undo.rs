@@ -388,7 +388,7 @@ enum Settled {
 
 /// Looks up what an in-flight write made, with the look-up the run used (see `reconcile`). It is
 /// this run's only when it was not there before the write (the intent's `before`).
-fn settle(ctx: &Context, intent: &Value) -> Settled {
+fn settle(ctx: &Context, intent: &Value, known: &[String]) -> Settled {
     let (Some(svc), Some(op)) = (intent["service"].as_str().and_then(Svc::by_module), intent["operation"].as_str())
     else {
         return Settled::Unknown("the journal does not name its operation".into());
@@ -410,7 +410,18 @@ fn settle(ctx: &Context, intent: &Value) -> Settled {
         return Settled::Unknown(format!("the run could not tell what existed before it ({why})"));
     }
     let read = |s: Svc, o: &str, i: Value| reconcile::read(ctx, s, o, i);
-    match entry.find(&read, input, reconcile::Look::After(before.found())) {
+    // What the run's other writes made is not this one's, even where its look-up before it lagged.
+    let seen = if entry.again == reconcile::Again::Adds {
+        reconcile::with_known(before.found(), known)
+    } else {
+        before.found().cloned()
+    };
+    // Moments after the run ended, AWS may not show yet what the write made: a miss is believed only
+    // once it has lasted a while.
+    let name = format!("{}::{}", svc.module(), crate::call::function_name(svc.module(), op));
+    let why = "a look-up may lag behind a write moments ago";
+    let patience = reconcile::settle_time(ctx);
+    match reconcile::look_patiently(ctx, &name, &entry, &read, (input, seen.as_ref()), patience, why) {
         Ok(Some(found)) if before.found().is_some_and(|b| b.id == found.id) => {
             Settled::Nothing(format!("{} existed before it and is left alone", found.id))
         }
@@ -447,7 +458,7 @@ impl Drop for Away<'_> {
 }
 
 /// Undoes a run from its journal records, newest write first. With `dry`, only says what it would do.
-pub fn undo(ctx: &Context, records: &[Value], dry: bool) -> Report {
+pub fn undo(ctx: &Context, records: &[Value], dry: bool, made: &super::propagation::Made) -> Report {
     let mut report = Report::default();
     let intents: Vec<&Value> = records.iter().filter(|r| r["type"] == "intent").collect();
     let created_ids: Vec<String> = records
@@ -493,9 +504,15 @@ pub fn undo(ctx: &Context, records: &[Value], dry: bool) -> Report {
         let settled;
         let outcome = match outcome {
             Some(o) => o,
-            None => match settle(ctx, intent) {
+            None => match settle(ctx, intent, &created_ids) {
                 Settled::Made(o) => {
                     outln!("{head}: was in flight when the run ended; it was done: {}", o["found"]);
+                    // What it made is as young as the write: a "not found" about it while AWS catches
+                    // up is waited out, not taken for "already gone".
+                    let mut record = o.clone();
+                    (record["type"], record["seq"], record["time"]) =
+                        (json!("outcome"), seq.clone(), intent["time"].clone());
+                    made.note_journal(&[(*intent).clone(), record]);
                     settled = o;
                     &settled
                 }

@@ -1,0 +1,75 @@
+//! An answer that says the caller may not make a call (AccessDenied, AccessDeniedException,
+//! UnauthorizedOperation): its message is made to name the IAM action and the principal, so that
+//! whoever reads it knows which permission to grant to whom. AWS's own message often names both
+//! ("User: arn:… is not authorized to perform: elasticloadbalancing:CreateListener"); where it
+//! does not, the action comes from the operation and the principal from STS.
+
+use crate::call::Svc;
+use crate::error::CallError;
+use crate::runtime::Context;
+
+/// The words a sentence naming both uses, as AWS writes them.
+pub const PERFORM: &str = " is not authorized to perform: ";
+
+/// Whether an error code says the caller lacks a permission.
+pub fn is_denial(code: &str) -> bool {
+    matches!(code, "AccessDenied" | "AccessDeniedException" | "UnauthorizedOperation" | "AuthorizationError")
+}
+
+/// The IAM action of an operation: `elasticloadbalancing:CreateListener`.
+pub fn iam_action(svc: Svc, op: &str) -> String {
+    let prefix = match svc {
+        Svc::Ecs => "ecs",
+        Svc::Elbv2 => "elasticloadbalancing",
+        Svc::Ec2 => "ec2",
+        Svc::Iam => "iam",
+        Svc::ApplicationAutoscaling => "application-autoscaling",
+    };
+    format!("{prefix}:{op}")
+}
+
+/// A denial whose message names the principal and the action; other errors as they are. The
+/// principal is asked of STS when AWS's message does not name it.
+pub fn explain(ctx: &Context, svc: Svc, op: &str, e: CallError) -> CallError {
+    let CallError::Aws { service, operation, code, message, status, request_id, retryable } = e else { return e };
+    if !is_denial(&code) || message.contains(PERFORM) {
+        return CallError::Aws { service, operation, code, message, status, request_id, retryable };
+    }
+    let principal = crate::runtime::caller_arn(ctx).unwrap_or_else(|_| "the caller".into());
+    let said = if message.trim().is_empty() { String::new() } else { format!(" (AWS said: {})", message.trim()) };
+    let message = format!("{principal}{PERFORM}{}{said}", iam_action(svc, op));
+    CallError::Aws { service, operation, code, message, status, request_id, retryable }
+}
+
+/// The principal and the action a denial's message names: `(arn:…:user/operator,
+/// elasticloadbalancing:CreateListener)`.
+pub fn named(message: &str) -> Option<(String, String)> {
+    let (before, after) = message.split_once(PERFORM)?;
+    let principal = before.rsplit(' ').next()?.trim_end_matches(':').to_string();
+    let action = after.split_whitespace().next()?.trim_end_matches(['.', ',', ';']).to_string();
+    (!action.is_empty()).then_some((principal, action))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_denial_names_the_principal_and_the_action() {
+        let aws = "User: arn:aws:iam::123456789012:user/operator is not authorized to perform: \
+                   elasticloadbalancing:CreateListener on resource: arn:aws:elasticloadbalancing:… because no \
+                   identity-based policy allows it";
+        assert_eq!(
+            named(aws),
+            Some(("arn:aws:iam::123456789012:user/operator".into(), "elasticloadbalancing:CreateListener".into()))
+        );
+        let moto = "User: arn:aws:iam::123456789012:user/operator is not authorized to perform: ecs:CreateService";
+        assert_eq!(named(moto).map(|n| n.1).as_deref(), Some("ecs:CreateService"));
+        assert_eq!(named("You are not authorized to perform this operation."), None);
+        assert_eq!(
+            iam_action(Svc::ApplicationAutoscaling, "PutScalingPolicy"),
+            "application-autoscaling:PutScalingPolicy"
+        );
+        assert!(is_denial("UnauthorizedOperation") && is_denial("AccessDeniedException") && !is_denial("Throttling"));
+    }
+}
