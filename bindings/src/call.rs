@@ -166,6 +166,8 @@ pub fn send_as(ctx: &Context, svc: Svc, op: &str, input: &Map, write: bool) -> R
             Err(e) if crate::denied::is_denial(e.code()) && !role_not_yet_usable(svc, &e) => {
                 return Err(crate::denied::explain(ctx, svc, op, e))
             }
+            Err(e) if crate::regions::not_reached(e.code()) => return Err(unreached(ctx, e)),
+            Err(e) if e.code() == "InvalidResponse" => return Err(not_aws(ctx, e)),
             Err(e) if started.elapsed() < ctx.propagation_timeout => e,
             other => return other,
         };
@@ -180,9 +182,55 @@ pub fn send_as(ctx: &Context, svc: Svc, op: &str, input: &Map, write: bool) -> R
         let func = function_name(svc.module(), op);
         eoutln!("[retry] {}::{func}: {} ({why}); again in {delay}s", svc.module(), e.code());
         ctx.sleep(op, delay)?;
-        delay = (delay * 2.0).min(10.0);
+        // AWS usually catches up within seconds: once a second for the first ten, then doubling
+        // to at most 10 s apart, so that a short lag costs little more than itself.
+        delay = if started.elapsed() < PROPAGATION_STEADY { 1.0 } else { (delay * 2.0).min(10.0) };
     }
 }
+
+/// An answer that the credentials do not reach the region: in an opt-in region, says that the
+/// account may not have enabled it.
+fn unreached(ctx: &Context, e: CallError) -> CallError {
+    let region = ctx.place().region().map(str::to_string).unwrap_or_default();
+    match e {
+        CallError::Aws { service, operation, code, message, status, request_id, retryable }
+            if crate::regions::opt_in(&region) =>
+        {
+            let message = format!("{message} ({})", crate::regions::opt_in_note(&region));
+            CallError::Aws { service, operation, code, message, status, request_id, retryable }
+        }
+        other => other,
+    }
+}
+
+/// An answer that is not AWS's, with where it came from and what to check.
+fn not_aws(ctx: &Context, e: CallError) -> CallError {
+    let place = ctx.place();
+    let from = match place.endpoint() {
+        Some(url) => format!("{url} (--endpoint-url or AWS_ENDPOINT_URL) answered"),
+        None => format!("the AWS endpoint of {} answered", place.region().unwrap_or("the region")),
+    };
+    let check = if place.endpoint().is_some() {
+        "is the endpoint URL right, and is an AWS API (or an emulator of one) listening there?"
+    } else {
+        "is a proxy between here and AWS answering instead?"
+    };
+    match e {
+        CallError::Aws { service, operation, code, message, status, request_id, retryable } => CallError::Aws {
+            message: format!("{from} {message}; {check}"),
+            service,
+            operation,
+            code,
+            status,
+            request_id,
+            retryable,
+        },
+        other => other,
+    }
+}
+
+/// How long a not-found about something just made is retried once a second before backing off.
+const PROPAGATION_STEADY: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// The answers AWS gives while a new IAM role or service-linked role propagates.
 fn role_not_yet_usable(svc: Svc, e: &CallError) -> bool {

@@ -89,12 +89,11 @@ impl CallError {
                     Some(_) => None,
                     None => ctx.raw().body_text().and_then(|b| code_in_body(&b)),
                 };
-                let code = ProvideErrorMetadata::code(err)
-                    .map(str::to_string)
-                    .or_else(|| read.as_ref().map(|r| r.0.clone()))
-                    .unwrap_or_else(|| "Unknown".into());
-                let retryable = err.retryable_error_kind().is_some()
-                    || matches!(code.as_str(), "Throttling" | "ThrottlingException" | "RequestLimitExceeded");
+                let code =
+                    ProvideErrorMetadata::code(err).map(str::to_string).or_else(|| read.as_ref().map(|r| r.0.clone()));
+                // No code anywhere: whatever answered is not AWS (an HTML page, an empty body).
+                let Some(code) = code else { return invalid_response(service, operation, ctx.raw()) };
+                let retryable = err.retryable_error_kind().is_some() || throttling(&code);
                 CallError::Aws {
                     message: ProvideErrorMetadata::message(err)
                         .map(str::to_string)
@@ -116,7 +115,7 @@ impl CallError {
             {
                 let (code, message) = ctx.raw().body_text().and_then(|b| code_in_body(&b)).unwrap_or_default();
                 CallError::Aws {
-                    retryable: matches!(code.as_str(), "Throttling" | "ThrottlingException" | "RequestLimitExceeded"),
+                    retryable: throttling(&code),
                     message: message.unwrap_or_default(),
                     status: ctx.raw().status(),
                     request_id: None,
@@ -125,19 +124,7 @@ impl CallError {
                     operation,
                 }
             }
-            SdkError::ResponseError(ctx) => CallError::Aws {
-                code: "InvalidResponse".into(),
-                message: format!(
-                    "the endpoint answered with something that is not an AWS response ({}){}",
-                    std::error::Error::source(&e).map(|s| DisplayErrorContext(s).to_string()).unwrap_or_default(),
-                    ctx.raw().body_start().map(|b| format!("; it begins: {b}")).unwrap_or_default()
-                ),
-                status: ctx.raw().status(),
-                request_id: None,
-                retryable: false,
-                service,
-                operation,
-            },
+            SdkError::ResponseError(ctx) => invalid_response(service, operation, ctx.raw()),
             SdkError::TimeoutError(_) => CallError::Transport {
                 code: "Timeout".into(),
                 message: format!("timed out: {}", causes(&e)),
@@ -258,6 +245,48 @@ impl From<ConvError> for CallError {
     }
 }
 
+/// The codes of throttling answers, which are retried.
+fn throttling(code: &str) -> bool {
+    matches!(code, "Throttling" | "ThrottlingException" | "RequestLimitExceeded")
+}
+
+/// An answer that is not AWS's, as an error: `InvalidResponse`, with what came back in words.
+fn invalid_response(service: String, operation: String, raw: &impl HasStatus) -> CallError {
+    CallError::Aws {
+        code: "InvalidResponse".into(),
+        message: not_aws(raw.status(), raw.body_text().as_deref()),
+        status: raw.status(),
+        request_id: None,
+        retryable: false,
+        service,
+        operation,
+    }
+}
+
+/// What came back, in words, for an answer that is not AWS's: `HTTP 501 with an HTML page ("Not
+/// Implemented")`.
+pub fn not_aws(status: Option<u16>, body: Option<&str>) -> String {
+    let body = body.unwrap_or("").trim();
+    let what = if body.is_empty() {
+        "an empty body".to_string()
+    } else if body.to_ascii_lowercase().contains("<html") {
+        let lower = body.to_ascii_lowercase();
+        let title = lower
+            .find("<title>")
+            .and_then(|i| body[i + 7..].split('<').next())
+            .map(|t| format!(" (\"{}\")", t.trim()))
+            .unwrap_or_default();
+        format!("an HTML page{title}")
+    } else {
+        let text: String = body.split_whitespace().collect::<Vec<_>>().join(" ");
+        let short: String = text.chars().take(120).collect();
+        let more = if short.len() < text.len() { "…" } else { "" };
+        format!("\"{short}{more}\"")
+    };
+    let status = status.map(|s| format!("HTTP {s}")).unwrap_or_else(|| "an answer".into());
+    format!("{status} with {what}, which is not an AWS answer")
+}
+
 /// The code and message of an error body: XML `<Code>`/`<Message>` wherever they are nested, or
 /// JSON `__type` (or `code`) and `message`.
 fn code_in_body(body: &str) -> Option<(String, Option<String>)> {
@@ -317,5 +346,19 @@ mod tests {
         let json = r#"{"__type":"com.amazonaws.ecs#AccessDeniedException","message":"no"}"#;
         assert_eq!(code_in_body(json), Some(("AccessDeniedException".into(), Some("no".into()))));
         assert_eq!(code_in_body("<html>bad gateway</html>"), None);
+    }
+
+    #[test]
+    fn an_answer_that_is_not_aws_is_said_in_words() {
+        let page = "<!doctype html><html><head><title>501 Not Implemented</title></head><body>x</body></html>";
+        assert_eq!(
+            super::not_aws(Some(501), Some(page)),
+            "HTTP 501 with an HTML page (\"501 Not Implemented\"), which is not an AWS answer"
+        );
+        assert_eq!(super::not_aws(Some(200), Some("")), "HTTP 200 with an empty body, which is not an AWS answer");
+        assert_eq!(
+            super::not_aws(Some(502), Some("bad\n gateway")),
+            "HTTP 502 with \"bad gateway\", which is not an AWS answer"
+        );
     }
 }

@@ -24,6 +24,7 @@ pub mod hooks;
 pub mod json;
 pub mod model;
 pub mod policy;
+pub mod regions;
 pub mod resources;
 pub mod runtime;
 pub mod secrets;

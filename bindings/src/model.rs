@@ -110,8 +110,17 @@ pub struct Shape {
     pub sensitive: bool,
     #[serde(default)]
     pub idempotency_tokens: Vec<String>,
+    /// A number's least value, or a string's or list's least length.
+    pub min: Option<f64>,
+    /// A number's greatest value, or a string's or list's greatest length.
+    pub max: Option<f64>,
+    /// A string's pattern, which the whole value must match (AWS checks it so: `my role` is not a
+    /// role name under `[\w+=,.@-]+`).
+    pub pattern: Option<String>,
     #[serde(skip)]
     resolved: OnceLock<Resolved>,
+    #[serde(skip)]
+    regex: OnceLock<Option<regex::Regex>>,
 }
 
 /// A shape's kind as a closed set, and the shapes it refers to looked up once: what walking an
@@ -157,6 +166,14 @@ impl std::fmt::Debug for Resolved {
 }
 
 impl Shape {
+    /// The shape's pattern, compiled once; `None` without one, or when the model's expression is
+    /// not one this regex engine takes (then it is not checked).
+    pub fn regex(&self) -> Option<&regex::Regex> {
+        self.regex
+            .get_or_init(|| self.pattern.as_deref().and_then(|p| regex::Regex::new(&format!("^(?:{p})$")).ok()))
+            .as_ref()
+    }
+
     pub fn member_shape(&self, member: &str) -> Option<&str> {
         self.members.get(member).and_then(Value::as_str)
     }

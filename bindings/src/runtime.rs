@@ -155,6 +155,11 @@ impl Place {
         }
     }
 
+    /// The endpoint this place's calls go to, when one is set (`--endpoint-url`, `AWS_ENDPOINT_URL`).
+    pub fn endpoint(&self) -> Option<&str> {
+        self.config.endpoint_url()
+    }
+
     pub fn region(&self) -> Option<&str> {
         self.config.region().map(Region::as_ref)
     }
@@ -285,8 +290,13 @@ impl Context {
             },
         };
         crate::secrets::add_from_environment();
-        if config.region().is_none() {
+        let Some(region) = config.region().map(|r| r.to_string()) else {
             return Err("no AWS region: pass --region, set AWS_REGION, or set region in the profile".into());
+        };
+        // Checked wherever it came from (flag, AWS_REGION, profile), unless an endpoint of its own
+        // takes any name.
+        if config.endpoint_url().is_none() {
+            crate::regions::check(&region)?;
         }
         let mut home_account = None;
         if let Some((arn, session, external_id)) = &opts.assume_role {
@@ -377,6 +387,9 @@ impl Context {
         let mut builder = current.config.to_builder();
         if let Some(r) = region {
             check_region(r).map_err(|m| place_error("EnterRegion", m))?;
+            if current.config.endpoint_url().is_none() {
+                crate::regions::check(r).map_err(|m| place_error("EnterRegion", m))?;
+            }
             builder = builder.region(Region::new(r.to_string()));
         }
         let mut account = None;

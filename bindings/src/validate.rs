@@ -35,7 +35,12 @@ const LISTED: usize = 12;
 /// first (edit distance, then the same first letters), ten in all, and how many there are.
 fn invalid_value(path: &Path, value: &str, values: &[String]) -> String {
     if values.len() <= LISTED {
-        return format!("{path}: invalid value {value:?}; allowed: {}", values.join(", "));
+        // A value right but for its case (`http` for `HTTP`) is pointed at.
+        let hint = match values.iter().find(|v| v.eq_ignore_ascii_case(value)) {
+            Some(v) => format!(" (did you mean {v}?)"),
+            None => String::new(),
+        };
+        return format!("{path}: invalid value {value:?}{hint}; allowed: {}", values.join(", "));
     }
     let close = closest(value, values.iter().map(String::as_str));
     let lower = value.to_ascii_lowercase();
@@ -114,7 +119,16 @@ fn check_value(table: &Table, shape: &'static Shape, v: &Dynamic, path: &Path, p
                 Some(s) if !shape.values.is_empty() && !shape.values.iter().any(|e| e == s.as_str()) => {
                     problems.push(invalid_value(path, s.as_str(), &shape.values));
                 }
-                Some(_) => {}
+                Some(s) => {
+                    let length = s.chars().count();
+                    within(shape, path, length as f64, &format!("{length} character(s) long"), "characters", problems);
+                    if let Some(re) = shape.regex() {
+                        if !re.is_match(s.as_str()) {
+                            let pattern = shape.pattern.as_deref().unwrap_or_default();
+                            problems.push(format!("{path}: {:?} does not match the pattern {pattern}", s.as_str()));
+                        }
+                    }
+                }
             }
         }
         Kind::Integer | Kind::Long if v.is_int() => {
@@ -122,8 +136,15 @@ fn check_value(table: &Table, shape: &'static Shape, v: &Dynamic, path: &Path, p
             if resolved.kind == Kind::Integer {
                 if let Err(e) = i32::from_rhai(v, path) {
                     problems.push(e.to_string());
+                    return;
                 }
             }
+            let n = v.as_int().unwrap_or_default();
+            within(shape, path, n as f64, &format!("{n}"), "", problems);
+        }
+        Kind::Double | Kind::Float if v.is_int() || v.is_float() => {
+            let n = v.as_float().unwrap_or_else(|_| v.as_int().unwrap_or_default() as f64);
+            within(shape, path, n, &format!("{n}"), "", problems);
         }
         Kind::Integer | Kind::Long => wrong("integer", problems),
         Kind::Double | Kind::Float if !(v.is_int() || v.is_float()) => wrong("number", problems),
@@ -143,6 +164,7 @@ fn check_value(table: &Table, shape: &'static Shape, v: &Dynamic, path: &Path, p
         Kind::Blob => wrong("blob or base64 string", problems),
         Kind::List => match v.read_lock::<Array>() {
             Some(items) => {
+                within(shape, path, items.len() as f64, &format!("{} item(s)", items.len()), "items", problems);
                 if let Some(member) = resolved.member {
                     for (i, item) in items.iter().enumerate() {
                         check_value(table, member, item, &Path::Index(path, i), problems);
@@ -167,6 +189,24 @@ fn check_value(table: &Table, shape: &'static Shape, v: &Dynamic, path: &Path, p
         },
         Kind::Double | Kind::Float | Kind::Boolean | Kind::Document | Kind::Other => {}
     }
+}
+
+/// A problem when `measure` (a number's value, a string's or list's length, shown as `shown`) is
+/// outside the shape's `min`..`max`; `unit` names what a length counts, empty for a number.
+fn within(shape: &Shape, path: &Path, measure: f64, shown: &str, unit: &str, problems: &mut Vec<String>) {
+    let (min, max) = (shape.min, shape.max);
+    if min.is_none_or(|m| measure >= m) && max.is_none_or(|m| measure <= m) {
+        return;
+    }
+    let n = |x: f64| if x.fract() == 0.0 { format!("{}", x as i64) } else { format!("{x}") };
+    let unit = if unit.is_empty() { String::new() } else { format!(" {unit}") };
+    let range = match (min, max) {
+        (Some(lo), Some(hi)) => format!("{} to {}{unit}", n(lo), n(hi)),
+        (Some(lo), None) => format!("at least {}{unit}", n(lo)),
+        (None, Some(hi)) => format!("at most {}{unit}", n(hi)),
+        (None, None) => return,
+    };
+    problems.push(format!("{path}: {shown} is out of range; allowed: {range}"));
 }
 
 /// Valid names close to `key`: same letters ignoring case, or within a small edit distance.

@@ -35,12 +35,38 @@ impl Diagnostic {
 }
 
 pub fn parse_error(file: &Path, e: &ParseError) -> Diagnostic {
-    Diagnostic {
-        title: format!("syntax: {}", e.err_type()),
-        file: file.to_path_buf(),
-        pos: e.position(),
-        notes: vec![],
+    let text = std::fs::read_to_string(file).unwrap_or_default();
+    parse_error_in(file, &text, e)
+}
+
+/// As [`parse_error`], for source text at hand (the REPL's line).
+pub fn parse_error_in(file: &Path, text: &str, e: &ParseError) -> Diagnostic {
+    let line = e.position().line().and_then(|l| text.lines().nth(l - 1)).unwrap_or_default();
+    let mut notes = Vec::new();
+    if bare_map(line) {
+        notes.push("object maps are written #{ key: value }; `{ ... }` alone is a block of statements".to_string());
     }
+    Diagnostic { title: format!("syntax: {}", e.err_type()), file: file.to_path_buf(), pos: e.position(), notes }
+}
+
+/// Whether a line has `{ key:` without the `#` that makes it an object map.
+fn bare_map(line: &str) -> bool {
+    let bytes = line.as_bytes();
+    line.match_indices('{').any(|(i, _)| {
+        if i > 0 && bytes[i - 1] == b'#' {
+            return false;
+        }
+        let rest = line[i + 1..].trim_start();
+        let key: String = rest.chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '_' || *c == '"').collect();
+        !key.is_empty()
+            && rest[key.len()..].trim_start().starts_with(':')
+            && !rest[key.len()..].trim_start().starts_with("::")
+    })
+}
+
+/// Whether the error is a syntax error, in the runbook or in a module it imports.
+pub fn is_syntax(e: &EvalAltResult) -> bool {
+    matches!(innermost(e), EvalAltResult::ErrorParsing(..))
 }
 
 /// Walks through module and function-call wrappers to the innermost error, keeping track of which
@@ -74,6 +100,13 @@ pub fn runtime_error(root: &Path, file: &Path, e: &EvalAltResult) -> Diagnostic 
     }
     let pos = if err.position().is_none() { outer_pos } else { err.position() };
     let (title, mut notes) = describe(err);
+    // Inside a function: its body sees its parameters and constants, not the script's variables.
+    if let (EvalAltResult::ErrorVariableNotFound(name, _), true) = (err, chain.iter().any(|c| c.starts_with("in "))) {
+        notes.push(format!(
+            "a function does not see the variables of the script around it: pass {name} as a parameter \
+             (fn f({name}) {{ … }}, called as f({name})), or use a closure (|| … {name} …), which captures it"
+        ));
+    }
     chain.reverse();
     notes.append(&mut chain);
     Diagnostic { title, file, pos, notes }
@@ -127,13 +160,19 @@ pub fn is_stop(e: &EvalAltResult) -> bool {
 }
 
 /// The error as the journal's end record keeps it: the AWS error map, or the script error's text.
-pub fn error_value(e: &EvalAltResult) -> serde_json::Value {
+pub fn error_value(root: &Path, file: &Path, e: &EvalAltResult) -> serde_json::Value {
+    // Where it failed, as the diagnostic's `-->` line says: the file the failing line is in.
+    let d = runtime_error(root, file, e);
+    let at = match (d.pos.line(), d.pos.position()) {
+        (Some(line), col) => format!("{}:{line}:{}", d.file.display(), col.unwrap_or(1).max(1)),
+        (None, _) => d.file.display().to_string(),
+    };
     match innermost(e) {
         EvalAltResult::ErrorRuntime(v, _) | EvalAltResult::ErrorTerminated(v, _) if v.is_map() => {
             let full = runbook_bindings::json::to_value(v);
-            serde_json::json!({ "code": full["code"], "message": full["message"], "operation": full["operation"] })
+            serde_json::json!({ "code": full["code"], "message": full["message"], "operation": full["operation"], "at": at })
         }
-        other => serde_json::json!({ "code": "ScriptError", "message": other.to_string() }),
+        _ => serde_json::json!({ "code": "ScriptError", "message": d.title, "at": at }),
     }
 }
 
@@ -319,6 +358,15 @@ fn describe_map(m: &Map) -> (String, Vec<String>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_map_without_its_hash_is_pointed_at() {
+        assert!(bare_map("elbv2::create_target_group({ Name: \"x\" });"));
+        assert!(bare_map("let m = {Name: 1};"));
+        assert!(!bare_map("let m = #{ Name: 1 };"));
+        assert!(!bare_map("if x { ec2::describe_vpcs(); }"));
+        assert!(!bare_map("fn f() { elbv2::describe_load_balancers(); }"));
+    }
 
     #[test]
     fn unknown_functions_get_the_suggestions_help_gives() {

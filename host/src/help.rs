@@ -19,13 +19,29 @@ pub fn help(topic: Option<&str>) -> ExitCode {
 
 pub fn render(topic: Option<&str>) -> Result<String, String> {
     let Some(topic) = topic else { return Ok(overview()) };
+    if topic == "regions" {
+        return Ok(format!(
+            "Regions this build's SDK knows (region, partition, name); any other name needs --endpoint-url:\n{}",
+            runbook_bindings::regions::listing()
+        ));
+    }
     let (module, func) = match topic.split_once("::") {
         Some((m, f)) => (m, Some(f)),
         None => (topic, None),
     };
     let svc = Svc::by_module(module).ok_or_else(|| {
         let names: Vec<&str> = Svc::ALL.iter().map(|s| s.module()).collect();
-        format!("no service {module:?}; services: {}", names.join(", "))
+        // A prefix (`elb` for elbv2) or a near miss (`ec3`).
+        let mut meant: Vec<String> =
+            names.iter().filter(|n| !module.is_empty() && n.starts_with(module)).map(|n| n.to_string()).collect();
+        if meant.is_empty() {
+            meant = runbook_bindings::validate::closest(module, names.iter().copied());
+        }
+        let hint = if meant.is_empty() { String::new() } else { format!("; did you mean {}?", meant.join(" or ")) };
+        format!(
+            "no service {module:?}{hint} (services: {}; `runbook help regions` lists the regions)",
+            names.join(", ")
+        )
     })?;
     let table = svc.table().map_err(|e| e.to_string())?;
     match func {
@@ -50,7 +66,9 @@ fn overview() -> String {
         let text = wrap_words(&words, 35, 100);
         o.push_str(&format!("  {sig:<32} {}\n", text.trim_start()));
     }
-    o.push_str("\nMore: runbook help SERVICE, runbook help SERVICE::FUNCTION, runbook help SERVICE::Shape\n");
+    o.push_str(
+        "\nMore: runbook help SERVICE, runbook help SERVICE::FUNCTION, runbook help SERVICE::Shape, runbook help regions\n",
+    );
     o
 }
 

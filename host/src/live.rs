@@ -1,5 +1,6 @@
 //! Live completion of resource identifiers in the REPL: inside `elbv2::describe_target_health(#{
-//! TargetGroupArn: "`, Tab offers the account's target groups. The read comes from the models
+//! TargetGroupArn: "`, Tab offers the account's target groups, and a name typed there completes to
+//! its ARN. The read comes from the models
 //! (`runbook_bindings::resources`); it runs on a worker thread with its own AWS context (one
 //! attempt, a short timeout, no journal), so an endpoint that does not answer never holds the
 //! prompt longer than [`DEADLINE`]. Answers are kept for [`FRESH`], or until the session writes
@@ -62,7 +63,11 @@ impl Live {
             .collect();
         let Some(answer) = self.answer(&reader, Value::Object(input)) else { return vec![] };
         let mut found = resources::values(&reader, &answer);
-        found.retain(|(value, _)| value.starts_with(&spot.prefix));
+        // What is typed may begin the value, or the resource's name: `web` completes to the ARN
+        // of the target group named web-tg.
+        found.retain(|(value, name)| {
+            value.starts_with(&spot.prefix) || (!spot.prefix.is_empty() && name.starts_with(&spot.prefix))
+        });
         found.dedup();
         found
     }

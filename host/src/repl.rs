@@ -178,7 +178,7 @@ pub fn repl(common: &Common) -> ExitCode {
                 }
                 match session.engine.compile_with_scope(&session.scope, &buffer) {
                     Err(e) if is_incomplete(&e) => continue,
-                    Err(e) => eout!("{}", diagnostics::parse_error(Path::new("<repl>"), &e).render()),
+                    Err(e) => eout!("{}", diagnostics::parse_error_in(Path::new("<repl>"), &buffer, &e).render()),
                     Ok(_) => {
                         let _ = editor.add_history_entry(buffer.trim_end());
                         let text = std::mem::take(&mut buffer);

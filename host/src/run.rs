@@ -134,7 +134,7 @@ pub fn run_file(file: &Path, common: &Common, mode: Mode) -> ExitCode {
         Err(e) => {
             eout!("{}", diagnostics::parse_error(file, &e).render());
             safety.close_journal("failed", Some(serde_json::json!({ "code": "SyntaxError" })), 0, 0.0);
-            return ExitCode::from(1);
+            return ExitCode::from(2);
         }
     };
     ast.set_source(file.to_string_lossy().as_ref());
@@ -158,7 +158,7 @@ pub fn run_file(file: &Path, common: &Common, mode: Mode) -> ExitCode {
                 None if diagnostics::is_stop(e) => "stopped",
                 None => "failed",
             };
-            safety.close_journal(outcome, Some(diagnostics::error_value(e)), calls, secs);
+            safety.close_journal(outcome, Some(diagnostics::error_value(&root, file, e)), calls, secs);
             report(&root, file, e, &ctx.interrupt)
         }
     };
@@ -249,12 +249,14 @@ fn summary(file: &Path, ctx: &Context, safety: &Safety, ok: bool, secs: f64) -> 
     o
 }
 
-/// Prints the diagnostic and picks the exit code: 130 after Ctrl-C, 143 after SIGTERM, 1 otherwise.
+/// Prints the diagnostic and picks the exit code: 130 after Ctrl-C, 143 after SIGTERM, 2 for a
+/// syntax error in an imported module (as in the runbook itself), 1 otherwise.
 pub fn report(root: &Path, file: &Path, e: &EvalAltResult, interrupt: &Interrupt) -> ExitCode {
     let d = diagnostics::runtime_error(root, file, e);
     eout!("{}", d.render());
     match interrupt.signal() {
         Some(sig) => ExitCode::from(128u8.saturating_add(sig as u8)),
+        None if diagnostics::is_syntax(e) => ExitCode::from(2),
         None => ExitCode::from(1),
     }
 }

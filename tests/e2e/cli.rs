@@ -102,7 +102,7 @@ fn the_bash_completion_script_completes_commands_topics_and_run_ids() {
         let program = format!(
             "source {file}\ncomplete -p runbook\nCOMP_WORDS=({words})\nCOMP_CWORD=$(( ${{#COMP_WORDS[@]}} - 1 ))\n\
              COMP_LINE=\"{words}\"\nCOMP_POINT=${{#COMP_LINE}}\nCOMP_TYPE=9\n\
-             _clap_complete_runbook runbook \"${{COMP_WORDS[COMP_CWORD]}}\" \"${{COMP_WORDS[COMP_CWORD-1]}}\"\n\
+             _runbook_complete runbook \"${{COMP_WORDS[COMP_CWORD]}}\" \"${{COMP_WORDS[COMP_CWORD-1]}}\"\n\
              printf '%s\\n' \"${{COMPREPLY[@]}}\"\n",
             file = file.display()
         );
@@ -116,17 +116,19 @@ fn the_bash_completion_script_completes_commands_topics_and_run_ids() {
         assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
         String::from_utf8_lossy(&out.stdout).into_owned()
     };
-    let registered = ask("runbook ''");
+    // The line as typed, up to the cursor at its end (a blank after the last word: a new word).
+    let registered = ask("runbook ");
     assert!(registered.starts_with("complete "), "{registered}");
-    assert!(registered.contains("-F _clap_complete_runbook runbook\n"), "{registered}");
+    assert!(registered.contains("-F _runbook_complete runbook\n"), "{registered}");
     for sub in ["run", "plan", "repl", "params", "runs", "show", "undo", "help", "completions"] {
         assert!(registered.lines().any(|l| l == sub), "{sub} in {registered}");
     }
+    // bash replaces only what follows the last `:` of the word: the candidates are that part.
     let topics = ask("runbook help elbv2::create_t");
-    assert_eq!(topics.lines().skip(1).collect::<Vec<_>>(), ["elbv2::create_target_group", "elbv2::create_trust_store"]);
+    assert_eq!(topics.lines().skip(1).collect::<Vec<_>>(), ["create_target_group", "create_trust_store"]);
     let flags = ask("runbook run --call-t");
     assert!(flags.lines().any(|l| l == "--call-timeout"), "{flags}");
-    let runs = ask("runbook undo ''");
+    let runs = ask("runbook undo ");
     assert!(runs.lines().any(|l| l == id), "{id} in {runs}");
     assert!(runs.lines().any(|l| l == "last"), "{runs}");
 }

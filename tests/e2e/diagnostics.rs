@@ -87,7 +87,8 @@ fn syntax_errors_point_at_the_place() {
     let emu = Emulator::start();
     let file = script("syntax.rhai", "let a = 1;\nlet b = ;\n");
     let out = run(&emu, &file, &[]);
-    assert_eq!(out.code, 1);
+    // A broken runbook file: exit 2, as the README's exit codes say.
+    assert_eq!(out.code, 2);
     let path = file.display();
     assert_eq!(
         out.stderr,

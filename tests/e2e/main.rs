@@ -12,6 +12,7 @@ mod corpus;
 mod crashes;
 mod diagnose;
 mod diagnostics;
+mod edges;
 mod examples;
 mod faults;
 mod fidelity;

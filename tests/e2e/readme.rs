@@ -117,4 +117,41 @@ fn messages_quoted_in_the_readme_are_what_the_binary_prints() {
     let file = script("camel.rhai", "iam::getRole(#{ RoleName: \"x\" });\n");
     let camel = Run::new().args(["run", file.to_str().unwrap()]).output();
     check("iam::get_role", &camel.stderr);
+
+    // Regions, ranges, patterns, case, a map without its `#`: each found before anything is sent.
+    let file = script("vpc_read.rhai", "ec2::describe_vpcs();\n");
+    let region = Run::new().args(["run", file.to_str().unwrap(), "--region", "eu-wst-1"]).output();
+    check("unknown region \"eu-wst-1\"; did you mean eu-west-1?", &region.stderr);
+    let offline = |name: &str, text: &str| {
+        let file = script(name, text);
+        Run::new().env("AWS_ENDPOINT_URL", "http://127.0.0.1:9").args(["run", file.to_str().unwrap()]).output().stderr
+    };
+    let tg = |port: &str, protocol: &str| {
+        format!("elbv2::create_target_group(#{{ Name: \"t\", Protocol: \"{protocol}\", Port: {port}, VpcId: \"vpc-1\" }});\n")
+    };
+    check("Port: 99999 is out of range; allowed: 1 to 65535", &offline("port.rhai", &tg("99999", "HTTP")));
+    check("Protocol: invalid value \"http\" (did you mean HTTP?)", &offline("case.rhai", &tg("80", "http")));
+    let role =
+        |name: &str| format!("iam::create_role(#{{ RoleName: \"{name}\", AssumeRolePolicyDocument: \"{{}}\" }});\n");
+    check(
+        "RoleName: 70 character(s) long is out of range; allowed: 1 to 64 characters",
+        &offline("long.rhai", &role(&"r".repeat(70))),
+    );
+    check("RoleName: \"my role\" does not match the pattern [\\w+=,.@-]+", &offline("space.rhai", &role("my role")));
+    check("object maps are written #{ key: value }", &offline("map.rhai", "ec2::describe_vpcs({ VpcIds: [] });\n"));
+
+    // An endpoint that is not AWS; the README's port stands for whichever one the proxy got.
+    let page = "<html><head><title>501 Not Implemented</title></head></html>".to_string();
+    let proxy = runbook_tests::proxy::Proxy::start("127.0.0.1:9", move |_| runbook_tests::proxy::Action::Fail {
+        status: 501,
+        content_type: "text/html",
+        body: page.clone(),
+    });
+    let not_aws = Run::new().env("AWS_ENDPOINT_URL", &proxy.url).args(["run", file.to_str().unwrap()]).output();
+    check(
+        "http://127.0.0.1:8080 (--endpoint-url or AWS_ENDPOINT_URL) answered HTTP 501 with an HTML page (\"501 Not \
+         Implemented\"), which is not an AWS answer; is the endpoint URL right, and is an AWS API (or an emulator of \
+         one) listening there?",
+        &not_aws.stderr.replace(&proxy.url, "http://127.0.0.1:8080"),
+    );
 }

@@ -256,6 +256,13 @@ fn tab_completes_resource_identifiers_with_the_accounts_values() {
     p.exp_string("\r\n200\r\n").unwrap();
     p.exp_string("runbook> ").unwrap();
 
+    // A name typed where the ARN goes completes to the ARN of the target group of that name.
+    tab(&mut p, "elbv2::describe_target_health(#{ TargetGroupArn: \"live-b", 1);
+    p.send("\" }).query(\"length(TargetHealthDescriptions)\") + 300\r").unwrap();
+    p.flush().unwrap();
+    p.exp_string("\r\n300\r\n").unwrap();
+    p.exp_string("runbook> ").unwrap();
+
     // Subnet ids inside a list, completed from ec2::describe_subnets.
     let subnets: Vec<String> = c.default_subnets().iter().filter_map(|s| s.subnet_id()).map(str::to_string).collect();
     assert!(subnets.len() > 1, "{subnets:?}");

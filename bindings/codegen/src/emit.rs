@@ -521,6 +521,12 @@ fn emit_table(
         if let Some(values) = s.get("enum") {
             e.insert("enum".into(), values.clone());
         }
+        // Bounds: a number's range, a string's or a list's length; a string's pattern.
+        for k in ["min", "max", "pattern"] {
+            if let Some(v) = s.get(k) {
+                e.insert(k.into(), v.clone());
+            }
+        }
         for k in ["member", "key", "value"] {
             if let Some(t) = s[k]["shape"].as_str() {
                 e.insert(k.into(), json!(t));

@@ -8,6 +8,7 @@
 mod emit;
 mod model;
 mod names;
+mod partitions;
 mod sdk;
 
 use std::path::{Path, PathBuf};
@@ -151,6 +152,21 @@ fn run() -> Result<bool, String> {
                 write(&path, text)?;
             }
         }
+    }
+    // The regions, from the partition data of the first service crate (every crate embeds the same).
+    let (krate, version, dir) = crates
+        .iter()
+        .find(|(name, _, _)| name == SERVICES[0].krate)
+        .ok_or_else(|| format!("{} is not in Cargo.lock", SERVICES[0].krate))?;
+    let regions = partitions::generate(dir, krate, version)?;
+    let path = args.out.join("regions.rs");
+    if args.check {
+        if std::fs::read_to_string(&path).unwrap_or_default() != regions {
+            println!("{} differs from what the partition data generates", path.display());
+            clean = false;
+        }
+    } else {
+        write(&path, &regions)?;
     }
     Ok(clean)
 }

@@ -11,3 +11,5 @@ pub mod ecs;
 pub mod elbv2;
 #[rustfmt::skip]
 pub mod iam;
+#[rustfmt::skip]
+pub mod regions;

@@ -238,6 +238,15 @@ pub fn run(file: &Path, common: &Common, fleet: &FleetArgs, plan: bool) -> ExitC
         }
         // Values of the wrong type are refused here, before any target starts, not in one of them.
         if let Err(e) = crate::params::check_types(&root, file, &all) {
+            // A value from the targets file's `set` is named there, not as a --set.
+            let from_file = t.set.keys().find(|k| e.starts_with(&format!("parameter {k}:")));
+            let e = match (from_file, &fleet.targets) {
+                (Some(k), Some(path)) => e.replace(
+                    &format!("(from --set {k}="),
+                    &format!("(from the set of target {label} in {}: {k}=", path.display()),
+                ),
+                _ => e,
+            };
             return fail(&format!("target {label}: {e}"));
         }
     }
@@ -255,6 +264,14 @@ pub fn run(file: &Path, common: &Common, fleet: &FleetArgs, plan: bool) -> ExitC
     let parent = journal::new_run_id();
     let session = format!("runbook-{parent}");
 
+    // Region names first, before any request: a misspelt one is named at once.
+    if endpoint_in_force(common).is_none() {
+        for (t, label) in targets.iter().zip(&labels) {
+            if let Some(Err(e)) = t.region.as_deref().map(runbook_bindings::regions::check) {
+                return fail(&format!("target {label}: {e}; nothing was run anywhere"));
+            }
+        }
+    }
     // Before anything is written anywhere: every target's credentials and account.
     let reached = reach(&targets, common.aws.endpoint_url.as_deref(), &session);
     let unreachable: Vec<(usize, String)> =
@@ -362,7 +379,14 @@ pub fn run(file: &Path, common: &Common, fleet: &FleetArgs, plan: bool) -> ExitC
         let num = |k: &str| end[k].as_u64().map(|n| n.to_string()).unwrap_or_else(|| "-".into());
         let error = match &status {
             Status::Unreachable(e) => e.clone(),
-            _ => end["error"]["message"].as_str().or_else(|| end["error"]["code"].as_str()).unwrap_or("").to_string(),
+            _ => {
+                let what = end["error"]["message"].as_str().or_else(|| end["error"]["code"].as_str()).unwrap_or("");
+                // Where it failed, file and line, before what it was.
+                match end["error"]["at"].as_str() {
+                    Some(at) if !what.is_empty() => format!("{at}: {what}"),
+                    _ => what.to_string(),
+                }
+            }
         };
         let secs = child
             .filter(|_| status != Status::NotStarted)

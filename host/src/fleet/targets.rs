@@ -234,8 +234,11 @@ async fn reach_one(t: &Target, endpoint: Option<&str>, session: &str) -> Result<
         loader = loader.endpoint_url(u);
     }
     let config = loader.load().await;
-    if config.region().is_none() {
+    let Some(region) = config.region() else {
         return Err("no region: pass --regions, --region or AWS_REGION, or give the target a region".into());
+    };
+    if config.endpoint_url().is_none() {
+        runbook_bindings::regions::check(region.as_ref())?;
     }
     let mut credentials = None;
     let config = match &t.role {
