@@ -35,6 +35,11 @@ impl Svc {
         }
     }
 
+    /// An operation as scripts call it: `elbv2::create_target_group`.
+    pub fn function(self, op: &str) -> String {
+        format!("{}::{}", self.module(), function_name(self.module(), op))
+    }
+
     pub fn by_module(name: &str) -> Option<Svc> {
         Svc::ALL.into_iter().find(|s| s.module() == name)
     }
@@ -167,7 +172,7 @@ pub fn send_as(ctx: &Context, svc: Svc, op: &str, input: &Map, write: bool) -> R
                 return Err(crate::denied::explain(ctx, svc, op, e))
             }
             Err(e) if crate::regions::not_reached(e.code()) => return Err(unreached(ctx, e)),
-            Err(e) if e.code() == "InvalidResponse" => return Err(not_aws(ctx, e)),
+            Err(e) if e.code() == "InvalidResponse" => return Err(from_where(ctx, e)),
             Err(e) if started.elapsed() < ctx.propagation_timeout => e,
             other => return other,
         };
@@ -179,8 +184,7 @@ pub fn send_as(ctx: &Context, svc: Svc, op: &str, input: &Map, write: bool) -> R
                 None => return Err(e),
             }
         };
-        let func = function_name(svc.module(), op);
-        eoutln!("[retry] {}::{func}: {} ({why}); again in {delay}s", svc.module(), e.code());
+        eoutln!("[retry] {}: {} ({why}); again in {delay}s", svc.function(op), e.code());
         ctx.sleep(op, delay)?;
         // AWS usually catches up within seconds: once a second for the first ten, then doubling
         // to at most 10 s apart, so that a short lag costs little more than itself.
@@ -192,19 +196,14 @@ pub fn send_as(ctx: &Context, svc: Svc, op: &str, input: &Map, write: bool) -> R
 /// account may not have enabled it.
 fn unreached(ctx: &Context, e: CallError) -> CallError {
     let region = ctx.place().region().map(str::to_string).unwrap_or_default();
-    match e {
-        CallError::Aws { service, operation, code, message, status, request_id, retryable }
-            if crate::regions::opt_in(&region) =>
-        {
-            let message = format!("{message} ({})", crate::regions::opt_in_note(&region));
-            CallError::Aws { service, operation, code, message, status, request_id, retryable }
-        }
-        other => other,
+    if !crate::regions::opt_in(&region) {
+        return e;
     }
+    e.with_message(|message| format!("{message} ({})", crate::regions::opt_in_note(&region)))
 }
 
 /// An answer that is not AWS's, with where it came from and what to check.
-fn not_aws(ctx: &Context, e: CallError) -> CallError {
+fn from_where(ctx: &Context, e: CallError) -> CallError {
     let place = ctx.place();
     let from = match place.endpoint() {
         Some(url) => format!("{url} (--endpoint-url or AWS_ENDPOINT_URL) answered"),
@@ -215,18 +214,7 @@ fn not_aws(ctx: &Context, e: CallError) -> CallError {
     } else {
         "is a proxy between here and AWS answering instead?"
     };
-    match e {
-        CallError::Aws { service, operation, code, message, status, request_id, retryable } => CallError::Aws {
-            message: format!("{from} {message}; {check}"),
-            service,
-            operation,
-            code,
-            status,
-            request_id,
-            retryable,
-        },
-        other => other,
-    }
+    e.with_message(|message| format!("{from} {message}; {check}"))
 }
 
 /// How long a not-found about something just made is retried once a second before backing off.

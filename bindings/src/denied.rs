@@ -31,14 +31,15 @@ pub fn iam_action(svc: Svc, op: &str) -> String {
 /// A denial whose message names the principal and the action; other errors as they are. The
 /// principal is asked of STS when AWS's message does not name it.
 pub fn explain(ctx: &Context, svc: Svc, op: &str, e: CallError) -> CallError {
-    let CallError::Aws { service, operation, code, message, status, request_id, retryable } = e else { return e };
-    if !is_denial(&code) || message.contains(PERFORM) {
-        return CallError::Aws { service, operation, code, message, status, request_id, retryable };
+    let named = matches!(&e, CallError::Aws { message, .. } if message.contains(PERFORM));
+    if !is_denial(e.code()) || named {
+        return e;
     }
     let principal = crate::runtime::caller_arn(ctx).unwrap_or_else(|_| "the caller".into());
-    let said = if message.trim().is_empty() { String::new() } else { format!(" (AWS said: {})", message.trim()) };
-    let message = format!("{principal}{PERFORM}{}{said}", iam_action(svc, op));
-    CallError::Aws { service, operation, code, message, status, request_id, retryable }
+    e.with_message(|message| {
+        let said = if message.trim().is_empty() { String::new() } else { format!(" (AWS said: {})", message.trim()) };
+        format!("{principal}{PERFORM}{}{said}", iam_action(svc, op))
+    })
 }
 
 /// The principal and the action a denial's message names: `(arn:…:user/operator,

@@ -57,6 +57,16 @@ pub fn causes(e: &(dyn std::error::Error + 'static)) -> String {
 }
 
 impl CallError {
+    /// The same AWS error with its message made by `f` from the old one; other errors as they are.
+    pub fn with_message(self, f: impl FnOnce(String) -> String) -> CallError {
+        match self {
+            CallError::Aws { service, operation, code, message, status, request_id, retryable } => {
+                CallError::Aws { message: f(message), service, operation, code, status, request_id, retryable }
+            }
+            other => other,
+        }
+    }
+
     pub fn sdk<E, R>(service: &str, operation: &str, e: SdkError<E, R>) -> CallError
     where
         E: ProvideErrorMetadata + ProvideErrorKind + std::error::Error + 'static,
@@ -85,19 +95,19 @@ impl CallError {
                 // An error body the SDK's parser did not take (an emulator's JSON service answering
                 // in XML, or `<Errors>` nested where its protocol has none): read its code and
                 // message where they stand.
-                let read = match ProvideErrorMetadata::code(err) {
-                    Some(_) => None,
-                    None => ctx.raw().body_text().and_then(|b| code_in_body(&b)),
+                let (code, read_message) = match ProvideErrorMetadata::code(err) {
+                    Some(code) => (code.to_string(), None),
+                    None => match ctx.raw().body_text().and_then(|b| code_in_body(&b)) {
+                        Some(read) => read,
+                        // No code anywhere: whatever answered is not AWS (an HTML page, an empty body).
+                        None => return invalid_response(service, operation, ctx.raw()),
+                    },
                 };
-                let code =
-                    ProvideErrorMetadata::code(err).map(str::to_string).or_else(|| read.as_ref().map(|r| r.0.clone()));
-                // No code anywhere: whatever answered is not AWS (an HTML page, an empty body).
-                let Some(code) = code else { return invalid_response(service, operation, ctx.raw()) };
                 let retryable = err.retryable_error_kind().is_some() || throttling(&code);
                 CallError::Aws {
                     message: ProvideErrorMetadata::message(err)
                         .map(str::to_string)
-                        .or_else(|| read.and_then(|r| r.1))
+                        .or(read_message)
                         .unwrap_or_else(|| DisplayErrorContext(err).to_string()),
                     status: ctx.raw().status(),
                     request_id: err.meta().extra("aws_request_id").map(str::to_string),
@@ -108,23 +118,22 @@ impl CallError {
                 }
             }
             // An error the SDK could not parse in the service's protocol, whose body still says
-            // what it is (a JSON service answered in XML): that error.
-            SdkError::ResponseError(ctx)
-                if ctx.raw().status().is_some_and(|s| s >= 400)
-                    && ctx.raw().body_text().and_then(|b| code_in_body(&b)).is_some() =>
-            {
-                let (code, message) = ctx.raw().body_text().and_then(|b| code_in_body(&b)).unwrap_or_default();
-                CallError::Aws {
-                    retryable: throttling(&code),
-                    message: message.unwrap_or_default(),
-                    status: ctx.raw().status(),
-                    request_id: None,
-                    code,
-                    service,
-                    operation,
+            // what it is (a JSON service answered in XML): that error; else not AWS's answer.
+            SdkError::ResponseError(ctx) => {
+                let failed = ctx.raw().status().is_some_and(|s| s >= 400);
+                match ctx.raw().body_text().filter(|_| failed).and_then(|b| code_in_body(&b)) {
+                    Some((code, message)) => CallError::Aws {
+                        retryable: throttling(&code),
+                        message: message.unwrap_or_default(),
+                        status: ctx.raw().status(),
+                        request_id: None,
+                        code,
+                        service,
+                        operation,
+                    },
+                    None => invalid_response(service, operation, ctx.raw()),
                 }
             }
-            SdkError::ResponseError(ctx) => invalid_response(service, operation, ctx.raw()),
             SdkError::TimeoutError(_) => CallError::Transport {
                 code: "Timeout".into(),
                 message: format!("timed out: {}", causes(&e)),

@@ -501,28 +501,26 @@ pub async fn assume_role_with(
     ))
 }
 
-/// The account `config`'s credentials belong to (STS GetCallerIdentity).
 /// The ARN of the principal the current place's credentials stand for (STS answers it whatever
 /// the principal's policies say).
 pub fn caller_arn(ctx: &Context) -> Result<String, CallError> {
     let config = ctx.place().config.clone();
-    ctx.block_on("sts", "GetCallerIdentity", async move {
-        let who = aws_sdk_sts::Client::new(&config)
-            .get_caller_identity()
-            .send()
-            .await
-            .map_err(|e| CallError::sdk("sts", "GetCallerIdentity", e))?;
-        Ok(who.arn().unwrap_or_default().to_string())
-    })
+    ctx.block_on("sts", "GetCallerIdentity", async move { Ok(caller_identity(&config).await?.1) })
 }
 
+/// The account `config`'s credentials belong to (STS GetCallerIdentity).
 pub async fn caller_account(config: &SdkConfig) -> Result<String, CallError> {
+    Ok(caller_identity(config).await?.0)
+}
+
+/// The account and ARN of the principal `config`'s credentials stand for.
+async fn caller_identity(config: &SdkConfig) -> Result<(String, String), CallError> {
     let who = aws_sdk_sts::Client::new(config)
         .get_caller_identity()
         .send()
         .await
         .map_err(|e| CallError::sdk("sts", "GetCallerIdentity", e))?;
-    Ok(who.account().unwrap_or_default().to_string())
+    Ok((who.account().unwrap_or_default().to_string(), who.arn().unwrap_or_default().to_string()))
 }
 
 fn place_error(operation: &str, message: String) -> CallError {

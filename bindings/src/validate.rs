@@ -120,8 +120,7 @@ fn check_value(table: &Table, shape: &'static Shape, v: &Dynamic, path: &Path, p
                     problems.push(invalid_value(path, s.as_str(), &shape.values));
                 }
                 Some(s) => {
-                    let length = s.chars().count();
-                    within(shape, path, length as f64, &format!("{length} character(s) long"), "characters", problems);
+                    within(shape, path, Measure::Characters(s.as_str()), problems);
                     if let Some(re) = shape.regex() {
                         if !re.is_match(s.as_str()) {
                             let pattern = shape.pattern.as_deref().unwrap_or_default();
@@ -139,12 +138,11 @@ fn check_value(table: &Table, shape: &'static Shape, v: &Dynamic, path: &Path, p
                     return;
                 }
             }
-            let n = v.as_int().unwrap_or_default();
-            within(shape, path, n as f64, &format!("{n}"), "", problems);
+            within(shape, path, Measure::Integer(v.as_int().unwrap_or_default()), problems);
         }
         Kind::Double | Kind::Float if v.is_int() || v.is_float() => {
             let n = v.as_float().unwrap_or_else(|_| v.as_int().unwrap_or_default() as f64);
-            within(shape, path, n, &format!("{n}"), "", problems);
+            within(shape, path, Measure::Number(n), problems);
         }
         Kind::Integer | Kind::Long => wrong("integer", problems),
         Kind::Double | Kind::Float if !(v.is_int() || v.is_float()) => wrong("number", problems),
@@ -164,7 +162,7 @@ fn check_value(table: &Table, shape: &'static Shape, v: &Dynamic, path: &Path, p
         Kind::Blob => wrong("blob or base64 string", problems),
         Kind::List => match v.read_lock::<Array>() {
             Some(items) => {
-                within(shape, path, items.len() as f64, &format!("{} item(s)", items.len()), "items", problems);
+                within(shape, path, Measure::Items(items.len()), problems);
                 if let Some(member) = resolved.member {
                     for (i, item) in items.iter().enumerate() {
                         check_value(table, member, item, &Path::Index(path, i), problems);
@@ -191,15 +189,38 @@ fn check_value(table: &Table, shape: &'static Shape, v: &Dynamic, path: &Path, p
     }
 }
 
-/// A problem when `measure` (a number's value, a string's or list's length, shown as `shown`) is
-/// outside the shape's `min`..`max`; `unit` names what a length counts, empty for a number.
-fn within(shape: &Shape, path: &Path, measure: f64, shown: &str, unit: &str, problems: &mut Vec<String>) {
+/// What a shape's `min` and `max` bound: a number's value, a string's or a list's length.
+#[derive(Clone, Copy)]
+enum Measure<'a> {
+    Integer(rhai::INT),
+    Number(f64),
+    Characters(&'a str),
+    Items(usize),
+}
+
+/// A problem when the measure is outside the shape's `min`..`max`. A string is counted only when
+/// the shape has a bound, and words are made only for a problem: valid input costs nothing.
+fn within(shape: &Shape, path: &Path, what: Measure, problems: &mut Vec<String>) {
     let (min, max) = (shape.min, shape.max);
+    if min.is_none() && max.is_none() {
+        return;
+    }
+    let measure = match what {
+        Measure::Integer(i) => i as f64,
+        Measure::Number(x) => x,
+        Measure::Characters(s) => s.chars().count() as f64,
+        Measure::Items(n) => n as f64,
+    };
     if min.is_none_or(|m| measure >= m) && max.is_none_or(|m| measure <= m) {
         return;
     }
     let n = |x: f64| if x.fract() == 0.0 { format!("{}", x as i64) } else { format!("{x}") };
-    let unit = if unit.is_empty() { String::new() } else { format!(" {unit}") };
+    let (shown, unit) = match what {
+        Measure::Integer(i) => (i.to_string(), ""),
+        Measure::Number(x) => (format!("{x}"), ""),
+        Measure::Characters(_) => (format!("{} character(s) long", n(measure)), " characters"),
+        Measure::Items(_) => (format!("{} item(s)", n(measure)), " items"),
+    };
     let range = match (min, max) {
         (Some(lo), Some(hi)) => format!("{} to {}{unit}", n(lo), n(hi)),
         (Some(lo), None) => format!("at least {}{unit}", n(lo)),

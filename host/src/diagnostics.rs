@@ -11,21 +11,25 @@ pub struct Diagnostic {
 }
 
 impl Diagnostic {
+    /// Where it points: `file:line:col`, or the file alone.
+    pub fn location(&self) -> String {
+        match self.pos.line() {
+            Some(line) => format!("{}:{line}:{}", self.file.display(), self.pos.position().unwrap_or(1).max(1)),
+            None => self.file.display().to_string(),
+        }
+    }
+
     pub fn render(&self) -> String {
         let mut out = format!("error: {}\n", self.title);
-        let shown = self.file.display();
-        match (self.pos.line(), self.pos.position()) {
-            (Some(line), col) => {
-                let col = col.unwrap_or(1).max(1);
-                out.push_str(&format!("  --> {shown}:{line}:{col}\n"));
-                let text = std::fs::read_to_string(&self.file).unwrap_or_default();
-                if let Some(src) = text.lines().nth(line - 1) {
-                    let gutter = line.to_string().len();
-                    let pad = " ".repeat(gutter);
-                    out.push_str(&format!("{pad} |\n{line} | {src}\n{pad} | {}^\n", " ".repeat(col - 1)));
-                }
+        out.push_str(&format!("  --> {}\n", self.location()));
+        if let Some(line) = self.pos.line() {
+            let col = self.pos.position().unwrap_or(1).max(1);
+            let text = std::fs::read_to_string(&self.file).unwrap_or_default();
+            if let Some(src) = text.lines().nth(line - 1) {
+                let gutter = line.to_string().len();
+                let pad = " ".repeat(gutter);
+                out.push_str(&format!("{pad} |\n{line} | {src}\n{pad} | {}^\n", " ".repeat(col - 1)));
             }
-            (None, _) => out.push_str(&format!("  --> {shown}\n")),
         }
         for n in &self.notes {
             out.push_str(&format!("  = {n}\n"));
@@ -160,19 +164,15 @@ pub fn is_stop(e: &EvalAltResult) -> bool {
 }
 
 /// The error as the journal's end record keeps it: the AWS error map, or the script error's text.
-pub fn error_value(root: &Path, file: &Path, e: &EvalAltResult) -> serde_json::Value {
-    // Where it failed, as the diagnostic's `-->` line says: the file the failing line is in.
-    let d = runtime_error(root, file, e);
-    let at = match (d.pos.line(), d.pos.position()) {
-        (Some(line), col) => format!("{}:{line}:{}", d.file.display(), col.unwrap_or(1).max(1)),
-        (None, _) => d.file.display().to_string(),
-    };
+/// `d` is the error's diagnostic, whose `-->` line says where it failed.
+pub fn error_value(d: &Diagnostic, e: &EvalAltResult) -> serde_json::Value {
+    let at = d.location();
     match innermost(e) {
         EvalAltResult::ErrorRuntime(v, _) | EvalAltResult::ErrorTerminated(v, _) if v.is_map() => {
             let full = runbook_bindings::json::to_value(v);
             serde_json::json!({ "code": full["code"], "message": full["message"], "operation": full["operation"], "at": at })
         }
-        _ => serde_json::json!({ "code": "ScriptError", "message": d.title, "at": at }),
+        _ => serde_json::json!({ "code": "ScriptError", "message": &d.title, "at": at }),
     }
 }
 

@@ -158,8 +158,9 @@ pub fn run_file(file: &Path, common: &Common, mode: Mode) -> ExitCode {
                 None if diagnostics::is_stop(e) => "stopped",
                 None => "failed",
             };
-            safety.close_journal(outcome, Some(diagnostics::error_value(&root, file, e)), calls, secs);
-            report(&root, file, e, &ctx.interrupt)
+            let d = diagnostics::runtime_error(&root, file, e);
+            safety.close_journal(outcome, Some(diagnostics::error_value(&d, e)), calls, secs);
+            report(&d, e, &ctx.interrupt)
         }
     };
     if mode == Mode::Plan {
@@ -251,8 +252,7 @@ fn summary(file: &Path, ctx: &Context, safety: &Safety, ok: bool, secs: f64) -> 
 
 /// Prints the diagnostic and picks the exit code: 130 after Ctrl-C, 143 after SIGTERM, 2 for a
 /// syntax error in an imported module (as in the runbook itself), 1 otherwise.
-pub fn report(root: &Path, file: &Path, e: &EvalAltResult, interrupt: &Interrupt) -> ExitCode {
-    let d = diagnostics::runtime_error(root, file, e);
+pub fn report(d: &diagnostics::Diagnostic, e: &EvalAltResult, interrupt: &Interrupt) -> ExitCode {
     eout!("{}", d.render());
     match interrupt.signal() {
         Some(sig) => ExitCode::from(128u8.saturating_add(sig as u8)),

@@ -373,10 +373,8 @@ impl Safety {
         self.note(intent, true)?;
         // Send, and settle any attempt whose answer was lost.
         let started = Instant::now();
-        // A write that adds a new thing each time: what the run made earlier is not this write's,
-        // even where the look-up before it did not show it yet.
-        let adds = look.as_ref().is_some_and(|e| e.again == reconcile::Again::Adds);
-        let seen = reconcile::with_known(before.found(), &if adds { self.made.values() } else { Vec::new() });
+        // What the run made earlier is not this write's, even where the look-up before it lagged.
+        let seen = reconcile::seen(look.as_ref(), before.found(), || self.made.values());
         let sent = reconcile::send(ctx, svc, op, (&input, &value), seen.as_ref(), send);
         let ms = started.elapsed().as_millis() as u64;
         // Outcome.

@@ -174,7 +174,7 @@ pub fn send(
             sent.result = Err(error);
             return sent;
         }
-        let name = format!("{}::{}", svc.module(), crate::call::function_name(svc.module(), op));
+        let name = svc.function(op);
         let duplicate = entry.as_ref().is_some_and(|e| e.duplicate.contains(&error.code()));
         if removes(op) && gone(&error) {
             eoutln!("[reconcile] {name}: an earlier attempt's answer was lost; {} says it is done", error.code());
@@ -271,10 +271,14 @@ pub fn look_patiently(
     }
 }
 
-/// What was there before a write, with the values this run knows it made besides: a write that
-/// adds a new thing each time is found as one that is neither (a look-up before it may have missed
-/// what the run made moments earlier).
-pub fn with_known(before: Option<&Found>, known: &[String]) -> Option<Found> {
+/// What a look-up after the write must not take for the write's: what was there before it, and,
+/// for a write that adds a new thing each time, also the values `known` gives, what this run made
+/// (a look-up before the write may have missed what the run made moments earlier).
+pub fn seen(entry: Option<&Entry>, before: Option<&Found>, known: impl FnOnce() -> Vec<String>) -> Option<Found> {
+    if entry.is_none_or(|e| e.again != Again::Adds) {
+        return before.cloned();
+    }
+    let known = known();
     if known.is_empty() {
         return before.cloned();
     }

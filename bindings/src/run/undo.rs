@@ -411,14 +411,10 @@ fn settle(ctx: &Context, intent: &Value, known: &[String]) -> Settled {
     }
     let read = |s: Svc, o: &str, i: Value| reconcile::read(ctx, s, o, i);
     // What the run's other writes made is not this one's, even where its look-up before it lagged.
-    let seen = if entry.again == reconcile::Again::Adds {
-        reconcile::with_known(before.found(), known)
-    } else {
-        before.found().cloned()
-    };
+    let seen = reconcile::seen(Some(&entry), before.found(), || known.to_vec());
     // Moments after the run ended, AWS may not show yet what the write made: a miss is believed only
     // once it has lasted a while.
-    let name = format!("{}::{}", svc.module(), crate::call::function_name(svc.module(), op));
+    let name = svc.function(op);
     let why = "a look-up may lag behind a write moments ago";
     let patience = reconcile::settle_time(ctx);
     match reconcile::look_patiently(ctx, &name, &entry, &read, (input, seen.as_ref()), patience, why) {
