@@ -16,15 +16,10 @@ pub fn is_denial(code: &str) -> bool {
     matches!(code, "AccessDenied" | "AccessDeniedException" | "UnauthorizedOperation" | "AuthorizationError")
 }
 
-/// The IAM action of an operation: `elasticloadbalancing:CreateListener`.
+/// The IAM action of an operation: `elasticloadbalancing:CreateListener`, the service's prefix
+/// taken from its model (its signing name).
 pub fn iam_action(svc: Svc, op: &str) -> String {
-    let prefix = match svc {
-        Svc::Ecs => "ecs",
-        Svc::Elbv2 => "elasticloadbalancing",
-        Svc::Ec2 => "ec2",
-        Svc::Iam => "iam",
-        Svc::ApplicationAutoscaling => "application-autoscaling",
-    };
+    let prefix = svc.table().map(|t| t.iam_prefix.as_str()).unwrap_or(svc.module());
     format!("{prefix}:{op}")
 }
 

@@ -28,6 +28,7 @@ pub mod regions;
 pub mod resources;
 pub mod runtime;
 pub mod secrets;
+pub mod simulate;
 pub mod table;
 pub mod trace;
 pub mod validate;

@@ -17,6 +17,8 @@ pub struct Table<'a> {
     pub module: String,
     pub service_id: String,
     pub protocol: String,
+    /// The prefix of its IAM actions (`elasticloadbalancing`), from the model's signing name.
+    pub iam_prefix: String,
     pub api_version: String,
     pub botocore: String,
     pub sdk: String,

@@ -40,9 +40,18 @@ static NEWLY_CLOSED: Mutex<Vec<Stream>> = Mutex::new(Vec::new());
 static KEPT: Mutex<Vec<(Stream, String)>> = Mutex::new(Vec::new());
 const KEPT_MAX: usize = 10_000;
 
+/// Whether the lines for stdout go to stderr (while stdout is kept for one document: `policy`).
+static OUT_TO_ERR: AtomicBool = AtomicBool::new(false);
+
+/// Sends the lines for stdout to stderr (`true`) or back to stdout.
+pub fn out_to_err(on: bool) {
+    OUT_TO_ERR.store(on, Ordering::SeqCst);
+}
+
 /// Writes `text` to `stream` as it is (no newline added), and flushes it. A stream that cannot be
 /// written is marked closed; its text is kept for the journal instead.
 pub fn write(stream: Stream, text: &str) {
+    let stream = if stream == Stream::Out && OUT_TO_ERR.load(Ordering::SeqCst) { Stream::Err } else { stream };
     if !CLOSED[stream.index()].load(Ordering::SeqCst) {
         let written = match stream {
             Stream::Out => {

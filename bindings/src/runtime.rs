@@ -184,6 +184,10 @@ impl Place {
             aws_sdk_ec2::Client::from_conf(conf)
         })
     }
+    /// The SDK configuration of this place (credentials, region, endpoint).
+    pub fn sdk_config(&self) -> &SdkConfig {
+        &self.config
+    }
     pub fn iam(&self) -> &aws_sdk_iam::Client {
         self.iam.get_or_init(|| {
             let conf = aws_sdk_iam::config::Builder::from(&self.config).interceptor(self.watch.clone()).build();

@@ -1,4 +1,4 @@
-//! Command-line interface: `run`, `plan`, `repl`, `runs`, `show`, `undo`, `help`.
+//! Command-line interface: `run`, `plan`, `policy`, `repl`, `runs`, `show`, `undo`, `help`.
 
 use clap::{Args, Parser, Subcommand};
 use clap_complete::{ArgValueCandidates, ArgValueCompleter};
@@ -36,6 +36,28 @@ enum Command {
         common: Common,
         #[command(flatten, next_help_heading = "Many targets")]
         fleet: crate::fleet::FleetArgs,
+    },
+    /// Print the IAM policy a runbook's run and its undo need (JSON), from a plan of the run
+    #[command(after_help = "Actions come from a plan against the account the options reach: its reads, its writes, \
+                            the look-ups before each write, and the calls undo would make (in statements of \
+                            their own, Sid Undo…). Permissions IAM checks beside a call are added: tagging on \
+                            create, iam:PassRole, iam:CreateServiceLinkedRole, sts:AssumeRole.")]
+    Policy {
+        /// The runbook (.rhai)
+        file: PathBuf,
+        /// Name the resources the plan knows (names and ARNs the runbook gives) where the action's
+        /// resource type is certain, instead of "*"
+        #[arg(long)]
+        narrow: bool,
+        /// Print as well the trust policy a fleet's --assume-role role needs: who assumes it, an
+        /// account id or a principal's ARN
+        #[arg(long, value_name = "ACCOUNT|ARN")]
+        trust: Option<String>,
+        /// The external id that trust policy asks for
+        #[arg(long = "external-id", value_name = "ID", requires = "trust")]
+        external_id: Option<String>,
+        #[command(flatten)]
+        common: Common,
     },
     /// Show a runbook's opening comment and the parameters it and its imports read
     Params {
@@ -221,6 +243,13 @@ pub fn main() -> ExitCode {
                 return crate::run::fail(&e);
             }
             crate::run::on_script_thread(move || crate::run::run_file(&file, &common, Mode::Plan))
+        }
+        Command::Policy { file, narrow, trust, external_id, common } => {
+            let args = crate::policy::PolicyArgs { narrow, trust, external_id };
+            if let Err(e) = args.check() {
+                return crate::run::fail(&e);
+            }
+            crate::run::on_script_thread(move || crate::run::run_file_for(&file, &common, Mode::Plan, Some(&args)))
         }
         Command::Params { file } => crate::params::show(&file),
         Command::Runs { writes, journal } => crate::runs::list(&journal.dir(), writes),

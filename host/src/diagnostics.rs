@@ -77,6 +77,7 @@ pub fn is_syntax(e: &EvalAltResult) -> bool {
 /// file each function lives in, so the caret points at the line that failed; the calls that led
 /// there follow as notes, innermost first, as a backtrace reads.
 pub fn runtime_error(root: &Path, file: &Path, e: &EvalAltResult) -> Diagnostic {
+    let runbook = file.to_path_buf();
     let mut file = file.to_path_buf();
     let mut err = e;
     let mut chain = Vec::new();
@@ -109,6 +110,13 @@ pub fn runtime_error(root: &Path, file: &Path, e: &EvalAltResult) -> Diagnostic 
         notes.push(format!(
             "a function does not see the variables of the script around it: pass {name} as a parameter \
              (fn f({name}) {{ … }}, called as f({name})), or use a closure (|| … {name} …), which captures it"
+        ));
+    }
+    // A denial: the one permission named, and where all of them are listed.
+    if notes.iter().any(|n| n.contains(" may not call ")) {
+        notes.push(format!(
+            "`runbook policy {}` prints every permission this runbook and its undo need",
+            runbook.display()
         ));
     }
     chain.reverse();

@@ -12,6 +12,7 @@ mod fleet;
 mod help;
 mod live;
 mod params;
+mod policy;
 mod repl;
 mod run;
 mod runs;

@@ -39,12 +39,24 @@ pub fn declared(root: &Path, file: &Path) -> BTreeSet<String> {
     reads(root, file).into_iter().map(|r| r.name).collect()
 }
 
-/// Every `param(...)` read in the runbook and in the runbooks it imports, followed from import to
-/// import as the module resolver finds them (`<root>/<name>.rhai`), the runbook's own first. Only
-/// when an import names its module with an expression rather than a string does every runbook of
-/// the folder count, since any of them could be the one imported.
+/// Every `param(...)` read in the runbook and in the runbooks it imports (see [`files`]), the
+/// runbook's own first.
 pub fn reads(root: &Path, file: &Path) -> Vec<Read> {
     let mut found = Vec::new();
+    for f in files(root, file) {
+        if let Ok(text) = std::fs::read_to_string(&f) {
+            scan(&text, &f, &mut found);
+        }
+    }
+    found
+}
+
+/// The runbook and the runbooks it imports, followed from import to import as the module resolver
+/// finds them (`<root>/<name>.rhai`), the runbook first. Only when an import names its module with
+/// an expression rather than a string does every runbook of the folder count, since any of them
+/// could be the one imported.
+pub fn files(root: &Path, file: &Path) -> Vec<std::path::PathBuf> {
+    let mut order = Vec::new();
     let mut queue = std::collections::VecDeque::from([file.to_path_buf()]);
     let mut seen = BTreeSet::new();
     let mut dynamic = false;
@@ -53,7 +65,7 @@ pub fn reads(root: &Path, file: &Path) -> Vec<Read> {
             continue;
         }
         let Ok(text) = std::fs::read_to_string(&f) else { continue };
-        scan(&text, &f, &mut found);
+        order.push(f);
         for import in imports(&text) {
             match import {
                 Some(module) => queue.push_back(root.join(format!("{module}.rhai"))),
@@ -62,16 +74,12 @@ pub fn reads(root: &Path, file: &Path) -> Vec<Read> {
         }
     }
     if dynamic {
-        let mut files = Vec::new();
-        collect_rhai(root, &mut files, 0);
-        files.sort();
-        for f in files.iter().filter(|f| !seen.contains(*f)) {
-            if let Ok(text) = std::fs::read_to_string(f) {
-                scan(&text, f, &mut found);
-            }
-        }
+        let mut all = Vec::new();
+        collect_rhai(root, &mut all, 0);
+        all.sort();
+        order.extend(all.into_iter().filter(|f| !seen.contains(f)));
     }
-    found
+    order
 }
 
 /// The module of each `import` statement in `text`: `Some(name)` for a string literal, `None` for
@@ -136,7 +144,7 @@ fn scan(text: &str, file: &Path, found: &mut Vec<Read>) {
 }
 
 /// The text with `//` and `/* */` comments blanked (newlines kept), strings left alone.
-fn without_comments(text: &str) -> String {
+pub fn without_comments(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     let mut chars = text.chars().peekable();
     let mut quote: Option<char> = None;

@@ -102,6 +102,12 @@ pub fn credentials_record(profile: Option<String>) -> serde_json::Value {
 }
 
 pub fn run_file(file: &Path, common: &Common, mode: Mode) -> ExitCode {
+    run_file_for(file, common, mode, None)
+}
+
+/// Runs (or plans) a runbook file; with `policy`, plans it quietly (the script's lines go to
+/// stderr) and prints the IAM policy its run and undo need.
+pub fn run_file_for(file: &Path, common: &Common, mode: Mode, policy: Option<&crate::policy::PolicyArgs>) -> ExitCode {
     #[cfg(unix)]
     let parent_pid = std::os::unix::process::parent_id();
     let source = match std::fs::read_to_string(file) {
@@ -127,6 +133,10 @@ pub fn run_file(file: &Path, common: &Common, mode: Mode) -> ExitCode {
         Err(e) => return fail(&e),
     };
     install_signal_handlers(&ctx);
+    if let Some(p) = policy {
+        safety.needs.narrow(p.narrow);
+        runbook_bindings::output::out_to_err(true);
+    }
     let engine = engine::build(ctx.clone(), &root, &limits);
     let started = std::time::Instant::now();
     let mut ast = match engine.compile(&source) {
@@ -163,8 +173,17 @@ pub fn run_file(file: &Path, common: &Common, mode: Mode) -> ExitCode {
             report(&d, e, &ctx.interrupt)
         }
     };
+    if let Some(p) = policy {
+        runbook_bindings::output::out_to_err(false);
+        // A plan that stopped did not see all the run would do: its policy would be short.
+        return match result {
+            Ok(()) => crate::policy::print(file, &ctx, &safety, p),
+            Err(_) => code,
+        };
+    }
     if mode == Mode::Plan {
         out!("{}", redact(&plan_listing(file, &ctx, &safety)));
+        crate::policy::check(file, &ctx, &safety);
     }
     // A failed run that wrote nothing has said all there is in its diagnostic.
     if result.is_ok() || !safety.writes().is_empty() {

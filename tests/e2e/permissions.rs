@@ -5,6 +5,7 @@
 //! bodies whose spaces are encoded as `%20`, as the Rust SDK encodes them.)
 
 use runbook_tests::{script, Emulator};
+use serde_json::{json, Value};
 
 const SETS: &[&str] = &["emulator=true", "propagation_wait=0", "alb_sg_description=ALB-of-rent-a-room"];
 
@@ -79,4 +80,195 @@ fn a_denied_call_stops_the_run_naming_action_and_principal_and_undo_with_rights_
     let after = emu.clients().state();
     let extra: Vec<_> = after.iter().filter(|s| !before.contains(s)).collect();
     assert_eq!(after, before, "left behind: {extra:?}");
+}
+
+/// Makes an IAM user whose only policy is `policy` (as the admin, or before enforcement) and
+/// answers its access key.
+fn user_with_policy(emu: &Emulator, admin: Option<&(String, String)>, name: &str, policy: &Value) -> (String, String) {
+    let text = format!(
+        "iam::create_user(#{{ UserName: \"{name}\" }});\n\
+         iam::put_user_policy(#{{ UserName: \"{name}\", PolicyName: \"from-runbook-policy\", PolicyDocument: `{policy}` }});\n\
+         let key = iam::create_access_key(#{{ UserName: \"{name}\" }}).AccessKey;\n\
+         print(`${{key.AccessKeyId}} ${{key.SecretAccessKey}}`);\n"
+    );
+    let setup = script("user.rhai", &text);
+    let mut run = emu.runbook();
+    if let Some((id, secret)) = admin {
+        run = run.env("AWS_ACCESS_KEY_ID", id).env("AWS_SECRET_ACCESS_KEY", secret);
+    }
+    let out = run.args(["run", setup.to_str().unwrap(), "--show-sensitive"]).output().success();
+    let mut words = out.stdout.split_whitespace();
+    (words.next().expect("a key id").to_string(), words.next().expect("a secret").to_string())
+}
+
+/// `runbook policy FILE --set …` as the admin: the policy document.
+fn policy_of(emu: &Emulator, admin: &(String, String), file: &str, sets: &[&str], extra: &[&str]) -> Value {
+    let mut args = vec!["policy".to_string(), file.to_string()];
+    for s in sets {
+        args.extend(["--set".to_string(), s.to_string()]);
+    }
+    args.extend(extra.iter().map(|s| s.to_string()));
+    let out = emu
+        .runbook()
+        .env("AWS_ACCESS_KEY_ID", &admin.0)
+        .env("AWS_SECRET_ACCESS_KEY", &admin.1)
+        .args(args)
+        .output()
+        .success();
+    serde_json::from_str(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", out.stdout))
+}
+
+/// The emulator's state at home and in the standby region of `cross_region.rhai`, read with
+/// enforcement off for a moment.
+fn state(emu: &Emulator) -> Vec<String> {
+    emu.enforce_iam(false);
+    let mut s = emu.clients().state();
+    let eu = runbook_tests::Clients::in_region(&emu.url, "eu-west-1", None).state();
+    s.extend(eu.into_iter().map(|line| format!("eu-west-1: {line}")));
+    emu.enforce_iam(true);
+    s
+}
+
+/// The document without one action.
+fn without(policy: &Value, action: &str) -> Value {
+    let mut p = policy.clone();
+    let statements = p["Statement"].as_array_mut().expect("statements");
+    for s in statements.iter_mut() {
+        if let Some(actions) = s["Action"].as_array_mut() {
+            actions.retain(|a| a != action);
+        }
+    }
+    statements.retain(|s| s["Action"].as_array().is_some_and(|a| !a.is_empty()));
+    assert_ne!(&p, policy, "{action} is in the policy");
+    p
+}
+
+/// A runbook run, then undone, as a user whose policy is exactly what `runbook policy` printed:
+/// both succeed and leave the emulator as it was. With one action taken away, the run stops
+/// naming it and `runbook policy`, and undo, with the same rights, cleans up.
+fn exactly_enough(emu: &Emulator, admin: &(String, String), file: &str, sets: &[&str], removed: &str, tag: &str) {
+    let policy = policy_of(emu, admin, file, sets, &[]);
+    let actions: Vec<&str> = policy["Statement"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|s| s["Action"].as_array().unwrap())
+        .filter_map(Value::as_str)
+        .collect();
+    assert!(actions.contains(&removed), "{file}: {actions:?}");
+    assert!(actions.iter().all(|a| !a.contains('*')), "no wildcards: {actions:?}");
+    let exact = user_with_policy(emu, Some(admin), &format!("exact-{tag}"), &policy);
+    let short = user_with_policy(emu, Some(admin), &format!("short-{tag}"), &without(&policy, removed));
+    let before = state(emu);
+    let as_user = |(id, secret): &(String, String)| {
+        emu.runbook().env("AWS_ACCESS_KEY_ID", id).env("AWS_SECRET_ACCESS_KEY", secret)
+    };
+
+    let run = as_user(&exact).runbook(file, sets).output();
+    assert_eq!(run.code, 0, "{file} as exact-{tag}:\n{}\n{}", run.stdout, run.stderr);
+    let id = emu.last_journal()[0]["run"].as_str().expect("run id").to_string();
+    assert_ne!(state(emu), before, "{file} made something");
+    let undo = as_user(&exact).args(["undo", &id]).output();
+    assert_eq!(undo.code, 0, "undo of {file} as exact-{tag}:\n{}\n{}", undo.stdout, undo.stderr);
+    assert_eq!(state(emu), before, "{file}: undo as exact-{tag} left something");
+
+    let run = as_user(&short).runbook(file, sets).output();
+    assert_eq!(run.code, 1, "{file} as short-{tag}:\n{}\n{}", run.stdout, run.stderr);
+    assert!(run.stderr.contains(&format!("user/short-{tag} may not call {removed}")), "{}", run.stderr);
+    assert!(run.stderr.contains("`runbook policy /"), "{}", run.stderr);
+    assert!(run.stderr.contains(&format!("{file}` prints every permission")), "{}", run.stderr);
+    let id = emu.last_journal()[0]["run"].as_str().expect("run id").to_string();
+    let undo = as_user(&short).args(["undo", &id]).output();
+    assert_eq!(undo.code, 0, "undo of {file} as short-{tag}:\n{}\n{}", undo.stdout, undo.stderr);
+    assert_eq!(state(emu), before, "{file}: undo as short-{tag} left something");
+}
+
+#[test]
+fn the_policy_runbook_prints_is_exactly_enough_for_the_tutorial_and_examples_and_their_undo() {
+    let emu = Emulator::start();
+    let all = json!({ "Version": "2012-10-17", "Statement": [{ "Effect": "Allow", "Action": "*", "Resource": "*" }] });
+    let admin = user_with_policy(&emu, None, "admin", &all);
+    emu.enforce_iam(true);
+    exactly_enough(&emu, &admin, "runbooks/tutorial.rhai", SETS, "elasticloadbalancing:CreateListener", "tutorial");
+    exactly_enough(&emu, &admin, "examples/vpc.rhai", &[], "ec2:CreateRouteTable", "vpc");
+    // On top of the tutorial's stack, made by the admin.
+    let admin_run = || emu.runbook().env("AWS_ACCESS_KEY_ID", &admin.0).env("AWS_SECRET_ACCESS_KEY", &admin.1);
+    admin_run().runbook("runbooks/tutorial.rhai", SETS).output().success();
+    exactly_enough(&emu, &admin, "examples/path_routing.rhai", &[], "elasticloadbalancing:CreateRule", "paths");
+    exactly_enough(&emu, &admin, "examples/cross_region.rhai", &[], "ec2:AuthorizeSecurityGroupIngress", "regions");
+}
+
+/// The state of one account, read with enforcement off for a moment.
+fn account_state(emu: &Emulator, account: &str) -> Vec<String> {
+    emu.enforce_iam(false);
+    let s = runbook_tests::Clients::in_region(&emu.url, "us-east-1", Some((account, "state-reader"))).state();
+    emu.enforce_iam(true);
+    s
+}
+
+#[test]
+fn a_two_account_fleet_runs_and_undoes_through_roles_made_from_the_policy_and_its_trust() {
+    let emu = Emulator::start();
+    let caller = "arn:aws:iam::123456789012:user/fleet-caller";
+    // The role's policy and its trust, as printed; made in both accounts before enforcement.
+    let admin_all =
+        json!({ "Version": "2012-10-17", "Statement": [{ "Effect": "Allow", "Action": "*", "Resource": "*" }] });
+    let admin = user_with_policy(&emu, None, "admin", &admin_all);
+    let printed = policy_of(&emu, &admin, "runbooks/tutorial.rhai", SETS, &["--trust", caller]);
+    assert_eq!(printed["AssumeRolePolicyDocument"]["Statement"][0]["Principal"]["AWS"], caller, "{printed:#}");
+    let (policy, trust) = (&printed["PolicyDocument"], &printed["AssumeRolePolicyDocument"]);
+    let roles = script(
+        "roles.rhai",
+        &format!(
+            "fn make() {{\n\
+               iam::create_role(#{{ RoleName: \"runbook-target\", AssumeRolePolicyDocument: `{trust}` }});\n\
+               iam::put_role_policy(#{{ RoleName: \"runbook-target\", PolicyName: \"from-runbook-policy\", PolicyDocument: `{policy}` }});\n\
+             }}\n\
+             make();\n\
+             with_target(#{{ account: \"111111111111\", role: \"setup\" }}, || make());\n"
+        ),
+    );
+    // A role whose trust names someone else, for the check before a run.
+    let elsewhere =
+        printed["AssumeRolePolicyDocument"].to_string().replace(caller, "arn:aws:iam::123456789012:user/someone-else");
+    let wrong = script(
+        "wrong.rhai",
+        &format!("iam::create_role(#{{ RoleName: \"trusts-another\", AssumeRolePolicyDocument: `{elsewhere}` }});"),
+    );
+    emu.runbook().args(["run", wrong.to_str().unwrap(), "--no-tag"]).output().success();
+    let made = emu.runbook().args(["run", roles.to_str().unwrap(), "--no-tag"]).output().success();
+    // The names made at home are not taken for the same names made in the other account.
+    assert!(!made.stderr.contains("[retry]"), "{}", made.stderr);
+    let assume = json!({ "Version": "2012-10-17", "Statement": [
+        { "Effect": "Allow", "Action": "sts:AssumeRole", "Resource": "arn:aws:iam::*:role/*" }] });
+    let fleet_caller = user_with_policy(&emu, None, "fleet-caller", &assume);
+    let accounts = ["123456789012", "111111111111"];
+    let before: Vec<Vec<String>> = {
+        emu.enforce_iam(true);
+        accounts.iter().map(|a| account_state(&emu, a)).collect()
+    };
+    let as_caller =
+        || emu.runbook().env("AWS_ACCESS_KEY_ID", &fleet_caller.0).env("AWS_SECRET_ACCESS_KEY", &fleet_caller.1);
+    let mut args = vec!["run", "runbooks/tutorial.rhai", "--accounts", "123456789012,111111111111"];
+    args.extend(["--assume-role", "runbook-target"]);
+    for s in SETS {
+        args.extend(["--set", s]);
+    }
+    // The role that trusts another principal is refused before anything runs.
+    let mut refused = args.clone();
+    refused[3] = "123456789012";
+    refused[5] = "trusts-another";
+    let out = as_caller().args(&refused).output();
+    assert_eq!(out.code, 2, "{}\n{}", out.stdout, out.stderr);
+    assert!(out.stderr.contains("AccessDenied") && out.stderr.contains("trusts-another"), "{}", out.stderr);
+    let run = as_caller().args(&args).output();
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    for (a, b) in accounts.iter().zip(&before) {
+        assert_ne!(&account_state(&emu, a), b, "the tutorial ran in {a}");
+    }
+    let undo = as_caller().args(["undo", "last"]).output();
+    assert_eq!(undo.code, 0, "{}\n{}", undo.stdout, undo.stderr);
+    for (a, b) in accounts.iter().zip(&before) {
+        assert_eq!(&account_state(&emu, a), b, "undo left something in {a}");
+    }
 }

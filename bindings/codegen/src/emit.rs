@@ -557,6 +557,11 @@ fn emit_table(
         "module": svc.module,
         "service_id": models.service["metadata"]["serviceId"],
         "protocol": models.service["metadata"]["protocol"],
+        // The prefix of the service's IAM actions: its SigV4 signing name, which defaults to its
+        // endpoint prefix (`elasticloadbalancing` for elbv2).
+        "iam_prefix": models.service["metadata"]["signingName"]
+            .as_str()
+            .or_else(|| models.service["metadata"]["endpointPrefix"].as_str()),
         "api_version": models.api_version,
         "botocore": botocore_version,
         "sdk": format!("{} {sdk_version}", svc.krate),

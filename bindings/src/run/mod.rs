@@ -16,6 +16,7 @@
 //! journal's inverses ([`undo`]).
 
 pub mod journal;
+pub mod needs;
 pub mod plan;
 pub mod propagation;
 pub mod reconcile;
@@ -92,6 +93,8 @@ pub struct Safety {
     writes: RefCell<Vec<WriteEntry>>,
     /// The writes not sent, and the reads answered from them.
     pub plan: plan::Plan,
+    /// What a plan learns of the permissions its run needs.
+    pub needs: needs::Needs,
     step_all: Cell<bool>,
     asker: Box<dyn Fn(&str) -> Answer>,
     /// The last few reads, with the number of writes made before each.
@@ -121,6 +124,8 @@ impl Default for Safety {
 
 impl Safety {
     pub fn new(mode: Mode, run_id: String, tag: bool) -> Safety {
+        let needs = needs::Needs::default();
+        needs.tagging(tag);
         Safety {
             mode,
             run_id,
@@ -131,6 +136,7 @@ impl Safety {
             seq: Cell::new(0),
             writes: RefCell::new(Vec::new()),
             plan: plan::Plan::default(),
+            needs,
             step_all: Cell::new(false),
             asker: Box::new(step::ask_on_terminal),
             recent: RefCell::new(Vec::new()),
@@ -303,7 +309,9 @@ impl Safety {
         if self.mode == Mode::Plan {
             entry.state = State::Planned;
             self.seq.set(seq);
-            return Ok(self.plan(table, &ctx.place_key(), op, &input, entry));
+            let answer = self.plan(table, &ctx.place_key(), op, &input, entry);
+            self.needs.write(ctx, svc, op, &input, &json::to_value(&answer), &at);
+            return Ok(answer);
         }
         if self.mode == Mode::Step && !self.step_all.get() {
             let where_ = if at.is_empty() { String::new() } else { format!(" ({at})") };
@@ -392,7 +400,7 @@ impl Safety {
                     entry.reconciled = Some(found.id.clone());
                 }
                 let answer = json::to_value(out);
-                self.made.note(op, &value, &answer);
+                self.made.note(&ctx.place_key(), op, &value, &answer);
                 let inverse = undo::inverse(svc, op, &value, &answer, &before);
                 let named = |restores: bool| -> Vec<String> {
                     inverse
@@ -464,6 +472,9 @@ impl Hooks for Safety {
     }
 
     fn answer_read(&self, ctx: &Context, svc: Svc, op: &str, input: &Map) -> Option<Dynamic> {
+        if self.mode == Mode::Plan {
+            self.needs.read(ctx, svc, op, input, &self.site.borrow());
+        }
         self.plan.answer(svc.table().ok()?, &ctx.place_key(), svc, op, input)
     }
 
@@ -483,7 +494,7 @@ impl Hooks for Safety {
         if !propagation::not_found(svc, error) {
             return None;
         }
-        let (what, ago) = self.made.about((svc, op), error, input, ctx.propagation_timeout)?;
+        let (what, ago) = self.made.about((svc, op, &ctx.place_key()), error, input, ctx.propagation_timeout)?;
         Some(format!("{what} was created {} s ago; AWS is eventually consistent", ago.as_secs()))
     }
 

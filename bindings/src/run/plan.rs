@@ -138,6 +138,14 @@ impl Plan {
     }
 }
 
+/// A value of `shape` built from the model alone, every string a placeholder starting with
+/// `label`: what a call nobody planned could take or answer (see `needs`).
+pub fn placeholder(table: &Table, shape: Option<&str>, label: &str) -> Dynamic {
+    let none = Filters::default();
+    let mut b = Builder { table, label: label.to_string(), known: &[], by_shape: None, answer: false, filters: &none };
+    b.output(shape)
+}
+
 /// The values that name what a creating write makes: its top-level string members called `…Name`
 /// (and ECS's `family`), so that later look-ups by those names are answered from the plan.
 fn names_in(op: &str, input: &Map) -> Vec<(String, String)> {

@@ -12,11 +12,29 @@ use serde_json::Value;
 use std::cell::RefCell;
 use std::time::{Duration, Instant};
 
-/// The values that name what this run made, and when.
+/// The values that name what this run made, where and when.
 #[derive(Default)]
 pub struct Made {
-    /// A value, the operation that made it, and when.
-    made: RefCell<Vec<(String, String, Instant)>>,
+    made: RefCell<Vec<Thing>>,
+}
+
+/// A value that names something the run made.
+struct Thing {
+    value: String,
+    /// The operation that made it.
+    op: String,
+    /// Where ([`crate::runtime::Context::place_key`]): the same name elsewhere is something else.
+    place: String,
+    at: Instant,
+}
+
+/// The key of a place the journal records (`{ region, role }`), as
+/// [`crate::runtime::Context::place_key`] makes it there; empty at home.
+pub fn place_key(place: &Value) -> String {
+    if !place.is_object() {
+        return String::new();
+    }
+    format!("{}|{}", place["region"].as_str().unwrap_or(""), place["role"].as_str().unwrap_or(""))
 }
 
 /// Whether an error says that something does not exist, in its service's words.
@@ -133,12 +151,12 @@ fn strings(v: &Value, out: &mut Vec<String>) {
 impl Made {
     /// Notes what a successful write made (the ids and ARNs of its answer, and the names its input
     /// gives), or forgets what it removed.
-    pub fn note(&self, op: &str, input: &Value, output: &Value) {
+    pub fn note(&self, place: &str, op: &str, input: &Value, output: &Value) {
         let mut made = self.made.borrow_mut();
         if removes(op) {
             let mut gone = Vec::new();
             strings(input, &mut gone);
-            made.retain(|(v, _, _)| !gone.contains(v));
+            made.retain(|t| t.place != place || !gone.contains(&t.value));
             return;
         }
         if !makes(op) {
@@ -157,8 +175,8 @@ impl Made {
             }
         }
         for s in found.into_iter().filter(|s| !s.is_empty()) {
-            made.retain(|(v, _, _)| *v != s);
-            made.push((s, op.to_string(), now));
+            made.retain(|t| t.value != s || t.place != place);
+            made.push(Thing { value: s, op: op.to_string(), place: place.to_string(), at: now });
         }
     }
 
@@ -180,7 +198,9 @@ impl Made {
             };
             let age = now.duration_since(at).unwrap_or_default();
             let Some(when) = Instant::now().checked_sub(age) else { continue };
+            let intent = records.iter().find(|r| r["type"] == "intent" && r["seq"] == outcome["seq"]);
             let op = outcome_op(records, &outcome["seq"]);
+            let place = place_key(intent.map(|i| &i["place"]).unwrap_or(&Value::Null));
             let mut values = Vec::new();
             for c in outcome["created"].as_array().into_iter().flatten() {
                 strings(&c["id"], &mut values);
@@ -189,21 +209,21 @@ impl Made {
                 }
             }
             for v in values.into_iter().filter(|v| !v.is_empty()) {
-                made.push((v, op.clone(), when));
+                made.push(Thing { value: v, op: op.clone(), place: place.clone(), at: when });
             }
         }
     }
 
     /// Every value that names something this run made.
     pub fn values(&self) -> Vec<String> {
-        self.made.borrow().iter().map(|(v, _, _)| v.clone()).collect()
+        self.made.borrow().iter().map(|t| t.value.clone()).collect()
     }
 
-    /// The value in `input` this run made within `window` that `error` (a not-found answer of
-    /// `svc`) is about, and how long ago it was made, if any.
+    /// The value in `input` this run made within `window` in `place` that `error` (a not-found
+    /// answer of `svc`) is about, and how long ago it was made, if any.
     pub fn about(
         &self,
-        (svc, failing): (Svc, &str),
+        (svc, failing, place): (Svc, &str, &str),
         error: &CallError,
         input: &Map,
         window: Duration,
@@ -217,8 +237,13 @@ impl Made {
             if hit.is_none() {
                 hit = made
                     .iter()
-                    .find(|(v, op, at)| v == s && at.elapsed() < window && concerns(svc, error, failing, op, v))
-                    .map(|(v, _, at)| (v.clone(), at.elapsed()));
+                    .find(|t| {
+                        t.value == s
+                            && t.place == place
+                            && t.at.elapsed() < window
+                            && concerns(svc, error, failing, &t.op, &t.value)
+                    })
+                    .map(|t| (t.value.clone(), t.at.elapsed()));
             }
         });
         hit
@@ -258,6 +283,7 @@ mod tests {
         let made = Made::default();
         let map = |v: Value| crate::json::from_value(&v).try_cast::<Map>().unwrap();
         made.note(
+            "",
             "CreateSecurityGroup",
             &serde_json::json!({ "GroupName": "web", "Description": "d" }),
             &serde_json::json!({ "GroupId": "sg-0123456789abcdef0" }),
@@ -265,12 +291,12 @@ mod tests {
         let window = Duration::from_secs(120);
         let missing = aws("InvalidGroup.NotFound", "The security group 'sg-0123456789abcdef0' does not exist");
         let by_id = map(serde_json::json!({ "GroupId": "sg-0123456789abcdef0" }));
-        let hit = made.about((Svc::Ec2, "DescribeSecurityGroups"), &missing, &by_id, window);
+        let hit = made.about((Svc::Ec2, "DescribeSecurityGroups", ""), &missing, &by_id, window);
         assert_eq!(hit.map(|h| h.0).as_deref(), Some("sg-0123456789abcdef0"));
         let by_name = aws("InvalidGroup.NotFound", "The security group 'web' does not exist in default VPC");
         assert!(made
             .about(
-                (Svc::Ec2, "DescribeSecurityGroups"),
+                (Svc::Ec2, "DescribeSecurityGroups", ""),
                 &by_name,
                 &map(serde_json::json!({ "GroupNames": ["web"] })),
                 window
@@ -279,19 +305,23 @@ mod tests {
         // Something the run did not make, or made longer ago than the window, is not retried.
         let other = aws("InvalidGroup.NotFound", "The security group 'sg-0fffffffffffffff0' does not exist");
         let by_other = map(serde_json::json!({ "GroupId": "sg-0fffffffffffffff0" }));
-        assert!(made.about((Svc::Ec2, "DescribeSecurityGroups"), &other, &by_other, window).is_none());
-        assert!(made.about((Svc::Ec2, "DescribeSecurityGroups"), &missing, &by_id, Duration::ZERO).is_none());
+        assert!(made.about((Svc::Ec2, "DescribeSecurityGroups", ""), &other, &by_other, window).is_none());
+        assert!(made.about((Svc::Ec2, "DescribeSecurityGroups", ""), &missing, &by_id, Duration::ZERO).is_none());
         // An input that names what the run made, answered about something else it names.
-        made.note("CreateRole", &serde_json::json!({ "RoleName": "app" }), &serde_json::json!({}));
+        made.note("", "CreateRole", &serde_json::json!({ "RoleName": "app" }), &serde_json::json!({}));
         // (The emulator words this one "Policy Document read not attached to role app".)
         let policy = aws("NoSuchEntity", "The role policy with name read cannot be found.");
         let both = map(serde_json::json!({ "RoleName": "app", "PolicyName": "read" }));
-        assert!(made.about((Svc::Iam, "GetRolePolicy"), &policy, &both, window).is_none());
+        assert!(made.about((Svc::Iam, "GetRolePolicy", ""), &policy, &both, window).is_none());
         let role = aws("NoSuchEntity", "The role with name app cannot be found.");
-        assert!(made.about((Svc::Iam, "PutRolePolicy"), &role, &both, window).is_some());
+        assert!(made.about((Svc::Iam, "PutRolePolicy", ""), &role, &both, window).is_some());
         let only = map(serde_json::json!({ "RoleName": "app" }));
-        assert!(made.about((Svc::Iam, "GetRole"), &role, &only, window).is_some());
-        made.note("DeleteSecurityGroup", &serde_json::json!({ "GroupId": "sg-0123456789abcdef0" }), &Value::Null);
-        assert!(made.about((Svc::Ec2, "DescribeSecurityGroups"), &missing, &by_id, window).is_none());
+        assert!(made.about((Svc::Iam, "GetRole", ""), &role, &only, window).is_some());
+        // The same name in another account or region is something else: not retried there.
+        assert!(made
+            .about((Svc::Iam, "GetRole", "us-east-1|arn:aws:iam::111111111111:role/r"), &role, &only, window)
+            .is_none());
+        made.note("", "DeleteSecurityGroup", &serde_json::json!({ "GroupId": "sg-0123456789abcdef0" }), &Value::Null);
+        assert!(made.about((Svc::Ec2, "DescribeSecurityGroups", ""), &missing, &by_id, window).is_none());
     }
 }

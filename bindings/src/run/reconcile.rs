@@ -113,6 +113,23 @@ pub fn entry_for(svc: Svc, op: &str) -> Option<Entry> {
     })
 }
 
+/// The reads an entry's look-up makes for a write with this input, without sending them (each
+/// read is answered with an empty object, so the look-up goes as far as it can).
+pub fn reads_of(entry: &Entry, input: &Value) -> Vec<(Svc, String)> {
+    let seen = std::cell::RefCell::new(Vec::new());
+    let read = |s: Svc, o: &str, _: Value| -> Result<Value, CallError> {
+        let mut seen = seen.borrow_mut();
+        if !seen.iter().any(|(x, y): &(Svc, String)| *x == s && y == o) {
+            seen.push((s, o.to_string()));
+        }
+        Ok(json!({}))
+    };
+    for look in [Look::Before, Look::After(None)] {
+        let _ = entry.find(&read, input, look);
+    }
+    seen.into_inner()
+}
+
 /// Answers that mean "already gone": a delete whose first answer was lost, or undoing twice.
 pub fn gone(e: &CallError) -> bool {
     let code = e.code();
