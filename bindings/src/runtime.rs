@@ -517,6 +517,11 @@ pub async fn caller_account(config: &SdkConfig) -> Result<String, CallError> {
     Ok(caller_identity(config).await?.0)
 }
 
+/// The ARN of the principal `config`'s credentials stand for.
+pub async fn caller_arn_of(config: &SdkConfig) -> Result<String, CallError> {
+    Ok(caller_identity(config).await?.1)
+}
+
 /// The account and ARN of the principal `config`'s credentials stand for.
 async fn caller_identity(config: &SdkConfig) -> Result<(String, String), CallError> {
     let who = aws_sdk_sts::Client::new(config)

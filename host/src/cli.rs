@@ -56,6 +56,9 @@ enum Command {
         /// The external id that trust policy asks for
         #[arg(long = "external-id", value_name = "ID", requires = "trust")]
         external_id: Option<String>,
+        /// Print each action with the runbook line that needs it, as JSON lines (a fleet's check)
+        #[arg(long, hide = true, conflicts_with_all = ["narrow", "trust"])]
+        needs: bool,
         #[command(flatten)]
         common: Common,
     },
@@ -244,8 +247,8 @@ pub fn main() -> ExitCode {
             }
             crate::run::on_script_thread(move || crate::run::run_file(&file, &common, Mode::Plan))
         }
-        Command::Policy { file, narrow, trust, external_id, common } => {
-            let args = crate::policy::PolicyArgs { narrow, trust, external_id };
+        Command::Policy { file, narrow, trust, external_id, needs, common } => {
+            let args = crate::policy::PolicyArgs { narrow, trust, external_id, needs };
             if let Err(e) = args.check() {
                 return crate::run::fail(&e);
             }

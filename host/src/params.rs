@@ -84,14 +84,17 @@ pub fn files(root: &Path, file: &Path) -> Vec<std::path::PathBuf> {
 
 /// The module of each `import` statement in `text`: `Some(name)` for a string literal, `None` for
 /// an expression.
-fn imports(text: &str) -> Vec<Option<&str>> {
+fn imports(text: &str) -> Vec<Option<String>> {
+    // The word in comments and strings is no import: only code counts.
+    let code = without_comments(text);
+    let bare = blank_strings(&code);
     let mut out = Vec::new();
     let mut from = 0;
-    while let Some(i) = text[from..].find("import") {
+    while let Some(i) = bare[from..].find("import") {
         let start = from + i;
         from = start + "import".len();
-        let before = text[..start].chars().next_back();
-        let rest = &text[from..];
+        let before = bare[..start].chars().next_back();
+        let rest = &code[from..];
         let word =
             !before.is_some_and(|c| c.is_alphanumeric() || c == '_') && rest.starts_with(|c: char| c.is_whitespace());
         if !word {
@@ -102,7 +105,45 @@ fn imports(text: &str) -> Vec<Option<&str>> {
             let body = &rest[1..];
             body.find(q).map(|end| &body[..end])
         });
-        out.push(literal);
+        out.push(literal.map(str::to_string));
+    }
+    out
+}
+
+/// The text with the contents of its string literals blanked (their quotes kept), byte for byte,
+/// so that offsets in it are offsets in the text: what is left is code.
+pub fn blank_strings(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars();
+    let mut quote: Option<char> = None;
+    let blank = |out: &mut String, c: char| {
+        if c == '\n' {
+            out.push('\n');
+        } else {
+            out.extend(std::iter::repeat_n(' ', c.len_utf8()));
+        }
+    };
+    while let Some(c) = chars.next() {
+        match quote {
+            Some(q) if c == q => {
+                quote = None;
+                out.push(c);
+            }
+            Some(_) => {
+                blank(&mut out, c);
+                if c == '\\' {
+                    if let Some(n) = chars.next() {
+                        blank(&mut out, n);
+                    }
+                }
+            }
+            None => {
+                if c == '"' || c == '`' {
+                    quote = Some(c);
+                }
+                out.push(c);
+            }
+        }
     }
     out
 }
@@ -355,6 +396,36 @@ pub fn check(given: &BTreeMap<String, String>, declared: &BTreeSet<String>) -> R
     Ok(())
 }
 
+/// [`check`] for the runbook `file` under `root`; a name that another runbook of the folder reads,
+/// one this runbook does not import, is named with it: a value set for the wrong runbook does
+/// nothing, so it is refused.
+pub fn check_for(root: &Path, file: &Path, given: &BTreeMap<String, String>) -> Result<(), String> {
+    let mine = files(root, file);
+    let declared = declared(root, file);
+    check(given, &declared).map_err(|e| {
+        let Some(name) = given.keys().find(|n| !declared.contains(*n)) else { return e };
+        let mut others = Vec::new();
+        collect_rhai(root, &mut others, 0);
+        others.sort();
+        let mut readers = Vec::new();
+        for f in others.iter().filter(|f| !mine.contains(f)) {
+            let mut found = Vec::new();
+            if let Ok(text) = std::fs::read_to_string(f) {
+                scan(&text, f, &mut found);
+            }
+            if let Some(r) = found.iter().find(|r| &r.name == name) {
+                readers.push(format!("{}:{}", r.file.display(), r.line));
+            }
+        }
+        match readers.is_empty() {
+            true => e,
+            false => {
+                format!("{e}; {name} is read by {}, which {} does not import", readers.join(" and "), file.display())
+            }
+        }
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -398,6 +469,17 @@ mod tests {
         write("other.rhai", "let d = param(\"d\", 4);");
         let names = declared(&dir, &dir.join("main.rhai"));
         assert_eq!(names.iter().collect::<Vec<_>>(), ["a", "b", "c"]);
+        // The word in a comment or a string is no import of anything.
+        write(
+            "main.rhai",
+            "// each import runs a step\nimport \"step\";\nprint(\"import it all\"); let a = param(\"a\", 1);",
+        );
+        let names = declared(&dir, &dir.join("main.rhai"));
+        assert_eq!(names.iter().collect::<Vec<_>>(), ["a", "b", "c"]);
+        // A value for a parameter only another runbook reads is refused, naming that runbook.
+        let given = BTreeMap::from([("d".to_string(), "5".to_string())]);
+        let e = check_for(&dir, &dir.join("main.rhai"), &given).unwrap_err();
+        assert!(e.contains(&format!("d is read by {}:1, which", dir.join("other.rhai").display())), "{e}");
         // An import by expression could load any runbook of the folder.
         write("main.rhai", "let m = \"step\"; import m as s; let a = param(\"a\", 1);");
         let names = declared(&dir, &dir.join("main.rhai"));

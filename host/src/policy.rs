@@ -14,6 +14,8 @@ pub struct PolicyArgs {
     /// Who assumes a fleet's role: an account id or a principal's ARN.
     pub trust: Option<String>,
     pub external_id: Option<String>,
+    /// Each need as a JSON line instead of the document (for a fleet's check before its run).
+    pub needs: bool,
 }
 
 impl PolicyArgs {
@@ -35,7 +37,8 @@ fn add_named_calls(file: &Path, ctx: &Context, safety: &Safety) {
     let root = crate::run::runbook_root(file);
     for f in crate::params::files(&root, file) {
         let Ok(text) = std::fs::read_to_string(&f) else { continue };
-        let code = crate::params::without_comments(&text);
+        // Code only: a call named in a comment or a string (a suggested fix) is not made.
+        let code = crate::params::blank_strings(&crate::params::without_comments(&text));
         for (line_no, line) in code.lines().enumerate() {
             let at = format!("{}:{}", f.display(), line_no + 1);
             for (svc, op) in named_calls(line) {
@@ -78,6 +81,12 @@ fn named_calls(line: &str) -> Vec<(Svc, String)> {
 /// Prints the policy document (with `--trust`, the role's policy and its trust policy together).
 pub fn print(file: &Path, ctx: &Context, safety: &Safety, args: &PolicyArgs) -> ExitCode {
     add_named_calls(file, ctx, safety);
+    if args.needs {
+        for n in safety.needs.all() {
+            outln!("{}", serde_json::json!({ "action": n.action, "at": n.at, "undo": n.undo }));
+        }
+        return ExitCode::SUCCESS;
+    }
     let doc = needs::document(&safety.needs.all(), args.narrow);
     let out = match &args.trust {
         Some(who) => serde_json::json!({

@@ -119,9 +119,7 @@ pub fn run_file_for(file: &Path, common: &Common, mode: Mode, policy: Option<&cr
         Ok(s) => s,
         Err(e) => return fail(&e),
     };
-    if let Err(e) =
-        params::check(&sets, &params::declared(&root, file)).and_then(|()| params::check_types(&root, file, &sets))
-    {
+    if let Err(e) = params::check_for(&root, file, &sets).and_then(|()| params::check_types(&root, file, &sets)) {
         return fail(&e);
     }
     let limits = match engine::Limits::parse(&common.limits) {

@@ -4,6 +4,7 @@
 //! it made. (Values without spaces: the emulator's signature check under enforcement rejects form
 //! bodies whose spaces are encoded as `%20`, as the Rust SDK encodes them.)
 
+use runbook_tests::proxy::{Action, Proxy, Request};
 use runbook_tests::{script, Emulator};
 use serde_json::{json, Value};
 
@@ -271,4 +272,75 @@ fn a_two_account_fleet_runs_and_undoes_through_roles_made_from_the_policy_and_it
     for (a, b) in accounts.iter().zip(&before) {
         assert_eq!(&account_state(&emu, a), b, "undo left something in {a}");
     }
+}
+
+/// IAM's policy simulator as AWS answers it, for an emulator that does not offer it: every action
+/// asked is allowed except `denied`. (The answer's shape is recorded from IAM's query protocol.)
+fn simulator(denied: &'static str) -> impl Fn(&Request) -> Action + Send + Sync + 'static {
+    move |r: &Request| {
+        if r.operation() != "SimulatePrincipalPolicy" {
+            return Action::Forward;
+        }
+        let body = String::from_utf8_lossy(&r.body).into_owned();
+        let members: String = body
+            .split('&')
+            .filter(|kv| kv.starts_with("ActionNames.member."))
+            .filter_map(|kv| kv.split_once('=').map(|(_, v)| v.replace("%3A", ":").replace("%3a", ":")))
+            .map(|action| {
+                let decision = if action == denied { "implicitDeny" } else { "allowed" };
+                format!(
+                    "<member><EvalActionName>{action}</EvalActionName><EvalResourceName>*</EvalResourceName>\
+                     <EvalDecision>{decision}</EvalDecision><MatchedStatements/><MissingContextValues/></member>"
+                )
+            })
+            .collect();
+        let body = format!(
+            "<SimulatePrincipalPolicyResponse xmlns=\"https://iam.amazonaws.com/doc/2010-05-08/\">\
+             <SimulatePrincipalPolicyResult><IsTruncated>false</IsTruncated><EvaluationResults>{members}\
+             </EvaluationResults></SimulatePrincipalPolicyResult><ResponseMetadata><RequestId>recorded</RequestId>\
+             </ResponseMetadata></SimulatePrincipalPolicyResponse>"
+        );
+        Action::Fail { status: 200, content_type: "text/xml", body }
+    }
+}
+
+#[test]
+fn a_plan_and_a_fleets_check_list_what_the_simulator_denies_and_say_when_it_cannot_be_asked() {
+    let emu = Emulator::start();
+    let before = emu.clients().state();
+    // The emulator has no simulator: one line says so, and the plan goes on.
+    let plain = emu.runbook().args(["plan", "runbooks/tutorial.rhai", "--set", "emulator=true"]).output().success();
+    let unchecked: Vec<&str> = plain.stderr.lines().filter(|l| l.starts_with("permissions not checked")).collect();
+    assert_eq!(unchecked.len(), 1, "{}", plain.stderr);
+    assert!(unchecked[0].contains("iam:SimulatePrincipalPolicy did not answer"), "{}", unchecked[0]);
+    assert!(plain.stdout.contains("Plan for runbooks/tutorial.rhai"), "{}", plain.stdout);
+
+    // With a simulator that denies one action, the plan lists it with the line that needs it.
+    let proxy = Proxy::start(&emu.url, simulator("elasticloadbalancing:CreateListener"));
+    let through = || emu.runbook().env("AWS_ENDPOINT_URL", &proxy.url);
+    let plan = through().args(["plan", "runbooks/tutorial.rhai", "--set", "emulator=true"]).output().success();
+    assert!(plan.stdout.contains(": 1 of "), "{}", plan.stdout);
+    let line =
+        plan.stdout.lines().find(|l| l.contains("elasticloadbalancing:CreateListener")).expect("the denied action");
+    assert!(line.contains("implicitDeny") && line.contains("runbooks/attach_alb.rhai:"), "{line}");
+    assert!(plan.stdout.contains("`runbook policy runbooks/tutorial.rhai` prints every permission"), "{}", plan.stdout);
+    assert!(!plan.stderr.contains("permissions not checked"), "{}", plan.stderr);
+
+    // A fleet stops before any target runs, naming each target's missing permission.
+    let fleet = through()
+        .args(["run", "runbooks/tutorial.rhai", "--set", "emulator=true", "--regions", "us-east-1,us-west-2"])
+        .output();
+    assert_eq!(fleet.code, 2, "{}\n{}", fleet.stdout, fleet.stderr);
+    assert!(
+        fleet.stderr.contains("2 of 2 targets lack permissions the run needs; nothing was run anywhere"),
+        "{}",
+        fleet.stderr
+    );
+    for region in ["us-east-1", "us-west-2"] {
+        let line = format!("[{region}]   elasticloadbalancing:CreateListener  implicitDeny  ");
+        assert!(fleet.stderr.contains(&line), "{region}: {}", fleet.stderr);
+    }
+    assert_eq!(emu.clients().state(), before, "nothing was made");
+    let journals = std::fs::read_dir(&emu.journal).map(|d| d.count()).unwrap_or(0);
+    assert_eq!(journals, 0, "no run was started");
 }

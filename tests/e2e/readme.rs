@@ -154,4 +154,15 @@ fn messages_quoted_in_the_readme_are_what_the_binary_prints() {
          one) listening there?",
         &not_aws.stderr.replace(&proxy.url, "http://127.0.0.1:8080"),
     );
+
+    // A value for a parameter only another runbook reads; the emulator without a simulator.
+    let other = Run::new().args(["run", "runbooks/tutorial.rhai", "--set", "matcher=300"]).output();
+    check("matcher is read by runbooks/diagnose.rhai:14, which runbooks/tutorial.rhai does not import", &other.stderr);
+    let emu = runbook_tests::Emulator::start();
+    let plan = emu.runbook().args(["plan", "examples/stickiness.rhai"]).output();
+    check(
+        "permissions not checked: iam:SimulatePrincipalPolicy did not answer (InvalidResponse: HTTP 500 with an \
+         HTML page (\"500 Internal Server Error\"), which is not an AWS answer); the endpoint may not offer it",
+        &plan.stderr,
+    );
 }

@@ -11,6 +11,7 @@
 //! and `undo` take the fleet as one run.
 
 mod jobs;
+mod permissions;
 mod record;
 mod targets;
 
@@ -142,6 +143,32 @@ fn batches(sizes: &[String], total: usize) -> Result<Vec<usize>, String> {
     Ok(out)
 }
 
+/// A child's command line in target `t`: `verb FILE`, the values set for all and for it, its
+/// region and profile, and the shared options.
+fn child_args(
+    verb: &str,
+    file: &Path,
+    sets: &std::collections::BTreeMap<String, String>,
+    t: &Target,
+    r: &Reached,
+    common: &Common,
+) -> Vec<String> {
+    let mut args = vec![verb.to_string(), file.to_string_lossy().into_owned()];
+    let mut all = sets.clone();
+    all.extend(t.set.clone());
+    for (k, v) in &all {
+        args.extend(["--set".into(), format!("{k}={v}")]);
+    }
+    if let Some(r) = &t.region {
+        args.extend(["--region".into(), r.clone()]);
+    }
+    if let (Some(p), None) = (&t.profile, &r.credentials) {
+        args.extend(["--profile".into(), p.clone()]);
+    }
+    args.extend(shared_args(common));
+    args
+}
+
 /// The arguments every child gets from the parent's command line, fleet options left out.
 fn shared_args(common: &Common) -> Vec<String> {
     let mut a = Vec::new();
@@ -229,11 +256,10 @@ pub fn run(file: &Path, common: &Common, fleet: &FleetArgs, plan: bool) -> ExitC
         Err(e) => return fail(&e),
     };
     let root = crate::run::runbook_root(file);
-    let declared = crate::params::declared(&root, file);
     for (t, label) in targets.iter().zip(&labels) {
         let mut all = sets.clone();
         all.extend(t.set.clone());
-        if let Err(e) = crate::params::check(&all, &declared) {
+        if let Err(e) = crate::params::check_for(&root, file, &all) {
             return fail(&format!("target {label}: {e}"));
         }
         // Values of the wrong type are refused here, before any target starts, not in one of them.
@@ -289,6 +315,30 @@ pub fn run(file: &Path, common: &Common, fleet: &FleetArgs, plan: bool) -> ExitC
     if unreachable.len() == targets.len() {
         return fail("no target is reachable; nothing was run");
     }
+    // Before a run: the permissions its plan needs, asked of IAM for each target's principal.
+    let mut reached = reached;
+    if !plan {
+        let policy_child = |i: usize| {
+            let (env, remove) =
+                target_env(&targets[i], &labels[i], reached[i].as_ref().ok()?, (&parent, &parent), &session);
+            let r = reached[i].as_ref().ok()?;
+            Some((child_args("policy", file, &sets, &targets[i], r, common), env, remove))
+        };
+        let lacking = permissions::check(&labels, &reached, policy_child);
+        for (i, e) in &lacking {
+            reached[*i] = Err(e.clone());
+        }
+        if !lacking.is_empty() && !fleet.skip_unreachable {
+            return fail(&format!(
+                "{} of {} targets lack permissions the run needs; nothing was run anywhere (--skip-unreachable runs the others)",
+                lacking.len(),
+                targets.len()
+            ));
+        }
+        if reached.iter().all(|r| r.is_err()) {
+            return fail("no target has the permissions the run needs; nothing was run");
+        }
+    }
 
     let dir = common.journal.dir();
     let mut parent_journal = if plan {
@@ -317,20 +367,8 @@ pub fn run(file: &Path, common: &Common, fleet: &FleetArgs, plan: bool) -> ExitC
             continue;
         };
         let child = journal::new_run_id();
-        let mut args = vec![if plan { "plan" } else { "run" }.to_string(), file.to_string_lossy().into_owned()];
-        let mut all = sets.clone();
-        all.extend(t.set.clone());
-        for (k, v) in &all {
-            args.extend(["--set".into(), format!("{k}={v}")]);
-        }
-        if let Some(r) = &t.region {
-            args.extend(["--region".into(), r.clone()]);
-        }
-        if let (Some(p), None) = (&t.profile, &r.credentials) {
-            args.extend(["--profile".into(), p.clone()]);
-        }
+        let mut args = child_args(if plan { "plan" } else { "run" }, file, &sets, t, r, common);
         args.extend(["--journal-dir".into(), dir.to_string_lossy().into_owned()]);
-        args.extend(shared_args(common));
         let (env, remove_env) = target_env(t, &labels[i], r, (&parent, &child), &session);
         job_of_target.push(Some(jobs.len()));
         target_of_job.push(i);

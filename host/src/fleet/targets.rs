@@ -204,6 +204,8 @@ pub struct Reached {
     pub account: String,
     /// Temporary credentials from the assumed role: (key id, secret, session token).
     pub credentials: Option<(String, String, String)>,
+    /// How to reach it from the parent (the check of permissions asks IAM with it).
+    pub config: aws_config::SdkConfig,
 }
 
 /// Resolves every target's credentials (assuming its role) and confirms its account with
@@ -264,7 +266,7 @@ async fn reach_one(t: &Target, endpoint: Option<&str>, session: &str) -> Result<
             return Err(format!("the credentials are for account {account}, not {expected}"));
         }
     }
-    Ok(Reached { account, credentials })
+    Ok(Reached { account, credentials, config })
 }
 
 #[cfg(test)]
