@@ -324,6 +324,17 @@ impl Run {
     }
 }
 
+/// The cases of the bad-input corpus (`tests/corpus/*.rhai`), sorted.
+pub fn corpus_files() -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(root().join("tests/corpus"))
+        .expect("tests/corpus")
+        .map(|e| e.expect("corpus entry").path())
+        .filter(|p| p.extension().is_some_and(|x| x == "rhai"))
+        .collect();
+    files.sort();
+    files
+}
+
 /// Writes a runbook into a fresh temporary folder and returns its path.
 pub fn script(name: &str, text: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("runbook-test-{}-{}", std::process::id(), unique()));

@@ -114,15 +114,21 @@ pub fn at(mut e: Box<EvalAltResult>, nc: &NativeCallContext) -> Box<EvalAltResul
 }
 
 fn operation(ctx: &Context, svc: Svc, op: &str, input: Map, opts: Map) -> Result<Dynamic, Box<EvalAltResult>> {
+    let paginate = call_options(&opts).map_err(|p| option_error(svc, op, &p))?;
+    call::invoke(ctx, svc, op, &input, paginate).map_err(|e| to_script_error(&e))
+}
+
+/// An operation's options map (`#{ paginate: false }`): whether to fetch every page, or the problem.
+pub fn call_options(opts: &Map) -> Result<bool, String> {
     let mut paginate = true;
     for (k, v) in opts.iter() {
         match (k.as_str(), v.as_bool()) {
             ("paginate", Ok(b)) => paginate = b,
-            ("paginate", Err(_)) => return Err(option_error(svc, op, "paginate must be true or false")),
-            (other, _) => return Err(option_error(svc, op, &format!("unknown option {other} (valid: paginate)"))),
+            ("paginate", Err(_)) => return Err("paginate must be true or false".into()),
+            (other, _) => return Err(format!("unknown option {other} (valid: paginate)")),
         }
     }
-    call::invoke(ctx, svc, op, &input, paginate).map_err(|e| to_script_error(&e))
+    Ok(paginate)
 }
 
 fn wait(ctx: &Context, svc: Svc, waiter: &str, input: Map, opts: Map) -> Result<Dynamic, Box<EvalAltResult>> {
@@ -136,18 +142,19 @@ fn deployment_wait(ctx: &Context, input: Map, opts: Map) -> Result<Dynamic, Box<
 }
 
 fn wait_options(svc: Svc, waiter: &str, opts: &Map) -> Result<waiter::WaitOptions, Box<EvalAltResult>> {
+    waiter_options(opts).map_err(|p| option_error(svc, waiter, &p))
+}
+
+/// A waiter's options map (`#{ timeout: 600, delay: 5 }`), or the problem.
+pub fn waiter_options(opts: &Map) -> Result<waiter::WaitOptions, String> {
     let mut o = waiter::WaitOptions::default();
     for (k, v) in opts.iter() {
         let secs = v.as_float().ok().or_else(|| v.as_int().ok().map(|i| i as f64)).filter(|s| *s >= 0.0);
         match (k.as_str(), secs) {
             ("timeout", Some(s)) => o.timeout = Some(s),
             ("delay", Some(s)) => o.delay = Some(s),
-            ("timeout" | "delay", None) => {
-                return Err(option_error(svc, waiter, &format!("{k} must be a non-negative number of seconds")))
-            }
-            (other, _) => {
-                return Err(option_error(svc, waiter, &format!("unknown option {other} (valid: timeout, delay)")))
-            }
+            ("timeout" | "delay", None) => return Err(format!("{k} must be a non-negative number of seconds")),
+            (other, _) => return Err(format!("unknown option {other} (valid: timeout, delay)")),
         }
     }
     Ok(o)

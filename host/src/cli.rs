@@ -1,4 +1,4 @@
-//! Command-line interface: `run`, `plan`, `policy`, `repl`, `runs`, `show`, `undo`, `help`.
+//! Command-line interface: `run`, `plan`, `policy`, `check`, `repl`, `runs`, `show`, `undo`, `help`.
 
 use clap::{Args, Parser, Subcommand};
 use clap_complete::{ArgValueCandidates, ArgValueCompleter};
@@ -61,6 +61,17 @@ enum Command {
         needs: bool,
         #[command(flatten)]
         common: Common,
+    },
+    /// Find the mistakes in runbooks without AWS: unknown functions, inputs the models refuse, bad imports
+    #[command(after_help = "Exit 0 when no mistake is found, 1 when one is, 2 when a path cannot be read. \
+                            No credentials, region or network are used.")]
+    Check {
+        /// Runbook files or folders (every .rhai under them)
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+        /// text, json, or github (annotations for GitHub Actions)
+        #[arg(long, value_enum, default_value = "text")]
+        format: crate::check::Format,
     },
     /// Show a runbook's opening comment and the parameters it and its imports read
     Params {
@@ -255,6 +266,7 @@ pub fn main() -> ExitCode {
             crate::run::on_script_thread(move || crate::run::run_file_for(&file, &common, Mode::Plan, Some(&args)))
         }
         Command::Params { file } => crate::params::show(&file),
+        Command::Check { paths, format } => crate::run::on_script_thread(move || crate::check::run(&paths, format)),
         Command::Runs { writes, journal } => crate::runs::list(&journal.dir(), writes),
         Command::Show { run, journal } => crate::runs::show(&journal.dir(), &run),
         Command::Undo { run, plan, assume_role, concurrency, aws, journal } => {

@@ -3,6 +3,7 @@
 #[macro_use]
 extern crate runbook_bindings;
 
+mod check;
 mod cli;
 mod complete;
 mod definitions;

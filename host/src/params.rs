@@ -84,7 +84,7 @@ pub fn files(root: &Path, file: &Path) -> Vec<std::path::PathBuf> {
 
 /// The module of each `import` statement in `text`: `Some(name)` for a string literal, `None` for
 /// an expression.
-fn imports(text: &str) -> Vec<Option<String>> {
+pub fn imports(text: &str) -> Vec<Option<String>> {
     // The word in comments and strings is no import: only code counts.
     let code = without_comments(text);
     let bare = blank_strings(&code);
@@ -148,7 +148,7 @@ pub fn blank_strings(text: &str) -> String {
     out
 }
 
-fn collect_rhai(dir: &Path, out: &mut Vec<std::path::PathBuf>, depth: usize) {
+pub fn collect_rhai(dir: &Path, out: &mut Vec<std::path::PathBuf>, depth: usize) {
     if depth > 4 {
         return;
     }

@@ -18,12 +18,7 @@ fn header<'a>(text: &'a str, key: &str) -> Vec<&'a str> {
 fn every_bad_input_is_reported_clearly_and_writes_nothing() {
     let emu = Emulator::start();
     let proxy = Proxy::start(&emu.url, |_| Action::Forward);
-    let mut files: Vec<_> = std::fs::read_dir(root().join("tests/corpus"))
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|x| x == "rhai"))
-        .collect();
-    files.sort();
+    let files = runbook_tests::corpus_files();
     assert!(files.len() >= 40, "the corpus has {} cases", files.len());
     let mut failures = Vec::new();
     for file in &files {

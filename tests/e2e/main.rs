@@ -5,6 +5,7 @@
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
 mod api;
+mod authoring;
 mod aws_like;
 mod cli;
 mod compare;

@@ -1,0 +1,140 @@
+//! `runbook check`: the mistakes that can be seen without AWS, at their lines, with no network.
+//! Every shipped runbook and example is clean; each case of the bad-input corpus that a check can
+//! see is caught at the line its run reports; the others are listed here with why.
+
+use runbook_tests::{script, Run};
+
+/// Corpus cases no check without AWS can see, and why.
+const NOT_STATIC: &[(&str, &str)] = &[
+    ("aws_call_limit", "a --limit on the command line, met while running"),
+    ("bad_json_text", "the text is parsed by a helper when it runs"),
+    ("bad_limit_value", "a --limit on the command line"),
+    ("bad_query_expression", "the query is parsed by a helper when it runs"),
+    ("bad_retry_mode_env", "the environment, not the script"),
+    ("deep_recursion", "a run-time limit"),
+    ("endpoint_port_out_of_range", "the endpoint URL, not the script"),
+    ("huge_array", "a run-time limit on a computed value"),
+    ("huge_string", "a run-time limit on a computed value"),
+    ("index_out_of_bounds", "a computed index"),
+    ("invalid_region", "the region, not the script"),
+    ("malformed_endpoint_url", "the endpoint URL, not the script"),
+    ("malformed_set", "a --set on the command line"),
+    ("missing_credentials", "the credentials, not the script"),
+    ("negative_sleep", "a helper's argument, checked when it runs"),
+    ("parameter_of_wrong_type", "a --set on the command line"),
+    ("property_of_unit", "a value that is () only when the script runs"),
+    ("runaway_loop", "a run-time limit"),
+    ("step_without_answers", "the terminal, not the script"),
+    ("throw_from_script", "the script throws on purpose"),
+    ("type_mismatch", "an operator on values the check does not type"),
+    ("uncaught_aws_error", "AWS's answer"),
+    ("unknown_limit", "a --limit on the command line"),
+    ("unknown_parameter", "a --set on the command line"),
+    ("unknown_profile", "the AWS configuration, not the script"),
+    ("unwritable_journal_dir", "the journal folder, not the script"),
+    ("zero_call_timeout", "a command-line option"),
+    ("zero_max_attempts", "a command-line option"),
+];
+
+fn check(args: &[&str]) -> runbook_tests::Output {
+    // No endpoint, region or credentials: a check must not need them.
+    Run::new()
+        .unset("AWS_REGION")
+        .unset("AWS_DEFAULT_REGION")
+        .unset("AWS_ACCESS_KEY_ID")
+        .unset("AWS_SECRET_ACCESS_KEY")
+        .env("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
+        .args(std::iter::once("check").chain(args.iter().copied()))
+        .output()
+}
+
+#[test]
+fn shipped_runbooks_are_clean_and_every_static_corpus_case_is_caught_at_its_line() {
+    let clean = check(&["runbooks", "examples"]);
+    assert_eq!(clean.code, 0, "{}\n{}", clean.stdout, clean.stderr);
+    assert!(clean.stderr.contains("runbook check: 0 mistakes in "), "{}", clean.stderr);
+
+    let all = check(&["tests/corpus"]);
+    assert_eq!(all.code, 1, "{}", all.stderr);
+    let files = runbook_tests::corpus_files();
+    let mut caught = 0;
+    for file in &files {
+        let name = file.file_stem().unwrap().to_string_lossy().into_owned();
+        let text = std::fs::read_to_string(file).unwrap();
+        let rel = format!("tests/corpus/{name}.rhai");
+        let reported: Vec<&str> = all.stdout.lines().filter(|l| l.starts_with(&format!("{rel}:"))).collect();
+        match NOT_STATIC.iter().find(|(n, _)| *n == name) {
+            Some((_, why)) => assert!(reported.is_empty(), "{name} ({why}) is reported: {reported:?}"),
+            None => {
+                let at =
+                    text.lines().find_map(|l| l.strip_prefix("// at: ")).unwrap_or_else(|| panic!("{name}: no // at:"));
+                let line = at.rsplit(':').nth(1).unwrap();
+                assert!(
+                    reported.iter().any(|r| r.starts_with(&format!("{rel}:{line}:"))),
+                    "{name}: expected at {at}, got {reported:?}"
+                );
+                caught += 1;
+            }
+        }
+    }
+    assert!(caught >= 25, "{caught} cases caught");
+    assert_eq!(caught + NOT_STATIC.len(), files.len(), "every corpus case is caught or listed with why");
+}
+
+#[test]
+fn a_check_sees_what_the_walk_reaches_and_leaves_computed_values_to_the_run() {
+    let lib = script("runbooks/lib/tools.rhai", "fn helper(x) { x }\n");
+    let dir = lib.parent().unwrap().parent().unwrap().to_path_buf();
+    std::fs::write(
+        dir.join("main.rhai"),
+        r#"import "lib/tools" as tools;
+let name = param("name", "web");
+let port = param("port", 80);
+// A computed name passes; a literal of the wrong type does not.
+elbv2::create_target_group(#{ Name: name, Protocol: "HTTP", Port: "80", VpcId: `vpc-${name}` });
+tools::helpr(1);
+fn never_called() {
+    ecs::describe_clusters(#{ clusters: ["a"], include: ["TAGS"], bogus: 1 });
+}
+fn stop() {
+    throw "no";
+    print("unreachable");
+}
+ec2::describe_vpcs(#{}, #{}, #{});
+"#,
+    )
+    .unwrap();
+    std::fs::write(dir.join("other.rhai"), "import \"lib/tools\" as t;\nlet port = param(\"port\", \"eighty\");\n")
+        .unwrap();
+    std::fs::write(dir.join("lib/more.rhai"), "import \"main\";\nlet p = param(\"port\", \"x\");\n").unwrap();
+    let out = check(&[dir.join("main.rhai").to_str().unwrap(), "--format", "json"]);
+    assert_eq!(out.code, 1, "{}\n{}", out.stdout, out.stderr);
+    let list: Vec<serde_json::Value> = serde_json::from_str(&out.stdout).expect("JSON");
+    let at =
+        |line: u64| list.iter().filter(|m| m["line"] == line).map(|m| m.to_string()).collect::<Vec<_>>().join("\n");
+    assert!(
+        at(5).contains("Port: expected integer, got string") && !at(5).contains("Name:") && !at(5).contains("VpcId"),
+        "{}",
+        at(5)
+    );
+    assert!(
+        at(6).contains("module tools has no function helpr") && at(6).contains("did you mean tools::helper?"),
+        "{}",
+        at(6)
+    );
+    assert!(at(8).contains("unknown key bogus"), "{}", at(8));
+    assert!(at(12).contains("this can never run: a throw comes before it"), "{}", at(12));
+    assert!(at(14).contains("ec2::describe_vpcs takes"), "{}", at(14));
+    assert_eq!(list.len(), 5, "{list:#?}");
+
+    // GitHub annotations; a path that cannot be read is exit 2.
+    let gh = check(&[dir.join("main.rhai").to_str().unwrap(), "--format", "github"]);
+    let first = gh.stdout.lines().next().unwrap_or_default();
+    assert!(first.starts_with("::error file=") && first.contains(",line=5,col="), "{}", gh.stdout);
+    let missing = check(&["no/such/runbook.rhai"]);
+    assert_eq!(missing.code, 2, "{}", missing.stderr);
+    assert!(missing.stderr.contains("cannot read no/such/runbook.rhai"), "{}", missing.stderr);
+    // A param read with defaults of two types, in a runbook and what it imports.
+    let clash = check(&[dir.join("lib/more.rhai").to_str().unwrap()]);
+    assert!(clash.stdout.contains("param \"port\" is read as string here and as integer at"), "{}", clash.stdout);
+}
