@@ -255,6 +255,9 @@ fn send_once(ctx: &Context, svc: Svc, op: &str, input: &Map, write: bool) -> Res
         });
     }
     ctx.stats.calls.set(ctx.stats.calls.get() + 1);
+    if let Some(answer) = ctx.stand_in.as_ref().and_then(|s| s(svc, op, input)) {
+        return answer;
+    }
     ctx.attempts.begin(write);
     let started = std::time::Instant::now();
     let result = ctx.block_on(svc.module(), op, fut);

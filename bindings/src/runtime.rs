@@ -231,7 +231,13 @@ pub struct Context {
     pub verbose: u8,
     /// The runbook's folder: `read_file` reads inside it (and the current folder).
     pub runbook_dir: Option<std::path::PathBuf>,
+    /// Sees every call about to be sent (after validation), and answers it instead of AWS when it
+    /// stands in for the operation: `runbook test`'s mocks.
+    pub stand_in: Option<std::rc::Rc<StandIn>>,
 }
+
+/// A stand-in for AWS: given a call (service, operation, input), its answer, or `None` to send it.
+pub type StandIn = dyn Fn(crate::call::Svc, &str, &rhai::Map) -> Option<Result<Dynamic, CallError>>;
 
 impl Context {
     /// Loads the AWS configuration (credential chain, profile, region, endpoint) on a new runtime.
@@ -341,6 +347,7 @@ impl Context {
             max_calls: u64::MAX,
             verbose: 0,
             runbook_dir: None,
+            stand_in: None,
         })
     }
 

@@ -8,15 +8,28 @@ use rhai::{Array, Dynamic, Map};
 
 /// Every problem found in `input` for operation `op`; empty when the input is valid.
 pub fn validate(table: &Table, op: &str, input: &Map) -> Vec<String> {
+    against(table, op, input, false)
+}
+
+/// Every problem found in `value` as an answer of operation `op` (its output shape): what a stand-in
+/// for AWS (a test's mock) answers must be something AWS could.
+pub fn validate_output(table: &Table, op: &str, value: &Map) -> Vec<String> {
+    against(table, op, value, true)
+}
+
+/// `value` checked against the operation's input shape, or its output shape.
+fn against(table: &Table, op: &str, value: &Map, output: bool) -> Vec<String> {
     let mut problems = Vec::new();
     let Some(operation) = table.operations.get(op) else {
         return vec![format!("unknown operation {op}")];
     };
-    match operation.input.as_deref().and_then(|s| table.shape(s)) {
-        Some(shape) => check_structure(table, shape, input, &Path::Root, &mut problems),
+    let shape = if output { &operation.output } else { &operation.input };
+    match shape.as_deref().and_then(|s| table.shape(s)) {
+        Some(shape) => check_structure(table, shape, value, &Path::Root, &mut problems),
         None => {
-            if let Some(k) = input.keys().next() {
-                problems.push(format!("unknown key {k}: this operation takes no input"));
+            if let Some(k) = value.keys().next() {
+                let none = if output { "answers nothing" } else { "takes no input" };
+                problems.push(format!("unknown key {k}: this operation {none}"));
             }
         }
     }

@@ -142,6 +142,8 @@ impl Checker {
         let mut global: BTreeSet<String> =
             engine.collect_fn_metadata(None, |info| Some(info.metadata.name.to_string()), true).into_iter().collect();
         global.extend(KEYWORDS.iter().map(|k| k.to_string()));
+        // A test file's helpers (`runbook test`).
+        global.extend(crate::testing::HELPERS.iter().map(|k| k.to_string()));
         Checker { engine, global }
     }
 
@@ -403,6 +405,11 @@ fn service_call(svc: Svc, name: &str, args: &[Expr]) -> Vec<(String, Vec<String>
             _ => vec![],
         };
     };
+    // IAM's policy documents may be written as maps: the run sends their JSON text.
+    let mut map = map;
+    if let (Svc::Iam, Some(shape)) = (svc, table.operations.get(op).and_then(|o| o.input.as_deref())) {
+        runbook_bindings::policy::encode(table, shape, &mut map);
+    }
     let problems: Vec<String> = validate::validate(table, op, &map)
         .into_iter()
         .filter(|p| {

@@ -1,4 +1,4 @@
-//! Command-line interface: `run`, `plan`, `policy`, `check`, `repl`, `runs`, `show`, `undo`, `help`.
+//! Command-line interface: `run`, `plan`, `policy`, `check`, `test`, `repl`, `runs`, `show`, `undo`, `help`.
 
 use clap::{Args, Parser, Subcommand};
 use clap_complete::{ArgValueCandidates, ArgValueCompleter};
@@ -72,6 +72,17 @@ enum Command {
         /// text, json, or github (annotations for GitHub Actions)
         #[arg(long, value_enum, default_value = "text")]
         format: crate::check::Format,
+    },
+    /// Run the fn test_*() of *_test.rhai files, each in a fresh engine, with mocks of AWS operations
+    #[command(after_help = "Helpers: assert(cond[, message]), assert_eq(a, b), expect_error(|| ..., \"Code\"), \
+                            mock(\"svc::function\", |input| answer), aws_error(code, message), calls(\"svc::function\"), \
+                            run_runbook(path[, #{ params }]), plan_of(path[, #{ params }]). Calls no mock stands in \
+                            for go where the options say. Exit 1 when a test fails.")]
+    Test {
+        /// Test files, or folders holding *_test.rhai files (default: the current folder)
+        paths: Vec<PathBuf>,
+        #[command(flatten)]
+        common: Common,
     },
     /// Show a runbook's opening comment and the parameters it and its imports read
     Params {
@@ -266,6 +277,7 @@ pub fn main() -> ExitCode {
             crate::run::on_script_thread(move || crate::run::run_file_for(&file, &common, Mode::Plan, Some(&args)))
         }
         Command::Params { file } => crate::params::show(&file),
+        Command::Test { paths, common } => crate::run::on_script_thread(move || crate::testing::run(&paths, &common)),
         Command::Check { paths, format } => crate::run::on_script_thread(move || crate::check::run(&paths, format)),
         Command::Runs { writes, journal } => crate::runs::list(&journal.dir(), writes),
         Command::Show { run, journal } => crate::runs::show(&journal.dir(), &run),

@@ -152,7 +152,7 @@ pub fn is_interrupt(e: &EvalAltResult) -> bool {
 }
 
 /// The innermost error, below the layers of function calls and imports.
-fn innermost(e: &EvalAltResult) -> &EvalAltResult {
+pub fn innermost(e: &EvalAltResult) -> &EvalAltResult {
     match e {
         EvalAltResult::ErrorInModule(_, inner, _) | EvalAltResult::ErrorInFunctionCall(_, _, inner, _) => {
             innermost(inner)

@@ -18,6 +18,7 @@ mod repl;
 mod run;
 mod runs;
 mod shell;
+mod testing;
 
 fn main() -> std::process::ExitCode {
     cli::main()

@@ -20,9 +20,27 @@ pub struct PolicyArgs {
 
 impl PolicyArgs {
     pub fn check(&self) -> Result<(), String> {
-        match &self.trust {
-            Some(t) if !(t.starts_with("arn:") || t.len() == 12 && t.chars().all(|c| c.is_ascii_digit())) => {
-                Err(format!("--trust {t:?}: expected an account id (12 digits) or a principal's ARN (arn:aws:iam::…)"))
+        if let Some(t) = &self.trust {
+            let account = |s: &str| s.len() == 12 && s.chars().all(|c| c.is_ascii_digit());
+            // arn:PARTITION:iam::ACCOUNT:root|user/…|role/…
+            let parts: Vec<&str> = t.split(':').collect();
+            let principal = parts.len() == 6
+                && parts[0] == "arn"
+                && parts[1].starts_with("aws")
+                && parts[2] == "iam"
+                && parts[3].is_empty()
+                && account(parts[4])
+                && (parts[5] == "root" || parts[5].starts_with("user/") || parts[5].starts_with("role/"));
+            if !account(t) && !principal {
+                return Err(format!(
+                    "--trust {t:?}: expected an account id (12 digits) or a user's or role's ARN \
+                     (arn:aws:iam::111122223333:user/NAME, …:role/NAME, …:root)"
+                ));
+            }
+        }
+        match &self.external_id {
+            Some(id) if id.len() < 2 || id.len() > 1224 => {
+                Err(format!("--external-id {id:?}: an external id is 2 to 1224 characters long"))
             }
             _ => Ok(()),
         }

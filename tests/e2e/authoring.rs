@@ -2,7 +2,7 @@
 //! Every shipped runbook and example is clean; each case of the bad-input corpus that a check can
 //! see is caught at the line its run reports; the others are listed here with why.
 
-use runbook_tests::{script, Run};
+use runbook_tests::{root, script, Emulator, Run};
 
 /// Corpus cases no check without AWS can see, and why.
 const NOT_STATIC: &[(&str, &str)] = &[
@@ -137,4 +137,63 @@ ec2::describe_vpcs(#{}, #{}, #{});
     // A param read with defaults of two types, in a runbook and what it imports.
     let clash = check(&[dir.join("lib/more.rhai").to_str().unwrap()]);
     assert!(clash.stdout.contains("param \"port\" is read as string here and as integer at"), "{}", clash.stdout);
+}
+
+#[test]
+fn runbook_tests_run_with_mocks_or_against_the_emulator_and_failures_name_their_lines() {
+    // The shipped tests stand in for every call: no endpoint is reached.
+    let shipped = Run::new().env("AWS_ENDPOINT_URL", "http://127.0.0.1:9").args(["test", "runbooks"]).output();
+    assert_eq!(shipped.code, 0, "{}\n{}", shipped.stdout, shipped.stderr);
+    assert!(shipped.stdout.ends_with("4 passed, 0 failed\n"), "{}", shipped.stdout);
+    assert!(shipped
+        .stdout
+        .contains("ok     runbooks/create_tg_test.rhai test_refuses_a_target_group_of_another_shape"));
+
+    // Calls no mock stands in for reach the emulator; failures name the line that failed.
+    let emu = Emulator::start();
+    let test = script(
+        "suite/made_test.rhai",
+        r#"fn test_unmocked_calls_reach_the_endpoint() {
+    run_runbook("create_tg.rhai", #{ tg_port: 8080 });
+    assert_eq(calls("elbv2::create_target_group").len(), 1);
+    assert_eq(calls("elbv2::describe_target_groups").len(), 1);
+}
+fn test_a_failing_assertion_names_its_line() {
+    assert(1 + 1 == 3, "arithmetic");
+}
+fn test_a_mock_must_answer_what_aws_could() {
+    mock("ec2::describe_vpcs", |input| #{ Vpcs: [#{ VpcID: "vpc-1" }] });
+    run_runbook("create_tg.rhai");
+}
+fn test_an_aws_error_from_a_mock_is_expected_by_its_code() {
+    mock("elbv2::describe_target_groups", |input| aws_error("AccessDenied", "not you"));
+    expect_error(|| run_runbook("create_tg.rhai"), "AccessDenied");
+}
+"#,
+    );
+    let dir = test.parent().unwrap().to_path_buf();
+    std::fs::create_dir_all(dir.join("lib")).unwrap();
+    std::fs::copy(root().join("runbooks/create_tg.rhai"), dir.join("create_tg.rhai")).unwrap();
+    for lib in ["settings", "aws"] {
+        std::fs::copy(root().join(format!("runbooks/lib/{lib}.rhai")), dir.join(format!("lib/{lib}.rhai"))).unwrap();
+    }
+    let out = emu.runbook().args(["test", dir.to_str().unwrap()]).output();
+    assert_eq!(out.code, 1, "{}\n{}", out.stdout, out.stderr);
+    let file = test.display().to_string();
+    let line = |name: &str| out.stdout.lines().find(|l| l.contains(name)).unwrap_or_default().to_string();
+    assert!(line("test_unmocked_calls_reach_the_endpoint").starts_with("ok "), "{}", out.stdout);
+    assert!(line("test_an_aws_error_from_a_mock").starts_with("ok "), "{}", out.stdout);
+    assert!(
+        line("test_a_failing_assertion").contains(&format!("{file}:7:5: assertion failed: arithmetic")),
+        "{}",
+        out.stdout
+    );
+    let mismatch = line("test_a_mock_must_answer");
+    assert!(
+        mismatch.starts_with("FAILED ") && mismatch.contains(&format!("MockMismatch: the mock set at {file}:10")),
+        "{mismatch}"
+    );
+    assert!(mismatch.contains("unknown key VpcID in Vpcs[0] (did you mean VpcId?)"), "{mismatch}");
+    assert!(out.stdout.ends_with("2 passed, 2 failed\n"), "{}", out.stdout);
+    assert_eq!(emu.clients().target_group("rent-a-room-tg").port(), Some(8080), "made in the emulator");
 }

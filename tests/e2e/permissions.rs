@@ -195,6 +195,14 @@ fn the_policy_runbook_prints_is_exactly_enough_for_the_tutorial_and_examples_and
     // On top of the tutorial's stack, made by the admin.
     let admin_run = || emu.runbook().env("AWS_ACCESS_KEY_ID", &admin.0).env("AWS_SECRET_ACCESS_KEY", &admin.1);
     admin_run().runbook("runbooks/tutorial.rhai", SETS).output().success();
+    // Narrowed over existing things: their ARNs, never a placeholder of something only planned.
+    let narrow = policy_of(&emu, &admin, "runbooks/tutorial.rhai", SETS, &["--narrow"]).to_string();
+    assert!(!narrow.contains('<'), "{narrow}");
+    assert!(
+        narrow
+            .contains("\"Resource\":\"arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/rent-a-room-tg/"),
+        "{narrow}"
+    );
     exactly_enough(&emu, &admin, "examples/path_routing.rhai", &[], "elasticloadbalancing:CreateRule", "paths");
     exactly_enough(&emu, &admin, "examples/cross_region.rhai", &[], "ec2:AuthorizeSecurityGroupIngress", "regions");
 }

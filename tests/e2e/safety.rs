@@ -309,3 +309,57 @@ print(ec2::describe_vpcs(#{ Filters: [#{ Name: "vpc-id", Values: [vpc] }, #{ Nam
         plan.stderr
     );
 }
+
+/// Tags a run set on things that existed: undo puts back the values it replaced and removes only
+/// the keys it added, in EC2, ELBv2 and ECS alike.
+#[test]
+fn undo_of_tags_puts_back_the_values_they_replaced_and_removes_only_the_keys_they_added() {
+    let emu = Emulator::start();
+    let setup = runbook_tests::script(
+        "tagged.rhai",
+        r#"let vpc = ec2::describe_vpcs(#{ Filters: [#{ Name: "isDefault", Values: ["true"] }] }).Vpcs[0].VpcId;
+let prod = [#{ Key: "env", Value: "prod" }];
+let sg = ec2::create_security_group(#{ GroupName: "tagged", Description: "tagged", VpcId: vpc,
+    TagSpecifications: [#{ ResourceType: "security-group", Tags: prod }] }).GroupId;
+let tg = elbv2::create_target_group(#{ Name: "tagged", Protocol: "HTTP", Port: 80, VpcId: vpc, Tags: prod })
+    .TargetGroups[0].TargetGroupArn;
+let cl = ecs::create_cluster(#{ clusterName: "tagged", tags: [#{ key: "env", value: "prod" }] }).cluster.clusterArn;
+print(`${sg} ${tg} ${cl}`);
+"#,
+    );
+    let made = emu.runbook().args(["run", setup.to_str().unwrap()]).output().success();
+    let ids: Vec<&str> = made.stdout.split_whitespace().collect();
+    let (sg, tg, cl) = (ids[0], ids[1], ids[2]);
+    let tags = runbook_tests::script(
+        "retag.rhai",
+        r#"let both = [#{ Key: "env", Value: "staging" }, #{ Key: "owner", Value: "ops" }];
+ec2::create_tags(#{ Resources: [param("sg", "")], Tags: both });
+elbv2::add_tags(#{ ResourceArns: [param("tg", "")], Tags: both });
+ecs::tag_resource(#{ resourceArn: param("cl", ""), tags: [#{ key: "env", value: "staging" }, #{ key: "owner", value: "ops" }] });
+"#,
+    );
+    let read = runbook_tests::script(
+        "read.rhai",
+        r#"let ec2 = ec2::describe_tags(#{ Filters: [#{ Name: "resource-id", Values: [param("sg", "")] }] }).Tags;
+let elb = elbv2::describe_tags(#{ ResourceArns: [param("tg", "")] }).TagDescriptions[0].Tags;
+let ecs = ecs::list_tags_for_resource(#{ resourceArn: param("cl", "") }).tags;
+let pairs = |list, k, v| { let p = list.filter(|t| !t[k].starts_with("runbook:")).map(|t| `${t[k]}=${t[v]}`); p.sort(); p };
+print(`${pairs.call(ec2, "Key", "Value")} ${pairs.call(elb, "Key", "Value")} ${pairs.call(ecs, "key", "value")}`);
+"#,
+    );
+    let sets = [format!("sg={sg}"), format!("tg={tg}"), format!("cl={cl}")];
+    let with_sets = |file: &std::path::Path| {
+        let mut args = vec!["run".to_string(), file.to_string_lossy().into_owned()];
+        for s in &sets {
+            args.extend(["--set".to_string(), s.clone()]);
+        }
+        emu.runbook().args(args).output().success()
+    };
+    assert_eq!(with_sets(&read).stdout.trim(), r#"["env=prod"] ["env=prod"] ["env=prod"]"#);
+    with_sets(&tags);
+    let after = r#"["env=staging", "owner=ops"] ["env=staging", "owner=ops"] ["env=staging", "owner=ops"]"#;
+    assert_eq!(with_sets(&read).stdout.trim(), after);
+    let undo = emu.runbook().args(["undo", "last"]).output().success();
+    assert!(undo.stdout.contains("restored earlier tags on"), "{}", undo.stdout);
+    assert_eq!(with_sets(&read).stdout.trim(), r#"["env=prod"] ["env=prod"] ["env=prod"]"#, "{}", undo.stdout);
+}

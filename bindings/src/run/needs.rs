@@ -76,21 +76,28 @@ impl Needs {
     /// A write counts with what IAM checks beside it and with its undo, as if planned with inputs
     /// and answers that have every member.
     pub fn named(&self, ctx: &Context, svc: Svc, op: &str, at: &str) {
-        let name = action(svc, op);
-        if self.list.borrow().iter().any(|n| n.action == name && !n.undo) {
-            return;
-        }
         let Ok(table) = svc.table() else { return };
         let Some(meta) = table.operations.get(op) else { return };
         if meta.readonly {
-            self.add(name, None, at, false);
+            self.add(action(svc, op), None, at, false);
             return;
         }
-        let label = format!("<{}.{} ", svc.module(), meta.func);
+        // A placeholder like a plan's (`<svc.fn#N `): no resource is narrowed to it.
+        let label = format!("<{}.{}#0 ", svc.module(), meta.func);
         let input = super::plan::placeholder(table, meta.input.as_deref(), &label);
         let input = input.try_cast::<Map>().unwrap_or_default();
         let answer = json::to_value(&super::plan::placeholder(table, meta.output.as_deref(), &label));
-        self.write(ctx, svc, op, &input, &answer, at);
+        // Learnt apart, then added where the plan did not learn it already: an action the plan
+        // met keeps the resources it met it on.
+        let scratch = Needs::default();
+        scratch.tagging(self.tagged.get());
+        scratch.write(ctx, svc, op, &input, &answer, at);
+        for n in scratch.all() {
+            let met = self.list.borrow().iter().any(|m| m.action == n.action && m.undo == n.undo);
+            if !met {
+                self.add(n.action, n.resource, &n.at, n.undo);
+            }
+        }
     }
 
     fn add(&self, action: String, resource: Option<String>, at: &str, undo: bool) {
@@ -278,16 +285,14 @@ pub fn resource(action: &str, input: &Value, w: &Where) -> Option<String> {
             "DeleteLoadBalancer" | "ModifyLoadBalancerAttributes" | "SetSecurityGroups" | "SetSubnets",
         ) => s("LoadBalancerArn"),
         ("elasticloadbalancing", "ModifyListener" | "DeleteListener") => s("ListenerArn"),
-        ("ecs", "CreateCluster") => {
-            Some(arn(prefix, format!("cluster/{}", s("clusterName").unwrap_or("default".into()))))
-        }
+        ("ecs", "CreateCluster") => Some(arn(prefix, format!("cluster/{}", given(input, "clusterName", "default")?))),
         ("ecs", "DeleteCluster") => ecs_arn(s("cluster"), |c| arn(prefix, format!("cluster/{c}"))),
         ("ecs", "CreateService") => {
-            let cluster = ecs_name(s("cluster").unwrap_or("default".into()));
+            let cluster = ecs_name(given(input, "cluster", "default")?);
             Some(arn(prefix, format!("service/{cluster}/{}", s("serviceName")?)))
         }
         ("ecs", "UpdateService" | "DeleteService") => {
-            let cluster = ecs_name(s("cluster").unwrap_or("default".into()));
+            let cluster = ecs_name(given(input, "cluster", "default")?);
             ecs_arn(s("service"), |n| arn(prefix, format!("service/{cluster}/{n}")))
         }
         ("iam", op) if (op.ends_with("Role") || op.ends_with("RolePolicy")) && !op.contains("ServiceLinked") => {
@@ -295,6 +300,16 @@ pub fn resource(action: &str, input: &Value, w: &Where) -> Option<String> {
             Some(global(format!("role/{}", s("RoleName")?)))
         }
         _ => None,
+    }
+}
+
+/// A member's value as given, or its default when the input leaves it out; `None` when it stands
+/// for something only planned.
+fn given(input: &Value, member: &str, default: &str) -> Option<String> {
+    match input.get(member) {
+        None | Some(Value::Null) => Some(default.to_string()),
+        Some(Value::String(v)) if !v.is_empty() && !is_placeholder(v) => Some(v.clone()),
+        Some(_) => None,
     }
 }
 
@@ -530,6 +545,13 @@ mod tests {
         let planned = json!({ "TargetGroupArn": "<elbv2.create_target_group#1 TargetGroups[0].TargetGroupArn>" });
         assert_eq!(resource("elasticloadbalancing:DeleteTargetGroup", &planned, &w), None);
         assert_eq!(resource("elasticloadbalancing:DescribeTargetGroups", &json!({ "Names": ["web"] }), &w), None);
+        // A cluster left out is the default one; one only planned is not known yet.
+        let default = resource("ecs:CreateCluster", &json!({}), &w);
+        assert_eq!(default.as_deref(), Some("arn:aws:ecs:eu-west-1:111122223333:cluster/default"));
+        assert_eq!(
+            resource("ecs:CreateCluster", &json!({ "clusterName": "<ecs.create_cluster#0 clusterName>" }), &w),
+            None
+        );
         let needs = [
             need("elasticloadbalancing:CreateTargetGroup", tg.as_deref(), false),
             need("elasticloadbalancing:DescribeTargetGroups", None, false),

@@ -109,6 +109,9 @@ pub fn entry_for(svc: Svc, op: &str) -> Option<Entry> {
         (ApplicationAutoscaling, "PutScalingPolicy") => entry(Converges, &[], scaling_policy),
         (Elbv2, "ModifyListener") => entry(Converges, &[], listener_settings),
         (ApplicationAutoscaling, "PutScheduledAction") => entry(Converges, &[], scheduled_action),
+        (Elbv2, "AddTags") => entry(Converges, &[], elbv2_tags),
+        (Ec2, "CreateTags") => entry(Converges, &[], ec2_tags),
+        (Ecs, "TagResource") => entry(Converges, &[], ecs_tags),
         _ => return None,
     })
 }
@@ -632,6 +635,71 @@ fn policy(read: Read, i: &Value, _: Look) -> Result<Option<Found>, CallError> {
         .flatten()
         .find(|p| p["PolicyName"] == s(i, "PolicyName") && p["Path"] == json!(path))
         .and_then(|p| found(p["Arn"].as_str()?, json!({ "Policy": p }))))
+}
+
+/// The values the keys a tagging write sets had before it, as `{ "before": [{ resource, key,
+/// value }] }`: found when any of them was set already (undo puts those values back).
+fn tags_before(existing: Vec<(String, String, Value)>, keys: &[String]) -> Option<Found> {
+    let before: Vec<Value> = existing
+        .into_iter()
+        .filter(|(_, k, _)| keys.contains(k))
+        .map(|(r, k, v)| json!({ "resource": r, "key": k, "value": v }))
+        .collect();
+    if before.is_empty() {
+        return None;
+    }
+    let id = before.iter().map(|b| format!("{}={}", b["key"].as_str().unwrap_or("?"), b["value"])).collect::<Vec<_>>();
+    found(format!("tags {}", id.join(", ")), json!({ "before": before }))
+}
+
+fn keys_of(tags: &Value, key: &str) -> Vec<String> {
+    tags.as_array().into_iter().flatten().filter_map(|t| t[key].as_str().map(str::to_string)).collect()
+}
+
+fn elbv2_tags(read: Read, i: &Value, _: Look) -> Result<Option<Found>, CallError> {
+    let out = read(Svc::Elbv2, "DescribeTags", json!({ "ResourceArns": s(i, "ResourceArns") }))?;
+    let existing = out["TagDescriptions"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .flat_map(|d| {
+            let r = d["ResourceArn"].as_str().unwrap_or_default().to_string();
+            d["Tags"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default()
+                .into_iter()
+                .map(move |t| (r.clone(), t["Key"].as_str().unwrap_or_default().to_string(), t["Value"].clone()))
+        })
+        .collect();
+    Ok(tags_before(existing, &keys_of(&i["Tags"], "Key")))
+}
+
+fn ec2_tags(read: Read, i: &Value, _: Look) -> Result<Option<Found>, CallError> {
+    let filters = json!([{ "Name": "resource-id", "Values": s(i, "Resources") }]);
+    let out = read(Svc::Ec2, "DescribeTags", json!({ "Filters": filters }))?;
+    let existing = out["Tags"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|t| {
+            let text = |k: &str| t[k].as_str().unwrap_or_default().to_string();
+            (text("ResourceId"), text("Key"), t["Value"].clone())
+        })
+        .collect();
+    Ok(tags_before(existing, &keys_of(&i["Tags"], "Key")))
+}
+
+fn ecs_tags(read: Read, i: &Value, _: Look) -> Result<Option<Found>, CallError> {
+    let arn = text(i, "resourceArn").to_string();
+    let out = read(Svc::Ecs, "ListTagsForResource", json!({ "resourceArn": arn }))?;
+    let existing = out["tags"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|t| (arn.clone(), t["key"].as_str().unwrap_or_default().to_string(), t["value"].clone()))
+        .collect();
+    Ok(tags_before(existing, &keys_of(&i["tags"], "key")))
 }
 
 fn role_policy(read: Read, i: &Value, _: Look) -> Result<Option<Found>, CallError> {

@@ -110,6 +110,9 @@ pub fn inverse(svc: Svc, op: &str, i: &Value, o: &Value, before: &Before) -> Inv
     if let (Svc::Elbv2, "ModifyListener", Before::Present(found)) = (svc, op, before) {
         return restore_listener(found);
     }
+    if let (Some(tagging), Before::Present(found)) = (Tagging::of(svc, op), before) {
+        return tagging.restore(i, found);
+    }
     let again = reconcile::entry_for(svc, op).map(|e| e.again);
     if again.is_some_and(|a| a != Again::Adds) {
         match before {
@@ -337,6 +340,86 @@ pub fn inverse(svc: Svc, op: &str, i: &Value, o: &Value, before: &Before) -> Inv
         }
     };
     Inverse { created, not_undoable: None, replaced: None }
+}
+
+/// A write that sets tags on resources, in its service's words.
+struct Tagging {
+    svc: Svc,
+    /// The write and its opposite, and their members: resources, the tag list, a tag's key and
+    /// value, and the opposite's list of keys.
+    set: &'static str,
+    unset: &'static str,
+    resources: &'static str,
+    tags: &'static str,
+    key: &'static str,
+    value: &'static str,
+    unset_keys: &'static str,
+}
+
+impl Tagging {
+    fn of(svc: Svc, op: &str) -> Option<Tagging> {
+        let t = |set, unset, resources, tags, key, value, unset_keys| {
+            Some(Tagging { svc, set, unset, resources, tags, key, value, unset_keys })
+        };
+        match (svc, op) {
+            (Svc::Elbv2, "AddTags") => t("AddTags", "RemoveTags", "ResourceArns", "Tags", "Key", "Value", "TagKeys"),
+            (Svc::Ec2, "CreateTags") => t("CreateTags", "DeleteTags", "Resources", "Tags", "Key", "Value", "Tags"),
+            (Svc::Ecs, "TagResource") => {
+                t("TagResource", "UntagResource", "resourceArn", "tags", "key", "value", "tagKeys")
+            }
+            _ => None,
+        }
+    }
+
+    /// The input that names one resource: a list of one, or ECS's single ARN.
+    fn on(&self, resource: &str) -> Value {
+        match self.svc {
+            Svc::Ecs => json!({ self.resources: resource }),
+            _ => json!({ self.resources: [resource] }),
+        }
+    }
+
+    /// Undo of a tagging write some of whose keys were set before it: the keys it added are
+    /// removed, and the values it replaced are put back.
+    fn restore(&self, i: &Value, found: &reconcile::Found) -> Inverse {
+        let before = found.output["before"].as_array().cloned().unwrap_or_default();
+        let resources: Vec<String> = match &i[self.resources] {
+            Value::String(r) => vec![r.clone()],
+            v => v.as_array().into_iter().flatten().filter_map(|r| r.as_str().map(str::to_string)).collect(),
+        };
+        let keys: Vec<String> = i[self.tags]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|t| t[self.key].as_str().map(str::to_string))
+            .collect();
+        let mut created = Vec::new();
+        for r in &resources {
+            let old: Vec<&Value> = before.iter().filter(|b| b["resource"] == r.as_str()).collect();
+            let was = |k: &str| old.iter().any(|b| b["key"] == k);
+            let new: Vec<&String> = keys.iter().filter(|k| !was(k)).collect();
+            if !new.is_empty() {
+                let mut input = self.on(r);
+                input[self.unset_keys] = match self.svc {
+                    // EC2 names the tags to delete as tags.
+                    Svc::Ec2 => json!(new.iter().map(|k| json!({ "Key": k })).collect::<Vec<_>>()),
+                    _ => json!(new),
+                };
+                let undo = vec![step(self.svc, self.unset, input)];
+                created.push(Created { kind: "tags on".into(), id: r.clone(), undo, restores: false });
+            }
+            if !old.is_empty() {
+                let mut input = self.on(r);
+                input[self.tags] = json!(old
+                    .iter()
+                    .map(|b| json!({ self.key: b["key"], self.value: b["value"] }))
+                    .collect::<Vec<_>>());
+                let undo = vec![step(self.svc, self.set, input)];
+                created.push(Created { kind: "earlier tags on".into(), id: r.clone(), undo, restores: true });
+            }
+        }
+        Inverse { created, not_undoable: None, replaced: Some(found.id.clone()) }
+    }
 }
 
 /// A listener's settings as they were before a `ModifyListener`: undo sets them again.
