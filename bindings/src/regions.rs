@@ -26,6 +26,12 @@ const OPT_IN: &[&str] = &[
     "mx-central-1",
 ];
 
+/// The partition a region belongs to (`aws`, `aws-cn`, `aws-us-gov`, …), from the SDK's partition
+/// data; `aws` for a region it does not know (an emulator's).
+pub fn partition(region: &str) -> &'static str {
+    REGIONS.iter().find(|(_, r, _)| *r == region).map(|(p, _, _)| *p).unwrap_or("aws")
+}
+
 /// Whether the SDK knows the region.
 pub fn known(region: &str) -> bool {
     REGIONS.iter().any(|(_, r, _)| *r == region)

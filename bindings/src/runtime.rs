@@ -61,6 +61,16 @@ pub struct AwsOptions {
     pub propagation_timeout: Option<f64>,
 }
 
+impl AwsOptions {
+    /// These options with a region and an endpoint that reach nothing: a context that registers
+    /// the bindings (`runbook check`) or stands in for AWS (`runbook test`) without sending.
+    pub fn nowhere(mut self) -> AwsOptions {
+        self.region = Some("us-east-1".into());
+        self.endpoint_url = Some("http://127.0.0.1:9".into());
+        self
+    }
+}
+
 /// Attempts per call unless `--max-attempts`, AWS_MAX_ATTEMPTS or the profile says otherwise. The aws CLI makes 3,
 /// which at one failed request in five loses one call in 125: a tutorial-sized run of ~150 calls
 /// would lose one. Ten make that one in ten million, while backoff (1 s doubling, at most 20 s)
@@ -236,6 +246,11 @@ pub struct Context {
     pub stand_in: Option<std::rc::Rc<StandIn>>,
 }
 
+/// The key of a place away from home ([`Context::place_key`]): its region and role.
+pub fn place_key(region: Option<&str>, role: Option<&str>) -> String {
+    format!("{}|{}", region.unwrap_or(""), role.unwrap_or(""))
+}
+
 /// A stand-in for AWS: given a call (service, operation, input), its answer, or `None` to send it.
 pub type StandIn = dyn Fn(crate::call::Svc, &str, &rhai::Map) -> Option<Result<Dynamic, CallError>>;
 
@@ -377,7 +392,7 @@ impl Context {
     pub fn place_key(&self) -> String {
         match self.places.borrow().last() {
             None => String::new(),
-            Some(p) => format!("{}|{}", p.region().unwrap_or(""), p.role.as_deref().unwrap_or("")),
+            Some(p) => place_key(p.region(), p.role.as_deref()),
         }
     }
 

@@ -42,20 +42,17 @@ const KEYWORDS: &[&str] =
 
 /// The parameters `runbook check` takes.
 pub fn run(paths: &[PathBuf], format: Format) -> ExitCode {
-    let mut files = Vec::new();
-    for p in paths {
-        if p.is_dir() {
-            let mut found = Vec::new();
-            params::collect_rhai(p, &mut found, 0);
-            found.sort();
-            files.extend(found.into_iter().map(|f| (f, p.clone())));
-        } else if p.is_file() {
-            files.push((p.clone(), root_for(p)));
-        } else {
-            eoutln!("error: cannot read {}: no such file or folder", p.display());
-            return ExitCode::from(2);
-        }
-    }
+    let files: Vec<(PathBuf, PathBuf)> = match params::rhai_files(paths) {
+        // A folder given is the root its runbooks' imports resolve in.
+        Ok(f) => f
+            .into_iter()
+            .map(|(file, dir)| {
+                let root = dir.unwrap_or_else(|| root_for(&file));
+                (file, root)
+            })
+            .collect(),
+        Err(e) => return crate::run::fail(&e),
+    };
     let checker = Checker::new();
     let mut mistakes = Vec::new();
     for (file, root) in &files {
@@ -128,13 +125,8 @@ impl Checker {
     fn new() -> Checker {
         let mut engine = Engine::new();
         engine.set_optimization_level(OptimizationLevel::None);
-        engine.set_max_expr_depths(128, 64);
-        engine.disable_symbol("eval");
-        let opts = runbook_bindings::AwsOptions {
-            region: Some("us-east-1".into()),
-            endpoint_url: Some("http://127.0.0.1:9".into()),
-            ..Default::default()
-        };
+        crate::engine::syntax(&mut engine);
+        let opts = runbook_bindings::AwsOptions::default().nowhere();
         // The bindings register their helpers with a context that is never used: nothing is sent.
         if let Ok(ctx) = runbook_bindings::Context::new(&opts, BTreeMap::new()) {
             runbook_bindings::register(&mut engine, std::rc::Rc::new(ctx));
@@ -164,13 +156,7 @@ impl Checker {
                 return out;
             }
         };
-        let script_fns: BTreeMap<String, Vec<usize>> = {
-            let mut m: BTreeMap<String, Vec<usize>> = BTreeMap::new();
-            for f in ast.iter_functions() {
-                m.entry(f.name.to_string()).or_default().push(f.params.len());
-            }
-            m
-        };
+        let script_fns = functions(&ast);
         let variables = variables(&ast);
         // Imports: each must resolve; `import "x" as y` makes y's functions callable as y::f.
         let mut aliases: BTreeMap<String, Option<BTreeMap<String, Vec<usize>>>> = BTreeMap::new();
@@ -345,9 +331,14 @@ fn resolve(root: &Path, file: &Path, module: &str) -> Option<PathBuf> {
 /// The functions a module file defines, by name, with their parameter counts (a module that
 /// does not compile defines none that can be checked: its own check says why).
 fn module_functions(engine: &Engine, path: &Path) -> BTreeMap<String, Vec<usize>> {
+    let Ok(text) = std::fs::read_to_string(path) else { return BTreeMap::new() };
+    let Ok(ast) = engine.compile(&text) else { return BTreeMap::new() };
+    functions(&ast)
+}
+
+/// The functions a script defines by name (closures left out), with their parameter counts.
+fn functions(ast: &AST) -> BTreeMap<String, Vec<usize>> {
     let mut m: BTreeMap<String, Vec<usize>> = BTreeMap::new();
-    let Ok(text) = std::fs::read_to_string(path) else { return m };
-    let Ok(ast) = engine.compile(&text) else { return m };
     for f in ast.iter_functions().filter(|f| !f.name.starts_with("anon$")) {
         m.entry(f.name.to_string()).or_default().push(f.params.len());
     }

@@ -67,17 +67,22 @@ impl Limits {
     }
 }
 
+/// The syntax every engine that reads runbooks shares: how deep expressions nest, and no `eval`
+/// (scripts are data: no code from strings).
+pub fn syntax(engine: &mut Engine) {
+    engine.set_max_expr_depths(128, 64);
+    engine.disable_symbol("eval");
+}
+
 pub fn build(ctx: Rc<Context>, root: &Path, limits: &Limits) -> Engine {
     let mut engine = Engine::new();
+    syntax(&mut engine);
     engine.set_max_operations(limits.operations);
     engine.set_max_call_levels(limits.call_depth);
-    engine.set_max_expr_depths(128, 64);
     engine.set_max_string_size(limits.string_size);
     engine.set_max_array_size(limits.array_size);
     engine.set_max_map_size(limits.map_size);
     engine.set_max_modules(256);
-    // Scripts are data: no code from strings.
-    engine.disable_symbol("eval");
     engine.set_module_resolver(ConfinedResolver::new(root));
     let interrupt = ctx.interrupt.clone();
     engine.on_progress(move |_| interrupt.signal().map(|s| Dynamic::from_int(i64::from(s))));

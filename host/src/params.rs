@@ -148,7 +148,26 @@ pub fn blank_strings(text: &str) -> String {
     out
 }
 
-pub fn collect_rhai(dir: &Path, out: &mut Vec<std::path::PathBuf>, depth: usize) {
+/// The runbook files `paths` name: each folder's `.rhai` files (sorted), with the folder they were
+/// found in; each file as given. `Err` names a path that is neither.
+pub fn rhai_files(paths: &[PathBuf]) -> Result<Vec<(PathBuf, Option<PathBuf>)>, String> {
+    let mut files = Vec::new();
+    for p in paths {
+        if p.is_dir() {
+            let mut found = Vec::new();
+            collect_rhai(p, &mut found, 0);
+            found.sort();
+            files.extend(found.into_iter().map(|f| (f, Some(p.clone()))));
+        } else if p.is_file() {
+            files.push((p.clone(), None));
+        } else {
+            return Err(format!("cannot read {}: no such file or folder", p.display()));
+        }
+    }
+    Ok(files)
+}
+
+fn collect_rhai(dir: &Path, out: &mut Vec<std::path::PathBuf>, depth: usize) {
     if depth > 4 {
         return;
     }

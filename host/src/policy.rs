@@ -101,11 +101,11 @@ pub fn print(file: &Path, ctx: &Context, safety: &Safety, args: &PolicyArgs) -> 
     add_named_calls(file, ctx, safety);
     if args.needs {
         for n in safety.needs.all() {
-            outln!("{}", serde_json::json!({ "action": n.action, "at": n.at, "undo": n.undo }));
+            outln!("{}", serde_json::to_string(&n).unwrap_or_default());
         }
         return ExitCode::SUCCESS;
     }
-    let doc = needs::document(&safety.needs.all(), args.narrow);
+    let doc = needs::document(&safety.needs.all());
     let out = match &args.trust {
         Some(who) => serde_json::json!({
             "PolicyDocument": doc,

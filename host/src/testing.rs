@@ -123,18 +123,15 @@ enum Outcome {
 /// `runbook test [PATH...]`.
 pub fn run(paths: &[PathBuf], common: &Common) -> ExitCode {
     let paths = if paths.is_empty() { vec![PathBuf::from(".")] } else { paths.to_vec() };
-    let mut files = Vec::new();
-    for p in &paths {
-        if p.is_dir() {
-            let mut found = Vec::new();
-            crate::params::collect_rhai(p, &mut found, 0);
-            files.extend(found.into_iter().filter(|f| f.to_string_lossy().ends_with("_test.rhai")));
-        } else if p.is_file() {
-            files.push(p.clone());
-        } else {
-            return crate::run::fail(&format!("cannot read {}: no such file or folder", p.display()));
-        }
-    }
+    let mut files: Vec<PathBuf> = match crate::params::rhai_files(&paths) {
+        // In folders, the test files; a file named is taken as it is.
+        Ok(f) => f
+            .into_iter()
+            .filter(|(file, dir)| dir.is_none() || file.to_string_lossy().ends_with("_test.rhai"))
+            .map(|(file, _)| file)
+            .collect(),
+        Err(e) => return crate::run::fail(&e),
+    };
     files.sort();
     let limits = match engine::Limits::parse(&common.limits) {
         Ok(l) => l,
@@ -147,16 +144,21 @@ pub fn run(paths: &[PathBuf], common: &Common) -> ExitCode {
             Err(e) => return crate::run::fail(&format!("cannot read {}: {e}", file.display())),
         };
         let root = crate::run::runbook_root(file);
-        let names = match test_names(&text) {
-            Ok(n) => n,
+        // Compiled once; each test runs it in an engine of its own.
+        let mut reader = Engine::new();
+        engine::syntax(&mut reader);
+        let mut ast = match reader.compile(&text) {
+            Ok(a) => a,
             Err(e) => {
-                outln!("FAILED {}: {e}", file.display());
+                outln!("FAILED {}: does not compile: {e}", file.display());
                 failed += 1;
                 continue;
             }
         };
-        for name in names {
-            match one(file, &root, &text, &name, common, &limits) {
+        ast.set_source(file.to_string_lossy().as_ref());
+        let ast = Rc::new(ast);
+        for name in test_names(&ast, &text) {
+            match one(file, &root, &ast, &name, common, &limits) {
                 Outcome::Ok => {
                     outln!("ok     {} {name}", file.display());
                     passed += 1;
@@ -184,10 +186,7 @@ fn join(paths: &[PathBuf]) -> String {
 }
 
 /// The names of a test file's `fn test_*()` (without parameters), in order.
-fn test_names(text: &str) -> Result<Vec<String>, String> {
-    let mut engine = Engine::new();
-    engine.set_max_expr_depths(128, 64);
-    let ast = engine.compile(text).map_err(|e| format!("does not compile: {e}"))?;
+fn test_names(ast: &AST, text: &str) -> Vec<String> {
     let mut names: Vec<(usize, String)> = ast
         .iter_functions()
         .filter(|f| f.name.starts_with("test_") && f.params.is_empty())
@@ -198,7 +197,7 @@ fn test_names(text: &str) -> Result<Vec<String>, String> {
         n.0 = text.find(&format!("fn {}(", n.1)).unwrap_or(usize::MAX);
     }
     names.sort();
-    Ok(names.into_iter().map(|(_, n)| n).collect())
+    names.into_iter().map(|(_, n)| n).collect()
 }
 
 /// A fresh context where calls go as the command line says, with the test's stand-in.
@@ -212,10 +211,7 @@ fn context(
         // Tests that mock every call need no region: the others are told why they cannot go.
         Err(e) if e.starts_with("no AWS region") => {
             bench.offline.set(true);
-            let mut aws = common.aws();
-            aws.region = Some("us-east-1".into());
-            aws.endpoint_url = Some("http://127.0.0.1:9".into());
-            Context::new(&aws, params)?
+            Context::new(&common.aws().nowhere(), params)?
         }
         Err(e) => return Err(e),
     };
@@ -224,7 +220,7 @@ fn context(
 }
 
 /// Runs one test in a fresh engine and context.
-fn one(file: &Path, root: &Path, text: &str, name: &str, common: &Common, limits: &engine::Limits) -> Outcome {
+fn one(file: &Path, root: &Path, ast: &Rc<AST>, name: &str, common: &Common, limits: &engine::Limits) -> Outcome {
     let bench = Rc::new(Bench::default());
     let mut ctx = match context(common, Default::default(), &bench) {
         Ok(c) => c,
@@ -235,17 +231,11 @@ fn one(file: &Path, root: &Path, text: &str, name: &str, common: &Common, limits
     let mut engine = engine::build(ctx.clone(), root, limits);
     register(&mut engine, &bench, root, common, limits);
     let engine = Rc::new(engine);
-    let mut ast = match engine.compile(text) {
-        Ok(a) => a,
-        Err(e) => return Outcome::Failed(crate::diagnostics::parse_error(file, &e).render()),
-    };
-    ast.set_source(file.to_string_lossy().as_ref());
-    let ast = Rc::new(ast);
     *bench.engine.borrow_mut() = Some(engine.clone());
     *bench.ast.borrow_mut() = Some(ast.clone());
     // The script's lines go to stderr: stdout is the list of results.
     runbook_bindings::output::out_to_err(true);
-    let result = engine.call_fn::<Dynamic>(&mut Scope::new(), &ast, name, ());
+    let result = engine.call_fn::<Dynamic>(&mut Scope::new(), ast, name, ());
     runbook_bindings::output::out_to_err(false);
     // The engine and the stand-in hold each other: let go of the engine.
     bench.engine.borrow_mut().take();
@@ -376,9 +366,9 @@ fn register(engine: &mut Engine, bench: &Rc<Bench>, root: &Path, common: &Common
             ctx.runbook_dir = Some(runbook_root.clone());
             // A run without journal, tags or look-ups before writes: the test sees the runbook's
             // own calls. A plan is a plan: its writes are not sent.
-            let safety = Rc::new(Safety::new(Mode::Plan, "test".into(), false));
-            if mode == Mode::Plan {
-                ctx.hooks = safety.clone();
+            let safety = (mode == Mode::Plan).then(|| Rc::new(Safety::new(Mode::Plan, "test".into(), false)));
+            if let Some(s) = &safety {
+                ctx.hooks = s.clone();
             }
             let engine = engine::build(Rc::new(ctx), &runbook_root, &limits);
             let mut ast =
@@ -388,9 +378,7 @@ fn register(engine: &mut Engine, bench: &Rc<Bench>, root: &Path, common: &Common
             engine.run_ast(&ast).map_err(|e| -> Box<EvalAltResult> {
                 EvalAltResult::ErrorInModule(path.to_string(), e, nc.call_position()).into()
             })?;
-            if mode == Mode::Run {
-                return Ok(Dynamic::UNIT);
-            }
+            let Some(safety) = safety else { return Ok(Dynamic::UNIT) };
             let writes: Array = safety
                 .writes()
                 .into_iter()

@@ -13,6 +13,7 @@
 //! resource a call acts on is certain from its input (a name the runbook gives, or an ARN it
 //! passes), the need carries its ARN, for a policy narrowed to those resources; see [`resource`].
 
+use super::plan::is_placeholder;
 use super::reconcile::{self, Before, Found};
 use super::tags;
 use super::undo;
@@ -24,8 +25,8 @@ use rhai::Map;
 use serde_json::{json, Value};
 use std::cell::{Cell, RefCell};
 
-/// One permission the run needs.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// One permission the run needs (`runbook policy --needs` prints one a line, as JSON).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Need {
     /// `elasticloadbalancing:CreateListener`
     pub action: String,
@@ -113,7 +114,7 @@ impl Needs {
         }
         let region = ctx.place().region().unwrap_or_default().to_string();
         let account = ctx.account().ok()?;
-        Some(Where { partition: partition(&region).into(), region, account })
+        Some(Where { partition: crate::regions::partition(&region).into(), region, account })
     }
 
     /// A read the plan sends or answers.
@@ -187,20 +188,6 @@ impl Needs {
 /// operation's name.
 pub fn action(svc: Svc, op: &str) -> String {
     crate::denied::iam_action(svc, op)
-}
-
-fn partition(region: &str) -> &'static str {
-    if region.starts_with("cn-") {
-        "aws-cn"
-    } else if region.starts_with("us-gov-") {
-        "aws-us-gov"
-    } else {
-        "aws"
-    }
-}
-
-fn is_placeholder(s: &str) -> bool {
-    s.starts_with('<') && s.contains('#')
 }
 
 /// Whether a create's input carries tags, in any of the services' ways.
@@ -328,8 +315,9 @@ fn ecs_arn(v: Option<String>, make: impl Fn(&str) -> String) -> Option<String> {
 }
 
 /// An IAM policy document from needs: one statement per service, Resource `*`; undo's extra actions
-/// in statements of their own. `narrow` groups a service's actions by the resources they act on.
-pub fn document(needs: &[Need], narrow: bool) -> Value {
+/// in statements of their own. Needs that name their resources (a narrowed plan) group a service's
+/// actions by the resources they act on, beside the statement of those that need `*`.
+pub fn document(needs: &[Need]) -> Value {
     let run: Vec<&Need> = needs.iter().filter(|n| !n.undo).collect();
     let run_actions: Vec<&str> = run.iter().map(|n| n.action.as_str()).collect();
     // Undo's extra actions: those the run itself does not need anyway.
@@ -342,10 +330,6 @@ pub fn document(needs: &[Need], narrow: bool) -> Value {
         for p in prefixes {
             let mine: Vec<&&Need> = list.iter().filter(|n| prefix(&n.action) == p).collect();
             let sid = format!("{part}{}", camel(p));
-            if !narrow {
-                statements.push(statement(&sid, mine.iter().map(|n| n.action.as_str()).collect(), json!("*")));
-                continue;
-            }
             // An action any of whose calls acts on an unknown resource needs `*`.
             let mut anywhere: Vec<&str> =
                 mine.iter().filter(|n| n.resource.is_none()).map(|n| n.action.as_str()).collect();
@@ -526,7 +510,7 @@ mod tests {
             need("ecs:DescribeServices", None, true),
             need("application-autoscaling:RegisterScalableTarget", None, false),
         ];
-        let doc = document(&needs, false);
+        let doc = document(&needs);
         let sids: Vec<&str> = doc["Statement"].as_array().unwrap().iter().map(|s| s["Sid"].as_str().unwrap()).collect();
         assert_eq!(sids, ["RunApplicationAutoscaling", "RunEcs", "RunIam", "UndoEcs"]);
         assert_eq!(doc["Statement"][1]["Action"], json!(["ecs:CreateService", "ecs:DescribeServices"]));
@@ -558,7 +542,7 @@ mod tests {
             need("ecs:UpdateService", svc.as_deref(), false),
             need("ecs:UpdateService", Some("arn:aws:ecs:eu-west-1:111122223333:service/c1/s2"), false),
         ];
-        let doc = document(&needs, true);
+        let doc = document(&needs);
         let st = doc["Statement"].as_array().unwrap();
         assert_eq!(st.len(), 3, "{doc:#}");
         assert_eq!(

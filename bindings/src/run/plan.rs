@@ -138,6 +138,11 @@ impl Plan {
     }
 }
 
+/// Whether a value stands for something only planned (`<elbv2.create_target_group#1 …>`).
+pub fn is_placeholder(s: &str) -> bool {
+    s.starts_with('<') && s.contains('#')
+}
+
 /// A value of `shape` built from the model alone, every string a placeholder starting with
 /// `label`: what a call nobody planned could take or answer (see `needs`).
 pub fn placeholder(table: &Table, shape: Option<&str>, label: &str) -> Dynamic {
@@ -214,8 +219,7 @@ impl Filters {
                 member_values(&item, name).or_else(|| member_values(&input, name))
             };
             // A placeholder stands for a value the plan does not know: it matches only itself.
-            let unknown =
-                |have: &[String]| !have.is_empty() && have.iter().all(|h| h.starts_with('<') && h.contains('#'));
+            let unknown = |have: &[String]| !have.is_empty() && have.iter().all(|h| is_placeholder(h));
             match have {
                 Some(have) if have.iter().any(|h| values.iter().any(|v| glob(v, h))) => true,
                 Some(have) if !unknown(&have) => false,

@@ -34,7 +34,7 @@ pub fn place_key(place: &Value) -> String {
     if !place.is_object() {
         return String::new();
     }
-    format!("{}|{}", place["region"].as_str().unwrap_or(""), place["role"].as_str().unwrap_or(""))
+    crate::runtime::place_key(place["region"].as_str(), place["role"].as_str())
 }
 
 /// Whether an error says that something does not exist, in its service's words.

@@ -319,9 +319,8 @@ pub fn run(file: &Path, common: &Common, fleet: &FleetArgs, plan: bool) -> ExitC
     let mut reached = reached;
     if !plan {
         let policy_child = |i: usize| {
-            let (env, remove) =
-                target_env(&targets[i], &labels[i], reached[i].as_ref().ok()?, (&parent, &parent), &session);
             let r = reached[i].as_ref().ok()?;
+            let (env, remove) = target_env(&targets[i], &labels[i], r, (&parent, &parent), &session);
             Some((child_args("policy", file, &sets, &targets[i], r, common), env, remove))
         };
         let lacking = permissions::check(&labels, &reached, policy_child);

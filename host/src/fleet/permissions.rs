@@ -96,14 +96,6 @@ fn learn(child: Option<Child>) -> Result<Vec<Need>, String> {
     let text = String::from_utf8_lossy(&out.stdout);
     text.lines()
         .filter(|l| !l.trim().is_empty())
-        .map(|l| {
-            let v: serde_json::Value = serde_json::from_str(l).map_err(|e| format!("answered {l:?}: {e}"))?;
-            Ok(Need {
-                action: v["action"].as_str().unwrap_or_default().to_string(),
-                resource: None,
-                at: v["at"].as_str().unwrap_or_default().to_string(),
-                undo: v["undo"].as_bool().unwrap_or(false),
-            })
-        })
+        .map(|l| serde_json::from_str::<Need>(l).map_err(|e| format!("answered {l:?}: {e}")))
         .collect()
 }
