@@ -25,6 +25,10 @@ pub const HELPERS: &[(&str, &str)] = &[
         "param(name, default)",
         "the parameter, converted to the type of default (integer, float, bool, string, array), or default",
     ),
+    (
+        "param(name, default, allowed)",
+        "the same, limited to an array of values ([\"cpu\", \"memory\"]) or an integer range (2..=10)",
+    ),
     ("env(name)", "the environment variable, or () when it is not set"),
     (
         "read_file(path)",
@@ -49,6 +53,45 @@ pub const HELPERS: &[(&str, &str)] = &[
 /// A script error with the message alone; `at` places it at the call.
 pub(crate) fn runtime_error(msg: String) -> Box<EvalAltResult> {
     EvalAltResult::ErrorRuntime(msg.into(), Position::NONE).into()
+}
+
+/// Whether a parameter's value is one its runbook allows: `allowed` is an array of the allowed
+/// values, or an integer range (`1..=10`, `0..100`) that numbers must fall in. An array value is
+/// checked element by element. `Err` says what is allowed; `from` names where the value came from.
+pub fn allowed_param(name: &str, value: &Dynamic, allowed: &Dynamic, from: &str) -> Result<(), String> {
+    if let Some(items) = value.clone().try_cast::<Array>() {
+        return items.iter().try_for_each(|v| allowed_param(name, v, allowed, from));
+    }
+    let shown = if value.is_string() { format!("{:?}", value.to_string()) } else { value.to_string() };
+    let number = value.as_int().map(|i| i as f64).or_else(|_| value.as_float());
+    let range = |lo: INT, hi: INT, text: String| -> Result<(), String> {
+        match number {
+            Ok(n) if n >= lo as f64 && n <= hi as f64 => Ok(()),
+            Ok(_) => Err(format!("parameter {name}: {shown} is outside {text}{from}")),
+            Err(_) => Err(format!("parameter {name}: {shown} is not a number in {text}{from}")),
+        }
+    };
+    if let Some(r) = allowed.clone().try_cast::<std::ops::Range<INT>>() {
+        return range(r.start, r.end - 1, format!("{}..{}", r.start, r.end));
+    }
+    if let Some(r) = allowed.clone().try_cast::<std::ops::RangeInclusive<INT>>() {
+        return range(*r.start(), *r.end(), format!("{}..={}", r.start(), r.end()));
+    }
+    let Some(choices) = allowed.clone().try_cast::<Array>() else {
+        return Err(format!(
+            "parameter {name}: its allowed values must be an array or an integer range, not {}",
+            allowed.type_name()
+        ));
+    };
+    let same = |c: &Dynamic| match (number, c.as_int().map(|i| i as f64).or_else(|_| c.as_float())) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => c.type_name() == value.type_name() && c.to_string() == value.to_string(),
+    };
+    if choices.iter().any(same) {
+        return Ok(());
+    }
+    let list: Vec<String> = choices.iter().map(|c| c.to_string()).collect();
+    Err(format!("parameter {name}: {shown} is not one of {}{from}", list.join(", ")))
 }
 
 /// Converts a `--set` value to the type of the runbook's default.
@@ -119,7 +162,7 @@ pub fn register(engine: &mut Engine, ctx: Rc<Context>, used_params: Rc<RefCell<B
             .map(|v| Dynamic::from(v.clone()))
             .ok_or_else(|| at(runtime_error(format!("missing parameter {name}: pass --set {name}=VALUE")), &nc))
     });
-    let (c, used) = (ctx.clone(), used_params);
+    let (c, used) = (ctx.clone(), used_params.clone());
     engine.register_fn(
         "param",
         move |nc: NativeCallContext, name: &str, default: Dynamic| -> Result<Dynamic, Box<EvalAltResult>> {
@@ -128,6 +171,24 @@ pub fn register(engine: &mut Engine, ctx: Rc<Context>, used_params: Rc<RefCell<B
                 Some(raw) => typed_param(name, raw, &default).map_err(|e| at(runtime_error(e), &nc)),
                 None => Ok(default),
             }
+        },
+    );
+    // `param(name, default, allowed)`: the default and any `--set` value must be allowed.
+    let (c, used) = (ctx.clone(), used_params);
+    engine.register_fn(
+        "param",
+        move |nc: NativeCallContext,
+              name: &str,
+              default: Dynamic,
+              allowed: Dynamic|
+              -> Result<Dynamic, Box<EvalAltResult>> {
+            used.borrow_mut().insert(name.to_string());
+            allowed_param(name, &default, &allowed, " (its default)").map_err(|e| at(runtime_error(e), &nc))?;
+            let Some(raw) = c.params.get(name) else { return Ok(default) };
+            let value = typed_param(name, raw, &default).map_err(|e| at(runtime_error(e), &nc))?;
+            allowed_param(name, &value, &allowed, &format!(" (from --set {name}={raw})"))
+                .map_err(|e| at(runtime_error(e), &nc))?;
+            Ok(value)
         },
     );
 
@@ -273,5 +334,25 @@ mod tests {
         assert!(typed_param("f", "yes", &Dynamic::from_bool(false)).unwrap().as_bool().unwrap());
         assert_eq!(typed_param("t", "70.5", &Dynamic::from_float(1.0)).unwrap().as_float().unwrap(), 70.5);
         assert_eq!(typed_param("n", "x", &Dynamic::from("d")).unwrap().to_string(), "x");
+        let choices: Dynamic = vec![Dynamic::from("cpu"), Dynamic::from("memory")].into();
+        assert!(allowed_param("m", &Dynamic::from("cpu"), &choices, "").is_ok());
+        let e = allowed_param("m", &Dynamic::from("gpu"), &choices, " (from --set m=gpu)").unwrap_err();
+        assert_eq!(e, "parameter m: \"gpu\" is not one of cpu, memory (from --set m=gpu)");
+        let list: Dynamic = vec![Dynamic::from("cpu"), Dynamic::from("disk")].into();
+        assert!(allowed_param("m", &list, &choices, "").unwrap_err().contains("\"disk\" is not one of"));
+        let within = Dynamic::from(2 as INT..=10);
+        assert!(allowed_param("n", &Dynamic::from_int(10), &within, "").is_ok());
+        assert!(allowed_param("n", &Dynamic::from_float(2.5), &within, "").is_ok());
+        assert_eq!(
+            allowed_param("n", &Dynamic::from_int(11), &within, "").unwrap_err(),
+            "parameter n: 11 is outside 2..=10"
+        );
+        let below = Dynamic::from(0 as INT..100);
+        assert!(allowed_param("n", &Dynamic::from_int(100), &below, "").unwrap_err().contains("outside 0..100"));
+        let numbers: Dynamic = vec![Dynamic::from_int(1), Dynamic::from_int(3)].into();
+        assert!(allowed_param("n", &Dynamic::from_float(3.0), &numbers, "").is_ok());
+        assert!(allowed_param("n", &Dynamic::from("x"), &Dynamic::from_int(1), "")
+            .unwrap_err()
+            .contains("must be an array"));
     }
 }

@@ -259,7 +259,23 @@ impl Checker {
         });
         // Parameters read with defaults of different types, here or in what this file imports.
         let mut kinds: BTreeMap<String, Vec<(String, String)>> = BTreeMap::new();
-        for r in params::reads(root, file) {
+        let reads = params::all_reads(root, file);
+        // This file's allowed values: a literal that admits the default.
+        for r in reads.iter().filter(|r| r.file == file && r.allowed.is_some()) {
+            let here = Position::new(r.line as u16, 1);
+            let allowed = params::allowed::allowed_value(r.allowed.as_deref().unwrap_or_default());
+            let problem = match (allowed, params::allowed::default_value(r)) {
+                (Err(e), _) => Some(e),
+                (Ok(_), Some(default)) => params::allowed::check(r, &default, " (its default)").err(),
+                (Ok(_), None) => None,
+            };
+            if let Some(problem) = problem {
+                let note = "allowed values are an array of literals or an integer range: [\"a\", \"b\"], 1..=10";
+                let problem = problem.strip_prefix(&format!("parameter {}: ", r.name)).unwrap_or(&problem);
+                out.push(at(here, format!("param {:?}: {problem}", r.name), vec![note.into()]));
+            }
+        }
+        for r in reads {
             let kind = params::kind(r.default.as_deref()).to_string();
             kinds.entry(r.name.clone()).or_default().push((kind, format!("{}:{}", r.file.display(), r.line)));
         }

@@ -33,6 +33,7 @@ TARGETS = [
     ("peak memory of the tutorial run", "peak_mib", "<=", 40.0, "MiB"),
     ("runbook within 1.5x of the floor through AWS-like latency", "aws_like_runbook_over_floor", "<=", 1.5, "x"),
     ("16 regions at --concurrency 16 within 2x of one region, AWS-like mode", "sixteen_over_one", "<=", 2.0, "x"),
+    ("runbook check runbooks examples", "check_s", "<", 1.0, "s"),
 ]
 
 
@@ -244,6 +245,17 @@ def cold_start(runs):
     return out
 
 
+def authoring(emu, runs):
+    """Medians of `runbook check runbooks examples` (no region, credentials or network) and of
+    `runbook test runbooks` against the emulator."""
+    bare = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    bare["AWS_ENDPOINT_URL"] = "http://127.0.0.1:9"
+    check = [timed([RUNBOOK, "check", "runbooks", "examples"], bare)[0] for _ in range(runs)]
+    emu.reset()
+    test = [timed([RUNBOOK, "test", "runbooks"], emu.env())[0] for _ in range(runs)]
+    return {"check_s": statistics.median(check), "test_s": statistics.median(test)}
+
+
 def peak_memory(emu):
     emu.reset()
     env = emu.env()
@@ -396,6 +408,8 @@ def main():
         print("one region and sixteen through the AWS-like mode:", flush=True)
         scale = fleet_scale(emu, args.fleet_runs)
         peak = peak_memory(emu)
+        print("runbook check and runbook test:", flush=True)
+        authored = authoring(emu, args.runs)
     finally:
         emu.stop()
     print("cold start, conversion, build:", flush=True)
@@ -413,6 +427,7 @@ def main():
 
     med = {n: statistics.median(t) for n, t in times.items()}
     measured = dict(cold)
+    measured.update(authored)
     measured["runbook_over_floor"] = med["runbook"] / med["Rust SDK (floor)"]
     measured["cli_over_runbook"] = med["aws CLI script"] / med["runbook"]
     conversions = [us for name, us in conv.items() if name.startswith(("to_rhai/", "from_rhai/"))]
@@ -524,6 +539,8 @@ def main():
         f"| `runbook --version` (median of {args.cold_runs}) | {cold['cold_version_ms']:.1f} ms |",
         f"| `runbook run` of an empty runbook (median of {args.cold_runs}) | {cold['cold_run_ms']:.1f} ms |",
         f"| peak memory (max RSS) of `runbook run runbooks/tutorial.rhai` | {peak:.1f} MiB |",
+        f"| `runbook check runbooks examples`, no region or network (median of {args.runs}) | {authored['check_s'] * 1000:.0f} ms |",
+        f"| `runbook test runbooks` against the emulator (median of {args.runs}) | {authored['test_s'] * 1000:.0f} ms |",
     ]
     if layout:
         lines.append(f"| functions of `host/symbol-order.txt` found in the binary (`make layout` renews the list) | {layout[1]} of {layout[0]} |")

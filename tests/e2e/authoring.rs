@@ -197,3 +197,93 @@ fn test_an_aws_error_from_a_mock_is_expected_by_its_code() {
     assert!(out.stdout.ends_with("2 passed, 2 failed\n"), "{}", out.stdout);
     assert_eq!(emu.clients().target_group("rent-a-room-tg").port(), Some(8080), "made in the emulator");
 }
+
+/// The names a runbook file reads as `p.NAME` (from its step's settings) and as `param("NAME"`.
+fn names_used(text: &str) -> std::collections::BTreeSet<String> {
+    let code: String = text.lines().filter(|l| !l.trim_start().starts_with("//")).collect::<Vec<_>>().join("\n");
+    let ident = |s: &str| s.chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '_').collect::<String>();
+    let mut out = std::collections::BTreeSet::new();
+    let steps = code.contains("let p = settings::");
+    for (i, _) in code.match_indices("p.").filter(|_| steps) {
+        if !code[..i].ends_with(|c: char| c.is_ascii_alphanumeric() || c == '_') {
+            out.insert(ident(&code[i + 2..]));
+        }
+    }
+    for (i, _) in code.match_indices("param(\"") {
+        out.insert(ident(&code[i + 7..]));
+    }
+    out.retain(|n| !n.is_empty());
+    out
+}
+
+#[test]
+fn each_step_takes_exactly_the_parameters_its_code_reads() {
+    // Every step of the folder: what `runbook params` lists is what the step's own code uses.
+    let dir = root().join("runbooks");
+    let mut steps = 0;
+    for entry in std::fs::read_dir(&dir).unwrap().flatten() {
+        let path = entry.path();
+        let name = path.file_name().unwrap().to_string_lossy().to_string();
+        if !name.ends_with(".rhai") || name.ends_with("_test.rhai") || name == "tutorial.rhai" {
+            continue;
+        }
+        let text = std::fs::read_to_string(&path).unwrap();
+        let relative = format!("runbooks/{name}");
+        let out = Run::new().args(["params", &relative]).output().success();
+        let listed: std::collections::BTreeSet<String> = out
+            .stdout
+            .lines()
+            .skip_while(|l| !l.trim_start().starts_with("NAME "))
+            .skip(1)
+            .filter_map(|l| l.split_whitespace().next().map(str::to_string))
+            .collect();
+        assert_eq!(listed, names_used(&text), "{relative}:\n{}", out.stdout);
+        steps += 1;
+    }
+    assert!(steps >= 10, "{steps} runbooks looked at");
+
+    // A setting the step does not use is refused before anything is sent, naming the step that
+    // reads it; the emulator holds nothing afterwards.
+    let emu = Emulator::start();
+    let before = emu.clients().state();
+    let out = emu.runbook().args(["run", "runbooks/create_tg.rhai", "--set", "desired_count=2"]).output();
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert!(out.stderr.contains("unknown parameter --set desired_count"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("desired_count is read by runbooks/scale.rhai (at runbooks/lib/settings.rhai:"),
+        "{}",
+        out.stderr
+    );
+    assert!(out.stderr.contains("which runbooks/create_tg.rhai does not run"), "{}", out.stderr);
+    // Values outside what a parameter allows, at the line that says so.
+    for (set, says) in [
+        ("metric=gpu", "parameter metric: \"gpu\" is not one of cpu, memory, requests (from --set metric=gpu)"),
+        ("healthy_threshold=11", "parameter healthy_threshold: 11 is outside 2..=10 (from --set healthy_threshold=11)"),
+    ] {
+        let file = if set.starts_with("metric") { "runbooks/autoscale.rhai" } else { "runbooks/create_tg.rhai" };
+        let out = emu.runbook().args(["run", file, "--set", set]).output();
+        assert_eq!(out.code, 2, "{}", out.stderr);
+        assert!(out.stderr.contains(says), "{}", out.stderr);
+        assert!(out.stderr.contains("--> runbooks/lib/settings.rhai:"), "{}", out.stderr);
+    }
+    assert_eq!(emu.clients().state(), before, "nothing was made");
+    // An allowed value runs.
+    emu.runbook().args(["run", "runbooks/create_tg.rhai", "--set", "healthy_threshold=3"]).output().success();
+    assert_eq!(emu.clients().target_group("rent-a-room-tg").healthy_threshold_count(), Some(3));
+
+    // The allowed values themselves are checked: a default they leave out, and values only a run
+    // could compute.
+    let bad = script(
+        "allowed.rhai",
+        "let m = param(\"m\", \"gpu\", [\"cpu\", \"memory\"]);\nlet n = param(\"n\", 1, sizes);\nlet sizes = [1];\n",
+    );
+    let out = check(&[bad.to_str().unwrap()]);
+    assert_eq!(out.code, 1, "{}", out.stdout);
+    let file = bad.display().to_string();
+    assert!(
+        out.stdout.contains(&format!("{file}:1:1: param \"m\": \"gpu\" is not one of cpu, memory (its default)")),
+        "{}",
+        out.stdout
+    );
+    assert!(out.stdout.contains(&format!("{file}:2:1: param \"n\": the allowed values")), "{}", out.stdout);
+}

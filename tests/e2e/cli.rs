@@ -39,12 +39,16 @@ fn params_shows_every_runbooks_comment_and_parameters() {
     let flat: Vec<String> = out.stdout.lines().map(|l| l.split_whitespace().collect::<Vec<_>>().join(" ")).collect();
     assert!(
         flat.contains(
-            &"tg_name string \"rent-a-room-tg\" --set tg_name=rent-a-room-tg lib/settings.rhai:15".to_string()
+            &"tg_name string \"rent-a-room-tg\" --set tg_name=rent-a-room-tg lib/settings.rhai:18".to_string()
         ),
         "{}",
         out.stdout
     );
-    assert!(flat.iter().any(|l| l.starts_with("target_cpu float 70.0 --set target_cpu=70.0 ")), "{}", out.stdout);
+    assert!(
+        flat.iter().any(|l| l.starts_with("target_cpu float 70.0 1..=100 --set target_cpu=70.0 ")),
+        "{}",
+        out.stdout
+    );
     assert!(
         flat.iter().any(|l| l.contains("--set 'alb_sg_description=Security group for Rent-A-Room ALB'")),
         "a value with spaces is quoted for the shell: {}",

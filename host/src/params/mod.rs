@@ -4,6 +4,11 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
+pub mod allowed;
+mod reach;
+
+pub use reach::reach;
+
 pub fn parse_sets(sets: &[String]) -> Result<BTreeMap<String, String>, String> {
     let mut out = BTreeMap::new();
     for s in sets {
@@ -24,24 +29,34 @@ pub fn parse_sets(sets: &[String]) -> Result<BTreeMap<String, String>, String> {
     Ok(out)
 }
 
-/// One `param("name", default)` read: where, and the default's source text (`None` when the
-/// parameter is required).
+/// One `param("name", default, allowed)` read: where, and the source text of the default (`None`
+/// when the parameter is required) and of the allowed values (`None` when any value goes).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Read {
     pub name: String,
     pub default: Option<String>,
+    pub allowed: Option<String>,
     pub file: PathBuf,
     pub line: usize,
+    /// Where the read is in the file's text without its comments.
+    pub offset: usize,
 }
 
-/// The parameter names used as `param("name"...)` in the runbook and in the runbooks it imports.
+/// The parameter names a run of the runbook can read (see [`reads`]).
+#[cfg(test)]
 pub fn declared(root: &Path, file: &Path) -> BTreeSet<String> {
     reads(root, file).into_iter().map(|r| r.name).collect()
 }
 
-/// Every `param(...)` read in the runbook and in the runbooks it imports (see [`files`]), the
-/// runbook's own first.
+/// The `param(...)` reads a run of the runbook can reach, in its own code and in the runbooks it
+/// imports (see [`reach`]), the runbook's own first.
 pub fn reads(root: &Path, file: &Path) -> Vec<Read> {
+    reach::reach(root, file).reached
+}
+
+/// Every `param(...)` read in the runbook and the runbooks it imports, whether a run reaches it or
+/// not: what `runbook check` compares, as it checks functions nothing calls.
+pub fn all_reads(root: &Path, file: &Path) -> Vec<Read> {
     let mut found = Vec::new();
     for f in files(root, file) {
         if let Ok(text) = std::fs::read_to_string(&f) {
@@ -85,6 +100,12 @@ pub fn files(root: &Path, file: &Path) -> Vec<std::path::PathBuf> {
 /// The module of each `import` statement in `text`: `Some(name)` for a string literal, `None` for
 /// an expression.
 pub fn imports(text: &str) -> Vec<Option<String>> {
+    imports_as(text).into_iter().map(|(module, _)| module).collect()
+}
+
+/// Each `import` statement in `text`: its module, as [`imports`] gives it, and the name after
+/// `as`, when there is one.
+pub fn imports_as(text: &str) -> Vec<(Option<String>, Option<String>)> {
     // The word in comments and strings is no import: only code counts.
     let code = without_comments(text);
     let bare = blank_strings(&code);
@@ -105,7 +126,15 @@ pub fn imports(text: &str) -> Vec<Option<String>> {
             let body = &rest[1..];
             body.find(q).map(|end| &body[..end])
         });
-        out.push(literal.map(str::to_string));
+        // The statement's code up to its `;`, strings blanked, holds ` as name` when it has one.
+        let statement = &bare[from..];
+        let statement = &statement[..statement.find(';').unwrap_or(statement.len())];
+        let alias = statement
+            .split_whitespace()
+            .skip_while(|w| *w != "as")
+            .nth(1)
+            .map(|w| w.chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '_').collect::<String>());
+        out.push((literal.map(str::to_string), alias.filter(|a| !a.is_empty())));
     }
     out
 }
@@ -182,7 +211,8 @@ fn collect_rhai(dir: &Path, out: &mut Vec<std::path::PathBuf>, depth: usize) {
     }
 }
 
-/// The `param("name")` and `param("name", default)` calls in a runbook's text, outside comments.
+/// The `param("name")`, `param("name", default)` and `param("name", default, allowed)` calls in a
+/// runbook's text, outside comments.
 fn scan(text: &str, file: &Path, found: &mut Vec<Read>) {
     let code = without_comments(text);
     let mut from = 0;
@@ -197,9 +227,10 @@ fn scan(text: &str, file: &Path, found: &mut Vec<Read>) {
         let Some(end) = q.find('"') else { continue };
         let name = q[..end].to_string();
         let after = q[end + 1..].trim_start();
-        let default = after.strip_prefix(',').and_then(argument).map(|d| d.trim().to_string());
+        let args = after.strip_prefix(',').and_then(arguments).unwrap_or_default();
+        let arg = |i: usize| args.get(i).map(|a| a.trim().to_string());
         let line = code[..at].matches('\n').count() + 1;
-        found.push(Read { name, default, file: file.to_path_buf(), line });
+        found.push(Read { name, default: arg(0), allowed: arg(1), file: file.to_path_buf(), line, offset: at });
     }
 }
 
@@ -251,12 +282,14 @@ pub fn without_comments(text: &str) -> String {
     out
 }
 
-/// The argument that starts `text` and ends at the `)` closing the call (brackets and strings
-/// inside it skipped).
-fn argument(text: &str) -> Option<&str> {
+/// The arguments that start `text`, split at the commas between them, up to the `)` closing the
+/// call (brackets and strings inside them skipped).
+fn arguments(text: &str) -> Option<Vec<&str>> {
     let mut depth = 0i32;
     let mut quote: Option<char> = None;
     let mut escaped = false;
+    let mut out = Vec::new();
+    let mut start = 0;
     for (i, c) in text.char_indices() {
         if let Some(q) = quote {
             if escaped {
@@ -271,7 +304,14 @@ fn argument(text: &str) -> Option<&str> {
         match c {
             '"' | '`' | '\'' => quote = Some(c),
             '(' | '[' | '{' => depth += 1,
-            ')' if depth == 0 => return Some(&text[..i]),
+            ',' if depth == 0 => {
+                out.push(&text[start..i]);
+                start = i + 1;
+            }
+            ')' if depth == 0 => {
+                out.push(&text[start..i]);
+                return Some(out);
+            }
             ')' | ']' | '}' => depth -= 1,
             _ => {}
         }
@@ -351,33 +391,45 @@ pub fn render(file: &Path, text: &str) -> String {
         return o;
     }
     o.push_str(&format!("\nParameters ({}), read by the runbook and its imports:\n", reads.len()));
-    let rows: Vec<[String; 5]> = reads
+    let limited = reads.iter().any(|r| r.allowed.is_some());
+    let mut rows: Vec<Vec<String>> = vec![["NAME", "TYPE", "DEFAULT", "ALLOWED", "SET", "READ AT"]
         .iter()
-        .map(|r| {
-            let place = r.file.strip_prefix(&root).unwrap_or(&r.file);
-            let value = match r.default.as_deref() {
-                Some(d) if d.starts_with('"') => d.trim_matches('"').to_string(),
-                Some(d) if d.starts_with('[') => {
-                    let inner = d.trim_start_matches('[').trim_end_matches(']');
-                    inner.split(',').map(|i| i.trim().trim_matches('"')).collect::<Vec<_>>().join(",")
-                }
-                Some(d) if kind(Some(d)) != "as its default's value" => d.to_string(),
-                _ => "VALUE".to_string(),
-            };
-            [
-                r.name.clone(),
-                kind(r.default.as_deref()).to_string(),
-                r.default.clone().unwrap_or_else(|| "(none)".into()),
-                format!("--set {}", shell_word(&format!("{}={value}", r.name))),
-                format!("{}:{}", place.display(), r.line),
-            ]
-        })
-        .collect();
-    let width = |i: usize| rows.iter().map(|r| r[i].len()).max().unwrap_or(0);
-    let (w0, w1, w2, w3) = (width(0), width(1), width(2), width(3));
-    o.push_str(&format!("  {:<w0$}  {:<w1$}  {:<w2$}  {:<w3$}  {}\n", "NAME", "TYPE", "DEFAULT", "SET", "READ AT"));
-    for [name, kind, default, set, at] in rows {
-        o.push_str(&format!("  {name:<w0$}  {kind:<w1$}  {default:<w2$}  {set:<w3$}  {at}\n"));
+        .filter(|h| limited || **h != "ALLOWED")
+        .map(|h| h.to_string())
+        .collect()];
+    for r in &reads {
+        let place = r.file.strip_prefix(&root).unwrap_or(&r.file);
+        let value = match r.default.as_deref() {
+            Some(d) if d.starts_with('"') => d.trim_matches('"').to_string(),
+            Some(d) if d.starts_with('[') => {
+                let inner = d.trim_start_matches('[').trim_end_matches(']');
+                inner.split(',').map(|i| i.trim().trim_matches('"')).collect::<Vec<_>>().join(",")
+            }
+            Some(d) if kind(Some(d)) != "as its default's value" => d.to_string(),
+            _ => "VALUE".to_string(),
+        };
+        let mut row = vec![
+            r.name.clone(),
+            kind(r.default.as_deref()).to_string(),
+            r.default.clone().unwrap_or_else(|| "(none)".into()),
+        ];
+        if limited {
+            row.push(allowed::shown(r).unwrap_or_default());
+        }
+        row.push(format!("--set {}", shell_word(&format!("{}={value}", r.name))));
+        row.push(format!("{}:{}", place.display(), r.line));
+        rows.push(row);
+    }
+    let columns = rows[0].len();
+    let widths: Vec<usize> = (0..columns).map(|i| rows.iter().map(|r| r[i].len()).max().unwrap_or(0)).collect();
+    for row in rows {
+        let cells: Vec<String> = row
+            .iter()
+            .zip(&widths)
+            .enumerate()
+            .map(|(i, (c, w))| if i + 1 == columns { c.clone() } else { format!("{c:<w$}") })
+            .collect();
+        o.push_str(&format!("  {}\n", cells.join("  ")));
     }
     o
 }
@@ -388,12 +440,18 @@ pub fn render(file: &Path, text: &str) -> String {
 pub fn check_types(root: &Path, file: &Path, given: &BTreeMap<String, String>) -> Result<(), String> {
     let reads = reads(root, file);
     for (name, value) in given {
-        // The first read decides, as the run meets it first.
-        let Some(read) = reads.iter().find(|r| r.name == *name) else { continue };
-        let Some(default) = read.default.as_deref() else { continue };
-        runbook_bindings::helpers::typed_param(name, value, &typed_default(default))
-            .map(drop)
-            .map_err(|e| format!("{e}\n  --> {}:{}", read.file.display(), read.line))?;
+        // Each read converts the value to its default's type and checks it against its allowed
+        // values, as the run will.
+        for read in reads.iter().filter(|r| r.name == *name) {
+            let at = |e: String| format!("{e}\n  --> {}:{}", read.file.display(), read.line);
+            let typed = match read.default.as_deref() {
+                Some(default) => {
+                    runbook_bindings::helpers::typed_param(name, value, &typed_default(default)).map_err(at)?
+                }
+                None => rhai::Dynamic::from(value.clone()),
+            };
+            allowed::check(read, &typed, &format!(" (from --set {name}={value})")).map_err(at)?;
+        }
     }
     Ok(())
 }
@@ -415,32 +473,40 @@ pub fn check(given: &BTreeMap<String, String>, declared: &BTreeSet<String>) -> R
     Ok(())
 }
 
-/// [`check`] for the runbook `file` under `root`; a name that another runbook of the folder reads,
-/// one this runbook does not import, is named with it: a value set for the wrong runbook does
-/// nothing, so it is refused.
+/// [`check`] for the runbook `file` under `root`, against the parameters its run can reach. A
+/// name read elsewhere is named with where: by another runbook of the folder, or in a function
+/// this run never calls. A value set for what does not run does nothing, so it is refused.
 pub fn check_for(root: &Path, file: &Path, given: &BTreeMap<String, String>) -> Result<(), String> {
-    let mine = files(root, file);
-    let declared = declared(root, file);
+    let mine = reach(root, file);
+    let declared: BTreeSet<String> = mine.reached.iter().map(|r| r.name.clone()).collect();
     check(given, &declared).map_err(|e| {
         let Some(name) = given.keys().find(|n| !declared.contains(*n)) else { return e };
         let mut others = Vec::new();
         collect_rhai(root, &mut others, 0);
         others.sort();
-        let mut readers = Vec::new();
-        for f in others.iter().filter(|f| !mine.contains(f)) {
-            let mut found = Vec::new();
-            if let Ok(text) = std::fs::read_to_string(f) {
-                scan(&text, f, &mut found);
-            }
-            if let Some(r) = found.iter().find(|r| &r.name == name) {
-                readers.push(format!("{}:{}", r.file.display(), r.line));
-            }
+        let readers: Vec<String> = others
+            .iter()
+            .filter(|f| f.as_path() != file)
+            .filter_map(|f| {
+                let r = reach(root, f).reached.into_iter().find(|r| &r.name == name)?;
+                Some(match r.file == *f {
+                    true => format!("{}:{}", f.display(), r.line),
+                    false => format!("{} (at {}:{})", f.display(), r.file.display(), r.line),
+                })
+            })
+            .collect();
+        if !readers.is_empty() {
+            return format!("{e}; {name} is read by {}, which {} does not run", readers.join(" and "), file.display());
         }
-        match readers.is_empty() {
+        let uncalled: Vec<String> = mine
+            .unreached
+            .iter()
+            .filter(|(r, _)| &r.name == name)
+            .map(|(r, f)| format!("in fn {f}() at {}:{}", r.file.display(), r.line))
+            .collect();
+        match uncalled.is_empty() {
             true => e,
-            false => {
-                format!("{e}; {name} is read by {}, which {} does not import", readers.join(" and "), file.display())
-            }
+            false => format!("{e}; {name} is read {}, which {} never calls", uncalled.join(" and "), file.display()),
         }
     })
 }
@@ -460,6 +526,10 @@ mod tests {
         let got: Vec<(&str, Option<&str>, usize)> =
             found.iter().map(|r| (r.name.as_str(), r.default.as_deref(), r.line)).collect();
         assert_eq!(got, [("tg_name", Some("\"x\""), 1), ("port", Some("min(80, 90)"), 3), ("region", None, 4)]);
+        let mut limited = Vec::new();
+        scan("param(\"m\", \"cpu\", [\"cpu\", \"memory\"]); param(\"n\", 2, 1..=4)", Path::new("a.rhai"), &mut limited);
+        let got: Vec<Option<&str>> = limited.iter().map(|r| r.allowed.as_deref()).collect();
+        assert_eq!(got, [Some("[\"cpu\", \"memory\"]"), Some("1..=4")]);
         let names: BTreeSet<String> = found.into_iter().map(|r| r.name).collect();
         let given = parse_sets(&["tg_nam=y".into()]).unwrap();
         let e = check(&given, &names).unwrap_err();
@@ -499,6 +569,11 @@ mod tests {
         let given = BTreeMap::from([("d".to_string(), "5".to_string())]);
         let e = check_for(&dir, &dir.join("main.rhai"), &given).unwrap_err();
         assert!(e.contains(&format!("d is read by {}:1, which", dir.join("other.rhai").display())), "{e}");
+        // A function nothing calls reads nothing for this run.
+        write("main.rhai", "import \"step\";\nfn later() { param(\"l\", 1) }\nlet a = param(\"a\", 1);");
+        let given = BTreeMap::from([("l".to_string(), "2".to_string())]);
+        let e = check_for(&dir, &dir.join("main.rhai"), &given).unwrap_err();
+        assert!(e.contains(&format!("l is read in fn later() at {}:2, which", dir.join("main.rhai").display())), "{e}");
         // An import by expression could load any runbook of the folder.
         write("main.rhai", "let m = \"step\"; import m as s; let a = param(\"a\", 1);");
         let names = declared(&dir, &dir.join("main.rhai"));
