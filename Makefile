@@ -25,6 +25,9 @@ demo: venv build
 test: venv
 	$(CARGO) build --workspace --bins --examples
 	RUNBOOK_VENV=$(CURDIR)/.venv $(CARGO) test --workspace
+	@# The runbooks' own tests, with mocks: an endpoint nothing listens on proves they send nothing.
+	AWS_REGION=us-east-1 AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_ENDPOINT_URL=http://127.0.0.1:9 \
+		$(CARGO) run -q -p runbook -- test runbooks
 	@# Every EC2 operation, compiled with the features the whole workspace resolves to, so that the SDK
 	@# crates built above are reused and only the bindings crate is built again.
 	$(CARGO) test --workspace --lib --features runbook-bindings/ec2-all
@@ -32,6 +35,8 @@ test: venv
 lint:
 	$(CARGO) fmt --all --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
+	@# The shipped runbooks and examples, checked without AWS; GitHub reads the annotations.
+	$(CARGO) run -q -p runbook -- check runbooks examples --format github
 
 # Regenerates bindings/src/generated from the pinned botocore models and SDK crates.
 generate: venv

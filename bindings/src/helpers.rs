@@ -173,7 +173,7 @@ pub fn register(engine: &mut Engine, ctx: Rc<Context>, used_params: Rc<RefCell<B
             }
         },
     );
-    // `param(name, default, allowed)`: the default and any `--set` value must be allowed.
+    // `param(name, default, allowed)`: the value the run takes, given or default, must be allowed.
     let (c, used) = (ctx.clone(), used_params);
     engine.register_fn(
         "param",
@@ -183,8 +183,10 @@ pub fn register(engine: &mut Engine, ctx: Rc<Context>, used_params: Rc<RefCell<B
               allowed: Dynamic|
               -> Result<Dynamic, Box<EvalAltResult>> {
             used.borrow_mut().insert(name.to_string());
-            allowed_param(name, &default, &allowed, " (its default)").map_err(|e| at(runtime_error(e), &nc))?;
-            let Some(raw) = c.params.get(name) else { return Ok(default) };
+            let Some(raw) = c.params.get(name) else {
+                allowed_param(name, &default, &allowed, " (its default)").map_err(|e| at(runtime_error(e), &nc))?;
+                return Ok(default);
+            };
             let value = typed_param(name, raw, &default).map_err(|e| at(runtime_error(e), &nc))?;
             allowed_param(name, &value, &allowed, &format!(" (from --set {name}={raw})"))
                 .map_err(|e| at(runtime_error(e), &nc))?;

@@ -266,7 +266,19 @@ impl Checker {
             let allowed = params::allowed::allowed_value(r.allowed.as_deref().unwrap_or_default());
             let problem = match (allowed, params::allowed::default_value(r)) {
                 (Err(e), _) => Some(e),
-                (Ok(_), Some(default)) => params::allowed::check(r, &default, " (its default)").err(),
+                (Ok(allowed), Some(default)) => {
+                    let number = |v: &rhai::Dynamic| v.is_int() || v.is_float();
+                    let other =
+                        allowed.clone().try_cast::<rhai::Array>().filter(|_| !default.is_array()).and_then(|items| {
+                            items
+                                .into_iter()
+                                .find(|v| v.type_name() != default.type_name() && !(number(v) && number(&default)))
+                        });
+                    match other {
+                        Some(v) => Some(format!("the allowed value {v} is not of the default's type")),
+                        None => params::allowed::check(r, &default, " (its default)").err(),
+                    }
+                }
                 (Ok(_), None) => None,
             };
             if let Some(problem) = problem {
@@ -274,6 +286,13 @@ impl Checker {
                 let problem = problem.strip_prefix(&format!("parameter {}: ", r.name)).unwrap_or(&problem);
                 out.push(at(here, format!("param {:?}: {problem}", r.name), vec![note.into()]));
             }
+        }
+        for line in params::computed_names(text) {
+            out.push(at(
+                Position::new(line as u16, 1),
+                "param's name is computed: `runbook params` cannot list it and --set cannot be checked".into(),
+                vec!["name the parameter with a string literal: param(\"name\", default)".into()],
+            ));
         }
         for r in reads {
             let kind = params::kind(r.default.as_deref()).to_string();

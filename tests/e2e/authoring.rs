@@ -275,7 +275,8 @@ fn each_step_takes_exactly_the_parameters_its_code_reads() {
     // could compute.
     let bad = script(
         "allowed.rhai",
-        "let m = param(\"m\", \"gpu\", [\"cpu\", \"memory\"]);\nlet n = param(\"n\", 1, sizes);\nlet sizes = [1];\n",
+        "let m = param(\"m\", \"gpu\", [\"cpu\", \"memory\"]);\nlet n = param(\"n\", 1, sizes);\nlet sizes = [1];\n\
+         let z = param(\"zone\", \"a\", [\"a\", 2]);\nlet d = param(\"dyn_\" + \"name\", \"d\");\n",
     );
     let out = check(&[bad.to_str().unwrap()]);
     assert_eq!(out.code, 1, "{}", out.stdout);
@@ -286,4 +287,10 @@ fn each_step_takes_exactly_the_parameters_its_code_reads() {
         out.stdout
     );
     assert!(out.stdout.contains(&format!("{file}:2:1: param \"n\": the allowed values")), "{}", out.stdout);
+    assert!(
+        out.stdout.contains(&format!("{file}:4:1: param \"zone\": the allowed value 2 is not of the default's type")),
+        "{}",
+        out.stdout
+    );
+    assert!(out.stdout.contains(&format!("{file}:5:1: param's name is computed")), "{}", out.stdout);
 }

@@ -121,10 +121,11 @@ fn values_outside_the_models_ranges_lengths_and_patterns_are_refused_before_send
         assert!(out.stderr.contains("nothing was sent"), "{}", out.stderr);
     }
     assert!(emu.clients().state().iter().all(|s| !s.starts_with("target group")), "{:?}", emu.clients().state());
-    // The tutorial's own parameter, out of range, stops before its target group is sent.
+    // The tutorial's own parameter, out of the range its setting declares, stops before the run.
     let out = emu.runbook().runbook("runbooks/create_tg.rhai", &["tg_port=99999"]).output();
-    assert_eq!(out.code, 1, "{}", out.stderr);
-    assert!(out.stderr.contains("Port: 99999 is out of range; allowed: 1 to 65535"), "{}", out.stderr);
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert!(out.stderr.contains("parameter tg_port: 99999 is outside 1..=65535"), "{}", out.stderr);
+    assert!(emu.clients().state().iter().all(|s| !s.starts_with("target group")), "{:?}", emu.clients().state());
 }
 
 /// What bash's completion offers for `line` (the cursor at its end), with bash's own word

@@ -276,8 +276,8 @@ fn autoscale_follows_cpu_memory_or_requests_and_updates_its_policy_in_place() {
     assert_eq!(c.scaling_policies(SERVICE_RESOURCE).len(), 3, "one policy per metric");
 
     let bad = autoscale(&["metric=disk"]);
-    assert_eq!(bad.code, 1);
-    assert!(bad.stderr.contains("unknown metric disk: use cpu, memory or requests"), "{}", bad.stderr);
+    assert_eq!(bad.code, 2, "refused before the run: {}", bad.stderr);
+    assert!(bad.stderr.contains("parameter metric: \"disk\" is not one of cpu, memory, requests"), "{}", bad.stderr);
 
     // Teardown removes every metric's policy.
     emu.runbook().runbook("runbooks/teardown.rhai", &[]).output().success();

@@ -215,23 +215,41 @@ fn collect_rhai(dir: &Path, out: &mut Vec<std::path::PathBuf>, depth: usize) {
 /// runbook's text, outside comments.
 fn scan(text: &str, file: &Path, found: &mut Vec<Read>) {
     let code = without_comments(text);
-    let mut from = 0;
-    while let Some(i) = code[from..].find("param(") {
-        let at = from + i;
-        from = at + "param(".len();
-        if code[..at].chars().next_back().is_some_and(|c| c.is_alphanumeric() || c == '_') {
-            continue;
-        }
-        let rest = code[from..].trim_start();
-        let Some(q) = rest.strip_prefix('"') else { continue };
-        let Some(end) = q.find('"') else { continue };
-        let name = q[..end].to_string();
-        let after = q[end + 1..].trim_start();
+    for (at, rest) in param_calls(&code) {
+        let Some((name, after)) = literal_name(rest) else { continue };
         let args = after.strip_prefix(',').and_then(arguments).unwrap_or_default();
         let arg = |i: usize| args.get(i).map(|a| a.trim().to_string());
         let line = code[..at].matches('\n').count() + 1;
         found.push(Read { name, default: arg(0), allowed: arg(1), file: file.to_path_buf(), line, offset: at });
     }
+}
+
+/// The lines of `param(...)` calls whose name is not a string literal: `params` and `--set` cannot
+/// know what they read, so `runbook check` reports them.
+pub fn computed_names(text: &str) -> Vec<usize> {
+    let code = without_comments(text);
+    param_calls(&code)
+        .filter(|(_, rest)| literal_name(rest).is_none())
+        .map(|(at, _)| code[..at].matches('\n').count() + 1)
+        .collect()
+}
+
+/// Each `param(` call in `code`: its offset and the text after the parenthesis.
+fn param_calls(code: &str) -> impl Iterator<Item = (usize, &str)> {
+    code.match_indices("param(")
+        .filter(|(at, _)| !code[..*at].chars().next_back().is_some_and(|c| c.is_alphanumeric() || c == '_' || c == '.'))
+        .map(|(at, _)| (at, &code[at + "param(".len()..]))
+}
+
+/// The name of a `param(` call whose first argument is one plain string literal, and the text
+/// after it (from the `,` or `)` that ends the argument).
+fn literal_name(rest: &str) -> Option<(String, &str)> {
+    let q = rest.trim_start().strip_prefix('"')?;
+    let end = q.find('"')?;
+    let name = &q[..end];
+    let after = q[end + 1..].trim_start();
+    let plain = !name.contains('\\') && (after.starts_with(',') || after.starts_with(')'));
+    plain.then(|| (name.to_string(), after))
 }
 
 /// The text with `//` and `/* */` comments blanked (newlines kept), strings left alone.

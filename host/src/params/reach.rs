@@ -93,9 +93,12 @@ pub fn reach(root: &Path, file: &Path) -> Reach {
                     Target::Any => (0..units.len()).collect(),
                 };
                 for t in targets {
-                    let defined = units[t].1.defs.iter().any(|d| d.name == function);
-                    if defined && seen.insert((t, Some(function.clone()))) {
-                        queue.push((t, Some(function.clone())));
+                    // `*`: a function pointer made from a computed name could be any of the file's.
+                    let defs = units[t].1.defs.iter().filter(|d| function == "*" || d.name == function);
+                    for name in defs.map(|d| d.name.clone()).collect::<BTreeSet<_>>() {
+                        if seen.insert((t, Some(name.clone()))) {
+                            queue.push((t, Some(name)));
+                        }
                     }
                 }
             }
@@ -143,6 +146,10 @@ fn calls(unit: &Unit, range: Range<usize>) -> Vec<(Target, String)> {
             }
         } else if !qualified && (in_string || after.trim_start().starts_with('(')) {
             out.push((Target::Here, word.to_string()));
+            let pointer = word == "Fn" && !in_string;
+            if pointer && !after.trim_start()[1..].trim_start().starts_with('"') {
+                out.push((Target::Here, "*".to_string()));
+            }
         }
     }
     out
@@ -227,7 +234,7 @@ mod tests {
             "// fn commented() { param(\"c\", 0) }\nlet top = param(\"top\", 1);\n\
              fn size() { param(\"size\", 2) }\nfn step() { #{ size: size(), name: \"fn x() {\" } }\n\
              fn other() { param(\"other\", 3) }\nfn by_pointer() { param(\"pointed\", 4) }\n\
-             fn pointer() { Fn(\"by_pointer\") }\n",
+             fn pointer() { Fn(\"by_pointer\") }\nfn computed() { param(\"computed\", 7) }\n",
         );
         write(
             "main.rhai",
@@ -239,12 +246,16 @@ mod tests {
         let names: Vec<&str> = got.reached.iter().map(|r| r.name.as_str()).collect();
         assert_eq!(names, ["helper", "top", "size", "pointed"]);
         let unreached: Vec<(&str, &str)> = got.unreached.iter().map(|(r, f)| (r.name.as_str(), f.as_str())).collect();
-        assert_eq!(unreached, [("unused", "unused"), ("other", "other")]);
+        assert_eq!(unreached, [("unused", "unused"), ("other", "other"), ("computed", "computed")]);
         // An import by expression could be any file: a call through it reaches a function of any.
         write("main.rhai", "let m = \"lib/s\"; import m as s;\ns::other();\n");
         let got = reach(&dir, &dir.join("main.rhai"));
         assert!(got.reached.iter().any(|r| r.name == "other"), "{got:?}");
         assert!(!got.reached.iter().any(|r| r.name == "size"), "{got:?}");
+        // A pointer made from a computed name could be any function of the file.
+        write("main.rhai", "fn a() { param(\"a\", 1) }\nfn b() { param(\"b\", 2) }\nlet n = \"a\"; call(Fn(n));\n");
+        let got = reach(&dir, &dir.join("main.rhai"));
+        assert_eq!(got.reached.iter().map(|r| r.name.as_str()).collect::<Vec<_>>(), ["a", "b"]);
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }
