@@ -2,7 +2,8 @@
 //!
 //! - Every answer is late by 20–60 ms, as a region's endpoints answer from a nearby host.
 //! - For `lag` after a create, a request that names what it made (the ids and ARNs of its answer,
-//!   or the name a create gave: an ECS cluster or service, a role, a scalable target) is answered
+//!   or the name a create gave: an ECS cluster or service, a role, a scalable target; an ACM
+//!   certificate's ARN) is answered
 //!   "not found" in its service's own protocol and error shape, without reaching the emulator, as
 //!   AWS answers while a new resource propagates (the EC2 API reference, "Eventual consistency").
 //! - For the same `lag`, EC2's filtered describes (by tag, name or VPC) leave out what a create made,
@@ -13,8 +14,8 @@
 //! - Requests draw on token buckets per account, region and service, as EC2 documents its request
 //!   throttling (non-mutating actions: a bucket of 100 that refills 20 a second; mutating ones: 200
 //!   and 5), scaled down twentyfold; an empty bucket answers the service's throttling error
-//!   (`RequestLimitExceeded`, `Throttling`, `ThrottlingException`). ELBv2, ECS, IAM and Application
-//!   Auto Scaling get the same buckets.
+//!   (`RequestLimitExceeded`, `Throttling`, `ThrottlingException`). ELBv2, ECS, IAM, Application
+//!   Auto Scaling, ACM and Route 53 get the same buckets.
 
 use crate::proxy::{throttled, Action, Proxy, Request};
 use std::collections::HashMap;
@@ -224,6 +225,12 @@ fn created(op: &str, request: &str, answer: &str) -> Vec<(String, &'static str)>
         }
         "CreateRole" => add(member(request, "RoleName"), "NoSuchEntity"),
         "RegisterScalableTarget" => add(member(request, "ResourceId"), "ObjectNotFoundException"),
+        "RequestCertificate" | "ImportCertificate" => {
+            let arn = serde_json::from_str::<serde_json::Value>(answer)
+                .ok()
+                .and_then(|v| v["CertificateArn"].as_str().map(str::to_string));
+            add(arn, "ResourceNotFoundException");
+        }
         _ => {}
     }
     out

@@ -195,6 +195,18 @@ impl Emulator {
     pub fn clients(&self) -> Clients {
         Clients::new(&self.url)
     }
+
+    /// The aws CLI of .venv against this emulator (`--output json`), its answer parsed; the state
+    /// oracle for services the tests hold no SDK client of.
+    pub fn aws(&self, args: &[&str]) -> serde_json::Value {
+        let out = command(root().join(".venv/bin/aws"), &self.url)
+            .args(args)
+            .args(["--output", "json"])
+            .output()
+            .expect("run the aws CLI");
+        assert!(out.status.success(), "aws {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        serde_json::from_slice(&out.stdout).unwrap_or(serde_json::Value::Null)
+    }
 }
 
 impl Drop for Emulator {
@@ -384,6 +396,8 @@ pub struct Clients {
     pub ec2: aws_sdk_ec2::Client,
     pub iam: aws_sdk_iam::Client,
     pub autoscaling: aws_sdk_applicationautoscaling::Client,
+    pub acm: aws_sdk_acm::Client,
+    pub route53: aws_sdk_route53::Client,
 }
 
 impl Clients {
@@ -427,6 +441,8 @@ impl Clients {
             ec2: aws_sdk_ec2::Client::new(&config),
             iam: aws_sdk_iam::Client::new(&config),
             autoscaling: aws_sdk_applicationautoscaling::Client::new(&config),
+            acm: aws_sdk_acm::Client::new(&config),
+            route53: aws_sdk_route53::Client::new(&config),
             rt,
         }
     }
@@ -593,6 +609,21 @@ impl Clients {
         for p in policies.scaling_policies() {
             let target = p.target_tracking_scaling_policy_configuration().map(|c| c.target_value());
             s.push(format!("scaling policy {} {:?} target {target:?}", p.policy_name(), p.policy_type()));
+        }
+        let certs = self.block_on(self.acm.list_certificates().send()).unwrap();
+        for c in certs.certificate_summary_list() {
+            s.push(format!("certificate {:?} {:?} {:?}", c.domain_name(), c.r#type(), c.status()));
+        }
+        let zones = self.block_on(self.route53.list_hosted_zones().send()).unwrap();
+        for z in zones.hosted_zones() {
+            s.push(format!("hosted zone {}", z.name()));
+            let records =
+                self.block_on(self.route53.list_resource_record_sets().hosted_zone_id(z.id()).send()).unwrap();
+            for r in records.resource_record_sets().iter().filter(|r| !matches!(r.r#type().as_str(), "SOA" | "NS")) {
+                let values: Vec<&str> = r.resource_records().iter().map(|v| v.value()).collect();
+                let alias = r.alias_target().map(|a| a.dns_name());
+                s.push(format!("record {} {} {values:?} alias {alias:?}", r.name(), r.r#type().as_str()));
+            }
         }
         s.sort();
         s

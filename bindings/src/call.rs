@@ -1,4 +1,4 @@
-//! The five services, and the path of every call: validate, the hooks of the layer above
+//! The services, and the path of every call: validate, the hooks of the layer above
 //! ([`crate::hooks`]), send (page by page, with the SDK's attempts), convert.
 
 use crate::error::CallError;
@@ -16,15 +16,17 @@ pub enum Svc {
     Ec2,
     Iam,
     ApplicationAutoscaling,
+    Acm,
+    Route53,
 }
 
-static TABLES: [OnceLock<Result<Table<'static>, String>>; 5] =
-    [OnceLock::new(), OnceLock::new(), OnceLock::new(), OnceLock::new(), OnceLock::new()];
+static TABLES: [OnceLock<Result<Table<'static>, String>>; 7] = [const { OnceLock::new() }; 7];
 
 impl Svc {
-    pub const ALL: [Svc; 5] = [Svc::Ecs, Svc::Elbv2, Svc::Ec2, Svc::Iam, Svc::ApplicationAutoscaling];
+    pub const ALL: [Svc; 7] =
+        [Svc::Ecs, Svc::Elbv2, Svc::Ec2, Svc::Iam, Svc::ApplicationAutoscaling, Svc::Acm, Svc::Route53];
 
-    /// The script module name (`ecs`, `elbv2`, `ec2`, `iam`, `application_autoscaling`).
+    /// The script module name (`ecs`, `elbv2`, `ec2`, `iam`, `application_autoscaling`, `acm`, `route53`).
     pub fn module(self) -> &'static str {
         match self {
             Svc::Ecs => generated::ecs::SERVICE,
@@ -32,6 +34,8 @@ impl Svc {
             Svc::Ec2 => generated::ec2::SERVICE,
             Svc::Iam => generated::iam::SERVICE,
             Svc::ApplicationAutoscaling => generated::application_autoscaling::SERVICE,
+            Svc::Acm => generated::acm::SERVICE,
+            Svc::Route53 => generated::route53::SERVICE,
         }
     }
 
@@ -52,6 +56,8 @@ impl Svc {
             Svc::Ec2 => generated::ec2::OPERATIONS,
             Svc::Iam => generated::iam::OPERATIONS,
             Svc::ApplicationAutoscaling => generated::application_autoscaling::OPERATIONS,
+            Svc::Acm => generated::acm::OPERATIONS,
+            Svc::Route53 => generated::route53::OPERATIONS,
         }
     }
 
@@ -63,6 +69,8 @@ impl Svc {
             Svc::Ec2 => generated::ec2::WAITERS,
             Svc::Iam => generated::iam::WAITERS,
             Svc::ApplicationAutoscaling => generated::application_autoscaling::WAITERS,
+            Svc::Acm => generated::acm::WAITERS,
+            Svc::Route53 => generated::route53::WAITERS,
         }
     }
 
@@ -77,6 +85,8 @@ impl Svc {
             Svc::Ec2 => generated::ec2::TABLE,
             Svc::Iam => generated::iam::TABLE,
             Svc::ApplicationAutoscaling => generated::application_autoscaling::TABLE,
+            Svc::Acm => generated::acm::TABLE,
+            Svc::Route53 => generated::route53::TABLE,
         };
         TABLES[self.index()].get_or_init(|| Table::parse(text)).as_ref().map_err(|e| CallError::Transport {
             service: self.module().into(),
@@ -94,6 +104,8 @@ impl Svc {
             Svc::Ec2 => generated::ec2::call(place.ec2(), op, input),
             Svc::Iam => generated::iam::call(place.iam(), op, input),
             Svc::ApplicationAutoscaling => generated::application_autoscaling::call(place.autoscaling(), op, input),
+            Svc::Acm => generated::acm::call(place.acm(), op, input),
+            Svc::Route53 => generated::route53::call(place.route53(), op, input),
         }
     }
 }
@@ -108,6 +120,14 @@ pub fn invoke(ctx: &Context, svc: Svc, op: &str, input: &Map, paginate: bool) ->
         Some(shape) if svc == Svc::Iam => {
             let mut m = input.clone();
             crate::policy::encode(table, shape, &mut m);
+            encoded = m;
+            &encoded
+        }
+        // Route 53 answers ids with their kind (`/hostedzone/Z1D633PJN98FT9`) and takes them bare;
+        // the SDK strips the kind from the request's ids, so a script may pass an id as answered.
+        Some(shape) if svc == Svc::Route53 => {
+            let mut m = input.clone();
+            trim_route53_ids(table, shape, &mut m);
             encoded = m;
             &encoded
         }
@@ -144,6 +164,25 @@ pub fn invoke(ctx: &Context, svc: Svc, op: &str, input: &Map, paginate: bool) ->
         crate::trace::answer(&format!("{}::{func}", svc.module()), out, from_plan);
     }
     result
+}
+
+/// A Route 53 request's top-level ids without their kind: `/hostedzone/Z1…` → `Z1…`, and so
+/// for `change/` and `delegationset/`, as the SDK sends them.
+fn trim_route53_ids(table: &Table, shape: &str, input: &mut Map) {
+    let Some(shape) = table.shape(shape) else { return };
+    for (member, target) in &shape.members {
+        if !matches!(target.as_str(), Some("ResourceId" | "ChangeId")) {
+            continue;
+        }
+        let Some(value) = input.get_mut(member.as_str()) else { continue };
+        let Ok(id) = value.clone().into_string() else { continue };
+        let bare = ["hostedzone/", "change/", "delegationset/"]
+            .iter()
+            .find_map(|kind| id.trim_start_matches('/').strip_prefix(kind));
+        if let Some(bare) = bare {
+            *value = bare.to_string().into();
+        }
+    }
 }
 
 /// The script function of an operation (`DeleteTargetGroup` → `delete_target_group`).
@@ -323,8 +362,8 @@ fn default_endpoint(ctx: &Context, svc: Svc) -> String {
         other => other.module(),
     };
     let region = ctx.region().unwrap_or("us-east-1");
-    if svc == Svc::Iam {
-        return "iam.amazonaws.com".into();
+    if matches!(svc, Svc::Iam | Svc::Route53) {
+        return format!("{host}.amazonaws.com");
     }
     format!("{host}.{region}.amazonaws.com")
 }
@@ -458,8 +497,30 @@ mod tests {
                 assert!(fns.contains(table.operations[&w.operation].func.as_str()), "{waiter} polls a built operation");
             }
         }
-        let expected = if cfg!(feature = "ec2-all") { 88 + 51 + 811 + 180 + 14 } else { 88 + 51 + 384 + 180 + 14 };
+        let expected = if cfg!(feature = "ec2-all") {
+            88 + 51 + 811 + 180 + 14 + 40 + 71
+        } else {
+            88 + 51 + 384 + 180 + 14 + 40 + 71
+        };
         assert_eq!(total, expected);
+    }
+
+    #[test]
+    fn route53_ids_are_sent_without_their_kind_as_the_sdk_sends_them() {
+        let table = Svc::Route53.table().unwrap();
+        let shape = table.operations["ListResourceRecordSets"].input.clone().unwrap();
+        let mut m = Map::new();
+        m.insert("HostedZoneId".into(), "/hostedzone/Z0123456789ABCDEFGHIJ".into());
+        m.insert("StartRecordName".into(), "/hostedzone/x.example.com".into());
+        trim_route53_ids(table, &shape, &mut m);
+        assert_eq!(m["HostedZoneId"].to_string(), "Z0123456789ABCDEFGHIJ");
+        assert_eq!(m["StartRecordName"].to_string(), "/hostedzone/x.example.com", "a name is not an id");
+        assert!(validate(table, "ListResourceRecordSets", &m).is_empty());
+        let shape = table.operations["GetChange"].input.clone().unwrap();
+        let mut m = Map::new();
+        m.insert("Id".into(), "change/C2682N5HXP0BZ4".into());
+        trim_route53_ids(table, &shape, &mut m);
+        assert_eq!(m["Id"].to_string(), "C2682N5HXP0BZ4");
     }
 
     /// A server that answers the first `failures` requests with `error` and then with `ok`.

@@ -36,6 +36,10 @@ pub const HELPERS: &[(&str, &str)] = &[
          inside the runbook's folder or the current folder, or a path given with --set",
     ),
     ("sleep(seconds)", "pauses (integer or float seconds); Ctrl-C interrupts it"),
+    (
+        "days_until(timestamp)",
+        "days from now until a timestamp as AWS answers them (2027-05-01T12:00:00+00:00); negative once it has passed",
+    ),
     ("target()", "where calls go: #{ account, region, profile } (the account asked of STS once)"),
     ("with_region(region, block)", "runs the closure || { ... } with its calls in another region; undo goes there too"),
     (
@@ -49,6 +53,18 @@ pub const HELPERS: &[(&str, &str)] = &[
     ("warn(message)", "prints a warning line to stderr"),
     ("step(message)", "prints a step heading to stdout"),
 ];
+
+/// Days from `now` until the ISO-8601 timestamp `t` (fractional; negative when it has passed).
+fn days_until(t: &str, now: std::time::SystemTime) -> Result<f64, String> {
+    use aws_smithy_types::date_time::{DateTime, Format};
+    let parsed = DateTime::from_str(t, Format::DateTime)
+        .or_else(|_| DateTime::from_str(&t.replace("+00:00", "Z"), Format::DateTime))
+        .map_err(|_| format!("days_until: {t:?} is not a timestamp (expected 2027-05-01T12:00:00+00:00)"))?;
+    let now = DateTime::from(now);
+    let secs =
+        (parsed.secs() - now.secs()) as f64 + (f64::from(parsed.subsec_nanos()) - f64::from(now.subsec_nanos())) / 1e9;
+    Ok(secs / 86_400.0)
+}
 
 /// A script error with the message alone; `at` places it at the call.
 pub(crate) fn runtime_error(msg: String) -> Box<EvalAltResult> {
@@ -145,6 +161,9 @@ pub fn register(engine: &mut Engine, ctx: Rc<Context>, used_params: Rc<RefCell<B
         serde_json::from_str::<serde_json::Value>(text)
             .map(|v| json::from_value(&v))
             .map_err(|e| at(runtime_error(format!("from_json: invalid JSON: {e}")), &nc))
+    });
+    engine.register_fn("days_until", |nc: NativeCallContext, t: &str| -> Result<f64, Box<EvalAltResult>> {
+        days_until(t, std::time::SystemTime::now()).map_err(|e| at(runtime_error(e), &nc))
     });
     engine.register_fn("print_table", |v: Dynamic| {
         out!("{}", crate::secrets::redact(&table::render(&json::to_value(&crate::secrets::masked(&v)), None)));
@@ -328,6 +347,16 @@ fn sleep(ctx: &Context, secs: f64) -> Result<(), Box<EvalAltResult>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn days_until_reads_timestamps_as_aws_answers_them() {
+        let now = std::time::UNIX_EPOCH + std::time::Duration::from_secs(86_400 * 10);
+        assert_eq!(days_until("1970-01-31T00:00:00+00:00", now).unwrap(), 20.0);
+        assert_eq!(days_until("1970-01-10T12:00:00Z", now).unwrap(), -0.5);
+        let d = days_until("1970-01-11T00:00:00.5+00:00", now).unwrap();
+        assert!((d - 0.5 / 86_400.0).abs() < 1e-12, "{d}");
+        assert!(days_until("next week", now).unwrap_err().contains("\"next week\" is not a timestamp"));
+    }
 
     #[test]
     fn params_take_the_type_of_their_default() {

@@ -133,6 +133,20 @@ pub struct Stats {
     pub calls: Cell<u64>,
 }
 
+/// One accessor per service: the place's client, made on first use with the attempts interceptor.
+macro_rules! clients {
+    ($($name:ident: $sdk:ident),+ $(,)?) => {
+        $(
+            pub fn $name(&self) -> &$sdk::Client {
+                self.$name.get_or_init(|| {
+                    let conf = $sdk::config::Builder::from(&self.config).interceptor(self.watch.clone()).build();
+                    $sdk::Client::from_conf(conf)
+                })
+            }
+        )+
+    };
+}
+
 /// Where calls go: a configuration (region, credentials, endpoint) and the clients made from it,
 /// each watched by the context's attempts interceptor. A run starts in its home place;
 /// `with_region` and `with_target` send a block's calls to another.
@@ -144,6 +158,8 @@ pub struct Place {
     ec2: OnceCell<aws_sdk_ec2::Client>,
     iam: OnceCell<aws_sdk_iam::Client>,
     autoscaling: OnceCell<aws_sdk_applicationautoscaling::Client>,
+    acm: OnceCell<aws_sdk_acm::Client>,
+    route53: OnceCell<aws_sdk_route53::Client>,
     /// The account the credentials belong to, asked of STS once (or known from an assumed role).
     account: OnceCell<String>,
     /// The role assumed to get here, if any.
@@ -160,6 +176,8 @@ impl Place {
             ec2: OnceCell::new(),
             iam: OnceCell::new(),
             autoscaling: OnceCell::new(),
+            acm: OnceCell::new(),
+            route53: OnceCell::new(),
             account: OnceCell::new(),
             role,
         }
@@ -174,43 +192,19 @@ impl Place {
         self.config.region().map(Region::as_ref)
     }
 
-    pub fn ecs(&self) -> &aws_sdk_ecs::Client {
-        self.ecs.get_or_init(|| {
-            let conf = aws_sdk_ecs::config::Builder::from(&self.config).interceptor(self.watch.clone()).build();
-            aws_sdk_ecs::Client::from_conf(conf)
-        })
-    }
-    pub fn elbv2(&self) -> &aws_sdk_elasticloadbalancingv2::Client {
-        self.elbv2.get_or_init(|| {
-            let conf = aws_sdk_elasticloadbalancingv2::config::Builder::from(&self.config)
-                .interceptor(self.watch.clone())
-                .build();
-            aws_sdk_elasticloadbalancingv2::Client::from_conf(conf)
-        })
-    }
-    pub fn ec2(&self) -> &aws_sdk_ec2::Client {
-        self.ec2.get_or_init(|| {
-            let conf = aws_sdk_ec2::config::Builder::from(&self.config).interceptor(self.watch.clone()).build();
-            aws_sdk_ec2::Client::from_conf(conf)
-        })
-    }
     /// The SDK configuration of this place (credentials, region, endpoint).
     pub fn sdk_config(&self) -> &SdkConfig {
         &self.config
     }
-    pub fn iam(&self) -> &aws_sdk_iam::Client {
-        self.iam.get_or_init(|| {
-            let conf = aws_sdk_iam::config::Builder::from(&self.config).interceptor(self.watch.clone()).build();
-            aws_sdk_iam::Client::from_conf(conf)
-        })
-    }
-    pub fn autoscaling(&self) -> &aws_sdk_applicationautoscaling::Client {
-        self.autoscaling.get_or_init(|| {
-            let conf = aws_sdk_applicationautoscaling::config::Builder::from(&self.config)
-                .interceptor(self.watch.clone())
-                .build();
-            aws_sdk_applicationautoscaling::Client::from_conf(conf)
-        })
+
+    clients! {
+        ecs: aws_sdk_ecs,
+        elbv2: aws_sdk_elasticloadbalancingv2,
+        ec2: aws_sdk_ec2,
+        iam: aws_sdk_iam,
+        autoscaling: aws_sdk_applicationautoscaling,
+        acm: aws_sdk_acm,
+        route53: aws_sdk_route53,
     }
 }
 

@@ -144,12 +144,18 @@ const STEPS: &[(&str, &[&str])] = &[
     ("undo", &[]),
     ("examples/vpc.rhai", &[]),
     ("undo", &[]),
+    ("examples/https.rhai", &["domain=shop.example.com"]),
+    ("examples/domain.rhai", &["domain=shop.example.com"]),
+    ("undo", &[]),
+    ("undo", &[]),
     ("runbooks/teardown.rhai", &[]),
 ];
 
 /// Runs the steps against `emu`, through the AWS-like proxy or not, and the state after each.
 fn walk(aws_like: bool) -> Vec<(String, Vec<String>)> {
-    let emu = Emulator::start();
+    let emu = Emulator::start_with(&[("MOTO_ACM_VALIDATION_WAIT", "0")]);
+    // The zone examples/https.rhai and domain.rhai write into.
+    emu.aws(&["route53", "create-hosted-zone", "--name", "example.com", "--caller-reference", "walk"]);
     let like = aws_like.then(|| AwsLike::start(&emu.url, Settings::default()));
     let endpoint = like.as_ref().map(|l| l.url().to_string()).unwrap_or_else(|| emu.url.clone());
     let mut states = Vec::new();

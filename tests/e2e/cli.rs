@@ -39,7 +39,7 @@ fn params_shows_every_runbooks_comment_and_parameters() {
     let flat: Vec<String> = out.stdout.lines().map(|l| l.split_whitespace().collect::<Vec<_>>().join(" ")).collect();
     assert!(
         flat.contains(
-            &"tg_name string \"rent-a-room-tg\" --set tg_name=rent-a-room-tg lib/settings.rhai:18".to_string()
+            &"tg_name string \"rent-a-room-tg\" --set tg_name=rent-a-room-tg lib/settings.rhai:21".to_string()
         ),
         "{}",
         out.stdout

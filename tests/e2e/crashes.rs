@@ -133,7 +133,7 @@ fn sweep(
 #[test]
 fn a_kill_after_any_write_is_undone_completely_and_a_rerun_completes() {
     let (expected, writes) = undisturbed();
-    assert_eq!(writes.len(), 15, "{writes:?}");
+    assert_eq!(writes.len(), 17, "{writes:?}");
     let points = (1..=writes.len()).map(|n| (n, "-KILL")).collect();
     let problems = sweep(points, &writes, &expected, None);
     assert!(problems.is_empty(), "{}", problems.join("\n\n"));

@@ -195,7 +195,7 @@ open(sys.argv[2], "wb").write(key.private_bytes(serialization.Encoding.PEM,
 }
 
 #[test]
-fn https_adds_a_certificate_listener_and_redirect_and_undoes_them() {
+fn https_imports_pem_files_into_acm_adds_the_listener_and_redirect_and_undoes_them() {
     let emu = Emulator::start();
     emu.runbook().runbook("runbooks/tutorial.rhai", FAST).output().success();
     let (cert, key) = self_signed_pair();
@@ -204,7 +204,10 @@ fn https_adds_a_certificate_listener_and_redirect_and_undoes_them() {
     emu.runbook().runbook("examples/https.rhai", &sets).output().success();
     let first = emu.last_journal()[0]["run"].as_str().unwrap().to_string();
     let journal_text = std::fs::read_to_string(emu.journal.join(format!("{first}.jsonl"))).unwrap();
-    assert!(!journal_text.contains("PRIVATE KEY"), "the private key is not journaled");
+    assert!(
+        journal_text.contains("\"PrivateKey\":\"<sensitive>\""),
+        "the private key is not journaled: {journal_text}"
+    );
     let again = emu.runbook().runbook("examples/https.rhai", &sets).output().success();
     assert!(again.stderr.contains("0 write(s), 0 created"), "{}", again.stderr);
 
@@ -213,15 +216,13 @@ fn https_adds_a_certificate_listener_and_redirect_and_undoes_them() {
     let lb = c.load_balancer("rent-a-room-alb");
     let listener =
         |port: i32| c.listeners(lb.load_balancer_arn().unwrap()).into_iter().find(|l| l.port() == Some(port));
-    let cert_arn = c
-        .block_on(c.iam.get_server_certificate().server_certificate_name("rent-a-room-cert").send())
-        .unwrap()
-        .server_certificate()
-        .unwrap()
-        .server_certificate_metadata()
-        .unwrap()
-        .arn()
-        .to_string();
+    let certs = emu.aws(&["acm", "list-certificates"])["CertificateSummaryList"].as_array().cloned().unwrap();
+    assert_eq!(certs.len(), 1, "{certs:?}");
+    assert_eq!(
+        (certs[0]["Type"].as_str(), certs[0]["DomainName"].as_str()),
+        (Some("IMPORTED"), Some("rent-a-room.example"))
+    );
+    let cert_arn = certs[0]["CertificateArn"].as_str().unwrap().to_string();
     let https = listener(443).expect("an HTTPS listener");
     assert_eq!(https.protocol().map(|p| p.as_str()), Some("HTTPS"));
     assert_eq!(https.ssl_policy(), Some("ELBSecurityPolicy-TLS13-1-2-2021-06"));
@@ -236,6 +237,18 @@ fn https_adds_a_certificate_listener_and_redirect_and_undoes_them() {
         group.ip_permissions().iter().any(|p| p.from_port() == Some(port) && p.to_port() == Some(port))
     };
     assert!(opens(443, sg) && opens(80, sg));
+    // The self-signed certificate is valid for two days: diagnose names it, with a request to paste.
+    let d = emu.runbook().runbook("runbooks/diagnose.rhai", &[]).output();
+    assert_eq!(d.code, 1, "{}", d.stdout);
+    assert!(d.stdout.contains("FAIL  certificate             arn:aws:acm:"), "{}", d.stdout);
+    assert!(d.stdout.contains("expires in 1 days"), "{}", d.stdout);
+    assert!(
+        d.stdout.contains(
+            "fix: acm::request_certificate(#{ DomainName: \"rent-a-room.example\", ValidationMethod: \"DNS\" })"
+        ),
+        "{}",
+        d.stdout
+    );
 
     // Another SSL policy: the listener changes in place, and undoing that run puts the first back.
     emu.runbook()
@@ -253,8 +266,8 @@ fn https_adds_a_certificate_listener_and_redirect_and_undoes_them() {
     assert!(undo.stderr.contains("3 removed, 1 restored, 0 already gone"), "{}", undo.stderr);
     assert!(listener(443).is_none());
     assert_eq!(listener(80).unwrap().default_actions()[0].target_group_arn(), Some(tg.as_str()));
-    let gone = c.block_on(c.iam.get_server_certificate().server_certificate_name("rent-a-room-cert").send());
-    assert!(gone.is_err(), "the certificate is deleted");
+    let left = emu.aws(&["acm", "list-certificates"])["CertificateSummaryList"].as_array().cloned().unwrap();
+    assert!(left.is_empty(), "the certificate is deleted: {left:?}");
     let sg = &c.security_groups("group-name", "rent-a-room-alb-sg")[0];
     assert!(!opens(443, sg) && opens(80, sg));
 }

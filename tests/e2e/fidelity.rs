@@ -11,7 +11,7 @@ const WRITE: &str =
 const READ: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["s3:GetObject"],"Resource":"arn:aws:s3:::bucket/a%20b*"}]}"#;
 
 fn aws(emu: &Emulator, args: &[&str]) -> Value {
-    aws_with(emu, None, args)
+    emu.aws(args)
 }
 
 /// The aws CLI of .venv against the emulator, with a config file of the test's when given.

@@ -18,6 +18,7 @@ mod examples;
 mod faults;
 mod fidelity;
 mod fleet;
+mod https;
 mod model;
 mod parity;
 mod permissions;

@@ -8,7 +8,12 @@ use runbook_tests::proxy::{Action, Proxy, Request};
 use runbook_tests::{script, Emulator};
 use serde_json::{json, Value};
 
-const SETS: &[&str] = &["emulator=true", "propagation_wait=0", "alb_sg_description=ALB-of-rent-a-room"];
+const SETS: &[&str] = &[
+    "emulator=true",
+    "propagation_wait=0",
+    "alb_sg_description=ALB-of-rent-a-room",
+    "task_sg_description=Tasks-of-rent-a-room",
+];
 
 const USERS: &str = r#"
 fn user(name, denied) {

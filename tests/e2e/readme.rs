@@ -157,17 +157,17 @@ fn messages_quoted_in_the_readme_are_what_the_binary_prints() {
 
     // A value for a parameter only another runbook reads; the emulator without a simulator.
     let other = Run::new().args(["run", "runbooks/tutorial.rhai", "--set", "matcher=300"]).output();
-    check("matcher is read by runbooks/diagnose.rhai:14, which runbooks/tutorial.rhai does not run", &other.stderr);
+    check("matcher is read by runbooks/diagnose.rhai:16, which runbooks/tutorial.rhai does not run", &other.stderr);
     let unused = Run::new().args(["run", "runbooks/create_tg.rhai", "--set", "desired_count=2"]).output();
     check(
-        "desired_count is read by runbooks/scale.rhai (at runbooks/lib/settings.rhai:35) and runbooks/tutorial.rhai \
-         (at runbooks/lib/settings.rhai:35), which runbooks/create_tg.rhai does not run",
+        "desired_count is read by runbooks/scale.rhai (at runbooks/lib/settings.rhai:38) and runbooks/tutorial.rhai \
+         (at runbooks/lib/settings.rhai:38), which runbooks/create_tg.rhai does not run",
         &unused.stderr,
     );
     let metric = Run::new().args(["run", "runbooks/autoscale.rhai", "--set", "metric=gpu"]).output();
     check(
         "error: parameter metric: \"gpu\" is not one of cpu, memory, requests (from --set metric=gpu) --> \
-         runbooks/lib/settings.rhai:40",
+         runbooks/lib/settings.rhai:43",
         &metric.stderr,
     );
     let create_tg = Run::new().args(["params", "runbooks/create_tg.rhai"]).output().success();

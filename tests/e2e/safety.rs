@@ -42,7 +42,7 @@ fn plan_changes_nothing_and_lists_the_writes_that_run_then_makes() {
     );
     assert!(
         plan.stdout
-            .contains("\"LoadBalancerArn\": \"<elbv2.create_load_balancer#7 LoadBalancers[0].LoadBalancerArn>\""),
+            .contains("\"LoadBalancerArn\": \"<elbv2.create_load_balancer#9 LoadBalancers[0].LoadBalancerArn>\""),
         "a placeholder flows into a later write:\n{}",
         plan.stdout
     );
@@ -51,8 +51,9 @@ fn plan_changes_nothing_and_lists_the_writes_that_run_then_makes() {
     emu.runbook().runbook("runbooks/tutorial.rhai", &["propagation_wait=0"]).output().success();
     let made = intents(&emu.last_journal());
     assert_eq!(planned, made);
-    assert_eq!(made.len(), 13, "{made:?}");
-    assert_eq!(made[0], "ecs::create_cluster");
+    assert_eq!(made.len(), 15, "{made:?}");
+    assert_eq!(made[0..2], ["ec2::create_security_group", "ec2::authorize_security_group_ingress"]);
+    assert_eq!(made[2], "ecs::create_cluster");
 
     // Planned again on the finished state, only the writes the steps make on every run remain: the
     // health check settings, the desired count, the scalable target and the policy.
@@ -78,7 +79,7 @@ fn run_then_undo_returns_the_emulator_to_its_state_before_the_run() {
     let records = emu.last_journal();
     let id = run_id(&records);
     assert!(run.stderr.contains(&format!("  undo:    runbook undo {id}\n")), "{}", run.stderr);
-    assert!(run.stderr.contains("; 15 write(s), 15 created"), "{}", run.stderr);
+    assert!(run.stderr.contains("; 17 write(s), 17 created"), "{}", run.stderr);
     assert_eq!(records.last().unwrap()["outcome"], "succeeded");
     let during = c.state();
     assert_ne!(during, before);
@@ -109,7 +110,7 @@ fn run_then_undo_returns_the_emulator_to_its_state_before_the_run() {
         undo.stdout
     );
     assert!(
-        undo.stderr.contains("succeeded: 15 removed, 0 already gone, 2 left as they were, 0 failed"),
+        undo.stderr.contains("succeeded: 17 removed, 0 already gone, 2 left as they were, 0 failed"),
         "{}",
         undo.stderr
     );

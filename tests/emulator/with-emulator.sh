@@ -8,6 +8,12 @@ root=$(cd "$(dirname "$0")/../.." && pwd)
 py="$root/.venv/bin/python"
 port=$("$py" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 log=$(mktemp -t runbook-emulator.XXXXXX.log)
+# What the emulator needs to behave as AWS does for the runbooks (README, "The local emulator"): a
+# service's deployment completes once its tasks run (rollout.rhai waits for that), and a requested
+# certificate is issued once its validation record is written (examples/https.rhai). Set in the
+# environment, they win.
+export MOTO_ECS_SERVICE_RUNNING="${MOTO_ECS_SERVICE_RUNNING:-1}"
+export MOTO_ACM_VALIDATION_WAIT="${MOTO_ACM_VALIDATION_WAIT:-0}"
 "$root/.venv/bin/moto_server" -H 127.0.0.1 -p "$port" >"$log" 2>&1 &
 pid=$!
 trap 'kill $pid 2>/dev/null; wait $pid 2>/dev/null; rm -f "$log"' EXIT

@@ -603,15 +603,13 @@ fn collect(g: &mut Gen, shape: &str, into: &mut BTreeSet<String>) {
     }
 }
 
-/// Whether an operation only reads. A model that marks any operation `readonly` is taken at its word
-/// for all of them; the other models (ELBv2, EC2, IAM, Application Auto Scaling in botocore 1.44.5)
-/// mark none, and there the aws CLI's read verbs decide. Anything else counts as a write, so an
-/// unknown verb errs on the side of `plan` not sending it.
+/// Whether an operation only reads. A model's `readonly` mark is taken at its word where it is
+/// given; where it is not (every operation of ELBv2, EC2, IAM and Application Auto Scaling, and the
+/// older operations of ACM, in botocore 1.44.5), the aws CLI's read verbs decide. Anything else
+/// counts as a write, so an unknown verb errs on the side of `plan` not sending it.
 fn read_only(service: &Value, op: &str) -> bool {
-    let ops = service["operations"].as_object();
-    let annotated = ops.is_some_and(|all| all.values().any(|o| o.get("readonly").is_some()));
-    if annotated {
-        return service["operations"][op]["readonly"].as_bool() == Some(true);
+    if let Some(marked) = service["operations"][op]["readonly"].as_bool() {
+        return marked;
     }
     ["Describe", "List", "Get"]
         .iter()

@@ -14,7 +14,7 @@ mod sdk;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-/// The five services: script module name, botocore directory, SDK crate, the API reference's URL
+/// The services: script module name, botocore directory, SDK crate, the API reference's URL
 /// stem, and (for EC2) which operations the default build includes.
 pub struct Service {
     pub module: &'static str,
@@ -81,6 +81,20 @@ pub const SERVICES: &[Service] = &[
         botocore: "application-autoscaling",
         krate: "aws-sdk-applicationautoscaling",
         reference: "https://docs.aws.amazon.com/autoscaling/application/APIReference/API_",
+        default_ops: None,
+    },
+    Service {
+        module: "acm",
+        botocore: "acm",
+        krate: "aws-sdk-acm",
+        reference: "https://docs.aws.amazon.com/acm/latest/APIReference/API_",
+        default_ops: None,
+    },
+    Service {
+        module: "route53",
+        botocore: "route53",
+        krate: "aws-sdk-route53",
+        reference: "https://docs.aws.amazon.com/Route53/latest/APIReference/API_",
         default_ops: None,
     },
 ];

@@ -2,6 +2,8 @@
 //! never edited by hand.
 
 #[rustfmt::skip]
+pub mod acm;
+#[rustfmt::skip]
 pub mod application_autoscaling;
 #[rustfmt::skip]
 pub mod ec2;
@@ -13,3 +15,5 @@ pub mod elbv2;
 pub mod iam;
 #[rustfmt::skip]
 pub mod regions;
+#[rustfmt::skip]
+pub mod route53;

@@ -20,6 +20,7 @@ pub mod needs;
 pub mod plan;
 pub mod propagation;
 pub mod reconcile;
+pub mod records;
 pub mod step;
 pub mod tags;
 pub mod undo;

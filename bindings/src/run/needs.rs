@@ -203,7 +203,7 @@ fn carries_tags(input: &Value) -> bool {
 /// (`CreateTags`, `AddTags`, `TagResource`), or IAM's per kind (`CreateRole` → `TagRole`).
 fn tag_action(table: &Table, op: &str) -> Option<String> {
     let noun = ["Create", "Upload"].iter().find_map(|v| op.strip_prefix(v)).unwrap_or("");
-    [format!("Tag{noun}"), "TagResource".into(), "AddTags".into(), "CreateTags".into()]
+    [format!("Tag{noun}"), "TagResource".into(), "AddTags".into(), "CreateTags".into(), "AddTagsToCertificate".into()]
         .into_iter()
         .find(|o| o != "Tag" && table.operations.contains_key(o))
 }
@@ -281,6 +281,12 @@ pub fn resource(action: &str, input: &Value, w: &Where) -> Option<String> {
         ("ecs", "UpdateService" | "DeleteService") => {
             let cluster = ecs_name(given(input, "cluster", "default")?);
             ecs_arn(s("service"), |n| arn(prefix, format!("service/{cluster}/{n}")))
+        }
+        ("acm", op) if op != "RequestCertificate" && op != "ListCertificates" => s("CertificateArn"),
+        ("route53", "ChangeResourceRecordSets" | "ListResourceRecordSets" | "GetHostedZone" | "DeleteHostedZone") => {
+            let id = s("HostedZoneId").or_else(|| s("Id"))?;
+            let id = id.trim_start_matches("/hostedzone/");
+            Some(format!("arn:{}:route53:::hostedzone/{id}", w.partition))
         }
         ("iam", op) if (op.ends_with("Role") || op.ends_with("RolePolicy")) && !op.contains("ServiceLinked") => {
             let global = |rest: String| format!("arn:{}:iam::{}:{rest}", w.partition, w.account);
@@ -529,6 +535,12 @@ mod tests {
         let planned = json!({ "TargetGroupArn": "<elbv2.create_target_group#1 TargetGroups[0].TargetGroupArn>" });
         assert_eq!(resource("elasticloadbalancing:DeleteTargetGroup", &planned, &w), None);
         assert_eq!(resource("elasticloadbalancing:DescribeTargetGroups", &json!({ "Names": ["web"] }), &w), None);
+        // Route 53 zones are global: no region or account in their ARN, and no /hostedzone/ prefix.
+        let zone = resource("route53:ChangeResourceRecordSets", &json!({ "HostedZoneId": "/hostedzone/Z1" }), &w);
+        assert_eq!(zone.as_deref(), Some("arn:aws:route53:::hostedzone/Z1"));
+        let cert = "arn:aws:acm:eu-west-1:111122223333:certificate/1";
+        assert_eq!(resource("acm:DeleteCertificate", &json!({ "CertificateArn": cert }), &w).as_deref(), Some(cert));
+        assert_eq!(resource("acm:RequestCertificate", &json!({ "DomainName": "a.example.com" }), &w), None);
         // A cluster left out is the default one; one only planned is not known yet.
         let default = resource("ecs:CreateCluster", &json!({}), &w);
         assert_eq!(default.as_deref(), Some("arn:aws:ecs:eu-west-1:111122223333:cluster/default"));

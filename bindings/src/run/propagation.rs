@@ -53,6 +53,8 @@ pub fn not_found(svc: Svc, e: &CallError) -> bool {
         }
         Svc::ApplicationAutoscaling => code == "ObjectNotFoundException",
         Svc::Iam => code == "NoSuchEntity",
+        Svc::Acm => code == "ResourceNotFoundException",
+        Svc::Route53 => matches!(code.as_str(), "NoSuchHostedZone" | "NoSuchChange"),
     }
 }
 
@@ -86,6 +88,8 @@ fn concerns(svc: Svc, error: &CallError, failing: &str, op: &str, value: &str) -
             _ => message.contains(value),
         },
         Svc::ApplicationAutoscaling => makes(&["RegisterScalableTarget"]) || message.contains(value),
+        Svc::Acm => makes(&["RequestCertificate", "ImportCertificate"]) || message.contains(value),
+        Svc::Route53 => (code == "NoSuchHostedZone" && makes(&["CreateHostedZone"])) || message.contains(value),
     }
 }
 

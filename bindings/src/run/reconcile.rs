@@ -112,6 +112,10 @@ pub fn entry_for(svc: Svc, op: &str) -> Option<Entry> {
         (Elbv2, "AddTags") => entry(Converges, &[], elbv2_tags),
         (Ec2, "CreateTags") => entry(Converges, &[], ec2_tags),
         (Ecs, "TagResource") => entry(Converges, &[], ecs_tags),
+        (Acm, "RequestCertificate") => entry(Adds, &[], certificate),
+        (Acm, "AddTagsToCertificate") => entry(Converges, &[], acm_tags),
+        (Route53, "CreateHostedZone") => entry(Duplicates, &["HostedZoneAlreadyExists"], hosted_zone),
+        (Route53, "ChangeResourceRecordSets") => entry(Converges, &[], super::records::before),
         _ => return None,
     })
 }
@@ -140,6 +144,8 @@ pub fn gone(e: &CallError) -> bool {
     code.contains("NotFound")
         || code == "NoSuchEntity"
         || code == "ServiceNotActiveException"
+        // Route 53: a DELETE of a record that is not there.
+        || (code == "InvalidChangeBatch" && message.contains("but it was not found"))
         || (code == "ClientException" && message.contains("inactive"))
         // Application Auto Scaling: "No scalable target found for …", "No scaling policy found for …".
         || (code == "ValidationException" && message.starts_with("no ") && message.contains(" found"))
@@ -691,15 +697,59 @@ fn ec2_tags(read: Read, i: &Value, _: Look) -> Result<Option<Found>, CallError> 
 }
 
 fn ecs_tags(read: Read, i: &Value, _: Look) -> Result<Option<Found>, CallError> {
-    let arn = text(i, "resourceArn").to_string();
-    let out = read(Svc::Ecs, "ListTagsForResource", json!({ "resourceArn": arn }))?;
-    let existing = out["tags"]
+    tags_of_arn(read, i, Svc::Ecs, "ListTagsForResource", ["resourceArn", "tags", "key", "value"])
+}
+
+fn acm_tags(read: Read, i: &Value, _: Look) -> Result<Option<Found>, CallError> {
+    tags_of_arn(read, i, Svc::Acm, "ListTagsForCertificate", ["CertificateArn", "Tags", "Key", "Value"])
+}
+
+/// The tags a resource named by its ARN has now, read with `op`; `names` are the members for the
+/// ARN, the tag list (the same in the tagging input and the answer), a tag's key and its value.
+fn tags_of_arn(read: Read, i: &Value, svc: Svc, op: &str, names: [&str; 4]) -> Result<Option<Found>, CallError> {
+    let [arn_member, list, key, value] = names;
+    let arn = text(i, arn_member).to_string();
+    let out = read(svc, op, json!({ arn_member: arn }))?;
+    let existing = out[list]
         .as_array()
         .into_iter()
         .flatten()
-        .map(|t| (arn.clone(), t["key"].as_str().unwrap_or_default().to_string(), t["value"].clone()))
+        .map(|t| (arn.clone(), t[key].as_str().unwrap_or_default().to_string(), t[value].clone()))
         .collect();
-    Ok(tags_before(existing, &keys_of(&i["tags"], "key")))
+    Ok(tags_before(existing, &keys_of(&i[list], key)))
+}
+
+/// Certificates requested for the input's domain name. Every request makes a new one, so after a
+/// lost answer the run's is the one that was not there before.
+fn certificate(read: Read, i: &Value, look: Look) -> Result<Option<Found>, CallError> {
+    let out = read(Svc::Acm, "ListCertificates", json!({}))?;
+    let domain = i["DomainName"].as_str().unwrap_or_default();
+    let mut arns: Vec<&str> = out["CertificateSummaryList"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|c| c["DomainName"].as_str().is_some_and(|d| d.eq_ignore_ascii_case(domain)))
+        .filter_map(|c| c["CertificateArn"].as_str())
+        .collect();
+    arns.sort_unstable();
+    let before = match look {
+        Look::Before => return Ok((!arns.is_empty()).then(|| Found { id: arns.join(" "), output: Value::Null })),
+        Look::After(before) => before,
+    };
+    let seen: Vec<&str> = before.map(|b| b.id.split(' ').collect()).unwrap_or_default();
+    Ok(arns.into_iter().find(|a| !seen.contains(a)).and_then(|a| found(a, json!({ "CertificateArn": a }))))
+}
+
+/// A hosted zone with the input's name and caller reference (the reference tells a retry of this
+/// create from another zone of the same name).
+fn hosted_zone(read: Read, i: &Value, _: Look) -> Result<Option<Found>, CallError> {
+    let out = read(Svc::Route53, "ListHostedZonesByName", json!({ "DNSName": s(i, "Name") }))?;
+    Ok(out["HostedZones"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|z| z["CallerReference"] == i["CallerReference"])
+        .and_then(|z| found(z["Id"].as_str()?, json!({ "HostedZone": z }))))
 }
 
 fn role_policy(read: Read, i: &Value, _: Look) -> Result<Option<Found>, CallError> {

@@ -10,7 +10,9 @@ pub const RUN_TAG: &str = "runbook:run-id";
 /// Adds the run's tag to a creating write whose input takes tags: `Tags`/`tags` lists of key/value
 /// structures, string maps, or EC2's `TagSpecifications` for the resource type the operation creates.
 pub fn tag(table: &Table, op: &str, input: &mut Map, run_id: &str) {
-    let creates = ["Create", "Register", "Run", "Allocate"].iter().any(|v| op.starts_with(v));
+    // ACM requests and imports make a certificate; a re-import (naming the certificate) takes no tags.
+    let certificate = matches!(op, "RequestCertificate" | "ImportCertificate") && !input.contains_key("CertificateArn");
+    let creates = certificate || ["Create", "Register", "Run", "Allocate"].iter().any(|v| op.starts_with(v));
     let Some(shape) = table.operations.get(op).and_then(|o| o.input.as_deref()).and_then(|s| table.shape(s)) else {
         return;
     };

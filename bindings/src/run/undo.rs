@@ -46,7 +46,7 @@ pub struct Inverse {
     pub replaced: Option<String>,
 }
 
-fn step(service: Svc, operation: &str, input: Value) -> Step {
+pub(super) fn step(service: Svc, operation: &str, input: Value) -> Step {
     Step {
         service: service.module().into(),
         operation: operation.into(),
@@ -109,6 +109,14 @@ fn many(kind: &str, ids: Vec<String>, undo: impl Fn(&str) -> Vec<Step>) -> Vec<C
 pub fn inverse(svc: Svc, op: &str, i: &Value, o: &Value, before: &Before) -> Inverse {
     if let (Svc::Elbv2, "ModifyListener", Before::Present(found)) = (svc, op, before) {
         return restore_listener(found);
+    }
+    if let (Svc::Route53, "ChangeResourceRecordSets") = (svc, op) {
+        return match before {
+            Before::Unknown(why) => {
+                not_undoable(&format!("could not tell which records existed before this call ({why})"))
+            }
+            _ => super::records::inverse(i, before.found()),
+        };
     }
     if let (Some(tagging), Before::Present(found)) = (Tagging::of(svc, op), before) {
         return tagging.restore(i, found);
@@ -294,6 +302,26 @@ pub fn inverse(svc: Svc, op: &str, i: &Value, o: &Value, before: &Before) -> Inv
         (Iam, "CreateUser") => one("user", text(o, "User.UserName"), |name| {
             vec![step(Iam, "DeleteUser", json!({ "UserName": name })).retry(&["DeleteConflict"])]
         }),
+        (Acm, "RequestCertificate") => one("certificate", text(o, "CertificateArn"), |arn| {
+            // A listener deleted moments ago still holds its certificate for a while.
+            vec![step(Acm, "DeleteCertificate", json!({ "CertificateArn": arn })).retry(&["ResourceInUseException"])]
+        }),
+        (Acm, "ImportCertificate") if i.get("CertificateArn").is_some_and(|a| !a.is_null()) => {
+            let mut inv =
+                not_undoable("it re-imported a certificate over one that existed; the one it replaced was not kept");
+            inv.replaced = text(i, "CertificateArn");
+            return inv;
+        }
+        (Acm, "ImportCertificate") => one("certificate", text(o, "CertificateArn"), |arn| {
+            vec![step(Acm, "DeleteCertificate", json!({ "CertificateArn": arn })).retry(&["ResourceInUseException"])]
+        }),
+        (Acm, "AddTagsToCertificate") => one("tags on", text(i, "CertificateArn"), |arn| {
+            vec![step(Acm, "RemoveTagsFromCertificate", json!({ "CertificateArn": arn, "Tags": s("Tags") }))]
+        }),
+        (Route53, "CreateHostedZone") => one("hosted zone", text(o, "HostedZone.Id"), |id| {
+            // Its records other than SOA and NS go first: undo removes the run's, newest first.
+            vec![step(Route53, "DeleteHostedZone", json!({ "Id": id })).retry(&["HostedZoneNotEmpty"])]
+        }),
         (ApplicationAutoscaling, "RegisterScalableTarget") => one("scalable target", text(i, "ResourceId"), |id| {
             vec![step(
                 ApplicationAutoscaling,
@@ -367,6 +395,9 @@ impl Tagging {
             (Svc::Ecs, "TagResource") => {
                 t("TagResource", "UntagResource", "resourceArn", "tags", "key", "value", "tagKeys")
             }
+            (Svc::Acm, "AddTagsToCertificate") => {
+                t("AddTagsToCertificate", "RemoveTagsFromCertificate", "CertificateArn", "Tags", "Key", "Value", "Tags")
+            }
             _ => None,
         }
     }
@@ -374,7 +405,7 @@ impl Tagging {
     /// The input that names one resource: a list of one, or ECS's single ARN.
     fn on(&self, resource: &str) -> Value {
         match self.svc {
-            Svc::Ecs => json!({ self.resources: resource }),
+            Svc::Ecs | Svc::Acm => json!({ self.resources: resource }),
             _ => json!({ self.resources: [resource] }),
         }
     }
@@ -401,8 +432,8 @@ impl Tagging {
             if !new.is_empty() {
                 let mut input = self.on(r);
                 input[self.unset_keys] = match self.svc {
-                    // EC2 names the tags to delete as tags.
-                    Svc::Ec2 => json!(new.iter().map(|k| json!({ "Key": k })).collect::<Vec<_>>()),
+                    // EC2 and ACM name the tags to delete as tags.
+                    Svc::Ec2 | Svc::Acm => json!(new.iter().map(|k| json!({ "Key": k })).collect::<Vec<_>>()),
                     _ => json!(new),
                 };
                 let undo = vec![step(self.svc, self.unset, input)];
