@@ -170,8 +170,11 @@ impl Emulator {
 
     /// The journal records of this emulator's newest run.
     pub fn last_journal(&self) -> Vec<serde_json::Value> {
-        let mut files: Vec<PathBuf> =
-            std::fs::read_dir(&self.journal).expect("journal folder").map(|e| e.expect("entry").path()).collect();
+        let mut files: Vec<PathBuf> = std::fs::read_dir(&self.journal)
+            .expect("journal folder")
+            .map(|e| e.expect("entry").path())
+            .filter(|p| p.extension().is_some_and(|e| e == "jsonl"))
+            .collect();
         // Run ids sort by the second a run started; two runs in one second sort by their random
         // suffix, so the file created last decides.
         let created = |p: &PathBuf| {

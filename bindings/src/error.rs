@@ -11,6 +11,9 @@ use rhai::{Dynamic, Map};
 
 use crate::convert::ConvError;
 
+/// The code of the error that refuses a write because another run holds the place's lock.
+pub const LOCK_HELD: &str = "LockHeld";
+
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum CallError {
     /// The input does not fit the model; nothing was sent.
@@ -184,9 +187,14 @@ impl CallError {
         }
     }
 
-    /// Errors that end the run instead of reaching a script's `catch`.
+    /// Errors that end the run instead of reaching a script's `catch`: an interrupt, the operator's
+    /// "quit", and a lock another run holds (a script must not write on without it).
     pub fn ends_run(&self) -> bool {
-        matches!(self, CallError::Interrupted { .. } | CallError::Stopped { .. })
+        match self {
+            CallError::Interrupted { .. } | CallError::Stopped { .. } => true,
+            CallError::Transport { code, .. } => code == LOCK_HELD,
+            _ => false,
+        }
     }
 
     /// The map a script's `catch (e)` receives.

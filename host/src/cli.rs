@@ -1,4 +1,4 @@
-//! Command-line interface: `run`, `plan`, `policy`, `check`, `test`, `repl`, `runs`, `show`, `undo`, `help`.
+//! Command-line interface: `run`, `plan`, `policy`, `check`, `test`, `repl`, `runs`, `show`, `undo`, `unlock`, `help`.
 
 use clap::{Args, Parser, Subcommand};
 use clap_complete::{ArgValueCandidates, ArgValueCompleter};
@@ -25,6 +25,8 @@ enum Command {
         step: bool,
         #[command(flatten)]
         common: Common,
+        #[command(flatten, next_help_heading = "Locks")]
+        lock: LockArgs,
         #[command(flatten, next_help_heading = "Many targets")]
         fleet: crate::fleet::FleetArgs,
     },
@@ -137,6 +139,19 @@ enum Command {
         #[command(flatten)]
         journal: JournalArgs,
     },
+    /// Break a run's lock by hand: for a holder that cannot give it back (its lease ends by itself)
+    #[command(after_help = "Lists the locks named LOCK in the journal folder's locks/ and their holders, asks \
+                            before breaking each (--yes does not ask), and journals what it broke as a run of \
+                            its own. The holder, if it still runs, stops before its next write.")]
+    Unlock {
+        /// The lock's name: by default a runbook's path from the project root (`runbooks/tutorial.rhai`)
+        lock: String,
+        /// Break without asking
+        #[arg(long)]
+        yes: bool,
+        #[command(flatten)]
+        journal: JournalArgs,
+    },
     /// Show the services, a service's operations and waiters, or one operation's parameters
     Help {
         /// `elbv2` or `elbv2::create_target_group`; nothing for the list of services and helpers
@@ -175,6 +190,24 @@ pub struct Common {
     /// Print members the service models mark sensitive instead of <sensitive>
     #[arg(long = "show-sensitive")]
     pub show_sensitive: bool,
+}
+
+/// How a run locks the places it writes in.
+#[derive(Args, Clone, Default)]
+pub struct LockArgs {
+    /// The lock's name (default: the runbook's path from the project root, the nearest folder above
+    /// it with runbook.toml or .git); runs with one name never write in one account and region at once
+    #[arg(long = "lock", value_name = "NAME", conflicts_with = "no_lock")]
+    pub lock: Option<String>,
+    /// Take no lock
+    #[arg(long = "no-lock")]
+    pub no_lock: bool,
+    /// Seconds to wait for a lock another run holds (default: refuse at once, exit 2)
+    #[arg(long = "lock-timeout", value_name = "SECONDS", value_parser = clap::value_parser!(u32).range(0..=86400))]
+    pub lock_timeout: Option<u32>,
+    /// Seconds a lock lasts unless its holder renews it, which it does every third (default 60)
+    #[arg(long = "lock-lease", value_name = "SECONDS", value_parser = clap::value_parser!(u32).range(3..=3600))]
+    pub lock_lease: Option<u32>,
 }
 
 /// How to reach AWS.
@@ -238,6 +271,37 @@ impl JournalArgs {
     }
 }
 
+/// Fills in from `runbook.toml` what a command's flags and the environment leave open. A fleet's
+/// targets name their own places (its runs read the file themselves), and an undo goes where its
+/// run went: neither takes the file's region or profile.
+fn apply_project(command: &mut Command) -> Result<(), String> {
+    let (aws, journal, lock) = match command {
+        Command::Run { common: Common { aws, journal, .. }, lock, fleet, .. } => {
+            (Some(aws).filter(|_| !fleet.active()), journal, Some(lock))
+        }
+        Command::Plan { common: Common { aws, journal, .. }, fleet, .. } => {
+            (Some(aws).filter(|_| !fleet.active()), journal, None)
+        }
+        Command::Policy { common: Common { aws, journal, .. }, .. }
+        | Command::Test { common: Common { aws, journal, .. }, .. }
+        | Command::Repl { common: Common { aws, journal, .. } } => (Some(aws), journal, None),
+        Command::Runs { journal, .. }
+        | Command::Show { journal, .. }
+        | Command::Unlock { journal, .. }
+        | Command::Undo { journal, .. } => (None, journal, None),
+        _ => return Ok(()),
+    };
+    let project = crate::project::Project::load()?;
+    if let Some(aws) = aws {
+        project.aws(aws);
+    }
+    project.journal(journal);
+    if let Some(lock) = lock {
+        project.lock(lock);
+    }
+    Ok(())
+}
+
 pub fn main() -> ExitCode {
     crate::shell::answer_if_asked();
     let cli = match Cli::try_parse() {
@@ -248,20 +312,26 @@ pub fn main() -> ExitCode {
             return ExitCode::from(code);
         }
     };
-    match cli.command {
-        Command::Run { file, step, common, fleet } if fleet.active() => {
+    let mut command = cli.command;
+    if let Err(e) = apply_project(&mut command) {
+        return crate::run::fail(&e);
+    }
+    match command {
+        Command::Run { file, step, common, lock, fleet } if fleet.active() => {
             if step {
                 return crate::run::fail("--step asks before each write of one run: it does not go with many targets");
             }
-            crate::fleet::run(&file, &common, &fleet, false)
+            crate::fleet::run(&file, &common, &fleet, false, &lock)
         }
-        Command::Plan { file, common, fleet } if fleet.active() => crate::fleet::run(&file, &common, &fleet, true),
-        Command::Run { file, step, common, fleet } => {
+        Command::Plan { file, common, fleet } if fleet.active() => {
+            crate::fleet::run(&file, &common, &fleet, true, &LockArgs::default())
+        }
+        Command::Run { file, step, common, lock, fleet } => {
             if let Some(e) = fleet.stray() {
                 return crate::run::fail(&e);
             }
             let mode = if step { Mode::Step } else { Mode::Run };
-            crate::run::on_script_thread(move || crate::run::run_file(&file, &common, mode))
+            crate::run::on_script_thread(move || crate::run::run_file_locked(&file, &common, mode, &lock))
         }
         Command::Plan { file, common, fleet } => {
             if let Some(e) = fleet.stray() {
@@ -279,6 +349,7 @@ pub fn main() -> ExitCode {
         Command::Params { file } => crate::params::show(&file),
         Command::Test { paths, common } => crate::run::on_script_thread(move || crate::testing::run(&paths, &common)),
         Command::Check { paths, format } => crate::run::on_script_thread(move || crate::check::run(&paths, format)),
+        Command::Unlock { lock, yes, journal } => crate::unlock::unlock(&journal.dir(), &lock, yes),
         Command::Runs { writes, journal } => crate::runs::list(&journal.dir(), writes),
         Command::Show { run, journal } => crate::runs::show(&journal.dir(), &run),
         Command::Undo { run, plan, assume_role, concurrency, aws, journal } => {

@@ -163,11 +163,19 @@ pub fn innermost(e: &EvalAltResult) -> &EvalAltResult {
 
 /// Whether the operator quit at a `--step` prompt.
 pub fn is_stop(e: &EvalAltResult) -> bool {
+    ending_code(e).is_some_and(|c| c == "StoppedByOperator")
+}
+
+/// Whether the run ended because another run holds the lock of a place it was to write in.
+pub fn is_lock_held(e: &EvalAltResult) -> bool {
+    ending_code(e).is_some_and(|c| c == runbook_bindings::error::LOCK_HELD)
+}
+
+/// The code of an error that ended the run (not catchable by the script).
+fn ending_code(e: &EvalAltResult) -> Option<String> {
     match innermost(e) {
-        EvalAltResult::ErrorTerminated(v, _) => v
-            .read_lock::<rhai::Map>()
-            .is_some_and(|m| m.get("code").is_some_and(|c| c.to_string() == "StoppedByOperator")),
-        _ => false,
+        EvalAltResult::ErrorTerminated(v, _) => v.read_lock::<rhai::Map>()?.get("code").map(|c| c.to_string()),
+        _ => None,
     }
 }
 

@@ -14,11 +14,13 @@ mod help;
 mod live;
 mod params;
 mod policy;
+mod project;
 mod repl;
 mod run;
 mod runs;
 mod shell;
 mod testing;
+mod unlock;
 
 fn main() -> std::process::ExitCode {
     cli::main()

@@ -5,7 +5,7 @@ use crate::diagnostics;
 use crate::engine;
 use crate::params;
 use rhai::{EvalAltResult, Scope};
-use runbook_bindings::run::journal;
+use runbook_bindings::run::{journal, locks};
 use runbook_bindings::run::{Mode, Safety};
 use runbook_bindings::secrets::redact;
 use runbook_bindings::{Context, Interrupt};
@@ -43,6 +43,7 @@ pub fn connect(
     file: &str,
     mode: Mode,
     limits: &engine::Limits,
+    lock: Option<locks::Settings>,
 ) -> Result<(Rc<Context>, Rc<Safety>), String> {
     let mut ctx = Context::new(&common.aws(), sets)?;
     ctx.max_calls = limits.aws_calls;
@@ -60,7 +61,11 @@ pub fn connect(
     let run_id = fleet_env("RUNBOOK_RUN_ID")
         .filter(|id| id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'))
         .unwrap_or_else(journal::new_run_id);
-    let safety = Rc::new(Safety::new(mode, run_id, !common.no_tag).with_root(root));
+    let mut safety = Safety::new(mode, run_id, !common.no_tag).with_root(root);
+    if let Some(settings) = lock.filter(|_| mode != Mode::Plan) {
+        safety = safety.with_locks(settings);
+    }
+    let safety = Rc::new(safety);
     if mode != Mode::Plan {
         let params: serde_json::Map<String, serde_json::Value> =
             ctx.params.iter().map(|(k, v)| (k.clone(), journal::param_value(k, v))).collect();
@@ -105,9 +110,54 @@ pub fn run_file(file: &Path, common: &Common, mode: Mode) -> ExitCode {
     run_file_for(file, common, mode, None)
 }
 
+/// `runbook run`: the run locks each place it writes in as `lock` says.
+pub fn run_file_locked(file: &Path, common: &Common, mode: Mode, lock: &crate::cli::LockArgs) -> ExitCode {
+    let settings = (!lock.no_lock).then(|| lock_settings(file, common, lock));
+    run_with(file, common, mode, None, settings)
+}
+
+/// The lock a run of `file` takes: its name, lease and wait. A fleet's target takes the same name
+/// as a run of its own would, so the two never write in one place at once.
+fn lock_settings(file: &Path, common: &Common, lock: &crate::cli::LockArgs) -> locks::Settings {
+    locks::Settings {
+        folder: locks::Folder::of_journal(&common.journal.dir()),
+        name: lock.lock.clone().unwrap_or_else(|| default_lock_name(file)),
+        lease: std::time::Duration::from_secs(u64::from(lock.lock_lease.unwrap_or(60))),
+        wait: lock.lock_timeout.map(|s| std::time::Duration::from_secs(u64::from(s))),
+    }
+}
+
+/// A runbook's path from its project root: the nearest folder above it that holds `runbook.toml`
+/// or `.git`, else its own folder. Every clone of a project names its runbooks alike.
+pub fn default_lock_name(file: &Path) -> String {
+    let Ok(full) = std::fs::canonicalize(file) else {
+        return file.to_string_lossy().into_owned();
+    };
+    let mut dir = full.parent();
+    while let Some(d) = dir {
+        if d.join("runbook.toml").exists() || d.join(".git").exists() {
+            break;
+        }
+        dir = d.parent();
+    }
+    let root = dir.or(full.parent()).unwrap_or(Path::new("/"));
+    let relative = full.strip_prefix(root).unwrap_or(&full);
+    relative.components().map(|c| c.as_os_str().to_string_lossy()).collect::<Vec<_>>().join("/")
+}
+
 /// Runs (or plans) a runbook file; with `policy`, plans it quietly (the script's lines go to
 /// stderr) and prints the IAM policy its run and undo need.
 pub fn run_file_for(file: &Path, common: &Common, mode: Mode, policy: Option<&crate::policy::PolicyArgs>) -> ExitCode {
+    run_with(file, common, mode, policy, None)
+}
+
+fn run_with(
+    file: &Path,
+    common: &Common,
+    mode: Mode,
+    policy: Option<&crate::policy::PolicyArgs>,
+    lock: Option<locks::Settings>,
+) -> ExitCode {
     #[cfg(unix)]
     let parent_pid = std::os::unix::process::parent_id();
     let source = match std::fs::read_to_string(file) {
@@ -126,7 +176,7 @@ pub fn run_file_for(file: &Path, common: &Common, mode: Mode, policy: Option<&cr
         Ok(l) => l,
         Err(e) => return fail(&e),
     };
-    let (ctx, safety) = match connect(common, sets, &file.to_string_lossy(), mode, &limits) {
+    let (ctx, safety) = match connect(common, sets, &file.to_string_lossy(), mode, &limits, lock) {
         Ok(c) => c,
         Err(e) => return fail(&e),
     };
@@ -164,6 +214,7 @@ pub fn run_file_for(file: &Path, common: &Common, mode: Mode, policy: Option<&cr
             let outcome = match ctx.interrupt.signal() {
                 Some(_) => "interrupted",
                 None if diagnostics::is_stop(e) => "stopped",
+                None if diagnostics::is_lock_held(e) => "refused",
                 None => "failed",
             };
             let d = diagnostics::runtime_error(&root, file, e);
@@ -268,12 +319,13 @@ fn summary(file: &Path, ctx: &Context, safety: &Safety, ok: bool, secs: f64) -> 
 }
 
 /// Prints the diagnostic and picks the exit code: 130 after Ctrl-C, 143 after SIGTERM, 2 for a
-/// syntax error in an imported module (as in the runbook itself), 1 otherwise.
+/// syntax error in an imported module (as in the runbook itself) and for a lock another run holds,
+/// 1 otherwise.
 pub fn report(d: &diagnostics::Diagnostic, e: &EvalAltResult, interrupt: &Interrupt) -> ExitCode {
     eout!("{}", d.render());
     match interrupt.signal() {
         Some(sig) => ExitCode::from(128u8.saturating_add(sig as u8)),
-        None if diagnostics::is_syntax(e) => ExitCode::from(2),
+        None if diagnostics::is_syntax(e) || diagnostics::is_lock_held(e) => ExitCode::from(2),
         None => ExitCode::from(1),
     }
 }

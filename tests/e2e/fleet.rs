@@ -273,10 +273,10 @@ fn an_interrupt_mid_fan_out_stops_every_target_and_leaves_readable_journals() {
     assert!(sent.elapsed() < Duration::from_secs(20), "stopped promptly");
     let mut children = 0;
     for entry in std::fs::read_dir(&emu.journal).unwrap().flatten() {
-        let text = std::fs::read_to_string(entry.path()).unwrap();
         if entry.path().extension().is_none_or(|e| e != "jsonl") {
             continue;
         }
+        let text = std::fs::read_to_string(entry.path()).unwrap();
         let records: Vec<serde_json::Value> =
             text.lines().map(|l| serde_json::from_str(l).expect("a JSON record")).collect();
         let end = records.last().unwrap();

@@ -19,6 +19,7 @@ mod faults;
 mod fidelity;
 mod fleet;
 mod https;
+mod locks;
 mod model;
 mod parity;
 mod permissions;

@@ -47,8 +47,13 @@ fn a_canary_secret_never_appears_in_output_logs_diagnostics_or_journals() {
 
     let mut everything =
         [&out.stdout, &out.stderr, &plan.stdout, &plan.stderr, &show.stdout].map(|s| s.to_string()).join("\n");
-    for entry in std::fs::read_dir(&emu.journal).unwrap() {
-        everything.push_str(&std::fs::read_to_string(entry.unwrap().path()).unwrap());
+    // The journals, and the lock files beside them.
+    let folders = [emu.journal.clone(), emu.journal.join("locks")];
+    for entry in folders.iter().filter_map(|d| std::fs::read_dir(d).ok()).flatten() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "jsonl" || e == "json") {
+            everything.push_str(&std::fs::read_to_string(path).unwrap());
+        }
     }
     for canary in [KEY, TOKEN, PARAM] {
         assert!(!everything.contains(canary), "{canary} leaked:\n{everything}");

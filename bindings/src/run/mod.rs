@@ -16,6 +16,7 @@
 //! journal's inverses ([`undo`]).
 
 pub mod journal;
+pub mod locks;
 pub mod needs;
 pub mod plan;
 pub mod propagation;
@@ -107,6 +108,8 @@ pub struct Safety {
     /// The last write was skipped at a `--step` prompt: the script's log lines until the next
     /// write say so.
     skipped: Cell<bool>,
+    /// The leased locks of the places this run writes in (`None`: `--no-lock`, a plan, a test).
+    locks: Option<locks::Locks>,
 }
 
 struct RecentRead {
@@ -144,6 +147,20 @@ impl Safety {
             end_extra: RefCell::new(json!({})),
             skipped: Cell::new(false),
             made: propagation::Made::default(),
+            locks: None,
+        }
+    }
+
+    /// Takes a leased lock in each place before the run's first write there.
+    pub fn with_locks(mut self, settings: locks::Settings) -> Safety {
+        self.locks = Some(locks::Locks::new(settings, &self.run_id));
+        self
+    }
+
+    /// Gives back the run's locks (at its end; dropping the run does it too).
+    pub fn release_locks(&self) {
+        if let Some(l) = &self.locks {
+            l.release_all();
         }
     }
 
@@ -198,6 +215,8 @@ impl Safety {
                 eoutln!("warning: {e}");
             }
         }
+        // The end is on disk: another run may write now.
+        self.release_locks();
     }
 
     /// Moves into the journal the lines a closed stream could not take since the last record.
@@ -349,6 +368,13 @@ impl Safety {
             });
         }
         self.skipped.set(false);
+        // The place's lock, before anything is looked up or journaled for this write.
+        if let Some(locks) = &self.locks {
+            // Credentials whose account STS does not tell still lock against each other.
+            let account = ctx.account().unwrap_or_else(|_| "unknown-account".into());
+            let region = ctx.place().region().unwrap_or("no-region").to_string();
+            locks.ensure(&account, &region, &|secs| ctx.sleep("lock", secs))?;
+        }
         // Intent: what was there before, and the idempotency token, journaled before the request leaves.
         let token = tags::idempotency_token(table, op, &mut input, &self.run_id, seq);
         let look = reconcile::entry_for(svc, op);

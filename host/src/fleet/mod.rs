@@ -19,7 +19,7 @@ pub use jobs::{run_jobs, Job, Status};
 pub use record::{is_fleet, render, undo};
 pub use targets::{reach, targets, Reached, Target};
 
-use crate::cli::Common;
+use crate::cli::{Common, LockArgs};
 use crate::run::fail;
 use jobs::SIGNAL;
 use runbook_bindings::run::journal;
@@ -203,6 +203,24 @@ fn shared_args(common: &Common) -> Vec<String> {
     a
 }
 
+/// A run child's lock options, as the fleet was given them; each child locks its own place.
+fn lock_args(lock: &LockArgs) -> Vec<String> {
+    let mut a = Vec::new();
+    if let Some(n) = &lock.lock {
+        a.extend(["--lock".into(), n.clone()]);
+    }
+    if lock.no_lock {
+        a.push("--no-lock".into());
+    }
+    if let Some(t) = lock.lock_timeout {
+        a.extend(["--lock-timeout".into(), t.to_string()]);
+    }
+    if let Some(l) = lock.lock_lease {
+        a.extend(["--lock-lease".into(), l.to_string()]);
+    }
+    a
+}
+
 /// The environment that puts a child in its target: the assumed role's credentials, or the profile;
 /// and how they were obtained, for its journal (undo obtains them again from there).
 fn target_env(
@@ -239,7 +257,7 @@ fn target_env(
 }
 
 /// `runbook run|plan FILE` across the targets.
-pub fn run(file: &Path, common: &Common, fleet: &FleetArgs, plan: bool) -> ExitCode {
+pub fn run(file: &Path, common: &Common, fleet: &FleetArgs, plan: bool, lock: &LockArgs) -> ExitCode {
     if common.aws.region.is_some() && !fleet.regions.is_empty() {
         return fail("--region and --regions both name regions: give one");
     }
@@ -368,6 +386,9 @@ pub fn run(file: &Path, common: &Common, fleet: &FleetArgs, plan: bool) -> ExitC
         let child = journal::new_run_id();
         let mut args = child_args(if plan { "plan" } else { "run" }, file, &sets, t, r, common);
         args.extend(["--journal-dir".into(), dir.to_string_lossy().into_owned()]);
+        if !plan {
+            args.extend(lock_args(lock));
+        }
         let (env, remove_env) = target_env(t, &labels[i], r, (&parent, &child), &session);
         job_of_target.push(Some(jobs.len()));
         target_of_job.push(i);

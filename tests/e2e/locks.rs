@@ -1,0 +1,286 @@
+//! Leased locks in a local journal folder: two runs of one runbook in one place never write at
+//! once; a dead holder's lock frees itself; `runbook unlock` breaks one by hand and journals it.
+
+use runbook_tests::{script, Emulator};
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::process::Child;
+use std::time::{Duration, Instant};
+
+/// Creates the group `name`, holds the lock for `hold` seconds, then creates `name-after`.
+const HOLDER: &str = "let vpc = ec2::describe_vpcs().Vpcs[0].VpcId;\n\
+                      let name = param(\"name\", \"first\");\n\
+                      ec2::create_security_group(#{ GroupName: name, Description: \"d\", VpcId: vpc });\n\
+                      sleep(param(\"hold\", 0));\n\
+                      ec2::create_security_group(#{ GroupName: name + \"-after\", Description: \"d\", VpcId: vpc });\n";
+
+fn groups(emu: &Emulator) -> Vec<String> {
+    let out = emu.aws(&["ec2", "describe-security-groups"]);
+    let mut names: Vec<String> = out["SecurityGroups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|g| g["GroupName"].as_str())
+        .filter(|n| *n != "default")
+        .map(str::to_string)
+        .collect();
+    names.sort();
+    names
+}
+
+fn lock_files(emu: &Emulator) -> Vec<PathBuf> {
+    lock_files_in(&emu.journal)
+}
+
+fn lock_files_in(journal: &Path) -> Vec<PathBuf> {
+    std::fs::read_dir(journal.join("locks"))
+        .map(|d| d.flatten().map(|e| e.path()).filter(|p| p.extension().is_some_and(|e| e == "json")).collect())
+        .unwrap_or_default()
+}
+
+/// Waits (polling the folder) until a run holds the lock; returns the holder's file.
+fn held(emu: &Emulator, child: &mut Child) -> Value {
+    held_in(&emu.journal, child)
+}
+
+fn held_in(journal: &Path, child: &mut Child) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        if let Some(f) = lock_files_in(journal).first() {
+            if let Ok(v) = serde_json::from_str::<Value>(&std::fs::read_to_string(f).unwrap_or_default()) {
+                return v;
+            }
+        }
+        assert!(child.try_wait().unwrap().is_none(), "the holder ended before it held the lock");
+        assert!(Instant::now() < deadline, "no lock was taken");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Waits (polling the emulator) until the group `name` exists: the holder's first write is done.
+fn made(emu: &Emulator, name: &str) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !groups(emu).iter().any(|g| g == name) {
+        assert!(Instant::now() < deadline, "{name} was never made");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn journal_of(emu: &Emulator, run: &str) -> Vec<Value> {
+    let text = std::fs::read_to_string(emu.journal.join(format!("{run}.jsonl"))).unwrap();
+    text.lines().map(|l| serde_json::from_str(l).unwrap()).collect()
+}
+
+fn run_id(stderr: &str) -> String {
+    let line = stderr.lines().find(|l| l.trim_start().starts_with("journal:")).expect("a journal line");
+    Path::new(line.split_whitespace().last().unwrap()).file_stem().unwrap().to_string_lossy().into_owned()
+}
+
+fn signal(child: &Child, sig: &str) {
+    let ok = std::process::Command::new("kill").args([sig, &child.id().to_string()]).status().unwrap().success();
+    assert!(ok, "kill {sig}");
+}
+
+#[test]
+fn a_second_run_in_the_same_place_is_refused_before_any_write_or_waits_its_turn() {
+    let emu = Emulator::start();
+    let file = script("holder.rhai", HOLDER);
+    let file = file.to_str().unwrap();
+    let mut first = emu.runbook().args(["run", file, "--set", "hold=8"]).spawn();
+    let holder = held(&emu, &mut first);
+    let first_run = holder["run"].as_str().unwrap().to_string();
+    assert_eq!(holder["lock"], "holder.rhai", "the default name is the path from the project root: {holder}");
+    assert_eq!(holder["lease_s"], 60);
+
+    // Refused at its first write, naming the holder; nothing of it is made.
+    let second = emu.runbook().args(["run", file, "--set", "name=second"]).output();
+    assert_eq!(second.code, 2, "{}", second.stderr);
+    assert!(
+        second
+            .stderr
+            .contains(&format!("the lock \"holder.rhai\" in 123456789012/us-east-1 is held by run {first_run} (")),
+        "{}",
+        second.stderr
+    );
+    assert!(second.stderr.contains("`--lock-timeout SECONDS` waits for it"), "{}", second.stderr);
+    assert!(!groups(&emu).contains(&"second".to_string()));
+    let refused = emu.last_journal();
+    assert!(refused.iter().all(|r| r["type"] != "intent"), "{refused:?}");
+    assert_eq!(refused.last().unwrap()["outcome"], "refused");
+    assert_eq!(refused.last().unwrap()["error"]["code"], "LockHeld");
+
+    // A plan writes nothing and takes no lock; another lock name is another lock.
+    emu.runbook().args(["plan", file, "--set", "name=planned"]).output().success();
+    emu.runbook().args(["run", file, "--set", "name=other", "--lock", "other"]).output().success();
+
+    // Waiting, it writes only once the first has ended.
+    let third = emu.runbook().args(["run", file, "--set", "name=third", "--lock-timeout", "60"]).output().success();
+    assert!(third.stderr.contains("[lock] holder.rhai in 123456789012/us-east-1 is held by run "), "{}", third.stderr);
+    assert!(third.stderr.contains("; waiting up to 60 s"), "{}", third.stderr);
+    assert!(first.wait().unwrap().success());
+    let first_end = journal_of(&emu, &first_run).last().unwrap()["time"].as_str().unwrap().to_string();
+    let third_records = journal_of(&emu, &run_id(&third.stderr));
+    let third_write = third_records.iter().find(|r| r["type"] == "intent").unwrap()["time"].as_str().unwrap();
+    assert!(first_end.as_str() <= third_write, "{first_end} > {third_write}");
+    assert_eq!(groups(&emu), ["first", "first-after", "other", "other-after", "third", "third-after"]);
+    assert!(lock_files(&emu).is_empty(), "every run gave its lock back: {:?}", lock_files(&emu));
+
+    // Options out of range are refused before anything runs.
+    let lease = emu.runbook().args(["run", file, "--lock-lease", "1"]).output();
+    assert_eq!(lease.code, 2, "{}", lease.stderr);
+    assert!(lease.stderr.contains("--lock-lease"), "{}", lease.stderr);
+    let both = emu.runbook().args(["run", file, "--lock", "x", "--no-lock"]).output();
+    assert_eq!(both.code, 2, "{}", both.stderr);
+}
+
+#[test]
+fn a_dead_holders_lock_is_free_and_a_frozen_ones_lease_ends() {
+    let emu = Emulator::start();
+    let file = script("holder.rhai", HOLDER);
+    let file = file.to_str().unwrap();
+
+    // Killed with SIGKILL: it cannot give the lock back, but its process is gone, so the next run
+    // does not wait for the lease.
+    let mut killed = emu.runbook().args(["run", file, "--set", "hold=30"]).spawn();
+    held(&emu, &mut killed);
+    made(&emu, "first");
+    signal(&killed, "-KILL");
+    killed.wait().unwrap();
+    let next = emu.runbook().args(["run", file, "--set", "name=next", "--lock-timeout", "60"]).output().success();
+    assert!(!next.stderr.contains("[lock]"), "it did not wait: {}", next.stderr);
+
+    // Frozen (alive, not renewing, as a holder cut off on another machine): its 10 s lease ends and
+    // the waiting run goes ahead; thawed, the holder finds the lock gone and stops before its
+    // next write.
+    let mut frozen =
+        emu.runbook().args(["run", file, "--set", "name=frozen", "--set", "hold=6", "--lock-lease", "10"]).spawn();
+    held(&emu, &mut frozen);
+    made(&emu, "frozen");
+    signal(&frozen, "-STOP");
+    let started = Instant::now();
+    let waited = emu.runbook().args(["run", file, "--set", "name=waited", "--lock-timeout", "60"]).output().success();
+    let took = started.elapsed();
+    assert!(waited.stderr.contains("; waiting up to 60 s"), "{}", waited.stderr);
+    assert!(took < Duration::from_secs(40), "went ahead within about one lease: {took:?}");
+    signal(&frozen, "-CONT");
+    let out = frozen.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("is this run's no longer"), "{stderr}");
+    assert_eq!(groups(&emu), ["first", "frozen", "next", "next-after", "waited", "waited-after"]);
+}
+
+#[test]
+fn unlock_breaks_a_lock_after_asking_and_journals_it() {
+    let emu = Emulator::start();
+    let file = script("holder.rhai", HOLDER);
+    let file = file.to_str().unwrap();
+    let mut holder = emu.runbook().args(["run", file, "--set", "hold=30"]).spawn();
+    let h = held(&emu, &mut holder);
+    made(&emu, "first");
+    signal(&holder, "-STOP");
+
+    // Nobody answers yes (standard input is empty): the lock stays.
+    let declined = emu.runbook().args(["unlock", "holder.rhai"]).output();
+    assert_eq!(declined.code, 1, "{}", declined.stderr);
+    assert!(
+        declined.stderr.contains(&format!(
+            "lock holder.rhai in 123456789012/us-east-1: held by run {}",
+            h["run"].as_str().unwrap()
+        )),
+        "{}",
+        declined.stderr
+    );
+    assert!(declined.stderr.contains("left alone"), "{}", declined.stderr);
+    assert_eq!(lock_files(&emu).len(), 1);
+    let unknown = emu.runbook().args(["unlock", "nothing.rhai"]).output();
+    assert_eq!(unknown.code, 2, "{}", unknown.stderr);
+    assert!(unknown.stderr.contains("no lock named \"nothing.rhai\""), "{}", unknown.stderr);
+    assert!(unknown.stderr.contains("held: holder.rhai"), "{}", unknown.stderr);
+
+    let broke = emu.runbook().args(["unlock", "holder.rhai", "--yes"]).output().success();
+    assert!(broke.stderr.contains("broken"), "{}", broke.stderr);
+    assert!(lock_files(&emu).is_empty());
+    let records = journal_of(&emu, &run_id(&broke.stderr));
+    assert_eq!(records[0]["kind"], "unlock");
+    assert_eq!(records[1]["holder"]["run"], h["run"]);
+    let runs = emu.runbook().args(["runs"]).output().success();
+    assert!(runs.stdout.contains("(unlock holder.rhai)"), "{}", runs.stdout);
+
+    // Another run goes at once.
+    let next = emu.runbook().args(["run", file, "--set", "name=next"]).output().success();
+    assert!(!next.stderr.contains("[lock]"), "{}", next.stderr);
+    signal(&holder, "-CONT");
+    signal(&holder, "-TERM");
+    assert_eq!(holder.wait().unwrap().code(), Some(143));
+    assert_eq!(groups(&emu), ["first", "next", "next-after"]);
+}
+
+#[test]
+fn a_project_file_sets_the_journal_folder_region_and_lease_for_everyone() {
+    let emu = Emulator::start();
+    let project = script("runbook.toml", "journal_dir = \"shared-journal\"\nregion = \"eu-west-1\"\nlock_lease = 20\n");
+    let root = project.parent().unwrap().to_path_buf();
+    std::fs::create_dir_all(root.join("runbooks")).unwrap();
+    std::fs::write(root.join("runbooks/holder.rhai"), HOLDER).unwrap();
+    let journal = root.join("shared-journal");
+    // From a folder below the file, with no region or journal folder in the environment.
+    let run = || {
+        emu.runbook()
+            .in_dir(&root.join("runbooks"))
+            .unset("RUNBOOK_JOURNAL_DIR")
+            .unset("AWS_REGION")
+            .unset("AWS_DEFAULT_REGION")
+    };
+    let mut child = run().args(["run", "holder.rhai", "--set", "hold=2"]).spawn();
+    let holder = held_in(&journal, &mut child);
+    assert_eq!(holder["lock"], "runbooks/holder.rhai", "named from the project's root: {holder}");
+    assert_eq!((holder["region"].as_str(), holder["lease_s"].as_u64()), (Some("eu-west-1"), Some(20)));
+    assert!(child.wait().unwrap().success());
+    let made = emu.aws(&["ec2", "describe-security-groups", "--region", "eu-west-1", "--group-names", "first"]);
+    assert_eq!(made["SecurityGroups"].as_array().map(Vec::len), Some(1));
+    let runs = run().args(["runs"]).output().success();
+    assert!(runs.stdout.contains("eu-west-1") && runs.stdout.contains("holder.rhai"), "{}", runs.stdout);
+    // Flags win over the file.
+    let flagged = run().args(["runs", "--journal-dir", emu.journal.to_str().unwrap()]).output().success();
+    assert!(!flagged.stdout.contains("holder.rhai"), "{}", flagged.stdout);
+
+    // A wrong file is named with its line, and nothing runs.
+    std::fs::write(root.join("runbook.toml"), "region = \"eu-west-1\"\nregoin = \"x\"\n").unwrap();
+    let wrong = run().args(["runs"]).output();
+    assert_eq!(wrong.code, 2, "{}", wrong.stderr);
+    assert!(wrong.stderr.contains("runbook.toml:2: unknown field `regoin`"), "{}", wrong.stderr);
+}
+
+#[test]
+fn each_target_of_a_fleet_locks_its_own_place_under_the_runbooks_name() {
+    let emu = Emulator::start();
+    let file = script("holder.rhai", HOLDER);
+    let file = file.to_str().unwrap();
+    let regions = ["--regions", "us-east-1,eu-west-1", "--concurrency", "2"];
+    let mut fleet = emu.runbook().args(["run", file, "--set", "hold=6"]).args(regions).spawn();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let mut holders: Vec<Value> = loop {
+        let held: Vec<Value> = lock_files(&emu)
+            .iter()
+            .filter_map(|f| serde_json::from_str(&std::fs::read_to_string(f).unwrap_or_default()).ok())
+            .collect();
+        if held.len() == 2 {
+            break held;
+        }
+        assert!(fleet.try_wait().unwrap().is_none(), "the fleet ended before both targets held their locks");
+        assert!(Instant::now() < deadline, "the targets took no locks");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    holders.sort_by_key(|h| h["region"].as_str().unwrap().to_string());
+    assert_eq!(holders.iter().map(|h| h["region"].as_str().unwrap()).collect::<Vec<_>>(), ["eu-west-1", "us-east-1"]);
+    assert!(holders.iter().all(|h| h["lock"] == "holder.rhai"), "{holders:?}");
+    assert_ne!(holders[0]["run"], holders[1]["run"]);
+
+    // A run of its own in one of those places waits for the target or is refused.
+    let alone = emu.runbook().args(["run", file, "--set", "name=alone", "--region", "eu-west-1"]).output();
+    assert_eq!(alone.code, 2, "{}", alone.stderr);
+    assert!(alone.stderr.contains("in 123456789012/eu-west-1 is held by run "), "{}", alone.stderr);
+    assert!(fleet.wait().unwrap().success());
+    assert!(lock_files(&emu).is_empty());
+}
