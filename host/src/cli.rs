@@ -260,8 +260,9 @@ impl Common {
 /// Where run journals are kept.
 #[derive(Args, Clone, Default)]
 pub struct JournalArgs {
-    /// The folder of run journals (default: RUNBOOK_JOURNAL_DIR, then .runbook/runs)
-    #[arg(long = "journal-dir", value_name = "DIR")]
+    /// The folder of run journals, or a journal store in S3 (s3://BUCKET/PREFIX, with a local cache)
+    /// (default: RUNBOOK_JOURNAL_DIR, runbook.toml's journal_dir, then .runbook/runs)
+    #[arg(long = "journal-dir", value_name = "DIR|S3")]
     pub journal_dir: Option<PathBuf>,
 }
 
@@ -302,6 +303,44 @@ fn apply_project(command: &mut Command) -> Result<(), String> {
     Ok(())
 }
 
+/// A journal folder given as `s3://BUCKET/PREFIX` (flag, environment or runbook.toml): connects
+/// the store with the command's credentials, brings its records into the local cache for the
+/// commands that read runs, and gives the command the cache as its folder, which writes through
+/// to the store.
+fn open_store(command: &mut Command) -> Result<(), String> {
+    // Only the commands that read recorded runs bring the store's records into the cache; a run
+    // only adds its own.
+    let reads = matches!(command, Command::Runs { .. } | Command::Show { .. } | Command::Undo { .. });
+    let (aws, journal) = match command {
+        Command::Run { common: Common { aws, journal, .. }, .. }
+        | Command::Plan { common: Common { aws, journal, .. }, .. }
+        | Command::Policy { common: Common { aws, journal, .. }, .. }
+        | Command::Test { common: Common { aws, journal, .. }, .. }
+        | Command::Repl { common: Common { aws, journal, .. } }
+        | Command::Undo { aws, journal, .. } => (Some(&*aws), journal),
+        Command::Runs { journal, .. } | Command::Show { journal, .. } | Command::Unlock { journal, .. } => {
+            (None, journal)
+        }
+        _ => return Ok(()),
+    };
+    let given = match &journal.journal_dir {
+        Some(d) => d.to_string_lossy().into_owned(),
+        None => std::env::var("RUNBOOK_JOURNAL_DIR").unwrap_or_default(),
+    };
+    let Some(spec) = runbook_bindings::run::store::Spec::parse(&given)? else { return Ok(()) };
+    let (profile, region, endpoint) = match aws {
+        Some(a) => (a.profile.as_deref(), a.region.as_deref(), a.endpoint_url.as_deref()),
+        None => (None, None, None),
+    };
+    let store = runbook_bindings::run::store::S3Store::connect(spec, profile, region, endpoint)?;
+    store.check()?;
+    if reads {
+        store.pull(&store.spec.cache_dir())?;
+    }
+    journal.journal_dir = Some(runbook_bindings::run::store::register(std::sync::Arc::new(store)));
+    Ok(())
+}
+
 pub fn main() -> ExitCode {
     crate::shell::answer_if_asked();
     let cli = match Cli::try_parse() {
@@ -313,7 +352,7 @@ pub fn main() -> ExitCode {
         }
     };
     let mut command = cli.command;
-    if let Err(e) = apply_project(&mut command) {
+    if let Err(e) = apply_project(&mut command).and_then(|()| open_store(&mut command)) {
         return crate::run::fail(&e);
     }
     match command {

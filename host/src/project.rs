@@ -71,7 +71,11 @@ impl Project {
 
     pub fn journal(&self, journal: &mut JournalArgs) {
         if journal.journal_dir.is_none() && !set("RUNBOOK_JOURNAL_DIR") {
-            journal.journal_dir = self.journal_dir.as_ref().map(|d| self.root.join(d));
+            // A store's address is taken as it is; a folder is relative to the file's.
+            journal.journal_dir = self.journal_dir.as_ref().map(|d| match d.to_string_lossy().starts_with("s3://") {
+                true => d.clone(),
+                false => self.root.join(d),
+            });
         }
     }
 

@@ -310,7 +310,20 @@ fn summary(file: &Path, ctx: &Context, safety: &Safety, ok: bool, secs: f64) -> 
         let _ = writeln!(o, "  outcome unknown: {} ({}): no answer came; it may have been done", w.function, w.at);
     }
     if let Some(path) = safety.journal_path() {
-        let _ = writeln!(o, "  journal: {}", path.display());
+        match path.parent().and_then(runbook_bindings::run::store::of) {
+            Some(store) => {
+                let _ = writeln!(
+                    o,
+                    "  journal: {}/runs/{}/ (cached in {})",
+                    store.spec.text(),
+                    safety.run_id,
+                    path.display()
+                );
+            }
+            None => {
+                let _ = writeln!(o, "  journal: {}", path.display());
+            }
+        }
         if !created.is_empty() || !changed.is_empty() {
             let _ = writeln!(o, "  undo:    runbook undo {}", safety.run_id);
         }

@@ -28,5 +28,6 @@ mod readme;
 mod repl;
 mod safety;
 mod secrets;
+mod store;
 mod trust;
 mod tutorial;

@@ -50,6 +50,8 @@ pub fn now() -> String {
 pub struct Journal {
     path: PathBuf,
     file: File,
+    /// The S3 store this folder caches, the run id, and how many records it holds.
+    store: Option<(std::sync::Arc<super::store::S3Store>, String, u64)>,
 }
 
 impl Journal {
@@ -62,21 +64,34 @@ impl Journal {
             .create_new(true)
             .open(&path)
             .map_err(|e| format!("cannot create the journal {}: {e}", path.display()))?;
-        Ok(Journal { path, file })
+        let store = super::store::of(dir).map(|s| (s, run_id.to_string(), 0));
+        Ok(Journal { path, file, store })
     }
 
     pub fn path(&self) -> &Path {
         &self.path
     }
 
-    /// Appends one record. With `sync`, returns only once it is on disk.
+    /// Appends one record. With `sync`, returns only once it is on disk, and in the journal store
+    /// when the folder caches one.
     pub fn append(&mut self, record: &Value, sync: bool) -> Result<(), String> {
         let mut line = crate::secrets::redact(&record.to_string()).into_owned();
         line.push('\n');
         self.file
             .write_all(line.as_bytes())
             .and_then(|()| if sync { self.file.sync_data() } else { Ok(()) })
-            .map_err(|e| format!("cannot write the journal {}: {e}", self.path.display()))
+            .map_err(|e| format!("cannot write the journal {}: {e}", self.path.display()))?;
+        if let Some((store, run, n)) = &mut self.store {
+            let dir = self.path.parent().unwrap_or(Path::new("."));
+            store.append(run, *n, line.trim_end(), dir);
+            *n += 1;
+        }
+        Ok(())
+    }
+
+    /// Why this journal's records stopped reaching its store, if they did.
+    pub fn store_failure(&self) -> Option<String> {
+        self.store.as_ref().and_then(|(s, _, _)| s.failure())
     }
 }
 

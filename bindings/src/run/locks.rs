@@ -10,8 +10,11 @@
 //! Local journal folders keep locks as files in `<journal dir>/locks/`, one JSON document per lock
 //! naming its holder. Every change to them is a compare-and-swap made under an exclusive
 //! `flock` of `locks/.guard`: take only if absent or expired, renew and release only if still
-//! the holder's, as an object store's conditional writes do.
+//! the holder's. A journal store in S3 keeps them as objects `locks/…` and makes the same
+//! changes with conditional writes: `If-None-Match: *` to create, `If-Match` of the ETag read to
+//! renew, take over an expired one, or remove.
 
+use super::store::{Put, S3Store};
 use crate::error::CallError;
 use serde::{Deserialize, Serialize};
 use std::fs::{File, OpenOptions};
@@ -56,27 +59,66 @@ impl Holder {
     }
 }
 
-/// The lock folder of a journal folder.
-#[derive(Debug, Clone)]
+/// The locks of a journal folder: files in its `locks/`, or objects in the S3 store it caches.
+#[derive(Clone)]
 pub struct Folder {
     dir: PathBuf,
+    remote: Option<Arc<S3Store>>,
+}
+
+/// The file name of one lock: readable parts of its key and a hash that keeps keys apart that read
+/// alike once their separators are replaced.
+fn file_name(account: &str, region: &str, name: &str) -> String {
+    let key = format!("{account}\n{region}\n{name}");
+    let readable: String = format!("{account}.{region}.{name}")
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_') { c } else { '_' })
+        .take(120)
+        .collect();
+    format!("{readable}.{:08x}.json", fnv1a(key.as_bytes()) as u32)
+}
+
+/// A lock object of the store and its ETag.
+fn read_object(store: &S3Store, key: &str) -> Result<Option<(Holder, String)>, String> {
+    match store.get(key)? {
+        None => Ok(None),
+        Some((body, etag)) => serde_json::from_slice(&body)
+            .map(|h| Some((h, etag)))
+            .map_err(|e| format!("the lock object {key} is not a lock's: {e}")),
+    }
+}
+
+fn json_of(holder: &Holder) -> Result<Vec<u8>, String> {
+    serde_json::to_vec_pretty(holder).map_err(|e| e.to_string())
 }
 
 impl Folder {
     pub fn of_journal(journal_dir: &Path) -> Folder {
-        Folder { dir: journal_dir.join("locks") }
+        Folder { dir: journal_dir.join("locks"), remote: super::store::of(journal_dir) }
     }
 
-    /// The file of one lock: readable parts of its key and a hash that keeps keys apart that read
-    /// alike once their separators are replaced.
     fn file(&self, account: &str, region: &str, name: &str) -> PathBuf {
-        let key = format!("{account}\n{region}\n{name}");
-        let readable: String = format!("{account}.{region}.{name}")
-            .chars()
-            .map(|c| if c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_') { c } else { '_' })
-            .take(120)
-            .collect();
-        self.dir.join(format!("{readable}.{:08x}.json", fnv1a(key.as_bytes()) as u32))
+        self.dir.join(file_name(account, region, name))
+    }
+
+    /// Takes the lock in the store: created if absent, replaced if free, each only if nobody
+    /// changed it since it was read.
+    fn take_object(store: &S3Store, holder: &Holder) -> Result<Option<Holder>, String> {
+        let key = format!("locks/{}", file_name(&holder.account, &holder.region, &holder.lock));
+        let body = json_of(holder)?;
+        for _ in 0..8 {
+            let put = match read_object(store, &key)? {
+                None => store.put_new(&key, body.clone())?,
+                Some((h, etag)) if h.run == holder.run || h.free(super::journal::now_ms(), &holder.host) => {
+                    store.put_if_match(&key, body.clone(), &etag)?
+                }
+                Some((h, _)) => return Ok(Some(h)),
+            };
+            if let Put::Done(_) = put {
+                return Ok(None);
+            }
+        }
+        Err(format!("the lock object {key} kept changing while it was taken"))
     }
 
     /// Runs `f` with the folder's guard held: one change at a time, across processes.
@@ -119,6 +161,9 @@ impl Folder {
     /// Takes the lock for `holder` if nobody holds it or its holder's lease has ended; otherwise
     /// returns the holder.
     pub fn try_take(&self, holder: &Holder) -> Result<Option<Holder>, String> {
+        if let Some(store) = &self.remote {
+            return Folder::take_object(store, holder);
+        }
         let path = self.file(&holder.account, &holder.region, &holder.lock);
         self.guarded(|| match Folder::read(&path)? {
             Some(h) if h.run != holder.run && !h.free(super::journal::now_ms(), &holder.host) => Ok(Some(h)),
@@ -129,6 +174,16 @@ impl Folder {
     /// Extends the lease of `run`'s lock to `expires_ms`. False when `run` holds it no longer (its
     /// lease ended and another run took it, or it was broken by hand).
     fn renew(&self, account: &str, region: &str, name: &str, run: &str, lease: Duration) -> Result<bool, String> {
+        if let Some(store) = &self.remote {
+            let key = format!("locks/{}", file_name(account, region, name));
+            return match read_object(store, &key)? {
+                Some((mut h, etag)) if h.run == run => {
+                    (h.expires_ms, h.expires) = expiry(lease);
+                    Ok(matches!(store.put_if_match(&key, json_of(&h)?, &etag)?, Put::Done(_)))
+                }
+                _ => Ok(false),
+            };
+        }
         let path = self.file(account, region, name);
         self.guarded(|| match Folder::read(&path)? {
             Some(mut h) if h.run == run => {
@@ -143,6 +198,15 @@ impl Folder {
 
     /// Gives `run`'s lock back; a lock another run holds now is left alone.
     fn release(&self, account: &str, region: &str, name: &str, run: &str) -> Result<(), String> {
+        if let Some(store) = &self.remote {
+            let key = format!("locks/{}", file_name(account, region, name));
+            if let Some((h, etag)) = read_object(store, &key)? {
+                if h.run == run {
+                    store.delete_if_match(&key, &etag)?;
+                }
+            }
+            return Ok(());
+        }
         let path = self.file(account, region, name);
         self.guarded(|| match Folder::read(&path)? {
             Some(h) if h.run == run => {
@@ -154,6 +218,16 @@ impl Folder {
 
     /// Every lock in the folder, held or with its lease ended.
     pub fn list(&self) -> Result<Vec<(PathBuf, Holder)>, String> {
+        if let Some(store) = &self.remote {
+            let mut out = Vec::new();
+            for key in store.list("locks/")?.into_iter().filter(|k| k.ends_with(".json")) {
+                if let Some((h, _)) = read_object(store, &key)? {
+                    out.push((PathBuf::from(key), h));
+                }
+            }
+            out.sort_by(|a, b| (&a.1.lock, &a.1.account, &a.1.region).cmp(&(&b.1.lock, &b.1.account, &b.1.region)));
+            return Ok(out);
+        }
         let entries = match std::fs::read_dir(&self.dir) {
             Ok(e) => e,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
@@ -174,6 +248,13 @@ impl Folder {
 
     /// Removes the lock `found` names if it still names the same holder; returns whether it did.
     pub fn break_lock(&self, found: &Holder) -> Result<bool, String> {
+        if let Some(store) = &self.remote {
+            let key = format!("locks/{}", file_name(&found.account, &found.region, &found.lock));
+            return match read_object(store, &key)? {
+                Some((h, etag)) if h.run == found.run => store.delete_if_match(&key, &etag),
+                _ => Ok(false),
+            };
+        }
         let path = self.file(&found.account, &found.region, &found.lock);
         self.guarded(|| match Folder::read(&path)? {
             Some(h) if h.run == found.run => {
@@ -262,7 +343,7 @@ fn account_name() -> Option<String> {
 }
 
 /// How a run locks: its lock name, lease and how long it waits for a held lock.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Settings {
     pub folder: Folder,
     pub name: String,

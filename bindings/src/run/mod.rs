@@ -23,6 +23,7 @@ pub mod propagation;
 pub mod reconcile;
 pub mod records;
 pub mod step;
+pub mod store;
 pub mod tags;
 pub mod undo;
 
@@ -211,6 +212,10 @@ impl Safety {
             r.extend(extra);
         }
         if let Some(j) = self.journal.borrow_mut().as_mut() {
+            // Records the store did not take are in the local cache only: the end says so.
+            if let Some(failure) = j.store_failure() {
+                record["store_failed"] = json!(failure);
+            }
             if let Err(e) = keep_output(j).and_then(|()| j.append(&record, true)) {
                 eoutln!("warning: {e}");
             }

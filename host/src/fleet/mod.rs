@@ -385,7 +385,12 @@ pub fn run(file: &Path, common: &Common, fleet: &FleetArgs, plan: bool, lock: &L
         };
         let child = journal::new_run_id();
         let mut args = child_args(if plan { "plan" } else { "run" }, file, &sets, t, r, common);
-        args.extend(["--journal-dir".into(), dir.to_string_lossy().into_owned()]);
+        // A store's cache is given as the store, which the child connects to itself.
+        let journal = match runbook_bindings::run::store::of(&dir) {
+            Some(store) => store.spec.text(),
+            None => dir.to_string_lossy().into_owned(),
+        };
+        args.extend(["--journal-dir".into(), journal]);
         if !plan {
             args.extend(lock_args(lock));
         }
