@@ -38,7 +38,12 @@ pub fn now_ms() -> u64 {
 
 /// The current UTC time as `2026-11-24T09:05:12Z`.
 pub fn now() -> String {
-    aws_smithy_types::DateTime::from(SystemTime::now())
+    utc(SystemTime::now())
+}
+
+/// A time as `2026-11-24T09:05:12Z` (UTC, to the second).
+pub fn utc(at: SystemTime) -> String {
+    aws_smithy_types::DateTime::from(at)
         .fmt(aws_smithy_types::date_time::Format::DateTime)
         .map(|s| match s.split_once('.') {
             Some((secs, _)) => format!("{secs}Z"),

@@ -225,8 +225,7 @@ impl Folder {
                     out.push((PathBuf::from(key), h));
                 }
             }
-            out.sort_by(|a, b| (&a.1.lock, &a.1.account, &a.1.region).cmp(&(&b.1.lock, &b.1.account, &b.1.region)));
-            return Ok(out);
+            return Ok(by_name(out));
         }
         let entries = match std::fs::read_dir(&self.dir) {
             Ok(e) => e,
@@ -242,8 +241,7 @@ impl Folder {
                 }
             }
         }
-        out.sort_by(|a, b| (&a.1.lock, &a.1.account, &a.1.region).cmp(&(&b.1.lock, &b.1.account, &b.1.region)));
-        Ok(out)
+        Ok(by_name(out))
     }
 
     /// Removes the lock `found` names if it still names the same holder; returns whether it did.
@@ -283,6 +281,12 @@ fn alive(pid: u32) -> bool {
     }
 }
 
+/// Locks in the order `runbook unlock` lists them: by name, then account and region.
+fn by_name(mut locks: Vec<(PathBuf, Holder)>) -> Vec<(PathBuf, Holder)> {
+    locks.sort_by(|a, b| (&a.1.lock, &a.1.account, &a.1.region).cmp(&(&b.1.lock, &b.1.account, &b.1.region)));
+    locks
+}
+
 /// FNV-1a: a hash that stays the same across builds, for file names.
 fn fnv1a(bytes: &[u8]) -> u64 {
     bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, b| (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3))
@@ -292,17 +296,7 @@ fn fnv1a(bytes: &[u8]) -> u64 {
 fn expiry(lease: Duration) -> (u64, String) {
     let at = std::time::SystemTime::now() + lease;
     let ms = at.duration_since(std::time::SystemTime::UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0);
-    (ms, utc(at))
-}
-
-fn utc(at: std::time::SystemTime) -> String {
-    aws_smithy_types::DateTime::from(at)
-        .fmt(aws_smithy_types::date_time::Format::DateTime)
-        .map(|s| match s.split_once('.') {
-            Some((secs, _)) => format!("{secs}Z"),
-            None => s,
-        })
-        .unwrap_or_default()
+    (ms, super::journal::utc(at))
 }
 
 /// Who runs this process: the user and host a holder names.
