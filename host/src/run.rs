@@ -116,12 +116,16 @@ pub fn run_file_locked(file: &Path, common: &Common, mode: Mode, lock: &crate::c
     run_with(file, common, mode, None, settings)
 }
 
-/// The lock a run of `file` takes: its name, lease and wait. A fleet's target takes the same name
-/// as a run of its own would, so the two never write in one place at once.
+/// The lock a run of `file` takes: its name, lease and wait. A fleet's target adds its label: its
+/// `with_region` writes go to other targets' places, which must not refuse it.
 fn lock_settings(file: &Path, common: &Common, lock: &crate::cli::LockArgs) -> locks::Settings {
+    let mut name = lock.lock.clone().unwrap_or_else(|| default_lock_name(file));
+    if let Some(target) = std::env::var("RUNBOOK_TARGET").ok().filter(|t| !t.is_empty()) {
+        name = format!("{name}#{target}");
+    }
     locks::Settings {
         folder: locks::Folder::of_journal(&common.journal.dir()),
-        name: lock.lock.clone().unwrap_or_else(|| default_lock_name(file)),
+        name,
         lease: std::time::Duration::from_secs(u64::from(lock.lock_lease.unwrap_or(60))),
         wait: lock.lock_timeout.map(|s| std::time::Duration::from_secs(u64::from(s))),
     }

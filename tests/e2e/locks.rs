@@ -253,7 +253,7 @@ fn a_project_file_sets_the_journal_folder_region_and_lease_for_everyone() {
 }
 
 #[test]
-fn each_target_of_a_fleet_locks_its_own_place_under_the_runbooks_name() {
+fn each_target_of_a_fleet_locks_its_place_under_the_runbooks_name_and_its_label() {
     let emu = Emulator::start();
     let file = script("holder.rhai", HOLDER);
     let file = file.to_str().unwrap();
@@ -274,13 +274,14 @@ fn each_target_of_a_fleet_locks_its_own_place_under_the_runbooks_name() {
     };
     holders.sort_by_key(|h| h["region"].as_str().unwrap().to_string());
     assert_eq!(holders.iter().map(|h| h["region"].as_str().unwrap()).collect::<Vec<_>>(), ["eu-west-1", "us-east-1"]);
-    assert!(holders.iter().all(|h| h["lock"] == "holder.rhai"), "{holders:?}");
+    assert_eq!(holders[0]["lock"], "holder.rhai#eu-west-1", "{holders:?}");
+    assert_eq!(holders[1]["lock"], "holder.rhai#us-east-1", "{holders:?}");
     assert_ne!(holders[0]["run"], holders[1]["run"]);
 
-    // A run of its own in one of those places waits for the target or is refused.
-    let alone = emu.runbook().args(["run", file, "--set", "name=alone", "--region", "eu-west-1"]).output();
-    assert_eq!(alone.code, 2, "{}", alone.stderr);
-    assert!(alone.stderr.contains("in 123456789012/eu-west-1 is held by run "), "{}", alone.stderr);
+    // Another fleet of the same targets waits for them or is refused.
+    let again = emu.runbook().args(["run", file, "--set", "name=again"]).args(regions).output();
+    assert_ne!(again.code, 0, "{}", again.stderr);
+    assert!(again.stderr.contains("in 123456789012/eu-west-1 is held by run "), "{}", again.stderr);
     assert!(fleet.wait().unwrap().success());
     assert!(lock_files(&emu).is_empty());
 }
