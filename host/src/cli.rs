@@ -106,7 +106,7 @@ enum Command {
     },
     /// Show one recorded run: its parameters, every write and its outcome
     Show {
-        /// A run id, a unique prefix of one, or `last`
+        /// A run id, a unique prefix of one, a fleet id (every shard of the fleet), or `last`
         #[arg(add = ArgValueCandidates::new(crate::shell::run_ids))]
         run: String,
         #[command(flatten)]
@@ -120,7 +120,7 @@ enum Command {
                             `last` is the newest run that wrote something and is not undone."
     )]
     Undo {
-        /// A run id, a unique prefix of one, or `last`
+        /// A run id, a unique prefix of one, a fleet id (every shard of the fleet), or `last`
         #[arg(add = ArgValueCandidates::new(crate::shell::run_ids))]
         run: String,
         /// Only show what would be removed

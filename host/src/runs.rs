@@ -1,7 +1,7 @@
 //! `runbook runs`, `runbook show RUN`, `runbook undo RUN`: the recorded runs and their undoing.
 
 use crate::run::fail;
-use runbook_bindings::run::journal;
+use runbook_bindings::run::{fleets, journal};
 use runbook_bindings::run::{Mode, Safety};
 use runbook_bindings::{AwsOptions, Context};
 use serde_json::Value;
@@ -18,13 +18,22 @@ pub fn list(dir: &Path, only_writes: bool) -> ExitCode {
         eoutln!("no runs recorded in {}", dir.display());
         return ExitCode::SUCCESS;
     }
-    // A fleet's children are shown through their fleet (`runbook show FLEET`).
+    // A fleet's children are shown through their fleet (`runbook show FLEET`), and the shards of
+    // one fleet as that fleet, where its first shard is.
     let undone = journal::undone_ids(dir);
+    let mut fleets = fleets::all(dir);
     let runs: Vec<journal::RunSummary> = ids
         .iter()
         .map(|id| (id, journal::read(dir, id).unwrap_or_default()))
         .filter(|(_, records)| records.first().is_none_or(|r| r["parent"].is_null()))
-        .map(|(id, records)| journal::summarize_in(dir, id, &records, &undone))
+        .filter_map(|(id, records)| match fleets::fleet_of(&records).map(str::to_string) {
+            None => Some(journal::summarize_in(dir, id, &records, &undone)),
+            Some(fleet) => {
+                let shards = fleets.remove(&fleet)?;
+                let merged = fleets::merge(&fleet, &shards)?;
+                Some(journal::summarize_in(dir, &fleet, &merged, &undone))
+            }
+        })
         .filter(|s| !only_writes || s.writes > 0)
         .collect();
     if runs.is_empty() {
@@ -57,8 +66,23 @@ pub fn list(dir: &Path, only_writes: bool) -> ExitCode {
     ExitCode::SUCCESS
 }
 
+/// The records `run` names: a fleet id (every shard of the fleet, as one), a run id or a unique
+/// prefix of one, or `last` (a shard's fleet, when the newest run is a shard).
+pub fn resolve(dir: &Path, run: &str) -> Result<Vec<Value>, String> {
+    if let Some(records) = fleets::gather(dir, run) {
+        return Ok(records);
+    }
+    let records = journal::read(dir, run)?;
+    if run == "last" {
+        if let Some(merged) = fleets::fleet_of(&records).and_then(|f| fleets::gather(dir, f)) {
+            return Ok(merged);
+        }
+    }
+    Ok(records)
+}
+
 pub fn show(dir: &Path, run: &str) -> ExitCode {
-    let records = match journal::read(dir, run) {
+    let records = match resolve(dir, run) {
         Ok(r) => r,
         Err(e) => return fail(&e),
     };
@@ -226,7 +250,7 @@ pub fn undo(
     } else {
         run.to_string()
     };
-    let records = match journal::read(dir, &run) {
+    let records = match resolve(dir, &run) {
         Ok(r) => r,
         Err(e) => return fail(&e),
     };

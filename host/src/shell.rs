@@ -97,6 +97,11 @@ pub fn run_ids() -> Vec<CompletionCandidate> {
     let mut ids = runbook_bindings::run::journal::list_ids(&dir).unwrap_or_default();
     ids.reverse();
     let mut out = vec![CompletionCandidate::new("last").help(Some("the newest run".into()))];
+    // A sharded fleet by its fleet id, as `show` and `undo` take it.
+    for (fleet, shards) in runbook_bindings::run::fleets::all(&dir) {
+        let n = shards.len();
+        out.push(CompletionCandidate::new(fleet).help(Some(format!("a fleet of {n} shard run(s)").into())));
+    }
     for id in ids {
         let records = runbook_bindings::run::journal::read(&dir, &id).unwrap_or_default();
         let s = runbook_bindings::run::journal::summarize(&id, &records);

@@ -28,6 +28,7 @@ mod readme;
 mod repl;
 mod safety;
 mod secrets;
+mod shards;
 mod store;
 mod trust;
 mod tutorial;

@@ -9,13 +9,13 @@ use std::time::{Duration, Instant};
 const STORE: &str = "s3://team-journals/ops";
 
 /// A machine of its own: its home (and so its cache) and its working folder.
-struct Machine {
+pub(crate) struct Machine {
     home: PathBuf,
-    cwd: PathBuf,
+    pub(crate) cwd: PathBuf,
 }
 
 impl Machine {
-    fn new(name: &str) -> Machine {
+    pub(crate) fn new(name: &str) -> Machine {
         let base = script(&format!("{name}/.keep"), "").parent().unwrap().to_path_buf();
         let (home, cwd) = (base.join("home"), base.join("work"));
         std::fs::create_dir_all(&home).unwrap();
@@ -23,7 +23,7 @@ impl Machine {
         Machine { home, cwd }
     }
 
-    fn runbook(&self, emu: &Emulator) -> Run {
+    pub(crate) fn runbook(&self, emu: &Emulator) -> Run {
         emu.runbook()
             .in_dir(&self.cwd)
             .env("HOME", self.home.to_str().unwrap())
@@ -33,7 +33,7 @@ impl Machine {
     }
 }
 
-fn keys(emu: &Emulator, prefix: &str) -> Vec<String> {
+pub(crate) fn keys(emu: &Emulator, prefix: &str) -> Vec<String> {
     let out = emu.aws(&["s3api", "list-objects-v2", "--bucket", "team-journals", "--prefix", prefix]);
     out["Contents"]
         .as_array()

@@ -161,7 +161,7 @@ pub fn writes_of(dir: &Path, records: &[Value]) -> usize {
 }
 
 /// The run `undo last` means: the newest one that wrote something, is not an undo nor one target
-/// of a fleet (its fleet is), and has not been undone.
+/// of a fleet (its fleet is), and has not been undone. A shard of a fleet gives its fleet's id.
 pub fn last_to_undo(dir: &Path) -> Result<String, String> {
     let ids = list_ids(dir)?;
     if ids.is_empty() {
@@ -174,10 +174,12 @@ pub fn last_to_undo(dir: &Path) -> Result<String, String> {
         if !start["undo_of"].is_null() || !start["parent"].is_null() || start["mode"] == "undo" {
             continue;
         }
-        if writes_of(dir, &records) == 0 || undone.contains(id) {
+        // A shard is undone with its fleet, and `last` is the fleet.
+        let fleet = super::fleets::fleet_of(&records);
+        if writes_of(dir, &records) == 0 || undone.contains(id) || fleet.is_some_and(|f| undone.contains(f)) {
             continue;
         }
-        return Ok(id.clone());
+        return Ok(fleet.unwrap_or(id).to_string());
     }
     Err(format!("no run in {} wrote anything that is not undone already (see `runbook runs`)", dir.display()))
 }

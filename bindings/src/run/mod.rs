@@ -15,6 +15,7 @@
 //! Reads that name something only planned are answered by [`plan`]; `runbook undo` replays the
 //! journal's inverses ([`undo`]).
 
+pub mod fleets;
 pub mod journal;
 pub mod locks;
 pub mod needs;

@@ -13,6 +13,7 @@
 mod jobs;
 mod permissions;
 mod record;
+mod shards;
 mod targets;
 
 pub use jobs::{run_jobs, Job, Status};
@@ -69,6 +70,15 @@ pub struct FleetArgs {
     /// Write each target's output to DIR/<target>.log instead of the terminal
     #[arg(long = "output-dir", value_name = "DIR")]
     pub output_dir: Option<PathBuf>,
+    /// Run the I-th of N parts of the targets (from 1); every shard of one fleet gives one --fleet-id
+    #[arg(long, value_name = "I/N")]
+    pub shard: Option<String>,
+    /// Split the targets in N parts, this one's index (from 0) from JOB_COMPLETION_INDEX or AWS_BATCH_JOB_ARRAY_INDEX
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=10000))]
+    pub shards: Option<u32>,
+    /// The fleet the shards journal as one (default: RUNBOOK_FLEET_ID, else derived from the CI run of a shard)
+    #[arg(long = "fleet-id", value_name = "ID")]
+    pub fleet_id: Option<String>,
 }
 
 impl FleetArgs {
@@ -86,6 +96,9 @@ impl FleetArgs {
             (!self.batches.is_empty(), "--batches"),
             (self.skip_unreachable, "--skip-unreachable"),
             (self.output_dir.is_some(), "--output-dir"),
+            (self.shard.is_some(), "--shard"),
+            (self.shards.is_some(), "--shards"),
+            (self.fleet_id.is_some(), "--fleet-id"),
         ];
         given
             .iter()
@@ -269,6 +282,31 @@ pub fn run(file: &Path, common: &Common, fleet: &FleetArgs, plan: bool, lock: &L
         Err(e) => return fail(&e),
     };
     let labels = targets::labels(&targets);
+    // The fleet's whole list, as every shard reads it; this process runs its part.
+    let (all_targets, all_labels) = (targets.clone(), labels.clone());
+    let env: std::collections::HashMap<String, String> = std::env::vars().collect();
+    let shard = match shards::from(fleet.shard.as_deref(), fleet.shards, &env) {
+        Ok(s) => s,
+        Err(e) => return fail(&e),
+    };
+    let fleet_id = match fleet_id(fleet, file, shard.as_ref(), &env, plan) {
+        Ok(f) => f,
+        Err(e) => return fail(&e),
+    };
+    let positions = shards::select(targets.len(), shard.as_ref());
+    let targets: Vec<Target> = positions.iter().map(|&i| all_targets[i].clone()).collect();
+    let labels: Vec<String> = positions.iter().map(|&i| all_labels[i].clone()).collect();
+    if let Some(s) = &shard {
+        eoutln!(
+            "runbook: shard {} of {} (from {}): {} of the {} targets{}",
+            s.index,
+            s.count,
+            s.from,
+            targets.len(),
+            all_targets.len(),
+            fleet_id.as_ref().map(|(id, from)| format!(", of fleet {id} (from {from})")).unwrap_or_default()
+        );
+    }
     let sets = match crate::params::parse_sets(&common.set) {
         Ok(s) => s,
         Err(e) => return fail(&e),
@@ -307,6 +345,32 @@ pub fn run(file: &Path, common: &Common, fleet: &FleetArgs, plan: bool, lock: &L
     }
     let parent = journal::new_run_id();
     let session = format!("runbook-{parent}");
+    let start_record = |concurrency: usize| {
+        json!({
+            "type": "start", "run": parent, "time": journal::now(), "started_ms": journal::now_ms(),
+            "kind": "fleet", "file": file, "mode": "run",
+            "targets": all_targets.iter().zip(&all_labels).map(|(t, l)| json!({ "label": l, "target": t })).collect::<Vec<_>>(),
+            "fleet_id": fleet_id.as_ref().map(|(id, _)| id),
+            "shard": shard.as_ref().map(|s| json!([s.index, s.count])),
+            "concurrency": concurrency, "max_errors": fleet.max_errors, "batches": fleet.batches,
+            "endpoint": endpoint_in_force(common), "version": env!("CARGO_PKG_VERSION"),
+        })
+    };
+    if targets.is_empty() {
+        // A shard with no part of the list still reports, so the fleet knows it ended.
+        if !plan {
+            let end = json!({ "type": "end", "time": journal::now(), "outcome": "succeeded", "targets": 0,
+                              "succeeded": 0, "failed": 0, "seconds": 0.0 });
+            let dir = common.journal.dir();
+            if let Err(e) = journal::Journal::create(&dir, &parent)
+                .and_then(|mut j| j.append(&start_record(concurrency), true).and_then(|()| j.append(&end, true)))
+            {
+                return fail(&e);
+            }
+        }
+        eoutln!("runbook: this shard has no targets: nothing to run");
+        return ExitCode::SUCCESS;
+    }
 
     // Region names first, before any request: a misspelt one is named at once.
     if endpoint_in_force(common).is_none() {
@@ -361,13 +425,7 @@ pub fn run(file: &Path, common: &Common, fleet: &FleetArgs, plan: bool, lock: &L
     let mut parent_journal = if plan {
         None
     } else {
-        let start = json!({
-            "type": "start", "run": parent, "time": journal::now(), "started_ms": journal::now_ms(),
-            "kind": "fleet", "file": file, "mode": "run",
-            "targets": targets.iter().zip(&labels).map(|(t, l)| json!({ "label": l, "target": t })).collect::<Vec<_>>(),
-            "concurrency": concurrency, "max_errors": fleet.max_errors, "batches": fleet.batches,
-            "endpoint": endpoint_in_force(common), "version": env!("CARGO_PKG_VERSION"),
-        });
+        let start = start_record(concurrency);
         match journal::Journal::create(&dir, &parent).and_then(|mut j| j.append(&start, true).map(|_| j)) {
             Ok(j) => Some(j),
             Err(e) => return fail(&e),
@@ -414,7 +472,7 @@ pub fn run(file: &Path, common: &Common, fleet: &FleetArgs, plan: bool, lock: &L
             times.borrow_mut()[i] = Some(Instant::now());
             if let Some(j) = journal_cell.borrow_mut().as_mut() {
                 let _ = j.append(
-                    &json!({ "type": "child", "target": jobs[i].label, "index": target_of_job[i], "run": child_runs[i], "time": journal::now() }),
+                    &json!({ "type": "child", "target": jobs[i].label, "index": positions[target_of_job[i]], "run": child_runs[i], "time": journal::now(), "time_ms": journal::now_ms() }),
                     true,
                 );
             }
@@ -422,7 +480,7 @@ pub fn run(file: &Path, common: &Common, fleet: &FleetArgs, plan: bool, lock: &L
         |i, status| {
             seconds[i] = times.borrow()[i].map(|t| t.elapsed().as_secs_f64()).unwrap_or(0.0);
             if let Some(j) = journal_cell.borrow_mut().as_mut() {
-                let _ = j.append(&json!({ "type": "child_end", "target": jobs[i].label, "index": target_of_job[i], "run": child_runs[i], "status": status.word() }), true);
+                let _ = j.append(&json!({ "type": "child_end", "target": jobs[i].label, "index": positions[target_of_job[i]], "run": child_runs[i], "status": status.word() }), true);
             }
         },
     );
@@ -519,11 +577,22 @@ pub fn run(file: &Path, common: &Common, fleet: &FleetArgs, plan: bool, lock: &L
             for a in shared_args(common) {
                 cmd.push_str(&format!(" {a}"));
             }
+            // The re-run joins the same fleet, so one undo still covers all of it.
+            if let Some((id, _)) = &fleet_id {
+                cmd.push_str(&format!(" --fleet-id {id}"));
+            }
             eoutln!("re-run the {} that did not succeed: {cmd}", failed_targets.len());
         }
     }
-    if !plan {
-        eoutln!("undo every target: runbook undo {parent}");
+    match (&fleet_id, &shard, plan) {
+        (_, _, true) => {}
+        (Some((id, _)), Some(s), false) => eoutln!(
+            "this was shard {} of {} of fleet {id}: every shard's targets: runbook show {id}; undo them all: runbook undo {id}",
+            s.index,
+            s.count
+        ),
+        (Some((id, _)), None, false) => eoutln!("undo every target: runbook undo {id}"),
+        (None, _, false) => eoutln!("undo every target: runbook undo {parent}"),
     }
     if interrupted != 0 {
         return ExitCode::from(128 + interrupted as u8);
@@ -536,6 +605,39 @@ pub fn run(file: &Path, common: &Common, fleet: &FleetArgs, plan: bool, lock: &L
     } else {
         ExitCode::from(1)
     }
+}
+
+/// The fleet id in force, checked, and where it came from. One derived from a CI run is taken
+/// only by shards (a CI run may start several fleets of one process each) and names the runbook,
+/// so that two runbooks sharded in one CI run stay two fleets.
+fn fleet_id(
+    fleet: &FleetArgs,
+    file: &Path,
+    shard: Option<&shards::Shard>,
+    env: &std::collections::HashMap<String, String>,
+    plan: bool,
+) -> Result<Option<(String, String)>, String> {
+    let explicit = fleet.fleet_id.is_some() || env.get("RUNBOOK_FLEET_ID").is_some_and(|v| !v.trim().is_empty());
+    let found = match shards::fleet_id(fleet.fleet_id.as_deref(), env) {
+        Some((id, from)) if !explicit => {
+            let stem = file.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+            let stem: String =
+                stem.chars().map(|c| if c.is_ascii_alphanumeric() || c == '_' { c } else { '-' }).collect();
+            shard.map(|_| (format!("{id}-{stem}"), from))
+        }
+        other => other,
+    };
+    if let Some((id, from)) = &found {
+        runbook_bindings::run::fleets::check_id(id).map_err(|e| format!("{e} (from {from})"))?;
+    }
+    if found.is_none() && shard.is_some_and(|s| s.count > 1) && !plan {
+        return Err(
+            "a shard needs the fleet it is part of: give every shard one --fleet-id ID (or RUNBOOK_FLEET_ID); \
+                    in GitHub Actions, AWS Batch and GitLab CI it is derived from the CI run"
+                .into(),
+        );
+    }
+    Ok(found)
 }
 
 /// The endpoint the targets send to: `--endpoint-url`, else AWS_ENDPOINT_URL as the SDK reads it.

@@ -22,10 +22,12 @@ fn started(records: &[Value]) -> Vec<(String, Option<Target>, String)> {
         .filter_map(|run| {
             let child = records.iter().find(|r| r["type"] == "child" && r["run"] == run.as_str())?;
             let label = child["target"].as_str().unwrap_or("?").to_string();
-            // By its index; a journal written before indexes names the target by its label.
-            let entry = match child["index"].as_u64() {
-                Some(i) => targets.get(i as usize),
-                None => targets.iter().find(|t| t["label"] == label.as_str()),
+            // Its shard's entry (a gathered fleet); else by its index; a journal written before
+            // indexes names the target by its label.
+            let entry = match (child.get("entry"), child["index"].as_u64()) {
+                (Some(e), _) => Some(e),
+                (None, Some(i)) => targets.get(i as usize),
+                (None, None) => targets.iter().find(|t| t["label"] == label.as_str()),
             };
             let target = entry.and_then(|t| serde_json::from_value::<Target>(t["target"].clone()).ok());
             Some((label, target, run))
@@ -37,12 +39,20 @@ fn started(records: &[Value]) -> Vec<(String, Option<Target>, String)> {
 pub fn render(records: &[Value]) -> String {
     let start = &records[0];
     let undo = start["mode"] == "undo";
+    // One shard alone lists its own part of the targets.
+    let shard = start["shard"].as_array().and_then(|s| Some((s.first()?.as_u64()?, s.get(1)?.as_u64()?)));
+    let mine = |position: usize| shard.is_none_or(|(i, n)| n == 0 || position as u64 % n == i - 1);
+    let what = match (shard, start["fleet_id"].as_str(), start["shard_count"].as_u64()) {
+        (Some((i, n)), Some(f), _) => format!("fleet {f}, shard {i} of {n}"),
+        (None, Some(_), Some(n)) => format!("fleet of {n} shard{}", if n == 1 { "" } else { "s" }),
+        _ if undo => "fleet undo".to_string(),
+        _ => "fleet".to_string(),
+    };
     let mut o = format!(
-        "run {} (fleet{}): {} across {} targets\n",
+        "run {} ({what}): {} across {} targets\n",
         start["run"].as_str().unwrap_or("?"),
-        if undo { " undo" } else { "" },
         start["file"].as_str().unwrap_or("?"),
-        start["targets"].as_array().map(Vec::len).unwrap_or(0)
+        start["targets"].as_array().map(|t| (0..t.len()).filter(|p| mine(*p)).count()).unwrap_or(0)
     );
     let children = started(records);
     for (label, _, run) in &children {
@@ -54,12 +64,26 @@ pub fn render(records: &[Value]) -> String {
         o.push_str(&format!("  {label:<28} {status:<12} {run}\n"));
     }
     if !undo {
-        for t in start["targets"].as_array().into_iter().flatten() {
+        for (_, t) in start["targets"].as_array().into_iter().flatten().enumerate().filter(|(p, _)| mine(*p)) {
             let label = t["label"].as_str().unwrap_or("?");
             if !children.iter().any(|(l, _, _)| l == label) {
                 o.push_str(&format!("  {label:<28} {:<12} -\n", "not started"));
             }
         }
+    }
+    for s in start["shard_runs"].as_array().into_iter().flatten() {
+        let (i, n) = (&s["shard"][0], &s["shard"][1]);
+        let which = if i.is_null() { "a re-run".to_string() } else { format!("shard {i} of {n}") };
+        let state = if s["ended"] == true { "ended" } else { "no end record: killed, or still running" };
+        o.push_str(&format!("  {which:<28} {state}: run {}\n", s["run"].as_str().unwrap_or("?")));
+    }
+    if let Some(missing) = start["missing_shards"].as_array().filter(|m| !m.is_empty()) {
+        let list: Vec<String> = missing.iter().map(Value::to_string).collect();
+        o.push_str(&format!(
+            "  shard(s) {} of {} not recorded: not started yet, or their journal is elsewhere\n",
+            list.join(", "),
+            start["shard_count"]
+        ));
     }
     if let Some(end) = records.iter().rev().find(|r| r["type"] == "end") {
         o.push_str(&format!(
@@ -86,8 +110,18 @@ pub fn undo(dir: &Path, records: &[Value], endpoint: Option<&str>, concurrency: 
         return fail(&format!("run {parent} is the undo of a fleet; it cannot be undone in turn"));
     }
     if let Some(by) = journal::undone_by(dir, &parent) {
-        outln!("fleet run {parent} was undone already by run {by}; nothing to do (see `runbook show {by}`)");
-        return ExitCode::SUCCESS;
+        // A gathered fleet may have gained a shard (a re-run) since: then the undo goes again, and
+        // the targets undone already say so.
+        let undone_ms = journal::read_exact(dir, &by).ok().and_then(|r| r.first()?["started_ms"].as_u64()).unwrap_or(0);
+        let newer = start["shard_runs"].as_array().into_iter().flatten().any(|s| {
+            let ms =
+                s["run"].as_str().and_then(|id| journal::read_exact(dir, id).ok()?.first()?["started_ms"].as_u64());
+            ms.unwrap_or(0) > undone_ms
+        });
+        if !newer {
+            outln!("fleet run {parent} was undone already by run {by}; nothing to do (see `runbook show {by}`)");
+            return ExitCode::SUCCESS;
+        }
     }
     let mut children = started(records);
     children.reverse();
