@@ -138,6 +138,9 @@ enum Command {
         aws: AwsArgs,
         #[command(flatten)]
         journal: JournalArgs,
+        /// The undo takes the lock its run took (by name, in each place it writes in)
+        #[command(flatten, next_help_heading = "Locks")]
+        lock: LockArgs,
     },
     /// Break a run's lock by hand: for a holder that cannot give it back (its lease ends by itself)
     #[command(after_help = "Lists the locks named LOCK in the journal folder's locks/ and their holders, asks \
@@ -264,6 +267,10 @@ pub struct JournalArgs {
     /// (default: RUNBOOK_JOURNAL_DIR, runbook.toml's journal_dir, then .runbook/runs)
     #[arg(long = "journal-dir", value_name = "DIR|S3")]
     pub journal_dir: Option<PathBuf>,
+    /// The AWS profile a journal store in S3 is reached with (default: RUNBOOK_JOURNAL_PROFILE,
+    /// runbook.toml's journal_profile, then the command's own credentials)
+    #[arg(long = "journal-profile", value_name = "PROFILE")]
+    pub journal_profile: Option<String>,
 }
 
 impl JournalArgs {
@@ -286,10 +293,10 @@ fn apply_project(command: &mut Command) -> Result<(), String> {
         Command::Policy { common: Common { aws, journal, .. }, .. }
         | Command::Test { common: Common { aws, journal, .. }, .. }
         | Command::Repl { common: Common { aws, journal, .. } } => (Some(aws), journal, None),
-        Command::Runs { journal, .. }
-        | Command::Show { journal, .. }
-        | Command::Unlock { journal, .. }
-        | Command::Undo { journal, .. } => (None, journal, None),
+        Command::Runs { journal, .. } | Command::Show { journal, .. } | Command::Unlock { journal, .. } => {
+            (None, journal, None)
+        }
+        Command::Undo { journal, lock, .. } => (None, journal, Some(lock)),
         _ => return Ok(()),
     };
     let project = crate::project::Project::load()?;
@@ -327,17 +334,36 @@ fn open_store(command: &mut Command) -> Result<(), String> {
         Some(d) => d.to_string_lossy().into_owned(),
         None => std::env::var("RUNBOOK_JOURNAL_DIR").unwrap_or_default(),
     };
-    let Some(spec) = runbook_bindings::run::store::Spec::parse(&given)? else { return Ok(()) };
-    let (profile, region, endpoint) = match aws {
-        Some(a) => (a.profile.as_deref(), a.region.as_deref(), a.endpoint_url.as_deref()),
-        None => (None, None, None),
+    let journal_profile = journal
+        .journal_profile
+        .clone()
+        .or_else(|| std::env::var("RUNBOOK_JOURNAL_PROFILE").ok().filter(|p| !p.trim().is_empty()));
+    let Some(spec) = runbook_bindings::run::store::Spec::parse(&given)? else {
+        return match journal_profile {
+            Some(p) => Err(format!(
+                "--journal-profile {p} is for a journal store in S3 (--journal-dir s3://BUCKET/PREFIX); the journals go to the folder {}",
+                if given.is_empty() { runbook_bindings::run::journal::DEFAULT_DIR } else { &given }
+            )),
+            None => Ok(()),
+        };
+    };
+    // The store's own profile reaches it in its own region; else the command's credentials do.
+    let (profile, region, endpoint) = match (aws, &journal_profile) {
+        (Some(a), Some(p)) => (Some(p.as_str()), None, a.endpoint_url.as_deref()),
+        (None, Some(p)) => (Some(p.as_str()), None, None),
+        (Some(a), None) => (a.profile.as_deref(), a.region.as_deref(), a.endpoint_url.as_deref()),
+        (None, None) => (None, None, None),
     };
     let store = runbook_bindings::run::store::S3Store::connect(spec, profile, region, endpoint)?;
-    store.check()?;
+    store.check().map_err(|e| match &journal_profile {
+        Some(p) => format!("{e} (the store is reached with the journal profile {p})"),
+        None => e,
+    })?;
     if reads {
         store.pull(&store.spec.cache_dir())?;
     }
     journal.journal_dir = Some(runbook_bindings::run::store::register(std::sync::Arc::new(store)));
+    journal.journal_profile = journal_profile;
     Ok(())
 }
 
@@ -391,10 +417,10 @@ pub fn main() -> ExitCode {
         Command::Unlock { lock, yes, journal } => crate::unlock::unlock(&journal.dir(), &lock, yes),
         Command::Runs { writes, journal } => crate::runs::list(&journal.dir(), writes),
         Command::Show { run, journal } => crate::runs::show(&journal.dir(), &run),
-        Command::Undo { run, plan, assume_role, concurrency, aws, journal } => {
+        Command::Undo { run, plan, assume_role, concurrency, aws, journal, lock } => {
             let aws = aws.options();
             crate::run::on_script_thread(move || {
-                crate::runs::undo(&journal.dir(), &run, aws, assume_role, plan, concurrency)
+                crate::runs::undo(&journal, &run, aws, assume_role, plan, concurrency, &lock)
             })
         }
         Command::Repl { common } => crate::run::on_script_thread(move || crate::repl::repl(&common)),

@@ -5,6 +5,7 @@
 //! journal_dir = ".runbook/runs"   # relative to the file's folder
 //! region = "eu-west-1"
 //! profile = "ops"
+//! journal_profile = "journals"    # the profile a journal store in S3 is reached with
 //! lock_lease = 60                 # seconds
 //! ```
 
@@ -20,6 +21,7 @@ pub struct Project {
     journal_dir: Option<PathBuf>,
     region: Option<String>,
     profile: Option<String>,
+    journal_profile: Option<String>,
     lock_lease: Option<u32>,
     /// The folder the file is in.
     #[serde(skip)]
@@ -76,6 +78,9 @@ impl Project {
                 true => d.clone(),
                 false => self.root.join(d),
             });
+        }
+        if journal.journal_profile.is_none() && !set("RUNBOOK_JOURNAL_PROFILE") {
+            journal.journal_profile.clone_from(&self.journal_profile);
         }
     }
 

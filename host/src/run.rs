@@ -62,6 +62,8 @@ pub fn connect(
         .filter(|id| id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'))
         .unwrap_or_else(journal::new_run_id);
     let mut safety = Safety::new(mode, run_id, !common.no_tag).with_root(root);
+    // Its undo takes the same lock (false: the run took none).
+    let lock_name = lock.as_ref().map(|l| serde_json::json!(l.name)).unwrap_or(serde_json::json!(false));
     if let Some(settings) = lock.filter(|_| mode != Mode::Plan) {
         safety = safety.with_locks(settings);
     }
@@ -82,6 +84,7 @@ pub fn connect(
             "target": fleet_env("RUNBOOK_TARGET"),
             "account": fleet_env("RUNBOOK_TARGET_ACCOUNT"),
             "credentials": credentials_record(common.aws.profile.clone()),
+            "lock": lock_name,
         });
         safety.open_journal(&common.journal.dir(), start)?;
     }
@@ -114,6 +117,37 @@ pub fn run_file(file: &Path, common: &Common, mode: Mode) -> ExitCode {
 pub fn run_file_locked(file: &Path, common: &Common, mode: Mode, lock: &crate::cli::LockArgs) -> ExitCode {
     let settings = (!lock.no_lock).then(|| lock_settings(file, common, lock));
     run_with(file, common, mode, None, settings)
+}
+
+/// The lock the undo of a run takes: the one the run took (`--lock` names another), in the folder
+/// of the journals; none when the run took none, or with `--no-lock`.
+pub fn undo_lock_settings(
+    dir: &Path,
+    start: &serde_json::Value,
+    lock: &crate::cli::LockArgs,
+) -> Option<locks::Settings> {
+    if lock.no_lock {
+        return None;
+    }
+    let name = match (&lock.lock, &start["lock"]) {
+        (Some(n), _) => n.clone(),
+        (None, serde_json::Value::String(n)) => n.clone(),
+        (None, serde_json::Value::Bool(false)) => return None,
+        // A journal from before locks were recorded: the runbook's own name, as its run would take.
+        (None, _) => {
+            let file = start["file"].as_str()?;
+            match start["target"].as_str() {
+                Some(t) => format!("{}#{t}", default_lock_name(Path::new(file))),
+                None => default_lock_name(Path::new(file)),
+            }
+        }
+    };
+    Some(locks::Settings {
+        folder: locks::Folder::of_journal(dir),
+        name,
+        lease: std::time::Duration::from_secs(u64::from(lock.lock_lease.unwrap_or(60))),
+        wait: lock.lock_timeout.map(|s| std::time::Duration::from_secs(u64::from(s))),
+    })
 }
 
 /// The lock a run of `file` takes: its name, lease and wait. A fleet's target adds its label: its

@@ -232,13 +232,15 @@ fn home_account(records: &[Value]) -> Option<String> {
 }
 
 pub fn undo(
-    dir: &Path,
+    journal: &crate::cli::JournalArgs,
     run: &str,
     overrides: AwsOptions,
     role: Option<String>,
     dry: bool,
     concurrency: Option<u32>,
+    lock: &crate::cli::LockArgs,
 ) -> ExitCode {
+    let dir = &journal.dir();
     let run = if run == "last" {
         match journal::last_to_undo(dir) {
             Ok(id) => {
@@ -259,7 +261,9 @@ pub fn undo(
             return fail("a fleet's targets are undone with the credentials each was run with: leave out --profile and --assume-role (or undo one target's run by its id)");
         }
         let endpoint = overrides.endpoint_url.clone().or_else(|| records[0]["endpoint"].as_str().map(str::to_string));
-        return crate::fleet::undo(dir, &records, endpoint.as_deref(), concurrency, dry);
+        let fleet =
+            crate::fleet::UndoOptions { journal_profile: journal.journal_profile.as_deref(), concurrency, dry, lock };
+        return crate::fleet::undo(dir, &records, endpoint.as_deref(), &fleet);
     }
     let Some(start) = records.iter().find(|r| r["type"] == "start") else {
         return fail(&format!("the journal of run {run} has no start record"));
@@ -328,7 +332,12 @@ pub fn undo(
         .ok()
         .filter(|v| !v.is_empty() && v.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'))
         .unwrap_or_else(journal::new_run_id);
-    let safety = std::rc::Rc::new(Safety::new(Mode::Run, undo_id, false));
+    let mut safety = Safety::new(Mode::Run, undo_id, false);
+    // Not while a run holds the place's lock: the undo takes the run's own lock.
+    if let Some(settings) = crate::run::undo_lock_settings(dir, start, lock).filter(|_| !dry) {
+        safety = safety.with_locks(settings);
+    }
+    let safety = std::rc::Rc::new(safety);
     // What the run made moments ago may still be unknown to AWS: a "not found" about it is waited
     // out within the propagation window rather than taken for "already gone".
     safety.remember_made(&records);
@@ -361,6 +370,12 @@ pub fn undo(
     let secs = started.elapsed().as_secs_f64();
     if dry {
         return ExitCode::SUCCESS;
+    }
+    if let Some(why) = &report.refused {
+        // Nothing was removed in that place: the undo can be run again once the lock is free.
+        safety.close_journal("refused", None, ctx.stats.calls.get(), secs);
+        eoutln!("error: undo of {id} refused: {why}; nothing more was undone (--lock-timeout SECONDS waits for it)");
+        return ExitCode::from(2);
     }
     let outcome = match (ctx.interrupt.signal(), report.failed + report.unsettled) {
         (Some(_), _) => "interrupted",

@@ -285,3 +285,40 @@ fn each_target_of_a_fleet_locks_its_place_under_the_runbooks_name_and_its_label(
     assert!(fleet.wait().unwrap().success());
     assert!(lock_files(&emu).is_empty());
 }
+
+#[test]
+fn an_undo_takes_its_runs_lock_and_waits_for_a_run_holding_it() {
+    let emu = Emulator::start();
+    let file = script("holder.rhai", HOLDER);
+    let file = file.to_str().unwrap();
+    let made_first = emu.runbook().args(["run", file, "--set", "name=early"]).output().success();
+    let early = run_id(&made_first.stderr);
+    assert_eq!(journal_of(&emu, &early)[0]["lock"], "holder.rhai", "the run records its lock");
+
+    let mut holder = emu.runbook().args(["run", file, "--set", "name=holding", "--set", "hold=8"]).spawn();
+    held(&emu, &mut holder);
+    made(&emu, "holding");
+    // Refused at its first removal, naming the holder: nothing of the early run is removed yet.
+    let refused = emu.runbook().args(["undo", &early]).output();
+    assert_eq!(refused.code, 2, "{}\n{}", refused.stdout, refused.stderr);
+    assert!(
+        refused.stderr.contains(&format!(
+            "error: undo of {early} refused: the lock \"holder.rhai\" in 123456789012/us-east-1 is held by run "
+        )),
+        "{}",
+        refused.stderr
+    );
+    assert!(groups(&emu).contains(&"early".to_string()) && groups(&emu).contains(&"early-after".to_string()));
+    // Waiting, it removes them once the run has ended, and the run's own groups stay.
+    let waited = emu.runbook().args(["undo", &early, "--lock-timeout", "60"]).output().success();
+    assert!(waited.stderr.contains("; waiting up to 60 s"), "{}", waited.stderr);
+    assert!(holder.wait().unwrap().success());
+    assert_eq!(groups(&emu), ["holding", "holding-after"]);
+    assert!(lock_files(&emu).is_empty(), "the undo gave its lock back");
+    // A run without a lock is undone without one.
+    let free = emu.runbook().args(["run", file, "--set", "name=free", "--no-lock"]).output().success();
+    let free = run_id(&free.stderr);
+    assert_eq!(journal_of(&emu, &free)[0]["lock"], false);
+    emu.runbook().args(["undo", &free]).output().success();
+    assert_eq!(groups(&emu), ["holding", "holding-after"]);
+}

@@ -1,7 +1,8 @@
 //! Journals in S3 (`--journal-dir s3://BUCKET/PREFIX`): a run made on one machine is listed, shown
 //! and undone from another with nothing local, and locks are objects of the store.
 
-use runbook_tests::{script, Emulator, Run};
+use runbook_tests::proxy::{Action, Proxy};
+use runbook_tests::{command, root, runbook_bin, script, Emulator, Run};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -10,7 +11,7 @@ const STORE: &str = "s3://team-journals/ops";
 
 /// A machine of its own: its home (and so its cache) and its working folder.
 pub(crate) struct Machine {
-    home: PathBuf,
+    pub(crate) home: PathBuf,
     pub(crate) cwd: PathBuf,
 }
 
@@ -116,7 +117,7 @@ fn locks_in_the_store_keep_two_machines_from_writing_in_one_place_at_once() {
         assert!(Instant::now() < deadline, "no lock object was made");
         std::thread::sleep(Duration::from_millis(200));
     };
-    let body = lock_body(&emu, &lock);
+    let body = object_json(&emu, &lock);
     assert_eq!(body["lock"], "runbooks/hold.rhai", "{body}");
 
     let refused = b.runbook(&emu).args(["run", file, "--set", "name=b"]).output();
@@ -129,10 +130,186 @@ fn locks_in_the_store_keep_two_machines_from_writing_in_one_place_at_once() {
     assert!(keys(&emu, "ops/locks/").is_empty(), "both gave their locks back");
 }
 
-fn lock_body(emu: &Emulator, key: &str) -> Value {
-    let out = std::env::temp_dir().join(format!("runbook-lock-{}.json", std::process::id()));
+/// An object of the store, read as JSON (a lock or a record).
+fn object_json(emu: &Emulator, key: &str) -> Value {
+    let out = script("object.json", "");
     emu.aws(&["s3api", "get-object", "--bucket", "team-journals", "--key", key, out.to_str().unwrap()]);
     let text = std::fs::read_to_string(&out).unwrap();
     let _ = std::fs::remove_file(Path::new(&out));
     serde_json::from_str(&text).unwrap()
+}
+
+/// Waits until a lock object is in the store; returns its key.
+fn lock_in_store(emu: &Emulator, holder: &mut std::process::Child) -> String {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        if let Some(k) = keys(emu, "ops/locks/").first() {
+            return k.clone();
+        }
+        assert!(holder.try_wait().unwrap().is_none(), "the holder ended before it held the lock");
+        assert!(Instant::now() < deadline, "no lock object was made");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+#[test]
+fn a_holder_killed_on_another_machine_frees_its_lock_when_its_lease_ends() {
+    let emu = Emulator::start();
+    emu.aws(&["s3api", "create-bucket", "--bucket", "team-journals"]);
+    let file = script(
+        "project/runbooks/hold.rhai",
+        "let vpc = ec2::describe_vpcs().Vpcs[0].VpcId;\n\
+         ec2::create_security_group(#{ GroupName: param(\"name\", \"a\"), Description: \"d\", VpcId: vpc });\n\
+         sleep(param(\"hold\", 0));\n",
+    );
+    std::fs::write(file.parent().unwrap().parent().unwrap().join("runbook.toml"), "").unwrap();
+    let file = file.to_str().unwrap();
+    let (ci, laptop) = (Machine::new("killed-ci"), Machine::new("killed-laptop"));
+    let mut holder = ci
+        .runbook(&emu)
+        .env("HOSTNAME", "ci-runner-7")
+        .args(["run", file, "--set", "hold=120", "--lock-lease", "10"])
+        .spawn();
+    let key = lock_in_store(&emu, &mut holder);
+    assert_eq!(object_json(&emu, &key)["lease_s"], 10);
+    holder.kill().unwrap(); // SIGKILL: no release, no renewal
+    holder.wait().unwrap();
+    let started = Instant::now();
+    let waited = laptop
+        .runbook(&emu)
+        .env("HOSTNAME", "laptop-3")
+        .args(["run", file, "--set", "name=b", "--lock-timeout", "60"])
+        .output()
+        .success();
+    let took = started.elapsed();
+    assert!(
+        waited.stderr.contains("is held by run ") && waited.stderr.contains("; waiting up to 60 s"),
+        "{}",
+        waited.stderr
+    );
+    assert!(took < Duration::from_secs(25), "went ahead within about one lease of 10 s: {took:?}");
+    assert!(keys(&emu, "ops/locks/").is_empty(), "the waiting run took the lock over and gave it back");
+}
+
+#[test]
+fn the_store_is_reached_with_the_journal_profile() {
+    let emu = Emulator::start();
+    emu.aws(&["s3api", "create-bucket", "--bucket", "team-journals"]);
+    let machine = Machine::new("profiled");
+    let config = machine.cwd.join("aws-config");
+    std::fs::write(
+        &config,
+        "[profile journals]\naws_access_key_id = journalkey\naws_secret_access_key = journalsecret\nregion = us-east-1\n",
+    )
+    .unwrap();
+    let config = config.to_str().unwrap();
+    // The command has no credentials of its own: only the journal profile reaches the store.
+    let bare = |extra: &[&str]| {
+        machine
+            .runbook(&emu)
+            .env("AWS_CONFIG_FILE", config)
+            .unset("AWS_ACCESS_KEY_ID")
+            .unset("AWS_SECRET_ACCESS_KEY")
+            .args(extra)
+    };
+    let without = bare(&["runs"]).output();
+    assert_eq!(without.code, 2, "{}", without.stderr);
+    assert!(
+        without.stderr.contains("journal store s3://team-journals/ops: the bucket does not answer"),
+        "{}",
+        without.stderr
+    );
+    let with = bare(&["runs", "--journal-profile", "journals"]).output().success();
+    assert!(with.stderr.contains("no runs recorded"), "{}", with.stderr);
+    let env = bare(&["runs"]).env("RUNBOOK_JOURNAL_PROFILE", "journals").output().success();
+    assert!(env.stderr.contains("no runs recorded"), "{}", env.stderr);
+    let missing = bare(&["runs", "--journal-profile", "nosuch"]).output();
+    assert_eq!(missing.code, 2, "{}", missing.stderr);
+    assert!(missing.stderr.contains("nosuch"), "the profile is named: {}", missing.stderr);
+    // A journal profile is for a store only.
+    let local = machine
+        .runbook(&emu)
+        .env("RUNBOOK_JOURNAL_DIR", "/tmp/x")
+        .args(["runs", "--journal-profile", "journals"])
+        .output();
+    assert_eq!(local.code, 2, "{}", local.stderr);
+    assert!(local.stderr.contains("--journal-profile journals is for a journal store in S3"), "{}", local.stderr);
+}
+
+/// The records of `run` in the store, in order.
+fn store_records(emu: &Emulator, run: &str) -> Vec<Value> {
+    keys(emu, &format!("ops/runs/{run}/")).iter().map(|k| object_json(emu, k)).collect()
+}
+
+#[test]
+fn a_kill_between_a_store_write_and_an_aws_write_loses_no_record_and_undo_restores_the_account() {
+    let emu = Emulator::start();
+    emu.aws(&["s3api", "create-bucket", "--bucket", "team-journals"]);
+    let before = emu.clients().state();
+    // Where the run is killed: the intent on its way to the store (the request not sent yet); the
+    // request on its way to AWS (the intent in the store); the outcome on its way to the store.
+    for (i, point) in ["/00000001.json", "CreateTargetGroup", "/00000002.json"].into_iter().enumerate() {
+        let machine = Machine::new(&format!("crash{i}"));
+        let stalled = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let flag = stalled.clone();
+        let proxy = Proxy::start(&emu.url, move |r| {
+            let first = r.head.lines().next().unwrap_or("");
+            let hit = if point.starts_with('/') {
+                first.starts_with("PUT /team-journals/ops/runs/") && first.contains(point)
+            } else {
+                r.operation() == point
+            };
+            if hit && !flag.swap(true, std::sync::atomic::Ordering::SeqCst) {
+                Action::Stall
+            } else {
+                Action::Forward
+            }
+        });
+        let mut child = command(runbook_bin(), &proxy.url)
+            .args(["run", root().join("runbooks/create_tg.rhai").to_str().unwrap()])
+            .env("HOME", &machine.home)
+            .env_remove("XDG_CACHE_HOME")
+            .env_remove("RUNBOOK_CACHE_DIR")
+            .env("RUNBOOK_JOURNAL_DIR", STORE)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(60);
+        // Stalled, and the stalled request has reached the emulator.
+        while !(stalled.load(std::sync::atomic::Ordering::SeqCst) && proxy.forwarded().len() == proxy.seen().len()) {
+            assert!(child.try_wait().unwrap().is_none(), "{point}: the run ended before it was stopped there");
+            assert!(Instant::now() < deadline, "{point}: never reached");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        child.kill().unwrap();
+        child.wait().unwrap();
+
+        // Every record the store holds is the run's cache, in order, and nothing the store
+        // acknowledged is missing from it.
+        let cache = machine.home.join(".cache/runbook/journals/team-journals/ops");
+        let file = std::fs::read_dir(&cache)
+            .unwrap()
+            .flatten()
+            .find(|e| e.path().extension().is_some_and(|x| x == "jsonl"))
+            .unwrap()
+            .path();
+        let run = file.file_stem().unwrap().to_string_lossy().into_owned();
+        let cached: Vec<Value> =
+            std::fs::read_to_string(&file).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+        let stored = store_records(&emu, &run);
+        assert_eq!(
+            stored.len(),
+            [2, 2, 3][i],
+            "{point}: start, the intent and (stopped at the outcome) the outcome are in the store"
+        );
+        assert_eq!(stored[..], cached[..stored.len()], "{point}: the store's records are the run's");
+        assert!(stored.iter().all(|r| r["type"] != "end"));
+
+        // Undone from another machine with nothing local: the account is as before.
+        let laptop = Machine::new(&format!("crash-laptop{i}"));
+        let undo = laptop.runbook(&emu).args(["undo", &run, "--endpoint-url", &emu.url]).output().success();
+        assert_eq!(emu.clients().state(), before, "{point}: {}", undo.stdout);
+        drop(proxy);
+    }
 }

@@ -488,6 +488,8 @@ pub struct Report {
     pub failed: usize,
     /// Writes in flight when the run ended whose outcome undo could not find out.
     pub unsettled: usize,
+    /// Why undo stopped before its first removal in a place: another run holds its lock.
+    pub refused: Option<String>,
 }
 
 /// What a write in flight at the end of its run turned out to have done.
@@ -686,6 +688,10 @@ pub fn undo(ctx: &Context, records: &[Value], dry: bool, made: &super::propagati
                 Ok(false) => {
                     outln!("{head}: {} {} was already gone", c.kind, c.id);
                     report.already_gone += 1;
+                }
+                Err(e) if e.code() == crate::error::LOCK_HELD => {
+                    report.refused = Some(e.to_map().get("message").map(|m| m.to_string()).unwrap_or_default());
+                    return report;
                 }
                 Err(e) => {
                     outln!(

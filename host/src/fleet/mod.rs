@@ -17,7 +17,7 @@ mod shards;
 mod targets;
 
 pub use jobs::{run_jobs, Job, Status};
-pub use record::{is_fleet, render, undo};
+pub use record::{is_fleet, render, undo, UndoOptions};
 pub use targets::{reach, targets, Reached, Target};
 
 use crate::cli::{Common, LockArgs};
@@ -214,6 +214,21 @@ fn shared_args(common: &Common) -> Vec<String> {
         a.push("--show-sensitive".into());
     }
     a
+}
+
+/// A child's journal options. A store's cache is given as the store, which the child connects to
+/// itself, with the store's own profile if it has one.
+fn journal_args(dir: &Path, profile: Option<&str>) -> Vec<String> {
+    match runbook_bindings::run::store::of(dir) {
+        Some(store) => {
+            let mut a = vec!["--journal-dir".into(), store.spec.text()];
+            if let Some(p) = profile {
+                a.extend(["--journal-profile".into(), p.to_string()]);
+            }
+            a
+        }
+        None => vec!["--journal-dir".into(), dir.to_string_lossy().into_owned()],
+    }
 }
 
 /// A run child's lock options, as the fleet was given them; each child locks its own place.
@@ -443,12 +458,7 @@ pub fn run(file: &Path, common: &Common, fleet: &FleetArgs, plan: bool, lock: &L
         };
         let child = journal::new_run_id();
         let mut args = child_args(if plan { "plan" } else { "run" }, file, &sets, t, r, common);
-        // A store's cache is given as the store, which the child connects to itself.
-        let journal = match runbook_bindings::run::store::of(&dir) {
-            Some(store) => store.spec.text(),
-            None => dir.to_string_lossy().into_owned(),
-        };
-        args.extend(["--journal-dir".into(), journal]);
+        args.extend(journal_args(&dir, common.journal.journal_profile.as_deref()));
         if !plan {
             args.extend(lock_args(lock));
         }

@@ -103,7 +103,16 @@ pub fn render(records: &[Value]) -> String {
 /// `runbook undo FLEET`: every child's undo, newest target first, each with the credentials its
 /// target ran with, under the same rate control; targets of one place one after another. The undo
 /// has a fleet journal of its own, which marks the fleet undone once every target is.
-pub fn undo(dir: &Path, records: &[Value], endpoint: Option<&str>, concurrency: Option<u32>, dry: bool) -> ExitCode {
+/// How `undo FLEET` goes: its children's journal profile and locks, how many at once, or only a plan.
+pub struct UndoOptions<'a> {
+    pub journal_profile: Option<&'a str>,
+    pub concurrency: Option<u32>,
+    pub dry: bool,
+    pub lock: &'a crate::cli::LockArgs,
+}
+
+pub fn undo(dir: &Path, records: &[Value], endpoint: Option<&str>, options: &UndoOptions) -> ExitCode {
+    let (concurrency, dry) = (options.concurrency, options.dry);
     let start = &records[0];
     let parent = start["run"].as_str().unwrap_or("?").to_string();
     if start["mode"] == "undo" {
@@ -155,8 +164,9 @@ pub fn undo(dir: &Path, records: &[Value], endpoint: Option<&str>, concurrency: 
     for (i, t) in targets.iter().enumerate() {
         let Ok(r) = &reached[i] else { continue };
         let (label, _, run) = &children[i];
-        let mut args =
-            vec!["undo".to_string(), run.clone(), "--journal-dir".into(), dir.to_string_lossy().into_owned()];
+        let mut args = vec!["undo".to_string(), run.clone()];
+        args.extend(super::journal_args(dir, options.journal_profile));
+        args.extend(super::lock_args(options.lock));
         if dry {
             args.push("--plan".into());
         }
