@@ -88,15 +88,20 @@ impl Journal {
             .map_err(|e| format!("cannot write the journal {}: {e}", self.path.display()))?;
         if let Some((store, run, n)) = &mut self.store {
             let dir = self.path.parent().unwrap_or(Path::new("."));
-            store.append(run, *n, line.trim_end(), dir);
+            // No request waits for the start record: it reaches the store while the run goes on.
+            let wait = sync && record["type"] != "start";
+            store.append(run, *n, line.trim_end(), dir, wait);
             *n += 1;
         }
         Ok(())
     }
 
-    /// Why this journal's records stopped reaching its store, if they did.
+    /// Why this journal's records stopped reaching its store, if they did, once every record sent
+    /// so far has arrived or failed.
     pub fn store_failure(&self) -> Option<String> {
-        self.store.as_ref().and_then(|(s, _, _)| s.failure())
+        let (store, _, _) = self.store.as_ref()?;
+        store.flush(self.path.parent().unwrap_or(Path::new(".")));
+        store.failure()
     }
 }
 

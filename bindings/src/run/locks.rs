@@ -64,6 +64,9 @@ impl Holder {
 pub struct Folder {
     dir: PathBuf,
     remote: Option<Arc<S3Store>>,
+    /// The lock objects this process wrote, by key: their ETag and holder, so that a renewal or a
+    /// give-back is one conditional request (it fails if anyone changed the object since).
+    written: Arc<Mutex<std::collections::HashMap<String, (String, Holder)>>>,
 }
 
 /// The file name of one lock: readable parts of its key and a hash that keeps keys apart that read
@@ -94,7 +97,7 @@ fn json_of(holder: &Holder) -> Result<Vec<u8>, String> {
 
 impl Folder {
     pub fn of_journal(journal_dir: &Path) -> Folder {
-        Folder { dir: journal_dir.join("locks"), remote: super::store::of(journal_dir) }
+        Folder { dir: journal_dir.join("locks"), remote: super::store::of(journal_dir), written: Default::default() }
     }
 
     fn file(&self, account: &str, region: &str, name: &str) -> PathBuf {
@@ -103,9 +106,14 @@ impl Folder {
 
     /// Takes the lock in the store: created if absent, replaced if free, each only if nobody
     /// changed it since it was read.
-    fn take_object(store: &S3Store, holder: &Holder) -> Result<Option<Holder>, String> {
+    fn take_object(&self, store: &S3Store, holder: &Holder) -> Result<Option<Holder>, String> {
         let key = format!("locks/{}", file_name(&holder.account, &holder.region, &holder.lock));
         let body = json_of(holder)?;
+        // Mostly there is none: one request takes it.
+        if let Put::Done(etag) = store.put_new(&key, body.clone())? {
+            self.remember(&key, etag, holder);
+            return Ok(None);
+        }
         for _ in 0..8 {
             let put = match read_object(store, &key)? {
                 None => store.put_new(&key, body.clone())?,
@@ -114,11 +122,22 @@ impl Folder {
                 }
                 Some((h, _)) => return Ok(Some(h)),
             };
-            if let Put::Done(_) = put {
+            if let Put::Done(etag) = put {
+                self.remember(&key, etag, holder);
                 return Ok(None);
             }
         }
         Err(format!("the lock object {key} kept changing while it was taken"))
+    }
+
+    fn remember(&self, key: &str, etag: String, holder: &Holder) {
+        if let Ok(mut w) = self.written.lock() {
+            w.insert(key.to_string(), (etag, holder.clone()));
+        }
+    }
+
+    fn written(&self, key: &str) -> Option<(String, Holder)> {
+        self.written.lock().ok()?.get(key).cloned()
     }
 
     /// Runs `f` with the folder's guard held: one change at a time, across processes.
@@ -162,7 +181,7 @@ impl Folder {
     /// returns the holder.
     pub fn try_take(&self, holder: &Holder) -> Result<Option<Holder>, String> {
         if let Some(store) = &self.remote {
-            return Folder::take_object(store, holder);
+            return self.take_object(store, holder);
         }
         let path = self.file(&holder.account, &holder.region, &holder.lock);
         self.guarded(|| match Folder::read(&path)? {
@@ -176,12 +195,24 @@ impl Folder {
     fn renew(&self, account: &str, region: &str, name: &str, run: &str, lease: Duration) -> Result<bool, String> {
         if let Some(store) = &self.remote {
             let key = format!("locks/{}", file_name(account, region, name));
-            return match read_object(store, &key)? {
-                Some((mut h, etag)) if h.run == run => {
-                    (h.expires_ms, h.expires) = expiry(lease);
-                    Ok(matches!(store.put_if_match(&key, json_of(&h)?, &etag)?, Put::Done(_)))
+            // From the object as this process last wrote it; if it changed since, it is not ours.
+            let (etag, mut h) = match self.written(&key) {
+                Some(w) => w,
+                None => match read_object(store, &key)? {
+                    Some((h, etag)) => (etag, h),
+                    None => return Ok(false),
+                },
+            };
+            if h.run != run {
+                return Ok(false);
+            }
+            (h.expires_ms, h.expires) = expiry(lease);
+            return match store.put_if_match(&key, json_of(&h)?, &etag)? {
+                Put::Done(etag) => {
+                    self.remember(&key, etag, &h);
+                    Ok(true)
                 }
-                _ => Ok(false),
+                Put::Refused => Ok(false),
             };
         }
         let path = self.file(account, region, name);
@@ -200,6 +231,12 @@ impl Folder {
     fn release(&self, account: &str, region: &str, name: &str, run: &str) -> Result<(), String> {
         if let Some(store) = &self.remote {
             let key = format!("locks/{}", file_name(account, region, name));
+            if let Some((etag, _)) = self.written(&key).filter(|(_, h)| h.run == run) {
+                if store.delete_if_match(&key, &etag)? {
+                    return Ok(());
+                }
+            }
+            // Changed since this process wrote it: given back only if it is still this run's.
             if let Some((h, etag)) = read_object(store, &key)? {
                 if h.run == run {
                     store.delete_if_match(&key, &etag)?;

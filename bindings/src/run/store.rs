@@ -82,12 +82,17 @@ pub enum Put {
     Refused,
 }
 
+/// A record on its way to the store: its number and the put.
+type Pending = (u64, tokio::task::JoinHandle<Result<Put, String>>);
+
 pub struct S3Store {
     pub spec: Spec,
     client: aws_sdk_s3::Client,
     rt: tokio::runtime::Runtime,
     /// The first failure of an append, after which the run's records stay in the cache.
     failed: Mutex<Option<String>>,
+    /// Records on their way to the store that nothing waits for yet: (record number, the put).
+    pending: Mutex<Vec<Pending>>,
 }
 
 fn message(e: &(impl std::error::Error + 'static)) -> String {
@@ -128,7 +133,13 @@ impl S3Store {
         if config.endpoint_url().is_some() {
             builder = builder.force_path_style(true);
         }
-        Ok(S3Store { spec, client: aws_sdk_s3::Client::from_conf(builder.build()), rt, failed: Mutex::new(None) })
+        Ok(S3Store {
+            spec,
+            client: aws_sdk_s3::Client::from_conf(builder.build()),
+            rt,
+            failed: Mutex::new(None),
+            pending: Mutex::new(Vec::new()),
+        })
     }
 
     /// Runs `fut` on the store's runtime from any thread, inside another runtime or not.
@@ -164,17 +175,32 @@ impl S3Store {
     }
 
     fn put(&self, key: &str, body: Vec<u8>, etag: Option<&str>) -> Result<Put, String> {
-        let full = self.spec.key(key);
-        let mut req = self.client.put_object().bucket(&self.spec.bucket).key(&full).body(ByteStream::from(body));
+        self.block(self.put_request(key, body, etag))
+    }
+
+    /// The conditional put of `key`, to be run on the store's runtime.
+    fn put_request(
+        &self,
+        key: &str,
+        body: Vec<u8>,
+        etag: Option<&str>,
+    ) -> impl std::future::Future<Output = Result<Put, String>> + Send + 'static {
+        let (bucket, full) = (self.spec.bucket.clone(), self.spec.key(key));
+        let mut req = self.client.put_object().bucket(&bucket).key(&full).body(ByteStream::from(body));
+        // A replacement of an object that is gone is refused as one that changed.
+        let gone = if etag.is_some() { Some(404) } else { None };
         req = match etag {
             Some(e) => req.if_match(e),
             None => req.if_none_match("*"),
         };
-        let out = self.block(async move { req.send().await });
-        match out {
-            Ok(o) => Ok(Put::Done(o.e_tag().unwrap_or_default().to_string())),
-            Err(e) if matches!(status(&e), Some(412 | 409)) => Ok(Put::Refused),
-            Err(e) => Err(format!("cannot write s3://{}/{full}: {}", self.spec.bucket, message(&e))),
+        async move {
+            match req.send().await {
+                Ok(o) => Ok(Put::Done(o.e_tag().unwrap_or_default().to_string())),
+                Err(e) if matches!(status(&e), Some(412 | 409)) || (gone.is_some() && status(&e) == gone) => {
+                    Ok(Put::Refused)
+                }
+                Err(e) => Err(format!("cannot write s3://{bucket}/{full}: {}", message(&e))),
+            }
         }
     }
 
@@ -225,31 +251,61 @@ impl S3Store {
     }
 
     /// Appends record `n` (from 0) of `run`; after a failure, says so once and keeps to the cache.
-    /// Returns whether the record is in the store.
-    pub fn append(&self, run: &str, n: u64, line: &str, cache: &Path) -> bool {
+    /// With `sync` (an intent: its request waits for it), returns once this record is in the
+    /// store, and whether it is. Without, the record is sent while the run goes on, and the run's
+    /// end waits for it ([`S3Store::flush`]): a run killed before then has every intent in the
+    /// store, and undo settles a write whose outcome is missing by looking.
+    pub fn append(&self, run: &str, n: u64, line: &str, cache: &Path, sync: bool) -> bool {
         if self.failed.lock().map(|f| f.is_some()).unwrap_or(true) {
             return false;
         }
         let key = format!("runs/{run}/{n:08}.json");
-        let result = match self.put_new(&key, line.as_bytes().to_vec()) {
-            Ok(Put::Done(_)) => Ok(()),
-            Ok(Put::Refused) => Err(format!("s3://{}/{} exists already", self.spec.bucket, self.spec.key(&key))),
-            Err(e) => Err(e),
-        };
-        match result {
-            Ok(()) => true,
-            Err(e) => {
-                eoutln!(
-                    "warning: journal store {}: {e}; this run's records from {n} on are kept only in {}",
-                    self.spec.text(),
-                    cache.display()
-                );
-                if let Ok(mut f) = self.failed.lock() {
-                    *f = Some(e);
-                }
-                false
+        let put = self.put_request(&key, line.as_bytes().to_vec(), None);
+        if !sync {
+            let handle = self.rt.spawn(put);
+            if let Ok(mut p) = self.pending.lock() {
+                p.push((n, handle));
             }
+            return true;
         }
+        let result = self.block(put);
+        self.settle(n, &key, result, cache)
+    }
+
+    /// Waits for the records on their way; false (said once) when one did not arrive.
+    pub fn flush(&self, cache: &Path) -> bool {
+        let pending: Vec<Pending> = self.pending.lock().map(|mut p| std::mem::take(&mut *p)).unwrap_or_default();
+        let mut ok = true;
+        for (n, handle) in pending {
+            let result = self.block(handle).unwrap_or_else(|e| Err(format!("the write of record {n} was lost: {e}")));
+            ok &= self.settle(n, &format!("record {n}"), result, cache);
+        }
+        ok
+    }
+
+    fn settle(&self, n: u64, key: &str, result: Result<Put, String>, cache: &Path) -> bool {
+        let result = match result {
+            Ok(Put::Done(_)) => return true,
+            Ok(Put::Refused) => format!("s3://{}/{} exists already", self.spec.bucket, self.spec.key(key)),
+            Err(e) => e,
+        };
+        let first = self
+            .failed
+            .lock()
+            .map(|mut f| {
+                let first = f.is_none();
+                f.get_or_insert(result.clone());
+                first
+            })
+            .unwrap_or(false);
+        if first {
+            eoutln!(
+                "warning: journal store {}: {result}; this run's records from {n} on are kept only in {}",
+                self.spec.text(),
+                cache.display()
+            );
+        }
+        false
     }
 
     /// Why appends stopped reaching the store, if they did.
@@ -276,7 +332,15 @@ impl S3Store {
             records.sort();
             let path = cache.join(format!("{run}.jsonl"));
             let have = std::fs::read_to_string(&path).map(|t| t.lines().count() as u64).unwrap_or(0);
-            let missing: Vec<&(u64, String)> = records.iter().filter(|(n, _)| *n >= have).collect();
+            // Records in order, up to the first not there yet (a run's outcomes arrive while it
+            // goes on): the cache never holds one out of its place.
+            let missing: Vec<&(u64, String)> = records
+                .iter()
+                .filter(|(n, _)| *n >= have)
+                .enumerate()
+                .take_while(|(i, (n, _))| *n == have + *i as u64)
+                .map(|(_, r)| r)
+                .collect();
             if missing.is_empty() {
                 continue;
             }
