@@ -134,35 +134,33 @@ pub fn undo_lock_settings(
         (None, serde_json::Value::String(n)) => n.clone(),
         (None, serde_json::Value::Bool(false)) => return None,
         // A journal from before locks were recorded: the runbook's own name, as its run would take.
-        (None, _) => {
-            let file = start["file"].as_str()?;
-            match start["target"].as_str() {
-                Some(t) => format!("{}#{t}", default_lock_name(Path::new(file))),
-                None => default_lock_name(Path::new(file)),
-            }
-        }
+        (None, _) => default_lock_name(Path::new(start["file"].as_str()?)),
     };
     Some(locks::Settings {
         folder: locks::Folder::of_journal(dir),
         name,
         lease: std::time::Duration::from_secs(u64::from(lock.lock_lease.unwrap_or(60))),
         wait: lock.lock_timeout.map(|s| std::time::Duration::from_secs(u64::from(s))),
+        group: lock_group(),
     })
 }
 
-/// The lock a run of `file` takes: its name, lease and wait. A fleet's target adds its label: its
-/// `with_region` writes go to other targets' places, which must not refuse it.
+/// The lock a run of `file` takes: its name, lease and wait. A fleet's target takes the same lock
+/// as a plain run, in its fleet's group: its `with_region` writes may go to other targets' places,
+/// where a sibling's hold is shared.
 fn lock_settings(file: &Path, common: &Common, lock: &crate::cli::LockArgs) -> locks::Settings {
-    let mut name = lock.lock.clone().unwrap_or_else(|| default_lock_name(file));
-    if let Some(target) = std::env::var("RUNBOOK_TARGET").ok().filter(|t| !t.is_empty()) {
-        name = format!("{name}#{target}");
-    }
     locks::Settings {
         folder: locks::Folder::of_journal(&common.journal.dir()),
-        name,
+        name: lock.lock.clone().unwrap_or_else(|| default_lock_name(file)),
         lease: std::time::Duration::from_secs(u64::from(lock.lock_lease.unwrap_or(60))),
         wait: lock.lock_timeout.map(|s| std::time::Duration::from_secs(u64::from(s))),
+        group: lock_group(),
     }
+}
+
+/// The fleet group a fleet gives its targets (`RUNBOOK_LOCK_GROUP`).
+fn lock_group() -> Option<String> {
+    std::env::var("RUNBOOK_LOCK_GROUP").ok().filter(|g| !g.is_empty())
 }
 
 /// A runbook's path from its project root: the nearest folder above it that holds `runbook.toml`

@@ -607,8 +607,8 @@ def main():
         "counting the bucket check at the start, the lock's take and give-back, and one object per record "
         "(each write has an intent and an outcome).",
         "",
-        f"A run holding its lock for two minutes at the default lease (60 s, renewed every 20 s, each renewal a "
-        f"read and a conditional write) made {renewals:.1f} more requests per minute than the same run without "
+        f"A run holding its lock for two minutes at the default lease (60 s, renewed every 20 s, each renewal "
+        f"one conditional write) made {renewals:.1f} more requests per minute than the same run without "
         "the two minutes: the renewal traffic of one lock.",
         "",
         "## Cold start, memory, conversion",

@@ -253,7 +253,7 @@ fn a_project_file_sets_the_journal_folder_region_and_lease_for_everyone() {
 }
 
 #[test]
-fn each_target_of_a_fleet_locks_its_place_under_the_runbooks_name_and_its_label() {
+fn each_target_of_a_fleet_locks_its_place_as_a_plain_run_would_and_shares_it_with_its_siblings() {
     let emu = Emulator::start();
     let file = script("holder.rhai", HOLDER);
     let file = file.to_str().unwrap();
@@ -274,15 +274,37 @@ fn each_target_of_a_fleet_locks_its_place_under_the_runbooks_name_and_its_label(
     };
     holders.sort_by_key(|h| h["region"].as_str().unwrap().to_string());
     assert_eq!(holders.iter().map(|h| h["region"].as_str().unwrap()).collect::<Vec<_>>(), ["eu-west-1", "us-east-1"]);
-    assert_eq!(holders[0]["lock"], "holder.rhai#eu-west-1", "{holders:?}");
-    assert_eq!(holders[1]["lock"], "holder.rhai#us-east-1", "{holders:?}");
+    assert_eq!(holders[0]["lock"], "holder.rhai", "{holders:?}");
+    assert_eq!(holders[1]["lock"], "holder.rhai", "{holders:?}");
     assert_ne!(holders[0]["run"], holders[1]["run"]);
+    assert!(holders[0]["group"].is_string() && holders[0]["group"] == holders[1]["group"], "{holders:?}");
 
-    // Another fleet of the same targets waits for them or is refused.
+    // A plain run of the same runbook in a target's place is refused, as is another fleet.
+    let plain = emu.runbook().args(["run", file, "--set", "name=plain", "--region", "eu-west-1"]).output();
+    assert_eq!(plain.code, 2, "{}", plain.stderr);
+    assert!(
+        plain.stderr.contains("the lock \"holder.rhai\" in 123456789012/eu-west-1 is held by run "),
+        "{}",
+        plain.stderr
+    );
     let again = emu.runbook().args(["run", file, "--set", "name=again"]).args(regions).output();
     assert_ne!(again.code, 0, "{}", again.stderr);
     assert!(again.stderr.contains("in 123456789012/eu-west-1 is held by run "), "{}", again.stderr);
     assert!(fleet.wait().unwrap().success());
+    assert!(lock_files(&emu).is_empty());
+
+    // A target's block in another target's place writes beside its sibling, which holds it.
+    let across = script(
+        "across.rhai",
+        "let here = target().region;\n\
+         let other = if here == \"us-east-1\" { \"eu-west-1\" } else { \"us-east-1\" };\n\
+         ec2::create_security_group(#{ GroupName: \"home-\" + here, Description: \"d\", VpcId: ec2::describe_vpcs().Vpcs[0].VpcId });\n\
+         sleep(2);\n\
+         with_region(other, || ec2::create_security_group(#{ GroupName: \"from-\" + here, Description: \"d\", VpcId: ec2::describe_vpcs().Vpcs[0].VpcId }));\n\
+         sleep(2);\n",
+    );
+    let out = emu.runbook().args(["run", across.to_str().unwrap()]).args(regions).output().success();
+    assert!(out.stderr.contains("2 of 2 targets succeeded"), "{}", out.stderr);
     assert!(lock_files(&emu).is_empty());
 }
 

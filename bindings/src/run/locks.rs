@@ -41,6 +41,10 @@ pub struct Holder {
     /// When the lease ends unless renewed, in milliseconds since the epoch, and as UTC text.
     pub expires_ms: u64,
     pub expires: String,
+    /// The fleet the holder is a target of: the fleet's other targets write in its place beside
+    /// it (a `with_region` block), any other run waits.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub group: Option<String>,
 }
 
 impl Holder {
@@ -381,6 +385,9 @@ pub struct Settings {
     pub lease: Duration,
     /// `None`: a held lock refuses the run at once.
     pub wait: Option<Duration>,
+    /// The fleet this run is a target of (its id, or its parent run's): a lock a sibling holds is
+    /// shared, not waited for.
+    pub group: Option<String>,
 }
 
 /// A lock this run holds, and the thread renewing it.
@@ -468,6 +475,7 @@ impl Locks {
                 lease_s: self.settings.lease.as_secs(),
                 expires_ms,
                 expires,
+                group: self.settings.group.clone(),
             };
             let other =
                 self.settings.folder.try_take(&me).map_err(|e| refused(format!("cannot take the lock: {e}")))?;
@@ -475,6 +483,11 @@ impl Locks {
                 self.hold(account, region);
                 return Ok(());
             };
+            // Held by another target of this fleet: its hold keeps other runs out of the place,
+            // and this run looks again at its next write there (it may then take it itself).
+            if other.group.is_some() && other.group == self.settings.group {
+                return Ok(());
+            }
             let waited = started.elapsed();
             match self.settings.wait {
                 Some(wait) if waited < wait => {
@@ -592,6 +605,7 @@ mod tests {
             lease_s: lease_ms / 1000,
             expires_ms: now + lease_ms,
             expires: "later".into(),
+            group: None,
         }
     }
 
@@ -635,6 +649,7 @@ mod tests {
             name: "n".into(),
             lease: Duration::from_millis(300),
             wait: None,
+            group: None,
         };
         let locks = Locks::new(settings.clone(), "run-1");
         let no_pause = |_: f64| Ok(());
@@ -655,6 +670,23 @@ mod tests {
         other.ensure("1", "r", &no_pause).unwrap();
         drop(other);
         assert!(settings.folder.list().unwrap().is_empty(), "dropping the run's locks gives them back");
+
+        // Targets of one fleet share a place one of them holds; any other run is refused.
+        let fleet = Settings { group: Some("fleet-1".into()), ..settings.clone() };
+        let (holder, sibling) = (Locks::new(fleet.clone(), "run-3"), Locks::new(fleet, "run-4"));
+        holder.ensure("1", "r", &no_pause).unwrap();
+        sibling.ensure("1", "r", &no_pause).unwrap();
+        let held = settings.folder.list().unwrap();
+        assert_eq!((held.len(), held[0].1.run.as_str()), (1, "run-3"), "the sibling writes beside the holder");
+        let outsider = Locks::new(Settings { group: Some("fleet-2".into()), ..settings.clone() }, "run-5");
+        assert_eq!(outsider.ensure("1", "r", &no_pause).unwrap_err().code(), "LockHeld");
+        let plain = Locks::new(settings.clone(), "run-6");
+        assert_eq!(plain.ensure("1", "r", &no_pause).unwrap_err().code(), "LockHeld");
+        // Once the holder is done, the sibling's next write there takes the lock itself.
+        holder.release_all();
+        sibling.ensure("1", "r", &no_pause).unwrap();
+        assert_eq!(settings.folder.list().unwrap()[0].1.run, "run-4");
+        sibling.release_all();
         let _ = std::fs::remove_dir_all(&dir);
     }
 }

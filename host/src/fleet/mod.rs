@@ -462,7 +462,10 @@ pub fn run(file: &Path, common: &Common, fleet: &FleetArgs, plan: bool, lock: &L
         if !plan {
             args.extend(lock_args(lock));
         }
-        let (env, remove_env) = target_env(t, &labels[i], r, (&parent, &child), &session);
+        let (mut env, remove_env) = target_env(t, &labels[i], r, (&parent, &child), &session);
+        // The fleet's targets (every shard's) share the places they write in with each other.
+        let group = fleet_id.as_ref().map(|(id, _)| id.clone()).unwrap_or_else(|| parent.clone());
+        env.push(("RUNBOOK_LOCK_GROUP".into(), group));
         job_of_target.push(Some(jobs.len()));
         target_of_job.push(i);
         child_runs.push(child);

@@ -177,8 +177,9 @@ pub fn undo(dir: &Path, records: &[Value], endpoint: Option<&str>, options: &Und
             args.extend(["--endpoint-url".into(), u.to_string()]);
         }
         let child_undo = journal::new_run_id();
-        let (env, remove_env) =
+        let (mut env, remove_env) =
             super::target_env(t, label, r, (&undo_id, &child_undo), &format!("runbook-undo-{parent}"));
+        env.push(("RUNBOOK_LOCK_GROUP".into(), undo_id.clone()));
         undo_runs.push(child_undo);
         jobs.push(Job { label: label.clone(), place: format!("{:?}", t.place()), args, env, remove_env });
     }
