@@ -341,7 +341,8 @@ fn open_store(command: &mut Command) -> Result<(), String> {
     let Some(spec) = runbook_bindings::run::store::Spec::parse(&given)? else {
         return match journal_profile {
             Some(p) => Err(format!(
-                "--journal-profile {p} is for a journal store in S3 (--journal-dir s3://BUCKET/PREFIX); the journals go to the folder {}",
+                "the journal profile {p} (--journal-profile or RUNBOOK_JOURNAL_PROFILE) is for a journal store in S3 \
+                 (--journal-dir s3://BUCKET/PREFIX); the journals go to the folder {}",
                 if given.is_empty() { runbook_bindings::run::journal::DEFAULT_DIR } else { &given }
             )),
             None => Ok(()),
@@ -354,7 +355,8 @@ fn open_store(command: &mut Command) -> Result<(), String> {
         (Some(a), None) => (a.profile.as_deref(), a.region.as_deref(), a.endpoint_url.as_deref()),
         (None, None) => (None, None, None),
     };
-    let store = runbook_bindings::run::store::S3Store::connect(spec, profile, region, endpoint)?;
+    let store =
+        runbook_bindings::run::store::S3Store::connect(spec, profile, region, endpoint, journal_profile.is_some())?;
     store.check().map_err(|e| match &journal_profile {
         Some(p) => format!("{e} (the store is reached with the journal profile {p})"),
         None => e,

@@ -163,6 +163,19 @@ fn lock_group() -> Option<String> {
     std::env::var("RUNBOOK_LOCK_GROUP").ok().filter(|g| !g.is_empty())
 }
 
+/// The journal options a printed follow-up command needs to find this run: none for the default
+/// folder, else the folder or the store (and the store's profile).
+pub fn journal_flags(dir: &Path, profile: Option<&str>) -> String {
+    match runbook_bindings::run::store::of(dir) {
+        Some(store) => {
+            let profile = profile.map(|p| format!(" --journal-profile {p}")).unwrap_or_default();
+            format!(" --journal-dir {}{profile}", store.spec.text())
+        }
+        None if dir == Path::new(journal::DEFAULT_DIR) => String::new(),
+        None => format!(" --journal-dir {}", dir.display()),
+    }
+}
+
 /// A runbook's path from its project root: the nearest folder above it that holds `runbook.toml`
 /// or `.git`, else its own folder. Every clone of a project names its runbooks alike.
 pub fn default_lock_name(file: &Path) -> String {
@@ -272,7 +285,8 @@ fn run_with(
     }
     // A failed run that wrote nothing has said all there is in its diagnostic.
     if result.is_ok() || !safety.writes().is_empty() {
-        eout!("{}", redact(&summary(file, &ctx, &safety, result.is_ok(), secs)));
+        let journal = journal_flags(&common.journal.dir(), common.journal.journal_profile.as_deref());
+        eout!("{}", redact(&summary(file, &ctx, &safety, result.is_ok(), secs, &journal)));
     }
     // Lines said after the end record, to a closed stream, still reach the journal.
     safety.keep_output();
@@ -304,7 +318,7 @@ fn plan_listing(file: &Path, ctx: &Context, safety: &Safety) -> String {
 }
 
 /// The end-of-run lines: calls, writes, what was created, the journal and the undo command.
-fn summary(file: &Path, ctx: &Context, safety: &Safety, ok: bool, secs: f64) -> String {
+fn summary(file: &Path, ctx: &Context, safety: &Safety, ok: bool, secs: f64, journal: &str) -> String {
     use runbook_bindings::run::State;
     use std::fmt::Write;
     let writes = safety.writes();
@@ -361,7 +375,7 @@ fn summary(file: &Path, ctx: &Context, safety: &Safety, ok: bool, secs: f64) -> 
             }
         }
         if !created.is_empty() || !changed.is_empty() {
-            let _ = writeln!(o, "  undo:    runbook undo {}", safety.run_id);
+            let _ = writeln!(o, "  undo:    runbook undo {}{journal}", safety.run_id);
         }
     }
     o

@@ -374,7 +374,7 @@ pub fn undo(
     if let Some(why) = &report.refused {
         // Nothing was removed in that place: the undo can be run again once the lock is free.
         safety.close_journal("refused", None, ctx.stats.calls.get(), secs);
-        eoutln!("error: undo of {id} refused: {why}; nothing more was undone (--lock-timeout SECONDS waits for it)");
+        eoutln!("error: undo of {id} refused: {why}; nothing more was undone");
         return ExitCode::from(2);
     }
     let outcome = match (ctx.interrupt.signal(), report.failed + report.unsettled) {

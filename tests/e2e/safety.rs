@@ -78,7 +78,9 @@ fn run_then_undo_returns_the_emulator_to_its_state_before_the_run() {
         emu.runbook().runbook("runbooks/tutorial.rhai", &["emulator=true", "propagation_wait=0"]).output().success();
     let records = emu.last_journal();
     let id = run_id(&records);
-    assert!(run.stderr.contains(&format!("  undo:    runbook undo {id}\n")), "{}", run.stderr);
+    // The folder is not the default one: the command names it.
+    let undo = format!("  undo:    runbook undo {id} --journal-dir {}\n", emu.journal.display());
+    assert!(run.stderr.contains(&undo), "{}", run.stderr);
     assert!(run.stderr.contains("; 17 write(s), 17 created"), "{}", run.stderr);
     assert_eq!(records.last().unwrap()["outcome"], "succeeded");
     let during = c.state();

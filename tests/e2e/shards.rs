@@ -1,7 +1,7 @@
 //! Shards: one fleet's targets split over processes started at once, as a Kubernetes Indexed Job,
 //! an AWS Batch array job or a CI matrix starts them; one fleet in the store, one undo for all.
 
-use crate::store::{keys, Machine};
+use crate::store::{keys, Machine, STORE};
 use runbook_tests::{root, Clients, Emulator};
 
 const ACCOUNTS: [&str; 3] = ["111111111111", "222222222222", "333333333333"];
@@ -65,7 +65,8 @@ fn four_shards_started_at_once_make_one_fleet_that_one_undo_empties() {
         // 6 targets over 4 shards: positions 0 and 4 in the first, 1 and 5 in the second, 2, 3.
         let mine = if i < 2 { 2 } else { 1 };
         assert!(out.stderr.contains(&format!("{mine} of the 6 targets, of fleet deploy-7")), "{}", out.stderr);
-        assert!(out.stderr.contains("undo them all: runbook undo deploy-7"), "{}", out.stderr);
+        let undo = format!("undo them all: runbook undo deploy-7 --journal-dir {STORE}\n");
+        assert!(out.stderr.contains(&undo), "the command names the store: {}", out.stderr);
     }
     for a in ACCOUNTS {
         for r in REGIONS {

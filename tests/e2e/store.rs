@@ -7,7 +7,7 @@ use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-const STORE: &str = "s3://team-journals/ops";
+pub(crate) const STORE: &str = "s3://team-journals/ops";
 
 /// A machine of its own: its home (and so its cache) and its working folder.
 pub(crate) struct Machine {
@@ -223,6 +223,11 @@ fn the_store_is_reached_with_the_journal_profile() {
     assert!(with.stderr.contains("no runs recorded"), "{}", with.stderr);
     let env = bare(&["runs"]).env("RUNBOOK_JOURNAL_PROFILE", "journals").output().success();
     assert!(env.stderr.contains("no runs recorded"), "{}", env.stderr);
+    // The journal profile's credentials win over the environment's, so a missing one is named.
+    let shadowed =
+        machine.runbook(&emu).env("AWS_CONFIG_FILE", config).args(["runs", "--journal-profile", "nosuch"]).output();
+    assert_eq!(shadowed.code, 2, "{}", shadowed.stderr);
+    assert!(shadowed.stderr.contains("nosuch"), "{}", shadowed.stderr);
     let missing = bare(&["runs", "--journal-profile", "nosuch"]).output();
     assert_eq!(missing.code, 2, "{}", missing.stderr);
     assert!(missing.stderr.contains("nosuch"), "the profile is named: {}", missing.stderr);
@@ -233,7 +238,13 @@ fn the_store_is_reached_with_the_journal_profile() {
         .args(["runs", "--journal-profile", "journals"])
         .output();
     assert_eq!(local.code, 2, "{}", local.stderr);
-    assert!(local.stderr.contains("--journal-profile journals is for a journal store in S3"), "{}", local.stderr);
+    assert!(
+        local.stderr.contains(
+            "the journal profile journals (--journal-profile or RUNBOOK_JOURNAL_PROFILE) is for a journal store in S3"
+        ),
+        "{}",
+        local.stderr
+    );
 }
 
 /// The records of `run` in the store, in order.

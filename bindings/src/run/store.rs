@@ -101,11 +101,14 @@ fn message(e: &(impl std::error::Error + 'static)) -> String {
 
 impl S3Store {
     /// A client for the store: the given profile, region and endpoint, else the environment's.
+    /// With `profile_only`, the profile's own credentials and region, whatever the environment
+    /// holds (a journal profile: the store's account is not the run's).
     pub fn connect(
         spec: Spec,
         profile: Option<&str>,
         region: Option<&str>,
         endpoint: Option<&str>,
+        profile_only: bool,
     ) -> Result<S3Store, String> {
         let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(1)
@@ -116,6 +119,13 @@ impl S3Store {
         let mut loader = aws_config::defaults(BehaviorVersion::latest());
         if let Some(p) = profile {
             loader = loader.profile_name(p);
+            if profile_only {
+                loader = loader
+                    .credentials_provider(
+                        aws_config::profile::ProfileFileCredentialsProvider::builder().profile_name(p).build(),
+                    )
+                    .region(aws_config::profile::ProfileFileRegionProvider::builder().profile_name(p).build());
+            }
         }
         if let Some(r) = region {
             loader = loader.region(aws_config::Region::new(r.to_string()));

@@ -558,12 +558,17 @@ pub fn run(file: &Path, common: &Common, fleet: &FleetArgs, plan: bool, lock: &L
     }
     let succeeded = statuses.iter().filter(|s| **s == Status::Succeeded).count();
     let interrupted = SIGNAL.load(Ordering::SeqCst);
+    let journal_text = match runbook_bindings::run::store::of(&dir) {
+        Some(store) => format!("{}/runs/{parent}/", store.spec.text()),
+        None => dir.join(format!("{parent}.jsonl")).display().to_string(),
+    };
     recap.push_str(&format!(
         "{succeeded} of {} targets succeeded in {:.1} s{}\n",
         targets.len(),
         started.elapsed().as_secs_f64(),
-        if plan { String::new() } else { format!("; journal: {}", dir.join(format!("{parent}.jsonl")).display()) }
+        if plan { String::new() } else { format!("; journal: {journal_text}") }
     ));
+    let journal_flags = crate::run::journal_flags(&dir, common.journal.journal_profile.as_deref());
     let outcome = if interrupted != 0 {
         "interrupted"
     } else if failed_targets.is_empty() {
@@ -600,12 +605,13 @@ pub fn run(file: &Path, common: &Common, fleet: &FleetArgs, plan: bool, lock: &L
     match (&fleet_id, &shard, plan) {
         (_, _, true) => {}
         (Some((id, _)), Some(s), false) => eoutln!(
-            "this was shard {} of {} of fleet {id}: every shard's targets: runbook show {id}; undo them all: runbook undo {id}",
+            "this was shard {} of {} of fleet {id}: every shard's targets: runbook show {id}{journal_flags}; \
+             undo them all: runbook undo {id}{journal_flags}",
             s.index,
             s.count
         ),
-        (Some((id, _)), None, false) => eoutln!("undo every target: runbook undo {id}"),
-        (None, _, false) => eoutln!("undo every target: runbook undo {parent}"),
+        (Some((id, _)), None, false) => eoutln!("undo every target: runbook undo {id}{journal_flags}"),
+        (None, _, false) => eoutln!("undo every target: runbook undo {parent}{journal_flags}"),
     }
     if interrupted != 0 {
         return ExitCode::from(128 + interrupted as u8);
