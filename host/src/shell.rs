@@ -90,10 +90,34 @@ pub fn help_topics(current: &OsStr) -> Vec<CompletionCandidate> {
     topics.into_iter().filter(|t| t.starts_with(typed.as_ref())).map(CompletionCandidate::new).collect()
 }
 
-/// Run ids of the journal folder (`RUNBOOK_JOURNAL_DIR`, else `.runbook/runs`), newest first, each
-/// with its runbook, and `last`.
+/// The journal folder completion reads. A store that does not answer leaves its cache as it is.
+fn completion_dir() -> std::path::PathBuf {
+    use runbook_bindings::run::store::{S3Store, Spec};
+    let mut journal = crate::cli::JournalArgs::default();
+    if let Ok(project) = crate::project::Project::load() {
+        project.journal(&mut journal);
+    }
+    let given = match &journal.journal_dir {
+        Some(d) => d.to_string_lossy().into_owned(),
+        None => std::env::var("RUNBOOK_JOURNAL_DIR").unwrap_or_default(),
+    };
+    let Ok(Some(spec)) = Spec::parse(&given) else { return journal.dir() };
+    let profile = journal
+        .journal_profile
+        .clone()
+        .or_else(|| std::env::var("RUNBOOK_JOURNAL_PROFILE").ok().filter(|p| !p.trim().is_empty()));
+    let cache = spec.cache_dir();
+    if let Ok(store) = S3Store::connect(spec, profile.as_deref(), None, None, profile.is_some()) {
+        let _ = store.pull(&cache);
+    }
+    cache
+}
+
+/// Run ids of the journal folder (`RUNBOOK_JOURNAL_DIR`, runbook.toml, else `.runbook/runs`), or
+/// of a journal store (its cache, after bringing into it what the store holds), newest first, each
+/// with its runbook; fleet ids; and `last`.
 pub fn run_ids() -> Vec<CompletionCandidate> {
-    let dir = runbook_bindings::run::journal::dir(None);
+    let dir = completion_dir();
     let mut ids = runbook_bindings::run::journal::list_ids(&dir).unwrap_or_default();
     ids.reverse();
     let mut out = vec![CompletionCandidate::new("last").help(Some("the newest run".into()))];

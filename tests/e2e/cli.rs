@@ -94,32 +94,36 @@ fn runs_name_their_region_and_endpoint_and_can_hide_read_only_runs() {
     assert!(lines[1].ends_with("write.rhai"), "{}", writes.stdout);
 }
 
+/// What bash's completion of runbook offers for a command line, as on Tab, with `env` added.
+pub(crate) fn bash_completes(words: &str, env: &[(&str, &str)]) -> String {
+    let out = Run::new().args(["completions", "bash"]).output().success();
+    let file = script("runbook.bash", &out.stdout);
+    let program = format!(
+        "source {file}\ncomplete -p runbook\nCOMP_WORDS=({words})\nCOMP_CWORD=$(( ${{#COMP_WORDS[@]}} - 1 ))\n\
+         COMP_LINE=\"{words}\"\nCOMP_POINT=${{#COMP_LINE}}\nCOMP_TYPE=9\n\
+         _runbook_complete runbook \"${{COMP_WORDS[COMP_CWORD]}}\" \"${{COMP_WORDS[COMP_CWORD-1]}}\"\n\
+         printf '%s\\n' \"${{COMPREPLY[@]}}\"\n",
+        file = file.display()
+    );
+    let mut cmd = std::process::Command::new("bash");
+    cmd.arg("-c")
+        .arg(program)
+        .env("PATH", format!("{}:{}", runbook_bin().parent().unwrap().display(), std::env::var("PATH").unwrap()));
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let out = cmd.output().expect("bash");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
 #[test]
 fn the_bash_completion_script_completes_commands_topics_and_run_ids() {
     let emu = Emulator::start();
     emu.runbook().args(["run", script("one.rhai", "1;\n").to_str().unwrap()]).output().success();
     let id = emu.last_journal()[0]["run"].as_str().unwrap().to_string();
-    let out = Run::new().args(["completions", "bash"]).output().success();
-    let file = script("runbook.bash", &out.stdout);
-    // Asks the completion function what it offers for a command line, as bash does on Tab.
-    let ask = |words: &str| {
-        let program = format!(
-            "source {file}\ncomplete -p runbook\nCOMP_WORDS=({words})\nCOMP_CWORD=$(( ${{#COMP_WORDS[@]}} - 1 ))\n\
-             COMP_LINE=\"{words}\"\nCOMP_POINT=${{#COMP_LINE}}\nCOMP_TYPE=9\n\
-             _runbook_complete runbook \"${{COMP_WORDS[COMP_CWORD]}}\" \"${{COMP_WORDS[COMP_CWORD-1]}}\"\n\
-             printf '%s\\n' \"${{COMPREPLY[@]}}\"\n",
-            file = file.display()
-        );
-        let out = std::process::Command::new("bash")
-            .arg("-c")
-            .arg(program)
-            .env("PATH", format!("{}:{}", runbook_bin().parent().unwrap().display(), std::env::var("PATH").unwrap()))
-            .env("RUNBOOK_JOURNAL_DIR", &emu.journal)
-            .output()
-            .expect("bash");
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    };
+    let journal = emu.journal.to_string_lossy().into_owned();
+    let ask = |words: &str| bash_completes(words, &[("RUNBOOK_JOURNAL_DIR", &journal)]);
     // The line as typed, up to the cursor at its end (a blank after the last word: a new word).
     let registered = ask("runbook ");
     assert!(registered.starts_with("complete "), "{registered}");

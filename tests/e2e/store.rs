@@ -70,6 +70,13 @@ fn a_run_journaled_in_s3_is_listed_shown_and_undone_from_another_machine() {
     // Another machine, with nothing local, lists, shows and undoes it.
     let runs = laptop.runbook(&emu).args(["runs"]).output().success();
     assert!(runs.stdout.contains(&id) && runs.stdout.contains("create_tg.rhai"), "{}", runs.stdout);
+    // Completion of run ids reads the store too, on a machine whose cache is empty.
+    let other = Machine::new("completing");
+    let home = other.home.to_string_lossy().into_owned();
+    let env = [("RUNBOOK_JOURNAL_DIR", STORE), ("HOME", home.as_str()), ("AWS_ENDPOINT_URL", emu.url.as_str())];
+    let env: Vec<(&str, &str)> = env.into_iter().chain(runbook_tests::AWS_ENV.iter().copied()).collect();
+    let offered = crate::cli::bash_completes("runbook undo ", &env);
+    assert!(offered.lines().any(|l| l == id), "{id} in {offered}");
     let show = laptop.runbook(&emu).args(["show", &id]).output().success();
     assert!(show.stdout.contains("elbv2::create_target_group"), "{}", show.stdout);
     laptop.runbook(&emu).args(["undo", &id]).output().success();
