@@ -54,6 +54,19 @@ impl Request {
         let body = String::from_utf8_lossy(&self.body);
         body.split('&').find_map(|kv| kv.strip_prefix("Action=")).unwrap_or("").to_string()
     }
+
+    /// The access key id the request is signed with: `Authorization: AWS4-HMAC-SHA256
+    /// Credential=AKID/20260101/us-east-1/ecs/aws4_request, ...`.
+    pub fn access_key(&self) -> String {
+        self.head
+            .lines()
+            .filter_map(|l| l.split_once(':'))
+            .find(|(k, _)| k.eq_ignore_ascii_case("authorization"))
+            .and_then(|(_, v)| v.split("Credential=").nth(1))
+            .and_then(|c| c.split('/').next())
+            .unwrap_or("")
+            .to_string()
+    }
 }
 
 /// A throttling answer in the request's protocol: JSON (ECS, Application Auto Scaling), EC2's
@@ -116,6 +129,8 @@ pub struct Proxy {
     pub forwarded: Arc<Mutex<Vec<String>>>,
     /// Every request's operation, whatever the rule did with it.
     pub seen: Arc<Mutex<Vec<String>>>,
+    /// Every request's operation and the access key it was signed with.
+    pub signed: Arc<Mutex<Vec<(String, String)>>>,
     stop: Arc<AtomicBool>,
 }
 
@@ -139,23 +154,26 @@ impl Proxy {
         let rule: Arc<Rule> = Arc::new(rule);
         let forwarded = Arc::new(Mutex::new(Vec::new()));
         let seen = Arc::new(Mutex::new(Vec::new()));
+        let signed = Arc::new(Mutex::new(Vec::new()));
         let stop = Arc::new(AtomicBool::new(false));
         let (f, s, st) = (forwarded.clone(), seen.clone(), stop.clone());
+        let k = signed.clone();
         std::thread::spawn(move || {
             while !st.load(Ordering::SeqCst) {
                 match listener.accept() {
                     Ok((client, _)) => {
                         let (rule, after, upstream, f, s, st) =
                             (rule.clone(), after.clone(), upstream.clone(), f.clone(), s.clone(), st.clone());
+                        let k = k.clone();
                         std::thread::spawn(move || {
-                            let _ = serve(client, &upstream, (&*rule, &*after), &f, &s, &st);
+                            let _ = serve(client, &upstream, (&*rule, &*after), &f, (&s, &k), &st);
                         });
                     }
                     Err(_) => std::thread::sleep(Duration::from_millis(10)),
                 }
             }
         });
-        Proxy { url, forwarded, seen, stop }
+        Proxy { url, forwarded, seen, signed, stop }
     }
 
     pub fn forwarded(&self) -> Vec<String> {
@@ -164,6 +182,17 @@ impl Proxy {
 
     pub fn seen(&self) -> Vec<String> {
         self.seen.lock().expect("proxy log").clone()
+    }
+
+    /// The access keys requests were signed with, each once, in order of first use.
+    pub fn keys(&self) -> Vec<String> {
+        let mut keys: Vec<String> = Vec::new();
+        for (_, k) in self.signed.lock().expect("proxy log").iter() {
+            if !keys.contains(k) {
+                keys.push(k.clone());
+            }
+        }
+        keys
     }
 }
 
@@ -178,13 +207,14 @@ fn serve(
     upstream: &str,
     (rule, after): (&Rule, &After),
     forwarded: &Mutex<Vec<String>>,
-    seen: &Mutex<Vec<String>>,
+    (seen, signed): (&Mutex<Vec<String>>, &Mutex<Vec<(String, String)>>),
     stop: &AtomicBool,
 ) -> std::io::Result<()> {
     client.set_nonblocking(false)?;
     let Some(req) = read_request(&mut client)? else { return Ok(()) };
     let op = req.operation();
     seen.lock().map(|mut s| s.push(op.clone())).ok();
+    signed.lock().map(|mut s| s.push((op.clone(), req.access_key()))).ok();
     let action = rule(&req);
     match action {
         Action::Fail { status, content_type, body } => {

@@ -243,6 +243,7 @@ pub fn register(engine: &mut Engine, ctx: Rc<Context>, used_params: Rc<RefCell<B
         m.insert("account".into(), account.into());
         m.insert("region".into(), text(c.place().region().map(str::to_string)));
         m.insert("profile".into(), text(c.profile.clone()));
+        m.insert("credentials".into(), c.credentials.text().into());
         Ok(m)
     });
 

@@ -71,11 +71,32 @@ pub fn pretty(v: &Value) -> String {
     }
 }
 
+/// JMESPath's built-in functions as the specification defines them: `avg([])` is null (the
+/// jmespath crate's own divides by zero and fails).
+static RUNTIME: std::sync::LazyLock<jmespath::Runtime> = std::sync::LazyLock::new(|| {
+    use jmespath::functions::{ArgumentType, CustomFunction, Signature};
+    let mut rt = jmespath::Runtime::new();
+    rt.register_builtin_functions();
+    let numbers = Signature::new(vec![ArgumentType::TypedArray(Box::new(ArgumentType::Number))], None);
+    let avg = CustomFunction::new(
+        numbers,
+        Box::new(|args, _| {
+            let values: Vec<f64> =
+                args.first().and_then(|a| a.as_array()).into_iter().flatten().filter_map(|v| v.as_number()).collect();
+            let mean = (!values.is_empty()).then(|| values.iter().sum::<f64>() / values.len() as f64);
+            let number = mean.and_then(serde_json::Number::from_f64);
+            Ok(jmespath::Rcvar::new(number.map(jmespath::Variable::Number).unwrap_or(jmespath::Variable::Null)))
+        }),
+    );
+    rt.register_function("avg", Box::new(avg));
+    rt
+});
+
 /// Evaluates a JMESPath expression the way `aws ... --query` does.
 pub fn query(v: &Value, expr: &str) -> Result<Value, String> {
     let first_line = |e: jmespath::JmespathError| e.to_string().lines().next().unwrap_or_default().to_string();
     let compiled =
-        jmespath::compile(&legacy_literals(expr)).map_err(|e| format!("invalid query {expr:?}: {}", first_line(e)))?;
+        RUNTIME.compile(&legacy_literals(expr)).map_err(|e| format!("invalid query {expr:?}: {}", first_line(e)))?;
     let found = compiled.search(v).map_err(|e| format!("query {expr:?} failed: {}", first_line(e)))?;
     serde_json::to_value(&*found).map_err(|e| format!("query {expr:?}: {e}"))
 }

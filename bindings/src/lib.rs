@@ -15,6 +15,7 @@ pub mod output;
 pub mod attempts;
 pub mod call;
 pub mod convert;
+pub mod credentials;
 pub mod denied;
 pub mod ec2_names;
 pub mod error;

@@ -1,7 +1,8 @@
 //! Region names, checked before anything is sent: a misspelt region otherwise reaches no endpoint
 //! or a wrong one, and the run fails a minute later with an error that does not say why. The
 //! names are those of the partition data the SDK's endpoint resolver ships
-//! (`generated/regions.rs`). With an endpoint of its own (`--endpoint-url`) any name is taken.
+//! (`generated/regions.rs`). With an endpoint of its own (`--endpoint-url`) an unknown name is a
+//! warning, not an error: the endpoint may know it.
 
 use crate::generated::regions::REGIONS;
 
@@ -49,8 +50,7 @@ pub fn check(region: &str) -> Result<(), String> {
         many => format!("; did you mean one of {}?", many.join(", ")),
     };
     Err(format!(
-        "unknown region {region:?}{hint} (the regions this build's SDK knows are listed by `runbook help regions`; \
-         with --endpoint-url any name is taken)"
+        "unknown region {region:?}{hint} (the regions this build's SDK knows are listed by `runbook help regions`)"
     ))
 }
 

@@ -213,8 +213,10 @@ pub struct Context {
     /// Where the run started, and the places `with_region`/`with_target` entered, innermost last.
     home: std::rc::Rc<Place>,
     places: std::cell::RefCell<Vec<std::rc::Rc<Place>>>,
-    /// The profile named on the command line or by AWS_PROFILE.
+    /// The profile the home credentials come from, if they come from one.
     pub profile: Option<String>,
+    /// Where the home credentials come from (before a role is assumed with them).
+    pub credentials: crate::credentials::Source,
     pub interrupt: Arc<Interrupt>,
     /// The SDK's attempts of the call in flight, seen by an interceptor on every client.
     pub attempts: crate::attempts::Attempts,
@@ -263,9 +265,10 @@ impl Context {
         let mut loader = aws_config::defaults(BehaviorVersion::latest());
         if let Some(p) = &opts.profile {
             check_profile(p, "--profile")?;
-            loader = loader.profile_name(p);
         } else if let Ok(p) = std::env::var("AWS_PROFILE") {
-            check_profile(&p, "AWS_PROFILE")?;
+            if !crate::credentials::environment_keys() {
+                check_profile(&p, "AWS_PROFILE")?;
+            }
         }
         if let Some(r) = &opts.region {
             check_region(r)?;
@@ -294,7 +297,8 @@ impl Context {
                 .operation_attempt_timeout(attempt_timeout)
                 .build(),
         );
-        let mut config = rt.block_on(loader.load());
+        let mut config = rt.block_on(crate::credentials::load(loader, opts.profile.as_deref()));
+        let source = crate::credentials::Source::of(opts.profile.as_deref());
         // Neither flag nor environment: the profile's retry settings if it has any, else ours. A
         // profile that sets exactly the SDK's default (standard, 3) cannot be told from none.
         let max_attempts = match chosen {
@@ -312,10 +316,19 @@ impl Context {
         let Some(region) = config.region().map(|r| r.to_string()) else {
             return Err("no AWS region: pass --region, set AWS_REGION, or set region in the profile".into());
         };
-        // Checked wherever it came from (flag, AWS_REGION, profile), unless an endpoint of its own
-        // takes any name.
-        if config.endpoint_url().is_none() {
-            crate::regions::check(&region)?;
+        // Checked wherever it came from (flag, AWS_REGION, profile); an endpoint of its own (flag,
+        // AWS_ENDPOINT_URL, a profile's endpoint_url) may know names the SDK does not, so there it
+        // is a warning.
+        check_region_for(&region, config.endpoint_url())?;
+        if let (Ok(p), crate::credentials::Source::Environment) = (std::env::var("AWS_PROFILE"), &source) {
+            static ONCE: std::sync::Once = std::sync::Once::new();
+            if !p.is_empty() && !ONCE.is_completed() {
+                ONCE.call_once(|| {});
+                eoutln!(
+                    "warning: AWS_PROFILE={p} is set, but the keys in AWS_ACCESS_KEY_ID sign the requests (as in the \
+                     aws CLI); pass --profile {p} to use the profile"
+                );
+            }
         }
         let mut home_account = None;
         if let Some((arn, session, external_id)) = &opts.assume_role {
@@ -341,7 +354,8 @@ impl Context {
             rt,
             home: std::rc::Rc::new(home),
             places: std::cell::RefCell::new(Vec::new()),
-            profile: opts.profile.clone().or_else(|| std::env::var("AWS_PROFILE").ok().filter(|p| !p.is_empty())),
+            profile: source.profile().map(str::to_string),
+            credentials: source,
             interrupt: Arc::new(Interrupt::default()),
             attempts,
             max_attempts,
@@ -407,9 +421,7 @@ impl Context {
         let mut builder = current.config.to_builder();
         if let Some(r) = region {
             check_region(r).map_err(|m| place_error("EnterRegion", m))?;
-            if current.config.endpoint_url().is_none() {
-                crate::regions::check(r).map_err(|m| place_error("EnterRegion", m))?;
-            }
+            check_region_for(r, current.config.endpoint_url()).map_err(|m| place_error("EnterRegion", m))?;
             builder = builder.region(Region::new(r.to_string()));
         }
         let mut account = None;
@@ -589,19 +601,20 @@ fn retry_config(opts: &AwsOptions) -> Result<Option<(aws_config::retry::RetryCon
     Ok(Some((config, n)))
 }
 
-/// A named profile must exist in the shared config or credentials file; the SDK would otherwise
-/// fall back to other credentials without a word.
-pub fn check_profile(name: &str, from: &str) -> Result<(), String> {
-    if name == "default" {
-        return Ok(());
-    }
+/// The shared config and credentials files, as the SDK finds them.
+fn profile_files() -> [std::path::PathBuf; 2] {
     let home = std::env::var_os("HOME").map(std::path::PathBuf::from).unwrap_or_default();
     let config = std::env::var_os("AWS_CONFIG_FILE").map(Into::into).unwrap_or_else(|| home.join(".aws/config"));
     let creds = std::env::var_os("AWS_SHARED_CREDENTIALS_FILE")
         .map(Into::into)
         .unwrap_or_else(|| home.join(".aws/credentials"));
+    [config, creds]
+}
+
+/// The profiles the shared files define, sorted.
+fn known_profiles() -> Vec<String> {
     let mut known = Vec::new();
-    for (path, prefix) in [(&config, "profile "), (&creds, "")] {
+    for (path, prefix) in profile_files().iter().zip(["profile ", ""]) {
         let text = std::fs::read_to_string(path).unwrap_or_default();
         for line in text.lines() {
             let Some(section) = line.trim().strip_prefix('[').and_then(|l| l.strip_suffix(']')) else { continue };
@@ -612,11 +625,27 @@ pub fn check_profile(name: &str, from: &str) -> Result<(), String> {
             }
         }
     }
+    known.sort();
+    known.dedup();
+    known
+}
+
+/// Whether the shared files define the profile.
+pub fn check_profile_exists(name: &str) -> bool {
+    known_profiles().iter().any(|k| k == name)
+}
+
+/// A named profile must exist in the shared config or credentials file; the SDK would otherwise
+/// fall back to other credentials without a word.
+pub fn check_profile(name: &str, from: &str) -> Result<(), String> {
+    if name == "default" {
+        return Ok(());
+    }
+    let known = known_profiles();
     if known.iter().any(|k| k == name) {
         return Ok(());
     }
-    known.sort();
-    known.dedup();
+    let [config, creds] = profile_files();
     let list = if known.is_empty() { "there are none".to_string() } else { format!("there are: {}", known.join(", ")) };
     Err(format!(
         "unknown profile {name:?} ({from}): it is in neither {} nor {}; {list}",
@@ -640,6 +669,28 @@ fn check_endpoint(url: &str) -> Result<(), String> {
         }
     }
     Ok(())
+}
+
+/// A region the SDK does not know is refused; with an endpoint of one's own it is sent all the
+/// same, after a warning that names it (an emulator may know it), once per name.
+pub fn check_region_for(region: &str, endpoint: Option<&str>) -> Result<(), String> {
+    static WARNED: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+    match (crate::regions::check(region), endpoint) {
+        (Ok(()), _) => Ok(()),
+        (Err(e), None) => Err(e),
+        (Err(e), Some(url)) => {
+            let first = WARNED.lock().map(|mut w| {
+                !w.contains(&region.to_string()) && {
+                    w.push(region.into());
+                    true
+                }
+            });
+            if first.unwrap_or(true) {
+                eoutln!("warning: {e}; it is sent to {url} all the same, which may know it");
+            }
+            Ok(())
+        }
+    }
 }
 
 /// Region names are lowercase letters, digits and dashes (`us-east-1`, `eu-central-2`).

@@ -33,6 +33,49 @@ pub struct Mistake {
     pub column: usize,
     pub message: String,
     pub notes: Vec<String>,
+    /// A run that reaches it fails there (an unknown function, member or module, a wrong type, a
+    /// missing import); the others (code that can never run, parameters read two ways) are advice.
+    pub certain: bool,
+}
+
+impl Mistake {
+    fn advice(mut self) -> Mistake {
+        self.certain = false;
+        self
+    }
+}
+
+/// The mistakes `check` is certain of in a runbook and the modules it imports, rendered as a run
+/// renders its errors; `None` when there are none. `run`, `plan`, `policy` and fleets stop on them
+/// before any request: a run would send its earlier writes and then fail at the first.
+pub fn before_run(file: &Path) -> Option<String> {
+    let root = crate::run::runbook_root(file);
+    let checker = Checker::new();
+    let mut found = Vec::new();
+    for f in params::files(&root, file) {
+        let Ok(text) = std::fs::read_to_string(&f) else { continue };
+        found.extend(checker.file(&f, &root, &text).into_iter().filter(|m| m.certain));
+    }
+    if found.is_empty() {
+        return None;
+    }
+    let mut out = String::new();
+    for m in &found {
+        let pos = Position::new(m.line as u16, m.column as u16);
+        let d = crate::diagnostics::Diagnostic {
+            title: m.message.clone(),
+            file: m.file.clone(),
+            pos,
+            notes: m.notes.clone(),
+        };
+        out.push_str(&d.render());
+    }
+    let word = if found.len() == 1 { "mistake" } else { "mistakes" };
+    out.push_str(&format!(
+        "runbook: {} {word} found before the run (as `runbook check` finds them); nothing was sent\n",
+        found.len()
+    ));
+    Some(out)
 }
 
 /// Functions a script may call that the engine knows by keyword rather than as registered
@@ -147,6 +190,7 @@ impl Checker {
             column: pos.position().unwrap_or(0),
             message,
             notes,
+            certain: true,
         };
         let ast = match self.engine.compile(text) {
             Ok(a) => a,
@@ -255,7 +299,7 @@ impl Checker {
             true
         });
         unreachable_code(&ast, &mut |pos| {
-            out.push(at(pos, "this can never run: a throw comes before it".into(), vec![]));
+            out.push(at(pos, "this can never run: a throw comes before it".into(), vec![]).advice());
         });
         // Parameters read with defaults of different types, here or in what this file imports.
         let mut kinds: BTreeMap<String, Vec<(String, String)>> = BTreeMap::new();
@@ -284,15 +328,18 @@ impl Checker {
             if let Some(problem) = problem {
                 let note = "allowed values are an array of literals or an integer range: [\"a\", \"b\"], 1..=10";
                 let problem = problem.strip_prefix(&format!("parameter {}: ", r.name)).unwrap_or(&problem);
-                out.push(at(here, format!("param {:?}: {problem}", r.name), vec![note.into()]));
+                out.push(at(here, format!("param {:?}: {problem}", r.name), vec![note.into()]).advice());
             }
         }
         for line in params::computed_names(text) {
-            out.push(at(
-                Position::new(line as u16, 1),
-                "param's name is computed: `runbook params` cannot list it and --set cannot be checked".into(),
-                vec!["name the parameter with a string literal: param(\"name\", default)".into()],
-            ));
+            out.push(
+                at(
+                    Position::new(line as u16, 1),
+                    "param's name is computed: `runbook params` cannot list it and --set cannot be checked".into(),
+                    vec!["name the parameter with a string literal: param(\"name\", default)".into()],
+                )
+                .advice(),
+            );
         }
         for r in reads {
             let kind = params::kind(r.default.as_deref()).to_string();
@@ -305,11 +352,14 @@ impl Checker {
             {
                 let line = first.1.rsplit(':').next().and_then(|l| l.parse().ok()).unwrap_or(0);
                 let here = Position::new(line as u16, 1);
-                out.push(at(
-                    here,
-                    format!("param {name:?} is read as {} here and as {} at {}", first.0, other.0, other.1),
-                    vec!["one --set value must fit both: give the defaults one type".into()],
-                ));
+                out.push(
+                    at(
+                        here,
+                        format!("param {name:?} is read as {} here and as {} at {}", first.0, other.0, other.1),
+                        vec!["one --set value must fit both: give the defaults one type".into()],
+                    )
+                    .advice(),
+                );
             }
         }
         out.sort_by_key(|m| (m.line, m.column));

@@ -142,11 +142,11 @@ pub fn repl(common: &Common) -> ExitCode {
         let _ = editor.load_history(h);
     }
     outln!(
-        "runbook {} — region {}, endpoint {}{}\n:help lists the commands, help(\"elbv2::create_target_group\") an operation; Ctrl-D leaves.",
+        "runbook {} — region {}, endpoint {}, credentials {}\n:help lists the commands, help(\"elbv2::create_target_group\") an operation; Ctrl-D leaves.",
         env!("CARGO_PKG_VERSION"),
         ctx.region().unwrap_or("?"),
         ctx.endpoint().unwrap_or("AWS"),
-        common.aws.profile.as_deref().map(|p| format!(", profile {p}")).unwrap_or_default(),
+        ctx.credentials.text(),
     );
     let mut session = Session {
         engine,

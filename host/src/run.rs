@@ -75,7 +75,7 @@ pub fn connect(
             "file": file,
             "mode": if mode == Mode::Step { "step" } else { "run" },
             "params": params,
-            "profile": common.aws.profile.clone().or_else(|| std::env::var("AWS_PROFILE").ok()),
+            "profile": ctx.profile.clone(),
             "region": ctx.region(),
             "endpoint": ctx.endpoint(),
             "tagged": !common.no_tag,
@@ -83,7 +83,7 @@ pub fn connect(
             "parent": fleet_env("RUNBOOK_PARENT_RUN"),
             "target": fleet_env("RUNBOOK_TARGET"),
             "account": fleet_env("RUNBOOK_TARGET_ACCOUNT"),
-            "credentials": credentials_record(common.aws.profile.clone()),
+            "credentials": credentials_record(&ctx.credentials),
             "lock": lock_name,
         });
         safety.open_journal(&common.journal.dir(), start)?;
@@ -92,10 +92,10 @@ pub fn connect(
     Ok((Rc::new(ctx), safety))
 }
 
-/// How the run's credentials were obtained, for undo and reconcile to obtain them again: the
-/// profile, or (a fleet's target) the role assumed, its session name and external id, and the
-/// profile it was assumed with.
-pub fn credentials_record(profile: Option<String>) -> serde_json::Value {
+/// How the run's credentials were obtained, for undo and reconcile to obtain them again: their
+/// source (a profile, the environment's keys, ...), or (a fleet's target) the role assumed, its
+/// session name and external id, and the profile it was assumed with.
+pub fn credentials_record(source: &runbook_bindings::credentials::Source) -> serde_json::Value {
     let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
     match env("RUNBOOK_TARGET_ROLE") {
         Some(role) => serde_json::json!({
@@ -105,7 +105,7 @@ pub fn credentials_record(profile: Option<String>) -> serde_json::Value {
             "external_id": env("RUNBOOK_TARGET_EXTERNAL_ID"),
             "profile": env("RUNBOOK_TARGET_PROFILE"),
         }),
-        None => serde_json::json!({ "profile": profile.or_else(|| env("AWS_PROFILE")) }),
+        None => source.record(),
     }
 }
 
@@ -220,6 +220,11 @@ fn run_with(
     };
     if let Err(e) = params::check_for(&root, file, &sets).and_then(|()| params::check_types(&root, file, &sets)) {
         return fail(&e);
+    }
+    // What `runbook check` is certain of stops the run before its first request.
+    if let Some(found) = crate::check::before_run(file) {
+        eout!("{found}");
+        return ExitCode::from(2);
     }
     let limits = match engine::Limits::parse(&common.limits) {
         Ok(l) => l,

@@ -116,11 +116,14 @@ pub fn render(records: &[Value]) -> String {
     }
     let _ = writeln!(
         o,
-        "  started {}; region {}; endpoint {}; profile {}",
+        "  started {}; region {}; endpoint {}; credentials {}",
         text(&start["time"]),
         text(&start["region"]),
         text(&start["endpoint"]),
-        text(&start["profile"])
+        match start["credentials"].is_object() {
+            true => runbook_bindings::credentials::text_of(&start["credentials"]),
+            false => format!("profile {}", text(&start["profile"])),
+        }
     );
     if let Some(params) = start["params"].as_object().filter(|p| !p.is_empty()) {
         let list: Vec<String> = params.iter().map(|(k, v)| format!("{k}={}", text(v))).collect();
@@ -348,14 +351,14 @@ pub fn undo(
             "mode": "undo",
             "undo_of": id,
             "params": {},
-            "profile": aws.profile,
+            "profile": ctx.profile.clone(),
             "region": ctx.region(),
             "endpoint": ctx.endpoint(),
             "version": env!("CARGO_PKG_VERSION"),
             "account": needed,
             "credentials": match &aws.assume_role {
                 Some((arn, session, _)) => serde_json::json!({ "role": arn, "session": session, "profile": aws.profile }),
-                None => crate::run::credentials_record(aws.profile.clone()),
+                None => crate::run::credentials_record(&ctx.credentials),
             },
             "parent": std::env::var("RUNBOOK_PARENT_RUN").ok().filter(|v| !v.is_empty()),
         });

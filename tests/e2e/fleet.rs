@@ -195,11 +195,16 @@ fn a_failing_target_is_in_the_recap_and_the_others_complete() {
 #[test]
 fn credentials_are_checked_everywhere_before_anything_runs() {
     let emu = Emulator::start();
+    // A profile named signs with its own keys, as in the aws CLI, not with the environment's.
+    let keys =
+        script("credentials", "[default]\naws_access_key_id = AKIADEFAULT000000001\naws_secret_access_key = s\n");
+    let keys = keys.to_str().unwrap();
     // A profile that does not exist: nothing runs anywhere.
     let out = emu
         .runbook()
         .args(fleet_args(&["--profiles", "default,no-such-profile", "--regions", "us-east-1"]))
         .env("AWS_CONFIG_FILE", script("config", "[default]\nregion = us-east-1\n").to_str().unwrap())
+        .env("AWS_SHARED_CREDENTIALS_FILE", keys)
         .output();
     assert_eq!(out.code, 2, "{}", out.stderr);
     assert!(out.stderr.contains("[no-such-profile/us-east-1] unreachable: "), "{}", out.stderr);
@@ -212,6 +217,7 @@ fn credentials_are_checked_everywhere_before_anything_runs() {
         .runbook()
         .args(fleet_args(&["--profiles", "default,no-such-profile", "--regions", "us-east-1", "--skip-unreachable"]))
         .env("AWS_CONFIG_FILE", config.to_str().unwrap())
+        .env("AWS_SHARED_CREDENTIALS_FILE", keys)
         .output();
     assert_eq!(out.code, 1, "{}", out.stderr);
     let recap = out.stderr.split("\nRECAP ").nth(1).expect("a recap");
@@ -226,7 +232,15 @@ fn credentials_are_checked_everywhere_before_anything_runs() {
     let who = script("who.rhai", "print(to_json(target()));\n");
     let out = emu.runbook().args(["run", who.to_str().unwrap(), "--region", "eu-west-1"]).output().success();
     let t: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
-    assert_eq!(t, serde_json::json!({ "account": "123456789012", "profile": null, "region": "eu-west-1" }));
+    assert_eq!(
+        t,
+        serde_json::json!({
+            "account": "123456789012",
+            "profile": null,
+            "region": "eu-west-1",
+            "credentials": "environment (AWS_ACCESS_KEY_ID)"
+        })
+    );
 }
 
 #[test]

@@ -11,6 +11,7 @@ mod cli;
 mod compare;
 mod corpus;
 mod crashes;
+mod credentials;
 mod diagnose;
 mod diagnostics;
 mod edges;

@@ -100,9 +100,9 @@ fn message(e: &(impl std::error::Error + 'static)) -> String {
 }
 
 impl S3Store {
-    /// A client for the store: the given profile, region and endpoint, else the environment's.
-    /// With `profile_only`, the profile's own credentials and region, whatever the environment
-    /// holds (a journal profile: the store's account is not the run's).
+    /// A client for the store: the given profile, region and endpoint, else the environment's. A
+    /// profile's credentials win over the environment's keys; with `profile_only`, its region does
+    /// too (a journal profile: the store's account is not the run's).
     pub fn connect(
         spec: Spec,
         profile: Option<&str>,
@@ -117,15 +117,8 @@ impl S3Store {
             .build()
             .map_err(|e| format!("cannot start the journal store's runtime: {e}"))?;
         let mut loader = aws_config::defaults(BehaviorVersion::latest());
-        if let Some(p) = profile {
-            loader = loader.profile_name(p);
-            if profile_only {
-                loader = loader
-                    .credentials_provider(
-                        aws_config::profile::ProfileFileCredentialsProvider::builder().profile_name(p).build(),
-                    )
-                    .region(aws_config::profile::ProfileFileRegionProvider::builder().profile_name(p).build());
-            }
+        if let (Some(p), true) = (profile, profile_only) {
+            loader = loader.region(aws_config::profile::ProfileFileRegionProvider::builder().profile_name(p).build());
         }
         if let Some(r) = region {
             loader = loader.region(aws_config::Region::new(r.to_string()));
@@ -133,7 +126,9 @@ impl S3Store {
         if let Some(u) = endpoint {
             loader = loader.endpoint_url(u);
         }
-        let config = rt.block_on(loader.load());
+        // A profile named for the store or the command signs with its own credentials, whatever the
+        // environment holds.
+        let config = rt.block_on(crate::credentials::load(loader, profile));
         let mut builder = aws_sdk_s3::config::Builder::from(&config);
         if config.region().is_none() {
             // A bucket's own region answers wherever the request is signed for; us-east-1 is S3's default.

@@ -297,6 +297,11 @@ pub fn run(file: &Path, common: &Common, fleet: &FleetArgs, plan: bool, lock: &L
         Err(e) => return fail(&e),
     };
     let labels = targets::labels(&targets);
+    // What `runbook check` is certain of stops the fleet before any target is reached.
+    if let Some(found) = crate::check::before_run(file) {
+        eout!("{found}");
+        return ExitCode::from(2);
+    }
     // The fleet's whole list, as every shard reads it; this process runs its part.
     let (all_targets, all_labels) = (targets.clone(), labels.clone());
     let env: std::collections::HashMap<String, String> = std::env::vars().collect();
@@ -387,9 +392,11 @@ pub fn run(file: &Path, common: &Common, fleet: &FleetArgs, plan: bool, lock: &L
         return ExitCode::SUCCESS;
     }
 
-    // Region names first, before any request: a misspelt one is named at once.
+    // Region names first, before any request: a misspelt one is named at once. A target with a
+    // profile is checked once its profile is read (the profile may set an endpoint_url), still
+    // before anything is written.
     if endpoint_in_force(common).is_none() {
-        for (t, label) in targets.iter().zip(&labels) {
+        for (t, label) in targets.iter().zip(&labels).filter(|(t, _)| t.profile.is_none()) {
             if let Some(Err(e)) = t.region.as_deref().map(runbook_bindings::regions::check) {
                 return fail(&format!("target {label}: {e}; nothing was run anywhere"));
             }

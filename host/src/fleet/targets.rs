@@ -227,7 +227,6 @@ async fn reach_one(t: &Target, endpoint: Option<&str>, session: &str) -> Result<
         );
     if let Some(p) = &t.profile {
         runbook_bindings::runtime::check_profile(p, "--profiles")?;
-        loader = loader.profile_name(p);
     }
     if let Some(r) = &t.region {
         loader = loader.region(aws_config::Region::new(r.clone()));
@@ -235,13 +234,12 @@ async fn reach_one(t: &Target, endpoint: Option<&str>, session: &str) -> Result<
     if let Some(u) = endpoint {
         loader = loader.endpoint_url(u);
     }
-    let config = loader.load().await;
+    // The target's profile signs, whatever keys the environment holds.
+    let config = runbook_bindings::credentials::load(loader, t.profile.as_deref()).await;
     let Some(region) = config.region() else {
         return Err("no region: pass --regions, --region or AWS_REGION, or give the target a region".into());
     };
-    if config.endpoint_url().is_none() {
-        runbook_bindings::regions::check(region.as_ref())?;
-    }
+    runbook_bindings::runtime::check_region_for(region.as_ref(), config.endpoint_url())?;
     let mut credentials = None;
     let config = match &t.role {
         Some(arn) => {

@@ -382,6 +382,13 @@ pub fn show(file: &Path) -> std::process::ExitCode {
         Ok(t) => t,
         Err(e) => return crate::run::fail(&format!("cannot read runbook {}: {e}", file.display())),
     };
+    // A file that does not parse is refused as `run` refuses it: what it reads cannot be known.
+    let mut engine = rhai::Engine::new();
+    crate::engine::syntax(&mut engine);
+    if let Err(e) = engine.compile(&text) {
+        eout!("{}", crate::diagnostics::parse_error(file, &e).render());
+        return std::process::ExitCode::from(2);
+    }
     out!("{}", render(file, &text));
     std::process::ExitCode::SUCCESS
 }
