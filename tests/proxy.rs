@@ -120,6 +120,8 @@ pub fn faulty(
 }
 
 type Rule = dyn Fn(&Request) -> Action + Send + Sync;
+/// Each request's operation and the access key it was signed with.
+type Signed = Mutex<Vec<(String, String)>>;
 /// What becomes of an answer from the emulator before the client gets it (the whole HTTP answer).
 type After = dyn Fn(&Request, Vec<u8>) -> Vec<u8> + Send + Sync;
 
@@ -130,7 +132,7 @@ pub struct Proxy {
     /// Every request's operation, whatever the rule did with it.
     pub seen: Arc<Mutex<Vec<String>>>,
     /// Every request's operation and the access key it was signed with.
-    pub signed: Arc<Mutex<Vec<(String, String)>>>,
+    pub signed: Arc<Signed>,
     stop: Arc<AtomicBool>,
 }
 
@@ -207,7 +209,7 @@ fn serve(
     upstream: &str,
     (rule, after): (&Rule, &After),
     forwarded: &Mutex<Vec<String>>,
-    (seen, signed): (&Mutex<Vec<String>>, &Mutex<Vec<(String, String)>>),
+    (seen, signed): (&Mutex<Vec<String>>, &Signed),
     stop: &AtomicBool,
 ) -> std::io::Result<()> {
     client.set_nonblocking(false)?;

@@ -90,6 +90,7 @@ fn check_structure(table: &Table, shape: &'static Shape, map: &Map, path: &Path,
             Some(target) => {
                 if let (Some(target), false) = (target, value.is_unit()) {
                     check_value(table, target, value, &Path::Key(path, key), problems);
+                    enforced_range(table, shape, key, value, &Path::Key(path, key), problems);
                 }
             }
             None => {
@@ -114,6 +115,48 @@ fn check_structure(table: &Table, shape: &'static Shape, map: &Map, path: &Path,
     for required in &shape.required {
         if map.get(required.as_str()).is_none_or(Dynamic::is_unit) {
             problems.push(format!("missing required member {}", Path::Key(path, required)));
+        }
+    }
+}
+
+/// Ranges AWS enforces on members whose model gives none: (service module, structure, member,
+/// least, greatest, where AWS states it). One table; the model's own ranges are checked by
+/// [`within`].
+pub const ENFORCED_RANGES: &[(&str, &str, &str, i64, i64, &str)] = {
+    const PORT: &str = "EC2 API reference, IpPermission: a TCP or UDP port, or an ICMP type or code, -1 for all";
+    const TRAFFIC: &str = "EC2 API reference, TrafficMirrorPortRangeRequest: a TCP or UDP port";
+    const ACL: &str = "EC2 API reference, PortRange: a TCP or UDP port of a network ACL entry";
+    &[
+        ("ec2", "IpPermission", "FromPort", -1, 65535, PORT),
+        ("ec2", "IpPermission", "ToPort", -1, 65535, PORT),
+        ("ec2", "SecurityGroupRuleRequest", "FromPort", -1, 65535, PORT),
+        ("ec2", "SecurityGroupRuleRequest", "ToPort", -1, 65535, PORT),
+        ("ec2", "AuthorizeSecurityGroupIngressRequest", "FromPort", -1, 65535, PORT),
+        ("ec2", "AuthorizeSecurityGroupIngressRequest", "ToPort", -1, 65535, PORT),
+        ("ec2", "AuthorizeSecurityGroupEgressRequest", "FromPort", -1, 65535, PORT),
+        ("ec2", "AuthorizeSecurityGroupEgressRequest", "ToPort", -1, 65535, PORT),
+        ("ec2", "RevokeSecurityGroupIngressRequest", "FromPort", -1, 65535, PORT),
+        ("ec2", "RevokeSecurityGroupIngressRequest", "ToPort", -1, 65535, PORT),
+        ("ec2", "RevokeSecurityGroupEgressRequest", "FromPort", -1, 65535, PORT),
+        ("ec2", "RevokeSecurityGroupEgressRequest", "ToPort", -1, 65535, PORT),
+        ("ec2", "TrafficMirrorPortRangeRequest", "FromPort", 0, 65535, TRAFFIC),
+        ("ec2", "TrafficMirrorPortRangeRequest", "ToPort", 0, 65535, TRAFFIC),
+        ("ec2", "PortRange", "From", 0, 65535, ACL),
+        ("ec2", "PortRange", "To", 0, 65535, ACL),
+    ]
+};
+
+/// A member of [`ENFORCED_RANGES`] outside its range. Only integers of the listed member names
+/// look the structure up: other input costs a string comparison.
+fn enforced_range(table: &Table, shape: &Shape, key: &str, v: &Dynamic, path: &Path, problems: &mut Vec<String>) {
+    // Beyond 32 bits the member's type has said so already.
+    let Some(n) = v.as_int().ok().filter(|n| i32::try_from(*n).is_ok()) else { return };
+    for (module, structure, member, lo, hi, source) in ENFORCED_RANGES {
+        if *member != key || *module != table.module {
+            continue;
+        }
+        if table.shape(structure).is_some_and(|s| std::ptr::eq(s, shape)) && !(*lo..=*hi).contains(&n) {
+            problems.push(format!("{path}: {n} is out of range; allowed: {lo} to {hi} ({source})"));
         }
     }
 }
@@ -319,5 +362,38 @@ mod tests {
         );
         input.remove("IpPermissions");
         assert!(validate(table, "AuthorizeSecurityGroupIngress", &input).is_empty());
+    }
+
+    #[test]
+    fn ports_are_ranged_where_the_model_is_silent() {
+        let table = crate::Svc::Ec2.table().unwrap_or_else(|e| panic!("{e}"));
+        let rule = |from: i64, to: i64| {
+            let mut m = Map::new();
+            m.insert("IpProtocol".into(), "tcp".into());
+            m.insert("FromPort".into(), Dynamic::from_int(from));
+            m.insert("ToPort".into(), Dynamic::from_int(to));
+            Dynamic::from_map(m)
+        };
+        let mut input = Map::new();
+        input.insert("GroupId".into(), "sg-1".into());
+        input.insert("IpPermissions".into(), Dynamic::from_array(vec![rule(80, 80800), rule(-1, -1), rule(0, 65535)]));
+        let problems = validate(table, "AuthorizeSecurityGroupIngress", &input);
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert!(
+            problems[0].starts_with("IpPermissions[0].ToPort: 80800 is out of range; allowed: -1 to 65535 (EC2 API")
+        );
+        // The request's own FromPort and ToPort (the CLI's --port) are ranged as well.
+        input.remove("IpPermissions");
+        input.insert("FromPort".into(), Dynamic::from_int(-2));
+        let problems = validate(table, "AuthorizeSecurityGroupIngress", &input);
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert!(problems[0].starts_with("FromPort: -2 is out of range"), "{problems:?}");
+        // Every structure the table names is in the model.
+        for (module, structure, member, ..) in ENFORCED_RANGES {
+            let svc = crate::Svc::ALL.iter().find(|s| s.module() == *module).unwrap_or_else(|| panic!("{module}"));
+            let t = svc.table().unwrap_or_else(|e| panic!("{e}"));
+            let shape = t.shape(structure).unwrap_or_else(|| panic!("{structure}"));
+            assert!(shape.member_names().any(|m| m == *member), "{structure}.{member}");
+        }
     }
 }

@@ -126,6 +126,10 @@ enum Command {
         /// Only show what would be removed
         #[arg(long)]
         plan: bool,
+        /// Put back values that a later run or a hand changed since the run (undo refuses them
+        /// otherwise); a value that points at something gone is never put back
+        #[arg(long)]
+        force: bool,
         /// Undo as this role (a name in the run's account, or an ARN), assumed with the credentials
         /// given; default: the role the run itself assumed, if any
         #[arg(long = "assume-role", value_name = "NAME|ARN")]
@@ -419,10 +423,10 @@ pub fn main() -> ExitCode {
         Command::Unlock { lock, yes, journal } => crate::unlock::unlock(&journal.dir(), &lock, yes),
         Command::Runs { writes, journal } => crate::runs::list(&journal.dir(), writes),
         Command::Show { run, journal } => crate::runs::show(&journal.dir(), &run),
-        Command::Undo { run, plan, assume_role, concurrency, aws, journal, lock } => {
+        Command::Undo { run, plan, force, assume_role, concurrency, aws, journal, lock } => {
             let aws = aws.options();
             crate::run::on_script_thread(move || {
-                crate::runs::undo(&journal, &run, aws, assume_role, plan, concurrency, &lock)
+                crate::runs::undo(&journal, &run, aws, assume_role, (plan, force), concurrency, &lock)
             })
         }
         Command::Repl { common } => crate::run::on_script_thread(move || crate::repl::repl(&common)),

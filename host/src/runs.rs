@@ -52,11 +52,13 @@ pub fn list(dir: &Path, only_writes: bool) -> ExitCode {
         "ENDPOINT"
     );
     for s in runs {
+        // A run that found everything as it should be: `undo last` passes over it.
+        let outcome = if s.outcome == "succeeded" && s.writes == 0 { "no change" } else { s.outcome.as_str() };
         outln!(
             "{:<22} {:<21} {:<12} {:>6}  {:<region$}  {:<endpoint$}  {}",
             s.id,
             s.started,
-            s.outcome,
+            outcome,
             s.writes,
             s.region,
             s.endpoint,
@@ -162,7 +164,8 @@ pub fn render(records: &[Value]) -> String {
                     let _ = writeln!(o, "        {verb} {} {}", text(&c["kind"]), text(&c["id"]));
                 }
                 if let Some(reason) = out["not_undoable"].as_str() {
-                    let _ = writeln!(o, "        cannot be undone: {reason}");
+                    let (_, said) = runbook_bindings::run::undo::not_undone_text(records, intent, reason);
+                    let _ = writeln!(o, "        {said}");
                 }
             }
             Some(out) if out["unknown"] == true => {
@@ -239,7 +242,7 @@ pub fn undo(
     run: &str,
     overrides: AwsOptions,
     role: Option<String>,
-    dry: bool,
+    (dry, force): (bool, bool),
     concurrency: Option<u32>,
     lock: &crate::cli::LockArgs,
 ) -> ExitCode {
@@ -264,8 +267,13 @@ pub fn undo(
             return fail("a fleet's targets are undone with the credentials each was run with: leave out --profile and --assume-role (or undo one target's run by its id)");
         }
         let endpoint = overrides.endpoint_url.clone().or_else(|| records[0]["endpoint"].as_str().map(str::to_string));
-        let fleet =
-            crate::fleet::UndoOptions { journal_profile: journal.journal_profile.as_deref(), concurrency, dry, lock };
+        let fleet = crate::fleet::UndoOptions {
+            journal_profile: journal.journal_profile.as_deref(),
+            concurrency,
+            dry,
+            force,
+            lock,
+        };
         return crate::fleet::undo(dir, &records, endpoint.as_deref(), &fleet);
     }
     let Some(start) = records.iter().find(|r| r["type"] == "start") else {
@@ -369,10 +377,11 @@ pub fn undo(
     crate::run::install_signal_handlers(&ctx);
     outln!("{} run {id} ({}), newest write first:", if dry { "Would undo" } else { "Undoing" }, text(&start["file"]));
     let started = std::time::Instant::now();
-    let report = runbook_bindings::run::undo::undo(&ctx, &records, dry, safety.made());
+    let since = later_writes(dir, &id, force);
+    let report = runbook_bindings::run::undo::undo(&ctx, &records, dry, safety.made(), &since);
     let secs = started.elapsed().as_secs_f64();
     if dry {
-        return ExitCode::SUCCESS;
+        return if report.conflicts > 0 { ExitCode::from(2) } else { ExitCode::SUCCESS };
     }
     if let Some(why) = &report.refused {
         // Nothing was removed in that place: the undo can be run again once the lock is free.
@@ -380,13 +389,17 @@ pub fn undo(
         eoutln!("error: undo of {id} refused: {why}; nothing more was undone");
         return ExitCode::from(2);
     }
-    let outcome = match (ctx.interrupt.signal(), report.failed + report.unsettled) {
-        (Some(_), _) => "interrupted",
-        (None, 0) => "succeeded",
+    let outcome = match (ctx.interrupt.signal(), report.failed + report.unsettled, report.conflicts) {
+        (Some(_), _, _) => "interrupted",
+        (None, 0, 0) => "succeeded",
+        (None, 0, _) => "refused",
         _ => "failed",
     };
     safety.close_journal(outcome, None, ctx.stats.calls.get(), secs);
-    let restored = if report.restored > 0 { format!("{} restored, ", report.restored) } else { String::new() };
+    let mut restored = if report.restored > 0 { format!("{} restored, ", report.restored) } else { String::new() };
+    if report.conflicts > 0 {
+        restored.push_str(&format!("{} not restored or removed (changed or used since), ", report.conflicts));
+    }
     eoutln!(
         "runbook: undo of {id} {outcome}: {} removed, {restored}{} already gone, {} left as they were, {} failed, in {secs:.2} s",
         report.removed,
@@ -400,9 +413,30 @@ pub fn undo(
             report.unsettled
         );
     }
-    match (ctx.interrupt.signal(), report.failed + report.unsettled) {
-        (Some(sig), _) => ExitCode::from(128u8.saturating_add(sig as u8)),
-        (None, 0) => ExitCode::SUCCESS,
+    match (ctx.interrupt.signal(), report.failed + report.unsettled, report.conflicts) {
+        (Some(sig), _, _) => ExitCode::from(128u8.saturating_add(sig as u8)),
+        (None, 0, 0) => ExitCode::SUCCESS,
+        (None, 0, _) => ExitCode::from(2),
         _ => ExitCode::from(1),
     }
+}
+
+/// What the runs after `id` did, for undo to see before it puts values back or removes: every run
+/// that started later, is not an undo and is not undone; and the earlier undos of `id` itself. Each
+/// journal is read once.
+fn later_writes(dir: &Path, id: &str, force: bool) -> runbook_bindings::run::since::Since {
+    let ids = journal::list_ids(dir).unwrap_or_default();
+    let undone = journal::undone_ids(dir);
+    let after: Vec<(String, Vec<Value>)> = ids
+        .iter()
+        .skip_while(|i| i.as_str() != id)
+        .skip(1)
+        .filter(|i| !undone.contains(*i))
+        .filter_map(|i| Some((i.clone(), journal::read_exact(dir, i).ok()?)))
+        .collect();
+    let is_undo = |records: &[Value]| records.first().is_some_and(|s| s["mode"] == "undo" || !s["undo_of"].is_null());
+    let later = after.iter().filter(|(_, r)| !is_undo(r)).map(|(i, r)| (i.as_str(), r.as_slice()));
+    let undos = after.iter().filter(|(_, r)| r.first().is_some_and(|s| s["undo_of"] == id));
+    runbook_bindings::run::since::Since::from_journals(later, force)
+        .with_earlier_undos(undos.map(|(i, r)| (i.as_str(), r.as_slice())))
 }

@@ -196,6 +196,14 @@ fn the_policy_runbook_prints_is_exactly_enough_for_the_tutorial_and_examples_and
     let admin = user_with_policy(&emu, None, "admin", &all);
     emu.enforce_iam(true);
     exactly_enough(&emu, &admin, "runbooks/tutorial.rhai", SETS, "elasticloadbalancing:CreateListener", "tutorial");
+    // Without the run tag, the tagging actions are those of the runbook's own tags only.
+    let tagged = policy_of(&emu, &admin, "runbooks/tutorial.rhai", SETS, &[]).to_string();
+    let untagged = policy_of(&emu, &admin, "runbooks/tutorial.rhai", SETS, &["--no-tag"]).to_string();
+    for tagging in ["elasticloadbalancing:AddTags", "ecs:TagResource", "application-autoscaling:TagResource"] {
+        assert!(tagged.contains(tagging), "{tagging}: {tagged}");
+        assert!(!untagged.contains(tagging), "--no-tag lists {tagging}: {untagged}");
+    }
+    assert!(untagged.contains("ec2:CreateTags"), "the security group's Name tag is the runbook's own: {untagged}");
     exactly_enough(&emu, &admin, "examples/vpc.rhai", &[], "ec2:CreateRouteTable", "vpc");
     // On top of the tutorial's stack, made by the admin.
     let admin_run = || emu.runbook().env("AWS_ACCESS_KEY_ID", &admin.0).env("AWS_SECRET_ACCESS_KEY", &admin.1);

@@ -23,6 +23,7 @@ pub mod plan;
 pub mod propagation;
 pub mod reconcile;
 pub mod records;
+pub mod since;
 pub mod step;
 pub mod store;
 pub mod tags;

@@ -86,7 +86,12 @@ impl Needs {
         // A placeholder like a plan's (`<svc.fn#N `): no resource is narrowed to it.
         let label = format!("<{}.{}#0 ", svc.module(), meta.func);
         let input = super::plan::placeholder(table, meta.input.as_deref(), &label);
-        let input = input.try_cast::<Map>().unwrap_or_default();
+        let mut input = input.try_cast::<Map>().unwrap_or_default();
+        // A placeholder has every member, tags among them; whether a create carries tags is what
+        // the plan saw of it, or the run tag (not with --no-tag).
+        for tags in ["Tags", "tags", "TagSpecifications"] {
+            input.remove(tags);
+        }
         let answer = json::to_value(&super::plan::placeholder(table, meta.output.as_deref(), &label));
         // Learnt apart, then added where the plan did not learn it already: an action the plan
         // met keeps the resources it met it on.

@@ -11,7 +11,7 @@ use serde_json::{json, Value};
 
 /// A record set's identity within its zone: its name (lower case, with the final dot), its type,
 /// and its set identifier when it has one (weighted, latency, failover … records).
-fn key(record: &Value) -> (String, String, String) {
+pub(super) fn key(record: &Value) -> (String, String, String) {
     let mut name = record["Name"].as_str().unwrap_or_default().to_ascii_lowercase();
     if !name.ends_with('.') {
         name.push('.');

@@ -490,6 +490,8 @@ pub struct Report {
     pub unsettled: usize,
     /// Why undo stopped before its first removal in a place: another run holds its lock.
     pub refused: Option<String>,
+    /// Values not put back: a later run or a hand changed them since, or they name something gone.
+    pub conflicts: usize,
 }
 
 /// What a write in flight at the end of its run turned out to have done.
@@ -570,7 +572,13 @@ impl Drop for Away<'_> {
 }
 
 /// Undoes a run from its journal records, newest write first. With `dry`, only says what it would do.
-pub fn undo(ctx: &Context, records: &[Value], dry: bool, made: &super::propagation::Made) -> Report {
+pub fn undo(
+    ctx: &Context,
+    records: &[Value],
+    dry: bool,
+    made: &super::propagation::Made,
+    since: &super::since::Since,
+) -> Report {
     let mut report = Report::default();
     let intents: Vec<&Value> = records.iter().filter(|r| r["type"] == "intent").collect();
     let created_ids: Vec<String> = records
@@ -649,21 +657,55 @@ pub fn undo(ctx: &Context, records: &[Value], dry: bool, made: &super::propagati
             continue;
         }
         if let Some(reason) = outcome["not_undoable"].as_str() {
-            match changed_created(intent, &created_ids) {
-                Some(id) => {
-                    outln!("{head}: not undone, and need not be: it changed {id}, which this run created");
-                    report.moot += 1;
-                }
-                None => {
-                    outln!("{head}: not undone: {reason}");
-                    report.left += 1;
-                }
+            let (moot, text) = not_undone_text(records, intent, reason);
+            outln!("{head}: {text}");
+            if moot {
+                report.moot += 1;
+            } else {
+                report.left += 1;
             }
             continue;
         }
         let created: Vec<Created> = serde_json::from_value(outcome["created"].clone()).unwrap_or_default();
         for c in created.iter().rev() {
             let (verb, done) = if c.restores { ("restore", "restored") } else { ("remove", "removed") };
+            // An undo run again after one that stopped part-way: what that one did is done.
+            if let Some(by) = since.undone_by(&c.id) {
+                outln!("{head}: {} {} was {} already by undo run {by}", c.kind, c.id, done);
+                report.already_gone += 1;
+                continue;
+            }
+            // What later runs use is not removed from under them.
+            if let Some(why) = since.used(&c.kind, &c.id).filter(|_| !c.restores) {
+                let would = if dry { "would not remove" } else { "not removed" };
+                outln!("{head}: {would} {} {}: {why}", c.kind, c.id);
+                report.conflicts += 1;
+                continue;
+            }
+            // A value is put back only over what this run wrote, and never pointing at something gone.
+            if c.restores {
+                let steps: Vec<Value> = c.undo.iter().map(|s| s.input.clone()).collect();
+                match super::since::blocked(ctx, (&c.kind, &c.id), &steps, intent, since) {
+                    Ok(None) => {}
+                    Ok(Some(why)) => {
+                        let would = if dry { "would not restore" } else { "not restored" };
+                        outln!("{head}: {would} {} {}: {why}", c.kind, c.id);
+                        report.conflicts += 1;
+                        continue;
+                    }
+                    Err(e) => {
+                        outln!(
+                            "{head}: not restored: cannot read {} {} as it is now: {}: {}",
+                            c.kind,
+                            c.id,
+                            e.code(),
+                            e.to_map().get("message").map(|m| m.to_string()).unwrap_or_default()
+                        );
+                        report.failed += 1;
+                        continue;
+                    }
+                }
+            }
             if dry {
                 outln!("{head}: would {verb} {} {}", c.kind, c.id);
                 for s in &c.undo {
@@ -676,7 +718,9 @@ pub fn undo(ctx: &Context, records: &[Value], dry: bool, made: &super::propagati
                 }
                 continue;
             }
-            match remove(ctx, c) {
+            // Once a value was not put back, what it still points at stays in use: waiting for
+            // that to end would wait for nothing.
+            match remove(ctx, c, report.conflicts == 0) {
                 Ok(true) => {
                     outln!("{head}: {done} {} {}", c.kind, c.id);
                     if c.restores {
@@ -712,14 +756,31 @@ pub fn undo(ctx: &Context, records: &[Value], dry: bool, made: &super::propagati
     report
 }
 
+/// What `show` and `undo` both say of a write that cannot be undone: it changed something the run
+/// created (and goes away with it), or why not.
+pub fn not_undone_text(records: &[Value], intent: &Value, reason: &str) -> (bool, String) {
+    let created: Vec<String> = records
+        .iter()
+        .filter(|r| r["type"] == "outcome")
+        .flat_map(|r| r["created"].as_array().cloned().unwrap_or_default())
+        .filter_map(|c| c["id"].as_str().map(str::to_string))
+        .collect();
+    match changed_created(intent, &created) {
+        Some(id) => (true, format!("not undone, and need not be: it changed {id}, which this run created")),
+        None => (false, format!("not undone: {reason}")),
+    }
+}
+
 /// The resource this run created that a write changed in place, if it names one (by id, or by the
-/// name an ARN ends with): such a change goes away with the resource.
+/// name an ARN ends with): such a change goes away with the resource. Where several match (a
+/// service names its cluster too), the most specific, the longest id, is the one changed.
 fn changed_created(intent: &Value, created: &[String]) -> Option<String> {
     let mut strings = Vec::new();
     collect_strings(&intent["input"], &mut strings);
     created
         .iter()
-        .find(|id| strings.iter().any(|s| !s.is_empty() && (*id == s || id.ends_with(&format!("/{s}")))))
+        .filter(|id| strings.iter().any(|s| !s.is_empty() && (*id == s || id.ends_with(&format!("/{s}")))))
+        .max_by_key(|id| id.len())
         .cloned()
 }
 
@@ -732,8 +793,9 @@ fn collect_strings(v: &Value, out: &mut Vec<String>) {
     }
 }
 
-/// Runs one resource's undo steps. `Ok(false)` when it was already gone.
-fn remove(ctx: &Context, c: &Created) -> Result<bool, CallError> {
+/// Runs one resource's undo steps, retrying the answers a step names only when `patient`.
+/// `Ok(false)` when it was already gone.
+fn remove(ctx: &Context, c: &Created, patient: bool) -> Result<bool, CallError> {
     for (n, s) in c.undo.iter().enumerate() {
         let svc = Svc::by_module(&s.service).ok_or_else(|| CallError::Transport {
             service: s.service.clone(),
@@ -754,7 +816,7 @@ fn remove(ctx: &Context, c: &Created) -> Result<bool, CallError> {
                     // A later step may still find something (a service already scaled to 0).
                     break;
                 }
-                Err(e) if s.retry.iter().any(|r| r == e.code()) && started.elapsed().as_secs() < 600 => {
+                Err(e) if patient && s.retry.iter().any(|r| r == e.code()) && started.elapsed().as_secs() < 600 => {
                     eoutln!("[undo] {}::{}: {}; retrying in 5s", s.service, s.operation, e.code());
                     ctx.sleep(&s.operation, 5.0)?;
                 }

@@ -108,6 +108,8 @@ pub struct UndoOptions<'a> {
     pub journal_profile: Option<&'a str>,
     pub concurrency: Option<u32>,
     pub dry: bool,
+    /// Put back values changed since (`undo --force`).
+    pub force: bool,
     pub lock: &'a crate::cli::LockArgs,
 }
 
@@ -169,6 +171,9 @@ pub fn undo(dir: &Path, records: &[Value], endpoint: Option<&str>, options: &Und
         args.extend(super::lock_args(options.lock));
         if dry {
             args.push("--plan".into());
+        }
+        if options.force {
+            args.push("--force".into());
         }
         if let (Some(p), None) = (&t.profile, &r.credentials) {
             args.extend(["--profile".into(), p.clone()]);

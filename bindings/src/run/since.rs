@@ -1,0 +1,334 @@
+//! What changed since a run, as its undo sees it before it puts a value back: a later run that
+//! wrote the same thing (the journals say so), a value that is no longer what the run wrote (a
+//! hand change), and a resource the value to restore points at that no longer exists. Undo refuses
+//! the step in the first two cases unless forced, and always in the third.
+
+use crate::call::{invoke, Svc};
+use crate::error::CallError;
+use crate::json;
+use crate::runtime::Context;
+use rhai::Map;
+use serde_json::{json, Value};
+
+/// What undo knows beyond its run's own journal.
+#[derive(Debug, Default, Clone)]
+pub struct Since {
+    /// What later runs (not undone) changed in place or will restore, by resource id: (id, run).
+    pub later: Vec<(String, String)>,
+    /// Every value later runs' writes named (ids, ARNs, names), with the run: what they use.
+    pub named: Vec<(String, String)>,
+    /// What earlier undos of this same run did (each call that succeeded, by the values its input
+    /// named): an undo run again after one that stopped part-way does not do it twice.
+    pub undone: Vec<(String, String)>,
+    /// Restore over a later change all the same (`runbook undo --force`).
+    pub force: bool,
+}
+
+impl Since {
+    /// From the journals of the runs that started after the one undone, oldest first; runs undone
+    /// already and undo runs are left out by the caller.
+    pub fn from_journals<'a>(runs: impl IntoIterator<Item = (&'a str, &'a [Value])>, force: bool) -> Since {
+        let mut later = Vec::new();
+        let mut named = Vec::new();
+        for (run, records) in runs {
+            for intent in records.iter().filter(|r| r["type"] == "intent") {
+                let mut strings = Vec::new();
+                collect(&intent["input"], &mut strings);
+                named.extend(strings.into_iter().map(|s| (s, run.to_string())));
+            }
+            for outcome in records.iter().filter(|r| r["type"] == "outcome" && r["ok"] == true) {
+                if let Some(id) = outcome["replaced"].as_str() {
+                    later.push((id.to_string(), run.to_string()));
+                }
+                for c in outcome["created"].as_array().into_iter().flatten() {
+                    if let (true, Some(id)) = (c["restores"] == true, c["id"].as_str()) {
+                        later.push((id.to_string(), run.to_string()));
+                    }
+                }
+            }
+        }
+        later.dedup();
+        named.dedup();
+        Since { later, named, undone: Vec::new(), force }
+    }
+
+    /// Adds the journals of earlier undos of the same run.
+    pub fn with_earlier_undos<'a>(mut self, undos: impl IntoIterator<Item = (&'a str, &'a [Value])>) -> Since {
+        for (run, records) in undos {
+            for outcome in records.iter().filter(|r| r["type"] == "outcome" && r["ok"] == true) {
+                let Some(intent) = records.iter().find(|r| r["type"] == "intent" && r["seq"] == outcome["seq"]) else {
+                    continue;
+                };
+                let mut strings = Vec::new();
+                collect(&intent["input"], &mut strings);
+                self.undone.extend(strings.into_iter().map(|s| (s, run.to_string())));
+            }
+        }
+        self
+    }
+
+    /// The earlier undo of this run that removed or restored `id` already, if one did.
+    pub fn undone_by(&self, id: &str) -> Option<&str> {
+        self.undone.iter().find(|(s, _)| s == id).map(|(_, run)| run.as_str())
+    }
+
+    /// Why a resource the run created must not be removed now: later runs' writes name it (by its
+    /// id, or by the name its ARN ends with), so they use it. `None` when forced or unused.
+    pub fn used(&self, kind: &str, id: &str) -> Option<String> {
+        if self.force {
+            return None;
+        }
+        let mut runs: Vec<&str> = Vec::new();
+        for (s, run) in &self.named {
+            let names = !s.is_empty() && (s == id || id.ends_with(&format!("/{s}")));
+            if names && !runs.contains(&run.as_str()) {
+                runs.push(run);
+            }
+        }
+        if runs.is_empty() {
+            return None;
+        }
+        let (word, them) = if runs.len() == 1 { ("run", "it") } else { ("runs", "them") };
+        Some(format!(
+            "{word} {} used {kind} {id} since; undo {them} first (newest first), or pass --force to remove it anyway",
+            runs.join(", ")
+        ))
+    }
+
+    /// The later runs that changed `id`, each once, oldest first.
+    fn writers(&self, id: &str) -> Vec<&str> {
+        let mut runs: Vec<&str> = Vec::new();
+        for (i, run) in &self.later {
+            if i == id && !runs.contains(&run.as_str()) {
+                runs.push(run);
+            }
+        }
+        runs
+    }
+}
+
+/// Why a restoring undo step must not run now (`kind` and `id` name what it restores, `steps` are
+/// its calls' inputs, `intent` the run's write); `None` when it may.
+pub fn blocked(
+    ctx: &Context,
+    (kind, id): (&str, &str),
+    steps: &[Value],
+    intent: &Value,
+    since: &Since,
+) -> Result<Option<String>, CallError> {
+    // Never, forced or not: a value that points at something gone.
+    for step in steps {
+        if let Some(gone) = dangling(ctx, step)? {
+            return Ok(Some(format!("putting it back would point {kind} {id} at {gone}, which no longer exists")));
+        }
+    }
+    if since.force {
+        return Ok(None);
+    }
+    let writers = since.writers(id);
+    if !writers.is_empty() {
+        let (runs, them) = if writers.len() == 1 { ("run", "it") } else { ("runs", "them") };
+        return Ok(Some(format!(
+            "{runs} {} changed {kind} {id} since; undo {them} first (newest first), or pass --force to put back \
+             this run's value over {them}",
+            writers.join(", ")
+        )));
+    }
+    Ok(changed(ctx, intent)?.map(|what| {
+        format!("{kind} {id} was changed outside runbook since this run ({what}); --force puts this run's value back over it")
+    }))
+}
+
+/// Whether everything `written` sets holds in `present` (AWS adds defaults beside it, and answers
+/// some numbers as text).
+pub fn holds(written: &Value, present: &Value) -> bool {
+    match (written, present) {
+        (Value::Object(w), Value::Object(p)) => {
+            w.iter().all(|(k, v)| v.is_null() || p.get(k).is_some_and(|pv| holds(v, pv)))
+        }
+        (Value::Array(w), Value::Array(p)) => w.len() == p.len() && w.iter().zip(p).all(|(a, b)| holds(a, b)),
+        (Value::Number(n), Value::String(s)) | (Value::String(s), Value::Number(n)) => n.to_string() == *s,
+        (a, b) => a == b,
+    }
+}
+
+fn read(ctx: &Context, svc: Svc, op: &str, input: Value) -> Result<Option<Value>, CallError> {
+    let map = json::from_value(&input).try_cast::<Map>().unwrap_or_default();
+    match invoke(ctx, svc, op, &map, false) {
+        Ok(v) => Ok(Some(json::to_value(&v))),
+        Err(e) if super::reconcile::gone(&e) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// What the run's write set that is not so any more, for the kinds of write whose undo puts a value
+/// back; `None` when all of it still holds.
+fn changed(ctx: &Context, intent: &Value) -> Result<Option<String>, CallError> {
+    let (Some(svc), Some(op)) = (intent["service"].as_str().and_then(Svc::by_module), intent["operation"].as_str())
+    else {
+        return Ok(None);
+    };
+    let input = &intent["input"];
+    match (svc, op) {
+        (Svc::Elbv2, "ModifyListener") => {
+            let arn = input["ListenerArn"].clone();
+            let Some(now) = read(ctx, svc, "DescribeListeners", json!({ "ListenerArns": [arn] }))? else {
+                return Ok(Some("the listener is gone".into()));
+            };
+            let now = &now["Listeners"][0];
+            let mut written = input.clone();
+            if let Some(m) = written.as_object_mut() {
+                m.remove("ListenerArn");
+            }
+            Ok(differs(&written, now))
+        }
+        (Svc::Route53, "ChangeResourceRecordSets") => records_changed(ctx, input),
+        _ => tags_changed(ctx, svc, op, input),
+    }
+}
+
+/// The first member the run wrote whose value is now another, as `Member is now X, the run set Y`.
+fn differs(written: &Value, now: &Value) -> Option<String> {
+    let w = written.as_object()?;
+    w.iter().filter(|(_, v)| !v.is_null()).find(|(k, v)| !now.get(*k).is_some_and(|n| holds(v, n))).map(|(k, v)| {
+        let short = |x: &Value| {
+            let t = x.to_string();
+            if t.len() > 160 {
+                format!("{}…", &t[..t.char_indices().nth(160).map(|(i, _)| i).unwrap_or(t.len())])
+            } else {
+                t
+            }
+        };
+        format!("{k} is now {}, the run set {}", short(now.get(k).unwrap_or(&Value::Null)), short(v))
+    })
+}
+
+/// A Route 53 change batch: each record it created or upserted must still be as it set it, and each
+/// it deleted must still be absent.
+fn records_changed(ctx: &Context, input: &Value) -> Result<Option<String>, CallError> {
+    let zone = input["HostedZoneId"].clone();
+    for change in input["ChangeBatch"]["Changes"].as_array().into_iter().flatten() {
+        let record = &change["ResourceRecordSet"];
+        let key = super::records::key(record);
+        let request = json!({ "HostedZoneId": zone, "StartRecordName": key.0, "StartRecordType": key.1 });
+        let Some(page) = read(ctx, Svc::Route53, "ListResourceRecordSets", request)? else {
+            return Ok(Some("the hosted zone is gone".into()));
+        };
+        let now = page["ResourceRecordSets"].as_array().into_iter().flatten().find(|r| super::records::key(r) == key);
+        let name = format!("{} {}", key.0, key.1);
+        match (change["Action"].as_str().unwrap_or_default(), now) {
+            ("DELETE", Some(_)) => return Ok(Some(format!("{name} exists again"))),
+            ("DELETE", None) => {}
+            (_, None) => return Ok(Some(format!("{name} is gone"))),
+            (_, Some(now)) => {
+                if let Some(what) = differs(record, now) {
+                    return Ok(Some(format!("{name}: {what}")));
+                }
+            }
+        }
+    }
+    Ok(None)
+}
+
+/// A tagging write: each tag it set must still have its value.
+fn tags_changed(ctx: &Context, svc: Svc, op: &str, input: &Value) -> Result<Option<String>, CallError> {
+    let (resources, tags, key, value) = match (svc, op) {
+        (Svc::Elbv2, "AddTags") => ("ResourceArns", "Tags", "Key", "Value"),
+        (Svc::Ec2, "CreateTags") => ("Resources", "Tags", "Key", "Value"),
+        (Svc::Ecs, "TagResource") => ("resourceArn", "tags", "key", "value"),
+        (Svc::Acm, "AddTagsToCertificate") => ("CertificateArn", "Tags", "Key", "Value"),
+        _ => return Ok(None),
+    };
+    let names: Vec<String> = match &input[resources] {
+        Value::String(r) => vec![r.clone()],
+        v => v.as_array().into_iter().flatten().filter_map(|r| r.as_str().map(str::to_string)).collect(),
+    };
+    for r in names {
+        let (op, request, list) = match svc {
+            Svc::Elbv2 => ("DescribeTags", json!({ "ResourceArns": [r] }), "/TagDescriptions/0/Tags"),
+            Svc::Ec2 => ("DescribeTags", json!({ "Filters": [{ "Name": "resource-id", "Values": [r] }] }), "/Tags"),
+            Svc::Ecs => ("ListTagsForResource", json!({ "resourceArn": r }), "/tags"),
+            _ => ("ListTagsForCertificate", json!({ "CertificateArn": r }), "/Tags"),
+        };
+        let Some(now) = read(ctx, svc, op, request)? else {
+            return Ok(Some(format!("{r} is gone")));
+        };
+        let now = now.pointer(list).and_then(Value::as_array).cloned().unwrap_or_default();
+        for t in input[tags].as_array().into_iter().flatten() {
+            let present = now.iter().find(|n| n[key] == t[key]).map(|n| n[value].clone());
+            if present.as_ref() != Some(&t[value]) {
+                let shown = present.map(|p| p.to_string()).unwrap_or_else(|| "gone".into());
+                return Ok(Some(format!("tag {} on {r} is now {shown}, the run set {}", t[key], t[value])));
+            }
+        }
+    }
+    Ok(None)
+}
+
+/// A target group or certificate that a value to restore names and that no longer exists.
+fn dangling(ctx: &Context, input: &Value) -> Result<Option<String>, CallError> {
+    let mut strings = Vec::new();
+    collect(input, &mut strings);
+    for s in strings {
+        let looked = if s.contains(":elasticloadbalancing:") && s.contains(":targetgroup/") {
+            read(ctx, Svc::Elbv2, "DescribeTargetGroups", json!({ "TargetGroupArns": [s] }))?
+        } else if s.starts_with("arn:") && s.contains(":acm:") && s.contains(":certificate/") {
+            read(ctx, Svc::Acm, "DescribeCertificate", json!({ "CertificateArn": s }))?
+        } else {
+            continue;
+        };
+        if looked.is_none() {
+            return Ok(Some(s));
+        }
+    }
+    Ok(None)
+}
+
+fn collect(v: &Value, out: &mut Vec<String>) {
+    match v {
+        Value::String(s) if !out.contains(s) => out.push(s.clone()),
+        Value::Array(a) => a.iter().for_each(|x| collect(x, out)),
+        Value::Object(m) => m.values().for_each(|x| collect(x, out)),
+        _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn what_a_run_wrote_holds_beside_what_aws_adds() {
+        let written = json!({ "DefaultActions": [{ "Type": "forward", "TargetGroupArn": "tg-a" }], "Port": 80 });
+        let now = json!({
+            "DefaultActions": [{ "Type": "forward", "TargetGroupArn": "tg-a", "ForwardConfig": { "TargetGroups": [] } }],
+            "Port": 80, "Protocol": "HTTP"
+        });
+        assert!(holds(&written, &now));
+        assert_eq!(differs(&written, &now), None);
+        let moved = json!({ "DefaultActions": [{ "Type": "forward", "TargetGroupArn": "tg-b" }], "Port": 80 });
+        let what = differs(&written, &moved).unwrap();
+        assert!(what.starts_with("DefaultActions is now [{\"TargetGroupArn\":\"tg-b\""), "{what}");
+        assert!(holds(&json!({ "TTL": 300 }), &json!({ "TTL": "300" })));
+        assert!(!holds(&json!([1, 2]), &json!([1])));
+    }
+
+    #[test]
+    fn later_runs_are_named_by_what_they_changed() {
+        let b = vec![json!({ "type": "outcome", "ok": true, "replaced": "listener-1", "created": [
+            { "kind": "settings of listener", "id": "listener-1", "restores": true, "undo": [] }
+        ] })];
+        let c = vec![json!({ "type": "outcome", "ok": false, "replaced": "listener-2" })];
+        let since = Since::from_journals([("run-b", b.as_slice()), ("run-c", c.as_slice())], false);
+        assert_eq!(since.writers("listener-1"), ["run-b"]);
+        // A failed write changed nothing.
+        assert!(since.writers("listener-2").is_empty());
+        // What later writes name, by ARN or by the name an ARN ends with, they use.
+        let d = vec![json!({ "type": "intent", "input": { "cluster": "web", "service": "api" } })];
+        let since = Since::from_journals([("run-d", d.as_slice())], false);
+        let used = since.used("cluster", "arn:aws:ecs:us-east-1:1:cluster/web").unwrap();
+        assert!(used.starts_with("run run-d used cluster arn:aws:ecs:us-east-1:1:cluster/web since"), "{used}");
+        assert!(since.used("cluster", "arn:aws:ecs:us-east-1:1:cluster/webs").is_none());
+        assert!(Since { force: true, ..since }.used("cluster", "arn:aws:ecs:us-east-1:1:cluster/web").is_none());
+    }
+}
