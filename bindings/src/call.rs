@@ -248,10 +248,14 @@ fn from_where(ctx: &Context, e: CallError) -> CallError {
         Some(url) => format!("{url} (--endpoint-url or AWS_ENDPOINT_URL) answered"),
         None => format!("the AWS endpoint of {} answered", place.region().unwrap_or("the region")),
     };
-    let check = if place.endpoint().is_some() {
-        "is the endpoint URL right, and is an AWS API (or an emulator of one) listening there?"
+    let check = if place.unknown_region() {
+        let region = place.region().unwrap_or_default();
+        let said = crate::regions::check(region).err().unwrap_or_default();
+        format!("the region may be what it does not know: {said}; it was sent once, not retried")
+    } else if place.endpoint().is_some() {
+        "is the endpoint URL right, and is an AWS API (or an emulator of one) listening there?".to_string()
     } else {
-        "is a proxy between here and AWS answering instead?"
+        "is a proxy between here and AWS answering instead?".to_string()
     };
     e.with_message(|message| format!("{from} {message}; {check}"))
 }

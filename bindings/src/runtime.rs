@@ -139,12 +139,42 @@ macro_rules! clients {
         $(
             pub fn $name(&self) -> &$sdk::Client {
                 self.$name.get_or_init(|| {
-                    let conf = $sdk::config::Builder::from(&self.config).interceptor(self.watch.clone()).build();
-                    $sdk::Client::from_conf(conf)
+                    let mut conf = $sdk::config::Builder::from(&self.config).interceptor(self.watch.clone());
+                    if self.unknown_region() {
+                        conf = conf.retry_classifier(UnknownRegion);
+                    }
+                    $sdk::Client::from_conf(conf.build())
                 })
             }
         )+
     };
+}
+
+/// With a region the SDK does not know, sent to an endpoint of one's own, a server error is most
+/// likely that endpoint not knowing the region: sent again it fails again, so it is not retried.
+#[derive(Debug)]
+struct UnknownRegion;
+
+impl aws_smithy_runtime_api::client::retries::classifiers::ClassifyRetry for UnknownRegion {
+    fn classify_retry(
+        &self,
+        ctx: &aws_smithy_runtime_api::client::interceptors::context::InterceptorContext,
+    ) -> aws_smithy_runtime_api::client::retries::classifiers::RetryAction {
+        use aws_smithy_runtime_api::client::retries::classifiers::RetryAction;
+        match ctx.response().map(|r| r.status().as_u16()) {
+            Some(status) if status >= 500 => RetryAction::RetryForbidden,
+            _ => RetryAction::NoActionIndicated,
+        }
+    }
+
+    fn name(&self) -> &'static str {
+        "runbook: a region the endpoint may not know"
+    }
+
+    fn priority(&self) -> aws_smithy_runtime_api::client::retries::classifiers::RetryClassifierPriority {
+        use aws_smithy_runtime_api::client::retries::classifiers::RetryClassifierPriority;
+        RetryClassifierPriority::run_before(RetryClassifierPriority::http_status_code_classifier())
+    }
 }
 
 /// Where calls go: a configuration (region, credentials, endpoint) and the clients made from it,
@@ -190,6 +220,11 @@ impl Place {
 
     pub fn region(&self) -> Option<&str> {
         self.config.region().map(Region::as_ref)
+    }
+
+    /// Whether calls go to an endpoint of one's own in a region the SDK does not know.
+    pub fn unknown_region(&self) -> bool {
+        self.endpoint().is_some() && self.region().is_some_and(|r| !crate::regions::known(r))
     }
 
     /// The SDK configuration of this place (credentials, region, endpoint).
@@ -429,6 +464,7 @@ impl Context {
             let session = format!("runbook-{}", std::process::id());
             let config = current.config.clone();
             let arn_owned = arn.to_string();
+            self.stats.calls.set(self.stats.calls.get() + 1);
             let creds =
                 self.block_on("sts", "AssumeRole", async move { assume_role(&config, &arn_owned, &session).await })?;
             builder =
@@ -456,6 +492,8 @@ impl Context {
             return Ok(a.clone());
         }
         let config = place.config.clone();
+        // STS calls count among the run's calls, as every other call does.
+        self.stats.calls.set(self.stats.calls.get() + 1);
         let account = self.block_on("sts", "GetCallerIdentity", async move { caller_account(&config).await })?;
         let _ = place.account.set(account.clone());
         Ok(account)
@@ -537,6 +575,7 @@ pub async fn assume_role_with(
 /// the principal's policies say).
 pub fn caller_arn(ctx: &Context) -> Result<String, CallError> {
     let config = ctx.place().config.clone();
+    ctx.stats.calls.set(ctx.stats.calls.get() + 1);
     ctx.block_on("sts", "GetCallerIdentity", async move { Ok(caller_identity(&config).await?.1) })
 }
 

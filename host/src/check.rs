@@ -242,6 +242,21 @@ impl Checker {
                 return true;
             }
             let name = c.name.as_str();
+            // A test's runbook, named by a literal path: relative to the test file's folder.
+            if c.namespace.is_empty() && (name == "run_runbook" || name == "plan_of") {
+                let path = c.args.first().and_then(|a| a.get_literal_value(None)).and_then(|v| v.into_string().ok());
+                let folder = crate::run::runbook_root(file);
+                if let Some(path) = path.filter(|p| !folder.join(p).is_file()) {
+                    out.push(at(
+                        pos,
+                        format!("{name}: there is no {path} in {}", folder.display()),
+                        vec![format!(
+                            "{name} paths are relative to the test file's folder: {}",
+                            folder.join(&path).display()
+                        )],
+                    ));
+                }
+            }
             if c.namespace.is_empty() {
                 let known = self.global.contains(name)
                     || script_fns.contains_key(name)

@@ -83,6 +83,10 @@ enum Command {
     Test {
         /// Test files, or folders holding *_test.rhai files (default: the current folder)
         paths: Vec<PathBuf>,
+        /// Send calls no mock stands in for to the configured endpoint (else they fail as
+        /// NotMocked); their writes are journaled, and `runbook undo` removes them
+        #[arg(long)]
+        live: bool,
         #[command(flatten)]
         common: Common,
     },
@@ -321,7 +325,10 @@ fn apply_project(command: &mut Command) -> Result<(), String> {
 fn open_store(command: &mut Command) -> Result<(), String> {
     // Only the commands that read recorded runs bring the store's records into the cache; a run
     // only adds its own.
-    let reads = matches!(command, Command::Runs { .. } | Command::Show { .. } | Command::Undo { .. });
+    // A run that joins a fleet by its id reads the store too: a fleet undone already is not joined.
+    let joins = |f: &crate::fleet::FleetArgs| f.fleet_id.is_some() || f.shard.is_some() || f.shards.is_some();
+    let reads = matches!(command, Command::Runs { .. } | Command::Show { .. } | Command::Undo { .. })
+        || matches!(command, Command::Run { fleet, .. } if joins(fleet));
     let (aws, journal) = match command {
         Command::Run { common: Common { aws, journal, .. }, .. }
         | Command::Plan { common: Common { aws, journal, .. }, .. }
@@ -418,11 +425,17 @@ pub fn main() -> ExitCode {
             crate::run::on_script_thread(move || crate::run::run_file_for(&file, &common, Mode::Plan, Some(&args)))
         }
         Command::Params { file } => crate::params::show(&file),
-        Command::Test { paths, common } => crate::run::on_script_thread(move || crate::testing::run(&paths, &common)),
+        Command::Test { paths, live, common } => {
+            crate::run::on_script_thread(move || crate::testing::run(&paths, &common, live))
+        }
         Command::Check { paths, format } => crate::run::on_script_thread(move || crate::check::run(&paths, format)),
         Command::Unlock { lock, yes, journal } => crate::unlock::unlock(&journal.dir(), &lock, yes),
         Command::Runs { writes, journal } => crate::runs::list(&journal.dir(), writes),
-        Command::Show { run, journal } => crate::runs::show(&journal.dir(), &run),
+        Command::Show { run, journal } => {
+            let dir = journal.dir();
+            let flags = crate::run::journal_flags(&dir, journal.journal_profile.as_deref());
+            crate::runs::show(&dir, &run, &flags)
+        }
         Command::Undo { run, plan, force, assume_role, concurrency, aws, journal, lock } => {
             let aws = aws.options();
             crate::run::on_script_thread(move || {

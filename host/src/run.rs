@@ -69,27 +69,40 @@ pub fn connect(
     }
     let safety = Rc::new(safety);
     if mode != Mode::Plan {
-        let params: serde_json::Map<String, serde_json::Value> =
-            ctx.params.iter().map(|(k, v)| (k.clone(), journal::param_value(k, v))).collect();
-        let start = serde_json::json!({
-            "file": file,
-            "mode": if mode == Mode::Step { "step" } else { "run" },
-            "params": params,
-            "profile": ctx.profile.clone(),
-            "region": ctx.region(),
-            "endpoint": ctx.endpoint(),
-            "tagged": !common.no_tag,
-            "version": env!("CARGO_PKG_VERSION"),
-            "parent": fleet_env("RUNBOOK_PARENT_RUN"),
-            "target": fleet_env("RUNBOOK_TARGET"),
-            "account": fleet_env("RUNBOOK_TARGET_ACCOUNT"),
-            "credentials": credentials_record(&ctx.credentials),
-            "lock": lock_name,
-        });
+        let start = start_record(&ctx, common, file, mode, lock_name);
         safety.open_journal(&common.journal.dir(), start)?;
     }
     ctx.hooks = safety.clone();
     Ok((Rc::new(ctx), safety))
+}
+
+/// A journal's start record: what was run, with which parameters, where, and with which
+/// credentials.
+pub fn start_record(
+    ctx: &Context,
+    common: &Common,
+    file: &str,
+    mode: Mode,
+    lock: serde_json::Value,
+) -> serde_json::Value {
+    let fleet_env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+    let params: serde_json::Map<String, serde_json::Value> =
+        ctx.params.iter().map(|(k, v)| (k.clone(), journal::param_value(k, v))).collect();
+    serde_json::json!({
+        "file": file,
+        "mode": if mode == Mode::Step { "step" } else { "run" },
+        "params": params,
+        "profile": ctx.profile.clone(),
+        "region": ctx.region(),
+        "endpoint": ctx.endpoint(),
+        "tagged": !common.no_tag,
+        "version": env!("CARGO_PKG_VERSION"),
+        "parent": fleet_env("RUNBOOK_PARENT_RUN"),
+        "target": fleet_env("RUNBOOK_TARGET"),
+        "account": fleet_env("RUNBOOK_TARGET_ACCOUNT"),
+        "credentials": credentials_record(&ctx.credentials),
+        "lock": lock,
+    })
 }
 
 /// How the run's credentials were obtained, for undo and reconcile to obtain them again: their
@@ -142,6 +155,7 @@ pub fn undo_lock_settings(
         lease: std::time::Duration::from_secs(u64::from(lock.lock_lease.unwrap_or(60))),
         wait: lock.lock_timeout.map(|s| std::time::Duration::from_secs(u64::from(s))),
         group: lock_group(),
+        flags: journal_flags(dir, std::env::var("RUNBOOK_JOURNAL_PROFILE").ok().as_deref().filter(|p| !p.is_empty())),
     })
 }
 
@@ -155,6 +169,7 @@ fn lock_settings(file: &Path, common: &Common, lock: &crate::cli::LockArgs) -> l
         lease: std::time::Duration::from_secs(u64::from(lock.lock_lease.unwrap_or(60))),
         wait: lock.lock_timeout.map(|s| std::time::Duration::from_secs(u64::from(s))),
         group: lock_group(),
+        flags: journal_flags(&common.journal.dir(), common.journal.journal_profile.as_deref()),
     }
 }
 

@@ -83,7 +83,9 @@ pub fn resolve(dir: &Path, run: &str) -> Result<Vec<Value>, String> {
     Ok(records)
 }
 
-pub fn show(dir: &Path, run: &str) -> ExitCode {
+/// `runbook show RUN`; `flags` are the journal options its printed `undo` needs (`--journal-dir
+/// s3://…`).
+pub fn show(dir: &Path, run: &str, flags: &str) -> ExitCode {
     let records = match resolve(dir, run) {
         Ok(r) => r,
         Err(e) => return fail(&e),
@@ -92,7 +94,7 @@ pub fn show(dir: &Path, run: &str) -> ExitCode {
         out!("{}", crate::fleet::render(&records));
         return ExitCode::SUCCESS;
     }
-    out!("{}", render(&records));
+    out!("{}", render(&records, flags));
     ExitCode::SUCCESS
 }
 
@@ -105,7 +107,7 @@ fn text(v: &Value) -> String {
 }
 
 /// A run, as `runbook show` prints it.
-pub fn render(records: &[Value]) -> String {
+pub fn render(records: &[Value], flags: &str) -> String {
     use std::fmt::Write;
     let mut o = String::new();
     let Some(start) = records.iter().find(|r| r["type"] == "start") else {
@@ -209,7 +211,7 @@ pub fn render(records: &[Value]) -> String {
         }
     }
     if created > 0 {
-        let _ = writeln!(o, "  undo: runbook undo {id}");
+        let _ = writeln!(o, "  undo: runbook undo {id}{flags}");
     }
     o
 }

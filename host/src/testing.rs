@@ -1,8 +1,9 @@
 //! `runbook test [PATH...]`: runs every `fn test_*()` of the `*_test.rhai` files under the paths,
 //! each in a fresh engine and context, with helpers to assert, to stand in for AWS operations
 //! (`mock`), to see the calls made (`calls`), and to run or plan a runbook inside the test
-//! (`run_runbook`, `plan_of`). Calls no mock stands in for go to the configured endpoint, so the
-//! same tests run against the emulator.
+//! (`run_runbook`, `plan_of`). A call no mock stands in for fails the test as `NotMocked`; with
+//! `--live` it goes to the configured endpoint (so the same tests run against the emulator), and
+//! its writes are journaled as a run's are, for `runbook undo`.
 
 use crate::cli::Common;
 use crate::engine;
@@ -24,6 +25,10 @@ pub const HELPERS: &[&str] =
 struct Bench {
     /// No region is configured: a call no mock stands in for has nowhere to go.
     offline: std::cell::Cell<bool>,
+    /// `--live`: calls no mock stands in for are sent, and their writes journaled.
+    live: bool,
+    /// The journals of this test's live contexts, closed when it ends.
+    journals: RefCell<Vec<Rc<Safety>>>,
     mocks: RefCell<Vec<Mock>>,
     calls: RefCell<Vec<(String, Map)>>,
     engine: RefCell<Option<Rc<Engine>>>,
@@ -56,6 +61,18 @@ impl Bench {
             mocks.iter().rev().find(|m| m.function == function).map(|m| (m.answer.clone(), m.at.clone()))
         };
         let Some((answer, at)) = found else {
+            if !self.live {
+                return Some(Err(CallError::Transport {
+                    service: svc.module().into(),
+                    operation: op.into(),
+                    code: "NotMocked".into(),
+                    message: format!(
+                        "no mock stands in for {function}: mock(\"{function}\", |input| ...) answers it, or \
+                         `runbook test --live` sends what no mock answers to the configured endpoint"
+                    ),
+                    retryable: false,
+                }));
+            }
             if self.offline.get() {
                 return Some(Err(CallError::Transport {
                     service: svc.module().into(),
@@ -112,6 +129,52 @@ impl Bench {
         }
         Some(Ok(Dynamic::from_map(map)))
     }
+
+    fn mocked(&self, svc: Svc, op: &str) -> bool {
+        let function = svc.function(op);
+        self.mocks.borrow().iter().any(|m| m.function == function)
+    }
+}
+
+/// A live test's hooks: the run layer's (journal, tags, look-ups before writes) for what goes to
+/// AWS; a write a mock answers is the test's own business and is not journaled.
+struct Live {
+    bench: Rc<Bench>,
+    safety: Rc<Safety>,
+}
+
+impl runbook_bindings::hooks::Hooks for Live {
+    fn write(
+        &self,
+        ctx: &Context,
+        svc: Svc,
+        op: &str,
+        input: &Map,
+        send: runbook_bindings::hooks::SendWrite,
+    ) -> Result<Dynamic, CallError> {
+        if self.bench.mocked(svc, op) {
+            return send(input);
+        }
+        runbook_bindings::hooks::Hooks::write(&*self.safety, ctx, svc, op, input, send)
+    }
+    fn answer_read(&self, ctx: &Context, svc: Svc, op: &str, input: &Map) -> Option<Dynamic> {
+        self.safety.answer_read(ctx, svc, op, input)
+    }
+    fn after_read(&self, ctx: &Context, svc: Svc, op: &str, input: &Map, answer: &Result<Dynamic, CallError>) {
+        self.safety.after_read(ctx, svc, op, input, answer);
+    }
+    fn set_site(&self, source: &str, line: Option<usize>) {
+        runbook_bindings::hooks::Hooks::set_site(&*self.safety, source, line);
+    }
+    fn propagating(&self, ctx: &Context, svc: Svc, op: &str, input: &Map, error: &CallError) -> Option<String> {
+        self.safety.propagating(ctx, svc, op, input, error)
+    }
+    fn log_mark(&self) -> &'static str {
+        self.safety.log_mark()
+    }
+    fn placeholder_in(&self, input: &Map) -> Option<String> {
+        self.safety.placeholder_in(input)
+    }
 }
 
 /// One test's outcome.
@@ -121,7 +184,7 @@ enum Outcome {
 }
 
 /// `runbook test [PATH...]`.
-pub fn run(paths: &[PathBuf], common: &Common) -> ExitCode {
+pub fn run(paths: &[PathBuf], common: &Common, live: bool) -> ExitCode {
     let paths = if paths.is_empty() { vec![PathBuf::from(".")] } else { paths.to_vec() };
     let mut files: Vec<PathBuf> = match crate::params::rhai_files(&paths) {
         // In folders, the test files; a file named is taken as it is.
@@ -158,7 +221,7 @@ pub fn run(paths: &[PathBuf], common: &Common) -> ExitCode {
         ast.set_source(file.to_string_lossy().as_ref());
         let ast = Rc::new(ast);
         for name in test_names(&ast, &text) {
-            match one(file, &root, &ast, &name, common, &limits) {
+            match one(file, &root, &ast, &name, (common, live), &limits) {
                 Outcome::Ok => {
                     outln!("ok     {} {name}", file.display());
                     passed += 1;
@@ -200,11 +263,13 @@ fn test_names(ast: &AST, text: &str) -> Vec<String> {
     names.into_iter().map(|(_, n)| n).collect()
 }
 
-/// A fresh context where calls go as the command line says, with the test's stand-in.
+/// A fresh context where calls go as the command line says, with the test's stand-in; live, with
+/// a journal of its own named after the test (`label`).
 fn context(
     common: &Common,
     params: std::collections::BTreeMap<String, String>,
     bench: &Rc<Bench>,
+    label: &str,
 ) -> Result<Context, String> {
     let mut ctx = match Context::new(&common.aws(), params.clone()) {
         Ok(c) => c,
@@ -216,13 +281,29 @@ fn context(
         Err(e) => return Err(e),
     };
     ctx.stand_in = Some(bench.stand_in());
+    if bench.live && !bench.offline.get() {
+        let safety = Rc::new(Safety::new(Mode::Run, runbook_bindings::run::journal::new_run_id(), !common.no_tag));
+        let start = crate::run::start_record(&ctx, common, label, Mode::Run, serde_json::json!(false));
+        safety.open_journal(&common.journal.dir(), start)?;
+        bench.journals.borrow_mut().push(safety.clone());
+        ctx.hooks = Rc::new(Live { bench: bench.clone(), safety });
+    }
     Ok(ctx)
 }
 
 /// Runs one test in a fresh engine and context.
-fn one(file: &Path, root: &Path, ast: &Rc<AST>, name: &str, common: &Common, limits: &engine::Limits) -> Outcome {
-    let bench = Rc::new(Bench::default());
-    let mut ctx = match context(common, Default::default(), &bench) {
+fn one(
+    file: &Path,
+    root: &Path,
+    ast: &Rc<AST>,
+    name: &str,
+    (common, live): (&Common, bool),
+    limits: &engine::Limits,
+) -> Outcome {
+    let bench = Rc::new(Bench { live, ..Bench::default() });
+    let label = format!("test {}::{name}", file.display());
+    let started = std::time::Instant::now();
+    let mut ctx = match context(common, Default::default(), &bench, &label) {
         Ok(c) => c,
         Err(e) => return Outcome::Failed(e),
     };
@@ -239,6 +320,10 @@ fn one(file: &Path, root: &Path, ast: &Rc<AST>, name: &str, common: &Common, lim
     runbook_bindings::output::out_to_err(false);
     // The engine and the stand-in hold each other: let go of the engine.
     bench.engine.borrow_mut().take();
+    let outcome = if result.is_ok() { "succeeded" } else { "failed" };
+    for safety in bench.journals.borrow().iter() {
+        safety.close_journal(outcome, None, ctx.stats.calls.get(), started.elapsed().as_secs_f64());
+    }
     match result {
         Ok(_) => Outcome::Ok,
         Err(e) => {
@@ -361,7 +446,8 @@ fn register(engine: &mut Engine, bench: &Rc<Bench>, root: &Path, common: &Common
             let text = std::fs::read_to_string(&file)
                 .map_err(|e| fail_at(format!("{name}: cannot read {}: {e}", file.display()), &nc))?;
             let sets = params.iter().map(|(k, v)| (k.to_string(), set_text(v))).collect();
-            let mut ctx = context(&common, sets, &b).map_err(|e| fail_at(e, &nc))?;
+            let label = format!("test {} (run_runbook {path})", here(&nc));
+            let mut ctx = context(&common, sets, &b, &label).map_err(|e| fail_at(e, &nc))?;
             let runbook_root = crate::run::runbook_root(&file);
             ctx.runbook_dir = Some(runbook_root.clone());
             // A run without journal, tags or look-ups before writes: the test sees the runbook's

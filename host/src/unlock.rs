@@ -20,6 +20,7 @@ fn ask(question: &str) -> bool {
 }
 
 pub fn unlock(dir: &Path, name: &str, yes: bool) -> ExitCode {
+    let started = std::time::Instant::now();
     let folder = Folder::of_journal(dir);
     let all = match folder.list() {
         Ok(l) => l,
@@ -31,7 +32,8 @@ pub fn unlock(dir: &Path, name: &str, yes: bool) -> ExitCode {
         let mut names: Vec<&str> = all.iter().map(|(_, h)| h.lock.as_str()).collect();
         names.dedup();
         let held = if names.is_empty() { "none is held".to_string() } else { format!("held: {}", names.join(", ")) };
-        return fail(&format!("no lock named {name:?} in {} ({held})", dir.join("locks").display()));
+        let place = runbook_bindings::run::store::place(dir);
+        return fail(&format!("no lock named {name:?} in {place}/locks ({held})"));
     }
     let id = journal::new_run_id();
     let mut broken = Vec::new();
@@ -57,9 +59,15 @@ pub fn unlock(dir: &Path, name: &str, yes: bool) -> ExitCode {
     // The breaking is journaled as a run of its own, so `runbook runs` shows who broke what.
     let record = |j: &mut Journal| -> Result<(), String> {
         let (user, host) = runbook_bindings::run::locks::user_and_host();
+        // Where the broken locks were: one region, or `many`; no AWS endpoint was called.
+        let mut regions: Vec<&str> = broken.iter().map(|h| h.region.as_str()).collect();
+        regions.sort_unstable();
+        regions.dedup();
+        let region = if regions.len() == 1 { regions[0] } else { "many" };
         j.append(
             &json!({ "type": "start", "run": id, "time": journal::now(), "started_ms": journal::now_ms(),
                      "kind": "unlock", "mode": "unlock", "file": format!("(unlock {name})"), "lock": name,
+                     "region": region, "endpoint": "-",
                      "user": user, "host": host, "version": env!("CARGO_PKG_VERSION") }),
             true,
         )?;
@@ -68,13 +76,14 @@ pub fn unlock(dir: &Path, name: &str, yes: bool) -> ExitCode {
         }
         j.append(
             &json!({ "type": "end", "time": journal::now(), "outcome": "succeeded", "calls": 0, "writes": 0,
-                     "created": 0, "unlocked": broken.len() }),
+                     "created": 0, "seconds": started.elapsed().as_secs_f64(), "unlocked": broken.len() }),
             true,
         )
     };
     match Journal::create(dir, &id).and_then(|mut j| record(&mut j).map(|()| j.path().to_path_buf())) {
         Ok(path) => {
-            eoutln!("journal: {}", path.display());
+            let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+            eoutln!("journal: {}/{name}", runbook_bindings::run::store::place(dir));
             ExitCode::SUCCESS
         }
         Err(e) => fail(&format!("the locks were broken, but {e}")),

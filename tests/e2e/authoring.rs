@@ -144,7 +144,7 @@ fn runbook_tests_run_with_mocks_or_against_the_emulator_and_failures_name_their_
     // The shipped tests stand in for every call: no endpoint is reached.
     let shipped = Run::new().env("AWS_ENDPOINT_URL", "http://127.0.0.1:9").args(["test", "runbooks"]).output();
     assert_eq!(shipped.code, 0, "{}\n{}", shipped.stdout, shipped.stderr);
-    assert!(shipped.stdout.ends_with("4 passed, 0 failed\n"), "{}", shipped.stdout);
+    assert!(shipped.stdout.ends_with("5 passed, 0 failed\n"), "{}", shipped.stdout);
     assert!(shipped
         .stdout
         .contains("ok     runbooks/create_tg_test.rhai test_refuses_a_target_group_of_another_shape"));
@@ -177,7 +177,19 @@ fn test_an_aws_error_from_a_mock_is_expected_by_its_code() {
     for lib in ["settings", "aws"] {
         std::fs::copy(root().join(format!("runbooks/lib/{lib}.rhai")), dir.join(format!("lib/{lib}.rhai"))).unwrap();
     }
+    // Without --live, a call no mock answers fails the test, and nothing reaches the emulator.
     let out = emu.runbook().args(["test", dir.to_str().unwrap()]).output();
+    assert_eq!(out.code, 1, "{}\n{}", out.stdout, out.stderr);
+    let unmocked = out.stdout.lines().find(|l| l.contains("test_unmocked_calls_reach_the_endpoint")).unwrap();
+    assert!(
+        unmocked.starts_with("FAILED ") && unmocked.contains("NotMocked: no mock stands in for ec2::describe_vpcs"),
+        "{unmocked}"
+    );
+    assert!(unmocked.contains("`runbook test --live`"), "{unmocked}");
+    let groups = emu.clients().block_on(emu.clients().elbv2.describe_target_groups().send()).unwrap();
+    assert!(groups.target_groups().is_empty(), "nothing was sent");
+    // With --live it is sent, and its writes are journaled: undo removes them.
+    let out = emu.runbook().args(["test", "--live", dir.to_str().unwrap()]).output();
     assert_eq!(out.code, 1, "{}\n{}", out.stdout, out.stderr);
     let file = test.display().to_string();
     let line = |name: &str| out.stdout.lines().find(|l| l.contains(name)).unwrap_or_default().to_string();
@@ -196,6 +208,10 @@ fn test_an_aws_error_from_a_mock_is_expected_by_its_code() {
     assert!(mismatch.contains("unknown key VpcID in Vpcs[0] (did you mean VpcId?)"), "{mismatch}");
     assert!(out.stdout.ends_with("2 passed, 2 failed\n"), "{}", out.stdout);
     assert_eq!(emu.clients().target_group("rent-a-room-tg").port(), Some(8080), "made in the emulator");
+    let undo = emu.runbook().args(["undo", "last"]).output().success();
+    assert!(undo.stdout.contains("removed target group"), "{}", undo.stdout);
+    let groups = emu.clients().block_on(emu.clients().elbv2.describe_target_groups().send()).unwrap();
+    assert!(groups.target_groups().is_empty(), "undone");
 }
 
 /// The names a runbook file reads as `p.NAME` (from its step's settings) and as `param("NAME"`.

@@ -30,11 +30,28 @@ fn a_misspelt_region_is_refused_before_anything_is_sent_with_the_name_meant() {
     assert!(out.stderr.contains("nothing was run anywhere"), "{}", out.stderr);
     let out = Run::new().args(["help", "regions"]).output().success();
     assert!(out.stdout.contains("eu-south-2") && out.stdout.contains("(opt-in)"), "{}", out.stdout);
-    // With an endpoint of its own, any name is taken.
+    // With an endpoint of its own, an unknown name is sent all the same, after a warning at once.
     let emu = Emulator::start();
     let quiet = script("quiet.rhai", "print(\"started\");\n");
     let out = emu.runbook().args(["run", quiet.to_str().unwrap(), "--region", "eu-wst-1"]).output().success();
     assert!(out.stdout.contains("started"), "{}", out.stdout);
+    assert!(out.stderr.contains("warning: unknown region \"eu-wst-1\"; did you mean eu-west-1?"), "{}", out.stderr);
+    // The endpoint does not know it: one request, not retried, and the error names the region.
+    let proxy = runbook_tests::proxy::Proxy::start(&emu.url, |_| runbook_tests::proxy::Action::Forward);
+    let vpcs = script("vpcs.rhai", "ec2::describe_vpcs();\n");
+    let out = emu
+        .runbook()
+        .env("AWS_ENDPOINT_URL", &proxy.url)
+        .args(["run", vpcs.to_str().unwrap(), "--region", "us-est-1"])
+        .output();
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    assert_eq!(proxy.seen(), ["DescribeVpcs"], "{}", out.stderr);
+    assert!(
+        out.stderr.contains("the region may be what it does not know: unknown region \"us-est-1\""),
+        "{}",
+        out.stderr
+    );
+    assert!(out.stderr.contains("it was sent once, not retried"), "{}", out.stderr);
 }
 
 #[test]

@@ -334,3 +334,17 @@ fn an_endpoint_that_does_not_answer_never_holds_the_prompt() {
     p.send_control('d').unwrap();
     p.exp_eof().unwrap();
 }
+
+#[test]
+fn lines_typed_ahead_all_run() {
+    let emu = Emulator::start();
+    let mut p = emu.repl(&history());
+    // Three lines in one write, as a fast typist, `tmux send-keys` or `expect` send them: the
+    // reader keeps what it read past the first line for the next.
+    p.send("\"ahead-\" + 1\r\"ahead-\" + 2\r\"ahead-\" + 3\r").unwrap();
+    p.flush().unwrap();
+    for n in 1..=3 {
+        p.exp_string(&format!("ahead-{n}")).unwrap();
+    }
+    p.exp_string("runbook> ").unwrap();
+}

@@ -113,6 +113,14 @@ fn four_shards_started_at_once_make_one_fleet_that_one_undo_empties() {
         again.stderr
     );
 
+    // A shard that reuses the id of a fleet undone already joins nothing, from any machine.
+    let reused = Machine::new("shard-late").runbook(&emu);
+    let reused = reused.args(["run", file, "--targets", targets, "--shard", "1/4", "--fleet-id", "deploy-7"]).output();
+    assert_eq!(reused.code, 2, "{}", reused.stderr);
+    assert!(reused.stderr.contains("fleet deploy-7 (from "), "{}", reused.stderr);
+    assert!(reused.stderr.contains("was undone by run "), "{}", reused.stderr);
+    assert!(reused.stderr.contains("a finished undo is final"), "{}", reused.stderr);
+
     // A shard that cannot say which fleet it is part of stops before anything runs.
     let lone = laptop.runbook(&emu).args(["run", file, "--targets", targets, "--shard", "1/2"]).unset("GITHUB_RUN_ID");
     let lone = lone.unset("AWS_BATCH_JOB_ID").unset("CI_PIPELINE_ID").unset("RUNBOOK_FLEET_ID").output();

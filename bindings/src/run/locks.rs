@@ -388,6 +388,9 @@ pub struct Settings {
     /// The fleet this run is a target of (its id, or its parent run's): a lock a sibling holds is
     /// shared, not waited for.
     pub group: Option<String>,
+    /// The journal options a printed `runbook unlock` needs to find the lock (` --journal-dir
+    /// s3://…`), empty for the default folder.
+    pub flags: String,
 }
 
 /// A lock this run holds, and the thread renewing it.
@@ -511,8 +514,9 @@ impl Locks {
                 None => {
                     return Err(refused(format!(
                         "the lock {name:?} in {account}/{region} is held by {}; `--lock-timeout SECONDS` waits \
-                         for it, `runbook unlock {name}` breaks it",
-                        other.describe()
+                         for it, `runbook unlock {name}{}` breaks it",
+                        other.describe(),
+                        self.settings.flags
                     )))
                 }
             }
@@ -650,6 +654,7 @@ mod tests {
             lease: Duration::from_millis(300),
             wait: None,
             group: None,
+            flags: String::new(),
         };
         let locks = Locks::new(settings.clone(), "run-1");
         let no_pause = |_: f64| Ok(());

@@ -13,10 +13,12 @@ use serde_json::{json, Value};
 /// What undo knows beyond its run's own journal.
 #[derive(Debug, Default, Clone)]
 pub struct Since {
-    /// What later runs (not undone) changed in place or will restore, by resource id: (id, run).
-    pub later: Vec<(String, String)>,
-    /// Every value later runs' writes named (ids, ARNs, names), with the run: what they use.
-    pub named: Vec<(String, String)>,
+    /// What later runs (not undone) changed in place or will restore, by resource id: (id, run,
+    /// place). A place is `account/region` ([`place_of`]).
+    pub later: Vec<(String, String, String)>,
+    /// Every value later runs' writes named (ids, ARNs, names), with the run and the place: what
+    /// they use. A name in another account or region is another thing.
+    pub named: Vec<(String, String, String)>,
     /// What earlier undos of this same run did (each call that succeeded, by the values its input
     /// named): an undo run again after one that stopped part-way does not do it twice.
     pub undone: Vec<(String, String)>,
@@ -31,18 +33,22 @@ impl Since {
         let mut later = Vec::new();
         let mut named = Vec::new();
         for (run, records) in runs {
+            let start = records.iter().find(|r| r["type"] == "start").cloned().unwrap_or_default();
             for intent in records.iter().filter(|r| r["type"] == "intent") {
                 let mut strings = Vec::new();
                 collect(&intent["input"], &mut strings);
-                named.extend(strings.into_iter().map(|s| (s, run.to_string())));
+                let place = place_of(&start, intent);
+                named.extend(strings.into_iter().map(|s| (s, run.to_string(), place.clone())));
             }
             for outcome in records.iter().filter(|r| r["type"] == "outcome" && r["ok"] == true) {
+                let intent = records.iter().find(|r| r["type"] == "intent" && r["seq"] == outcome["seq"]);
+                let place = place_of(&start, intent.unwrap_or(&Value::Null));
                 if let Some(id) = outcome["replaced"].as_str() {
-                    later.push((id.to_string(), run.to_string()));
+                    later.push((id.to_string(), run.to_string(), place.clone()));
                 }
                 for c in outcome["created"].as_array().into_iter().flatten() {
                     if let (true, Some(id)) = (c["restores"] == true, c["id"].as_str()) {
-                        later.push((id.to_string(), run.to_string()));
+                        later.push((id.to_string(), run.to_string(), place.clone()));
                     }
                 }
             }
@@ -74,13 +80,13 @@ impl Since {
 
     /// Why a resource the run created must not be removed now: later runs' writes name it (by its
     /// id, or by the name its ARN ends with), so they use it. `None` when forced or unused.
-    pub fn used(&self, kind: &str, id: &str) -> Option<String> {
+    pub fn used(&self, kind: &str, id: &str, place: &str) -> Option<String> {
         if self.force {
             return None;
         }
         let mut runs: Vec<&str> = Vec::new();
-        for (s, run) in &self.named {
-            let names = !s.is_empty() && (s == id || id.ends_with(&format!("/{s}")));
+        for (s, run, there) in &self.named {
+            let names = there == place && !s.is_empty() && (s == id || id.ends_with(&format!("/{s}")));
             if names && !runs.contains(&run.as_str()) {
                 runs.push(run);
             }
@@ -95,11 +101,11 @@ impl Since {
         ))
     }
 
-    /// The later runs that changed `id`, each once, oldest first.
-    fn writers(&self, id: &str) -> Vec<&str> {
+    /// The later runs that changed `id` in `place`, each once, oldest first.
+    fn writers(&self, id: &str, place: &str) -> Vec<&str> {
         let mut runs: Vec<&str> = Vec::new();
-        for (i, run) in &self.later {
-            if i == id && !runs.contains(&run.as_str()) {
+        for (i, run, there) in &self.later {
+            if i == id && there == place && !runs.contains(&run.as_str()) {
                 runs.push(run);
             }
         }
@@ -107,11 +113,18 @@ impl Since {
     }
 }
 
+/// Where a journaled write went: `account/region`, its own region when made inside
+/// `with_region`/`with_target`, else its run's.
+pub fn place_of(start: &Value, intent: &Value) -> String {
+    let region = intent["place"]["region"].as_str().or(start["region"].as_str()).unwrap_or_default();
+    format!("{}/{region}", intent["account"].as_str().unwrap_or_default())
+}
+
 /// Why a restoring undo step must not run now (`kind` and `id` name what it restores, `steps` are
-/// its calls' inputs, `intent` the run's write); `None` when it may.
+/// its calls' inputs, `intent` the run's write, made in `place`); `None` when it may.
 pub fn blocked(
     ctx: &Context,
-    (kind, id): (&str, &str),
+    (kind, id, place): (&str, &str, &str),
     steps: &[Value],
     intent: &Value,
     since: &Since,
@@ -125,7 +138,7 @@ pub fn blocked(
     if since.force {
         return Ok(None);
     }
-    let writers = since.writers(id);
+    let writers = since.writers(id, place);
     if !writers.is_empty() {
         let (runs, them) = if writers.len() == 1 { ("run", "it") } else { ("runs", "them") };
         return Ok(Some(format!(
@@ -308,7 +321,7 @@ mod tests {
         assert_eq!(differs(&written, &now), None);
         let moved = json!({ "DefaultActions": [{ "Type": "forward", "TargetGroupArn": "tg-b" }], "Port": 80 });
         let what = differs(&written, &moved).unwrap();
-        assert!(what.starts_with("DefaultActions is now [{\"TargetGroupArn\":\"tg-b\""), "{what}");
+        assert!(what.starts_with("DefaultActions is now [{\"Type\":\"forward\",\"TargetGroupArn\":\"tg-b\""), "{what}");
         assert!(holds(&json!({ "TTL": 300 }), &json!({ "TTL": "300" })));
         assert!(!holds(&json!([1, 2]), &json!([1])));
     }
@@ -320,15 +333,21 @@ mod tests {
         ] })];
         let c = vec![json!({ "type": "outcome", "ok": false, "replaced": "listener-2" })];
         let since = Since::from_journals([("run-b", b.as_slice()), ("run-c", c.as_slice())], false);
-        assert_eq!(since.writers("listener-1"), ["run-b"]);
+        assert_eq!(since.writers("listener-1", "/"), ["run-b"]);
         // A failed write changed nothing.
-        assert!(since.writers("listener-2").is_empty());
-        // What later writes name, by ARN or by the name an ARN ends with, they use.
-        let d = vec![json!({ "type": "intent", "input": { "cluster": "web", "service": "api" } })];
+        assert!(since.writers("listener-2", "/").is_empty());
+        // What later writes name, by ARN or by the name an ARN ends with, they use, in their place.
+        let d = vec![
+            json!({ "type": "start", "region": "us-east-1" }),
+            json!({ "type": "intent", "account": "1", "input": { "cluster": "web", "service": "api" } }),
+        ];
         let since = Since::from_journals([("run-d", d.as_slice())], false);
-        let used = since.used("cluster", "arn:aws:ecs:us-east-1:1:cluster/web").unwrap();
+        let cluster = "arn:aws:ecs:us-east-1:1:cluster/web";
+        let used = since.used("cluster", cluster, "1/us-east-1").unwrap();
         assert!(used.starts_with("run run-d used cluster arn:aws:ecs:us-east-1:1:cluster/web since"), "{used}");
-        assert!(since.used("cluster", "arn:aws:ecs:us-east-1:1:cluster/webs").is_none());
-        assert!(Since { force: true, ..since }.used("cluster", "arn:aws:ecs:us-east-1:1:cluster/web").is_none());
+        assert!(since.used("cluster", "arn:aws:ecs:us-east-1:1:cluster/webs", "1/us-east-1").is_none());
+        assert!(since.used("cluster", cluster, "2/us-east-1").is_none(), "another account's web is another");
+        assert!(since.used("cluster", cluster, "1/eu-west-1").is_none(), "and another region's");
+        assert!(Since { force: true, ..since }.used("cluster", cluster, "1/us-east-1").is_none());
     }
 }

@@ -393,6 +393,15 @@ pub fn of(dir: &Path) -> Option<Arc<S3Store>> {
     registry().lock().ok()?.iter().find(|(d, _)| d == dir).map(|(_, s)| s.clone())
 }
 
+/// Where a journal folder's records are, for people: the store (`s3://BUCKET/PREFIX`) when the
+/// folder is a store's local cache, else the folder.
+pub fn place(dir: &Path) -> String {
+    match of(dir) {
+        Some(store) => store.spec.text(),
+        None => dir.display().to_string(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

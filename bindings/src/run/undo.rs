@@ -676,7 +676,8 @@ pub fn undo(
                 continue;
             }
             // What later runs use is not removed from under them.
-            if let Some(why) = since.used(&c.kind, &c.id).filter(|_| !c.restores) {
+            let place = records.first().map(|start| super::since::place_of(start, intent)).unwrap_or_default();
+            if let Some(why) = since.used(&c.kind, &c.id, &place).filter(|_| !c.restores) {
                 let would = if dry { "would not remove" } else { "not removed" };
                 outln!("{head}: {would} {} {}: {why}", c.kind, c.id);
                 report.conflicts += 1;
@@ -685,7 +686,7 @@ pub fn undo(
             // A value is put back only over what this run wrote, and never pointing at something gone.
             if c.restores {
                 let steps: Vec<Value> = c.undo.iter().map(|s| s.input.clone()).collect();
-                match super::since::blocked(ctx, (&c.kind, &c.id), &steps, intent, since) {
+                match super::since::blocked(ctx, (&c.kind, &c.id, &place), &steps, intent, since) {
                     Ok(None) => {}
                     Ok(Some(why)) => {
                         let would = if dry { "would not restore" } else { "not restored" };

@@ -313,6 +313,15 @@ pub fn run(file: &Path, common: &Common, fleet: &FleetArgs, plan: bool, lock: &L
         Ok(f) => f,
         Err(e) => return fail(&e),
     };
+    // A fleet whose undo finished is over: a run under its id would join what was undone.
+    if let Some((id, from)) = fleet_id.as_ref().filter(|_| !plan) {
+        if let Some(by) = journal::undone_by(&common.journal.dir(), id) {
+            return fail(&format!(
+                "fleet {id} (from {from}) was undone by run {by}, and a finished undo is final: give this run \
+                 a fleet id of its own"
+            ));
+        }
+    }
     let positions = shards::select(targets.len(), shard.as_ref());
     let targets: Vec<Target> = positions.iter().map(|&i| all_targets[i].clone()).collect();
     let labels: Vec<String> = positions.iter().map(|&i| all_labels[i].clone()).collect();
@@ -602,6 +611,8 @@ pub fn run(file: &Path, common: &Common, fleet: &FleetArgs, plan: bool, lock: &L
             for a in shared_args(common) {
                 cmd.push_str(&format!(" {a}"));
             }
+            // Where its journals go: the store (or folder) this fleet used.
+            cmd.push_str(&crate::run::journal_flags(&dir, common.journal.journal_profile.as_deref()));
             // The re-run joins the same fleet, so one undo still covers all of it.
             if let Some((id, _)) = &fleet_id {
                 cmd.push_str(&format!(" --fleet-id {id}"));

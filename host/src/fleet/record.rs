@@ -248,9 +248,13 @@ pub fn undo(dir: &Path, records: &[Value], endpoint: Option<&str>, options: &Und
     if signal != 0 {
         return ExitCode::from(128 + signal as u8);
     }
-    if ok == jobs.len() {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(1)
+    // A target whose undo was refused (another run's lock, a value changed since), with none
+    // failing otherwise, is refused as a single undo is: exit 2.
+    let refused = statuses.contains(&Status::Failed(2));
+    let failed = statuses.iter().any(|s| !matches!(s, Status::Succeeded | Status::Failed(2)));
+    match (ok == jobs.len(), refused && !failed) {
+        (true, _) => ExitCode::SUCCESS,
+        (false, true) => ExitCode::from(2),
+        (false, false) => ExitCode::from(1),
     }
 }
