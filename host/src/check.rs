@@ -62,19 +62,23 @@ pub fn before_run(file: &Path) -> Option<String> {
     let mut out = String::new();
     for m in &found {
         let pos = Position::new(m.line as u16, m.column as u16);
-        let d = crate::diagnostics::Diagnostic {
-            title: m.message.clone(),
-            file: m.file.clone(),
-            pos,
-            notes: m.notes.clone(),
-        };
+        let mut notes = m.notes.clone();
+        // In a module: the import that brings it, as a run names it.
+        if m.file != file {
+            let module = m.file.strip_prefix(&root).unwrap_or(&m.file).with_extension("");
+            notes.push(format!("while importing {:?} from {}", module.to_string_lossy(), file.display()));
+        }
+        let d = crate::diagnostics::Diagnostic { title: m.message.clone(), file: m.file.clone(), pos, notes };
         out.push_str(&d.render());
     }
-    let word = if found.len() == 1 { "mistake" } else { "mistakes" };
-    out.push_str(&format!(
-        "runbook: {} {word} found before the run (as `runbook check` finds them); nothing was sent\n",
-        found.len()
-    ));
+    // A syntax error alone says all there is, as a run's would.
+    if found.iter().any(|m| !m.message.starts_with("syntax: ")) {
+        let word = if found.len() == 1 { "mistake" } else { "mistakes" };
+        out.push_str(&format!(
+            "runbook: {} {word} found before the run (as `runbook check` finds them); nothing was sent\n",
+            found.len()
+        ));
+    }
     Some(out)
 }
 
@@ -208,22 +212,25 @@ impl Checker {
             if let Some(ASTNode::Stmt(Stmt::Import(x, pos))) = path.last() {
                 let (expr, alias) = x.as_ref();
                 let module = expr.get_literal_value(None).and_then(|v| v.into_string().ok());
-                let functions = match &module {
-                    Some(m) => match resolve(root, file, m) {
+                let outside = module.as_deref().and_then(|m| {
+                    let name = if m.ends_with(".rhai") { m.to_string() } else { format!("{m}.rhai") };
+                    crate::engine::outside_root(root, &root.join(name), m)
+                });
+                let functions = match (&module, outside) {
+                    (Some(_), Some(outside)) => {
+                        out.push(at(*pos, outside, vec![]));
+                        None
+                    }
+                    (Some(m), None) => match resolve(root, file, m) {
                         Some(p) => Some(module_functions(&self.engine, &p)),
                         None => {
-                            out.push(at(
-                                *pos,
-                                format!("import {m:?}: there is no {m}.rhai in {}", root.display()),
-                                vec![format!(
-                                    "imports resolve inside the runbook's folder: {}/{m}.rhai",
-                                    root.display()
-                                )],
-                            ));
+                            let (title, mut notes) = crate::diagnostics::module_not_found(m);
+                            notes.insert(0, format!("there is no {}/{m}.rhai", root.display()));
+                            out.push(at(*pos, title, notes));
                             None
                         }
                     },
-                    None => None,
+                    (None, _) => None,
                 };
                 if !alias.name.is_empty() {
                     aliases.insert(alias.name.to_string(), functions);
@@ -265,8 +272,9 @@ impl Checker {
                 if !known {
                     let names = self.global.iter().chain(script_fns.keys()).map(String::as_str);
                     let close = validate::closest(name, names);
-                    let notes =
+                    let mut notes =
                         if close.is_empty() { vec![] } else { vec![format!("did you mean {}?", close.join(" or "))] };
+                    notes.push("`runbook help` lists the services and helpers".into());
                     out.push(at(pos, format!("unknown function {name}"), notes));
                 }
                 return true;
@@ -304,11 +312,14 @@ impl Checker {
                     let modules: Vec<&str> =
                         Svc::ALL.iter().map(|s| s.module()).chain(aliases.keys().map(String::as_str)).collect();
                     let close = validate::closest(namespace, modules.iter().copied());
-                    let mut notes = vec![format!("the modules are {}", modules.join(", "))];
+                    let (title, mut notes) = crate::diagnostics::module_not_found(namespace);
+                    if !aliases.is_empty() {
+                        notes.insert(0, format!("the modules are {}", modules.join(", ")));
+                    }
                     if !close.is_empty() {
                         notes.insert(0, format!("did you mean {}::{name}?", close.join(" or ")));
                     }
-                    out.push(at(pos, format!("unknown module {namespace}"), notes));
+                    out.push(at(pos, title, notes));
                 }
             }
             true
@@ -453,17 +464,7 @@ fn service_call(svc: Svc, name: &str, args: &[Expr]) -> Vec<(String, Vec<String>
     let waiter = svc.waiters().iter().any(|(f, _)| *f == name)
         || runbook_bindings::waiter::extra_waiters(module).any(|f| f == name);
     if op.is_none() && !waiter {
-        let names = svc.operations().iter().map(|(f, _)| *f).chain(svc.waiters().iter().map(|(f, _)| *f));
-        let close = validate::closest(name, names);
-        let mut notes = Vec::new();
-        if !close.is_empty() {
-            notes.push(format!(
-                "did you mean {}?",
-                close.iter().map(|c| format!("{module}::{c}")).collect::<Vec<_>>().join(" or ")
-            ));
-        }
-        notes.push(format!("`runbook help {module}` lists its functions"));
-        return vec![(format!("{module} has no function {name}"), notes)];
+        return vec![crate::diagnostics::unknown_function(&format!("{module}::{name}"))];
     }
     let (least, most) = if waiter { (1, 2) } else { (0, 2) };
     if args.len() < least || args.len() > most {
@@ -482,7 +483,9 @@ fn service_call(svc: Svc, name: &str, args: &[Expr]) -> Vec<(String, Vec<String>
             runbook_bindings::call_options(&opts).err()
         };
         if let Some(p) = problem {
-            return vec![(format!("{module}::{name}: invalid options"), vec![p])];
+            // Named as a run names it: the operation, or the waiter, as the API calls it.
+            let api = svc.waiters().iter().find(|(f, _)| *f == name).map(|(_, w)| *w).or(op).unwrap_or(name);
+            return vec![(format!("{module}::{api}: invalid input"), vec![p])];
         }
     }
     let (Some(op), Some(input)) = (op, args.first()) else { return vec![] };
@@ -490,9 +493,12 @@ fn service_call(svc: Svc, name: &str, args: &[Expr]) -> Vec<(String, Vec<String>
     let Some((map, dynamic)) = literal_map(input) else {
         // Not a map at all: a literal of another type is a mistake; a variable is not known here.
         return match input.get_literal_value(None) {
-            Some(v) if !v.is_map() && !v.is_unit() => {
-                vec![(format!("{module}::{name}: the input must be a map (#{{ … }}), not {}", v.type_name()), vec![])]
-            }
+            Some(v) if !v.is_map() && !v.is_unit() => vec![(
+                format!("{module}::{name} takes an object map of parameters, not ({})", v.type_name()),
+                vec![format!(
+                    "call it as {module}::{name}(#{{ ... }}); `runbook help {module}::{name}` lists the parameters"
+                )],
+            )],
             _ => vec![],
         };
     };
@@ -514,7 +520,7 @@ fn service_call(svc: Svc, name: &str, args: &[Expr]) -> Vec<(String, Vec<String>
     }
     let mut notes = problems;
     notes.push(format!("`runbook help {module}::{name}` shows its parameters"));
-    vec![(format!("{module}::{name}: invalid input"), notes)]
+    vec![(format!("{module}::{op}: invalid input"), notes)]
 }
 
 /// Stands for a value the script computes: its checks are left to the run.

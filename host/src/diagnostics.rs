@@ -200,6 +200,18 @@ fn pos_text(p: Position) -> String {
     }
 }
 
+/// A module that is neither a service nor a file beside the runbook; `runbook check` says the same.
+pub fn module_not_found(path: &str) -> (String, Vec<String>) {
+    let services: Vec<&str> = runbook_bindings::Svc::ALL.iter().map(|s| s.module()).collect();
+    (
+        format!("cannot find module {path:?}"),
+        vec![format!(
+            "the services are {}; `import \"lib/x\"` loads lib/x.rhai beside the runbook",
+            services.join(", ")
+        )],
+    )
+}
+
 /// The headline and notes of one error; AWS and validation errors come as maps.
 fn describe(err: &EvalAltResult) -> (String, Vec<String>) {
     match err {
@@ -209,16 +221,7 @@ fn describe(err: &EvalAltResult) -> (String, Vec<String>) {
             None => (format!("{v}"), vec![]),
         },
         EvalAltResult::ErrorFunctionNotFound(sig, _) => function_not_found(sig),
-        EvalAltResult::ErrorModuleNotFound(path, _) => {
-            let services: Vec<&str> = runbook_bindings::Svc::ALL.iter().map(|s| s.module()).collect();
-            (
-                format!("cannot find module {path:?}"),
-                vec![format!(
-                    "the services are {}; `import \"lib/x\"` loads lib/x.rhai beside the runbook",
-                    services.join(", ")
-                )],
-            )
-        }
+        EvalAltResult::ErrorModuleNotFound(path, _) => module_not_found(path),
         EvalAltResult::ErrorDataTooLarge(what, _) => {
             let limit = if what.contains("string") {
                 "string-size"
@@ -276,9 +279,16 @@ fn function_not_found(sig: &str) -> (String, Vec<String>) {
     if !name.is_empty() && name.chars().all(|c| !c.is_alphanumeric() && c != '_') {
         return (format!("the operator {name} does not apply to ({args})"), vec![]);
     }
+    let (title, notes) = unknown_function(name);
+    (format!("{title} ({args})"), notes)
+}
+
+/// An unknown function by name, with the suggestions `runbook help` makes; `runbook check` says the
+/// same, without the argument types a run adds.
+pub fn unknown_function(name: &str) -> (String, Vec<String>) {
     let mut notes = suggestions(name);
     notes.push("`runbook help` lists the services and helpers".into());
-    (format!("unknown function {name} ({args})"), notes)
+    (format!("unknown function {name}"), notes)
 }
 
 /// "Did you mean" for an unknown function: the same suggestions as `runbook help`, and the

@@ -117,19 +117,21 @@ impl ModuleResolver for ConfinedResolver {
         pos: Position,
     ) -> Result<Shared<Module>, Box<EvalAltResult>> {
         let file = self.inner.get_file_path(path, None);
-        let inside = match file.canonicalize() {
-            Ok(real) => real.starts_with(&self.root),
-            // A file that does not exist is reported as not found by the inner resolver, unless
-            // its path already climbs out.
-            Err(_) => !path.split(['/', '\\']).any(|p| p == "..") && !Path::new(path).is_absolute(),
-        };
-        if !inside {
-            return Err(EvalAltResult::ErrorRuntime(
-                format!("import {path:?} is outside the runbooks folder {}", self.root.display()).into(),
-                pos,
-            )
-            .into());
+        if let Some(outside) = outside_root(&self.root, &file, path) {
+            return Err(EvalAltResult::ErrorRuntime(outside.into(), pos).into());
         }
         self.inner.resolve(engine, source, path, pos)
     }
+}
+
+/// Why an import of `path` (the module file `file`) is refused, when it leads out of the runbooks
+/// folder `root`; `runbook check` says the same.
+pub fn outside_root(root: &Path, file: &Path, path: &str) -> Option<String> {
+    let root = root.canonicalize().unwrap_or_else(|_| root.to_path_buf());
+    let inside = match file.canonicalize() {
+        Ok(real) => real.starts_with(&root),
+        // A file that does not exist is reported as not found, unless its path already climbs out.
+        Err(_) => !path.split(['/', '\\']).any(|p| p == "..") && !Path::new(path).is_absolute(),
+    };
+    (!inside).then(|| format!("import {path:?} is outside the runbooks folder {}", root.display()))
 }

@@ -19,15 +19,15 @@ pub fn list(dir: &Path, only_writes: bool) -> ExitCode {
         return ExitCode::SUCCESS;
     }
     // A fleet's children are shown through their fleet (`runbook show FLEET`), and the shards of
-    // one fleet as that fleet, where its first shard is.
-    let undone = journal::undone_ids(dir);
-    let mut fleets = fleets::all(dir);
-    let runs: Vec<journal::RunSummary> = ids
+    // one fleet as that fleet, where its first shard is. Each journal is read once.
+    let all = journal::read_all(dir);
+    let undone = journal::undone_in(&all);
+    let mut fleets = fleets::all_in(&all);
+    let runs: Vec<journal::RunSummary> = all
         .iter()
-        .map(|id| (id, journal::read(dir, id).unwrap_or_default()))
         .filter(|(_, records)| records.first().is_none_or(|r| r["parent"].is_null()))
-        .filter_map(|(id, records)| match fleets::fleet_of(&records).map(str::to_string) {
-            None => Some(journal::summarize_in(dir, id, &records, &undone)),
+        .filter_map(|(id, records)| match fleets::fleet_of(records).map(str::to_string) {
+            None => Some(journal::summarize_in(dir, id, records, &undone)),
             Some(fleet) => {
                 let shards = fleets.remove(&fleet)?;
                 let merged = fleets::merge(&fleet, &shards)?;
@@ -71,13 +71,22 @@ pub fn list(dir: &Path, only_writes: bool) -> ExitCode {
 /// The records `run` names: a fleet id (every shard of the fleet, as one), a run id or a unique
 /// prefix of one, or `last` (a shard's fleet, when the newest run is a shard).
 pub fn resolve(dir: &Path, run: &str) -> Result<Vec<Value>, String> {
-    if let Some(records) = fleets::gather(dir, run) {
+    // Each journal read once: the fleets among them, and the run named.
+    let all = journal::read_all(dir);
+    let mut fleets = fleets::all_in(&all);
+    if let Some(records) = fleets.remove(run).and_then(|shards| fleets::merge(run, &shards)) {
         return Ok(records);
     }
-    let records = journal::read(dir, run)?;
+    let id = journal::resolve_id(dir, run)?;
+    let records = match all.into_iter().find(|(i, _)| *i == id) {
+        Some((_, records)) => records,
+        None => journal::read(dir, &id)?,
+    };
     if run == "last" {
-        if let Some(merged) = fleets::fleet_of(&records).and_then(|f| fleets::gather(dir, f)) {
-            return Ok(merged);
+        if let Some(f) = fleets::fleet_of(&records) {
+            if let Some(merged) = fleets.remove(f).and_then(|shards| fleets::merge(f, &shards)) {
+                return Ok(merged);
+            }
         }
     }
     Ok(records)

@@ -23,7 +23,7 @@ fn invalid_input_is_reported_with_every_problem_and_nothing_is_sent() {
         "// creates a target group\nlet vpc = \"vpc-1\";\nlet tg = elbv2::create_target_group(#{\n    Name: \"t\", Protocol: \"HTTPX\", Port: \"80\", VpcID: vpc,\n    Matcher: #{ HttpCode: 200 }, Tags: [#{ Key: \"k\" }, 5],\n});\n",
     );
     let out = run(&emu, &file, &[]);
-    assert_eq!(out.code, 1);
+    assert_eq!(out.code, 2, "found before the run: {}", out.stderr);
     let path = file.display();
     assert_eq!(
         out.stderr,
@@ -38,7 +38,8 @@ fn invalid_input_is_reported_with_every_problem_and_nothing_is_sent() {
   = Protocol: invalid value \"HTTPX\"; allowed: HTTP, HTTPS, TCP, TLS, UDP, TCP_UDP, GENEVE, QUIC, TCP_QUIC
   = Tags[1]: expected object map, got integer
   = unknown key VpcID (did you mean VpcId?)
-  = nothing was sent
+  = `runbook help elbv2::create_target_group` shows its parameters
+runbook: 1 mistake found before the run (as `runbook check` finds them); nothing was sent
 "
         )
     );
@@ -50,7 +51,7 @@ fn missing_required_members_are_named() {
     let emu = Emulator::start();
     let file = script("missing.rhai", "elbv2::create_listener(#{ Protocol: \"HTTP\", Port: 80 });\n");
     let out = run(&emu, &file, &[]);
-    assert_eq!(out.code, 1);
+    assert_eq!(out.code, 2, "found before the run: {}", out.stderr);
     assert!(out.stderr.contains("  = missing required member LoadBalancerArn\n"), "{}", out.stderr);
     assert!(out.stderr.contains(":1:8\n"), "{}", out.stderr);
 }
@@ -101,14 +102,14 @@ fn unknown_functions_are_named() {
     let emu = Emulator::start();
     let file = script("unknown_fn.rhai", "let x = 1;\nelbv2::create_targetgroup(#{ Name: \"x\" });\n");
     let out = run(&emu, &file, &[]);
-    assert_eq!(out.code, 1);
-    assert!(out.stderr.starts_with("error: unknown function elbv2::create_targetgroup (map)\n"), "{}", out.stderr);
+    assert_eq!(out.code, 2, "found before the run: {}", out.stderr);
+    assert!(out.stderr.starts_with("error: unknown function elbv2::create_targetgroup\n"), "{}", out.stderr);
     assert!(out.stderr.contains(":2:"), "{}", out.stderr);
     assert!(out.stderr.contains("  = did you mean elbv2::create_target_group?\n"), "{}", out.stderr);
 
     let file = script("camel.rhai", "iam::getRole(#{ RoleName: \"x\" });\n");
     let out = run(&emu, &file, &[]);
-    assert_eq!(out.code, 1);
+    assert_eq!(out.code, 2, "found before the run: {}", out.stderr);
     assert!(out.stderr.contains("  = function names are snake_case: did you mean iam::get_role?\n"), "{}", out.stderr);
 }
 
@@ -120,7 +121,7 @@ fn errors_inside_an_imported_runbook_point_into_that_file() {
     std::fs::create_dir_all(lib.parent().unwrap()).unwrap();
     std::fs::write(&lib, "let ok = 1;\nelbv2::describe_target_groups(#{ Names: \"one\" });\n").unwrap();
     let out = run(&emu, &main, &[]);
-    assert_eq!(out.code, 1);
+    assert_eq!(out.code, 2, "found before the run: {}", out.stderr);
     assert!(out.stderr.contains("Names: expected array, got string"), "{}", out.stderr);
     assert!(out.stderr.contains(&format!("--> {}:2:8\n", lib.display())), "{}", out.stderr);
     assert!(out.stderr.contains("2 | elbv2::describe_target_groups(#{ Names: \"one\" });"), "{}", out.stderr);
@@ -177,7 +178,7 @@ fn imports_outside_the_runbooks_folder_are_refused() {
     let emu = Emulator::start();
     let file = script("escape.rhai", "import \"../../etc/passwd\" as x;\n");
     let out = run(&emu, &file, &[]);
-    assert_eq!(out.code, 1);
+    assert_eq!(out.code, 2, "found before the run: {}", out.stderr);
     assert!(out.stderr.contains("is outside the runbooks folder"), "{}", out.stderr);
 }
 
@@ -321,7 +322,7 @@ fn wrong_types_deep_inside_the_input_name_their_path() {
         "elbv2::create_listener(#{ LoadBalancerArn: \"arn\", DefaultActions: [#{ Type: \"forward\", TargetGroupArn: 5 }] });\n",
     );
     let out = run(&emu, &file, &[]);
-    assert_eq!(out.code, 1);
+    assert_eq!(out.code, 2, "found before the run: {}", out.stderr);
     assert!(
         out.stderr.contains("  = DefaultActions[0].TargetGroupArn: expected string, got integer\n"),
         "{}",
@@ -346,7 +347,7 @@ fn an_invalid_value_of_a_long_enum_shows_the_closest_values_on_one_screen() {
         "ec2::run_instances(#{ InstanceType: \"t3.mikro\", ImageId: \"ami-1\", MinCount: 1, MaxCount: 1 });\n",
     );
     let out = Run::new().env("AWS_ENDPOINT_URL", "http://127.0.0.1:9").args(["run", file.to_str().unwrap()]).output();
-    assert_eq!(out.code, 1);
+    assert_eq!(out.code, 2, "found before the run: {}", out.stderr);
     let line = out.stderr.lines().find(|l| l.contains("invalid value")).unwrap_or_default();
     assert!(
         line.starts_with("  = InstanceType: invalid value \"t3.mikro\" (did you mean t3.micro?); 10 of "),

@@ -206,6 +206,12 @@ fn unlock_breaks_a_lock_after_asking_and_journals_it() {
     assert_eq!(records[1]["holder"]["run"], h["run"]);
     let runs = emu.runbook().args(["runs"]).output().success();
     assert!(runs.stdout.contains("(unlock holder.rhai)"), "{}", runs.stdout);
+    // Its row names the region of the lock it broke, and no AWS endpoint (none was called).
+    let row = runs.stdout.lines().find(|l| l.contains("(unlock holder.rhai)")).unwrap();
+    let region = h["region"].as_str().unwrap();
+    assert!(row.contains(&format!("  {region}  ")) && row.contains("  -  "), "{row}");
+    let show = emu.runbook().args(["show", &run_id(&broke.stderr)]).output().success();
+    assert!(!show.stdout.contains("null"), "{}", show.stdout);
 
     // Another run goes at once.
     let next = emu.runbook().args(["run", file, "--set", "name=next"]).output().success();

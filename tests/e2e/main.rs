@@ -7,6 +7,7 @@
 mod api;
 mod authoring;
 mod aws_like;
+mod before;
 mod cli;
 mod compare;
 mod converge;

@@ -74,6 +74,11 @@ const EXPRESSIONS: &[&str] = &[
     "to_string(TargetGroups[0].Port)",
     "`{\"literal\": [1, 2]}`",
     "@.GroupId",
+    "avg(`[]`)",
+    "avg(`[1, 2, 4]`)",
+    "avg(Empty)",
+    "max(`[]`)",
+    "min_by(`[]`, &Port)",
 ];
 
 #[test]

@@ -55,18 +55,12 @@ fn plan_changes_nothing_and_lists_the_writes_that_run_then_makes() {
     assert_eq!(made[0..2], ["ec2::create_security_group", "ec2::authorize_security_group_ingress"]);
     assert_eq!(made[2], "ecs::create_cluster");
 
-    // Planned again on the finished state, only the writes the steps make on every run remain: the
-    // health check settings, the desired count, the scalable target and the policy.
+    // Planned again on the finished state: nothing to write, as the steps compare before they write.
     let again = emu.runbook().args(["plan", "runbooks/tutorial.rhai"]).output().success();
-    assert_eq!(
-        planned_writes(&again.stdout),
-        [
-            "elbv2::modify_target_group",
-            "ecs::update_service",
-            "application_autoscaling::register_scalable_target",
-            "application_autoscaling::put_scaling_policy"
-        ]
-    );
+    assert_eq!(planned_writes(&again.stdout), Vec::<String>::new(), "{}", again.stdout);
+    // With a changed setting, only the write that setting needs.
+    let scaled = emu.runbook().args(["plan", "runbooks/tutorial.rhai", "--set", "desired_count=2"]).output().success();
+    assert_eq!(planned_writes(&scaled.stdout), ["ecs::update_service"], "{}", scaled.stdout);
 }
 
 #[test]
@@ -105,12 +99,13 @@ fn run_then_undo_returns_the_emulator_to_its_state_before_the_run() {
     assert!(dry.stdout.contains("would remove load balancer arn:"), "{}", dry.stdout);
     assert_eq!(c.state(), during, "undo --plan changes nothing");
 
+    // `show` and `undo` say the same of the service's update, naming the service (not its cluster).
+    let show = emu.runbook().args(["show", &id]).output().success();
+    let said = show.stdout.lines().find(|l| l.contains("need not be")).unwrap_or_default().trim().to_string();
+    assert!(said.starts_with("not undone, and need not be: it changed arn:aws:ecs:"), "{}", show.stdout);
+    assert!(said.contains(":service/") && said.ends_with("rent-a-room-service, which this run created"), "{said}");
     let undo = emu.runbook().args(["undo", &id]).output().success();
-    assert!(
-        undo.stdout.contains("ecs::update_service: not undone, and need not be: it changed arn:aws:ecs:"),
-        "{}",
-        undo.stdout
-    );
+    assert!(undo.stdout.contains(&format!("ecs::update_service: {said}")), "{}", undo.stdout);
     assert!(
         undo.stderr.contains("succeeded: 17 removed, 0 already gone, 2 left as they were, 0 failed"),
         "{}",

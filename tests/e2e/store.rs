@@ -79,6 +79,8 @@ fn a_run_journaled_in_s3_is_listed_shown_and_undone_from_another_machine() {
     assert!(offered.lines().any(|l| l == id), "{id} in {offered}");
     let show = laptop.runbook(&emu).args(["show", &id]).output().success();
     assert!(show.stdout.contains("elbv2::create_target_group"), "{}", show.stdout);
+    // Its printed undo names the store it needs.
+    assert!(show.stdout.contains(&format!("  undo: runbook undo {id} --journal-dir {STORE}\n")), "{}", show.stdout);
     laptop.runbook(&emu).args(["undo", &id]).output().success();
     assert_eq!(emu.clients().state(), before, "the undo from the laptop removed what CI made");
     assert!(!laptop.cwd.join(".runbook").exists(), "nothing is kept in the working folder");
@@ -131,6 +133,16 @@ fn locks_in_the_store_keep_two_machines_from_writing_in_one_place_at_once() {
     assert_eq!(refused.code, 2, "{}", refused.stderr);
     let by = format!("is held by run {} (", body["run"].as_str().unwrap());
     assert!(refused.stderr.contains(&by), "{}", refused.stderr);
+    // The way out it prints names the store, and unlock's own errors name it too.
+    let unlock = format!("`runbook unlock runbooks/hold.rhai --journal-dir {STORE}` breaks it");
+    assert!(refused.stderr.contains(&unlock), "{}", refused.stderr);
+    let none = b.runbook(&emu).args(["unlock", "no-such-lock", "--yes"]).output();
+    assert_eq!(none.code, 2, "{}", none.stderr);
+    assert!(
+        none.stderr.contains(&format!("no lock named \"no-such-lock\" in {STORE}/locks (held: ")),
+        "{}",
+        none.stderr
+    );
     let waited = b.runbook(&emu).args(["run", file, "--set", "name=b", "--lock-timeout", "60"]).output().success();
     assert!(waited.stderr.contains("; waiting up to 60 s"), "{}", waited.stderr);
     assert!(holder.wait().unwrap().success());

@@ -7,7 +7,6 @@
 //! id. Each child record carries its target's entry from its own shard's start, so a fleet whose
 //! shards read different targets files still undoes every child where it ran.
 
-use super::journal::{list_ids, read_exact};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -35,11 +34,15 @@ pub fn check_id(text: &str) -> Result<(), String> {
 
 /// The shard journals of each fleet in `dir`, by fleet id, each list oldest first.
 pub fn all(dir: &Path) -> BTreeMap<String, Vec<(String, Vec<Value>)>> {
+    all_in(&super::journal::read_all(dir))
+}
+
+/// [`all`] of journals read already.
+pub fn all_in(journals: &[(String, Vec<Value>)]) -> BTreeMap<String, Vec<(String, Vec<Value>)>> {
     let mut fleets: BTreeMap<String, Vec<(String, Vec<Value>)>> = BTreeMap::new();
-    for id in list_ids(dir).unwrap_or_default() {
-        let Ok(records) = read_exact(dir, &id) else { continue };
-        if let Some(fleet) = fleet_of(&records).map(str::to_string) {
-            fleets.entry(fleet).or_default().push((id, records));
+    for (id, records) in journals {
+        if let Some(fleet) = fleet_of(records).map(str::to_string) {
+            fleets.entry(fleet).or_default().push((id.clone(), records.clone()));
         }
     }
     fleets

@@ -123,18 +123,35 @@ pub fn undone_by(dir: &Path, id: &str) -> Option<String> {
     })
 }
 
-/// The ids of the runs a finished undo undid, read once for a listing.
+/// The ids of the runs a finished undo undid.
 pub fn undone_ids(dir: &Path) -> std::collections::HashSet<String> {
+    undone_in(&read_all(dir))
+}
+
+/// Every journal of a folder, each read once, oldest first: what a listing works from.
+pub fn read_all(dir: &Path) -> Vec<(String, Vec<Value>)> {
     list_ids(dir)
         .unwrap_or_default()
-        .iter()
-        .filter_map(|id| {
-            let records = read_exact(dir, id).ok()?;
+        .into_iter()
+        .filter_map(|id| Some((id.clone(), read_exact(dir, &id).ok()?)))
+        .collect()
+}
+
+/// [`undone_ids`] of journals read already.
+pub fn undone_in(all: &[(String, Vec<Value>)]) -> std::collections::HashSet<String> {
+    all.iter()
+        .filter_map(|(_, records)| {
             let of = records.first()?["undo_of"].as_str()?.to_string();
             let end = records.iter().rev().find(|r| r["type"] == "end")?;
             (end["outcome"] == "succeeded").then_some(of)
         })
         .collect()
+}
+
+/// The id `run_id` names: itself, the one run it is a unique prefix of, or `last`.
+pub fn resolve_id(dir: &Path, run_id: &str) -> Result<String, String> {
+    let path = find(dir, run_id)?;
+    Ok(path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default())
 }
 
 /// The records of the run with exactly this id.

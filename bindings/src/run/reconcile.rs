@@ -113,6 +113,7 @@ pub fn entry_for(svc: Svc, op: &str) -> Option<Entry> {
         (Ec2, "CreateTags") => entry(Converges, &[], ec2_tags),
         (Ecs, "TagResource") => entry(Converges, &[], ecs_tags),
         (Acm, "RequestCertificate") => entry(Adds, &[], certificate),
+        (Acm, "ImportCertificate") => entry(Adds, &[], imported_certificate),
         (Acm, "AddTagsToCertificate") => entry(Converges, &[], acm_tags),
         (Route53, "CreateHostedZone") => entry(Duplicates, &["HostedZoneAlreadyExists"], hosted_zone),
         (Route53, "ChangeResourceRecordSets") => entry(Converges, &[], super::records::before),
@@ -733,6 +734,31 @@ fn certificate(read: Read, i: &Value, look: Look) -> Result<Option<Found>, CallE
         .collect();
     arns.sort_unstable();
     let before = match look {
+        Look::Before => return Ok((!arns.is_empty()).then(|| Found { id: arns.join(" "), output: Value::Null })),
+        Look::After(before) => before,
+    };
+    let seen: Vec<&str> = before.map(|b| b.id.split(' ').collect()).unwrap_or_default();
+    Ok(arns.into_iter().find(|a| !seen.contains(a)).and_then(|a| found(a, json!({ "CertificateArn": a }))))
+}
+
+/// Certificates imported. An import without `CertificateArn` makes a new certificate each time, so
+/// after a lost answer the run's is the imported one that was not there before; a re-import names
+/// the certificate it replaces.
+fn imported_certificate(read: Read, i: &Value, look: Look) -> Result<Option<Found>, CallError> {
+    if let Some(arn) = i["CertificateArn"].as_str().filter(|a| !a.is_empty()) {
+        return Ok(found(arn, json!({ "CertificateArn": arn })));
+    }
+    let out = read(Svc::Acm, "ListCertificates", json!({}))?;
+    let mut arns: Vec<&str> = out["CertificateSummaryList"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|c| c["Type"].as_str().is_none_or(|t| t == "IMPORTED"))
+        .filter_map(|c| c["CertificateArn"].as_str())
+        .collect();
+    arns.sort_unstable();
+    let before = match look {
+        // What was there: the import adds to it, whatever it found.
         Look::Before => return Ok((!arns.is_empty()).then(|| Found { id: arns.join(" "), output: Value::Null })),
         Look::After(before) => before,
     };

@@ -760,11 +760,11 @@ pub fn undo(
 /// What `show` and `undo` both say of a write that cannot be undone: it changed something the run
 /// created (and goes away with it), or why not.
 pub fn not_undone_text(records: &[Value], intent: &Value, reason: &str) -> (bool, String) {
-    let created: Vec<String> = records
+    let created: Vec<(String, String)> = records
         .iter()
         .filter(|r| r["type"] == "outcome")
         .flat_map(|r| r["created"].as_array().cloned().unwrap_or_default())
-        .filter_map(|c| c["id"].as_str().map(str::to_string))
+        .filter_map(|c| Some((c["kind"].as_str()?.to_string(), c["id"].as_str()?.to_string())))
         .collect();
     match changed_created(intent, &created) {
         Some(id) => (true, format!("not undone, and need not be: it changed {id}, which this run created")),
@@ -773,16 +773,19 @@ pub fn not_undone_text(records: &[Value], intent: &Value, reason: &str) -> (bool
 }
 
 /// The resource this run created that a write changed in place, if it names one (by id, or by the
-/// name an ARN ends with): such a change goes away with the resource. Where several match (a
-/// service names its cluster too), the most specific, the longest id, is the one changed.
-fn changed_created(intent: &Value, created: &[String]) -> Option<String> {
+/// name an ARN ends with): such a change goes away with the resource. Where several match (an
+/// `update_service` names its cluster and a target group too), the one of the kind the operation
+/// acts on (`UpdateService`: a service) is the one changed; else the first named.
+fn changed_created(intent: &Value, created: &[(String, String)]) -> Option<String> {
     let mut strings = Vec::new();
     collect_strings(&intent["input"], &mut strings);
-    created
+    let operation = intent["operation"].as_str().unwrap_or_default().to_ascii_lowercase();
+    let named: Vec<&(String, String)> = created
         .iter()
-        .filter(|id| strings.iter().any(|s| !s.is_empty() && (*id == s || id.ends_with(&format!("/{s}")))))
-        .max_by_key(|id| id.len())
-        .cloned()
+        .filter(|(_, id)| strings.iter().any(|s| !s.is_empty() && (id == s || id.ends_with(&format!("/{s}")))))
+        .collect();
+    let acted_on = named.iter().find(|(kind, _)| operation.contains(&kind.replace(' ', "").to_ascii_lowercase()));
+    acted_on.or(named.first()).map(|(_, id)| id.clone())
 }
 
 fn collect_strings(v: &Value, out: &mut Vec<String>) {
@@ -809,6 +812,16 @@ fn remove(ctx: &Context, c: &Created, patient: bool) -> Result<bool, CallError> 
         let started = std::time::Instant::now();
         loop {
             match invoke(ctx, svc, &s.operation, &input, true) {
+                // A change batch is done once Route 53 has it on every name server.
+                Ok(out) if svc == Svc::Route53 && s.operation == "ChangeResourceRecordSets" => {
+                    let id = json::to_value(&out)["ChangeInfo"]["Id"].clone();
+                    if id.is_string() {
+                        let wi = json::from_value(&json!({ "Id": id })).try_cast::<Map>().unwrap_or_default();
+                        let options = WaitOptions { timeout: Some(900.0), delay: None };
+                        let _ = waiter::wait(ctx, svc, "ResourceRecordSetsChanged", &wi, options)?;
+                    }
+                    break;
+                }
                 Ok(_) => break,
                 Err(e) if gone(&e) => {
                     if n == 0 || c.undo.len() == n + 1 {
