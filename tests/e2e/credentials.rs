@@ -81,6 +81,8 @@ fn a_named_profile_signs_every_request_whatever_the_environment_holds() {
     let t: Value = serde_json::from_str(&out.stdout).unwrap();
     assert_eq!((t["profile"].as_str(), t["credentials"].as_str()), (Some("ops"), Some("profile ops")));
     signed_only_by(&proxy, OPS_KEY, "target()");
+    // Its STS call counts among the run's calls.
+    assert!(out.stderr.contains("done, 1 AWS call(s)"), "{}", out.stderr);
 
     // Undo obtains the run's credentials again: the profile, though the environment has keys.
     with_files(emu.runbook(), &files, &proxy).args(["undo", &run_id]).output().success();

@@ -290,3 +290,31 @@ fn cross_region_copies_the_security_group_to_the_standby_region_and_undoes_it_th
     assert!(eu.security_groups("group-name", "rent-a-room-alb-sg").is_empty());
     assert_eq!(emu.clients().security_groups("group-name", "rent-a-room-alb-sg").len(), 1, "home is left alone");
 }
+
+#[test]
+fn an_import_whose_answer_was_lost_is_found_and_not_imported_twice() {
+    use runbook_tests::proxy::{Action, Proxy};
+    let emu = Emulator::start();
+    emu.runbook().runbook("runbooks/tutorial.rhai", FAST).output().success();
+    // The first ImportCertificate reaches ACM, and its answer is lost on the way back.
+    let lost = std::sync::atomic::AtomicBool::new(false);
+    let proxy = Proxy::start(&emu.url, move |r| {
+        let first = r.operation() == "ImportCertificate" && !lost.swap(true, std::sync::atomic::Ordering::SeqCst);
+        if first {
+            Action::DropAnswer
+        } else {
+            Action::Forward
+        }
+    });
+    let (cert, key) = self_signed_pair();
+    let files = [format!("cert_file={}", cert.display()), format!("key_file={}", key.display())];
+    let sets: Vec<&str> = files.iter().map(String::as_str).collect();
+    let out = emu.runbook().env("AWS_ENDPOINT_URL", &proxy.url).runbook("examples/https.rhai", &sets).output();
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let certs = emu.aws(&["acm", "list-certificates"])["CertificateSummaryList"].as_array().cloned().unwrap();
+    assert_eq!(certs.len(), 1, "one certificate, not two: {certs:?}\n{}", out.stderr);
+    let journal = emu.last_journal();
+    let import = journal.iter().find(|r| r["type"] == "outcome" && r["reconciled"].is_object()).cloned();
+    let import = import.unwrap_or_else(|| panic!("a reconciled outcome: {journal:?}"));
+    assert_eq!(import["created"][0]["id"], certs[0]["CertificateArn"], "{import}");
+}

@@ -227,3 +227,32 @@ fn undo_names_the_later_run_and_force_puts_the_value_back() {
         groups["TargetGroups"].as_array().unwrap().iter().filter_map(|t| t["TargetGroupArn"].as_str()).collect();
     assert!(!arns.contains(&red.as_str()), "{arns:?}");
 }
+
+#[test]
+fn a_fleets_undo_refused_in_one_target_exits_2_as_a_single_undo_does() {
+    let emu = Emulator::start();
+    let regions = ["--regions", "us-east-1,eu-west-1"];
+    emu.runbook().runbook("runbooks/tutorial.rhai", FAST).args(regions).output().success();
+    emu.runbook().runbook("examples/blue_green.rhai", &[]).args(regions).output().success();
+    // By hand, in one region: the listener goes back to the tutorial's group.
+    let region = ["--region", "eu-west-1"];
+    let lb = emu.aws(&["elbv2", "describe-load-balancers", "--names", "rent-a-room-alb", region[0], region[1]]);
+    let lb = lb["LoadBalancers"][0]["LoadBalancerArn"].as_str().unwrap().to_string();
+    let l = emu.aws(&["elbv2", "describe-listeners", "--load-balancer-arn", &lb, region[0], region[1]]);
+    let listener = l["Listeners"][0]["ListenerArn"].as_str().unwrap().to_string();
+    let tg = emu.aws(&["elbv2", "describe-target-groups", "--names", "rent-a-room-tg", region[0], region[1]]);
+    let actions = format!("Type=forward,TargetGroupArn={}", tg["TargetGroups"][0]["TargetGroupArn"].as_str().unwrap());
+    emu.aws(&[
+        "elbv2",
+        "modify-listener",
+        "--listener-arn",
+        &listener,
+        "--default-actions",
+        &actions,
+        region[0],
+        region[1],
+    ]);
+    let undo = emu.runbook().args(["undo", "last"]).output();
+    assert_eq!(undo.code, 2, "{}\n{}", undo.stdout, undo.stderr);
+    assert!(undo.stderr.contains("1 of 2 targets undone"), "{}", undo.stderr);
+}

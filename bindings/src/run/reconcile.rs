@@ -723,22 +723,8 @@ fn tags_of_arn(read: Read, i: &Value, svc: Svc, op: &str, names: [&str; 4]) -> R
 /// Certificates requested for the input's domain name. Every request makes a new one, so after a
 /// lost answer the run's is the one that was not there before.
 fn certificate(read: Read, i: &Value, look: Look) -> Result<Option<Found>, CallError> {
-    let out = read(Svc::Acm, "ListCertificates", json!({}))?;
     let domain = i["DomainName"].as_str().unwrap_or_default();
-    let mut arns: Vec<&str> = out["CertificateSummaryList"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter(|c| c["DomainName"].as_str().is_some_and(|d| d.eq_ignore_ascii_case(domain)))
-        .filter_map(|c| c["CertificateArn"].as_str())
-        .collect();
-    arns.sort_unstable();
-    let before = match look {
-        Look::Before => return Ok((!arns.is_empty()).then(|| Found { id: arns.join(" "), output: Value::Null })),
-        Look::After(before) => before,
-    };
-    let seen: Vec<&str> = before.map(|b| b.id.split(' ').collect()).unwrap_or_default();
-    Ok(arns.into_iter().find(|a| !seen.contains(a)).and_then(|a| found(a, json!({ "CertificateArn": a }))))
+    new_certificate(read, look, |c| c["DomainName"].as_str().is_some_and(|d| d.eq_ignore_ascii_case(domain)))
 }
 
 /// Certificates imported. An import without `CertificateArn` makes a new certificate each time, so
@@ -748,17 +734,22 @@ fn imported_certificate(read: Read, i: &Value, look: Look) -> Result<Option<Foun
     if let Some(arn) = i["CertificateArn"].as_str().filter(|a| !a.is_empty()) {
         return Ok(found(arn, json!({ "CertificateArn": arn })));
     }
+    new_certificate(read, look, |c| c["Type"].as_str().is_none_or(|t| t == "IMPORTED"))
+}
+
+/// The ACM certificates `which` keeps: before the write, all of them (what was there, in one id);
+/// after it, the one that was not there before.
+fn new_certificate(read: Read, look: Look, which: impl Fn(&Value) -> bool) -> Result<Option<Found>, CallError> {
     let out = read(Svc::Acm, "ListCertificates", json!({}))?;
     let mut arns: Vec<&str> = out["CertificateSummaryList"]
         .as_array()
         .into_iter()
         .flatten()
-        .filter(|c| c["Type"].as_str().is_none_or(|t| t == "IMPORTED"))
+        .filter(|c| which(c))
         .filter_map(|c| c["CertificateArn"].as_str())
         .collect();
     arns.sort_unstable();
     let before = match look {
-        // What was there: the import adds to it, whatever it found.
         Look::Before => return Ok((!arns.is_empty()).then(|| Found { id: arns.join(" "), output: Value::Null })),
         Look::After(before) => before,
     };
