@@ -10,9 +10,8 @@ use aws_config::{BehaviorVersion, ConfigLoader, SdkConfig};
 /// How a command's credentials are obtained.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Source {
-    /// A profile of the shared files: `given` when the command named it, else AWS_PROFILE's or
-    /// `default`.
-    Profile { name: String, given: bool },
+    /// A profile of the shared files: the one the command named, else AWS_PROFILE's or `default`.
+    Profile(String),
     /// AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY.
     Environment,
     /// AWS_WEB_IDENTITY_TOKEN_FILE with AWS_ROLE_ARN (EKS, GitHub Actions' OIDC).
@@ -36,14 +35,15 @@ impl Source {
     /// The source a command with this profile named (or none) signs with.
     pub fn of(given: Option<&str>) -> Source {
         if let Some(p) = given.filter(|p| !p.is_empty()) {
-            return Source::Profile { name: p.to_string(), given: true };
+            return Source::Profile(p.to_string());
         }
         if environment_keys() {
             return Source::Environment;
         }
-        let profile = var("AWS_PROFILE").unwrap_or_else(|| "default".into());
-        if var("AWS_PROFILE").is_some() || crate::runtime::check_profile_exists(&profile) {
-            return Source::Profile { name: profile, given: false };
+        match var("AWS_PROFILE") {
+            Some(p) => return Source::Profile(p),
+            None if crate::runtime::check_profile_exists("default") => return Source::Profile("default".into()),
+            None => {}
         }
         if var("AWS_WEB_IDENTITY_TOKEN_FILE").is_some() && var("AWS_ROLE_ARN").is_some() {
             return Source::WebIdentity;
@@ -59,7 +59,7 @@ impl Source {
     /// The profile the credentials come from, if they come from one.
     pub fn profile(&self) -> Option<&str> {
         match self {
-            Source::Profile { name, .. } => Some(name),
+            Source::Profile(name) => Some(name),
             _ => None,
         }
     }
@@ -67,7 +67,7 @@ impl Source {
     /// The journal's record: `{ "source": "profile", "profile": "ops" }`, `{ "source": "environment" }`.
     pub fn record(&self) -> serde_json::Value {
         let kind = match self {
-            Source::Profile { .. } => "profile",
+            Source::Profile(_) => "profile",
             Source::Environment => "environment",
             Source::WebIdentity => "web-identity",
             Source::Container => "container",
@@ -152,7 +152,7 @@ mod tests {
 
     #[test]
     fn recorded_sources_read_for_people() {
-        let given = Source::Profile { name: "ops".into(), given: true };
+        let given = Source::Profile("ops".into());
         assert_eq!(given.record(), serde_json::json!({ "source": "profile", "profile": "ops" }));
         assert_eq!(given.text(), "profile ops");
         assert_eq!(Source::Environment.record()["profile"], serde_json::Value::Null);

@@ -242,7 +242,7 @@ pub fn register(engine: &mut Engine, ctx: Rc<Context>, used_params: Rc<RefCell<B
         let mut m = Map::new();
         m.insert("account".into(), account.into());
         m.insert("region".into(), text(c.place().region().map(str::to_string)));
-        m.insert("profile".into(), text(c.profile.clone()));
+        m.insert("profile".into(), text(c.credentials.profile().map(str::to_string)));
         m.insert("credentials".into(), c.credentials.text().into());
         Ok(m)
     });

@@ -248,9 +248,8 @@ pub struct Context {
     /// Where the run started, and the places `with_region`/`with_target` entered, innermost last.
     home: std::rc::Rc<Place>,
     places: std::cell::RefCell<Vec<std::rc::Rc<Place>>>,
-    /// The profile the home credentials come from, if they come from one.
-    pub profile: Option<String>,
-    /// Where the home credentials come from (before a role is assumed with them).
+    /// Where the home credentials come from (before a role is assumed with them); its `profile()`
+    /// is the profile they come from, if they come from one.
     pub credentials: crate::credentials::Source,
     pub interrupt: Arc<Interrupt>,
     /// The SDK's attempts of the call in flight, seen by an interceptor on every client.
@@ -357,12 +356,13 @@ impl Context {
         check_region_for(&region, config.endpoint_url())?;
         if let (Ok(p), crate::credentials::Source::Environment) = (std::env::var("AWS_PROFILE"), &source) {
             static ONCE: std::sync::Once = std::sync::Once::new();
-            if !p.is_empty() && !ONCE.is_completed() {
-                ONCE.call_once(|| {});
-                eoutln!(
-                    "warning: AWS_PROFILE={p} is set, but the keys in AWS_ACCESS_KEY_ID sign the requests (as in the \
-                     aws CLI); pass --profile {p} to use the profile"
-                );
+            if !p.is_empty() {
+                ONCE.call_once(|| {
+                    eoutln!(
+                        "warning: AWS_PROFILE={p} is set, but the keys in AWS_ACCESS_KEY_ID sign the requests (as in \
+                         the aws CLI); pass --profile {p} to use the profile"
+                    )
+                });
             }
         }
         let mut home_account = None;
@@ -389,7 +389,6 @@ impl Context {
             rt,
             home: std::rc::Rc::new(home),
             places: std::cell::RefCell::new(Vec::new()),
-            profile: source.profile().map(str::to_string),
             credentials: source,
             interrupt: Arc::new(Interrupt::default()),
             attempts,
@@ -464,9 +463,7 @@ impl Context {
             let session = format!("runbook-{}", std::process::id());
             let config = current.config.clone();
             let arn_owned = arn.to_string();
-            self.stats.calls.set(self.stats.calls.get() + 1);
-            let creds =
-                self.block_on("sts", "AssumeRole", async move { assume_role(&config, &arn_owned, &session).await })?;
+            let creds = self.sts("AssumeRole", async move { assume_role(&config, &arn_owned, &session).await })?;
             builder =
                 builder.credentials_provider(aws_credential_types::provider::SharedCredentialsProvider::new(creds));
             account = arn_account(arn);
@@ -492,9 +489,7 @@ impl Context {
             return Ok(a.clone());
         }
         let config = place.config.clone();
-        // STS calls count among the run's calls, as every other call does.
-        self.stats.calls.set(self.stats.calls.get() + 1);
-        let account = self.block_on("sts", "GetCallerIdentity", async move { caller_account(&config).await })?;
+        let account = self.sts("GetCallerIdentity", async move { caller_account(&config).await })?;
         let _ = place.account.set(account.clone());
         Ok(account)
     }
@@ -504,6 +499,13 @@ impl Context {
     }
 
     /// Drives `fut` to completion unless an interrupt arrives first.
+    /// One STS call of the run's own (who it is, a role to assume): counted among the run's calls,
+    /// as every service call is.
+    fn sts<T>(&self, operation: &str, fut: impl Future<Output = Result<T, CallError>>) -> Result<T, CallError> {
+        self.stats.calls.set(self.stats.calls.get() + 1);
+        self.block_on("sts", operation, fut)
+    }
+
     pub fn block_on<T>(
         &self,
         service: &str,
@@ -575,8 +577,7 @@ pub async fn assume_role_with(
 /// the principal's policies say).
 pub fn caller_arn(ctx: &Context) -> Result<String, CallError> {
     let config = ctx.place().config.clone();
-    ctx.stats.calls.set(ctx.stats.calls.get() + 1);
-    ctx.block_on("sts", "GetCallerIdentity", async move { Ok(caller_identity(&config).await?.1) })
+    ctx.sts("GetCallerIdentity", async move { Ok(caller_identity(&config).await?.1) })
 }
 
 /// The account `config`'s credentials belong to (STS GetCallerIdentity).
@@ -718,8 +719,9 @@ pub fn check_region_for(region: &str, endpoint: Option<&str>) -> Result<(), Stri
         (Ok(()), _) => Ok(()),
         (Err(e), None) => Err(e),
         (Err(e), Some(url)) => {
-            let first = WARNED.lock().map(|mut w| {
-                !w.contains(&region.to_string()) && {
+            let first = WARNED.lock().map(|mut w| match w.iter().any(|r| r == region) {
+                true => false,
+                false => {
                     w.push(region.into());
                     true
                 }

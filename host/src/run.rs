@@ -92,7 +92,7 @@ pub fn start_record(
         "file": file,
         "mode": if mode == Mode::Step { "step" } else { "run" },
         "params": params,
-        "profile": ctx.profile.clone(),
+        "profile": ctx.credentials.profile(),
         "region": ctx.region(),
         "endpoint": ctx.endpoint(),
         "tagged": !common.no_tag,
@@ -236,8 +236,10 @@ fn run_with(
     if let Err(e) = params::check_for(&root, file, &sets).and_then(|()| params::check_types(&root, file, &sets)) {
         return fail(&e);
     }
-    // What `runbook check` is certain of stops the run before its first request.
-    if let Some(found) = crate::check::before_run(file) {
+    // What `runbook check` is certain of stops the run before its first request. A fleet's target
+    // runs the file its fleet checked already.
+    let checked = std::env::var_os("RUNBOOK_PARENT_RUN").is_some_and(|p| !p.is_empty());
+    if let Some(found) = (!checked).then(|| crate::check::before_run(file)).flatten() {
         eout!("{found}");
         return ExitCode::from(2);
     }

@@ -71,15 +71,18 @@ pub fn list(dir: &Path, only_writes: bool) -> ExitCode {
 /// The records `run` names: a fleet id (every shard of the fleet, as one), a run id or a unique
 /// prefix of one, or `last` (a shard's fleet, when the newest run is a shard).
 pub fn resolve(dir: &Path, run: &str) -> Result<Vec<Value>, String> {
-    // Each journal read once: the fleets among them, and the run named.
-    let all = journal::read_all(dir);
-    let mut fleets = fleets::all_in(&all);
+    resolve_in(dir, &journal::read_all(dir), run)
+}
+
+/// [`resolve`] among the folder's journals read already (`all`).
+fn resolve_in(dir: &Path, all: &[(String, Vec<Value>)], run: &str) -> Result<Vec<Value>, String> {
+    let mut fleets = fleets::all_in(all);
     if let Some(records) = fleets.remove(run).and_then(|shards| fleets::merge(run, &shards)) {
         return Ok(records);
     }
     let id = journal::resolve_id(dir, run)?;
-    let records = match all.into_iter().find(|(i, _)| *i == id) {
-        Some((_, records)) => records,
+    let records = match all.iter().find(|(i, _)| *i == id) {
+        Some((_, records)) => records.clone(),
         None => journal::read(dir, &id)?,
     };
     if run == "last" {
@@ -269,7 +272,9 @@ pub fn undo(
     } else {
         run.to_string()
     };
-    let records = match resolve(dir, &run) {
+    // Each journal is read once: for the run undone, whether it was, and what came after it.
+    let all = journal::read_all(dir);
+    let records = match resolve_in(dir, &all, &run) {
         Ok(r) => r,
         Err(e) => return fail(&e),
     };
@@ -291,7 +296,7 @@ pub fn undo(
         return fail(&format!("the journal of run {run} has no start record"));
     };
     let id = text(&start["run"]);
-    if let Some(by) = journal::undone_by(dir, &id) {
+    if let Some(by) = journal::undone_by_in(&all, &id) {
         outln!("run {id} was undone already by run {by}; nothing to do (see `runbook show {by}`)");
         return ExitCode::SUCCESS;
     }
@@ -370,7 +375,7 @@ pub fn undo(
             "mode": "undo",
             "undo_of": id,
             "params": {},
-            "profile": ctx.profile.clone(),
+            "profile": ctx.credentials.profile(),
             "region": ctx.region(),
             "endpoint": ctx.endpoint(),
             "version": env!("CARGO_PKG_VERSION"),
@@ -388,7 +393,7 @@ pub fn undo(
     crate::run::install_signal_handlers(&ctx);
     outln!("{} run {id} ({}), newest write first:", if dry { "Would undo" } else { "Undoing" }, text(&start["file"]));
     let started = std::time::Instant::now();
-    let since = later_writes(dir, &id, force);
+    let since = later_writes(&all, &id, force);
     let report = runbook_bindings::run::undo::undo(&ctx, &records, dry, safety.made(), &since);
     let secs = started.elapsed().as_secs_f64();
     if dry {
@@ -433,18 +438,11 @@ pub fn undo(
 }
 
 /// What the runs after `id` did, for undo to see before it puts values back or removes: every run
-/// that started later, is not an undo and is not undone; and the earlier undos of `id` itself. Each
-/// journal is read once.
-fn later_writes(dir: &Path, id: &str, force: bool) -> runbook_bindings::run::since::Since {
-    let ids = journal::list_ids(dir).unwrap_or_default();
-    let undone = journal::undone_ids(dir);
-    let after: Vec<(String, Vec<Value>)> = ids
-        .iter()
-        .skip_while(|i| i.as_str() != id)
-        .skip(1)
-        .filter(|i| !undone.contains(*i))
-        .filter_map(|i| Some((i.clone(), journal::read_exact(dir, i).ok()?)))
-        .collect();
+/// that started later, is not an undo and is not undone; and the earlier undos of `id` itself.
+fn later_writes(all: &[(String, Vec<Value>)], id: &str, force: bool) -> runbook_bindings::run::since::Since {
+    let undone = journal::undone_in(all);
+    let after: Vec<&(String, Vec<Value>)> =
+        all.iter().skip_while(|(i, _)| i != id).skip(1).filter(|(i, _)| !undone.contains(i)).collect();
     let is_undo = |records: &[Value]| records.first().is_some_and(|s| s["mode"] == "undo" || !s["undo_of"].is_null());
     let later = after.iter().filter(|(_, r)| !is_undo(r)).map(|(i, r)| (i.as_str(), r.as_slice()));
     let undos = after.iter().filter(|(_, r)| r.first().is_some_and(|s| s["undo_of"] == id));

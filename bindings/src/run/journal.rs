@@ -115,12 +115,19 @@ pub fn read(dir: &Path, run_id: &str) -> Result<Vec<Value>, String> {
 /// The run that undid `id` completely, if one did. Undoing again would remove whatever has since
 /// been made under the same names (a cluster's ARN is its name), so a finished undo is final.
 pub fn undone_by(dir: &Path, id: &str) -> Option<String> {
-    list_ids(dir).ok()?.into_iter().rev().find(|other| {
-        let records = read_exact(dir, other).unwrap_or_default();
-        let start = records.iter().find(|r| r["type"] == "start");
-        let end = records.iter().rev().find(|r| r["type"] == "end");
-        start.is_some_and(|s| s["undo_of"] == id) && end.is_some_and(|e| e["outcome"] == "succeeded")
-    })
+    list_ids(dir).ok()?.into_iter().rev().find(|other| undoes(&read_exact(dir, other).unwrap_or_default(), id))
+}
+
+/// [`undone_by`] of journals read already.
+pub fn undone_by_in(all: &[(String, Vec<Value>)], id: &str) -> Option<String> {
+    all.iter().rev().find(|(_, records)| undoes(records, id)).map(|(other, _)| other.clone())
+}
+
+/// Whether a journal is a finished undo of `id`.
+fn undoes(records: &[Value], id: &str) -> bool {
+    let start = records.iter().find(|r| r["type"] == "start");
+    let end = records.iter().rev().find(|r| r["type"] == "end");
+    start.is_some_and(|s| s["undo_of"] == id) && end.is_some_and(|e| e["outcome"] == "succeeded")
 }
 
 /// The ids of the runs a finished undo undid.

@@ -321,7 +321,7 @@ pub fn read(ctx: &Context, svc: Svc, op: &str, input: Value) -> Result<Value, Ca
 }
 
 /// A read that answers "not found" as an error: `Ok(None)` then.
-fn absent(r: Result<Value, CallError>) -> Result<Option<Value>, CallError> {
+pub(super) fn absent(r: Result<Value, CallError>) -> Result<Option<Value>, CallError> {
     match r {
         Ok(v) => Ok(Some(v)),
         Err(e) if gone(&e) => Ok(None),

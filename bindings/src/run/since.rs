@@ -3,11 +3,9 @@
 //! hand change), and a resource the value to restore points at that no longer exists. Undo refuses
 //! the step in the first two cases unless forced, and always in the third.
 
-use crate::call::{invoke, Svc};
+use crate::call::Svc;
 use crate::error::CallError;
-use crate::json;
 use crate::runtime::Context;
-use rhai::Map;
 use serde_json::{json, Value};
 
 /// What undo knows beyond its run's own journal.
@@ -86,8 +84,7 @@ impl Since {
         }
         let mut runs: Vec<&str> = Vec::new();
         for (s, run, there) in &self.named {
-            let names = there == place && !s.is_empty() && (s == id || id.ends_with(&format!("/{s}")));
-            if names && !runs.contains(&run.as_str()) {
+            if there == place && names(s, id) && !runs.contains(&run.as_str()) {
                 runs.push(run);
             }
         }
@@ -165,13 +162,9 @@ pub fn holds(written: &Value, present: &Value) -> bool {
     }
 }
 
+/// A read of what is there now; `None` when AWS answers that it is not.
 fn read(ctx: &Context, svc: Svc, op: &str, input: Value) -> Result<Option<Value>, CallError> {
-    let map = json::from_value(&input).try_cast::<Map>().unwrap_or_default();
-    match invoke(ctx, svc, op, &map, false) {
-        Ok(v) => Ok(Some(json::to_value(&v))),
-        Err(e) if super::reconcile::gone(&e) => Ok(None),
-        Err(e) => Err(e),
-    }
+    super::reconcile::absent(super::reconcile::read(ctx, svc, op, input))
 }
 
 /// What the run's write set that is not so any more, for the kinds of write whose undo puts a value
@@ -297,13 +290,20 @@ fn dangling(ctx: &Context, input: &Value) -> Result<Option<String>, CallError> {
     Ok(None)
 }
 
-fn collect(v: &Value, out: &mut Vec<String>) {
+/// Every string inside a journaled input, each once: the ids, ARNs and names a write names.
+pub(super) fn collect(v: &Value, out: &mut Vec<String>) {
     match v {
         Value::String(s) if !out.contains(s) => out.push(s.clone()),
         Value::Array(a) => a.iter().for_each(|x| collect(x, out)),
         Value::Object(m) => m.values().for_each(|x| collect(x, out)),
         _ => {}
     }
+}
+
+/// Whether a string a write named names `id`: the id itself, or the name an ARN ends with
+/// (`web` for `…:cluster/web`).
+pub(super) fn names(s: &str, id: &str) -> bool {
+    !s.is_empty() && (s == id || id.ends_with(&format!("/{s}")))
 }
 
 #[cfg(test)]

@@ -667,6 +667,7 @@ pub fn undo(
             continue;
         }
         let created: Vec<Created> = serde_json::from_value(outcome["created"].clone()).unwrap_or_default();
+        let place = records.first().map(|start| super::since::place_of(start, intent)).unwrap_or_default();
         for c in created.iter().rev() {
             let (verb, done) = if c.restores { ("restore", "restored") } else { ("remove", "removed") };
             // An undo run again after one that stopped part-way: what that one did is done.
@@ -676,7 +677,6 @@ pub fn undo(
                 continue;
             }
             // What later runs use is not removed from under them.
-            let place = records.first().map(|start| super::since::place_of(start, intent)).unwrap_or_default();
             if let Some(why) = since.used(&c.kind, &c.id, &place).filter(|_| !c.restores) {
                 let would = if dry { "would not remove" } else { "not removed" };
                 outln!("{head}: {would} {} {}: {why}", c.kind, c.id);
@@ -778,23 +778,12 @@ pub fn not_undone_text(records: &[Value], intent: &Value, reason: &str) -> (bool
 /// acts on (`UpdateService`: a service) is the one changed; else the first named.
 fn changed_created(intent: &Value, created: &[(String, String)]) -> Option<String> {
     let mut strings = Vec::new();
-    collect_strings(&intent["input"], &mut strings);
+    super::since::collect(&intent["input"], &mut strings);
     let operation = intent["operation"].as_str().unwrap_or_default().to_ascii_lowercase();
-    let named: Vec<&(String, String)> = created
-        .iter()
-        .filter(|(_, id)| strings.iter().any(|s| !s.is_empty() && (id == s || id.ends_with(&format!("/{s}")))))
-        .collect();
+    let named: Vec<&(String, String)> =
+        created.iter().filter(|(_, id)| strings.iter().any(|s| super::since::names(s, id))).collect();
     let acted_on = named.iter().find(|(kind, _)| operation.contains(&kind.replace(' ', "").to_ascii_lowercase()));
     acted_on.or(named.first()).map(|(_, id)| id.clone())
-}
-
-fn collect_strings(v: &Value, out: &mut Vec<String>) {
-    match v {
-        Value::String(s) => out.push(s.clone()),
-        Value::Array(a) => a.iter().for_each(|x| collect_strings(x, out)),
-        Value::Object(m) => m.values().for_each(|x| collect_strings(x, out)),
-        _ => {}
-    }
 }
 
 /// Runs one resource's undo steps, retrying the answers a step names only when `patient`.
