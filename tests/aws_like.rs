@@ -16,6 +16,10 @@
 //!   and 5), scaled down twentyfold; an empty bucket answers the service's throttling error
 //!   (`RequestLimitExceeded`, `Throttling`, `ThrottlingException`). ELBv2, ECS, IAM, Application
 //!   Auto Scaling, ACM and Route 53 get the same buckets.
+//! - A Route 53 change batch is answered `PENDING`, and the first `pending_polls` answers of
+//!   `GetChange` about it say `PENDING` too, as Route 53 answers until every name server has the
+//!   change (about a minute in AWS). Off by default: the `ResourceRecordSetsChanged` waiter polls
+//!   every 30 s, so each pending answer costs a test half a minute.
 
 use crate::proxy::{throttled, Action, Proxy, Request};
 use std::collections::HashMap;
@@ -34,6 +38,8 @@ pub struct Settings {
     pub buckets: Option<[(f64, f64); 2]>,
     /// Operations whose first answer in each place is lost after the work is done.
     pub lose: &'static [&'static str],
+    /// How many `GetChange` answers about a Route 53 change say `PENDING` before `INSYNC`.
+    pub pending_polls: u32,
 }
 
 impl Default for Settings {
@@ -44,6 +50,7 @@ impl Default for Settings {
             latency_ms: (20, 60),
             buckets: Some([(5.0, 1.0), (10.0, 0.25)]),
             lose: &[],
+            pending_polls: 0,
         }
     }
 }
@@ -73,6 +80,10 @@ struct State {
     throttled: Mutex<u64>,
     /// The operations and places whose answer was lost.
     lost: Mutex<Vec<String>>,
+    /// Route 53 change ids and how many more `GetChange` answers say `PENDING`.
+    pending: Mutex<HashMap<String, u32>>,
+    /// Each `GetChange` answered: the change id and the status it said.
+    polled: Mutex<Vec<(String, String)>>,
 }
 
 /// A proxy in AWS-like mode in front of `upstream`; its `lagged()` counts the requests it answered
@@ -108,6 +119,8 @@ impl AwsLike {
             buckets: Mutex::new(HashMap::new()),
             throttled: Mutex::new(0),
             lost: Mutex::new(Vec::new()),
+            pending: Mutex::new(HashMap::new()),
+            polled: Mutex::new(Vec::new()),
         });
         let (a, b) = (state.clone(), state.clone());
         // The mode's refusals (throttling, not-found) come first: `first` sees only requests that
@@ -136,6 +149,11 @@ impl AwsLike {
             .lock()
             .map(|l| l.iter().map(|k| k.split(' ').next().unwrap_or("").to_string()).collect())
             .unwrap_or_default()
+    }
+
+    /// Each Route 53 `GetChange` answered, in order: the change id and the status it said.
+    pub fn polled(&self) -> Vec<(String, String)> {
+        self.state.polled.lock().map(|p| p.clone()).unwrap_or_default()
     }
 
     /// The operations answered "not found" (or left out of a filtered describe) by the lag, in order.
@@ -377,6 +395,9 @@ impl State {
                 }
             }
         }
+        if ok && svc == "route53" {
+            return self.route53_answer(r, answer);
+        }
         if ok && op == "DescribeLoadBalancers" {
             return self.provisioning_answer(answer);
         }
@@ -448,6 +469,39 @@ impl State {
             l.extend(std::iter::repeat_n(format!("{} (list)", r.operation()), hidden));
         }
         with_body(head, &out)
+    }
+
+    /// A Route 53 answer whose change is still `PENDING`: a change batch's own answer, and the first
+    /// `pending_polls` `GetChange` answers about it.
+    fn route53_answer(&self, r: &Request, answer: Vec<u8>) -> Vec<u8> {
+        let line = r.head.lines().next().unwrap_or("");
+        let text = String::from_utf8_lossy(&answer).into_owned();
+        let Some((head, body)) = text.split_once("\r\n\r\n") else { return answer };
+        let id = body.split("<Id>").nth(1).and_then(|v| v.split('<').next()).unwrap_or("").to_string();
+        let id = id.rsplit('/').next().unwrap_or("").to_string();
+        let pending = "<Status>PENDING</Status>";
+        if line.starts_with("POST ") && line.contains("/rrset") && self.settings.pending_polls > 0 {
+            if let Ok(mut p) = self.pending.lock() {
+                p.insert(id, self.settings.pending_polls);
+            }
+            return with_body(head, &body.replace("<Status>INSYNC</Status>", pending));
+        }
+        if line.starts_with("GET ") && line.contains("/change/") {
+            let still = self.pending.lock().ok().is_some_and(|mut p| match p.get_mut(&id) {
+                Some(n) if *n > 0 => {
+                    *n -= 1;
+                    true
+                }
+                _ => false,
+            });
+            let out = if still { body.replace("<Status>INSYNC</Status>", pending) } else { body.to_string() };
+            let status = out.split("<Status>").nth(1).and_then(|v| v.split('<').next()).unwrap_or("").to_string();
+            if let Ok(mut polled) = self.polled.lock() {
+                polled.push((id, status));
+            }
+            return with_body(head, &out);
+        }
+        answer
     }
 
     /// A DescribeLoadBalancers answer in which the load balancers created moments ago are still

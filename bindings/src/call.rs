@@ -245,7 +245,7 @@ fn unreached(ctx: &Context, e: CallError) -> CallError {
 fn from_where(ctx: &Context, e: CallError) -> CallError {
     let place = ctx.place();
     let from = match place.endpoint() {
-        Some(url) => format!("{url} (--endpoint-url or AWS_ENDPOINT_URL) answered"),
+        Some(url) => format!("{url} ({}) answered", ctx.endpoint_origin),
         None => format!("the AWS endpoint of {} answered", place.region().unwrap_or("the region")),
     };
     let check = if place.unknown_region() {

@@ -274,6 +274,25 @@ pub struct Context {
     /// Sees every call about to be sent (after validation), and answers it instead of AWS when it
     /// stands in for the operation: `runbook test`'s mocks.
     pub stand_in: Option<std::rc::Rc<StandIn>>,
+    /// Where the endpoint URL comes from, as messages name it: `--endpoint-url`, `AWS_ENDPOINT_URL`
+    /// or a profile's `endpoint_url`; empty without one.
+    pub endpoint_origin: String,
+}
+
+/// Where an endpoint URL of the configuration came from: the flag, the environment, or else the
+/// profile (the SDK reads `endpoint_url` there).
+fn endpoint_origin(flag: Option<&str>, config: &SdkConfig, profile: Option<&str>) -> String {
+    if config.endpoint_url().is_none() {
+        return String::new();
+    }
+    if flag.is_some() {
+        return "--endpoint-url".into();
+    }
+    if std::env::var("AWS_ENDPOINT_URL").is_ok_and(|v| !v.is_empty()) {
+        return "AWS_ENDPOINT_URL".into();
+    }
+    let profile = profile.map(str::to_string).or_else(|| std::env::var("AWS_PROFILE").ok());
+    format!("endpoint_url of profile {}", profile.as_deref().unwrap_or("default"))
 }
 
 /// The key of a place away from home ([`Context::place_key`]): its region and role.
@@ -376,6 +395,7 @@ impl Context {
                 .build();
             home_account = arn_account(arn);
         }
+        let endpoint_origin = endpoint_origin(opts.endpoint_url.as_deref(), &config, source.profile());
         let attempts = crate::attempts::Attempts::default();
         let home = Place::new(
             config,
@@ -386,6 +406,7 @@ impl Context {
             let _ = home.account.set(a);
         }
         Ok(Context {
+            endpoint_origin,
             rt,
             home: std::rc::Rc::new(home),
             places: std::cell::RefCell::new(Vec::new()),
@@ -711,22 +732,32 @@ fn check_endpoint(url: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// The unknown region names warned about in this process.
+static REGIONS_WARNED: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+
+/// Whether another process (a fleet, for its target) warned about unknown regions already.
+static REGIONS_WARNED_ELSEWHERE: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Leaves the unknown-region warning to the process that warned already: a fleet, for its target.
+pub fn regions_warned_elsewhere() {
+    REGIONS_WARNED_ELSEWHERE.store(true, std::sync::atomic::Ordering::Relaxed);
+}
+
 /// A region the SDK does not know is refused; with an endpoint of one's own it is sent all the
 /// same, after a warning that names it (an emulator may know it), once per name.
 pub fn check_region_for(region: &str, endpoint: Option<&str>) -> Result<(), String> {
-    static WARNED: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
     match (crate::regions::check(region), endpoint) {
         (Ok(()), _) => Ok(()),
         (Err(e), None) => Err(e),
         (Err(e), Some(url)) => {
-            let first = WARNED.lock().map(|mut w| match w.iter().any(|r| r == region) {
+            let first = REGIONS_WARNED.lock().map(|mut w| match w.iter().any(|r| r == region) {
                 true => false,
                 false => {
                     w.push(region.into());
                     true
                 }
             });
-            if first.unwrap_or(true) {
+            if first.unwrap_or(true) && !REGIONS_WARNED_ELSEWHERE.load(std::sync::atomic::Ordering::Relaxed) {
                 eoutln!("warning: {e}; it is sent to {url} all the same, which may know it");
             }
             Ok(())

@@ -239,6 +239,10 @@ fn run_with(
     // What `runbook check` is certain of stops the run before its first request. A fleet's target
     // runs the file its fleet checked already.
     let checked = std::env::var_os("RUNBOOK_PARENT_RUN").is_some_and(|p| !p.is_empty());
+    if checked {
+        // The fleet warned about its targets' regions already.
+        runbook_bindings::runtime::regions_warned_elsewhere();
+    }
     if let Some(found) = (!checked).then(|| crate::check::before_run(file)).flatten() {
         eout!("{found}");
         return ExitCode::from(2);

@@ -254,3 +254,35 @@ fn sixteen_regions_at_once_complete_under_throttling_with_default_settings() {
     }
     eprintln!("throttled {} request(s); lagged {}", like.throttled(), like.lagged().len());
 }
+
+#[test]
+fn undo_of_a_route53_change_waits_until_route53_answers_insync() {
+    let emu = Emulator::start();
+    let zone = emu.aws(&["route53", "create-hosted-zone", "--name", "example.com", "--caller-reference", "insync"]);
+    let zone = zone["HostedZone"]["Id"].as_str().unwrap().rsplit('/').next().unwrap().to_string();
+    let file = runbook_tests::script(
+        "insync.rhai",
+        &format!(
+            r#"route53::change_resource_record_sets(#{{ HostedZoneId: "{zone}", ChangeBatch: #{{ Changes: [#{{ Action: "CREATE",
+                ResourceRecordSet: #{{ Name: "txt.example.com", Type: "TXT", TTL: 60, ResourceRecords: [#{{ Value: "\"runbook\"" }}] }} }}] }} }});"#
+        ),
+    );
+    // Route 53 says PENDING once for each change: the run's own change does not wait (its script
+    // does not ask to), the undo's change is polled again and the undo ends after INSYNC.
+    let like = AwsLike::start(&emu.url, Settings { pending_polls: 1, buckets: None, ..Settings::default() });
+    emu.runbook().env("AWS_ENDPOINT_URL", like.url()).runbook(file.to_str().unwrap(), &[]).output().success();
+    let txt = |emu: &Emulator| {
+        let sets = emu.aws(&["route53", "list-resource-record-sets", "--hosted-zone-id", &zone]);
+        sets["ResourceRecordSets"].as_array().unwrap().iter().filter(|r| r["Type"] == "TXT").count()
+    };
+    assert_eq!(txt(&emu), 1);
+    assert_eq!(like.polled(), Vec::<(String, String)>::new());
+    let undo = emu.runbook().env("AWS_ENDPOINT_URL", like.url()).args(["undo", "last"]).output();
+    assert_eq!(undo.code, 0, "{}\n{}", undo.stdout, undo.stderr);
+    let polled = like.polled();
+    assert_eq!(polled.len(), 2, "{polled:?}\n{}", undo.stderr);
+    assert_eq!(polled[0].0, polled[1].0, "{polled:?}");
+    assert_eq!((polled[0].1.as_str(), polled[1].1.as_str()), ("PENDING", "INSYNC"), "{polled:?}");
+    assert!(undo.stderr.contains("done after 2 poll(s)"), "{}", undo.stderr);
+    assert_eq!(txt(&emu), 0, "{}", undo.stderr);
+}

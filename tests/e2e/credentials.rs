@@ -165,3 +165,38 @@ fn aws_profile_yields_to_the_environments_keys_and_the_journal_says_so() {
         .success();
     signed_only_by(&proxy, OPS_KEY, "--profile over AWS_PROFILE");
 }
+
+#[test]
+fn a_fleet_reaches_the_endpoint_its_profile_names() {
+    let emu = Emulator::start();
+    let proxy = recording(&emu);
+    // No AWS_ENDPOINT_URL: the profile's endpoint_url is the only way to the emulator (through the
+    // proxy, which records what reached it).
+    let config = script("config", &format!("[profile ops]\nregion = us-east-1\nendpoint_url = {}\n", proxy.url));
+    let credentials =
+        script("credentials", &format!("[ops]\naws_access_key_id = {OPS_KEY}\naws_secret_access_key = opssecret\n"));
+    let fleet = |regions: &str| {
+        emu.runbook()
+            .unset("AWS_ENDPOINT_URL")
+            .env("AWS_CONFIG_FILE", config.to_str().unwrap())
+            .env("AWS_SHARED_CREDENTIALS_FILE", credentials.to_str().unwrap())
+            .runbook("runbooks/create_tg.rhai", &[])
+            .args(["--profiles", "ops", "--regions", regions])
+            .output()
+    };
+    let out = fleet("us-east-1,eu-west-1");
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    assert!(out.stderr.contains("2 of 2 targets succeeded"), "{}", out.stderr);
+    signed_only_by(&proxy, OPS_KEY, "a fleet whose profile names its endpoint");
+    for region in ["us-east-1", "eu-west-1"] {
+        let c = runbook_tests::Clients::in_region(&emu.url, region, None);
+        assert_eq!(c.target_group("rent-a-room-tg").port(), Some(80), "{region}");
+    }
+
+    // A region the SDK does not know, with the profile's endpoint: a warning that names both, once.
+    let out = fleet("eu-wst-1");
+    let warning = "warning: unknown region \"eu-wst-1\"";
+    assert_eq!(out.stderr.matches(warning).count(), 1, "{}", out.stderr);
+    assert!(out.stderr.contains("(endpoint_url of profile ops) answered HTTP 500"), "{}", out.stderr);
+    assert!(out.stderr.contains(&format!("it is sent to {} all the same", proxy.url)), "{}", out.stderr);
+}

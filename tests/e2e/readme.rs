@@ -151,7 +151,7 @@ fn messages_quoted_in_the_readme_are_what_the_binary_prints() {
     });
     let not_aws = Run::new().env("AWS_ENDPOINT_URL", &proxy.url).args(["run", file.to_str().unwrap()]).output();
     check(
-        "http://127.0.0.1:8080 (--endpoint-url or AWS_ENDPOINT_URL) answered HTTP 501 with an HTML page (\"501 Not \
+        "http://127.0.0.1:8080 (AWS_ENDPOINT_URL) answered HTTP 501 with an HTML page (\"501 Not \
          Implemented\"), which is not an AWS answer; is the endpoint URL right, and is an AWS API (or an emulator of \
          one) listening there?",
         &not_aws.stderr.replace(&proxy.url, "http://127.0.0.1:8080"),

@@ -186,7 +186,15 @@ pub fn writes_of(dir: &Path, records: &[Value]) -> usize {
     if records.first().is_some_and(|r| r["kind"] == "fleet") {
         return children(records).iter().map(|c| read_exact(dir, c).map(|r| writes_of(dir, &r)).unwrap_or(0)).sum();
     }
-    records.iter().filter(|r| r["type"] == "intent").count()
+    changing(records)
+}
+
+/// A run's writes that changed something (or may have): each intent, less those whose outcome says
+/// the value held already.
+pub fn changing(records: &[Value]) -> usize {
+    let sent = records.iter().filter(|r| r["type"] == "intent").count();
+    let unchanged = records.iter().filter(|r| r["type"] == "outcome" && r["unchanged"] == true).count();
+    sent - unchanged.min(sent)
 }
 
 /// The run `undo last` means: the newest one that wrote something, is not an undo nor one target
@@ -316,7 +324,7 @@ pub fn summarize_in(dir: &Path, id: &str, records: &[Value], undone: &std::colle
 pub fn summarize(id: &str, records: &[Value]) -> RunSummary {
     let start = records.iter().find(|r| r["type"] == "start");
     let end = records.iter().rev().find(|r| r["type"] == "end");
-    let writes = records.iter().filter(|r| r["type"] == "intent").count();
+    let writes = changing(records);
     // A fleet: its targets' outcomes in place of a region.
     if start.is_some_and(|s| s["kind"] == "fleet") {
         let targets = start.and_then(|s| s["targets"].as_array()).map(Vec::len).unwrap_or(0);

@@ -390,6 +390,12 @@ impl Safety {
             let read = |s: Svc, o: &str, i: Value| self.read_recent_or_send(ctx, s, o, i);
             reconcile::Before::look(look.as_ref(), &read, &value)
         };
+        // A value that holds already (a listener's settings, records, tags): sent all the same, as
+        // the script asks, and marked so that `runs` and `undo last` know it changed nothing.
+        let unchanged = {
+            let read = |s: Svc, o: &str, i: Value| self.read_recent_or_send(ctx, s, o, i);
+            since::unchanged(&read, svc, op, &value)
+        };
         let shown = crate::secrets::masked_input(table, op, &input);
         entry.input = shown.clone();
         self.seq.set(seq);
@@ -429,6 +435,9 @@ impl Safety {
             Ok(out) => {
                 outcome["ok"] = json!(true);
                 outcome["request_id"] = json!(crate::runtime::take_request_id());
+                if unchanged {
+                    outcome["unchanged"] = json!(true);
+                }
                 if let Some(found) = &sent.reconciled {
                     outcome["reconciled"] = json!({ "found": found.id });
                     entry.reconciled = Some(found.id.clone());

@@ -3,6 +3,7 @@
 //! hand change), and a resource the value to restore points at that no longer exists. Undo refuses
 //! the step in the first two cases unless forced, and always in the third.
 
+use super::reconcile::Read;
 use crate::call::Svc;
 use crate::error::CallError;
 use crate::runtime::Context;
@@ -144,7 +145,8 @@ pub fn blocked(
             writers.join(", ")
         )));
     }
-    Ok(changed(ctx, intent)?.map(|what| {
+    let read = |svc: Svc, op: &str, input: Value| super::reconcile::read(ctx, svc, op, input);
+    Ok(changed(&read, intent)?.map(|what| {
         format!("{kind} {id} was changed outside runbook since this run ({what}); --force puts this run's value back over it")
     }))
 }
@@ -162,14 +164,33 @@ pub fn holds(written: &Value, present: &Value) -> bool {
     }
 }
 
-/// A read of what is there now; `None` when AWS answers that it is not.
-fn read(ctx: &Context, svc: Svc, op: &str, input: Value) -> Result<Option<Value>, CallError> {
-    super::reconcile::absent(super::reconcile::read(ctx, svc, op, input))
+/// A read of what is there now through `read`; `None` when AWS answers that it is not.
+fn read(read: Read, svc: Svc, op: &str, input: Value) -> Result<Option<Value>, CallError> {
+    super::reconcile::absent(read(svc, op, input))
+}
+
+/// Whether a write about to be sent would change nothing: of the kinds of write whose undo puts a
+/// value back (a listener's settings, Route 53 records, tags), one whose every value holds already.
+/// Read through `reads`, which answers from the run's recent reads (the look-up before the write
+/// read the same); an error counts as a change.
+pub fn unchanged(reads: Read, svc: Svc, op: &str, input: &Value) -> bool {
+    let restorable = matches!(
+        (svc, op),
+        (Svc::Elbv2, "ModifyListener" | "AddTags")
+            | (Svc::Route53, "ChangeResourceRecordSets")
+            | (Svc::Ec2, "CreateTags")
+            | (Svc::Ecs, "TagResource")
+            | (Svc::Acm, "AddTagsToCertificate")
+    );
+    // A Route 53 batch that creates or deletes is refused when it would change nothing.
+    let upserts = input["ChangeBatch"]["Changes"].as_array().is_none_or(|c| c.iter().all(|c| c["Action"] == "UPSERT"));
+    let intent = json!({ "service": svc.module(), "operation": op, "input": input });
+    restorable && upserts && matches!(changed(reads, &intent), Ok(None))
 }
 
 /// What the run's write set that is not so any more, for the kinds of write whose undo puts a value
 /// back; `None` when all of it still holds.
-fn changed(ctx: &Context, intent: &Value) -> Result<Option<String>, CallError> {
+fn changed(reads: Read, intent: &Value) -> Result<Option<String>, CallError> {
     let (Some(svc), Some(op)) = (intent["service"].as_str().and_then(Svc::by_module), intent["operation"].as_str())
     else {
         return Ok(None);
@@ -178,7 +199,7 @@ fn changed(ctx: &Context, intent: &Value) -> Result<Option<String>, CallError> {
     match (svc, op) {
         (Svc::Elbv2, "ModifyListener") => {
             let arn = input["ListenerArn"].clone();
-            let Some(now) = read(ctx, svc, "DescribeListeners", json!({ "ListenerArns": [arn] }))? else {
+            let Some(now) = read(reads, svc, "DescribeListeners", json!({ "ListenerArns": [arn] }))? else {
                 return Ok(Some("the listener is gone".into()));
             };
             let now = &now["Listeners"][0];
@@ -188,8 +209,8 @@ fn changed(ctx: &Context, intent: &Value) -> Result<Option<String>, CallError> {
             }
             Ok(differs(&written, now))
         }
-        (Svc::Route53, "ChangeResourceRecordSets") => records_changed(ctx, input),
-        _ => tags_changed(ctx, svc, op, input),
+        (Svc::Route53, "ChangeResourceRecordSets") => records_changed(reads, input),
+        _ => tags_changed(reads, svc, op, input),
     }
 }
 
@@ -211,13 +232,13 @@ fn differs(written: &Value, now: &Value) -> Option<String> {
 
 /// A Route 53 change batch: each record it created or upserted must still be as it set it, and each
 /// it deleted must still be absent.
-fn records_changed(ctx: &Context, input: &Value) -> Result<Option<String>, CallError> {
+fn records_changed(reads: Read, input: &Value) -> Result<Option<String>, CallError> {
     let zone = input["HostedZoneId"].clone();
     for change in input["ChangeBatch"]["Changes"].as_array().into_iter().flatten() {
         let record = &change["ResourceRecordSet"];
         let key = super::records::key(record);
         let request = json!({ "HostedZoneId": zone, "StartRecordName": key.0, "StartRecordType": key.1 });
-        let Some(page) = read(ctx, Svc::Route53, "ListResourceRecordSets", request)? else {
+        let Some(page) = read(reads, Svc::Route53, "ListResourceRecordSets", request)? else {
             return Ok(Some("the hosted zone is gone".into()));
         };
         let now = page["ResourceRecordSets"].as_array().into_iter().flatten().find(|r| super::records::key(r) == key);
@@ -227,7 +248,12 @@ fn records_changed(ctx: &Context, input: &Value) -> Result<Option<String>, CallE
             ("DELETE", None) => {}
             (_, None) => return Ok(Some(format!("{name} is gone"))),
             (_, Some(now)) => {
-                if let Some(what) = differs(record, now) {
+                // The name matched already, as Route 53 compares names (case, final dot).
+                let mut written = record.clone();
+                if let Some(m) = written.as_object_mut() {
+                    m.remove("Name");
+                }
+                if let Some(what) = differs(&written, now) {
                     return Ok(Some(format!("{name}: {what}")));
                 }
             }
@@ -237,7 +263,7 @@ fn records_changed(ctx: &Context, input: &Value) -> Result<Option<String>, CallE
 }
 
 /// A tagging write: each tag it set must still have its value.
-fn tags_changed(ctx: &Context, svc: Svc, op: &str, input: &Value) -> Result<Option<String>, CallError> {
+fn tags_changed(reads: Read, svc: Svc, op: &str, input: &Value) -> Result<Option<String>, CallError> {
     let (resources, tags, key, value) = match (svc, op) {
         (Svc::Elbv2, "AddTags") => ("ResourceArns", "Tags", "Key", "Value"),
         (Svc::Ec2, "CreateTags") => ("Resources", "Tags", "Key", "Value"),
@@ -256,7 +282,7 @@ fn tags_changed(ctx: &Context, svc: Svc, op: &str, input: &Value) -> Result<Opti
             Svc::Ecs => ("ListTagsForResource", json!({ "resourceArn": r }), "/tags"),
             _ => ("ListTagsForCertificate", json!({ "CertificateArn": r }), "/Tags"),
         };
-        let Some(now) = read(ctx, svc, op, request)? else {
+        let Some(now) = read(reads, svc, op, request)? else {
             return Ok(Some(format!("{r} is gone")));
         };
         let now = now.pointer(list).and_then(Value::as_array).cloned().unwrap_or_default();
@@ -273,13 +299,15 @@ fn tags_changed(ctx: &Context, svc: Svc, op: &str, input: &Value) -> Result<Opti
 
 /// A target group or certificate that a value to restore names and that no longer exists.
 fn dangling(ctx: &Context, input: &Value) -> Result<Option<String>, CallError> {
+    let reads = |svc: Svc, op: &str, input: Value| super::reconcile::read(ctx, svc, op, input);
+    let reads: Read = &reads;
     let mut strings = Vec::new();
     collect(input, &mut strings);
     for s in strings {
         let looked = if s.contains(":elasticloadbalancing:") && s.contains(":targetgroup/") {
-            read(ctx, Svc::Elbv2, "DescribeTargetGroups", json!({ "TargetGroupArns": [s] }))?
+            read(reads, Svc::Elbv2, "DescribeTargetGroups", json!({ "TargetGroupArns": [s] }))?
         } else if s.starts_with("arn:") && s.contains(":acm:") && s.contains(":certificate/") {
-            read(ctx, Svc::Acm, "DescribeCertificate", json!({ "CertificateArn": s }))?
+            read(reads, Svc::Acm, "DescribeCertificate", json!({ "CertificateArn": s }))?
         } else {
             continue;
         };

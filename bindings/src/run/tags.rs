@@ -12,7 +12,9 @@ pub const RUN_TAG: &str = "runbook:run-id";
 pub fn tag(table: &Table, op: &str, input: &mut Map, run_id: &str) {
     // ACM requests and imports make a certificate; a re-import (naming the certificate) takes no tags.
     let certificate = matches!(op, "RequestCertificate" | "ImportCertificate") && !input.contains_key("CertificateArn");
-    let creates = certificate || ["Create", "Register", "Run", "Allocate"].iter().any(|v| op.starts_with(v));
+    // EC2's CreateTags tags what exists; it makes nothing to tag.
+    let creates = certificate
+        || (["Create", "Register", "Run", "Allocate"].iter().any(|v| op.starts_with(v)) && op != "CreateTags");
     let Some(shape) = table.operations.get(op).and_then(|o| o.input.as_deref()).and_then(|s| table.shape(s)) else {
         return;
     };
