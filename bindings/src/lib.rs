@@ -14,12 +14,9 @@
 pub mod output;
 pub mod attempts;
 pub mod call;
-pub mod convert;
 pub mod credentials;
 pub mod denied;
 pub mod ec2_names;
-pub mod error;
-mod generated;
 pub mod helpers;
 pub mod hooks;
 pub mod json;
@@ -35,8 +32,11 @@ pub mod trace;
 pub mod validate;
 pub mod waiter;
 
-// The run layer above it, through its hooks: plan, step, journal, reconcile, undo.
-pub mod run;
+// The generated operations below it, with their conversions and errors.
+use runbook_ops::generated;
+pub use runbook_ops::{convert, error};
+
+// The run layer (crate runbook-run) sits above and listens through `hooks`; nothing here calls it.
 
 pub use call::Svc;
 pub use error::CallError;

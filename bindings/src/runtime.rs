@@ -9,7 +9,6 @@ use rhai::Dynamic;
 use std::cell::{Cell, OnceCell};
 use std::collections::BTreeMap;
 use std::future::Future;
-use std::pin::Pin;
 use std::sync::atomic::{AtomicI32, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -20,25 +19,7 @@ use tokio::sync::Notify;
 /// reserved, and only what is used is touched.
 pub const SCRIPT_STACK: usize = 256 * 1024 * 1024;
 
-thread_local! {
-    static REQUEST_ID: std::cell::RefCell<Option<String>> = const { std::cell::RefCell::new(None) };
-}
-
-/// Remembers the request id of the answer just received. Generated operations call this; the call
-/// path takes it with [`take_request_id`] after `block_on`, which polls the future on this same thread.
-pub fn note_request_id(out: &impl aws_types::request_id::RequestId) {
-    REQUEST_ID.with(|r| *r.borrow_mut() = out.request_id().map(str::to_string));
-}
-
-pub fn take_request_id() -> Option<String> {
-    REQUEST_ID.with(|r| r.borrow_mut().take())
-}
-
-pub fn peek_request_id() -> Option<String> {
-    REQUEST_ID.with(|r| r.borrow().clone())
-}
-
-pub type CallFuture<'a> = Pin<Box<dyn Future<Output = Result<Dynamic, CallError>> + 'a>>;
+pub use runbook_ops::request::{note_request_id, peek_request_id, take_request_id, CallFuture};
 
 /// How to reach AWS, from the command line; `None` leaves the SDK's own chain in charge.
 #[derive(Debug, Clone, Default)]

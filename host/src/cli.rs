@@ -2,8 +2,8 @@
 
 use clap::{Args, Parser, Subcommand};
 use clap_complete::{ArgValueCandidates, ArgValueCompleter};
-use runbook_bindings::run::Mode;
 use runbook_bindings::AwsOptions;
+use runbook_run::Mode;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -283,7 +283,7 @@ pub struct JournalArgs {
 
 impl JournalArgs {
     pub fn dir(&self) -> PathBuf {
-        runbook_bindings::run::journal::dir(self.journal_dir.as_deref())
+        runbook_run::journal::dir(self.journal_dir.as_deref())
     }
 }
 
@@ -349,12 +349,12 @@ fn open_store(command: &mut Command) -> Result<(), String> {
         .journal_profile
         .clone()
         .or_else(|| std::env::var("RUNBOOK_JOURNAL_PROFILE").ok().filter(|p| !p.trim().is_empty()));
-    let Some(spec) = runbook_bindings::run::store::Spec::parse(&given)? else {
+    let Some(spec) = runbook_run::store::Spec::parse(&given)? else {
         return match journal_profile {
             Some(p) => Err(format!(
                 "the journal profile {p} (--journal-profile or RUNBOOK_JOURNAL_PROFILE) is for a journal store in S3 \
                  (--journal-dir s3://BUCKET/PREFIX); the journals go to the folder {}",
-                if given.is_empty() { runbook_bindings::run::journal::DEFAULT_DIR } else { &given }
+                if given.is_empty() { runbook_run::journal::DEFAULT_DIR } else { &given }
             )),
             None => Ok(()),
         };
@@ -366,8 +366,7 @@ fn open_store(command: &mut Command) -> Result<(), String> {
         (Some(a), None) => (a.profile.as_deref(), a.region.as_deref(), a.endpoint_url.as_deref()),
         (None, None) => (None, None, None),
     };
-    let store =
-        runbook_bindings::run::store::S3Store::connect(spec, profile, region, endpoint, journal_profile.is_some())?;
+    let store = runbook_run::store::S3Store::connect(spec, profile, region, endpoint, journal_profile.is_some())?;
     store.check().map_err(|e| match &journal_profile {
         Some(p) => format!("{e} (the store is reached with the journal profile {p})"),
         None => e,
@@ -375,7 +374,7 @@ fn open_store(command: &mut Command) -> Result<(), String> {
     if reads {
         store.pull(&store.spec.cache_dir())?;
     }
-    journal.journal_dir = Some(runbook_bindings::run::store::register(std::sync::Arc::new(store)));
+    journal.journal_dir = Some(runbook_run::store::register(std::sync::Arc::new(store)));
     journal.journal_profile = journal_profile;
     Ok(())
 }

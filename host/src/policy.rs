@@ -1,10 +1,10 @@
 //! `runbook policy FILE`: the IAM policy a runbook's run and its undo need, learnt from a plan of
-//! the run (see `runbook_bindings::run::needs`); and the check a plan ends with, which asks IAM's
+//! the run (see `runbook_run::needs`); and the check a plan ends with, which asks IAM's
 //! policy simulator whether the caller has those permissions.
 
-use runbook_bindings::run::needs::{self, Verdict};
-use runbook_bindings::run::Safety;
 use runbook_bindings::{Context, Svc};
+use runbook_run::needs::{self, Verdict};
+use runbook_run::Safety;
 use std::path::Path;
 use std::process::ExitCode;
 

@@ -117,11 +117,10 @@ pub fn repl(common: &Common) -> ExitCode {
         Ok(l) => l,
         Err(e) => return crate::run::fail(&e),
     };
-    let (ctx, safety) =
-        match crate::run::connect(common, sets, "<repl>", runbook_bindings::run::Mode::Run, &limits, None) {
-            Ok(c) => c,
-            Err(e) => return crate::run::fail(&e),
-        };
+    let (ctx, safety) = match crate::run::connect(common, sets, "<repl>", runbook_run::Mode::Run, &limits, None) {
+        Ok(c) => c,
+        Err(e) => return crate::run::fail(&e),
+    };
     crate::run::install_signal_handlers(&ctx);
     let mut engine = engine::build(ctx.clone(), Path::new("."), &limits);
     engine.register_fn("help", || out!("{}", crate::help::render(None).unwrap_or_default()));

@@ -5,10 +5,10 @@ use crate::diagnostics;
 use crate::engine;
 use crate::params;
 use rhai::{EvalAltResult, Scope};
-use runbook_bindings::run::{journal, locks};
-use runbook_bindings::run::{Mode, Safety};
 use runbook_bindings::secrets::redact;
 use runbook_bindings::{Context, Interrupt};
+use runbook_run::{journal, locks};
+use runbook_run::{Mode, Safety};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::rc::Rc;
@@ -181,7 +181,7 @@ fn lock_group() -> Option<String> {
 /// The journal options a printed follow-up command needs to find this run: none for the default
 /// folder, else the folder or the store (and the store's profile).
 pub fn journal_flags(dir: &Path, profile: Option<&str>) -> String {
-    match runbook_bindings::run::store::of(dir) {
+    match runbook_run::store::of(dir) {
         Some(store) => {
             let profile = profile.map(|p| format!(" --journal-profile {p}")).unwrap_or_default();
             format!(" --journal-dir {}{profile}", store.spec.text())
@@ -345,7 +345,7 @@ fn plan_listing(file: &Path, ctx: &Context, safety: &Safety) -> String {
 
 /// The end-of-run lines: calls, writes, what was created, the journal and the undo command.
 fn summary(file: &Path, ctx: &Context, safety: &Safety, ok: bool, secs: f64, journal: &str) -> String {
-    use runbook_bindings::run::State;
+    use runbook_run::State;
     use std::fmt::Write;
     let writes = safety.writes();
     let calls = ctx.stats.calls.get();
@@ -358,7 +358,7 @@ fn summary(file: &Path, ctx: &Context, safety: &Safety, ok: bool, secs: f64, jou
     let sent = writes.iter().filter(|w| matches!(w.state, State::Sent | State::Failed(_) | State::Unknown(_))).count();
     let skipped = writes.iter().filter(|w| w.state == State::Skipped).count();
     // What was made away from home says where.
-    let placed = |w: &runbook_bindings::run::WriteEntry, items: &[String]| -> Vec<String> {
+    let placed = |w: &runbook_run::WriteEntry, items: &[String]| -> Vec<String> {
         let place = w.place.as_ref().map(|p| format!(" (in {p})")).unwrap_or_default();
         items.iter().map(|c| format!("{c}{place}")).collect()
     };
@@ -386,7 +386,7 @@ fn summary(file: &Path, ctx: &Context, safety: &Safety, ok: bool, secs: f64, jou
         let _ = writeln!(o, "  outcome unknown: {} ({}): no answer came; it may have been done", w.function, w.at);
     }
     if let Some(path) = safety.journal_path() {
-        match path.parent().and_then(runbook_bindings::run::store::of) {
+        match path.parent().and_then(runbook_run::store::of) {
             Some(store) => {
                 let _ = writeln!(
                     o,

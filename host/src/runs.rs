@@ -1,9 +1,9 @@
 //! `runbook runs`, `runbook show RUN`, `runbook undo RUN`: the recorded runs and their undoing.
 
 use crate::run::fail;
-use runbook_bindings::run::{fleets, journal};
-use runbook_bindings::run::{Mode, Safety};
 use runbook_bindings::{AwsOptions, Context};
+use runbook_run::{fleets, journal};
+use runbook_run::{Mode, Safety};
 use serde_json::Value;
 use std::path::Path;
 use std::process::ExitCode;
@@ -178,7 +178,7 @@ pub fn render(records: &[Value], flags: &str) -> String {
                     let _ = writeln!(o, "        {verb} {} {}", text(&c["kind"]), text(&c["id"]));
                 }
                 if let Some(reason) = out["not_undoable"].as_str() {
-                    let (_, said) = runbook_bindings::run::undo::not_undone_text(records, intent, reason);
+                    let (_, said) = runbook_run::undo::not_undone_text(records, intent, reason);
                     let _ = writeln!(o, "        {said}");
                 }
             }
@@ -394,7 +394,7 @@ pub fn undo(
     outln!("{} run {id} ({}), newest write first:", if dry { "Would undo" } else { "Undoing" }, text(&start["file"]));
     let started = std::time::Instant::now();
     let since = later_writes(&all, &id, force);
-    let report = runbook_bindings::run::undo::undo(&ctx, &records, dry, safety.made(), &since);
+    let report = runbook_run::undo::undo(&ctx, &records, dry, safety.made(), &since);
     let secs = started.elapsed().as_secs_f64();
     if dry {
         return if report.conflicts > 0 { ExitCode::from(2) } else { ExitCode::SUCCESS };
@@ -439,13 +439,13 @@ pub fn undo(
 
 /// What the runs after `id` did, for undo to see before it puts values back or removes: every run
 /// that started later, is not an undo and is not undone; and the earlier undos of `id` itself.
-fn later_writes(all: &[(String, Vec<Value>)], id: &str, force: bool) -> runbook_bindings::run::since::Since {
+fn later_writes(all: &[(String, Vec<Value>)], id: &str, force: bool) -> runbook_run::since::Since {
     let undone = journal::undone_in(all);
     let after: Vec<&(String, Vec<Value>)> =
         all.iter().skip_while(|(i, _)| i != id).skip(1).filter(|(i, _)| !undone.contains(i)).collect();
     let is_undo = |records: &[Value]| records.first().is_some_and(|s| s["mode"] == "undo" || !s["undo_of"].is_null());
     let later = after.iter().filter(|(_, r)| !is_undo(r)).map(|(i, r)| (i.as_str(), r.as_slice()));
     let undos = after.iter().filter(|(_, r)| r.first().is_some_and(|s| s["undo_of"] == id));
-    runbook_bindings::run::since::Since::from_journals(later, force)
+    runbook_run::since::Since::from_journals(later, force)
         .with_earlier_undos(undos.map(|(i, r)| (i.as_str(), r.as_slice())))
 }

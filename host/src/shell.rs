@@ -92,7 +92,7 @@ pub fn help_topics(current: &OsStr) -> Vec<CompletionCandidate> {
 
 /// The journal folder completion reads. A store that does not answer leaves its cache as it is.
 fn completion_dir() -> std::path::PathBuf {
-    use runbook_bindings::run::store::{S3Store, Spec};
+    use runbook_run::store::{S3Store, Spec};
     let mut journal = crate::cli::JournalArgs::default();
     if let Ok(project) = crate::project::Project::load() {
         project.journal(&mut journal);
@@ -118,17 +118,17 @@ fn completion_dir() -> std::path::PathBuf {
 /// with its runbook; fleet ids; and `last`.
 pub fn run_ids() -> Vec<CompletionCandidate> {
     let dir = completion_dir();
-    let mut ids = runbook_bindings::run::journal::list_ids(&dir).unwrap_or_default();
+    let mut ids = runbook_run::journal::list_ids(&dir).unwrap_or_default();
     ids.reverse();
     let mut out = vec![CompletionCandidate::new("last").help(Some("the newest run".into()))];
     // A sharded fleet by its fleet id, as `show` and `undo` take it.
-    for (fleet, shards) in runbook_bindings::run::fleets::all(&dir) {
+    for (fleet, shards) in runbook_run::fleets::all(&dir) {
         let n = shards.len();
         out.push(CompletionCandidate::new(fleet).help(Some(format!("a fleet of {n} shard run(s)").into())));
     }
     for id in ids {
-        let records = runbook_bindings::run::journal::read(&dir, &id).unwrap_or_default();
-        let s = runbook_bindings::run::journal::summarize(&id, &records);
+        let records = runbook_run::journal::read(&dir, &id).unwrap_or_default();
+        let s = runbook_run::journal::summarize(&id, &records);
         out.push(CompletionCandidate::new(id).help(Some(format!("{} ({})", s.file, s.outcome).into())));
     }
     out

@@ -8,8 +8,8 @@
 use crate::cli::Common;
 use crate::engine;
 use rhai::{Array, Dynamic, Engine, EvalAltResult, FnPtr, Map, NativeCallContext, Scope, AST};
-use runbook_bindings::run::{Mode, Safety};
 use runbook_bindings::{CallError, Context, Svc};
+use runbook_run::{Mode, Safety};
 use std::cell::RefCell;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -282,7 +282,7 @@ fn context(
     };
     ctx.stand_in = Some(bench.stand_in());
     if bench.live && !bench.offline.get() {
-        let safety = Rc::new(Safety::new(Mode::Run, runbook_bindings::run::journal::new_run_id(), !common.no_tag));
+        let safety = Rc::new(Safety::new(Mode::Run, runbook_run::journal::new_run_id(), !common.no_tag));
         let start = crate::run::start_record(&ctx, common, label, Mode::Run, serde_json::json!(false));
         safety.open_journal(&common.journal.dir(), start)?;
         bench.journals.borrow_mut().push(safety.clone());

@@ -1,8 +1,8 @@
 //! `runbook unlock LOCK`: breaks a run's lock by hand, asking first, and journals that it did.
 
 use crate::run::fail;
-use runbook_bindings::run::journal::{self, Journal};
-use runbook_bindings::run::locks::{Folder, Holder};
+use runbook_run::journal::{self, Journal};
+use runbook_run::locks::{Folder, Holder};
 use serde_json::json;
 use std::io::{BufRead, Write};
 use std::path::Path;
@@ -32,7 +32,7 @@ pub fn unlock(dir: &Path, name: &str, yes: bool) -> ExitCode {
         let mut names: Vec<&str> = all.iter().map(|(_, h)| h.lock.as_str()).collect();
         names.dedup();
         let held = if names.is_empty() { "none is held".to_string() } else { format!("held: {}", names.join(", ")) };
-        let place = runbook_bindings::run::store::place(dir);
+        let place = runbook_run::store::place(dir);
         return fail(&format!("no lock named {name:?} in {place}/locks ({held})"));
     }
     let id = journal::new_run_id();
@@ -58,7 +58,7 @@ pub fn unlock(dir: &Path, name: &str, yes: bool) -> ExitCode {
     }
     // The breaking is journaled as a run of its own, so `runbook runs` shows who broke what.
     let record = |j: &mut Journal| -> Result<(), String> {
-        let (user, host) = runbook_bindings::run::locks::user_and_host();
+        let (user, host) = runbook_run::locks::user_and_host();
         // Where the broken locks were: one region, or `many`; no AWS endpoint was called.
         let mut regions: Vec<&str> = broken.iter().map(|h| h.region.as_str()).collect();
         regions.sort_unstable();
@@ -83,7 +83,7 @@ pub fn unlock(dir: &Path, name: &str, yes: bool) -> ExitCode {
     match Journal::create(dir, &id).and_then(|mut j| record(&mut j).map(|()| j.path().to_path_buf())) {
         Ok(path) => {
             let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-            eoutln!("journal: {}/{name}", runbook_bindings::run::store::place(dir));
+            eoutln!("journal: {}/{name}", runbook_run::store::place(dir));
             ExitCode::SUCCESS
         }
         Err(e) => fail(&format!("the locks were broken, but {e}")),

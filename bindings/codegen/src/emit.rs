@@ -1,7 +1,7 @@
 //! Turns one service's model into Rust conversion code and a JSON table of its operations and shapes.
 //!
 //! The Rust code never names a field's type: setters and fields are paired with the conversion
-//! traits in `bindings/src/convert.rs`, and the compiler picks the impl from the SDK's own types. The
+//! traits in `bindings/ops/src/convert.rs`, and the compiler picks the impl from the SDK's own types. The
 //! code only names the SDK types it writes `impl`s for, each checked to exist in the SDK source.
 
 use crate::model::Models;
@@ -295,12 +295,12 @@ fn emit_rust(
     let _ = writeln!(o, "use {krate} as sdk;");
     let _ = writeln!(o, "use rhai::{{Dynamic, Map}};");
     let _ = writeln!(o, "use sdk::types as t;\n");
-    let _ = writeln!(o, "pub(crate) const SERVICE: &str = \"{}\";", svc.module);
-    let _ = writeln!(o, "pub(crate) const TABLE: &str = include_str!(\"{}.json\");\n", svc.module);
+    let _ = writeln!(o, "pub const SERVICE: &str = \"{}\";", svc.module);
+    let _ = writeln!(o, "pub const TABLE: &str = include_str!(\"{}.json\");\n", svc.module);
 
     // Names, for registering functions without parsing the table.
     let _ = writeln!(o, "/// (script function, operation) for every operation this build includes.");
-    let _ = writeln!(o, "pub(crate) const OPERATIONS: &[(&str, &str)] = &[");
+    let _ = writeln!(o, "pub const OPERATIONS: &[(&str, &str)] = &[");
     for op in ops {
         if op.gated {
             let _ = write!(o, "    {}", cfg(true));
@@ -309,7 +309,7 @@ fn emit_rust(
     }
     let _ = writeln!(o, "];\n");
     let _ = writeln!(o, "/// (script function, waiter) for every waiter this build includes.");
-    let _ = writeln!(o, "pub(crate) const WAITERS: &[(&str, &str)] = &[");
+    let _ = writeln!(o, "pub const WAITERS: &[(&str, &str)] = &[");
     for (name, w) in models.waiters["waiters"].as_object().into_iter().flatten() {
         let Some(op) = ops.iter().find(|o| w["operation"].as_str() == Some(o.name.as_str())) else { continue };
         if op.gated {
@@ -321,8 +321,11 @@ fn emit_rust(
 
     // Dispatch.
     let _ = writeln!(o, "/// Starts the call of operation `op` (the model's name) with an input already validated.");
-    let _ = writeln!(o, "pub(crate) fn call<'a>(c: &'a sdk::Client, op: &str, input: &'a Map) -> Option<crate::runtime::CallFuture<'a>> {{");
-    let _ = writeln!(o, "    let f: crate::runtime::CallFuture<'a> = match op {{");
+    let _ = writeln!(
+        o,
+        "pub fn call<'a>(c: &'a sdk::Client, op: &str, input: &'a Map) -> Option<crate::request::CallFuture<'a>> {{"
+    );
+    let _ = writeln!(o, "    let f: crate::request::CallFuture<'a> = match op {{");
     for op in ops {
         if op.gated {
             let _ = write!(o, "        {}", cfg(true));
@@ -342,7 +345,7 @@ fn emit_rust(
         }
         let _ = writeln!(
             o,
-            "\n        .send()\n        .await\n        .map_err(|e| CallError::sdk(SERVICE, \"{}\", e))?;\n    crate::runtime::note_request_id(&out);",
+            "\n        .send()\n        .await\n        .map_err(|e| CallError::sdk(SERVICE, \"{}\", e))?;\n    crate::request::note_request_id(&out);",
             op.name
         );
         if op.out_fields.is_empty() {

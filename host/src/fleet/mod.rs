@@ -23,7 +23,7 @@ pub use targets::{reach, targets, Reached, Target};
 use crate::cli::{Common, LockArgs};
 use crate::run::fail;
 use jobs::SIGNAL;
-use runbook_bindings::run::journal;
+use runbook_run::journal;
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -219,7 +219,7 @@ fn shared_args(common: &Common) -> Vec<String> {
 /// A child's journal options. A store's cache is given as the store, which the child connects to
 /// itself, with the store's own profile if it has one.
 fn journal_args(dir: &Path, profile: Option<&str>) -> Vec<String> {
-    match runbook_bindings::run::store::of(dir) {
+    match runbook_run::store::of(dir) {
         Some(store) => {
             let mut a = vec!["--journal-dir".into(), store.spec.text()];
             if let Some(p) = profile {
@@ -574,7 +574,7 @@ pub fn run(file: &Path, common: &Common, fleet: &FleetArgs, plan: bool, lock: &L
     }
     let succeeded = statuses.iter().filter(|s| **s == Status::Succeeded).count();
     let interrupted = SIGNAL.load(Ordering::SeqCst);
-    let journal_text = match runbook_bindings::run::store::of(&dir) {
+    let journal_text = match runbook_run::store::of(&dir) {
         Some(store) => format!("{}/runs/{parent}/", store.spec.text()),
         None => dir.join(format!("{parent}.jsonl")).display().to_string(),
     };
@@ -665,7 +665,7 @@ fn fleet_id(
         other => other,
     };
     if let Some((id, from)) = &found {
-        runbook_bindings::run::fleets::check_id(id).map_err(|e| format!("{e} (from {from})"))?;
+        runbook_run::fleets::check_id(id).map_err(|e| format!("{e} (from {from})"))?;
     }
     if found.is_none() && shard.is_some_and(|s| s.count > 1) && !plan {
         return Err(

@@ -5,8 +5,8 @@
 //! of them is treated like one that cannot be reached.
 
 use super::Reached;
-use runbook_bindings::run::needs::{self, Need, Verdict};
 use runbook_bindings::simulate;
+use runbook_run::needs::{self, Need, Verdict};
 
 /// A child's command line and environment: arguments, variables to set, variables to remove.
 pub type Child = (Vec<String>, Vec<(String, String)>, Vec<String>);

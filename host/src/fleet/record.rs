@@ -3,7 +3,7 @@
 use super::jobs::{run_jobs, Job, Status, SIGNAL};
 use super::targets::{reach, Target};
 use crate::run::fail;
-use runbook_bindings::run::journal;
+use runbook_run::journal;
 use serde_json::Value;
 use std::path::Path;
 use std::process::ExitCode;

@@ -8,11 +8,11 @@ use aws_sdk_iam as sdk;
 use rhai::{Dynamic, Map};
 use sdk::types as t;
 
-pub(crate) const SERVICE: &str = "iam";
-pub(crate) const TABLE: &str = include_str!("iam.json");
+pub const SERVICE: &str = "iam";
+pub const TABLE: &str = include_str!("iam.json");
 
 /// (script function, operation) for every operation this build includes.
-pub(crate) const OPERATIONS: &[(&str, &str)] = &[
+pub const OPERATIONS: &[(&str, &str)] = &[
     ("accept_delegation_request", "AcceptDelegationRequest"),
     ("acquire_role", "AcquireRole"),
     ("add_client_id_to_open_id_connect_provider", "AddClientIDToOpenIDConnectProvider"),
@@ -196,7 +196,7 @@ pub(crate) const OPERATIONS: &[(&str, &str)] = &[
 ];
 
 /// (script function, waiter) for every waiter this build includes.
-pub(crate) const WAITERS: &[(&str, &str)] = &[
+pub const WAITERS: &[(&str, &str)] = &[
     ("wait_instance_profile_exists", "InstanceProfileExists"),
     ("wait_user_exists", "UserExists"),
     ("wait_role_exists", "RoleExists"),
@@ -204,8 +204,8 @@ pub(crate) const WAITERS: &[(&str, &str)] = &[
 ];
 
 /// Starts the call of operation `op` (the model's name) with an input already validated.
-pub(crate) fn call<'a>(c: &'a sdk::Client, op: &str, input: &'a Map) -> Option<crate::runtime::CallFuture<'a>> {
-    let f: crate::runtime::CallFuture<'a> = match op {
+pub fn call<'a>(c: &'a sdk::Client, op: &str, input: &'a Map) -> Option<crate::request::CallFuture<'a>> {
+    let f: crate::request::CallFuture<'a> = match op {
         "AcceptDelegationRequest" => Box::pin(op_accept_delegation_request(c, input)),
         "AcquireRole" => Box::pin(op_acquire_role(c, input)),
         "AddClientIDToOpenIDConnectProvider" => Box::pin(op_add_client_id_to_open_id_connect_provider(c, input)),
@@ -399,7 +399,7 @@ async fn op_accept_delegation_request(c: &sdk::Client, input: &Map) -> Result<Dy
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "AcceptDelegationRequest", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     let _ = out;
     Ok(Obj::new().into())
 }
@@ -414,7 +414,7 @@ async fn op_acquire_role(c: &sdk::Client, input: &Map) -> Result<Dynamic, CallEr
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "AcquireRole", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("Role", &out.role)
         .into())
@@ -429,7 +429,7 @@ async fn op_add_client_id_to_open_id_connect_provider(c: &sdk::Client, input: &M
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "AddClientIDToOpenIDConnectProvider", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     let _ = out;
     Ok(Obj::new().into())
 }
@@ -443,7 +443,7 @@ async fn op_add_role_to_instance_profile(c: &sdk::Client, input: &Map) -> Result
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "AddRoleToInstanceProfile", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     let _ = out;
     Ok(Obj::new().into())
 }
@@ -457,7 +457,7 @@ async fn op_add_user_to_group(c: &sdk::Client, input: &Map) -> Result<Dynamic, C
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "AddUserToGroup", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     let _ = out;
     Ok(Obj::new().into())
 }
@@ -470,7 +470,7 @@ async fn op_associate_delegation_request(c: &sdk::Client, input: &Map) -> Result
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "AssociateDelegationRequest", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     let _ = out;
     Ok(Obj::new().into())
 }
@@ -484,7 +484,7 @@ async fn op_attach_group_policy(c: &sdk::Client, input: &Map) -> Result<Dynamic,
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "AttachGroupPolicy", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     let _ = out;
     Ok(Obj::new().into())
 }
@@ -498,7 +498,7 @@ async fn op_attach_role_policy(c: &sdk::Client, input: &Map) -> Result<Dynamic, 
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "AttachRolePolicy", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     let _ = out;
     Ok(Obj::new().into())
 }
@@ -512,7 +512,7 @@ async fn op_attach_user_policy(c: &sdk::Client, input: &Map) -> Result<Dynamic, 
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "AttachUserPolicy", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     let _ = out;
     Ok(Obj::new().into())
 }
@@ -526,7 +526,7 @@ async fn op_change_password(c: &sdk::Client, input: &Map) -> Result<Dynamic, Cal
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ChangePassword", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     let _ = out;
     Ok(Obj::new().into())
 }
@@ -539,7 +539,7 @@ async fn op_create_access_key(c: &sdk::Client, input: &Map) -> Result<Dynamic, C
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "CreateAccessKey", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("AccessKey", &out.access_key)
         .into())
@@ -553,7 +553,7 @@ async fn op_create_account_alias(c: &sdk::Client, input: &Map) -> Result<Dynamic
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "CreateAccountAlias", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     let _ = out;
     Ok(Obj::new().into())
 }
@@ -574,7 +574,7 @@ async fn op_create_delegation_request(c: &sdk::Client, input: &Map) -> Result<Dy
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "CreateDelegationRequest", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("ConsoleDeepLink", &out.console_deep_link)
         .put("DelegationRequestId", &out.delegation_request_id)
@@ -590,7 +590,7 @@ async fn op_create_group(c: &sdk::Client, input: &Map) -> Result<Dynamic, CallEr
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "CreateGroup", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("Group", &out.group)
         .into())
@@ -606,7 +606,7 @@ async fn op_create_instance_profile(c: &sdk::Client, input: &Map) -> Result<Dyna
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "CreateInstanceProfile", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("InstanceProfile", &out.instance_profile)
         .into())
@@ -622,7 +622,7 @@ async fn op_create_login_profile(c: &sdk::Client, input: &Map) -> Result<Dynamic
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "CreateLoginProfile", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("LoginProfile", &out.login_profile)
         .into())
@@ -639,7 +639,7 @@ async fn op_create_open_id_connect_provider(c: &sdk::Client, input: &Map) -> Res
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "CreateOpenIDConnectProvider", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("OpenIDConnectProviderArn", &out.open_id_connect_provider_arn)
         .put("Tags", &out.tags)
@@ -658,7 +658,7 @@ async fn op_create_policy(c: &sdk::Client, input: &Map) -> Result<Dynamic, CallE
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "CreatePolicy", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("Policy", &out.policy)
         .into())
@@ -674,7 +674,7 @@ async fn op_create_policy_version(c: &sdk::Client, input: &Map) -> Result<Dynami
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "CreatePolicyVersion", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("PolicyVersion", &out.policy_version)
         .into())
@@ -694,7 +694,7 @@ async fn op_create_role(c: &sdk::Client, input: &Map) -> Result<Dynamic, CallErr
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "CreateRole", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("Role", &out.role)
         .into())
@@ -712,7 +712,7 @@ async fn op_create_saml_provider(c: &sdk::Client, input: &Map) -> Result<Dynamic
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "CreateSAMLProvider", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("SAMLProviderArn", &out.saml_provider_arn)
         .put("Tags", &out.tags)
@@ -729,7 +729,7 @@ async fn op_create_service_linked_role(c: &sdk::Client, input: &Map) -> Result<D
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "CreateServiceLinkedRole", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("Role", &out.role)
         .into())
@@ -745,7 +745,7 @@ async fn op_create_service_specific_credential(c: &sdk::Client, input: &Map) -> 
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "CreateServiceSpecificCredential", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("ServiceSpecificCredential", &out.service_specific_credential)
         .into())
@@ -762,7 +762,7 @@ async fn op_create_user(c: &sdk::Client, input: &Map) -> Result<Dynamic, CallErr
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "CreateUser", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("User", &out.user)
         .into())
@@ -778,7 +778,7 @@ async fn op_create_virtual_mfa_device(c: &sdk::Client, input: &Map) -> Result<Dy
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "CreateVirtualMFADevice", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("VirtualMFADevice", &out.virtual_mfa_device)
         .into())
@@ -793,7 +793,7 @@ async fn op_deactivate_mfa_device(c: &sdk::Client, input: &Map) -> Result<Dynami
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DeactivateMFADevice", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     let _ = out;
     Ok(Obj::new().into())
 }
@@ -807,7 +807,7 @@ async fn op_delete_access_key(c: &sdk::Client, input: &Map) -> Result<Dynamic, C
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DeleteAccessKey", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     let _ = out;
     Ok(Obj::new().into())
 }
@@ -820,7 +820,7 @@ async fn op_delete_account_alias(c: &sdk::Client, input: &Map) -> Result<Dynamic
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DeleteAccountAlias", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     let _ = out;
     Ok(Obj::new().into())
 }
@@ -832,7 +832,7 @@ async fn op_delete_account_password_policy(c: &sdk::Client, input: &Map) -> Resu
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DeleteAccountPasswordPolicy", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     let _ = out;
     Ok(Obj::new().into())
 }
@@ -845,7 +845,7 @@ async fn op_delete_group(c: &sdk::Client, input: &Map) -> Result<Dynamic, CallEr
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DeleteGroup", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     let _ = out;
     Ok(Obj::new().into())
 }
@@ -859,7 +859,7 @@ async fn op_delete_group_policy(c: &sdk::Client, input: &Map) -> Result<Dynamic,
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DeleteGroupPolicy", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     let _ = out;
     Ok(Obj::new().into())
 }
@@ -872,7 +872,7 @@ async fn op_delete_instance_profile(c: &sdk::Client, input: &Map) -> Result<Dyna
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DeleteInstanceProfile", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     let _ = out;
     Ok(Obj::new().into())
 }
@@ -885,7 +885,7 @@ async fn op_delete_login_profile(c: &sdk::Client, input: &Map) -> Result<Dynamic
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DeleteLoginProfile", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     let _ = out;
     Ok(Obj::new().into())
 }
@@ -898,7 +898,7 @@ async fn op_delete_open_id_connect_provider(c: &sdk::Client, input: &Map) -> Res
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DeleteOpenIDConnectProvider", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     let _ = out;
     Ok(Obj::new().into())
 }
@@ -911,7 +911,7 @@ async fn op_delete_policy(c: &sdk::Client, input: &Map) -> Result<Dynamic, CallE
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DeletePolicy", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     let _ = out;
     Ok(Obj::new().into())
 }
@@ -925,7 +925,7 @@ async fn op_delete_policy_version(c: &sdk::Client, input: &Map) -> Result<Dynami
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DeletePolicyVersion", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     let _ = out;
     Ok(Obj::new().into())
 }
@@ -938,7 +938,7 @@ async fn op_delete_role(c: &sdk::Client, input: &Map) -> Result<Dynamic, CallErr
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DeleteRole", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     let _ = out;
     Ok(Obj::new().into())
 }
@@ -951,7 +951,7 @@ async fn op_delete_role_permissions_boundary(c: &sdk::Client, input: &Map) -> Re
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DeleteRolePermissionsBoundary", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     let _ = out;
     Ok(Obj::new().into())
 }
@@ -965,7 +965,7 @@ async fn op_delete_role_policy(c: &sdk::Client, input: &Map) -> Result<Dynamic, 
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DeleteRolePolicy", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     let _ = out;
     Ok(Obj::new().into())
 }
@@ -978,7 +978,7 @@ async fn op_delete_saml_provider(c: &sdk::Client, input: &Map) -> Result<Dynamic
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DeleteSAMLProvider", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     let _ = out;
     Ok(Obj::new().into())
 }
@@ -992,7 +992,7 @@ async fn op_delete_ssh_public_key(c: &sdk::Client, input: &Map) -> Result<Dynami
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DeleteSSHPublicKey", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     let _ = out;
     Ok(Obj::new().into())
 }
@@ -1005,7 +1005,7 @@ async fn op_delete_server_certificate(c: &sdk::Client, input: &Map) -> Result<Dy
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DeleteServerCertificate", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     let _ = out;
     Ok(Obj::new().into())
 }
@@ -1018,7 +1018,7 @@ async fn op_delete_service_linked_role(c: &sdk::Client, input: &Map) -> Result<D
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DeleteServiceLinkedRole", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("DeletionTaskId", &out.deletion_task_id)
         .into())
@@ -1033,7 +1033,7 @@ async fn op_delete_service_specific_credential(c: &sdk::Client, input: &Map) -> 
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DeleteServiceSpecificCredential", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     let _ = out;
     Ok(Obj::new().into())
 }
@@ -1047,7 +1047,7 @@ async fn op_delete_signing_certificate(c: &sdk::Client, input: &Map) -> Result<D
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DeleteSigningCertificate", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     let _ = out;
     Ok(Obj::new().into())
 }
@@ -1060,7 +1060,7 @@ async fn op_delete_user(c: &sdk::Client, input: &Map) -> Result<Dynamic, CallErr
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DeleteUser", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     let _ = out;
     Ok(Obj::new().into())
 }
@@ -1073,7 +1073,7 @@ async fn op_delete_user_permissions_boundary(c: &sdk::Client, input: &Map) -> Re
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DeleteUserPermissionsBoundary", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     let _ = out;
     Ok(Obj::new().into())
 }
@@ -1087,7 +1087,7 @@ async fn op_delete_user_policy(c: &sdk::Client, input: &Map) -> Result<Dynamic, 
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DeleteUserPolicy", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     let _ = out;
     Ok(Obj::new().into())
 }
@@ -1100,7 +1100,7 @@ async fn op_delete_virtual_mfa_device(c: &sdk::Client, input: &Map) -> Result<Dy
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DeleteVirtualMFADevice", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     let _ = out;
     Ok(Obj::new().into())
 }
@@ -1114,7 +1114,7 @@ async fn op_detach_group_policy(c: &sdk::Client, input: &Map) -> Result<Dynamic,
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DetachGroupPolicy", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     let _ = out;
     Ok(Obj::new().into())
 }
@@ -1128,7 +1128,7 @@ async fn op_detach_role_policy(c: &sdk::Client, input: &Map) -> Result<Dynamic, 
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DetachRolePolicy", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     let _ = out;
     Ok(Obj::new().into())
 }
@@ -1142,7 +1142,7 @@ async fn op_detach_user_policy(c: &sdk::Client, input: &Map) -> Result<Dynamic, 
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DetachUserPolicy", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     let _ = out;
     Ok(Obj::new().into())
 }
@@ -1154,7 +1154,7 @@ async fn op_disable_organizations_root_credentials_management(c: &sdk::Client, i
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DisableOrganizationsRootCredentialsManagement", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("OrganizationId", &out.organization_id)
         .put("EnabledFeatures", &out.enabled_features)
@@ -1168,7 +1168,7 @@ async fn op_disable_organizations_root_sessions(c: &sdk::Client, input: &Map) ->
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DisableOrganizationsRootSessions", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("OrganizationId", &out.organization_id)
         .put("EnabledFeatures", &out.enabled_features)
@@ -1182,7 +1182,7 @@ async fn op_disable_outbound_web_identity_federation(c: &sdk::Client, input: &Ma
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DisableOutboundWebIdentityFederation", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     let _ = out;
     Ok(Obj::new().into())
 }
@@ -1198,7 +1198,7 @@ async fn op_enable_mfa_device(c: &sdk::Client, input: &Map) -> Result<Dynamic, C
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "EnableMFADevice", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     let _ = out;
     Ok(Obj::new().into())
 }
@@ -1210,7 +1210,7 @@ async fn op_enable_organizations_root_credentials_management(c: &sdk::Client, in
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "EnableOrganizationsRootCredentialsManagement", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("OrganizationId", &out.organization_id)
         .put("EnabledFeatures", &out.enabled_features)
@@ -1224,7 +1224,7 @@ async fn op_enable_organizations_root_sessions(c: &sdk::Client, input: &Map) -> 
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "EnableOrganizationsRootSessions", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("OrganizationId", &out.organization_id)
         .put("EnabledFeatures", &out.enabled_features)
@@ -1238,7 +1238,7 @@ async fn op_enable_outbound_web_identity_federation(c: &sdk::Client, input: &Map
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "EnableOutboundWebIdentityFederation", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("IssuerIdentifier", &out.issuer_identifier)
         .into())
@@ -1251,7 +1251,7 @@ async fn op_generate_credential_report(c: &sdk::Client, input: &Map) -> Result<D
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "GenerateCredentialReport", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("State", &out.state)
         .put("Description", &out.description)
@@ -1267,7 +1267,7 @@ async fn op_generate_organizations_access_report(c: &sdk::Client, input: &Map) -
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "GenerateOrganizationsAccessReport", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("JobId", &out.job_id)
         .into())
@@ -1282,7 +1282,7 @@ async fn op_generate_service_last_accessed_details(c: &sdk::Client, input: &Map)
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "GenerateServiceLastAccessedDetails", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("JobId", &out.job_id)
         .into())
@@ -1296,7 +1296,7 @@ async fn op_get_access_key_last_used(c: &sdk::Client, input: &Map) -> Result<Dyn
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "GetAccessKeyLastUsed", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("UserName", &out.user_name)
         .put("AccessKeyLastUsed", &out.access_key_last_used)
@@ -1313,7 +1313,7 @@ async fn op_get_account_authorization_details(c: &sdk::Client, input: &Map) -> R
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "GetAccountAuthorizationDetails", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("UserDetailList", &out.user_detail_list)
         .put("GroupDetailList", &out.group_detail_list)
@@ -1331,7 +1331,7 @@ async fn op_get_account_password_policy(c: &sdk::Client, input: &Map) -> Result<
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "GetAccountPasswordPolicy", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("PasswordPolicy", &out.password_policy)
         .into())
@@ -1344,7 +1344,7 @@ async fn op_get_account_properties(c: &sdk::Client, input: &Map) -> Result<Dynam
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "GetAccountProperties", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("Properties", &out.properties)
         .into())
@@ -1357,7 +1357,7 @@ async fn op_get_account_summary(c: &sdk::Client, input: &Map) -> Result<Dynamic,
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "GetAccountSummary", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("SummaryMap", &out.summary_map)
         .into())
@@ -1371,7 +1371,7 @@ async fn op_get_context_keys_for_custom_policy(c: &sdk::Client, input: &Map) -> 
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "GetContextKeysForCustomPolicy", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("ContextKeyNames", &out.context_key_names)
         .into())
@@ -1386,7 +1386,7 @@ async fn op_get_context_keys_for_principal_policy(c: &sdk::Client, input: &Map) 
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "GetContextKeysForPrincipalPolicy", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("ContextKeyNames", &out.context_key_names)
         .into())
@@ -1399,7 +1399,7 @@ async fn op_get_credential_report(c: &sdk::Client, input: &Map) -> Result<Dynami
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "GetCredentialReport", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("Content", &out.content)
         .put("ReportFormat", &out.report_format)
@@ -1416,7 +1416,7 @@ async fn op_get_delegation_request(c: &sdk::Client, input: &Map) -> Result<Dynam
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "GetDelegationRequest", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("DelegationRequest", &out.delegation_request)
         .put("PermissionCheckStatus", &out.permission_check_status)
@@ -1434,7 +1434,7 @@ async fn op_get_group(c: &sdk::Client, input: &Map) -> Result<Dynamic, CallError
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "GetGroup", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("Group", &out.group)
         .put("Users", &out.users)
@@ -1452,7 +1452,7 @@ async fn op_get_group_policy(c: &sdk::Client, input: &Map) -> Result<Dynamic, Ca
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "GetGroupPolicy", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("GroupName", &out.group_name)
         .put("PolicyName", &out.policy_name)
@@ -1469,7 +1469,7 @@ async fn op_get_human_readable_summary(c: &sdk::Client, input: &Map) -> Result<D
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "GetHumanReadableSummary", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("SummaryContent", &out.summary_content)
         .put("Locale", &out.locale)
@@ -1485,7 +1485,7 @@ async fn op_get_instance_profile(c: &sdk::Client, input: &Map) -> Result<Dynamic
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "GetInstanceProfile", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("InstanceProfile", &out.instance_profile)
         .into())
@@ -1499,7 +1499,7 @@ async fn op_get_login_profile(c: &sdk::Client, input: &Map) -> Result<Dynamic, C
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "GetLoginProfile", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("LoginProfile", &out.login_profile)
         .into())
@@ -1514,7 +1514,7 @@ async fn op_get_mfa_device(c: &sdk::Client, input: &Map) -> Result<Dynamic, Call
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "GetMFADevice", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("UserName", &out.user_name)
         .put("SerialNumber", &out.serial_number)
@@ -1531,7 +1531,7 @@ async fn op_get_open_id_connect_provider(c: &sdk::Client, input: &Map) -> Result
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "GetOpenIDConnectProvider", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("Url", &out.url)
         .put("ClientIDList", &out.client_id_list)
@@ -1552,7 +1552,7 @@ async fn op_get_organizations_access_report(c: &sdk::Client, input: &Map) -> Res
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "GetOrganizationsAccessReport", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("JobStatus", &out.job_status)
         .put("JobCreationDate", &out.job_creation_date)
@@ -1573,7 +1573,7 @@ async fn op_get_outbound_web_identity_federation_info(c: &sdk::Client, input: &M
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "GetOutboundWebIdentityFederationInfo", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("IssuerIdentifier", &out.issuer_identifier)
         .put("JwtVendingEnabled", &out.jwt_vending_enabled)
@@ -1588,7 +1588,7 @@ async fn op_get_policy(c: &sdk::Client, input: &Map) -> Result<Dynamic, CallErro
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "GetPolicy", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("Policy", &out.policy)
         .into())
@@ -1603,7 +1603,7 @@ async fn op_get_policy_version(c: &sdk::Client, input: &Map) -> Result<Dynamic, 
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "GetPolicyVersion", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("PolicyVersion", &out.policy_version)
         .into())
@@ -1617,7 +1617,7 @@ async fn op_get_role(c: &sdk::Client, input: &Map) -> Result<Dynamic, CallError>
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "GetRole", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("Role", &out.role)
         .into())
@@ -1632,7 +1632,7 @@ async fn op_get_role_policy(c: &sdk::Client, input: &Map) -> Result<Dynamic, Cal
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "GetRolePolicy", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("RoleName", &out.role_name)
         .put("PolicyName", &out.policy_name)
@@ -1649,7 +1649,7 @@ async fn op_get_role_template_version(c: &sdk::Client, input: &Map) -> Result<Dy
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "GetRoleTemplateVersion", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("RoleTemplateVersion", &out.role_template_version)
         .into())
@@ -1663,7 +1663,7 @@ async fn op_get_saml_provider(c: &sdk::Client, input: &Map) -> Result<Dynamic, C
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "GetSAMLProvider", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("SAMLProviderUUID", &out.saml_provider_uuid)
         .put("SAMLMetadataDocument", &out.saml_metadata_document)
@@ -1685,7 +1685,7 @@ async fn op_get_ssh_public_key(c: &sdk::Client, input: &Map) -> Result<Dynamic, 
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "GetSSHPublicKey", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("SSHPublicKey", &out.ssh_public_key)
         .into())
@@ -1699,7 +1699,7 @@ async fn op_get_server_certificate(c: &sdk::Client, input: &Map) -> Result<Dynam
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "GetServerCertificate", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("ServerCertificate", &out.server_certificate)
         .into())
@@ -1715,7 +1715,7 @@ async fn op_get_service_last_accessed_details(c: &sdk::Client, input: &Map) -> R
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "GetServiceLastAccessedDetails", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("JobStatus", &out.job_status)
         .put("JobType", &out.job_type)
@@ -1739,7 +1739,7 @@ async fn op_get_service_last_accessed_details_with_entities(c: &sdk::Client, inp
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "GetServiceLastAccessedDetailsWithEntities", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("JobStatus", &out.job_status)
         .put("JobCreationDate", &out.job_creation_date)
@@ -1759,7 +1759,7 @@ async fn op_get_service_linked_role_deletion_status(c: &sdk::Client, input: &Map
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "GetServiceLinkedRoleDeletionStatus", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("Status", &out.status)
         .put("Reason", &out.reason)
@@ -1774,7 +1774,7 @@ async fn op_get_user(c: &sdk::Client, input: &Map) -> Result<Dynamic, CallError>
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "GetUser", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("User", &out.user)
         .into())
@@ -1789,7 +1789,7 @@ async fn op_get_user_policy(c: &sdk::Client, input: &Map) -> Result<Dynamic, Cal
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "GetUserPolicy", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("UserName", &out.user_name)
         .put("PolicyName", &out.policy_name)
@@ -1807,7 +1807,7 @@ async fn op_list_access_keys(c: &sdk::Client, input: &Map) -> Result<Dynamic, Ca
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ListAccessKeys", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("AccessKeyMetadata", &out.access_key_metadata)
         .put("IsTruncated", &out.is_truncated)
@@ -1824,7 +1824,7 @@ async fn op_list_account_aliases(c: &sdk::Client, input: &Map) -> Result<Dynamic
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ListAccountAliases", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("AccountAliases", &out.account_aliases)
         .put("IsTruncated", &out.is_truncated)
@@ -1843,7 +1843,7 @@ async fn op_list_attached_group_policies(c: &sdk::Client, input: &Map) -> Result
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ListAttachedGroupPolicies", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("AttachedPolicies", &out.attached_policies)
         .put("IsTruncated", &out.is_truncated)
@@ -1862,7 +1862,7 @@ async fn op_list_attached_role_policies(c: &sdk::Client, input: &Map) -> Result<
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ListAttachedRolePolicies", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("AttachedPolicies", &out.attached_policies)
         .put("IsTruncated", &out.is_truncated)
@@ -1881,7 +1881,7 @@ async fn op_list_attached_user_policies(c: &sdk::Client, input: &Map) -> Result<
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ListAttachedUserPolicies", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("AttachedPolicies", &out.attached_policies)
         .put("IsTruncated", &out.is_truncated)
@@ -1899,7 +1899,7 @@ async fn op_list_delegation_requests(c: &sdk::Client, input: &Map) -> Result<Dyn
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ListDelegationRequests", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("DelegationRequests", &out.delegation_requests)
         .put("Marker", &out.marker)
@@ -1920,7 +1920,7 @@ async fn op_list_entities_for_policy(c: &sdk::Client, input: &Map) -> Result<Dyn
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ListEntitiesForPolicy", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("PolicyGroups", &out.policy_groups)
         .put("PolicyUsers", &out.policy_users)
@@ -1940,7 +1940,7 @@ async fn op_list_group_policies(c: &sdk::Client, input: &Map) -> Result<Dynamic,
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ListGroupPolicies", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("PolicyNames", &out.policy_names)
         .put("IsTruncated", &out.is_truncated)
@@ -1958,7 +1958,7 @@ async fn op_list_groups(c: &sdk::Client, input: &Map) -> Result<Dynamic, CallErr
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ListGroups", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("Groups", &out.groups)
         .put("IsTruncated", &out.is_truncated)
@@ -1976,7 +1976,7 @@ async fn op_list_groups_for_user(c: &sdk::Client, input: &Map) -> Result<Dynamic
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ListGroupsForUser", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("Groups", &out.groups)
         .put("IsTruncated", &out.is_truncated)
@@ -1994,7 +1994,7 @@ async fn op_list_instance_profile_tags(c: &sdk::Client, input: &Map) -> Result<D
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ListInstanceProfileTags", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("Tags", &out.tags)
         .put("IsTruncated", &out.is_truncated)
@@ -2012,7 +2012,7 @@ async fn op_list_instance_profiles(c: &sdk::Client, input: &Map) -> Result<Dynam
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ListInstanceProfiles", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("InstanceProfiles", &out.instance_profiles)
         .put("IsTruncated", &out.is_truncated)
@@ -2030,7 +2030,7 @@ async fn op_list_instance_profiles_for_role(c: &sdk::Client, input: &Map) -> Res
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ListInstanceProfilesForRole", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("InstanceProfiles", &out.instance_profiles)
         .put("IsTruncated", &out.is_truncated)
@@ -2048,7 +2048,7 @@ async fn op_list_mfa_device_tags(c: &sdk::Client, input: &Map) -> Result<Dynamic
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ListMFADeviceTags", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("Tags", &out.tags)
         .put("IsTruncated", &out.is_truncated)
@@ -2066,7 +2066,7 @@ async fn op_list_mfa_devices(c: &sdk::Client, input: &Map) -> Result<Dynamic, Ca
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ListMFADevices", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("MFADevices", &out.mfa_devices)
         .put("IsTruncated", &out.is_truncated)
@@ -2084,7 +2084,7 @@ async fn op_list_open_id_connect_provider_tags(c: &sdk::Client, input: &Map) -> 
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ListOpenIDConnectProviderTags", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("Tags", &out.tags)
         .put("IsTruncated", &out.is_truncated)
@@ -2099,7 +2099,7 @@ async fn op_list_open_id_connect_providers(c: &sdk::Client, input: &Map) -> Resu
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ListOpenIDConnectProviders", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("OpenIDConnectProviderList", &out.open_id_connect_provider_list)
         .into())
@@ -2112,7 +2112,7 @@ async fn op_list_organizations_features(c: &sdk::Client, input: &Map) -> Result<
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ListOrganizationsFeatures", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("OrganizationId", &out.organization_id)
         .put("EnabledFeatures", &out.enabled_features)
@@ -2132,7 +2132,7 @@ async fn op_list_policies(c: &sdk::Client, input: &Map) -> Result<Dynamic, CallE
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ListPolicies", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("Policies", &out.policies)
         .put("IsTruncated", &out.is_truncated)
@@ -2150,7 +2150,7 @@ async fn op_list_policies_granting_service_access(c: &sdk::Client, input: &Map) 
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ListPoliciesGrantingServiceAccess", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("PoliciesGrantingServiceAccess", &out.policies_granting_service_access)
         .put("IsTruncated", &out.is_truncated)
@@ -2168,7 +2168,7 @@ async fn op_list_policy_tags(c: &sdk::Client, input: &Map) -> Result<Dynamic, Ca
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ListPolicyTags", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("Tags", &out.tags)
         .put("IsTruncated", &out.is_truncated)
@@ -2186,7 +2186,7 @@ async fn op_list_policy_versions(c: &sdk::Client, input: &Map) -> Result<Dynamic
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ListPolicyVersions", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("Versions", &out.versions)
         .put("IsTruncated", &out.is_truncated)
@@ -2204,7 +2204,7 @@ async fn op_list_role_policies(c: &sdk::Client, input: &Map) -> Result<Dynamic, 
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ListRolePolicies", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("PolicyNames", &out.policy_names)
         .put("IsTruncated", &out.is_truncated)
@@ -2222,7 +2222,7 @@ async fn op_list_role_tags(c: &sdk::Client, input: &Map) -> Result<Dynamic, Call
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ListRoleTags", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("Tags", &out.tags)
         .put("IsTruncated", &out.is_truncated)
@@ -2240,7 +2240,7 @@ async fn op_list_roles(c: &sdk::Client, input: &Map) -> Result<Dynamic, CallErro
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ListRoles", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("Roles", &out.roles)
         .put("IsTruncated", &out.is_truncated)
@@ -2258,7 +2258,7 @@ async fn op_list_saml_provider_tags(c: &sdk::Client, input: &Map) -> Result<Dyna
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ListSAMLProviderTags", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("Tags", &out.tags)
         .put("IsTruncated", &out.is_truncated)
@@ -2273,7 +2273,7 @@ async fn op_list_saml_providers(c: &sdk::Client, input: &Map) -> Result<Dynamic,
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ListSAMLProviders", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("SAMLProviderList", &out.saml_provider_list)
         .into())
@@ -2289,7 +2289,7 @@ async fn op_list_ssh_public_keys(c: &sdk::Client, input: &Map) -> Result<Dynamic
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ListSSHPublicKeys", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("SSHPublicKeys", &out.ssh_public_keys)
         .put("IsTruncated", &out.is_truncated)
@@ -2307,7 +2307,7 @@ async fn op_list_server_certificate_tags(c: &sdk::Client, input: &Map) -> Result
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ListServerCertificateTags", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("Tags", &out.tags)
         .put("IsTruncated", &out.is_truncated)
@@ -2325,7 +2325,7 @@ async fn op_list_server_certificates(c: &sdk::Client, input: &Map) -> Result<Dyn
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ListServerCertificates", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("ServerCertificateMetadataList", &out.server_certificate_metadata_list)
         .put("IsTruncated", &out.is_truncated)
@@ -2345,7 +2345,7 @@ async fn op_list_service_specific_credentials(c: &sdk::Client, input: &Map) -> R
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ListServiceSpecificCredentials", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("ServiceSpecificCredentials", &out.service_specific_credentials)
         .put("Marker", &out.marker)
@@ -2363,7 +2363,7 @@ async fn op_list_signing_certificates(c: &sdk::Client, input: &Map) -> Result<Dy
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ListSigningCertificates", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("Certificates", &out.certificates)
         .put("IsTruncated", &out.is_truncated)
@@ -2381,7 +2381,7 @@ async fn op_list_user_policies(c: &sdk::Client, input: &Map) -> Result<Dynamic, 
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ListUserPolicies", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("PolicyNames", &out.policy_names)
         .put("IsTruncated", &out.is_truncated)
@@ -2399,7 +2399,7 @@ async fn op_list_user_tags(c: &sdk::Client, input: &Map) -> Result<Dynamic, Call
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ListUserTags", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("Tags", &out.tags)
         .put("IsTruncated", &out.is_truncated)
@@ -2417,7 +2417,7 @@ async fn op_list_users(c: &sdk::Client, input: &Map) -> Result<Dynamic, CallErro
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ListUsers", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("Users", &out.users)
         .put("IsTruncated", &out.is_truncated)
@@ -2435,7 +2435,7 @@ async fn op_list_virtual_mfa_devices(c: &sdk::Client, input: &Map) -> Result<Dyn
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ListVirtualMFADevices", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("VirtualMFADevices", &out.virtual_mfa_devices)
         .put("IsTruncated", &out.is_truncated)
@@ -2451,7 +2451,7 @@ async fn op_put_account_properties(c: &sdk::Client, input: &Map) -> Result<Dynam
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "PutAccountProperties", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     let _ = out;
     Ok(Obj::new().into())
 }
@@ -2466,7 +2466,7 @@ async fn op_put_group_policy(c: &sdk::Client, input: &Map) -> Result<Dynamic, Ca
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "PutGroupPolicy", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     let _ = out;
     Ok(Obj::new().into())
 }
@@ -2480,7 +2480,7 @@ async fn op_put_role_permissions_boundary(c: &sdk::Client, input: &Map) -> Resul
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "PutRolePermissionsBoundary", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     let _ = out;
     Ok(Obj::new().into())
 }
@@ -2495,7 +2495,7 @@ async fn op_put_role_policy(c: &sdk::Client, input: &Map) -> Result<Dynamic, Cal
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "PutRolePolicy", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     let _ = out;
     Ok(Obj::new().into())
 }
@@ -2509,7 +2509,7 @@ async fn op_put_user_permissions_boundary(c: &sdk::Client, input: &Map) -> Resul
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "PutUserPermissionsBoundary", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     let _ = out;
     Ok(Obj::new().into())
 }
@@ -2524,7 +2524,7 @@ async fn op_put_user_policy(c: &sdk::Client, input: &Map) -> Result<Dynamic, Cal
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "PutUserPolicy", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     let _ = out;
     Ok(Obj::new().into())
 }
@@ -2538,7 +2538,7 @@ async fn op_reject_delegation_request(c: &sdk::Client, input: &Map) -> Result<Dy
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "RejectDelegationRequest", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     let _ = out;
     Ok(Obj::new().into())
 }
@@ -2552,7 +2552,7 @@ async fn op_remove_client_id_from_open_id_connect_provider(c: &sdk::Client, inpu
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "RemoveClientIDFromOpenIDConnectProvider", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     let _ = out;
     Ok(Obj::new().into())
 }
@@ -2566,7 +2566,7 @@ async fn op_remove_role_from_instance_profile(c: &sdk::Client, input: &Map) -> R
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "RemoveRoleFromInstanceProfile", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     let _ = out;
     Ok(Obj::new().into())
 }
@@ -2580,7 +2580,7 @@ async fn op_remove_user_from_group(c: &sdk::Client, input: &Map) -> Result<Dynam
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "RemoveUserFromGroup", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     let _ = out;
     Ok(Obj::new().into())
 }
@@ -2594,7 +2594,7 @@ async fn op_reset_service_specific_credential(c: &sdk::Client, input: &Map) -> R
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ResetServiceSpecificCredential", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("ServiceSpecificCredential", &out.service_specific_credential)
         .into())
@@ -2611,7 +2611,7 @@ async fn op_resync_mfa_device(c: &sdk::Client, input: &Map) -> Result<Dynamic, C
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ResyncMFADevice", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     let _ = out;
     Ok(Obj::new().into())
 }
@@ -2624,7 +2624,7 @@ async fn op_send_delegation_token(c: &sdk::Client, input: &Map) -> Result<Dynami
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "SendDelegationToken", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     let _ = out;
     Ok(Obj::new().into())
 }
@@ -2638,7 +2638,7 @@ async fn op_set_default_policy_version(c: &sdk::Client, input: &Map) -> Result<D
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "SetDefaultPolicyVersion", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     let _ = out;
     Ok(Obj::new().into())
 }
@@ -2651,7 +2651,7 @@ async fn op_set_security_token_service_preferences(c: &sdk::Client, input: &Map)
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "SetSecurityTokenServicePreferences", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     let _ = out;
     Ok(Obj::new().into())
 }
@@ -2675,7 +2675,7 @@ async fn op_simulate_custom_policy(c: &sdk::Client, input: &Map) -> Result<Dynam
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "SimulateCustomPolicy", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("EvaluationResults", &out.evaluation_results)
         .put("IsTruncated", &out.is_truncated)
@@ -2703,7 +2703,7 @@ async fn op_simulate_principal_policy(c: &sdk::Client, input: &Map) -> Result<Dy
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "SimulatePrincipalPolicy", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("EvaluationResults", &out.evaluation_results)
         .put("IsTruncated", &out.is_truncated)
@@ -2720,7 +2720,7 @@ async fn op_tag_instance_profile(c: &sdk::Client, input: &Map) -> Result<Dynamic
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "TagInstanceProfile", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     let _ = out;
     Ok(Obj::new().into())
 }
@@ -2734,7 +2734,7 @@ async fn op_tag_mfa_device(c: &sdk::Client, input: &Map) -> Result<Dynamic, Call
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "TagMFADevice", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     let _ = out;
     Ok(Obj::new().into())
 }
@@ -2748,7 +2748,7 @@ async fn op_tag_open_id_connect_provider(c: &sdk::Client, input: &Map) -> Result
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "TagOpenIDConnectProvider", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     let _ = out;
     Ok(Obj::new().into())
 }
@@ -2762,7 +2762,7 @@ async fn op_tag_policy(c: &sdk::Client, input: &Map) -> Result<Dynamic, CallErro
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "TagPolicy", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     let _ = out;
     Ok(Obj::new().into())
 }
@@ -2776,7 +2776,7 @@ async fn op_tag_role(c: &sdk::Client, input: &Map) -> Result<Dynamic, CallError>
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "TagRole", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     let _ = out;
     Ok(Obj::new().into())
 }
@@ -2790,7 +2790,7 @@ async fn op_tag_saml_provider(c: &sdk::Client, input: &Map) -> Result<Dynamic, C
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "TagSAMLProvider", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     let _ = out;
     Ok(Obj::new().into())
 }
@@ -2804,7 +2804,7 @@ async fn op_tag_server_certificate(c: &sdk::Client, input: &Map) -> Result<Dynam
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "TagServerCertificate", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     let _ = out;
     Ok(Obj::new().into())
 }
@@ -2818,7 +2818,7 @@ async fn op_tag_user(c: &sdk::Client, input: &Map) -> Result<Dynamic, CallError>
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "TagUser", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     let _ = out;
     Ok(Obj::new().into())
 }
@@ -2832,7 +2832,7 @@ async fn op_untag_instance_profile(c: &sdk::Client, input: &Map) -> Result<Dynam
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "UntagInstanceProfile", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     let _ = out;
     Ok(Obj::new().into())
 }
@@ -2846,7 +2846,7 @@ async fn op_untag_mfa_device(c: &sdk::Client, input: &Map) -> Result<Dynamic, Ca
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "UntagMFADevice", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     let _ = out;
     Ok(Obj::new().into())
 }
@@ -2860,7 +2860,7 @@ async fn op_untag_open_id_connect_provider(c: &sdk::Client, input: &Map) -> Resu
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "UntagOpenIDConnectProvider", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     let _ = out;
     Ok(Obj::new().into())
 }
@@ -2874,7 +2874,7 @@ async fn op_untag_policy(c: &sdk::Client, input: &Map) -> Result<Dynamic, CallEr
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "UntagPolicy", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     let _ = out;
     Ok(Obj::new().into())
 }
@@ -2888,7 +2888,7 @@ async fn op_untag_role(c: &sdk::Client, input: &Map) -> Result<Dynamic, CallErro
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "UntagRole", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     let _ = out;
     Ok(Obj::new().into())
 }
@@ -2902,7 +2902,7 @@ async fn op_untag_saml_provider(c: &sdk::Client, input: &Map) -> Result<Dynamic,
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "UntagSAMLProvider", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     let _ = out;
     Ok(Obj::new().into())
 }
@@ -2916,7 +2916,7 @@ async fn op_untag_server_certificate(c: &sdk::Client, input: &Map) -> Result<Dyn
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "UntagServerCertificate", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     let _ = out;
     Ok(Obj::new().into())
 }
@@ -2930,7 +2930,7 @@ async fn op_untag_user(c: &sdk::Client, input: &Map) -> Result<Dynamic, CallErro
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "UntagUser", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     let _ = out;
     Ok(Obj::new().into())
 }
@@ -2945,7 +2945,7 @@ async fn op_update_access_key(c: &sdk::Client, input: &Map) -> Result<Dynamic, C
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "UpdateAccessKey", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     let _ = out;
     Ok(Obj::new().into())
 }
@@ -2966,7 +2966,7 @@ async fn op_update_account_password_policy(c: &sdk::Client, input: &Map) -> Resu
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "UpdateAccountPasswordPolicy", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     let _ = out;
     Ok(Obj::new().into())
 }
@@ -2980,7 +2980,7 @@ async fn op_update_assume_role_policy(c: &sdk::Client, input: &Map) -> Result<Dy
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "UpdateAssumeRolePolicy", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     let _ = out;
     Ok(Obj::new().into())
 }
@@ -2994,7 +2994,7 @@ async fn op_update_delegation_request(c: &sdk::Client, input: &Map) -> Result<Dy
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "UpdateDelegationRequest", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     let _ = out;
     Ok(Obj::new().into())
 }
@@ -3009,7 +3009,7 @@ async fn op_update_group(c: &sdk::Client, input: &Map) -> Result<Dynamic, CallEr
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "UpdateGroup", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     let _ = out;
     Ok(Obj::new().into())
 }
@@ -3024,7 +3024,7 @@ async fn op_update_login_profile(c: &sdk::Client, input: &Map) -> Result<Dynamic
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "UpdateLoginProfile", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     let _ = out;
     Ok(Obj::new().into())
 }
@@ -3038,7 +3038,7 @@ async fn op_update_open_id_connect_provider_thumbprint(c: &sdk::Client, input: &
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "UpdateOpenIDConnectProviderThumbprint", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     let _ = out;
     Ok(Obj::new().into())
 }
@@ -3053,7 +3053,7 @@ async fn op_update_role(c: &sdk::Client, input: &Map) -> Result<Dynamic, CallErr
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "UpdateRole", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     let _ = out;
     Ok(Obj::new().into())
 }
@@ -3067,7 +3067,7 @@ async fn op_update_role_description(c: &sdk::Client, input: &Map) -> Result<Dyna
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "UpdateRoleDescription", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("Role", &out.role)
         .into())
@@ -3085,7 +3085,7 @@ async fn op_update_saml_provider(c: &sdk::Client, input: &Map) -> Result<Dynamic
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "UpdateSAMLProvider", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("SAMLProviderArn", &out.saml_provider_arn)
         .into())
@@ -3101,7 +3101,7 @@ async fn op_update_ssh_public_key(c: &sdk::Client, input: &Map) -> Result<Dynami
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "UpdateSSHPublicKey", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     let _ = out;
     Ok(Obj::new().into())
 }
@@ -3116,7 +3116,7 @@ async fn op_update_server_certificate(c: &sdk::Client, input: &Map) -> Result<Dy
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "UpdateServerCertificate", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     let _ = out;
     Ok(Obj::new().into())
 }
@@ -3131,7 +3131,7 @@ async fn op_update_service_specific_credential(c: &sdk::Client, input: &Map) -> 
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "UpdateServiceSpecificCredential", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     let _ = out;
     Ok(Obj::new().into())
 }
@@ -3146,7 +3146,7 @@ async fn op_update_signing_certificate(c: &sdk::Client, input: &Map) -> Result<D
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "UpdateSigningCertificate", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     let _ = out;
     Ok(Obj::new().into())
 }
@@ -3161,7 +3161,7 @@ async fn op_update_user(c: &sdk::Client, input: &Map) -> Result<Dynamic, CallErr
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "UpdateUser", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     let _ = out;
     Ok(Obj::new().into())
 }
@@ -3175,7 +3175,7 @@ async fn op_upload_ssh_public_key(c: &sdk::Client, input: &Map) -> Result<Dynami
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "UploadSSHPublicKey", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("SSHPublicKey", &out.ssh_public_key)
         .into())
@@ -3194,7 +3194,7 @@ async fn op_upload_server_certificate(c: &sdk::Client, input: &Map) -> Result<Dy
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "UploadServerCertificate", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("ServerCertificateMetadata", &out.server_certificate_metadata)
         .put("Tags", &out.tags)
@@ -3210,7 +3210,7 @@ async fn op_upload_signing_certificate(c: &sdk::Client, input: &Map) -> Result<D
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "UploadSigningCertificate", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("Certificate", &out.certificate)
         .into())

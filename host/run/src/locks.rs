@@ -15,7 +15,7 @@
 //! renew, take over an expired one, or remove.
 
 use super::store::{Put, S3Store};
-use crate::error::CallError;
+use runbook_bindings::error::CallError;
 use serde::{Deserialize, Serialize};
 use std::fs::{File, OpenOptions};
 use std::path::{Path, PathBuf};
@@ -416,7 +416,7 @@ fn refused(message: String) -> CallError {
     CallError::Transport {
         service: "runbook".into(),
         operation: "lock".into(),
-        code: crate::error::LOCK_HELD.into(),
+        code: runbook_bindings::error::LOCK_HELD.into(),
         message,
         retryable: false,
     }

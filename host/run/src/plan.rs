@@ -4,10 +4,10 @@
 //! from the plan, its filters applied, so a runbook that looks before it creates plans what it
 //! would do.
 
-use crate::call::Svc;
-use crate::json;
-use crate::model::Table;
 use rhai::{Dynamic, Map};
+use runbook_bindings::call::Svc;
+use runbook_bindings::json;
+use runbook_bindings::model::Table;
 use serde_json::Value;
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
@@ -16,7 +16,7 @@ use std::collections::HashMap;
 struct Planned {
     /// `<elbv2.create_target_group#1 ` — every placeholder of this write starts with it.
     label: String,
-    /// Where it would be made ([`crate::runtime::Context::place_key`]): reads elsewhere do not see it.
+    /// Where it would be made ([`runbook_bindings::runtime::Context::place_key`]): reads elsewhere do not see it.
     place: String,
     /// The members and values that name what it would create (its `…Name` members), so later
     /// reads of them are answered from the plan.
@@ -312,7 +312,7 @@ impl Builder<'_, '_> {
     fn value(&mut self, shape_name: &str, path: &str, stack: &mut Vec<String>) -> Dynamic {
         // A policy document AWS makes (a service-linked role's trust) reaches the script as a map;
         // what is in it the plan cannot know.
-        if shape_name == crate::model::POLICY_DOCUMENT {
+        if shape_name == runbook_bindings::model::POLICY_DOCUMENT {
             return Dynamic::from_map(Map::new());
         }
         let Some(shape) = self.table.shape(shape_name) else { return Dynamic::UNIT };

@@ -1,8 +1,8 @@
 //! What a run adds to a write's input before it is sent: the run's tag on what it creates, and an
 //! idempotency token where the model has a member for one.
 
-use crate::model::Table;
 use rhai::{Array, Map};
+use runbook_bindings::model::Table;
 
 /// The tag key put on resources a run creates.
 pub const RUN_TAG: &str = "runbook:run-id";

@@ -8,11 +8,11 @@ use aws_sdk_applicationautoscaling as sdk;
 use rhai::{Dynamic, Map};
 use sdk::types as t;
 
-pub(crate) const SERVICE: &str = "application_autoscaling";
-pub(crate) const TABLE: &str = include_str!("application_autoscaling.json");
+pub const SERVICE: &str = "application_autoscaling";
+pub const TABLE: &str = include_str!("application_autoscaling.json");
 
 /// (script function, operation) for every operation this build includes.
-pub(crate) const OPERATIONS: &[(&str, &str)] = &[
+pub const OPERATIONS: &[(&str, &str)] = &[
     ("delete_scaling_policy", "DeleteScalingPolicy"),
     ("delete_scheduled_action", "DeleteScheduledAction"),
     ("deregister_scalable_target", "DeregisterScalableTarget"),
@@ -30,12 +30,12 @@ pub(crate) const OPERATIONS: &[(&str, &str)] = &[
 ];
 
 /// (script function, waiter) for every waiter this build includes.
-pub(crate) const WAITERS: &[(&str, &str)] = &[
+pub const WAITERS: &[(&str, &str)] = &[
 ];
 
 /// Starts the call of operation `op` (the model's name) with an input already validated.
-pub(crate) fn call<'a>(c: &'a sdk::Client, op: &str, input: &'a Map) -> Option<crate::runtime::CallFuture<'a>> {
-    let f: crate::runtime::CallFuture<'a> = match op {
+pub fn call<'a>(c: &'a sdk::Client, op: &str, input: &'a Map) -> Option<crate::request::CallFuture<'a>> {
+    let f: crate::request::CallFuture<'a> = match op {
         "DeleteScalingPolicy" => Box::pin(op_delete_scaling_policy(c, input)),
         "DeleteScheduledAction" => Box::pin(op_delete_scheduled_action(c, input)),
         "DeregisterScalableTarget" => Box::pin(op_deregister_scalable_target(c, input)),
@@ -66,7 +66,7 @@ async fn op_delete_scaling_policy(c: &sdk::Client, input: &Map) -> Result<Dynami
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DeleteScalingPolicy", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     let _ = out;
     Ok(Obj::new().into())
 }
@@ -82,7 +82,7 @@ async fn op_delete_scheduled_action(c: &sdk::Client, input: &Map) -> Result<Dyna
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DeleteScheduledAction", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     let _ = out;
     Ok(Obj::new().into())
 }
@@ -97,7 +97,7 @@ async fn op_deregister_scalable_target(c: &sdk::Client, input: &Map) -> Result<D
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DeregisterScalableTarget", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     let _ = out;
     Ok(Obj::new().into())
 }
@@ -114,7 +114,7 @@ async fn op_describe_scalable_targets(c: &sdk::Client, input: &Map) -> Result<Dy
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeScalableTargets", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("ScalableTargets", &out.scalable_targets)
         .put("NextToken", &out.next_token)
@@ -134,7 +134,7 @@ async fn op_describe_scaling_activities(c: &sdk::Client, input: &Map) -> Result<
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeScalingActivities", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("ScalingActivities", &out.scaling_activities)
         .put("NextToken", &out.next_token)
@@ -154,7 +154,7 @@ async fn op_describe_scaling_policies(c: &sdk::Client, input: &Map) -> Result<Dy
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeScalingPolicies", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("ScalingPolicies", &out.scaling_policies)
         .put("NextToken", &out.next_token)
@@ -174,7 +174,7 @@ async fn op_describe_scheduled_actions(c: &sdk::Client, input: &Map) -> Result<D
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeScheduledActions", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("ScheduledActions", &out.scheduled_actions)
         .put("NextToken", &out.next_token)
@@ -194,7 +194,7 @@ async fn op_get_predictive_scaling_forecast(c: &sdk::Client, input: &Map) -> Res
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "GetPredictiveScalingForecast", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("LoadForecast", &out.load_forecast)
         .put("CapacityForecast", &out.capacity_forecast)
@@ -210,7 +210,7 @@ async fn op_list_tags_for_resource(c: &sdk::Client, input: &Map) -> Result<Dynam
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ListTagsForResource", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("Tags", &out.tags)
         .into())
@@ -231,7 +231,7 @@ async fn op_put_scaling_policy(c: &sdk::Client, input: &Map) -> Result<Dynamic, 
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "PutScalingPolicy", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("PolicyARN", &out.policy_arn)
         .put("Alarms", &out.alarms)
@@ -254,7 +254,7 @@ async fn op_put_scheduled_action(c: &sdk::Client, input: &Map) -> Result<Dynamic
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "PutScheduledAction", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     let _ = out;
     Ok(Obj::new().into())
 }
@@ -274,7 +274,7 @@ async fn op_register_scalable_target(c: &sdk::Client, input: &Map) -> Result<Dyn
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "RegisterScalableTarget", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("ScalableTargetARN", &out.scalable_target_arn)
         .into())
@@ -289,7 +289,7 @@ async fn op_tag_resource(c: &sdk::Client, input: &Map) -> Result<Dynamic, CallEr
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "TagResource", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     let _ = out;
     Ok(Obj::new().into())
 }
@@ -303,7 +303,7 @@ async fn op_untag_resource(c: &sdk::Client, input: &Map) -> Result<Dynamic, Call
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "UntagResource", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     let _ = out;
     Ok(Obj::new().into())
 }

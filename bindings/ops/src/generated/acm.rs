@@ -8,11 +8,11 @@ use aws_sdk_acm as sdk;
 use rhai::{Dynamic, Map};
 use sdk::types as t;
 
-pub(crate) const SERVICE: &str = "acm";
-pub(crate) const TABLE: &str = include_str!("acm.json");
+pub const SERVICE: &str = "acm";
+pub const TABLE: &str = include_str!("acm.json");
 
 /// (script function, operation) for every operation this build includes.
-pub(crate) const OPERATIONS: &[(&str, &str)] = &[
+pub const OPERATIONS: &[(&str, &str)] = &[
     ("add_tags_to_certificate", "AddTagsToCertificate"),
     ("create_acme_domain_validation", "CreateAcmeDomainValidation"),
     ("create_acme_endpoint", "CreateAcmeEndpoint"),
@@ -56,7 +56,7 @@ pub(crate) const OPERATIONS: &[(&str, &str)] = &[
 ];
 
 /// (script function, waiter) for every waiter this build includes.
-pub(crate) const WAITERS: &[(&str, &str)] = &[
+pub const WAITERS: &[(&str, &str)] = &[
     ("wait_acme_domain_validation_deleted", "AcmeDomainValidationDeleted"),
     ("wait_acme_domain_validation_validated", "AcmeDomainValidationValidated"),
     ("wait_acme_endpoint_active", "AcmeEndpointActive"),
@@ -65,8 +65,8 @@ pub(crate) const WAITERS: &[(&str, &str)] = &[
 ];
 
 /// Starts the call of operation `op` (the model's name) with an input already validated.
-pub(crate) fn call<'a>(c: &'a sdk::Client, op: &str, input: &'a Map) -> Option<crate::runtime::CallFuture<'a>> {
-    let f: crate::runtime::CallFuture<'a> = match op {
+pub fn call<'a>(c: &'a sdk::Client, op: &str, input: &'a Map) -> Option<crate::request::CallFuture<'a>> {
+    let f: crate::request::CallFuture<'a> = match op {
         "AddTagsToCertificate" => Box::pin(op_add_tags_to_certificate(c, input)),
         "CreateAcmeDomainValidation" => Box::pin(op_create_acme_domain_validation(c, input)),
         "CreateAcmeEndpoint" => Box::pin(op_create_acme_endpoint(c, input)),
@@ -121,7 +121,7 @@ async fn op_add_tags_to_certificate(c: &sdk::Client, input: &Map) -> Result<Dyna
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "AddTagsToCertificate", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     let _ = out;
     Ok(Obj::new().into())
 }
@@ -138,7 +138,7 @@ async fn op_create_acme_domain_validation(c: &sdk::Client, input: &Map) -> Resul
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "CreateAcmeDomainValidation", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("AcmeDomainValidationArn", &out.acme_domain_validation_arn)
         .into())
@@ -157,7 +157,7 @@ async fn op_create_acme_endpoint(c: &sdk::Client, input: &Map) -> Result<Dynamic
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "CreateAcmeEndpoint", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("AcmeEndpointArn", &out.acme_endpoint_arn)
         .into())
@@ -175,7 +175,7 @@ async fn op_create_acme_external_account_binding(c: &sdk::Client, input: &Map) -
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "CreateAcmeExternalAccountBinding", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("ExternalAccountBinding", &out.external_account_binding)
         .into())
@@ -189,7 +189,7 @@ async fn op_delete_acme_domain_validation(c: &sdk::Client, input: &Map) -> Resul
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DeleteAcmeDomainValidation", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     let _ = out;
     Ok(Obj::new().into())
 }
@@ -202,7 +202,7 @@ async fn op_delete_acme_endpoint(c: &sdk::Client, input: &Map) -> Result<Dynamic
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DeleteAcmeEndpoint", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     let _ = out;
     Ok(Obj::new().into())
 }
@@ -215,7 +215,7 @@ async fn op_delete_acme_external_account_binding(c: &sdk::Client, input: &Map) -
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DeleteAcmeExternalAccountBinding", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     let _ = out;
     Ok(Obj::new().into())
 }
@@ -228,7 +228,7 @@ async fn op_delete_certificate(c: &sdk::Client, input: &Map) -> Result<Dynamic, 
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DeleteCertificate", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     let _ = out;
     Ok(Obj::new().into())
 }
@@ -242,7 +242,7 @@ async fn op_describe_acme_account(c: &sdk::Client, input: &Map) -> Result<Dynami
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeAcmeAccount", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("AcmeAccount", &out.acme_account)
         .into())
@@ -256,7 +256,7 @@ async fn op_describe_acme_domain_validation(c: &sdk::Client, input: &Map) -> Res
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeAcmeDomainValidation", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("AcmeDomainValidation", &out.acme_domain_validation)
         .into())
@@ -270,7 +270,7 @@ async fn op_describe_acme_endpoint(c: &sdk::Client, input: &Map) -> Result<Dynam
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeAcmeEndpoint", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("AcmeEndpoint", &out.acme_endpoint)
         .into())
@@ -284,7 +284,7 @@ async fn op_describe_acme_external_account_binding(c: &sdk::Client, input: &Map)
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeAcmeExternalAccountBinding", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("ExternalAccountBinding", &out.external_account_binding)
         .into())
@@ -298,7 +298,7 @@ async fn op_describe_certificate(c: &sdk::Client, input: &Map) -> Result<Dynamic
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeCertificate", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("Certificate", &out.certificate)
         .into())
@@ -313,7 +313,7 @@ async fn op_export_certificate(c: &sdk::Client, input: &Map) -> Result<Dynamic, 
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ExportCertificate", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("Certificate", &out.certificate)
         .put("CertificateChain", &out.certificate_chain)
@@ -328,7 +328,7 @@ async fn op_get_account_configuration(c: &sdk::Client, input: &Map) -> Result<Dy
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "GetAccountConfiguration", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("ExpiryEvents", &out.expiry_events)
         .into())
@@ -342,7 +342,7 @@ async fn op_get_acme_external_account_binding_credentials(c: &sdk::Client, input
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "GetAcmeExternalAccountBindingCredentials", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("KeyId", &out.key_id)
         .put("MacKey", &out.mac_key)
@@ -357,7 +357,7 @@ async fn op_get_certificate(c: &sdk::Client, input: &Map) -> Result<Dynamic, Cal
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "GetCertificate", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("Certificate", &out.certificate)
         .put("CertificateChain", &out.certificate_chain)
@@ -376,7 +376,7 @@ async fn op_import_certificate(c: &sdk::Client, input: &Map) -> Result<Dynamic, 
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ImportCertificate", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("CertificateArn", &out.certificate_arn)
         .into())
@@ -392,7 +392,7 @@ async fn op_list_acme_accounts(c: &sdk::Client, input: &Map) -> Result<Dynamic, 
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ListAcmeAccounts", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("AcmeAccounts", &out.acme_accounts)
         .put("NextToken", &out.next_token)
@@ -409,7 +409,7 @@ async fn op_list_acme_domain_validations(c: &sdk::Client, input: &Map) -> Result
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ListAcmeDomainValidations", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("AcmeDomainValidations", &out.acme_domain_validations)
         .put("NextToken", &out.next_token)
@@ -425,7 +425,7 @@ async fn op_list_acme_endpoints(c: &sdk::Client, input: &Map) -> Result<Dynamic,
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ListAcmeEndpoints", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("AcmeEndpoints", &out.acme_endpoints)
         .put("NextToken", &out.next_token)
@@ -442,7 +442,7 @@ async fn op_list_acme_external_account_bindings(c: &sdk::Client, input: &Map) ->
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ListAcmeExternalAccountBindings", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("ExternalAccountBindings", &out.external_account_bindings)
         .put("NextToken", &out.next_token)
@@ -459,7 +459,7 @@ async fn op_list_certificate_domain_validations(c: &sdk::Client, input: &Map) ->
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ListCertificateDomainValidations", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("DomainValidationSummaryList", &out.domain_validation_summary_list)
         .put("NextToken", &out.next_token)
@@ -480,7 +480,7 @@ async fn op_list_certificates(c: &sdk::Client, input: &Map) -> Result<Dynamic, C
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ListCertificates", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("NextToken", &out.next_token)
         .put("CertificateSummaryList", &out.certificate_summary_list)
@@ -495,7 +495,7 @@ async fn op_list_tags_for_certificate(c: &sdk::Client, input: &Map) -> Result<Dy
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ListTagsForCertificate", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("Tags", &out.tags)
         .into())
@@ -509,7 +509,7 @@ async fn op_list_tags_for_resource(c: &sdk::Client, input: &Map) -> Result<Dynam
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ListTagsForResource", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("Tags", &out.tags)
         .into())
@@ -524,7 +524,7 @@ async fn op_put_account_configuration(c: &sdk::Client, input: &Map) -> Result<Dy
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "PutAccountConfiguration", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     let _ = out;
     Ok(Obj::new().into())
 }
@@ -538,7 +538,7 @@ async fn op_remove_tags_from_certificate(c: &sdk::Client, input: &Map) -> Result
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "RemoveTagsFromCertificate", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     let _ = out;
     Ok(Obj::new().into())
 }
@@ -551,7 +551,7 @@ async fn op_renew_certificate(c: &sdk::Client, input: &Map) -> Result<Dynamic, C
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "RenewCertificate", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     let _ = out;
     Ok(Obj::new().into())
 }
@@ -573,7 +573,7 @@ async fn op_request_certificate(c: &sdk::Client, input: &Map) -> Result<Dynamic,
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "RequestCertificate", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("CertificateArn", &out.certificate_arn)
         .into())
@@ -589,7 +589,7 @@ async fn op_resend_validation_email(c: &sdk::Client, input: &Map) -> Result<Dyna
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ResendValidationEmail", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     let _ = out;
     Ok(Obj::new().into())
 }
@@ -603,7 +603,7 @@ async fn op_revoke_acme_account(c: &sdk::Client, input: &Map) -> Result<Dynamic,
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "RevokeAcmeAccount", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     let _ = out;
     Ok(Obj::new().into())
 }
@@ -616,7 +616,7 @@ async fn op_revoke_acme_external_account_binding(c: &sdk::Client, input: &Map) -
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "RevokeAcmeExternalAccountBinding", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     let _ = out;
     Ok(Obj::new().into())
 }
@@ -630,7 +630,7 @@ async fn op_revoke_certificate(c: &sdk::Client, input: &Map) -> Result<Dynamic, 
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "RevokeCertificate", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("CertificateArn", &out.certificate_arn)
         .into())
@@ -648,7 +648,7 @@ async fn op_search_certificates(c: &sdk::Client, input: &Map) -> Result<Dynamic,
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "SearchCertificates", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("Results", &out.results)
         .put("NextToken", &out.next_token)
@@ -664,7 +664,7 @@ async fn op_tag_resource(c: &sdk::Client, input: &Map) -> Result<Dynamic, CallEr
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "TagResource", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     let _ = out;
     Ok(Obj::new().into())
 }
@@ -678,7 +678,7 @@ async fn op_untag_resource(c: &sdk::Client, input: &Map) -> Result<Dynamic, Call
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "UntagResource", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     let _ = out;
     Ok(Obj::new().into())
 }
@@ -692,7 +692,7 @@ async fn op_update_acme_domain_validation(c: &sdk::Client, input: &Map) -> Resul
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "UpdateAcmeDomainValidation", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     let _ = out;
     Ok(Obj::new().into())
 }
@@ -708,7 +708,7 @@ async fn op_update_acme_endpoint(c: &sdk::Client, input: &Map) -> Result<Dynamic
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "UpdateAcmeEndpoint", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     let _ = out;
     Ok(Obj::new().into())
 }
@@ -722,7 +722,7 @@ async fn op_update_certificate_options(c: &sdk::Client, input: &Map) -> Result<D
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "UpdateCertificateOptions", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     let _ = out;
     Ok(Obj::new().into())
 }

@@ -14,8 +14,11 @@ pub enum Answer {
 /// Asks on the terminal: the question on standard error, one line from standard input.
 pub fn ask_on_terminal(question: &str) -> Answer {
     let mut err = std::io::stderr();
-    let _ =
-        write!(err, "\n{}send it? [y]es / [n]o, skip / [a]ll the rest / [q]uit: ", crate::secrets::redact(question));
+    let _ = write!(
+        err,
+        "\n{}send it? [y]es / [n]o, skip / [a]ll the rest / [q]uit: ",
+        runbook_bindings::secrets::redact(question)
+    );
     let _ = err.flush();
     loop {
         let mut line = String::new();

@@ -8,11 +8,11 @@ use aws_sdk_ecs as sdk;
 use rhai::{Dynamic, Map};
 use sdk::types as t;
 
-pub(crate) const SERVICE: &str = "ecs";
-pub(crate) const TABLE: &str = include_str!("ecs.json");
+pub const SERVICE: &str = "ecs";
+pub const TABLE: &str = include_str!("ecs.json");
 
 /// (script function, operation) for every operation this build includes.
-pub(crate) const OPERATIONS: &[(&str, &str)] = &[
+pub const OPERATIONS: &[(&str, &str)] = &[
     ("associate_gateway_with_cluster", "AssociateGatewayWithCluster"),
     ("continue_service_deployment", "ContinueServiceDeployment"),
     ("create_capacity_provider", "CreateCapacityProvider"),
@@ -104,7 +104,7 @@ pub(crate) const OPERATIONS: &[(&str, &str)] = &[
 ];
 
 /// (script function, waiter) for every waiter this build includes.
-pub(crate) const WAITERS: &[(&str, &str)] = &[
+pub const WAITERS: &[(&str, &str)] = &[
     ("wait_daemon_active", "DaemonActive"),
     ("wait_daemon_deployment_stopped", "DaemonDeploymentStopped"),
     ("wait_daemon_deployment_successful", "DaemonDeploymentSuccessful"),
@@ -117,8 +117,8 @@ pub(crate) const WAITERS: &[(&str, &str)] = &[
 ];
 
 /// Starts the call of operation `op` (the model's name) with an input already validated.
-pub(crate) fn call<'a>(c: &'a sdk::Client, op: &str, input: &'a Map) -> Option<crate::runtime::CallFuture<'a>> {
-    let f: crate::runtime::CallFuture<'a> = match op {
+pub fn call<'a>(c: &'a sdk::Client, op: &str, input: &'a Map) -> Option<crate::request::CallFuture<'a>> {
+    let f: crate::request::CallFuture<'a> = match op {
         "AssociateGatewayWithCluster" => Box::pin(op_associate_gateway_with_cluster(c, input)),
         "ContinueServiceDeployment" => Box::pin(op_continue_service_deployment(c, input)),
         "CreateCapacityProvider" => Box::pin(op_create_capacity_provider(c, input)),
@@ -221,7 +221,7 @@ async fn op_associate_gateway_with_cluster(c: &sdk::Client, input: &Map) -> Resu
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "AssociateGatewayWithCluster", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("gatewayArn", &out.gateway_arn)
         .put("clusterArn", &out.cluster_arn)
@@ -239,7 +239,7 @@ async fn op_continue_service_deployment(c: &sdk::Client, input: &Map) -> Result<
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ContinueServiceDeployment", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("serviceDeploymentArn", &out.service_deployment_arn)
         .into())
@@ -257,7 +257,7 @@ async fn op_create_capacity_provider(c: &sdk::Client, input: &Map) -> Result<Dyn
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "CreateCapacityProvider", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("capacityProvider", &out.capacity_provider)
         .into())
@@ -277,7 +277,7 @@ async fn op_create_cluster(c: &sdk::Client, input: &Map) -> Result<Dynamic, Call
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "CreateCluster", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("cluster", &out.cluster)
         .into())
@@ -301,7 +301,7 @@ async fn op_create_daemon(c: &sdk::Client, input: &Map) -> Result<Dynamic, CallE
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "CreateDaemon", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("daemonArn", &out.daemon_arn)
         .put("status", &out.status)
@@ -331,7 +331,7 @@ async fn op_create_express_gateway_service(c: &sdk::Client, input: &Map) -> Resu
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "CreateExpressGatewayService", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("service", &out.service)
         .into())
@@ -351,7 +351,7 @@ async fn op_create_gateway(c: &sdk::Client, input: &Map) -> Result<Dynamic, Call
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "CreateGateway", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("gatewayArn", &out.gateway_arn)
         .put("name", &out.name)
@@ -394,7 +394,7 @@ async fn op_create_service(c: &sdk::Client, input: &Map) -> Result<Dynamic, Call
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "CreateService", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("service", &out.service)
         .into())
@@ -420,7 +420,7 @@ async fn op_create_task_set(c: &sdk::Client, input: &Map) -> Result<Dynamic, Cal
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "CreateTaskSet", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("taskSet", &out.task_set)
         .into())
@@ -435,7 +435,7 @@ async fn op_delete_account_setting(c: &sdk::Client, input: &Map) -> Result<Dynam
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DeleteAccountSetting", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("setting", &out.setting)
         .into())
@@ -450,7 +450,7 @@ async fn op_delete_attributes(c: &sdk::Client, input: &Map) -> Result<Dynamic, C
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DeleteAttributes", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("attributes", &out.attributes)
         .into())
@@ -465,7 +465,7 @@ async fn op_delete_capacity_provider(c: &sdk::Client, input: &Map) -> Result<Dyn
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DeleteCapacityProvider", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("capacityProvider", &out.capacity_provider)
         .into())
@@ -479,7 +479,7 @@ async fn op_delete_cluster(c: &sdk::Client, input: &Map) -> Result<Dynamic, Call
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DeleteCluster", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("cluster", &out.cluster)
         .into())
@@ -493,7 +493,7 @@ async fn op_delete_daemon(c: &sdk::Client, input: &Map) -> Result<Dynamic, CallE
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DeleteDaemon", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("daemonArn", &out.daemon_arn)
         .put("status", &out.status)
@@ -511,7 +511,7 @@ async fn op_delete_daemon_task_definition(c: &sdk::Client, input: &Map) -> Resul
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DeleteDaemonTaskDefinition", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("daemonTaskDefinitionArn", &out.daemon_task_definition_arn)
         .into())
@@ -525,7 +525,7 @@ async fn op_delete_express_gateway_service(c: &sdk::Client, input: &Map) -> Resu
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DeleteExpressGatewayService", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("service", &out.service)
         .into())
@@ -539,7 +539,7 @@ async fn op_delete_gateway(c: &sdk::Client, input: &Map) -> Result<Dynamic, Call
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DeleteGateway", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("gatewayArn", &out.gateway_arn)
         .put("name", &out.name)
@@ -557,7 +557,7 @@ async fn op_delete_service(c: &sdk::Client, input: &Map) -> Result<Dynamic, Call
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DeleteService", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("service", &out.service)
         .into())
@@ -571,7 +571,7 @@ async fn op_delete_task_definitions(c: &sdk::Client, input: &Map) -> Result<Dyna
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DeleteTaskDefinitions", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("taskDefinitions", &out.task_definitions)
         .put("failures", &out.failures)
@@ -589,7 +589,7 @@ async fn op_delete_task_set(c: &sdk::Client, input: &Map) -> Result<Dynamic, Cal
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DeleteTaskSet", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("taskSet", &out.task_set)
         .into())
@@ -605,7 +605,7 @@ async fn op_deregister_container_instance(c: &sdk::Client, input: &Map) -> Resul
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DeregisterContainerInstance", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("containerInstance", &out.container_instance)
         .into())
@@ -619,7 +619,7 @@ async fn op_deregister_task_definition(c: &sdk::Client, input: &Map) -> Result<D
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DeregisterTaskDefinition", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("taskDefinition", &out.task_definition)
         .into())
@@ -637,7 +637,7 @@ async fn op_describe_capacity_providers(c: &sdk::Client, input: &Map) -> Result<
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeCapacityProviders", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("capacityProviders", &out.capacity_providers)
         .put("failures", &out.failures)
@@ -654,7 +654,7 @@ async fn op_describe_clusters(c: &sdk::Client, input: &Map) -> Result<Dynamic, C
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeClusters", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("clusters", &out.clusters)
         .put("failures", &out.failures)
@@ -671,7 +671,7 @@ async fn op_describe_container_instances(c: &sdk::Client, input: &Map) -> Result
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeContainerInstances", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("containerInstances", &out.container_instances)
         .put("failures", &out.failures)
@@ -686,7 +686,7 @@ async fn op_describe_daemon(c: &sdk::Client, input: &Map) -> Result<Dynamic, Cal
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeDaemon", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("daemon", &out.daemon)
         .into())
@@ -700,7 +700,7 @@ async fn op_describe_daemon_deployments(c: &sdk::Client, input: &Map) -> Result<
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeDaemonDeployments", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("failures", &out.failures)
         .put("daemonDeployments", &out.daemon_deployments)
@@ -715,7 +715,7 @@ async fn op_describe_daemon_revisions(c: &sdk::Client, input: &Map) -> Result<Dy
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeDaemonRevisions", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("daemonRevisions", &out.daemon_revisions)
         .put("failures", &out.failures)
@@ -730,7 +730,7 @@ async fn op_describe_daemon_task_definition(c: &sdk::Client, input: &Map) -> Res
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeDaemonTaskDefinition", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("daemonTaskDefinition", &out.daemon_task_definition)
         .into())
@@ -745,7 +745,7 @@ async fn op_describe_express_gateway_service(c: &sdk::Client, input: &Map) -> Re
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeExpressGatewayService", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("service", &out.service)
         .into())
@@ -759,7 +759,7 @@ async fn op_describe_gateway(c: &sdk::Client, input: &Map) -> Result<Dynamic, Ca
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeGateway", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("gateway", &out.gateway)
         .into())
@@ -775,7 +775,7 @@ async fn op_describe_gateway_resources(c: &sdk::Client, input: &Map) -> Result<D
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeGatewayResources", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("gatewayResources", &out.gateway_resources)
         .put("nextToken", &out.next_token)
@@ -790,7 +790,7 @@ async fn op_describe_gateway_route(c: &sdk::Client, input: &Map) -> Result<Dynam
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeGatewayRoute", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("gatewayRoute", &out.gateway_route)
         .into())
@@ -804,7 +804,7 @@ async fn op_describe_service_deployments(c: &sdk::Client, input: &Map) -> Result
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeServiceDeployments", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("serviceDeployments", &out.service_deployments)
         .put("failures", &out.failures)
@@ -819,7 +819,7 @@ async fn op_describe_service_revisions(c: &sdk::Client, input: &Map) -> Result<D
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeServiceRevisions", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("serviceRevisions", &out.service_revisions)
         .put("failures", &out.failures)
@@ -836,7 +836,7 @@ async fn op_describe_services(c: &sdk::Client, input: &Map) -> Result<Dynamic, C
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeServices", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("services", &out.services)
         .put("failures", &out.failures)
@@ -852,7 +852,7 @@ async fn op_describe_task_definition(c: &sdk::Client, input: &Map) -> Result<Dyn
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeTaskDefinition", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("taskDefinition", &out.task_definition)
         .put("tags", &out.tags)
@@ -870,7 +870,7 @@ async fn op_describe_task_sets(c: &sdk::Client, input: &Map) -> Result<Dynamic, 
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeTaskSets", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("taskSets", &out.task_sets)
         .put("failures", &out.failures)
@@ -887,7 +887,7 @@ async fn op_describe_tasks(c: &sdk::Client, input: &Map) -> Result<Dynamic, Call
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeTasks", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("tasks", &out.tasks)
         .put("failures", &out.failures)
@@ -903,7 +903,7 @@ async fn op_disassociate_gateway_from_cluster(c: &sdk::Client, input: &Map) -> R
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DisassociateGatewayFromCluster", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("gatewayArn", &out.gateway_arn)
         .put("clusterArn", &out.cluster_arn)
@@ -920,7 +920,7 @@ async fn op_discover_poll_endpoint(c: &sdk::Client, input: &Map) -> Result<Dynam
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DiscoverPollEndpoint", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("endpoint", &out.endpoint)
         .put("telemetryEndpoint", &out.telemetry_endpoint)
@@ -940,7 +940,7 @@ async fn op_execute_command(c: &sdk::Client, input: &Map) -> Result<Dynamic, Cal
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ExecuteCommand", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("clusterArn", &out.cluster_arn)
         .put("containerArn", &out.container_arn)
@@ -960,7 +960,7 @@ async fn op_get_task_protection(c: &sdk::Client, input: &Map) -> Result<Dynamic,
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "GetTaskProtection", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("protectedTasks", &out.protected_tasks)
         .put("failures", &out.failures)
@@ -980,7 +980,7 @@ async fn op_list_account_settings(c: &sdk::Client, input: &Map) -> Result<Dynami
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ListAccountSettings", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("settings", &out.settings)
         .put("nextToken", &out.next_token)
@@ -1000,7 +1000,7 @@ async fn op_list_attributes(c: &sdk::Client, input: &Map) -> Result<Dynamic, Cal
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ListAttributes", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("attributes", &out.attributes)
         .put("nextToken", &out.next_token)
@@ -1016,7 +1016,7 @@ async fn op_list_clusters(c: &sdk::Client, input: &Map) -> Result<Dynamic, CallE
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ListClusters", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("clusterArns", &out.cluster_arns)
         .put("nextToken", &out.next_token)
@@ -1035,7 +1035,7 @@ async fn op_list_container_instances(c: &sdk::Client, input: &Map) -> Result<Dyn
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ListContainerInstances", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("containerInstanceArns", &out.container_instance_arns)
         .put("nextToken", &out.next_token)
@@ -1054,7 +1054,7 @@ async fn op_list_daemon_deployments(c: &sdk::Client, input: &Map) -> Result<Dyna
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ListDaemonDeployments", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("nextToken", &out.next_token)
         .put("daemonDeployments", &out.daemon_deployments)
@@ -1075,7 +1075,7 @@ async fn op_list_daemon_task_definitions(c: &sdk::Client, input: &Map) -> Result
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ListDaemonTaskDefinitions", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("daemonTaskDefinitions", &out.daemon_task_definitions)
         .put("nextToken", &out.next_token)
@@ -1093,7 +1093,7 @@ async fn op_list_daemons(c: &sdk::Client, input: &Map) -> Result<Dynamic, CallEr
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ListDaemons", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("daemonSummariesList", &out.daemon_summaries_list)
         .put("nextToken", &out.next_token)
@@ -1112,7 +1112,7 @@ async fn op_list_gateway_cluster_associations(c: &sdk::Client, input: &Map) -> R
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ListGatewayClusterAssociations", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("gatewayClusterAssociations", &out.gateway_cluster_associations)
         .put("nextToken", &out.next_token)
@@ -1133,7 +1133,7 @@ async fn op_list_gateway_routes(c: &sdk::Client, input: &Map) -> Result<Dynamic,
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ListGatewayRoutes", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("gatewayRoutes", &out.gateway_routes)
         .put("nextToken", &out.next_token)
@@ -1151,7 +1151,7 @@ async fn op_list_gateways(c: &sdk::Client, input: &Map) -> Result<Dynamic, CallE
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ListGateways", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("gateways", &out.gateways)
         .put("nextToken", &out.next_token)
@@ -1171,7 +1171,7 @@ async fn op_list_service_deployments(c: &sdk::Client, input: &Map) -> Result<Dyn
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ListServiceDeployments", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("serviceDeployments", &out.service_deployments)
         .put("nextToken", &out.next_token)
@@ -1191,7 +1191,7 @@ async fn op_list_services(c: &sdk::Client, input: &Map) -> Result<Dynamic, CallE
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ListServices", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("serviceArns", &out.service_arns)
         .put("nextToken", &out.next_token)
@@ -1208,7 +1208,7 @@ async fn op_list_services_by_namespace(c: &sdk::Client, input: &Map) -> Result<D
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ListServicesByNamespace", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("serviceArns", &out.service_arns)
         .put("nextToken", &out.next_token)
@@ -1223,7 +1223,7 @@ async fn op_list_tags_for_resource(c: &sdk::Client, input: &Map) -> Result<Dynam
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ListTagsForResource", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("tags", &out.tags)
         .into())
@@ -1240,7 +1240,7 @@ async fn op_list_task_definition_families(c: &sdk::Client, input: &Map) -> Resul
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ListTaskDefinitionFamilies", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("families", &out.families)
         .put("nextToken", &out.next_token)
@@ -1259,7 +1259,7 @@ async fn op_list_task_definitions(c: &sdk::Client, input: &Map) -> Result<Dynami
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ListTaskDefinitions", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("taskDefinitionArns", &out.task_definition_arns)
         .put("nextToken", &out.next_token)
@@ -1283,7 +1283,7 @@ async fn op_list_tasks(c: &sdk::Client, input: &Map) -> Result<Dynamic, CallErro
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ListTasks", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("taskArns", &out.task_arns)
         .put("nextToken", &out.next_token)
@@ -1300,7 +1300,7 @@ async fn op_put_account_setting(c: &sdk::Client, input: &Map) -> Result<Dynamic,
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "PutAccountSetting", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("setting", &out.setting)
         .into())
@@ -1315,7 +1315,7 @@ async fn op_put_account_setting_default(c: &sdk::Client, input: &Map) -> Result<
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "PutAccountSettingDefault", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("setting", &out.setting)
         .into())
@@ -1330,7 +1330,7 @@ async fn op_put_attributes(c: &sdk::Client, input: &Map) -> Result<Dynamic, Call
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "PutAttributes", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("attributes", &out.attributes)
         .into())
@@ -1346,7 +1346,7 @@ async fn op_put_cluster_capacity_providers(c: &sdk::Client, input: &Map) -> Resu
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "PutClusterCapacityProviders", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("cluster", &out.cluster)
         .into())
@@ -1368,7 +1368,7 @@ async fn op_register_container_instance(c: &sdk::Client, input: &Map) -> Result<
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "RegisterContainerInstance", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("containerInstance", &out.container_instance)
         .into())
@@ -1391,7 +1391,7 @@ async fn op_register_daemon_task_definition(c: &sdk::Client, input: &Map) -> Res
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "RegisterDaemonTaskDefinition", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("daemonTaskDefinitionArn", &out.daemon_task_definition_arn)
         .into())
@@ -1422,7 +1422,7 @@ async fn op_register_task_definition(c: &sdk::Client, input: &Map) -> Result<Dyn
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "RegisterTaskDefinition", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("taskDefinition", &out.task_definition)
         .put("tags", &out.tags)
@@ -1455,7 +1455,7 @@ async fn op_run_task(c: &sdk::Client, input: &Map) -> Result<Dynamic, CallError>
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "RunTask", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("tasks", &out.tasks)
         .put("failures", &out.failures)
@@ -1482,7 +1482,7 @@ async fn op_start_task(c: &sdk::Client, input: &Map) -> Result<Dynamic, CallErro
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "StartTask", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("tasks", &out.tasks)
         .put("failures", &out.failures)
@@ -1498,7 +1498,7 @@ async fn op_stop_service_deployment(c: &sdk::Client, input: &Map) -> Result<Dyna
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "StopServiceDeployment", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("serviceDeploymentArn", &out.service_deployment_arn)
         .into())
@@ -1514,7 +1514,7 @@ async fn op_stop_task(c: &sdk::Client, input: &Map) -> Result<Dynamic, CallError
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "StopTask", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("task", &out.task)
         .into())
@@ -1529,7 +1529,7 @@ async fn op_submit_attachment_state_changes(c: &sdk::Client, input: &Map) -> Res
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "SubmitAttachmentStateChanges", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("acknowledgment", &out.acknowledgment)
         .into())
@@ -1550,7 +1550,7 @@ async fn op_submit_container_state_change(c: &sdk::Client, input: &Map) -> Resul
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "SubmitContainerStateChange", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("acknowledgment", &out.acknowledgment)
         .into())
@@ -1573,7 +1573,7 @@ async fn op_submit_task_state_change(c: &sdk::Client, input: &Map) -> Result<Dyn
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "SubmitTaskStateChange", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("acknowledgment", &out.acknowledgment)
         .into())
@@ -1588,7 +1588,7 @@ async fn op_tag_resource(c: &sdk::Client, input: &Map) -> Result<Dynamic, CallEr
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "TagResource", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     let _ = out;
     Ok(Obj::new().into())
 }
@@ -1602,7 +1602,7 @@ async fn op_untag_resource(c: &sdk::Client, input: &Map) -> Result<Dynamic, Call
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "UntagResource", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     let _ = out;
     Ok(Obj::new().into())
 }
@@ -1618,7 +1618,7 @@ async fn op_update_capacity_provider(c: &sdk::Client, input: &Map) -> Result<Dyn
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "UpdateCapacityProvider", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("capacityProvider", &out.capacity_provider)
         .into())
@@ -1635,7 +1635,7 @@ async fn op_update_cluster(c: &sdk::Client, input: &Map) -> Result<Dynamic, Call
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "UpdateCluster", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("cluster", &out.cluster)
         .into())
@@ -1650,7 +1650,7 @@ async fn op_update_cluster_settings(c: &sdk::Client, input: &Map) -> Result<Dyna
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "UpdateClusterSettings", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("cluster", &out.cluster)
         .into())
@@ -1665,7 +1665,7 @@ async fn op_update_container_agent(c: &sdk::Client, input: &Map) -> Result<Dynam
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "UpdateContainerAgent", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("containerInstance", &out.container_instance)
         .into())
@@ -1681,7 +1681,7 @@ async fn op_update_container_instances_state(c: &sdk::Client, input: &Map) -> Re
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "UpdateContainerInstancesState", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("containerInstances", &out.container_instances)
         .put("failures", &out.failures)
@@ -1703,7 +1703,7 @@ async fn op_update_daemon(c: &sdk::Client, input: &Map) -> Result<Dynamic, CallE
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "UpdateDaemon", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("daemonArn", &out.daemon_arn)
         .put("status", &out.status)
@@ -1731,7 +1731,7 @@ async fn op_update_express_gateway_service(c: &sdk::Client, input: &Map) -> Resu
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "UpdateExpressGatewayService", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("service", &out.service)
         .into())
@@ -1749,7 +1749,7 @@ async fn op_update_gateway(c: &sdk::Client, input: &Map) -> Result<Dynamic, Call
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "UpdateGateway", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("gatewayArn", &out.gateway_arn)
         .put("name", &out.name)
@@ -1788,7 +1788,7 @@ async fn op_update_service(c: &sdk::Client, input: &Map) -> Result<Dynamic, Call
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "UpdateService", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("service", &out.service)
         .into())
@@ -1804,7 +1804,7 @@ async fn op_update_service_primary_task_set(c: &sdk::Client, input: &Map) -> Res
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "UpdateServicePrimaryTaskSet", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("taskSet", &out.task_set)
         .into())
@@ -1821,7 +1821,7 @@ async fn op_update_task_protection(c: &sdk::Client, input: &Map) -> Result<Dynam
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "UpdateTaskProtection", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("protectedTasks", &out.protected_tasks)
         .put("failures", &out.failures)
@@ -1839,7 +1839,7 @@ async fn op_update_task_set(c: &sdk::Client, input: &Map) -> Result<Dynamic, Cal
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "UpdateTaskSet", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("taskSet", &out.task_set)
         .into())

@@ -1,5 +1,9 @@
-//! The run layer: what a run does around the calls of the binding layer, through its hooks
-//! ([`crate::hooks::Hooks`]). The bindings know nothing of it.
+//! runbook-run, the run layer: what a run does around the calls of the binding layer, through its
+//! hooks ([`runbook_bindings::hooks::Hooks`]). It may call the binding layer (`runbook-bindings`:
+//! its call path, context, model tables, JSON and secrets) and, through it, the generated
+//! operations; the binding layer knows nothing of it, and the compiler keeps it so. The host
+//! (`runbook`) is above: it builds a [`Safety`] for a run, plan, step or undo and installs it as
+//! the context's hooks, and reads journals, fleets and locks for `runs`, `show`, `undo`, `unlock`.
 //!
 //! A write passes through these phases, top to bottom in [`Safety::write`], each in its own module:
 //!
@@ -15,6 +19,9 @@
 //! Reads that name something only planned are answered by [`plan`]; `runbook undo` replays the
 //! journal's inverses ([`undo`]).
 
+#[macro_use]
+extern crate runbook_bindings;
+
 pub mod fleets;
 pub mod journal;
 pub mod locks;
@@ -29,15 +36,15 @@ pub mod store;
 pub mod tags;
 pub mod undo;
 
-use crate::call::Svc;
-use crate::error::CallError;
-use crate::hooks::{Hooks, SendWrite};
-use crate::json;
-use crate::model::Table;
-use crate::output::{self, Stream};
-use crate::runtime::Context;
 use journal::Journal;
 use rhai::{Dynamic, Map};
+use runbook_bindings::call::Svc;
+use runbook_bindings::error::CallError;
+use runbook_bindings::hooks::{Hooks, SendWrite};
+use runbook_bindings::json;
+use runbook_bindings::model::Table;
+use runbook_bindings::output::{self, Stream};
+use runbook_bindings::runtime::Context;
 use serde_json::{json, Value};
 use std::cell::{Cell, RefCell};
 use std::path::PathBuf;
@@ -321,7 +328,7 @@ impl Safety {
         if self.tag && self.mode != Mode::Plan {
             tags::tag(table, op, &mut input, &self.run_id);
         }
-        let shown = crate::secrets::masked_input(table, op, &input);
+        let shown = runbook_bindings::secrets::masked_input(table, op, &input);
         let mut entry = WriteEntry {
             seq,
             function: func.clone(),
@@ -396,7 +403,7 @@ impl Safety {
             let read = |s: Svc, o: &str, i: Value| self.read_recent_or_send(ctx, s, o, i);
             since::unchanged(&read, svc, op, &value)
         };
-        let shown = crate::secrets::masked_input(table, op, &input);
+        let shown = runbook_bindings::secrets::masked_input(table, op, &input);
         entry.input = shown.clone();
         self.seq.set(seq);
         let mut intent = json!({
@@ -434,7 +441,7 @@ impl Safety {
         match &sent.result {
             Ok(out) => {
                 outcome["ok"] = json!(true);
-                outcome["request_id"] = json!(crate::runtime::take_request_id());
+                outcome["request_id"] = json!(runbook_bindings::runtime::take_request_id());
                 if unchanged {
                     outcome["unchanged"] = json!(true);
                 }
@@ -491,7 +498,7 @@ impl Safety {
         let request = json::from_value(&input).try_cast::<Map>().unwrap_or_default();
         match self.recent_read(&ctx.place_key(), svc, op, &request) {
             Some(answer) => answer.map(|out| json::to_value(&out)),
-            None => crate::call::send(ctx, svc, op, &request).map(|out| json::to_value(&out)),
+            None => runbook_bindings::call::send(ctx, svc, op, &request).map(|out| json::to_value(&out)),
         }
     }
 
@@ -588,8 +595,8 @@ fn read_key(place: &str, svc: Svc, op: &str, input: &Map) -> String {
 mod tests {
     use super::tags::{tag, RUN_TAG};
     use super::*;
-    use crate::runtime::AwsOptions;
-    use crate::secrets::masked_input;
+    use runbook_bindings::runtime::AwsOptions;
+    use runbook_bindings::secrets::masked_input;
 
     fn map(json: Value) -> Map {
         json::from_value(&json).try_cast::<Map>().unwrap()
@@ -654,7 +661,7 @@ mod tests {
             let safety = std::rc::Rc::new(Safety::new(Mode::Plan, "r".into(), true));
             ctx.hooks = safety.clone();
             let create = map(json!({ "Name": "web-tg", "Protocol": "HTTP", "Port": 8080, "VpcId": "vpc-1" }));
-            let out = crate::call::invoke(&ctx, Svc::Elbv2, "CreateTargetGroup", &create, true).unwrap();
+            let out = runbook_bindings::call::invoke(&ctx, Svc::Elbv2, "CreateTargetGroup", &create, true).unwrap();
             let tg = json::to_value(&out)["TargetGroups"][0].clone();
             assert_eq!(tg["TargetGroupArn"], "<elbv2.create_target_group#1 TargetGroups[0].TargetGroupArn>");
             assert_eq!(
@@ -662,7 +669,7 @@ mod tests {
                 (json!("<elbv2.create_target_group#1 TargetGroups[0].TargetGroupName>"), json!(8080))
             );
             // A read by the planned name is answered with the planned target group, not sent.
-            let read = crate::call::invoke(
+            let read = runbook_bindings::call::invoke(
                 &ctx,
                 Svc::Elbv2,
                 "DescribeTargetGroups",
@@ -673,18 +680,23 @@ mod tests {
             assert_eq!(json::to_value(&read)["TargetGroups"][0]["TargetGroupArn"], tg["TargetGroupArn"]);
             // Its health lists nothing: no planned write made targets.
             let health = map(json!({ "TargetGroupArn": tg["TargetGroupArn"] }));
-            let read = crate::call::invoke(&ctx, Svc::Elbv2, "DescribeTargetHealth", &health, true).unwrap();
+            let read = runbook_bindings::call::invoke(&ctx, Svc::Elbv2, "DescribeTargetHealth", &health, true).unwrap();
             assert_eq!(json::to_value(&read)["TargetHealthDescriptions"], json!([]));
             let listener = map(
                 json!({ "LoadBalancerArn": "arn:lb", "DefaultActions": [{ "Type": "forward", "TargetGroupArn": tg["TargetGroupArn"] }] }),
             );
-            let _ = crate::call::invoke(&ctx, Svc::Elbv2, "CreateListener", &listener, true).unwrap();
+            let _ = runbook_bindings::call::invoke(&ctx, Svc::Elbv2, "CreateListener", &listener, true).unwrap();
             let writes = safety.writes();
             assert_eq!(writes.len(), 2);
             assert_eq!(writes[1].input["DefaultActions"][0]["TargetGroupArn"], tg["TargetGroupArn"]);
             assert!(writes.iter().all(|w| w.state == State::Planned));
             assert_eq!(ctx.stats.calls.get(), 0, "nothing was sent");
         };
-        std::thread::Builder::new().stack_size(crate::runtime::SCRIPT_STACK).spawn(check).unwrap().join().unwrap();
+        std::thread::Builder::new()
+            .stack_size(runbook_bindings::runtime::SCRIPT_STACK)
+            .spawn(check)
+            .unwrap()
+            .join()
+            .unwrap();
     }
 }

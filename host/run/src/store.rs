@@ -7,7 +7,7 @@
 //!   S3 before its request leaves;
 //! - [`S3Store::pull`] brings into the cache the records other machines wrote;
 //! - locks are objects `PREFIX/locks/<name>.json`, created with `If-None-Match: *` and renewed or
-//!   removed with `If-Match` of the ETag read ([`crate::run::locks`]).
+//!   removed with `If-Match` of the ETag read ([`crate::locks`]).
 //!
 //! The store is registered for its cache folder ([`register`]); `Journal::create` and the lock
 //! folder of that folder find it there. When S3 fails in the middle of a run, the run goes on with
@@ -96,7 +96,7 @@ pub struct S3Store {
 }
 
 fn message(e: &(impl std::error::Error + 'static)) -> String {
-    crate::error::causes(e)
+    runbook_bindings::error::causes(e)
 }
 
 impl S3Store {
@@ -128,7 +128,7 @@ impl S3Store {
         }
         // A profile named for the store or the command signs with its own credentials, whatever the
         // environment holds.
-        let config = rt.block_on(crate::credentials::load(loader, profile));
+        let config = rt.block_on(runbook_bindings::credentials::load(loader, profile));
         let mut builder = aws_sdk_s3::config::Builder::from(&config);
         if config.region().is_none() {
             // A bucket's own region answers wherever the request is signed for; us-east-1 is S3's default.

@@ -80,7 +80,7 @@ impl Journal {
     /// Appends one record. With `sync`, returns only once it is on disk, and in the journal store
     /// when the folder caches one.
     pub fn append(&mut self, record: &Value, sync: bool) -> Result<(), String> {
-        let mut line = crate::secrets::redact(&record.to_string()).into_owned();
+        let mut line = runbook_bindings::secrets::redact(&record.to_string()).into_owned();
         line.push('\n');
         self.file
             .write_all(line.as_bytes())

@@ -2,12 +2,12 @@
 //! journal; and `runbook undo`, which replays those inverses newest first.
 
 use super::reconcile::{self, gone, Again, Before};
-use crate::call::{invoke, Svc};
-use crate::error::CallError;
-use crate::json;
-use crate::runtime::Context;
-use crate::waiter::{self, WaitOptions};
 use rhai::Map;
+use runbook_bindings::call::{invoke, Svc};
+use runbook_bindings::error::CallError;
+use runbook_bindings::json;
+use runbook_bindings::runtime::Context;
+use runbook_bindings::waiter::{self, WaitOptions};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
@@ -713,7 +713,7 @@ pub fn undo(
                     outln!(
                         "        {}::{} {}",
                         s.service,
-                        crate::call::function_name(&s.service, &s.operation),
+                        runbook_bindings::call::function_name(&s.service, &s.operation),
                         s.input
                     );
                 }
@@ -734,7 +734,7 @@ pub fn undo(
                     outln!("{head}: {} {} was already gone", c.kind, c.id);
                     report.already_gone += 1;
                 }
-                Err(e) if e.code() == crate::error::LOCK_HELD => {
+                Err(e) if e.code() == runbook_bindings::error::LOCK_HELD => {
                     report.refused = Some(e.to_map().get("message").map(|m| m.to_string()).unwrap_or_default());
                     return report;
                 }

@@ -8,11 +8,11 @@ use aws_sdk_route53 as sdk;
 use rhai::{Dynamic, Map};
 use sdk::types as t;
 
-pub(crate) const SERVICE: &str = "route53";
-pub(crate) const TABLE: &str = include_str!("route53.json");
+pub const SERVICE: &str = "route53";
+pub const TABLE: &str = include_str!("route53.json");
 
 /// (script function, operation) for every operation this build includes.
-pub(crate) const OPERATIONS: &[(&str, &str)] = &[
+pub const OPERATIONS: &[(&str, &str)] = &[
     ("activate_key_signing_key", "ActivateKeySigningKey"),
     ("associate_vpc_with_hosted_zone", "AssociateVPCWithHostedZone"),
     ("change_cidr_collection", "ChangeCidrCollection"),
@@ -87,13 +87,13 @@ pub(crate) const OPERATIONS: &[(&str, &str)] = &[
 ];
 
 /// (script function, waiter) for every waiter this build includes.
-pub(crate) const WAITERS: &[(&str, &str)] = &[
+pub const WAITERS: &[(&str, &str)] = &[
     ("wait_resource_record_sets_changed", "ResourceRecordSetsChanged"),
 ];
 
 /// Starts the call of operation `op` (the model's name) with an input already validated.
-pub(crate) fn call<'a>(c: &'a sdk::Client, op: &str, input: &'a Map) -> Option<crate::runtime::CallFuture<'a>> {
-    let f: crate::runtime::CallFuture<'a> = match op {
+pub fn call<'a>(c: &'a sdk::Client, op: &str, input: &'a Map) -> Option<crate::request::CallFuture<'a>> {
+    let f: crate::request::CallFuture<'a> = match op {
         "ActivateKeySigningKey" => Box::pin(op_activate_key_signing_key(c, input)),
         "AssociateVPCWithHostedZone" => Box::pin(op_associate_vpc_with_hosted_zone(c, input)),
         "ChangeCidrCollection" => Box::pin(op_change_cidr_collection(c, input)),
@@ -179,7 +179,7 @@ async fn op_activate_key_signing_key(c: &sdk::Client, input: &Map) -> Result<Dyn
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ActivateKeySigningKey", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("ChangeInfo", &out.change_info)
         .into())
@@ -195,7 +195,7 @@ async fn op_associate_vpc_with_hosted_zone(c: &sdk::Client, input: &Map) -> Resu
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "AssociateVPCWithHostedZone", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("ChangeInfo", &out.change_info)
         .into())
@@ -211,7 +211,7 @@ async fn op_change_cidr_collection(c: &sdk::Client, input: &Map) -> Result<Dynam
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ChangeCidrCollection", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("Id", &out.id)
         .into())
@@ -226,7 +226,7 @@ async fn op_change_resource_record_sets(c: &sdk::Client, input: &Map) -> Result<
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ChangeResourceRecordSets", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("ChangeInfo", &out.change_info)
         .into())
@@ -243,7 +243,7 @@ async fn op_change_tags_for_resource(c: &sdk::Client, input: &Map) -> Result<Dyn
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ChangeTagsForResource", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     let _ = out;
     Ok(Obj::new().into())
 }
@@ -257,7 +257,7 @@ async fn op_create_cidr_collection(c: &sdk::Client, input: &Map) -> Result<Dynam
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "CreateCidrCollection", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("Collection", &out.collection)
         .put("Location", &out.location)
@@ -273,7 +273,7 @@ async fn op_create_health_check(c: &sdk::Client, input: &Map) -> Result<Dynamic,
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "CreateHealthCheck", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("HealthCheck", &out.health_check)
         .put("Location", &out.location)
@@ -292,7 +292,7 @@ async fn op_create_hosted_zone(c: &sdk::Client, input: &Map) -> Result<Dynamic, 
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "CreateHostedZone", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("HostedZone", &out.hosted_zone)
         .put("ChangeInfo", &out.change_info)
@@ -314,7 +314,7 @@ async fn op_create_key_signing_key(c: &sdk::Client, input: &Map) -> Result<Dynam
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "CreateKeySigningKey", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("ChangeInfo", &out.change_info)
         .put("KeySigningKey", &out.key_signing_key)
@@ -331,7 +331,7 @@ async fn op_create_query_logging_config(c: &sdk::Client, input: &Map) -> Result<
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "CreateQueryLoggingConfig", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("QueryLoggingConfig", &out.query_logging_config)
         .put("Location", &out.location)
@@ -347,7 +347,7 @@ async fn op_create_reusable_delegation_set(c: &sdk::Client, input: &Map) -> Resu
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "CreateReusableDelegationSet", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("DelegationSet", &out.delegation_set)
         .put("Location", &out.location)
@@ -364,7 +364,7 @@ async fn op_create_traffic_policy(c: &sdk::Client, input: &Map) -> Result<Dynami
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "CreateTrafficPolicy", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("TrafficPolicy", &out.traffic_policy)
         .put("Location", &out.location)
@@ -383,7 +383,7 @@ async fn op_create_traffic_policy_instance(c: &sdk::Client, input: &Map) -> Resu
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "CreateTrafficPolicyInstance", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("TrafficPolicyInstance", &out.traffic_policy_instance)
         .put("Location", &out.location)
@@ -400,7 +400,7 @@ async fn op_create_traffic_policy_version(c: &sdk::Client, input: &Map) -> Resul
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "CreateTrafficPolicyVersion", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("TrafficPolicy", &out.traffic_policy)
         .put("Location", &out.location)
@@ -416,7 +416,7 @@ async fn op_create_vpc_association_authorization(c: &sdk::Client, input: &Map) -
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "CreateVPCAssociationAuthorization", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("HostedZoneId", &out.hosted_zone_id)
         .put("VPC", &out.vpc)
@@ -432,7 +432,7 @@ async fn op_deactivate_key_signing_key(c: &sdk::Client, input: &Map) -> Result<D
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DeactivateKeySigningKey", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("ChangeInfo", &out.change_info)
         .into())
@@ -446,7 +446,7 @@ async fn op_delete_cidr_collection(c: &sdk::Client, input: &Map) -> Result<Dynam
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DeleteCidrCollection", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     let _ = out;
     Ok(Obj::new().into())
 }
@@ -459,7 +459,7 @@ async fn op_delete_health_check(c: &sdk::Client, input: &Map) -> Result<Dynamic,
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DeleteHealthCheck", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     let _ = out;
     Ok(Obj::new().into())
 }
@@ -472,7 +472,7 @@ async fn op_delete_hosted_zone(c: &sdk::Client, input: &Map) -> Result<Dynamic, 
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DeleteHostedZone", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("ChangeInfo", &out.change_info)
         .into())
@@ -487,7 +487,7 @@ async fn op_delete_key_signing_key(c: &sdk::Client, input: &Map) -> Result<Dynam
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DeleteKeySigningKey", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("ChangeInfo", &out.change_info)
         .into())
@@ -501,7 +501,7 @@ async fn op_delete_query_logging_config(c: &sdk::Client, input: &Map) -> Result<
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DeleteQueryLoggingConfig", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     let _ = out;
     Ok(Obj::new().into())
 }
@@ -514,7 +514,7 @@ async fn op_delete_reusable_delegation_set(c: &sdk::Client, input: &Map) -> Resu
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DeleteReusableDelegationSet", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     let _ = out;
     Ok(Obj::new().into())
 }
@@ -528,7 +528,7 @@ async fn op_delete_traffic_policy(c: &sdk::Client, input: &Map) -> Result<Dynami
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DeleteTrafficPolicy", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     let _ = out;
     Ok(Obj::new().into())
 }
@@ -541,7 +541,7 @@ async fn op_delete_traffic_policy_instance(c: &sdk::Client, input: &Map) -> Resu
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DeleteTrafficPolicyInstance", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     let _ = out;
     Ok(Obj::new().into())
 }
@@ -555,7 +555,7 @@ async fn op_delete_vpc_association_authorization(c: &sdk::Client, input: &Map) -
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DeleteVPCAssociationAuthorization", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     let _ = out;
     Ok(Obj::new().into())
 }
@@ -568,7 +568,7 @@ async fn op_disable_hosted_zone_dnssec(c: &sdk::Client, input: &Map) -> Result<D
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DisableHostedZoneDNSSEC", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("ChangeInfo", &out.change_info)
         .into())
@@ -584,7 +584,7 @@ async fn op_disassociate_vpc_from_hosted_zone(c: &sdk::Client, input: &Map) -> R
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DisassociateVPCFromHostedZone", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("ChangeInfo", &out.change_info)
         .into())
@@ -598,7 +598,7 @@ async fn op_enable_hosted_zone_dnssec(c: &sdk::Client, input: &Map) -> Result<Dy
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "EnableHostedZoneDNSSEC", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("ChangeInfo", &out.change_info)
         .into())
@@ -612,7 +612,7 @@ async fn op_get_account_limit(c: &sdk::Client, input: &Map) -> Result<Dynamic, C
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "GetAccountLimit", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("Limit", &out.limit)
         .put("Count", &out.count)
@@ -627,7 +627,7 @@ async fn op_get_change(c: &sdk::Client, input: &Map) -> Result<Dynamic, CallErro
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "GetChange", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("ChangeInfo", &out.change_info)
         .into())
@@ -640,7 +640,7 @@ async fn op_get_checker_ip_ranges(c: &sdk::Client, input: &Map) -> Result<Dynami
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "GetCheckerIpRanges", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("CheckerIpRanges", &out.checker_ip_ranges)
         .into())
@@ -654,7 +654,7 @@ async fn op_get_dnssec(c: &sdk::Client, input: &Map) -> Result<Dynamic, CallErro
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "GetDNSSEC", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("Status", &out.status)
         .put("KeySigningKeys", &out.key_signing_keys)
@@ -671,7 +671,7 @@ async fn op_get_geo_location(c: &sdk::Client, input: &Map) -> Result<Dynamic, Ca
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "GetGeoLocation", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("GeoLocationDetails", &out.geo_location_details)
         .into())
@@ -685,7 +685,7 @@ async fn op_get_health_check(c: &sdk::Client, input: &Map) -> Result<Dynamic, Ca
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "GetHealthCheck", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("HealthCheck", &out.health_check)
         .into())
@@ -698,7 +698,7 @@ async fn op_get_health_check_count(c: &sdk::Client, input: &Map) -> Result<Dynam
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "GetHealthCheckCount", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("HealthCheckCount", &out.health_check_count)
         .into())
@@ -712,7 +712,7 @@ async fn op_get_health_check_last_failure_reason(c: &sdk::Client, input: &Map) -
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "GetHealthCheckLastFailureReason", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("HealthCheckObservations", &out.health_check_observations)
         .into())
@@ -726,7 +726,7 @@ async fn op_get_health_check_status(c: &sdk::Client, input: &Map) -> Result<Dyna
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "GetHealthCheckStatus", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("HealthCheckObservations", &out.health_check_observations)
         .into())
@@ -740,7 +740,7 @@ async fn op_get_hosted_zone(c: &sdk::Client, input: &Map) -> Result<Dynamic, Cal
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "GetHostedZone", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("HostedZone", &out.hosted_zone)
         .put("DelegationSet", &out.delegation_set)
@@ -755,7 +755,7 @@ async fn op_get_hosted_zone_count(c: &sdk::Client, input: &Map) -> Result<Dynami
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "GetHostedZoneCount", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("HostedZoneCount", &out.hosted_zone_count)
         .into())
@@ -770,7 +770,7 @@ async fn op_get_hosted_zone_limit(c: &sdk::Client, input: &Map) -> Result<Dynami
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "GetHostedZoneLimit", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("Limit", &out.limit)
         .put("Count", &out.count)
@@ -785,7 +785,7 @@ async fn op_get_query_logging_config(c: &sdk::Client, input: &Map) -> Result<Dyn
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "GetQueryLoggingConfig", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("QueryLoggingConfig", &out.query_logging_config)
         .into())
@@ -799,7 +799,7 @@ async fn op_get_reusable_delegation_set(c: &sdk::Client, input: &Map) -> Result<
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "GetReusableDelegationSet", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("DelegationSet", &out.delegation_set)
         .into())
@@ -814,7 +814,7 @@ async fn op_get_reusable_delegation_set_limit(c: &sdk::Client, input: &Map) -> R
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "GetReusableDelegationSetLimit", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("Limit", &out.limit)
         .put("Count", &out.count)
@@ -830,7 +830,7 @@ async fn op_get_traffic_policy(c: &sdk::Client, input: &Map) -> Result<Dynamic, 
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "GetTrafficPolicy", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("TrafficPolicy", &out.traffic_policy)
         .into())
@@ -844,7 +844,7 @@ async fn op_get_traffic_policy_instance(c: &sdk::Client, input: &Map) -> Result<
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "GetTrafficPolicyInstance", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("TrafficPolicyInstance", &out.traffic_policy_instance)
         .into())
@@ -857,7 +857,7 @@ async fn op_get_traffic_policy_instance_count(c: &sdk::Client, input: &Map) -> R
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "GetTrafficPolicyInstanceCount", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("TrafficPolicyInstanceCount", &out.traffic_policy_instance_count)
         .into())
@@ -874,7 +874,7 @@ async fn op_list_cidr_blocks(c: &sdk::Client, input: &Map) -> Result<Dynamic, Ca
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ListCidrBlocks", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("NextToken", &out.next_token)
         .put("CidrBlocks", &out.cidr_blocks)
@@ -890,7 +890,7 @@ async fn op_list_cidr_collections(c: &sdk::Client, input: &Map) -> Result<Dynami
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ListCidrCollections", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("NextToken", &out.next_token)
         .put("CidrCollections", &out.cidr_collections)
@@ -907,7 +907,7 @@ async fn op_list_cidr_locations(c: &sdk::Client, input: &Map) -> Result<Dynamic,
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ListCidrLocations", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("NextToken", &out.next_token)
         .put("CidrLocations", &out.cidr_locations)
@@ -925,7 +925,7 @@ async fn op_list_geo_locations(c: &sdk::Client, input: &Map) -> Result<Dynamic, 
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ListGeoLocations", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("GeoLocationDetailsList", &out.geo_location_details_list)
         .put("IsTruncated", &out.is_truncated)
@@ -945,7 +945,7 @@ async fn op_list_health_checks(c: &sdk::Client, input: &Map) -> Result<Dynamic, 
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ListHealthChecks", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("HealthChecks", &out.health_checks)
         .put("Marker", &out.marker)
@@ -966,7 +966,7 @@ async fn op_list_hosted_zones(c: &sdk::Client, input: &Map) -> Result<Dynamic, C
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ListHostedZones", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("HostedZones", &out.hosted_zones)
         .put("Marker", &out.marker)
@@ -986,7 +986,7 @@ async fn op_list_hosted_zones_by_name(c: &sdk::Client, input: &Map) -> Result<Dy
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ListHostedZonesByName", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("HostedZones", &out.hosted_zones)
         .put("DNSName", &out.dns_name)
@@ -1009,7 +1009,7 @@ async fn op_list_hosted_zones_by_vpc(c: &sdk::Client, input: &Map) -> Result<Dyn
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ListHostedZonesByVPC", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("HostedZoneSummaries", &out.hosted_zone_summaries)
         .put("MaxItems", &out.max_items)
@@ -1027,7 +1027,7 @@ async fn op_list_query_logging_configs(c: &sdk::Client, input: &Map) -> Result<D
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ListQueryLoggingConfigs", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("QueryLoggingConfigs", &out.query_logging_configs)
         .put("NextToken", &out.next_token)
@@ -1046,7 +1046,7 @@ async fn op_list_resource_record_sets(c: &sdk::Client, input: &Map) -> Result<Dy
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ListResourceRecordSets", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("ResourceRecordSets", &out.resource_record_sets)
         .put("IsTruncated", &out.is_truncated)
@@ -1066,7 +1066,7 @@ async fn op_list_reusable_delegation_sets(c: &sdk::Client, input: &Map) -> Resul
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ListReusableDelegationSets", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("DelegationSets", &out.delegation_sets)
         .put("Marker", &out.marker)
@@ -1085,7 +1085,7 @@ async fn op_list_tags_for_resource(c: &sdk::Client, input: &Map) -> Result<Dynam
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ListTagsForResource", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("ResourceTagSet", &out.resource_tag_set)
         .into())
@@ -1100,7 +1100,7 @@ async fn op_list_tags_for_resources(c: &sdk::Client, input: &Map) -> Result<Dyna
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ListTagsForResources", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("ResourceTagSets", &out.resource_tag_sets)
         .into())
@@ -1115,7 +1115,7 @@ async fn op_list_traffic_policies(c: &sdk::Client, input: &Map) -> Result<Dynami
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ListTrafficPolicies", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("TrafficPolicySummaries", &out.traffic_policy_summaries)
         .put("IsTruncated", &out.is_truncated)
@@ -1135,7 +1135,7 @@ async fn op_list_traffic_policy_instances(c: &sdk::Client, input: &Map) -> Resul
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ListTrafficPolicyInstances", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("TrafficPolicyInstances", &out.traffic_policy_instances)
         .put("HostedZoneIdMarker", &out.hosted_zone_id_marker)
@@ -1157,7 +1157,7 @@ async fn op_list_traffic_policy_instances_by_hosted_zone(c: &sdk::Client, input:
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ListTrafficPolicyInstancesByHostedZone", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("TrafficPolicyInstances", &out.traffic_policy_instances)
         .put("TrafficPolicyInstanceNameMarker", &out.traffic_policy_instance_name_marker)
@@ -1180,7 +1180,7 @@ async fn op_list_traffic_policy_instances_by_policy(c: &sdk::Client, input: &Map
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ListTrafficPolicyInstancesByPolicy", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("TrafficPolicyInstances", &out.traffic_policy_instances)
         .put("HostedZoneIdMarker", &out.hosted_zone_id_marker)
@@ -1201,7 +1201,7 @@ async fn op_list_traffic_policy_versions(c: &sdk::Client, input: &Map) -> Result
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ListTrafficPolicyVersions", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("TrafficPolicies", &out.traffic_policies)
         .put("IsTruncated", &out.is_truncated)
@@ -1220,7 +1220,7 @@ async fn op_list_vpc_association_authorizations(c: &sdk::Client, input: &Map) ->
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ListVPCAssociationAuthorizations", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("HostedZoneId", &out.hosted_zone_id)
         .put("NextToken", &out.next_token)
@@ -1241,7 +1241,7 @@ async fn op_test_dns_answer(c: &sdk::Client, input: &Map) -> Result<Dynamic, Cal
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "TestDNSAnswer", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("Nameserver", &out.nameserver)
         .put("RecordName", &out.record_name)
@@ -1276,7 +1276,7 @@ async fn op_update_health_check(c: &sdk::Client, input: &Map) -> Result<Dynamic,
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "UpdateHealthCheck", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("HealthCheck", &out.health_check)
         .into())
@@ -1291,7 +1291,7 @@ async fn op_update_hosted_zone_comment(c: &sdk::Client, input: &Map) -> Result<D
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "UpdateHostedZoneComment", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("HostedZone", &out.hosted_zone)
         .into())
@@ -1306,7 +1306,7 @@ async fn op_update_hosted_zone_features(c: &sdk::Client, input: &Map) -> Result<
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "UpdateHostedZoneFeatures", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     let _ = out;
     Ok(Obj::new().into())
 }
@@ -1321,7 +1321,7 @@ async fn op_update_traffic_policy_comment(c: &sdk::Client, input: &Map) -> Resul
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "UpdateTrafficPolicyComment", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("TrafficPolicy", &out.traffic_policy)
         .into())
@@ -1338,7 +1338,7 @@ async fn op_update_traffic_policy_instance(c: &sdk::Client, input: &Map) -> Resu
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "UpdateTrafficPolicyInstance", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("TrafficPolicyInstance", &out.traffic_policy_instance)
         .into())

@@ -5,8 +5,8 @@
 
 use super::reconcile::{Found, Look, Read};
 use super::undo::{step, Created, Inverse};
-use crate::call::Svc;
-use crate::error::CallError;
+use runbook_bindings::call::Svc;
+use runbook_bindings::error::CallError;
 use serde_json::{json, Value};
 
 /// A record set's identity within its zone: its name (lower case, with the final dot), its type,

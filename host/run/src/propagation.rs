@@ -2,12 +2,12 @@
 //! may be answered "not found" (the EC2 API reference, "Eventual consistency"; IAM roles, ELBv2
 //! target groups and ECS clusters behave alike). A run remembers what its own writes made, and
 //! when a call is answered not-found about one of those within the propagation window, the binding
-//! layer waits and sends it again (see [`crate::hooks::Hooks::propagating`]). A not-found about
+//! layer waits and sends it again (see [`runbook_bindings::hooks::Hooks::propagating`]). A not-found about
 //! anything else is the script's to handle at once, so that a typo is not retried for minutes.
 
-use crate::call::Svc;
-use crate::error::CallError;
 use rhai::Map;
+use runbook_bindings::call::Svc;
+use runbook_bindings::error::CallError;
 use serde_json::Value;
 use std::cell::RefCell;
 use std::time::{Duration, Instant};
@@ -23,18 +23,18 @@ struct Thing {
     value: String,
     /// The operation that made it.
     op: String,
-    /// Where ([`crate::runtime::Context::place_key`]): the same name elsewhere is something else.
+    /// Where ([`runbook_bindings::runtime::Context::place_key`]): the same name elsewhere is something else.
     place: String,
     at: Instant,
 }
 
 /// The key of a place the journal records (`{ region, role }`), as
-/// [`crate::runtime::Context::place_key`] makes it there; empty at home.
+/// [`runbook_bindings::runtime::Context::place_key`] makes it there; empty at home.
 pub fn place_key(place: &Value) -> String {
     if !place.is_object() {
         return String::new();
     }
-    crate::runtime::place_key(place["region"].as_str(), place["role"].as_str())
+    runbook_bindings::runtime::place_key(place["region"].as_str(), place["role"].as_str())
 }
 
 /// Whether an error says that something does not exist, in its service's words.
@@ -237,7 +237,7 @@ impl Made {
             return None;
         }
         let mut hit = None;
-        crate::json::for_each_string_in(input, &mut |s| {
+        runbook_bindings::json::for_each_string_in(input, &mut |s| {
             if hit.is_none() {
                 hit = made
                     .iter()
@@ -285,7 +285,7 @@ mod tests {
     #[test]
     fn what_a_create_made_is_remembered_until_it_is_removed() {
         let made = Made::default();
-        let map = |v: Value| crate::json::from_value(&v).try_cast::<Map>().unwrap();
+        let map = |v: Value| runbook_bindings::json::from_value(&v).try_cast::<Map>().unwrap();
         made.note(
             "",
             "CreateSecurityGroup",

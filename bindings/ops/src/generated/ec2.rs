@@ -8,11 +8,11 @@ use aws_sdk_ec2 as sdk;
 use rhai::{Dynamic, Map};
 use sdk::types as t;
 
-pub(crate) const SERVICE: &str = "ec2";
-pub(crate) const TABLE: &str = include_str!("ec2.json");
+pub const SERVICE: &str = "ec2";
+pub const TABLE: &str = include_str!("ec2.json");
 
 /// (script function, operation) for every operation this build includes.
-pub(crate) const OPERATIONS: &[(&str, &str)] = &[
+pub const OPERATIONS: &[(&str, &str)] = &[
     ("accept_address_transfer", "AcceptAddressTransfer"),
     #[cfg(feature = "ec2-all")]
     ("accept_capacity_reservation_billing_ownership", "AcceptCapacityReservationBillingOwnership"),
@@ -1254,7 +1254,7 @@ pub(crate) const OPERATIONS: &[(&str, &str)] = &[
 ];
 
 /// (script function, waiter) for every waiter this build includes.
-pub(crate) const WAITERS: &[(&str, &str)] = &[
+pub const WAITERS: &[(&str, &str)] = &[
     ("wait_instance_exists", "InstanceExists"),
     #[cfg(feature = "ec2-all")]
     ("wait_bundle_task_complete", "BundleTaskComplete"),
@@ -1318,8 +1318,8 @@ pub(crate) const WAITERS: &[(&str, &str)] = &[
 ];
 
 /// Starts the call of operation `op` (the model's name) with an input already validated.
-pub(crate) fn call<'a>(c: &'a sdk::Client, op: &str, input: &'a Map) -> Option<crate::runtime::CallFuture<'a>> {
-    let f: crate::runtime::CallFuture<'a> = match op {
+pub fn call<'a>(c: &'a sdk::Client, op: &str, input: &'a Map) -> Option<crate::request::CallFuture<'a>> {
+    let f: crate::request::CallFuture<'a> = match op {
         "AcceptAddressTransfer" => Box::pin(op_accept_address_transfer(c, input)),
         #[cfg(feature = "ec2-all")]
         "AcceptCapacityReservationBillingOwnership" => Box::pin(op_accept_capacity_reservation_billing_ownership(c, input)),
@@ -2573,7 +2573,7 @@ async fn op_accept_address_transfer(c: &sdk::Client, input: &Map) -> Result<Dyna
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "AcceptAddressTransfer", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("AddressTransfer", &out.address_transfer)
         .into())
@@ -2589,7 +2589,7 @@ async fn op_accept_capacity_reservation_billing_ownership(c: &sdk::Client, input
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "AcceptCapacityReservationBillingOwnership", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("Return", &out.r#return)
         .into())
@@ -2605,7 +2605,7 @@ async fn op_accept_reserved_instances_exchange_quote(c: &sdk::Client, input: &Ma
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "AcceptReservedInstancesExchangeQuote", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("ExchangeId", &out.exchange_id)
         .into())
@@ -2620,7 +2620,7 @@ async fn op_accept_transit_gateway_client_vpn_attachment(c: &sdk::Client, input:
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "AcceptTransitGatewayClientVpnAttachment", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("TransitGatewayClientVpnAttachment", &out.transit_gateway_client_vpn_attachment)
         .into())
@@ -2637,7 +2637,7 @@ async fn op_accept_transit_gateway_multicast_domain_associations(c: &sdk::Client
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "AcceptTransitGatewayMulticastDomainAssociations", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("Associations", &out.associations)
         .into())
@@ -2652,7 +2652,7 @@ async fn op_accept_transit_gateway_peering_attachment(c: &sdk::Client, input: &M
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "AcceptTransitGatewayPeeringAttachment", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("TransitGatewayPeeringAttachment", &out.transit_gateway_peering_attachment)
         .into())
@@ -2667,7 +2667,7 @@ async fn op_accept_transit_gateway_vpc_attachment(c: &sdk::Client, input: &Map) 
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "AcceptTransitGatewayVpcAttachment", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("TransitGatewayVpcAttachment", &out.transit_gateway_vpc_attachment)
         .into())
@@ -2683,7 +2683,7 @@ async fn op_accept_vpc_endpoint_connections(c: &sdk::Client, input: &Map) -> Res
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "AcceptVpcEndpointConnections", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("Unsuccessful", &out.unsuccessful)
         .into())
@@ -2698,7 +2698,7 @@ async fn op_accept_vpc_peering_connection(c: &sdk::Client, input: &Map) -> Resul
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "AcceptVpcPeeringConnection", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("VpcPeeringConnection", &out.vpc_peering_connection)
         .into())
@@ -2716,7 +2716,7 @@ async fn op_advertise_byoip_cidr(c: &sdk::Client, input: &Map) -> Result<Dynamic
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "AdvertiseByoipCidr", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("ByoipCidr", &out.byoip_cidr)
         .into())
@@ -2737,7 +2737,7 @@ async fn op_allocate_address(c: &sdk::Client, input: &Map) -> Result<Dynamic, Ca
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "AllocateAddress", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("AllocationId", &out.allocation_id)
         .put("PublicIpv4Pool", &out.public_ipv4_pool)
@@ -2771,7 +2771,7 @@ async fn op_allocate_hosts(c: &sdk::Client, input: &Map) -> Result<Dynamic, Call
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "AllocateHosts", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("HostIds", &out.host_ids)
         .into())
@@ -2795,7 +2795,7 @@ async fn op_allocate_ipam_pool_cidr(c: &sdk::Client, input: &Map) -> Result<Dyna
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "AllocateIpamPoolCidr", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("IpamPoolAllocation", &out.ipam_pool_allocation)
         .into())
@@ -2812,7 +2812,7 @@ async fn op_apply_security_groups_to_client_vpn_target_network(c: &sdk::Client, 
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ApplySecurityGroupsToClientVpnTargetNetwork", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("SecurityGroupIds", &out.security_group_ids)
         .into())
@@ -2830,7 +2830,7 @@ async fn op_assign_ipv6_addresses(c: &sdk::Client, input: &Map) -> Result<Dynami
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "AssignIpv6Addresses", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("AssignedIpv6Addresses", &out.assigned_ipv6_addresses)
         .put("AssignedIpv6Prefixes", &out.assigned_ipv6_prefixes)
@@ -2851,7 +2851,7 @@ async fn op_assign_private_ip_addresses(c: &sdk::Client, input: &Map) -> Result<
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "AssignPrivateIpAddresses", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("NetworkInterfaceId", &out.network_interface_id)
         .put("AssignedPrivateIpAddresses", &out.assigned_private_ip_addresses)
@@ -2870,7 +2870,7 @@ async fn op_assign_private_nat_gateway_address(c: &sdk::Client, input: &Map) -> 
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "AssignPrivateNatGatewayAddress", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("NatGatewayId", &out.nat_gateway_id)
         .put("NatGatewayAddresses", &out.nat_gateway_addresses)
@@ -2891,7 +2891,7 @@ async fn op_associate_address(c: &sdk::Client, input: &Map) -> Result<Dynamic, C
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "AssociateAddress", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("AssociationId", &out.association_id)
         .into())
@@ -2910,7 +2910,7 @@ async fn op_associate_application_status_check(c: &sdk::Client, input: &Map) -> 
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "AssociateApplicationStatusCheck", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("SuccessfulResults", &out.successful_results)
         .put("UnsuccessfulResults", &out.unsuccessful_results)
@@ -2928,7 +2928,7 @@ async fn op_associate_capacity_reservation_billing_owner(c: &sdk::Client, input:
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "AssociateCapacityReservationBillingOwner", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("Return", &out.r#return)
         .into())
@@ -2948,7 +2948,7 @@ async fn op_associate_client_vpn_target_network(c: &sdk::Client, input: &Map) ->
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "AssociateClientVpnTargetNetwork", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("AssociationId", &out.association_id)
         .put("Status", &out.status)
@@ -2966,7 +2966,7 @@ async fn op_associate_dhcp_options(c: &sdk::Client, input: &Map) -> Result<Dynam
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "AssociateDhcpOptions", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     let _ = out;
     Ok(Obj::new().into())
 }
@@ -2982,7 +2982,7 @@ async fn op_associate_enclave_certificate_iam_role(c: &sdk::Client, input: &Map)
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "AssociateEnclaveCertificateIamRole", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("CertificateS3BucketName", &out.certificate_s3_bucket_name)
         .put("CertificateS3ObjectKey", &out.certificate_s3_object_key)
@@ -3000,7 +3000,7 @@ async fn op_associate_iam_instance_profile(c: &sdk::Client, input: &Map) -> Resu
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "AssociateIamInstanceProfile", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("IamInstanceProfileAssociation", &out.iam_instance_profile_association)
         .into())
@@ -3017,7 +3017,7 @@ async fn op_associate_instance_event_window(c: &sdk::Client, input: &Map) -> Res
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "AssociateInstanceEventWindow", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("InstanceEventWindow", &out.instance_event_window)
         .into())
@@ -3034,7 +3034,7 @@ async fn op_associate_ipam_byoasn(c: &sdk::Client, input: &Map) -> Result<Dynami
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "AssociateIpamByoasn", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("AsnAssociation", &out.asn_association)
         .into())
@@ -3053,7 +3053,7 @@ async fn op_associate_ipam_resource_discovery(c: &sdk::Client, input: &Map) -> R
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "AssociateIpamResourceDiscovery", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("IpamResourceDiscoveryAssociation", &out.ipam_resource_discovery_association)
         .into())
@@ -3072,7 +3072,7 @@ async fn op_associate_nat_gateway_address(c: &sdk::Client, input: &Map) -> Resul
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "AssociateNatGatewayAddress", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("NatGatewayId", &out.nat_gateway_id)
         .put("NatGatewayAddresses", &out.nat_gateway_addresses)
@@ -3089,7 +3089,7 @@ async fn op_associate_route_server(c: &sdk::Client, input: &Map) -> Result<Dynam
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "AssociateRouteServer", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("RouteServerAssociation", &out.route_server_association)
         .into())
@@ -3107,7 +3107,7 @@ async fn op_associate_route_table(c: &sdk::Client, input: &Map) -> Result<Dynami
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "AssociateRouteTable", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("AssociationId", &out.association_id)
         .put("AssociationState", &out.association_state)
@@ -3124,7 +3124,7 @@ async fn op_associate_security_group_vpc(c: &sdk::Client, input: &Map) -> Result
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "AssociateSecurityGroupVpc", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("State", &out.state)
         .into())
@@ -3141,7 +3141,7 @@ async fn op_associate_subnet_cidr_block(c: &sdk::Client, input: &Map) -> Result<
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "AssociateSubnetCidrBlock", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("Ipv6CidrBlockAssociation", &out.ipv6_cidr_block_association)
         .put("SubnetId", &out.subnet_id)
@@ -3159,7 +3159,7 @@ async fn op_associate_transit_gateway_multicast_domain(c: &sdk::Client, input: &
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "AssociateTransitGatewayMulticastDomain", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("Associations", &out.associations)
         .into())
@@ -3175,7 +3175,7 @@ async fn op_associate_transit_gateway_policy_table(c: &sdk::Client, input: &Map)
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "AssociateTransitGatewayPolicyTable", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("Association", &out.association)
         .into())
@@ -3191,7 +3191,7 @@ async fn op_associate_transit_gateway_route_table(c: &sdk::Client, input: &Map) 
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "AssociateTransitGatewayRouteTable", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("Association", &out.association)
         .into())
@@ -3211,7 +3211,7 @@ async fn op_associate_trunk_interface(c: &sdk::Client, input: &Map) -> Result<Dy
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "AssociateTrunkInterface", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("InterfaceAssociation", &out.interface_association)
         .put("ClientToken", &out.client_token)
@@ -3235,7 +3235,7 @@ async fn op_associate_vpc_cidr_block(c: &sdk::Client, input: &Map) -> Result<Dyn
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "AssociateVpcCidrBlock", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("Ipv6CidrBlockAssociation", &out.ipv6_cidr_block_association)
         .put("CidrBlockAssociation", &out.cidr_block_association)
@@ -3254,7 +3254,7 @@ async fn op_attach_classic_link_vpc(c: &sdk::Client, input: &Map) -> Result<Dyna
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "AttachClassicLinkVpc", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("Return", &out.r#return)
         .into())
@@ -3270,7 +3270,7 @@ async fn op_attach_image_watermark(c: &sdk::Client, input: &Map) -> Result<Dynam
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "AttachImageWatermark", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("WatermarkKey", &out.watermark_key)
         .into())
@@ -3286,7 +3286,7 @@ async fn op_attach_internet_gateway(c: &sdk::Client, input: &Map) -> Result<Dyna
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "AttachInternetGateway", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     let _ = out;
     Ok(Obj::new().into())
 }
@@ -3305,7 +3305,7 @@ async fn op_attach_network_interface(c: &sdk::Client, input: &Map) -> Result<Dyn
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "AttachNetworkInterface", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("AttachmentId", &out.attachment_id)
         .put("NetworkCardIndex", &out.network_card_index)
@@ -3324,7 +3324,7 @@ async fn op_attach_verified_access_trust_provider(c: &sdk::Client, input: &Map) 
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "AttachVerifiedAccessTrustProvider", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("VerifiedAccessTrustProvider", &out.verified_access_trust_provider)
         .put("VerifiedAccessInstance", &out.verified_access_instance)
@@ -3344,7 +3344,7 @@ async fn op_attach_volume(c: &sdk::Client, input: &Map) -> Result<Dynamic, CallE
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "AttachVolume", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("DeleteOnTermination", &out.delete_on_termination)
         .put("AssociatedResource", &out.associated_resource)
@@ -3368,7 +3368,7 @@ async fn op_attach_vpn_gateway(c: &sdk::Client, input: &Map) -> Result<Dynamic, 
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "AttachVpnGateway", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("VpcAttachment", &out.vpc_attachment)
         .into())
@@ -3389,7 +3389,7 @@ async fn op_authorize_client_vpn_ingress(c: &sdk::Client, input: &Map) -> Result
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "AuthorizeClientVpnIngress", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("Status", &out.status)
         .into())
@@ -3412,7 +3412,7 @@ async fn op_authorize_security_group_egress(c: &sdk::Client, input: &Map) -> Res
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "AuthorizeSecurityGroupEgress", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("Return", &out.r#return)
         .put("SecurityGroupRules", &out.security_group_rules)
@@ -3437,7 +3437,7 @@ async fn op_authorize_security_group_ingress(c: &sdk::Client, input: &Map) -> Re
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "AuthorizeSecurityGroupIngress", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("Return", &out.r#return)
         .put("SecurityGroupRules", &out.security_group_rules)
@@ -3457,7 +3457,7 @@ async fn op_batch_modify_ipam_routing_policy_registrations(c: &sdk::Client, inpu
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "BatchModifyIpamRoutingPolicyRegistrations", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("IpamRoutingPolicyRegistrationDelta", &out.ipam_routing_policy_registration_delta)
         .into())
@@ -3474,7 +3474,7 @@ async fn op_bundle_instance(c: &sdk::Client, input: &Map) -> Result<Dynamic, Cal
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "BundleInstance", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("BundleTask", &out.bundle_task)
         .into())
@@ -3490,7 +3490,7 @@ async fn op_cancel_bundle_task(c: &sdk::Client, input: &Map) -> Result<Dynamic, 
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "CancelBundleTask", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("BundleTask", &out.bundle_task)
         .into())
@@ -3508,7 +3508,7 @@ async fn op_cancel_capacity_reservation(c: &sdk::Client, input: &Map) -> Result<
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "CancelCapacityReservation", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("Return", &out.r#return)
         .into())
@@ -3524,7 +3524,7 @@ async fn op_cancel_capacity_reservation_fleets(c: &sdk::Client, input: &Map) -> 
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "CancelCapacityReservationFleets", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("SuccessfulFleetCancellations", &out.successful_fleet_cancellations)
         .put("FailedFleetCancellations", &out.failed_fleet_cancellations)
@@ -3542,7 +3542,7 @@ async fn op_cancel_conversion_task(c: &sdk::Client, input: &Map) -> Result<Dynam
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "CancelConversionTask", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     let _ = out;
     Ok(Obj::new().into())
 }
@@ -3557,7 +3557,7 @@ async fn op_cancel_declarative_policies_report(c: &sdk::Client, input: &Map) -> 
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "CancelDeclarativePoliciesReport", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("Return", &out.r#return)
         .into())
@@ -3572,7 +3572,7 @@ async fn op_cancel_export_task(c: &sdk::Client, input: &Map) -> Result<Dynamic, 
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "CancelExportTask", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     let _ = out;
     Ok(Obj::new().into())
 }
@@ -3586,7 +3586,7 @@ async fn op_cancel_image_launch_permission(c: &sdk::Client, input: &Map) -> Resu
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "CancelImageLaunchPermission", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("Return", &out.r#return)
         .into())
@@ -3603,7 +3603,7 @@ async fn op_cancel_import_task(c: &sdk::Client, input: &Map) -> Result<Dynamic, 
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "CancelImportTask", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("ImportTaskId", &out.import_task_id)
         .put("PreviousState", &out.previous_state)
@@ -3619,7 +3619,7 @@ async fn op_cancel_reserved_instances_listing(c: &sdk::Client, input: &Map) -> R
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "CancelReservedInstancesListing", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("ReservedInstancesListings", &out.reserved_instances_listings)
         .into())
@@ -3636,7 +3636,7 @@ async fn op_cancel_spot_fleet_requests(c: &sdk::Client, input: &Map) -> Result<D
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "CancelSpotFleetRequests", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("SuccessfulFleetRequests", &out.successful_fleet_requests)
         .put("UnsuccessfulFleetRequests", &out.unsuccessful_fleet_requests)
@@ -3653,7 +3653,7 @@ async fn op_cancel_spot_instance_requests(c: &sdk::Client, input: &Map) -> Resul
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "CancelSpotInstanceRequests", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("CancelledSpotInstanceRequests", &out.cancelled_spot_instance_requests)
         .into())
@@ -3670,7 +3670,7 @@ async fn op_confirm_product_instance(c: &sdk::Client, input: &Map) -> Result<Dyn
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ConfirmProductInstance", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("Return", &out.r#return)
         .put("OwnerId", &out.owner_id)
@@ -3690,7 +3690,7 @@ async fn op_copy_fpga_image(c: &sdk::Client, input: &Map) -> Result<Dynamic, Cal
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "CopyFpgaImage", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("FpgaImageId", &out.fpga_image_id)
         .into())
@@ -3717,7 +3717,7 @@ async fn op_copy_image(c: &sdk::Client, input: &Map) -> Result<Dynamic, CallErro
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "CopyImage", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("ImageId", &out.image_id)
         .into())
@@ -3743,7 +3743,7 @@ async fn op_copy_snapshot(c: &sdk::Client, input: &Map) -> Result<Dynamic, CallE
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "CopySnapshot", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("Tags", &out.tags)
         .put("SnapshotId", &out.snapshot_id)
@@ -3769,7 +3769,7 @@ async fn op_copy_volumes(c: &sdk::Client, input: &Map) -> Result<Dynamic, CallEr
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "CopyVolumes", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("Volumes", &out.volumes)
         .into())
@@ -3800,7 +3800,7 @@ async fn op_create_application_status_check(c: &sdk::Client, input: &Map) -> Res
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "CreateApplicationStatusCheck", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("ApplicationStatusCheck", &out.application_status_check)
         .into())
@@ -3821,7 +3821,7 @@ async fn op_create_capacity_manager_data_export(c: &sdk::Client, input: &Map) ->
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "CreateCapacityManagerDataExport", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("CapacityManagerDataExportId", &out.capacity_manager_data_export_id)
         .into())
@@ -3854,7 +3854,7 @@ async fn op_create_capacity_reservation(c: &sdk::Client, input: &Map) -> Result<
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "CreateCapacityReservation", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("CapacityReservation", &out.capacity_reservation)
         .into())
@@ -3873,7 +3873,7 @@ async fn op_create_capacity_reservation_by_splitting(c: &sdk::Client, input: &Ma
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "CreateCapacityReservationBySplitting", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("SourceCapacityReservation", &out.source_capacity_reservation)
         .put("DestinationCapacityReservation", &out.destination_capacity_reservation)
@@ -3893,7 +3893,7 @@ async fn op_create_capacity_reservation_cancellation_quote(c: &sdk::Client, inpu
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "CreateCapacityReservationCancellationQuote", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("CapacityReservationCancellationQuote", &out.capacity_reservation_cancellation_quote)
         .into())
@@ -3912,7 +3912,7 @@ async fn op_create_capacity_reservation_date_change_quote(c: &sdk::Client, input
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "CreateCapacityReservationDateChangeQuote", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("CapacityReservationModificationQuote", &out.capacity_reservation_modification_quote)
         .into())
@@ -3938,7 +3938,7 @@ async fn op_create_capacity_reservation_fleet(c: &sdk::Client, input: &Map) -> R
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "CreateCapacityReservationFleet", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("CapacityReservationFleetId", &out.capacity_reservation_fleet_id)
         .put("State", &out.state)
@@ -3965,7 +3965,7 @@ async fn op_create_carrier_gateway(c: &sdk::Client, input: &Map) -> Result<Dynam
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "CreateCarrierGateway", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("CarrierGateway", &out.carrier_gateway)
         .into())
@@ -4003,7 +4003,7 @@ async fn op_create_client_vpn_endpoint(c: &sdk::Client, input: &Map) -> Result<D
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "CreateClientVpnEndpoint", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("ClientVpnEndpointId", &out.client_vpn_endpoint_id)
         .put("Status", &out.status)
@@ -4024,7 +4024,7 @@ async fn op_create_client_vpn_route(c: &sdk::Client, input: &Map) -> Result<Dyna
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "CreateClientVpnRoute", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("Status", &out.status)
         .into())
@@ -4041,7 +4041,7 @@ async fn op_create_coip_cidr(c: &sdk::Client, input: &Map) -> Result<Dynamic, Ca
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "CreateCoipCidr", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("CoipCidr", &out.coip_cidr)
         .into())
@@ -4058,7 +4058,7 @@ async fn op_create_coip_pool(c: &sdk::Client, input: &Map) -> Result<Dynamic, Ca
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "CreateCoipPool", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("CoipPool", &out.coip_pool)
         .into())
@@ -4080,7 +4080,7 @@ async fn op_create_customer_gateway(c: &sdk::Client, input: &Map) -> Result<Dyna
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "CreateCustomerGateway", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("CustomerGateway", &out.customer_gateway)
         .into())
@@ -4097,7 +4097,7 @@ async fn op_create_default_subnet(c: &sdk::Client, input: &Map) -> Result<Dynami
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "CreateDefaultSubnet", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("Subnet", &out.subnet)
         .into())
@@ -4111,7 +4111,7 @@ async fn op_create_default_vpc(c: &sdk::Client, input: &Map) -> Result<Dynamic, 
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "CreateDefaultVpc", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("Vpc", &out.vpc)
         .into())
@@ -4130,7 +4130,7 @@ async fn op_create_delegate_mac_volume_ownership_task(c: &sdk::Client, input: &M
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "CreateDelegateMacVolumeOwnershipTask", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("MacModificationTask", &out.mac_modification_task)
         .into())
@@ -4147,7 +4147,7 @@ async fn op_create_dhcp_options(c: &sdk::Client, input: &Map) -> Result<Dynamic,
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "CreateDhcpOptions", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("DhcpOptions", &out.dhcp_options)
         .into())
@@ -4164,7 +4164,7 @@ async fn op_create_egress_only_internet_gateway(c: &sdk::Client, input: &Map) ->
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "CreateEgressOnlyInternetGateway", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("ClientToken", &out.client_token)
         .put("EgressOnlyInternetGateway", &out.egress_only_internet_gateway)
@@ -4194,7 +4194,7 @@ async fn op_create_fleet(c: &sdk::Client, input: &Map) -> Result<Dynamic, CallEr
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "CreateFleet", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("FleetId", &out.fleet_id)
         .put("Errors", &out.errors)
@@ -4225,7 +4225,7 @@ async fn op_create_flow_logs(c: &sdk::Client, input: &Map) -> Result<Dynamic, Ca
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "CreateFlowLogs", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("ClientToken", &out.client_token)
         .put("FlowLogIds", &out.flow_log_ids)
@@ -4247,7 +4247,7 @@ async fn op_create_fpga_image(c: &sdk::Client, input: &Map) -> Result<Dynamic, C
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "CreateFpgaImage", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("FpgaImageId", &out.fpga_image_id)
         .put("FpgaImageGlobalId", &out.fpga_image_global_id)
@@ -4270,7 +4270,7 @@ async fn op_create_image(c: &sdk::Client, input: &Map) -> Result<Dynamic, CallEr
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "CreateImage", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("ImageId", &out.image_id)
         .into())
@@ -4289,7 +4289,7 @@ async fn op_create_image_usage_report(c: &sdk::Client, input: &Map) -> Result<Dy
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "CreateImageUsageReport", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("ReportId", &out.report_id)
         .into())
@@ -4310,7 +4310,7 @@ async fn op_create_instance_connect_endpoint(c: &sdk::Client, input: &Map) -> Re
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "CreateInstanceConnectEndpoint", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("InstanceConnectEndpoint", &out.instance_connect_endpoint)
         .put("ClientToken", &out.client_token)
@@ -4330,7 +4330,7 @@ async fn op_create_instance_event_window(c: &sdk::Client, input: &Map) -> Result
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "CreateInstanceEventWindow", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("InstanceEventWindow", &out.instance_event_window)
         .into())
@@ -4349,7 +4349,7 @@ async fn op_create_instance_export_task(c: &sdk::Client, input: &Map) -> Result<
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "CreateInstanceExportTask", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("ExportTask", &out.export_task)
         .into())
@@ -4364,7 +4364,7 @@ async fn op_create_internet_gateway(c: &sdk::Client, input: &Map) -> Result<Dyna
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "CreateInternetGateway", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("InternetGateway", &out.internet_gateway)
         .into())
@@ -4384,7 +4384,7 @@ async fn op_create_interruptible_capacity_reservation_allocation(c: &sdk::Client
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "CreateInterruptibleCapacityReservationAllocation", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("SourceCapacityReservationId", &out.source_capacity_reservation_id)
         .put("TargetInstanceCount", &out.target_instance_count)
@@ -4409,7 +4409,7 @@ async fn op_create_ipam(c: &sdk::Client, input: &Map) -> Result<Dynamic, CallErr
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "CreateIpam", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("Ipam", &out.ipam)
         .into())
@@ -4427,7 +4427,7 @@ async fn op_create_ipam_external_resource_verification_token(c: &sdk::Client, in
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "CreateIpamExternalResourceVerificationToken", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("IpamExternalResourceVerificationToken", &out.ipam_external_resource_verification_token)
         .into())
@@ -4448,7 +4448,7 @@ async fn op_create_ipam_internet_registry_association(c: &sdk::Client, input: &M
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "CreateIpamInternetRegistryAssociation", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("IpamInternetRegistryAssociation", &out.ipam_internet_registry_association)
         .into())
@@ -4466,7 +4466,7 @@ async fn op_create_ipam_policy(c: &sdk::Client, input: &Map) -> Result<Dynamic, 
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "CreateIpamPolicy", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("IpamPolicy", &out.ipam_policy)
         .into())
@@ -4497,7 +4497,7 @@ async fn op_create_ipam_pool(c: &sdk::Client, input: &Map) -> Result<Dynamic, Ca
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "CreateIpamPool", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("IpamPool", &out.ipam_pool)
         .into())
@@ -4518,7 +4518,7 @@ async fn op_create_ipam_prefix_list_resolver(c: &sdk::Client, input: &Map) -> Re
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "CreateIpamPrefixListResolver", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("IpamPrefixListResolver", &out.ipam_prefix_list_resolver)
         .into())
@@ -4540,7 +4540,7 @@ async fn op_create_ipam_prefix_list_resolver_target(c: &sdk::Client, input: &Map
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "CreateIpamPrefixListResolverTarget", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("IpamPrefixListResolverTarget", &out.ipam_prefix_list_resolver_target)
         .into())
@@ -4559,7 +4559,7 @@ async fn op_create_ipam_resource_discovery(c: &sdk::Client, input: &Map) -> Resu
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "CreateIpamResourceDiscovery", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("IpamResourceDiscovery", &out.ipam_resource_discovery)
         .into())
@@ -4582,7 +4582,7 @@ async fn op_create_ipam_routing_policy_registration(c: &sdk::Client, input: &Map
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "CreateIpamRoutingPolicyRegistration", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("IpamRoutingPolicyRegistrationDelta", &out.ipam_routing_policy_registration_delta)
         .into())
@@ -4602,7 +4602,7 @@ async fn op_create_ipam_scope(c: &sdk::Client, input: &Map) -> Result<Dynamic, C
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "CreateIpamScope", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("IpamScope", &out.ipam_scope)
         .into())
@@ -4620,7 +4620,7 @@ async fn op_create_key_pair(c: &sdk::Client, input: &Map) -> Result<Dynamic, Cal
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "CreateKeyPair", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("KeyPairId", &out.key_pair_id)
         .put("Tags", &out.tags)
@@ -4644,7 +4644,7 @@ async fn op_create_launch_template(c: &sdk::Client, input: &Map) -> Result<Dynam
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "CreateLaunchTemplate", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("LaunchTemplate", &out.launch_template)
         .put("Warning", &out.warning)
@@ -4666,7 +4666,7 @@ async fn op_create_launch_template_version(c: &sdk::Client, input: &Map) -> Resu
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "CreateLaunchTemplateVersion", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("LaunchTemplateVersion", &out.launch_template_version)
         .put("Warning", &out.warning)
@@ -4686,7 +4686,7 @@ async fn op_create_local_gateway_route(c: &sdk::Client, input: &Map) -> Result<D
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "CreateLocalGatewayRoute", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("Route", &out.route)
         .into())
@@ -4703,7 +4703,7 @@ async fn op_create_local_gateway_route_table(c: &sdk::Client, input: &Map) -> Re
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "CreateLocalGatewayRouteTable", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("LocalGatewayRouteTable", &out.local_gateway_route_table)
         .into())
@@ -4720,7 +4720,7 @@ async fn op_create_local_gateway_route_table_virtual_interface_group_association
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "CreateLocalGatewayRouteTableVirtualInterfaceGroupAssociation", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("LocalGatewayRouteTableVirtualInterfaceGroupAssociation", &out.local_gateway_route_table_virtual_interface_group_association)
         .into())
@@ -4737,7 +4737,7 @@ async fn op_create_local_gateway_route_table_vpc_association(c: &sdk::Client, in
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "CreateLocalGatewayRouteTableVpcAssociation", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("LocalGatewayRouteTableVpcAssociation", &out.local_gateway_route_table_vpc_association)
         .into())
@@ -4759,7 +4759,7 @@ async fn op_create_local_gateway_virtual_interface(c: &sdk::Client, input: &Map)
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "CreateLocalGatewayVirtualInterface", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("LocalGatewayVirtualInterface", &out.local_gateway_virtual_interface)
         .into())
@@ -4777,7 +4777,7 @@ async fn op_create_local_gateway_virtual_interface_group(c: &sdk::Client, input:
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "CreateLocalGatewayVirtualInterfaceGroup", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("LocalGatewayVirtualInterfaceGroup", &out.local_gateway_virtual_interface_group)
         .into())
@@ -4798,7 +4798,7 @@ async fn op_create_mac_system_integrity_protection_modification_task(c: &sdk::Cl
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "CreateMacSystemIntegrityProtectionModificationTask", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("MacModificationTask", &out.mac_modification_task)
         .into())
@@ -4819,7 +4819,7 @@ async fn op_create_managed_prefix_list(c: &sdk::Client, input: &Map) -> Result<D
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "CreateManagedPrefixList", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("PrefixList", &out.prefix_list)
         .into())
@@ -4845,7 +4845,7 @@ async fn op_create_nat_gateway(c: &sdk::Client, input: &Map) -> Result<Dynamic, 
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "CreateNatGateway", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("ClientToken", &out.client_token)
         .put("NatGateway", &out.nat_gateway)
@@ -4864,7 +4864,7 @@ async fn op_create_network_acl(c: &sdk::Client, input: &Map) -> Result<Dynamic, 
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "CreateNetworkAcl", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("NetworkAcl", &out.network_acl)
         .put("ClientToken", &out.client_token)
@@ -4889,7 +4889,7 @@ async fn op_create_network_acl_entry(c: &sdk::Client, input: &Map) -> Result<Dyn
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "CreateNetworkAclEntry", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     let _ = out;
     Ok(Obj::new().into())
 }
@@ -4907,7 +4907,7 @@ async fn op_create_network_insights_access_scope(c: &sdk::Client, input: &Map) -
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "CreateNetworkInsightsAccessScope", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("NetworkInsightsAccessScope", &out.network_insights_access_scope)
         .put("NetworkInsightsAccessScopeContent", &out.network_insights_access_scope_content)
@@ -4933,7 +4933,7 @@ async fn op_create_network_insights_path(c: &sdk::Client, input: &Map) -> Result
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "CreateNetworkInsightsPath", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("NetworkInsightsPath", &out.network_insights_path)
         .into())
@@ -4965,7 +4965,7 @@ async fn op_create_network_interface(c: &sdk::Client, input: &Map) -> Result<Dyn
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "CreateNetworkInterface", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("NetworkInterface", &out.network_interface)
         .put("ClientToken", &out.client_token)
@@ -4984,7 +4984,7 @@ async fn op_create_network_interface_permission(c: &sdk::Client, input: &Map) ->
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "CreateNetworkInterfacePermission", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("InterfacePermission", &out.interface_permission)
         .into())
@@ -5007,7 +5007,7 @@ async fn op_create_placement_group(c: &sdk::Client, input: &Map) -> Result<Dynam
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "CreatePlacementGroup", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("PlacementGroup", &out.placement_group)
         .into())
@@ -5024,7 +5024,7 @@ async fn op_create_public_ipv4_pool(c: &sdk::Client, input: &Map) -> Result<Dyna
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "CreatePublicIpv4Pool", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("PoolId", &out.pool_id)
         .into())
@@ -5047,7 +5047,7 @@ async fn op_create_replace_root_volume_task(c: &sdk::Client, input: &Map) -> Res
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "CreateReplaceRootVolumeTask", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("ReplaceRootVolumeTask", &out.replace_root_volume_task)
         .into())
@@ -5064,7 +5064,7 @@ async fn op_create_reserved_instances_listing(c: &sdk::Client, input: &Map) -> R
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "CreateReservedInstancesListing", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("ReservedInstancesListings", &out.reserved_instances_listings)
         .into())
@@ -5082,7 +5082,7 @@ async fn op_create_restore_image_task(c: &sdk::Client, input: &Map) -> Result<Dy
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "CreateRestoreImageTask", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("ImageId", &out.image_id)
         .into())
@@ -5112,7 +5112,7 @@ async fn op_create_route(c: &sdk::Client, input: &Map) -> Result<Dynamic, CallEr
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "CreateRoute", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("Return", &out.r#return)
         .into())
@@ -5132,7 +5132,7 @@ async fn op_create_route_server(c: &sdk::Client, input: &Map) -> Result<Dynamic,
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "CreateRouteServer", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("RouteServer", &out.route_server)
         .into())
@@ -5150,7 +5150,7 @@ async fn op_create_route_server_endpoint(c: &sdk::Client, input: &Map) -> Result
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "CreateRouteServerEndpoint", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("RouteServerEndpoint", &out.route_server_endpoint)
         .into())
@@ -5168,7 +5168,7 @@ async fn op_create_route_server_peer(c: &sdk::Client, input: &Map) -> Result<Dyn
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "CreateRouteServerPeer", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("RouteServerPeer", &out.route_server_peer)
         .into())
@@ -5185,7 +5185,7 @@ async fn op_create_route_table(c: &sdk::Client, input: &Map) -> Result<Dynamic, 
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "CreateRouteTable", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("RouteTable", &out.route_table)
         .put("ClientToken", &out.client_token)
@@ -5205,7 +5205,7 @@ async fn op_create_secondary_network(c: &sdk::Client, input: &Map) -> Result<Dyn
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "CreateSecondaryNetwork", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("SecondaryNetwork", &out.secondary_network)
         .put("ClientToken", &out.client_token)
@@ -5226,7 +5226,7 @@ async fn op_create_secondary_subnet(c: &sdk::Client, input: &Map) -> Result<Dyna
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "CreateSecondarySubnet", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("SecondarySubnet", &out.secondary_subnet)
         .put("ClientToken", &out.client_token)
@@ -5245,7 +5245,7 @@ async fn op_create_security_group(c: &sdk::Client, input: &Map) -> Result<Dynami
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "CreateSecurityGroup", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("GroupId", &out.group_id)
         .put("Tags", &out.tags)
@@ -5267,7 +5267,7 @@ async fn op_create_snapshot(c: &sdk::Client, input: &Map) -> Result<Dynamic, Cal
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "CreateSnapshot", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("OwnerAlias", &out.owner_alias)
         .put("OutpostArn", &out.outpost_arn)
@@ -5310,7 +5310,7 @@ async fn op_create_snapshots(c: &sdk::Client, input: &Map) -> Result<Dynamic, Ca
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "CreateSnapshots", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("Snapshots", &out.snapshots)
         .into())
@@ -5327,7 +5327,7 @@ async fn op_create_spot_datafeed_subscription(c: &sdk::Client, input: &Map) -> R
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "CreateSpotDatafeedSubscription", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("SpotDatafeedSubscription", &out.spot_datafeed_subscription)
         .into())
@@ -5344,7 +5344,7 @@ async fn op_create_store_image_task(c: &sdk::Client, input: &Map) -> Result<Dyna
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "CreateStoreImageTask", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("ObjectKey", &out.object_key)
         .into())
@@ -5370,7 +5370,7 @@ async fn op_create_subnet(c: &sdk::Client, input: &Map) -> Result<Dynamic, CallE
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "CreateSubnet", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("Subnet", &out.subnet)
         .into())
@@ -5389,7 +5389,7 @@ async fn op_create_subnet_cidr_reservation(c: &sdk::Client, input: &Map) -> Resu
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "CreateSubnetCidrReservation", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("SubnetCidrReservation", &out.subnet_cidr_reservation)
         .into())
@@ -5405,7 +5405,7 @@ async fn op_create_tags(c: &sdk::Client, input: &Map) -> Result<Dynamic, CallErr
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "CreateTags", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     let _ = out;
     Ok(Obj::new().into())
 }
@@ -5422,7 +5422,7 @@ async fn op_create_traffic_mirror_filter(c: &sdk::Client, input: &Map) -> Result
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "CreateTrafficMirrorFilter", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("TrafficMirrorFilter", &out.traffic_mirror_filter)
         .put("ClientToken", &out.client_token)
@@ -5450,7 +5450,7 @@ async fn op_create_traffic_mirror_filter_rule(c: &sdk::Client, input: &Map) -> R
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "CreateTrafficMirrorFilterRule", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("TrafficMirrorFilterRule", &out.traffic_mirror_filter_rule)
         .put("ClientToken", &out.client_token)
@@ -5475,7 +5475,7 @@ async fn op_create_traffic_mirror_session(c: &sdk::Client, input: &Map) -> Resul
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "CreateTrafficMirrorSession", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("TrafficMirrorSession", &out.traffic_mirror_session)
         .put("ClientToken", &out.client_token)
@@ -5497,7 +5497,7 @@ async fn op_create_traffic_mirror_target(c: &sdk::Client, input: &Map) -> Result
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "CreateTrafficMirrorTarget", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("TrafficMirrorTarget", &out.traffic_mirror_target)
         .put("ClientToken", &out.client_token)
@@ -5515,7 +5515,7 @@ async fn op_create_transit_gateway(c: &sdk::Client, input: &Map) -> Result<Dynam
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "CreateTransitGateway", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("TransitGateway", &out.transit_gateway)
         .into())
@@ -5532,7 +5532,7 @@ async fn op_create_transit_gateway_connect(c: &sdk::Client, input: &Map) -> Resu
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "CreateTransitGatewayConnect", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("TransitGatewayConnect", &out.transit_gateway_connect)
         .into())
@@ -5552,7 +5552,7 @@ async fn op_create_transit_gateway_connect_peer(c: &sdk::Client, input: &Map) ->
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "CreateTransitGatewayConnectPeer", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("TransitGatewayConnectPeer", &out.transit_gateway_connect_peer)
         .into())
@@ -5569,7 +5569,7 @@ async fn op_create_transit_gateway_metering_policy(c: &sdk::Client, input: &Map)
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "CreateTransitGatewayMeteringPolicy", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("TransitGatewayMeteringPolicy", &out.transit_gateway_metering_policy)
         .into())
@@ -5595,7 +5595,7 @@ async fn op_create_transit_gateway_metering_policy_entry(c: &sdk::Client, input:
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "CreateTransitGatewayMeteringPolicyEntry", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("TransitGatewayMeteringPolicyEntry", &out.transit_gateway_metering_policy_entry)
         .into())
@@ -5612,7 +5612,7 @@ async fn op_create_transit_gateway_multicast_domain(c: &sdk::Client, input: &Map
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "CreateTransitGatewayMulticastDomain", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("TransitGatewayMulticastDomain", &out.transit_gateway_multicast_domain)
         .into())
@@ -5632,7 +5632,7 @@ async fn op_create_transit_gateway_peering_attachment(c: &sdk::Client, input: &M
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "CreateTransitGatewayPeeringAttachment", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("TransitGatewayPeeringAttachment", &out.transit_gateway_peering_attachment)
         .into())
@@ -5648,7 +5648,7 @@ async fn op_create_transit_gateway_policy_table(c: &sdk::Client, input: &Map) ->
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "CreateTransitGatewayPolicyTable", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("TransitGatewayPolicyTable", &out.transit_gateway_policy_table)
         .into())
@@ -5666,7 +5666,7 @@ async fn op_create_transit_gateway_policy_table_entry(c: &sdk::Client, input: &M
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "CreateTransitGatewayPolicyTableEntry", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("TransitGatewayPolicyTableEntry", &out.transit_gateway_policy_table_entry)
         .into())
@@ -5684,7 +5684,7 @@ async fn op_create_transit_gateway_prefix_list_reference(c: &sdk::Client, input:
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "CreateTransitGatewayPrefixListReference", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("TransitGatewayPrefixListReference", &out.transit_gateway_prefix_list_reference)
         .into())
@@ -5702,7 +5702,7 @@ async fn op_create_transit_gateway_route(c: &sdk::Client, input: &Map) -> Result
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "CreateTransitGatewayRoute", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("Route", &out.route)
         .into())
@@ -5718,7 +5718,7 @@ async fn op_create_transit_gateway_route_table(c: &sdk::Client, input: &Map) -> 
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "CreateTransitGatewayRouteTable", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("TransitGatewayRouteTable", &out.transit_gateway_route_table)
         .into())
@@ -5735,7 +5735,7 @@ async fn op_create_transit_gateway_route_table_announcement(c: &sdk::Client, inp
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "CreateTransitGatewayRouteTableAnnouncement", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("TransitGatewayRouteTableAnnouncement", &out.transit_gateway_route_table_announcement)
         .into())
@@ -5754,7 +5754,7 @@ async fn op_create_transit_gateway_vpc_attachment(c: &sdk::Client, input: &Map) 
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "CreateTransitGatewayVpcAttachment", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("TransitGatewayVpcAttachment", &out.transit_gateway_vpc_attachment)
         .into())
@@ -5785,7 +5785,7 @@ async fn op_create_verified_access_endpoint(c: &sdk::Client, input: &Map) -> Res
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "CreateVerifiedAccessEndpoint", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("VerifiedAccessEndpoint", &out.verified_access_endpoint)
         .into())
@@ -5806,7 +5806,7 @@ async fn op_create_verified_access_group(c: &sdk::Client, input: &Map) -> Result
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "CreateVerifiedAccessGroup", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("VerifiedAccessGroup", &out.verified_access_group)
         .into())
@@ -5826,7 +5826,7 @@ async fn op_create_verified_access_instance(c: &sdk::Client, input: &Map) -> Res
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "CreateVerifiedAccessInstance", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("VerifiedAccessInstance", &out.verified_access_instance)
         .into())
@@ -5852,7 +5852,7 @@ async fn op_create_verified_access_trust_provider(c: &sdk::Client, input: &Map) 
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "CreateVerifiedAccessTrustProvider", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("VerifiedAccessTrustProvider", &out.verified_access_trust_provider)
         .into())
@@ -5882,7 +5882,7 @@ async fn op_create_volume(c: &sdk::Client, input: &Map) -> Result<Dynamic, CallE
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "CreateVolume", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("AvailabilityZoneId", &out.availability_zone_id)
         .put("OutpostArn", &out.outpost_arn)
@@ -5930,7 +5930,7 @@ async fn op_create_vpc(c: &sdk::Client, input: &Map) -> Result<Dynamic, CallErro
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "CreateVpc", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("Vpc", &out.vpc)
         .into())
@@ -5948,7 +5948,7 @@ async fn op_create_vpc_block_public_access_exclusion(c: &sdk::Client, input: &Ma
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "CreateVpcBlockPublicAccessExclusion", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("VpcBlockPublicAccessExclusion", &out.vpc_block_public_access_exclusion)
         .into())
@@ -5964,7 +5964,7 @@ async fn op_create_vpc_encryption_control(c: &sdk::Client, input: &Map) -> Resul
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "CreateVpcEncryptionControl", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("VpcEncryptionControl", &out.vpc_encryption_control)
         .into())
@@ -5994,7 +5994,7 @@ async fn op_create_vpc_endpoint(c: &sdk::Client, input: &Map) -> Result<Dynamic,
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "CreateVpcEndpoint", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("VpcEndpoint", &out.vpc_endpoint)
         .put("ClientToken", &out.client_token)
@@ -6014,7 +6014,7 @@ async fn op_create_vpc_endpoint_connection_notification(c: &sdk::Client, input: 
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "CreateVpcEndpointConnectionNotification", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("ConnectionNotification", &out.connection_notification)
         .put("ClientToken", &out.client_token)
@@ -6037,7 +6037,7 @@ async fn op_create_vpc_endpoint_service_configuration(c: &sdk::Client, input: &M
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "CreateVpcEndpointServiceConfiguration", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("ServiceConfiguration", &out.service_configuration)
         .put("ClientToken", &out.client_token)
@@ -6057,7 +6057,7 @@ async fn op_create_vpc_peering_connection(c: &sdk::Client, input: &Map) -> Resul
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "CreateVpcPeeringConnection", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("VpcPeeringConnection", &out.vpc_peering_connection)
         .into())
@@ -6075,7 +6075,7 @@ async fn op_create_vpn_concentrator(c: &sdk::Client, input: &Map) -> Result<Dyna
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "CreateVpnConcentrator", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("VpnConcentrator", &out.vpn_concentrator)
         .into())
@@ -6098,7 +6098,7 @@ async fn op_create_vpn_connection(c: &sdk::Client, input: &Map) -> Result<Dynami
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "CreateVpnConnection", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("VpnConnection", &out.vpn_connection)
         .into())
@@ -6113,7 +6113,7 @@ async fn op_create_vpn_connection_route(c: &sdk::Client, input: &Map) -> Result<
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "CreateVpnConnectionRoute", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     let _ = out;
     Ok(Obj::new().into())
 }
@@ -6130,7 +6130,7 @@ async fn op_create_vpn_gateway(c: &sdk::Client, input: &Map) -> Result<Dynamic, 
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "CreateVpnGateway", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("VpnGateway", &out.vpn_gateway)
         .into())
@@ -6147,7 +6147,7 @@ async fn op_delete_application_status_check(c: &sdk::Client, input: &Map) -> Res
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DeleteApplicationStatusCheck", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("ApplicationStatusCheck", &out.application_status_check)
         .into())
@@ -6163,7 +6163,7 @@ async fn op_delete_capacity_manager_data_export(c: &sdk::Client, input: &Map) ->
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DeleteCapacityManagerDataExport", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("CapacityManagerDataExportId", &out.capacity_manager_data_export_id)
         .into())
@@ -6178,7 +6178,7 @@ async fn op_delete_carrier_gateway(c: &sdk::Client, input: &Map) -> Result<Dynam
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DeleteCarrierGateway", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("CarrierGateway", &out.carrier_gateway)
         .into())
@@ -6194,7 +6194,7 @@ async fn op_delete_client_vpn_endpoint(c: &sdk::Client, input: &Map) -> Result<D
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DeleteClientVpnEndpoint", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("Status", &out.status)
         .into())
@@ -6210,7 +6210,7 @@ async fn op_delete_client_vpn_endpoint_authorization_policy(c: &sdk::Client, inp
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DeleteClientVpnEndpointAuthorizationPolicy", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("Status", &out.status)
         .into())
@@ -6227,7 +6227,7 @@ async fn op_delete_client_vpn_route(c: &sdk::Client, input: &Map) -> Result<Dyna
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DeleteClientVpnRoute", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("Status", &out.status)
         .into())
@@ -6244,7 +6244,7 @@ async fn op_delete_coip_cidr(c: &sdk::Client, input: &Map) -> Result<Dynamic, Ca
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DeleteCoipCidr", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("CoipCidr", &out.coip_cidr)
         .into())
@@ -6260,7 +6260,7 @@ async fn op_delete_coip_pool(c: &sdk::Client, input: &Map) -> Result<Dynamic, Ca
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DeleteCoipPool", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("CoipPool", &out.coip_pool)
         .into())
@@ -6275,7 +6275,7 @@ async fn op_delete_customer_gateway(c: &sdk::Client, input: &Map) -> Result<Dyna
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DeleteCustomerGateway", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     let _ = out;
     Ok(Obj::new().into())
 }
@@ -6290,7 +6290,7 @@ async fn op_delete_dhcp_options(c: &sdk::Client, input: &Map) -> Result<Dynamic,
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DeleteDhcpOptions", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     let _ = out;
     Ok(Obj::new().into())
 }
@@ -6304,7 +6304,7 @@ async fn op_delete_egress_only_internet_gateway(c: &sdk::Client, input: &Map) ->
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DeleteEgressOnlyInternetGateway", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("ReturnCode", &out.return_code)
         .into())
@@ -6321,7 +6321,7 @@ async fn op_delete_fleets(c: &sdk::Client, input: &Map) -> Result<Dynamic, CallE
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DeleteFleets", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("SuccessfulFleetDeletions", &out.successful_fleet_deletions)
         .put("UnsuccessfulFleetDeletions", &out.unsuccessful_fleet_deletions)
@@ -6338,7 +6338,7 @@ async fn op_delete_flow_logs(c: &sdk::Client, input: &Map) -> Result<Dynamic, Ca
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DeleteFlowLogs", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("Unsuccessful", &out.unsuccessful)
         .into())
@@ -6353,7 +6353,7 @@ async fn op_delete_fpga_image(c: &sdk::Client, input: &Map) -> Result<Dynamic, C
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DeleteFpgaImage", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("Return", &out.r#return)
         .into())
@@ -6368,7 +6368,7 @@ async fn op_delete_image_usage_report(c: &sdk::Client, input: &Map) -> Result<Dy
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DeleteImageUsageReport", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("Return", &out.r#return)
         .into())
@@ -6384,7 +6384,7 @@ async fn op_delete_instance_connect_endpoint(c: &sdk::Client, input: &Map) -> Re
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DeleteInstanceConnectEndpoint", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("InstanceConnectEndpoint", &out.instance_connect_endpoint)
         .into())
@@ -6401,7 +6401,7 @@ async fn op_delete_instance_event_window(c: &sdk::Client, input: &Map) -> Result
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DeleteInstanceEventWindow", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("InstanceEventWindowState", &out.instance_event_window_state)
         .into())
@@ -6416,7 +6416,7 @@ async fn op_delete_internet_gateway(c: &sdk::Client, input: &Map) -> Result<Dyna
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DeleteInternetGateway", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     let _ = out;
     Ok(Obj::new().into())
 }
@@ -6432,7 +6432,7 @@ async fn op_delete_ipam(c: &sdk::Client, input: &Map) -> Result<Dynamic, CallErr
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DeleteIpam", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("Ipam", &out.ipam)
         .into())
@@ -6448,7 +6448,7 @@ async fn op_delete_ipam_external_resource_verification_token(c: &sdk::Client, in
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DeleteIpamExternalResourceVerificationToken", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("IpamExternalResourceVerificationToken", &out.ipam_external_resource_verification_token)
         .into())
@@ -6464,7 +6464,7 @@ async fn op_delete_ipam_internet_registry_association(c: &sdk::Client, input: &M
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DeleteIpamInternetRegistryAssociation", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("IpamInternetRegistryAssociation", &out.ipam_internet_registry_association)
         .into())
@@ -6480,7 +6480,7 @@ async fn op_delete_ipam_policy(c: &sdk::Client, input: &Map) -> Result<Dynamic, 
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DeleteIpamPolicy", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("IpamPolicy", &out.ipam_policy)
         .into())
@@ -6497,7 +6497,7 @@ async fn op_delete_ipam_pool(c: &sdk::Client, input: &Map) -> Result<Dynamic, Ca
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DeleteIpamPool", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("IpamPool", &out.ipam_pool)
         .into())
@@ -6513,7 +6513,7 @@ async fn op_delete_ipam_prefix_list_resolver(c: &sdk::Client, input: &Map) -> Re
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DeleteIpamPrefixListResolver", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("IpamPrefixListResolver", &out.ipam_prefix_list_resolver)
         .into())
@@ -6529,7 +6529,7 @@ async fn op_delete_ipam_prefix_list_resolver_target(c: &sdk::Client, input: &Map
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DeleteIpamPrefixListResolverTarget", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("IpamPrefixListResolverTarget", &out.ipam_prefix_list_resolver_target)
         .into())
@@ -6545,7 +6545,7 @@ async fn op_delete_ipam_resource_discovery(c: &sdk::Client, input: &Map) -> Resu
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DeleteIpamResourceDiscovery", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("IpamResourceDiscovery", &out.ipam_resource_discovery)
         .into())
@@ -6564,7 +6564,7 @@ async fn op_delete_ipam_routing_policy_registration(c: &sdk::Client, input: &Map
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DeleteIpamRoutingPolicyRegistration", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("IpamRoutingPolicyRegistrationDelta", &out.ipam_routing_policy_registration_delta)
         .into())
@@ -6580,7 +6580,7 @@ async fn op_delete_ipam_scope(c: &sdk::Client, input: &Map) -> Result<Dynamic, C
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DeleteIpamScope", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("IpamScope", &out.ipam_scope)
         .into())
@@ -6596,7 +6596,7 @@ async fn op_delete_key_pair(c: &sdk::Client, input: &Map) -> Result<Dynamic, Cal
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DeleteKeyPair", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("Return", &out.r#return)
         .put("KeyPairId", &out.key_pair_id)
@@ -6613,7 +6613,7 @@ async fn op_delete_launch_template(c: &sdk::Client, input: &Map) -> Result<Dynam
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DeleteLaunchTemplate", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("LaunchTemplate", &out.launch_template)
         .into())
@@ -6630,7 +6630,7 @@ async fn op_delete_launch_template_versions(c: &sdk::Client, input: &Map) -> Res
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DeleteLaunchTemplateVersions", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("SuccessfullyDeletedLaunchTemplateVersions", &out.successfully_deleted_launch_template_versions)
         .put("UnsuccessfullyDeletedLaunchTemplateVersions", &out.unsuccessfully_deleted_launch_template_versions)
@@ -6648,7 +6648,7 @@ async fn op_delete_local_gateway_route(c: &sdk::Client, input: &Map) -> Result<D
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DeleteLocalGatewayRoute", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("Route", &out.route)
         .into())
@@ -6663,7 +6663,7 @@ async fn op_delete_local_gateway_route_table(c: &sdk::Client, input: &Map) -> Re
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DeleteLocalGatewayRouteTable", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("LocalGatewayRouteTable", &out.local_gateway_route_table)
         .into())
@@ -6678,7 +6678,7 @@ async fn op_delete_local_gateway_route_table_virtual_interface_group_association
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DeleteLocalGatewayRouteTableVirtualInterfaceGroupAssociation", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("LocalGatewayRouteTableVirtualInterfaceGroupAssociation", &out.local_gateway_route_table_virtual_interface_group_association)
         .into())
@@ -6693,7 +6693,7 @@ async fn op_delete_local_gateway_route_table_vpc_association(c: &sdk::Client, in
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DeleteLocalGatewayRouteTableVpcAssociation", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("LocalGatewayRouteTableVpcAssociation", &out.local_gateway_route_table_vpc_association)
         .into())
@@ -6708,7 +6708,7 @@ async fn op_delete_local_gateway_virtual_interface(c: &sdk::Client, input: &Map)
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DeleteLocalGatewayVirtualInterface", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("LocalGatewayVirtualInterface", &out.local_gateway_virtual_interface)
         .into())
@@ -6723,7 +6723,7 @@ async fn op_delete_local_gateway_virtual_interface_group(c: &sdk::Client, input:
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DeleteLocalGatewayVirtualInterfaceGroup", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("LocalGatewayVirtualInterfaceGroup", &out.local_gateway_virtual_interface_group)
         .into())
@@ -6739,7 +6739,7 @@ async fn op_delete_managed_prefix_list(c: &sdk::Client, input: &Map) -> Result<D
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DeleteManagedPrefixList", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("PrefixList", &out.prefix_list)
         .into())
@@ -6754,7 +6754,7 @@ async fn op_delete_nat_gateway(c: &sdk::Client, input: &Map) -> Result<Dynamic, 
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DeleteNatGateway", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("NatGatewayId", &out.nat_gateway_id)
         .into())
@@ -6770,7 +6770,7 @@ async fn op_delete_network_acl(c: &sdk::Client, input: &Map) -> Result<Dynamic, 
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DeleteNetworkAcl", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     let _ = out;
     Ok(Obj::new().into())
 }
@@ -6787,7 +6787,7 @@ async fn op_delete_network_acl_entry(c: &sdk::Client, input: &Map) -> Result<Dyn
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DeleteNetworkAclEntry", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     let _ = out;
     Ok(Obj::new().into())
 }
@@ -6802,7 +6802,7 @@ async fn op_delete_network_insights_access_scope(c: &sdk::Client, input: &Map) -
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DeleteNetworkInsightsAccessScope", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("NetworkInsightsAccessScopeId", &out.network_insights_access_scope_id)
         .into())
@@ -6818,7 +6818,7 @@ async fn op_delete_network_insights_access_scope_analysis(c: &sdk::Client, input
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DeleteNetworkInsightsAccessScopeAnalysis", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("NetworkInsightsAccessScopeAnalysisId", &out.network_insights_access_scope_analysis_id)
         .into())
@@ -6834,7 +6834,7 @@ async fn op_delete_network_insights_analysis(c: &sdk::Client, input: &Map) -> Re
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DeleteNetworkInsightsAnalysis", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("NetworkInsightsAnalysisId", &out.network_insights_analysis_id)
         .into())
@@ -6850,7 +6850,7 @@ async fn op_delete_network_insights_path(c: &sdk::Client, input: &Map) -> Result
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DeleteNetworkInsightsPath", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("NetworkInsightsPathId", &out.network_insights_path_id)
         .into())
@@ -6865,7 +6865,7 @@ async fn op_delete_network_interface(c: &sdk::Client, input: &Map) -> Result<Dyn
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DeleteNetworkInterface", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     let _ = out;
     Ok(Obj::new().into())
 }
@@ -6880,7 +6880,7 @@ async fn op_delete_network_interface_permission(c: &sdk::Client, input: &Map) ->
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DeleteNetworkInterfacePermission", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("Return", &out.r#return)
         .into())
@@ -6896,7 +6896,7 @@ async fn op_delete_placement_group(c: &sdk::Client, input: &Map) -> Result<Dynam
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DeletePlacementGroup", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     let _ = out;
     Ok(Obj::new().into())
 }
@@ -6912,7 +6912,7 @@ async fn op_delete_public_ipv4_pool(c: &sdk::Client, input: &Map) -> Result<Dyna
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DeletePublicIpv4Pool", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("ReturnValue", &out.return_value)
         .into())
@@ -6927,7 +6927,7 @@ async fn op_delete_queued_reserved_instances(c: &sdk::Client, input: &Map) -> Re
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DeleteQueuedReservedInstances", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("SuccessfulQueuedPurchaseDeletions", &out.successful_queued_purchase_deletions)
         .put("FailedQueuedPurchaseDeletions", &out.failed_queued_purchase_deletions)
@@ -6946,7 +6946,7 @@ async fn op_delete_route(c: &sdk::Client, input: &Map) -> Result<Dynamic, CallEr
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DeleteRoute", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     let _ = out;
     Ok(Obj::new().into())
 }
@@ -6960,7 +6960,7 @@ async fn op_delete_route_server(c: &sdk::Client, input: &Map) -> Result<Dynamic,
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DeleteRouteServer", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("RouteServer", &out.route_server)
         .into())
@@ -6975,7 +6975,7 @@ async fn op_delete_route_server_endpoint(c: &sdk::Client, input: &Map) -> Result
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DeleteRouteServerEndpoint", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("RouteServerEndpoint", &out.route_server_endpoint)
         .into())
@@ -6990,7 +6990,7 @@ async fn op_delete_route_server_peer(c: &sdk::Client, input: &Map) -> Result<Dyn
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DeleteRouteServerPeer", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("RouteServerPeer", &out.route_server_peer)
         .into())
@@ -7005,7 +7005,7 @@ async fn op_delete_route_table(c: &sdk::Client, input: &Map) -> Result<Dynamic, 
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DeleteRouteTable", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     let _ = out;
     Ok(Obj::new().into())
 }
@@ -7021,7 +7021,7 @@ async fn op_delete_secondary_network(c: &sdk::Client, input: &Map) -> Result<Dyn
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DeleteSecondaryNetwork", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("SecondaryNetwork", &out.secondary_network)
         .put("ClientToken", &out.client_token)
@@ -7038,7 +7038,7 @@ async fn op_delete_secondary_subnet(c: &sdk::Client, input: &Map) -> Result<Dyna
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DeleteSecondarySubnet", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("SecondarySubnet", &out.secondary_subnet)
         .put("ClientToken", &out.client_token)
@@ -7055,7 +7055,7 @@ async fn op_delete_security_group(c: &sdk::Client, input: &Map) -> Result<Dynami
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DeleteSecurityGroup", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("Return", &out.r#return)
         .put("GroupId", &out.group_id)
@@ -7072,7 +7072,7 @@ async fn op_delete_snapshot(c: &sdk::Client, input: &Map) -> Result<Dynamic, Cal
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DeleteSnapshot", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     let _ = out;
     Ok(Obj::new().into())
 }
@@ -7086,7 +7086,7 @@ async fn op_delete_spot_datafeed_subscription(c: &sdk::Client, input: &Map) -> R
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DeleteSpotDatafeedSubscription", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     let _ = out;
     Ok(Obj::new().into())
 }
@@ -7100,7 +7100,7 @@ async fn op_delete_subnet(c: &sdk::Client, input: &Map) -> Result<Dynamic, CallE
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DeleteSubnet", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     let _ = out;
     Ok(Obj::new().into())
 }
@@ -7114,7 +7114,7 @@ async fn op_delete_subnet_cidr_reservation(c: &sdk::Client, input: &Map) -> Resu
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DeleteSubnetCidrReservation", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("DeletedSubnetCidrReservation", &out.deleted_subnet_cidr_reservation)
         .into())
@@ -7130,7 +7130,7 @@ async fn op_delete_tags(c: &sdk::Client, input: &Map) -> Result<Dynamic, CallErr
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DeleteTags", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     let _ = out;
     Ok(Obj::new().into())
 }
@@ -7145,7 +7145,7 @@ async fn op_delete_traffic_mirror_filter(c: &sdk::Client, input: &Map) -> Result
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DeleteTrafficMirrorFilter", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("TrafficMirrorFilterId", &out.traffic_mirror_filter_id)
         .into())
@@ -7161,7 +7161,7 @@ async fn op_delete_traffic_mirror_filter_rule(c: &sdk::Client, input: &Map) -> R
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DeleteTrafficMirrorFilterRule", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("TrafficMirrorFilterRuleId", &out.traffic_mirror_filter_rule_id)
         .into())
@@ -7177,7 +7177,7 @@ async fn op_delete_traffic_mirror_session(c: &sdk::Client, input: &Map) -> Resul
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DeleteTrafficMirrorSession", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("TrafficMirrorSessionId", &out.traffic_mirror_session_id)
         .into())
@@ -7193,7 +7193,7 @@ async fn op_delete_traffic_mirror_target(c: &sdk::Client, input: &Map) -> Result
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DeleteTrafficMirrorTarget", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("TrafficMirrorTargetId", &out.traffic_mirror_target_id)
         .into())
@@ -7208,7 +7208,7 @@ async fn op_delete_transit_gateway(c: &sdk::Client, input: &Map) -> Result<Dynam
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DeleteTransitGateway", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("TransitGateway", &out.transit_gateway)
         .into())
@@ -7223,7 +7223,7 @@ async fn op_delete_transit_gateway_client_vpn_attachment(c: &sdk::Client, input:
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DeleteTransitGatewayClientVpnAttachment", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("TransitGatewayClientVpnAttachment", &out.transit_gateway_client_vpn_attachment)
         .into())
@@ -7238,7 +7238,7 @@ async fn op_delete_transit_gateway_connect(c: &sdk::Client, input: &Map) -> Resu
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DeleteTransitGatewayConnect", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("TransitGatewayConnect", &out.transit_gateway_connect)
         .into())
@@ -7253,7 +7253,7 @@ async fn op_delete_transit_gateway_connect_peer(c: &sdk::Client, input: &Map) ->
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DeleteTransitGatewayConnectPeer", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("TransitGatewayConnectPeer", &out.transit_gateway_connect_peer)
         .into())
@@ -7268,7 +7268,7 @@ async fn op_delete_transit_gateway_metering_policy(c: &sdk::Client, input: &Map)
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DeleteTransitGatewayMeteringPolicy", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("TransitGatewayMeteringPolicy", &out.transit_gateway_metering_policy)
         .into())
@@ -7284,7 +7284,7 @@ async fn op_delete_transit_gateway_metering_policy_entry(c: &sdk::Client, input:
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DeleteTransitGatewayMeteringPolicyEntry", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("TransitGatewayMeteringPolicyEntry", &out.transit_gateway_metering_policy_entry)
         .into())
@@ -7299,7 +7299,7 @@ async fn op_delete_transit_gateway_multicast_domain(c: &sdk::Client, input: &Map
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DeleteTransitGatewayMulticastDomain", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("TransitGatewayMulticastDomain", &out.transit_gateway_multicast_domain)
         .into())
@@ -7314,7 +7314,7 @@ async fn op_delete_transit_gateway_peering_attachment(c: &sdk::Client, input: &M
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DeleteTransitGatewayPeeringAttachment", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("TransitGatewayPeeringAttachment", &out.transit_gateway_peering_attachment)
         .into())
@@ -7329,7 +7329,7 @@ async fn op_delete_transit_gateway_policy_table(c: &sdk::Client, input: &Map) ->
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DeleteTransitGatewayPolicyTable", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("TransitGatewayPolicyTable", &out.transit_gateway_policy_table)
         .into())
@@ -7345,7 +7345,7 @@ async fn op_delete_transit_gateway_policy_table_entry(c: &sdk::Client, input: &M
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DeleteTransitGatewayPolicyTableEntry", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("TransitGatewayPolicyTableEntry", &out.transit_gateway_policy_table_entry)
         .into())
@@ -7361,7 +7361,7 @@ async fn op_delete_transit_gateway_prefix_list_reference(c: &sdk::Client, input:
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DeleteTransitGatewayPrefixListReference", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("TransitGatewayPrefixListReference", &out.transit_gateway_prefix_list_reference)
         .into())
@@ -7377,7 +7377,7 @@ async fn op_delete_transit_gateway_route(c: &sdk::Client, input: &Map) -> Result
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DeleteTransitGatewayRoute", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("Route", &out.route)
         .into())
@@ -7392,7 +7392,7 @@ async fn op_delete_transit_gateway_route_table(c: &sdk::Client, input: &Map) -> 
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DeleteTransitGatewayRouteTable", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("TransitGatewayRouteTable", &out.transit_gateway_route_table)
         .into())
@@ -7407,7 +7407,7 @@ async fn op_delete_transit_gateway_route_table_announcement(c: &sdk::Client, inp
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DeleteTransitGatewayRouteTableAnnouncement", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("TransitGatewayRouteTableAnnouncement", &out.transit_gateway_route_table_announcement)
         .into())
@@ -7422,7 +7422,7 @@ async fn op_delete_transit_gateway_vpc_attachment(c: &sdk::Client, input: &Map) 
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DeleteTransitGatewayVpcAttachment", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("TransitGatewayVpcAttachment", &out.transit_gateway_vpc_attachment)
         .into())
@@ -7439,7 +7439,7 @@ async fn op_delete_verified_access_endpoint(c: &sdk::Client, input: &Map) -> Res
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DeleteVerifiedAccessEndpoint", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("VerifiedAccessEndpoint", &out.verified_access_endpoint)
         .into())
@@ -7456,7 +7456,7 @@ async fn op_delete_verified_access_group(c: &sdk::Client, input: &Map) -> Result
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DeleteVerifiedAccessGroup", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("VerifiedAccessGroup", &out.verified_access_group)
         .into())
@@ -7473,7 +7473,7 @@ async fn op_delete_verified_access_instance(c: &sdk::Client, input: &Map) -> Res
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DeleteVerifiedAccessInstance", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("VerifiedAccessInstance", &out.verified_access_instance)
         .into())
@@ -7490,7 +7490,7 @@ async fn op_delete_verified_access_trust_provider(c: &sdk::Client, input: &Map) 
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DeleteVerifiedAccessTrustProvider", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("VerifiedAccessTrustProvider", &out.verified_access_trust_provider)
         .into())
@@ -7506,7 +7506,7 @@ async fn op_delete_volume(c: &sdk::Client, input: &Map) -> Result<Dynamic, CallE
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DeleteVolume", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     let _ = out;
     Ok(Obj::new().into())
 }
@@ -7520,7 +7520,7 @@ async fn op_delete_vpc(c: &sdk::Client, input: &Map) -> Result<Dynamic, CallErro
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DeleteVpc", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     let _ = out;
     Ok(Obj::new().into())
 }
@@ -7534,7 +7534,7 @@ async fn op_delete_vpc_block_public_access_exclusion(c: &sdk::Client, input: &Ma
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DeleteVpcBlockPublicAccessExclusion", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("VpcBlockPublicAccessExclusion", &out.vpc_block_public_access_exclusion)
         .into())
@@ -7549,7 +7549,7 @@ async fn op_delete_vpc_encryption_control(c: &sdk::Client, input: &Map) -> Resul
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DeleteVpcEncryptionControl", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("VpcEncryptionControl", &out.vpc_encryption_control)
         .into())
@@ -7564,7 +7564,7 @@ async fn op_delete_vpc_endpoint_connection_notifications(c: &sdk::Client, input:
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DeleteVpcEndpointConnectionNotifications", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("Unsuccessful", &out.unsuccessful)
         .into())
@@ -7579,7 +7579,7 @@ async fn op_delete_vpc_endpoint_service_configurations(c: &sdk::Client, input: &
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DeleteVpcEndpointServiceConfigurations", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("Unsuccessful", &out.unsuccessful)
         .into())
@@ -7594,7 +7594,7 @@ async fn op_delete_vpc_endpoints(c: &sdk::Client, input: &Map) -> Result<Dynamic
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DeleteVpcEndpoints", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("Unsuccessful", &out.unsuccessful)
         .into())
@@ -7609,7 +7609,7 @@ async fn op_delete_vpc_peering_connection(c: &sdk::Client, input: &Map) -> Resul
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DeleteVpcPeeringConnection", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("Return", &out.r#return)
         .into())
@@ -7625,7 +7625,7 @@ async fn op_delete_vpn_concentrator(c: &sdk::Client, input: &Map) -> Result<Dyna
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DeleteVpnConcentrator", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("Return", &out.r#return)
         .into())
@@ -7641,7 +7641,7 @@ async fn op_delete_vpn_connection(c: &sdk::Client, input: &Map) -> Result<Dynami
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DeleteVpnConnection", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     let _ = out;
     Ok(Obj::new().into())
 }
@@ -7655,7 +7655,7 @@ async fn op_delete_vpn_connection_route(c: &sdk::Client, input: &Map) -> Result<
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DeleteVpnConnectionRoute", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     let _ = out;
     Ok(Obj::new().into())
 }
@@ -7669,7 +7669,7 @@ async fn op_delete_vpn_gateway(c: &sdk::Client, input: &Map) -> Result<Dynamic, 
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DeleteVpnGateway", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     let _ = out;
     Ok(Obj::new().into())
 }
@@ -7684,7 +7684,7 @@ async fn op_deprovision_byoip_cidr(c: &sdk::Client, input: &Map) -> Result<Dynam
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DeprovisionByoipCidr", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("ByoipCidr", &out.byoip_cidr)
         .into())
@@ -7701,7 +7701,7 @@ async fn op_deprovision_ipam_byoasn(c: &sdk::Client, input: &Map) -> Result<Dyna
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DeprovisionIpamByoasn", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("Byoasn", &out.byoasn)
         .into())
@@ -7718,7 +7718,7 @@ async fn op_deprovision_ipam_pool_cidr(c: &sdk::Client, input: &Map) -> Result<D
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DeprovisionIpamPoolCidr", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("IpamPoolCidr", &out.ipam_pool_cidr)
         .into())
@@ -7735,7 +7735,7 @@ async fn op_deprovision_public_ipv4_pool_cidr(c: &sdk::Client, input: &Map) -> R
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DeprovisionPublicIpv4PoolCidr", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("PoolId", &out.pool_id)
         .put("DeprovisionedAddresses", &out.deprovisioned_addresses)
@@ -7752,7 +7752,7 @@ async fn op_deregister_image(c: &sdk::Client, input: &Map) -> Result<Dynamic, Ca
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DeregisterImage", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("Return", &out.r#return)
         .put("DeleteSnapshotResults", &out.delete_snapshot_results)
@@ -7769,7 +7769,7 @@ async fn op_deregister_instance_event_notification_attributes(c: &sdk::Client, i
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DeregisterInstanceEventNotificationAttributes", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("InstanceTagAttribute", &out.instance_tag_attribute)
         .into())
@@ -7786,7 +7786,7 @@ async fn op_deregister_transit_gateway_multicast_group_members(c: &sdk::Client, 
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DeregisterTransitGatewayMulticastGroupMembers", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("DeregisteredMulticastGroupMembers", &out.deregistered_multicast_group_members)
         .into())
@@ -7803,7 +7803,7 @@ async fn op_deregister_transit_gateway_multicast_group_sources(c: &sdk::Client, 
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DeregisterTransitGatewayMulticastGroupSources", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("DeregisteredMulticastGroupSources", &out.deregistered_multicast_group_sources)
         .into())
@@ -7818,7 +7818,7 @@ async fn op_describe_account_attributes(c: &sdk::Client, input: &Map) -> Result<
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeAccountAttributes", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("AccountAttributes", &out.account_attributes)
         .into())
@@ -7832,7 +7832,7 @@ async fn op_describe_account_vpc_encryption_control(c: &sdk::Client, input: &Map
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeAccountVpcEncryptionControl", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("AccountVpcEncryptionControl", &out.account_vpc_encryption_control)
         .into())
@@ -7849,7 +7849,7 @@ async fn op_describe_address_transfers(c: &sdk::Client, input: &Map) -> Result<D
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeAddressTransfers", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("AddressTransfers", &out.address_transfers)
         .put("NextToken", &out.next_token)
@@ -7867,7 +7867,7 @@ async fn op_describe_addresses(c: &sdk::Client, input: &Map) -> Result<Dynamic, 
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeAddresses", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("Addresses", &out.addresses)
         .into())
@@ -7885,7 +7885,7 @@ async fn op_describe_addresses_attribute(c: &sdk::Client, input: &Map) -> Result
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeAddressesAttribute", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("Addresses", &out.addresses)
         .put("NextToken", &out.next_token)
@@ -7901,7 +7901,7 @@ async fn op_describe_aggregate_id_format(c: &sdk::Client, input: &Map) -> Result
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeAggregateIdFormat", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("UseLongIdsAggregated", &out.use_long_ids_aggregated)
         .put("Statuses", &out.statuses)
@@ -7921,7 +7921,7 @@ async fn op_describe_application_status(c: &sdk::Client, input: &Map) -> Result<
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeApplicationStatus", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("ApplicationStatuses", &out.application_statuses)
         .put("NextToken", &out.next_token)
@@ -7941,7 +7941,7 @@ async fn op_describe_application_status_check_associations(c: &sdk::Client, inpu
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeApplicationStatusCheckAssociations", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("Associations", &out.associations)
         .put("NextToken", &out.next_token)
@@ -7963,7 +7963,7 @@ async fn op_describe_application_status_checks(c: &sdk::Client, input: &Map) -> 
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeApplicationStatusChecks", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("ApplicationStatusChecks", &out.application_status_checks)
         .put("NextToken", &out.next_token)
@@ -7982,7 +7982,7 @@ async fn op_describe_availability_zones(c: &sdk::Client, input: &Map) -> Result<
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeAvailabilityZones", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("AvailabilityZones", &out.availability_zones)
         .into())
@@ -8000,7 +8000,7 @@ async fn op_describe_aws_network_performance_metric_subscriptions(c: &sdk::Clien
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeAwsNetworkPerformanceMetricSubscriptions", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("NextToken", &out.next_token)
         .put("Subscriptions", &out.subscriptions)
@@ -8018,7 +8018,7 @@ async fn op_describe_bundle_tasks(c: &sdk::Client, input: &Map) -> Result<Dynami
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeBundleTasks", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("BundleTasks", &out.bundle_tasks)
         .into())
@@ -8035,7 +8035,7 @@ async fn op_describe_byoip_cidrs(c: &sdk::Client, input: &Map) -> Result<Dynamic
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeByoipCidrs", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("ByoipCidrs", &out.byoip_cidrs)
         .put("NextToken", &out.next_token)
@@ -8055,7 +8055,7 @@ async fn op_describe_capacity_block_extension_history(c: &sdk::Client, input: &M
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeCapacityBlockExtensionHistory", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("CapacityBlockExtensions", &out.capacity_block_extensions)
         .put("NextToken", &out.next_token)
@@ -8075,7 +8075,7 @@ async fn op_describe_capacity_block_extension_offerings(c: &sdk::Client, input: 
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeCapacityBlockExtensionOfferings", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("CapacityBlockExtensionOfferings", &out.capacity_block_extension_offerings)
         .put("NextToken", &out.next_token)
@@ -8101,7 +8101,7 @@ async fn op_describe_capacity_block_offerings(c: &sdk::Client, input: &Map) -> R
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeCapacityBlockOfferings", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("CapacityBlockOfferings", &out.capacity_block_offerings)
         .put("NextToken", &out.next_token)
@@ -8121,7 +8121,7 @@ async fn op_describe_capacity_block_status(c: &sdk::Client, input: &Map) -> Resu
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeCapacityBlockStatus", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("CapacityBlockStatuses", &out.capacity_block_statuses)
         .put("NextToken", &out.next_token)
@@ -8141,7 +8141,7 @@ async fn op_describe_capacity_blocks(c: &sdk::Client, input: &Map) -> Result<Dyn
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeCapacityBlocks", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("CapacityBlocks", &out.capacity_blocks)
         .put("NextToken", &out.next_token)
@@ -8161,7 +8161,7 @@ async fn op_describe_capacity_manager_data_exports(c: &sdk::Client, input: &Map)
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeCapacityManagerDataExports", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("CapacityManagerDataExports", &out.capacity_manager_data_exports)
         .put("NextToken", &out.next_token)
@@ -8182,7 +8182,7 @@ async fn op_describe_capacity_reservation_billing_requests(c: &sdk::Client, inpu
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeCapacityReservationBillingRequests", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("NextToken", &out.next_token)
         .put("CapacityReservationBillingRequests", &out.capacity_reservation_billing_requests)
@@ -8202,7 +8202,7 @@ async fn op_describe_capacity_reservation_cancellation_quotes(c: &sdk::Client, i
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeCapacityReservationCancellationQuotes", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("CapacityReservationCancellationQuotes", &out.capacity_reservation_cancellation_quotes)
         .put("NextToken", &out.next_token)
@@ -8222,7 +8222,7 @@ async fn op_describe_capacity_reservation_date_change_quotes(c: &sdk::Client, in
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeCapacityReservationDateChangeQuotes", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("CapacityReservationModificationQuotes", &out.capacity_reservation_modification_quotes)
         .put("NextToken", &out.next_token)
@@ -8242,7 +8242,7 @@ async fn op_describe_capacity_reservation_fleets(c: &sdk::Client, input: &Map) -
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeCapacityReservationFleets", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("CapacityReservationFleets", &out.capacity_reservation_fleets)
         .put("NextToken", &out.next_token)
@@ -8262,7 +8262,7 @@ async fn op_describe_capacity_reservation_topology(c: &sdk::Client, input: &Map)
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeCapacityReservationTopology", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("NextToken", &out.next_token)
         .put("CapacityReservations", &out.capacity_reservations)
@@ -8282,7 +8282,7 @@ async fn op_describe_capacity_reservations(c: &sdk::Client, input: &Map) -> Resu
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeCapacityReservations", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("NextToken", &out.next_token)
         .put("CapacityReservations", &out.capacity_reservations)
@@ -8301,7 +8301,7 @@ async fn op_describe_carrier_gateways(c: &sdk::Client, input: &Map) -> Result<Dy
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeCarrierGateways", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("CarrierGateways", &out.carrier_gateways)
         .put("NextToken", &out.next_token)
@@ -8320,7 +8320,7 @@ async fn op_describe_classic_link_instances(c: &sdk::Client, input: &Map) -> Res
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeClassicLinkInstances", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("Instances", &out.instances)
         .put("NextToken", &out.next_token)
@@ -8340,7 +8340,7 @@ async fn op_describe_client_vpn_authorization_rules(c: &sdk::Client, input: &Map
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeClientVpnAuthorizationRules", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("AuthorizationRules", &out.authorization_rules)
         .put("NextToken", &out.next_token)
@@ -8360,7 +8360,7 @@ async fn op_describe_client_vpn_connections(c: &sdk::Client, input: &Map) -> Res
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeClientVpnConnections", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("Connections", &out.connections)
         .put("NextToken", &out.next_token)
@@ -8380,7 +8380,7 @@ async fn op_describe_client_vpn_endpoints(c: &sdk::Client, input: &Map) -> Resul
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeClientVpnEndpoints", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("ClientVpnEndpoints", &out.client_vpn_endpoints)
         .put("NextToken", &out.next_token)
@@ -8399,7 +8399,7 @@ async fn op_describe_client_vpn_routes(c: &sdk::Client, input: &Map) -> Result<D
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeClientVpnRoutes", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("Routes", &out.routes)
         .put("NextToken", &out.next_token)
@@ -8420,7 +8420,7 @@ async fn op_describe_client_vpn_target_networks(c: &sdk::Client, input: &Map) ->
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeClientVpnTargetNetworks", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("ClientVpnTargetNetworks", &out.client_vpn_target_networks)
         .put("NextToken", &out.next_token)
@@ -8440,7 +8440,7 @@ async fn op_describe_coip_pools(c: &sdk::Client, input: &Map) -> Result<Dynamic,
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeCoipPools", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("CoipPools", &out.coip_pools)
         .put("NextToken", &out.next_token)
@@ -8457,7 +8457,7 @@ async fn op_describe_conversion_tasks(c: &sdk::Client, input: &Map) -> Result<Dy
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeConversionTasks", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("ConversionTasks", &out.conversion_tasks)
         .into())
@@ -8473,7 +8473,7 @@ async fn op_describe_customer_gateways(c: &sdk::Client, input: &Map) -> Result<D
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeCustomerGateways", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("CustomerGateways", &out.customer_gateways)
         .into())
@@ -8491,7 +8491,7 @@ async fn op_describe_declarative_policies_reports(c: &sdk::Client, input: &Map) 
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeDeclarativePoliciesReports", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("NextToken", &out.next_token)
         .put("Reports", &out.reports)
@@ -8511,7 +8511,7 @@ async fn op_describe_dhcp_options(c: &sdk::Client, input: &Map) -> Result<Dynami
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeDhcpOptions", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("NextToken", &out.next_token)
         .put("DhcpOptions", &out.dhcp_options)
@@ -8530,7 +8530,7 @@ async fn op_describe_egress_only_internet_gateways(c: &sdk::Client, input: &Map)
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeEgressOnlyInternetGateways", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("EgressOnlyInternetGateways", &out.egress_only_internet_gateways)
         .put("NextToken", &out.next_token)
@@ -8550,7 +8550,7 @@ async fn op_describe_elastic_gpus(c: &sdk::Client, input: &Map) -> Result<Dynami
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeElasticGpus", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("ElasticGpuSet", &out.elastic_gpu_set)
         .put("MaxResults", &out.max_results)
@@ -8570,7 +8570,7 @@ async fn op_describe_export_image_tasks(c: &sdk::Client, input: &Map) -> Result<
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeExportImageTasks", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("ExportImageTasks", &out.export_image_tasks)
         .put("NextToken", &out.next_token)
@@ -8587,7 +8587,7 @@ async fn op_describe_export_tasks(c: &sdk::Client, input: &Map) -> Result<Dynami
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeExportTasks", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("ExportTasks", &out.export_tasks)
         .into())
@@ -8605,7 +8605,7 @@ async fn op_describe_fast_launch_images(c: &sdk::Client, input: &Map) -> Result<
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeFastLaunchImages", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("FastLaunchImages", &out.fast_launch_images)
         .put("NextToken", &out.next_token)
@@ -8624,7 +8624,7 @@ async fn op_describe_fast_snapshot_restores(c: &sdk::Client, input: &Map) -> Res
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeFastSnapshotRestores", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("FastSnapshotRestores", &out.fast_snapshot_restores)
         .put("NextToken", &out.next_token)
@@ -8645,7 +8645,7 @@ async fn op_describe_fleet_history(c: &sdk::Client, input: &Map) -> Result<Dynam
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeFleetHistory", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("HistoryRecords", &out.history_records)
         .put("LastEvaluatedTime", &out.last_evaluated_time)
@@ -8667,7 +8667,7 @@ async fn op_describe_fleet_instances(c: &sdk::Client, input: &Map) -> Result<Dyn
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeFleetInstances", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("ActiveInstances", &out.active_instances)
         .put("NextToken", &out.next_token)
@@ -8688,7 +8688,7 @@ async fn op_describe_fleets(c: &sdk::Client, input: &Map) -> Result<Dynamic, Cal
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeFleets", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("NextToken", &out.next_token)
         .put("Fleets", &out.fleets)
@@ -8708,7 +8708,7 @@ async fn op_describe_flow_logs(c: &sdk::Client, input: &Map) -> Result<Dynamic, 
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeFlowLogs", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("FlowLogs", &out.flow_logs)
         .put("NextToken", &out.next_token)
@@ -8725,7 +8725,7 @@ async fn op_describe_fpga_image_attribute(c: &sdk::Client, input: &Map) -> Resul
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeFpgaImageAttribute", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("FpgaImageAttribute", &out.fpga_image_attribute)
         .into())
@@ -8744,7 +8744,7 @@ async fn op_describe_fpga_images(c: &sdk::Client, input: &Map) -> Result<Dynamic
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeFpgaImages", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("FpgaImages", &out.fpga_images)
         .put("NextToken", &out.next_token)
@@ -8765,7 +8765,7 @@ async fn op_describe_host_reservation_offerings(c: &sdk::Client, input: &Map) ->
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeHostReservationOfferings", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("NextToken", &out.next_token)
         .put("OfferingSet", &out.offering_set)
@@ -8784,7 +8784,7 @@ async fn op_describe_host_reservations(c: &sdk::Client, input: &Map) -> Result<D
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeHostReservations", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("HostReservationSet", &out.host_reservation_set)
         .put("NextToken", &out.next_token)
@@ -8803,7 +8803,7 @@ async fn op_describe_hosts(c: &sdk::Client, input: &Map) -> Result<Dynamic, Call
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeHosts", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("Hosts", &out.hosts)
         .put("NextToken", &out.next_token)
@@ -8822,7 +8822,7 @@ async fn op_describe_iam_instance_profile_associations(c: &sdk::Client, input: &
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeIamInstanceProfileAssociations", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("IamInstanceProfileAssociations", &out.iam_instance_profile_associations)
         .put("NextToken", &out.next_token)
@@ -8838,7 +8838,7 @@ async fn op_describe_id_format(c: &sdk::Client, input: &Map) -> Result<Dynamic, 
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeIdFormat", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("Statuses", &out.statuses)
         .into())
@@ -8854,7 +8854,7 @@ async fn op_describe_identity_id_format(c: &sdk::Client, input: &Map) -> Result<
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeIdentityIdFormat", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("Statuses", &out.statuses)
         .into())
@@ -8870,7 +8870,7 @@ async fn op_describe_image_attribute(c: &sdk::Client, input: &Map) -> Result<Dyn
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeImageAttribute", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("Description", &out.description)
         .put("KernelId", &out.kernel_id)
@@ -8902,7 +8902,7 @@ async fn op_describe_image_references(c: &sdk::Client, input: &Map) -> Result<Dy
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeImageReferences", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("NextToken", &out.next_token)
         .put("ImageReferences", &out.image_references)
@@ -8922,7 +8922,7 @@ async fn op_describe_image_usage_report_entries(c: &sdk::Client, input: &Map) ->
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeImageUsageReportEntries", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("NextToken", &out.next_token)
         .put("ImageUsageReportEntries", &out.image_usage_report_entries)
@@ -8942,7 +8942,7 @@ async fn op_describe_image_usage_reports(c: &sdk::Client, input: &Map) -> Result
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeImageUsageReports", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("NextToken", &out.next_token)
         .put("ImageUsageReports", &out.image_usage_reports)
@@ -8965,7 +8965,7 @@ async fn op_describe_images(c: &sdk::Client, input: &Map) -> Result<Dynamic, Cal
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeImages", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("NextToken", &out.next_token)
         .put("Images", &out.images)
@@ -8984,7 +8984,7 @@ async fn op_describe_import_image_tasks(c: &sdk::Client, input: &Map) -> Result<
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeImportImageTasks", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("ImportImageTasks", &out.import_image_tasks)
         .put("NextToken", &out.next_token)
@@ -9004,7 +9004,7 @@ async fn op_describe_import_snapshot_tasks(c: &sdk::Client, input: &Map) -> Resu
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeImportSnapshotTasks", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("ImportSnapshotTasks", &out.import_snapshot_tasks)
         .put("NextToken", &out.next_token)
@@ -9021,7 +9021,7 @@ async fn op_describe_instance_attribute(c: &sdk::Client, input: &Map) -> Result<
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeInstanceAttribute", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("BlockDeviceMappings", &out.block_device_mappings)
         .put("DisableApiTermination", &out.disable_api_termination)
@@ -9056,7 +9056,7 @@ async fn op_describe_instance_connect_endpoints(c: &sdk::Client, input: &Map) ->
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeInstanceConnectEndpoints", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("InstanceConnectEndpoints", &out.instance_connect_endpoints)
         .put("NextToken", &out.next_token)
@@ -9076,7 +9076,7 @@ async fn op_describe_instance_credit_specifications(c: &sdk::Client, input: &Map
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeInstanceCreditSpecifications", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("InstanceCreditSpecifications", &out.instance_credit_specifications)
         .put("NextToken", &out.next_token)
@@ -9092,7 +9092,7 @@ async fn op_describe_instance_event_notification_attributes(c: &sdk::Client, inp
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeInstanceEventNotificationAttributes", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("InstanceTagAttribute", &out.instance_tag_attribute)
         .into())
@@ -9111,7 +9111,7 @@ async fn op_describe_instance_event_windows(c: &sdk::Client, input: &Map) -> Res
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeInstanceEventWindows", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("InstanceEventWindows", &out.instance_event_windows)
         .put("NextToken", &out.next_token)
@@ -9130,7 +9130,7 @@ async fn op_describe_instance_image_metadata(c: &sdk::Client, input: &Map) -> Re
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeInstanceImageMetadata", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("InstanceImageMetadata", &out.instance_image_metadata)
         .put("NextToken", &out.next_token)
@@ -9152,7 +9152,7 @@ async fn op_describe_instance_sql_ha_history_states(c: &sdk::Client, input: &Map
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeInstanceSqlHaHistoryStates", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("Instances", &out.instances)
         .put("NextToken", &out.next_token)
@@ -9172,7 +9172,7 @@ async fn op_describe_instance_sql_ha_states(c: &sdk::Client, input: &Map) -> Res
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeInstanceSqlHaStates", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("Instances", &out.instances)
         .put("NextToken", &out.next_token)
@@ -9193,7 +9193,7 @@ async fn op_describe_instance_status(c: &sdk::Client, input: &Map) -> Result<Dyn
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeInstanceStatus", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("InstanceStatuses", &out.instance_statuses)
         .put("NextToken", &out.next_token)
@@ -9214,7 +9214,7 @@ async fn op_describe_instance_topology(c: &sdk::Client, input: &Map) -> Result<D
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeInstanceTopology", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("Instances", &out.instances)
         .put("NextToken", &out.next_token)
@@ -9234,7 +9234,7 @@ async fn op_describe_instance_type_offerings(c: &sdk::Client, input: &Map) -> Re
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeInstanceTypeOfferings", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("InstanceTypeOfferings", &out.instance_type_offerings)
         .put("NextToken", &out.next_token)
@@ -9255,7 +9255,7 @@ async fn op_describe_instance_types(c: &sdk::Client, input: &Map) -> Result<Dyna
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeInstanceTypes", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("InstanceTypes", &out.instance_types)
         .put("NextToken", &out.next_token)
@@ -9275,7 +9275,7 @@ async fn op_describe_instances(c: &sdk::Client, input: &Map) -> Result<Dynamic, 
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeInstances", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("NextToken", &out.next_token)
         .put("Reservations", &out.reservations)
@@ -9294,7 +9294,7 @@ async fn op_describe_internet_gateways(c: &sdk::Client, input: &Map) -> Result<D
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeInternetGateways", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("InternetGateways", &out.internet_gateways)
         .put("NextToken", &out.next_token)
@@ -9312,7 +9312,7 @@ async fn op_describe_ipam_byoasn(c: &sdk::Client, input: &Map) -> Result<Dynamic
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeIpamByoasn", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("Byoasns", &out.byoasns)
         .put("NextToken", &out.next_token)
@@ -9332,7 +9332,7 @@ async fn op_describe_ipam_external_resource_verification_tokens(c: &sdk::Client,
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeIpamExternalResourceVerificationTokens", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("NextToken", &out.next_token)
         .put("IpamExternalResourceVerificationTokens", &out.ipam_external_resource_verification_tokens)
@@ -9352,7 +9352,7 @@ async fn op_describe_ipam_internet_registry_associations(c: &sdk::Client, input:
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeIpamInternetRegistryAssociations", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("NextToken", &out.next_token)
         .put("IpamInternetRegistryAssociations", &out.ipam_internet_registry_associations)
@@ -9372,7 +9372,7 @@ async fn op_describe_ipam_policies(c: &sdk::Client, input: &Map) -> Result<Dynam
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeIpamPolicies", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("NextToken", &out.next_token)
         .put("IpamPolicies", &out.ipam_policies)
@@ -9392,7 +9392,7 @@ async fn op_describe_ipam_pool_allocations(c: &sdk::Client, input: &Map) -> Resu
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeIpamPoolAllocations", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("IpamPoolAllocations", &out.ipam_pool_allocations)
         .put("NextToken", &out.next_token)
@@ -9412,7 +9412,7 @@ async fn op_describe_ipam_pools(c: &sdk::Client, input: &Map) -> Result<Dynamic,
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeIpamPools", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("NextToken", &out.next_token)
         .put("IpamPools", &out.ipam_pools)
@@ -9433,7 +9433,7 @@ async fn op_describe_ipam_prefix_list_resolver_targets(c: &sdk::Client, input: &
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeIpamPrefixListResolverTargets", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("NextToken", &out.next_token)
         .put("IpamPrefixListResolverTargets", &out.ipam_prefix_list_resolver_targets)
@@ -9453,7 +9453,7 @@ async fn op_describe_ipam_prefix_list_resolvers(c: &sdk::Client, input: &Map) ->
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeIpamPrefixListResolvers", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("NextToken", &out.next_token)
         .put("IpamPrefixListResolvers", &out.ipam_prefix_list_resolvers)
@@ -9473,7 +9473,7 @@ async fn op_describe_ipam_resource_discoveries(c: &sdk::Client, input: &Map) -> 
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeIpamResourceDiscoveries", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("IpamResourceDiscoveries", &out.ipam_resource_discoveries)
         .put("NextToken", &out.next_token)
@@ -9493,7 +9493,7 @@ async fn op_describe_ipam_resource_discovery_associations(c: &sdk::Client, input
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeIpamResourceDiscoveryAssociations", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("IpamResourceDiscoveryAssociations", &out.ipam_resource_discovery_associations)
         .put("NextToken", &out.next_token)
@@ -9513,7 +9513,7 @@ async fn op_describe_ipam_scopes(c: &sdk::Client, input: &Map) -> Result<Dynamic
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeIpamScopes", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("NextToken", &out.next_token)
         .put("IpamScopes", &out.ipam_scopes)
@@ -9533,7 +9533,7 @@ async fn op_describe_ipams(c: &sdk::Client, input: &Map) -> Result<Dynamic, Call
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeIpams", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("NextToken", &out.next_token)
         .put("Ipams", &out.ipams)
@@ -9553,7 +9553,7 @@ async fn op_describe_ipv6_pools(c: &sdk::Client, input: &Map) -> Result<Dynamic,
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeIpv6Pools", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("Ipv6Pools", &out.ipv6_pools)
         .put("NextToken", &out.next_token)
@@ -9572,7 +9572,7 @@ async fn op_describe_key_pairs(c: &sdk::Client, input: &Map) -> Result<Dynamic, 
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeKeyPairs", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("KeyPairs", &out.key_pairs)
         .into())
@@ -9596,7 +9596,7 @@ async fn op_describe_launch_template_versions(c: &sdk::Client, input: &Map) -> R
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeLaunchTemplateVersions", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("LaunchTemplateVersions", &out.launch_template_versions)
         .put("NextToken", &out.next_token)
@@ -9617,7 +9617,7 @@ async fn op_describe_launch_templates(c: &sdk::Client, input: &Map) -> Result<Dy
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeLaunchTemplates", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("LaunchTemplates", &out.launch_templates)
         .put("NextToken", &out.next_token)
@@ -9636,7 +9636,7 @@ async fn op_describe_local_gateway_route_table_virtual_interface_group_associati
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeLocalGatewayRouteTableVirtualInterfaceGroupAssociations", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("LocalGatewayRouteTableVirtualInterfaceGroupAssociations", &out.local_gateway_route_table_virtual_interface_group_associations)
         .put("NextToken", &out.next_token)
@@ -9655,7 +9655,7 @@ async fn op_describe_local_gateway_route_table_vpc_associations(c: &sdk::Client,
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeLocalGatewayRouteTableVpcAssociations", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("LocalGatewayRouteTableVpcAssociations", &out.local_gateway_route_table_vpc_associations)
         .put("NextToken", &out.next_token)
@@ -9674,7 +9674,7 @@ async fn op_describe_local_gateway_route_tables(c: &sdk::Client, input: &Map) ->
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeLocalGatewayRouteTables", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("LocalGatewayRouteTables", &out.local_gateway_route_tables)
         .put("NextToken", &out.next_token)
@@ -9693,7 +9693,7 @@ async fn op_describe_local_gateway_virtual_interface_groups(c: &sdk::Client, inp
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeLocalGatewayVirtualInterfaceGroups", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("LocalGatewayVirtualInterfaceGroups", &out.local_gateway_virtual_interface_groups)
         .put("NextToken", &out.next_token)
@@ -9712,7 +9712,7 @@ async fn op_describe_local_gateway_virtual_interfaces(c: &sdk::Client, input: &M
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeLocalGatewayVirtualInterfaces", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("LocalGatewayVirtualInterfaces", &out.local_gateway_virtual_interfaces)
         .put("NextToken", &out.next_token)
@@ -9731,7 +9731,7 @@ async fn op_describe_local_gateways(c: &sdk::Client, input: &Map) -> Result<Dyna
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeLocalGateways", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("LocalGateways", &out.local_gateways)
         .put("NextToken", &out.next_token)
@@ -9751,7 +9751,7 @@ async fn op_describe_locked_snapshots(c: &sdk::Client, input: &Map) -> Result<Dy
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeLockedSnapshots", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("Snapshots", &out.snapshots)
         .put("NextToken", &out.next_token)
@@ -9770,7 +9770,7 @@ async fn op_describe_mac_hosts(c: &sdk::Client, input: &Map) -> Result<Dynamic, 
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeMacHosts", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("MacHosts", &out.mac_hosts)
         .put("NextToken", &out.next_token)
@@ -9790,7 +9790,7 @@ async fn op_describe_mac_modification_tasks(c: &sdk::Client, input: &Map) -> Res
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeMacModificationTasks", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("MacModificationTasks", &out.mac_modification_tasks)
         .put("NextToken", &out.next_token)
@@ -9810,7 +9810,7 @@ async fn op_describe_managed_prefix_lists(c: &sdk::Client, input: &Map) -> Resul
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeManagedPrefixLists", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("NextToken", &out.next_token)
         .put("PrefixLists", &out.prefix_lists)
@@ -9829,7 +9829,7 @@ async fn op_describe_moving_addresses(c: &sdk::Client, input: &Map) -> Result<Dy
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeMovingAddresses", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("MovingAddressStatuses", &out.moving_address_statuses)
         .put("NextToken", &out.next_token)
@@ -9848,7 +9848,7 @@ async fn op_describe_nat_gateways(c: &sdk::Client, input: &Map) -> Result<Dynami
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeNatGateways", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("NatGateways", &out.nat_gateways)
         .put("NextToken", &out.next_token)
@@ -9868,7 +9868,7 @@ async fn op_describe_network_acls(c: &sdk::Client, input: &Map) -> Result<Dynami
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeNetworkAcls", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("NetworkAcls", &out.network_acls)
         .put("NextToken", &out.next_token)
@@ -9891,7 +9891,7 @@ async fn op_describe_network_insights_access_scope_analyses(c: &sdk::Client, inp
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeNetworkInsightsAccessScopeAnalyses", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("NetworkInsightsAccessScopeAnalyses", &out.network_insights_access_scope_analyses)
         .put("NextToken", &out.next_token)
@@ -9911,7 +9911,7 @@ async fn op_describe_network_insights_access_scopes(c: &sdk::Client, input: &Map
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeNetworkInsightsAccessScopes", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("NetworkInsightsAccessScopes", &out.network_insights_access_scopes)
         .put("NextToken", &out.next_token)
@@ -9934,7 +9934,7 @@ async fn op_describe_network_insights_analyses(c: &sdk::Client, input: &Map) -> 
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeNetworkInsightsAnalyses", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("NetworkInsightsAnalyses", &out.network_insights_analyses)
         .put("NextToken", &out.next_token)
@@ -9954,7 +9954,7 @@ async fn op_describe_network_insights_paths(c: &sdk::Client, input: &Map) -> Res
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeNetworkInsightsPaths", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("NetworkInsightsPaths", &out.network_insights_paths)
         .put("NextToken", &out.next_token)
@@ -9971,7 +9971,7 @@ async fn op_describe_network_interface_attribute(c: &sdk::Client, input: &Map) -
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeNetworkInterfaceAttribute", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("Attachment", &out.attachment)
         .put("Description", &out.description)
@@ -9993,7 +9993,7 @@ async fn op_describe_network_interface_permissions(c: &sdk::Client, input: &Map)
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeNetworkInterfacePermissions", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("NetworkInterfacePermissions", &out.network_interface_permissions)
         .put("NextToken", &out.next_token)
@@ -10013,7 +10013,7 @@ async fn op_describe_network_interfaces(c: &sdk::Client, input: &Map) -> Result<
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeNetworkInterfaces", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("NetworkInterfaces", &out.network_interfaces)
         .put("NextToken", &out.next_token)
@@ -10033,7 +10033,7 @@ async fn op_describe_outpost_lags(c: &sdk::Client, input: &Map) -> Result<Dynami
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeOutpostLags", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("OutpostLags", &out.outpost_lags)
         .put("NextToken", &out.next_token)
@@ -10052,7 +10052,7 @@ async fn op_describe_placement_groups(c: &sdk::Client, input: &Map) -> Result<Dy
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribePlacementGroups", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("PlacementGroups", &out.placement_groups)
         .into())
@@ -10071,7 +10071,7 @@ async fn op_describe_prefix_lists(c: &sdk::Client, input: &Map) -> Result<Dynami
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribePrefixLists", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("NextToken", &out.next_token)
         .put("PrefixLists", &out.prefix_lists)
@@ -10090,7 +10090,7 @@ async fn op_describe_principal_id_format(c: &sdk::Client, input: &Map) -> Result
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribePrincipalIdFormat", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("Principals", &out.principals)
         .put("NextToken", &out.next_token)
@@ -10109,7 +10109,7 @@ async fn op_describe_public_ipv4_pools(c: &sdk::Client, input: &Map) -> Result<D
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribePublicIpv4Pools", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("PublicIpv4Pools", &out.public_ipv4_pools)
         .put("NextToken", &out.next_token)
@@ -10127,7 +10127,7 @@ async fn op_describe_regions(c: &sdk::Client, input: &Map) -> Result<Dynamic, Ca
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeRegions", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("Regions", &out.regions)
         .into())
@@ -10146,7 +10146,7 @@ async fn op_describe_replace_root_volume_tasks(c: &sdk::Client, input: &Map) -> 
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeReplaceRootVolumeTasks", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("ReplaceRootVolumeTasks", &out.replace_root_volume_tasks)
         .put("NextToken", &out.next_token)
@@ -10165,7 +10165,7 @@ async fn op_describe_reserved_instances(c: &sdk::Client, input: &Map) -> Result<
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeReservedInstances", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("ReservedInstances", &out.reserved_instances)
         .into())
@@ -10181,7 +10181,7 @@ async fn op_describe_reserved_instances_listings(c: &sdk::Client, input: &Map) -
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeReservedInstancesListings", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("ReservedInstancesListings", &out.reserved_instances_listings)
         .into())
@@ -10197,7 +10197,7 @@ async fn op_describe_reserved_instances_modifications(c: &sdk::Client, input: &M
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeReservedInstancesModifications", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("NextToken", &out.next_token)
         .put("ReservedInstancesModifications", &out.reserved_instances_modifications)
@@ -10227,7 +10227,7 @@ async fn op_describe_reserved_instances_offerings(c: &sdk::Client, input: &Map) 
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeReservedInstancesOfferings", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("NextToken", &out.next_token)
         .put("ReservedInstancesOfferings", &out.reserved_instances_offerings)
@@ -10246,7 +10246,7 @@ async fn op_describe_route_server_endpoints(c: &sdk::Client, input: &Map) -> Res
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeRouteServerEndpoints", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("RouteServerEndpoints", &out.route_server_endpoints)
         .put("NextToken", &out.next_token)
@@ -10265,7 +10265,7 @@ async fn op_describe_route_server_peers(c: &sdk::Client, input: &Map) -> Result<
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeRouteServerPeers", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("RouteServerPeers", &out.route_server_peers)
         .put("NextToken", &out.next_token)
@@ -10284,7 +10284,7 @@ async fn op_describe_route_servers(c: &sdk::Client, input: &Map) -> Result<Dynam
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeRouteServers", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("RouteServers", &out.route_servers)
         .put("NextToken", &out.next_token)
@@ -10303,7 +10303,7 @@ async fn op_describe_route_tables(c: &sdk::Client, input: &Map) -> Result<Dynami
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeRouteTables", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("RouteTables", &out.route_tables)
         .put("NextToken", &out.next_token)
@@ -10326,7 +10326,7 @@ async fn op_describe_scheduled_instance_availability(c: &sdk::Client, input: &Ma
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeScheduledInstanceAvailability", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("NextToken", &out.next_token)
         .put("ScheduledInstanceAvailabilitySet", &out.scheduled_instance_availability_set)
@@ -10346,7 +10346,7 @@ async fn op_describe_scheduled_instances(c: &sdk::Client, input: &Map) -> Result
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeScheduledInstances", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("NextToken", &out.next_token)
         .put("ScheduledInstanceSet", &out.scheduled_instance_set)
@@ -10366,7 +10366,7 @@ async fn op_describe_secondary_interfaces(c: &sdk::Client, input: &Map) -> Resul
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeSecondaryInterfaces", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("SecondaryInterfaces", &out.secondary_interfaces)
         .put("NextToken", &out.next_token)
@@ -10386,7 +10386,7 @@ async fn op_describe_secondary_networks(c: &sdk::Client, input: &Map) -> Result<
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeSecondaryNetworks", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("SecondaryNetworks", &out.secondary_networks)
         .put("NextToken", &out.next_token)
@@ -10405,7 +10405,7 @@ async fn op_describe_secondary_subnets(c: &sdk::Client, input: &Map) -> Result<D
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeSecondarySubnets", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("SecondarySubnets", &out.secondary_subnets)
         .put("NextToken", &out.next_token)
@@ -10421,7 +10421,7 @@ async fn op_describe_security_group_references(c: &sdk::Client, input: &Map) -> 
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeSecurityGroupReferences", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("SecurityGroupReferenceSet", &out.security_group_reference_set)
         .into())
@@ -10439,7 +10439,7 @@ async fn op_describe_security_group_rules(c: &sdk::Client, input: &Map) -> Resul
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeSecurityGroupRules", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("SecurityGroupRules", &out.security_group_rules)
         .put("NextToken", &out.next_token)
@@ -10457,7 +10457,7 @@ async fn op_describe_security_group_vpc_associations(c: &sdk::Client, input: &Ma
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeSecurityGroupVpcAssociations", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("SecurityGroupVpcAssociations", &out.security_group_vpc_associations)
         .put("NextToken", &out.next_token)
@@ -10477,7 +10477,7 @@ async fn op_describe_security_groups(c: &sdk::Client, input: &Map) -> Result<Dyn
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeSecurityGroups", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("NextToken", &out.next_token)
         .put("SecurityGroups", &out.security_groups)
@@ -10497,7 +10497,7 @@ async fn op_describe_service_link_virtual_interfaces(c: &sdk::Client, input: &Ma
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeServiceLinkVirtualInterfaces", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("ServiceLinkVirtualInterfaces", &out.service_link_virtual_interfaces)
         .put("NextToken", &out.next_token)
@@ -10515,7 +10515,7 @@ async fn op_describe_snapshot_attribute(c: &sdk::Client, input: &Map) -> Result<
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeSnapshotAttribute", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("ProductCodes", &out.product_codes)
         .put("SnapshotId", &out.snapshot_id)
@@ -10535,7 +10535,7 @@ async fn op_describe_snapshot_tier_status(c: &sdk::Client, input: &Map) -> Resul
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeSnapshotTierStatus", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("SnapshotTierStatuses", &out.snapshot_tier_statuses)
         .put("NextToken", &out.next_token)
@@ -10557,7 +10557,7 @@ async fn op_describe_snapshots(c: &sdk::Client, input: &Map) -> Result<Dynamic, 
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeSnapshots", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("NextToken", &out.next_token)
         .put("Snapshots", &out.snapshots)
@@ -10573,7 +10573,7 @@ async fn op_describe_spot_datafeed_subscription(c: &sdk::Client, input: &Map) ->
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeSpotDatafeedSubscription", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("SpotDatafeedSubscription", &out.spot_datafeed_subscription)
         .into())
@@ -10590,7 +10590,7 @@ async fn op_describe_spot_fleet_instances(c: &sdk::Client, input: &Map) -> Resul
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeSpotFleetInstances", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("ActiveInstances", &out.active_instances)
         .put("NextToken", &out.next_token)
@@ -10612,7 +10612,7 @@ async fn op_describe_spot_fleet_request_history(c: &sdk::Client, input: &Map) ->
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeSpotFleetRequestHistory", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("HistoryRecords", &out.history_records)
         .put("LastEvaluatedTime", &out.last_evaluated_time)
@@ -10634,7 +10634,7 @@ async fn op_describe_spot_fleet_requests(c: &sdk::Client, input: &Map) -> Result
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeSpotFleetRequests", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("NextToken", &out.next_token)
         .put("SpotFleetRequestConfigs", &out.spot_fleet_request_configs)
@@ -10654,7 +10654,7 @@ async fn op_describe_spot_instance_requests(c: &sdk::Client, input: &Map) -> Res
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeSpotInstanceRequests", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("SpotInstanceRequests", &out.spot_instance_requests)
         .put("NextToken", &out.next_token)
@@ -10679,7 +10679,7 @@ async fn op_describe_spot_price_history(c: &sdk::Client, input: &Map) -> Result<
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeSpotPriceHistory", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("NextToken", &out.next_token)
         .put("SpotPriceHistory", &out.spot_price_history)
@@ -10697,7 +10697,7 @@ async fn op_describe_stale_security_groups(c: &sdk::Client, input: &Map) -> Resu
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeStaleSecurityGroups", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("NextToken", &out.next_token)
         .put("StaleSecurityGroupSet", &out.stale_security_group_set)
@@ -10716,7 +10716,7 @@ async fn op_describe_store_image_tasks(c: &sdk::Client, input: &Map) -> Result<D
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeStoreImageTasks", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("StoreImageTaskResults", &out.store_image_task_results)
         .put("NextToken", &out.next_token)
@@ -10735,7 +10735,7 @@ async fn op_describe_subnets(c: &sdk::Client, input: &Map) -> Result<Dynamic, Ca
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeSubnets", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("NextToken", &out.next_token)
         .put("Subnets", &out.subnets)
@@ -10753,7 +10753,7 @@ async fn op_describe_tags(c: &sdk::Client, input: &Map) -> Result<Dynamic, CallE
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeTags", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("NextToken", &out.next_token)
         .put("Tags", &out.tags)
@@ -10774,7 +10774,7 @@ async fn op_describe_traffic_mirror_filter_rules(c: &sdk::Client, input: &Map) -
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeTrafficMirrorFilterRules", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("TrafficMirrorFilterRules", &out.traffic_mirror_filter_rules)
         .put("NextToken", &out.next_token)
@@ -10794,7 +10794,7 @@ async fn op_describe_traffic_mirror_filters(c: &sdk::Client, input: &Map) -> Res
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeTrafficMirrorFilters", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("TrafficMirrorFilters", &out.traffic_mirror_filters)
         .put("NextToken", &out.next_token)
@@ -10814,7 +10814,7 @@ async fn op_describe_traffic_mirror_sessions(c: &sdk::Client, input: &Map) -> Re
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeTrafficMirrorSessions", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("TrafficMirrorSessions", &out.traffic_mirror_sessions)
         .put("NextToken", &out.next_token)
@@ -10834,7 +10834,7 @@ async fn op_describe_traffic_mirror_targets(c: &sdk::Client, input: &Map) -> Res
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeTrafficMirrorTargets", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("TrafficMirrorTargets", &out.traffic_mirror_targets)
         .put("NextToken", &out.next_token)
@@ -10853,7 +10853,7 @@ async fn op_describe_transit_gateway_attachments(c: &sdk::Client, input: &Map) -
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeTransitGatewayAttachments", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("TransitGatewayAttachments", &out.transit_gateway_attachments)
         .put("NextToken", &out.next_token)
@@ -10872,7 +10872,7 @@ async fn op_describe_transit_gateway_connect_peers(c: &sdk::Client, input: &Map)
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeTransitGatewayConnectPeers", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("TransitGatewayConnectPeers", &out.transit_gateway_connect_peers)
         .put("NextToken", &out.next_token)
@@ -10891,7 +10891,7 @@ async fn op_describe_transit_gateway_connects(c: &sdk::Client, input: &Map) -> R
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeTransitGatewayConnects", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("TransitGatewayConnects", &out.transit_gateway_connects)
         .put("NextToken", &out.next_token)
@@ -10910,7 +10910,7 @@ async fn op_describe_transit_gateway_metering_policies(c: &sdk::Client, input: &
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeTransitGatewayMeteringPolicies", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("TransitGatewayMeteringPolicies", &out.transit_gateway_metering_policies)
         .put("NextToken", &out.next_token)
@@ -10929,7 +10929,7 @@ async fn op_describe_transit_gateway_multicast_domains(c: &sdk::Client, input: &
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeTransitGatewayMulticastDomains", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("TransitGatewayMulticastDomains", &out.transit_gateway_multicast_domains)
         .put("NextToken", &out.next_token)
@@ -10948,7 +10948,7 @@ async fn op_describe_transit_gateway_peering_attachments(c: &sdk::Client, input:
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeTransitGatewayPeeringAttachments", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("TransitGatewayPeeringAttachments", &out.transit_gateway_peering_attachments)
         .put("NextToken", &out.next_token)
@@ -10967,7 +10967,7 @@ async fn op_describe_transit_gateway_policy_tables(c: &sdk::Client, input: &Map)
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeTransitGatewayPolicyTables", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("TransitGatewayPolicyTables", &out.transit_gateway_policy_tables)
         .put("NextToken", &out.next_token)
@@ -10986,7 +10986,7 @@ async fn op_describe_transit_gateway_route_table_announcements(c: &sdk::Client, 
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeTransitGatewayRouteTableAnnouncements", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("TransitGatewayRouteTableAnnouncements", &out.transit_gateway_route_table_announcements)
         .put("NextToken", &out.next_token)
@@ -11005,7 +11005,7 @@ async fn op_describe_transit_gateway_route_tables(c: &sdk::Client, input: &Map) 
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeTransitGatewayRouteTables", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("TransitGatewayRouteTables", &out.transit_gateway_route_tables)
         .put("NextToken", &out.next_token)
@@ -11024,7 +11024,7 @@ async fn op_describe_transit_gateway_vpc_attachments(c: &sdk::Client, input: &Ma
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeTransitGatewayVpcAttachments", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("TransitGatewayVpcAttachments", &out.transit_gateway_vpc_attachments)
         .put("NextToken", &out.next_token)
@@ -11043,7 +11043,7 @@ async fn op_describe_transit_gateways(c: &sdk::Client, input: &Map) -> Result<Dy
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeTransitGateways", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("TransitGateways", &out.transit_gateways)
         .put("NextToken", &out.next_token)
@@ -11063,7 +11063,7 @@ async fn op_describe_trunk_interface_associations(c: &sdk::Client, input: &Map) 
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeTrunkInterfaceAssociations", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("InterfaceAssociations", &out.interface_associations)
         .put("NextToken", &out.next_token)
@@ -11085,7 +11085,7 @@ async fn op_describe_verified_access_endpoints(c: &sdk::Client, input: &Map) -> 
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeVerifiedAccessEndpoints", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("VerifiedAccessEndpoints", &out.verified_access_endpoints)
         .put("NextToken", &out.next_token)
@@ -11106,7 +11106,7 @@ async fn op_describe_verified_access_groups(c: &sdk::Client, input: &Map) -> Res
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeVerifiedAccessGroups", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("VerifiedAccessGroups", &out.verified_access_groups)
         .put("NextToken", &out.next_token)
@@ -11126,7 +11126,7 @@ async fn op_describe_verified_access_instance_logging_configurations(c: &sdk::Cl
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeVerifiedAccessInstanceLoggingConfigurations", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("LoggingConfigurations", &out.logging_configurations)
         .put("NextToken", &out.next_token)
@@ -11145,7 +11145,7 @@ async fn op_describe_verified_access_instances(c: &sdk::Client, input: &Map) -> 
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeVerifiedAccessInstances", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("VerifiedAccessInstances", &out.verified_access_instances)
         .put("NextToken", &out.next_token)
@@ -11165,7 +11165,7 @@ async fn op_describe_verified_access_trust_providers(c: &sdk::Client, input: &Ma
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeVerifiedAccessTrustProviders", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("VerifiedAccessTrustProviders", &out.verified_access_trust_providers)
         .put("NextToken", &out.next_token)
@@ -11183,7 +11183,7 @@ async fn op_describe_volume_attribute(c: &sdk::Client, input: &Map) -> Result<Dy
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeVolumeAttribute", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("AutoEnableIO", &out.auto_enable_io)
         .put("ProductCodes", &out.product_codes)
@@ -11205,7 +11205,7 @@ async fn op_describe_volume_status(c: &sdk::Client, input: &Map) -> Result<Dynam
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeVolumeStatus", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("NextToken", &out.next_token)
         .put("VolumeStatuses", &out.volume_statuses)
@@ -11226,7 +11226,7 @@ async fn op_describe_volumes(c: &sdk::Client, input: &Map) -> Result<Dynamic, Ca
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeVolumes", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("NextToken", &out.next_token)
         .put("Volumes", &out.volumes)
@@ -11247,7 +11247,7 @@ async fn op_describe_volumes_modifications(c: &sdk::Client, input: &Map) -> Resu
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeVolumesModifications", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("NextToken", &out.next_token)
         .put("VolumesModifications", &out.volumes_modifications)
@@ -11264,7 +11264,7 @@ async fn op_describe_vpc_attribute(c: &sdk::Client, input: &Map) -> Result<Dynam
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeVpcAttribute", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("EnableDnsHostnames", &out.enable_dns_hostnames)
         .put("EnableDnsSupport", &out.enable_dns_support)
@@ -11285,7 +11285,7 @@ async fn op_describe_vpc_block_public_access_exclusions(c: &sdk::Client, input: 
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeVpcBlockPublicAccessExclusions", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("VpcBlockPublicAccessExclusions", &out.vpc_block_public_access_exclusions)
         .put("NextToken", &out.next_token)
@@ -11300,7 +11300,7 @@ async fn op_describe_vpc_block_public_access_options(c: &sdk::Client, input: &Ma
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeVpcBlockPublicAccessOptions", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("VpcBlockPublicAccessOptions", &out.vpc_block_public_access_options)
         .into())
@@ -11316,7 +11316,7 @@ async fn op_describe_vpc_classic_link(c: &sdk::Client, input: &Map) -> Result<Dy
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeVpcClassicLink", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("Vpcs", &out.vpcs)
         .into())
@@ -11332,7 +11332,7 @@ async fn op_describe_vpc_classic_link_dns_support(c: &sdk::Client, input: &Map) 
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeVpcClassicLinkDnsSupport", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("NextToken", &out.next_token)
         .put("Vpcs", &out.vpcs)
@@ -11352,7 +11352,7 @@ async fn op_describe_vpc_encryption_controls(c: &sdk::Client, input: &Map) -> Re
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeVpcEncryptionControls", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("VpcEncryptionControls", &out.vpc_encryption_controls)
         .put("NextToken", &out.next_token)
@@ -11371,7 +11371,7 @@ async fn op_describe_vpc_endpoint_associations(c: &sdk::Client, input: &Map) -> 
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeVpcEndpointAssociations", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("VpcEndpointAssociations", &out.vpc_endpoint_associations)
         .put("NextToken", &out.next_token)
@@ -11390,7 +11390,7 @@ async fn op_describe_vpc_endpoint_connection_notifications(c: &sdk::Client, inpu
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeVpcEndpointConnectionNotifications", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("ConnectionNotificationSet", &out.connection_notification_set)
         .put("NextToken", &out.next_token)
@@ -11408,7 +11408,7 @@ async fn op_describe_vpc_endpoint_connections(c: &sdk::Client, input: &Map) -> R
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeVpcEndpointConnections", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("VpcEndpointConnections", &out.vpc_endpoint_connections)
         .put("NextToken", &out.next_token)
@@ -11427,7 +11427,7 @@ async fn op_describe_vpc_endpoint_service_configurations(c: &sdk::Client, input:
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeVpcEndpointServiceConfigurations", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("ServiceConfigurations", &out.service_configurations)
         .put("NextToken", &out.next_token)
@@ -11446,7 +11446,7 @@ async fn op_describe_vpc_endpoint_service_permissions(c: &sdk::Client, input: &M
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeVpcEndpointServicePermissions", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("AllowedPrincipals", &out.allowed_principals)
         .put("NextToken", &out.next_token)
@@ -11466,7 +11466,7 @@ async fn op_describe_vpc_endpoint_services(c: &sdk::Client, input: &Map) -> Resu
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeVpcEndpointServices", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("ServiceNames", &out.service_names)
         .put("ServiceDetails", &out.service_details)
@@ -11486,7 +11486,7 @@ async fn op_describe_vpc_endpoints(c: &sdk::Client, input: &Map) -> Result<Dynam
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeVpcEndpoints", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("VpcEndpoints", &out.vpc_endpoints)
         .put("NextToken", &out.next_token)
@@ -11505,7 +11505,7 @@ async fn op_describe_vpc_peering_connections(c: &sdk::Client, input: &Map) -> Re
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeVpcPeeringConnections", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("VpcPeeringConnections", &out.vpc_peering_connections)
         .put("NextToken", &out.next_token)
@@ -11524,7 +11524,7 @@ async fn op_describe_vpcs(c: &sdk::Client, input: &Map) -> Result<Dynamic, CallE
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeVpcs", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("NextToken", &out.next_token)
         .put("Vpcs", &out.vpcs)
@@ -11544,7 +11544,7 @@ async fn op_describe_vpn_concentrators(c: &sdk::Client, input: &Map) -> Result<D
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeVpnConcentrators", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("VpnConcentrators", &out.vpn_concentrators)
         .put("NextToken", &out.next_token)
@@ -11562,7 +11562,7 @@ async fn op_describe_vpn_connections(c: &sdk::Client, input: &Map) -> Result<Dyn
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeVpnConnections", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("VpnConnections", &out.vpn_connections)
         .into())
@@ -11578,7 +11578,7 @@ async fn op_describe_vpn_gateways(c: &sdk::Client, input: &Map) -> Result<Dynami
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeVpnGateways", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("VpnGateways", &out.vpn_gateways)
         .into())
@@ -11594,7 +11594,7 @@ async fn op_detach_classic_link_vpc(c: &sdk::Client, input: &Map) -> Result<Dyna
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DetachClassicLinkVpc", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("Return", &out.r#return)
         .into())
@@ -11610,7 +11610,7 @@ async fn op_detach_image_watermark(c: &sdk::Client, input: &Map) -> Result<Dynam
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DetachImageWatermark", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("Return", &out.r#return)
         .into())
@@ -11626,7 +11626,7 @@ async fn op_detach_internet_gateway(c: &sdk::Client, input: &Map) -> Result<Dyna
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DetachInternetGateway", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     let _ = out;
     Ok(Obj::new().into())
 }
@@ -11641,7 +11641,7 @@ async fn op_detach_network_interface(c: &sdk::Client, input: &Map) -> Result<Dyn
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DetachNetworkInterface", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     let _ = out;
     Ok(Obj::new().into())
 }
@@ -11658,7 +11658,7 @@ async fn op_detach_verified_access_trust_provider(c: &sdk::Client, input: &Map) 
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DetachVerifiedAccessTrustProvider", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("VerifiedAccessTrustProvider", &out.verified_access_trust_provider)
         .put("VerifiedAccessInstance", &out.verified_access_instance)
@@ -11678,7 +11678,7 @@ async fn op_detach_volume(c: &sdk::Client, input: &Map) -> Result<Dynamic, CallE
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DetachVolume", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("DeleteOnTermination", &out.delete_on_termination)
         .put("AssociatedResource", &out.associated_resource)
@@ -11702,7 +11702,7 @@ async fn op_detach_vpn_gateway(c: &sdk::Client, input: &Map) -> Result<Dynamic, 
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DetachVpnGateway", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     let _ = out;
     Ok(Obj::new().into())
 }
@@ -11716,7 +11716,7 @@ async fn op_disable_address_transfer(c: &sdk::Client, input: &Map) -> Result<Dyn
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DisableAddressTransfer", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("AddressTransfer", &out.address_transfer)
         .into())
@@ -11730,7 +11730,7 @@ async fn op_disable_allowed_images_settings(c: &sdk::Client, input: &Map) -> Res
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DisableAllowedImagesSettings", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("AllowedImagesSettingsState", &out.allowed_images_settings_state)
         .into())
@@ -11747,7 +11747,7 @@ async fn op_disable_application_status_check_suppression(c: &sdk::Client, input:
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DisableApplicationStatusCheckSuppression", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("SuccessfulResults", &out.successful_results)
         .put("UnsuccessfulResults", &out.unsuccessful_results)
@@ -11767,7 +11767,7 @@ async fn op_disable_aws_network_performance_metric_subscription(c: &sdk::Client,
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DisableAwsNetworkPerformanceMetricSubscription", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("Output", &out.output)
         .into())
@@ -11783,7 +11783,7 @@ async fn op_disable_capacity_manager(c: &sdk::Client, input: &Map) -> Result<Dyn
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DisableCapacityManager", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("CapacityManagerStatus", &out.capacity_manager_status)
         .put("OrganizationsAccess", &out.organizations_access)
@@ -11799,7 +11799,7 @@ async fn op_disable_ebs_encryption_by_default(c: &sdk::Client, input: &Map) -> R
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DisableEbsEncryptionByDefault", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("EbsEncryptionByDefault", &out.ebs_encryption_by_default)
         .into())
@@ -11816,7 +11816,7 @@ async fn op_disable_fast_launch(c: &sdk::Client, input: &Map) -> Result<Dynamic,
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DisableFastLaunch", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("ImageId", &out.image_id)
         .put("ResourceType", &out.resource_type)
@@ -11842,7 +11842,7 @@ async fn op_disable_fast_snapshot_restores(c: &sdk::Client, input: &Map) -> Resu
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DisableFastSnapshotRestores", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("Successful", &out.successful)
         .put("Unsuccessful", &out.unsuccessful)
@@ -11858,7 +11858,7 @@ async fn op_disable_image(c: &sdk::Client, input: &Map) -> Result<Dynamic, CallE
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DisableImage", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("Return", &out.r#return)
         .into())
@@ -11872,7 +11872,7 @@ async fn op_disable_image_block_public_access(c: &sdk::Client, input: &Map) -> R
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DisableImageBlockPublicAccess", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("ImageBlockPublicAccessState", &out.image_block_public_access_state)
         .into())
@@ -11887,7 +11887,7 @@ async fn op_disable_image_deprecation(c: &sdk::Client, input: &Map) -> Result<Dy
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DisableImageDeprecation", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("Return", &out.r#return)
         .into())
@@ -11902,7 +11902,7 @@ async fn op_disable_image_deregistration_protection(c: &sdk::Client, input: &Map
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DisableImageDeregistrationProtection", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("Return", &out.r#return)
         .into())
@@ -11918,7 +11918,7 @@ async fn op_disable_instance_sql_ha_standby_detections(c: &sdk::Client, input: &
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DisableInstanceSqlHaStandbyDetections", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("Instances", &out.instances)
         .into())
@@ -11934,7 +11934,7 @@ async fn op_disable_ipam_organization_admin_account(c: &sdk::Client, input: &Map
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DisableIpamOrganizationAdminAccount", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("Success", &out.success)
         .into())
@@ -11951,7 +11951,7 @@ async fn op_disable_ipam_policy(c: &sdk::Client, input: &Map) -> Result<Dynamic,
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DisableIpamPolicy", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("Return", &out.r#return)
         .into())
@@ -11967,7 +11967,7 @@ async fn op_disable_route_server_propagation(c: &sdk::Client, input: &Map) -> Re
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DisableRouteServerPropagation", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("RouteServerPropagation", &out.route_server_propagation)
         .into())
@@ -11982,7 +11982,7 @@ async fn op_disable_serial_console_access(c: &sdk::Client, input: &Map) -> Resul
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DisableSerialConsoleAccess", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("SerialConsoleAccessEnabled", &out.serial_console_access_enabled)
         .into())
@@ -11997,7 +11997,7 @@ async fn op_disable_snapshot_block_public_access(c: &sdk::Client, input: &Map) -
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DisableSnapshotBlockPublicAccess", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("State", &out.state)
         .into())
@@ -12014,7 +12014,7 @@ async fn op_disable_transit_gateway_route_table_propagation(c: &sdk::Client, inp
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DisableTransitGatewayRouteTablePropagation", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("Propagation", &out.propagation)
         .into())
@@ -12030,7 +12030,7 @@ async fn op_disable_vgw_route_propagation(c: &sdk::Client, input: &Map) -> Resul
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DisableVgwRoutePropagation", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     let _ = out;
     Ok(Obj::new().into())
 }
@@ -12044,7 +12044,7 @@ async fn op_disable_vpc_classic_link(c: &sdk::Client, input: &Map) -> Result<Dyn
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DisableVpcClassicLink", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("Return", &out.r#return)
         .into())
@@ -12058,7 +12058,7 @@ async fn op_disable_vpc_classic_link_dns_support(c: &sdk::Client, input: &Map) -
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DisableVpcClassicLinkDnsSupport", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("Return", &out.r#return)
         .into())
@@ -12074,7 +12074,7 @@ async fn op_disassociate_address(c: &sdk::Client, input: &Map) -> Result<Dynamic
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DisassociateAddress", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     let _ = out;
     Ok(Obj::new().into())
 }
@@ -12092,7 +12092,7 @@ async fn op_disassociate_application_status_check(c: &sdk::Client, input: &Map) 
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DisassociateApplicationStatusCheck", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("SuccessfulResults", &out.successful_results)
         .put("UnsuccessfulResults", &out.unsuccessful_results)
@@ -12110,7 +12110,7 @@ async fn op_disassociate_capacity_reservation_billing_owner(c: &sdk::Client, inp
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DisassociateCapacityReservationBillingOwner", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("Return", &out.r#return)
         .into())
@@ -12127,7 +12127,7 @@ async fn op_disassociate_client_vpn_target_network(c: &sdk::Client, input: &Map)
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DisassociateClientVpnTargetNetwork", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("AssociationId", &out.association_id)
         .put("Status", &out.status)
@@ -12145,7 +12145,7 @@ async fn op_disassociate_enclave_certificate_iam_role(c: &sdk::Client, input: &M
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DisassociateEnclaveCertificateIamRole", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("Return", &out.r#return)
         .into())
@@ -12160,7 +12160,7 @@ async fn op_disassociate_iam_instance_profile(c: &sdk::Client, input: &Map) -> R
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DisassociateIamInstanceProfile", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("IamInstanceProfileAssociation", &out.iam_instance_profile_association)
         .into())
@@ -12177,7 +12177,7 @@ async fn op_disassociate_instance_event_window(c: &sdk::Client, input: &Map) -> 
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DisassociateInstanceEventWindow", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("InstanceEventWindow", &out.instance_event_window)
         .into())
@@ -12194,7 +12194,7 @@ async fn op_disassociate_ipam_byoasn(c: &sdk::Client, input: &Map) -> Result<Dyn
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DisassociateIpamByoasn", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("AsnAssociation", &out.asn_association)
         .into())
@@ -12210,7 +12210,7 @@ async fn op_disassociate_ipam_resource_discovery(c: &sdk::Client, input: &Map) -
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DisassociateIpamResourceDiscovery", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("IpamResourceDiscoveryAssociation", &out.ipam_resource_discovery_association)
         .into())
@@ -12227,7 +12227,7 @@ async fn op_disassociate_nat_gateway_address(c: &sdk::Client, input: &Map) -> Re
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DisassociateNatGatewayAddress", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("NatGatewayId", &out.nat_gateway_id)
         .put("NatGatewayAddresses", &out.nat_gateway_addresses)
@@ -12244,7 +12244,7 @@ async fn op_disassociate_route_server(c: &sdk::Client, input: &Map) -> Result<Dy
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DisassociateRouteServer", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("RouteServerAssociation", &out.route_server_association)
         .into())
@@ -12259,7 +12259,7 @@ async fn op_disassociate_route_table(c: &sdk::Client, input: &Map) -> Result<Dyn
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DisassociateRouteTable", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     let _ = out;
     Ok(Obj::new().into())
 }
@@ -12274,7 +12274,7 @@ async fn op_disassociate_security_group_vpc(c: &sdk::Client, input: &Map) -> Res
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DisassociateSecurityGroupVpc", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("State", &out.state)
         .into())
@@ -12288,7 +12288,7 @@ async fn op_disassociate_subnet_cidr_block(c: &sdk::Client, input: &Map) -> Resu
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DisassociateSubnetCidrBlock", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("Ipv6CidrBlockAssociation", &out.ipv6_cidr_block_association)
         .put("SubnetId", &out.subnet_id)
@@ -12306,7 +12306,7 @@ async fn op_disassociate_transit_gateway_multicast_domain(c: &sdk::Client, input
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DisassociateTransitGatewayMulticastDomain", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("Associations", &out.associations)
         .into())
@@ -12322,7 +12322,7 @@ async fn op_disassociate_transit_gateway_policy_table(c: &sdk::Client, input: &M
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DisassociateTransitGatewayPolicyTable", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("Association", &out.association)
         .into())
@@ -12338,7 +12338,7 @@ async fn op_disassociate_transit_gateway_route_table(c: &sdk::Client, input: &Ma
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DisassociateTransitGatewayRouteTable", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("Association", &out.association)
         .into())
@@ -12355,7 +12355,7 @@ async fn op_disassociate_trunk_interface(c: &sdk::Client, input: &Map) -> Result
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DisassociateTrunkInterface", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("Return", &out.r#return)
         .put("ClientToken", &out.client_token)
@@ -12370,7 +12370,7 @@ async fn op_disassociate_vpc_cidr_block(c: &sdk::Client, input: &Map) -> Result<
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DisassociateVpcCidrBlock", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("Ipv6CidrBlockAssociation", &out.ipv6_cidr_block_association)
         .put("CidrBlockAssociation", &out.cidr_block_association)
@@ -12388,7 +12388,7 @@ async fn op_enable_address_transfer(c: &sdk::Client, input: &Map) -> Result<Dyna
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "EnableAddressTransfer", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("AddressTransfer", &out.address_transfer)
         .into())
@@ -12403,7 +12403,7 @@ async fn op_enable_allowed_images_settings(c: &sdk::Client, input: &Map) -> Resu
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "EnableAllowedImagesSettings", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("AllowedImagesSettingsState", &out.allowed_images_settings_state)
         .into())
@@ -12421,7 +12421,7 @@ async fn op_enable_application_status_check_suppression(c: &sdk::Client, input: 
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "EnableApplicationStatusCheckSuppression", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("SuccessfulResults", &out.successful_results)
         .put("UnsuccessfulResults", &out.unsuccessful_results)
@@ -12441,7 +12441,7 @@ async fn op_enable_aws_network_performance_metric_subscription(c: &sdk::Client, 
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "EnableAwsNetworkPerformanceMetricSubscription", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("Output", &out.output)
         .into())
@@ -12458,7 +12458,7 @@ async fn op_enable_capacity_manager(c: &sdk::Client, input: &Map) -> Result<Dyna
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "EnableCapacityManager", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("CapacityManagerStatus", &out.capacity_manager_status)
         .put("OrganizationsAccess", &out.organizations_access)
@@ -12474,7 +12474,7 @@ async fn op_enable_ebs_encryption_by_default(c: &sdk::Client, input: &Map) -> Re
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "EnableEbsEncryptionByDefault", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("EbsEncryptionByDefault", &out.ebs_encryption_by_default)
         .into())
@@ -12494,7 +12494,7 @@ async fn op_enable_fast_launch(c: &sdk::Client, input: &Map) -> Result<Dynamic, 
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "EnableFastLaunch", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("ImageId", &out.image_id)
         .put("ResourceType", &out.resource_type)
@@ -12520,7 +12520,7 @@ async fn op_enable_fast_snapshot_restores(c: &sdk::Client, input: &Map) -> Resul
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "EnableFastSnapshotRestores", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("Successful", &out.successful)
         .put("Unsuccessful", &out.unsuccessful)
@@ -12536,7 +12536,7 @@ async fn op_enable_image(c: &sdk::Client, input: &Map) -> Result<Dynamic, CallEr
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "EnableImage", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("Return", &out.r#return)
         .into())
@@ -12551,7 +12551,7 @@ async fn op_enable_image_block_public_access(c: &sdk::Client, input: &Map) -> Re
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "EnableImageBlockPublicAccess", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("ImageBlockPublicAccessState", &out.image_block_public_access_state)
         .into())
@@ -12567,7 +12567,7 @@ async fn op_enable_image_deprecation(c: &sdk::Client, input: &Map) -> Result<Dyn
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "EnableImageDeprecation", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("Return", &out.r#return)
         .into())
@@ -12583,7 +12583,7 @@ async fn op_enable_image_deregistration_protection(c: &sdk::Client, input: &Map)
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "EnableImageDeregistrationProtection", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("Return", &out.r#return)
         .into())
@@ -12600,7 +12600,7 @@ async fn op_enable_instance_sql_ha_standby_detections(c: &sdk::Client, input: &M
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "EnableInstanceSqlHaStandbyDetections", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("Instances", &out.instances)
         .into())
@@ -12622,7 +12622,7 @@ async fn op_enable_ipam_internet_registry_association(c: &sdk::Client, input: &M
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "EnableIpamInternetRegistryAssociation", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("IpamInternetRegistryAssociation", &out.ipam_internet_registry_association)
         .into())
@@ -12638,7 +12638,7 @@ async fn op_enable_ipam_organization_admin_account(c: &sdk::Client, input: &Map)
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "EnableIpamOrganizationAdminAccount", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("Success", &out.success)
         .into())
@@ -12655,7 +12655,7 @@ async fn op_enable_ipam_policy(c: &sdk::Client, input: &Map) -> Result<Dynamic, 
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "EnableIpamPolicy", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("IpamPolicyId", &out.ipam_policy_id)
         .into())
@@ -12670,7 +12670,7 @@ async fn op_enable_reachability_analyzer_organization_sharing(c: &sdk::Client, i
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "EnableReachabilityAnalyzerOrganizationSharing", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("ReturnValue", &out.return_value)
         .into())
@@ -12686,7 +12686,7 @@ async fn op_enable_route_server_propagation(c: &sdk::Client, input: &Map) -> Res
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "EnableRouteServerPropagation", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("RouteServerPropagation", &out.route_server_propagation)
         .into())
@@ -12701,7 +12701,7 @@ async fn op_enable_serial_console_access(c: &sdk::Client, input: &Map) -> Result
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "EnableSerialConsoleAccess", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("SerialConsoleAccessEnabled", &out.serial_console_access_enabled)
         .into())
@@ -12717,7 +12717,7 @@ async fn op_enable_snapshot_block_public_access(c: &sdk::Client, input: &Map) ->
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "EnableSnapshotBlockPublicAccess", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("State", &out.state)
         .into())
@@ -12734,7 +12734,7 @@ async fn op_enable_transit_gateway_route_table_propagation(c: &sdk::Client, inpu
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "EnableTransitGatewayRouteTablePropagation", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("Propagation", &out.propagation)
         .into())
@@ -12750,7 +12750,7 @@ async fn op_enable_vgw_route_propagation(c: &sdk::Client, input: &Map) -> Result
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "EnableVgwRoutePropagation", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     let _ = out;
     Ok(Obj::new().into())
 }
@@ -12765,7 +12765,7 @@ async fn op_enable_volume_io(c: &sdk::Client, input: &Map) -> Result<Dynamic, Ca
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "EnableVolumeIO", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     let _ = out;
     Ok(Obj::new().into())
 }
@@ -12779,7 +12779,7 @@ async fn op_enable_vpc_classic_link(c: &sdk::Client, input: &Map) -> Result<Dyna
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "EnableVpcClassicLink", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("Return", &out.r#return)
         .into())
@@ -12793,7 +12793,7 @@ async fn op_enable_vpc_classic_link_dns_support(c: &sdk::Client, input: &Map) ->
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "EnableVpcClassicLinkDnsSupport", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("Return", &out.r#return)
         .into())
@@ -12809,7 +12809,7 @@ async fn op_export_client_vpn_client_certificate_revocation_list(c: &sdk::Client
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ExportClientVpnClientCertificateRevocationList", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("CertificateRevocationList", &out.certificate_revocation_list)
         .put("Status", &out.status)
@@ -12826,7 +12826,7 @@ async fn op_export_client_vpn_client_configuration(c: &sdk::Client, input: &Map)
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ExportClientVpnClientConfiguration", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("ClientConfiguration", &out.client_configuration)
         .into())
@@ -12847,7 +12847,7 @@ async fn op_export_image(c: &sdk::Client, input: &Map) -> Result<Dynamic, CallEr
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ExportImage", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("Description", &out.description)
         .put("DiskImageFormat", &out.disk_image_format)
@@ -12873,7 +12873,7 @@ async fn op_export_transit_gateway_routes(c: &sdk::Client, input: &Map) -> Resul
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ExportTransitGatewayRoutes", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("S3Location", &out.s3_location)
         .into())
@@ -12889,7 +12889,7 @@ async fn op_export_verified_access_instance_client_configuration(c: &sdk::Client
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ExportVerifiedAccessInstanceClientConfiguration", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("Version", &out.version)
         .put("VerifiedAccessInstanceId", &out.verified_access_instance_id)
@@ -12911,7 +12911,7 @@ async fn op_get_active_vpn_tunnel_status(c: &sdk::Client, input: &Map) -> Result
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "GetActiveVpnTunnelStatus", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("ActiveVpnTunnelStatus", &out.active_vpn_tunnel_status)
         .into())
@@ -12925,7 +12925,7 @@ async fn op_get_allowed_images_settings(c: &sdk::Client, input: &Map) -> Result<
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "GetAllowedImagesSettings", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("State", &out.state)
         .put("ImageCriteria", &out.image_criteria)
@@ -12943,7 +12943,7 @@ async fn op_get_associated_enclave_certificate_iam_roles(c: &sdk::Client, input:
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "GetAssociatedEnclaveCertificateIamRoles", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("AssociatedRoles", &out.associated_roles)
         .into())
@@ -12961,7 +12961,7 @@ async fn op_get_associated_ipv6_pool_cidrs(c: &sdk::Client, input: &Map) -> Resu
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "GetAssociatedIpv6PoolCidrs", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("Ipv6CidrAssociations", &out.ipv6_cidr_associations)
         .put("NextToken", &out.next_token)
@@ -12982,7 +12982,7 @@ async fn op_get_aws_network_performance_data(c: &sdk::Client, input: &Map) -> Re
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "GetAwsNetworkPerformanceData", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("DataResponses", &out.data_responses)
         .put("NextToken", &out.next_token)
@@ -12998,7 +12998,7 @@ async fn op_get_capacity_manager_attributes(c: &sdk::Client, input: &Map) -> Res
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "GetCapacityManagerAttributes", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("CapacityManagerStatus", &out.capacity_manager_status)
         .put("OrganizationsAccess", &out.organizations_access)
@@ -13027,7 +13027,7 @@ async fn op_get_capacity_manager_metric_data(c: &sdk::Client, input: &Map) -> Re
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "GetCapacityManagerMetricData", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("MetricDataResults", &out.metric_data_results)
         .put("NextToken", &out.next_token)
@@ -13050,7 +13050,7 @@ async fn op_get_capacity_manager_metric_dimensions(c: &sdk::Client, input: &Map)
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "GetCapacityManagerMetricDimensions", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("MetricDimensionResults", &out.metric_dimension_results)
         .put("NextToken", &out.next_token)
@@ -13068,7 +13068,7 @@ async fn op_get_capacity_manager_monitored_tag_keys(c: &sdk::Client, input: &Map
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "GetCapacityManagerMonitoredTagKeys", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("CapacityManagerTagKeys", &out.capacity_manager_tag_keys)
         .put("NextToken", &out.next_token)
@@ -13090,7 +13090,7 @@ async fn op_get_capacity_manager_supportability_scores(c: &sdk::Client, input: &
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "GetCapacityManagerSupportabilityScores", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("AggregateScore", &out.aggregate_score)
         .put("CapacityManagerSupportabilityScores", &out.capacity_manager_supportability_scores)
@@ -13109,7 +13109,7 @@ async fn op_get_capacity_reservation_usage(c: &sdk::Client, input: &Map) -> Resu
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "GetCapacityReservationUsage", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("NextToken", &out.next_token)
         .put("CapacityReservationId", &out.capacity_reservation_id)
@@ -13134,7 +13134,7 @@ async fn op_get_client_vpn_endpoint_authorization_policy(c: &sdk::Client, input:
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "GetClientVpnEndpointAuthorizationPolicy", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("ClientVpnEndpointId", &out.client_vpn_endpoint_id)
         .put("PolicyDocument", &out.policy_document)
@@ -13157,7 +13157,7 @@ async fn op_get_coip_pool_usage(c: &sdk::Client, input: &Map) -> Result<Dynamic,
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "GetCoipPoolUsage", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("CoipPoolId", &out.coip_pool_id)
         .put("CoipAddressUsages", &out.coip_address_usages)
@@ -13177,7 +13177,7 @@ async fn op_get_console_output(c: &sdk::Client, input: &Map) -> Result<Dynamic, 
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "GetConsoleOutput", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("InstanceId", &out.instance_id)
         .put("Timestamp", &out.timestamp)
@@ -13196,7 +13196,7 @@ async fn op_get_console_screenshot(c: &sdk::Client, input: &Map) -> Result<Dynam
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "GetConsoleScreenshot", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("ImageData", &out.image_data)
         .put("InstanceId", &out.instance_id)
@@ -13213,7 +13213,7 @@ async fn op_get_declarative_policies_report_summary(c: &sdk::Client, input: &Map
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "GetDeclarativePoliciesReportSummary", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("ReportId", &out.report_id)
         .put("S3Bucket", &out.s3_bucket)
@@ -13237,7 +13237,7 @@ async fn op_get_default_credit_specification(c: &sdk::Client, input: &Map) -> Re
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "GetDefaultCreditSpecification", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("InstanceFamilyCreditSpecification", &out.instance_family_credit_specification)
         .into())
@@ -13252,7 +13252,7 @@ async fn op_get_ebs_default_kms_key_id(c: &sdk::Client, input: &Map) -> Result<D
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "GetEbsDefaultKmsKeyId", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("KmsKeyId", &out.kms_key_id)
         .into())
@@ -13267,7 +13267,7 @@ async fn op_get_ebs_encryption_by_default(c: &sdk::Client, input: &Map) -> Resul
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "GetEbsEncryptionByDefault", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("EbsEncryptionByDefault", &out.ebs_encryption_by_default)
         .put("SseType", &out.sse_type)
@@ -13283,7 +13283,7 @@ async fn op_get_enabled_ipam_policy(c: &sdk::Client, input: &Map) -> Result<Dyna
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "GetEnabledIpamPolicy", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("IpamPolicyEnabled", &out.ipam_policy_enabled)
         .put("IpamPolicyId", &out.ipam_policy_id)
@@ -13303,7 +13303,7 @@ async fn op_get_flow_logs_integration_template(c: &sdk::Client, input: &Map) -> 
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "GetFlowLogsIntegrationTemplate", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("Result", &out.result)
         .into())
@@ -13321,7 +13321,7 @@ async fn op_get_groups_for_capacity_reservation(c: &sdk::Client, input: &Map) ->
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "GetGroupsForCapacityReservation", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("NextToken", &out.next_token)
         .put("CapacityReservationGroups", &out.capacity_reservation_groups)
@@ -13338,7 +13338,7 @@ async fn op_get_host_reservation_purchase_preview(c: &sdk::Client, input: &Map) 
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "GetHostReservationPurchasePreview", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("CurrencyCode", &out.currency_code)
         .put("Purchase", &out.purchase)
@@ -13356,7 +13356,7 @@ async fn op_get_image_ancestry(c: &sdk::Client, input: &Map) -> Result<Dynamic, 
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "GetImageAncestry", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("ImageAncestryEntries", &out.image_ancestry_entries)
         .into())
@@ -13370,7 +13370,7 @@ async fn op_get_image_block_public_access_state(c: &sdk::Client, input: &Map) ->
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "GetImageBlockPublicAccessState", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("ImageBlockPublicAccessState", &out.image_block_public_access_state)
         .put("ManagedBy", &out.managed_by)
@@ -13388,7 +13388,7 @@ async fn op_get_image_findings(c: &sdk::Client, input: &Map) -> Result<Dynamic, 
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "GetImageFindings", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("ImageFindings", &out.image_findings)
         .put("NextToken", &out.next_token)
@@ -13404,7 +13404,7 @@ async fn op_get_instance_metadata_defaults(c: &sdk::Client, input: &Map) -> Resu
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "GetInstanceMetadataDefaults", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("AccountLevel", &out.account_level)
         .into())
@@ -13422,7 +13422,7 @@ async fn op_get_instance_tpm_ek_pub(c: &sdk::Client, input: &Map) -> Result<Dyna
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "GetInstanceTpmEkPub", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("InstanceId", &out.instance_id)
         .put("KeyType", &out.key_type)
@@ -13446,7 +13446,7 @@ async fn op_get_instance_types_from_instance_requirements(c: &sdk::Client, input
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "GetInstanceTypesFromInstanceRequirements", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("InstanceTypes", &out.instance_types)
         .put("NextToken", &out.next_token)
@@ -13463,7 +13463,7 @@ async fn op_get_instance_uefi_data(c: &sdk::Client, input: &Map) -> Result<Dynam
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "GetInstanceUefiData", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("InstanceId", &out.instance_id)
         .put("UefiData", &out.uefi_data)
@@ -13485,7 +13485,7 @@ async fn op_get_ipam_address_history(c: &sdk::Client, input: &Map) -> Result<Dyn
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "GetIpamAddressHistory", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("HistoryRecords", &out.history_records)
         .put("NextToken", &out.next_token)
@@ -13506,7 +13506,7 @@ async fn op_get_ipam_discovered_accounts(c: &sdk::Client, input: &Map) -> Result
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "GetIpamDiscoveredAccounts", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("IpamDiscoveredAccounts", &out.ipam_discovered_accounts)
         .put("NextToken", &out.next_token)
@@ -13526,7 +13526,7 @@ async fn op_get_ipam_discovered_public_addresses(c: &sdk::Client, input: &Map) -
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "GetIpamDiscoveredPublicAddresses", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("IpamDiscoveredPublicAddresses", &out.ipam_discovered_public_addresses)
         .put("OldestSampleTime", &out.oldest_sample_time)
@@ -13548,7 +13548,7 @@ async fn op_get_ipam_discovered_resource_cidrs(c: &sdk::Client, input: &Map) -> 
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "GetIpamDiscoveredResourceCidrs", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("IpamDiscoveredResourceCidrs", &out.ipam_discovered_resource_cidrs)
         .put("NextToken", &out.next_token)
@@ -13568,7 +13568,7 @@ async fn op_get_ipam_discovered_routes(c: &sdk::Client, input: &Map) -> Result<D
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "GetIpamDiscoveredRoutes", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("IpamDiscoveredRoutes", &out.ipam_discovered_routes)
         .put("NextToken", &out.next_token)
@@ -13588,7 +13588,7 @@ async fn op_get_ipam_internet_registry_association_asns(c: &sdk::Client, input: 
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "GetIpamInternetRegistryAssociationAsns", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("NextToken", &out.next_token)
         .put("IpamInternetRegistryAssociationAsns", &out.ipam_internet_registry_association_asns)
@@ -13608,7 +13608,7 @@ async fn op_get_ipam_internet_registry_association_cidrs(c: &sdk::Client, input:
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "GetIpamInternetRegistryAssociationCidrs", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("NextToken", &out.next_token)
         .put("IpamInternetRegistryAssociationCidrs", &out.ipam_internet_registry_association_cidrs)
@@ -13630,7 +13630,7 @@ async fn op_get_ipam_policy_allocation_rules(c: &sdk::Client, input: &Map) -> Re
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "GetIpamPolicyAllocationRules", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("IpamPolicyDocuments", &out.ipam_policy_documents)
         .put("NextToken", &out.next_token)
@@ -13650,7 +13650,7 @@ async fn op_get_ipam_policy_organization_targets(c: &sdk::Client, input: &Map) -
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "GetIpamPolicyOrganizationTargets", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("OrganizationTargets", &out.organization_targets)
         .put("NextToken", &out.next_token)
@@ -13671,7 +13671,7 @@ async fn op_get_ipam_pool_allocations(c: &sdk::Client, input: &Map) -> Result<Dy
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "GetIpamPoolAllocations", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("IpamPoolAllocations", &out.ipam_pool_allocations)
         .put("NextToken", &out.next_token)
@@ -13691,7 +13691,7 @@ async fn op_get_ipam_pool_cidrs(c: &sdk::Client, input: &Map) -> Result<Dynamic,
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "GetIpamPoolCidrs", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("IpamPoolCidrs", &out.ipam_pool_cidrs)
         .put("NextToken", &out.next_token)
@@ -13711,7 +13711,7 @@ async fn op_get_ipam_prefix_list_resolver_rules(c: &sdk::Client, input: &Map) ->
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "GetIpamPrefixListResolverRules", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("Rules", &out.rules)
         .put("NextToken", &out.next_token)
@@ -13731,7 +13731,7 @@ async fn op_get_ipam_prefix_list_resolver_version_entries(c: &sdk::Client, input
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "GetIpamPrefixListResolverVersionEntries", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("Entries", &out.entries)
         .put("NextToken", &out.next_token)
@@ -13752,7 +13752,7 @@ async fn op_get_ipam_prefix_list_resolver_versions(c: &sdk::Client, input: &Map)
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "GetIpamPrefixListResolverVersions", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("IpamPrefixListResolverVersions", &out.ipam_prefix_list_resolver_versions)
         .put("NextToken", &out.next_token)
@@ -13777,7 +13777,7 @@ async fn op_get_ipam_resource_cidrs(c: &sdk::Client, input: &Map) -> Result<Dyna
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "GetIpamResourceCidrs", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("NextToken", &out.next_token)
         .put("IpamResourceCidrs", &out.ipam_resource_cidrs)
@@ -13796,7 +13796,7 @@ async fn op_get_ipam_route_origin_authorizations(c: &sdk::Client, input: &Map) -
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "GetIpamRouteOriginAuthorizations", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("IpamRouteOriginAuthorizations", &out.ipam_route_origin_authorizations)
         .put("NextToken", &out.next_token)
@@ -13815,7 +13815,7 @@ async fn op_get_ipam_route_protection_findings(c: &sdk::Client, input: &Map) -> 
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "GetIpamRouteProtectionFindings", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("IpamId", &out.ipam_id)
         .put("RouteProtectionFindings", &out.route_protection_findings)
@@ -13839,7 +13839,7 @@ async fn op_get_ipam_routing_policy_registration_deltas(c: &sdk::Client, input: 
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "GetIpamRoutingPolicyRegistrationDeltas", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("IpamRoutingPolicyRegistrationDeltas", &out.ipam_routing_policy_registration_deltas)
         .put("NextToken", &out.next_token)
@@ -13859,7 +13859,7 @@ async fn op_get_ipam_routing_policy_registrations(c: &sdk::Client, input: &Map) 
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "GetIpamRoutingPolicyRegistrations", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("IpamRoutingPolicyRegistrations", &out.ipam_routing_policy_registrations)
         .put("NextToken", &out.next_token)
@@ -13875,7 +13875,7 @@ async fn op_get_launch_template_data(c: &sdk::Client, input: &Map) -> Result<Dyn
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "GetLaunchTemplateData", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("LaunchTemplateData", &out.launch_template_data)
         .into())
@@ -13893,7 +13893,7 @@ async fn op_get_managed_prefix_list_associations(c: &sdk::Client, input: &Map) -
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "GetManagedPrefixListAssociations", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("PrefixListAssociations", &out.prefix_list_associations)
         .put("NextToken", &out.next_token)
@@ -13913,7 +13913,7 @@ async fn op_get_managed_prefix_list_entries(c: &sdk::Client, input: &Map) -> Res
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "GetManagedPrefixListEntries", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("Entries", &out.entries)
         .put("NextToken", &out.next_token)
@@ -13929,7 +13929,7 @@ async fn op_get_managed_resource_visibility(c: &sdk::Client, input: &Map) -> Res
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "GetManagedResourceVisibility", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("Visibility", &out.visibility)
         .into())
@@ -13947,7 +13947,7 @@ async fn op_get_network_insights_access_scope_analysis_findings(c: &sdk::Client,
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "GetNetworkInsightsAccessScopeAnalysisFindings", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("NetworkInsightsAccessScopeAnalysisId", &out.network_insights_access_scope_analysis_id)
         .put("AnalysisStatus", &out.analysis_status)
@@ -13966,7 +13966,7 @@ async fn op_get_network_insights_access_scope_content(c: &sdk::Client, input: &M
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "GetNetworkInsightsAccessScopeContent", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("NetworkInsightsAccessScopeContent", &out.network_insights_access_scope_content)
         .into())
@@ -13982,7 +13982,7 @@ async fn op_get_password_data(c: &sdk::Client, input: &Map) -> Result<Dynamic, C
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "GetPasswordData", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("InstanceId", &out.instance_id)
         .put("Timestamp", &out.timestamp)
@@ -14000,7 +14000,7 @@ async fn op_get_reserved_instances_exchange_quote(c: &sdk::Client, input: &Map) 
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "GetReservedInstancesExchangeQuote", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("CurrencyCode", &out.currency_code)
         .put("IsValidExchange", &out.is_valid_exchange)
@@ -14023,7 +14023,7 @@ async fn op_get_route_server_associations(c: &sdk::Client, input: &Map) -> Resul
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "GetRouteServerAssociations", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("RouteServerAssociations", &out.route_server_associations)
         .into())
@@ -14039,7 +14039,7 @@ async fn op_get_route_server_propagations(c: &sdk::Client, input: &Map) -> Resul
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "GetRouteServerPropagations", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("RouteServerPropagations", &out.route_server_propagations)
         .into())
@@ -14057,7 +14057,7 @@ async fn op_get_route_server_routing_database(c: &sdk::Client, input: &Map) -> R
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "GetRouteServerRoutingDatabase", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("AreRoutesPersisted", &out.are_routes_persisted)
         .put("Routes", &out.routes)
@@ -14077,7 +14077,7 @@ async fn op_get_security_groups_for_vpc(c: &sdk::Client, input: &Map) -> Result<
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "GetSecurityGroupsForVpc", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("NextToken", &out.next_token)
         .put("SecurityGroupForVpcs", &out.security_group_for_vpcs)
@@ -14093,7 +14093,7 @@ async fn op_get_serial_console_access_status(c: &sdk::Client, input: &Map) -> Re
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "GetSerialConsoleAccessStatus", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("SerialConsoleAccessEnabled", &out.serial_console_access_enabled)
         .put("ManagedBy", &out.managed_by)
@@ -14109,7 +14109,7 @@ async fn op_get_snapshot_block_public_access_state(c: &sdk::Client, input: &Map)
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "GetSnapshotBlockPublicAccessState", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("State", &out.state)
         .put("ManagedBy", &out.managed_by)
@@ -14134,7 +14134,7 @@ async fn op_get_spot_placement_scores(c: &sdk::Client, input: &Map) -> Result<Dy
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "GetSpotPlacementScores", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("SpotPlacementScores", &out.spot_placement_scores)
         .put("NextToken", &out.next_token)
@@ -14153,7 +14153,7 @@ async fn op_get_subnet_cidr_reservations(c: &sdk::Client, input: &Map) -> Result
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "GetSubnetCidrReservations", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("SubnetIpv4CidrReservations", &out.subnet_ipv4_cidr_reservations)
         .put("SubnetIpv6CidrReservations", &out.subnet_ipv6_cidr_reservations)
@@ -14170,7 +14170,7 @@ async fn op_get_transit_gateway_attachment_nat_configuration(c: &sdk::Client, in
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "GetTransitGatewayAttachmentNatConfiguration", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("TransitGatewayAttachmentId", &out.transit_gateway_attachment_id)
         .put("NatGatewaySupport", &out.nat_gateway_support)
@@ -14191,7 +14191,7 @@ async fn op_get_transit_gateway_attachment_propagations(c: &sdk::Client, input: 
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "GetTransitGatewayAttachmentPropagations", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("TransitGatewayAttachmentPropagations", &out.transit_gateway_attachment_propagations)
         .put("NextToken", &out.next_token)
@@ -14210,7 +14210,7 @@ async fn op_get_transit_gateway_metering_policy_entries(c: &sdk::Client, input: 
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "GetTransitGatewayMeteringPolicyEntries", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("TransitGatewayMeteringPolicyEntries", &out.transit_gateway_metering_policy_entries)
         .put("NextToken", &out.next_token)
@@ -14229,7 +14229,7 @@ async fn op_get_transit_gateway_multicast_domain_associations(c: &sdk::Client, i
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "GetTransitGatewayMulticastDomainAssociations", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("MulticastDomainAssociations", &out.multicast_domain_associations)
         .put("NextToken", &out.next_token)
@@ -14248,7 +14248,7 @@ async fn op_get_transit_gateway_policy_table_associations(c: &sdk::Client, input
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "GetTransitGatewayPolicyTableAssociations", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("Associations", &out.associations)
         .put("NextToken", &out.next_token)
@@ -14267,7 +14267,7 @@ async fn op_get_transit_gateway_policy_table_entries(c: &sdk::Client, input: &Ma
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "GetTransitGatewayPolicyTableEntries", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("TransitGatewayPolicyTableEntries", &out.transit_gateway_policy_table_entries)
         .put("NextToken", &out.next_token)
@@ -14286,7 +14286,7 @@ async fn op_get_transit_gateway_prefix_list_references(c: &sdk::Client, input: &
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "GetTransitGatewayPrefixListReferences", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("TransitGatewayPrefixListReferences", &out.transit_gateway_prefix_list_references)
         .put("NextToken", &out.next_token)
@@ -14305,7 +14305,7 @@ async fn op_get_transit_gateway_route_table_associations(c: &sdk::Client, input:
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "GetTransitGatewayRouteTableAssociations", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("Associations", &out.associations)
         .put("NextToken", &out.next_token)
@@ -14324,7 +14324,7 @@ async fn op_get_transit_gateway_route_table_propagations(c: &sdk::Client, input:
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "GetTransitGatewayRouteTablePropagations", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("TransitGatewayRouteTablePropagations", &out.transit_gateway_route_table_propagations)
         .put("NextToken", &out.next_token)
@@ -14341,7 +14341,7 @@ async fn op_get_verified_access_endpoint_policy(c: &sdk::Client, input: &Map) ->
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "GetVerifiedAccessEndpointPolicy", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("PolicyEnabled", &out.policy_enabled)
         .put("PolicyDocument", &out.policy_document)
@@ -14360,7 +14360,7 @@ async fn op_get_verified_access_endpoint_targets(c: &sdk::Client, input: &Map) -
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "GetVerifiedAccessEndpointTargets", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("VerifiedAccessEndpointTargets", &out.verified_access_endpoint_targets)
         .put("NextToken", &out.next_token)
@@ -14377,7 +14377,7 @@ async fn op_get_verified_access_group_policy(c: &sdk::Client, input: &Map) -> Re
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "GetVerifiedAccessGroupPolicy", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("PolicyEnabled", &out.policy_enabled)
         .put("PolicyDocument", &out.policy_document)
@@ -14395,7 +14395,7 @@ async fn op_get_vpc_resources_blocking_encryption_enforcement(c: &sdk::Client, i
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "GetVpcResourcesBlockingEncryptionEnforcement", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("NonCompliantResources", &out.non_compliant_resources)
         .put("NextToken", &out.next_token)
@@ -14415,7 +14415,7 @@ async fn op_get_vpn_connection_device_sample_configuration(c: &sdk::Client, inpu
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "GetVpnConnectionDeviceSampleConfiguration", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("VpnConnectionDeviceSampleConfiguration", &out.vpn_connection_device_sample_configuration)
         .into())
@@ -14432,7 +14432,7 @@ async fn op_get_vpn_connection_device_types(c: &sdk::Client, input: &Map) -> Res
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "GetVpnConnectionDeviceTypes", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("VpnConnectionDeviceTypes", &out.vpn_connection_device_types)
         .put("NextToken", &out.next_token)
@@ -14450,7 +14450,7 @@ async fn op_get_vpn_tunnel_replacement_status(c: &sdk::Client, input: &Map) -> R
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "GetVpnTunnelReplacementStatus", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("VpnConnectionId", &out.vpn_connection_id)
         .put("TransitGatewayId", &out.transit_gateway_id)
@@ -14472,7 +14472,7 @@ async fn op_import_client_vpn_client_certificate_revocation_list(c: &sdk::Client
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ImportClientVpnClientCertificateRevocationList", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("Return", &out.r#return)
         .into())
@@ -14501,7 +14501,7 @@ async fn op_import_image(c: &sdk::Client, input: &Map) -> Result<Dynamic, CallEr
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ImportImage", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("Architecture", &out.architecture)
         .put("Description", &out.description)
@@ -14535,7 +14535,7 @@ async fn op_import_instance(c: &sdk::Client, input: &Map) -> Result<Dynamic, Cal
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ImportInstance", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("ConversionTask", &out.conversion_task)
         .into())
@@ -14552,7 +14552,7 @@ async fn op_import_key_pair(c: &sdk::Client, input: &Map) -> Result<Dynamic, Cal
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ImportKeyPair", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("KeyFingerprint", &out.key_fingerprint)
         .put("KeyName", &out.key_name)
@@ -14578,7 +14578,7 @@ async fn op_import_snapshot(c: &sdk::Client, input: &Map) -> Result<Dynamic, Cal
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ImportSnapshot", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("Description", &out.description)
         .put("ImportTaskId", &out.import_task_id)
@@ -14601,7 +14601,7 @@ async fn op_import_volume(c: &sdk::Client, input: &Map) -> Result<Dynamic, CallE
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ImportVolume", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("ConversionTask", &out.conversion_task)
         .into())
@@ -14618,7 +14618,7 @@ async fn op_list_images_in_recycle_bin(c: &sdk::Client, input: &Map) -> Result<D
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ListImagesInRecycleBin", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("Images", &out.images)
         .put("NextToken", &out.next_token)
@@ -14637,7 +14637,7 @@ async fn op_list_snapshots_in_recycle_bin(c: &sdk::Client, input: &Map) -> Resul
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ListSnapshotsInRecycleBin", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("Snapshots", &out.snapshots)
         .put("NextToken", &out.next_token)
@@ -14656,7 +14656,7 @@ async fn op_list_volumes_in_recycle_bin(c: &sdk::Client, input: &Map) -> Result<
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ListVolumesInRecycleBin", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("Volumes", &out.volumes)
         .put("NextToken", &out.next_token)
@@ -14677,7 +14677,7 @@ async fn op_lock_snapshot(c: &sdk::Client, input: &Map) -> Result<Dynamic, CallE
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "LockSnapshot", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("SnapshotId", &out.snapshot_id)
         .put("LockState", &out.lock_state)
@@ -14707,7 +14707,7 @@ async fn op_modify_account_vpc_encryption_control(c: &sdk::Client, input: &Map) 
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ModifyAccountVpcEncryptionControl", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("AccountVpcEncryptionControl", &out.account_vpc_encryption_control)
         .into())
@@ -14723,7 +14723,7 @@ async fn op_modify_address_attribute(c: &sdk::Client, input: &Map) -> Result<Dyn
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ModifyAddressAttribute", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("Address", &out.address)
         .into())
@@ -14754,7 +14754,7 @@ async fn op_modify_application_status_check(c: &sdk::Client, input: &Map) -> Res
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ModifyApplicationStatusCheck", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("ApplicationStatusCheck", &out.application_status_check)
         .into())
@@ -14771,7 +14771,7 @@ async fn op_modify_availability_zone_group(c: &sdk::Client, input: &Map) -> Resu
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ModifyAvailabilityZoneGroup", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("Return", &out.r#return)
         .into())
@@ -14796,7 +14796,7 @@ async fn op_modify_capacity_reservation(c: &sdk::Client, input: &Map) -> Result<
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ModifyCapacityReservation", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("Return", &out.r#return)
         .put("AdjustmentStatus", &out.adjustment_status)
@@ -14817,7 +14817,7 @@ async fn op_modify_capacity_reservation_fleet(c: &sdk::Client, input: &Map) -> R
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ModifyCapacityReservationFleet", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("Return", &out.r#return)
         .into())
@@ -14849,7 +14849,7 @@ async fn op_modify_client_vpn_endpoint(c: &sdk::Client, input: &Map) -> Result<D
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ModifyClientVpnEndpoint", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("Return", &out.r#return)
         .into())
@@ -14869,7 +14869,7 @@ async fn op_modify_client_vpn_endpoint_authorization_policy(c: &sdk::Client, inp
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ModifyClientVpnEndpointAuthorizationPolicy", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("Status", &out.status)
         .into())
@@ -14886,7 +14886,7 @@ async fn op_modify_default_credit_specification(c: &sdk::Client, input: &Map) ->
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ModifyDefaultCreditSpecification", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("InstanceFamilyCreditSpecification", &out.instance_family_credit_specification)
         .into())
@@ -14902,7 +14902,7 @@ async fn op_modify_ebs_default_kms_key_id(c: &sdk::Client, input: &Map) -> Resul
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ModifyEbsDefaultKmsKeyId", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("KmsKeyId", &out.kms_key_id)
         .into())
@@ -14922,7 +14922,7 @@ async fn op_modify_fleet(c: &sdk::Client, input: &Map) -> Result<Dynamic, CallEr
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ModifyFleet", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("Return", &out.r#return)
         .into())
@@ -14945,7 +14945,7 @@ async fn op_modify_fpga_image_attribute(c: &sdk::Client, input: &Map) -> Result<
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ModifyFpgaImageAttribute", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("FpgaImageAttribute", &out.fpga_image_attribute)
         .into())
@@ -14965,7 +14965,7 @@ async fn op_modify_hosts(c: &sdk::Client, input: &Map) -> Result<Dynamic, CallEr
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ModifyHosts", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("Successful", &out.successful)
         .put("Unsuccessful", &out.unsuccessful)
@@ -14982,7 +14982,7 @@ async fn op_modify_id_format(c: &sdk::Client, input: &Map) -> Result<Dynamic, Ca
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ModifyIdFormat", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     let _ = out;
     Ok(Obj::new().into())
 }
@@ -14998,7 +14998,7 @@ async fn op_modify_identity_id_format(c: &sdk::Client, input: &Map) -> Result<Dy
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ModifyIdentityIdFormat", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     let _ = out;
     Ok(Obj::new().into())
 }
@@ -15023,7 +15023,7 @@ async fn op_modify_image_attribute(c: &sdk::Client, input: &Map) -> Result<Dynam
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ModifyImageAttribute", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     let _ = out;
     Ok(Obj::new().into())
 }
@@ -15053,7 +15053,7 @@ async fn op_modify_instance_attribute(c: &sdk::Client, input: &Map) -> Result<Dy
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ModifyInstanceAttribute", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     let _ = out;
     Ok(Obj::new().into())
 }
@@ -15069,7 +15069,7 @@ async fn op_modify_instance_capacity_reservation_attributes(c: &sdk::Client, inp
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ModifyInstanceCapacityReservationAttributes", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("Return", &out.r#return)
         .into())
@@ -15088,7 +15088,7 @@ async fn op_modify_instance_connect_endpoint(c: &sdk::Client, input: &Map) -> Re
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ModifyInstanceConnectEndpoint", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("Return", &out.r#return)
         .into())
@@ -15107,7 +15107,7 @@ async fn op_modify_instance_cpu_options(c: &sdk::Client, input: &Map) -> Result<
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ModifyInstanceCpuOptions", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("InstanceId", &out.instance_id)
         .put("CoreCount", &out.core_count)
@@ -15127,7 +15127,7 @@ async fn op_modify_instance_credit_specification(c: &sdk::Client, input: &Map) -
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ModifyInstanceCreditSpecification", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("SuccessfulInstanceCreditSpecifications", &out.successful_instance_credit_specifications)
         .put("UnsuccessfulInstanceCreditSpecifications", &out.unsuccessful_instance_credit_specifications)
@@ -15146,7 +15146,7 @@ async fn op_modify_instance_event_start_time(c: &sdk::Client, input: &Map) -> Re
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ModifyInstanceEventStartTime", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("Event", &out.event)
         .into())
@@ -15165,7 +15165,7 @@ async fn op_modify_instance_event_window(c: &sdk::Client, input: &Map) -> Result
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ModifyInstanceEventWindow", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("InstanceEventWindow", &out.instance_event_window)
         .into())
@@ -15183,7 +15183,7 @@ async fn op_modify_instance_maintenance_options(c: &sdk::Client, input: &Map) ->
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ModifyInstanceMaintenanceOptions", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("InstanceId", &out.instance_id)
         .put("AutoRecovery", &out.auto_recovery)
@@ -15205,7 +15205,7 @@ async fn op_modify_instance_metadata_defaults(c: &sdk::Client, input: &Map) -> R
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ModifyInstanceMetadataDefaults", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("Return", &out.r#return)
         .into())
@@ -15226,7 +15226,7 @@ async fn op_modify_instance_metadata_options(c: &sdk::Client, input: &Map) -> Re
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ModifyInstanceMetadataOptions", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("InstanceId", &out.instance_id)
         .put("InstanceMetadataOptions", &out.instance_metadata_options)
@@ -15244,7 +15244,7 @@ async fn op_modify_instance_network_performance_options(c: &sdk::Client, input: 
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ModifyInstanceNetworkPerformanceOptions", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("InstanceId", &out.instance_id)
         .put("BandwidthWeighting", &out.bandwidth_weighting)
@@ -15267,7 +15267,7 @@ async fn op_modify_instance_placement(c: &sdk::Client, input: &Map) -> Result<Dy
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ModifyInstancePlacement", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("Return", &out.r#return)
         .into())
@@ -15289,7 +15289,7 @@ async fn op_modify_ipam(c: &sdk::Client, input: &Map) -> Result<Dynamic, CallErr
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ModifyIpam", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("Ipam", &out.ipam)
         .into())
@@ -15308,7 +15308,7 @@ async fn op_modify_ipam_policy_allocation_rules(c: &sdk::Client, input: &Map) ->
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ModifyIpamPolicyAllocationRules", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("IpamPolicyDocument", &out.ipam_policy_document)
         .into())
@@ -15332,7 +15332,7 @@ async fn op_modify_ipam_pool(c: &sdk::Client, input: &Map) -> Result<Dynamic, Ca
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ModifyIpamPool", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("IpamPool", &out.ipam_pool)
         .into())
@@ -15349,7 +15349,7 @@ async fn op_modify_ipam_pool_allocation(c: &sdk::Client, input: &Map) -> Result<
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ModifyIpamPoolAllocation", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("IpamPoolAllocation", &out.ipam_pool_allocation)
         .into())
@@ -15367,7 +15367,7 @@ async fn op_modify_ipam_prefix_list_resolver(c: &sdk::Client, input: &Map) -> Re
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ModifyIpamPrefixListResolver", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("IpamPrefixListResolver", &out.ipam_prefix_list_resolver)
         .into())
@@ -15386,7 +15386,7 @@ async fn op_modify_ipam_prefix_list_resolver_target(c: &sdk::Client, input: &Map
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ModifyIpamPrefixListResolverTarget", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("IpamPrefixListResolverTarget", &out.ipam_prefix_list_resolver_target)
         .into())
@@ -15407,7 +15407,7 @@ async fn op_modify_ipam_resource_cidr(c: &sdk::Client, input: &Map) -> Result<Dy
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ModifyIpamResourceCidr", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("IpamResourceCidr", &out.ipam_resource_cidr)
         .into())
@@ -15428,7 +15428,7 @@ async fn op_modify_ipam_resource_discovery(c: &sdk::Client, input: &Map) -> Resu
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ModifyIpamResourceDiscovery", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("IpamResourceDiscovery", &out.ipam_resource_discovery)
         .into())
@@ -15451,7 +15451,7 @@ async fn op_modify_ipam_routing_policy_registration(c: &sdk::Client, input: &Map
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ModifyIpamRoutingPolicyRegistration", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("IpamRoutingPolicyRegistrationDelta", &out.ipam_routing_policy_registration_delta)
         .into())
@@ -15470,7 +15470,7 @@ async fn op_modify_ipam_scope(c: &sdk::Client, input: &Map) -> Result<Dynamic, C
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ModifyIpamScope", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("IpamScope", &out.ipam_scope)
         .into())
@@ -15488,7 +15488,7 @@ async fn op_modify_launch_template(c: &sdk::Client, input: &Map) -> Result<Dynam
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ModifyLaunchTemplate", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("LaunchTemplate", &out.launch_template)
         .into())
@@ -15507,7 +15507,7 @@ async fn op_modify_local_gateway_route(c: &sdk::Client, input: &Map) -> Result<D
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ModifyLocalGatewayRoute", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("Route", &out.route)
         .into())
@@ -15529,7 +15529,7 @@ async fn op_modify_managed_prefix_list(c: &sdk::Client, input: &Map) -> Result<D
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ModifyManagedPrefixList", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("PrefixList", &out.prefix_list)
         .into())
@@ -15545,7 +15545,7 @@ async fn op_modify_managed_resource_visibility(c: &sdk::Client, input: &Map) -> 
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ModifyManagedResourceVisibility", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("Visibility", &out.visibility)
         .into())
@@ -15569,7 +15569,7 @@ async fn op_modify_network_interface_attribute(c: &sdk::Client, input: &Map) -> 
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ModifyNetworkInterfaceAttribute", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     let _ = out;
     Ok(Obj::new().into())
 }
@@ -15587,7 +15587,7 @@ async fn op_modify_private_dns_name_options(c: &sdk::Client, input: &Map) -> Res
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ModifyPrivateDnsNameOptions", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("Return", &out.r#return)
         .into())
@@ -15604,7 +15604,7 @@ async fn op_modify_public_ip_dns_name_options(c: &sdk::Client, input: &Map) -> R
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ModifyPublicIpDnsNameOptions", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("Successful", &out.successful)
         .into())
@@ -15620,7 +15620,7 @@ async fn op_modify_reserved_instances(c: &sdk::Client, input: &Map) -> Result<Dy
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ModifyReservedInstances", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("ReservedInstancesModificationId", &out.reserved_instances_modification_id)
         .into())
@@ -15638,7 +15638,7 @@ async fn op_modify_route_server(c: &sdk::Client, input: &Map) -> Result<Dynamic,
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ModifyRouteServer", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("RouteServer", &out.route_server)
         .into())
@@ -15654,7 +15654,7 @@ async fn op_modify_security_group_rules(c: &sdk::Client, input: &Map) -> Result<
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ModifySecurityGroupRules", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("Return", &out.r#return)
         .into())
@@ -15675,7 +15675,7 @@ async fn op_modify_snapshot_attribute(c: &sdk::Client, input: &Map) -> Result<Dy
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ModifySnapshotAttribute", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     let _ = out;
     Ok(Obj::new().into())
 }
@@ -15691,7 +15691,7 @@ async fn op_modify_snapshot_tier(c: &sdk::Client, input: &Map) -> Result<Dynamic
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ModifySnapshotTier", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("SnapshotId", &out.snapshot_id)
         .put("TieringStartTime", &out.tiering_start_time)
@@ -15712,7 +15712,7 @@ async fn op_modify_spot_fleet_request(c: &sdk::Client, input: &Map) -> Result<Dy
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ModifySpotFleetRequest", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("Return", &out.r#return)
         .into())
@@ -15736,7 +15736,7 @@ async fn op_modify_subnet_attribute(c: &sdk::Client, input: &Map) -> Result<Dyna
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ModifySubnetAttribute", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     let _ = out;
     Ok(Obj::new().into())
 }
@@ -15753,7 +15753,7 @@ async fn op_modify_traffic_mirror_filter_network_services(c: &sdk::Client, input
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ModifyTrafficMirrorFilterNetworkServices", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("TrafficMirrorFilter", &out.traffic_mirror_filter)
         .into())
@@ -15779,7 +15779,7 @@ async fn op_modify_traffic_mirror_filter_rule(c: &sdk::Client, input: &Map) -> R
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ModifyTrafficMirrorFilterRule", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("TrafficMirrorFilterRule", &out.traffic_mirror_filter_rule)
         .into())
@@ -15802,7 +15802,7 @@ async fn op_modify_traffic_mirror_session(c: &sdk::Client, input: &Map) -> Resul
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ModifyTrafficMirrorSession", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("TrafficMirrorSession", &out.traffic_mirror_session)
         .into())
@@ -15819,7 +15819,7 @@ async fn op_modify_transit_gateway(c: &sdk::Client, input: &Map) -> Result<Dynam
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ModifyTransitGateway", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("TransitGateway", &out.transit_gateway)
         .into())
@@ -15838,7 +15838,7 @@ async fn op_modify_transit_gateway_attachment_nat_configuration(c: &sdk::Client,
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ModifyTransitGatewayAttachmentNatConfiguration", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("TransitGatewayAttachmentId", &out.transit_gateway_attachment_id)
         .put("NatGatewaySupport", &out.nat_gateway_support)
@@ -15858,7 +15858,7 @@ async fn op_modify_transit_gateway_metering_policy(c: &sdk::Client, input: &Map)
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ModifyTransitGatewayMeteringPolicy", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("TransitGatewayMeteringPolicy", &out.transit_gateway_metering_policy)
         .into())
@@ -15876,7 +15876,7 @@ async fn op_modify_transit_gateway_policy_table_entry(c: &sdk::Client, input: &M
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ModifyTransitGatewayPolicyTableEntry", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("TransitGatewayPolicyTableEntry", &out.transit_gateway_policy_table_entry)
         .into())
@@ -15894,7 +15894,7 @@ async fn op_modify_transit_gateway_prefix_list_reference(c: &sdk::Client, input:
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ModifyTransitGatewayPrefixListReference", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("TransitGatewayPrefixListReference", &out.transit_gateway_prefix_list_reference)
         .into())
@@ -15912,7 +15912,7 @@ async fn op_modify_transit_gateway_vpc_attachment(c: &sdk::Client, input: &Map) 
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ModifyTransitGatewayVpcAttachment", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("TransitGatewayVpcAttachment", &out.transit_gateway_vpc_attachment)
         .into())
@@ -15935,7 +15935,7 @@ async fn op_modify_verified_access_endpoint(c: &sdk::Client, input: &Map) -> Res
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ModifyVerifiedAccessEndpoint", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("VerifiedAccessEndpoint", &out.verified_access_endpoint)
         .into())
@@ -15955,7 +15955,7 @@ async fn op_modify_verified_access_endpoint_policy(c: &sdk::Client, input: &Map)
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ModifyVerifiedAccessEndpointPolicy", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("PolicyEnabled", &out.policy_enabled)
         .put("PolicyDocument", &out.policy_document)
@@ -15976,7 +15976,7 @@ async fn op_modify_verified_access_group(c: &sdk::Client, input: &Map) -> Result
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ModifyVerifiedAccessGroup", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("VerifiedAccessGroup", &out.verified_access_group)
         .into())
@@ -15996,7 +15996,7 @@ async fn op_modify_verified_access_group_policy(c: &sdk::Client, input: &Map) ->
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ModifyVerifiedAccessGroupPolicy", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("PolicyEnabled", &out.policy_enabled)
         .put("PolicyDocument", &out.policy_document)
@@ -16017,7 +16017,7 @@ async fn op_modify_verified_access_instance(c: &sdk::Client, input: &Map) -> Res
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ModifyVerifiedAccessInstance", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("VerifiedAccessInstance", &out.verified_access_instance)
         .into())
@@ -16035,7 +16035,7 @@ async fn op_modify_verified_access_instance_logging_configuration(c: &sdk::Clien
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ModifyVerifiedAccessInstanceLoggingConfiguration", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("LoggingConfiguration", &out.logging_configuration)
         .into())
@@ -16057,7 +16057,7 @@ async fn op_modify_verified_access_trust_provider(c: &sdk::Client, input: &Map) 
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ModifyVerifiedAccessTrustProvider", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("VerifiedAccessTrustProvider", &out.verified_access_trust_provider)
         .into())
@@ -16078,7 +16078,7 @@ async fn op_modify_volume(c: &sdk::Client, input: &Map) -> Result<Dynamic, CallE
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ModifyVolume", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("VolumeModification", &out.volume_modification)
         .into())
@@ -16095,7 +16095,7 @@ async fn op_modify_volume_attribute(c: &sdk::Client, input: &Map) -> Result<Dyna
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ModifyVolumeAttribute", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     let _ = out;
     Ok(Obj::new().into())
 }
@@ -16111,7 +16111,7 @@ async fn op_modify_vpc_attribute(c: &sdk::Client, input: &Map) -> Result<Dynamic
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ModifyVpcAttribute", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     let _ = out;
     Ok(Obj::new().into())
 }
@@ -16126,7 +16126,7 @@ async fn op_modify_vpc_block_public_access_exclusion(c: &sdk::Client, input: &Ma
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ModifyVpcBlockPublicAccessExclusion", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("VpcBlockPublicAccessExclusion", &out.vpc_block_public_access_exclusion)
         .into())
@@ -16141,7 +16141,7 @@ async fn op_modify_vpc_block_public_access_options(c: &sdk::Client, input: &Map)
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ModifyVpcBlockPublicAccessOptions", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("VpcBlockPublicAccessOptions", &out.vpc_block_public_access_options)
         .into())
@@ -16165,7 +16165,7 @@ async fn op_modify_vpc_encryption_control(c: &sdk::Client, input: &Map) -> Resul
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ModifyVpcEncryptionControl", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("VpcEncryptionControl", &out.vpc_encryption_control)
         .into())
@@ -16192,7 +16192,7 @@ async fn op_modify_vpc_endpoint(c: &sdk::Client, input: &Map) -> Result<Dynamic,
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ModifyVpcEndpoint", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("Return", &out.r#return)
         .into())
@@ -16209,7 +16209,7 @@ async fn op_modify_vpc_endpoint_connection_notification(c: &sdk::Client, input: 
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ModifyVpcEndpointConnectionNotification", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("ReturnValue", &out.return_value)
         .into())
@@ -16227,7 +16227,7 @@ async fn op_modify_vpc_endpoint_payer_responsibility(c: &sdk::Client, input: &Ma
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ModifyVpcEndpointPayerResponsibility", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("VpcEndpointId", &out.vpc_endpoint_id)
         .put("PayerResponsibilities", &out.payer_responsibilities)
@@ -16254,7 +16254,7 @@ async fn op_modify_vpc_endpoint_service_configuration(c: &sdk::Client, input: &M
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ModifyVpcEndpointServiceConfiguration", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("Return", &out.r#return)
         .into())
@@ -16270,7 +16270,7 @@ async fn op_modify_vpc_endpoint_service_payer_responsibility(c: &sdk::Client, in
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ModifyVpcEndpointServicePayerResponsibility", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("ReturnValue", &out.return_value)
         .into())
@@ -16287,7 +16287,7 @@ async fn op_modify_vpc_endpoint_service_permissions(c: &sdk::Client, input: &Map
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ModifyVpcEndpointServicePermissions", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("AddedPrincipals", &out.added_principals)
         .put("ReturnValue", &out.return_value)
@@ -16305,7 +16305,7 @@ async fn op_modify_vpc_peering_connection_options(c: &sdk::Client, input: &Map) 
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ModifyVpcPeeringConnectionOptions", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("AccepterPeeringConnectionOptions", &out.accepter_peering_connection_options)
         .put("RequesterPeeringConnectionOptions", &out.requester_peering_connection_options)
@@ -16322,7 +16322,7 @@ async fn op_modify_vpc_tenancy(c: &sdk::Client, input: &Map) -> Result<Dynamic, 
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ModifyVpcTenancy", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("ReturnValue", &out.return_value)
         .into())
@@ -16341,7 +16341,7 @@ async fn op_modify_vpn_connection(c: &sdk::Client, input: &Map) -> Result<Dynami
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ModifyVpnConnection", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("VpnConnection", &out.vpn_connection)
         .into())
@@ -16362,7 +16362,7 @@ async fn op_modify_vpn_connection_options(c: &sdk::Client, input: &Map) -> Resul
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ModifyVpnConnectionOptions", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("VpnConnection", &out.vpn_connection)
         .into())
@@ -16379,7 +16379,7 @@ async fn op_modify_vpn_tunnel_certificate(c: &sdk::Client, input: &Map) -> Resul
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ModifyVpnTunnelCertificate", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("VpnConnection", &out.vpn_connection)
         .into())
@@ -16399,7 +16399,7 @@ async fn op_modify_vpn_tunnel_options(c: &sdk::Client, input: &Map) -> Result<Dy
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ModifyVpnTunnelOptions", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("VpnConnection", &out.vpn_connection)
         .into())
@@ -16414,7 +16414,7 @@ async fn op_monitor_instances(c: &sdk::Client, input: &Map) -> Result<Dynamic, C
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "MonitorInstances", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("InstanceMonitorings", &out.instance_monitorings)
         .into())
@@ -16429,7 +16429,7 @@ async fn op_move_address_to_vpc(c: &sdk::Client, input: &Map) -> Result<Dynamic,
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "MoveAddressToVpc", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("AllocationId", &out.allocation_id)
         .put("Status", &out.status)
@@ -16448,7 +16448,7 @@ async fn op_move_byoip_cidr_to_ipam(c: &sdk::Client, input: &Map) -> Result<Dyna
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "MoveByoipCidrToIpam", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("ByoipCidr", &out.byoip_cidr)
         .into())
@@ -16466,7 +16466,7 @@ async fn op_move_capacity_reservation_instances(c: &sdk::Client, input: &Map) ->
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "MoveCapacityReservationInstances", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("SourceCapacityReservation", &out.source_capacity_reservation)
         .put("DestinationCapacityReservation", &out.destination_capacity_reservation)
@@ -16490,7 +16490,7 @@ async fn op_provision_byoip_cidr(c: &sdk::Client, input: &Map) -> Result<Dynamic
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ProvisionByoipCidr", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("ByoipCidr", &out.byoip_cidr)
         .into())
@@ -16508,7 +16508,7 @@ async fn op_provision_ipam_byoasn(c: &sdk::Client, input: &Map) -> Result<Dynami
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ProvisionIpamByoasn", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("Byoasn", &out.byoasn)
         .into())
@@ -16530,7 +16530,7 @@ async fn op_provision_ipam_pool_cidr(c: &sdk::Client, input: &Map) -> Result<Dyn
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ProvisionIpamPoolCidr", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("IpamPoolCidr", &out.ipam_pool_cidr)
         .into())
@@ -16549,7 +16549,7 @@ async fn op_provision_public_ipv4_pool_cidr(c: &sdk::Client, input: &Map) -> Res
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ProvisionPublicIpv4PoolCidr", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("PoolId", &out.pool_id)
         .put("PoolAddressRange", &out.pool_address_range)
@@ -16568,7 +16568,7 @@ async fn op_purchase_capacity_block(c: &sdk::Client, input: &Map) -> Result<Dyna
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "PurchaseCapacityBlock", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("CapacityReservation", &out.capacity_reservation)
         .put("CapacityBlocks", &out.capacity_blocks)
@@ -16586,7 +16586,7 @@ async fn op_purchase_capacity_block_extension(c: &sdk::Client, input: &Map) -> R
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "PurchaseCapacityBlockExtension", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("CapacityBlockExtensions", &out.capacity_block_extensions)
         .into())
@@ -16606,7 +16606,7 @@ async fn op_purchase_host_reservation(c: &sdk::Client, input: &Map) -> Result<Dy
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "PurchaseHostReservation", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("ClientToken", &out.client_token)
         .put("CurrencyCode", &out.currency_code)
@@ -16628,7 +16628,7 @@ async fn op_purchase_reserved_instances_offering(c: &sdk::Client, input: &Map) -
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "PurchaseReservedInstancesOffering", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("ReservedInstancesId", &out.reserved_instances_id)
         .into())
@@ -16644,7 +16644,7 @@ async fn op_purchase_scheduled_instances(c: &sdk::Client, input: &Map) -> Result
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "PurchaseScheduledInstances", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("ScheduledInstanceSet", &out.scheduled_instance_set)
         .into())
@@ -16659,7 +16659,7 @@ async fn op_reboot_instances(c: &sdk::Client, input: &Map) -> Result<Dynamic, Ca
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "RebootInstances", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     let _ = out;
     Ok(Obj::new().into())
 }
@@ -16689,7 +16689,7 @@ async fn op_register_image(c: &sdk::Client, input: &Map) -> Result<Dynamic, Call
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "RegisterImage", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("ImageId", &out.image_id)
         .into())
@@ -16705,7 +16705,7 @@ async fn op_register_instance_event_notification_attributes(c: &sdk::Client, inp
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "RegisterInstanceEventNotificationAttributes", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("InstanceTagAttribute", &out.instance_tag_attribute)
         .into())
@@ -16722,7 +16722,7 @@ async fn op_register_transit_gateway_multicast_group_members(c: &sdk::Client, in
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "RegisterTransitGatewayMulticastGroupMembers", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("RegisteredMulticastGroupMembers", &out.registered_multicast_group_members)
         .into())
@@ -16739,7 +16739,7 @@ async fn op_register_transit_gateway_multicast_group_sources(c: &sdk::Client, in
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "RegisterTransitGatewayMulticastGroupSources", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("RegisteredMulticastGroupSources", &out.registered_multicast_group_sources)
         .into())
@@ -16755,7 +16755,7 @@ async fn op_reject_capacity_reservation_billing_ownership(c: &sdk::Client, input
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "RejectCapacityReservationBillingOwnership", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("Return", &out.r#return)
         .into())
@@ -16770,7 +16770,7 @@ async fn op_reject_transit_gateway_client_vpn_attachment(c: &sdk::Client, input:
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "RejectTransitGatewayClientVpnAttachment", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("TransitGatewayClientVpnAttachment", &out.transit_gateway_client_vpn_attachment)
         .into())
@@ -16787,7 +16787,7 @@ async fn op_reject_transit_gateway_multicast_domain_associations(c: &sdk::Client
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "RejectTransitGatewayMulticastDomainAssociations", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("Associations", &out.associations)
         .into())
@@ -16802,7 +16802,7 @@ async fn op_reject_transit_gateway_peering_attachment(c: &sdk::Client, input: &M
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "RejectTransitGatewayPeeringAttachment", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("TransitGatewayPeeringAttachment", &out.transit_gateway_peering_attachment)
         .into())
@@ -16817,7 +16817,7 @@ async fn op_reject_transit_gateway_vpc_attachment(c: &sdk::Client, input: &Map) 
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "RejectTransitGatewayVpcAttachment", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("TransitGatewayVpcAttachment", &out.transit_gateway_vpc_attachment)
         .into())
@@ -16833,7 +16833,7 @@ async fn op_reject_vpc_endpoint_connections(c: &sdk::Client, input: &Map) -> Res
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "RejectVpcEndpointConnections", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("Unsuccessful", &out.unsuccessful)
         .into())
@@ -16848,7 +16848,7 @@ async fn op_reject_vpc_peering_connection(c: &sdk::Client, input: &Map) -> Resul
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "RejectVpcPeeringConnection", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("Return", &out.r#return)
         .into())
@@ -16865,7 +16865,7 @@ async fn op_release_address(c: &sdk::Client, input: &Map) -> Result<Dynamic, Cal
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ReleaseAddress", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     let _ = out;
     Ok(Obj::new().into())
 }
@@ -16879,7 +16879,7 @@ async fn op_release_hosts(c: &sdk::Client, input: &Map) -> Result<Dynamic, CallE
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ReleaseHosts", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("Successful", &out.successful)
         .put("Unsuccessful", &out.unsuccessful)
@@ -16898,7 +16898,7 @@ async fn op_release_ipam_pool_allocation(c: &sdk::Client, input: &Map) -> Result
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ReleaseIpamPoolAllocation", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("Success", &out.success)
         .into())
@@ -16914,7 +16914,7 @@ async fn op_replace_iam_instance_profile_association(c: &sdk::Client, input: &Ma
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ReplaceIamInstanceProfileAssociation", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("IamInstanceProfileAssociation", &out.iam_instance_profile_association)
         .into())
@@ -16929,7 +16929,7 @@ async fn op_replace_image_criteria_in_allowed_images_settings(c: &sdk::Client, i
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ReplaceImageCriteriaInAllowedImagesSettings", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("ReturnValue", &out.return_value)
         .into())
@@ -16945,7 +16945,7 @@ async fn op_replace_image_instance_type_specification(c: &sdk::Client, input: &M
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ReplaceImageInstanceTypeSpecification", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("ReturnValue", &out.return_value)
         .into())
@@ -16962,7 +16962,7 @@ async fn op_replace_network_acl_association(c: &sdk::Client, input: &Map) -> Res
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ReplaceNetworkAclAssociation", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("NewAssociationId", &out.new_association_id)
         .into())
@@ -16986,7 +16986,7 @@ async fn op_replace_network_acl_entry(c: &sdk::Client, input: &Map) -> Result<Dy
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ReplaceNetworkAclEntry", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     let _ = out;
     Ok(Obj::new().into())
 }
@@ -17016,7 +17016,7 @@ async fn op_replace_route(c: &sdk::Client, input: &Map) -> Result<Dynamic, CallE
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ReplaceRoute", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     let _ = out;
     Ok(Obj::new().into())
 }
@@ -17031,7 +17031,7 @@ async fn op_replace_route_table_association(c: &sdk::Client, input: &Map) -> Res
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ReplaceRouteTableAssociation", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("NewAssociationId", &out.new_association_id)
         .put("AssociationState", &out.association_state)
@@ -17050,7 +17050,7 @@ async fn op_replace_transit_gateway_route(c: &sdk::Client, input: &Map) -> Resul
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ReplaceTransitGatewayRoute", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("Route", &out.route)
         .into())
@@ -17068,7 +17068,7 @@ async fn op_replace_vpn_tunnel(c: &sdk::Client, input: &Map) -> Result<Dynamic, 
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ReplaceVpnTunnel", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("Return", &out.r#return)
         .into())
@@ -17088,7 +17088,7 @@ async fn op_report_instance_status(c: &sdk::Client, input: &Map) -> Result<Dynam
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ReportInstanceStatus", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     let _ = out;
     Ok(Obj::new().into())
 }
@@ -17103,7 +17103,7 @@ async fn op_request_spot_fleet(c: &sdk::Client, input: &Map) -> Result<Dynamic, 
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "RequestSpotFleet", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("SpotFleetRequestId", &out.spot_fleet_request_id)
         .into())
@@ -17129,7 +17129,7 @@ async fn op_request_spot_instances(c: &sdk::Client, input: &Map) -> Result<Dynam
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "RequestSpotInstances", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("SpotInstanceRequests", &out.spot_instance_requests)
         .into())
@@ -17145,7 +17145,7 @@ async fn op_reset_address_attribute(c: &sdk::Client, input: &Map) -> Result<Dyna
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ResetAddressAttribute", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("Address", &out.address)
         .into())
@@ -17160,7 +17160,7 @@ async fn op_reset_ebs_default_kms_key_id(c: &sdk::Client, input: &Map) -> Result
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ResetEbsDefaultKmsKeyId", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("KmsKeyId", &out.kms_key_id)
         .into())
@@ -17176,7 +17176,7 @@ async fn op_reset_fpga_image_attribute(c: &sdk::Client, input: &Map) -> Result<D
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ResetFpgaImageAttribute", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("Return", &out.r#return)
         .into())
@@ -17192,7 +17192,7 @@ async fn op_reset_image_attribute(c: &sdk::Client, input: &Map) -> Result<Dynami
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ResetImageAttribute", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     let _ = out;
     Ok(Obj::new().into())
 }
@@ -17207,7 +17207,7 @@ async fn op_reset_instance_attribute(c: &sdk::Client, input: &Map) -> Result<Dyn
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ResetInstanceAttribute", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     let _ = out;
     Ok(Obj::new().into())
 }
@@ -17222,7 +17222,7 @@ async fn op_reset_network_interface_attribute(c: &sdk::Client, input: &Map) -> R
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ResetNetworkInterfaceAttribute", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     let _ = out;
     Ok(Obj::new().into())
 }
@@ -17238,7 +17238,7 @@ async fn op_reset_snapshot_attribute(c: &sdk::Client, input: &Map) -> Result<Dyn
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ResetSnapshotAttribute", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     let _ = out;
     Ok(Obj::new().into())
 }
@@ -17252,7 +17252,7 @@ async fn op_restore_address_to_classic(c: &sdk::Client, input: &Map) -> Result<D
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "RestoreAddressToClassic", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("PublicIp", &out.public_ip)
         .put("Status", &out.status)
@@ -17268,7 +17268,7 @@ async fn op_restore_image_from_recycle_bin(c: &sdk::Client, input: &Map) -> Resu
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "RestoreImageFromRecycleBin", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("Return", &out.r#return)
         .into())
@@ -17286,7 +17286,7 @@ async fn op_restore_managed_prefix_list_version(c: &sdk::Client, input: &Map) ->
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "RestoreManagedPrefixListVersion", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("PrefixList", &out.prefix_list)
         .into())
@@ -17302,7 +17302,7 @@ async fn op_restore_snapshot_from_recycle_bin(c: &sdk::Client, input: &Map) -> R
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "RestoreSnapshotFromRecycleBin", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("SnapshotId", &out.snapshot_id)
         .put("OutpostArn", &out.outpost_arn)
@@ -17330,7 +17330,7 @@ async fn op_restore_snapshot_tier(c: &sdk::Client, input: &Map) -> Result<Dynami
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "RestoreSnapshotTier", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("SnapshotId", &out.snapshot_id)
         .put("RestoreStartTime", &out.restore_start_time)
@@ -17349,7 +17349,7 @@ async fn op_restore_volume_from_recycle_bin(c: &sdk::Client, input: &Map) -> Res
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "RestoreVolumeFromRecycleBin", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("Return", &out.r#return)
         .into())
@@ -17368,7 +17368,7 @@ async fn op_revoke_client_vpn_ingress(c: &sdk::Client, input: &Map) -> Result<Dy
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "RevokeClientVpnIngress", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("Status", &out.status)
         .into())
@@ -17391,7 +17391,7 @@ async fn op_revoke_security_group_egress(c: &sdk::Client, input: &Map) -> Result
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "RevokeSecurityGroupEgress", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("Return", &out.r#return)
         .put("UnknownIpPermissions", &out.unknown_ip_permissions)
@@ -17417,7 +17417,7 @@ async fn op_revoke_security_group_ingress(c: &sdk::Client, input: &Map) -> Resul
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "RevokeSecurityGroupIngress", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("Return", &out.r#return)
         .put("UnknownIpPermissions", &out.unknown_ip_permissions)
@@ -17476,7 +17476,7 @@ async fn op_run_instances(c: &sdk::Client, input: &Map) -> Result<Dynamic, CallE
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "RunInstances", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("ReservationId", &out.reservation_id)
         .put("OwnerId", &out.owner_id)
@@ -17498,7 +17498,7 @@ async fn op_run_scheduled_instances(c: &sdk::Client, input: &Map) -> Result<Dyna
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "RunScheduledInstances", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("InstanceIdSet", &out.instance_id_set)
         .into())
@@ -17516,7 +17516,7 @@ async fn op_search_local_gateway_routes(c: &sdk::Client, input: &Map) -> Result<
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "SearchLocalGatewayRoutes", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("Routes", &out.routes)
         .put("NextToken", &out.next_token)
@@ -17535,7 +17535,7 @@ async fn op_search_transit_gateway_multicast_groups(c: &sdk::Client, input: &Map
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "SearchTransitGatewayMulticastGroups", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("MulticastGroups", &out.multicast_groups)
         .put("NextToken", &out.next_token)
@@ -17554,7 +17554,7 @@ async fn op_search_transit_gateway_routes(c: &sdk::Client, input: &Map) -> Resul
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "SearchTransitGatewayRoutes", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("Routes", &out.routes)
         .put("AdditionalRoutesAvailable", &out.additional_routes_available)
@@ -17572,7 +17572,7 @@ async fn op_send_diagnostic_interrupt(c: &sdk::Client, input: &Map) -> Result<Dy
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "SendDiagnosticInterrupt", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     let _ = out;
     Ok(Obj::new().into())
 }
@@ -17590,7 +17590,7 @@ async fn op_start_declarative_policies_report(c: &sdk::Client, input: &Map) -> R
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "StartDeclarativePoliciesReport", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("ReportId", &out.report_id)
         .into())
@@ -17606,7 +17606,7 @@ async fn op_start_instances(c: &sdk::Client, input: &Map) -> Result<Dynamic, Cal
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "StartInstances", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("StartingInstances", &out.starting_instances)
         .into())
@@ -17624,7 +17624,7 @@ async fn op_start_network_insights_access_scope_analysis(c: &sdk::Client, input:
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "StartNetworkInsightsAccessScopeAnalysis", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("NetworkInsightsAccessScopeAnalysis", &out.network_insights_access_scope_analysis)
         .into())
@@ -17645,7 +17645,7 @@ async fn op_start_network_insights_analysis(c: &sdk::Client, input: &Map) -> Res
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "StartNetworkInsightsAnalysis", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("NetworkInsightsAnalysis", &out.network_insights_analysis)
         .into())
@@ -17660,7 +17660,7 @@ async fn op_start_vpc_endpoint_service_private_dns_verification(c: &sdk::Client,
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "StartVpcEndpointServicePrivateDnsVerification", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("ReturnValue", &out.return_value)
         .into())
@@ -17678,7 +17678,7 @@ async fn op_stop_instances(c: &sdk::Client, input: &Map) -> Result<Dynamic, Call
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "StopInstances", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("StoppingInstances", &out.stopping_instances)
         .into())
@@ -17696,7 +17696,7 @@ async fn op_terminate_client_vpn_connections(c: &sdk::Client, input: &Map) -> Re
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "TerminateClientVpnConnections", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("ClientVpnEndpointId", &out.client_vpn_endpoint_id)
         .put("Username", &out.username)
@@ -17715,7 +17715,7 @@ async fn op_terminate_instances(c: &sdk::Client, input: &Map) -> Result<Dynamic,
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "TerminateInstances", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("TerminatingInstances", &out.terminating_instances)
         .into())
@@ -17731,7 +17731,7 @@ async fn op_unassign_ipv6_addresses(c: &sdk::Client, input: &Map) -> Result<Dyna
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "UnassignIpv6Addresses", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("NetworkInterfaceId", &out.network_interface_id)
         .put("UnassignedIpv6Addresses", &out.unassigned_ipv6_addresses)
@@ -17749,7 +17749,7 @@ async fn op_unassign_private_ip_addresses(c: &sdk::Client, input: &Map) -> Resul
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "UnassignPrivateIpAddresses", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     let _ = out;
     Ok(Obj::new().into())
 }
@@ -17765,7 +17765,7 @@ async fn op_unassign_private_nat_gateway_address(c: &sdk::Client, input: &Map) -
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "UnassignPrivateNatGatewayAddress", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("NatGatewayId", &out.nat_gateway_id)
         .put("NatGatewayAddresses", &out.nat_gateway_addresses)
@@ -17782,7 +17782,7 @@ async fn op_unlock_snapshot(c: &sdk::Client, input: &Map) -> Result<Dynamic, Cal
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "UnlockSnapshot", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("SnapshotId", &out.snapshot_id)
         .into())
@@ -17797,7 +17797,7 @@ async fn op_unmonitor_instances(c: &sdk::Client, input: &Map) -> Result<Dynamic,
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "UnmonitorInstances", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("InstanceMonitorings", &out.instance_monitorings)
         .into())
@@ -17815,7 +17815,7 @@ async fn op_update_capacity_manager_monitored_tag_keys(c: &sdk::Client, input: &
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "UpdateCapacityManagerMonitoredTagKeys", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("CapacityManagerTagKeys", &out.capacity_manager_tag_keys)
         .into())
@@ -17832,7 +17832,7 @@ async fn op_update_capacity_manager_organizations_access(c: &sdk::Client, input:
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "UpdateCapacityManagerOrganizationsAccess", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("CapacityManagerStatus", &out.capacity_manager_status)
         .put("OrganizationsAccess", &out.organizations_access)
@@ -17851,7 +17851,7 @@ async fn op_update_interruptible_capacity_reservation_allocation(c: &sdk::Client
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "UpdateInterruptibleCapacityReservationAllocation", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("InterruptibleCapacityReservationId", &out.interruptible_capacity_reservation_id)
         .put("SourceCapacityReservationId", &out.source_capacity_reservation_id)
@@ -17874,7 +17874,7 @@ async fn op_update_security_group_rule_descriptions_egress(c: &sdk::Client, inpu
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "UpdateSecurityGroupRuleDescriptionsEgress", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("Return", &out.r#return)
         .into())
@@ -17892,7 +17892,7 @@ async fn op_update_security_group_rule_descriptions_ingress(c: &sdk::Client, inp
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "UpdateSecurityGroupRuleDescriptionsIngress", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("Return", &out.r#return)
         .into())
@@ -17907,7 +17907,7 @@ async fn op_validate_security_group_quotas_for_interface(c: &sdk::Client, input:
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ValidateSecurityGroupQuotasForInterface", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("Valid", &out.valid)
         .into())
@@ -17923,7 +17923,7 @@ async fn op_withdraw_byoip_cidr(c: &sdk::Client, input: &Map) -> Result<Dynamic,
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "WithdrawByoipCidr", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("ByoipCidr", &out.byoip_cidr)
         .into())

@@ -8,12 +8,12 @@
 //!
 //! Only reads are sent from here; this layer knows nothing of plans, journals or runs.
 
-use crate::attempts::CallLog;
-use crate::call::Svc;
-use crate::error::CallError;
-use crate::json;
-use crate::runtime::Context;
 use rhai::{Dynamic, Map};
+use runbook_bindings::attempts::CallLog;
+use runbook_bindings::call::Svc;
+use runbook_bindings::error::CallError;
+use runbook_bindings::json;
+use runbook_bindings::runtime::Context;
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};
 
@@ -317,7 +317,7 @@ pub fn seen(entry: Option<&Entry>, before: Option<&Found>, known: impl FnOnce() 
 /// One read, sent as it is (no plan, no cache), its answer as JSON.
 pub fn read(ctx: &Context, svc: Svc, op: &str, input: Value) -> Result<Value, CallError> {
     let input = json::from_value(&input).try_cast::<Map>().unwrap_or_default();
-    crate::call::send(ctx, svc, op, &input).map(|out| json::to_value(&out))
+    runbook_bindings::call::send(ctx, svc, op, &input).map(|out| json::to_value(&out))
 }
 
 /// A read that answers "not found" as an error: `Ok(None)` then.

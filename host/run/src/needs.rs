@@ -17,11 +17,11 @@ use super::plan::is_placeholder;
 use super::reconcile::{self, Before, Found};
 use super::tags;
 use super::undo;
-use crate::call::Svc;
-use crate::json;
-use crate::model::Table;
-use crate::runtime::Context;
 use rhai::Map;
+use runbook_bindings::call::Svc;
+use runbook_bindings::json;
+use runbook_bindings::model::Table;
+use runbook_bindings::runtime::Context;
 use serde_json::{json, Value};
 use std::cell::{Cell, RefCell};
 
@@ -119,7 +119,7 @@ impl Needs {
         }
         let region = ctx.place().region().unwrap_or_default().to_string();
         let account = ctx.account().ok()?;
-        Some(Where { partition: crate::regions::partition(&region).into(), region, account })
+        Some(Where { partition: runbook_bindings::regions::partition(&region).into(), region, account })
     }
 
     /// A read the plan sends or answers.
@@ -192,7 +192,7 @@ impl Needs {
 /// `elasticloadbalancing:CreateListener`: the service's IAM prefix from its model, and the
 /// operation's name.
 pub fn action(svc: Svc, op: &str) -> String {
-    crate::denied::iam_action(svc, op)
+    runbook_bindings::denied::iam_action(svc, op)
 }
 
 /// Whether a create's input carries tags, in any of the services' ways.
@@ -447,7 +447,7 @@ pub enum Verdict {
 pub fn judge(
     needs: &[Need],
     principal: Result<String, String>,
-    evaluate: impl FnOnce(&str, &[String]) -> Result<Vec<Value>, Box<crate::error::CallError>>,
+    evaluate: impl FnOnce(&str, &[String]) -> Result<Vec<Value>, Box<runbook_bindings::error::CallError>>,
 ) -> Verdict {
     let principal = match principal {
         Ok(p) => p,
@@ -491,10 +491,10 @@ pub fn judge(
 }
 
 /// Why the simulator gave no answer, in a few words.
-fn not_checked(e: &crate::error::CallError) -> String {
+fn not_checked(e: &runbook_bindings::error::CallError) -> String {
     let code = e.code();
     let asked = "iam:SimulatePrincipalPolicy";
-    if crate::denied::is_denial(code) {
+    if runbook_bindings::denied::is_denial(code) {
         return format!("the caller may not call {asked} ({code})");
     }
     let message = e.to_map().get("message").map(|m| m.to_string()).unwrap_or_default();
@@ -666,7 +666,7 @@ mod tests {
         let Verdict::Denied { denied, .. } = judge(&needs, who(), |_, _| Ok(all[..2].to_vec())) else { panic!() };
         assert_eq!((denied[0].action.as_str(), denied[0].decision.as_str()), ("ecs:DescribeServices", "notEvaluated"));
         // The caller may not ask; the endpoint does not offer it (500); nobody to simulate.
-        let refused = crate::error::CallError::Aws {
+        let refused = runbook_bindings::error::CallError::Aws {
             service: "iam".into(),
             operation: "SimulatePrincipalPolicy".into(),
             code: "AccessDenied".into(),
@@ -679,7 +679,7 @@ mod tests {
         };
         let Verdict::NotChecked(why) = judge(&needs, who(), |_, _| Err(Box::new(refused))) else { panic!() };
         assert!(why.contains("may not call iam:SimulatePrincipalPolicy"), "{why}");
-        let broken = crate::error::CallError::Aws {
+        let broken = runbook_bindings::error::CallError::Aws {
             service: "iam".into(),
             operation: "SimulatePrincipalPolicy".into(),
             code: "InternalFailure".into(),

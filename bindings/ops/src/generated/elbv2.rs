@@ -8,11 +8,11 @@ use aws_sdk_elasticloadbalancingv2 as sdk;
 use rhai::{Dynamic, Map};
 use sdk::types as t;
 
-pub(crate) const SERVICE: &str = "elbv2";
-pub(crate) const TABLE: &str = include_str!("elbv2.json");
+pub const SERVICE: &str = "elbv2";
+pub const TABLE: &str = include_str!("elbv2.json");
 
 /// (script function, operation) for every operation this build includes.
-pub(crate) const OPERATIONS: &[(&str, &str)] = &[
+pub const OPERATIONS: &[(&str, &str)] = &[
     ("add_listener_certificates", "AddListenerCertificates"),
     ("add_tags", "AddTags"),
     ("add_trust_store_revocations", "AddTrustStoreRevocations"),
@@ -67,7 +67,7 @@ pub(crate) const OPERATIONS: &[(&str, &str)] = &[
 ];
 
 /// (script function, waiter) for every waiter this build includes.
-pub(crate) const WAITERS: &[(&str, &str)] = &[
+pub const WAITERS: &[(&str, &str)] = &[
     ("wait_load_balancer_exists", "LoadBalancerExists"),
     ("wait_load_balancer_available", "LoadBalancerAvailable"),
     ("wait_load_balancers_deleted", "LoadBalancersDeleted"),
@@ -76,8 +76,8 @@ pub(crate) const WAITERS: &[(&str, &str)] = &[
 ];
 
 /// Starts the call of operation `op` (the model's name) with an input already validated.
-pub(crate) fn call<'a>(c: &'a sdk::Client, op: &str, input: &'a Map) -> Option<crate::runtime::CallFuture<'a>> {
-    let f: crate::runtime::CallFuture<'a> = match op {
+pub fn call<'a>(c: &'a sdk::Client, op: &str, input: &'a Map) -> Option<crate::request::CallFuture<'a>> {
+    let f: crate::request::CallFuture<'a> = match op {
         "AddListenerCertificates" => Box::pin(op_add_listener_certificates(c, input)),
         "AddTags" => Box::pin(op_add_tags(c, input)),
         "AddTrustStoreRevocations" => Box::pin(op_add_trust_store_revocations(c, input)),
@@ -143,7 +143,7 @@ async fn op_add_listener_certificates(c: &sdk::Client, input: &Map) -> Result<Dy
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "AddListenerCertificates", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("Certificates", &out.certificates)
         .into())
@@ -158,7 +158,7 @@ async fn op_add_tags(c: &sdk::Client, input: &Map) -> Result<Dynamic, CallError>
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "AddTags", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     let _ = out;
     Ok(Obj::new().into())
 }
@@ -172,7 +172,7 @@ async fn op_add_trust_store_revocations(c: &sdk::Client, input: &Map) -> Result<
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "AddTrustStoreRevocations", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("TrustStoreRevocations", &out.trust_store_revocations)
         .into())
@@ -194,7 +194,7 @@ async fn op_create_listener(c: &sdk::Client, input: &Map) -> Result<Dynamic, Cal
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "CreateListener", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("Listeners", &out.listeners)
         .into())
@@ -218,7 +218,7 @@ async fn op_create_load_balancer(c: &sdk::Client, input: &Map) -> Result<Dynamic
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "CreateLoadBalancer", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("LoadBalancers", &out.load_balancers)
         .into())
@@ -237,7 +237,7 @@ async fn op_create_rule(c: &sdk::Client, input: &Map) -> Result<Dynamic, CallErr
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "CreateRule", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("Rules", &out.rules)
         .into())
@@ -268,7 +268,7 @@ async fn op_create_target_group(c: &sdk::Client, input: &Map) -> Result<Dynamic,
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "CreateTargetGroup", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("TargetGroups", &out.target_groups)
         .into())
@@ -286,7 +286,7 @@ async fn op_create_trust_store(c: &sdk::Client, input: &Map) -> Result<Dynamic, 
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "CreateTrustStore", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("TrustStores", &out.trust_stores)
         .into())
@@ -300,7 +300,7 @@ async fn op_delete_listener(c: &sdk::Client, input: &Map) -> Result<Dynamic, Cal
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DeleteListener", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     let _ = out;
     Ok(Obj::new().into())
 }
@@ -313,7 +313,7 @@ async fn op_delete_load_balancer(c: &sdk::Client, input: &Map) -> Result<Dynamic
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DeleteLoadBalancer", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     let _ = out;
     Ok(Obj::new().into())
 }
@@ -326,7 +326,7 @@ async fn op_delete_rule(c: &sdk::Client, input: &Map) -> Result<Dynamic, CallErr
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DeleteRule", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     let _ = out;
     Ok(Obj::new().into())
 }
@@ -340,7 +340,7 @@ async fn op_delete_shared_trust_store_association(c: &sdk::Client, input: &Map) 
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DeleteSharedTrustStoreAssociation", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     let _ = out;
     Ok(Obj::new().into())
 }
@@ -353,7 +353,7 @@ async fn op_delete_target_group(c: &sdk::Client, input: &Map) -> Result<Dynamic,
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DeleteTargetGroup", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     let _ = out;
     Ok(Obj::new().into())
 }
@@ -366,7 +366,7 @@ async fn op_delete_trust_store(c: &sdk::Client, input: &Map) -> Result<Dynamic, 
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DeleteTrustStore", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     let _ = out;
     Ok(Obj::new().into())
 }
@@ -380,7 +380,7 @@ async fn op_deregister_targets(c: &sdk::Client, input: &Map) -> Result<Dynamic, 
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DeregisterTargets", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     let _ = out;
     Ok(Obj::new().into())
 }
@@ -394,7 +394,7 @@ async fn op_describe_account_limits(c: &sdk::Client, input: &Map) -> Result<Dyna
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeAccountLimits", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("Limits", &out.limits)
         .put("NextMarker", &out.next_marker)
@@ -409,7 +409,7 @@ async fn op_describe_capacity_reservation(c: &sdk::Client, input: &Map) -> Resul
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeCapacityReservation", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("LastModifiedTime", &out.last_modified_time)
         .put("DecreaseRequestsRemaining", &out.decrease_requests_remaining)
@@ -426,7 +426,7 @@ async fn op_describe_listener_attributes(c: &sdk::Client, input: &Map) -> Result
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeListenerAttributes", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("Attributes", &out.attributes)
         .into())
@@ -442,7 +442,7 @@ async fn op_describe_listener_certificates(c: &sdk::Client, input: &Map) -> Resu
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeListenerCertificates", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("Certificates", &out.certificates)
         .put("NextMarker", &out.next_marker)
@@ -460,7 +460,7 @@ async fn op_describe_listeners(c: &sdk::Client, input: &Map) -> Result<Dynamic, 
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeListeners", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("Listeners", &out.listeners)
         .put("NextMarker", &out.next_marker)
@@ -475,7 +475,7 @@ async fn op_describe_load_balancer_attributes(c: &sdk::Client, input: &Map) -> R
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeLoadBalancerAttributes", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("Attributes", &out.attributes)
         .into())
@@ -492,7 +492,7 @@ async fn op_describe_load_balancers(c: &sdk::Client, input: &Map) -> Result<Dyna
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeLoadBalancers", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("LoadBalancers", &out.load_balancers)
         .put("NextMarker", &out.next_marker)
@@ -510,7 +510,7 @@ async fn op_describe_rules(c: &sdk::Client, input: &Map) -> Result<Dynamic, Call
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeRules", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("Rules", &out.rules)
         .put("NextMarker", &out.next_marker)
@@ -528,7 +528,7 @@ async fn op_describe_ssl_policies(c: &sdk::Client, input: &Map) -> Result<Dynami
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeSSLPolicies", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("SslPolicies", &out.ssl_policies)
         .put("NextMarker", &out.next_marker)
@@ -543,7 +543,7 @@ async fn op_describe_tags(c: &sdk::Client, input: &Map) -> Result<Dynamic, CallE
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeTags", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("TagDescriptions", &out.tag_descriptions)
         .into())
@@ -557,7 +557,7 @@ async fn op_describe_target_group_attributes(c: &sdk::Client, input: &Map) -> Re
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeTargetGroupAttributes", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("Attributes", &out.attributes)
         .into())
@@ -575,7 +575,7 @@ async fn op_describe_target_groups(c: &sdk::Client, input: &Map) -> Result<Dynam
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeTargetGroups", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("TargetGroups", &out.target_groups)
         .put("NextMarker", &out.next_marker)
@@ -592,7 +592,7 @@ async fn op_describe_target_health(c: &sdk::Client, input: &Map) -> Result<Dynam
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeTargetHealth", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("TargetHealthDescriptions", &out.target_health_descriptions)
         .into())
@@ -608,7 +608,7 @@ async fn op_describe_trust_store_associations(c: &sdk::Client, input: &Map) -> R
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeTrustStoreAssociations", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("TrustStoreAssociations", &out.trust_store_associations)
         .put("NextMarker", &out.next_marker)
@@ -626,7 +626,7 @@ async fn op_describe_trust_store_revocations(c: &sdk::Client, input: &Map) -> Re
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeTrustStoreRevocations", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("TrustStoreRevocations", &out.trust_store_revocations)
         .put("NextMarker", &out.next_marker)
@@ -644,7 +644,7 @@ async fn op_describe_trust_stores(c: &sdk::Client, input: &Map) -> Result<Dynami
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "DescribeTrustStores", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("TrustStores", &out.trust_stores)
         .put("NextMarker", &out.next_marker)
@@ -659,7 +659,7 @@ async fn op_get_resource_policy(c: &sdk::Client, input: &Map) -> Result<Dynamic,
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "GetResourcePolicy", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("Policy", &out.policy)
         .into())
@@ -673,7 +673,7 @@ async fn op_get_trust_store_ca_certificates_bundle(c: &sdk::Client, input: &Map)
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "GetTrustStoreCaCertificatesBundle", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("Location", &out.location)
         .into())
@@ -688,7 +688,7 @@ async fn op_get_trust_store_revocation_content(c: &sdk::Client, input: &Map) -> 
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "GetTrustStoreRevocationContent", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("Location", &out.location)
         .into())
@@ -704,7 +704,7 @@ async fn op_modify_capacity_reservation(c: &sdk::Client, input: &Map) -> Result<
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ModifyCapacityReservation", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("LastModifiedTime", &out.last_modified_time)
         .put("DecreaseRequestsRemaining", &out.decrease_requests_remaining)
@@ -723,7 +723,7 @@ async fn op_modify_ip_pools(c: &sdk::Client, input: &Map) -> Result<Dynamic, Cal
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ModifyIpPools", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("IpamPools", &out.ipam_pools)
         .into())
@@ -744,7 +744,7 @@ async fn op_modify_listener(c: &sdk::Client, input: &Map) -> Result<Dynamic, Cal
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ModifyListener", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("Listeners", &out.listeners)
         .into())
@@ -759,7 +759,7 @@ async fn op_modify_listener_attributes(c: &sdk::Client, input: &Map) -> Result<D
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ModifyListenerAttributes", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("Attributes", &out.attributes)
         .into())
@@ -774,7 +774,7 @@ async fn op_modify_load_balancer_attributes(c: &sdk::Client, input: &Map) -> Res
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ModifyLoadBalancerAttributes", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("Attributes", &out.attributes)
         .into())
@@ -792,7 +792,7 @@ async fn op_modify_rule(c: &sdk::Client, input: &Map) -> Result<Dynamic, CallErr
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ModifyRule", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("Rules", &out.rules)
         .into())
@@ -815,7 +815,7 @@ async fn op_modify_target_group(c: &sdk::Client, input: &Map) -> Result<Dynamic,
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ModifyTargetGroup", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("TargetGroups", &out.target_groups)
         .into())
@@ -830,7 +830,7 @@ async fn op_modify_target_group_attributes(c: &sdk::Client, input: &Map) -> Resu
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ModifyTargetGroupAttributes", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("Attributes", &out.attributes)
         .into())
@@ -847,7 +847,7 @@ async fn op_modify_trust_store(c: &sdk::Client, input: &Map) -> Result<Dynamic, 
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "ModifyTrustStore", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("TrustStores", &out.trust_stores)
         .into())
@@ -862,7 +862,7 @@ async fn op_register_targets(c: &sdk::Client, input: &Map) -> Result<Dynamic, Ca
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "RegisterTargets", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     let _ = out;
     Ok(Obj::new().into())
 }
@@ -876,7 +876,7 @@ async fn op_remove_listener_certificates(c: &sdk::Client, input: &Map) -> Result
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "RemoveListenerCertificates", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     let _ = out;
     Ok(Obj::new().into())
 }
@@ -890,7 +890,7 @@ async fn op_remove_tags(c: &sdk::Client, input: &Map) -> Result<Dynamic, CallErr
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "RemoveTags", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     let _ = out;
     Ok(Obj::new().into())
 }
@@ -904,7 +904,7 @@ async fn op_remove_trust_store_revocations(c: &sdk::Client, input: &Map) -> Resu
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "RemoveTrustStoreRevocations", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     let _ = out;
     Ok(Obj::new().into())
 }
@@ -918,7 +918,7 @@ async fn op_set_ip_address_type(c: &sdk::Client, input: &Map) -> Result<Dynamic,
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "SetIpAddressType", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("IpAddressType", &out.ip_address_type)
         .into())
@@ -932,7 +932,7 @@ async fn op_set_rule_priorities(c: &sdk::Client, input: &Map) -> Result<Dynamic,
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "SetRulePriorities", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("Rules", &out.rules)
         .into())
@@ -948,7 +948,7 @@ async fn op_set_security_groups(c: &sdk::Client, input: &Map) -> Result<Dynamic,
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "SetSecurityGroups", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("SecurityGroupIds", &out.security_group_ids)
         .put("EnforceSecurityGroupInboundRulesOnPrivateLinkTraffic", &out.enforce_security_group_inbound_rules_on_private_link_traffic)
@@ -967,7 +967,7 @@ async fn op_set_subnets(c: &sdk::Client, input: &Map) -> Result<Dynamic, CallErr
         .send()
         .await
         .map_err(|e| CallError::sdk(SERVICE, "SetSubnets", e))?;
-    crate::runtime::note_request_id(&out);
+    crate::request::note_request_id(&out);
     Ok(Obj::new()
         .put("AvailabilityZones", &out.availability_zones)
         .put("IpAddressType", &out.ip_address_type)

@@ -4,9 +4,9 @@
 //! the step in the first two cases unless forced, and always in the third.
 
 use super::reconcile::Read;
-use crate::call::Svc;
-use crate::error::CallError;
-use crate::runtime::Context;
+use runbook_bindings::call::Svc;
+use runbook_bindings::error::CallError;
+use runbook_bindings::runtime::Context;
 use serde_json::{json, Value};
 
 /// What undo knows beyond its run's own journal.
