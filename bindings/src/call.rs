@@ -5,108 +5,20 @@ use crate::error::CallError;
 use crate::generated;
 use crate::model::{Paginator, Table};
 use crate::runtime::{CallFuture, Context, Place};
+pub use crate::svc::{function_name, Svc};
 use crate::validate::validate;
 use rhai::{Dynamic, Map};
-use std::sync::OnceLock;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Svc {
-    Ecs,
-    Elbv2,
-    Ec2,
-    Iam,
-    ApplicationAutoscaling,
-    Acm,
-    Route53,
-}
-
-static TABLES: [OnceLock<Result<Table<'static>, String>>; 7] = [const { OnceLock::new() }; 7];
-
-impl Svc {
-    pub const ALL: [Svc; 7] =
-        [Svc::Ecs, Svc::Elbv2, Svc::Ec2, Svc::Iam, Svc::ApplicationAutoscaling, Svc::Acm, Svc::Route53];
-
-    /// The script module name (`ecs`, `elbv2`, `ec2`, `iam`, `application_autoscaling`, `acm`, `route53`).
-    pub fn module(self) -> &'static str {
-        match self {
-            Svc::Ecs => generated::ecs::SERVICE,
-            Svc::Elbv2 => generated::elbv2::SERVICE,
-            Svc::Ec2 => generated::ec2::SERVICE,
-            Svc::Iam => generated::iam::SERVICE,
-            Svc::ApplicationAutoscaling => generated::application_autoscaling::SERVICE,
-            Svc::Acm => generated::acm::SERVICE,
-            Svc::Route53 => generated::route53::SERVICE,
-        }
-    }
-
-    /// An operation as scripts call it: `elbv2::create_target_group`.
-    pub fn function(self, op: &str) -> String {
-        format!("{}::{}", self.module(), function_name(self.module(), op))
-    }
-
-    pub fn by_module(name: &str) -> Option<Svc> {
-        Svc::ALL.into_iter().find(|s| s.module() == name)
-    }
-
-    /// (script function, operation) pairs of this build.
-    pub fn operations(self) -> &'static [(&'static str, &'static str)] {
-        match self {
-            Svc::Ecs => generated::ecs::OPERATIONS,
-            Svc::Elbv2 => generated::elbv2::OPERATIONS,
-            Svc::Ec2 => generated::ec2::OPERATIONS,
-            Svc::Iam => generated::iam::OPERATIONS,
-            Svc::ApplicationAutoscaling => generated::application_autoscaling::OPERATIONS,
-            Svc::Acm => generated::acm::OPERATIONS,
-            Svc::Route53 => generated::route53::OPERATIONS,
-        }
-    }
-
-    /// (script function, waiter) pairs of this build.
-    pub fn waiters(self) -> &'static [(&'static str, &'static str)] {
-        match self {
-            Svc::Ecs => generated::ecs::WAITERS,
-            Svc::Elbv2 => generated::elbv2::WAITERS,
-            Svc::Ec2 => generated::ec2::WAITERS,
-            Svc::Iam => generated::iam::WAITERS,
-            Svc::ApplicationAutoscaling => generated::application_autoscaling::WAITERS,
-            Svc::Acm => generated::acm::WAITERS,
-            Svc::Route53 => generated::route53::WAITERS,
-        }
-    }
-
-    fn index(self) -> usize {
-        Svc::ALL.iter().position(|s| *s == self).unwrap_or(0)
-    }
-
-    pub fn table(self) -> Result<&'static Table<'static>, CallError> {
-        let text = match self {
-            Svc::Ecs => generated::ecs::TABLE,
-            Svc::Elbv2 => generated::elbv2::TABLE,
-            Svc::Ec2 => generated::ec2::TABLE,
-            Svc::Iam => generated::iam::TABLE,
-            Svc::ApplicationAutoscaling => generated::application_autoscaling::TABLE,
-            Svc::Acm => generated::acm::TABLE,
-            Svc::Route53 => generated::route53::TABLE,
-        };
-        TABLES[self.index()].get_or_init(|| Table::parse(text)).as_ref().map_err(|e| CallError::Transport {
-            service: self.module().into(),
-            operation: String::new(),
-            code: "InternalError".into(),
-            message: e.clone(),
-            retryable: false,
-        })
-    }
-
-    fn start<'a>(self, place: &'a Place, op: &str, input: &'a Map) -> Option<CallFuture<'a>> {
-        match self {
-            Svc::Ecs => generated::ecs::call(place.ecs(), op, input),
-            Svc::Elbv2 => generated::elbv2::call(place.elbv2(), op, input),
-            Svc::Ec2 => generated::ec2::call(place.ec2(), op, input),
-            Svc::Iam => generated::iam::call(place.iam(), op, input),
-            Svc::ApplicationAutoscaling => generated::application_autoscaling::call(place.autoscaling(), op, input),
-            Svc::Acm => generated::acm::call(place.acm(), op, input),
-            Svc::Route53 => generated::route53::call(place.route53(), op, input),
-        }
+/// The generated operation's future, on the client of `place` for the service.
+fn start<'a>(svc: Svc, place: &'a Place, op: &str, input: &'a Map) -> Option<CallFuture<'a>> {
+    match svc {
+        Svc::Ecs => generated::ecs::call(place.ecs(), op, input),
+        Svc::Elbv2 => generated::elbv2::call(place.elbv2(), op, input),
+        Svc::Ec2 => generated::ec2::call(place.ec2(), op, input),
+        Svc::Iam => generated::iam::call(place.iam(), op, input),
+        Svc::ApplicationAutoscaling => generated::application_autoscaling::call(place.autoscaling(), op, input),
+        Svc::Acm => generated::acm::call(place.acm(), op, input),
+        Svc::Route53 => generated::route53::call(place.route53(), op, input),
     }
 }
 
@@ -183,15 +95,6 @@ fn trim_route53_ids(table: &Table, shape: &str, input: &mut Map) {
             *value = bare.to_string().into();
         }
     }
-}
-
-/// The script function of an operation (`DeleteTargetGroup` → `delete_target_group`).
-pub fn function_name(module: &str, op: &str) -> String {
-    Svc::by_module(module)
-        .and_then(|s| s.table().ok())
-        .and_then(|t| t.operations.get(op))
-        .map(|o| o.func.clone())
-        .unwrap_or_else(|| op.to_string())
 }
 
 /// One read, no validation; see [`send_as`].
@@ -281,7 +184,7 @@ fn role_not_yet_usable(svc: Svc, e: &CallError) -> bool {
 /// ends the call (see `attempts`), so that the caller can look before sending again.
 fn send_once(ctx: &Context, svc: Svc, op: &str, input: &Map, write: bool) -> Result<Dynamic, CallError> {
     let place = ctx.place();
-    let fut = svc.start(&place, op, input).ok_or_else(|| CallError::Transport {
+    let fut = start(svc, &place, op, input).ok_or_else(|| CallError::Transport {
         service: svc.module().into(),
         operation: op.into(),
         code: "UnknownOperation".into(),
@@ -492,7 +395,7 @@ mod tests {
             for (name, op) in &table.operations {
                 let built = op.feature.is_none() || cfg!(feature = "ec2-all");
                 assert_eq!(fns.contains(op.func.as_str()), built, "{} {name}", svc.module());
-                assert_eq!(svc.start(&ctx.place(), name, &empty).is_some(), built, "{} {name}", svc.module());
+                assert_eq!(start(svc, &ctx.place(), name, &empty).is_some(), built, "{} {name}", svc.module());
                 total += usize::from(built);
             }
             for (func, waiter) in svc.waiters() {

@@ -42,7 +42,7 @@ impl Source {
         }
         match var("AWS_PROFILE") {
             Some(p) => return Source::Profile(p),
-            None if crate::runtime::check_profile_exists("default") => return Source::Profile("default".into()),
+            None if check_profile_exists("default") => return Source::Profile("default".into()),
             None => {}
         }
         if var("AWS_WEB_IDENTITY_TOKEN_FILE").is_some() && var("AWS_ROLE_ARN").is_some() {
@@ -144,6 +144,59 @@ impl aws_credential_types::provider::ProvideCredentials for Named {
             })
         })
     }
+}
+
+/// The shared config and credentials files, as the SDK finds them.
+fn profile_files() -> [std::path::PathBuf; 2] {
+    let home = std::env::var_os("HOME").map(std::path::PathBuf::from).unwrap_or_default();
+    let config = std::env::var_os("AWS_CONFIG_FILE").map(Into::into).unwrap_or_else(|| home.join(".aws/config"));
+    let creds = std::env::var_os("AWS_SHARED_CREDENTIALS_FILE")
+        .map(Into::into)
+        .unwrap_or_else(|| home.join(".aws/credentials"));
+    [config, creds]
+}
+
+/// The profiles the shared files define, sorted.
+fn known_profiles() -> Vec<String> {
+    let mut known = Vec::new();
+    for (path, prefix) in profile_files().iter().zip(["profile ", ""]) {
+        let text = std::fs::read_to_string(path).unwrap_or_default();
+        for line in text.lines() {
+            let Some(section) = line.trim().strip_prefix('[').and_then(|l| l.strip_suffix(']')) else { continue };
+            let section = section.trim();
+            let profile = if prefix.is_empty() { Some(section) } else { section.strip_prefix(prefix).map(str::trim) };
+            if let Some(p) = profile.or((section == "default").then_some("default")) {
+                known.push(p.to_string());
+            }
+        }
+    }
+    known.sort();
+    known.dedup();
+    known
+}
+
+/// Whether the shared files define the profile.
+pub fn check_profile_exists(name: &str) -> bool {
+    known_profiles().iter().any(|k| k == name)
+}
+
+/// A named profile must exist in the shared config or credentials file; the SDK would otherwise
+/// fall back to other credentials without a word.
+pub fn check_profile(name: &str, from: &str) -> Result<(), String> {
+    if name == "default" {
+        return Ok(());
+    }
+    let known = known_profiles();
+    if known.iter().any(|k| k == name) {
+        return Ok(());
+    }
+    let [config, creds] = profile_files();
+    let list = if known.is_empty() { "there are none".to_string() } else { format!("there are: {}", known.join(", ")) };
+    Err(format!(
+        "unknown profile {name:?} ({from}): it is in neither {} nor {}; {list}",
+        config.display(),
+        creds.display()
+    ))
 }
 
 #[cfg(test)]

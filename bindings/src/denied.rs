@@ -4,9 +4,9 @@
 //! ("User: arn:… is not authorized to perform: elasticloadbalancing:CreateListener"); where it
 //! does not, the action comes from the operation and the principal from STS.
 
-use crate::call::Svc;
 use crate::error::CallError;
 use crate::runtime::Context;
+use crate::svc::Svc;
 
 /// The words a sentence naming both uses, as AWS writes them.
 pub const PERFORM: &str = " is not authorized to perform: ";

@@ -1,32 +1,32 @@
 //! The one place the binding layer lets a layer above act on its calls, the way the SDK's
 //! orchestrator lets interceptors in: the bindings call these hooks and know nothing of what
-//! listens. The run layer (`crate::run`: plan, step, journal, reconcile, undo) is one listener;
+//! listens. The run layer (crate runbook-run: plan, step, journal, reconcile, undo) is one listener;
 //! an embedding program that registers plain bindings gets [`Plain`], which sends everything.
 
-use crate::call::Svc;
 use crate::error::CallError;
-use crate::runtime::Context;
+use crate::svc::Svc;
 use rhai::{Dynamic, Map};
 
 /// Sends a write as it is: one call with the SDK's attempts.
 pub type SendWrite<'a> = &'a dyn Fn(&Map) -> Result<Dynamic, CallError>;
 
-pub trait Hooks {
+/// `C` is the context a call runs in ([`crate::runtime::Context`], which holds its hooks).
+pub trait Hooks<C: ?Sized> {
     /// A validated write: the listener decides whether and how it is sent; `send` sends it.
-    fn write(&self, ctx: &Context, svc: Svc, op: &str, input: &Map, send: SendWrite) -> Result<Dynamic, CallError> {
+    fn write(&self, ctx: &C, svc: Svc, op: &str, input: &Map, send: SendWrite) -> Result<Dynamic, CallError> {
         let _ = (ctx, svc, op);
         send(input)
     }
 
     /// A validated read about to be sent: an answer instead of sending it (a plan answers reads of
     /// what it only planned).
-    fn answer_read(&self, ctx: &Context, svc: Svc, op: &str, input: &Map) -> Option<Dynamic> {
+    fn answer_read(&self, ctx: &C, svc: Svc, op: &str, input: &Map) -> Option<Dynamic> {
         let _ = (ctx, svc, op, input);
         None
     }
 
     /// A read's answer, once it came.
-    fn after_read(&self, ctx: &Context, svc: Svc, op: &str, input: &Map, answer: &Result<Dynamic, CallError>) {
+    fn after_read(&self, ctx: &C, svc: Svc, op: &str, input: &Map, answer: &Result<Dynamic, CallError>) {
         let _ = (ctx, svc, op, input, answer);
     }
 
@@ -43,7 +43,7 @@ pub trait Hooks {
     /// An answer that says something is not found: why it is worth sending again (`sg-… was
     /// created 3 s ago`) when the layer above knows the run made it moments ago; `None` lets the
     /// error stand at once.
-    fn propagating(&self, ctx: &Context, svc: Svc, op: &str, input: &Map, error: &CallError) -> Option<String> {
+    fn propagating(&self, ctx: &C, svc: Svc, op: &str, input: &Map, error: &CallError) -> Option<String> {
         let _ = (ctx, svc, op, input, error);
         None
     }
@@ -65,4 +65,4 @@ pub trait Hooks {
 #[derive(Debug, Default)]
 pub struct Plain;
 
-impl Hooks for Plain {}
+impl<C: ?Sized> Hooks<C> for Plain {}

@@ -27,6 +27,7 @@ pub mod resources;
 pub mod runtime;
 pub mod secrets;
 pub mod simulate;
+pub mod svc;
 pub mod table;
 pub mod trace;
 pub mod validate;

@@ -60,7 +60,7 @@ fn unquote(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::call::Svc;
+    use crate::svc::Svc;
 
     #[test]
     fn url_encoded_and_plain_documents_become_maps_and_maps_become_text() {

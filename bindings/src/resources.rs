@@ -4,8 +4,8 @@
 //! shapes, and the read operations whose results list that identifier), never written per service;
 //! the REPL completes such members with the account's real values.
 
-use crate::call::Svc;
 use crate::model::{Shape, Table};
+use crate::svc::Svc;
 use serde_json::Value;
 
 /// A read that lists a member's values.

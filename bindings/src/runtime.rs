@@ -19,6 +19,7 @@ use tokio::sync::Notify;
 /// reserved, and only what is used is touched.
 pub const SCRIPT_STACK: usize = 256 * 1024 * 1024;
 
+pub use crate::credentials::{check_profile, check_profile_exists};
 pub use runbook_ops::request::{note_request_id, peek_request_id, take_request_id, CallFuture};
 
 /// How to reach AWS, from the command line; `None` leaves the SDK's own chain in charge.
@@ -243,7 +244,7 @@ pub struct Context {
     /// resource answered "not found"): `--propagation-timeout`, default 2 minutes.
     pub propagation_timeout: Duration,
     /// What the layer above does around calls (plan, step, journal, reconcile); plain by default.
-    pub hooks: std::rc::Rc<dyn crate::hooks::Hooks>,
+    pub hooks: std::rc::Rc<dyn crate::hooks::Hooks<Context>>,
     /// How long one attempt waits for its answer.
     pub call_timeout: Duration,
     /// AWS calls a run may make before it is stopped (a runaway loop).
@@ -282,7 +283,7 @@ pub fn place_key(region: Option<&str>, role: Option<&str>) -> String {
 }
 
 /// A stand-in for AWS: given a call (service, operation, input), its answer, or `None` to send it.
-pub type StandIn = dyn Fn(crate::call::Svc, &str, &rhai::Map) -> Option<Result<Dynamic, CallError>>;
+pub type StandIn = dyn Fn(crate::svc::Svc, &str, &rhai::Map) -> Option<Result<Dynamic, CallError>>;
 
 impl Context {
     /// Loads the AWS configuration (credential chain, profile, region, endpoint) on a new runtime.
@@ -641,59 +642,6 @@ fn retry_config(opts: &AwsOptions) -> Result<Option<(aws_config::retry::RetryCon
     }
     config = config.with_max_attempts(n);
     Ok(Some((config, n)))
-}
-
-/// The shared config and credentials files, as the SDK finds them.
-fn profile_files() -> [std::path::PathBuf; 2] {
-    let home = std::env::var_os("HOME").map(std::path::PathBuf::from).unwrap_or_default();
-    let config = std::env::var_os("AWS_CONFIG_FILE").map(Into::into).unwrap_or_else(|| home.join(".aws/config"));
-    let creds = std::env::var_os("AWS_SHARED_CREDENTIALS_FILE")
-        .map(Into::into)
-        .unwrap_or_else(|| home.join(".aws/credentials"));
-    [config, creds]
-}
-
-/// The profiles the shared files define, sorted.
-fn known_profiles() -> Vec<String> {
-    let mut known = Vec::new();
-    for (path, prefix) in profile_files().iter().zip(["profile ", ""]) {
-        let text = std::fs::read_to_string(path).unwrap_or_default();
-        for line in text.lines() {
-            let Some(section) = line.trim().strip_prefix('[').and_then(|l| l.strip_suffix(']')) else { continue };
-            let section = section.trim();
-            let profile = if prefix.is_empty() { Some(section) } else { section.strip_prefix(prefix).map(str::trim) };
-            if let Some(p) = profile.or((section == "default").then_some("default")) {
-                known.push(p.to_string());
-            }
-        }
-    }
-    known.sort();
-    known.dedup();
-    known
-}
-
-/// Whether the shared files define the profile.
-pub fn check_profile_exists(name: &str) -> bool {
-    known_profiles().iter().any(|k| k == name)
-}
-
-/// A named profile must exist in the shared config or credentials file; the SDK would otherwise
-/// fall back to other credentials without a word.
-pub fn check_profile(name: &str, from: &str) -> Result<(), String> {
-    if name == "default" {
-        return Ok(());
-    }
-    let known = known_profiles();
-    if known.iter().any(|k| k == name) {
-        return Ok(());
-    }
-    let [config, creds] = profile_files();
-    let list = if known.is_empty() { "there are none".to_string() } else { format!("there are: {}", known.join(", ")) };
-    Err(format!(
-        "unknown profile {name:?} ({from}): it is in neither {} nor {}; {list}",
-        config.display(),
-        creds.display()
-    ))
 }
 
 fn check_endpoint(url: &str) -> Result<(), String> {

@@ -205,7 +205,7 @@ fn mask(table: &Table, shape_name: &str, v: &mut Value, depth: usize) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::call::Svc;
+    use crate::svc::Svc;
 
     #[test]
     fn sensitive_answers_are_registered_and_redacted_everywhere() {

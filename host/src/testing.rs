@@ -143,7 +143,7 @@ struct Live {
     safety: Rc<Safety>,
 }
 
-impl runbook_bindings::hooks::Hooks for Live {
+impl runbook_bindings::hooks::Hooks<Context> for Live {
     fn write(
         &self,
         ctx: &Context,

@@ -22,6 +22,7 @@ mod faults;
 mod fidelity;
 mod fleet;
 mod https;
+mod layers;
 mod locks;
 mod model;
 mod parity;

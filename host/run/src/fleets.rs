@@ -11,11 +11,7 @@ use serde_json::{json, Value};
 use std::collections::BTreeMap;
 use std::path::Path;
 
-/// The fleet a journal is a shard of.
-pub fn fleet_of(records: &[Value]) -> Option<&str> {
-    let start = records.first()?;
-    (start["kind"] == "fleet" && start["mode"] != "undo").then(|| start["fleet_id"].as_str()).flatten()
-}
+pub use crate::journal::fleet_of;
 
 /// Whether `text` may name a fleet: letters, digits, `.`, `_` and `-`, at most 100.
 pub fn check_id(text: &str) -> Result<(), String> {

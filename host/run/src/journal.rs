@@ -197,6 +197,12 @@ pub fn changing(records: &[Value]) -> usize {
     sent - unchanged.min(sent)
 }
 
+/// The fleet a journal is a shard of.
+pub fn fleet_of(records: &[Value]) -> Option<&str> {
+    let start = records.first()?;
+    (start["kind"] == "fleet" && start["mode"] != "undo").then(|| start["fleet_id"].as_str()).flatten()
+}
+
 /// The run `undo last` means: the newest one that wrote something, is not an undo nor one target
 /// of a fleet (its fleet is), and has not been undone. A shard of a fleet gives its fleet's id.
 pub fn last_to_undo(dir: &Path) -> Result<String, String> {
@@ -212,7 +218,7 @@ pub fn last_to_undo(dir: &Path) -> Result<String, String> {
             continue;
         }
         // A shard is undone with its fleet, and `last` is the fleet.
-        let fleet = super::fleets::fleet_of(&records);
+        let fleet = fleet_of(&records);
         if writes_of(dir, &records) == 0 || undone.contains(id) || fleet.is_some_and(|f| undone.contains(f)) {
             continue;
         }

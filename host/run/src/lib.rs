@@ -24,6 +24,7 @@ extern crate runbook_bindings;
 
 pub mod fleets;
 pub mod journal;
+pub mod kind;
 pub mod locks;
 pub mod needs;
 pub mod plan;
@@ -516,7 +517,7 @@ impl Safety {
     }
 }
 
-impl Hooks for Safety {
+impl Hooks<Context> for Safety {
     fn write(&self, ctx: &Context, svc: Svc, op: &str, input: &Map, send: SendWrite) -> Result<Dynamic, CallError> {
         Safety::write(self, svc.table()?, svc, op, input, ctx, send)
     }

@@ -17,13 +17,7 @@ use runbook_bindings::runtime::Context;
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};
 
-/// What a look-up found: an id that tells one thing (or one state of it) from another, and the
-/// output the write answers when it does it, as far as the look-up can rebuild it.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Found {
-    pub id: String,
-    pub output: Value,
-}
+pub use crate::kind::{Found, Look, Read};
 
 /// How a write behaves when sent again.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -37,19 +31,6 @@ pub enum Again {
     /// It sets a state (puts, registrations, updates): sending again is harmless, and what was
     /// there before tells whether it created or replaced.
     Converges,
-}
-
-/// One look-up: the reads it makes go through `read`.
-pub type Read<'a> = &'a dyn Fn(Svc, &str, Value) -> Result<Value, CallError>;
-
-/// When a look-up is made.
-#[derive(Debug, Clone, Copy)]
-pub enum Look<'a> {
-    /// Before the write is sent: only what identifies the thing is needed.
-    Before,
-    /// After it may have been done, with what the look-up found before it: the output the write
-    /// answers is needed, and for writes that add a new thing each time, only what is new counts.
-    After(Option<&'a Found>),
 }
 
 /// A look-up: the write's input, and when it is made.

@@ -3,8 +3,7 @@
 //! its undo is one batch too: each CREATE deleted, each DELETE created again, each UPSERT put back
 //! as it was (or deleted, when the name and type had no record before).
 
-use super::reconcile::{Found, Look, Read};
-use super::undo::{step, Created, Inverse};
+use super::kind::{step, Created, Found, Inverse, Look, Read};
 use runbook_bindings::call::Svc;
 use runbook_bindings::error::CallError;
 use serde_json::{json, Value};

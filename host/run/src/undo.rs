@@ -8,66 +8,10 @@ use runbook_bindings::error::CallError;
 use runbook_bindings::json;
 use runbook_bindings::runtime::Context;
 use runbook_bindings::waiter::{self, WaitOptions};
-use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
-/// One resource a write created, with the calls that remove it.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Created {
-    pub kind: String,
-    pub id: String,
-    pub undo: Vec<Step>,
-    /// The write changed something that existed, and `undo` puts back what it replaced, rather than
-    /// removing a thing the write made.
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
-    pub restores: bool,
-}
-
-/// One call of an undo, optionally retried while AWS answers one of `retry` (a dependency still
-/// going away), then optionally followed by a waiter.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Step {
-    pub service: String,
-    pub operation: String,
-    pub input: Value,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub retry: Vec<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub wait: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub wait_input: Option<Value>,
-}
-
-pub struct Inverse {
-    pub created: Vec<Created>,
-    /// Why this write cannot be undone, when it cannot.
-    pub not_undoable: Option<String>,
-    /// What a put replaced (it existed before the write).
-    pub replaced: Option<String>,
-}
-
-pub(super) fn step(service: Svc, operation: &str, input: Value) -> Step {
-    Step {
-        service: service.module().into(),
-        operation: operation.into(),
-        input,
-        retry: vec![],
-        wait: None,
-        wait_input: None,
-    }
-}
-
-impl Step {
-    fn retry(mut self, codes: &[&str]) -> Step {
-        self.retry = codes.iter().map(|c| c.to_string()).collect();
-        self
-    }
-    fn wait(mut self, waiter: &str, input: Value) -> Step {
-        self.wait = Some(waiter.into());
-        self.wait_input = Some(input);
-        self
-    }
-}
+pub(crate) use crate::kind::step;
+pub use crate::kind::{Created, Inverse, Step};
 
 fn text(v: &Value, path: &str) -> Option<String> {
     let mut cur = v;
