@@ -24,13 +24,12 @@ extern crate runbook_bindings;
 
 pub mod fleets;
 pub mod journal;
-pub mod kind;
+pub mod kinds;
 pub mod locks;
 pub mod needs;
 pub mod plan;
 pub mod propagation;
 pub mod reconcile;
-pub mod records;
 pub mod since;
 pub mod step;
 pub mod store;
@@ -396,7 +395,7 @@ impl Safety {
         let value = json::map_to_value(&input);
         let before = {
             let read = |s: Svc, o: &str, i: Value| self.read_recent_or_send(ctx, s, o, i);
-            reconcile::Before::look(look.as_ref(), &read, &value)
+            reconcile::Before::look(look, &read, &value)
         };
         // A value that holds already (a listener's settings, records, tags): sent all the same, as
         // the script asks, and marked so that `runs` and `undo last` know it changed nothing.
@@ -430,7 +429,7 @@ impl Safety {
         // Send, and settle any attempt whose answer was lost.
         let started = Instant::now();
         // What the run made earlier is not this write's, even where the look-up before it lagged.
-        let seen = reconcile::seen(look.as_ref(), before.found(), || self.made.values());
+        let seen = reconcile::seen(look, before.found(), || self.made.values());
         let sent = reconcile::send(ctx, svc, op, (&input, &value), seen.as_ref(), send);
         let ms = started.elapsed().as_millis() as u64;
         // Outcome.

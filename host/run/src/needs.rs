@@ -13,10 +13,10 @@
 //! resource a call acts on is certain from its input (a name the runbook gives, or an ARN it
 //! passes), the need carries its ARN, for a policy narrowed to those resources; see [`resource`].
 
-use super::plan::is_placeholder;
 use super::reconcile::{self, Before, Found};
 use super::tags;
 use super::undo;
+use crate::kinds::{ecs_name, given, is_placeholder};
 use rhai::Map;
 use runbook_bindings::call::Svc;
 use runbook_bindings::json;
@@ -38,13 +38,7 @@ pub struct Need {
     pub undo: bool,
 }
 
-/// Where a call goes, for the ARNs of its resources.
-#[derive(Debug, Clone, Default)]
-pub struct Where {
-    pub partition: String,
-    pub region: String,
-    pub account: String,
-}
+pub use crate::kinds::Where;
 
 /// The needs of one plan.
 #[derive(Default)]
@@ -254,16 +248,12 @@ pub fn resource(action: &str, input: &Value, w: &Where) -> Option<String> {
     let s = |k: &str| input[k].as_str().filter(|v| !v.is_empty() && !is_placeholder(v)).map(str::to_string);
     let arn = |service: &str, rest: String| format!("arn:{}:{service}:{}:{}:{rest}", w.partition, w.region, w.account);
     let (prefix, op) = action.split_once(':')?;
+    // What a write makes: its ARN as its kind in the catalogue gives it.
+    let made = Svc::ALL.into_iter().find(|svc| runbook_bindings::denied::iam_action(*svc, op) == action);
+    if let Some(arn) = made.and_then(|svc| crate::kinds::of(svc, op)).and_then(|k| k.arn) {
+        return arn(input, w);
+    }
     match (prefix, op) {
-        ("elasticloadbalancing", "CreateTargetGroup") => Some(arn(prefix, format!("targetgroup/{}/*", s("Name")?))),
-        ("elasticloadbalancing", "CreateLoadBalancer") => {
-            let kind = match input["Type"].as_str().unwrap_or("application") {
-                "network" => "net",
-                "gateway" => "gwy",
-                _ => "app",
-            };
-            Some(arn(prefix, format!("loadbalancer/{kind}/{}/*", s("Name")?)))
-        }
         (
             "elasticloadbalancing",
             "DeleteTargetGroup"
@@ -277,12 +267,7 @@ pub fn resource(action: &str, input: &Value, w: &Where) -> Option<String> {
             "DeleteLoadBalancer" | "ModifyLoadBalancerAttributes" | "SetSecurityGroups" | "SetSubnets",
         ) => s("LoadBalancerArn"),
         ("elasticloadbalancing", "ModifyListener" | "DeleteListener") => s("ListenerArn"),
-        ("ecs", "CreateCluster") => Some(arn(prefix, format!("cluster/{}", given(input, "clusterName", "default")?))),
         ("ecs", "DeleteCluster") => ecs_arn(s("cluster"), |c| arn(prefix, format!("cluster/{c}"))),
-        ("ecs", "CreateService") => {
-            let cluster = ecs_name(given(input, "cluster", "default")?);
-            Some(arn(prefix, format!("service/{cluster}/{}", s("serviceName")?)))
-        }
         ("ecs", "UpdateService" | "DeleteService") => {
             let cluster = ecs_name(given(input, "cluster", "default")?);
             ecs_arn(s("service"), |n| arn(prefix, format!("service/{cluster}/{n}")))
@@ -298,24 +283,6 @@ pub fn resource(action: &str, input: &Value, w: &Where) -> Option<String> {
             Some(global(format!("role/{}", s("RoleName")?)))
         }
         _ => None,
-    }
-}
-
-/// A member's value as given, or its default when the input leaves it out; `None` when it stands
-/// for something only planned.
-fn given(input: &Value, member: &str, default: &str) -> Option<String> {
-    match input.get(member) {
-        None | Some(Value::Null) => Some(default.to_string()),
-        Some(Value::String(v)) if !v.is_empty() && !is_placeholder(v) => Some(v.clone()),
-        Some(_) => None,
-    }
-}
-
-/// An ECS name given as an ARN or a name: the name.
-fn ecs_name(v: String) -> String {
-    match v.starts_with("arn:") {
-        true => v.rsplit('/').next().unwrap_or_default().to_string(),
-        false => v,
     }
 }
 

@@ -139,9 +139,7 @@ impl Plan {
 }
 
 /// Whether a value stands for something only planned (`<elbv2.create_target_group#1 …>`).
-pub fn is_placeholder(s: &str) -> bool {
-    s.starts_with('<') && s.contains('#')
-}
+pub use crate::kinds::is_placeholder;
 
 /// A value of `shape` built from the model alone, every string a placeholder starting with
 /// `label`: what a call nobody planned could take or answer (see `needs`).

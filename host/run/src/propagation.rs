@@ -64,7 +64,9 @@ pub fn not_found(svc: Svc, e: &CallError) -> bool {
 /// made and something else is thus not retried when the answer is about the other.
 fn concerns(svc: Svc, error: &CallError, failing: &str, op: &str, value: &str) -> bool {
     let CallError::Aws { code, message, .. } = error else { return false };
-    let makes = |ops: &[&str]| ops.contains(&op);
+    // The catalogue says which not-found codes are about what each kind of write makes.
+    let says = crate::kinds::of(svc, op).is_some_and(|k| k.not_found.contains(&code.as_str()));
+    let listed = crate::kinds::all().any(|k| k.svc == svc && k.not_found.contains(&code.as_str()));
     match svc {
         Svc::Ec2 => message.contains(value),
         // IAM's messages differ between AWS and emulators, so the operations tell: a write onto
@@ -75,21 +77,11 @@ fn concerns(svc: Svc, error: &CallError, failing: &str, op: &str, value: &str) -
             let onto = ["Put", "Attach", "Add", "Tag", "Untag", "Update", "Set", "Upload"];
             onto.iter().any(|v| failing.starts_with(v)) || noun(failing) == noun(op)
         }
-        Svc::Elbv2 => match code.as_str() {
-            "TargetGroupNotFound" => makes(&["CreateTargetGroup"]),
-            "LoadBalancerNotFound" => makes(&["CreateLoadBalancer"]),
-            "ListenerNotFound" => makes(&["CreateListener"]),
-            "RuleNotFound" => makes(&["CreateRule"]),
-            _ => false,
-        },
-        Svc::Ecs => match code.as_str() {
-            "ClusterNotFoundException" => makes(&["CreateCluster"]),
-            "ServiceNotFoundException" => makes(&["CreateService"]),
-            _ => message.contains(value),
-        },
-        Svc::ApplicationAutoscaling => makes(&["RegisterScalableTarget"]) || message.contains(value),
-        Svc::Acm => makes(&["RequestCertificate", "ImportCertificate"]) || message.contains(value),
-        Svc::Route53 => (code == "NoSuchHostedZone" && makes(&["CreateHostedZone"])) || message.contains(value),
+        // ELBv2's codes name the kind of thing missing and its messages do not name it; ECS's
+        // codes name the kind too, and its other not-found answers name the value.
+        Svc::Elbv2 => says,
+        Svc::Ecs if listed => says,
+        _ => says || message.contains(value),
     }
 }
 

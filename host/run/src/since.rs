@@ -4,6 +4,7 @@
 //! the step in the first two cases unless forced, and always in the third.
 
 use super::reconcile::Read;
+pub use crate::kinds::holds;
 use runbook_bindings::call::Svc;
 use runbook_bindings::error::CallError;
 use runbook_bindings::runtime::Context;
@@ -151,150 +152,33 @@ pub fn blocked(
     }))
 }
 
-/// Whether everything `written` sets holds in `present` (AWS adds defaults beside it, and answers
-/// some numbers as text).
-pub fn holds(written: &Value, present: &Value) -> bool {
-    match (written, present) {
-        (Value::Object(w), Value::Object(p)) => {
-            w.iter().all(|(k, v)| v.is_null() || p.get(k).is_some_and(|pv| holds(v, pv)))
-        }
-        (Value::Array(w), Value::Array(p)) => w.len() == p.len() && w.iter().zip(p).all(|(a, b)| holds(a, b)),
-        (Value::Number(n), Value::String(s)) | (Value::String(s), Value::Number(n)) => n.to_string() == *s,
-        (a, b) => a == b,
-    }
-}
-
-/// A read of what is there now through `read`; `None` when AWS answers that it is not.
-fn read(read: Read, svc: Svc, op: &str, input: Value) -> Result<Option<Value>, CallError> {
-    super::reconcile::absent(read(svc, op, input))
-}
-
 /// Whether a write about to be sent would change nothing: of the kinds of write whose undo puts a
 /// value back (a listener's settings, Route 53 records, tags), one whose every value holds already.
 /// Read through `reads`, which answers from the run's recent reads (the look-up before the write
 /// read the same); an error counts as a change.
 pub fn unchanged(reads: Read, svc: Svc, op: &str, input: &Value) -> bool {
-    let restorable = matches!(
-        (svc, op),
-        (Svc::Elbv2, "ModifyListener" | "AddTags")
-            | (Svc::Route53, "ChangeResourceRecordSets")
-            | (Svc::Ec2, "CreateTags")
-            | (Svc::Ecs, "TagResource")
-            | (Svc::Acm, "AddTagsToCertificate")
-    );
+    // The kinds that read back what they set.
+    let restorable = crate::kinds::of(svc, op).is_some_and(|k| k.read_back.is_some());
     // A Route 53 batch that creates or deletes is refused when it would change nothing.
     let upserts = input["ChangeBatch"]["Changes"].as_array().is_none_or(|c| c.iter().all(|c| c["Action"] == "UPSERT"));
     let intent = json!({ "service": svc.module(), "operation": op, "input": input });
     restorable && upserts && matches!(changed(reads, &intent), Ok(None))
 }
 
-/// What the run's write set that is not so any more, for the kinds of write whose undo puts a value
-/// back; `None` when all of it still holds.
+/// What the run's write set that is not so any more, read back as its kind says; `None` when all
+/// of it still holds, or its kind cannot read it back.
 fn changed(reads: Read, intent: &Value) -> Result<Option<String>, CallError> {
     let (Some(svc), Some(op)) = (intent["service"].as_str().and_then(Svc::by_module), intent["operation"].as_str())
     else {
         return Ok(None);
     };
-    let input = &intent["input"];
-    match (svc, op) {
-        (Svc::Elbv2, "ModifyListener") => {
-            let arn = input["ListenerArn"].clone();
-            let Some(now) = read(reads, svc, "DescribeListeners", json!({ "ListenerArns": [arn] }))? else {
-                return Ok(Some("the listener is gone".into()));
-            };
-            let now = &now["Listeners"][0];
-            let mut written = input.clone();
-            if let Some(m) = written.as_object_mut() {
-                m.remove("ListenerArn");
-            }
-            Ok(differs(&written, now))
-        }
-        (Svc::Route53, "ChangeResourceRecordSets") => records_changed(reads, input),
-        _ => tags_changed(reads, svc, op, input),
+    match crate::kinds::of(svc, op) {
+        Some(kind) => match kind.read_back {
+            Some(read_back) => read_back(kind, reads, &intent["input"]),
+            None => Ok(None),
+        },
+        None => Ok(None),
     }
-}
-
-/// The first member the run wrote whose value is now another, as `Member is now X, the run set Y`.
-fn differs(written: &Value, now: &Value) -> Option<String> {
-    let w = written.as_object()?;
-    w.iter().filter(|(_, v)| !v.is_null()).find(|(k, v)| !now.get(*k).is_some_and(|n| holds(v, n))).map(|(k, v)| {
-        let short = |x: &Value| {
-            let t = x.to_string();
-            if t.len() > 160 {
-                format!("{}…", &t[..t.char_indices().nth(160).map(|(i, _)| i).unwrap_or(t.len())])
-            } else {
-                t
-            }
-        };
-        format!("{k} is now {}, the run set {}", short(now.get(k).unwrap_or(&Value::Null)), short(v))
-    })
-}
-
-/// A Route 53 change batch: each record it created or upserted must still be as it set it, and each
-/// it deleted must still be absent.
-fn records_changed(reads: Read, input: &Value) -> Result<Option<String>, CallError> {
-    let zone = input["HostedZoneId"].clone();
-    for change in input["ChangeBatch"]["Changes"].as_array().into_iter().flatten() {
-        let record = &change["ResourceRecordSet"];
-        let key = super::records::key(record);
-        let request = json!({ "HostedZoneId": zone, "StartRecordName": key.0, "StartRecordType": key.1 });
-        let Some(page) = read(reads, Svc::Route53, "ListResourceRecordSets", request)? else {
-            return Ok(Some("the hosted zone is gone".into()));
-        };
-        let now = page["ResourceRecordSets"].as_array().into_iter().flatten().find(|r| super::records::key(r) == key);
-        let name = format!("{} {}", key.0, key.1);
-        match (change["Action"].as_str().unwrap_or_default(), now) {
-            ("DELETE", Some(_)) => return Ok(Some(format!("{name} exists again"))),
-            ("DELETE", None) => {}
-            (_, None) => return Ok(Some(format!("{name} is gone"))),
-            (_, Some(now)) => {
-                // The name matched already, as Route 53 compares names (case, final dot).
-                let mut written = record.clone();
-                if let Some(m) = written.as_object_mut() {
-                    m.remove("Name");
-                }
-                if let Some(what) = differs(&written, now) {
-                    return Ok(Some(format!("{name}: {what}")));
-                }
-            }
-        }
-    }
-    Ok(None)
-}
-
-/// A tagging write: each tag it set must still have its value.
-fn tags_changed(reads: Read, svc: Svc, op: &str, input: &Value) -> Result<Option<String>, CallError> {
-    let (resources, tags, key, value) = match (svc, op) {
-        (Svc::Elbv2, "AddTags") => ("ResourceArns", "Tags", "Key", "Value"),
-        (Svc::Ec2, "CreateTags") => ("Resources", "Tags", "Key", "Value"),
-        (Svc::Ecs, "TagResource") => ("resourceArn", "tags", "key", "value"),
-        (Svc::Acm, "AddTagsToCertificate") => ("CertificateArn", "Tags", "Key", "Value"),
-        _ => return Ok(None),
-    };
-    let names: Vec<String> = match &input[resources] {
-        Value::String(r) => vec![r.clone()],
-        v => v.as_array().into_iter().flatten().filter_map(|r| r.as_str().map(str::to_string)).collect(),
-    };
-    for r in names {
-        let (op, request, list) = match svc {
-            Svc::Elbv2 => ("DescribeTags", json!({ "ResourceArns": [r] }), "/TagDescriptions/0/Tags"),
-            Svc::Ec2 => ("DescribeTags", json!({ "Filters": [{ "Name": "resource-id", "Values": [r] }] }), "/Tags"),
-            Svc::Ecs => ("ListTagsForResource", json!({ "resourceArn": r }), "/tags"),
-            _ => ("ListTagsForCertificate", json!({ "CertificateArn": r }), "/Tags"),
-        };
-        let Some(now) = read(reads, svc, op, request)? else {
-            return Ok(Some(format!("{r} is gone")));
-        };
-        let now = now.pointer(list).and_then(Value::as_array).cloned().unwrap_or_default();
-        for t in input[tags].as_array().into_iter().flatten() {
-            let present = now.iter().find(|n| n[key] == t[key]).map(|n| n[value].clone());
-            if present.as_ref() != Some(&t[value]) {
-                let shown = present.map(|p| p.to_string()).unwrap_or_else(|| "gone".into());
-                return Ok(Some(format!("tag {} on {r} is now {shown}, the run set {}", t[key], t[value])));
-            }
-        }
-    }
-    Ok(None)
 }
 
 /// A target group or certificate that a value to restore names and that no longer exists.
@@ -305,9 +189,9 @@ fn dangling(ctx: &Context, input: &Value) -> Result<Option<String>, CallError> {
     collect(input, &mut strings);
     for s in strings {
         let looked = if s.contains(":elasticloadbalancing:") && s.contains(":targetgroup/") {
-            read(reads, Svc::Elbv2, "DescribeTargetGroups", json!({ "TargetGroupArns": [s] }))?
+            crate::kinds::read_now(reads, Svc::Elbv2, "DescribeTargetGroups", json!({ "TargetGroupArns": [s] }))?
         } else if s.starts_with("arn:") && s.contains(":acm:") && s.contains(":certificate/") {
-            read(reads, Svc::Acm, "DescribeCertificate", json!({ "CertificateArn": s }))?
+            crate::kinds::read_now(reads, Svc::Acm, "DescribeCertificate", json!({ "CertificateArn": s }))?
         } else {
             continue;
         };
@@ -337,6 +221,7 @@ pub(super) fn names(s: &str, id: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::kinds::differs;
 
     #[test]
     fn what_a_run_wrote_holds_beside_what_aws_adds() {

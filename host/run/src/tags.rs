@@ -5,7 +5,7 @@ use rhai::{Array, Map};
 use runbook_bindings::model::Table;
 
 /// The tag key put on resources a run creates.
-pub const RUN_TAG: &str = "runbook:run-id";
+pub use crate::kinds::RUN_TAG;
 
 /// Adds the run's tag to a creating write whose input takes tags: `Tags`/`tags` lists of key/value
 /// structures, string maps, or EC2's `TagSpecifications` for the resource type the operation creates.

@@ -1,16 +1,56 @@
-//! Route 53 record sets: what a `ChangeResourceRecordSets` replaced, looked up before it is sent,
-//! and the change batch that undoes it. A batch's changes are applied together by Route 53, so
-//! its undo is one batch too: each CREATE deleted, each DELETE created again, each UPSERT put back
-//! as it was (or deleted, when the name and type had no record before).
+//! Route 53's kinds of write: hosted zones, and record sets. What a `ChangeResourceRecordSets`
+//! replaced is looked up before it is sent, and the change batch that undoes it is kept: a batch's
+//! changes are applied together by Route 53, so its undo is one batch too: each CREATE deleted,
+//! each DELETE created again, each UPSERT put back as it was (or deleted, when the name and type
+//! had no record before).
 
-use super::kind::{step, Created, Found, Inverse, Look, Read};
+use super::{at, differs, found, one, read_now, s, step, Again::*, Before, Created, Found, Inverse, Kind, Look, Read};
 use runbook_bindings::call::Svc;
 use runbook_bindings::error::CallError;
 use serde_json::{json, Value};
+use Svc::Route53;
+
+pub(super) const KINDS: &[Kind] = &[
+    Kind::new(Route53, "CreateHostedZone", Duplicates)
+        .duplicate(&["HostedZoneAlreadyExists"])
+        .find(hosted_zone)
+        .not_found(&["NoSuchHostedZone"])
+        .remove(|_, o| {
+            // Its records other than SOA and NS go first: undo removes the run's, newest first.
+            Ok(one("hosted zone", at(o, "HostedZone.Id"), |id| {
+                vec![step(Route53, "DeleteHostedZone", json!({ "Id": id })).retry(&["HostedZoneNotEmpty"])]
+            }))
+        }),
+    Kind::new(Route53, "ChangeResourceRecordSets", Converges)
+        .find(before)
+        .restore(|_, i, b| {
+            Some(match b {
+                Before::Unknown(why) => Inverse {
+                    created: vec![],
+                    not_undoable: Some(format!("could not tell which records existed before this call ({why})")),
+                    replaced: None,
+                },
+                _ => inverse(i, b.found()),
+            })
+        })
+        .read_back(records_changed),
+];
+
+/// A hosted zone with the input's name and caller reference (the reference tells a retry of this
+/// create from another zone of the same name).
+fn hosted_zone(read: Read, i: &Value, _: Look) -> Result<Option<Found>, CallError> {
+    let out = read(Svc::Route53, "ListHostedZonesByName", json!({ "DNSName": s(i, "Name") }))?;
+    Ok(out["HostedZones"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|z| z["CallerReference"] == i["CallerReference"])
+        .and_then(|z| found(z["Id"].as_str()?, json!({ "HostedZone": z }))))
+}
 
 /// A record set's identity within its zone: its name (lower case, with the final dot), its type,
 /// and its set identifier when it has one (weighted, latency, failover … records).
-pub(super) fn key(record: &Value) -> (String, String, String) {
+pub fn key(record: &Value) -> (String, String, String) {
     let mut name = record["Name"].as_str().unwrap_or_default().to_ascii_lowercase();
     if !name.ends_with('.') {
         name.push('.');
@@ -101,6 +141,38 @@ pub fn inverse(i: &Value, before: Option<&Found>) -> Inverse {
     let kind = if restores { "earlier records" } else { "records" };
     let created = vec![Created { kind: kind.into(), id: format!("{} in {zone}", names.join(", ")), undo, restores }];
     Inverse { created, not_undoable: None, replaced: before.map(|b| b.id.clone()) }
+}
+
+/// A Route 53 change batch: each record it created or upserted must still be as it set it, and each
+/// it deleted must still be absent.
+fn records_changed(_: &Kind, reads: Read, input: &Value) -> Result<Option<String>, CallError> {
+    let zone = input["HostedZoneId"].clone();
+    for change in input["ChangeBatch"]["Changes"].as_array().into_iter().flatten() {
+        let record = &change["ResourceRecordSet"];
+        let wanted = key(record);
+        let request = json!({ "HostedZoneId": zone, "StartRecordName": wanted.0, "StartRecordType": wanted.1 });
+        let Some(page) = read_now(reads, Svc::Route53, "ListResourceRecordSets", request)? else {
+            return Ok(Some("the hosted zone is gone".into()));
+        };
+        let now = page["ResourceRecordSets"].as_array().into_iter().flatten().find(|r| key(r) == wanted);
+        let name = format!("{} {}", wanted.0, wanted.1);
+        match (change["Action"].as_str().unwrap_or_default(), now) {
+            ("DELETE", Some(_)) => return Ok(Some(format!("{name} exists again"))),
+            ("DELETE", None) => {}
+            (_, None) => return Ok(Some(format!("{name} is gone"))),
+            (_, Some(now)) => {
+                // The name matched already, as Route 53 compares names (case, final dot).
+                let mut written = record.clone();
+                if let Some(m) = written.as_object_mut() {
+                    m.remove("Name");
+                }
+                if let Some(what) = differs(&written, now) {
+                    return Ok(Some(format!("{name}: {what}")));
+                }
+            }
+        }
+    }
+    Ok(None)
 }
 
 #[cfg(test)]

@@ -1,0 +1,64 @@
+//! Application Auto Scaling's kinds of write: scalable targets, scaling policies, scheduled
+//! actions.
+
+use super::{at, first, found, named, one, s, step, Again::*, Found, Kind, Look, Read};
+use runbook_bindings::call::Svc;
+use runbook_bindings::error::CallError;
+use serde_json::{json, Value};
+use Svc::ApplicationAutoscaling as Aas;
+
+/// The members that name a scalable target, as every call about it takes them.
+fn target(i: &Value) -> Value {
+    json!({ "ServiceNamespace": s(i, "ServiceNamespace"), "ResourceId": s(i, "ResourceId"),
+            "ScalableDimension": s(i, "ScalableDimension") })
+}
+
+pub(super) const KINDS: &[Kind] = &[
+    Kind::new(Aas, "RegisterScalableTarget", Converges)
+        .find(scalable_target)
+        .not_found(&["ObjectNotFoundException"])
+        .remove(|i, _| {
+            Ok(one("scalable target", at(i, "ResourceId"), |_| vec![step(Aas, "DeregisterScalableTarget", target(i))]))
+        }),
+    Kind::new(Aas, "PutScalingPolicy", Converges).find(scaling_policy).remove(|i, _| {
+        Ok(one("scaling policy", at(i, "PolicyName"), |name| {
+            let mut input = target(i);
+            input["PolicyName"] = json!(name);
+            vec![step(Aas, "DeleteScalingPolicy", input)]
+        }))
+    }),
+    Kind::new(Aas, "PutScheduledAction", Converges).find(scheduled_action).remove(|i, _| {
+        Ok(one("scheduled action", at(i, "ScheduledActionName"), |name| {
+            let mut input = target(i);
+            input["ScheduledActionName"] = json!(name);
+            vec![step(Aas, "DeleteScheduledAction", input)]
+        }))
+    }),
+];
+
+fn scalable_target(read: Read, i: &Value, _: Look) -> Result<Option<Found>, CallError> {
+    let request = json!({ "ServiceNamespace": s(i, "ServiceNamespace"), "ResourceIds": [s(i, "ResourceId")],
+                          "ScalableDimension": s(i, "ScalableDimension") });
+    let out = read(Aas, "DescribeScalableTargets", request)?;
+    Ok(first(&out["ScalableTargets"]).and_then(|t| {
+        let arn = t["ScalableTargetARN"].as_str().map(str::to_string).unwrap_or_else(|| t["ResourceId"].to_string());
+        found(arn.clone(), json!({ "ScalableTargetARN": arn }))
+    }))
+}
+
+fn scaling_policy(read: Read, i: &Value, _: Look) -> Result<Option<Found>, CallError> {
+    let request = json!({ "ServiceNamespace": s(i, "ServiceNamespace"), "ResourceId": s(i, "ResourceId"),
+                          "ScalableDimension": s(i, "ScalableDimension"), "PolicyNames": [s(i, "PolicyName")] });
+    let out = read(Aas, "DescribeScalingPolicies", request)?;
+    Ok(named(&out["ScalingPolicies"], "PolicyName", i["PolicyName"].as_str().unwrap_or_default())
+        .and_then(|p| found(p["PolicyARN"].as_str()?, json!({ "PolicyARN": p["PolicyARN"], "Alarms": p["Alarms"] }))))
+}
+
+fn scheduled_action(read: Read, i: &Value, _: Look) -> Result<Option<Found>, CallError> {
+    let request = json!({ "ServiceNamespace": s(i, "ServiceNamespace"), "ResourceId": s(i, "ResourceId"),
+                          "ScalableDimension": s(i, "ScalableDimension"),
+                          "ScheduledActionNames": [s(i, "ScheduledActionName")] });
+    let out = read(Aas, "DescribeScheduledActions", request)?;
+    Ok(named(&out["ScheduledActions"], "ScheduledActionName", i["ScheduledActionName"].as_str().unwrap_or_default())
+        .and_then(|a| found(a["ScheduledActionARN"].as_str().unwrap_or("scheduled action"), json!({}))))
+}

@@ -1,0 +1,183 @@
+//! ELBv2's kinds of write: target groups and their targets, load balancers, listeners and their
+//! settings, rules, tags.
+
+use super::{
+    absent, at, differs, each, first, found, many, member, one, read_now, s, step, Again::*, Before, Created, Found,
+    Inverse, Kind, Look, Read,
+};
+use runbook_bindings::call::Svc;
+use runbook_bindings::error::CallError;
+use serde_json::{json, Value};
+use Svc::Elbv2;
+
+pub(super) const KINDS: &[Kind] = &[
+    Kind::new(Elbv2, "CreateTargetGroup", Duplicates)
+        .duplicate(&["DuplicateTargetGroupName"])
+        .find(target_group)
+        .not_found(&["TargetGroupNotFound"])
+        .arn(|i, w| Some(w.arn("elasticloadbalancing", format!("targetgroup/{}/*", member(i, "Name")?))))
+        .remove(|_, o| {
+            Ok(many("target group", each(o, "TargetGroups", "TargetGroupArn"), |arn| {
+                vec![step(Elbv2, "DeleteTargetGroup", json!({ "TargetGroupArn": arn })).retry(&["ResourceInUse"])]
+            }))
+        }),
+    Kind::new(Elbv2, "CreateLoadBalancer", Duplicates)
+        .duplicate(&["DuplicateLoadBalancerName"])
+        .find(load_balancer)
+        .not_found(&["LoadBalancerNotFound"])
+        .arn(|i, w| {
+            let kind = match i["Type"].as_str().unwrap_or("application") {
+                "network" => "net",
+                "gateway" => "gwy",
+                _ => "app",
+            };
+            Some(w.arn("elasticloadbalancing", format!("loadbalancer/{kind}/{}/*", member(i, "Name")?)))
+        })
+        .remove(|_, o| {
+            Ok(many("load balancer", each(o, "LoadBalancers", "LoadBalancerArn"), |arn| {
+                vec![step(Elbv2, "DeleteLoadBalancer", json!({ "LoadBalancerArn": arn }))
+                    .wait("LoadBalancersDeleted", json!({ "LoadBalancerArns": [arn] }))]
+            }))
+        }),
+    Kind::new(Elbv2, "CreateListener", Duplicates)
+        .duplicate(&["DuplicateListener"])
+        .find(listener)
+        .not_found(&["ListenerNotFound"])
+        .remove(|_, o| {
+            Ok(many("listener", each(o, "Listeners", "ListenerArn"), |arn| {
+                vec![step(Elbv2, "DeleteListener", json!({ "ListenerArn": arn }))]
+            }))
+        }),
+    Kind::new(Elbv2, "CreateRule", Duplicates)
+        .duplicate(&["PriorityInUse"])
+        .find(rule)
+        .not_found(&["RuleNotFound"])
+        .remove(|_, o| {
+            Ok(many("rule", each(o, "Rules", "RuleArn"), |arn| {
+                vec![step(Elbv2, "DeleteRule", json!({ "RuleArn": arn }))]
+            }))
+        }),
+    Kind::new(Elbv2, "RegisterTargets", Converges).find(targets).remove(|i, _| {
+        Ok(one("targets of", at(i, "TargetGroupArn"), |arn| {
+            vec![step(Elbv2, "DeregisterTargets", json!({ "TargetGroupArn": arn, "Targets": s(i, "Targets") }))]
+        }))
+    }),
+    Kind::new(Elbv2, "ModifyListener", Converges)
+        .find(listener_settings)
+        .restore(|_, _, before| match before {
+            Before::Present(found) => Some(restore_listener(found)),
+            _ => None,
+        })
+        .read_back(|_, reads, input| {
+            let arn = input["ListenerArn"].clone();
+            let Some(now) = read_now(reads, Elbv2, "DescribeListeners", json!({ "ListenerArns": [arn] }))? else {
+                return Ok(Some("the listener is gone".into()));
+            };
+            let mut written = input.clone();
+            if let Some(m) = written.as_object_mut() {
+                m.remove("ListenerArn");
+            }
+            Ok(differs(&written, &now["Listeners"][0]))
+        }),
+    Kind::new(Elbv2, "AddTags", Converges)
+        .find(super::tagging::elbv2_tags)
+        .restore(super::tagging::restore)
+        .remove(|i, _| {
+            Ok(one("tags on", Some(s(i, "ResourceArns").to_string()), |_| {
+                let keys: Vec<Value> =
+                    s(i, "Tags").as_array().map(|t| t.iter().map(|x| x["Key"].clone()).collect()).unwrap_or_default();
+                vec![step(Elbv2, "RemoveTags", json!({ "ResourceArns": s(i, "ResourceArns"), "TagKeys": keys }))]
+            }))
+        })
+        .tagging(super::Tagging {
+            set: "AddTags",
+            unset: "RemoveTags",
+            resources: "ResourceArns",
+            tags: "Tags",
+            key: "Key",
+            value: "Value",
+            unset_keys: "TagKeys",
+            read: "DescribeTags",
+            list: "/TagDescriptions/0/Tags",
+        }),
+];
+
+/// A listener's settings as they were before a `ModifyListener`: undo sets them again.
+fn restore_listener(found: &Found) -> Inverse {
+    let l = &found.output;
+    let mut input = json!({ "ListenerArn": found.id });
+    for k in ["Port", "Protocol", "DefaultActions", "SslPolicy", "AlpnPolicy", "MutualAuthentication"] {
+        if l.get(k).is_some_and(|v| !v.is_null() && v.as_array().is_none_or(|a| !a.is_empty())) {
+            input[k] = l[k].clone();
+        }
+    }
+    // Only the default certificate is set by ModifyListener; the others are the listener's list.
+    if let Some(default) = l["Certificates"].as_array().and_then(|c| c.first()) {
+        input["Certificates"] = json!([{ "CertificateArn": default["CertificateArn"] }]);
+    }
+    let undo = vec![step(Svc::Elbv2, "ModifyListener", input)];
+    let created = vec![Created { kind: "settings of listener".into(), id: found.id.clone(), undo, restores: true }];
+    Inverse { created, not_undoable: None, replaced: Some(found.id.clone()) }
+}
+
+fn target_group(read: Read, i: &Value, _: Look) -> Result<Option<Found>, CallError> {
+    elbv2_by_name(read, i, "DescribeTargetGroups", "TargetGroups", "TargetGroupArn")
+}
+
+fn load_balancer(read: Read, i: &Value, _: Look) -> Result<Option<Found>, CallError> {
+    elbv2_by_name(read, i, "DescribeLoadBalancers", "LoadBalancers", "LoadBalancerArn")
+}
+
+/// An ELBv2 thing by its `Name`, answered as its create answers: `{ <list>: [it] }`.
+fn elbv2_by_name(read: Read, i: &Value, op: &str, list: &str, arn: &str) -> Result<Option<Found>, CallError> {
+    let out = absent(read(Svc::Elbv2, op, json!({ "Names": [s(i, "Name")] })))?;
+    Ok(out.as_ref().and_then(|o| first(&o[list])).and_then(|t| found(t[arn].as_str()?, json!({ list: [t] }))))
+}
+
+fn listener(read: Read, i: &Value, _: Look) -> Result<Option<Found>, CallError> {
+    let request = json!({ "LoadBalancerArn": s(i, "LoadBalancerArn") });
+    let Some(out) = absent(read(Svc::Elbv2, "DescribeListeners", request))? else { return Ok(None) };
+    let port = s(i, "Port");
+    Ok(out["Listeners"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|l| port.is_null() || l["Port"] == port)
+        .and_then(|l| found(l["ListenerArn"].as_str()?, json!({ "Listeners": [l] }))))
+}
+
+fn rule(read: Read, i: &Value, _: Look) -> Result<Option<Found>, CallError> {
+    let Some(out) = absent(read(Svc::Elbv2, "DescribeRules", json!({ "ListenerArn": s(i, "ListenerArn") })))? else {
+        return Ok(None);
+    };
+    let priority = s(i, "Priority").to_string().trim_matches('"').to_string();
+    Ok(out["Rules"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|r| r["Priority"].as_str() == Some(priority.as_str()))
+        .and_then(|r| found(r["RuleArn"].as_str()?, json!({ "Rules": [r] }))))
+}
+
+/// Whether every target of a registration is registered.
+fn targets(read: Read, i: &Value, _: Look) -> Result<Option<Found>, CallError> {
+    let arn = s(i, "TargetGroupArn");
+    let Some(out) = absent(read(Svc::Elbv2, "DescribeTargetHealth", json!({ "TargetGroupArn": arn })))? else {
+        return Ok(None);
+    };
+    let registered = out["TargetHealthDescriptions"].as_array().cloned().unwrap_or_default();
+    let wanted = i["Targets"].as_array().cloned().unwrap_or_default();
+    let all = !wanted.is_empty()
+        && wanted.iter().all(|w| {
+            registered
+                .iter()
+                .any(|r| r["Target"]["Id"] == w["Id"] && (w["Port"].is_null() || r["Target"]["Port"] == w["Port"]))
+        });
+    Ok(if all { found(format!("targets of {}", arn.as_str().unwrap_or("?")), json!({})) } else { None })
+}
+
+/// A listener's settings, which a `ModifyListener` replaces and undo puts back.
+fn listener_settings(read: Read, i: &Value, _: Look) -> Result<Option<Found>, CallError> {
+    let out = read(Svc::Elbv2, "DescribeListeners", json!({ "ListenerArns": [s(i, "ListenerArn")] }))?;
+    Ok(first(&out["Listeners"]).and_then(|l| found(l["ListenerArn"].as_str()?, l.clone())))
+}

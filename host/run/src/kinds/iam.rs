@@ -1,0 +1,137 @@
+//! IAM's kinds of write: roles (service-linked too), their policies, users, instance profiles,
+//! managed policies, server certificates.
+
+use super::{absent, at, found, one, s, step, text, Again::*, Found, Kind, Look, Read};
+use runbook_bindings::call::Svc;
+use runbook_bindings::error::CallError;
+use serde_json::{json, Value};
+use Svc::Iam;
+
+pub(super) const KINDS: &[Kind] = &[
+    Kind::new(Iam, "CreateServiceLinkedRole", Duplicates)
+        .duplicate(&["EntityAlreadyExists", "InvalidInput"])
+        .find(service_linked_role)
+        .remove(|_, o| {
+            Ok(one("service-linked role", at(o, "Role.RoleName"), |name| {
+                vec![step(Iam, "DeleteServiceLinkedRole", json!({ "RoleName": name }))]
+            }))
+        }),
+    Kind::new(Iam, "CreateRole", Duplicates).duplicate(&["EntityAlreadyExists"]).find(role).remove(|_, o| {
+        Ok(one("role", at(o, "Role.RoleName"), |name| {
+            vec![step(Iam, "DeleteRole", json!({ "RoleName": name })).retry(&["DeleteConflict"])]
+        }))
+    }),
+    Kind::new(Iam, "CreateUser", Duplicates).duplicate(&["EntityAlreadyExists"]).find(user).remove(|_, o| {
+        Ok(one("user", at(o, "User.UserName"), |name| {
+            vec![step(Iam, "DeleteUser", json!({ "UserName": name })).retry(&["DeleteConflict"])]
+        }))
+    }),
+    Kind::new(Iam, "CreateInstanceProfile", Duplicates)
+        .duplicate(&["EntityAlreadyExists"])
+        .find(instance_profile)
+        .remove(|_, o| {
+            Ok(one("instance profile", at(o, "InstanceProfile.InstanceProfileName"), |name| {
+                vec![step(Iam, "DeleteInstanceProfile", json!({ "InstanceProfileName": name }))
+                    .retry(&["DeleteConflict"])]
+            }))
+        }),
+    Kind::new(Iam, "CreatePolicy", Duplicates).duplicate(&["EntityAlreadyExists"]).find(policy).remove(|_, o| {
+        Ok(one("policy", at(o, "Policy.Arn"), |arn| {
+            vec![step(Iam, "DeletePolicy", json!({ "PolicyArn": arn })).retry(&["DeleteConflict"])]
+        }))
+    }),
+    Kind::new(Iam, "UploadServerCertificate", Duplicates)
+        .duplicate(&["EntityAlreadyExists"])
+        .find(server_certificate)
+        .remove(|_, o| {
+            Ok(one("server certificate", at(o, "ServerCertificateMetadata.ServerCertificateName"), |name| {
+                vec![step(Iam, "DeleteServerCertificate", json!({ "ServerCertificateName": name }))
+                    .retry(&["DeleteConflict"])]
+            }))
+        }),
+    Kind::new(Iam, "PutRolePolicy", Converges).find(role_policy).remove(|i, _| {
+        Ok(one("inline policy of", at(i, "RoleName"), |name| {
+            vec![step(Iam, "DeleteRolePolicy", json!({ "RoleName": name, "PolicyName": s(i, "PolicyName") }))]
+        }))
+    }),
+    Kind::new(Iam, "AttachRolePolicy", Converges).find(attached_policy).remove(|i, _| {
+        Ok(one("policy attachment of", at(i, "RoleName"), |name| {
+            vec![step(Iam, "DetachRolePolicy", json!({ "RoleName": name, "PolicyArn": s(i, "PolicyArn") }))]
+        }))
+    }),
+    Kind::new(Iam, "AddRoleToInstanceProfile", Duplicates).remove(|i, _| {
+        Ok(one("role in instance profile", at(i, "InstanceProfileName"), |name| {
+            vec![step(
+                Iam,
+                "RemoveRoleFromInstanceProfile",
+                json!({ "InstanceProfileName": name, "RoleName": s(i, "RoleName") }),
+            )]
+        }))
+    }),
+];
+
+fn service_linked_role(read: Read, i: &Value, _: Look) -> Result<Option<Found>, CallError> {
+    let prefix = format!("/aws-service-role/{}/", s(i, "AWSServiceName").as_str().unwrap_or_default());
+    let out = read(Svc::Iam, "ListRoles", json!({ "PathPrefix": prefix }))?;
+    let suffix = i["CustomSuffix"].as_str();
+    Ok(out["Roles"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|r| suffix.is_none_or(|x| r["RoleName"].as_str().is_some_and(|n| n.ends_with(&format!("_{x}")))))
+        .and_then(|r| found(r["RoleName"].as_str()?, json!({ "Role": r }))))
+}
+
+fn role(read: Read, i: &Value, _: Look) -> Result<Option<Found>, CallError> {
+    iam_get(read, i, "GetRole", "RoleName", "Role")
+}
+
+fn user(read: Read, i: &Value, _: Look) -> Result<Option<Found>, CallError> {
+    iam_get(read, i, "GetUser", "UserName", "User")
+}
+
+fn instance_profile(read: Read, i: &Value, _: Look) -> Result<Option<Found>, CallError> {
+    iam_get(read, i, "GetInstanceProfile", "InstanceProfileName", "InstanceProfile")
+}
+
+/// An IAM entity by its name member, answered as its create answers: `{ <member>: it }`.
+fn iam_get(read: Read, i: &Value, op: &str, name: &str, member: &str) -> Result<Option<Found>, CallError> {
+    let out = absent(read(Svc::Iam, op, json!({ name: s(i, name) })))?;
+    Ok(out.and_then(|o| found(o[member]["Arn"].as_str()?, json!({ member: o[member] }))))
+}
+
+/// The upload answers the certificate's metadata, which the look-up finds inside it.
+fn server_certificate(read: Read, i: &Value, _: Look) -> Result<Option<Found>, CallError> {
+    let name = "ServerCertificateName";
+    let out = absent(read(Svc::Iam, "GetServerCertificate", json!({ name: s(i, name) })))?;
+    Ok(out.and_then(|o| {
+        let meta = &o["ServerCertificate"]["ServerCertificateMetadata"];
+        found(meta["Arn"].as_str()?, json!({ "ServerCertificateMetadata": meta }))
+    }))
+}
+
+fn policy(read: Read, i: &Value, _: Look) -> Result<Option<Found>, CallError> {
+    let path = i.get("Path").and_then(Value::as_str).unwrap_or("/");
+    let out = read(Svc::Iam, "ListPolicies", json!({ "Scope": "Local", "PathPrefix": path }))?;
+    Ok(out["Policies"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|p| p["PolicyName"] == s(i, "PolicyName") && p["Path"] == json!(path))
+        .and_then(|p| found(p["Arn"].as_str()?, json!({ "Policy": p }))))
+}
+
+fn role_policy(read: Read, i: &Value, _: Look) -> Result<Option<Found>, CallError> {
+    let request = json!({ "RoleName": s(i, "RoleName"), "PolicyName": s(i, "PolicyName") });
+    let out = absent(read(Svc::Iam, "GetRolePolicy", request))?;
+    Ok(out.and_then(|_| found(format!("{}/{}", text(i, "RoleName"), text(i, "PolicyName")), json!({}))))
+}
+
+fn attached_policy(read: Read, i: &Value, _: Look) -> Result<Option<Found>, CallError> {
+    let out = absent(read(Svc::Iam, "ListAttachedRolePolicies", json!({ "RoleName": s(i, "RoleName") })))?;
+    let arn = s(i, "PolicyArn");
+    Ok(out.and_then(|o| {
+        o["AttachedPolicies"].as_array()?.iter().find(|p| p["PolicyArn"] == arn)?;
+        found(format!("{} on {}", text(i, "PolicyArn"), text(i, "RoleName")), json!({}))
+    }))
+}
