@@ -7,7 +7,7 @@ RUNBOOK := $(TARGET_DIR)/debug/runbook
 EMULATOR := tests/emulator/with-emulator.sh
 BOTOCORE = $(shell .venv/bin/python -c 'import botocore, os; print(os.path.dirname(botocore.__file__))')
 
-.PHONY: all build demo test lint generate check-generated ci venv bench layout
+.PHONY: all build demo test lint generate check-generated ci venv bench layout docs
 
 all: build
 
@@ -44,6 +44,11 @@ generate: venv
 
 check-generated: venv
 	$(CARGO) run -q -p runbook-codegen -- --botocore $(BOTOCORE) --out bindings/ops/src/generated --check > /dev/null
+
+# The reference book (docs/), with mdBook when it is installed (`cargo install mdbook`).
+docs:
+	@if command -v mdbook >/dev/null; then mdbook build docs; \
+	else echo "docs: mdbook is not installed (cargo install mdbook); the pages in docs/src read as they are"; fi
 
 # What CI runs.
 ci: lint check-generated test

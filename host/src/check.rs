@@ -49,7 +49,7 @@ impl Mistake {
 /// renders its errors; `None` when there are none. `run`, `plan`, `policy` and fleets stop on them
 /// before any request: a run would send its earlier writes and then fail at the first.
 pub fn before_run(file: &Path) -> Option<String> {
-    let root = crate::run::runbook_root(file);
+    let root = crate::project::runbook_root(file);
     let checker = Checker::new();
     let mut found = Vec::new();
     for f in params::files(&root, file) {
@@ -98,7 +98,7 @@ pub fn run(paths: &[PathBuf], format: Format) -> ExitCode {
                 (file, root)
             })
             .collect(),
-        Err(e) => return crate::run::fail(&e),
+        Err(e) => return crate::diagnostics::fail(&e),
     };
     let checker = Checker::new();
     let mut mistakes = Vec::new();
@@ -182,7 +182,7 @@ impl Checker {
             engine.collect_fn_metadata(None, |info| Some(info.metadata.name.to_string()), true).into_iter().collect();
         global.extend(KEYWORDS.iter().map(|k| k.to_string()));
         // A test file's helpers (`runbook test`).
-        global.extend(crate::testing::HELPERS.iter().map(|k| k.to_string()));
+        global.extend(crate::engine::TEST_HELPERS.iter().map(|k| k.to_string()));
         Checker { engine, global }
     }
 
@@ -252,7 +252,7 @@ impl Checker {
             // A test's runbook, named by a literal path: relative to the test file's folder.
             if c.namespace.is_empty() && (name == "run_runbook" || name == "plan_of") {
                 let path = c.args.first().and_then(|a| a.get_literal_value(None)).and_then(|v| v.into_string().ok());
-                let folder = crate::run::runbook_root(file);
+                let folder = crate::project::runbook_root(file);
                 if let Some(path) = path.filter(|p| !folder.join(p).is_file()) {
                     out.push(at(
                         pos,
@@ -422,7 +422,7 @@ fn variables(ast: &AST) -> BTreeSet<String> {
 /// The folder a runbook given on its own is checked in: its own, or (for a module under `lib/`)
 /// the nearest one above it where all its imports resolve.
 fn root_for(file: &Path) -> PathBuf {
-    let own = crate::run::runbook_root(file);
+    let own = crate::project::runbook_root(file);
     let text = std::fs::read_to_string(file).unwrap_or_default();
     let modules: Vec<String> = params::imports(&text).into_iter().flatten().collect();
     let resolves = |dir: &Path| modules.iter().all(|m| dir.join(format!("{m}.rhai")).is_file());

@@ -1,21 +1,21 @@
-//! Command-line interface: `run`, `plan`, `policy`, `check`, `test`, `repl`, `runs`, `show`, `undo`, `unlock`, `help`.
+//! The command line: `run`, `plan`, `policy`, `check`, `test`, `repl`, `runs`, `show`, `undo`, `unlock`,
+//! `help`, as clap parses them, and what runbook.toml and a journal store in S3 fill in before a
+//! command runs (`main.rs` then hands each to its command).
 
-use clap::{Args, Parser, Subcommand};
+use crate::args::{AwsArgs, Common, JournalArgs, LockArgs};
+use clap::{Parser, Subcommand};
 use clap_complete::{ArgValueCandidates, ArgValueCompleter};
-use runbook_bindings::AwsOptions;
-use runbook_run::Mode;
 use std::path::PathBuf;
-use std::process::ExitCode;
 
 #[derive(Parser)]
 #[command(name = "runbook", version, about = "Run AWS runbooks written in Rhai", disable_help_subcommand = true)]
 pub struct Cli {
     #[command(subcommand)]
-    command: Command,
+    pub command: Command,
 }
 
 #[derive(Subcommand)]
-enum Command {
+pub enum Command {
     /// Run a runbook file
     Run {
         /// The runbook (.rhai)
@@ -111,7 +111,7 @@ enum Command {
     /// Show one recorded run: its parameters, every write and its outcome
     Show {
         /// A run id, a unique prefix of one, a fleet id (every shard of the fleet), or `last`
-        #[arg(add = ArgValueCandidates::new(crate::shell::run_ids))]
+        #[arg(add = ArgValueCandidates::new(crate::candidates::run_ids))]
         run: String,
         #[command(flatten)]
         journal: JournalArgs,
@@ -125,7 +125,7 @@ enum Command {
     )]
     Undo {
         /// A run id, a unique prefix of one, a fleet id (every shard of the fleet), or `last`
-        #[arg(add = ArgValueCandidates::new(crate::shell::run_ids))]
+        #[arg(add = ArgValueCandidates::new(crate::candidates::run_ids))]
         run: String,
         /// Only show what would be removed
         #[arg(long)]
@@ -166,7 +166,7 @@ enum Command {
     /// Show the services, a service's operations and waiters, or one operation's parameters
     Help {
         /// `elbv2` or `elbv2::create_target_group`; nothing for the list of services and helpers
-        #[arg(add = ArgValueCompleter::new(crate::shell::help_topics))]
+        #[arg(add = ArgValueCompleter::new(crate::candidates::help_topics))]
         topic: Option<String>,
     },
     /// Print the script that makes a shell complete runbook's commands, flags, help topics and run ids
@@ -179,118 +179,10 @@ enum Command {
     },
 }
 
-/// Options shared by `run`, `plan` and `repl`.
-#[derive(Args, Clone, Default)]
-pub struct Common {
-    /// A runbook parameter, read with param("name", default); repeatable
-    #[arg(long = "set", value_name = "NAME=VALUE")]
-    pub set: Vec<String>,
-    #[command(flatten)]
-    pub aws: AwsArgs,
-    /// Do not tag created resources with the run id (tag runbook:run-id)
-    #[arg(long = "no-tag")]
-    pub no_tag: bool,
-    #[command(flatten)]
-    pub journal: JournalArgs,
-    /// A limit of the run: operations, call-depth, string-size, array-size, map-size, aws-calls; repeatable
-    #[arg(long = "limit", value_name = "NAME=N")]
-    pub limits: Vec<String>,
-    /// Log every AWS call to stderr (-vv: with its parameters, sensitive members masked)
-    #[arg(short, long, action = clap::ArgAction::Count)]
-    pub verbose: u8,
-    /// Print members the service models mark sensitive instead of <sensitive>
-    #[arg(long = "show-sensitive")]
-    pub show_sensitive: bool,
-}
-
-/// How a run locks the places it writes in.
-#[derive(Args, Clone, Default)]
-pub struct LockArgs {
-    /// The lock's name (default: the runbook's path from the project root, the nearest folder above
-    /// it with runbook.toml or .git); runs with one name never write in one account and region at once
-    #[arg(long = "lock", value_name = "NAME", conflicts_with = "no_lock")]
-    pub lock: Option<String>,
-    /// Take no lock
-    #[arg(long = "no-lock")]
-    pub no_lock: bool,
-    /// Seconds to wait for a lock another run holds (default: refuse at once, exit 2)
-    #[arg(long = "lock-timeout", value_name = "SECONDS", value_parser = clap::value_parser!(u32).range(0..=86400))]
-    pub lock_timeout: Option<u32>,
-    /// Seconds a lock lasts unless its holder renews it, which it does every third (default 60)
-    #[arg(long = "lock-lease", value_name = "SECONDS", value_parser = clap::value_parser!(u32).range(3..=3600))]
-    pub lock_lease: Option<u32>,
-}
-
-/// How to reach AWS.
-#[derive(Args, Clone, Default)]
-pub struct AwsArgs {
-    /// The AWS profile to use (default: AWS_PROFILE, then "default")
-    #[arg(long)]
-    pub profile: Option<String>,
-    /// The AWS region (default: AWS_REGION, then the profile's region)
-    #[arg(long)]
-    pub region: Option<String>,
-    /// Send every request to this endpoint (for example a local emulator)
-    #[arg(long = "endpoint-url", value_name = "URL")]
-    pub endpoint_url: Option<String>,
-    /// Attempts per call, retries included (default: AWS_MAX_ATTEMPTS, the profile, then 10)
-    #[arg(long = "max-attempts", value_name = "N", value_parser = clap::value_parser!(u32).range(1..=100))]
-    pub max_attempts: Option<u32>,
-    /// Retry mode (default: AWS_RETRY_MODE, the profile, then standard)
-    #[arg(long = "retry-mode", value_name = "MODE", value_parser = ["standard", "adaptive"])]
-    pub retry_mode: Option<String>,
-    /// Seconds one attempt waits for its answer before it counts as lost and is retried (default 60)
-    #[arg(long = "call-timeout", value_name = "SECONDS")]
-    pub call_timeout: Option<f64>,
-    /// Seconds after a create during which AWS's "not found" about it is retried (default 120)
-    #[arg(long = "propagation-timeout", value_name = "SECONDS")]
-    pub propagation_timeout: Option<f64>,
-}
-
-impl AwsArgs {
-    pub fn options(&self) -> AwsOptions {
-        AwsOptions {
-            profile: self.profile.clone(),
-            region: self.region.clone(),
-            endpoint_url: self.endpoint_url.clone(),
-            max_attempts: self.max_attempts,
-            retry_mode: self.retry_mode.clone(),
-            call_timeout: self.call_timeout,
-            assume_role: None,
-            propagation_timeout: self.propagation_timeout,
-        }
-    }
-}
-
-impl Common {
-    pub fn aws(&self) -> AwsOptions {
-        self.aws.options()
-    }
-}
-
-/// Where run journals are kept.
-#[derive(Args, Clone, Default)]
-pub struct JournalArgs {
-    /// The folder of run journals, or a journal store in S3 (s3://BUCKET/PREFIX, with a local cache)
-    /// (default: RUNBOOK_JOURNAL_DIR, runbook.toml's journal_dir, then .runbook/runs)
-    #[arg(long = "journal-dir", value_name = "DIR|S3")]
-    pub journal_dir: Option<PathBuf>,
-    /// The AWS profile a journal store in S3 is reached with (default: RUNBOOK_JOURNAL_PROFILE,
-    /// runbook.toml's journal_profile, then the command's own credentials)
-    #[arg(long = "journal-profile", value_name = "PROFILE")]
-    pub journal_profile: Option<String>,
-}
-
-impl JournalArgs {
-    pub fn dir(&self) -> PathBuf {
-        runbook_run::journal::dir(self.journal_dir.as_deref())
-    }
-}
-
 /// Fills in from `runbook.toml` what a command's flags and the environment leave open. A fleet's
 /// targets name their own places (its runs read the file themselves), and an undo goes where its
 /// run went: neither takes the file's region or profile.
-fn apply_project(command: &mut Command) -> Result<(), String> {
+pub fn apply_project(command: &mut Command) -> Result<(), String> {
     let (aws, journal, lock) = match command {
         Command::Run { common: Common { aws, journal, .. }, lock, fleet, .. } => {
             (Some(aws).filter(|_| !fleet.active()), journal, Some(lock))
@@ -322,7 +214,7 @@ fn apply_project(command: &mut Command) -> Result<(), String> {
 /// the store with the command's credentials, brings its records into the local cache for the
 /// commands that read runs, and gives the command the cache as its folder, which writes through
 /// to the store.
-fn open_store(command: &mut Command) -> Result<(), String> {
+pub fn open_store(command: &mut Command) -> Result<(), String> {
     // Only the commands that read recorded runs bring the store's records into the cache; a run
     // only adds its own.
     // A run that joins a fleet by its id reads the store too: a fleet undone already is not joined.
@@ -377,72 +269,4 @@ fn open_store(command: &mut Command) -> Result<(), String> {
     journal.journal_dir = Some(runbook_run::store::register(std::sync::Arc::new(store)));
     journal.journal_profile = journal_profile;
     Ok(())
-}
-
-pub fn main() -> ExitCode {
-    crate::shell::answer_if_asked();
-    let cli = match Cli::try_parse() {
-        Ok(c) => c,
-        Err(e) => {
-            let code = if e.use_stderr() { 2 } else { 0 };
-            let _ = e.print();
-            return ExitCode::from(code);
-        }
-    };
-    let mut command = cli.command;
-    if let Err(e) = apply_project(&mut command).and_then(|()| open_store(&mut command)) {
-        return crate::run::fail(&e);
-    }
-    match command {
-        Command::Run { file, step, common, lock, fleet } if fleet.active() => {
-            if step {
-                return crate::run::fail("--step asks before each write of one run: it does not go with many targets");
-            }
-            crate::fleet::run(&file, &common, &fleet, false, &lock)
-        }
-        Command::Plan { file, common, fleet } if fleet.active() => {
-            crate::fleet::run(&file, &common, &fleet, true, &LockArgs::default())
-        }
-        Command::Run { file, step, common, lock, fleet } => {
-            if let Some(e) = fleet.stray() {
-                return crate::run::fail(&e);
-            }
-            let mode = if step { Mode::Step } else { Mode::Run };
-            crate::run::on_script_thread(move || crate::run::run_file_locked(&file, &common, mode, &lock))
-        }
-        Command::Plan { file, common, fleet } => {
-            if let Some(e) = fleet.stray() {
-                return crate::run::fail(&e);
-            }
-            crate::run::on_script_thread(move || crate::run::run_file(&file, &common, Mode::Plan))
-        }
-        Command::Policy { file, narrow, trust, external_id, needs, common } => {
-            let args = crate::policy::PolicyArgs { narrow, trust, external_id, needs };
-            if let Err(e) = args.check() {
-                return crate::run::fail(&e);
-            }
-            crate::run::on_script_thread(move || crate::run::run_file_for(&file, &common, Mode::Plan, Some(&args)))
-        }
-        Command::Params { file } => crate::params::show(&file),
-        Command::Test { paths, live, common } => {
-            crate::run::on_script_thread(move || crate::testing::run(&paths, &common, live))
-        }
-        Command::Check { paths, format } => crate::run::on_script_thread(move || crate::check::run(&paths, format)),
-        Command::Unlock { lock, yes, journal } => crate::unlock::unlock(&journal.dir(), &lock, yes),
-        Command::Runs { writes, journal } => crate::runs::list(&journal.dir(), writes),
-        Command::Show { run, journal } => {
-            let dir = journal.dir();
-            let flags = crate::run::journal_flags(&dir, journal.journal_profile.as_deref());
-            crate::runs::show(&dir, &run, &flags)
-        }
-        Command::Undo { run, plan, force, assume_role, concurrency, aws, journal, lock } => {
-            let aws = aws.options();
-            crate::run::on_script_thread(move || {
-                crate::runs::undo(&journal, &run, aws, assume_role, (plan, force), concurrency, &lock)
-            })
-        }
-        Command::Repl { common } => crate::run::on_script_thread(move || crate::repl::repl(&common)),
-        Command::Help { topic } => crate::help::help(topic.as_deref()),
-        Command::Completions { shell } => crate::shell::script(&shell),
-    }
 }

@@ -381,6 +381,12 @@ fn describe_map(m: &Map) -> (String, Vec<String>) {
     (title, notes)
 }
 
+/// Says `error: …` and gives the exit code of a mistake in what was asked (2).
+pub fn fail(msg: &str) -> std::process::ExitCode {
+    eoutln!("error: {msg}");
+    std::process::ExitCode::from(2)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -135,3 +135,7 @@ pub fn outside_root(root: &Path, file: &Path, path: &str) -> Option<String> {
     };
     (!inside).then(|| format!("import {path:?} is outside the runbooks folder {}", root.display()))
 }
+
+/// The helpers a test file may call beyond a runbook's (`runbook check` knows them too).
+pub const TEST_HELPERS: &[&str] =
+    &["assert", "assert_eq", "expect_error", "mock", "aws_error", "calls", "run_runbook", "plan_of"];

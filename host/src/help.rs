@@ -13,7 +13,7 @@ pub fn help(topic: Option<&str>) -> ExitCode {
             out!("{text}");
             ExitCode::SUCCESS
         }
-        Err(e) => crate::run::fail(&e),
+        Err(e) => crate::diagnostics::fail(&e),
     }
 }
 

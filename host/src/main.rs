@@ -3,6 +3,8 @@
 #[macro_use]
 extern crate runbook_bindings;
 
+mod args;
+mod candidates;
 mod check;
 mod cli;
 mod complete;
@@ -22,6 +24,78 @@ mod shell;
 mod testing;
 mod unlock;
 
-fn main() -> std::process::ExitCode {
-    cli::main()
+use clap::Parser;
+use cli::{apply_project, open_store, Cli, Command};
+use runbook_run::Mode;
+use std::process::ExitCode;
+
+/// Parses the command line and hands the command to the file that carries it out.
+fn main() -> ExitCode {
+    crate::shell::answer_if_asked();
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let code = if e.use_stderr() { 2 } else { 0 };
+            let _ = e.print();
+            return ExitCode::from(code);
+        }
+    };
+    let mut command = cli.command;
+    if let Err(e) = apply_project(&mut command).and_then(|()| open_store(&mut command)) {
+        return crate::diagnostics::fail(&e);
+    }
+    match command {
+        Command::Run { file, step, common, lock, fleet } if fleet.active() => {
+            if step {
+                return crate::diagnostics::fail(
+                    "--step asks before each write of one run: it does not go with many targets",
+                );
+            }
+            crate::fleet::run(&file, &common, &fleet, false, &lock)
+        }
+        Command::Plan { file, common, fleet } if fleet.active() => {
+            crate::fleet::run(&file, &common, &fleet, true, &args::LockArgs::default())
+        }
+        Command::Run { file, step, common, lock, fleet } => {
+            if let Some(e) = fleet.stray() {
+                return crate::diagnostics::fail(&e);
+            }
+            let mode = if step { Mode::Step } else { Mode::Run };
+            crate::run::on_script_thread(move || crate::run::run_file_locked(&file, &common, mode, &lock))
+        }
+        Command::Plan { file, common, fleet } => {
+            if let Some(e) = fleet.stray() {
+                return crate::diagnostics::fail(&e);
+            }
+            crate::run::on_script_thread(move || crate::run::run_file(&file, &common, Mode::Plan))
+        }
+        Command::Policy { file, narrow, trust, external_id, needs, common } => {
+            let args = crate::policy::PolicyArgs { narrow, trust, external_id, needs };
+            if let Err(e) = args.check() {
+                return crate::diagnostics::fail(&e);
+            }
+            crate::run::on_script_thread(move || crate::run::run_file_for(&file, &common, Mode::Plan, Some(&args)))
+        }
+        Command::Params { file } => crate::params::show(&file),
+        Command::Test { paths, live, common } => {
+            crate::run::on_script_thread(move || crate::testing::run(&paths, &common, live))
+        }
+        Command::Check { paths, format } => crate::run::on_script_thread(move || crate::check::run(&paths, format)),
+        Command::Unlock { lock, yes, journal } => crate::unlock::unlock(&journal.dir(), &lock, yes),
+        Command::Runs { writes, journal } => crate::runs::list(&journal.dir(), writes),
+        Command::Show { run, journal } => {
+            let dir = journal.dir();
+            let flags = crate::run::journal_flags(&dir, journal.journal_profile.as_deref());
+            crate::runs::show(&dir, &run, &flags)
+        }
+        Command::Undo { run, plan, force, assume_role, concurrency, aws, journal, lock } => {
+            let aws = aws.options();
+            crate::run::on_script_thread(move || {
+                crate::runs::undo(&journal, &run, aws, assume_role, (plan, force), concurrency, &lock)
+            })
+        }
+        Command::Repl { common } => crate::run::on_script_thread(move || crate::repl::repl(&common)),
+        Command::Help { topic } => crate::help::help(topic.as_deref()),
+        Command::Completions { shell } => crate::shell::script(&shell),
+    }
 }

@@ -52,7 +52,7 @@ impl PolicyArgs {
 /// its own creates with empty lists, so the branches a run takes over real things (each task,
 /// each target) are not planned.
 fn add_named_calls(file: &Path, ctx: &Context, safety: &Safety) {
-    let root = crate::run::runbook_root(file);
+    let root = crate::project::runbook_root(file);
     for f in crate::params::files(&root, file) {
         let Ok(text) = std::fs::read_to_string(&f) else { continue };
         // Code only: a call named in a comment or a string (a suggested fix) is not made.

@@ -9,7 +9,7 @@
 //! lock_lease = 60                 # seconds
 //! ```
 
-use crate::cli::{AwsArgs, JournalArgs, LockArgs};
+use crate::args::{AwsArgs, JournalArgs, LockArgs};
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
 
@@ -88,5 +88,13 @@ impl Project {
         if lock.lock_lease.is_none() {
             lock.lock_lease = self.lock_lease;
         }
+    }
+}
+
+/// Imports resolve inside the runbook's own folder.
+pub fn runbook_root(file: &Path) -> PathBuf {
+    match file.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
     }
 }

@@ -2,7 +2,7 @@
 //! text), errors printed as diagnostics without ending the session, Tab completion, history, and
 //! `:save` to turn what worked into a runbook.
 
-use crate::cli::Common;
+use crate::args::Common;
 use crate::complete;
 use crate::definitions;
 use crate::diagnostics;
@@ -111,15 +111,15 @@ struct Session {
 pub fn repl(common: &Common) -> ExitCode {
     let sets = match params::parse_sets(&common.set) {
         Ok(s) => s,
-        Err(e) => return crate::run::fail(&e),
+        Err(e) => return crate::diagnostics::fail(&e),
     };
     let limits = match engine::Limits::parse(&common.limits) {
         Ok(l) => l,
-        Err(e) => return crate::run::fail(&e),
+        Err(e) => return crate::diagnostics::fail(&e),
     };
     let (ctx, safety) = match crate::run::connect(common, sets, "<repl>", runbook_run::Mode::Run, &limits, None) {
         Ok(c) => c,
-        Err(e) => return crate::run::fail(&e),
+        Err(e) => return crate::diagnostics::fail(&e),
     };
     crate::run::install_signal_handlers(&ctx);
     let mut engine = engine::build(ctx.clone(), Path::new("."), &limits);
@@ -133,7 +133,7 @@ pub fn repl(common: &Common) -> ExitCode {
     let config = rustyline::Config::builder().completion_type(rustyline::CompletionType::List).build();
     let mut editor: Editor<ReplHelper, DefaultHistory> = match Editor::with_config(config) {
         Ok(e) => e,
-        Err(e) => return crate::run::fail(&format!("cannot start the line editor: {e}")),
+        Err(e) => return crate::diagnostics::fail(&format!("cannot start the line editor: {e}")),
     };
     editor.set_helper(Some(ReplHelper { variables: variables.clone(), live: crate::live::Live::new(common.aws()) }));
     let history = history_file();
@@ -199,7 +199,7 @@ pub fn repl(common: &Common) -> ExitCode {
             }
             Err(ReadlineError::Interrupted) => buffer.clear(),
             Err(ReadlineError::Eof) => break,
-            Err(e) => return crate::run::fail(&format!("reading input: {e}")),
+            Err(e) => return crate::diagnostics::fail(&format!("reading input: {e}")),
         }
     }
     if let Some(h) = &history {

@@ -1,15 +1,17 @@
 //! `runbook run FILE`: parse, check parameters, connect, run, and report.
 
-use crate::cli::Common;
+use crate::args::Common;
 use crate::diagnostics;
+use crate::diagnostics::fail;
 use crate::engine;
 use crate::params;
+use crate::project::runbook_root;
 use rhai::{EvalAltResult, Scope};
 use runbook_bindings::secrets::redact;
 use runbook_bindings::{Context, Interrupt};
 use runbook_run::{journal, locks};
 use runbook_run::{Mode, Safety};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::ExitCode;
 use std::rc::Rc;
 use std::sync::Arc;
@@ -28,11 +30,6 @@ pub fn on_script_thread(f: impl FnOnce() -> ExitCode + Send + 'static) -> ExitCo
         }),
         Err(e) => fail(&format!("cannot start the script thread: {e}")),
     }
-}
-
-pub fn fail(msg: &str) -> ExitCode {
-    eoutln!("error: {msg}");
-    ExitCode::from(2)
 }
 
 /// Connects to AWS with the run's safety settings and, except for a plan, starts its journal. The
@@ -127,7 +124,7 @@ pub fn run_file(file: &Path, common: &Common, mode: Mode) -> ExitCode {
 }
 
 /// `runbook run`: the run locks each place it writes in as `lock` says.
-pub fn run_file_locked(file: &Path, common: &Common, mode: Mode, lock: &crate::cli::LockArgs) -> ExitCode {
+pub fn run_file_locked(file: &Path, common: &Common, mode: Mode, lock: &crate::args::LockArgs) -> ExitCode {
     let settings = (!lock.no_lock).then(|| lock_settings(file, common, lock));
     run_with(file, common, mode, None, settings)
 }
@@ -137,7 +134,7 @@ pub fn run_file_locked(file: &Path, common: &Common, mode: Mode, lock: &crate::c
 pub fn undo_lock_settings(
     dir: &Path,
     start: &serde_json::Value,
-    lock: &crate::cli::LockArgs,
+    lock: &crate::args::LockArgs,
 ) -> Option<locks::Settings> {
     if lock.no_lock {
         return None;
@@ -162,7 +159,7 @@ pub fn undo_lock_settings(
 /// The lock a run of `file` takes: its name, lease and wait. A fleet's target takes the same lock
 /// as a plain run, in its fleet's group: its `with_region` writes may go to other targets' places,
 /// where a sibling's hold is shared.
-fn lock_settings(file: &Path, common: &Common, lock: &crate::cli::LockArgs) -> locks::Settings {
+fn lock_settings(file: &Path, common: &Common, lock: &crate::args::LockArgs) -> locks::Settings {
     locks::Settings {
         folder: locks::Folder::of_journal(&common.journal.dir()),
         name: lock.lock.clone().unwrap_or_else(|| default_lock_name(file)),
@@ -416,14 +413,6 @@ pub fn report(d: &diagnostics::Diagnostic, e: &EvalAltResult, interrupt: &Interr
         Some(sig) => ExitCode::from(128u8.saturating_add(sig as u8)),
         None if diagnostics::is_syntax(e) || diagnostics::is_lock_held(e) => ExitCode::from(2),
         None => ExitCode::from(1),
-    }
-}
-
-/// Imports resolve inside the runbook's own folder.
-pub fn runbook_root(file: &Path) -> PathBuf {
-    match file.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-        _ => PathBuf::from("."),
     }
 }
 

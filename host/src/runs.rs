@@ -1,6 +1,6 @@
 //! `runbook runs`, `runbook show RUN`, `runbook undo RUN`: the recorded runs and their undoing.
 
-use crate::run::fail;
+use crate::diagnostics::fail;
 use runbook_bindings::{AwsOptions, Context};
 use runbook_run::{fleets, journal};
 use runbook_run::{Mode, Safety};
@@ -252,13 +252,13 @@ fn home_account(records: &[Value]) -> Option<String> {
 }
 
 pub fn undo(
-    journal: &crate::cli::JournalArgs,
+    journal: &crate::args::JournalArgs,
     run: &str,
     overrides: AwsOptions,
     role: Option<String>,
     (dry, force): (bool, bool),
     concurrency: Option<u32>,
-    lock: &crate::cli::LockArgs,
+    lock: &crate::args::LockArgs,
 ) -> ExitCode {
     let dir = &journal.dir();
     let run = if run == "last" {

@@ -5,7 +5,7 @@
 //! `--live` it goes to the configured endpoint (so the same tests run against the emulator), and
 //! its writes are journaled as a run's are, for `runbook undo`.
 
-use crate::cli::Common;
+use crate::args::Common;
 use crate::engine;
 use rhai::{Array, Dynamic, Engine, EvalAltResult, FnPtr, Map, NativeCallContext, Scope, AST};
 use runbook_bindings::{CallError, Context, Svc};
@@ -14,10 +14,6 @@ use std::cell::RefCell;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::rc::Rc;
-
-/// The helpers a test file may call beyond a runbook's (`runbook check` knows them too).
-pub const HELPERS: &[&str] =
-    &["assert", "assert_eq", "expect_error", "mock", "aws_error", "calls", "run_runbook", "plan_of"];
 
 /// What one test's calls share: its mocks, the calls made, and the test file's engine and AST (a
 /// mock's closure runs in them).
@@ -193,20 +189,20 @@ pub fn run(paths: &[PathBuf], common: &Common, live: bool) -> ExitCode {
             .filter(|(file, dir)| dir.is_none() || file.to_string_lossy().ends_with("_test.rhai"))
             .map(|(file, _)| file)
             .collect(),
-        Err(e) => return crate::run::fail(&e),
+        Err(e) => return crate::diagnostics::fail(&e),
     };
     files.sort();
     let limits = match engine::Limits::parse(&common.limits) {
         Ok(l) => l,
-        Err(e) => return crate::run::fail(&e),
+        Err(e) => return crate::diagnostics::fail(&e),
     };
     let (mut passed, mut failed) = (0, 0);
     for file in &files {
         let text = match std::fs::read_to_string(file) {
             Ok(t) => t,
-            Err(e) => return crate::run::fail(&format!("cannot read {}: {e}", file.display())),
+            Err(e) => return crate::diagnostics::fail(&format!("cannot read {}: {e}", file.display())),
         };
-        let root = crate::run::runbook_root(file);
+        let root = crate::project::runbook_root(file);
         // Compiled once; each test runs it in an engine of its own.
         let mut reader = Engine::new();
         engine::syntax(&mut reader);
@@ -448,7 +444,7 @@ fn register(engine: &mut Engine, bench: &Rc<Bench>, root: &Path, common: &Common
             let sets = params.iter().map(|(k, v)| (k.to_string(), set_text(v))).collect();
             let label = format!("test {} (run_runbook {path})", here(&nc));
             let mut ctx = context(&common, sets, &b, &label).map_err(|e| fail_at(e, &nc))?;
-            let runbook_root = crate::run::runbook_root(&file);
+            let runbook_root = crate::project::runbook_root(&file);
             ctx.runbook_dir = Some(runbook_root.clone());
             // A run without journal, tags or look-ups before writes: the test sees the runbook's
             // own calls. A plan is a plan: its writes are not sent.

@@ -1,6 +1,6 @@
 //! `runbook unlock LOCK`: breaks a run's lock by hand, asking first, and journals that it did.
 
-use crate::run::fail;
+use crate::diagnostics::fail;
 use runbook_run::journal::{self, Journal};
 use runbook_run::locks::{Folder, Holder};
 use serde_json::json;

@@ -1,6 +1,7 @@
-//! The README's examples of error messages are what the binary prints: every fenced block that
-//! begins with `error:` is reproduced from the script it names, and each quoted message is found in
-//! the output of the run that causes it.
+//! The examples of error messages in the README and the book (`docs/src`) are what the binary
+//! prints: every fenced block that begins with `error:` is reproduced from the script it names, and
+//! each quoted message is found in the output of the run that causes it. The book's contents list
+//! names every page, and the README's links reach pages that exist.
 
 use runbook_tests::{root, script, Run};
 
@@ -13,8 +14,56 @@ const BLOCK_SCRIPTS: &[(&str, &str)] = &[
     ),
 ];
 
+/// The README and every page of the book, one after the other.
 fn readme() -> String {
-    std::fs::read_to_string(root().join("README.md")).expect("README.md")
+    let mut text = std::fs::read_to_string(root().join("README.md")).expect("README.md");
+    for page in pages() {
+        text.push('\n');
+        text.push_str(&std::fs::read_to_string(root().join("docs/src").join(&page)).expect("a page of the book"));
+    }
+    text
+}
+
+/// The book's pages (`docs/src/*.md` but its contents list), sorted.
+fn pages() -> Vec<String> {
+    let mut pages: Vec<String> = std::fs::read_dir(root().join("docs/src"))
+        .expect("docs/src")
+        .filter_map(|e| e.ok()?.file_name().to_str().map(str::to_string))
+        .filter(|n| n.ends_with(".md") && n != "SUMMARY.md")
+        .collect();
+    pages.sort();
+    pages
+}
+
+/// The targets of the Markdown links `[text](target)` in `text`, without their `#anchor`.
+fn links(text: &str) -> Vec<String> {
+    text.split("](")
+        .skip(1)
+        .filter_map(|rest| rest.split(')').next())
+        .map(|t| t.split('#').next().unwrap_or("").to_string())
+        .filter(|t| !t.is_empty() && !t.contains("://"))
+        .collect()
+}
+
+#[test]
+fn the_books_contents_list_every_page_and_the_links_reach_pages_that_exist() {
+    let summary = std::fs::read_to_string(root().join("docs/src/SUMMARY.md")).expect("SUMMARY.md");
+    let listed = links(&summary);
+    assert_eq!(listed.iter().cloned().collect::<std::collections::BTreeSet<_>>().len(), listed.len(), "{listed:?}");
+    let mut sorted = listed.clone();
+    sorted.sort();
+    assert_eq!(sorted, pages(), "SUMMARY.md lists each page of docs/src once");
+    let readme = std::fs::read_to_string(root().join("README.md")).expect("README.md");
+    assert!(readme.lines().count() < 150, "the README fits on a screen or two: {} lines", readme.lines().count());
+    for target in links(&readme) {
+        assert!(root().join(&target).exists(), "the README links to {target}, which does not exist");
+    }
+    for page in pages() {
+        let text = std::fs::read_to_string(root().join("docs/src").join(&page)).expect("a page");
+        for target in links(&text) {
+            assert!(root().join("docs/src").join(&target).exists(), "{page} links to {target}, which does not exist");
+        }
+    }
 }
 
 /// The fenced blocks whose first line is an error, without the list item's indent.

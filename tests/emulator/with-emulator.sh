@@ -8,7 +8,7 @@ root=$(cd "$(dirname "$0")/../.." && pwd)
 py="$root/.venv/bin/python"
 port=$("$py" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 log=$(mktemp -t runbook-emulator.XXXXXX.log)
-# What the emulator needs to behave as AWS does for the runbooks (README, "The local emulator"): a
+# What the emulator needs to behave as AWS does for the runbooks (docs/src/emulator.md): a
 # service's deployment completes once its tasks run (rollout.rhai waits for that), and a requested
 # certificate is issued once its validation record is written (examples/https.rhai). Set in the
 # environment, they win.

@@ -20,8 +20,8 @@ pub use jobs::{run_jobs, Job, Status};
 pub use record::{is_fleet, render, undo, UndoOptions};
 pub use targets::{reach, targets, Reached, Target};
 
-use crate::cli::{Common, LockArgs};
-use crate::run::fail;
+use crate::args::{Common, LockArgs};
+use crate::diagnostics::fail;
 use jobs::SIGNAL;
 use runbook_run::journal;
 use serde_json::{json, Value};
@@ -340,7 +340,7 @@ pub fn run(file: &Path, common: &Common, fleet: &FleetArgs, plan: bool, lock: &L
         Ok(s) => s,
         Err(e) => return fail(&e),
     };
-    let root = crate::run::runbook_root(file);
+    let root = crate::project::runbook_root(file);
     for (t, label) in targets.iter().zip(&labels) {
         let mut all = sets.clone();
         all.extend(t.set.clone());

@@ -2,7 +2,7 @@
 
 use super::jobs::{run_jobs, Job, Status, SIGNAL};
 use super::targets::{reach, Target};
-use crate::run::fail;
+use crate::diagnostics::fail;
 use runbook_run::journal;
 use serde_json::Value;
 use std::path::Path;
@@ -110,7 +110,7 @@ pub struct UndoOptions<'a> {
     pub dry: bool,
     /// Put back values changed since (`undo --force`).
     pub force: bool,
-    pub lock: &'a crate::cli::LockArgs,
+    pub lock: &'a crate::args::LockArgs,
 }
 
 pub fn undo(dir: &Path, records: &[Value], endpoint: Option<&str>, options: &UndoOptions) -> ExitCode {

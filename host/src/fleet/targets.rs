@@ -2,7 +2,7 @@
 //! `--targets` file; and the check before a run that reaches each one.
 
 use super::FleetArgs;
-use crate::cli::Common;
+use crate::args::Common;
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::time::Duration;

@@ -380,7 +380,7 @@ pub fn typed_default(default: &str) -> rhai::Dynamic {
 pub fn show(file: &Path) -> std::process::ExitCode {
     let text = match std::fs::read_to_string(file) {
         Ok(t) => t,
-        Err(e) => return crate::run::fail(&format!("cannot read runbook {}: {e}", file.display())),
+        Err(e) => return crate::diagnostics::fail(&format!("cannot read runbook {}: {e}", file.display())),
     };
     // A file that does not parse is refused as `run` refuses it: what it reads cannot be known.
     let mut engine = rhai::Engine::new();
@@ -406,7 +406,7 @@ pub fn render(file: &Path, text: &str) -> String {
     for l in &opening {
         o.push_str(&format!("  {l}\n").replace("  \n", "\n"));
     }
-    let root = crate::run::runbook_root(file);
+    let root = crate::project::runbook_root(file);
     let mut reads = reads(&root, file);
     // A parameter read in several places is shown once, where it is first read.
     let mut shown = BTreeSet::new();
