@@ -1,5 +1,13 @@
-//! runbook-bindings: the AWS operations of ECS, ELBv2, EC2, IAM and Application Auto Scaling as Rhai
-//! functions, generated from the service models, plus the helpers runbooks use.
+//! runbook-bindings, the binding layer: the AWS operations of ECS, ELBv2, EC2, IAM, Application
+//! Auto Scaling, ACM and Route 53 as Rhai functions, plus the helpers runbooks use. It validates an
+//! input against the service's model, picks the client of the place a call goes to (region, role,
+//! endpoint, credentials), sends it through the generated operation with the SDK's attempts, waits
+//! with the model's waiters, and turns answers and errors into script values.
+//!
+//! It may call the generated operations below it (runbook-ops: `generated`, `convert`, `error`)
+//! and the SDK. It knows nothing of runs: the run layer above it (runbook-run: plan, journal,
+//! reconcile, undo) acts on its calls through [`hooks::Hooks`], which the host installs in the
+//! [`Context`]; an embedding program that sets none gets plain calls.
 //!
 //! ```no_run
 //! use std::rc::Rc;

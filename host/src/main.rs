@@ -1,4 +1,8 @@
-//! `runbook`: runs AWS runbooks written in Rhai.
+//! `runbook`, the host: the binary that runs AWS runbooks written in Rhai. It parses the command
+//! line (`cli`, `args`), builds the script engine (`engine`), and carries out each command in a
+//! file of its own; it may call every layer below it: the run layer (runbook-run), which it joins
+//! to a run's context as the context's hooks (`run::connect`), and the binding layer
+//! (runbook-bindings), whose functions it registers in the engine.
 
 #[macro_use]
 extern crate runbook_bindings;

@@ -52,8 +52,13 @@ pub fn list(dir: &Path, only_writes: bool) -> ExitCode {
         "ENDPOINT"
     );
     for s in runs {
-        // A run that found everything as it should be: `undo last` passes over it.
-        let outcome = if s.outcome == "succeeded" && s.writes == 0 { "no change" } else { s.outcome.as_str() };
+        // A run that found everything as it should be: `undo last` passes over it. One whose
+        // writes were skipped at a `--step` prompt did not.
+        let outcome = match s.outcome.as_str() {
+            "succeeded" if s.writes == 0 && s.skipped == 0 => "no change",
+            "succeeded" if s.writes == 0 => "skipped",
+            o => o,
+        };
         outln!(
             "{:<22} {:<21} {:<12} {:>6}  {:<region$}  {:<endpoint$}  {}",
             s.id,

@@ -361,3 +361,26 @@ print(`${pairs.call(ec2, "Key", "Value")} ${pairs.call(elb, "Key", "Value")} ${p
     assert!(undo.stdout.contains("restored earlier tags on"), "{}", undo.stdout);
     assert_eq!(with_sets(&read).stdout.trim(), r#"["env=prod"] ["env=prod"] ["env=prod"]"#, "{}", undo.stdout);
 }
+
+#[test]
+fn a_run_whose_writes_were_skipped_at_the_prompt_is_not_listed_as_no_change() {
+    let emu = Emulator::start();
+    let file = script(
+        "skip.rhai",
+        r#"let vpc = ec2::describe_vpcs(#{ Filters: [#{ Name: "isDefault", Values: ["true"] }] }).query("Vpcs[0].VpcId");
+ec2::create_security_group(#{ GroupName: "skipped", Description: "skipped at the prompt", VpcId: vpc });
+"#,
+    );
+    let mut cmd = command(runbook_bin(), &emu.url);
+    cmd.args(["run", "--step"]).arg(&file).env("RUNBOOK_JOURNAL_DIR", &emu.journal);
+    let mut p = rexpect::session::spawn_command(cmd, Some(20_000)).unwrap();
+    p.exp_string("[q]uit: ").unwrap();
+    p.send_line("n").unwrap();
+    p.exp_string("1 skipped").unwrap();
+    p.exp_eof().unwrap();
+    assert!(emu.clients().security_groups("group-name", "skipped").is_empty());
+    let id = emu.last_journal()[0]["run"].as_str().unwrap().to_string();
+    let runs = emu.runbook().args(["runs"]).output().success();
+    let row = runs.stdout.lines().find(|l| l.starts_with(&id)).unwrap_or_default().to_string();
+    assert!(row.contains(" skipped ") && !row.contains("no change"), "{}", runs.stdout);
+}

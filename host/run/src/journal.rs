@@ -302,6 +302,9 @@ pub struct RunSummary {
     pub started: String,
     pub outcome: String,
     pub writes: usize,
+    /// Writes the operator skipped at a `--step` prompt: a run with some did not find everything
+    /// done.
+    pub skipped: usize,
     pub region: String,
     /// The endpoint the run sent to, or `AWS` when it used AWS's own.
     pub endpoint: String,
@@ -361,6 +364,7 @@ pub fn summarize(id: &str, records: &[Value]) -> RunSummary {
             started: start.and_then(|s| s["time"].as_str()).unwrap_or("?").to_string(),
             outcome,
             writes: 0,
+            skipped: 0,
             region,
             endpoint: start.and_then(|s| s["endpoint"].as_str()).unwrap_or("AWS").to_string(),
         };
@@ -381,6 +385,7 @@ pub fn summarize(id: &str, records: &[Value]) -> RunSummary {
         started: text(start, "time"),
         outcome,
         writes,
+        skipped: records.iter().filter(|r| r["type"] == "skipped").count(),
         region: text(start, "region"),
         endpoint,
     }
