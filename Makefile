@@ -38,12 +38,12 @@ lint:
 	@# The shipped runbooks and examples, checked without AWS; GitHub reads the annotations.
 	$(CARGO) run -q -p runbook -- check runbooks examples --format github
 
-# Regenerates bindings/ops/src/generated from the pinned botocore models and SDK crates.
+# Regenerates bindings/generated/src/generated from the pinned botocore models and SDK crates.
 generate: venv
-	$(CARGO) run -q -p runbook-codegen -- --botocore $(BOTOCORE) --out bindings/ops/src/generated
+	$(CARGO) run -q -p runbook-codegen -- --botocore $(BOTOCORE) --out bindings/generated/src/generated
 
 check-generated: venv
-	$(CARGO) run -q -p runbook-codegen -- --botocore $(BOTOCORE) --out bindings/ops/src/generated --check > /dev/null
+	$(CARGO) run -q -p runbook-codegen -- --botocore $(BOTOCORE) --out bindings/generated/src/generated --check > /dev/null
 
 # The reference book (docs/), with mdBook when it is installed (`cargo install mdbook`).
 docs:

@@ -358,7 +358,7 @@ def conversion():
     return results, allocations
 
 
-INCREMENTAL_FILES = ["host/src/cli.rs", "host/run/src/undo.rs", "bindings/src/call.rs"]
+INCREMENTAL_FILES = ["host/src/cli.rs", "bindings/run/src/undo.rs", "bindings/src/call.rs"]
 
 
 def build_cost():

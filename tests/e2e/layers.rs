@@ -9,18 +9,18 @@ use std::path::Path;
 
 /// The crates, lowest first: (folder, package name).
 const CRATES: [(&str, &str); 4] = [
-    ("bindings/ops", "runbook-ops"),
+    ("bindings/generated", "runbook-ops"),
     ("bindings", "runbook-bindings"),
-    ("host/run", "runbook-run"),
+    ("bindings/run", "runbook-run"),
     ("host", "runbook"),
 ];
 
 /// The folders of files checked for circles: each crate's, and their sub-modules'.
 const FOLDERS: [&str; 7] = [
-    "bindings/ops/src",
+    "bindings/generated/src",
     "bindings/src",
-    "host/run/src",
-    "host/run/src/kinds",
+    "bindings/run/src",
+    "bindings/run/src/kinds",
     "host/src",
     "host/src/fleet",
     "host/src/params",

@@ -1,7 +1,7 @@
 //! Turns one service's model into Rust conversion code and a JSON table of its operations and shapes.
 //!
 //! The Rust code never names a field's type: setters and fields are paired with the conversion
-//! traits in `bindings/ops/src/convert.rs`, and the compiler picks the impl from the SDK's own types. The
+//! traits in `bindings/generated/src/convert.rs`, and the compiler picks the impl from the SDK's own types. The
 //! code only names the SDK types it writes `impl`s for, each checked to exist in the SDK source.
 
 use crate::model::Models;

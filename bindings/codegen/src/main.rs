@@ -1,4 +1,4 @@
-//! runbook-codegen: writes `bindings/ops/src/generated/<service>.rs` and `<service>.json` from botocore's
+//! runbook-codegen: writes `bindings/generated/src/generated/<service>.rs` and `<service>.json` from botocore's
 //! service models, checked name by name against the pinned aws-sdk-rust crates.
 //!
 //! Usage: `runbook-codegen --botocore DIR [--out DIR] [--check]`
@@ -107,7 +107,7 @@ struct Args {
 
 fn parse_args() -> Result<Args, String> {
     let mut botocore = None;
-    let mut out = PathBuf::from("bindings/ops/src/generated");
+    let mut out = PathBuf::from("bindings/generated/src/generated");
     let mut check = false;
     let mut it = std::env::args().skip(1);
     while let Some(a) = it.next() {
