@@ -501,7 +501,6 @@ impl Context {
         self.rt.handle().clone()
     }
 
-    /// Drives `fut` to completion unless an interrupt arrives first.
     /// One STS call of the run's own (who it is, a role to assume): counted among the run's calls,
     /// as every service call is.
     fn sts<T>(&self, operation: &str, fut: impl Future<Output = Result<T, CallError>>) -> Result<T, CallError> {
@@ -509,6 +508,7 @@ impl Context {
         self.block_on("sts", operation, fut)
     }
 
+    /// Drives `fut` to completion unless an interrupt arrives first.
     pub fn block_on<T>(
         &self,
         service: &str,
@@ -661,9 +661,6 @@ fn check_endpoint(url: &str) -> Result<(), String> {
     Ok(())
 }
 
-/// The unknown region names warned about in this process.
-static REGIONS_WARNED: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
-
 /// Whether another process (a fleet, for its target) warned about unknown regions already.
 static REGIONS_WARNED_ELSEWHERE: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 
@@ -675,13 +672,13 @@ pub fn regions_warned_elsewhere() {
 /// A region the SDK does not know is refused; with an endpoint of one's own it is sent all the
 /// same, after a warning that names it (an emulator may know it), once per name.
 pub fn check_region_for(region: &str, endpoint: Option<&str>) -> Result<(), String> {
+    static WARNED: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
     match (crate::regions::check(region), endpoint) {
         (Ok(()), _) => Ok(()),
         (Err(e), None) => Err(e),
         (Err(e), Some(url)) => {
-            let first = REGIONS_WARNED.lock().map(|mut w| match w.iter().any(|r| r == region) {
-                true => false,
-                false => {
+            let first = WARNED.lock().map(|mut w| {
+                !w.contains(&region.to_string()) && {
                     w.push(region.into());
                     true
                 }

@@ -194,7 +194,7 @@ pub fn writes_of(dir: &Path, records: &[Value]) -> usize {
 pub fn changing(records: &[Value]) -> usize {
     let sent = records.iter().filter(|r| r["type"] == "intent").count();
     let unchanged = records.iter().filter(|r| r["type"] == "outcome" && r["unchanged"] == true).count();
-    sent - unchanged.min(sent)
+    sent.saturating_sub(unchanged)
 }
 
 /// The fleet a journal is a shard of.

@@ -16,7 +16,7 @@
 use super::reconcile::{self, Before, Found};
 use super::tags;
 use super::undo;
-use crate::kinds::{ecs_name, given, is_placeholder};
+use crate::kinds::{ecs_name, given, is_placeholder, member};
 use rhai::Map;
 use runbook_bindings::call::Svc;
 use runbook_bindings::json;
@@ -170,7 +170,7 @@ impl Needs {
 
     fn call(&self, svc: Svc, op: &str, input: &Value, w: Option<&Where>, at: &str, undo: bool) {
         let name = action(svc, op);
-        let resource = w.and_then(|w| resource(&name, input, w));
+        let resource = w.and_then(|w| resource(svc, op, input, w));
         self.add(name, resource, at, undo);
     }
 
@@ -239,20 +239,19 @@ fn makes_linked_role(table: &Table, op: &str) -> bool {
     )
 }
 
-/// The ARN of the resource an action acts on, where its input makes it certain: a name the
+/// The ARN of the resource an operation acts on, where its input makes it certain: a name the
 /// runbook gives (`CreateTargetGroup` named `web` → `…:targetgroup/web/*`) or an ARN it passes.
 /// The resource types and ARN formats are those of AWS's Service Authorization Reference for each
 /// service; actions not listed here, and actions that take no resource-level permissions (most
 /// `Describe*` and `List*`), get none, which stands for `*`.
-pub fn resource(action: &str, input: &Value, w: &Where) -> Option<String> {
-    let s = |k: &str| input[k].as_str().filter(|v| !v.is_empty() && !is_placeholder(v)).map(str::to_string);
-    let arn = |service: &str, rest: String| format!("arn:{}:{service}:{}:{}:{rest}", w.partition, w.region, w.account);
-    let (prefix, op) = action.split_once(':')?;
+pub fn resource(svc: Svc, op: &str, input: &Value, w: &Where) -> Option<String> {
     // What a write makes: its ARN as its kind in the catalogue gives it.
-    let made = Svc::ALL.into_iter().find(|svc| runbook_bindings::denied::iam_action(*svc, op) == action);
-    if let Some(arn) = made.and_then(|svc| crate::kinds::of(svc, op)).and_then(|k| k.arn) {
+    if let Some(arn) = crate::kinds::of(svc, op).and_then(|k| k.arn) {
         return arn(input, w);
     }
+    let s = |k: &str| member(input, k);
+    let table = svc.table().ok()?;
+    let prefix = table.iam_prefix.as_str();
     match (prefix, op) {
         (
             "elasticloadbalancing",
@@ -267,10 +266,10 @@ pub fn resource(action: &str, input: &Value, w: &Where) -> Option<String> {
             "DeleteLoadBalancer" | "ModifyLoadBalancerAttributes" | "SetSecurityGroups" | "SetSubnets",
         ) => s("LoadBalancerArn"),
         ("elasticloadbalancing", "ModifyListener" | "DeleteListener") => s("ListenerArn"),
-        ("ecs", "DeleteCluster") => ecs_arn(s("cluster"), |c| arn(prefix, format!("cluster/{c}"))),
+        ("ecs", "DeleteCluster") => ecs_arn(s("cluster"), |c| w.arn(prefix, format!("cluster/{c}"))),
         ("ecs", "UpdateService" | "DeleteService") => {
             let cluster = ecs_name(given(input, "cluster", "default")?);
-            ecs_arn(s("service"), |n| arn(prefix, format!("service/{cluster}/{n}")))
+            ecs_arn(s("service"), |n| w.arn(prefix, format!("service/{cluster}/{n}")))
         }
         ("acm", op) if op != "RequestCertificate" && op != "ListCertificates" => s("CertificateArn"),
         ("route53", "ChangeResourceRecordSets" | "ListResourceRecordSets" | "GetHostedZone" | "DeleteHostedZone") => {
@@ -500,24 +499,27 @@ mod tests {
     #[test]
     fn narrowed_actions_name_their_resources_and_the_rest_keep_any() {
         let w = Where { partition: "aws".into(), region: "eu-west-1".into(), account: "111122223333".into() };
-        let tg = resource("elasticloadbalancing:CreateTargetGroup", &json!({ "Name": "web" }), &w);
+        let tg = resource(Svc::Elbv2, "CreateTargetGroup", &json!({ "Name": "web" }), &w);
         assert_eq!(tg.as_deref(), Some("arn:aws:elasticloadbalancing:eu-west-1:111122223333:targetgroup/web/*"));
-        let svc = resource("ecs:UpdateService", &json!({ "cluster": "c1", "service": "s1" }), &w);
+        let svc = resource(Svc::Ecs, "UpdateService", &json!({ "cluster": "c1", "service": "s1" }), &w);
         assert_eq!(svc.as_deref(), Some("arn:aws:ecs:eu-west-1:111122223333:service/c1/s1"));
         let planned = json!({ "TargetGroupArn": "<elbv2.create_target_group#1 TargetGroups[0].TargetGroupArn>" });
-        assert_eq!(resource("elasticloadbalancing:DeleteTargetGroup", &planned, &w), None);
-        assert_eq!(resource("elasticloadbalancing:DescribeTargetGroups", &json!({ "Names": ["web"] }), &w), None);
+        assert_eq!(resource(Svc::Elbv2, "DeleteTargetGroup", &planned, &w), None);
+        assert_eq!(resource(Svc::Elbv2, "DescribeTargetGroups", &json!({ "Names": ["web"] }), &w), None);
         // Route 53 zones are global: no region or account in their ARN, and no /hostedzone/ prefix.
-        let zone = resource("route53:ChangeResourceRecordSets", &json!({ "HostedZoneId": "/hostedzone/Z1" }), &w);
+        let zone = resource(Svc::Route53, "ChangeResourceRecordSets", &json!({ "HostedZoneId": "/hostedzone/Z1" }), &w);
         assert_eq!(zone.as_deref(), Some("arn:aws:route53:::hostedzone/Z1"));
         let cert = "arn:aws:acm:eu-west-1:111122223333:certificate/1";
-        assert_eq!(resource("acm:DeleteCertificate", &json!({ "CertificateArn": cert }), &w).as_deref(), Some(cert));
-        assert_eq!(resource("acm:RequestCertificate", &json!({ "DomainName": "a.example.com" }), &w), None);
+        assert_eq!(
+            resource(Svc::Acm, "DeleteCertificate", &json!({ "CertificateArn": cert }), &w).as_deref(),
+            Some(cert)
+        );
+        assert_eq!(resource(Svc::Acm, "RequestCertificate", &json!({ "DomainName": "a.example.com" }), &w), None);
         // A cluster left out is the default one; one only planned is not known yet.
-        let default = resource("ecs:CreateCluster", &json!({}), &w);
+        let default = resource(Svc::Ecs, "CreateCluster", &json!({}), &w);
         assert_eq!(default.as_deref(), Some("arn:aws:ecs:eu-west-1:111122223333:cluster/default"));
         assert_eq!(
-            resource("ecs:CreateCluster", &json!({ "clusterName": "<ecs.create_cluster#0 clusterName>" }), &w),
+            resource(Svc::Ecs, "CreateCluster", &json!({ "clusterName": "<ecs.create_cluster#0 clusterName>" }), &w),
             None
         );
         let needs = [

@@ -66,7 +66,7 @@ fn concerns(svc: Svc, error: &CallError, failing: &str, op: &str, value: &str) -
     let CallError::Aws { code, message, .. } = error else { return false };
     // The catalogue says which not-found codes are about what each kind of write makes.
     let says = crate::kinds::of(svc, op).is_some_and(|k| k.not_found.contains(&code.as_str()));
-    let listed = crate::kinds::all().any(|k| k.svc == svc && k.not_found.contains(&code.as_str()));
+    let listed = || crate::kinds::all().any(|k| k.svc == svc && k.not_found.contains(&code.as_str()));
     match svc {
         Svc::Ec2 => message.contains(value),
         // IAM's messages differ between AWS and emulators, so the operations tell: a write onto
@@ -80,7 +80,7 @@ fn concerns(svc: Svc, error: &CallError, failing: &str, op: &str, value: &str) -
         // ELBv2's codes name the kind of thing missing and its messages do not name it; ECS's
         // codes name the kind too, and its other not-found answers name the value.
         Svc::Elbv2 => says,
-        Svc::Ecs if listed => says,
+        Svc::Ecs if listed() => says,
         _ => says || message.contains(value),
     }
 }

@@ -4,7 +4,6 @@
 //! the step in the first two cases unless forced, and always in the third.
 
 use super::reconcile::Read;
-pub use crate::kinds::holds;
 use runbook_bindings::call::Svc;
 use runbook_bindings::error::CallError;
 use runbook_bindings::runtime::Context;
@@ -158,11 +157,10 @@ pub fn blocked(
 /// read the same); an error counts as a change.
 pub fn unchanged(reads: Read, svc: Svc, op: &str, input: &Value) -> bool {
     // The kinds that read back what they set.
-    let restorable = crate::kinds::of(svc, op).is_some_and(|k| k.read_back.is_some());
+    let Some(kind) = crate::kinds::of(svc, op).filter(|k| k.read_back.is_some()) else { return false };
     // A Route 53 batch that creates or deletes is refused when it would change nothing.
     let upserts = input["ChangeBatch"]["Changes"].as_array().is_none_or(|c| c.iter().all(|c| c["Action"] == "UPSERT"));
-    let intent = json!({ "service": svc.module(), "operation": op, "input": input });
-    restorable && upserts && matches!(changed(reads, &intent), Ok(None))
+    upserts && matches!(kind.changed(reads, input), Ok(None))
 }
 
 /// What the run's write set that is not so any more, read back as its kind says; `None` when all
@@ -172,13 +170,7 @@ fn changed(reads: Read, intent: &Value) -> Result<Option<String>, CallError> {
     else {
         return Ok(None);
     };
-    match crate::kinds::of(svc, op) {
-        Some(kind) => match kind.read_back {
-            Some(read_back) => read_back(kind, reads, &intent["input"]),
-            None => Ok(None),
-        },
-        None => Ok(None),
-    }
+    crate::kinds::of(svc, op).map_or(Ok(None), |kind| kind.changed(reads, &intent["input"]))
 }
 
 /// A target group or certificate that a value to restore names and that no longer exists.
@@ -221,23 +213,6 @@ pub(super) fn names(s: &str, id: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::kinds::differs;
-
-    #[test]
-    fn what_a_run_wrote_holds_beside_what_aws_adds() {
-        let written = json!({ "DefaultActions": [{ "Type": "forward", "TargetGroupArn": "tg-a" }], "Port": 80 });
-        let now = json!({
-            "DefaultActions": [{ "Type": "forward", "TargetGroupArn": "tg-a", "ForwardConfig": { "TargetGroups": [] } }],
-            "Port": 80, "Protocol": "HTTP"
-        });
-        assert!(holds(&written, &now));
-        assert_eq!(differs(&written, &now), None);
-        let moved = json!({ "DefaultActions": [{ "Type": "forward", "TargetGroupArn": "tg-b" }], "Port": 80 });
-        let what = differs(&written, &moved).unwrap();
-        assert!(what.starts_with("DefaultActions is now [{\"Type\":\"forward\",\"TargetGroupArn\":\"tg-b\""), "{what}");
-        assert!(holds(&json!({ "TTL": 300 }), &json!({ "TTL": "300" })));
-        assert!(!holds(&json!([1, 2]), &json!([1])));
-    }
 
     #[test]
     fn later_runs_are_named_by_what_they_changed() {

@@ -18,7 +18,7 @@ pub use crate::kinds::{Created, Inverse, Step};
 /// leaves that thing alone; a kind that restores puts back what it found.
 pub fn inverse(svc: Svc, op: &str, i: &Value, o: &Value, before: &Before) -> Inverse {
     let kind = crate::kinds::of(svc, op);
-    if let Some(inv) = kind.and_then(|k| Some((k.restore?)(k, i, before))).flatten() {
+    if let Some(inv) = kind.and_then(|k| k.restore.and_then(|restore| restore(k, i, before))) {
         return inv;
     }
     let again = kind.filter(|k| k.find.is_some()).map(|k| k.again);
@@ -42,10 +42,7 @@ pub fn inverse(svc: Svc, op: &str, i: &Value, o: &Value, before: &Before) -> Inv
         }
     }
     match kind.and_then(|k| k.remove) {
-        Some(remove) => match remove(i, o) {
-            Ok(created) => Inverse { created, not_undoable: None, replaced: None },
-            Err(why) => not_undoable(&why),
-        },
+        Some(remove) => Inverse { created: remove(i, o), not_undoable: None, replaced: None },
         None => not_undoable(&without_kind(op)),
     }
 }

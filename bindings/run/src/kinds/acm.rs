@@ -15,7 +15,7 @@ pub(super) const KINDS: &[Kind] = &[
     Kind::new(Acm, "RequestCertificate", Adds)
         .find(certificate)
         .not_found(&["ResourceNotFoundException"])
-        .remove(|_, o| Ok(one("certificate", at(o, "CertificateArn"), delete))),
+        .remove(|_, o| one("certificate", at(o, "CertificateArn"), delete)),
     Kind::new(Acm, "ImportCertificate", Adds)
         .find(imported_certificate)
         .not_found(&["ResourceNotFoundException"])
@@ -30,14 +30,13 @@ pub(super) const KINDS: &[Kind] = &[
                 replaced: Some(arn),
             })
         })
-        .remove(|_, o| Ok(one("certificate", at(o, "CertificateArn"), delete))),
+        .remove(|_, o| one("certificate", at(o, "CertificateArn"), delete)),
     Kind::new(Acm, "AddTagsToCertificate", Converges)
         .find(super::tagging::acm_tags)
-        .restore(super::tagging::restore)
         .remove(|i, _| {
-            Ok(one("tags on", at(i, "CertificateArn"), |arn| {
+            one("tags on", at(i, "CertificateArn"), |arn| {
                 vec![step(Acm, "RemoveTagsFromCertificate", json!({ "CertificateArn": arn, "Tags": s(i, "Tags") }))]
-            }))
+            })
         })
         .tagging(super::Tagging {
             set: "AddTagsToCertificate",

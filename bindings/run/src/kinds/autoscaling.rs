@@ -18,21 +18,21 @@ pub(super) const KINDS: &[Kind] = &[
         .find(scalable_target)
         .not_found(&["ObjectNotFoundException"])
         .remove(|i, _| {
-            Ok(one("scalable target", at(i, "ResourceId"), |_| vec![step(Aas, "DeregisterScalableTarget", target(i))]))
+            one("scalable target", at(i, "ResourceId"), |_| vec![step(Aas, "DeregisterScalableTarget", target(i))])
         }),
     Kind::new(Aas, "PutScalingPolicy", Converges).find(scaling_policy).remove(|i, _| {
-        Ok(one("scaling policy", at(i, "PolicyName"), |name| {
+        one("scaling policy", at(i, "PolicyName"), |name| {
             let mut input = target(i);
             input["PolicyName"] = json!(name);
             vec![step(Aas, "DeleteScalingPolicy", input)]
-        }))
+        })
     }),
     Kind::new(Aas, "PutScheduledAction", Converges).find(scheduled_action).remove(|i, _| {
-        Ok(one("scheduled action", at(i, "ScheduledActionName"), |name| {
+        one("scheduled action", at(i, "ScheduledActionName"), |name| {
             let mut input = target(i);
             input["ScheduledActionName"] = json!(name);
             vec![step(Aas, "DeleteScheduledAction", input)]
-        }))
+        })
     }),
 ];
 

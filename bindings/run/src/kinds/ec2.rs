@@ -13,50 +13,50 @@ pub(super) const KINDS: &[Kind] = &[
         .find(security_group)
         .remove(|_, o| {
             // The network interfaces of a deleted load balancer take minutes to go on AWS.
-            Ok(one("security group", at(o, "GroupId"), |id| {
+            one("security group", at(o, "GroupId"), |id| {
                 vec![step(Ec2, "DeleteSecurityGroup", json!({ "GroupId": id })).retry(&["DependencyViolation"])]
-            }))
+            })
         }),
     Kind::new(Ec2, "AuthorizeSecurityGroupIngress", Duplicates)
         .duplicate(&["InvalidPermission.Duplicate"])
         .find(ingress)
-        .remove(|i, o| Ok(revoke(i, o, "RevokeSecurityGroupIngress", "ingress rules of"))),
+        .remove(|i, o| revoke(i, o, "RevokeSecurityGroupIngress", "ingress rules of")),
     Kind::new(Ec2, "AuthorizeSecurityGroupEgress", Duplicates)
         .duplicate(&["InvalidPermission.Duplicate"])
         .find(egress)
-        .remove(|i, o| Ok(revoke(i, o, "RevokeSecurityGroupEgress", "egress rules of"))),
+        .remove(|i, o| revoke(i, o, "RevokeSecurityGroupEgress", "egress rules of")),
     Kind::new(Ec2, "CreateVpc", Adds).find(vpc).remove(|_, o| {
-        Ok(one("vpc", at(o, "Vpc.VpcId"), |id| {
+        one("vpc", at(o, "Vpc.VpcId"), |id| {
             vec![step(Ec2, "DeleteVpc", json!({ "VpcId": id })).retry(&["DependencyViolation"])]
-        }))
+        })
     }),
     Kind::new(Ec2, "CreateSubnet", Adds).find(subnet).remove(|_, o| {
-        Ok(one("subnet", at(o, "Subnet.SubnetId"), |id| {
+        one("subnet", at(o, "Subnet.SubnetId"), |id| {
             vec![step(Ec2, "DeleteSubnet", json!({ "SubnetId": id })).retry(&["DependencyViolation"])]
-        }))
+        })
     }),
     Kind::new(Ec2, "CreateInternetGateway", Adds).find(internet_gateway).remove(|_, o| {
-        Ok(one("internet gateway", at(o, "InternetGateway.InternetGatewayId"), |id| {
+        one("internet gateway", at(o, "InternetGateway.InternetGatewayId"), |id| {
             vec![step(Ec2, "DeleteInternetGateway", json!({ "InternetGatewayId": id }))]
-        }))
+        })
     }),
     Kind::new(Ec2, "AttachInternetGateway", Duplicates).remove(|i, _| {
-        Ok(one("attachment of", at(i, "InternetGatewayId"), |id| {
+        one("attachment of", at(i, "InternetGatewayId"), |id| {
             vec![step(Ec2, "DetachInternetGateway", json!({ "InternetGatewayId": id, "VpcId": s(i, "VpcId") }))]
-        }))
+        })
     }),
     Kind::new(Ec2, "CreateRouteTable", Adds).find(route_table).remove(|_, o| {
-        Ok(one("route table", at(o, "RouteTable.RouteTableId"), |id| {
+        one("route table", at(o, "RouteTable.RouteTableId"), |id| {
             vec![step(Ec2, "DeleteRouteTable", json!({ "RouteTableId": id }))]
-        }))
+        })
     }),
     Kind::new(Ec2, "AssociateRouteTable", Adds).remove(|_, o| {
-        Ok(one("route table association", at(o, "AssociationId"), |id| {
+        one("route table association", at(o, "AssociationId"), |id| {
             vec![step(Ec2, "DisassociateRouteTable", json!({ "AssociationId": id }))]
-        }))
+        })
     }),
     Kind::new(Ec2, "CreateRoute", Duplicates).remove(|i, _| {
-        Ok(one("route in", at(i, "RouteTableId"), |id| {
+        one("route in", at(i, "RouteTableId"), |id| {
             let mut input = json!({ "RouteTableId": id });
             for k in ["DestinationCidrBlock", "DestinationIpv6CidrBlock", "DestinationPrefixListId"] {
                 if let Some(v) = i.get(k) {
@@ -64,15 +64,14 @@ pub(super) const KINDS: &[Kind] = &[
                 }
             }
             vec![step(Ec2, "DeleteRoute", input)]
-        }))
+        })
     }),
     Kind::new(Ec2, "CreateTags", Converges)
         .find(super::tagging::ec2_tags)
-        .restore(super::tagging::restore)
         .remove(|i, _| {
-            Ok(one("tags on", Some(s(i, "Resources").to_string()), |_| {
+            one("tags on", Some(s(i, "Resources").to_string()), |_| {
                 vec![step(Ec2, "DeleteTags", json!({ "Resources": s(i, "Resources"), "Tags": s(i, "Tags") }))]
-            }))
+            })
         })
         .tagging(super::Tagging {
             set: "CreateTags",
@@ -86,33 +85,31 @@ pub(super) const KINDS: &[Kind] = &[
             list: "/Tags",
         }),
     Kind::new(Ec2, "RunInstances", Adds).remove(|_, o| {
-        Ok(many("instance", each(o, "Instances", "InstanceId"), |id| {
+        many("instance", each(o, "Instances", "InstanceId"), |id| {
             vec![step(Ec2, "TerminateInstances", json!({ "InstanceIds": [id] }))
                 .wait("InstanceTerminated", json!({ "InstanceIds": [id] }))]
-        }))
+        })
     }),
     Kind::new(Ec2, "CreateKeyPair", Duplicates).remove(|_, o| {
-        Ok(one("key pair", at(o, "KeyPairId"), |id| vec![step(Ec2, "DeleteKeyPair", json!({ "KeyPairId": id }))]))
+        one("key pair", at(o, "KeyPairId"), |id| vec![step(Ec2, "DeleteKeyPair", json!({ "KeyPairId": id }))])
     }),
     Kind::new(Ec2, "AllocateAddress", Adds).remove(|_, o| {
-        Ok(one("elastic IP", at(o, "AllocationId"), |id| {
-            vec![step(Ec2, "ReleaseAddress", json!({ "AllocationId": id }))]
-        }))
+        one("elastic IP", at(o, "AllocationId"), |id| vec![step(Ec2, "ReleaseAddress", json!({ "AllocationId": id }))])
     }),
     Kind::new(Ec2, "CreateNatGateway", Adds).remove(|_, o| {
-        Ok(one("NAT gateway", at(o, "NatGateway.NatGatewayId"), |id| {
+        one("NAT gateway", at(o, "NatGateway.NatGatewayId"), |id| {
             vec![step(Ec2, "DeleteNatGateway", json!({ "NatGatewayId": id }))]
-        }))
+        })
     }),
     Kind::new(Ec2, "CreateLaunchTemplate", Duplicates).remove(|_, o| {
-        Ok(one("launch template", at(o, "LaunchTemplate.LaunchTemplateId"), |id| {
+        one("launch template", at(o, "LaunchTemplate.LaunchTemplateId"), |id| {
             vec![step(Ec2, "DeleteLaunchTemplate", json!({ "LaunchTemplateId": id }))]
-        }))
+        })
     }),
     Kind::new(Ec2, "CreateNetworkInterface", Adds).remove(|_, o| {
-        Ok(one("network interface", at(o, "NetworkInterface.NetworkInterfaceId"), |id| {
+        one("network interface", at(o, "NetworkInterface.NetworkInterfaceId"), |id| {
             vec![step(Ec2, "DeleteNetworkInterface", json!({ "NetworkInterfaceId": id }))]
-        }))
+        })
     }),
 ];
 

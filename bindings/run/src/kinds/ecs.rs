@@ -20,10 +20,10 @@ pub(super) const KINDS: &[Kind] = &[
         .not_found(&["ClusterNotFoundException"])
         .arn(|i, w| Some(w.arn("ecs", format!("cluster/{}", super::given(i, "clusterName", "default")?))))
         .remove(|_, o| {
-            Ok(one("cluster", at(o, "cluster.clusterArn"), |arn| {
+            one("cluster", at(o, "cluster.clusterArn"), |arn| {
                 vec![step(Ecs, "DeleteCluster", json!({ "cluster": arn }))
                     .retry(&["ClusterContainsServicesException", "ClusterContainsTasksException"])]
-            }))
+            })
         }),
     Kind::new(Ecs, "CreateService", Duplicates)
         .duplicate(&["InvalidParameterException"])
@@ -35,39 +35,38 @@ pub(super) const KINDS: &[Kind] = &[
         })
         .remove(|_, o| {
             let cluster = at(o, "service.clusterArn");
-            Ok(one("service", at(o, "service.serviceArn"), |arn| {
+            one("service", at(o, "service.serviceArn"), |arn| {
                 vec![
                     step(Ecs, "UpdateService", json!({ "cluster": cluster, "service": arn, "desiredCount": 0 })),
                     step(Ecs, "DeleteService", json!({ "cluster": cluster, "service": arn, "force": true }))
                         .wait("ServicesInactive", json!({ "cluster": cluster, "services": [arn] })),
                 ]
-            }))
+            })
         }),
     Kind::new(Ecs, "RegisterTaskDefinition", Adds).find(task_definition).remove(|_, o| {
-        Ok(one("task definition", at(o, "taskDefinition.taskDefinitionArn"), |arn| {
+        one("task definition", at(o, "taskDefinition.taskDefinitionArn"), |arn| {
             vec![step(Ecs, "DeregisterTaskDefinition", json!({ "taskDefinition": arn }))]
-        }))
+        })
     }),
     Kind::new(Ecs, "RunTask", Adds).find(tasks).remove(|i, o| {
         let cluster = s(i, "cluster");
-        Ok(many("task", each(o, "tasks", "taskArn"), |arn| {
+        many("task", each(o, "tasks", "taskArn"), |arn| {
             vec![step(Ecs, "StopTask", json!({ "cluster": cluster, "task": arn, "reason": "runbook undo" }))]
-        }))
+        })
     }),
     Kind::new(Ecs, "CreateCapacityProvider", Duplicates).remove(|_, o| {
-        Ok(one("capacity provider", at(o, "capacityProvider.name"), |name| {
+        one("capacity provider", at(o, "capacityProvider.name"), |name| {
             vec![step(Ecs, "DeleteCapacityProvider", json!({ "capacityProvider": name }))]
-        }))
+        })
     }),
     Kind::new(Ecs, "TagResource", Converges)
         .find(super::tagging::ecs_tags)
-        .restore(super::tagging::restore)
         .remove(|i, _| {
-            Ok(one("tags on", at(i, "resourceArn"), |arn| {
+            one("tags on", at(i, "resourceArn"), |arn| {
                 let keys: Vec<Value> =
                     s(i, "tags").as_array().map(|t| t.iter().map(|x| x["key"].clone()).collect()).unwrap_or_default();
                 vec![step(Ecs, "UntagResource", json!({ "resourceArn": arn, "tagKeys": keys }))]
-            }))
+            })
         })
         .tagging(super::Tagging {
             set: "TagResource",

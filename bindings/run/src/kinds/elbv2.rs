@@ -17,9 +17,9 @@ pub(super) const KINDS: &[Kind] = &[
         .not_found(&["TargetGroupNotFound"])
         .arn(|i, w| Some(w.arn("elasticloadbalancing", format!("targetgroup/{}/*", member(i, "Name")?))))
         .remove(|_, o| {
-            Ok(many("target group", each(o, "TargetGroups", "TargetGroupArn"), |arn| {
+            many("target group", each(o, "TargetGroups", "TargetGroupArn"), |arn| {
                 vec![step(Elbv2, "DeleteTargetGroup", json!({ "TargetGroupArn": arn })).retry(&["ResourceInUse"])]
-            }))
+            })
         }),
     Kind::new(Elbv2, "CreateLoadBalancer", Duplicates)
         .duplicate(&["DuplicateLoadBalancerName"])
@@ -34,33 +34,31 @@ pub(super) const KINDS: &[Kind] = &[
             Some(w.arn("elasticloadbalancing", format!("loadbalancer/{kind}/{}/*", member(i, "Name")?)))
         })
         .remove(|_, o| {
-            Ok(many("load balancer", each(o, "LoadBalancers", "LoadBalancerArn"), |arn| {
+            many("load balancer", each(o, "LoadBalancers", "LoadBalancerArn"), |arn| {
                 vec![step(Elbv2, "DeleteLoadBalancer", json!({ "LoadBalancerArn": arn }))
                     .wait("LoadBalancersDeleted", json!({ "LoadBalancerArns": [arn] }))]
-            }))
+            })
         }),
     Kind::new(Elbv2, "CreateListener", Duplicates)
         .duplicate(&["DuplicateListener"])
         .find(listener)
         .not_found(&["ListenerNotFound"])
         .remove(|_, o| {
-            Ok(many("listener", each(o, "Listeners", "ListenerArn"), |arn| {
+            many("listener", each(o, "Listeners", "ListenerArn"), |arn| {
                 vec![step(Elbv2, "DeleteListener", json!({ "ListenerArn": arn }))]
-            }))
+            })
         }),
     Kind::new(Elbv2, "CreateRule", Duplicates)
         .duplicate(&["PriorityInUse"])
         .find(rule)
         .not_found(&["RuleNotFound"])
         .remove(|_, o| {
-            Ok(many("rule", each(o, "Rules", "RuleArn"), |arn| {
-                vec![step(Elbv2, "DeleteRule", json!({ "RuleArn": arn }))]
-            }))
+            many("rule", each(o, "Rules", "RuleArn"), |arn| vec![step(Elbv2, "DeleteRule", json!({ "RuleArn": arn }))])
         }),
     Kind::new(Elbv2, "RegisterTargets", Converges).find(targets).remove(|i, _| {
-        Ok(one("targets of", at(i, "TargetGroupArn"), |arn| {
+        one("targets of", at(i, "TargetGroupArn"), |arn| {
             vec![step(Elbv2, "DeregisterTargets", json!({ "TargetGroupArn": arn, "Targets": s(i, "Targets") }))]
-        }))
+        })
     }),
     Kind::new(Elbv2, "ModifyListener", Converges)
         .find(listener_settings)
@@ -81,13 +79,12 @@ pub(super) const KINDS: &[Kind] = &[
         }),
     Kind::new(Elbv2, "AddTags", Converges)
         .find(super::tagging::elbv2_tags)
-        .restore(super::tagging::restore)
         .remove(|i, _| {
-            Ok(one("tags on", Some(s(i, "ResourceArns").to_string()), |_| {
+            one("tags on", Some(s(i, "ResourceArns").to_string()), |_| {
                 let keys: Vec<Value> =
                     s(i, "Tags").as_array().map(|t| t.iter().map(|x| x["Key"].clone()).collect()).unwrap_or_default();
                 vec![step(Elbv2, "RemoveTags", json!({ "ResourceArns": s(i, "ResourceArns"), "TagKeys": keys }))]
-            }))
+            })
         })
         .tagging(super::Tagging {
             set: "AddTags",

@@ -12,61 +12,61 @@ pub(super) const KINDS: &[Kind] = &[
         .duplicate(&["EntityAlreadyExists", "InvalidInput"])
         .find(service_linked_role)
         .remove(|_, o| {
-            Ok(one("service-linked role", at(o, "Role.RoleName"), |name| {
+            one("service-linked role", at(o, "Role.RoleName"), |name| {
                 vec![step(Iam, "DeleteServiceLinkedRole", json!({ "RoleName": name }))]
-            }))
+            })
         }),
     Kind::new(Iam, "CreateRole", Duplicates).duplicate(&["EntityAlreadyExists"]).find(role).remove(|_, o| {
-        Ok(one("role", at(o, "Role.RoleName"), |name| {
+        one("role", at(o, "Role.RoleName"), |name| {
             vec![step(Iam, "DeleteRole", json!({ "RoleName": name })).retry(&["DeleteConflict"])]
-        }))
+        })
     }),
     Kind::new(Iam, "CreateUser", Duplicates).duplicate(&["EntityAlreadyExists"]).find(user).remove(|_, o| {
-        Ok(one("user", at(o, "User.UserName"), |name| {
+        one("user", at(o, "User.UserName"), |name| {
             vec![step(Iam, "DeleteUser", json!({ "UserName": name })).retry(&["DeleteConflict"])]
-        }))
+        })
     }),
     Kind::new(Iam, "CreateInstanceProfile", Duplicates)
         .duplicate(&["EntityAlreadyExists"])
         .find(instance_profile)
         .remove(|_, o| {
-            Ok(one("instance profile", at(o, "InstanceProfile.InstanceProfileName"), |name| {
+            one("instance profile", at(o, "InstanceProfile.InstanceProfileName"), |name| {
                 vec![step(Iam, "DeleteInstanceProfile", json!({ "InstanceProfileName": name }))
                     .retry(&["DeleteConflict"])]
-            }))
+            })
         }),
     Kind::new(Iam, "CreatePolicy", Duplicates).duplicate(&["EntityAlreadyExists"]).find(policy).remove(|_, o| {
-        Ok(one("policy", at(o, "Policy.Arn"), |arn| {
+        one("policy", at(o, "Policy.Arn"), |arn| {
             vec![step(Iam, "DeletePolicy", json!({ "PolicyArn": arn })).retry(&["DeleteConflict"])]
-        }))
+        })
     }),
     Kind::new(Iam, "UploadServerCertificate", Duplicates)
         .duplicate(&["EntityAlreadyExists"])
         .find(server_certificate)
         .remove(|_, o| {
-            Ok(one("server certificate", at(o, "ServerCertificateMetadata.ServerCertificateName"), |name| {
+            one("server certificate", at(o, "ServerCertificateMetadata.ServerCertificateName"), |name| {
                 vec![step(Iam, "DeleteServerCertificate", json!({ "ServerCertificateName": name }))
                     .retry(&["DeleteConflict"])]
-            }))
+            })
         }),
     Kind::new(Iam, "PutRolePolicy", Converges).find(role_policy).remove(|i, _| {
-        Ok(one("inline policy of", at(i, "RoleName"), |name| {
+        one("inline policy of", at(i, "RoleName"), |name| {
             vec![step(Iam, "DeleteRolePolicy", json!({ "RoleName": name, "PolicyName": s(i, "PolicyName") }))]
-        }))
+        })
     }),
     Kind::new(Iam, "AttachRolePolicy", Converges).find(attached_policy).remove(|i, _| {
-        Ok(one("policy attachment of", at(i, "RoleName"), |name| {
+        one("policy attachment of", at(i, "RoleName"), |name| {
             vec![step(Iam, "DetachRolePolicy", json!({ "RoleName": name, "PolicyArn": s(i, "PolicyArn") }))]
-        }))
+        })
     }),
     Kind::new(Iam, "AddRoleToInstanceProfile", Duplicates).remove(|i, _| {
-        Ok(one("role in instance profile", at(i, "InstanceProfileName"), |name| {
+        one("role in instance profile", at(i, "InstanceProfileName"), |name| {
             vec![step(
                 Iam,
                 "RemoveRoleFromInstanceProfile",
                 json!({ "InstanceProfileName": name, "RoleName": s(i, "RoleName") }),
             )]
-        }))
+        })
     }),
 ];
 

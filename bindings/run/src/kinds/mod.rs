@@ -71,9 +71,8 @@ impl Where {
 /// A look-up: the write's input, and when it is made.
 pub type Find = fn(Read, &Value, Look) -> Result<Option<Found>, CallError>;
 
-/// What a write created and the calls that remove it, from its input and its answer; or why it
-/// cannot be undone.
-pub type Remove = fn(&Value, &Value) -> Result<Vec<Created>, String>;
+/// What a write created and the calls that remove it, from its input and its answer.
+pub type Remove = fn(&Value, &Value) -> Vec<Created>;
 
 /// The undo of a write that replaces what its look-up found before it (settings, records, tags),
 /// from its input and what was found: the values put back. `None` leaves the write to `remove`.
@@ -144,6 +143,7 @@ impl Kind {
         self.arn = Some(f);
         self
     }
+    /// A tagging write: undo puts back the values its keys had, and `since` reads them back.
     const fn tagging(mut self, t: Tagging) -> Kind {
         self.tagging = Some(t);
         self.read_back = Some(tagging::tags_changed);
@@ -153,6 +153,15 @@ impl Kind {
     const fn read_back(mut self, f: ReadBack) -> Kind {
         self.read_back = Some(f);
         self
+    }
+
+    /// What a write with this input set that is not so any more, read back now; `Ok(None)` when
+    /// all of it holds, or the kind cannot read it back.
+    pub fn changed(&self, reads: Read, input: &Value) -> Result<Option<String>, CallError> {
+        match self.read_back {
+            Some(f) => f(self, reads, input),
+            None => Ok(None),
+        }
     }
 
     /// Looks for what the write with this input makes; `Ok(None)` without a look-up.
@@ -452,6 +461,22 @@ pub(crate) fn read_now(read: Read, svc: Svc, op: &str, input: Value) -> Result<O
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn what_a_run_wrote_holds_beside_what_aws_adds() {
+        let written = json!({ "DefaultActions": [{ "Type": "forward", "TargetGroupArn": "tg-a" }], "Port": 80 });
+        let now = json!({
+            "DefaultActions": [{ "Type": "forward", "TargetGroupArn": "tg-a", "ForwardConfig": { "TargetGroups": [] } }],
+            "Port": 80, "Protocol": "HTTP"
+        });
+        assert!(holds(&written, &now));
+        assert_eq!(differs(&written, &now), None);
+        let moved = json!({ "DefaultActions": [{ "Type": "forward", "TargetGroupArn": "tg-b" }], "Port": 80 });
+        let what = differs(&written, &moved).unwrap();
+        assert!(what.starts_with("DefaultActions is now [{\"Type\":\"forward\",\"TargetGroupArn\":\"tg-b\""), "{what}");
+        assert!(holds(&json!({ "TTL": 300 }), &json!({ "TTL": "300" })));
+        assert!(!holds(&json!([1, 2]), &json!([1])));
+    }
 
     /// The writes of this build that make or attach something and that the catalogue has no entry
     /// for. Each is journaled like any write; undo says it does not know how to remove what it

@@ -17,9 +17,9 @@ pub(super) const KINDS: &[Kind] = &[
         .not_found(&["NoSuchHostedZone"])
         .remove(|_, o| {
             // Its records other than SOA and NS go first: undo removes the run's, newest first.
-            Ok(one("hosted zone", at(o, "HostedZone.Id"), |id| {
+            one("hosted zone", at(o, "HostedZone.Id"), |id| {
                 vec![step(Route53, "DeleteHostedZone", json!({ "Id": id })).retry(&["HostedZoneNotEmpty"])]
-            }))
+            })
         }),
     Kind::new(Route53, "ChangeResourceRecordSets", Converges)
         .find(before)
