@@ -5,6 +5,10 @@ CARGO ?= cargo
 TARGET_DIR := $(or $(CARGO_TARGET_DIR),$(CURDIR)/target)
 RUNBOOK := $(TARGET_DIR)/debug/runbook
 EMULATOR := tests/emulator/with-emulator.sh
+POOL := tests/emulator/with-pool.sh
+# The test runner: cargo-nextest when it is installed (each test a process of its own, the slowest
+# first, more at once than there are cores: .config/nextest.toml), else cargo test.
+NEXTEST := $(shell $(CARGO) nextest --version >/dev/null 2>&1 && echo yes)
 BOTOCORE = $(shell .venv/bin/python -c 'import botocore, os; print(os.path.dirname(botocore.__file__))')
 
 .PHONY: all build demo test lint generate check-generated ci venv bench layout docs
@@ -14,36 +18,44 @@ all: build
 venv:
 	@tests/emulator/setup.sh
 
+# One build for every target below: with --bins --examples, features resolve as they do for the
+# tests, so that `make demo` then `make test` (or the reverse) compiles nothing twice.
 build:
-	$(CARGO) build --workspace
+	$(CARGO) build --workspace --bins --examples
 
 # The whole tutorial against the local emulator: resources, DNS name, verify tables.
 demo: venv build
 	$(EMULATOR) $(RUNBOOK) run runbooks/tutorial.rhai --set emulator=true --set propagation_wait=0
 
-# Every test: unit tests, and the end-to-end tests, which start their own emulators.
-test: venv
-	$(CARGO) build --workspace --bins --examples
-	RUNBOOK_VENV=$(CURDIR)/.venv $(CARGO) test --workspace
+# Every test: unit tests, and the end-to-end tests, each with a private emulator forked from one
+# warm pool (tests/emulator/pool.py).
+test: venv build
+ifeq ($(NEXTEST),yes)
+	RUNBOOK_VENV=$(CURDIR)/.venv $(POOL) $(CARGO) nextest run --workspace
+	$(CARGO) test --workspace --doc
+else
+	@echo "test: cargo-nextest is not installed (cargo install cargo-nextest); cargo test runs the tests"
+	RUNBOOK_VENV=$(CURDIR)/.venv $(POOL) $(CARGO) test --workspace -- --test-threads 6
+endif
 	@# The runbooks' own tests, with mocks: an endpoint nothing listens on proves they send nothing.
 	AWS_REGION=us-east-1 AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_ENDPOINT_URL=http://127.0.0.1:9 \
-		$(CARGO) run -q -p runbook -- test runbooks
+		$(RUNBOOK) test runbooks
 	@# Every EC2 operation, compiled with the features the whole workspace resolves to, so that the SDK
 	@# crates built above are reused and only the bindings crate is built again.
 	$(CARGO) test --workspace --lib --features runbook-bindings/ec2-all
 
-lint:
+lint: build
 	$(CARGO) fmt --all --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 	@# The shipped runbooks and examples, checked without AWS; GitHub reads the annotations.
-	$(CARGO) run -q -p runbook -- check runbooks examples --format github
+	$(RUNBOOK) check runbooks examples --format github
 
 # Regenerates bindings/generated/src/generated from the pinned botocore models and SDK crates.
 generate: venv
 	$(CARGO) run -q -p runbook-codegen -- --botocore $(BOTOCORE) --out bindings/generated/src/generated
 
-check-generated: venv
-	$(CARGO) run -q -p runbook-codegen -- --botocore $(BOTOCORE) --out bindings/generated/src/generated --check > /dev/null
+check-generated: venv build
+	$(TARGET_DIR)/debug/runbook-codegen --botocore $(BOTOCORE) --out bindings/generated/src/generated --check > /dev/null
 
 # The reference book (docs/), with mdBook when it is installed (`cargo install mdbook`).
 docs:

@@ -32,7 +32,7 @@ pub fn runbook_bin() -> PathBuf {
 
 /// A moto server on 127.0.0.1, on a port of its own, stopped when dropped.
 pub struct Emulator {
-    child: Child,
+    process: Process,
     pub url: String,
     /// Where the runs against this emulator keep their journals.
     pub journal: PathBuf,
@@ -43,8 +43,15 @@ impl Emulator {
         Self::start_with(&[])
     }
 
-    /// An emulator whose server process has these environment variables (moto reads some).
+    /// An emulator whose server process has these environment variables (moto reads some). It is
+    /// forked from the pool that `RUNBOOK_EMULATOR_POOL` names when that is set (make test starts
+    /// one: tests/emulator/with-pool.sh), else started as a process of its own.
     pub fn start_with(env: &[(&str, &str)]) -> Emulator {
+        if let Some(pool) = std::env::var_os("RUNBOOK_EMULATOR_POOL") {
+            if let Some(emu) = Self::from_pool(Path::new(&pool), env) {
+                return emu;
+            }
+        }
         let venv = venv();
         let moto = venv.join("bin/moto_server");
         assert!(moto.exists(), "{} is missing: run tests/emulator/setup.sh (make test does)", moto.display());
@@ -59,7 +66,7 @@ impl Emulator {
                 .expect("start moto_server");
             let url = format!("http://127.0.0.1:{port}");
             let journal = std::env::temp_dir().join(format!("runbook-journal-{}-{}", std::process::id(), unique()));
-            let mut emu = Emulator { child, url, journal };
+            let mut emu = Emulator { process: Process::Spawned(child), url, journal };
             let status = Command::new(venv.join("bin/python"))
                 .arg(root().join("tests/emulator/configure.py"))
                 .arg(&emu.url)
@@ -68,9 +75,30 @@ impl Emulator {
             if status.success() {
                 return emu;
             }
-            let _ = emu.child.kill();
+            emu.process.stop();
         }
         panic!("the emulator did not start");
+    }
+
+    /// An emulator forked from the pool listening on the Unix socket `pool` (tests/emulator/pool.py);
+    /// none when `env` holds a variable moto reads only as it starts.
+    fn from_pool(pool: &Path, env: &[(&str, &str)]) -> Option<Emulator> {
+        use std::io::{BufRead, Write};
+        let mut conn = std::os::unix::net::UnixStream::connect(pool)
+            .unwrap_or_else(|e| panic!("the emulator pool at {} does not answer: {e}", pool.display()));
+        let words: String = env.iter().map(|(k, v)| format!(" {k}={v}")).collect();
+        conn.write_all(format!("start{words}\n").as_bytes()).expect("ask the pool for an emulator");
+        let mut line = String::new();
+        std::io::BufReader::new(conn).read_line(&mut line).expect("the pool's answer");
+        if line.starts_with("own:") {
+            return None;
+        }
+        let mut answer = line.split_whitespace().map(str::parse::<u32>);
+        let (Some(Ok(port)), Some(Ok(pid))) = (answer.next(), answer.next()) else {
+            panic!("the emulator pool answered {line:?}, not \"PORT PID\"");
+        };
+        let journal = std::env::temp_dir().join(format!("runbook-journal-{}-{}", std::process::id(), unique()));
+        Some(Emulator { process: Process::Forked(pid), url: format!("http://127.0.0.1:{port}"), journal })
     }
 
     /// Turns the emulator's IAM enforcement on (every request must come from a principal whose
@@ -202,20 +230,38 @@ impl Emulator {
     /// The aws CLI of .venv against this emulator (`--output json`), its answer parsed; the state
     /// oracle for services the tests hold no SDK client of.
     pub fn aws(&self, args: &[&str]) -> serde_json::Value {
-        let out = command(root().join(".venv/bin/aws"), &self.url)
-            .args(args)
-            .args(["--output", "json"])
-            .output()
-            .expect("run the aws CLI");
+        let out = aws_cli(&self.url).args(args).args(["--output", "json"]).output().expect("run the aws CLI");
         assert!(out.status.success(), "aws {args:?}: {}", String::from_utf8_lossy(&out.stderr));
         serde_json::from_slice(&out.stdout).unwrap_or(serde_json::Value::Null)
     }
 }
 
+/// An emulator's server: a process the test started, or one the pool forked (the pool reaps it).
+enum Process {
+    Spawned(Child),
+    Forked(u32),
+}
+
+impl Process {
+    fn stop(&mut self) {
+        match self {
+            Process::Spawned(child) => {
+                let _ = child.kill();
+                let _ = child.wait();
+            }
+            Process::Forked(pid) => {
+                if let Ok(pid) = libc::pid_t::try_from(*pid) {
+                    // SAFETY: kill(2) with a pid the pool gave and a constant signal; no memory is shared.
+                    unsafe { libc::kill(pid, libc::SIGKILL) };
+                }
+            }
+        }
+    }
+}
+
 impl Drop for Emulator {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        self.process.stop();
         let _ = std::fs::remove_dir_all(&self.journal);
     }
 }
@@ -240,6 +286,28 @@ pub fn command(program: impl AsRef<std::ffi::OsStr>, endpoint: &str) -> Command 
     let mut cmd = Command::new(program);
     cmd.current_dir(root()).envs(AWS_ENV.iter().copied()).env("AWS_ENDPOINT_URL", endpoint).env_remove("AWS_PROFILE");
     cmd
+}
+
+/// The aws CLI of .venv against `endpoint`, as [`command`] runs programs; forked from the emulator
+/// pool when there is one (tests/emulator/forked.py), which spares each call the CLI's imports.
+pub fn aws_cli(endpoint: &str) -> Command {
+    let mut cmd = command(venv().join("bin/python"), endpoint);
+    cmd.args(["-S"]).arg(root().join("tests/emulator/forked.py")).arg("aws");
+    cmd
+}
+
+/// A Python script of the tests (with .venv's packages), forked from the emulator pool when there
+/// is one.
+pub fn python_script(script: &Path) -> Command {
+    let mut cmd = Command::new(venv().join("bin/python"));
+    cmd.arg("-S").arg(root().join("tests/emulator/forked.py")).arg("script").arg(script);
+    cmd
+}
+
+/// Where tests/emulator/bin/aws is: put first on PATH, a script's `aws` is the aws CLI of .venv,
+/// forked from the pool when there is one.
+pub fn aws_cli_folder() -> PathBuf {
+    root().join("tests/emulator/bin")
 }
 
 /// One invocation of the binary.

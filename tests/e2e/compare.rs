@@ -64,7 +64,12 @@ fn the_runbooks_leave_what_the_tutorials_cli_commands_leave() {
     let by_cli = Emulator::start();
     by_cli.runbook().runbook("runbooks/prereqs.rhai", &[]).output().success();
     let venv_bin = root().join(".venv/bin");
-    let path = format!("{}:{}", venv_bin.display(), std::env::var("PATH").unwrap_or_default());
+    let path = format!(
+        "{}:{}:{}",
+        runbook_tests::aws_cli_folder().display(),
+        venv_bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
     let cli = command("bash", &by_cli.url)
         .arg(root().join("tests/emulator/tutorial-cli.sh"))
         .env("PATH", path)

@@ -2,7 +2,7 @@
 //! policy documents come back as maps from every IAM operation that returns one (and can be given
 //! as maps); timestamps sent as epoch seconds round to the microsecond as the CLI rounds them.
 
-use runbook_tests::{command, root, script, Emulator};
+use runbook_tests::{aws_cli, script, Emulator};
 use serde_json::Value;
 
 const TRUST: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"ecs-tasks.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#;
@@ -16,7 +16,7 @@ fn aws(emu: &Emulator, args: &[&str]) -> Value {
 
 /// The aws CLI of .venv against the emulator, with a config file of the test's when given.
 fn aws_with(emu: &Emulator, config: Option<&std::path::Path>, args: &[&str]) -> Value {
-    let mut cmd = command(root().join(".venv/bin/aws"), &emu.url);
+    let mut cmd = aws_cli(&emu.url);
     if let Some(c) = config {
         cmd.env("AWS_CONFIG_FILE", c);
     }

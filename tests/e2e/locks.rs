@@ -12,7 +12,50 @@ const HOLDER: &str = "let vpc = ec2::describe_vpcs().Vpcs[0].VpcId;\n\
                       let name = param(\"name\", \"first\");\n\
                       ec2::create_security_group(#{ GroupName: name, Description: \"d\", VpcId: vpc });\n\
                       sleep(param(\"hold\", 0));\n\
+                      let gate = param(\"gate\", \"\");\n\
+                      let open = gate == \"\";\n\
+                      let polls = 0;\n\
+                      while !open && polls < 1200 { try { read_file(gate); open = true; } catch { sleep(0.05); polls += 1; } }\n\
                       ec2::create_security_group(#{ GroupName: name + \"-after\", Description: \"d\", VpcId: vpc });\n";
+
+/// A gate for a holder: `--set gate=PATH` holds it until [`open`] makes PATH, however slowly the
+/// rest of the test goes on a busy machine (or a minute, which bounds a plan of it: a plan does not
+/// sleep, and a fleet plans the runbook before its targets run).
+fn gate(file: &str) -> String {
+    Path::new(file)
+        .with_file_name(format!("open-{}", GATES.fetch_add(1, std::sync::atomic::Ordering::SeqCst)))
+        .to_string_lossy()
+        .into_owned()
+}
+
+static GATES: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+fn open(gate: &str) {
+    std::fs::write(gate, "").unwrap();
+}
+
+/// Waits until `child` has said `text` on stderr, then opens `gate`; returns the child's exit code
+/// and all it said once it has ended.
+fn open_once_said(mut child: Child, text: &str, gate: &str) -> (Option<i32>, String) {
+    use std::io::BufRead;
+    let mut said = String::new();
+    let mut lines = std::io::BufReader::new(child.stderr.take().unwrap());
+    loop {
+        let mut line = String::new();
+        if lines.read_line(&mut line).unwrap() == 0 {
+            panic!("it ended without saying {text:?}: {said}");
+        }
+        said.push_str(&line);
+        if said.contains(text) {
+            break;
+        }
+    }
+    open(gate);
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut lines, &mut rest).unwrap();
+    said.push_str(&rest);
+    (child.wait().unwrap().code(), said)
+}
 
 fn groups(emu: &Emulator) -> Vec<String> {
     let out = emu.aws(&["ec2", "describe-security-groups"]);
@@ -86,7 +129,8 @@ fn a_second_run_in_the_same_place_is_refused_before_any_write_or_waits_its_turn(
     let emu = Emulator::start();
     let file = script("holder.rhai", HOLDER);
     let file = file.to_str().unwrap();
-    let mut first = emu.runbook().args(["run", file, "--set", "hold=8"]).spawn();
+    let first_gate = gate(file);
+    let mut first = emu.runbook().args(["run", file, "--set", &format!("gate={first_gate}")]).spawn();
     let holder = held(&emu, &mut first);
     let first_run = holder["run"].as_str().unwrap().to_string();
     assert_eq!(holder["lock"], "holder.rhai", "the default name is the path from the project root: {holder}");
@@ -114,12 +158,13 @@ fn a_second_run_in_the_same_place_is_refused_before_any_write_or_waits_its_turn(
     emu.runbook().args(["run", file, "--set", "name=other", "--lock", "other"]).output().success();
 
     // Waiting, it writes only once the first has ended.
-    let third = emu.runbook().args(["run", file, "--set", "name=third", "--lock-timeout", "60"]).output().success();
-    assert!(third.stderr.contains("[lock] holder.rhai in 123456789012/us-east-1 is held by run "), "{}", third.stderr);
-    assert!(third.stderr.contains("; waiting up to 60 s"), "{}", third.stderr);
+    let third = emu.runbook().args(["run", file, "--set", "name=third", "--lock-timeout", "60"]).spawn();
+    let (code, third) = open_once_said(third, "; waiting up to 60 s", &first_gate);
+    assert_eq!(code, Some(0), "{third}");
+    assert!(third.contains("[lock] holder.rhai in 123456789012/us-east-1 is held by run "), "{third}");
     assert!(first.wait().unwrap().success());
     let first_end = journal_of(&emu, &first_run).last().unwrap()["time"].as_str().unwrap().to_string();
-    let third_records = journal_of(&emu, &run_id(&third.stderr));
+    let third_records = journal_of(&emu, &run_id(&third));
     let third_write = third_records.iter().find(|r| r["type"] == "intent").unwrap()["time"].as_str().unwrap();
     assert!(first_end.as_str() <= third_write, "{first_end} > {third_write}");
     assert_eq!(groups(&emu), ["first", "first-after", "other", "other-after", "third", "third-after"]);
@@ -152,8 +197,11 @@ fn a_dead_holders_lock_is_free_and_a_frozen_ones_lease_ends() {
     // Frozen (alive, not renewing, as a holder cut off on another machine): its 10 s lease ends and
     // the waiting run goes ahead; thawed, the holder finds the lock gone and stops before its
     // next write.
-    let mut frozen =
-        emu.runbook().args(["run", file, "--set", "name=frozen", "--set", "hold=6", "--lock-lease", "10"]).spawn();
+    let frozen_gate = gate(file);
+    let mut frozen = emu
+        .runbook()
+        .args(["run", file, "--set", "name=frozen", "--set", &format!("gate={frozen_gate}"), "--lock-lease", "10"])
+        .spawn();
     held(&emu, &mut frozen);
     made(&emu, "frozen");
     signal(&frozen, "-STOP");
@@ -162,6 +210,7 @@ fn a_dead_holders_lock_is_free_and_a_frozen_ones_lease_ends() {
     let took = started.elapsed();
     assert!(waited.stderr.contains("; waiting up to 60 s"), "{}", waited.stderr);
     assert!(took < Duration::from_secs(40), "went ahead within about one lease: {took:?}");
+    open(&frozen_gate);
     signal(&frozen, "-CONT");
     let out = frozen.wait_with_output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
@@ -238,8 +287,10 @@ fn a_project_file_sets_the_journal_folder_region_and_lease_for_everyone() {
             .unset("AWS_REGION")
             .unset("AWS_DEFAULT_REGION")
     };
-    let mut child = run().args(["run", "holder.rhai", "--set", "hold=2"]).spawn();
+    let holder_gate = gate(&root.join("runbooks/holder.rhai").to_string_lossy());
+    let mut child = run().args(["run", "holder.rhai", "--set", &format!("gate={holder_gate}")]).spawn();
     let holder = held_in(&journal, &mut child);
+    open(&holder_gate);
     assert_eq!(holder["lock"], "runbooks/holder.rhai", "named from the project's root: {holder}");
     assert_eq!((holder["region"].as_str(), holder["lease_s"].as_u64()), (Some("eu-west-1"), Some(20)));
     assert!(child.wait().unwrap().success());
@@ -264,7 +315,8 @@ fn each_target_of_a_fleet_locks_its_place_as_a_plain_run_would_and_shares_it_wit
     let file = script("holder.rhai", HOLDER);
     let file = file.to_str().unwrap();
     let regions = ["--regions", "us-east-1,eu-west-1", "--concurrency", "2"];
-    let mut fleet = emu.runbook().args(["run", file, "--set", "hold=6"]).args(regions).spawn();
+    let fleet_gate = gate(file);
+    let mut fleet = emu.runbook().args(["run", file, "--set", &format!("gate={fleet_gate}")]).args(regions).spawn();
     let deadline = Instant::now() + Duration::from_secs(60);
     let mut holders: Vec<Value> = loop {
         let held: Vec<Value> = lock_files(&emu)
@@ -296,6 +348,7 @@ fn each_target_of_a_fleet_locks_its_place_as_a_plain_run_would_and_shares_it_wit
     let again = emu.runbook().args(["run", file, "--set", "name=again"]).args(regions).output();
     assert_ne!(again.code, 0, "{}", again.stderr);
     assert!(again.stderr.contains("in 123456789012/eu-west-1 is held by run "), "{}", again.stderr);
+    open(&fleet_gate);
     assert!(fleet.wait().unwrap().success());
     assert!(lock_files(&emu).is_empty());
 
@@ -323,7 +376,9 @@ fn an_undo_takes_its_runs_lock_and_waits_for_a_run_holding_it() {
     let early = run_id(&made_first.stderr);
     assert_eq!(journal_of(&emu, &early)[0]["lock"], "holder.rhai", "the run records its lock");
 
-    let mut holder = emu.runbook().args(["run", file, "--set", "name=holding", "--set", "hold=8"]).spawn();
+    let holding_gate = gate(file);
+    let mut holder =
+        emu.runbook().args(["run", file, "--set", "name=holding", "--set", &format!("gate={holding_gate}")]).spawn();
     held(&emu, &mut holder);
     made(&emu, "holding");
     // Refused at its first removal, naming the holder: nothing of the early run is removed yet.
@@ -338,8 +393,9 @@ fn an_undo_takes_its_runs_lock_and_waits_for_a_run_holding_it() {
     );
     assert!(groups(&emu).contains(&"early".to_string()) && groups(&emu).contains(&"early-after".to_string()));
     // Waiting, it removes them once the run has ended, and the run's own groups stay.
-    let waited = emu.runbook().args(["undo", &early, "--lock-timeout", "60"]).output().success();
-    assert!(waited.stderr.contains("; waiting up to 60 s"), "{}", waited.stderr);
+    let waited = emu.runbook().args(["undo", &early, "--lock-timeout", "60"]).spawn();
+    let (code, waited) = open_once_said(waited, "; waiting up to 60 s", &holding_gate);
+    assert_eq!(code, Some(0), "{waited}");
     assert!(holder.wait().unwrap().success());
     assert_eq!(groups(&emu), ["holding", "holding-after"]);
     assert!(lock_files(&emu).is_empty(), "the undo gave its lock back");

@@ -6,7 +6,7 @@
 //! `RUNBOOK_MODEL_SEQUENCES` (default 100) and `RUNBOOK_MODEL_SEED` change how many and which.
 
 use runbook_tests::proxy::{Action, Proxy};
-use runbook_tests::{command, eventually, runbook_bin, script, venv, Emulator, Rng};
+use runbook_tests::{command, eventually, runbook_bin, script, Emulator, Rng};
 use std::path::Path;
 use std::process::Stdio;
 use std::time::Duration;
@@ -52,8 +52,7 @@ fn universe() -> Vec<String> {
 
 /// The state of every place, read with the aws CLI.
 fn state(url: &str) -> serde_json::Value {
-    let out = std::process::Command::new(venv().join("bin/python"))
-        .arg(runbook_tests::root().join("tests/emulator/state.py"))
+    let out = runbook_tests::python_script(&runbook_tests::root().join("tests/emulator/state.py"))
         .arg(url)
         .args(universe())
         .output()

@@ -3,7 +3,7 @@
 //! against `aws SVC OP --cli-input-json .. --output json` (timestamps in ISO 8601, as the CLI v2
 //! prints them), and the answers must be equal but for the documented exceptions below.
 
-use runbook_tests::{command, root, script, Emulator};
+use runbook_tests::{aws_cli, script, Emulator};
 use serde_json::{json, Value};
 
 /// Differences that are known and kept, with the reason: (operation, path pattern, why). A `*`
@@ -23,7 +23,7 @@ const EXCEPTIONS: &[(&str, &str, &str)] = &[
 ];
 
 fn cli(emu: &Emulator, config: &std::path::Path, args: &[&str]) -> Result<Value, String> {
-    let out = command(root().join(".venv/bin/aws"), &emu.url)
+    let out = aws_cli(&emu.url)
         .env("AWS_CONFIG_FILE", config)
         .args(args)
         .args(["--output", "json"])

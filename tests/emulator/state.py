@@ -16,30 +16,39 @@ import sys
 from awscli.clidriver import create_clidriver
 
 
+# One driver per set of credentials: a driver keeps the credentials it first read, and making one
+# (the CLI's whole command table) costs more than the calls it then answers.
+DRIVERS = {}
+
+
 def aws(args, env):
-    os.environ.update(env)
+    key = env["AWS_ACCESS_KEY_ID"]
+    if key not in DRIVERS:
+        os.environ.pop("AWS_SESSION_TOKEN", None)
+        os.environ.update({k: v for k, v in env.items() if v})
+        DRIVERS[key] = create_clidriver()
     out = io.StringIO()
     with contextlib.redirect_stdout(out):
-        code = create_clidriver().main(args + ["--output", "json"])
+        code = DRIVERS[key].main(args + ["--output", "json"])
     if code != 0:
         raise SystemExit(f"aws {' '.join(args)} failed with {code}")
     return json.loads(out.getvalue() or "{}")
 
 
+# The role's credentials in each account, assumed once for both of its regions.
+ASSUMED = {}
+
+
 def place_state(endpoint, place):
     account, _, region = place.rpartition("/")
-    env = {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_SESSION_TOKEN": "",
-        "AWS_DEFAULT_REGION": region,
-    }
-    os.environ.pop("AWS_SESSION_TOKEN", None)
+    env = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
     base = ["--endpoint-url", endpoint, "--region", region]
     if account:
-        creds = aws(["sts", "assume-role", "--role-arn", f"arn:aws:iam::{account}:role/runbook",
-                     "--role-session-name", "state"] + base, env)["Credentials"]
-        env = dict(env, AWS_ACCESS_KEY_ID=creds["AccessKeyId"], AWS_SECRET_ACCESS_KEY=creds["SecretAccessKey"],
+        if account not in ASSUMED:
+            ASSUMED[account] = aws(["sts", "assume-role", "--role-arn", f"arn:aws:iam::{account}:role/runbook",
+                                    "--role-session-name", "state"] + base, env)["Credentials"]
+        creds = ASSUMED[account]
+        env = dict(AWS_ACCESS_KEY_ID=creds["AccessKeyId"], AWS_SECRET_ACCESS_KEY=creds["SecretAccessKey"],
                    AWS_SESSION_TOKEN=creds["SessionToken"])
     groups = aws(["ec2", "describe-security-groups"] + base, env)["SecurityGroups"]
     tgs = aws(["elbv2", "describe-target-groups"] + base, env)["TargetGroups"]
