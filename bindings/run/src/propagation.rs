@@ -108,15 +108,10 @@ fn outcome_op(records: &[Value], seq: &Value) -> String {
 }
 
 /// Whether an operation removes what its input names.
-fn removes(op: &str) -> bool {
-    ["Delete", "Deregister", "Remove", "Terminate", "Detach", "Revoke"].iter().any(|v| op.starts_with(v))
-}
-
-/// Whether an operation makes something that later calls may name.
+/// Whether an operation makes something that later calls may name: a maker of the catalogue, or a
+/// `Put`, which may make what it names.
 fn makes(op: &str) -> bool {
-    ["Create", "Register", "Run", "Put", "Allocate", "Import", "Copy", "Attach", "Authorize", "Upload", "Request"]
-        .iter()
-        .any(|v| op.starts_with(v))
+    crate::kinds::makes(op) || op.starts_with("Put")
 }
 
 /// A value that names a resource: an ARN, an id such as `sg-0abc12345`, or a name given to a create.
@@ -149,7 +144,7 @@ impl Made {
     /// gives), or forgets what it removed.
     pub fn note(&self, place: &str, op: &str, input: &Value, output: &Value) {
         let mut made = self.made.borrow_mut();
-        if removes(op) {
+        if crate::kinds::removes(op) {
             let mut gone = Vec::new();
             strings(input, &mut gone);
             made.retain(|t| t.place != place || !gone.contains(&t.value));

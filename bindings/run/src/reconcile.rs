@@ -42,13 +42,6 @@ pub fn reads_of(entry: &Entry, input: &Value) -> Vec<(Svc, String)> {
     seen.into_inner()
 }
 
-/// Writes that remove something: after a lost answer, "not found" means done.
-pub fn removes(op: &str) -> bool {
-    ["Delete", "Deregister", "Terminate", "Revoke", "Remove", "Detach", "Release", "Disassociate", "Untag"]
-        .iter()
-        .any(|v| op.starts_with(v))
-}
-
 /// How a write ended, after as many sends as it took.
 pub struct Sent {
     pub result: Result<Dynamic, CallError>,
@@ -93,7 +86,7 @@ pub fn send(
         }
         let name = svc.function(op);
         let duplicate = entry.as_ref().is_some_and(|e| e.duplicate.contains(&error.code()));
-        if removes(op) && gone(&error) {
+        if crate::kinds::removes(op) && gone(&error) {
             eoutln!("[reconcile] {name}: an earlier attempt's answer was lost; {} says it is done", error.code());
             sent.reconciled = Some(Found { id: "gone".into(), output: json!({}) });
             sent.result = Ok(json::from_value(&json!({})));
@@ -251,6 +244,7 @@ mod tests {
             assert!(entry_for(svc, op).is_some(), "{} {op}", svc.module());
             assert!(svc.table().unwrap().operations.contains_key(op), "{} {op} is an operation", svc.module());
         }
+        let removes = crate::kinds::removes;
         assert!(removes("DeleteTargetGroup") && removes("RevokeSecurityGroupIngress") && !removes("CreateRule"));
     }
 }

@@ -49,11 +49,9 @@ pub fn inverse(svc: Svc, op: &str, i: &Value, o: &Value, before: &Before) -> Inv
 
 /// Why undo cannot undo a write the catalogue has no removal for, by what its name says it does.
 pub fn without_kind(op: &str) -> String {
-    let removes =
-        ["Delete", "Deregister", "Terminate", "Revoke", "Remove", "Detach", "Stop", "Release", "Disassociate", "Untag"];
-    if removes.iter().any(|v| op.starts_with(v)) {
+    if crate::kinds::removes(op) {
         "it removes something, and what it removed was not recorded".into()
-    } else if crate::kinds::MAKES.iter().any(|v| op.starts_with(v)) {
+    } else if crate::kinds::makes(op) {
         format!("it makes something undo does not know how to remove yet (the catalogue of write kinds has no entry for {op})")
     } else {
         "it changes something in place, and the values it replaced were not recorded".into()

@@ -44,6 +44,21 @@ pub const MAKES: [&str; 13] = [
     "Tag",
 ];
 
+/// Whether a write's verb is one of [`MAKES`].
+pub fn makes(op: &str) -> bool {
+    MAKES.iter().any(|v| op.starts_with(v))
+}
+
+/// Verbs of writes that take away what they name or a link to it: sent again after a lost answer,
+/// a "not found" means the lost attempt did it; undo cannot put back what they took.
+pub const REMOVES: [&str; 10] =
+    ["Delete", "Deregister", "Terminate", "Revoke", "Remove", "Detach", "Stop", "Release", "Disassociate", "Untag"];
+
+/// Whether a write's verb is one of [`REMOVES`].
+pub fn removes(op: &str) -> bool {
+    REMOVES.iter().any(|v| op.starts_with(v))
+}
+
 /// The run's tag on what it creates (see `tags`), by which look-ups find EC2 resources that have
 /// no name.
 pub const RUN_TAG: &str = "runbook:run-id";
@@ -646,7 +661,7 @@ mod tests {
             let listed = NOT_UNDONE.iter().find(|(s, _)| *s == svc).map(|(_, ops)| *ops).unwrap_or_default();
             for (name, op) in &table.operations {
                 // Puts set a state that some kinds put back: listed with the makers.
-                let makes = MAKES.iter().chain(&["Put"]).any(|v| name.starts_with(v));
+                let makes = super::makes(name) || name.starts_with("Put");
                 if op.readonly || op.feature.is_some() || !makes {
                     continue;
                 }
