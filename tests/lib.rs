@@ -11,9 +11,13 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-/// The repository root.
+/// The repository root: of the checkout whose tests run (cargo and cargo-nextest say it as they
+/// start a test), not only of the one this binary was compiled in. Two checkouts sharing a target
+/// directory share test binaries when their sources agree, and a binary from the other checkout
+/// would read that checkout's runbooks and README.
 pub fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).parent().map(Path::to_path_buf).unwrap_or_default()
+    let dir = std::env::var_os("CARGO_MANIFEST_DIR").map(PathBuf::from);
+    dir.unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR"))).parent().map(Path::to_path_buf).unwrap_or_default()
 }
 
 /// The Python environment with the emulator (and the aws CLI).

@@ -19,7 +19,8 @@ pub struct Common {
     pub no_tag: bool,
     #[command(flatten)]
     pub journal: JournalArgs,
-    /// A limit of the run: operations, call-depth, string-size, array-size, map-size, aws-calls; repeatable
+    /// A limit of the run: operations, call-depth, memory (such as 4GiB), string-size, array-size,
+    /// map-size, aws-calls; NAME=none lifts one; repeatable
     #[arg(long = "limit", value_name = "NAME=N")]
     pub limits: Vec<String>,
     /// Log every AWS call to stderr (-vv: with its parameters, sensitive members masked)

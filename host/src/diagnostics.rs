@@ -143,7 +143,7 @@ fn same_file(a: &Path, b: &Path) -> bool {
 /// Whether the error is an interrupt (Ctrl-C or SIGTERM), however deep in calls and imports.
 pub fn is_interrupt(e: &EvalAltResult) -> bool {
     match e {
-        EvalAltResult::ErrorTerminated(..) => true,
+        EvalAltResult::ErrorTerminated(..) => ending_code(e).is_none_or(|c| c != crate::engine::MEMORY_LIMIT),
         EvalAltResult::ErrorInModule(_, inner, _) | EvalAltResult::ErrorInFunctionCall(_, _, inner, _) => {
             is_interrupt(inner)
         }
@@ -232,7 +232,7 @@ fn describe(err: &EvalAltResult) -> (String, Vec<String>) {
             };
             (
                 format!("{} is larger than the run allows", what.to_lowercase()),
-                vec![format!("raise it with --limit {limit}=N")],
+                vec![format!("raise it with --limit {limit}=N, or lift it with --limit {limit}=none")],
             )
         }
         EvalAltResult::ErrorDotExpr(text, _) if text.contains("for type '()'") => {
@@ -245,7 +245,7 @@ fn describe(err: &EvalAltResult) -> (String, Vec<String>) {
         EvalAltResult::ErrorParsing(kind, _) => (format!("syntax: {kind}"), vec![]),
         EvalAltResult::ErrorTooManyOperations(_) => (
             "the runbook exceeded its operation limit (a runaway loop?)".into(),
-            vec!["raise it with --limit operations=N".into()],
+            vec!["raise it with --limit operations=N, or lift it with --limit operations=none".into()],
         ),
         EvalAltResult::ErrorStackOverflow(_) => ("too many nested calls (runaway recursion?)".into(), vec![]),
         other => {
@@ -342,7 +342,10 @@ fn describe_map(m: &Map) -> (String, Vec<String>) {
     let service = field(m, "service").unwrap_or_default();
     let operation = field(m, "operation").unwrap_or_default();
     let mut notes = Vec::new();
-    let title = if code == "Interrupted" {
+    let title = if code == crate::engine::MEMORY_LIMIT {
+        notes.push("raise it with --limit memory=SIZE (such as 4GiB), or lift it with --limit memory=none".into());
+        message.clone()
+    } else if code == "Interrupted" {
         let during = if service == "runbook" { operation.clone() } else { format!("{service}::{operation}") };
         format!("interrupted during {during}")
     } else if code == "ValidationError" {

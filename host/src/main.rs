@@ -18,6 +18,7 @@ mod engine;
 mod fleet;
 mod help;
 mod live;
+mod memory;
 mod params;
 mod policy;
 mod project;
@@ -32,6 +33,10 @@ use clap::Parser;
 use cli::{apply_project, open_store, Cli, Command};
 use runbook_run::Mode;
 use std::process::ExitCode;
+
+/// The heap, counted for the run's memory limit (see `memory`).
+#[global_allocator]
+static HEAP: memory::Counting = memory::Counting;
 
 /// Parses the command line and hands the command to the file that carries it out.
 fn main() -> ExitCode {

@@ -43,7 +43,7 @@ pub fn connect(
     lock: Option<locks::Settings>,
 ) -> Result<(Rc<Context>, Rc<Safety>), String> {
     let mut ctx = Context::new(&common.aws(), sets)?;
-    ctx.max_calls = limits.aws_calls;
+    ctx.max_calls = limits.aws_calls.unwrap_or(u64::MAX);
     runbook_bindings::secrets::show(common.show_sensitive);
     for (name, value) in &ctx.params {
         if journal::secret_name(name) {
