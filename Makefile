@@ -72,6 +72,7 @@ ci: lint check-generated test
 bench: venv
 	.venv/bin/pip install --quiet --disable-pip-version-check -r tests/bench/requirements.txt
 	$(CARGO) build --release -p runbook -p runbook-tests --bin tutorial-floor --bin fault-proxy
+	$(CARGO) build --release -p plain-rhai
 	$(CARGO) build --release -p runbook --bin runbook
 	@if command -v valgrind >/dev/null; then \
 		$(MAKE) --no-print-directory layout && $(CARGO) build --release -p runbook --bin runbook; \

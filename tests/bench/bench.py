@@ -16,6 +16,9 @@ import tempfile
 import time
 import urllib.request
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import scripts  # noqa: E402  (tests/bench/scripts.py, beside this file)
+
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 VENV = os.path.join(ROOT, ".venv")
 TARGET = os.environ.get("CARGO_TARGET_DIR") or os.path.join(ROOT, "target")
@@ -35,6 +38,7 @@ TARGETS = [
     ("16 regions at --concurrency 16 within 2x of one region, AWS-like mode", "sixteen_over_one", "<=", 2.0, "x"),
     ("the tutorial with its journal in S3 within 1.5x of a local folder, AWS-like latency", "store_over_local", "<=", 1.5, "x"),
     ("runbook check runbooks examples", "check_s", "<", 1.0, "s"),
+    ("scripts under runbook within 1.5x of a plain Rhai engine, runbook's start aside, slowest workload", "scripts_worst_ratio", "<=", 1.5, "x"),
 ]
 
 
@@ -474,6 +478,10 @@ def main():
         emu.stop()
     print("cold start, conversion, build:", flush=True)
     cold = cold_start(args.cold_runs)
+    print("scripts under runbook and a plain engine:", flush=True)
+    script_rows = scripts.measure(args.runs)
+    with open(scripts.SAVED, "w") as f:
+        json.dump({"measured": time.strftime("%Y-%m-%d", time.gmtime()), "runs": args.runs, "rows": script_rows}, f, indent=2)
     layout = layout_coverage()
     conv, allocations = conversion()
     saved_build = os.path.join(ROOT, "tests/bench/build.json")
@@ -493,6 +501,7 @@ def main():
     conversions = [us for name, us in conv.items() if name.startswith(("to_rhai/", "from_rhai/"))]
     measured["conversion_max_us"] = max(conversions) if conversions else float("nan")
     measured["peak_mib"] = peak
+    measured["scripts_worst_ratio"] = max(r["work_ratio"] for r in script_rows)
     like_med = {n: statistics.median(t) for n, t in like_times.items()}
     measured["aws_like_runbook_over_floor"] = like_med["runbook"] / like_med["Rust SDK (floor)"]
     scale_med = {k: statistics.median(x["time"] for x in v) for k, v in scale.items()}
@@ -641,6 +650,16 @@ def main():
         ]
         for rel, secs in build.get("incremental_s", {"host/src/cli.rs": build["incremental_host_s"]}).items():
             lines.append(f"| incremental rebuild of the binary after a one-line change in `{rel}` ({build['measured']}) | {secs:.1f} s |")
+    lines += [
+        "",
+        "## Scripts at Rhai's own speed",
+        "",
+        f"Each workload (tests/bench/scripts.py) by `runbook run` with its default limits and by a plain "
+        f"`rhai::Engine::new()` (`plain-rhai`), both release builds, median of {args.runs} runs, the same "
+        "output from both. runbook's times include its start (about the cold start above).",
+        "",
+        scripts.table(script_rows),
+    ]
     lines += ["", "## Targets", "", "| target | measured | verdict |", "| --- | --- | --- |"]
     for label, key, op, bound, unit in TARGETS:
         lines.append(f"| {label} ({op} {bound:g} {unit}) | {measured[key]:.2f} {unit} | {verdict(measured[key], op, bound)} |")
