@@ -69,8 +69,7 @@ impl Emulator {
                 .spawn()
                 .expect("start moto_server");
             let url = format!("http://127.0.0.1:{port}");
-            let journal = std::env::temp_dir().join(format!("runbook-journal-{}-{}", std::process::id(), unique()));
-            let mut emu = Emulator { process: Process::Spawned(child), url, journal };
+            let mut emu = Emulator { process: Process::Spawned(child), url, journal: journal_dir() };
             let status = Command::new(venv.join("bin/python"))
                 .arg(root().join("tests/emulator/configure.py"))
                 .arg(&emu.url)
@@ -101,8 +100,11 @@ impl Emulator {
         let (Some(Ok(port)), Some(Ok(pid))) = (answer.next(), answer.next()) else {
             panic!("the emulator pool answered {line:?}, not \"PORT PID\"");
         };
-        let journal = std::env::temp_dir().join(format!("runbook-journal-{}-{}", std::process::id(), unique()));
-        Some(Emulator { process: Process::Forked(pid), url: format!("http://127.0.0.1:{port}"), journal })
+        Some(Emulator {
+            process: Process::Forked(pid),
+            url: format!("http://127.0.0.1:{port}"),
+            journal: journal_dir(),
+        })
     }
 
     /// Turns the emulator's IAM enforcement on (every request must come from a principal whose
@@ -238,6 +240,53 @@ impl Emulator {
         assert!(out.status.success(), "aws {args:?}: {}", String::from_utf8_lossy(&out.stderr));
         serde_json::from_slice(&out.stdout).unwrap_or(serde_json::Value::Null)
     }
+}
+
+/// A folder of its own for the journals of the runs against one emulator.
+fn journal_dir() -> PathBuf {
+    std::env::temp_dir().join(format!("runbook-journal-{}-{}", std::process::id(), unique()))
+}
+
+/// A gate for a holder runbook, to be put after the runbook's first write: `--set gate=PATH` holds
+/// the run until [`open_gate`] makes PATH, however slowly the test goes on a busy machine (or a
+/// minute, which bounds a plan of it: a plan does not sleep, and a fleet plans the runbook before
+/// its targets run). Without `gate` the run goes on at once.
+#[macro_export]
+macro_rules! gate_wait {
+    () => {
+        "let gate = param(\"gate\", \"\");\n\
+         let open = gate == \"\";\n\
+         let polls = 0;\n\
+         while !open && polls < 1200 { try { read_file(gate); open = true; } catch { sleep(0.05); polls += 1; } }\n"
+    };
+}
+
+/// A new gate path beside the runbook `file` (so that the runbook may read it).
+pub fn gate_beside(file: &str) -> String {
+    static GATES: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = GATES.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    Path::new(file).with_file_name(format!("open-{n}")).to_string_lossy().into_owned()
+}
+
+/// Opens a gate: the holder waiting on it goes on.
+pub fn open_gate(gate: &str) {
+    std::fs::write(gate, "").expect("open the gate");
+}
+
+/// Waits until `child` (spawned with stderr piped) has said `text` on stderr, then opens `gate`;
+/// returns the child's exit code and all it said once it has ended.
+pub fn open_once_said(mut child: Child, text: &str, gate: &str) -> (Option<i32>, String) {
+    use std::io::BufRead;
+    let mut said = String::new();
+    let mut lines = std::io::BufReader::new(child.stderr.take().expect("stderr piped"));
+    while !said.contains(text) {
+        let before = said.len();
+        lines.read_line(&mut said).expect("read stderr");
+        assert!(said.len() > before, "it ended without saying {text:?}: {said}");
+    }
+    open_gate(gate);
+    std::io::Read::read_to_string(&mut lines, &mut said).expect("read stderr");
+    (child.wait().expect("wait for it").code(), said)
 }
 
 /// An emulator's server: a process the test started, or one the pool forked (the pool reaps it).

@@ -196,28 +196,24 @@ fn guard_bulk(engine: &mut Engine, memory: Option<usize>, before: usize) {
     });
     engine.register_fn("pad", move |nc: NativeCallContext, s: &mut ImmutableString, len: INT, c: char| {
         room(&nc, len, c.len_utf8())?;
-        let have = s.chars().count();
-        if let Ok(len) = usize::try_from(len) {
-            if len > have {
-                let mut t = s.to_string();
-                t.extend(std::iter::repeat_n(c, len - have));
-                *s = t.into();
-            }
-        }
+        pad_string(s, len, std::iter::repeat(c));
         Ok::<(), Box<EvalAltResult>>(())
     });
     engine.register_fn("pad", move |nc: NativeCallContext, s: &mut ImmutableString, len: INT, with: &str| {
         room(&nc, len, with.len().max(1))?;
-        let have = s.chars().count();
-        if let Ok(len) = usize::try_from(len) {
-            if len > have && !with.is_empty() {
-                let mut t = s.to_string();
-                t.extend(with.chars().cycle().take(len - have));
-                *s = t.into();
-            }
-        }
+        pad_string(s, len, with.chars().cycle());
         Ok::<(), Box<EvalAltResult>>(())
     });
+}
+
+/// Rhai's `pad` of a string: characters from `fill` until it is `len` characters long.
+fn pad_string(s: &mut rhai::ImmutableString, len: rhai::INT, fill: impl Iterator<Item = char>) {
+    let have = s.chars().count();
+    if let Some(more) = usize::try_from(len).ok().and_then(|len| len.checked_sub(have)).filter(|m| *m > 0) {
+        let mut t = s.to_string();
+        t.extend(fill.take(more));
+        *s = t.into();
+    }
 }
 
 /// Resolves `import "x"` to `<root>/x.rhai` and refuses anything that lands outside `root`.

@@ -480,8 +480,7 @@ def main():
     cold = cold_start(args.cold_runs)
     print("scripts under runbook and a plain engine:", flush=True)
     script_rows = scripts.measure(args.runs)
-    with open(scripts.SAVED, "w") as f:
-        json.dump({"measured": time.strftime("%Y-%m-%d", time.gmtime()), "runs": args.runs, "rows": script_rows}, f, indent=2)
+    scripts.save(script_rows, args.runs)
     layout = layout_coverage()
     conv, allocations = conversion()
     saved_build = os.path.join(ROOT, "tests/bench/build.json")

@@ -103,13 +103,18 @@ def table(rows):
     return "\n".join(lines)
 
 
+def save(rows, runs):
+    """Keeps the figures in tests/bench/scripts.json."""
+    with open(SAVED, "w") as f:
+        json.dump({"measured": time.strftime("%Y-%m-%d", time.gmtime()), "runs": runs, "rows": rows}, f, indent=2)
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument("--runs", type=int, default=5)
     args = p.parse_args()
     rows = measure(args.runs)
-    with open(SAVED, "w") as f:
-        json.dump({"measured": time.strftime("%Y-%m-%d", time.gmtime()), "runs": args.runs, "rows": rows}, f, indent=2)
+    save(rows, args.runs)
     print(table(rows))
 
 

@@ -1,61 +1,21 @@
 //! Leased locks in a local journal folder: two runs of one runbook in one place never write at
 //! once; a dead holder's lock frees itself; `runbook unlock` breaks one by hand and journals it.
 
-use runbook_tests::{script, Emulator};
+use runbook_tests::{gate_beside as gate, open_gate as open, open_once_said, script, Emulator};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::Child;
 use std::time::{Duration, Instant};
 
 /// Creates the group `name`, holds the lock for `hold` seconds, then creates `name-after`.
-const HOLDER: &str = "let vpc = ec2::describe_vpcs().Vpcs[0].VpcId;\n\
-                      let name = param(\"name\", \"first\");\n\
-                      ec2::create_security_group(#{ GroupName: name, Description: \"d\", VpcId: vpc });\n\
-                      sleep(param(\"hold\", 0));\n\
-                      let gate = param(\"gate\", \"\");\n\
-                      let open = gate == \"\";\n\
-                      let polls = 0;\n\
-                      while !open && polls < 1200 { try { read_file(gate); open = true; } catch { sleep(0.05); polls += 1; } }\n\
-                      ec2::create_security_group(#{ GroupName: name + \"-after\", Description: \"d\", VpcId: vpc });\n";
-
-/// A gate for a holder: `--set gate=PATH` holds it until [`open`] makes PATH, however slowly the
-/// rest of the test goes on a busy machine (or a minute, which bounds a plan of it: a plan does not
-/// sleep, and a fleet plans the runbook before its targets run).
-fn gate(file: &str) -> String {
-    Path::new(file)
-        .with_file_name(format!("open-{}", GATES.fetch_add(1, std::sync::atomic::Ordering::SeqCst)))
-        .to_string_lossy()
-        .into_owned()
-}
-
-static GATES: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
-
-fn open(gate: &str) {
-    std::fs::write(gate, "").unwrap();
-}
-
-/// Waits until `child` has said `text` on stderr, then opens `gate`; returns the child's exit code
-/// and all it said once it has ended.
-fn open_once_said(mut child: Child, text: &str, gate: &str) -> (Option<i32>, String) {
-    use std::io::BufRead;
-    let mut said = String::new();
-    let mut lines = std::io::BufReader::new(child.stderr.take().unwrap());
-    loop {
-        let mut line = String::new();
-        if lines.read_line(&mut line).unwrap() == 0 {
-            panic!("it ended without saying {text:?}: {said}");
-        }
-        said.push_str(&line);
-        if said.contains(text) {
-            break;
-        }
-    }
-    open(gate);
-    let mut rest = String::new();
-    std::io::Read::read_to_string(&mut lines, &mut rest).unwrap();
-    said.push_str(&rest);
-    (child.wait().unwrap().code(), said)
-}
+const HOLDER: &str = concat!(
+    "let vpc = ec2::describe_vpcs().Vpcs[0].VpcId;\n\
+     let name = param(\"name\", \"first\");\n\
+     ec2::create_security_group(#{ GroupName: name, Description: \"d\", VpcId: vpc });\n\
+     sleep(param(\"hold\", 0));\n",
+    runbook_tests::gate_wait!(),
+    "ec2::create_security_group(#{ GroupName: name + \"-after\", Description: \"d\", VpcId: vpc });\n"
+);
 
 fn groups(emu: &Emulator) -> Vec<String> {
     let out = emu.aws(&["ec2", "describe-security-groups"]);

@@ -109,18 +109,17 @@ fn locks_in_the_store_keep_two_machines_from_writing_in_one_place_at_once() {
     let (a, b) = (Machine::new("a"), Machine::new("b"));
     let file = script(
         "project/runbooks/hold.rhai",
-        "let vpc = ec2::describe_vpcs().Vpcs[0].VpcId;\n\
-         ec2::create_security_group(#{ GroupName: param(\"name\", \"a\"), Description: \"d\", VpcId: vpc });\n\
-         let gate = param(\"gate\", \"\");\n\
-         let open = gate == \"\";\n\
-         let polls = 0;\n\
-         while !open && polls < 1200 { try { read_file(gate); open = true; } catch { sleep(0.05); polls += 1; } }\n",
+        concat!(
+            "let vpc = ec2::describe_vpcs().Vpcs[0].VpcId;\n\
+             ec2::create_security_group(#{ GroupName: param(\"name\", \"a\"), Description: \"d\", VpcId: vpc });\n",
+            runbook_tests::gate_wait!()
+        ),
     );
     let project = file.parent().unwrap().parent().unwrap();
     std::fs::write(project.join("runbook.toml"), "").unwrap();
     let file = file.to_str().unwrap();
     // The holder holds until the test opens its gate, however slowly the test goes on a busy machine.
-    let gate = Path::new(file).with_file_name("open").to_string_lossy().into_owned();
+    let gate = runbook_tests::gate_beside(file);
     let mut holder = a.runbook(&emu).args(["run", file, "--set", &format!("gate={gate}")]).spawn();
     let deadline = Instant::now() + Duration::from_secs(60);
     let lock = loop {
@@ -148,17 +147,9 @@ fn locks_in_the_store_keep_two_machines_from_writing_in_one_place_at_once() {
         "{}",
         none.stderr
     );
-    let mut waited = b.runbook(&emu).args(["run", file, "--set", "name=b", "--lock-timeout", "60"]).spawn();
-    let mut said = String::new();
-    let mut lines = std::io::BufReader::new(waited.stderr.take().unwrap());
-    while !said.contains("; waiting up to 60 s") {
-        let before = said.len();
-        std::io::BufRead::read_line(&mut lines, &mut said).unwrap();
-        assert!(said.len() > before, "it ended without waiting: {said}");
-    }
-    std::fs::write(&gate, "").unwrap();
-    std::io::Read::read_to_string(&mut lines, &mut said).unwrap();
-    assert!(waited.wait().unwrap().success(), "{said}");
+    let waited = b.runbook(&emu).args(["run", file, "--set", "name=b", "--lock-timeout", "60"]).spawn();
+    let (code, said) = runbook_tests::open_once_said(waited, "; waiting up to 60 s", &gate);
+    assert_eq!(code, Some(0), "{said}");
     assert!(holder.wait().unwrap().success());
     assert!(keys(&emu, "ops/locks/").is_empty(), "both gave their locks back");
 }
