@@ -24,6 +24,88 @@ fn start<'a>(svc: Svc, place: &'a Place, op: &str, input: &'a Map) -> Option<Cal
 
 /// Validates and sends one operation; with a paginator and `paginate`, fetches and merges every page.
 pub fn invoke(ctx: &Context, svc: Svc, op: &str, input: &Map, paginate: bool) -> Result<Dynamic, CallError> {
+    let pages = paginate.then(Pages::default);
+    invoke_paged(ctx, svc, op, input, pages.as_ref()).map(|(answer, _)| answer)
+}
+
+/// The aws CLI's pagination options: items per request, where to start (a token as
+/// [`Resume::encode`] writes it), and how many items at most.
+#[derive(Debug, Clone, Default)]
+pub struct Pages {
+    pub page_size: Option<i64>,
+    pub start: Option<Resume>,
+    pub max_items: Option<usize>,
+}
+
+/// Where a paginated answer cut short by `max_items` goes on: the input tokens of the page it
+/// stopped in, and how many of that page's items were given already.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Resume {
+    pub tokens: Vec<(String, serde_json::Value)>,
+    pub truncate: Option<usize>,
+}
+
+impl Resume {
+    /// The aws CLI's form of a resume token: base64 of a JSON object of the input tokens and
+    /// `boto_truncate_amount`, so that either tool can resume from the other's token.
+    pub fn encode(&self) -> String {
+        use base64::Engine as _;
+        let mut parts: Vec<String> = self
+            .tokens
+            .iter()
+            .map(|(k, v)| format!("{}: {}", serde_json::Value::from(k.as_str()), python_json(v)))
+            .collect();
+        if let Some(n) = self.truncate {
+            parts.push(format!("\"boto_truncate_amount\": {n}"));
+        }
+        base64::engine::general_purpose::STANDARD.encode(format!("{{{}}}", parts.join(", ")))
+    }
+
+    /// A token as `encode` writes it; a token that is not one is the input token itself.
+    pub fn decode(text: &str, input_tokens: &[String]) -> Resume {
+        use base64::Engine as _;
+        let decoded = base64::engine::general_purpose::STANDARD
+            .decode(text.trim())
+            .ok()
+            .and_then(|b| serde_json::from_slice::<serde_json::Map<String, serde_json::Value>>(&b).ok());
+        match decoded {
+            Some(m) => Resume {
+                truncate: m.get("boto_truncate_amount").and_then(serde_json::Value::as_u64).map(|n| n as usize),
+                tokens: m.into_iter().filter(|(k, _)| k != "boto_truncate_amount").collect(),
+            },
+            None => Resume {
+                tokens: input_tokens.iter().take(1).map(|t| (t.clone(), serde_json::Value::from(text))).collect(),
+                truncate: None,
+            },
+        }
+    }
+}
+
+/// JSON as Python's `json.dumps` writes it by default (", " and ": " between items).
+fn python_json(v: &serde_json::Value) -> String {
+    match v {
+        serde_json::Value::Array(a) => format!("[{}]", a.iter().map(python_json).collect::<Vec<_>>().join(", ")),
+        serde_json::Value::Object(m) => format!(
+            "{{{}}}",
+            m.iter()
+                .map(|(k, v)| format!("{}: {}", serde_json::Value::from(k.as_str()), python_json(v)))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+        other => other.to_string(),
+    }
+}
+
+/// [`invoke`] with the aws CLI's pagination: `pages` `None` sends one request as given; else
+/// every page from `pages.start`, merged, up to `pages.max_items`, with where to resume when cut
+/// short.
+pub fn invoke_paged(
+    ctx: &Context,
+    svc: Svc,
+    op: &str,
+    input: &Map,
+    pages: Option<&Pages>,
+) -> Result<(Dynamic, Option<Resume>), CallError> {
     let table = svc.table()?;
     let meta = table.operations.get(op);
     // IAM's policy documents may be given as maps; AWS takes their JSON text.
@@ -50,6 +132,7 @@ pub fn invoke(ctx: &Context, svc: Svc, op: &str, input: &Map, paginate: bool) ->
         return Err(CallError::Validation { service: svc.module().into(), operation: op.into(), problems });
     }
     let mut from_plan = ctx.hooks.planning() && !meta.is_some_and(|o| o.readonly);
+    let mut resume = None;
     let mut result = if !meta.is_some_and(|o| o.readonly) {
         ctx.hooks.write(ctx, svc, op, input, &|input| send_as(ctx, svc, op, input, true))
     } else if let Some(answer) = ctx.hooks.answer_read(ctx, svc, op, input) {
@@ -58,8 +141,11 @@ pub fn invoke(ctx: &Context, svc: Svc, op: &str, input: &Map, paginate: bool) ->
         // maps), so that the script reads it as it would read AWS's.
         Ok(answer)
     } else {
-        let answer = match meta.and_then(|o| o.paginator.as_ref()) {
-            Some(p) if paginate => paginate_all(ctx, svc, op, input, p),
+        let answer = match (meta.and_then(|o| o.paginator.as_ref()), pages) {
+            (Some(p), Some(pages)) => paginate_all(ctx, svc, op, input, p, pages).map(|(answer, r)| {
+                resume = r;
+                answer
+            }),
             _ => send(ctx, svc, op, input),
         };
         ctx.hooks.after_read(ctx, svc, op, input, &answer);
@@ -75,7 +161,7 @@ pub fn invoke(ctx: &Context, svc: Svc, op: &str, input: &Map, paginate: bool) ->
         let func = meta.map(|o| o.func.as_str()).unwrap_or(op);
         crate::trace::answer(&format!("{}::{func}", svc.module()), out, from_plan);
     }
-    result
+    result.map(|answer| (answer, resume))
 }
 
 /// A Route 53 request's top-level ids without their kind: `/hostedzone/Z1…` → `Z1…`, and so
@@ -298,19 +384,71 @@ fn log_call(
 }
 
 /// The aws CLI's pagination: repeat with the output token as the input token until there is none,
-/// concatenating the result lists; the final result carries no token.
-fn paginate_all(ctx: &Context, svc: Svc, op: &str, input: &Map, p: &Paginator) -> Result<Dynamic, CallError> {
+/// concatenating the result lists; the final result carries no token. With `pages.max_items`, it
+/// stops once that many items of the first result key are in, and says where to resume.
+fn paginate_all(
+    ctx: &Context,
+    svc: Svc,
+    op: &str,
+    input: &Map,
+    p: &Paginator,
+    pages: &Pages,
+) -> Result<(Dynamic, Option<Resume>), CallError> {
     let in_tokens = p.input_token.to_vec();
     let out_tokens = p.output_token.to_vec();
     let result_keys = p.result_key.as_ref().map(|k| k.to_vec()).unwrap_or_default();
     let mut request = input.clone();
+    if let (Some(size), Some(limit)) = (pages.page_size, p.limit_key.as_deref()) {
+        request.insert(limit.into(), Dynamic::from_int(size));
+    }
+    let mut skip = 0;
+    if let Some(start) = &pages.start {
+        for (name, value) in &start.tokens {
+            if !value.is_null() {
+                request.insert(name.as_str().into(), crate::json::from_value(value));
+            }
+        }
+        skip = start.truncate.unwrap_or(0);
+    }
     let mut merged: Option<Map> = None;
     let mut previous: Vec<String> = Vec::new();
+    let mut given = 0usize;
+    let mut resume = None;
     loop {
         let page = send(ctx, svc, op, &request)?;
-        let page = page.try_cast::<Map>().unwrap_or_default();
+        let mut page = page.try_cast::<Map>().unwrap_or_default();
         let tokens: Vec<Dynamic> = out_tokens.iter().map(|t| lookup(&page, t)).collect();
         let more = p.more_results.as_deref().map(|k| lookup(&page, k).as_bool().unwrap_or(false));
+        let mut done = more == Some(false)
+            || tokens.iter().all(|t| t.is_unit() || t.to_string().is_empty())
+            || token_text(&tokens) == previous;
+        if let Some(primary) = result_keys.first() {
+            let first_page = merged.is_none();
+            if first_page && skip > 0 {
+                trim_items(&mut page, primary, |items| {
+                    items.drain(..skip.min(items.len()));
+                });
+            }
+            let here = lookup(&page, primary).into_array().map(|a| a.len()).unwrap_or(0);
+            if let Some(max) = pages.max_items {
+                let at = |request: &Map| -> Vec<(String, serde_json::Value)> {
+                    let token = |t: &String| request.get(t.as_str()).map(crate::json::to_value).unwrap_or_default();
+                    in_tokens.iter().map(|t| (t.clone(), token(t))).collect()
+                };
+                if given + here > max {
+                    let keep = max - given;
+                    trim_items(&mut page, primary, |items| items.truncate(keep));
+                    let before = if first_page { skip } else { 0 };
+                    resume = Some(Resume { tokens: at(&request), truncate: Some(keep + before) });
+                    done = true;
+                } else if given + here == max && !done {
+                    let next = tokens.iter().map(crate::json::to_value);
+                    resume = Some(Resume { tokens: in_tokens.iter().cloned().zip(next).collect(), truncate: None });
+                    done = true;
+                }
+            }
+            given += here.min(pages.max_items.unwrap_or(usize::MAX));
+        }
         match merged.as_mut() {
             None => merged = Some(page),
             Some(all) => {
@@ -324,9 +462,6 @@ fn paginate_all(ctx: &Context, svc: Svc, op: &str, input: &Map, p: &Paginator) -
                 }
             }
         }
-        let done = more == Some(false)
-            || tokens.iter().all(|t| t.is_unit() || t.to_string().is_empty())
-            || token_text(&tokens) == previous;
         if done {
             break;
         }
@@ -346,7 +481,26 @@ fn paginate_all(ctx: &Context, svc: Svc, op: &str, input: &Map, p: &Paginator) -
     for t in &out_tokens {
         all.remove(t.as_str());
     }
-    Ok(all.into())
+    Ok((all.into(), resume))
+}
+
+/// Changes the list under a (possibly dotted) result key of a page in place.
+fn trim_items(page: &mut Map, key: &str, f: impl FnOnce(&mut rhai::Array)) {
+    let mut parts = key.split('.');
+    let Some(first) = parts.next() else { return };
+    let Some(mut cur) = page.get(first).cloned() else { return };
+    let rest: Vec<&str> = parts.collect();
+    if rest.is_empty() {
+        if let Some(mut items) = cur.write_lock::<rhai::Array>() {
+            f(&mut items);
+        }
+        page.insert(first.into(), cur);
+        return;
+    }
+    let mut inner = cur.clone().try_cast::<Map>().unwrap_or_default();
+    trim_items(&mut inner, &rest.join("."), f);
+    cur = inner.into();
+    page.insert(first.into(), cur);
 }
 
 /// A (possibly dotted) key of a paginator, read from a page.

@@ -22,6 +22,7 @@
 pub mod output;
 pub mod attempts;
 pub mod call;
+pub mod cli;
 pub mod credentials;
 pub mod denied;
 pub mod ec2_names;

@@ -95,6 +95,33 @@ pub enum Command {
         /// The runbook (.rhai)
         file: PathBuf,
     },
+    /// Run one aws CLI command: the aws CLI's words, checked against the models, printed as the aws CLI
+    /// prints them; a write is journaled as a run (`runbook undo last` takes it back)
+    #[command(after_help = "Run options (--no-tag, --journal-dir, --lock, -v, ...) go before SERVICE; the aws CLI's \
+                            own options (--region, --profile, --endpoint-url, --output, --query, --no-paginate, \
+                            --debug, ...) anywhere after it.\n\
+                            Examples:\n  runbook aws ec2 describe-vpcs --filters Name=isDefault,Values=true --query 'Vpcs[0].VpcId' --output text\n  \
+                            runbook aws --no-tag elbv2 create-target-group --name web --protocol HTTP --port 80 --vpc-id vpc-1\n  \
+                            runbook aws --to rhai ec2 authorize-security-group-ingress --group-id sg-1 --protocol tcp --port 80 --cidr 0.0.0.0/0\n\
+                            Exit 0; 2 for a command line the aws CLI would not take; 255 for a value it cannot read or an AWS error.")]
+    Aws {
+        /// Print what the command stands for instead of sending it: the Rhai call, or the input as
+        /// --cli-input-json takes it
+        #[arg(long, value_enum, value_name = "rhai|json")]
+        to: Option<crate::aws::To>,
+        #[command(flatten)]
+        common: Common,
+        #[command(flatten, next_help_heading = "Locks")]
+        lock: LockArgs,
+        /// SERVICE OPERATION [ARGS...], as after `aws`
+        #[arg(
+            trailing_var_arg = true,
+            allow_hyphen_values = true,
+            required = true,
+            value_name = "SERVICE OPERATION ARGS"
+        )]
+        words: Vec<String>,
+    },
     /// Explore AWS interactively
     Repl {
         #[command(flatten)]
@@ -193,6 +220,7 @@ pub fn apply_project(command: &mut Command) -> Result<(), String> {
         Command::Policy { common: Common { aws, journal, .. }, .. }
         | Command::Test { common: Common { aws, journal, .. }, .. }
         | Command::Repl { common: Common { aws, journal, .. } } => (Some(aws), journal, None),
+        Command::Aws { common: Common { aws, journal, .. }, lock, .. } => (Some(aws), journal, Some(lock)),
         Command::Runs { journal, .. } | Command::Show { journal, .. } | Command::Unlock { journal, .. } => {
             (None, journal, None)
         }
@@ -227,6 +255,7 @@ pub fn open_store(command: &mut Command) -> Result<(), String> {
         | Command::Policy { common: Common { aws, journal, .. }, .. }
         | Command::Test { common: Common { aws, journal, .. }, .. }
         | Command::Repl { common: Common { aws, journal, .. } }
+        | Command::Aws { common: Common { aws, journal, .. }, .. }
         | Command::Undo { aws, journal, .. } => (Some(&*aws), journal),
         Command::Runs { journal, .. } | Command::Show { journal, .. } | Command::Unlock { journal, .. } => {
             (None, journal)

@@ -8,6 +8,7 @@
 extern crate runbook_bindings;
 
 mod args;
+mod aws;
 mod candidates;
 mod check;
 mod cli;
@@ -103,6 +104,7 @@ fn main() -> ExitCode {
                 crate::runs::undo(&journal, &run, aws, assume_role, (plan, force), concurrency, &lock)
             })
         }
+        Command::Aws { to, common, lock, words } => crate::aws::aws(common, lock, to, words),
         Command::Repl { common } => crate::run::on_script_thread(move || crate::repl::repl(&common)),
         Command::Help { topic } => crate::help::help(topic.as_deref()),
         Command::Completions { shell } => crate::shell::script(&shell),

@@ -5,7 +5,7 @@
 use runbook_tests::{command, root, Clients, Emulator, SERVICE_RESOURCE};
 use serde_json::{json, Value};
 
-fn snapshot(c: &Clients) -> Value {
+pub(crate) fn snapshot(c: &Clients) -> Value {
     let default_vpc = c.default_vpc();
     let vpc = |id: Option<&str>| if id == Some(default_vpc.as_str()) { "default VPC" } else { "another VPC" };
     let tg = &c.target_group("rent-a-room-tg");

@@ -6,6 +6,7 @@
 
 mod api;
 mod authoring;
+mod aws_cli;
 mod aws_like;
 mod before;
 mod cli;

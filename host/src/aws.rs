@@ -1,0 +1,264 @@
+//! `runbook aws [RUN OPTIONS] SERVICE OPERATION [ARGS…]`: one aws CLI command line, read by the
+//! binding layer's `cli` into the call a script would make, sent through the same layers (its
+//! validation, place, attempts, and for a write the run layer's journal, lock, tag and undo), and
+//! printed as the aws CLI prints it, with its exit codes: 0, 2 for a command line it does not take,
+//! 255 for a value or an AWS error, 130 after Ctrl-C.
+
+use crate::args::{Common, LockArgs};
+use crate::run;
+use runbook_bindings::cli::{self, Action, Command, Format};
+use runbook_bindings::{CallError, Context, Svc};
+use runbook_run::Mode;
+use std::process::ExitCode;
+use std::rc::Rc;
+
+/// What `--to` prints instead of sending.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum To {
+    /// The Rhai call the command stands for
+    Rhai,
+    /// The input as `--cli-input-json` takes it
+    Json,
+}
+
+pub fn aws(common: Common, lock: LockArgs, to: Option<To>, words: Vec<String>) -> ExitCode {
+    // Script values live on the script thread: the command is read there too.
+    run::on_script_thread(move || command(common, lock, to, words))
+}
+
+fn command(common: Common, lock: LockArgs, to: Option<To>, words: Vec<String>) -> ExitCode {
+    let cmd = match cli::parse(&words) {
+        Ok(c) => c,
+        Err(e) => return usage_error(&e),
+    };
+    if let Some(to) = to {
+        return translate(&cmd, to);
+    }
+    if let Action::Help(op) = &cmd.action {
+        return help(cmd.svc, op);
+    }
+    if let Some(refused) = refused_global(&cmd) {
+        return usage_error(&cli::CliError::usage(refused));
+    }
+    let line = format!("aws {}", words.join(" "));
+    send(common, lock, cmd, line)
+}
+
+/// The aws CLI's options this tool does not honour, and why.
+fn refused_global(cmd: &Command) -> Option<String> {
+    let g = &cmd.globals;
+    if g.no_sign_request {
+        return Some("--no-sign-request: runbook signs every request (these services take no unsigned ones)".into());
+    }
+    if g.no_verify_ssl {
+        return Some("--no-verify-ssl: runbook always verifies the endpoint's certificate".into());
+    }
+    if g.ca_bundle.is_some() {
+        return Some("--ca-bundle: give the bundle to the SDK with AWS_CA_BUNDLE instead".into());
+    }
+    None
+}
+
+fn usage_error(e: &cli::CliError) -> ExitCode {
+    eoutln!("runbook aws: error: {e}");
+    ExitCode::from(e.code)
+}
+
+/// `--to rhai` / `--to json`: the command's call or input, nothing sent.
+fn translate(cmd: &Command, to: To) -> ExitCode {
+    match to {
+        To::Rhai => outln!("{}", cli::source::call(cmd)),
+        To::Json => {
+            let input = runbook_bindings::json::map_to_value(&cmd.first_request());
+            outln!("{}", runbook_bindings::json::pretty(&input));
+        }
+    }
+    ExitCode::SUCCESS
+}
+
+/// `aws SERVICE OPERATION help`: the arguments in the CLI's names, with the model's types.
+fn help(svc: Svc, op: &str) -> ExitCode {
+    let Ok(table) = svc.table() else { return ExitCode::from(255) };
+    let input = table.operations.get(op).and_then(|o| o.input.as_deref()).and_then(|s| table.shape(s));
+    let func = runbook_bindings::svc::function_name(svc.module(), op);
+    outln!(
+        "aws {} {}  ({op}; in Rhai: {}::{func})\n",
+        cli::args::service_name(svc),
+        cli::args::operation_name(&func),
+        svc.module()
+    );
+    for (name, target) in cli::args::argument_specs(svc, table, op, true) {
+        let (kind, required) = match &target {
+            cli::args::Target::Member(m) => {
+                let shape = input.and_then(|s| s.member_shape(m)).unwrap_or("?");
+                (table.describe(shape), input.is_some_and(|s| s.required.iter().any(|r| r == m)))
+            }
+            cli::args::Target::NoMember(_) => ("flag".to_string(), false),
+            cli::args::Target::Custom(e) => (format!("{:?} (the aws CLI's own)", e.kind).to_lowercase(), false),
+            _ => ("pagination / input".to_string(), false),
+        };
+        outln!("  {name:<44} {kind}{}", if required { "  (required)" } else { "" });
+    }
+    outln!("\nrunbook help {}::{func} shows the members and the answer's shape.", svc.module());
+    ExitCode::SUCCESS
+}
+
+/// Sends the command and prints its answer or error.
+fn send(mut common: Common, lock: LockArgs, cmd: Command, line: String) -> ExitCode {
+    let g = &cmd.globals;
+    if g.region.is_some() {
+        common.aws.region = g.region.clone();
+    }
+    if g.profile.is_some() {
+        common.aws.profile = g.profile.clone();
+    }
+    if g.endpoint_url.is_some() {
+        common.aws.endpoint_url = g.endpoint_url.clone();
+    }
+    if let Some(secs) = g.read_timeout.filter(|s| *s > 0.0) {
+        common.aws.call_timeout = Some(secs);
+    }
+    if g.debug {
+        common.verbose = common.verbose.max(2);
+    }
+    let Ok(table) = cmd.svc.table() else { return ExitCode::from(255) };
+    let writes = match &cmd.action {
+        Action::Call(op) => !table.operations.get(op).is_some_and(|o| o.readonly),
+        _ => false,
+    };
+    let limits = match crate::engine::Limits::parse(&common.limits) {
+        Ok(l) => l,
+        Err(e) => return crate::diagnostics::fail(&e),
+    };
+    let (ctx, safety) = if writes {
+        let settings = lock.lock.as_ref().filter(|_| !lock.no_lock).map(|name| runbook_run::locks::Settings {
+            folder: runbook_run::locks::Folder::of_journal(&common.journal.dir()),
+            name: name.clone(),
+            lease: std::time::Duration::from_secs(u64::from(lock.lock_lease.unwrap_or(60))),
+            wait: lock.lock_timeout.map(|s| std::time::Duration::from_secs(u64::from(s))),
+            group: None,
+            flags: run::journal_flags(&common.journal.dir(), common.journal.journal_profile.as_deref()),
+        });
+        match run::connect(&common, Default::default(), &line, Mode::Run, &limits, settings) {
+            Ok((ctx, safety)) => (ctx, Some(safety)),
+            Err(e) => return crate::diagnostics::fail(&e),
+        }
+    } else {
+        match Context::new(&common.aws(), Default::default()) {
+            Ok(mut ctx) => {
+                ctx.verbose = common.verbose;
+                runbook_bindings::secrets::show(common.show_sensitive);
+                (Rc::new(ctx), None)
+            }
+            Err(e) => return crate::diagnostics::fail(&e),
+        }
+    };
+    run::install_signal_handlers(&ctx);
+    let started = std::time::Instant::now();
+    let result = match &cmd.action {
+        Action::Call(op) => runbook_bindings::call::invoke_paged(&ctx, cmd.svc, op, &cmd.input, cmd.pages.as_ref()),
+        Action::Wait(w) => {
+            runbook_bindings::waiter::wait(&ctx, cmd.svc, w, &cmd.input, Default::default()).map(|_| (().into(), None))
+        }
+        Action::Help(_) => Ok((().into(), None)),
+    };
+    let code = match &result {
+        Ok((answer, resume)) => match &cmd.action {
+            Action::Call(op) => print_answer(&cmd, table, op, answer, resume.as_ref()),
+            _ => ExitCode::SUCCESS,
+        },
+        Err(e) => report(&cmd, e, &ctx),
+    };
+    if let Some(safety) = safety {
+        let secs = started.elapsed().as_secs_f64();
+        let calls = ctx.stats.calls.get();
+        match &result {
+            Ok(_) => safety.close_journal("succeeded", None, calls, secs),
+            Err(e) => {
+                let outcome = if ctx.interrupt.signal().is_some() { "interrupted" } else { "failed" };
+                let error = serde_json::json!({ "code": e.code(), "message": e.to_string() });
+                safety.close_journal(outcome, Some(error), calls, secs);
+            }
+        }
+        if common.verbose > 0 {
+            if let Some(path) = safety.journal_path() {
+                eoutln!("runbook: journal {}; undo: runbook undo {}", path.display(), safety.run_id);
+            }
+        }
+        safety.keep_output();
+    }
+    code
+}
+
+fn print_answer(
+    cmd: &Command,
+    table: &runbook_bindings::model::Table,
+    op: &str,
+    answer: &rhai::Dynamic,
+    resume: Option<&runbook_bindings::call::Resume>,
+) -> ExitCode {
+    let mut value = runbook_bindings::json::to_value(answer);
+    let output = table.operations.get(op).and_then(|o| o.output.as_deref());
+    if output.is_none() {
+        return ExitCode::SUCCESS;
+    }
+    let format = cmd.globals.output.unwrap_or_else(default_format);
+    let query = cmd.globals.query.as_deref();
+    let token = resume.map(|r| r.encode());
+    // Text prints the answer, then where to resume as an answer of its own (the query applies to
+    // both); JSON and table print the token as a member of the answer.
+    let mut after = None;
+    match (&token, format, value.as_object_mut()) {
+        (Some(t), Format::Text, _) => after = Some(serde_json::json!({ "NextToken": { "NextToken": t } })),
+        (Some(t), _, Some(m)) => {
+            m.insert("NextToken".into(), t.clone().into());
+        }
+        _ => {}
+    }
+    let printed = cli::print::render(table, output, &value, format, query, op).and_then(|text| match &after {
+        Some(more) => cli::print::render(table, None, more, format, query, op).map(|t| format!("{text}{t}")),
+        None => Ok(text),
+    });
+    match printed {
+        Ok(text) => {
+            out!("{text}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eoutln!("\n{e}");
+            ExitCode::from(255)
+        }
+    }
+}
+
+/// The output format when `--output` is not given: AWS_DEFAULT_OUTPUT, else JSON.
+fn default_format() -> Format {
+    match std::env::var("AWS_DEFAULT_OUTPUT").as_deref() {
+        Ok("text") => Format::Text,
+        Ok("table") => Format::Table,
+        _ => Format::Json,
+    }
+}
+
+/// An error as the aws CLI reports it, with its exit code.
+fn report(cmd: &Command, e: &CallError, ctx: &Context) -> ExitCode {
+    if let Some(sig) = ctx.interrupt.signal() {
+        return ExitCode::from(128u8.saturating_add(sig as u8));
+    }
+    let op = match &cmd.action {
+        Action::Call(op) | Action::Help(op) => op.clone(),
+        Action::Wait(w) => w.clone(),
+    };
+    match e {
+        CallError::Aws { code, message, .. } => {
+            eoutln!("\nAn error occurred ({code}) when calling the {op} operation: {message}");
+        }
+        CallError::Validation { problems, .. } => {
+            eoutln!("\nParameter validation failed:\n{}", problems.join("\n"));
+        }
+        CallError::Waiter { message, .. } => eoutln!("\nWaiter {op} failed: {message}"),
+        CallError::Interrupted { .. } => return ExitCode::from(130),
+        CallError::Transport { message, .. } | CallError::Stopped { message, .. } => eoutln!("\n{message}"),
+    }
+    ExitCode::from(255)
+}

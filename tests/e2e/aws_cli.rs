@@ -1,0 +1,355 @@
+//! `runbook aws`: the aws CLI's command language, checked against the aws CLI of .venv as the
+//! oracle. What a command line asks (its operation's parameters, before anything is sent) must be
+//! what the aws CLI builds from the same words; what an answer prints must be what the aws CLI
+//! prints on the same state (JSON and text; timestamps as `cli_timestamp_format = iso8601` prints
+//! them); errors take the aws CLI's exit codes; a write is a run that `runbook undo` takes back;
+//! and the tutorial's own aws CLI commands, with `aws` being runbook, leave what the aws CLI leaves.
+
+use runbook_tests::{aws_cli, command, python_script, root, Emulator, Run};
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+
+/// Command lines (the words after `aws`) whose parameters the two must build alike.
+const LINES: &[&[&str]] = &[
+    &["ec2", "authorize-security-group-ingress", "--group-id", "sg-1", "--protocol", "tcp", "--port", "80", "--cidr", "0.0.0.0/0"],
+    &["ec2", "authorize-security-group-ingress", "--group-id", "sg-1", "--protocol", "all", "--port", "1-65535", "--source-group", "sg-2", "--group-owner", "123"],
+    &["ec2", "authorize-security-group-ingress", "--group-id", "sg-1", "--protocol", "icmp", "--port", "-1", "--source-group", "web"],
+    &["ec2", "authorize-security-group-egress", "--group-id", "sg-1", "--protocol", "udp", "--port", "53", "--cidr", "10.0.0.0/8"],
+    &["ec2", "revoke-security-group-ingress", "--group-id", "sg-1", "--protocol", "6", "--cidr", "1.0.0.0/8"],
+    &["ec2", "authorize-security-group-ingress", "--group-id", "sg-1", "--ip-permissions", "IpProtocol=tcp,FromPort=22,ToPort=22,IpRanges=[{CidrIp=10.0.0.0/8,Description=office}]"],
+    &["elbv2", "describe-load-balancers", "--names", "a,b"],
+    &["elbv2", "describe-load-balancers", "--names", "a", "b"],
+    &["elbv2", "describe-load-balancers", "--names", "[\"a\",\"b\"]"],
+    &["ec2", "describe-vpcs", "--filters", "Name=isDefault,Values=true", "Name=x,Values=a,b"],
+    &["ec2", "describe-vpcs", "--filters", "Name=x,Values=[a,b]"],
+    &["ec2", "describe-vpcs", "--filters", "[{\"Name\":\"x\",\"Values\":[\"a\"]}]"],
+    &["ec2", "describe-vpcs", "--filter", "Name=a,Values=b"],
+    &["ec2", "describe-vpcs", "--vpc-id", "vpc-2"],
+    &["ec2", "describe-vpcs", "--dry-run"],
+    &["ec2", "describe-vpcs", "--no-dry-run"],
+    &["ec2", "describe-vpcs", "--max-items", "3"],
+    &["ec2", "describe-vpcs", "--page-size", "3"],
+    &["ec2", "describe-vpcs", "--max-results", "7"],
+    &["ec2", "describe-vpcs", "--cli-input-json", "{\"VpcIds\":[\"vpc-1\"],\"DryRun\":false}", "--vpc-ids", "vpc-2"],
+    &["ec2", "describe-instances", "--filters", "Name=tag:Name,Values=a b"],
+    &["ec2", "describe-vpcs", "--filters", "Name = x , Values = a"],
+    &["ec2", "create-tags", "--resources", "i-1", "--tags", "Key=Name,Value=web server"],
+    &["ec2", "run-instances", "--image-id", "ami-1", "--count", "2:4", "--user-data", "hello", "--associate-public-ip-address", "--subnet-id", "subnet-1", "--security-group-ids", "sg-1", "sg-2"],
+    &["ec2", "run-instances", "--image-id", "ami-1"],
+    &["ec2", "run-instances", "--image-id", "ami-1", "--count", "3", "--secondary-private-ip-address-count", "2", "--subnet-id", "subnet-1"],
+    &["ec2", "run-instances", "--image-id", "ami-1", "--instance-type", "t3.micro", "--key-name", "k", "--no-associate-public-ip-address"],
+    &["ecs", "update-service", "--cluster", "c", "--service", "s", "--load-balancers", "targetGroupArn=arn:x,containerName=r,containerPort=80", "--force-new-deployment"],
+    &["ecs", "update-service", "--cluster", "c", "--service", "s", "--desired-count", "3"],
+    &["ecs", "register-task-definition", "--family", "f", "--container-definitions", "name=a,image=nginx,portMappings=[{containerPort=80}]", "--cpu", "256"],
+    &["ecs", "create-service", "--cluster", "c", "--service-name", "s", "--network-configuration", "awsvpcConfiguration={subnets=[s1,s2],securityGroups=[g],assignPublicIp=ENABLED}"],
+    &["ecs", "list-tasks", "--cluster", "c", "--service-name", "s", "--desired-status", "RUNNING"],
+    &["elbv2", "create-listener", "--load-balancer-arn", "arn:lb", "--protocol", "HTTP", "--port", "80", "--default-actions", "Type=forward,TargetGroupArn=arn:tg"],
+    &["elbv2", "create-target-group", "--name", "t", "--protocol", "HTTP", "--port", "80", "--vpc-id", "vpc-1", "--target-type", "ip", "--health-check-path", "/", "--health-check-interval-seconds", "30", "--matcher", "HttpCode=200-299"],
+    &["elbv2", "add-tags", "--resource-arns", "arn:1", "--tags", "Key=a,Value=\"q=1,2\"", "Key=c,Value='x,y'"],
+    &["elbv2", "modify-target-group-attributes", "--target-group-arn", "arn:tg", "--attributes", "Key=deregistration_delay.timeout_seconds,Value=30"],
+    &["application-autoscaling", "register-scalable-target", "--service-namespace", "ecs", "--resource-id", "service/c/s", "--scalable-dimension", "ecs:service:DesiredCount", "--min-capacity", "1", "--max-capacity", "5"],
+    &["application-autoscaling", "put-scaling-policy", "--service-namespace", "ecs", "--resource-id", "service/c/s", "--scalable-dimension", "ecs:service:DesiredCount", "--policy-name", "p", "--policy-type", "TargetTrackingScaling", "--target-tracking-scaling-policy-configuration", "{\"TargetValue\": 70.0, \"PredefinedMetricSpecification\": {\"PredefinedMetricType\": \"ECSServiceAverageCPUUtilization\"}}"],
+    &["application-autoscaling", "put-scaling-policy", "--service-namespace", "ecs", "--resource-id", "service/c/s", "--scalable-dimension", "ecs:service:DesiredCount", "--policy-name", "p", "--target-tracking-scaling-policy-configuration", "TargetValue=70.5,PredefinedMetricSpecification={PredefinedMetricType=ECSServiceAverageCPUUtilization},DisableScaleIn=true"],
+    &["iam", "create-role", "--role-name", "r", "--assume-role-policy-document", "{\"Version\":\"2012-10-17\"}", "--tags", "Key=a,Value=b"],
+    &["iam", "get-role", "--role-name", "AWSServiceRoleForECS"],
+    &["iam", "create-service-linked-role", "--aws-service-name", "ecs.amazonaws.com"],
+    &["route53", "change-resource-record-sets", "--hosted-zone-id", "Z1", "--change-batch", "Changes=[{Action=UPSERT,ResourceRecordSet={Name=a.example.com,Type=A,TTL=60,ResourceRecords=[{Value=1.2.3.4}]}}]"],
+    &["acm", "request-certificate", "--domain-name", "a.com", "--validation-method", "DNS", "--subject-alternative-names", "b.com", "c.com"],
+    &["acm", "list-certificates", "--certificate-statuses", "ISSUED", "PENDING_VALIDATION"],
+    // Refused by both: the exit code must agree.
+    &["ec2", "authorize-security-group-ingress", "--group-id", "sg-1", "--protocol", "tcp", "--cidr", "0.0.0.0/0", "--ip-permissions", "IpProtocol=tcp"],
+    &["ecs", "update-service", "--cluster", "c", "--service", "s", "--desired-count", "x"],
+    &["ec2", "create-security-group", "--group-name", "x"],
+    &["ec2", "describe-vpc"],
+    &["ec2", "describe-vpcs", "--bogus"],
+    &["elbv2", "describe-load-balancers", "--names"],
+    &["nosuch", "thing"],
+];
+
+/// The aws CLI's parameters for each line, from tests/emulator/cli_params.py.
+fn oracle(lines: &[&[&str]]) -> Vec<Value> {
+    let input = serde_json::to_string(lines).unwrap();
+    let mut child = python_script(&root().join("tests/emulator/cli_params.py"))
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("start the oracle");
+    std::io::Write::write_all(&mut child.stdin.take().unwrap(), input.as_bytes()).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "cli_params.py: {}", String::from_utf8_lossy(&out.stderr));
+    serde_json::from_slice(&out.stdout).expect("the oracle's JSON")
+}
+
+/// The oracle's blobs (`{"blob": base64}`) as `--to json` writes them (base64 text).
+fn plain_blobs(v: &Value) -> Value {
+    match v {
+        Value::Object(m) if m.len() == 1 && m.contains_key("blob") => m["blob"].clone(),
+        Value::Object(m) => Value::Object(m.iter().map(|(k, x)| (k.clone(), plain_blobs(x))).collect()),
+        Value::Array(a) => Value::Array(a.iter().map(plain_blobs).collect()),
+        other => other.clone(),
+    }
+}
+
+#[test]
+fn command_lines_ask_what_the_aws_cli_asks() {
+    let expected = oracle(LINES);
+    let mut wrong = Vec::new();
+    for (line, want) in LINES.iter().zip(&expected) {
+        let out = Run::new().args(["aws", "--to", "json"]).args(line.iter()).output();
+        match want.get("params") {
+            Some(params) => {
+                let got: Result<Value, _> = serde_json::from_str(&out.stdout);
+                match got {
+                    Ok(got) if out.code == 0 && got == plain_blobs(params) => {}
+                    _ => wrong.push(format!(
+                        "aws {}\n  aws CLI: {params}\n  runbook (exit {}): {}{}",
+                        line.join(" "),
+                        out.code,
+                        out.stdout.trim(),
+                        out.stderr.trim()
+                    )),
+                }
+            }
+            None => {
+                let code = want["rc"].as_i64().unwrap_or(-1);
+                if i64::from(out.code) != code || !out.stderr.contains("runbook aws: error:") {
+                    wrong.push(format!(
+                        "aws {}\n  aws CLI: exit {code} {}\n  runbook: exit {} {}",
+                        line.join(" "),
+                        want["error"],
+                        out.code,
+                        out.stderr.trim()
+                    ));
+                }
+            }
+        }
+    }
+    assert!(wrong.is_empty(), "{} of {} lines differ:\n{}", wrong.len(), LINES.len(), wrong.join("\n"));
+}
+
+/// The aws CLI's configuration for the comparison: timestamps as ISO 8601, as runbook prints them.
+fn iso_config() -> PathBuf {
+    let path = std::env::temp_dir().join(format!("runbook-aws-cli-config-{}", std::process::id()));
+    std::fs::write(&path, "[default]\ncli_timestamp_format = iso8601\n").unwrap();
+    path
+}
+
+fn cli_out(emu: &Emulator, config: &Path, words: &[&str]) -> (i32, String, String) {
+    let out = aws_cli(&emu.url).env("AWS_CONFIG_FILE", config).args(words).output().unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into(),
+        String::from_utf8_lossy(&out.stderr).into(),
+    )
+}
+
+#[test]
+fn answers_and_errors_print_as_the_aws_cli_prints_them() {
+    let emu = Emulator::start();
+    let config = iso_config();
+    // The seed, one command line a string (no word holds a space).
+    let run = |line: &str| {
+        let words: Vec<&str> = line.split(' ').collect();
+        let (code, out, err) = cli_out(&emu, &config, &words);
+        assert_eq!(code, 0, "aws {line}: {err}");
+        out.trim().to_string()
+    };
+    let vpc = run("ec2 describe-vpcs --filters Name=isDefault,Values=true --query Vpcs[0].VpcId --output text");
+    let sg = run(&format!(
+        "ec2 create-security-group --group-name alb --description the-ALB --vpc-id {vpc} --query GroupId --output text"
+    ));
+    run(&format!("ec2 authorize-security-group-ingress --group-id {sg} --protocol tcp --port 80 --cidr 0.0.0.0/0"));
+    let subnets = run(&format!(
+        "ec2 describe-subnets --filters Name=vpc-id,Values={vpc} --query Subnets[*].SubnetId --output text"
+    ));
+    let subnets = subnets.split_whitespace().collect::<Vec<_>>().join(" ");
+    run(&format!("elbv2 create-load-balancer --name alb --security-groups {sg} --subnets {subnets}"));
+    for i in 1..=5 {
+        run(&format!("elbv2 create-target-group --name tg{i} --protocol HTTP --port 80 --vpc-id {vpc}"));
+    }
+    run("ecs create-cluster --cluster-name c1");
+    let token = {
+        let (_, out, _) = cli_out(
+            &emu,
+            &config,
+            &["elbv2", "describe-target-groups", "--max-items", "2", "--query", "NextToken", "--output", "json"],
+        );
+        out.trim().trim_matches('"').to_string()
+    };
+    let commands: Vec<Vec<String>> = [
+        "ec2 describe-vpcs",
+        "ec2 describe-security-groups",
+        "ec2 describe-subnets",
+        "ec2 describe-availability-zones",
+        "elbv2 describe-load-balancers",
+        "elbv2 describe-target-groups",
+        "elbv2 describe-target-groups --max-items 2",
+        "elbv2 describe-target-groups --max-items 5",
+        "elbv2 describe-target-groups --page-size 2 --query TargetGroups[].TargetGroupName",
+        "elbv2 describe-target-groups --max-items 2 --query TargetGroups[].TargetGroupName",
+        "ec2 describe-security-groups --query SecurityGroups[*].{id:GroupId,name:GroupName,perms:IpPermissions}",
+        "ec2 describe-subnets --query Subnets[*].SubnetId",
+        "ec2 describe-vpcs --query Nope",
+        "elbv2 describe-load-balancers --query LoadBalancers[0].CreatedTime",
+        "elbv2 describe-load-balancers --names alb --query LoadBalancers[0].{State:State.Code,Dns:DNSName,Zones:length(AvailabilityZones)}",
+        "ecs describe-clusters --clusters c1",
+        "ecs list-clusters",
+        "iam list-roles",
+        "elbv2 describe-load-balancers --names nope",
+        "ecs describe-services --cluster nope --services s",
+        "ec2 describe-security-groups --group-ids sg-nope",
+    ]
+    .iter()
+    .map(|c| c.split(' ').map(str::to_string).collect())
+    .chain(std::iter::once(
+        ["elbv2", "describe-target-groups", "--max-items", "2", "--starting-token", token.as_str()].map(String::from).to_vec(),
+    ))
+    .collect();
+    let mut wrong = Vec::new();
+    let mut compared = 0;
+    for words in &commands {
+        for output in ["json", "text"] {
+            let mut line: Vec<&str> = words.iter().map(String::as_str).collect();
+            line.extend(["--output", output]);
+            let (code, out, err) = cli_out(&emu, &config, &line);
+            let ours = emu.runbook().args(["aws"]).args(line.iter()).output();
+            compared += 1;
+            // An AWS error: the same code and line on stderr.
+            let error_line = |text: &str| text.lines().find(|l| l.starts_with("An error occurred")).map(str::to_string);
+            if ours.code != code || ours.stdout != out || error_line(&err) != error_line(&ours.stderr) {
+                wrong.push(format!(
+                    "aws {}\n--- aws CLI (exit {code})\n{out}{err}\n--- runbook aws (exit {})\n{}{}",
+                    line.join(" "),
+                    ours.code,
+                    ours.stdout,
+                    ours.stderr
+                ));
+            }
+        }
+    }
+    assert!(compared >= 40, "{compared} compared");
+    assert!(wrong.is_empty(), "{} of {compared} differ:\n{}", wrong.len(), wrong.join("\n"));
+}
+
+#[test]
+fn a_write_is_a_run_that_undo_takes_back_and_no_tag_sends_the_aws_clis_request() {
+    let emu = Emulator::start();
+    let c = emu.clients();
+    let vpc = c.default_vpc();
+    let made = emu
+        .runbook()
+        .args([
+            "aws",
+            "ec2",
+            "create-security-group",
+            "--group-name",
+            "by-runbook",
+            "--description",
+            "d",
+            "--vpc-id",
+            &vpc,
+        ])
+        .output()
+        .success();
+    let answer: Value = serde_json::from_str(&made.stdout).expect("the answer as JSON");
+    let id = answer["GroupId"].as_str().expect("GroupId").to_string();
+    assert!(made.stderr.is_empty(), "nothing on stderr, as the aws CLI: {}", made.stderr);
+    let group = c.security_groups("group-id", &id);
+    let tags: Vec<(String, String)> = group[0]
+        .tags()
+        .iter()
+        .map(|t| (t.key().unwrap_or_default().to_string(), t.value().unwrap_or_default().to_string()))
+        .collect();
+    let journal = emu.last_journal();
+    assert!(tags.iter().any(|(k, _)| k == "runbook:run-id"), "tagged with the run: {tags:?}");
+    assert_eq!(
+        journal[0]["file"],
+        format!("aws ec2 create-security-group --group-name by-runbook --description d --vpc-id {vpc}")
+    );
+    // A read is not a run.
+    emu.runbook().args(["aws", "ec2", "describe-vpcs"]).output().success();
+    let runs = emu.runbook().args(["runs"]).output().success();
+    assert_eq!(runs.stdout.matches("aws ec2").count(), 1, "one run, the write:\n{}", runs.stdout);
+    let undone = emu.runbook().args(["undo", "last"]).output().success();
+    assert!(c.security_groups("group-id", &id).is_empty(), "undo removed {id}: {}{}", undone.stdout, undone.stderr);
+
+    let plain = emu
+        .runbook()
+        .args([
+            "aws",
+            "--no-tag",
+            "ec2",
+            "create-security-group",
+            "--group-name",
+            "plain",
+            "--description",
+            "d",
+            "--vpc-id",
+            &vpc,
+        ])
+        .args(["--query", "GroupId", "--output", "text"])
+        .output()
+        .success();
+    let id = plain.stdout.trim();
+    assert!(id.starts_with("sg-"), "{}", plain.stdout);
+    assert!(c.security_groups("group-id", id)[0].tags().is_empty(), "--no-tag sends the request untagged");
+    // A refused write sends nothing and leaves no run behind.
+    let before = emu.runbook().args(["runs"]).output().success().stdout;
+    let bad = emu.runbook().args(["aws", "ec2", "create-security-group", "--group-name", "x"]).output();
+    assert_eq!(bad.code, 2, "{}", bad.stderr);
+    assert!(bad.stderr.contains("--description"), "{}", bad.stderr);
+    assert_eq!(emu.runbook().args(["runs"]).output().success().stdout, before);
+    assert!(c.security_groups("group-name", "x").is_empty());
+}
+
+#[test]
+fn the_tutorials_cli_commands_with_runbook_as_aws_leave_what_the_aws_cli_leaves() {
+    let by_runbook = Emulator::start();
+    let by_cli = Emulator::start();
+    // `aws` is runbook on this PATH.
+    let bin = std::env::temp_dir().join(format!("runbook-as-aws-{}", std::process::id()));
+    std::fs::create_dir_all(&bin).unwrap();
+    let shim = bin.join("aws");
+    std::fs::write(&shim, format!("#!/bin/sh\nexec '{}' aws \"$@\"\n", runbook_tests::runbook_bin().display()))
+        .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&shim, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let path_with = |first: &Path| {
+        format!(
+            "{}:{}:{}",
+            first.display(),
+            root().join(".venv/bin").display(),
+            std::env::var("PATH").unwrap_or_default()
+        )
+    };
+    for (emu, first) in [(&by_runbook, bin.clone()), (&by_cli, runbook_tests::aws_cli_folder())] {
+        let out = command("bash", &emu.url)
+            .arg(root().join("tests/emulator/tutorial-cli.sh"))
+            .env("PATH", path_with(&first))
+            .env("RUNBOOK_JOURNAL_DIR", &emu.journal)
+            .env("WITH_PREREQS", "1")
+            .env("WITH_VERIFY", "1")
+            .env("PROPAGATION_WAIT", "0")
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "the tutorial's CLI commands failed with {}:\n{}{}",
+            first.display(),
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    assert_eq!(
+        crate::compare::snapshot(&by_runbook.clients()),
+        crate::compare::snapshot(&by_cli.clients()),
+        "runbook as aws left other resources than the aws CLI"
+    );
+    // Every write was a run of its own, each undoable: the last, the scaling policy, goes first.
+    let runs = by_runbook.runbook().args(["runs", "--writes"]).output().success();
+    assert!(runs.stdout.matches("aws ").count() >= 9, "{}", runs.stdout);
+    by_runbook.runbook().args(["undo", "last"]).output().success();
+    let c = by_runbook.clients();
+    assert!(c.scaling_policies(runbook_tests::SERVICE_RESOURCE).is_empty(), "undo last removed the scaling policy");
+    assert_eq!(c.scalable_targets(runbook_tests::SERVICE_RESOURCE).len(), 1, "and only that");
+}
