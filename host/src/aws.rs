@@ -155,29 +155,17 @@ fn send(mut common: Common, lock: LockArgs, cmd: Command, line: String) -> ExitC
     };
     run::install_signal_handlers(&ctx);
     let started = std::time::Instant::now();
-    let result = match &cmd.action {
-        Action::Call(op) => runbook_bindings::call::invoke_paged(&ctx, cmd.svc, op, &cmd.input, cmd.pages.as_ref()),
-        Action::Wait(w) => {
-            runbook_bindings::waiter::wait(&ctx, cmd.svc, w, &cmd.input, Default::default()).map(|_| (().into(), None))
-        }
-        Action::Help(_) => Ok((().into(), None)),
-    };
-    let code = match &result {
-        Ok((answer, resume)) => match &cmd.action {
-            Action::Call(op) => print_answer(&cmd, table, op, answer, resume.as_ref()),
-            _ => ExitCode::SUCCESS,
-        },
-        Err(e) => report(&cmd, e, &ctx),
-    };
+    let done = execute(&ctx, &cmd);
+    out!("{}", done.stdout);
+    eout!("{}", done.stderr);
     if let Some(safety) = safety {
         let secs = started.elapsed().as_secs_f64();
         let calls = ctx.stats.calls.get();
-        match &result {
-            Ok(_) => safety.close_journal("succeeded", None, calls, secs),
-            Err(e) => {
+        match &done.error {
+            None => safety.close_journal("succeeded", None, calls, secs),
+            Some(error) => {
                 let outcome = if ctx.interrupt.signal().is_some() { "interrupted" } else { "failed" };
-                let error = serde_json::json!({ "code": e.code(), "message": e.to_string() });
-                safety.close_journal(outcome, Some(error), calls, secs);
+                safety.close_journal(outcome, Some(error.clone()), calls, secs);
             }
         }
         if common.verbose > 0 {
@@ -187,7 +175,65 @@ fn send(mut common: Common, lock: LockArgs, cmd: Command, line: String) -> ExitC
         }
         safety.keep_output();
     }
-    code
+    ExitCode::from(done.code)
+}
+
+/// What a command printed and its exit code; for a failed one, the error as a journal keeps it.
+pub struct Done {
+    pub stdout: String,
+    pub stderr: String,
+    pub code: u8,
+    pub error: Option<serde_json::Value>,
+}
+
+impl Done {
+    fn failed(stderr: String, code: u8, error: serde_json::Value) -> Done {
+        Done { stdout: String::new(), stderr, code, error: Some(error) }
+    }
+}
+
+/// Sends a command through `ctx` (with whatever hooks it has: a lone command's, or the run of the
+/// script it is part of) and gives what the aws CLI would print. A `--region` other than the
+/// context's sends it there, as a script's `with_region` does.
+pub fn execute(ctx: &Context, cmd: &Command) -> Done {
+    let Ok(table) = cmd.svc.table() else {
+        return Done::failed(
+            "runbook aws: the service's model is missing from this build\n".into(),
+            255,
+            serde_json::json!({}),
+        );
+    };
+    let away = cmd.globals.region.as_deref().filter(|r| Some(*r) != ctx.region());
+    if let Some(region) = away {
+        if let Err(e) = ctx.enter(Some(region), None) {
+            return Done::failed(
+                format!("\n{e}\n"),
+                255,
+                serde_json::json!({ "code": e.code(), "message": e.to_string() }),
+            );
+        }
+    }
+    let result = match &cmd.action {
+        Action::Call(op) => runbook_bindings::call::invoke_paged(ctx, cmd.svc, op, &cmd.input, cmd.pages.as_ref()),
+        Action::Wait(w) => {
+            runbook_bindings::waiter::wait(ctx, cmd.svc, w, &cmd.input, Default::default()).map(|_| (().into(), None))
+        }
+        Action::Help(_) => Ok((().into(), None)),
+    };
+    if away.is_some() {
+        ctx.leave();
+    }
+    match result {
+        Ok((answer, resume)) => match &cmd.action {
+            Action::Call(op) => print_answer(cmd, table, op, &answer, resume.as_ref()),
+            _ => Done { stdout: String::new(), stderr: String::new(), code: 0, error: None },
+        },
+        Err(e) => {
+            let error = serde_json::json!({ "code": e.code(), "message": e.to_string() });
+            let (text, code) = report(cmd, &e, ctx);
+            Done::failed(text, code, error)
+        }
+    }
 }
 
 fn print_answer(
@@ -196,11 +242,12 @@ fn print_answer(
     op: &str,
     answer: &rhai::Dynamic,
     resume: Option<&runbook_bindings::call::Resume>,
-) -> ExitCode {
+) -> Done {
+    let ok = |stdout: String| Done { stdout, stderr: String::new(), code: 0, error: None };
     let mut value = runbook_bindings::json::to_value(answer);
     let output = table.operations.get(op).and_then(|o| o.output.as_deref());
     if output.is_none() {
-        return ExitCode::SUCCESS;
+        return ok(String::new());
     }
     let format = cmd.globals.output.unwrap_or_else(default_format);
     let query = cmd.globals.query.as_deref();
@@ -220,14 +267,8 @@ fn print_answer(
         None => Ok(text),
     });
     match printed {
-        Ok(text) => {
-            out!("{text}");
-            ExitCode::SUCCESS
-        }
-        Err(e) => {
-            eoutln!("\n{e}");
-            ExitCode::from(255)
-        }
+        Ok(text) => ok(text),
+        Err(e) => Done::failed(format!("\n{e}\n"), 255, serde_json::json!({ "code": "InvalidQuery", "message": e })),
     }
 }
 
@@ -241,24 +282,22 @@ fn default_format() -> Format {
 }
 
 /// An error as the aws CLI reports it, with its exit code.
-fn report(cmd: &Command, e: &CallError, ctx: &Context) -> ExitCode {
+fn report(cmd: &Command, e: &CallError, ctx: &Context) -> (String, u8) {
     if let Some(sig) = ctx.interrupt.signal() {
-        return ExitCode::from(128u8.saturating_add(sig as u8));
+        return (String::new(), 128u8.saturating_add(sig as u8));
     }
     let op = match &cmd.action {
         Action::Call(op) | Action::Help(op) => op.clone(),
         Action::Wait(w) => w.clone(),
     };
-    match e {
+    let text = match e {
         CallError::Aws { code, message, .. } => {
-            eoutln!("\nAn error occurred ({code}) when calling the {op} operation: {message}");
+            format!("\nAn error occurred ({code}) when calling the {op} operation: {message}\n")
         }
-        CallError::Validation { problems, .. } => {
-            eoutln!("\nParameter validation failed:\n{}", problems.join("\n"));
-        }
-        CallError::Waiter { message, .. } => eoutln!("\nWaiter {op} failed: {message}"),
-        CallError::Interrupted { .. } => return ExitCode::from(130),
-        CallError::Transport { message, .. } | CallError::Stopped { message, .. } => eoutln!("\n{message}"),
-    }
-    ExitCode::from(255)
+        CallError::Validation { problems, .. } => format!("\nParameter validation failed:\n{}\n", problems.join("\n")),
+        CallError::Waiter { message, .. } => format!("\nWaiter {op} failed: {message}\n"),
+        CallError::Interrupted { .. } => return (String::new(), 130),
+        CallError::Transport { message, .. } | CallError::Stopped { message, .. } => format!("\n{message}\n"),
+    };
+    (text, 255)
 }

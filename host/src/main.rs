@@ -26,6 +26,7 @@ mod project;
 mod repl;
 mod run;
 mod runs;
+mod script;
 mod shell;
 mod testing;
 mod unlock;
@@ -41,6 +42,9 @@ static HEAP: memory::Counting = memory::Counting;
 
 /// Parses the command line and hands the command to the file that carries it out.
 fn main() -> ExitCode {
+    if let Some(code) = crate::script::as_aws() {
+        return code;
+    }
     crate::shell::answer_if_asked();
     let cli = match Cli::try_parse() {
         Ok(c) => c,

@@ -219,6 +219,12 @@ fn run_with(
     policy: Option<&crate::policy::PolicyArgs>,
     lock: Option<locks::Settings>,
 ) -> ExitCode {
+    if crate::script::is_script(file) {
+        if policy.is_some() {
+            return fail("runbook policy reads Rhai runbooks; for a script, `runbook plan` lists its writes");
+        }
+        return crate::script::run(file, common, mode, lock);
+    }
     #[cfg(unix)]
     let parent_pid = std::os::unix::process::parent_id();
     let source = match std::fs::read_to_string(file) {
@@ -317,7 +323,7 @@ fn run_with(
 }
 
 /// The writes a plan found, numbered as their placeholders are, with their parameters.
-fn plan_listing(file: &Path, ctx: &Context, safety: &Safety) -> String {
+pub(crate) fn plan_listing(file: &Path, ctx: &Context, safety: &Safety) -> String {
     use std::fmt::Write;
     let writes = safety.writes();
     let mut o = String::new();
@@ -341,7 +347,7 @@ fn plan_listing(file: &Path, ctx: &Context, safety: &Safety) -> String {
 }
 
 /// The end-of-run lines: calls, writes, what was created, the journal and the undo command.
-fn summary(file: &Path, ctx: &Context, safety: &Safety, ok: bool, secs: f64, journal: &str) -> String {
+pub(crate) fn summary(file: &Path, ctx: &Context, safety: &Safety, ok: bool, secs: f64, journal: &str) -> String {
     use runbook_run::State;
     use std::fmt::Write;
     let writes = safety.writes();

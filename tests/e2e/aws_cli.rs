@@ -306,6 +306,7 @@ fn a_write_is_a_run_that_undo_takes_back_and_no_tag_sends_the_aws_clis_request()
 fn the_tutorials_cli_commands_with_runbook_as_aws_leave_what_the_aws_cli_leaves() {
     let by_runbook = Emulator::start();
     let by_cli = Emulator::start();
+    let as_script = Emulator::start();
     // `aws` is runbook on this PATH.
     let bin = std::env::temp_dir().join(format!("runbook-as-aws-{}", std::process::id()));
     std::fs::create_dir_all(&bin).unwrap();
@@ -345,6 +346,34 @@ fn the_tutorials_cli_commands_with_runbook_as_aws_leave_what_the_aws_cli_leaves(
         crate::compare::snapshot(&by_cli.clients()),
         "runbook as aws left other resources than the aws CLI"
     );
+    // The same script as one run of runbook: the same resources, one journal, one undo.
+    let script = root().join("tests/emulator/tutorial-cli.sh");
+    let script = script.to_string_lossy();
+    let ran = as_script
+        .runbook()
+        .args(["run", &script, "--set", "WITH_PREREQS=1", "--set", "WITH_VERIFY=1", "--set", "PROPAGATION_WAIT=0"])
+        .output()
+        .success();
+    assert!(ran.stdout.contains("Your application is available at: http://rent-a-room-alb"), "{}", ran.stdout);
+    assert!(ran.stderr.contains("done,") && ran.stderr.contains("undo:"), "one recap:\n{}", ran.stderr);
+    let c = as_script.clients();
+    assert_eq!(crate::compare::snapshot(&c), crate::compare::snapshot(&by_cli.clients()), "the script as a run");
+    let journal = as_script.last_journal();
+    let writes: Vec<&Value> = journal.iter().filter(|r| r["type"] == "intent").collect();
+    assert!(writes.len() >= 12, "every write of the script in one journal: {}", writes.len());
+    assert!(
+        writes.iter().all(|w| w["at"].as_str().is_some_and(|at| at.contains("tutorial-cli.sh:"))),
+        "each write names its line: {writes:?}"
+    );
+    let runs = as_script.runbook().args(["runs", "--writes"]).output().success();
+    assert_eq!(runs.stdout.lines().count(), 2, "one run:\n{}", runs.stdout);
+    let undone = as_script.runbook().args(["undo", "last"]).output().success();
+    assert!(c.scaling_policies(runbook_tests::SERVICE_RESOURCE).is_empty(), "{}", undone.stderr);
+    assert!(c.security_groups("group-name", "rent-a-room-alb-sg").is_empty(), "{}", undone.stderr);
+    assert!(as_script.aws(&["elbv2", "describe-load-balancers"])["LoadBalancers"].as_array().unwrap().is_empty());
+    let clusters = as_script.aws(&["ecs", "describe-clusters", "--clusters", "rent-a-room-cluster"]);
+    assert_eq!(clusters["clusters"][0]["status"], "INACTIVE", "{}", undone.stderr);
+
     // Every write was a run of its own, each undoable: the last, the scaling policy, goes first.
     let runs = by_runbook.runbook().args(["runs", "--writes"]).output().success();
     assert!(runs.stdout.matches("aws ").count() >= 9, "{}", runs.stdout);
@@ -352,4 +381,92 @@ fn the_tutorials_cli_commands_with_runbook_as_aws_leave_what_the_aws_cli_leaves(
     let c = by_runbook.clients();
     assert!(c.scaling_policies(runbook_tests::SERVICE_RESOURCE).is_empty(), "undo last removed the scaling policy");
     assert_eq!(c.scalable_targets(runbook_tests::SERVICE_RESOURCE).len(), 1, "and only that");
+}
+
+#[test]
+fn a_plan_of_a_script_sends_no_write_and_runs_nothing_but_aws_and_text_tools() {
+    let emu = Emulator::start();
+    let dir = std::env::temp_dir().join(format!("runbook-script-plan-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let kept = dir.join("kept.txt");
+    std::fs::write(&kept, "as it was\n").unwrap();
+    let touched = dir.join("touched");
+    let script = dir.join("setup.sh");
+    std::fs::write(
+        &script,
+        format!(
+            r#"set -euo pipefail
+VPC_ID=$(aws ec2 describe-vpcs --filters Name=isDefault,Values=true --query 'Vpcs[0].VpcId' --output text)
+SG=$(aws ec2 create-security-group --group-name plan-sg --description "a plan's" --vpc-id $VPC_ID --query GroupId --output text)
+aws ec2 authorize-security-group-ingress --group-id $SG --protocol tcp --port 80 --cidr 0.0.0.0/0 > /dev/null
+TG=$(aws elbv2 create-target-group --name plan-tg --protocol HTTP --port 80 --vpc-id $VPC_ID --query 'TargetGroups[0].TargetGroupArn' --output text)
+FOUND=$(aws elbv2 describe-target-groups --names plan-tg --query 'TargetGroups[0].TargetGroupName' --output text)
+echo "found $FOUND" | tr a-z A-Z
+aws elbv2 modify-target-group-attributes --target-group-arn $TG --attributes Key=deregistration_delay.timeout_seconds,Value=30 > /dev/null
+touch {touched}
+rm -f {kept}
+sed -i s/was/is/ {kept}
+sleep 600
+echo "still here"
+echo changed > {kept}
+echo "not reached"
+"#,
+            touched = touched.display(),
+            kept = kept.display()
+        ),
+    )
+    .unwrap();
+    let planned = emu.runbook().args(["plan", &script.to_string_lossy()]).output();
+    assert_eq!(planned.code, 3, "a write to a file ends the plan:\n{}{}", planned.stdout, planned.stderr);
+    assert!(planned.stderr.contains(&format!("writes to {}", kept.display())), "{}", planned.stderr);
+    // The read of what the plan would make is answered from the plan, and `tr` ran on it.
+    assert!(planned.stdout.contains("FOUND <ELBV2.CREATE_TARGET_GROUP#3:") && planned.stdout.contains("still here"));
+    assert!(!planned.stdout.contains("not reached"), "{}", planned.stdout);
+    // The writes in order, with their lines; the ingress names the group the plan would make.
+    let listed: Vec<&str> = planned.stdout.lines().filter(|l| l.trim_start().starts_with(char::is_numeric)).collect();
+    let expected = [
+        "1. ec2::create_security_group  (",
+        "2. ec2::authorize_security_group_ingress  (",
+        "3. elbv2::create_target_group  (",
+        "4. elbv2::modify_target_group_attributes  (",
+    ];
+    assert_eq!(listed.len(), 4, "{}", planned.stdout);
+    for ((line, want), at) in listed.iter().zip(expected).zip([3, 4, 5, 8]) {
+        assert!(line.trim_start().starts_with(want) && line.ends_with(&format!("setup.sh:{at})")), "{line}");
+    }
+    assert!(planned.stdout.contains("\"GroupId\": \"<ec2.create_security_group#1 GroupId>\""), "{}", planned.stdout);
+    assert!(
+        planned.stdout.contains("\"TargetGroupArn\": \"<elbv2.create_target_group#3 TargetGroups[0].TargetGroupArn>\""),
+        "{}",
+        planned.stdout
+    );
+    // What it did not run, listed; and nothing changed outside AWS or in it.
+    for skipped in [format!("touch {}", touched.display()), format!("rm -f {}", kept.display()), "sed -i".to_string()] {
+        assert!(planned.stdout.contains(&skipped), "{skipped} listed:\n{}", planned.stdout);
+    }
+    assert!(!touched.exists());
+    assert_eq!(std::fs::read_to_string(&kept).unwrap(), "as it was\n");
+    let c = emu.clients();
+    assert!(c.security_groups("group-name", "plan-sg").is_empty());
+    assert!(emu.aws(&["elbv2", "describe-target-groups"])["TargetGroups"].as_array().unwrap().is_empty());
+    let runs = emu.runbook().args(["runs"]).output().success();
+    assert!(!runs.stdout.contains("setup.sh"), "a plan is not a run:\n{}", runs.stdout);
+
+    // A Markdown file: its ```bash blocks in order, as one run; the lines are the file's.
+    let md = dir.join("guide.md");
+    std::fs::write(
+        &md,
+        "# Guide\n\nSome text.\n\n```bash\nVPC=$(aws ec2 describe-vpcs --query 'Vpcs[0].VpcId' --output text)\n```\n\n\
+         ```json\n{\"not\": \"run\"}\n```\n\nMore.\n\n```bash\naws ec2 create-security-group --group-name md-sg \\\n    \
+         --description md --vpc-id $VPC\n```\n",
+    )
+    .unwrap();
+    let ran = emu.runbook().args(["run", &md.to_string_lossy()]).output().success();
+    assert!(ran.stdout.contains("\"GroupId\": \"sg-"), "{}", ran.stdout);
+    let group = c.security_groups("group-name", "md-sg");
+    assert_eq!(group.len(), 1);
+    let journal = emu.last_journal();
+    let intent = journal.iter().find(|r| r["type"] == "intent").unwrap();
+    assert!(intent["at"].as_str().unwrap().ends_with("guide.md:16"), "{intent}");
+    let _ = std::fs::remove_dir_all(&dir);
 }

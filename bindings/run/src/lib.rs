@@ -261,10 +261,11 @@ impl Safety {
     }
 
     /// Where the script is: set by the bindings before each call. An imported module's source is
-    /// its import path (`lib/aws`), shown as the file under the runbooks folder.
+    /// its import path (`lib/aws`, without an extension), shown as the file under the runbooks
+    /// folder; a file's own name (`tutorial.rhai`, `setup.sh`) is shown as it is.
     pub fn set_site(&self, source: &str, line: Option<usize>) {
         let file = match &self.root {
-            Some(root) if !source.is_empty() && !source.ends_with(".rhai") => {
+            Some(root) if !source.is_empty() && std::path::Path::new(source).extension().is_none() => {
                 root.join(format!("{source}.rhai")).to_string_lossy().into_owned()
             }
             _ => source.to_string(),

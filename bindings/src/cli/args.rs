@@ -13,6 +13,7 @@ use crate::svc::Svc;
 use crate::validate::closest;
 use rhai::{Dynamic, Map};
 use serde_json::Value;
+use std::path::Path;
 
 /// `--output`: how an answer is printed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -178,8 +179,14 @@ pub fn operation_name(func: &str) -> String {
     func.replace('_', "-")
 }
 
-/// Reads a command line (the words after `aws`).
+/// Reads a command line (the words after `aws`); `file://` paths are relative to the current folder.
 pub fn parse(words: &[String]) -> Result<Command, CliError> {
+    parse_in(words, Path::new("."))
+}
+
+/// [`parse`] for a command given in the folder `base` (a script's, which may differ from this
+/// process's): relative `file://` paths are read from there.
+pub fn parse_in(words: &[String], base: &Path) -> Result<Command, CliError> {
     let mut globals = Globals::default();
     let mut rest: Vec<String> = Vec::new();
     let mut i = 0;
@@ -238,7 +245,7 @@ pub fn parse(words: &[String]) -> Result<Command, CliError> {
         Action::Wait(w) => table.waiters.get(w).map(|w| w.operation.clone()).unwrap_or_default(),
         Action::Help(op) => op.clone(),
     };
-    let (input, pages) = arguments(svc, table, &op_name, matches!(action, Action::Call(_)), &words, &globals)?;
+    let (input, pages) = arguments(svc, table, &op_name, matches!(action, Action::Call(_)), &words, &globals, base)?;
     Ok(Command { svc, action, input, globals, pages })
 }
 
@@ -353,6 +360,7 @@ fn arguments(
     paginated: bool,
     words: &[String],
     globals: &Globals,
+    base: &Path,
 ) -> Result<(Map, Option<Pages>), CliError> {
     let specs = argument_specs(svc, table, op, paginated);
     let input_shape = table.operations.get(op).and_then(|o| o.input.as_deref()).and_then(|s| table.shape(s));
@@ -411,7 +419,7 @@ fn arguments(
     let mut pages = Pages::default();
     let mut start: Option<String> = None;
     for (spelled, _, values) in given.iter().filter(|(_, t, _)| matches!(t, Target::InputJson)) {
-        let text = one(spelled, values).and_then(|w| load_text(spelled, w))?;
+        let text = one(spelled, values).and_then(|w| load_text(base, spelled, w))?;
         let v: Value = serde_json::from_str(&text)
             .map_err(|e| CliError::value(format!("Error parsing parameter '{spelled}': Invalid JSON: {e}")))?;
         let Value::Object(m) = v else {
@@ -428,7 +436,7 @@ fn arguments(
                 let shape = member_shape(table, input_shape, m);
                 let v = match shape.map(|s| table.resolved(s).kind) {
                     Some(Kind::Boolean) => Dynamic::TRUE,
-                    _ => custom::member(svc, op, m, member_value(table, shape, spelled, values)?),
+                    _ => custom::member(svc, op, m, member_value(base, table, shape, spelled, values)?),
                 };
                 input.insert(m.as_str().into(), v);
             }
@@ -517,23 +525,23 @@ pub enum Loaded {
     Bytes(Vec<u8>),
 }
 
-fn load(spelled: &str, word: &str) -> Result<Loaded, CliError> {
+fn load(base: &Path, spelled: &str, word: &str) -> Result<Loaded, CliError> {
     let unable = |prefix: &str, path: &str, e: std::io::Error| {
         CliError::value(format!("Error parsing parameter '{spelled}': Unable to load paramfile {prefix}{path}: {e}"))
     };
     if let Some(path) = word.strip_prefix("fileb://") {
         let path = expand_home(path);
-        return std::fs::read(&path).map(Loaded::Bytes).map_err(|e| unable("fileb://", &path, e));
+        return std::fs::read(base.join(&path)).map(Loaded::Bytes).map_err(|e| unable("fileb://", &path, e));
     }
     if let Some(path) = word.strip_prefix("file://") {
         let path = expand_home(path);
-        return std::fs::read_to_string(&path).map(Loaded::Text).map_err(|e| unable("file://", &path, e));
+        return std::fs::read_to_string(base.join(&path)).map(Loaded::Text).map_err(|e| unable("file://", &path, e));
     }
     Ok(Loaded::Text(word.to_string()))
 }
 
-fn load_text(spelled: &str, word: &str) -> Result<String, CliError> {
-    match load(spelled, word)? {
+fn load_text(base: &Path, spelled: &str, word: &str) -> Result<String, CliError> {
+    match load(base, spelled, word)? {
         Loaded::Text(t) => Ok(t),
         Loaded::Bytes(b) => String::from_utf8(b)
             .map_err(|_| CliError::value(format!("Error parsing parameter '{spelled}': the file is not UTF-8 text"))),
@@ -549,6 +557,7 @@ fn expand_home(path: &str) -> String {
 
 /// An argument's words as the member's value, shaped by its model shape.
 fn member_value(
+    base: &Path,
     table: &Table,
     shape: Option<&'static Shape>,
     spelled: &str,
@@ -560,7 +569,7 @@ fn member_value(
     match kind {
         Kind::List => {
             if let [only] = values {
-                let text = load_text(spelled, only)?;
+                let text = load_text(base, spelled, only)?;
                 if text.trim_start().starts_with('[') {
                     let v: Value = serde_json::from_str(&text)
                         .map_err(|e| bad(format!("Invalid JSON: {e}\nJSON received: {text}")))?;
@@ -570,17 +579,17 @@ fn member_value(
             let element = table.resolved(shape).member;
             let mut items = Vec::new();
             for w in values {
-                let text = load_text(spelled, w)?;
+                let text = load_text(base, spelled, w)?;
                 items.push(text_value(table, element, &text).map_err(bad)?);
             }
             Ok(Dynamic::from_array(items))
         }
-        Kind::Blob => match load(spelled, one(spelled, values)?)? {
+        Kind::Blob => match load(base, spelled, one(spelled, values)?)? {
             Loaded::Bytes(b) => Ok(Dynamic::from_blob(b)),
             Loaded::Text(t) => Ok(Dynamic::from_blob(t.into_bytes())),
         },
         _ => {
-            let text = load_text(spelled, one(spelled, values)?)?;
+            let text = load_text(base, spelled, one(spelled, values)?)?;
             text_value(table, Some(shape), &text).map_err(bad)
         }
     }
