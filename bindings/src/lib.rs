@@ -20,6 +20,7 @@
 // The binding layer: the services' operations as script functions.
 #[macro_use]
 pub mod output;
+pub mod absent;
 pub mod attempts;
 pub mod call;
 pub mod cli;
@@ -125,21 +126,38 @@ pub fn at(mut e: Box<EvalAltResult>, nc: &NativeCallContext) -> Box<EvalAltResul
 }
 
 fn operation(ctx: &Context, svc: Svc, op: &str, input: Map, opts: Map) -> Result<Dynamic, Box<EvalAltResult>> {
-    let paginate = call_options(&opts).map_err(|p| option_error(svc, op, &p))?;
-    call::invoke(ctx, svc, op, &input, paginate).map_err(|e| to_script_error(&e))
+    let o = call_options(&opts).map_err(|p| option_error(svc, op, &p))?;
+    if o.converge && svc.table().ok().and_then(|t| t.operations.get(op)).is_some_and(|m| m.readonly) {
+        return Err(option_error(svc, op, "converge is for writes: a read is always sent"));
+    }
+    ctx.converge.set(o.converge);
+    let result = call::invoke(ctx, svc, op, &input, o.paginate);
+    ctx.converge.set(false);
+    result.map_err(|e| to_script_error(&e))
 }
 
-/// An operation's options map (`#{ paginate: false }`): whether to fetch every page, or the problem.
-pub fn call_options(opts: &Map) -> Result<bool, String> {
-    let mut paginate = true;
+/// An operation's options (`#{ paginate: false, converge: true }`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CallOptions {
+    /// Fetch every page (default true).
+    pub paginate: bool,
+    /// Send a write only when needed: a create whose thing exists answers it, a change that holds
+    /// already is not sent (default false).
+    pub converge: bool,
+}
+
+/// An operation's options map, or the problem.
+pub fn call_options(opts: &Map) -> Result<CallOptions, String> {
+    let mut o = CallOptions { paginate: true, converge: false };
     for (k, v) in opts.iter() {
         match (k.as_str(), v.as_bool()) {
-            ("paginate", Ok(b)) => paginate = b,
-            ("paginate", Err(_)) => return Err("paginate must be true or false".into()),
-            (other, _) => return Err(format!("unknown option {other} (valid: paginate)")),
+            ("paginate", Ok(b)) => o.paginate = b,
+            ("converge", Ok(b)) => o.converge = b,
+            ("paginate" | "converge", Err(_)) => return Err(format!("{k} must be true or false")),
+            (other, _) => return Err(format!("unknown option {other} (valid: paginate, converge)")),
         }
     }
-    Ok(paginate)
+    Ok(o)
 }
 
 fn wait(ctx: &Context, svc: Svc, waiter: &str, input: Map, opts: Map) -> Result<Dynamic, Box<EvalAltResult>> {
@@ -179,10 +197,14 @@ fn option_error(svc: Svc, op: &str, problem: &str) -> Box<EvalAltResult> {
     })
 }
 
-/// A call error as the script sees it: a catchable map, except an interrupt, which ends the run.
+/// A call error as the script sees it: a catchable map (with `not_found`: whether its service
+/// says by it that something does not exist), except an interrupt, which ends the run.
 pub fn to_script_error(e: &CallError) -> Box<EvalAltResult> {
     if e.ends_run() {
         return EvalAltResult::ErrorTerminated(Dynamic::from_map(e.to_map()), Position::NONE).into();
     }
-    EvalAltResult::ErrorRuntime(Dynamic::from_map(e.to_map()), Position::NONE).into()
+    let mut m = e.to_map();
+    let svc = m.get("service").and_then(|s| s.clone().into_string().ok()).and_then(|s| Svc::by_module(&s));
+    m.insert("not_found".into(), Dynamic::from_bool(svc.is_some_and(|svc| absent::not_found(svc, e))));
+    EvalAltResult::ErrorRuntime(Dynamic::from_map(m), Position::NONE).into()
 }

@@ -259,6 +259,9 @@ pub struct Context {
     /// Where the endpoint URL comes from, as messages name it: `--endpoint-url`, `AWS_ENDPOINT_URL`
     /// or a profile's `endpoint_url`; empty without one.
     pub endpoint_origin: String,
+    /// The write being made asks to be sent only when needed (the call option `converge`): the run
+    /// layer answers what exists, or leaves a value that holds already, instead of sending it.
+    pub converge: std::cell::Cell<bool>,
 }
 
 /// Where an endpoint URL of the configuration came from: the flag, the environment, or else the
@@ -389,6 +392,7 @@ impl Context {
         }
         Ok(Context {
             endpoint_origin,
+            converge: std::cell::Cell::new(false),
             rt,
             home: std::rc::Rc::new(home),
             places: std::cell::RefCell::new(Vec::new()),

@@ -122,6 +122,21 @@ pub enum Command {
         )]
         words: Vec<String>,
     },
+    /// Write a Rhai runbook from a bash script of aws CLI commands, or a Markdown file's bash blocks
+    #[command(after_help = "Each aws command becomes the call it sends; what cannot be converted is kept as a \
+                            `// not converted:` comment and listed on stderr (exit 1; 0 when all converted).\n\
+                            Example: runbook import setup.sh -o runbooks/setup.rhai --idempotent")]
+    Import {
+        /// The script (.sh, .md), or - for stdin
+        file: PathBuf,
+        /// Write the runbook here instead of stdout
+        #[arg(short = 'o', long = "output", value_name = "FILE.rhai")]
+        output: Option<PathBuf>,
+        /// Send each write only when needed: a create whose thing exists is not sent again, a change
+        /// that holds already is left alone (the call option converge)
+        #[arg(long)]
+        idempotent: bool,
+    },
     /// Explore AWS interactively
     Repl {
         #[command(flatten)]

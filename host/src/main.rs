@@ -18,6 +18,7 @@ mod diagnostics;
 mod engine;
 mod fleet;
 mod help;
+mod import;
 mod live;
 mod memory;
 mod params;
@@ -109,6 +110,9 @@ fn main() -> ExitCode {
             })
         }
         Command::Aws { to, common, lock, words } => crate::aws::aws(common, lock, to, words),
+        Command::Import { file, output, idempotent } => {
+            crate::run::on_script_thread(move || crate::import::import(&file, output.as_deref(), idempotent))
+        }
         Command::Repl { common } => crate::run::on_script_thread(move || crate::repl::repl(&common)),
         Command::Help { topic } => crate::help::help(topic.as_deref()),
         Command::Completions { shell } => crate::shell::script(&shell),

@@ -470,3 +470,86 @@ echo "not reached"
     assert!(intent["at"].as_str().unwrap().ends_with("guide.md:16"), "{intent}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A journal's writes as (function, input), ids and the run's tag made alike, so that two runs
+/// against two emulators compare.
+fn writes_of(journal: &[Value]) -> Vec<(String, Value)> {
+    fn alike(v: &Value) -> Value {
+        match v {
+            Value::String(s) if ["vpc-", "subnet-", "sg-", "arn:", "2026", "2027"].iter().any(|p| s.starts_with(p)) => {
+                Value::String("<id>".into())
+            }
+            Value::Array(a) => Value::Array(a.iter().map(alike).collect()),
+            Value::Object(m) => Value::Object(m.iter().map(|(k, x)| (k.clone(), alike(x))).collect()),
+            other => other.clone(),
+        }
+    }
+    journal
+        .iter()
+        .filter(|r| r["type"] == "intent")
+        .map(|r| (r["function"].as_str().unwrap_or_default().to_string(), alike(&r["input"])))
+        .collect()
+}
+
+#[test]
+fn import_writes_a_runbook_that_sends_the_scripts_requests_and_idempotent_reruns_write_nothing() {
+    let dir = std::env::temp_dir().join(format!("runbook-import-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let script = root().join("tests/emulator/tutorial-cli.sh");
+    let script = script.to_string_lossy();
+    let plain = dir.join("tutorial.rhai");
+    let idempotent = dir.join("tutorial_idempotent.rhai");
+    let imported = Run::new().args(["import", &script, "-o", &plain.to_string_lossy()]).output().success();
+    assert!(imported.stderr.is_empty(), "everything converted: {}", imported.stderr);
+    Run::new().args(["import", &script, "--idempotent", "-o", &idempotent.to_string_lossy()]).output().success();
+    Run::new().args(["check", &plain.to_string_lossy(), &idempotent.to_string_lossy()]).output().success();
+
+    let sets = ["--set", "WITH_PREREQS=1", "--set", "WITH_VERIFY=1", "--set", "PROPAGATION_WAIT=0"];
+    let by_runbook = Emulator::start();
+    let by_script = Emulator::start();
+    let ran = by_runbook.runbook().args(["run", &plain.to_string_lossy()]).args(sets).output().success();
+    assert!(ran.stdout.contains("Your application is available at: http://rent-a-room-alb"), "{}", ran.stdout);
+    let runbook_writes = writes_of(&by_runbook.last_journal());
+    by_script.runbook().args(["run", &script]).args(sets).output().success();
+    let script_writes = writes_of(&by_script.last_journal());
+    assert!(runbook_writes.len() >= 12, "{runbook_writes:?}");
+    assert_eq!(runbook_writes, script_writes, "the imported runbook sends the script's writes");
+    assert_eq!(
+        crate::compare::snapshot(&by_runbook.clients()),
+        crate::compare::snapshot(&by_script.clients()),
+        "and leaves what it leaves"
+    );
+
+    // Imported with --idempotent and run again where everything is in place: nothing is sent.
+    let again = by_runbook
+        .runbook()
+        .args(["run", &idempotent.to_string_lossy(), "--set", "PROPAGATION_WAIT=0"])
+        .output()
+        .success();
+    assert!(again.stderr.contains("0 write(s), 0 created, 10 skipped"), "{}", again.stderr);
+    let journal = by_runbook.last_journal();
+    assert!(writes_of(&journal).is_empty(), "{:?}", writes_of(&journal));
+    let reasons: Vec<&str> = journal.iter().filter_map(|r| r["converged"].as_str()).collect();
+    assert_eq!(reasons.iter().filter(|r| **r == "exists").count(), 6, "{reasons:?}");
+    assert_eq!(reasons.iter().filter(|r| **r == "unchanged").count(), 4, "{reasons:?}");
+    // A change that does not hold is still sent: another desired count.
+    let changed = std::fs::read_to_string(&idempotent).unwrap().replace("desiredCount: 3", "desiredCount: 2");
+    std::fs::write(&idempotent, changed).unwrap();
+    by_runbook.runbook().args(["run", &idempotent.to_string_lossy(), "--set", "PROPAGATION_WAIT=0"]).output().success();
+    let sent: Vec<String> = writes_of(&by_runbook.last_journal()).into_iter().map(|(f, _)| f).collect();
+    assert_eq!(sent, vec!["ecs::update_service"]);
+    assert_eq!(by_runbook.clients().service("rent-a-room-cluster", "rent-a-room-service").desired_count(), 2);
+
+    // What cannot be converted stays as a comment, listed with its line; exit 1.
+    let odd = dir.join("odd.sh");
+    std::fs::write(&odd, "VPC=$(aws ec2 describe-vpcs --query 'Vpcs[0].VpcId' --output text)\nrm -rf /tmp/nothing\nX=$(aws ec2 describe-vpcs | awk '{print $1}')\naws ec2 describe-vpcz\necho \"vpc $VPC\"\n").unwrap();
+    let out = Run::new().args(["import", &odd.to_string_lossy()]).output();
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    assert!(out.stdout.contains("// not converted: rm -rf /tmp/nothing"), "{}", out.stdout);
+    assert!(out.stdout.contains("print(`vpc ${vpc}`);"), "{}", out.stdout);
+    for line in ["odd.sh:2:", "odd.sh:3:", "odd.sh:4:"] {
+        assert!(out.stderr.contains(line), "{line} listed: {}", out.stderr);
+    }
+    assert!(out.stderr.contains("describe-vpcs?"), "the CLI reading's did-you-mean: {}", out.stderr);
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -325,6 +325,8 @@ impl Safety {
         let meta = table.operations.get(op);
         let func = format!("{}::{}", svc.module(), meta.map(|o| o.func.as_str()).unwrap_or(op));
         let at = self.site.borrow().clone();
+        // What the script asked, before the run's tag: what a `converge` write compares.
+        let asked = ctx.converge.get().then(|| json::map_to_value(input));
         let mut input = input.clone();
         if self.tag && self.mode != Mode::Plan {
             tags::tag(table, op, &mut input, &self.run_id);
@@ -407,6 +409,15 @@ impl Safety {
         let shown = runbook_bindings::secrets::masked_input(table, op, &input);
         entry.input = shown.clone();
         self.seq.set(seq);
+        if let Some(asked) = &asked {
+            let holds = unchanged || {
+                let read = |s: Svc, o: &str, i: Value| self.read_recent_or_send(ctx, s, o, i);
+                since::holds(&read, svc, op, asked)
+            };
+            if let Some(answer) = self.converged(ctx, svc, op, &value, &before, holds, &mut entry)? {
+                return Ok(answer);
+            }
+        }
         let mut intent = json!({
             "type": "intent", "seq": seq, "time": journal::now(), "function": func,
             "service": svc.module(), "operation": op, "at": at, "input": shown,
@@ -491,6 +502,50 @@ impl Safety {
             eoutln!("warning: {e}");
         }
         sent.result
+    }
+
+    /// A write asked to be sent only when needed (`converge`): what its look-up found before it
+    /// when it makes something that exists (answered as the write would answer it), or nothing
+    /// when what it sets holds already; either way journaled as skipped, with the reason.
+    #[allow(clippy::too_many_arguments)]
+    fn converged(
+        &self,
+        ctx: &Context,
+        svc: Svc,
+        op: &str,
+        value: &Value,
+        before: &kinds::Before,
+        unchanged: bool,
+        entry: &mut WriteEntry,
+    ) -> Result<Option<Dynamic>, CallError> {
+        let kind = kinds::of(svc, op);
+        let exists = kind.is_some_and(|k| k.again == kinds::Again::Duplicates) && before.found().is_some();
+        let answer = if exists {
+            let read = |s: Svc, o: &str, i: Value| self.read_recent_or_send(ctx, s, o, i);
+            let found = kind.map(|k| k.look(&read, value, kinds::Look::After(None))).transpose()?.flatten();
+            let output = found.map(|f| f.output).or_else(|| before.found().map(|f| f.output.clone()));
+            json::from_value(&output.unwrap_or_else(|| json!({})))
+        } else if unchanged {
+            Dynamic::from_map(Map::new())
+        } else {
+            return Ok(None);
+        };
+        let reason = if exists { "exists" } else { "unchanged" };
+        self.note(
+            json!({ "type": "skipped", "seq": entry.seq, "function": entry.function, "at": entry.at,
+                    "time": journal::now(), "converged": reason }),
+            false,
+        )?;
+        if ctx.verbose > 0 {
+            eoutln!(
+                "[converge] {}: not sent ({})",
+                entry.function,
+                if exists { "it exists" } else { "it holds already" }
+            );
+        }
+        entry.state = State::Skipped;
+        self.writes.borrow_mut().push(entry.clone());
+        Ok(Some(answer))
     }
 
     /// A read for a look-up before a write: the run's own answer to the same read when it has

@@ -37,26 +37,9 @@ pub fn place_key(place: &Value) -> String {
     runbook_bindings::runtime::place_key(place["region"].as_str(), place["role"].as_str())
 }
 
-/// Whether an error says that something does not exist, in its service's words.
-pub fn not_found(svc: Svc, e: &CallError) -> bool {
-    let CallError::Aws { code, message, .. } = e else { return false };
-    match svc {
-        // The Invalid*.NotFound family: InvalidGroup.NotFound, InvalidVpcID.NotFound, ...
-        Svc::Ec2 => code.starts_with("Invalid") && code.ends_with(".NotFound"),
-        Svc::Elbv2 => matches!(
-            code.as_str(),
-            "TargetGroupNotFound" | "LoadBalancerNotFound" | "ListenerNotFound" | "RuleNotFound"
-        ),
-        Svc::Ecs => {
-            matches!(code.as_str(), "ClusterNotFoundException" | "ServiceNotFoundException")
-                || (code == "InvalidParameterException" && message.to_ascii_lowercase().contains("not found"))
-        }
-        Svc::ApplicationAutoscaling => code == "ObjectNotFoundException",
-        Svc::Iam => code == "NoSuchEntity",
-        Svc::Acm => code == "ResourceNotFoundException",
-        Svc::Route53 => matches!(code.as_str(), "NoSuchHostedZone" | "NoSuchChange"),
-    }
-}
+/// Whether an error says that something does not exist, in its service's words (the binding
+/// layer knows them: scripts read the same as `e.not_found`).
+pub use runbook_bindings::absent::not_found;
 
 /// Whether a not-found answer is about `value`, which `op` made: the answer names it (EC2 and IAM
 /// name the missing id or name), or its code names the kind of thing `op` makes (ELBv2, ECS and

@@ -156,6 +156,13 @@ pub fn blocked(
 /// Read through `reads`, which answers from the run's recent reads (the look-up before the write
 /// read the same); an error counts as a change.
 pub fn unchanged(reads: Read, svc: Svc, op: &str, input: &Value) -> bool {
+    // Forcing a new deployment changes what runs even where every setting holds.
+    input["forceNewDeployment"] != true && holds(reads, svc, op, input)
+}
+
+/// Whether what a write sets holds already, as its kind reads it back; a forced deployment
+/// counts as nothing set (a `converge` write skips it when the rest holds).
+pub fn holds(reads: Read, svc: Svc, op: &str, input: &Value) -> bool {
     // The kinds that read back what they set.
     let Some(kind) = crate::kinds::of(svc, op).filter(|k| k.read_back.is_some()) else { return false };
     // A Route 53 batch that creates or deletes is refused when it would change nothing.

@@ -305,6 +305,10 @@ fn find_waiter(svc: Svc, name: &str) -> Result<String, CliError> {
     )))
 }
 
+/// The first character of a value that stands for something else (a script's variable, for
+/// `import`): kept as text whatever the member's type, for the caller to write in its place.
+pub const STANDS_FOR: char = '\u{E000}';
+
 /// What an argument stands for.
 #[derive(Debug, Clone)]
 pub enum Target {
@@ -618,6 +622,12 @@ fn text_value(table: &Table, shape: Option<&'static Shape>, text: &str) -> Resul
 /// single value where a list is expected taken as a list of one.
 pub fn typed(table: &Table, shape: Option<&'static Shape>, v: &Value) -> Result<Dynamic, String> {
     let Some(shape) = shape else { return Ok(crate::json::from_value(v)) };
+    if let Value::String(s) = v {
+        if s.starts_with(STANDS_FOR) {
+            let text = Dynamic::from(s.clone());
+            return Ok(if table.resolved(shape).kind == Kind::List { Dynamic::from_array(vec![text]) } else { text });
+        }
+    }
     let r = table.resolved(shape);
     match (r.kind, v) {
         (Kind::Structure, Value::Object(m)) => {

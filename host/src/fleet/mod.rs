@@ -297,8 +297,10 @@ pub fn run(file: &Path, common: &Common, fleet: &FleetArgs, plan: bool, lock: &L
         Err(e) => return fail(&e),
     };
     let labels = targets::labels(&targets);
-    // What `runbook check` is certain of stops the fleet before any target is reached.
-    if let Some(found) = crate::check::before_run(file) {
+    // What `runbook check` is certain of stops the fleet before any target is reached. A script's
+    // parameters are its environment: there is nothing to check them against.
+    let script = crate::script::is_script(file);
+    if let Some(found) = (!script).then(|| crate::check::before_run(file)).flatten() {
         eout!("{found}");
         return ExitCode::from(2);
     }
@@ -341,7 +343,7 @@ pub fn run(file: &Path, common: &Common, fleet: &FleetArgs, plan: bool, lock: &L
         Err(e) => return fail(&e),
     };
     let root = crate::project::runbook_root(file);
-    for (t, label) in targets.iter().zip(&labels) {
+    for (t, label) in targets.iter().zip(&labels).filter(|_| !script) {
         let mut all = sets.clone();
         all.extend(t.set.clone());
         if let Err(e) = crate::params::check_for(&root, file, &all) {

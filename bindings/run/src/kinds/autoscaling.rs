@@ -1,11 +1,14 @@
 //! Application Auto Scaling's kinds of write: scalable targets, scaling policies, scheduled
 //! actions.
 
-use super::{at, first, found, named, one, s, step, Again::*, Found, Kind, Look, Read};
+use super::{at, differs, first, found, named, one, read_now, s, settings, step, Again::*, Found, Kind, Look, Read};
 use runbook_bindings::call::Svc;
 use runbook_bindings::error::CallError;
 use serde_json::{json, Value};
 use Svc::ApplicationAutoscaling as Aas;
+
+/// The members that name a scalable target (and a policy of it).
+const IDENTITY: [&str; 4] = ["ServiceNamespace", "ResourceId", "ScalableDimension", "PolicyName"];
 
 /// The members that name a scalable target, as every call about it takes them.
 fn target(i: &Value) -> Value {
@@ -17,10 +20,32 @@ pub(super) const KINDS: &[Kind] = &[
     Kind::new(Aas, "RegisterScalableTarget", Converges)
         .find(scalable_target)
         .not_found(&["ObjectNotFoundException"])
+        .read_back(|_, reads, input| {
+            let request = json!({ "ServiceNamespace": s(input, "ServiceNamespace"), "ResourceIds": [s(input, "ResourceId")],
+                                  "ScalableDimension": s(input, "ScalableDimension") });
+            let now = read_now(reads, Aas, "DescribeScalableTargets", request)?;
+            let Some(now) = now.as_ref().and_then(|o| first(&o["ScalableTargets"])) else {
+                return Ok(Some("the scalable target is gone".into()));
+            };
+            Ok(differs(&settings(input, &IDENTITY), now))
+        })
         .remove(|i, _| {
             one("scalable target", at(i, "ResourceId"), |_| vec![step(Aas, "DeregisterScalableTarget", target(i))])
         }),
-    Kind::new(Aas, "PutScalingPolicy", Converges).find(scaling_policy).remove(|i, _| {
+    Kind::new(Aas, "PutScalingPolicy", Converges)
+        .find(scaling_policy)
+        .read_back(|_, reads, input| {
+            let request = json!({ "ServiceNamespace": s(input, "ServiceNamespace"), "ResourceId": s(input, "ResourceId"),
+                                  "ScalableDimension": s(input, "ScalableDimension"),
+                                  "PolicyNames": [s(input, "PolicyName")] });
+            let now = read_now(reads, Aas, "DescribeScalingPolicies", request)?;
+            let name = input["PolicyName"].as_str().unwrap_or_default();
+            let Some(now) = now.as_ref().and_then(|o| named(&o["ScalingPolicies"], "PolicyName", name)) else {
+                return Ok(Some("the scaling policy is gone".into()));
+            };
+            Ok(differs(&settings(input, &IDENTITY), now))
+        })
+        .remove(|i, _| {
         one("scaling policy", at(i, "PolicyName"), |name| {
             let mut input = target(i);
             input["PolicyName"] = json!(name);

@@ -1,6 +1,8 @@
 //! ECS's kinds of write: clusters, services, task definitions, tasks, capacity providers, tags.
 
-use super::{absent, at, each, found, many, member, one, s, step, Again::*, Found, Kind, Look, Read};
+use super::{
+    absent, at, differs, each, found, many, member, one, s, settings, step, Again::*, Found, Kind, Look, Read,
+};
 use runbook_bindings::call::Svc;
 use runbook_bindings::error::CallError;
 use serde_json::{json, Value};
@@ -15,6 +17,21 @@ pub(crate) fn ecs_name(v: String) -> String {
 }
 
 pub(super) const KINDS: &[Kind] = &[
+    // A change of a service's settings. Forcing a new deployment sets nothing that can be read
+    // back: such a write never holds already (see `since::unchanged`).
+    Kind::new(Ecs, "UpdateService", Converges).read_back(|_, reads, input| {
+        let mut request = json!({ "services": [s(input, "service")] });
+        if let Some(c) = input.get("cluster") {
+            request["cluster"] = c.clone();
+        }
+        let Some(out) = absent(reads(Ecs, "DescribeServices", request))? else {
+            return Ok(Some("the service is gone".into()));
+        };
+        let Some(now) = out["services"].as_array().into_iter().flatten().find(|x| x["status"] != "INACTIVE") else {
+            return Ok(Some("the service is gone".into()));
+        };
+        Ok(differs(&settings(input, &["cluster", "service", "forceNewDeployment"]), now))
+    }),
     Kind::new(Ecs, "CreateCluster", Converges)
         .find(cluster)
         .not_found(&["ClusterNotFoundException"])

@@ -468,6 +468,16 @@ pub(crate) fn differs(written: &Value, now: &Value) -> Option<String> {
     })
 }
 
+/// What a write sets, without the members that name what it sets (`identity`): the values a
+/// read-back compares with what is there now.
+pub(crate) fn settings(input: &Value, identity: &[&str]) -> Value {
+    let mut written = input.clone();
+    if let Some(m) = written.as_object_mut() {
+        m.retain(|k, _| !identity.contains(&k.as_str()));
+    }
+    written
+}
+
 /// A read of what is there now through `read`; `None` when AWS answers that it is not.
 pub(crate) fn read_now(read: Read, svc: Svc, op: &str, input: Value) -> Result<Option<Value>, CallError> {
     absent(read(svc, op, input))
