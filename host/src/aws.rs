@@ -77,7 +77,7 @@ fn translate(cmd: &Command, to: To) -> ExitCode {
 }
 
 /// `aws SERVICE OPERATION help`: the arguments in the CLI's names, with the model's types.
-fn help(svc: Svc, op: &str) -> ExitCode {
+pub(crate) fn help(svc: Svc, op: &str) -> ExitCode {
     let Ok(table) = svc.table() else { return ExitCode::from(255) };
     let input = table.operations.get(op).and_then(|o| o.input.as_deref()).and_then(|s| table.shape(s));
     let func = runbook_bindings::svc::function_name(svc.module(), op);
@@ -203,6 +203,21 @@ pub fn execute(ctx: &Context, cmd: &Command) -> Done {
             serde_json::json!({}),
         );
     };
+    // One run signs as one identity and sends to one endpoint: a command cannot change them.
+    let other = |what: &str, given: &str, own: Option<&str>| {
+        let own = own.unwrap_or("the default");
+        let text = format!(
+            "runbook aws: error: {what} {given} is not this run's ({own}): give it to runbook itself, before the script or session\n"
+        );
+        Done::failed(text, 2, serde_json::json!({ "code": "OtherIdentity", "message": what }))
+    };
+    if let Some(p) = cmd.globals.profile.as_deref().filter(|p| Some(*p) != ctx.credentials.profile()) {
+        return other("--profile", p, ctx.credentials.profile());
+    }
+    let same = |a: &str, b: Option<&str>| b.is_some_and(|b| a.trim_end_matches('/') == b.trim_end_matches('/'));
+    if let Some(e) = cmd.globals.endpoint_url.as_deref().filter(|e| !same(e, ctx.endpoint())) {
+        return other("--endpoint-url", e, ctx.endpoint());
+    }
     let away = cmd.globals.region.as_deref().filter(|r| Some(*r) != ctx.region());
     if let Some(region) = away {
         if let Err(e) = ctx.enter(Some(region), None) {

@@ -64,3 +64,22 @@ pub fn run_ids() -> Vec<CompletionCandidate> {
     }
     out
 }
+
+/// `runbook aws …` words, completed as the REPL completes an aws line: the words typed so far are
+/// the completion request's own arguments, after `aws`.
+pub fn aws_words(current: &OsStr) -> Vec<CompletionCandidate> {
+    let args: Vec<String> = std::env::args().collect();
+    let Some(at) = args.iter().rposition(|a| a == "aws") else { return vec![] };
+    let mut words: Vec<&str> = args[at + 1..].iter().map(String::as_str).collect();
+    // The word being completed is the request's last argument.
+    if words.last().is_some_and(|w| OsStr::new(w) == current) {
+        words.pop();
+    }
+    let line = format!("aws {} {}", words.join(" "), current.to_string_lossy());
+    let live = crate::live::Live::new(Default::default());
+    let found = crate::complete::aws_line(line.trim_start(), Some(&live)).map(|(_, c)| c).unwrap_or_default();
+    found
+        .into_iter()
+        .map(|(v, label)| CompletionCandidate::new(v).help((!label.is_empty()).then(|| label.into())))
+        .collect()
+}

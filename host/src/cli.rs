@@ -118,7 +118,8 @@ pub enum Command {
             trailing_var_arg = true,
             allow_hyphen_values = true,
             required = true,
-            value_name = "SERVICE OPERATION ARGS"
+            value_name = "SERVICE OPERATION ARGS",
+            add = ArgValueCompleter::new(crate::candidates::aws_words)
         )]
         words: Vec<String>,
     },

@@ -230,6 +230,79 @@ pub fn complete(before: &str, variables: &[String]) -> (usize, Vec<String>) {
     (start, names)
 }
 
+/// Where the cursor is in an `aws SERVICE OPERATION --argument VALUE` line: the start of the word
+/// being completed, and its candidates with a label (a resource's name, or nothing). Services,
+/// operations and waiters, arguments (the operation's and the aws CLI's own), enum values, and
+/// with `live` the account's resource ids for an argument that names one.
+pub fn aws_line(before: &str, live: Option<&crate::live::Live>) -> Option<(usize, Vec<(String, String)>)> {
+    use runbook_bindings::cli::{self, names::kebab};
+    let rest = before.trim_start().strip_prefix("aws")?;
+    if !rest.starts_with(char::is_whitespace) {
+        return None;
+    }
+    let start =
+        before.len() - before.chars().rev().take_while(|c| !c.is_whitespace()).map(char::len_utf8).sum::<usize>();
+    let word = &before[start..];
+    let words: Vec<&str> = before[..start].split_whitespace().skip(1).collect();
+    let plain =
+        |names: Vec<String>| names.into_iter().filter(|n| n.starts_with(word)).map(|n| (n, String::new())).collect();
+    let positional: Vec<&str> = words.iter().copied().filter(|w| !w.starts_with("--")).collect();
+    let Some(svc) = words.first().and_then(|w| Svc::ALL.into_iter().find(|s| cli::args::service_name(*s) == *w)) else {
+        return Some((start, plain(Svc::ALL.into_iter().map(cli::args::service_name).collect())));
+    };
+    let Some(op_word) = words.get(1) else {
+        let mut names: Vec<String> = svc.operations().iter().map(|(f, _)| cli::args::operation_name(f)).collect();
+        names.push("wait".into());
+        names.sort();
+        return Some((start, plain(names)));
+    };
+    let table = svc.table().ok()?;
+    let (op, func) = if *op_word == "wait" {
+        let Some(waiter) = words.get(2) else {
+            return Some((start, plain(svc.waiters().iter().map(|(_, w)| kebab(w)).collect())));
+        };
+        let name = svc.waiters().iter().find(|(_, w)| kebab(w) == *waiter).map(|(_, w)| *w)?;
+        let op = table.waiters.get(name)?.operation.clone();
+        (op.clone(), table.operations.get(&op)?.func.clone())
+    } else {
+        let (f, op) = svc.operations().iter().find(|(f, _)| cli::args::operation_name(f) == *op_word)?;
+        (op.to_string(), f.to_string())
+    };
+    let specs = cli::args::argument_specs(svc, table, &op, true);
+    if word.starts_with("--") || positional.len() > 2 && !words.last().is_some_and(|w| w.starts_with("--")) {
+        let mut names: Vec<String> = specs.iter().map(|(n, _)| n.clone()).collect();
+        names.extend(cli::args::GLOBAL_OPTIONS.iter().map(|(n, _)| n.to_string()));
+        return Some((start, plain(names)));
+    }
+    // The value of the argument before it.
+    let arg = words.last()?;
+    let member = specs.iter().find_map(|(n, t)| match t {
+        cli::args::Target::Member(m) if n == arg => Some(m.clone()),
+        _ => None,
+    })?;
+    let input = table.operations.get(&op).and_then(|o| o.input.as_deref()).and_then(|s| table.shape(s));
+    let shape = input.and_then(|s| s.member_shape(&member)).and_then(|s| table.shape(s));
+    let values =
+        shape.map(|s| if s.kind == "list" { s.member.as_deref().and_then(|m| table.shape(m)) } else { Some(s) });
+    if let Some(Some(s)) = values.filter(|v| v.is_some_and(|s| !s.values.is_empty())) {
+        return Some((start, plain(s.values.clone())));
+    }
+    let live = live?;
+    // Arguments given before it that a read of the account can use (`--cluster web`).
+    let given: Vec<(String, String)> = words
+        .windows(2)
+        .filter_map(|pair| {
+            let m = specs.iter().find_map(|(n, t)| match t {
+                cli::args::Target::Member(m) if n == pair[0] => Some(m.clone()),
+                _ => None,
+            })?;
+            (!pair[1].starts_with("--")).then(|| (m, pair[1].to_string()))
+        })
+        .collect();
+    let spot = ValueSpot { module: svc.module().into(), func, member, prefix: word.to_string(), start, given };
+    Some((start, live.candidates(&spot)))
+}
+
 /// After `module::func(`: the call's shape, with its required members.
 pub fn hint(before: &str) -> Option<String> {
     let head = before.strip_suffix('(')?;
@@ -246,6 +319,19 @@ pub fn hint(before: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn completes_aws_lines_as_the_cli_names_them() {
+        let names = |line: &str| aws_line(line, None).map(|(_, c)| c.into_iter().map(|(v, _)| v).collect::<Vec<_>>());
+        assert_eq!(names("aws el").unwrap(), ["elbv2"]);
+        assert!(names("aws ec2 describe-vp").unwrap().contains(&"describe-vpcs".to_string()));
+        assert_eq!(names("aws elbv2 create-target-group --health-check-pa").unwrap(), ["--health-check-path"]);
+        assert_eq!(names("aws elbv2 create-target-group --target-type i").unwrap(), ["instance", "ip"]);
+        assert!(names("aws ec2 authorize-security-group-ingress --pro").unwrap().contains(&"--protocol".to_string()));
+        assert!(names("aws elbv2 wait load-balancer-av").unwrap().contains(&"load-balancer-available".to_string()));
+        assert_eq!(names("aws ec2 describe-vpcs --qu").unwrap(), ["--query"]);
+        assert!(names("let x = 1").is_none());
+    }
 
     #[test]
     fn completes_modules_functions_parameters_and_variables() {

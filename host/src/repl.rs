@@ -33,6 +33,7 @@ const COMMANDS: &[(&str, &str)] = &[
     (":fns", "the functions this session defined"),
     (":vars", "the variables this session holds, with their types"),
     (":quit", "leaves (so does Ctrl-D)"),
+    ("aws SERVICE OPERATION ...", "an aws CLI command, printed as the aws CLI prints it; :save writes its Rhai call"),
 ];
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -47,21 +48,28 @@ struct ReplHelper {
     live: crate::live::Live,
 }
 
+/// Candidates with their labels (a resource's name) beside them, in one column.
+fn labelled(found: Vec<(String, String)>) -> Vec<Pair> {
+    let width = found.iter().map(|(v, _)| v.len()).max().unwrap_or(0);
+    found
+        .into_iter()
+        .map(|(value, label)| {
+            let display = if label.is_empty() { value.clone() } else { format!("{value:<width$}  {label}") };
+            Pair { display, replacement: value }
+        })
+        .collect()
+}
+
 impl Completer for ReplHelper {
     type Candidate = Pair;
     fn complete(&self, line: &str, pos: usize, _: &rustyline::Context<'_>) -> rustyline::Result<(usize, Vec<Pair>)> {
+        // An aws command line: its services, operations, arguments, enum values and resources.
+        if let Some((start, found)) = complete::aws_line(&line[..pos], Some(&self.live)) {
+            return Ok((start, labelled(found)));
+        }
         // Inside a string value of a member that names a resource: the account's values.
         if let Some(spot) = complete::value_spot(&line[..pos]) {
-            let found = self.live.candidates(&spot);
-            let width = found.iter().map(|(v, _)| v.len()).max().unwrap_or(0);
-            let pairs = found
-                .into_iter()
-                .map(|(value, label)| {
-                    let display = if label.is_empty() { value.clone() } else { format!("{value:<width$}  {label}") };
-                    Pair { display, replacement: value }
-                })
-                .collect();
-            return Ok((spot.start, pairs));
+            return Ok((spot.start, labelled(self.live.candidates(&spot))));
         }
         let (start, names) = complete::complete(&line[..pos], &self.variables.borrow());
         Ok((start, names.into_iter().map(|n| Pair { display: n.clone(), replacement: n }).collect()))
@@ -163,6 +171,20 @@ pub fn repl(common: &Common) -> ExitCode {
         let prompt = if buffer.is_empty() { "runbook> " } else { "   ...> " };
         match editor.readline(prompt) {
             Ok(line) => {
+                if buffer.is_empty() && is_aws_line(&line) {
+                    let _ = editor.add_history_entry(line.trim());
+                    let writes = safety.write_count();
+                    session.aws(line.trim());
+                    if safety.write_count() != writes {
+                        if let Some(helper) = editor.helper() {
+                            helper.live.forget();
+                        }
+                    }
+                    if let Some(h) = &history {
+                        save_history(&mut editor, h);
+                    }
+                    continue;
+                }
                 if buffer.is_empty() && line.trim_start().starts_with(':') {
                     let _ = editor.add_history_entry(line.trim());
                     if !session.command(line.trim()) {
@@ -413,6 +435,71 @@ impl Session {
             ),
             Err(e) => eoutln!("error: cannot write {}: {e}", file.display()),
         }
+    }
+}
+
+/// A line in the aws CLI's words (`aws ec2 describe-vpcs ...`) rather than Rhai.
+fn is_aws_line(line: &str) -> bool {
+    let t = line.trim_start();
+    t == "aws" || t.starts_with("aws ") || t.starts_with("aws\t")
+}
+
+impl Session {
+    /// `aws SERVICE OPERATION ...`: sent as `runbook aws` sends it (through the session's run),
+    /// printed as the aws CLI prints it; once it succeeds, `:save` writes the call it stands for.
+    /// `$name` is a session variable's value (a list, unquoted, as one word each).
+    fn aws(&mut self, line: &str) {
+        use runbook_bindings::cli;
+        let words = match self.aws_words(line) {
+            Ok(w) => w,
+            Err(e) => return eoutln!("error: {e}"),
+        };
+        let cmd = match cli::parse(&words) {
+            Ok(c) => c,
+            Err(e) => return eoutln!("runbook aws: error: {e}"),
+        };
+        if let cli::Action::Help(op) = &cmd.action {
+            crate::aws::help(cmd.svc, op);
+            return;
+        }
+        self.ctx.interrupt.clear();
+        let done = crate::aws::execute(&self.ctx, &cmd);
+        self.ctx.interrupt.clear();
+        out!("{}", redact(&done.stdout));
+        eout!("{}", redact(&done.stderr));
+        if done.code == 0 {
+            self.saved.push(crate::import::statement_of(&cmd));
+        }
+    }
+
+    /// The words of an aws line after `aws`, with the session's variables in place.
+    fn aws_words(&self, line: &str) -> Result<Vec<String>, String> {
+        use crate::import::shell::{tokens, Part, Token};
+        let (tokens, _) = tokens(line.trim_start().trim_start_matches("aws"))?;
+        let mut words = Vec::new();
+        for t in tokens {
+            let Token::Word(w) = t else { return Err("an aws line in the REPL takes no pipes or redirections".into()) };
+            if let [Part::Var(name, _)] = w.parts.as_slice() {
+                if let Some(list) = self.scope.get_value::<rhai::Array>(name).filter(|_| !w.quoted) {
+                    words.extend(list.iter().map(|v| v.to_string()));
+                    continue;
+                }
+            }
+            let mut text = String::new();
+            for p in &w.parts {
+                match p {
+                    Part::Lit(s) => text.push_str(s),
+                    Part::Var(name, default) => match (self.scope.get_value::<Dynamic>(name), default) {
+                        (Some(v), _) => text.push_str(&v.to_string()),
+                        (None, Some(d)) => text.push_str(d),
+                        (None, None) => return Err(format!("${name}: the session has no variable {name}")),
+                    },
+                    Part::Sub(_) => return Err("$(…) is not taken in the REPL: set a variable first".into()),
+                }
+            }
+            words.push(text);
+        }
+        Ok(words)
     }
 }
 

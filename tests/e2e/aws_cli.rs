@@ -553,3 +553,29 @@ fn import_writes_a_runbook_that_sends_the_scripts_requests_and_idempotent_reruns
     assert!(out.stderr.contains("describe-vpcs?"), "the CLI reading's did-you-mean: {}", out.stderr);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn a_script_runs_in_every_target_of_a_fleet_and_one_undo_takes_back_each() {
+    let emu = Emulator::start();
+    let file = runbook_tests::script(
+        "fleet.sh",
+        "set -eu\nVPC_ID=$(aws ec2 describe-vpcs --filters Name=isDefault,Values=true --query 'Vpcs[0].VpcId' --output text)\n\
+         aws ec2 create-security-group --group-name fleet-sg --description \"from $NAME\" --vpc-id $VPC_ID --query GroupId --output text\n",
+    );
+    let ran = emu
+        .runbook()
+        .args(["run", &file.to_string_lossy(), "--regions", "us-east-1,eu-west-1", "--set", "NAME=the-fleet"])
+        .output()
+        .success();
+    assert!(ran.stdout.contains("[us-east-1] sg-") && ran.stdout.contains("[eu-west-1] sg-"), "{}", ran.stdout);
+    let groups = |region: &str| {
+        runbook_tests::Clients::in_region(&emu.url, region, None).security_groups("group-name", "fleet-sg")
+    };
+    for region in ["us-east-1", "eu-west-1"] {
+        let found = groups(region);
+        assert_eq!(found.len(), 1, "{region}");
+        assert_eq!(found[0].description(), Some("from the-fleet"), "--set is the script's variable");
+    }
+    emu.runbook().args(["undo", "last"]).output().success();
+    assert!(groups("us-east-1").is_empty() && groups("eu-west-1").is_empty());
+}

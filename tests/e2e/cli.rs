@@ -139,4 +139,11 @@ fn the_bash_completion_script_completes_commands_topics_and_run_ids() {
     let runs = ask("runbook undo ");
     assert!(runs.lines().any(|l| l == id), "{id} in {runs}");
     assert!(runs.lines().any(|l| l == "last"), "{runs}");
+    // `runbook aws` completes as the REPL's aws lines do: operations, arguments, enum values.
+    let ops = ask("runbook aws ec2 describe-vpc");
+    assert!(ops.lines().any(|l| l == "describe-vpcs") && ops.lines().any(|l| l == "describe-vpc-attribute"), "{ops}");
+    let args = ask("runbook aws elbv2 create-target-group --health-check-pa");
+    assert!(args.lines().any(|l| l == "--health-check-path"), "{args}");
+    let values = ask("runbook aws elbv2 create-target-group --target-type ");
+    assert!(values.lines().any(|l| l == "ip") && values.lines().any(|l| l == "instance"), "{values}");
 }

@@ -348,3 +348,48 @@ fn lines_typed_ahead_all_run() {
     }
     p.exp_string("runbook> ").unwrap();
 }
+
+#[test]
+fn aws_lines_run_print_as_the_cli_complete_and_save_as_calls() {
+    let emu = Emulator::start();
+    let c = emu.clients();
+    let mut p = emu.repl(&history());
+    // An aws line prints as the aws CLI prints it.
+    says(
+        &mut p,
+        "aws ec2 describe-vpcs --filters Name=isDefault,Values=true --query 'Vpcs[0].IsDefault' --output text",
+        "\r\nTrue\r\n",
+    );
+    p.exp_string("runbook> ").unwrap();
+    run(&mut p, "let vpc = ec2::describe_vpcs().query(\"Vpcs[0].VpcId\");", 1);
+    // Tab completes an argument, then an enum value; a session variable is a value.
+    tab(&mut p, "aws elbv2 create-target-group --name repl-aws --protocol HTTP --port 80 --vpc-id $vpc --target-ty", 1);
+    tab(&mut p, " i", 2);
+    p.exp_string("instance").unwrap();
+    p.send("p --query 'TargetGroups[0].TargetType' --output text\r").unwrap();
+    p.flush().unwrap();
+    p.exp_string("\r\nip\r\n").unwrap();
+    p.exp_string("runbook> ").unwrap();
+    // A refused line says why and runs nothing.
+    says(&mut p, "aws elbv2 describe-target-groupz", "did you mean describe-target-groups?");
+    p.exp_string("runbook> ").unwrap();
+    says(&mut p, "aws elbv2 describe-load-balancers --names nope", "An error occurred (LoadBalancerNotFound)");
+    p.exp_string("runbook> ").unwrap();
+    let saved = script("aws_lines.rhai", "").with_file_name("repl-aws-lines.rhai");
+    says(&mut p, &format!(":save {}", saved.display()), "saved 0 function(s) and 4 statement(s)");
+    p.exp_string("runbook> ").unwrap();
+    p.send_control('d').unwrap();
+    p.exp_eof().unwrap();
+
+    let tg = c.target_group("repl-aws");
+    assert_eq!(tg.vpc_id(), Some(c.default_vpc().as_str()));
+    let text = std::fs::read_to_string(&saved).unwrap();
+    assert!(
+        text.contains("print(ec2::describe_vpcs(#{ Filters: [#{ Name: \"isDefault\", Values: [\"true\"] }] }).query(\"Vpcs[0].IsDefault\"));"),
+        "{text}"
+    );
+    assert!(text.contains("elbv2::create_target_group(#{"), "{text}");
+    assert!(text.contains(&format!("VpcId: \"{}\"", c.default_vpc())), "the variable's value: {text}");
+    // The saved session is a runbook `check` finds nothing wrong in.
+    emu.runbook().args(["check", &saved.to_string_lossy()]).output().success();
+}

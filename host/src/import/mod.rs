@@ -9,7 +9,7 @@
 //! With `--idempotent`, each write is sent only when needed (the call option `converge`, which the
 //! run layer answers from its catalogue of write kinds).
 
-mod shell;
+pub(crate) mod shell;
 
 use runbook_bindings::cli::{self, args::STANDS_FOR, Action};
 use shell::{Part, Token, Word};
@@ -259,13 +259,7 @@ impl Importer {
             "true" | ":" if rest.is_empty() => Ok(()),
             "aws" => {
                 let (call, output, discarded) = self.aws(rest)?;
-                let code = match (discarded, output.as_str()) {
-                    (true, _) => format!("{};", call.code),
-                    (false, "table") => format!("print_table({});", call.code),
-                    (false, "text") if call.holds == Holds::Scalar => format!("print({});", call.code),
-                    _ => format!("print(to_json({}));", call.code),
-                };
-                self.emit(&code);
+                self.emit(&statement(&call.code, &output, discarded, call.holds == Holds::List));
                 Ok(())
             }
             "export" | "local" | "readonly" => {
@@ -584,6 +578,39 @@ impl Importer {
         }
         Ok(text)
     }
+}
+
+/// An aws command's call as a statement: thrown away, or printed as its `--output` asks (JSON,
+/// a table, or a value of text).
+fn statement(call: &str, output: &str, discarded: bool, list: bool) -> String {
+    match (discarded, output) {
+        (true, _) => format!("{call};"),
+        (false, "table") => format!("print_table({call});"),
+        (false, "text") if !list => format!("print({call});"),
+        _ => format!("print(to_json({call}));"),
+    }
+}
+
+/// A command read from an aws line (the REPL's) as the Rhai statement it stands for.
+pub fn statement_of(cmd: &cli::Command) -> String {
+    let mut call = cli::source::call(cmd);
+    let mut list = false;
+    if let Some(q) = &cmd.globals.query {
+        let _ = write!(call, ".query({})", cli::source::string(q));
+        list = q.contains("[*]") || q.contains("[]") || q.contains("[?");
+    }
+    let output = match cmd.globals.output {
+        Some(cli::Format::Text) => "text",
+        Some(cli::Format::Table) => {
+            if let Action::Call(op) = &cmd.action {
+                let _ = write!(call, ", {}", cli::source::string(op));
+            }
+            "table"
+        }
+        _ => "json",
+    };
+    let discarded = matches!(cmd.action, Action::Wait(_));
+    statement(&call, output, discarded, list)
 }
 
 /// A value standing for an expression: `STANDS_FOR`, its index, and an end mark.
