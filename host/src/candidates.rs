@@ -76,8 +76,11 @@ pub fn aws_words(current: &OsStr) -> Vec<CompletionCandidate> {
         words.pop();
     }
     let line = format!("aws {} {}", words.join(" "), current.to_string_lossy());
-    let live = crate::live::Live::new(Default::default());
-    let found = crate::complete::aws_line(line.trim_start(), Some(&live)).map(|(_, c)| c).unwrap_or_default();
+    let found = match crate::complete::aws_line(line.trim_start()) {
+        Some(crate::complete::AwsWord::Names(_, names)) => names.into_iter().map(|n| (n, String::new())).collect(),
+        Some(crate::complete::AwsWord::Value(spot)) => crate::live::Live::new(Default::default()).candidates(&spot),
+        None => Vec::new(),
+    };
     found
         .into_iter()
         .map(|(v, label)| CompletionCandidate::new(v).help((!label.is_empty()).then(|| label.into())))

@@ -230,11 +230,18 @@ pub fn complete(before: &str, variables: &[String]) -> (usize, Vec<String>) {
     (start, names)
 }
 
-/// Where the cursor is in an `aws SERVICE OPERATION --argument VALUE` line: the start of the word
-/// being completed, and its candidates with a label (a resource's name, or nothing). Services,
-/// operations and waiters, arguments (the operation's and the aws CLI's own), enum values, and
-/// with `live` the account's resource ids for an argument that names one.
-pub fn aws_line(before: &str, live: Option<&crate::live::Live>) -> Option<(usize, Vec<(String, String)>)> {
+/// What completes the word at the cursor of an aws line.
+pub enum AwsWord {
+    /// Services, operations and waiters, arguments (the operation's and the aws CLI's own), enum
+    /// values: from the word's start.
+    Names(usize, Vec<String>),
+    /// The value of an argument that may name a resource: the account's values complete it.
+    Value(ValueSpot),
+}
+
+/// Where the cursor is in an `aws SERVICE OPERATION --argument VALUE` line, and what completes it;
+/// `None` for a line that is not one.
+pub fn aws_line(before: &str) -> Option<AwsWord> {
     use runbook_bindings::cli::{self, names::kebab};
     let rest = before.trim_start().strip_prefix("aws")?;
     if !rest.starts_with(char::is_whitespace) {
@@ -244,22 +251,21 @@ pub fn aws_line(before: &str, live: Option<&crate::live::Live>) -> Option<(usize
         before.len() - before.chars().rev().take_while(|c| !c.is_whitespace()).map(char::len_utf8).sum::<usize>();
     let word = &before[start..];
     let words: Vec<&str> = before[..start].split_whitespace().skip(1).collect();
-    let plain =
-        |names: Vec<String>| names.into_iter().filter(|n| n.starts_with(word)).map(|n| (n, String::new())).collect();
+    let plain = |names: Vec<String>| AwsWord::Names(start, names.into_iter().filter(|n| n.starts_with(word)).collect());
     let positional: Vec<&str> = words.iter().copied().filter(|w| !w.starts_with("--")).collect();
     let Some(svc) = words.first().and_then(|w| Svc::ALL.into_iter().find(|s| cli::args::service_name(*s) == *w)) else {
-        return Some((start, plain(Svc::ALL.into_iter().map(cli::args::service_name).collect())));
+        return Some(plain(Svc::ALL.into_iter().map(cli::args::service_name).collect()));
     };
     let Some(op_word) = words.get(1) else {
         let mut names: Vec<String> = svc.operations().iter().map(|(f, _)| cli::args::operation_name(f)).collect();
         names.push("wait".into());
         names.sort();
-        return Some((start, plain(names)));
+        return Some(plain(names));
     };
     let table = svc.table().ok()?;
     let (op, func) = if *op_word == "wait" {
         let Some(waiter) = words.get(2) else {
-            return Some((start, plain(svc.waiters().iter().map(|(_, w)| kebab(w)).collect())));
+            return Some(plain(svc.waiters().iter().map(|(_, w)| kebab(w)).collect()));
         };
         let name = svc.waiters().iter().find(|(_, w)| kebab(w) == *waiter).map(|(_, w)| *w)?;
         let op = table.waiters.get(name)?.operation.clone();
@@ -272,7 +278,7 @@ pub fn aws_line(before: &str, live: Option<&crate::live::Live>) -> Option<(usize
     if word.starts_with("--") || positional.len() > 2 && !words.last().is_some_and(|w| w.starts_with("--")) {
         let mut names: Vec<String> = specs.iter().map(|(n, _)| n.clone()).collect();
         names.extend(cli::args::GLOBAL_OPTIONS.iter().map(|(n, _)| n.to_string()));
-        return Some((start, plain(names)));
+        return Some(plain(names));
     }
     // The value of the argument before it.
     let arg = words.last()?;
@@ -285,9 +291,8 @@ pub fn aws_line(before: &str, live: Option<&crate::live::Live>) -> Option<(usize
     let values =
         shape.map(|s| if s.kind == "list" { s.member.as_deref().and_then(|m| table.shape(m)) } else { Some(s) });
     if let Some(Some(s)) = values.filter(|v| v.is_some_and(|s| !s.values.is_empty())) {
-        return Some((start, plain(s.values.clone())));
+        return Some(plain(s.values.clone()));
     }
-    let live = live?;
     // Arguments given before it that a read of the account can use (`--cluster web`).
     let given: Vec<(String, String)> = words
         .windows(2)
@@ -300,7 +305,7 @@ pub fn aws_line(before: &str, live: Option<&crate::live::Live>) -> Option<(usize
         })
         .collect();
     let spot = ValueSpot { module: svc.module().into(), func, member, prefix: word.to_string(), start, given };
-    Some((start, live.candidates(&spot)))
+    Some(AwsWord::Value(spot))
 }
 
 /// After `module::func(`: the call's shape, with its required members.
@@ -322,7 +327,10 @@ mod tests {
 
     #[test]
     fn completes_aws_lines_as_the_cli_names_them() {
-        let names = |line: &str| aws_line(line, None).map(|(_, c)| c.into_iter().map(|(v, _)| v).collect::<Vec<_>>());
+        let names = |line: &str| match aws_line(line) {
+            Some(AwsWord::Names(_, n)) => Some(n),
+            _ => None,
+        };
         assert_eq!(names("aws el").unwrap(), ["elbv2"]);
         assert!(names("aws ec2 describe-vp").unwrap().contains(&"describe-vpcs".to_string()));
         assert_eq!(names("aws elbv2 create-target-group --health-check-pa").unwrap(), ["--health-check-path"]);

@@ -76,15 +76,26 @@ fn main() -> ExitCode {
                 return crate::diagnostics::fail(&e);
             }
             let mode = if step { Mode::Step } else { Mode::Run };
+            if crate::script::is_script(&file) {
+                return crate::run::on_script_thread(move || crate::script::run_locked(&file, &common, mode, &lock));
+            }
             crate::run::on_script_thread(move || crate::run::run_file_locked(&file, &common, mode, &lock))
         }
         Command::Plan { file, common, fleet } => {
             if let Some(e) = fleet.stray() {
                 return crate::diagnostics::fail(&e);
             }
+            if crate::script::is_script(&file) {
+                return crate::run::on_script_thread(move || crate::script::run(&file, &common, Mode::Plan, None));
+            }
             crate::run::on_script_thread(move || crate::run::run_file(&file, &common, Mode::Plan))
         }
         Command::Policy { file, narrow, trust, external_id, needs, common } => {
+            if crate::script::is_script(&file) {
+                return crate::diagnostics::fail(
+                    "runbook policy reads Rhai runbooks: import the script first (runbook import), or plan it",
+                );
+            }
             let args = crate::policy::PolicyArgs { narrow, trust, external_id, needs };
             if let Err(e) = args.check() {
                 return crate::diagnostics::fail(&e);

@@ -64,8 +64,12 @@ impl Completer for ReplHelper {
     type Candidate = Pair;
     fn complete(&self, line: &str, pos: usize, _: &rustyline::Context<'_>) -> rustyline::Result<(usize, Vec<Pair>)> {
         // An aws command line: its services, operations, arguments, enum values and resources.
-        if let Some((start, found)) = complete::aws_line(&line[..pos], Some(&self.live)) {
-            return Ok((start, labelled(found)));
+        match complete::aws_line(&line[..pos]) {
+            Some(complete::AwsWord::Names(start, names)) => {
+                return Ok((start, labelled(names.into_iter().map(|n| (n, String::new())).collect())))
+            }
+            Some(complete::AwsWord::Value(spot)) => return Ok((spot.start, labelled(self.live.candidates(&spot)))),
+            None => {}
         }
         // Inside a string value of a member that names a resource: the account's values.
         if let Some(spot) = complete::value_spot(&line[..pos]) {

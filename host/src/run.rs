@@ -159,7 +159,7 @@ pub fn undo_lock_settings(
 /// The lock a run of `file` takes: its name, lease and wait. A fleet's target takes the same lock
 /// as a plain run, in its fleet's group: its `with_region` writes may go to other targets' places,
 /// where a sibling's hold is shared.
-fn lock_settings(file: &Path, common: &Common, lock: &crate::args::LockArgs) -> locks::Settings {
+pub(crate) fn lock_settings(file: &Path, common: &Common, lock: &crate::args::LockArgs) -> locks::Settings {
     locks::Settings {
         folder: locks::Folder::of_journal(&common.journal.dir()),
         name: lock.lock.clone().unwrap_or_else(|| default_lock_name(file)),
@@ -219,12 +219,6 @@ fn run_with(
     policy: Option<&crate::policy::PolicyArgs>,
     lock: Option<locks::Settings>,
 ) -> ExitCode {
-    if crate::script::is_script(file) {
-        if policy.is_some() {
-            return fail("runbook policy reads Rhai runbooks; for a script, `runbook plan` lists its writes");
-        }
-        return crate::script::run(file, common, mode, lock);
-    }
     #[cfg(unix)]
     let parent_pid = std::os::unix::process::parent_id();
     let source = match std::fs::read_to_string(file) {

@@ -180,6 +180,12 @@ enum Event {
     Exited(Option<i32>),
 }
 
+/// `runbook run SCRIPT`: the run locks each place it writes in as `lock` says, as a runbook's does.
+pub fn run_locked(file: &Path, common: &Common, mode: Mode, lock: &crate::args::LockArgs) -> ExitCode {
+    let settings = (!lock.no_lock).then(|| run::lock_settings(file, common, lock));
+    run(file, common, mode, settings)
+}
+
 /// Runs (or plans) a script as one run.
 pub fn run(file: &Path, common: &Common, mode: Mode, lock: Option<locks::Settings>) -> ExitCode {
     let fail = crate::diagnostics::fail;

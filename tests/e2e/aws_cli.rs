@@ -64,6 +64,7 @@ const LINES: &[&[&str]] = &[
     &["ec2", "describe-vpcs", "--bogus"],
     &["elbv2", "describe-load-balancers", "--names"],
     &["nosuch", "thing"],
+    &["ec2", "describe-vpcs", "--query", "[["],
 ];
 
 /// The aws CLI's parameters for each line, from tests/emulator/cli_params.py.
@@ -300,6 +301,15 @@ fn a_write_is_a_run_that_undo_takes_back_and_no_tag_sends_the_aws_clis_request()
     assert!(bad.stderr.contains("--description"), "{}", bad.stderr);
     assert_eq!(emu.runbook().args(["runs"]).output().success().stdout, before);
     assert!(c.security_groups("group-name", "x").is_empty());
+    // A query that cannot be read stops a write before it is sent, as the aws CLI's does.
+    let query = emu
+        .runbook()
+        .args(["aws", "ec2", "create-security-group", "--group-name", "q", "--description", "d", "--vpc-id", &vpc])
+        .args(["--query", "[["])
+        .output();
+    assert_eq!(query.code, 255, "{}", query.stderr);
+    assert!(query.stderr.contains("Bad value for --query [["), "{}", query.stderr);
+    assert!(c.security_groups("group-name", "q").is_empty(), "nothing was sent");
 }
 
 #[test]

@@ -212,6 +212,12 @@ pub fn parse_in(words: &[String], base: &Path) -> Result<Command, CliError> {
         };
         globals.set(g, value)?;
     }
+    // A query that cannot be read stops the command before anything is sent, a write included.
+    if let Some(q) = &globals.query {
+        if let Err(e) = crate::json::query(&Value::Null, q) {
+            return Err(CliError::value(format!("Bad value for --query {q}: {e}")));
+        }
+    }
     let mut positional = rest.iter();
     let service = positional.next().filter(|w| !w.starts_with("--")).ok_or_else(|| {
         CliError::usage("the following arguments are required: command (a service: aws SERVICE OPERATION)")
