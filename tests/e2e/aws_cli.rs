@@ -206,26 +206,46 @@ fn answers_and_errors_print_as_the_aws_cli_prints_them() {
         ["elbv2", "describe-target-groups", "--max-items", "2", "--starting-token", token.as_str()].map(String::from).to_vec(),
     ))
     .collect();
+    let lines: Vec<Vec<String>> = commands
+        .iter()
+        .flat_map(|words| {
+            ["json", "text"].map(|output| words.iter().cloned().chain(["--output".into(), output.into()]).collect())
+        })
+        .collect();
+    // The aws CLI's answers, one process for them all.
+    let mut child = command(runbook_tests::venv().join("bin/python"), &emu.url)
+        .arg(root().join("tests/emulator/cli_params.py"))
+        .arg("--send")
+        .env("AWS_CONFIG_FILE", &config)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("start the aws CLI");
+    std::io::Write::write_all(&mut child.stdin.take().unwrap(), serde_json::to_string(&lines).unwrap().as_bytes())
+        .unwrap();
+    let answers: Vec<Value> =
+        serde_json::from_slice(&child.wait_with_output().unwrap().stdout).expect("the CLI's answers");
+    assert_eq!(answers.len(), lines.len());
     let mut wrong = Vec::new();
     let mut compared = 0;
-    for words in &commands {
-        for output in ["json", "text"] {
-            let mut line: Vec<&str> = words.iter().map(String::as_str).collect();
-            line.extend(["--output", output]);
-            let (code, out, err) = cli_out(&emu, &config, &line);
-            let ours = emu.runbook().args(["aws"]).args(line.iter()).output();
-            compared += 1;
-            // An AWS error: the same code and line on stderr.
-            let error_line = |text: &str| text.lines().find(|l| l.starts_with("An error occurred")).map(str::to_string);
-            if ours.code != code || ours.stdout != out || error_line(&err) != error_line(&ours.stderr) {
-                wrong.push(format!(
-                    "aws {}\n--- aws CLI (exit {code})\n{out}{err}\n--- runbook aws (exit {})\n{}{}",
-                    line.join(" "),
-                    ours.code,
-                    ours.stdout,
-                    ours.stderr
-                ));
-            }
+    for (line, cli) in lines.iter().zip(&answers) {
+        let (code, out, err) = (
+            cli["code"].as_i64().unwrap_or(-1),
+            cli["stdout"].as_str().unwrap_or(""),
+            cli["stderr"].as_str().unwrap_or(""),
+        );
+        let ours = emu.runbook().args(["aws"]).args(line.iter()).output();
+        compared += 1;
+        // An AWS error: the same code and line on stderr.
+        let error_line = |text: &str| text.lines().find(|l| l.starts_with("An error occurred")).map(str::to_string);
+        if i64::from(ours.code) != code || ours.stdout != out || error_line(err) != error_line(&ours.stderr) {
+            wrong.push(format!(
+                "aws {}\n--- aws CLI (exit {code})\n{out}{err}\n--- runbook aws (exit {})\n{}{}",
+                line.join(" "),
+                ours.code,
+                ours.stdout,
+                ours.stderr
+            ));
         }
     }
     assert!(compared >= 40, "{compared} compared");

@@ -2,7 +2,11 @@
 a list of words after `aws`) on stdin and prints, for each, the operation's parameters as the CLI
 builds them (member names, before anything is sent) or the CLI's exit code and error text.
 Idempotency tokens the CLI fills in itself are left out. Nothing is sent: the request stops at
-the CLI's last step before signing."""
+the CLI's last step before signing.
+
+With --send, each command is sent (to the endpoint of the environment) and what the CLI printed
+is given instead: {"code", "stdout", "stderr"}. One driver answers every line either way, so the
+CLI's command tables are built once."""
 import base64
 import contextlib
 import datetime
@@ -29,17 +33,8 @@ def plain(v):
     return v
 
 
-def one(words):
-    seen = {}
-
-    def capture(params, model, **_):
-        tokens = set(model.input_shape.members) if model.input_shape else set()
-        tokens = {m for m in tokens if model.input_shape.members[m].metadata.get("idempotencyToken")}
-        seen["params"] = plain({k: v for k, v in params.items() if k not in tokens})
-        raise Stop()
-
-    driver = create_clidriver()
-    driver.session.register("before-parameter-build", capture)
+def one(driver, seen, words):
+    seen.clear()
     err = io.StringIO()
     with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
         try:
@@ -53,8 +48,33 @@ def one(words):
     return {"rc": rc, "error": err.getvalue().strip().splitlines()[-1:]}
 
 
+def sent(driver, words):
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stderr(err), contextlib.redirect_stdout(out):
+        try:
+            rc = driver.main(list(words))
+        except SystemExit as e:
+            rc = e.code
+    return {"code": rc, "stdout": out.getvalue(), "stderr": err.getvalue()}
+
+
 def main():
-    print(json.dumps([one(words) for words in json.load(sys.stdin)]))
+    lines = json.load(sys.stdin)
+    if "--send" in sys.argv[1:]:
+        driver = create_clidriver()
+        print(json.dumps([sent(driver, words) for words in lines]))
+        return
+    seen = {}
+
+    def capture(params, model, **_):
+        members = model.input_shape.members if model.input_shape else {}
+        tokens = {m for m in members if members[m].metadata.get("idempotencyToken")}
+        seen["params"] = plain({k: v for k, v in params.items() if k not in tokens})
+        raise Stop()
+
+    driver = create_clidriver()
+    driver.session.register("before-parameter-build", capture)
+    print(json.dumps([one(driver, seen, words) for words in lines]))
 
 
 if __name__ == "__main__":
