@@ -209,7 +209,7 @@ fn answers_and_errors_print_as_the_aws_cli_prints_them() {
     let lines: Vec<Vec<String>> = commands
         .iter()
         .flat_map(|words| {
-            ["json", "text"].map(|output| words.iter().cloned().chain(["--output".into(), output.into()]).collect())
+            ["json", "text", "table"].map(|output| words.iter().cloned().chain(["--output".into(), output.into()]).collect())
         })
         .collect();
     // The aws CLI's answers, one process for them all.
@@ -248,7 +248,7 @@ fn answers_and_errors_print_as_the_aws_cli_prints_them() {
             ));
         }
     }
-    assert!(compared >= 40, "{compared} compared");
+    assert!(compared >= 66, "{compared} compared");
     assert!(wrong.is_empty(), "{} of {compared} differ:\n{}", wrong.len(), wrong.join("\n"));
 }
 

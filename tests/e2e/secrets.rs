@@ -96,7 +96,7 @@ print(`the script still has them: ${env.len()} variables, ${env[1].value.len()} 
         assert!(!out.stdout.contains(leak), "{leak} was printed:\n{}", out.stdout);
     }
     assert!(out.stdout.contains("\"environment\": \"<sensitive>\""), "{}", out.stdout);
-    assert!(out.stdout.contains("|  <sensitive>  |"), "{}", out.stdout);
+    assert!(out.stdout.contains("|  <sensitive> |"), "{}", out.stdout);
     assert!(out.stdout.contains("the script still has them: 2 variables, 4 letters"), "{}", out.stdout);
     let shown = emu.runbook().args(["run", file.to_str().unwrap(), "--show-sensitive"]).output().success();
     assert!(shown.stdout.contains("WORKERS") && shown.stdout.contains("blue"), "{}", shown.stdout);

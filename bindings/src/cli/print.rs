@@ -183,30 +183,8 @@ fn json_into(v: &Value, orders: &Orders, depth: usize, top: bool, out: &mut Stri
             out.push_str(&pad(depth));
             out.push(']');
         }
-        Value::Number(n) => out.push_str(&python_number(n)),
+        Value::Number(n) => out.push_str(&crate::table::python_number(n)),
         other => out.push_str(&other.to_string()),
-    }
-}
-
-/// A number as Python writes it: a float keeps its `.0`.
-fn python_number(n: &serde_json::Number) -> String {
-    match (n.as_i64(), n.as_u64(), n.as_f64()) {
-        (Some(i), _, _) => i.to_string(),
-        (_, Some(u), _) => u.to_string(),
-        (_, _, Some(f)) if f.fract() == 0.0 && f.abs() < 1e16 => format!("{f:.1}"),
-        _ => n.to_string(),
-    }
-}
-
-/// A scalar as the text output writes it (Python's `str`).
-fn text_scalar(v: &Value) -> String {
-    match v {
-        Value::Null => "None".into(),
-        Value::Bool(true) => "True".into(),
-        Value::Bool(false) => "False".into(),
-        Value::Number(n) => python_number(n),
-        Value::String(s) => s.clone(),
-        other => other.to_string(),
     }
 }
 
@@ -228,7 +206,7 @@ fn text_into(v: &Value, identifier: Option<&str>, scalar_keys: Option<&[String]>
                     keys.sort();
                     for k in keys {
                         if is_scalar(&m[k]) {
-                            scalars.push(text_scalar(&m[k]));
+                            scalars.push(crate::table::scalar_text(&m[k]));
                         } else {
                             rest.push((k, &m[k]));
                         }
@@ -236,7 +214,7 @@ fn text_into(v: &Value, identifier: Option<&str>, scalar_keys: Option<&[String]>
                 }
                 Some(keys) => {
                     for k in keys {
-                        scalars.push(m.get(k).map(text_scalar).unwrap_or_default());
+                        scalars.push(m.get(k).map(crate::table::scalar_text).unwrap_or_default());
                     }
                     let mut others: Vec<&String> = m.keys().filter(|k| !keys.contains(k)).collect();
                     others.sort();
@@ -282,7 +260,7 @@ fn text_into(v: &Value, identifier: Option<&str>, scalar_keys: Option<&[String]>
             }
         }
         scalar => {
-            out.push_str(&text_scalar(scalar));
+            out.push_str(&crate::table::scalar_text(scalar));
             out.push('\n');
         }
     }
@@ -292,11 +270,11 @@ fn scalar_list(items: &[Value], identifier: Option<&str>, out: &mut String) {
     match identifier {
         Some(id) => {
             for item in items {
-                out.push_str(&format!("{}\t{}\n", id.to_uppercase(), text_scalar(item)));
+                out.push_str(&format!("{}\t{}\n", id.to_uppercase(), crate::table::scalar_text(item)));
             }
         }
         None => {
-            out.push_str(&items.iter().map(text_scalar).collect::<Vec<_>>().join("\t"));
+            out.push_str(&items.iter().map(crate::table::scalar_text).collect::<Vec<_>>().join("\t"));
             out.push('\n');
         }
     }
