@@ -108,29 +108,9 @@ pub fn invoke_paged(
 ) -> Result<(Dynamic, Option<Resume>), CallError> {
     let table = svc.table()?;
     let meta = table.operations.get(op);
-    // IAM's policy documents may be given as maps; AWS takes their JSON text.
-    let encoded;
-    let input = match meta.and_then(|o| o.input.as_deref()) {
-        Some(shape) if svc == Svc::Iam => {
-            let mut m = input.clone();
-            crate::policy::encode(table, shape, &mut m);
-            encoded = m;
-            &encoded
-        }
-        // Route 53 answers ids with their kind (`/hostedzone/Z1D633PJN98FT9`) and takes them bare;
-        // the SDK strips the kind from the request's ids, so a script may pass an id as answered.
-        Some(shape) if svc == Svc::Route53 => {
-            let mut m = input.clone();
-            trim_route53_ids(table, shape, &mut m);
-            encoded = m;
-            &encoded
-        }
-        _ => input,
-    };
-    let problems = validate(table, op, input);
-    if !problems.is_empty() {
-        return Err(CallError::Validation { service: svc.module().into(), operation: op.into(), problems });
-    }
+    let prepared = prepare(table, svc, op, input);
+    let input = prepared.as_ref().unwrap_or(input);
+    check(table, svc, op, input)?;
     let mut from_plan = ctx.hooks.planning() && !meta.is_some_and(|o| o.readonly);
     let mut resume = None;
     let mut result = if !meta.is_some_and(|o| o.readonly) {
@@ -162,6 +142,36 @@ pub fn invoke_paged(
         crate::trace::answer(&format!("{}::{func}", svc.module()), out, from_plan);
     }
     result.map(|answer| (answer, resume))
+}
+
+/// The input as it is sent, where that differs from what the caller gave: IAM's policy documents,
+/// which may be given as maps, as the JSON text AWS takes; Route 53's ids without their kind
+/// (`/hostedzone/Z1D633PJN98FT9` as answered, `Z1D633PJN98FT9` as taken; the SDK strips it too).
+fn prepare(table: &Table, svc: Svc, op: &str, input: &Map) -> Option<Map> {
+    let shape = table.operations.get(op).and_then(|o| o.input.as_deref())?;
+    let mut m = input.clone();
+    match svc {
+        Svc::Iam => crate::policy::encode(table, shape, &mut m),
+        Svc::Route53 => trim_route53_ids(table, shape, &mut m),
+        _ => return None,
+    }
+    Some(m)
+}
+
+fn check(table: &Table, svc: Svc, op: &str, input: &Map) -> Result<(), CallError> {
+    let problems = validate(table, op, input);
+    if problems.is_empty() {
+        return Ok(());
+    }
+    Err(CallError::Validation { service: svc.module().into(), operation: op.into(), problems })
+}
+
+/// Whether the input is one the call would send: the model's checks, as [`invoke`] makes them
+/// before anything is sent (or journaled).
+pub fn validated(svc: Svc, op: &str, input: &Map) -> Result<(), CallError> {
+    let table = svc.table()?;
+    let prepared = prepare(table, svc, op, input);
+    check(table, svc, op, prepared.as_ref().unwrap_or(input))
 }
 
 /// A Route 53 request's top-level ids without their kind: `/hostedzone/Z1…` → `Z1…`, and so

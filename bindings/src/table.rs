@@ -145,7 +145,9 @@ impl Section {
         let left = |i: usize| if i == 0 { "|" } else { "" };
         if !self.headers.is_empty() {
             line(rule());
-            line(widths.iter().zip(&self.headers).enumerate().map(|(i, (w, h))| centered(h, *w, left(i), "|")).collect());
+            line(
+                widths.iter().zip(&self.headers).enumerate().map(|(i, (w, h))| centered(h, *w, left(i), "|")).collect(),
+            );
         }
         if !self.rows.is_empty() {
             line(rule());

@@ -27,6 +27,10 @@ pub fn aws(common: Common, lock: LockArgs, to: Option<To>, words: Vec<String>) -
 }
 
 fn command(common: Common, lock: LockArgs, to: Option<To>, words: Vec<String>) -> ExitCode {
+    if words.iter().map(String::as_str).eq(["--version"]) {
+        outln!("runbook {} (speaks the language of aws-cli 1)", env!("CARGO_PKG_VERSION"));
+        return ExitCode::SUCCESS;
+    }
     let cmd = match cli::parse(&words) {
         Ok(c) => c,
         Err(e) => return usage_error(&e),
@@ -79,6 +83,18 @@ fn translate(cmd: &Command, to: To) -> ExitCode {
 /// `aws SERVICE OPERATION help`: the arguments in the CLI's names, with the model's types.
 pub(crate) fn help(svc: Svc, op: &str) -> ExitCode {
     let Ok(table) = svc.table() else { return ExitCode::from(255) };
+    if op.is_empty() {
+        let service = cli::args::service_name(svc);
+        outln!("aws {service} OPERATION [ARGS]  (in Rhai: {}::function)\n", svc.module());
+        for (func, _) in svc.operations() {
+            outln!("  {}", cli::args::operation_name(func));
+        }
+        outln!("\naws {service} wait WAITER [ARGS]:");
+        for (_, waiter) in svc.waiters() {
+            outln!("  {}", cli::names::kebab(waiter));
+        }
+        return ExitCode::SUCCESS;
+    }
     let input = table.operations.get(op).and_then(|o| o.input.as_deref()).and_then(|s| table.shape(s));
     let func = runbook_bindings::svc::function_name(svc.module(), op);
     outln!(
@@ -91,11 +107,28 @@ pub(crate) fn help(svc: Svc, op: &str) -> ExitCode {
         let (kind, required) = match &target {
             cli::args::Target::Member(m) => {
                 let shape = input.and_then(|s| s.member_shape(m)).unwrap_or("?");
-                (table.describe(shape), input.is_some_and(|s| s.required.iter().any(|r| r == m)))
+                let values = table.shape(shape).map(|s| s.values.as_slice()).unwrap_or_default();
+                let kind = match values {
+                    [] if table.shape(shape).is_some_and(|s| s.kind == "boolean") => "flag".to_string(),
+                    [] => table.describe(shape),
+                    few if few.len() <= 8 => format!("one of {}", few.join(", ")),
+                    many => format!("one of {}, ... ({} values)", many[..8].join(", "), many.len()),
+                };
+                (kind, input.is_some_and(|s| s.required.iter().any(|r| r == m)))
             }
             cli::args::Target::NoMember(_) => ("flag".to_string(), false),
-            cli::args::Target::Custom(e) => (format!("{:?} (the aws CLI's own)", e.kind).to_lowercase(), false),
-            _ => ("pagination / input".to_string(), false),
+            cli::args::Target::Custom(e) => {
+                let kind = match e.kind {
+                    cli::custom::ExtraKind::Scalar => "string",
+                    cli::custom::ExtraKind::List => "list of strings",
+                    cli::custom::ExtraKind::Flag(_) => "flag",
+                };
+                (format!("{kind} (the aws CLI's own argument)"), false)
+            }
+            cli::args::Target::StartingToken => ("string (pagination: where to go on)".to_string(), false),
+            cli::args::Target::PageSize => ("integer (pagination: items per request)".to_string(), false),
+            cli::args::Target::MaxItems => ("integer (pagination: items in all)".to_string(), false),
+            cli::args::Target::InputJson => ("the input as JSON (or file://)".to_string(), false),
         };
         outln!("  {name:<44} {kind}{}", if required { "  (required)" } else { "" });
     }
@@ -130,6 +163,15 @@ fn send(mut common: Common, lock: LockArgs, cmd: Command, line: String) -> ExitC
         Ok(l) => l,
         Err(e) => return crate::diagnostics::fail(&e),
     };
+    // A write the model refuses is reported before a run is started for it: nothing is sent,
+    // nothing journaled.
+    if let (true, Action::Call(op)) = (writes, &cmd.action) {
+        if let Err(e) = runbook_bindings::call::validated(cmd.svc, op, &cmd.input) {
+            let (text, code) = report(&cmd, &e, None);
+            eout!("{text}");
+            return ExitCode::from(code);
+        }
+    }
     let (ctx, safety) = if writes {
         let settings = lock.lock.as_ref().filter(|_| !lock.no_lock).map(|name| runbook_run::locks::Settings {
             folder: runbook_run::locks::Folder::of_journal(&common.journal.dir()),
@@ -245,7 +287,7 @@ pub fn execute(ctx: &Context, cmd: &Command) -> Done {
         },
         Err(e) => {
             let error = serde_json::json!({ "code": e.code(), "message": e.to_string() });
-            let (text, code) = report(cmd, &e, ctx);
+            let (text, code) = report(cmd, &e, Some(ctx));
             Done::failed(text, code, error)
         }
     }
@@ -297,8 +339,8 @@ fn default_format() -> Format {
 }
 
 /// An error as the aws CLI reports it, with its exit code.
-fn report(cmd: &Command, e: &CallError, ctx: &Context) -> (String, u8) {
-    if let Some(sig) = ctx.interrupt.signal() {
+fn report(cmd: &Command, e: &CallError, ctx: Option<&Context>) -> (String, u8) {
+    if let Some(sig) = ctx.and_then(|c| c.interrupt.signal()) {
         return (String::new(), 128u8.saturating_add(sig as u8));
     }
     let op = match &cmd.action {

@@ -45,6 +45,23 @@ impl Mistake {
     }
 }
 
+/// The mistakes of a bash script (or a Markdown file's bash blocks): its aws commands that the aws
+/// CLI would refuse whatever the script's variables hold.
+pub fn script(file: &Path, text: &str) -> Vec<Mistake> {
+    let markdown = matches!(file.extension().and_then(|e| e.to_str()), Some("md" | "markdown"));
+    crate::import::mistakes(text, markdown)
+        .into_iter()
+        .map(|(line, message)| Mistake {
+            file: file.to_path_buf(),
+            line,
+            column: 1,
+            message,
+            notes: vec![],
+            certain: true,
+        })
+        .collect()
+}
+
 /// The mistakes `check` is certain of in a runbook and the modules it imports, rendered as a run
 /// renders its errors; `None` when there are none. `run`, `plan`, `policy` and fleets stop on them
 /// before any request: a run would send its earlier writes and then fail at the first.
@@ -104,6 +121,7 @@ pub fn run(paths: &[PathBuf], format: Format) -> ExitCode {
     let mut mistakes = Vec::new();
     for (file, root) in &files {
         match std::fs::read_to_string(file) {
+            Ok(text) if crate::script::is_script(file) => mistakes.extend(script(file, &text)),
             Ok(text) => mistakes.extend(checker.file(file, root, &text)),
             Err(e) => {
                 eoutln!("error: cannot read {}: {e}", file.display());

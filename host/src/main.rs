@@ -102,7 +102,14 @@ fn main() -> ExitCode {
             }
             crate::run::on_script_thread(move || crate::run::run_file_for(&file, &common, Mode::Plan, Some(&args)))
         }
+        Command::Params { file } if crate::script::is_script(&file) => crate::diagnostics::fail(&format!(
+            "runbook params reads Rhai runbooks; {} is a script, whose parameters are the environment variables it reads (--set NAME=VALUE sets them)",
+            file.display()
+        )),
         Command::Params { file } => crate::params::show(&file),
+        Command::Test { paths, .. } if paths.iter().any(|p| crate::script::is_script(p)) => crate::diagnostics::fail(
+            "runbook test runs the fn test_*() of *_test.rhai files; a script is checked with `runbook check` and tried with `runbook plan`",
+        ),
         Command::Test { paths, live, common } => {
             crate::run::on_script_thread(move || crate::testing::run(&paths, &common, live))
         }

@@ -156,7 +156,12 @@ pub fn render(records: &[Value], flags: &str) -> String {
         let place = journal::place_text(&intent["place"]).map(|p| format!(" in {p}")).unwrap_or_default();
         let head = format!("{:>4}  {}{place}  {}", seq.to_string(), text(&intent["function"]), text(&intent["at"]));
         if intent["type"] == "skipped" {
-            let _ = writeln!(o, "{head}\n        skipped by the operator");
+            let why = match intent["converged"].as_str() {
+                Some("exists") => "not sent (converge): what it makes exists already",
+                Some("unchanged") => "not sent (converge): what it sets holds already",
+                _ => "skipped by the operator",
+            };
+            let _ = writeln!(o, "{head}\n        {why}");
             continue;
         }
         let _ = writeln!(o, "{head}");
@@ -208,13 +213,16 @@ pub fn render(records: &[Value], flags: &str) -> String {
     }
     match records.iter().rev().find(|r| r["type"] == "end") {
         Some(end) => {
+            // Writes sent; those not sent are counted apart, as the run's own summary counts them.
+            let sent = records.iter().filter(|r| r["type"] == "intent").count();
+            let skipped = records.iter().filter(|r| r["type"] == "skipped").count();
+            let skipped = if skipped > 0 { format!(", {skipped} skipped") } else { String::new() };
             let _ = write!(
                 o,
-                "  ended {}: {}, {} AWS call(s), {} write(s), {} created, {} s",
+                "  ended {}: {}, {} AWS call(s), {sent} write(s), {} created{skipped}, {} s",
                 text(&end["time"]),
                 text(&end["outcome"]),
                 end["calls"],
-                end["writes"],
                 end["created"],
                 end["seconds"]
             );

@@ -202,6 +202,28 @@ pub fn run(file: &Path, common: &Common, mode: Mode, lock: Option<locks::Setting
             "--set {bad}=…: a script reads parameters as environment variables, and {bad:?} is not a variable name"
         ));
     }
+    // A parameter the script never reads is a misspelling: refused before anything runs.
+    let read = variables_read(&bash);
+    if let Some(unread) = sets.keys().find(|k| !read.contains(k.as_str())) {
+        let near = runbook_bindings::validate::closest(unread, read.iter().map(String::as_str));
+        let hint = near.first().map(|n| format!(" (did you mean {n}?)")).unwrap_or_default();
+        return fail(&format!("--set {unread}=…: {} never reads ${unread}{hint}", file.display()));
+    }
+    // An aws command the aws CLI would refuse stops the run before its first request, as
+    // `runbook check` finds it. A fleet's target runs what its fleet checked already.
+    let checked = std::env::var_os("RUNBOOK_PARENT_RUN").is_some_and(|p| !p.is_empty());
+    let text = std::fs::read_to_string(file).unwrap_or_default();
+    let mistakes = if checked { Vec::new() } else { crate::check::script(file, &text) };
+    if !mistakes.is_empty() {
+        for m in &mistakes {
+            eoutln!("error: {}\n  --> {}:{}", m.message, m.file.display(), m.line);
+        }
+        eoutln!(
+            "runbook: {} mistake(s) found before the run (as `runbook check` finds them); nothing was sent",
+            mistakes.len()
+        );
+        return ExitCode::from(2);
+    }
     let limits = match crate::engine::Limits::parse(&common.limits) {
         Ok(l) => l,
         Err(e) => return fail(&e),
@@ -313,6 +335,29 @@ pub fn run(file: &Path, common: &Common, mode: Mode, lock: Option<locks::Setting
         (None, Some(code)) => ExitCode::from(u8::try_from(code).unwrap_or(1)),
         (None, None) => ExitCode::from(1),
     }
+}
+
+/// The names of the variables a script reads (`$NAME`, `${NAME…}`).
+fn variables_read(bash: &str) -> std::collections::BTreeSet<String> {
+    let chars: Vec<char> = bash.chars().collect();
+    let mut out = std::collections::BTreeSet::new();
+    let mut i = 0;
+    while i < chars.len() {
+        if chars[i] == '$' {
+            let start = if chars.get(i + 1) == Some(&'{') { i + 2 } else { i + 1 };
+            let mut j = start;
+            while j < chars.len() && (chars[j].is_ascii_alphanumeric() || chars[j] == '_') {
+                j += 1;
+            }
+            if j > start {
+                out.insert(chars[start..j].iter().collect());
+            }
+            i = j.max(i + 1);
+            continue;
+        }
+        i += 1;
+    }
+    out
 }
 
 /// The file's line of a line of the bash run: itself, or for Markdown the line it came from.

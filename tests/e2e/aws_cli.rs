@@ -209,7 +209,8 @@ fn answers_and_errors_print_as_the_aws_cli_prints_them() {
     let lines: Vec<Vec<String>> = commands
         .iter()
         .flat_map(|words| {
-            ["json", "text", "table"].map(|output| words.iter().cloned().chain(["--output".into(), output.into()]).collect())
+            ["json", "text", "table"]
+                .map(|output| words.iter().cloned().chain(["--output".into(), output.into()]).collect())
         })
         .collect();
     // The aws CLI's answers, one process for them all.
@@ -321,6 +322,18 @@ fn a_write_is_a_run_that_undo_takes_back_and_no_tag_sends_the_aws_clis_request()
     assert!(bad.stderr.contains("--description"), "{}", bad.stderr);
     assert_eq!(emu.runbook().args(["runs"]).output().success().stdout, before);
     assert!(c.security_groups("group-name", "x").is_empty());
+    // A write the model refuses is not a run: nothing sent, nothing journaled.
+    let refused = emu
+        .runbook()
+        .args(["aws", "elbv2", "create-target-group", "--name", "t", "--protocol", "HTTPX", "--port", "80"])
+        .output();
+    assert_eq!(refused.code, 255, "{}", refused.stderr);
+    assert!(
+        refused.stderr.contains("Parameter validation failed") && refused.stderr.contains("HTTPS"),
+        "{}",
+        refused.stderr
+    );
+    assert_eq!(emu.runbook().args(["runs"]).output().success().stdout, before);
     // A query that cannot be read stops a write before it is sent, as the aws CLI's does.
     let query = emu
         .runbook()
@@ -608,4 +621,56 @@ fn a_script_runs_in_every_target_of_a_fleet_and_one_undo_takes_back_each() {
     }
     emu.runbook().args(["undo", "last"]).output().success();
     assert!(groups("us-east-1").is_empty() && groups("eu-west-1").is_empty());
+}
+
+#[test]
+fn a_script_with_a_mistake_sends_nothing_and_undo_last_passes_over_a_run_whose_writes_failed() {
+    let emu = Emulator::start();
+    let c = emu.clients();
+    let good = runbook_tests::script(
+        "good.sh",
+        "VPC_ID=$(aws ec2 describe-vpcs --query 'Vpcs[0].VpcId' --output text)\n\
+         aws ec2 create-security-group --group-name kept --description \"$WHAT\" --vpc-id $VPC_ID\n",
+    );
+    let good = good.to_string_lossy();
+    // A parameter the script never reads is refused, with the one it reads.
+    let misspelt = emu.runbook().args(["run", &good, "--set", "WHT=x"]).output();
+    assert_eq!(misspelt.code, 2, "{}", misspelt.stderr);
+    assert!(misspelt.stderr.contains("never reads $WHT (did you mean WHAT?)"), "{}", misspelt.stderr);
+    emu.runbook().args(["run", &good, "--set", "WHAT=first"]).output().success();
+    assert_eq!(c.security_groups("group-name", "kept").len(), 1);
+    // Run again, its one write fails (the group exists): `undo last` is still the first run.
+    let again = emu.runbook().args(["run", &good, "--set", "WHAT=again"]).output();
+    assert_ne!(again.code, 0, "{}", again.stderr);
+    assert!(again.stderr.contains("InvalidGroup.Duplicate"), "{}", again.stderr);
+    let undone = emu.runbook().args(["undo", "last"]).output().success();
+    assert!(undone.stdout.contains("removed security group"), "{}{}", undone.stdout, undone.stderr);
+    assert!(c.security_groups("group-name", "kept").is_empty());
+
+    // An aws command the aws CLI would refuse whatever the variables hold: found by check, and
+    // before a run, which sends nothing.
+    let bad = runbook_tests::script(
+        "bad.sh",
+        "aws ec2 create-security-group --group-name early --description d\n\
+         aws elbv2 describe-target-groupz --names x\naws ec2 describe-vpcs --filterz Name=a,Values=b\n",
+    );
+    let bad = bad.to_string_lossy();
+    let checked = Run::new().args(["check", &bad]).output();
+    assert_eq!(checked.code, 1, "{}{}", checked.stdout, checked.stderr);
+    let found = format!("{}{}", checked.stdout, checked.stderr);
+    assert!(found.contains("bad.sh:2") && found.contains("did you mean describe-target-groups?"), "{found}");
+    assert!(found.contains("bad.sh:3") && found.contains("--filters"), "{found}");
+    let before = emu.runbook().args(["runs"]).output().stdout;
+    let ran = emu.runbook().args(["run", &bad]).output();
+    assert_eq!(ran.code, 2, "{}", ran.stderr);
+    assert!(
+        ran.stderr.contains("2 mistake(s) found before the run") && ran.stderr.contains("nothing was sent"),
+        "{}",
+        ran.stderr
+    );
+    assert!(c.security_groups("group-name", "early").is_empty(), "the write before the mistake was not sent");
+    assert_eq!(emu.runbook().args(["runs"]).output().stdout, before);
+    // The commands that read runbooks say what a script is instead.
+    let params = Run::new().args(["params", &bad]).output();
+    assert!(params.code != 0 && params.stderr.contains("is a script"), "{}", params.stderr);
 }

@@ -190,11 +190,15 @@ pub fn writes_of(dir: &Path, records: &[Value]) -> usize {
 }
 
 /// A run's writes that changed something (or may have): each intent, less those whose outcome says
-/// the value held already.
+/// the value held already or that AWS refused it (a failure whose outcome is known).
 pub fn changing(records: &[Value]) -> usize {
-    let sent = records.iter().filter(|r| r["type"] == "intent").count();
-    let unchanged = records.iter().filter(|r| r["type"] == "outcome" && r["unchanged"] == true).count();
-    sent.saturating_sub(unchanged)
+    let settled: std::collections::HashSet<u64> = records
+        .iter()
+        .filter(|r| r["type"] == "outcome")
+        .filter(|r| r["unchanged"] == true || (r["ok"] == false && r["unknown"] != true))
+        .filter_map(|r| r["seq"].as_u64())
+        .collect();
+    records.iter().filter(|r| r["type"] == "intent" && !r["seq"].as_u64().is_some_and(|s| settled.contains(&s))).count()
 }
 
 /// The fleet a journal is a shard of.

@@ -29,10 +29,14 @@ impl Format {
             "json" => Ok(Format::Json),
             "text" => Ok(Format::Text),
             "table" => Ok(Format::Table),
-            other => Err(CliError::usage(format!(
-                "argument --output: invalid choice: '{other}' (choose from 'json', 'text', 'table': the outputs of the \
-                 aws CLI runbook follows, version 1)"
-            ))),
+            other => {
+                let near = closest(other, ["json", "text", "table"].into_iter());
+                let hint = near.first().map(|n| format!("; did you mean {n}?")).unwrap_or_default();
+                Err(CliError::usage(format!(
+                    "argument --output: invalid choice: '{other}' (choose from 'json', 'text', 'table', the outputs of \
+                     version 1 of the aws CLI, whose language runbook speaks){hint}"
+                )))
+            }
         }
     }
 }
@@ -115,7 +119,7 @@ pub enum Action {
     Call(String),
     /// A waiter, by its model name (`LoadBalancerAvailable`).
     Wait(String),
-    /// `aws SERVICE OPERATION help`: the operation's arguments.
+    /// `aws SERVICE OPERATION help`: the operation's arguments; empty, `aws SERVICE help`.
     Help(String),
 }
 
@@ -227,6 +231,10 @@ pub fn parse_in(words: &[String], base: &Path) -> Result<Command, CliError> {
         CliError::usage(format!("the following arguments are required: operation (aws {service} OPERATION)"))
     })?;
     let table = svc.table().map_err(|e| CliError::value(e.to_string()))?;
+    if operation == "help" {
+        // `aws SERVICE help`: the service's operations.
+        return Ok(Command { svc, action: Action::Help(String::new()), input: Map::new(), globals, pages: None });
+    }
     let mut words: Vec<String> = positional.cloned().collect();
     let action = if operation == "wait" {
         if words.is_empty() || words[0].starts_with("--") {
@@ -523,10 +531,9 @@ fn one<'a>(spelled: &str, values: &'a [String]) -> Result<&'a String, CliError> 
     }
 }
 
+/// A pagination option's number: refused as the CLI's argument parser refuses it (exit 2).
 fn integer(spelled: &str, text: &str) -> Result<i64, CliError> {
-    text.trim()
-        .parse()
-        .map_err(|_| CliError::value(format!("Error parsing parameter '{spelled}': expected an integer, got '{text}'")))
+    text.trim().parse().map_err(|_| CliError::usage(format!("argument {spelled}: invalid int value: '{text}'")))
 }
 
 /// A value from the line, or from the file a `file://` or `fileb://` prefix names.

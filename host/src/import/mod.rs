@@ -59,6 +59,19 @@ pub fn import(file: &Path, out: Option<&Path>, idempotent: bool) -> ExitCode {
     }
 }
 
+/// The aws commands of a script (or of a Markdown file's bash blocks) that the aws CLI would refuse
+/// whatever the script's variables hold: a misspelt operation or argument, a required argument
+/// missing, a value it cannot read. (line of the file, message), for `check` and before a run.
+pub fn mistakes(text: &str, markdown: bool) -> Vec<(usize, String)> {
+    let (bash, lines) = if markdown { bash_blocks(text) } else { (text.to_string(), None) };
+    let converted = Importer::new(false).run(&bash);
+    converted
+        .mistakes
+        .into_iter()
+        .map(|(line, m)| (lines.as_ref().and_then(|l| l.get(line.wrapping_sub(1)).copied()).unwrap_or(line), m))
+        .collect()
+}
+
 /// A Markdown file's ```bash blocks, and the file's line of each line of them.
 fn bash_blocks(text: &str) -> (String, Option<Vec<usize>>) {
     let mut out = String::new();
@@ -86,10 +99,12 @@ fn bash_blocks(text: &str) -> (String, Option<Vec<usize>>) {
     (out, Some(lines))
 }
 
-/// What a conversion gave: the Rhai text, and the lines left as comments (line, why, text).
+/// What a conversion gave: the Rhai text, the lines left as comments (line, why, text), and the aws
+/// commands the aws CLI would refuse whatever the variables hold (line, message).
 struct Converted {
     text: String,
     left: Vec<(usize, String, String)>,
+    mistakes: Vec<(usize, String)>,
 }
 
 /// What the script's variables hold, as far as the conversion follows them.
@@ -111,6 +126,13 @@ struct Importer {
     /// Variables first set inside a block: declared at the top, since a shell variable outlives
     /// the block that sets it and a Rhai `let` does not.
     hoisted: Vec<String>,
+    /// Variables whose assignment was not converted: a line that reads one is not converted either.
+    unconverted: std::collections::HashSet<String>,
+    /// The aws command of the line being converted, when the aws CLI would refuse it whatever the
+    /// script's variables hold (all its words are literal): a certain mistake.
+    refused: Option<String>,
+    /// Those mistakes: (line, message).
+    mistakes: Vec<(usize, String)>,
 }
 
 /// A value the Rhai source reads: its expression and what it holds.
@@ -132,6 +154,9 @@ impl Importer {
             looks: 0,
             open: Vec::new(),
             hoisted: Vec::new(),
+            unconverted: std::collections::HashSet::new(),
+            refused: None,
+            mistakes: Vec::new(),
         }
     }
 
@@ -149,6 +174,14 @@ impl Importer {
             let depth = self.depth;
             let open = self.open.len();
             if let Err(why) = self.line(text) {
+                if let Some(m) = self.refused.take() {
+                    self.mistakes.push((line.number, m));
+                }
+                // What it would have set is unknown from here on.
+                if let Ok((tokens, _)) = shell::tokens(text) {
+                    let set = tokens.iter().filter_map(|t| if let Token::Word(w) = t { Some(w) } else { None });
+                    self.unconverted.extend(set.filter_map(assignment_name));
+                }
                 // Nothing of a line is kept when part of it cannot be converted.
                 self.out.truncate(before);
                 self.depth = depth;
@@ -174,7 +207,7 @@ impl Importer {
             }
         }
         text.push_str(&self.out);
-        Converted { text, left: self.left }
+        Converted { text, left: self.left, mistakes: self.mistakes }
     }
 
     fn emit(&mut self, code: &str) {
@@ -437,7 +470,7 @@ impl Importer {
         }
         if let [one] = w.parts.as_slice() {
             return match one {
-                Part::Var(name, default) => Ok(self.variable(name, default.as_deref())),
+                Part::Var(name, default) => self.variable(name, default.as_deref()),
                 Part::Sub(inner) => self.substitution(inner),
                 Part::Lit(_) => Err("unreachable".into()),
             };
@@ -445,15 +478,18 @@ impl Importer {
         Ok(Expr { code: self.interpolated(w)?, holds: Holds::Scalar })
     }
 
-    fn variable(&self, name: &str, default: Option<&str>) -> Expr {
-        match (self.vars.get(name), default) {
+    fn variable(&self, name: &str, default: Option<&str>) -> Result<Expr> {
+        if self.unconverted.contains(name) {
+            return Err(format!("it uses ${name}, whose line was not converted"));
+        }
+        Ok(match (self.vars.get(name), default) {
             (Some(holds), _) => Expr { code: rhai_name(name), holds: *holds },
             (None, Some(d)) => {
                 let d = if d.parse::<i64>().is_ok() { d.to_string() } else { cli::source::string(d) };
                 Expr { code: format!("param({}, {d})", cli::source::string(name)), holds: Holds::Scalar }
             }
             (None, None) => Expr { code: format!("env({})", cli::source::string(name)), holds: Holds::Scalar },
-        }
+        })
     }
 
     /// A string with the word's variables in it: `` `at ${dns}` ``, or a plain literal.
@@ -466,7 +502,7 @@ impl Importer {
             match p {
                 Part::Lit(t) => s.push_str(&t.replace('`', "``").replace("${", "$\\{")),
                 Part::Var(name, default) => {
-                    let e = self.variable(name, default.as_deref());
+                    let e = self.variable(name, default.as_deref())?;
                     let _ = write!(s, "${{{}}}", e.code);
                 }
                 Part::Sub(inner) => {
@@ -524,7 +560,19 @@ impl Importer {
                 Token::Op(op) => return Err(format!("an aws command followed by {op}")),
             }
         }
-        let cmd = cli::parse(&texts).map_err(|e| format!("aws {}", e.message))?;
+        let cmd = match cli::parse(&texts) {
+            Ok(c) => c,
+            Err(e) => {
+                if stands.is_empty() {
+                    self.refused = Some(format!(
+                        "aws {}: {}",
+                        texts.iter().take(2).cloned().collect::<Vec<_>>().join(" "),
+                        e.message
+                    ));
+                }
+                return Err(format!("aws {}", e.message));
+            }
+        };
         if !matches!(cmd.action, Action::Call(_) | Action::Wait(_)) {
             return Err("aws help".into());
         }
@@ -545,7 +593,7 @@ impl Importer {
         let mut holds = Holds::Scalar;
         if let Some(q) = &cmd.globals.query {
             let _ = write!(code, ".query({})", cli::source::string(q));
-            if q.contains("[*]") || q.contains("[]") || q.contains("[?") {
+            if projects(q) {
                 holds = Holds::List;
             }
         }
@@ -567,7 +615,7 @@ impl Importer {
             match p {
                 Part::Lit(t) => text.push_str(t),
                 Part::Var(name, default) => {
-                    let e = self.variable(name, default.as_deref());
+                    let e = self.variable(name, default.as_deref())?;
                     text.push_str(&stand(stands, e));
                 }
                 Part::Sub(inner) => {
@@ -578,6 +626,46 @@ impl Importer {
         }
         Ok(text)
     }
+}
+
+/// Whether a `--query` answers a list (which `--output text` prints as words): its last piped part
+/// projects (`[*]`, `[]`, a filter `[?…]`, a slice `[0:2]`, a list `[a, b]`, `.*`), rather than
+/// picking one element (`[0]`).
+fn projects(query: &str) -> bool {
+    let last = query.rsplit('|').next().unwrap_or(query);
+    let chars: Vec<char> = last.chars().collect();
+    let mut i = 0;
+    while i < chars.len() {
+        match chars[i] {
+            '`' | '\'' | '"' => {
+                let quote = chars[i];
+                i += 1;
+                while i < chars.len() && chars[i] != quote {
+                    i += 1;
+                }
+            }
+            '[' => {
+                let mut depth = 1;
+                let start = i + 1;
+                while i + 1 < chars.len() && depth > 0 {
+                    i += 1;
+                    match chars[i] {
+                        '[' => depth += 1,
+                        ']' => depth -= 1,
+                        _ => {}
+                    }
+                }
+                let inside: String = chars[start..i.min(chars.len())].iter().collect();
+                if inside.trim().parse::<i64>().is_err() {
+                    return true;
+                }
+            }
+            '*' => return true,
+            _ => {}
+        }
+        i += 1;
+    }
+    false
 }
 
 /// An aws command's call as a statement: thrown away, or printed as its `--output` asks (JSON,
@@ -597,7 +685,7 @@ pub fn statement_of(cmd: &cli::Command) -> String {
     let mut list = false;
     if let Some(q) = &cmd.globals.query {
         let _ = write!(call, ".query({})", cli::source::string(q));
-        list = q.contains("[*]") || q.contains("[]") || q.contains("[?");
+        list = projects(q);
     }
     let output = match cmd.globals.output {
         Some(cli::Format::Text) => "text",
@@ -822,6 +910,43 @@ echo -e "done at http://$TG_ARN\n"
         ] {
             assert!(c.text.contains(want), "missing {want}\n{}", c.text);
         }
+    }
+
+    #[test]
+    fn mistakes_are_the_commands_refused_whatever_the_variables_hold() {
+        let found = mistakes("aws ec2 describe-vpcz\naws ec2 describe-vpcs --filterz x\naws ec2 create-security-group --group-name $N --description d\naws ec2 describe-vpcs $MORE\n", false);
+        let lines: Vec<usize> = found.iter().map(|(l, _)| *l).collect();
+        assert_eq!(lines, vec![1, 2], "{found:?}");
+        assert!(found[0].1.contains("did you mean describe-vpcs?"), "{found:?}");
+    }
+
+    #[test]
+    fn a_query_that_projects_answers_a_list() {
+        for q in [
+            "Subnets[*].SubnetId",
+            "Subnets[].SubnetId",
+            "Subnets[0:2].SubnetId",
+            "Vpcs[?IsDefault].VpcId",
+            "[a, b]",
+            "Tags[*] | [0].Key | [*]",
+        ] {
+            assert!(projects(q), "{q}");
+        }
+        for q in ["Vpcs[0].VpcId", "GroupId", "services[0].{a:b}", "Subnets[*].SubnetId | [0]", "length(Subnets)"] {
+            assert!(!projects(q), "{q}");
+        }
+    }
+
+    #[test]
+    fn a_line_that_reads_what_was_not_converted_is_not_converted() {
+        let c = convert("SG=$(aws ec2 describe-security-groups --output json | jq -r '.x')\naws ec2 create-tags --resources $SG --tags Key=a,Value=b\naws ec2 describe-vpcs --vpc-ids \"$(aws ec2 describe-vpcs --query 'Vpcs[0].VpcId' --output text)\"\necho done\n", false);
+        assert_eq!(c.left.len(), 2, "{}", c.text);
+        assert!(c.left[1].1.contains("$SG"), "{:?}", c.left);
+        assert!(
+            c.text.contains("print(\"done\");"),
+            "the line after a quoted $(…) stays a line of its own: {}",
+            c.text
+        );
     }
 
     #[test]

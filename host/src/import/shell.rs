@@ -95,7 +95,8 @@ fn open_quote(text: &str) -> bool {
                 depth += 1;
                 i += 1;
             }
-            ')' if !single && !double && depth > 0 => depth -= 1,
+            // A `$(…)` opened inside double quotes closes inside them too.
+            ')' if !single && depth > 0 => depth -= 1,
             '#' if !single && !double && depth == 0 && (i == 0 || chars[i - 1].is_whitespace()) => return false,
             _ => {}
         }
