@@ -121,7 +121,7 @@ pub fn run(paths: &[PathBuf], format: Format) -> ExitCode {
     let mut mistakes = Vec::new();
     for (file, root) in &files {
         match std::fs::read_to_string(file) {
-            Ok(text) if crate::script::is_script(file) => mistakes.extend(script(file, &text)),
+            Ok(text) if crate::project::is_script(file) => mistakes.extend(script(file, &text)),
             Ok(text) => mistakes.extend(checker.file(file, root, &text)),
             Err(e) => {
                 eoutln!("error: cannot read {}: {e}", file.display());

@@ -76,7 +76,7 @@ fn main() -> ExitCode {
                 return crate::diagnostics::fail(&e);
             }
             let mode = if step { Mode::Step } else { Mode::Run };
-            if crate::script::is_script(&file) {
+            if crate::project::is_script(&file) {
                 return crate::run::on_script_thread(move || crate::script::run_locked(&file, &common, mode, &lock));
             }
             crate::run::on_script_thread(move || crate::run::run_file_locked(&file, &common, mode, &lock))
@@ -85,13 +85,13 @@ fn main() -> ExitCode {
             if let Some(e) = fleet.stray() {
                 return crate::diagnostics::fail(&e);
             }
-            if crate::script::is_script(&file) {
+            if crate::project::is_script(&file) {
                 return crate::run::on_script_thread(move || crate::script::run(&file, &common, Mode::Plan, None));
             }
             crate::run::on_script_thread(move || crate::run::run_file(&file, &common, Mode::Plan))
         }
         Command::Policy { file, narrow, trust, external_id, needs, common } => {
-            if crate::script::is_script(&file) {
+            if crate::project::is_script(&file) {
                 return crate::diagnostics::fail(
                     "runbook policy reads Rhai runbooks: import the script first (runbook import), or plan it",
                 );
@@ -102,12 +102,12 @@ fn main() -> ExitCode {
             }
             crate::run::on_script_thread(move || crate::run::run_file_for(&file, &common, Mode::Plan, Some(&args)))
         }
-        Command::Params { file } if crate::script::is_script(&file) => crate::diagnostics::fail(&format!(
+        Command::Params { file } if crate::project::is_script(&file) => crate::diagnostics::fail(&format!(
             "runbook params reads Rhai runbooks; {} is a script, whose parameters are the environment variables it reads (--set NAME=VALUE sets them)",
             file.display()
         )),
         Command::Params { file } => crate::params::show(&file),
-        Command::Test { paths, .. } if paths.iter().any(|p| crate::script::is_script(p)) => crate::diagnostics::fail(
+        Command::Test { paths, .. } if paths.iter().any(|p| crate::project::is_script(p)) => crate::diagnostics::fail(
             "runbook test runs the fn test_*() of *_test.rhai files; a script is checked with `runbook check` and tried with `runbook plan`",
         ),
         Command::Test { paths, live, common } => {

@@ -98,3 +98,9 @@ pub fn runbook_root(file: &Path) -> PathBuf {
         _ => PathBuf::from("."),
     }
 }
+
+/// Whether a runbook file is a shell script or Markdown (run as a script of aws commands) rather
+/// than Rhai.
+pub fn is_script(file: &Path) -> bool {
+    matches!(file.extension().and_then(|e| e.to_str()), Some("sh" | "bash" | "md" | "markdown"))
+}

@@ -34,11 +34,6 @@ const PLAN_TOOLS: &[&str] = &[
     "dirname", "base64", "cat", "seq", "expr", "printf", "echo", "true", "false",
 ];
 
-/// Whether a runbook file is a shell script or Markdown rather than Rhai.
-pub fn is_script(file: &Path) -> bool {
-    matches!(file.extension().and_then(|e| e.to_str()), Some("sh" | "bash" | "md" | "markdown"))
-}
-
 /// The bash a file holds, and for Markdown the file's line of each line of it.
 fn bash_of(file: &Path) -> Result<(String, Option<Vec<usize>>), String> {
     let text = std::fs::read_to_string(file).map_err(|e| format!("cannot read {}: {e}", file.display()))?;

@@ -674,3 +674,28 @@ fn a_script_with_a_mistake_sends_nothing_and_undo_last_passes_over_a_run_whose_w
     let params = Run::new().args(["params", &bad]).output();
     assert!(params.code != 0 && params.stderr.contains("is a script"), "{}", params.stderr);
 }
+
+#[test]
+fn the_tutorials_cli_script_as_one_run_completes_through_lag_latency_and_provisioning_and_undoes() {
+    use runbook_tests::aws_like::{AwsLike, Settings};
+    let script = root().join("tests/emulator/tutorial-cli.sh");
+    let script = script.to_string_lossy();
+    // No sleep: the run's own retries wait for what AWS does not know yet, as runbooks do.
+    let sets = ["--set", "WITH_PREREQS=1", "--set", "PROPAGATION_WAIT=0"];
+    let clean = Emulator::start();
+    clean.runbook().args(["run", &script]).args(sets).output().success();
+    let expected = clean.clients().state();
+
+    let emu = Emulator::start();
+    let before = emu.clients().state();
+    let like = AwsLike::start(&emu.url, Settings::default());
+    let out = emu.runbook().env("AWS_ENDPOINT_URL", like.url()).args(["run", &script]).args(sets).output();
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(!like.lagged().is_empty(), "nothing was lagged");
+    assert!(out.stderr.contains("[retry] "), "the run waited for AWS to catch up:\n{}", out.stderr);
+    assert_eq!(emu.clients().state(), expected);
+
+    let undo = emu.runbook().env("AWS_ENDPOINT_URL", like.url()).args(["undo", "last"]).output();
+    assert_eq!(undo.code, 0, "{}\n{}", undo.stdout, undo.stderr);
+    assert_eq!(emu.clients().state(), before);
+}

@@ -299,7 +299,7 @@ pub fn run(file: &Path, common: &Common, fleet: &FleetArgs, plan: bool, lock: &L
     let labels = targets::labels(&targets);
     // What `runbook check` is certain of stops the fleet before any target is reached. A script's
     // parameters are its environment: there is nothing to check them against.
-    let script = crate::script::is_script(file);
+    let script = crate::project::is_script(file);
     if let Some(found) = (!script).then(|| crate::check::before_run(file)).flatten() {
         eout!("{found}");
         return ExitCode::from(2);
