@@ -173,14 +173,9 @@ fn send(mut common: Common, lock: LockArgs, cmd: Command, line: String) -> ExitC
         }
     }
     let (ctx, safety) = if writes {
-        let settings = lock.lock.as_ref().filter(|_| !lock.no_lock).map(|name| runbook_run::locks::Settings {
-            folder: runbook_run::locks::Folder::of_journal(&common.journal.dir()),
-            name: name.clone(),
-            lease: std::time::Duration::from_secs(u64::from(lock.lock_lease.unwrap_or(60))),
-            wait: lock.lock_timeout.map(|s| std::time::Duration::from_secs(u64::from(s))),
-            group: None,
-            flags: run::journal_flags(&common.journal.dir(), common.journal.journal_profile.as_deref()),
-        });
+        // A lone command locks only when a lock is named (a runbook's default name is its path).
+        let named = lock.lock.is_some() && !lock.no_lock;
+        let settings = named.then(|| run::lock_settings(std::path::Path::new(&line), &common, &lock));
         match run::connect(&common, Default::default(), &line, Mode::Run, &limits, settings) {
             Ok((ctx, safety)) => (ctx, Some(safety)),
             Err(e) => return crate::diagnostics::fail(&e),

@@ -48,8 +48,7 @@ impl Mistake {
 /// The mistakes of a bash script (or a Markdown file's bash blocks): its aws commands that the aws
 /// CLI would refuse whatever the script's variables hold.
 pub fn script(file: &Path, text: &str) -> Vec<Mistake> {
-    let markdown = matches!(file.extension().and_then(|e| e.to_str()), Some("md" | "markdown"));
-    crate::import::mistakes(text, markdown)
+    crate::import::mistakes(file, text)
         .into_iter()
         .map(|(line, message)| Mistake {
             file: file.to_path_buf(),

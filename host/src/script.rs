@@ -34,41 +34,6 @@ const PLAN_TOOLS: &[&str] = &[
     "dirname", "base64", "cat", "seq", "expr", "printf", "echo", "true", "false",
 ];
 
-/// The bash a file holds, and for Markdown the file's line of each line of it.
-fn bash_of(file: &Path) -> Result<(String, Option<Vec<usize>>), String> {
-    let text = std::fs::read_to_string(file).map_err(|e| format!("cannot read {}: {e}", file.display()))?;
-    if !matches!(file.extension().and_then(|e| e.to_str()), Some("md" | "markdown")) {
-        return Ok((text, None));
-    }
-    let mut out = String::new();
-    let mut lines = Vec::new();
-    let mut inside: Option<&str> = None;
-    for (i, line) in text.lines().enumerate() {
-        let trimmed = line.trim_start();
-        match inside {
-            None => {
-                if let Some(info) = trimmed.strip_prefix("```") {
-                    let lang = info.split_whitespace().next().unwrap_or("");
-                    inside = Some(if matches!(lang, "bash" | "sh" | "shell") { "bash" } else { "other" });
-                }
-            }
-            Some(kind) => {
-                if trimmed.starts_with("```") {
-                    inside = None;
-                } else if kind == "bash" {
-                    out.push_str(line);
-                    out.push('\n');
-                    lines.push(i + 1);
-                }
-            }
-        }
-    }
-    if lines.is_empty() {
-        return Err(format!("{} has no ```bash block to run", file.display()));
-    }
-    Ok((out, Some(lines)))
-}
-
 /// What the run's folder holds: the `aws` link, the socket, the bash to run, the trap's setup.
 struct Folder {
     dir: PathBuf,
@@ -184,10 +149,14 @@ pub fn run_locked(file: &Path, common: &Common, mode: Mode, lock: &crate::args::
 /// Runs (or plans) a script as one run.
 pub fn run(file: &Path, common: &Common, mode: Mode, lock: Option<locks::Settings>) -> ExitCode {
     let fail = crate::diagnostics::fail;
-    let (bash, md_lines) = match bash_of(file) {
-        Ok(b) => b,
-        Err(e) => return fail(&e),
+    let text = match std::fs::read_to_string(file) {
+        Ok(t) => t,
+        Err(e) => return fail(&format!("cannot read {}: {e}", file.display())),
     };
+    let (bash, md_lines) = crate::import::bash_of(file, &text);
+    if md_lines.as_ref().is_some_and(Vec::is_empty) {
+        return fail(&format!("{} has no ```bash block to run", file.display()));
+    }
     let sets = match crate::params::parse_sets(&common.set) {
         Ok(s) => s,
         Err(e) => return fail(&e),
@@ -207,7 +176,6 @@ pub fn run(file: &Path, common: &Common, mode: Mode, lock: Option<locks::Setting
     // An aws command the aws CLI would refuse stops the run before its first request, as
     // `runbook check` finds it. A fleet's target runs what its fleet checked already.
     let checked = std::env::var_os("RUNBOOK_PARENT_RUN").is_some_and(|p| !p.is_empty());
-    let text = std::fs::read_to_string(file).unwrap_or_default();
     let mistakes = if checked { Vec::new() } else { crate::check::script(file, &text) };
     if !mistakes.is_empty() {
         for m in &mistakes {

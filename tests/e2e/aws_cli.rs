@@ -67,18 +67,21 @@ const LINES: &[&[&str]] = &[
     &["ec2", "describe-vpcs", "--query", "[["],
 ];
 
-/// The aws CLI's parameters for each line, from tests/emulator/cli_params.py.
-fn oracle(lines: &[&[&str]]) -> Vec<Value> {
-    let input = serde_json::to_string(lines).unwrap();
-    let mut child = python_script(&root().join("tests/emulator/cli_params.py"))
+/// What the aws CLI says of each command line (`lines`, a JSON list of word lists), from
+/// tests/emulator/cli_params.py started as `oracle` is: the parameters it builds, or with
+/// `--send` what it prints.
+fn ask(mut oracle: std::process::Command, lines: Value) -> Vec<Value> {
+    let mut child = oracle
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
         .spawn()
-        .expect("start the oracle");
-    std::io::Write::write_all(&mut child.stdin.take().unwrap(), input.as_bytes()).unwrap();
+        .expect("start the aws CLI");
+    std::io::Write::write_all(&mut child.stdin.take().unwrap(), lines.to_string().as_bytes()).unwrap();
     let out = child.wait_with_output().unwrap();
     assert!(out.status.success(), "cli_params.py: {}", String::from_utf8_lossy(&out.stderr));
-    serde_json::from_slice(&out.stdout).expect("the oracle's JSON")
+    let answers: Vec<Value> = serde_json::from_slice(&out.stdout).expect("the aws CLI's answers as JSON");
+    assert_eq!(Some(answers.len()), lines.as_array().map(Vec::len));
+    answers
 }
 
 /// The oracle's blobs (`{"blob": base64}`) as `--to json` writes them (base64 text).
@@ -93,7 +96,7 @@ fn plain_blobs(v: &Value) -> Value {
 
 #[test]
 fn command_lines_ask_what_the_aws_cli_asks() {
-    let expected = oracle(LINES);
+    let expected = ask(python_script(&root().join("tests/emulator/cli_params.py")), serde_json::json!(LINES));
     let mut wrong = Vec::new();
     for (line, want) in LINES.iter().zip(&expected) {
         let out = Run::new().args(["aws", "--to", "json"]).args(line.iter()).output();
@@ -214,19 +217,9 @@ fn answers_and_errors_print_as_the_aws_cli_prints_them() {
         })
         .collect();
     // The aws CLI's answers, one process for them all.
-    let mut child = command(runbook_tests::venv().join("bin/python"), &emu.url)
-        .arg(root().join("tests/emulator/cli_params.py"))
-        .arg("--send")
-        .env("AWS_CONFIG_FILE", &config)
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .expect("start the aws CLI");
-    std::io::Write::write_all(&mut child.stdin.take().unwrap(), serde_json::to_string(&lines).unwrap().as_bytes())
-        .unwrap();
-    let answers: Vec<Value> =
-        serde_json::from_slice(&child.wait_with_output().unwrap().stdout).expect("the CLI's answers");
-    assert_eq!(answers.len(), lines.len());
+    let mut oracle = command(runbook_tests::venv().join("bin/python"), &emu.url);
+    oracle.arg(root().join("tests/emulator/cli_params.py")).arg("--send").env("AWS_CONFIG_FILE", &config);
+    let answers = ask(oracle, serde_json::json!(lines));
     let mut wrong = Vec::new();
     let mut compared = 0;
     for (line, cli) in lines.iter().zip(&answers) {

@@ -37,12 +37,8 @@ pub fn render(
             text_into(&value, None, None, &mut out);
             out
         }
-        Format::Table => {
-            if value.is_null() || value.as_object().is_some_and(|m| m.is_empty()) {
-                return Ok(String::new());
-            }
-            crate::table::render(&value, Some(title))
-        }
+        // Nothing for an empty value, as `table::render` draws it.
+        Format::Table => crate::table::render(&value, Some(title)),
     })
 }
 

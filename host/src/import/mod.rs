@@ -33,8 +33,7 @@ pub fn import(file: &Path, out: Option<&Path>, idempotent: bool) -> ExitCode {
             Err(e) => return crate::diagnostics::fail(&format!("cannot read {}: {e}", file.display())),
         }
     };
-    let markdown = matches!(file.extension().and_then(|e| e.to_str()), Some("md" | "markdown"));
-    let (bash, lines) = if markdown { bash_blocks(&text) } else { (text.clone(), None) };
+    let (bash, lines) = bash_of(file, &text);
     let name = if from_stdin { "stdin".to_string() } else { file.display().to_string() };
     let converted = Importer::new(idempotent).run(&bash);
     let mut rhai = format!("// Imported from {name} by `runbook import`: each aws command is the call it sends.\n");
@@ -62,8 +61,8 @@ pub fn import(file: &Path, out: Option<&Path>, idempotent: bool) -> ExitCode {
 /// The aws commands of a script (or of a Markdown file's bash blocks) that the aws CLI would refuse
 /// whatever the script's variables hold: a misspelt operation or argument, a required argument
 /// missing, a value it cannot read. (line of the file, message), for `check` and before a run.
-pub fn mistakes(text: &str, markdown: bool) -> Vec<(usize, String)> {
-    let (bash, lines) = if markdown { bash_blocks(text) } else { (text.to_string(), None) };
+pub fn mistakes(file: &Path, text: &str) -> Vec<(usize, String)> {
+    let (bash, lines) = bash_of(file, text);
     let converted = Importer::new(false).run(&bash);
     converted
         .mistakes
@@ -72,8 +71,13 @@ pub fn mistakes(text: &str, markdown: bool) -> Vec<(usize, String)> {
         .collect()
 }
 
-/// A Markdown file's ```bash blocks, and the file's line of each line of them.
-fn bash_blocks(text: &str) -> (String, Option<Vec<usize>>) {
+/// The bash a script file holds: all of it, or for Markdown (by its name) its ```bash, ```sh and
+/// ```shell blocks in order, with the file's line of each line of them. Read so by `import`,
+/// `check` and the script run alike.
+pub fn bash_of(file: &Path, text: &str) -> (String, Option<Vec<usize>>) {
+    if !matches!(file.extension().and_then(|e| e.to_str()), Some("md" | "markdown")) {
+        return (text.to_string(), None);
+    }
     let mut out = String::new();
     let mut lines = Vec::new();
     let mut inside: Option<bool> = None;
@@ -584,26 +588,8 @@ impl Importer {
             _ => false,
         };
         let raw = |s: &str| -> Option<(String, bool)> { stood_for(s, &stands) };
-        let mut code = cli::source::call_with(&cmd, &raw, self.idempotent && write);
-        let output = match cmd.globals.output {
-            Some(cli::Format::Text) => "text",
-            Some(cli::Format::Table) => "table",
-            _ => "json",
-        };
-        let mut holds = Holds::Scalar;
-        if let Some(q) = &cmd.globals.query {
-            let _ = write!(code, ".query({})", cli::source::string(q));
-            if projects(q) {
-                holds = Holds::List;
-            }
-        }
-        if output == "table" {
-            let op = match &cmd.action {
-                Action::Call(op) => op.clone(),
-                _ => String::new(),
-            };
-            code = format!("{code}, {}", cli::source::string(&op));
-        }
+        let (code, output, list) = shaped(&cmd, cli::source::call_with(&cmd, &raw, self.idempotent && write));
+        let holds = if list { Holds::List } else { Holds::Scalar };
         Ok((Expr { code, holds }, output.to_string(), discarded))
     }
 
@@ -681,7 +667,13 @@ fn statement(call: &str, output: &str, discarded: bool, list: bool) -> String {
 
 /// A command read from an aws line (the REPL's) as the Rhai statement it stands for.
 pub fn statement_of(cmd: &cli::Command) -> String {
-    let mut call = cli::source::call(cmd);
+    let (call, output, list) = shaped(cmd, cli::source::call(cmd));
+    statement(&call, output, matches!(cmd.action, Action::Wait(_)), list)
+}
+
+/// A call's source with what its command line asks of the answer: its `--query`, and for a table
+/// the operation's name as the title. Also the output format, and whether the answer is a list.
+fn shaped(cmd: &cli::Command, mut call: String) -> (String, &'static str, bool) {
     let mut list = false;
     if let Some(q) = &cmd.globals.query {
         let _ = write!(call, ".query({})", cli::source::string(q));
@@ -697,8 +689,7 @@ pub fn statement_of(cmd: &cli::Command) -> String {
         }
         _ => "json",
     };
-    let discarded = matches!(cmd.action, Action::Wait(_));
-    statement(&call, output, discarded, list)
+    (call, output, list)
 }
 
 /// A value standing for an expression: `STANDS_FOR`, its index, and an end mark.
@@ -914,7 +905,7 @@ echo -e "done at http://$TG_ARN\n"
 
     #[test]
     fn mistakes_are_the_commands_refused_whatever_the_variables_hold() {
-        let found = mistakes("aws ec2 describe-vpcz\naws ec2 describe-vpcs --filterz x\naws ec2 create-security-group --group-name $N --description d\naws ec2 describe-vpcs $MORE\n", false);
+        let found = mistakes(Path::new("x.sh"), "aws ec2 describe-vpcz\naws ec2 describe-vpcs --filterz x\naws ec2 create-security-group --group-name $N --description d\naws ec2 describe-vpcs $MORE\n");
         let lines: Vec<usize> = found.iter().map(|(l, _)| *l).collect();
         assert_eq!(lines, vec![1, 2], "{found:?}");
         assert!(found[0].1.contains("did you mean describe-vpcs?"), "{found:?}");
