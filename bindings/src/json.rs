@@ -94,11 +94,23 @@ static RUNTIME: std::sync::LazyLock<jmespath::Runtime> = std::sync::LazyLock::ne
 
 /// Evaluates a JMESPath expression the way `aws ... --query` does.
 pub fn query(v: &Value, expr: &str) -> Result<Value, String> {
-    let first_line = |e: jmespath::JmespathError| e.to_string().lines().next().unwrap_or_default().to_string();
-    let compiled =
-        RUNTIME.compile(&legacy_literals(expr)).map_err(|e| format!("invalid query {expr:?}: {}", first_line(e)))?;
-    let found = compiled.search(v).map_err(|e| format!("query {expr:?} failed: {}", first_line(e)))?;
+    let compiled = compile_query(expr)?;
+    let found = compiled.search(v).map_err(|e| format!("query {expr:?} failed: {}", first_line(&e)))?;
     serde_json::to_value(&*found).map_err(|e| format!("query {expr:?}: {e}"))
+}
+
+/// Reads a JMESPath expression without applying it: whether it is one, as the aws CLI reads
+/// `--query` before it sends anything.
+pub fn check_query(expr: &str) -> Result<(), String> {
+    compile_query(expr).map(|_| ())
+}
+
+fn compile_query(expr: &str) -> Result<jmespath::Expression<'static>, String> {
+    RUNTIME.compile(&legacy_literals(expr)).map_err(|e| format!("invalid query {expr:?}: {}", first_line(&e)))
+}
+
+fn first_line(e: &jmespath::JmespathError) -> String {
+    e.to_string().lines().next().unwrap_or_default().to_string()
 }
 
 /// The aws CLI (through jmespath.py) still accepts the old literal form `` `foo` `` whose content is not

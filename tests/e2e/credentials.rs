@@ -84,6 +84,42 @@ fn a_named_profile_signs_every_request_whatever_the_environment_holds() {
     // Its STS call counts among the run's calls.
     assert!(out.stderr.contains("done, 1 AWS call(s)"), "{}", out.stderr);
 
+    // The aws CLI's words: --profile after the service, as the aws CLI takes it, signs a read and a
+    // write, and the write's run (and its undo) records the profile.
+    let vpcs = with_files(emu.runbook(), &files, &proxy)
+        .args(["aws", "ec2", "describe-vpcs", "--profile", "ops", "--query", "length(Vpcs)"])
+        .output()
+        .success();
+    assert_eq!(vpcs.stdout.trim(), "1");
+    with_files(emu.runbook(), &files, &proxy)
+        .args([
+            "aws",
+            "ec2",
+            "create-security-group",
+            "--group-name",
+            "signed-sg",
+            "--description",
+            "d",
+            "--profile",
+            "ops",
+        ])
+        .output()
+        .success();
+    signed_only_by(&proxy, OPS_KEY, "runbook aws --profile ops");
+    assert_eq!(emu.last_journal()[0]["credentials"], serde_json::json!({ "source": "profile", "profile": "ops" }));
+    with_files(emu.runbook(), &files, &proxy).args(["undo", "last"]).output().success();
+    signed_only_by(&proxy, OPS_KEY, "undo of runbook aws --profile ops");
+    // A script's commands are the run's, signed as the run is.
+    let sh = script("signed.sh", "aws ec2 create-security-group --group-name signed-sh --description d > /dev/null\n");
+    with_files(emu.runbook(), &files, &proxy)
+        .args(["run", sh.to_str().unwrap(), "--profile", "ops"])
+        .output()
+        .success();
+    signed_only_by(&proxy, OPS_KEY, "a script run with --profile ops");
+    assert_eq!(emu.last_journal()[0]["credentials"]["profile"], "ops");
+    with_files(emu.runbook(), &files, &proxy).args(["undo", "last"]).output().success();
+    signed_only_by(&proxy, OPS_KEY, "undo of a script run with --profile ops");
+
     // Undo obtains the run's credentials again: the profile, though the environment has keys.
     with_files(emu.runbook(), &files, &proxy).args(["undo", &run_id]).output().success();
     signed_only_by(&proxy, OPS_KEY, "undo of a run made with --profile ops");

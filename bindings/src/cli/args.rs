@@ -218,7 +218,7 @@ pub fn parse_in(words: &[String], base: &Path) -> Result<Command, CliError> {
     }
     // A query that cannot be read stops the command before anything is sent, a write included.
     if let Some(q) = &globals.query {
-        if let Err(e) = crate::json::query(&Value::Null, q) {
+        if let Err(e) = crate::json::check_query(q) {
             return Err(CliError::value(format!("Bad value for --query {q}: {e}")));
         }
     }
