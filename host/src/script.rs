@@ -234,6 +234,21 @@ pub fn run(file: &Path, common: &Common, mode: Mode, lock: Option<locks::Setting
     for (k, v) in &sets {
         command.env(k, v);
     }
+    // bash and what it starts are a process group of their own, which the run ends when it is
+    // interrupted (Ctrl-C, SIGTERM); bash ends with the run's process if that is killed.
+    #[cfg(unix)]
+    {
+        use std::os::unix::process::CommandExt;
+        command.process_group(0);
+        #[cfg(target_os = "linux")]
+        // SAFETY: prctl is async-signal-safe; it only asks for a signal when the parent ends.
+        unsafe {
+            command.pre_exec(|| {
+                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM);
+                Ok(())
+            });
+        }
+    }
     let started = std::time::Instant::now();
     let mut child = match command.spawn() {
         Ok(c) => c,
@@ -242,6 +257,7 @@ pub fn run(file: &Path, common: &Common, mode: Mode, lock: Option<locks::Setting
             return fail(&format!("cannot start bash for {}: {e}", file.display()));
         }
     };
+    let group = i32::try_from(child.id()).unwrap_or(0);
     let (tx, rx) = mpsc::channel::<Event>();
     let calls = tx.clone();
     std::thread::spawn(move || {
@@ -256,11 +272,22 @@ pub fn run(file: &Path, common: &Common, mode: Mode, lock: Option<locks::Setting
         let _ = tx.send(Event::Exited(status));
     });
     let source = file.to_string_lossy().into_owned();
+    let mut forwarded = false;
     let status = loop {
-        match rx.recv() {
+        match rx.recv_timeout(std::time::Duration::from_millis(100)) {
             Ok(Event::Call(stream)) => serve(stream, &ctx, &safety, &source, md_lines.as_deref(), mode),
             Ok(Event::Exited(status)) => break status,
-            Err(_) => break None,
+            Err(mpsc::RecvTimeoutError::Timeout) => {}
+            Err(mpsc::RecvTimeoutError::Disconnected) => break None,
+        }
+        // The run was interrupted: so is the script, whatever it is running.
+        if let (Some(sig), false, true) = (ctx.interrupt.signal(), forwarded, group > 0) {
+            #[cfg(unix)]
+            // SAFETY: kill only sends a signal, to the script's own process group.
+            unsafe {
+                libc::kill(-group, sig);
+            }
+            forwarded = true;
         }
     };
     let secs = started.elapsed().as_secs_f64();

@@ -692,3 +692,35 @@ fn the_tutorials_cli_script_as_one_run_completes_through_lag_latency_and_provisi
     assert_eq!(undo.code, 0, "{}\n{}", undo.stdout, undo.stderr);
     assert_eq!(emu.clients().state(), before);
 }
+
+#[test]
+fn a_script_run_stopped_with_sigterm_ends_the_script_too_and_sends_nothing_after() {
+    let emu = Emulator::start();
+    let c = emu.clients();
+    let file = runbook_tests::script(
+        "stopped.sh",
+        "aws ec2 create-security-group --group-name before-stop --description d > /dev/null\n\
+         sleep 120\n\
+         aws ec2 create-security-group --group-name after-stop --description d > /dev/null\n",
+    );
+    let child = emu.runbook().args(["run", &file.to_string_lossy()]).spawn();
+    let made = runbook_tests::eventually(std::time::Duration::from_secs(60), || {
+        (!c.security_groups("group-name", "before-stop").is_empty()).then_some(())
+    });
+    assert!(made.is_some(), "the first write was not made");
+    let stopped = std::time::Instant::now();
+    let killed = std::process::Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+    assert!(killed.success());
+    // The run ends with the script, not after the script's two-minute sleep (half of it is a wide
+    // margin on a loaded machine: the stop takes well under a second).
+    let out = child.wait_with_output().unwrap();
+    assert!(stopped.elapsed() < std::time::Duration::from_secs(60), "the script went on: {:?}", stopped.elapsed());
+    assert_eq!(out.status.code(), Some(143), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(c.security_groups("group-name", "after-stop").is_empty(), "nothing is sent after the stop");
+    let journal = emu.last_journal();
+    let end = journal.iter().rev().find(|r| r["type"] == "end").expect("an end record");
+    assert_eq!(end["outcome"], "interrupted", "{end}");
+    // What it made before is undone as any run's.
+    emu.runbook().args(["undo", "last"]).output().success();
+    assert!(c.security_groups("group-name", "before-stop").is_empty());
+}
