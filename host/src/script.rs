@@ -235,11 +235,16 @@ pub fn run(file: &Path, common: &Common, mode: Mode, lock: Option<locks::Setting
         command.env(k, v);
     }
     // bash and what it starts are a process group of their own, which the run ends when it is
-    // interrupted (Ctrl-C, SIGTERM); bash ends with the run's process if that is killed.
+    // interrupted (SIGTERM; Ctrl-C reaches them from the terminal too); bash ends with the run's
+    // process if that is killed. At a terminal they stay in the run's group, so that the script
+    // may read from the terminal, and the run ends bash alone.
+    let own_group = !std::io::IsTerminal::is_terminal(&std::io::stdin());
     #[cfg(unix)]
     {
         use std::os::unix::process::CommandExt;
-        command.process_group(0);
+        if own_group {
+            command.process_group(0);
+        }
         #[cfg(target_os = "linux")]
         // SAFETY: prctl is async-signal-safe; it only asks for a signal when the parent ends.
         unsafe {
@@ -257,7 +262,8 @@ pub fn run(file: &Path, common: &Common, mode: Mode, lock: Option<locks::Setting
             return fail(&format!("cannot start bash for {}: {e}", file.display()));
         }
     };
-    let group = i32::try_from(child.id()).unwrap_or(0);
+    let pid = i32::try_from(child.id()).unwrap_or(0);
+    let target = if own_group { -pid } else { pid };
     let (tx, rx) = mpsc::channel::<Event>();
     let calls = tx.clone();
     std::thread::spawn(move || {
@@ -281,11 +287,11 @@ pub fn run(file: &Path, common: &Common, mode: Mode, lock: Option<locks::Setting
             Err(mpsc::RecvTimeoutError::Disconnected) => break None,
         }
         // The run was interrupted: so is the script, whatever it is running.
-        if let (Some(sig), false, true) = (ctx.interrupt.signal(), forwarded, group > 0) {
+        if let (Some(sig), false, true) = (ctx.interrupt.signal(), forwarded, pid > 0) {
             #[cfg(unix)]
-            // SAFETY: kill only sends a signal, to the script's own process group.
+            // SAFETY: kill only sends a signal, to the script's process group or bash.
             unsafe {
-                libc::kill(-group, sig);
+                libc::kill(target, sig);
             }
             forwarded = true;
         }
