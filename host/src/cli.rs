@@ -61,6 +61,10 @@ pub enum Command {
         /// Print each action with the runbook line that needs it, as JSON lines (a fleet's check)
         #[arg(long, hide = true, conflicts_with_all = ["narrow", "trust"])]
         needs: bool,
+        /// Print instead the policy `runbook drift` needs for runs of this runbook: the reads of
+        /// what its writes make or set
+        #[arg(long, conflicts_with_all = ["narrow", "trust", "needs"])]
+        drift: bool,
         #[command(flatten)]
         common: Common,
     },
@@ -193,6 +197,37 @@ pub enum Command {
         #[command(flatten, next_help_heading = "Locks")]
         lock: LockArgs,
     },
+    /// Read back what a recorded run made or changed, and tell what is no longer as it left it
+    #[command(after_help = "For each resource the run made or changed and has not undone: in sync, changed \
+                            (each member the run set, and what it is now; for a list, what was added and \
+                            removed), or gone. A change a later run made is that run's, not drift. Reads only. \
+                            Exit 0 when everything is in sync, 2 when something drifted, 1 when a read failed.")]
+    Drift {
+        /// A run id, a unique prefix of one, a fleet id (every target of the fleet), or `last`
+        #[arg(add = ArgValueCandidates::new(crate::candidates::run_ids), required_unless_present = "all")]
+        run: Option<String>,
+        /// Check every run that wrote something and is not undone, newest first
+        #[arg(long, conflicts_with = "run")]
+        all: bool,
+        /// text, or json (one document)
+        #[arg(long, value_enum, default_value = "text")]
+        format: crate::drift::Format,
+        /// Read with this role (a name in the run's account, or an ARN), assumed with the credentials
+        /// given; default: the role the run itself assumed, if any
+        #[arg(long = "assume-role", value_name = "NAME|ARN")]
+        assume_role: Option<String>,
+        /// For a fleet run: targets checked at once (default: the fleet's own concurrency)
+        #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=256))]
+        concurrency: Option<u32>,
+        /// Write the JSON report to this file as well (a fleet's targets hand theirs over so)
+        #[arg(long = "report-file", value_name = "FILE", hide = true)]
+        report_file: Option<PathBuf>,
+        /// How to reach AWS; profile, region and endpoint default to the run's
+        #[command(flatten)]
+        aws: AwsArgs,
+        #[command(flatten)]
+        journal: JournalArgs,
+    },
     /// Break a run's lock by hand: for a holder that cannot give it back (its lease ends by itself)
     #[command(after_help = "Lists the locks named LOCK in the journal folder's locks/ and their holders, asks \
                             before breaking each (--yes does not ask), and journals what it broke as a run of \
@@ -241,6 +276,7 @@ pub fn apply_project(command: &mut Command) -> Result<(), String> {
             (None, journal, None)
         }
         Command::Undo { journal, lock, .. } => (None, journal, Some(lock)),
+        Command::Drift { journal, .. } => (None, journal, None),
         _ => return Ok(()),
     };
     let project = crate::project::Project::load()?;
@@ -263,8 +299,9 @@ pub fn open_store(command: &mut Command) -> Result<(), String> {
     // only adds its own.
     // A run that joins a fleet by its id reads the store too: a fleet undone already is not joined.
     let joins = |f: &crate::fleet::FleetArgs| f.fleet_id.is_some() || f.shard.is_some() || f.shards.is_some();
-    let reads = matches!(command, Command::Runs { .. } | Command::Show { .. } | Command::Undo { .. })
-        || matches!(command, Command::Run { fleet, .. } if joins(fleet));
+    let reads =
+        matches!(command, Command::Runs { .. } | Command::Show { .. } | Command::Undo { .. } | Command::Drift { .. })
+            || matches!(command, Command::Run { fleet, .. } if joins(fleet));
     let (aws, journal) = match command {
         Command::Run { common: Common { aws, journal, .. }, .. }
         | Command::Plan { common: Common { aws, journal, .. }, .. }
@@ -272,7 +309,8 @@ pub fn open_store(command: &mut Command) -> Result<(), String> {
         | Command::Test { common: Common { aws, journal, .. }, .. }
         | Command::Repl { common: Common { aws, journal, .. } }
         | Command::Aws { common: Common { aws, journal, .. }, .. }
-        | Command::Undo { aws, journal, .. } => (Some(&*aws), journal),
+        | Command::Undo { aws, journal, .. }
+        | Command::Drift { aws, journal, .. } => (Some(&*aws), journal),
         Command::Runs { journal, .. } | Command::Show { journal, .. } | Command::Unlock { journal, .. } => {
             (None, journal)
         }

@@ -15,6 +15,7 @@ mod cli;
 mod complete;
 mod definitions;
 mod diagnostics;
+mod drift;
 mod engine;
 mod fleet;
 mod help;
@@ -90,13 +91,13 @@ fn main() -> ExitCode {
             }
             crate::run::on_script_thread(move || crate::run::run_file(&file, &common, Mode::Plan))
         }
-        Command::Policy { file, narrow, trust, external_id, needs, common } => {
+        Command::Policy { file, narrow, trust, external_id, needs, drift, common } => {
             if crate::project::is_script(&file) {
                 return crate::diagnostics::fail(
                     "runbook policy reads Rhai runbooks: import the script first (runbook import), or plan it",
                 );
             }
-            let args = crate::policy::PolicyArgs { narrow, trust, external_id, needs };
+            let args = crate::policy::PolicyArgs { narrow, trust, external_id, needs, drift };
             if let Err(e) = args.check() {
                 return crate::diagnostics::fail(&e);
             }
@@ -126,6 +127,11 @@ fn main() -> ExitCode {
             crate::run::on_script_thread(move || {
                 crate::runs::undo(&journal, &run, aws, assume_role, (plan, force), concurrency, &lock)
             })
+        }
+        Command::Drift { run, all, format, assume_role, concurrency, report_file, aws, journal } => {
+            let aws = aws.options();
+            let options = crate::drift::Options { format, role: assume_role, concurrency, report_file };
+            crate::run::on_script_thread(move || crate::drift::drift(&journal, run.as_deref(), all, aws, &options))
         }
         Command::Aws { to, common, lock, words } => crate::aws::aws(common, lock, to, words),
         Command::Import { file, output, idempotent } => {

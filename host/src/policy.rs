@@ -16,6 +16,8 @@ pub struct PolicyArgs {
     pub external_id: Option<String>,
     /// Each need as a JSON line instead of the document (for a fleet's check before its run).
     pub needs: bool,
+    /// The policy `runbook drift` needs instead: the reads of what the writes make or set.
+    pub drift: bool,
 }
 
 impl PolicyArgs {
@@ -99,6 +101,11 @@ fn named_calls(line: &str) -> Vec<(Svc, String)> {
 /// Prints the policy document (with `--trust`, the role's policy and its trust policy together).
 pub fn print(file: &Path, ctx: &Context, safety: &Safety, args: &PolicyArgs) -> ExitCode {
     add_named_calls(file, ctx, safety);
+    if args.drift {
+        let doc = needs::drift_document(&safety.needs.drift());
+        outln!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
+        return ExitCode::SUCCESS;
+    }
     if args.needs {
         for n in safety.needs.all() {
             outln!("{}", serde_json::to_string(&n).unwrap_or_default());

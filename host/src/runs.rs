@@ -264,6 +264,73 @@ fn home_account(records: &[Value]) -> Option<String> {
     })
 }
 
+/// The context a recorded run is reached again with, to undo it or read what it made (`verb`):
+/// its profile, or the role it ran as assumed again (a fleet's environment may hand the role's
+/// credentials over already), unless `overrides` or `role` say otherwise; the profile, region and
+/// endpoint default to the run's. Never from the wrong place: the account the credentials reach
+/// must be the one the run wrote in.
+pub fn reach_run(
+    start: &Value,
+    records: &[Value],
+    overrides: AwsOptions,
+    role: Option<&str>,
+    (verb, nothing): (&str, &str),
+) -> Result<(Context, AwsOptions), String> {
+    let id = text(&start["run"]);
+    let recorded = |k: &str| start[k].as_str().map(str::to_string);
+    let creds = &start["credentials"];
+    let needed = home_account(records);
+    let session = format!("runbook-{verb}-{id}");
+    let assumed_already = std::env::var("RUNBOOK_ASSUMED").ok().filter(|r| Some(r.as_str()) == creds["role"].as_str());
+    let assume = match (role, &overrides.profile) {
+        (Some(r), _) => Some((role_for(r, needed.as_deref())?, session, None)),
+        (None, Some(_)) => None,
+        (None, None) => match creds["role"].as_str() {
+            Some(_) if assumed_already.is_some() => None,
+            Some(arn) => Some((arn.to_string(), session, creds["external_id"].as_str().map(str::to_string))),
+            None => None,
+        },
+    };
+    let profile = overrides.profile.clone().or_else(|| match &assume {
+        Some(_) if role.is_none() => creds["profile"].as_str().map(str::to_string),
+        Some(_) => None,
+        None if assumed_already.is_some() => None,
+        None => creds["profile"].as_str().map(str::to_string).or_else(|| recorded("profile")),
+    });
+    let aws = AwsOptions {
+        profile,
+        region: overrides.region.clone().or_else(|| recorded("region")),
+        endpoint_url: overrides.endpoint_url.clone().or_else(|| recorded("endpoint")),
+        assume_role: assume,
+        ..overrides
+    };
+    let ctx = Context::new(&aws, Default::default())?;
+    if let Some(needed) = &needed {
+        match ctx.account() {
+            Ok(reached) if reached == *needed => {}
+            Ok(reached) => {
+                return Err(format!(
+                    "run {id} wrote in account {needed}, but these credentials reach account {reached}; {nothing}. \
+                     {} it with credentials for {needed}: --profile NAME or --assume-role ROLE",
+                    capitalized(verb)
+                ))
+            }
+            Err(e) => {
+                return Err(format!(
+                    "cannot confirm the account for run {id} (it wrote in {needed}): {}: {e}; {nothing}",
+                    e.code()
+                ))
+            }
+        }
+    }
+    Ok((ctx, aws))
+}
+
+fn capitalized(word: &str) -> String {
+    let mut c = word.chars();
+    c.next().map(|f| f.to_uppercase().chain(c).collect()).unwrap_or_default()
+}
+
 pub fn undo(
     journal: &crate::args::JournalArgs,
     run: &str,
@@ -313,61 +380,11 @@ pub fn undo(
         outln!("run {id} was undone already by run {by}; nothing to do (see `runbook show {by}`)");
         return ExitCode::SUCCESS;
     }
-    let recorded = |k: &str| start[k].as_str().map(str::to_string);
-    let creds = &start["credentials"];
     let needed = home_account(&records);
-    // The credentials the run had, obtained again: its profile, or the role it ran as, assumed
-    // again (a fleet's environment may hand the role's credentials over already).
-    let assumed_already = std::env::var("RUNBOOK_ASSUMED").ok().filter(|r| Some(r.as_str()) == creds["role"].as_str());
-    let assume = match (&role, &overrides.profile) {
-        (Some(r), _) => match role_for(r, needed.as_deref()) {
-            Ok(arn) => Some((arn, format!("runbook-undo-{id}"), None)),
-            Err(e) => return fail(&e),
-        },
-        (None, Some(_)) => None,
-        (None, None) => match creds["role"].as_str() {
-            Some(_) if assumed_already.is_some() => None,
-            Some(arn) => {
-                Some((arn.to_string(), format!("runbook-undo-{id}"), creds["external_id"].as_str().map(str::to_string)))
-            }
-            None => None,
-        },
-    };
-    let profile = overrides.profile.clone().or_else(|| match &assume {
-        Some(_) if role.is_none() => creds["profile"].as_str().map(str::to_string),
-        Some(_) => None,
-        None if assumed_already.is_some() => None,
-        None => creds["profile"].as_str().map(str::to_string).or_else(|| recorded("profile")),
-    });
-    let aws = AwsOptions {
-        profile,
-        region: overrides.region.clone().or_else(|| recorded("region")),
-        endpoint_url: overrides.endpoint_url.clone().or_else(|| recorded("endpoint")),
-        assume_role: assume,
-        ..overrides
-    };
-    let mut ctx = match Context::new(&aws, Default::default()) {
+    let (mut ctx, aws) = match reach_run(start, &records, overrides, role.as_deref(), ("undo", "nothing was undone")) {
         Ok(c) => c,
         Err(e) => return fail(&e),
     };
-    // Never from the wrong place: the account these credentials reach must be the run's.
-    if let Some(needed) = &needed {
-        match ctx.account() {
-            Ok(reached) if reached == *needed => {}
-            Ok(reached) => {
-                return fail(&format!(
-                    "run {id} wrote in account {needed}, but these credentials reach account {reached}; nothing was undone. \
-                     Undo it with credentials for {needed}: --profile NAME or --assume-role ROLE"
-                ))
-            }
-            Err(e) => {
-                return fail(&format!(
-                    "cannot confirm the account before undoing run {id} (it wrote in {needed}): {}: {e}; nothing was undone",
-                    e.code()
-                ))
-            }
-        }
-    }
     let undo_id = std::env::var("RUNBOOK_RUN_ID")
         .ok()
         .filter(|v| !v.is_empty() && v.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'))

@@ -17,6 +17,7 @@ mod crashes;
 mod credentials;
 mod diagnose;
 mod diagnostics;
+mod drift;
 mod edges;
 mod examples;
 mod faults;

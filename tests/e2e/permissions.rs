@@ -135,6 +135,17 @@ fn state(emu: &Emulator) -> Vec<String> {
     s
 }
 
+/// Every action of a policy document.
+fn actions_of(policy: &Value) -> Vec<&str> {
+    policy["Statement"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|s| s["Action"].as_array().unwrap())
+        .filter_map(Value::as_str)
+        .collect()
+}
+
 /// The document without one action.
 fn without(policy: &Value, action: &str) -> Value {
     let mut p = policy.clone();
@@ -154,13 +165,7 @@ fn without(policy: &Value, action: &str) -> Value {
 /// naming it and `runbook policy`, and undo, with the same rights, cleans up.
 fn exactly_enough(emu: &Emulator, admin: &(String, String), file: &str, sets: &[&str], removed: &str, tag: &str) {
     let policy = policy_of(emu, admin, file, sets, &[]);
-    let actions: Vec<&str> = policy["Statement"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .flat_map(|s| s["Action"].as_array().unwrap())
-        .filter_map(Value::as_str)
-        .collect();
+    let actions = actions_of(&policy);
     assert!(actions.contains(&removed), "{file}: {actions:?}");
     assert!(actions.iter().all(|a| !a.contains('*')), "no wildcards: {actions:?}");
     let exact = user_with_policy(emu, Some(admin), &format!("exact-{tag}"), &policy);
@@ -366,4 +371,57 @@ fn a_plan_and_a_fleets_check_list_what_the_simulator_denies_and_say_when_it_cann
     assert_eq!(emu.clients().state(), before, "nothing was made");
     let journals = std::fs::read_dir(&emu.journal).map(|d| d.count()).unwrap_or(0);
     assert_eq!(journals, 0, "no run was started");
+}
+
+#[test]
+fn drift_needs_only_the_reads_that_policy_drift_prints() {
+    let emu = Emulator::start();
+    let all = json!({ "Version": "2012-10-17", "Statement": [{ "Effect": "Allow", "Action": "*", "Resource": "*" }] });
+    let admin = user_with_policy(&emu, None, "admin", &all);
+    emu.enforce_iam(true);
+    let as_user = |(id, secret): &(String, String)| {
+        emu.runbook().env("AWS_ACCESS_KEY_ID", id).env("AWS_SECRET_ACCESS_KEY", secret)
+    };
+    as_user(&admin).runbook("runbooks/tutorial.rhai", SETS).output().success();
+    let run = emu.last_journal()[0]["run"].as_str().expect("run id").to_string();
+
+    let policy = policy_of(&emu, &admin, "runbooks/tutorial.rhai", SETS, &["--drift"]);
+    let actions = actions_of(&policy);
+    let read = |a: &&str| {
+        let op = a.split(':').nth(1).unwrap_or_default();
+        ["Describe", "Get", "List"].iter().any(|v| op.starts_with(v))
+    };
+    assert!(actions.iter().all(|a| read(a) || *a == "sts:GetCallerIdentity"), "reads only: {actions:?}");
+    for needed in [
+        "elasticloadbalancing:DescribeListeners",
+        "ecs:DescribeServices",
+        "ec2:DescribeSecurityGroups",
+        "application-autoscaling:DescribeScalingPolicies",
+        "iam:GetRole",
+        "sts:GetCallerIdentity",
+    ] {
+        assert!(actions.contains(&needed), "{needed} in {actions:?}");
+    }
+    let sids: Vec<&str> = policy["Statement"].as_array().unwrap().iter().filter_map(|s| s["Sid"].as_str()).collect();
+    assert!(sids.iter().all(|s| s.starts_with("Drift")), "{sids:?}");
+
+    // Exactly enough: drift as a user with that policy reads everything, in sync.
+    let reader = user_with_policy(&emu, Some(&admin), "drift-reader", &policy);
+    let out = as_user(&reader).args(["drift", &run]).output();
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    assert!(!out.stdout.contains("failed"), "{}", out.stdout);
+    // One read fewer: that resource's read fails, by name, and drift exits 1 (not 2: nothing is
+    // known to have drifted).
+    let short = user_with_policy(
+        &emu,
+        Some(&admin),
+        "drift-short",
+        &without(&policy, "elasticloadbalancing:DescribeListeners"),
+    );
+    let out = as_user(&short).args(["drift", &run]).output();
+    assert_eq!(out.code, 1, "{}\n{}", out.stdout, out.stderr);
+    let failed: Vec<&str> = out.stdout.lines().filter(|l| l.starts_with("  failed")).collect();
+    assert_eq!(failed.len(), 1, "{}", out.stdout);
+    assert!(failed[0].contains(" listener arn:aws:elasticloadbalancing:"), "{}", out.stdout);
+    assert!(out.stdout.contains("AccessDenied"), "{}", out.stdout);
 }

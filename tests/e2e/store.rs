@@ -81,6 +81,14 @@ fn a_run_journaled_in_s3_is_listed_shown_and_undone_from_another_machine() {
     assert!(show.stdout.contains("elbv2::create_target_group"), "{}", show.stdout);
     // Its printed undo names the store it needs.
     assert!(show.stdout.contains(&format!("  undo: runbook undo {id} --journal-dir {STORE}\n")), "{}", show.stdout);
+    // Drift from the laptop reads what CI's run made: in sync, then a hand change.
+    let drift = laptop.runbook(&emu).args(["drift", &id]).output().success();
+    assert!(drift.stdout.contains("  in sync  target group arn:"), "{}", drift.stdout);
+    let tg = emu.clients().target_group("rent-a-room-tg").target_group_arn().unwrap().to_string();
+    emu.aws(&["elbv2", "modify-target-group", "--target-group-arn", &tg, "--health-check-path", "/moved"]);
+    let drift = laptop.runbook(&emu).args(["drift", &id]).output();
+    assert_eq!(drift.code, 2, "{}\n{}", drift.stdout, drift.stderr);
+    assert!(drift.stdout.contains("HealthCheckPath is now \"/moved\""), "{}", drift.stdout);
     laptop.runbook(&emu).args(["undo", &id]).output().success();
     assert_eq!(emu.clients().state(), before, "the undo from the laptop removed what CI made");
     assert!(!laptop.cwd.join(".runbook").exists(), "nothing is kept in the working folder");

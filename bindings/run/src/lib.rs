@@ -22,6 +22,7 @@
 #[macro_use]
 extern crate runbook_bindings;
 
+pub mod drift;
 pub mod fleets;
 pub mod journal;
 pub mod kinds;

@@ -9,6 +9,9 @@
 //!   use (load balancers, ECS clusters and services, scalable targets);
 //! - `sts:AssumeRole` for the roles a runbook enters with `with_target`.
 //!
+//! Apart, the reads `runbook drift` makes of what each planned write makes or sets (the write's
+//! kind reads them back), for the policy drift needs (`runbook policy --drift`).
+//!
 //! Action names are the service's IAM prefix (from its model) and the operation's name. Where the
 //! resource a call acts on is certain from its input (a name the runbook gives, or an ARN it
 //! passes), the need carries its ARN, for a policy narrowed to those resources; see [`resource`].
@@ -48,6 +51,8 @@ pub struct Needs {
     narrow: Cell<bool>,
     /// Whether the run tags what it creates (the run tag).
     tagged: Cell<bool>,
+    /// The reads drift makes of what the planned writes make or set.
+    drift: RefCell<Vec<Need>>,
 }
 
 impl Needs {
@@ -64,6 +69,37 @@ impl Needs {
     /// Every need so far, in the order the plan met them.
     pub fn all(&self) -> Vec<Need> {
         self.list.borrow().clone()
+    }
+
+    /// The reads `runbook drift` makes of the planned writes' resources, and the account check.
+    pub fn drift(&self) -> Vec<Need> {
+        let mut all = self.drift.borrow().clone();
+        if !all.is_empty() {
+            all.push(Need { action: "sts:GetCallerIdentity".into(), resource: None, at: String::new(), undo: false });
+        }
+        all
+    }
+
+    /// What drift reads to tell whether a write of `svc::op` with this input still holds: its
+    /// kind's read-back, asked of answers that have every member (so that a read made only after
+    /// another found something counts too).
+    fn drift_reads(&self, svc: Svc, op: &str, input: &Value, at: &str) {
+        let Some(kind) = crate::kinds::of(svc, op).filter(|k| k.readable()) else { return };
+        let asked = RefCell::new(Vec::new());
+        let read = |s: Svc, o: &str, _: Value| -> Result<Value, runbook_bindings::error::CallError> {
+            asked.borrow_mut().push(action(s, o));
+            let table = s.table()?;
+            let output = table.operations.get(o).and_then(|op| op.output.as_deref());
+            Ok(json::to_value(&super::plan::placeholder(table, output, "<drift#0 ")))
+        };
+        let created = [("planned".to_string(), "<planned>".to_string())];
+        let _ = kind.facts(&read, input, &created);
+        let mut list = self.drift.borrow_mut();
+        for a in asked.into_inner() {
+            if !list.iter().any(|n| n.action == a) {
+                list.push(Need { action: a, resource: None, at: at.to_string(), undo: false });
+            }
+        }
     }
 
     /// A call the runbook's code names (at `at`) that the plan may not have made: a plan cannot
@@ -87,6 +123,7 @@ impl Needs {
             input.remove(tags);
         }
         let answer = json::to_value(&super::plan::placeholder(table, meta.output.as_deref(), &label));
+        self.drift_reads(svc, op, &json::map_to_value(&input), at);
         // Learnt apart, then added where the plan did not learn it already: an action the plan
         // met keeps the resources it met it on.
         let scratch = Needs::default();
@@ -135,6 +172,7 @@ impl Needs {
         }
         let value = json::map_to_value(&sent);
         self.call(svc, op, &value, w, at, false);
+        self.drift_reads(svc, op, &value, at);
         self.entered(ctx, at);
         if carries_tags(&value) {
             if let Some(tagging) = tag_action(table, op) {
@@ -299,44 +337,54 @@ pub fn document(needs: &[Need]) -> Value {
     let run_actions: Vec<&str> = run.iter().map(|n| n.action.as_str()).collect();
     // Undo's extra actions: those the run itself does not need anyway.
     let undo: Vec<&Need> = needs.iter().filter(|n| n.undo && !run_actions.contains(&n.action.as_str())).collect();
+    let mut all = statements("Run", &run);
+    all.extend(statements("Undo", &undo));
+    json!({ "Version": "2012-10-17", "Statement": all })
+}
+
+/// The policy `runbook drift` needs: its reads, in statements `Drift<Service>`.
+pub fn drift_document(needs: &[Need]) -> Value {
+    let reads: Vec<&Need> = needs.iter().collect();
+    json!({ "Version": "2012-10-17", "Statement": statements("Drift", &reads) })
+}
+
+/// One statement per service of `list`, its id `<part><Service>`: actions any of whose calls act
+/// on an unknown resource on `*`, the others grouped by the resources they act on.
+fn statements(part: &str, list: &[&Need]) -> Vec<Value> {
     let mut statements = Vec::new();
-    for (part, list) in [("Run", run), ("Undo", undo)] {
-        let mut prefixes: Vec<&str> = list.iter().map(|n| prefix(&n.action)).collect();
-        prefixes.sort();
-        prefixes.dedup();
-        for p in prefixes {
-            let mine: Vec<&&Need> = list.iter().filter(|n| prefix(&n.action) == p).collect();
-            let sid = format!("{part}{}", camel(p));
-            // An action any of whose calls acts on an unknown resource needs `*`.
-            let mut anywhere: Vec<&str> =
-                mine.iter().filter(|n| n.resource.is_none()).map(|n| n.action.as_str()).collect();
-            anywhere.sort();
-            anywhere.dedup();
-            let mut groups: Vec<(Vec<String>, Vec<&str>)> = Vec::new();
-            let mut actions: Vec<&str> =
-                mine.iter().map(|n| n.action.as_str()).filter(|a| !anywhere.contains(a)).collect();
-            actions.sort();
-            actions.dedup();
-            for a in actions {
-                let mut resources: Vec<String> =
-                    mine.iter().filter(|n| n.action == a).filter_map(|n| n.resource.clone()).collect();
-                resources.sort();
-                resources.dedup();
-                match groups.iter_mut().find(|g| g.0 == resources) {
-                    Some(g) => g.1.push(a),
-                    None => groups.push((resources, vec![a])),
-                }
-            }
-            if !anywhere.is_empty() {
-                statements.push(statement(&sid, anywhere, json!("*")));
-            }
-            for (i, (resources, actions)) in groups.into_iter().enumerate() {
-                let resource = if resources.len() == 1 { json!(resources[0]) } else { json!(resources) };
-                statements.push(statement(&format!("{sid}{}", i + 1), actions, resource));
+    let mut prefixes: Vec<&str> = list.iter().map(|n| prefix(&n.action)).collect();
+    prefixes.sort();
+    prefixes.dedup();
+    for p in prefixes {
+        let mine: Vec<&&Need> = list.iter().filter(|n| prefix(&n.action) == p).collect();
+        let sid = format!("{part}{}", camel(p));
+        // An action any of whose calls acts on an unknown resource needs `*`.
+        let mut anywhere: Vec<&str> = mine.iter().filter(|n| n.resource.is_none()).map(|n| n.action.as_str()).collect();
+        anywhere.sort();
+        anywhere.dedup();
+        let mut groups: Vec<(Vec<String>, Vec<&str>)> = Vec::new();
+        let mut actions: Vec<&str> = mine.iter().map(|n| n.action.as_str()).filter(|a| !anywhere.contains(a)).collect();
+        actions.sort();
+        actions.dedup();
+        for a in actions {
+            let mut resources: Vec<String> =
+                mine.iter().filter(|n| n.action == a).filter_map(|n| n.resource.clone()).collect();
+            resources.sort();
+            resources.dedup();
+            match groups.iter_mut().find(|g| g.0 == resources) {
+                Some(g) => g.1.push(a),
+                None => groups.push((resources, vec![a])),
             }
         }
+        if !anywhere.is_empty() {
+            statements.push(statement(&sid, anywhere, json!("*")));
+        }
+        for (i, (resources, actions)) in groups.into_iter().enumerate() {
+            let resource = if resources.len() == 1 { json!(resources[0]) } else { json!(resources) };
+            statements.push(statement(&format!("{sid}{}", i + 1), actions, resource));
+        }
     }
-    json!({ "Version": "2012-10-17", "Statement": statements })
+    statements
 }
 
 fn statement(sid: &str, mut actions: Vec<&str>, resource: Value) -> Value {

@@ -202,7 +202,7 @@ fn dangling(ctx: &Context, input: &Value) -> Result<Option<String>, CallError> {
 }
 
 /// Every string inside a journaled input, each once: the ids, ARNs and names a write names.
-pub(super) fn collect(v: &Value, out: &mut Vec<String>) {
+pub(crate) fn collect(v: &Value, out: &mut Vec<String>) {
     match v {
         Value::String(s) if !out.contains(s) => out.push(s.clone()),
         Value::Array(a) => a.iter().for_each(|x| collect(x, out)),
@@ -213,7 +213,7 @@ pub(super) fn collect(v: &Value, out: &mut Vec<String>) {
 
 /// Whether a string a write named names `id`: the id itself, or the name an ARN ends with
 /// (`web` for `…:cluster/web`).
-pub(super) fn names(s: &str, id: &str) -> bool {
+pub(crate) fn names(s: &str, id: &str) -> bool {
     !s.is_empty() && (s == id || id.ends_with(&format!("/{s}")))
 }
 

@@ -138,10 +138,10 @@ fn settle(ctx: &Context, intent: &Value, known: &[String]) -> Settled {
 }
 
 /// Where an intent's write was made, entered for as long as the guard lives.
-struct Away<'a>(Option<&'a Context>);
+pub(crate) struct Away<'a>(Option<&'a Context>);
 
 impl<'a> Away<'a> {
-    fn enter(ctx: &'a Context, place: &Value) -> Result<Away<'a>, CallError> {
+    pub(crate) fn enter(ctx: &'a Context, place: &Value) -> Result<Away<'a>, CallError> {
         if !place.is_object() {
             return Ok(Away(None));
         }

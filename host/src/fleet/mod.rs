@@ -17,7 +17,7 @@ mod shards;
 mod targets;
 
 pub use jobs::{run_jobs, Job, Status};
-pub use record::{is_fleet, render, undo, UndoOptions};
+pub use record::{drift, is_fleet, render, undo, DriftOptions, UndoOptions};
 pub use targets::{reach, targets, Reached, Target};
 
 use crate::args::{Common, LockArgs};

@@ -35,6 +35,18 @@ fn started(records: &[Value]) -> Vec<(String, Option<Target>, String)> {
         .collect()
 }
 
+/// The target of each child, as the fleet journal of `parent` recorded it.
+fn where_they_ran(parent: &str, children: &[(String, Option<Target>, String)]) -> Result<Vec<Target>, String> {
+    children
+        .iter()
+        .map(|(label, target, run)| {
+            target.clone().ok_or_else(|| {
+                format!("the fleet journal of {parent} does not say where target {label} (run {run}) ran")
+            })
+        })
+        .collect()
+}
+
 /// `runbook show FLEET`: its targets and each child's outcome, one line per child run.
 pub fn render(records: &[Value]) -> String {
     let start = &records[0];
@@ -136,17 +148,10 @@ pub fn undo(dir: &Path, records: &[Value], endpoint: Option<&str>, options: &Und
     }
     let mut children = started(records);
     children.reverse();
-    let mut targets = Vec::new();
-    for (label, target, run) in &children {
-        match target {
-            Some(t) => targets.push(t.clone()),
-            None => {
-                return fail(&format!(
-                    "the fleet journal of {parent} does not say where target {label} (run {run}) ran"
-                ))
-            }
-        }
-    }
+    let targets = match where_they_ran(&parent, &children) {
+        Ok(t) => t,
+        Err(e) => return fail(&e),
+    };
     if targets.is_empty() {
         eoutln!("fleet run {parent} started no target: nothing to undo");
         return ExitCode::SUCCESS;
@@ -256,5 +261,153 @@ pub fn undo(dir: &Path, records: &[Value], endpoint: Option<&str>, options: &Und
         (true, _) => ExitCode::SUCCESS,
         (false, true) => ExitCode::from(2),
         (false, false) => ExitCode::from(1),
+    }
+}
+
+/// How `drift FLEET` goes: its children's journal profile, how many at once, and the form of the
+/// report.
+pub struct DriftOptions<'a> {
+    pub journal_profile: Option<&'a str>,
+    pub concurrency: Option<u32>,
+    pub json: bool,
+}
+
+/// `runbook drift FLEET`: every target's drift at once (the fleet's own concurrency unless told),
+/// each with the credentials its target ran with, then one recap. Reads only: nothing is
+/// journaled. As JSON, one document with each target's report.
+pub fn drift(dir: &Path, records: &[Value], endpoint: Option<&str>, options: &DriftOptions) -> ExitCode {
+    let start = &records[0];
+    let parent = start["run"].as_str().unwrap_or("?").to_string();
+    if start["mode"] == "undo" {
+        return drift_fail(&format!("run {parent} is the undo of a fleet: it made nothing to check"));
+    }
+    if let Some(by) = journal::undone_by(dir, &parent) {
+        return drift_fail(&format!("fleet run {parent} was undone by run {by}: there is nothing of it to read"));
+    }
+    let children = started(records);
+    let targets = match where_they_ran(&parent, &children) {
+        Ok(t) => t,
+        Err(e) => return drift_fail(&e),
+    };
+    if targets.is_empty() {
+        eoutln!("fleet run {parent} started no target: nothing to check");
+        return ExitCode::SUCCESS;
+    }
+    let reached = reach(&targets, endpoint, &format!("runbook-drift-{parent}"));
+    let reports =
+        Reports(std::env::temp_dir().join(format!("runbook-drift-{}-{}", std::process::id(), journal::now_ms())));
+    if let Err(e) = std::fs::create_dir_all(reports.path()) {
+        return drift_fail(&format!("cannot make a folder for the targets' reports: {e}"));
+    }
+    let mut jobs = Vec::new();
+    let mut statuses = vec![Status::NotStarted; targets.len()];
+    let mut index = Vec::new();
+    for (i, t) in targets.iter().enumerate() {
+        let (label, _, run) = &children[i];
+        let r = match &reached[i] {
+            Ok(r) => r,
+            Err(e) => {
+                eoutln!("[{label}] unreachable: {e}");
+                statuses[i] = Status::Unreachable(e.clone());
+                continue;
+            }
+        };
+        let mut args = vec!["drift".to_string(), run.clone()];
+        args.extend(super::journal_args(dir, options.journal_profile));
+        args.extend(["--report-file".into(), reports.path().join(format!("{i}.json")).to_string_lossy().into_owned()]);
+        if let (Some(p), None) = (&t.profile, &r.credentials) {
+            args.extend(["--profile".into(), p.clone()]);
+        }
+        if let Some(u) = endpoint {
+            args.extend(["--endpoint-url".into(), u.to_string()]);
+        }
+        let (env, remove_env) = super::target_env(t, label, r, (&parent, run), &format!("runbook-drift-{parent}"));
+        index.push(i);
+        jobs.push(Job { label: label.clone(), place: format!("{:?}", t.place()), args, env, remove_env });
+    }
+    let concurrency = options
+        .concurrency
+        .map(|c| c as usize)
+        .or_else(|| start["concurrency"].as_u64().map(|c| c as usize))
+        .unwrap_or(1)
+        .max(1);
+    // As JSON, the children's own lines go to files: the one document is the parent's.
+    let logs = options.json.then(|| reports.path().to_path_buf());
+    let ran = run_jobs(&jobs, concurrency, None, &[jobs.len()], logs.as_deref(), |_| {}, |_, _| {});
+    for (j, status) in ran.into_iter().enumerate() {
+        statuses[index[j]] = status;
+    }
+    let signal = SIGNAL.load(Ordering::SeqCst);
+    let mut in_sync = Vec::new();
+    let mut drifted = Vec::new();
+    let mut failed = Vec::new();
+    let mut documents = Vec::new();
+    for (i, (label, _, run)) in children.iter().enumerate() {
+        let report = std::fs::read_to_string(reports.path().join(format!("{i}.json")))
+            .ok()
+            .and_then(|t| serde_json::from_str::<Value>(&t).ok());
+        let word = match &statuses[i] {
+            Status::Succeeded => {
+                in_sync.push(label.clone());
+                "in sync"
+            }
+            Status::Failed(2) => {
+                drifted.push(label.clone());
+                "drifted"
+            }
+            other => {
+                failed.push(label.clone());
+                other.word()
+            }
+        };
+        let error = match &statuses[i] {
+            Status::Unreachable(e) => Some(e.clone()),
+            _ => None,
+        };
+        documents
+            .push(serde_json::json!({ "target": label, "run": run, "state": word, "error": error, "report": report }));
+    }
+    if options.json {
+        let document = serde_json::json!({ "fleet": parent, "file": start["file"], "targets": documents });
+        outln!("{}", serde_json::to_string_pretty(&document).unwrap_or_default());
+    }
+    let named = |labels: &[String]| if labels.is_empty() { String::new() } else { format!(" ({})", labels.join(", ")) };
+    eoutln!(
+        "runbook: drift of fleet run {parent}: {} of {} targets in sync, {} drifted{}, {} failed{}",
+        in_sync.len(),
+        children.len(),
+        drifted.len(),
+        named(&drifted),
+        failed.len(),
+        named(&failed)
+    );
+    if signal != 0 {
+        return ExitCode::from(128 + signal as u8);
+    }
+    match (failed.is_empty(), drifted.is_empty()) {
+        (false, _) => ExitCode::from(1),
+        (true, false) => ExitCode::from(2),
+        (true, true) => ExitCode::SUCCESS,
+    }
+}
+
+/// An error that stops `drift FLEET`: exit 1 (2 says that something drifted).
+fn drift_fail(msg: &str) -> ExitCode {
+    eoutln!("error: {msg}");
+    ExitCode::from(1)
+}
+
+/// A folder for the targets' reports, removed with what is in it when the check ends.
+struct Reports(std::path::PathBuf);
+
+impl Reports {
+    fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for Reports {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
     }
 }

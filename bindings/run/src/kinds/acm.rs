@@ -1,6 +1,6 @@
 //! ACM's kinds of write: certificates requested and imported, tags.
 
-use super::{at, found, one, s, step, Again::*, Found, Kind, Look, Read};
+use super::{at, found, item, one, s, step, Again::*, Found, Kind, Look, Read};
 use runbook_bindings::call::Svc;
 use runbook_bindings::error::CallError;
 use serde_json::{json, Value};
@@ -15,10 +15,27 @@ pub(super) const KINDS: &[Kind] = &[
     Kind::new(Acm, "RequestCertificate", Adds)
         .find(certificate)
         .not_found(&["ResourceNotFoundException"])
+        .present(|r, i, id| {
+            let certificate = item(r, Acm, "DescribeCertificate", json!({ "CertificateArn": id }), "/Certificate")?;
+            // ACM lists the domain name among the alternative names; the request may not.
+            Ok(certificate.map(|mut c| {
+                let domain = c["DomainName"].clone();
+                let asked = i["SubjectAlternativeNames"].as_array().is_some_and(|n| n.contains(&domain));
+                if let (false, Some(names)) = (asked, c["SubjectAlternativeNames"].as_array_mut()) {
+                    names.retain(|n| *n != domain);
+                }
+                c
+            }))
+        })
         .remove(|_, o| one("certificate", at(o, "CertificateArn"), delete)),
     Kind::new(Acm, "ImportCertificate", Adds)
         .find(imported_certificate)
         .not_found(&["ResourceNotFoundException"])
+        .present(|r, _, id| {
+            // What it holds is secret and not read back: only that it is there.
+            let certificate = item(r, Acm, "DescribeCertificate", json!({ "CertificateArn": id }), "/Certificate")?;
+            Ok(certificate.map(|c| json!({ "CertificateArn": c["CertificateArn"] })))
+        })
         .restore(|_, i, _| {
             // A re-import names the certificate it replaces, whose earlier contents are not kept.
             let arn = at(i, "CertificateArn")?;

@@ -1,7 +1,7 @@
 //! Application Auto Scaling's kinds of write: scalable targets, scaling policies, scheduled
 //! actions.
 
-use super::{at, differs, first, found, named, one, read_now, s, settings, step, Again::*, Found, Kind, Look, Read};
+use super::{at, first, found, named, one, read_now, s, settings, step, text, Again::*, Fact, Found, Kind, Look, Read};
 use runbook_bindings::call::Svc;
 use runbook_bindings::error::CallError;
 use serde_json::{json, Value};
@@ -24,10 +24,9 @@ pub(super) const KINDS: &[Kind] = &[
             let request = json!({ "ServiceNamespace": s(input, "ServiceNamespace"), "ResourceIds": [s(input, "ResourceId")],
                                   "ScalableDimension": s(input, "ScalableDimension") });
             let now = read_now(reads, Aas, "DescribeScalableTargets", request)?;
-            let Some(now) = now.as_ref().and_then(|o| first(&o["ScalableTargets"])) else {
-                return Ok(Some("the scalable target is gone".into()));
-            };
-            Ok(differs(&settings(input, &IDENTITY), now))
+            let now = now.as_ref().and_then(|o| first(&o["ScalableTargets"])).cloned();
+            let (what, id) = ("scalable target".into(), text(input, "ResourceId").to_string());
+            Ok(vec![Fact { what, id, wrote: Some(settings(input, &IDENTITY)), now }])
         })
         .remove(|i, _| {
             one("scalable target", at(i, "ResourceId"), |_| vec![step(Aas, "DeregisterScalableTarget", target(i))])
@@ -40,10 +39,9 @@ pub(super) const KINDS: &[Kind] = &[
                                   "PolicyNames": [s(input, "PolicyName")] });
             let now = read_now(reads, Aas, "DescribeScalingPolicies", request)?;
             let name = input["PolicyName"].as_str().unwrap_or_default();
-            let Some(now) = now.as_ref().and_then(|o| named(&o["ScalingPolicies"], "PolicyName", name)) else {
-                return Ok(Some("the scaling policy is gone".into()));
-            };
-            Ok(differs(&settings(input, &IDENTITY), now))
+            let now = now.as_ref().and_then(|o| named(&o["ScalingPolicies"], "PolicyName", name)).cloned();
+            let id = format!("{} of {}", name, text(input, "ResourceId"));
+            Ok(vec![Fact { what: "scaling policy".into(), id, wrote: Some(settings(input, &IDENTITY)), now }])
         })
         .remove(|i, _| {
         one("scaling policy", at(i, "PolicyName"), |name| {
@@ -52,7 +50,20 @@ pub(super) const KINDS: &[Kind] = &[
             vec![step(Aas, "DeleteScalingPolicy", input)]
         })
     }),
-    Kind::new(Aas, "PutScheduledAction", Converges).find(scheduled_action).remove(|i, _| {
+    Kind::new(Aas, "PutScheduledAction", Converges)
+        .find(scheduled_action)
+        .read_back(|_, reads, input| {
+            let request = json!({ "ServiceNamespace": s(input, "ServiceNamespace"), "ResourceId": s(input, "ResourceId"),
+                                  "ScalableDimension": s(input, "ScalableDimension"),
+                                  "ScheduledActionNames": [s(input, "ScheduledActionName")] });
+            let now = read_now(reads, Aas, "DescribeScheduledActions", request)?;
+            let name = input["ScheduledActionName"].as_str().unwrap_or_default();
+            let now = now.as_ref().and_then(|o| named(&o["ScheduledActions"], "ScheduledActionName", name)).cloned();
+            let id = format!("{} of {}", name, text(input, "ResourceId"));
+            let wrote = settings(input, &["ServiceNamespace", "ResourceId", "ScalableDimension", "ScheduledActionName"]);
+            Ok(vec![Fact { what: "scheduled action".into(), id, wrote: Some(wrote), now }])
+        })
+        .remove(|i, _| {
         one("scheduled action", at(i, "ScheduledActionName"), |name| {
             let mut input = target(i);
             input["ScheduledActionName"] = json!(name);

@@ -1,7 +1,9 @@
 //! EC2's kinds of write: security groups and their rules, the network (VPCs, subnets, gateways,
 //! route tables, routes), instances, key pairs, addresses, launch templates, interfaces, tags.
 
-use super::{absent, at, each, first, found, many, one, s, step, Again::*, Created, Found, Kind, Look, Read};
+use super::{
+    absent, at, each, first, found, item, many, one, s, step, Again::*, Created, Fact, Found, Kind, Look, Read,
+};
 use runbook_bindings::call::Svc;
 use runbook_bindings::error::CallError;
 use serde_json::{json, Value};
@@ -11,6 +13,7 @@ pub(super) const KINDS: &[Kind] = &[
     Kind::new(Ec2, "CreateSecurityGroup", Duplicates)
         .duplicate(&["InvalidGroup.Duplicate"])
         .find(security_group)
+        .present(|r, _, id| item(r, Ec2, "DescribeSecurityGroups", json!({ "GroupIds": [id] }), "/SecurityGroups/0"))
         .remove(|_, o| {
             // The network interfaces of a deleted load balancer take minutes to go on AWS.
             one("security group", at(o, "GroupId"), |id| {
@@ -20,42 +23,85 @@ pub(super) const KINDS: &[Kind] = &[
     Kind::new(Ec2, "AuthorizeSecurityGroupIngress", Duplicates)
         .duplicate(&["InvalidPermission.Duplicate"])
         .find(ingress)
+        .read_back(|_, r, i| rules_now(r, i, "IpPermissions", "ingress rules of"))
         .remove(|i, o| revoke(i, o, "RevokeSecurityGroupIngress", "ingress rules of")),
     Kind::new(Ec2, "AuthorizeSecurityGroupEgress", Duplicates)
         .duplicate(&["InvalidPermission.Duplicate"])
         .find(egress)
+        .read_back(|_, r, i| rules_now(r, i, "IpPermissionsEgress", "egress rules of"))
         .remove(|i, o| revoke(i, o, "RevokeSecurityGroupEgress", "egress rules of")),
-    Kind::new(Ec2, "CreateVpc", Adds).find(vpc).remove(|_, o| {
+    Kind::new(Ec2, "CreateVpc", Adds)
+        .find(vpc)
+        .present(|r, _, id| item(r, Ec2, "DescribeVpcs", json!({ "VpcIds": [id] }), "/Vpcs/0"))
+        .remove(|_, o| {
         one("vpc", at(o, "Vpc.VpcId"), |id| {
             vec![step(Ec2, "DeleteVpc", json!({ "VpcId": id })).retry(&["DependencyViolation"])]
         })
     }),
-    Kind::new(Ec2, "CreateSubnet", Adds).find(subnet).remove(|_, o| {
+    Kind::new(Ec2, "CreateSubnet", Adds)
+        .find(subnet)
+        .present(|r, _, id| item(r, Ec2, "DescribeSubnets", json!({ "SubnetIds": [id] }), "/Subnets/0"))
+        .remove(|_, o| {
         one("subnet", at(o, "Subnet.SubnetId"), |id| {
             vec![step(Ec2, "DeleteSubnet", json!({ "SubnetId": id })).retry(&["DependencyViolation"])]
         })
     }),
-    Kind::new(Ec2, "CreateInternetGateway", Adds).find(internet_gateway).remove(|_, o| {
+    Kind::new(Ec2, "CreateInternetGateway", Adds)
+        .find(internet_gateway)
+        .present(|r, _, id| {
+            item(r, Ec2, "DescribeInternetGateways", json!({ "InternetGatewayIds": [id] }), "/InternetGateways/0")
+        })
+        .remove(|_, o| {
         one("internet gateway", at(o, "InternetGateway.InternetGatewayId"), |id| {
             vec![step(Ec2, "DeleteInternetGateway", json!({ "InternetGatewayId": id }))]
         })
     }),
-    Kind::new(Ec2, "AttachInternetGateway", Duplicates).remove(|i, _| {
+    Kind::new(Ec2, "AttachInternetGateway", Duplicates)
+        .present(|r, i, id| {
+            let gateway = item(r, Ec2, "DescribeInternetGateways", json!({ "InternetGatewayIds": [id] }), "/InternetGateways/0")?;
+            let attached = gateway.as_ref().and_then(|g| {
+                g["Attachments"].as_array()?.iter().find(|a| a["VpcId"] == i["VpcId"] && a["State"] != "detached")
+            });
+            Ok(attached.map(|a| json!({ "VpcId": a["VpcId"] })))
+        })
+        .remove(|i, _| {
         one("attachment of", at(i, "InternetGatewayId"), |id| {
             vec![step(Ec2, "DetachInternetGateway", json!({ "InternetGatewayId": id, "VpcId": s(i, "VpcId") }))]
         })
     }),
-    Kind::new(Ec2, "CreateRouteTable", Adds).find(route_table).remove(|_, o| {
+    Kind::new(Ec2, "CreateRouteTable", Adds)
+        .find(route_table)
+        .present(|r, _, id| item(r, Ec2, "DescribeRouteTables", json!({ "RouteTableIds": [id] }), "/RouteTables/0"))
+        .remove(|_, o| {
         one("route table", at(o, "RouteTable.RouteTableId"), |id| {
             vec![step(Ec2, "DeleteRouteTable", json!({ "RouteTableId": id }))]
         })
     }),
-    Kind::new(Ec2, "AssociateRouteTable", Adds).remove(|_, o| {
+    Kind::new(Ec2, "AssociateRouteTable", Adds)
+        .present(|r, _, id| {
+            let filter = json!({ "Filters": [{ "Name": "association.route-table-association-id", "Values": [id] }] });
+            let table = item(r, Ec2, "DescribeRouteTables", filter, "/RouteTables/0")?;
+            let association = table.as_ref().and_then(|t| {
+                t["Associations"].as_array()?.iter().find(|a| a["RouteTableAssociationId"] == id).cloned()
+            });
+            Ok(association.map(|a| json!({ "RouteTableId": a["RouteTableId"], "SubnetId": a["SubnetId"], "GatewayId": a["GatewayId"] })))
+        })
+        .remove(|_, o| {
         one("route table association", at(o, "AssociationId"), |id| {
             vec![step(Ec2, "DisassociateRouteTable", json!({ "AssociationId": id }))]
         })
     }),
-    Kind::new(Ec2, "CreateRoute", Duplicates).remove(|i, _| {
+    Kind::new(Ec2, "CreateRoute", Duplicates)
+        .present(|r, i, id| {
+            let table = item(r, Ec2, "DescribeRouteTables", json!({ "RouteTableIds": [id] }), "/RouteTables/0")?;
+            let same = |route: &Value| {
+                ["DestinationCidrBlock", "DestinationIpv6CidrBlock", "DestinationPrefixListId"]
+                    .iter()
+                    .any(|k| !i[*k].is_null() && route[*k] == i[*k])
+            };
+            Ok(table.and_then(|t| t["Routes"].as_array()?.iter().find(|route| same(route)).cloned()))
+        })
+        .remove(|i, _| {
         one("route in", at(i, "RouteTableId"), |id| {
             let mut input = json!({ "RouteTableId": id });
             for k in ["DestinationCidrBlock", "DestinationIpv6CidrBlock", "DestinationPrefixListId"] {
@@ -84,29 +130,52 @@ pub(super) const KINDS: &[Kind] = &[
             read: "DescribeTags",
             list: "/Tags",
         }),
-    Kind::new(Ec2, "RunInstances", Adds).remove(|_, o| {
+    Kind::new(Ec2, "RunInstances", Adds)
+        .present(|r, _, id| {
+            let instance = item(r, Ec2, "DescribeInstances", json!({ "InstanceIds": [id] }), "/Reservations/0/Instances/0")?;
+            Ok(instance.filter(|x| !matches!(x["State"]["Name"].as_str(), Some("terminated" | "shutting-down"))))
+        })
+        .remove(|_, o| {
         many("instance", each(o, "Instances", "InstanceId"), |id| {
             vec![step(Ec2, "TerminateInstances", json!({ "InstanceIds": [id] }))
                 .wait("InstanceTerminated", json!({ "InstanceIds": [id] }))]
         })
     }),
-    Kind::new(Ec2, "CreateKeyPair", Duplicates).remove(|_, o| {
+    Kind::new(Ec2, "CreateKeyPair", Duplicates)
+        .present(|r, _, id| item(r, Ec2, "DescribeKeyPairs", json!({ "KeyPairIds": [id] }), "/KeyPairs/0"))
+        .remove(|_, o| {
         one("key pair", at(o, "KeyPairId"), |id| vec![step(Ec2, "DeleteKeyPair", json!({ "KeyPairId": id }))])
     }),
-    Kind::new(Ec2, "AllocateAddress", Adds).remove(|_, o| {
+    Kind::new(Ec2, "AllocateAddress", Adds)
+        .present(|r, _, id| item(r, Ec2, "DescribeAddresses", json!({ "AllocationIds": [id] }), "/Addresses/0"))
+        .remove(|_, o| {
         one("elastic IP", at(o, "AllocationId"), |id| vec![step(Ec2, "ReleaseAddress", json!({ "AllocationId": id }))])
     }),
-    Kind::new(Ec2, "CreateNatGateway", Adds).remove(|_, o| {
+    Kind::new(Ec2, "CreateNatGateway", Adds)
+        .present(|r, _, id| {
+            let gateway = item(r, Ec2, "DescribeNatGateways", json!({ "NatGatewayIds": [id] }), "/NatGateways/0")?;
+            Ok(gateway.filter(|g| !matches!(g["State"].as_str(), Some("deleted" | "deleting" | "failed"))))
+        })
+        .remove(|_, o| {
         one("NAT gateway", at(o, "NatGateway.NatGatewayId"), |id| {
             vec![step(Ec2, "DeleteNatGateway", json!({ "NatGatewayId": id }))]
         })
     }),
-    Kind::new(Ec2, "CreateLaunchTemplate", Duplicates).remove(|_, o| {
+    Kind::new(Ec2, "CreateLaunchTemplate", Duplicates)
+        .present(|r, _, id| {
+            item(r, Ec2, "DescribeLaunchTemplates", json!({ "LaunchTemplateIds": [id] }), "/LaunchTemplates/0")
+        })
+        .remove(|_, o| {
         one("launch template", at(o, "LaunchTemplate.LaunchTemplateId"), |id| {
             vec![step(Ec2, "DeleteLaunchTemplate", json!({ "LaunchTemplateId": id }))]
         })
     }),
-    Kind::new(Ec2, "CreateNetworkInterface", Adds).remove(|_, o| {
+    Kind::new(Ec2, "CreateNetworkInterface", Adds)
+        .present(|r, _, id| {
+            let request = json!({ "NetworkInterfaceIds": [id] });
+            item(r, Ec2, "DescribeNetworkInterfaces", request, "/NetworkInterfaces/0")
+        })
+        .remove(|_, o| {
         one("network interface", at(o, "NetworkInterface.NetworkInterfaceId"), |id| {
             vec![step(Ec2, "DeleteNetworkInterface", json!({ "NetworkInterfaceId": id }))]
         })
@@ -232,4 +301,52 @@ fn rules(read: Read, i: &Value, list: &str) -> Result<Option<Found>, CallError> 
         });
     let id = group["GroupId"].as_str().unwrap_or("?");
     Ok(if all { found(format!("rules of {id}"), json!({ "Return": true })) } else { None })
+}
+
+/// The rules an authorize call gave its group, each as `tcp 80-80 from 0.0.0.0/0`, beside those
+/// of them the group has now (`list`: its ingress or egress rules).
+fn rules_now(read: Read, i: &Value, list: &str, what: &str) -> Result<Vec<Fact>, CallError> {
+    let (request, id) = match (i.get("GroupId"), i.get("GroupName")) {
+        (Some(id), _) => (json!({ "GroupIds": [id] }), id),
+        (None, Some(name)) => (json!({ "GroupNames": [name] }), name),
+        (None, None) => return Ok(vec![]),
+    };
+    let id = id.as_str().unwrap_or("?").to_string();
+    // The CLI's `--protocol --port --cidr` form, as one permission.
+    let mut wanted = i["IpPermissions"].as_array().cloned().unwrap_or_default();
+    if let Some(cidr) = i.get("CidrIp") {
+        wanted.push(json!({ "IpProtocol": i["IpProtocol"], "FromPort": i["FromPort"], "ToPort": i["ToPort"],
+                            "IpRanges": [{ "CidrIp": cidr }] }));
+    }
+    let group = item(read, Svc::Ec2, "DescribeSecurityGroups", request, "/SecurityGroups/0")?;
+    let rules = |perms: &[Value]| -> serde_json::Map<String, Value> {
+        let mut out = serde_json::Map::new();
+        for p in perms {
+            let protocol = p["IpProtocol"].as_str().map(str::to_ascii_lowercase).unwrap_or_default();
+            let ports = match protocol.as_str() {
+                "-1" | "all" => "all ports".to_string(),
+                _ => format!("{}-{}", p["FromPort"], p["ToPort"]),
+            };
+            for (ranges, key) in [
+                ("IpRanges", "CidrIp"),
+                ("Ipv6Ranges", "CidrIpv6"),
+                ("UserIdGroupPairs", "GroupId"),
+                ("PrefixListIds", "PrefixListId"),
+            ] {
+                for r in p[ranges].as_array().into_iter().flatten() {
+                    if let Some(from) = r[key].as_str() {
+                        out.insert(format!("{protocol} {ports} from {from}"), json!("allowed"));
+                    }
+                }
+            }
+        }
+        out
+    };
+    let wrote = rules(&wanted);
+    let now = group.map(|g| {
+        let have = rules(g[list].as_array().map(Vec::as_slice).unwrap_or_default());
+        // Only the rules the call gave: others on the group are not its.
+        Value::Object(have.into_iter().filter(|(k, _)| wrote.contains_key(k)).collect())
+    });
+    Ok(vec![Fact { what: what.into(), id, wrote: Some(Value::Object(wrote)), now }])
 }

@@ -1,7 +1,7 @@
 //! ECS's kinds of write: clusters, services, task definitions, tasks, capacity providers, tags.
 
 use super::{
-    absent, at, differs, each, found, many, member, one, s, settings, step, Again::*, Found, Kind, Look, Read,
+    absent, at, each, found, item, many, member, one, s, settings, step, text, Again::*, Fact, Found, Kind, Look, Read,
 };
 use runbook_bindings::call::Svc;
 use runbook_bindings::error::CallError;
@@ -24,17 +24,19 @@ pub(super) const KINDS: &[Kind] = &[
         if let Some(c) = input.get("cluster") {
             request["cluster"] = c.clone();
         }
-        let Some(out) = absent(reads(Ecs, "DescribeServices", request))? else {
-            return Ok(Some("the service is gone".into()));
-        };
-        let Some(now) = out["services"].as_array().into_iter().flatten().find(|x| x["status"] != "INACTIVE") else {
-            return Ok(Some("the service is gone".into()));
-        };
-        Ok(differs(&settings(input, &["cluster", "service", "forceNewDeployment"]), now))
+        let now = service_now(reads, request, input)?;
+        // Named as the create names it: by its ARN when it is there.
+        let id = now.as_ref().and_then(|n| at(n, "serviceArn")).unwrap_or_else(|| text(input, "service").to_string());
+        let wrote = settings(input, &["cluster", "service", "forceNewDeployment"]);
+        Ok(vec![Fact { what: "service".into(), id, wrote: Some(wrote), now }])
     }),
     Kind::new(Ecs, "CreateCluster", Converges)
         .find(cluster)
         .not_found(&["ClusterNotFoundException"])
+        .present(|r, _, id| {
+            let cluster = item(r, Ecs, "DescribeClusters", json!({ "clusters": [id] }), "/clusters/0")?;
+            Ok(cluster.filter(|c| c["status"] == "ACTIVE" || c["status"] == "PROVISIONING"))
+        })
         .arn(|i, w| Some(w.arn("ecs", format!("cluster/{}", super::given(i, "clusterName", "default")?))))
         .remove(|_, o| {
             one("cluster", at(o, "cluster.clusterArn"), |arn| {
@@ -46,6 +48,14 @@ pub(super) const KINDS: &[Kind] = &[
         .duplicate(&["InvalidParameterException"])
         .find(service)
         .not_found(&["ServiceNotFoundException"])
+        .present(|r, input, id| {
+            // `…:service/<cluster>/<name>`; an older ARN without its cluster is in the default one.
+            let mut request = json!({ "services": [id] });
+            if let [_, cluster, _] = id.split('/').collect::<Vec<_>>()[..] {
+                request["cluster"] = json!(cluster);
+            }
+            service_now(r, request, input)
+        })
         .arn(|i, w| {
             let cluster = ecs_name(super::given(i, "cluster", "default")?);
             Some(w.arn("ecs", format!("service/{cluster}/{}", member(i, "serviceName")?)))
@@ -60,22 +70,39 @@ pub(super) const KINDS: &[Kind] = &[
                 ]
             })
         }),
-    Kind::new(Ecs, "RegisterTaskDefinition", Adds).find(task_definition).remove(|_, o| {
-        one("task definition", at(o, "taskDefinition.taskDefinitionArn"), |arn| {
-            vec![step(Ecs, "DeregisterTaskDefinition", json!({ "taskDefinition": arn }))]
+    Kind::new(Ecs, "RegisterTaskDefinition", Adds)
+        .find(task_definition)
+        .present(|r, _, id| {
+            // A revision never changes: whether it is still active is all there is to read.
+            let request = json!({ "taskDefinition": id });
+            let revision = item(r, Ecs, "DescribeTaskDefinition", request, "/taskDefinition")?;
+            Ok(revision.filter(|t| t["status"] == "ACTIVE").map(|t| json!({ "family": t["family"] })))
         })
-    }),
-    Kind::new(Ecs, "RunTask", Adds).find(tasks).remove(|i, o| {
-        let cluster = s(i, "cluster");
-        many("task", each(o, "tasks", "taskArn"), |arn| {
-            vec![step(Ecs, "StopTask", json!({ "cluster": cluster, "task": arn, "reason": "runbook undo" }))]
+        .remove(|_, o| {
+            one("task definition", at(o, "taskDefinition.taskDefinitionArn"), |arn| {
+                vec![step(Ecs, "DeregisterTaskDefinition", json!({ "taskDefinition": arn }))]
+            })
+        }),
+    Kind::new(Ecs, "RunTask", Adds)
+        .find(tasks)
+        .unread("a task ends by itself when its work is done, which is no drift")
+        .remove(|i, o| {
+            let cluster = s(i, "cluster");
+            many("task", each(o, "tasks", "taskArn"), |arn| {
+                vec![step(Ecs, "StopTask", json!({ "cluster": cluster, "task": arn, "reason": "runbook undo" }))]
+            })
+        }),
+    Kind::new(Ecs, "CreateCapacityProvider", Duplicates)
+        .present(|r, _, id| {
+            let request = json!({ "capacityProviders": [id] });
+            let provider = item(r, Ecs, "DescribeCapacityProviders", request, "/capacityProviders/0")?;
+            Ok(provider.filter(|p| p["status"] == "ACTIVE"))
         })
-    }),
-    Kind::new(Ecs, "CreateCapacityProvider", Duplicates).remove(|_, o| {
-        one("capacity provider", at(o, "capacityProvider.name"), |name| {
-            vec![step(Ecs, "DeleteCapacityProvider", json!({ "capacityProvider": name }))]
-        })
-    }),
+        .remove(|_, o| {
+            one("capacity provider", at(o, "capacityProvider.name"), |name| {
+                vec![step(Ecs, "DeleteCapacityProvider", json!({ "capacityProvider": name }))]
+            })
+        }),
     Kind::new(Ecs, "TagResource", Converges)
         .find(super::tagging::ecs_tags)
         .remove(|i, _| {
@@ -97,6 +124,25 @@ pub(super) const KINDS: &[Kind] = &[
             list: "/tags",
         }),
 ];
+
+/// A service as it is now, named as a create or update names its members: `cluster` is its
+/// cluster's ARN, and `taskDefinition` the family the write gave when the revision it runs is
+/// that family's newest (what a family without a revision stands for). `None` when it is gone.
+fn service_now(read: Read, request: Value, input: &Value) -> Result<Option<Value>, CallError> {
+    let Some(out) = absent(read(Ecs, "DescribeServices", request))? else { return Ok(None) };
+    let Some(mut now) = out["services"].as_array().into_iter().flatten().find(|x| x["status"] != "INACTIVE").cloned()
+    else {
+        return Ok(None);
+    };
+    now["cluster"] = now["clusterArn"].clone();
+    if let Some(family) = input["taskDefinition"].as_str().filter(|f| !f.contains(':') && !f.contains('/')) {
+        let newest = read(Ecs, "DescribeTaskDefinition", json!({ "taskDefinition": family }))?;
+        if newest["taskDefinition"]["taskDefinitionArn"] == now["taskDefinition"] {
+            now["taskDefinition"] = json!(family);
+        }
+    }
+    Ok(Some(now))
+}
 
 fn cluster(read: Read, i: &Value, _: Look) -> Result<Option<Found>, CallError> {
     let name = i.get("clusterName").cloned().unwrap_or(json!("default"));

@@ -2,8 +2,8 @@
 //! settings, rules, tags.
 
 use super::{
-    absent, at, differs, each, first, found, many, member, one, read_now, s, step, Again::*, Before, Created, Found,
-    Inverse, Kind, Look, Read,
+    absent, at, each, first, found, item, many, member, one, read_now, s, settings, step, text, Again::*, Before,
+    Created, Fact, Found, Inverse, Kind, Look, Read,
 };
 use runbook_bindings::call::Svc;
 use runbook_bindings::error::CallError;
@@ -15,6 +15,9 @@ pub(super) const KINDS: &[Kind] = &[
         .duplicate(&["DuplicateTargetGroupName"])
         .find(target_group)
         .not_found(&["TargetGroupNotFound"])
+        .present(|r, _, id| {
+            item(r, Elbv2, "DescribeTargetGroups", json!({ "TargetGroupArns": [id] }), "/TargetGroups/0")
+        })
         .arn(|i, w| Some(w.arn("elasticloadbalancing", format!("targetgroup/{}/*", member(i, "Name")?))))
         .remove(|_, o| {
             many("target group", each(o, "TargetGroups", "TargetGroupArn"), |arn| {
@@ -25,6 +28,15 @@ pub(super) const KINDS: &[Kind] = &[
         .duplicate(&["DuplicateLoadBalancerName"])
         .find(load_balancer)
         .not_found(&["LoadBalancerNotFound"])
+        .present(|r, _, id| {
+            let request = json!({ "LoadBalancerArns": [id] });
+            let lb = item(r, Elbv2, "DescribeLoadBalancers", request, "/LoadBalancers/0")?;
+            // Its subnets, as the create names them.
+            Ok(lb.map(|mut lb| {
+                lb["Subnets"] = json!(each(&lb, "AvailabilityZones", "SubnetId"));
+                lb
+            }))
+        })
         .arn(|i, w| {
             let kind = match i["Type"].as_str().unwrap_or("application") {
                 "network" => "net",
@@ -43,6 +55,7 @@ pub(super) const KINDS: &[Kind] = &[
         .duplicate(&["DuplicateListener"])
         .find(listener)
         .not_found(&["ListenerNotFound"])
+        .present(|r, _, id| item(r, Elbv2, "DescribeListeners", json!({ "ListenerArns": [id] }), "/Listeners/0"))
         .remove(|_, o| {
             many("listener", each(o, "Listeners", "ListenerArn"), |arn| {
                 vec![step(Elbv2, "DeleteListener", json!({ "ListenerArn": arn }))]
@@ -52,14 +65,30 @@ pub(super) const KINDS: &[Kind] = &[
         .duplicate(&["PriorityInUse"])
         .find(rule)
         .not_found(&["RuleNotFound"])
+        .present(|r, _, id| item(r, Elbv2, "DescribeRules", json!({ "RuleArns": [id] }), "/Rules/0"))
         .remove(|_, o| {
             many("rule", each(o, "Rules", "RuleArn"), |arn| vec![step(Elbv2, "DeleteRule", json!({ "RuleArn": arn }))])
         }),
-    Kind::new(Elbv2, "RegisterTargets", Converges).find(targets).remove(|i, _| {
-        one("targets of", at(i, "TargetGroupArn"), |arn| {
-            vec![step(Elbv2, "DeregisterTargets", json!({ "TargetGroupArn": arn, "Targets": s(i, "Targets") }))]
+    Kind::new(Elbv2, "RegisterTargets", Converges)
+        .find(targets)
+        .present(|r, i, id| {
+            let request = json!({ "TargetGroupArn": id });
+            let Some(out) = read_now(r, Elbv2, "DescribeTargetHealth", request)? else { return Ok(None) };
+            // Of the targets registered now, those the write registered: others are not its.
+            let registered: Vec<Value> = out["TargetHealthDescriptions"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(|d| d["Target"].clone())
+                .filter(|t| i["Targets"].as_array().into_iter().flatten().any(|w| w["Id"] == t["Id"]))
+                .collect();
+            Ok(Some(json!({ "Targets": registered })))
         })
-    }),
+        .remove(|i, _| {
+            one("targets of", at(i, "TargetGroupArn"), |arn| {
+                vec![step(Elbv2, "DeregisterTargets", json!({ "TargetGroupArn": arn, "Targets": s(i, "Targets") }))]
+            })
+        }),
     Kind::new(Elbv2, "ModifyListener", Converges)
         .find(listener_settings)
         .restore(|_, _, before| match before {
@@ -68,14 +97,10 @@ pub(super) const KINDS: &[Kind] = &[
         })
         .read_back(|_, reads, input| {
             let arn = input["ListenerArn"].clone();
-            let Some(now) = read_now(reads, Elbv2, "DescribeListeners", json!({ "ListenerArns": [arn] }))? else {
-                return Ok(Some("the listener is gone".into()));
-            };
-            let mut written = input.clone();
-            if let Some(m) = written.as_object_mut() {
-                m.remove("ListenerArn");
-            }
-            Ok(differs(&written, &now["Listeners"][0]))
+            let now = read_now(reads, Elbv2, "DescribeListeners", json!({ "ListenerArns": [arn] }))?;
+            let id = text(input, "ListenerArn").to_string();
+            let now = now.and_then(|n| first(&n["Listeners"]).cloned());
+            Ok(vec![Fact { what: "listener".into(), id, wrote: Some(settings(input, &["ListenerArn"])), now }])
         }),
     Kind::new(Elbv2, "AddTags", Converges)
         .find(super::tagging::elbv2_tags)

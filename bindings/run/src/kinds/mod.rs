@@ -15,10 +15,12 @@ mod autoscaling;
 mod ec2;
 mod ecs;
 mod elbv2;
+pub mod fact;
 mod iam;
 pub mod route53;
 mod tagging;
 
+pub use fact::{holds, Difference, Fact, Standing};
 pub use tagging::Tagging;
 
 use runbook_bindings::call::Svc;
@@ -96,9 +98,14 @@ pub type Restore = fn(&Kind, &Value, &Before) -> Option<Inverse>;
 /// The ARN of what a write makes, where its input makes it certain.
 pub type Arn = fn(&Value, &Where) -> Option<String>;
 
-/// Reads back what a write with this input set: what is not so any more, as `Member is now X,
-/// the run set Y`; `None` when all of it holds.
-pub type ReadBack = fn(&Kind, Read, &Value) -> Result<Option<String>, CallError>;
+/// Reads back what a write with this input set, from its input alone (before it is sent, or long
+/// after): each resource it set, with the members it set and what they are now.
+pub type ReadBack = fn(&Kind, Read, &Value) -> Result<Vec<Fact>, CallError>;
+
+/// Reads what a write made, by the id its outcome gave it: the thing as it is now, shaped as the
+/// write's input names its members; `None` when it is not there (or is going: a cluster
+/// `INACTIVE`, an instance terminated).
+pub type Present = fn(Read, &Value, &str) -> Result<Option<Value>, CallError>;
 
 /// One kind of write.
 pub struct Kind {
@@ -116,6 +123,9 @@ pub struct Kind {
     pub arn: Option<Arn>,
     pub tagging: Option<Tagging>,
     pub read_back: Option<ReadBack>,
+    pub present: Option<Present>,
+    /// Why what it made cannot be read back, when it cannot (`drift` says so).
+    pub unread: Option<&'static str>,
 }
 
 impl Kind {
@@ -132,6 +142,8 @@ impl Kind {
             arn: None,
             tagging: None,
             read_back: None,
+            present: None,
+            unread: None,
         }
     }
     const fn duplicate(mut self, codes: &'static [&'static str]) -> Kind {
@@ -170,13 +182,58 @@ impl Kind {
         self
     }
 
+    const fn present(mut self, f: Present) -> Kind {
+        self.present = Some(f);
+        self
+    }
+    const fn unread(mut self, why: &'static str) -> Kind {
+        self.unread = Some(why);
+        self
+    }
+
     /// What a write with this input set that is not so any more, read back now; `Ok(None)` when
     /// all of it holds, or the kind cannot read it back.
     pub fn changed(&self, reads: Read, input: &Value) -> Result<Option<String>, CallError> {
         match self.read_back {
-            Some(f) => f(self, reads, input),
+            Some(f) => {
+                let facts = f(self, reads, input)?;
+                // Of several things (records, resources tagged), which one.
+                let named = |f: &Fact| match (facts.len(), f.text()) {
+                    (1, text) => text,
+                    (_, Some(t)) if !t.contains(&f.id) => Some(format!("{} {}: {t}", f.what, f.id)),
+                    (_, text) => text,
+                };
+                Ok(facts.iter().find_map(named))
+            }
             None => Ok(None),
         }
+    }
+
+    /// Whether `drift` can read back what writes of this kind made or set.
+    pub fn readable(&self) -> bool {
+        self.read_back.is_some() || self.present.is_some()
+    }
+
+    /// Each resource a write of this kind made or set, as the write left it and as it is now:
+    /// read back from its input, or read by the ids its outcome gives what it made (`created`:
+    /// kind and id). Compared are the members of the input the read answers.
+    pub fn facts(&self, reads: Read, input: &Value, created: &[(String, String)]) -> Result<Vec<Fact>, CallError> {
+        if let Some(f) = self.read_back {
+            return f(self, reads, input);
+        }
+        let Some(present) = self.present else { return Ok(vec![]) };
+        let mut facts = Vec::new();
+        for (what, id) in created {
+            let now = present(reads, input, id)?;
+            let wrote = match (&now, settings(input, &[])) {
+                (Some(Value::Object(n)), Value::Object(i)) => {
+                    Value::Object(i.into_iter().filter(|(k, _)| n.contains_key(k)).collect())
+                }
+                _ => json!({}),
+            };
+            facts.push(Fact { what: what.clone(), id: id.clone(), wrote: Some(wrote), now });
+        }
+        Ok(facts)
     }
 
     /// Looks for what the write with this input makes; `Ok(None)` without a look-up.
@@ -439,69 +496,34 @@ pub(crate) fn many(kind: &str, ids: Vec<String>, undo: impl Fn(&str) -> Vec<Step
     ids.into_iter().map(|id| Created { kind: kind.into(), undo: undo(&id), id, restores: false }).collect()
 }
 
-/// Whether everything `written` sets holds in `present` (AWS adds defaults beside it, and answers
-/// some numbers as text).
-pub fn holds(written: &Value, present: &Value) -> bool {
-    match (written, present) {
-        (Value::Object(w), Value::Object(p)) => {
-            w.iter().all(|(k, v)| v.is_null() || p.get(k).is_some_and(|pv| holds(v, pv)))
-        }
-        (Value::Array(w), Value::Array(p)) => w.len() == p.len() && w.iter().zip(p).all(|(a, b)| holds(a, b)),
-        (Value::Number(n), Value::String(s)) | (Value::String(s), Value::Number(n)) => n.to_string() == *s,
-        (a, b) => a == b,
-    }
-}
-
-/// The first member the run wrote whose value is now another, as `Member is now X, the run set Y`.
-pub(crate) fn differs(written: &Value, now: &Value) -> Option<String> {
-    let w = written.as_object()?;
-    w.iter().filter(|(_, v)| !v.is_null()).find(|(k, v)| !now.get(*k).is_some_and(|n| holds(v, n))).map(|(k, v)| {
-        let short = |x: &Value| {
-            let t = x.to_string();
-            if t.len() > 160 {
-                format!("{}…", &t[..t.char_indices().nth(160).map(|(i, _)| i).unwrap_or(t.len())])
-            } else {
-                t
-            }
-        };
-        format!("{k} is now {}, the run set {}", short(now.get(k).unwrap_or(&Value::Null)), short(v))
-    })
-}
-
 /// What a write sets, without the members that name what it sets (`identity`): the values a
 /// read-back compares with what is there now.
 pub(crate) fn settings(input: &Value, identity: &[&str]) -> Value {
     let mut written = input.clone();
     if let Some(m) = written.as_object_mut() {
-        m.retain(|k, _| !identity.contains(&k.as_str()));
+        m.retain(|k, _| !identity.contains(&k.as_str()) && !NOT_SETTINGS.contains(&k.as_str()));
     }
     written
 }
+
+/// Members of a write that set nothing a read answers: tags given with a create (the tagging
+/// kinds read tags back), and tokens that make a retry safe.
+const NOT_SETTINGS: [&str; 6] = ["Tags", "tags", "TagSpecifications", "ClientToken", "clientToken", "DryRun"];
 
 /// A read of what is there now through `read`; `None` when AWS answers that it is not.
 pub(crate) fn read_now(read: Read, svc: Svc, op: &str, input: Value) -> Result<Option<Value>, CallError> {
     absent(read(svc, op, input))
 }
 
+/// The item at `pointer` (`/TargetGroups/0`) in what a read answers now; `None` when AWS answers
+/// that it is not there, or the answer holds no such item.
+pub(crate) fn item(read: Read, svc: Svc, op: &str, input: Value, pointer: &str) -> Result<Option<Value>, CallError> {
+    Ok(read_now(read, svc, op, input)?.and_then(|o| o.pointer(pointer).cloned()).filter(|v| !v.is_null()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn what_a_run_wrote_holds_beside_what_aws_adds() {
-        let written = json!({ "DefaultActions": [{ "Type": "forward", "TargetGroupArn": "tg-a" }], "Port": 80 });
-        let now = json!({
-            "DefaultActions": [{ "Type": "forward", "TargetGroupArn": "tg-a", "ForwardConfig": { "TargetGroups": [] } }],
-            "Port": 80, "Protocol": "HTTP"
-        });
-        assert!(holds(&written, &now));
-        assert_eq!(differs(&written, &now), None);
-        let moved = json!({ "DefaultActions": [{ "Type": "forward", "TargetGroupArn": "tg-b" }], "Port": 80 });
-        let what = differs(&written, &moved).unwrap();
-        assert!(what.starts_with("DefaultActions is now [{\"Type\":\"forward\",\"TargetGroupArn\":\"tg-b\""), "{what}");
-        assert!(holds(&json!({ "TTL": 300 }), &json!({ "TTL": "300" })));
-        assert!(!holds(&json!([1, 2]), &json!([1])));
-    }
 
     /// The writes of this build that make or attach something and that the catalogue has no entry
     /// for. Each is journaled like any write; undo says it does not know how to remove what it
@@ -701,6 +723,33 @@ mod tests {
             assert!(k.tagging.is_none() || k.read_back.is_some(), "{}::{}", k.svc.module(), k.op);
         }
         assert!(seen.len() > 40, "{} entries", seen.len());
+    }
+
+    #[test]
+    fn every_kind_reads_back_what_it_did_with_reads_alone_or_says_why_not() {
+        for k in all() {
+            let name = format!("{}::{}", k.svc.module(), k.op);
+            assert!(k.readable() || k.unread.is_some(), "{name}: drift can neither read it back nor say why");
+            if !k.readable() {
+                continue;
+            }
+            let asked = std::cell::RefCell::new(Vec::new());
+            let read = |svc: Svc, op: &str, _: Value| -> Result<Value, CallError> {
+                asked.borrow_mut().push((svc, op.to_string()));
+                Ok(json!({}))
+            };
+            let input = json!({ "GroupId": "sg-1", "HostedZoneId": "Z1", "ListenerArn": "l-1", "Resources": ["r-1"],
+                                "ResourceArns": ["r-1"], "resourceArn": "r-1", "CertificateArn": "c-1",
+                                "ChangeBatch": { "Changes": [{ "Action": "UPSERT", "ResourceRecordSet": { "Name": "a.", "Type": "A" } }] },
+                                "Tags": [{ "Key": "k", "Value": "v" }], "tags": [{ "key": "k", "value": "v" }] });
+            let facts = k.facts(&read, &input, &[("thing".into(), "arn:aws:x:r:1:thing/c/id-1".into())]).unwrap();
+            assert!(!facts.is_empty(), "{name}: no fact");
+            assert!(!asked.borrow().is_empty(), "{name}: read nothing");
+            for (svc, op) in asked.borrow().iter() {
+                let readonly = svc.table().unwrap().operations.get(op).map(|o| o.readonly);
+                assert_eq!(readonly, Some(true), "{name} reads back with {}::{op}, which is not a read", svc.module());
+            }
+        }
     }
 
     #[test]

@@ -4,7 +4,10 @@
 //! each DELETE created again, each UPSERT put back as it was (or deleted, when the name and type
 //! had no record before).
 
-use super::{at, differs, found, one, read_now, s, step, Again::*, Before, Created, Found, Inverse, Kind, Look, Read};
+use super::{
+    at, found, item, one, read_now, s, settings, step, Again::*, Before, Created, Fact, Found, Inverse, Kind, Look,
+    Read,
+};
 use runbook_bindings::call::Svc;
 use runbook_bindings::error::CallError;
 use serde_json::{json, Value};
@@ -15,6 +18,11 @@ pub(super) const KINDS: &[Kind] = &[
         .duplicate(&["HostedZoneAlreadyExists"])
         .find(hosted_zone)
         .not_found(&["NoSuchHostedZone"])
+        .present(|r, _, id| {
+            let zone = item(r, Route53, "GetHostedZone", json!({ "Id": id }), "/HostedZone")?;
+            // Its name ends with a dot; the create's settings are its `Config`.
+            Ok(zone.map(|z| json!({ "CallerReference": z["CallerReference"], "HostedZoneConfig": z["Config"] })))
+        })
         .remove(|_, o| {
             // Its records other than SOA and NS go first: undo removes the run's, newest first.
             one("hosted zone", at(o, "HostedZone.Id"), |id| {
@@ -143,36 +151,26 @@ pub fn inverse(i: &Value, before: Option<&Found>) -> Inverse {
     Inverse { created, not_undoable: None, replaced: before.map(|b| b.id.clone()) }
 }
 
-/// A Route 53 change batch: each record it created or upserted must still be as it set it, and each
-/// it deleted must still be absent.
-fn records_changed(_: &Kind, reads: Read, input: &Value) -> Result<Option<String>, CallError> {
+/// A Route 53 change batch: each record it created or upserted as it set it, and each it deleted
+/// absent.
+fn records_changed(_: &Kind, reads: Read, input: &Value) -> Result<Vec<Fact>, CallError> {
     let zone = input["HostedZoneId"].clone();
+    let mut facts = Vec::new();
     for change in input["ChangeBatch"]["Changes"].as_array().into_iter().flatten() {
         let record = &change["ResourceRecordSet"];
         let wanted = key(record);
         let request = json!({ "HostedZoneId": zone, "StartRecordName": wanted.0, "StartRecordType": wanted.1 });
-        let Some(page) = read_now(reads, Svc::Route53, "ListResourceRecordSets", request)? else {
-            return Ok(Some("the hosted zone is gone".into()));
+        let page = read_now(reads, Svc::Route53, "ListResourceRecordSets", request)?;
+        let now = page.and_then(|p| p["ResourceRecordSets"].as_array()?.iter().find(|r| key(r) == wanted).cloned());
+        let id = match wanted.2.as_str() {
+            "" => format!("{} {} in {}", wanted.0, wanted.1, zone.as_str().unwrap_or("?")),
+            set => format!("{} {} ({set}) in {}", wanted.0, wanted.1, zone.as_str().unwrap_or("?")),
         };
-        let now = page["ResourceRecordSets"].as_array().into_iter().flatten().find(|r| key(r) == wanted);
-        let name = format!("{} {}", wanted.0, wanted.1);
-        match (change["Action"].as_str().unwrap_or_default(), now) {
-            ("DELETE", Some(_)) => return Ok(Some(format!("{name} exists again"))),
-            ("DELETE", None) => {}
-            (_, None) => return Ok(Some(format!("{name} is gone"))),
-            (_, Some(now)) => {
-                // The name matched already, as Route 53 compares names (case, final dot).
-                let mut written = record.clone();
-                if let Some(m) = written.as_object_mut() {
-                    m.remove("Name");
-                }
-                if let Some(what) = differs(&written, now) {
-                    return Ok(Some(format!("{name}: {what}")));
-                }
-            }
-        }
+        // The name matched already, as Route 53 compares names (case, final dot).
+        let wrote = (change["Action"] != "DELETE").then(|| settings(record, &["Name"]));
+        facts.push(Fact { what: "record".into(), id, wrote, now });
     }
-    Ok(None)
+    Ok(facts)
 }
 
 #[cfg(test)]

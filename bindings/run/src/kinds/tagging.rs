@@ -2,7 +2,7 @@
 //! tagging kind's entry carries its [`Tagging`]; undo removes the keys it added and puts back the
 //! values it replaced, and `since` reads the tags back.
 
-use super::{found, read_now, s, step, text, Before, Created, Found, Inverse, Kind, Look, Read};
+use super::{found, read_now, s, step, text, Before, Created, Fact, Found, Inverse, Kind, Look, Read};
 use runbook_bindings::call::Svc;
 use runbook_bindings::error::CallError;
 use serde_json::{json, Value};
@@ -174,21 +174,22 @@ fn tags_of_arn(read: Read, i: &Value, svc: Svc, op: &str, names: [&str; 4]) -> R
     Ok(tags_before(existing, &keys_of(&i[list], key)))
 }
 
-/// A tagging write: each tag it set must still have its value.
-pub(super) fn tags_changed(kind: &Kind, reads: Read, input: &Value) -> Result<Option<String>, CallError> {
-    let (Some(t), svc) = (kind.tagging, kind.svc) else { return Ok(None) };
+/// A tagging write: each resource with the tags it set, and the values those keys have now.
+pub(super) fn tags_changed(kind: &Kind, reads: Read, input: &Value) -> Result<Vec<Fact>, CallError> {
+    let (Some(t), svc) = (kind.tagging, kind.svc) else { return Ok(vec![]) };
+    let mut facts = Vec::new();
     for r in t.resources_of(input) {
-        let Some(now) = read_now(reads, svc, t.read, t.read_of(svc, &r))? else {
-            return Ok(Some(format!("{r} is gone")));
+        let tags = |list: &Value| -> serde_json::Map<String, Value> {
+            list.as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|x| Some((x[t.key].as_str()?.to_string(), x[t.value].clone())))
+                .collect()
         };
-        let now = now.pointer(t.list).and_then(Value::as_array).cloned().unwrap_or_default();
-        for tag in input[t.tags].as_array().into_iter().flatten() {
-            let present = now.iter().find(|n| n[t.key] == tag[t.key]).map(|n| n[t.value].clone());
-            if present.as_ref() != Some(&tag[t.value]) {
-                let shown = present.map(|p| p.to_string()).unwrap_or_else(|| "gone".into());
-                return Ok(Some(format!("tag {} on {r} is now {shown}, the run set {}", tag[t.key], tag[t.value])));
-            }
-        }
+        let wrote = tags(&input[t.tags]);
+        let now = read_now(reads, svc, t.read, t.read_of(svc, &r))?
+            .map(|n| Value::Object(tags(n.pointer(t.list).unwrap_or(&Value::Null))));
+        facts.push(Fact { what: "tags on".into(), id: r, wrote: Some(Value::Object(wrote)), now });
     }
-    Ok(None)
+    Ok(facts)
 }

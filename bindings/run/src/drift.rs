@@ -1,0 +1,413 @@
+//! Drift: what a run made or changed, read now and compared with what its writes set. Each
+//! resource is in sync, changed (member by member), gone, or cannot be read back; a change that a
+//! later run's write made is that run's, not drift. Reads only: the reader refuses any operation
+//! the models do not mark read-only.
+
+use super::kinds::{self, Difference, Fact, Standing};
+use super::since::{collect, names, place_of};
+use super::undo::Away;
+use runbook_bindings::call::Svc;
+use runbook_bindings::error::CallError;
+use runbook_bindings::runtime::Context;
+use serde_json::{json, Value};
+use std::cell::RefCell;
+use std::collections::HashMap;
+
+/// One resource a run made or changed, and where it stands now.
+#[derive(Debug, Clone)]
+pub struct Resource {
+    /// `account/region`.
+    pub place: String,
+    pub what: String,
+    pub id: String,
+    /// The run's writes that made or changed it: `{ seq, function, at }`.
+    pub writes: Vec<Value>,
+    pub state: State,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum State {
+    InSync,
+    /// Members that are not as the run set them, each with the later run that set it so, when one
+    /// did (then it is that run's change, not drift).
+    Changed(Vec<(Difference, Option<String>)>),
+    /// Not there; with the later run that removed it, when one did.
+    Gone(Option<String>),
+    /// The run took it away, and it is there again; with the later run that made it, when one did.
+    Back(Option<String>),
+    /// Why what the write did cannot be read back.
+    NotRead(String),
+    /// Reading it failed: the code and message.
+    Failed(String),
+}
+
+impl Resource {
+    /// Whether it is not as the run (or a later run) left it.
+    pub fn drifted(&self) -> bool {
+        match &self.state {
+            State::Changed(d) => d.iter().any(|(_, by)| by.is_none()),
+            State::Gone(by) | State::Back(by) => by.is_none(),
+            _ => false,
+        }
+    }
+
+    /// `in sync`, `changed`, `gone`, `back`, `changed by a later run`, `not read back`, `failed`.
+    pub fn word(&self) -> &'static str {
+        match &self.state {
+            State::InSync => "in sync",
+            State::Changed(_) if !self.drifted() => "changed by a later run",
+            State::Gone(Some(_)) => "removed by a later run",
+            State::Back(Some(_)) => "made again by a later run",
+            State::Changed(_) => "changed",
+            State::Gone(None) => "gone",
+            State::Back(None) => "back",
+            State::NotRead(_) => "not read back",
+            State::Failed(_) => "failed",
+        }
+    }
+
+    pub fn to_json(&self) -> Value {
+        let mut v = json!({ "place": self.place, "kind": self.what, "id": self.id, "state": self.word().replace(' ', "_"),
+                            "writes": self.writes });
+        match &self.state {
+            State::Changed(d) => {
+                v["changes"] = json!(d
+                    .iter()
+                    .map(|(d, by)| {
+                        let mut c = d.to_json();
+                        c["by"] = json!(by);
+                        c
+                    })
+                    .collect::<Vec<_>>())
+            }
+            State::Gone(by) | State::Back(by) => v["by"] = json!(by),
+            State::NotRead(why) | State::Failed(why) => v["reason"] = json!(why),
+            State::InSync => {}
+        }
+        v
+    }
+}
+
+/// Reads for drift: each read once per place (several runs and writes name the same thing), and
+/// only reads.
+pub struct Reader<'a> {
+    ctx: &'a Context,
+    answers: RefCell<HashMap<String, Result<Value, CallError>>>,
+    /// Every read sent: `service::Operation`, for the policy drift needs.
+    pub sent: RefCell<Vec<String>>,
+}
+
+impl<'a> Reader<'a> {
+    pub fn new(ctx: &'a Context) -> Reader<'a> {
+        Reader { ctx, answers: RefCell::new(HashMap::new()), sent: RefCell::new(Vec::new()) }
+    }
+
+    fn read(&self, svc: Svc, op: &str, input: Value) -> Result<Value, CallError> {
+        let readonly = svc.table().ok().and_then(|t| t.operations.get(op).map(|o| o.readonly));
+        if readonly != Some(true) {
+            return Err(CallError::Validation {
+                service: svc.module().into(),
+                operation: op.into(),
+                problems: vec![format!("drift only reads, and {op} is not a read")],
+            });
+        }
+        let key = format!("{}|{}|{op}|{input}", self.ctx.place_key(), svc.module());
+        if let Some(answer) = self.answers.borrow().get(&key) {
+            return answer.clone();
+        }
+        let name = format!("{}::{op}", svc.module());
+        if !self.sent.borrow().contains(&name) {
+            self.sent.borrow_mut().push(name);
+        }
+        let answer = super::reconcile::read(self.ctx, svc, op, input);
+        self.answers.borrow_mut().insert(key, answer.clone());
+        answer
+    }
+}
+
+/// One fact of one write, or why there is none.
+#[derive(Debug, Clone)]
+struct Got {
+    place: String,
+    write: Value,
+    what: Result<Fact, (String, String, State)>,
+}
+
+/// What a run's writes made or set, read now: a fact per resource and write, in write order.
+fn facts(reader: &Reader, records: &[Value]) -> Vec<Got> {
+    let start = records.iter().find(|r| r["type"] == "start").cloned().unwrap_or_default();
+    let mut out = Vec::new();
+    for intent in records.iter().filter(|r| r["type"] == "intent") {
+        let Some(outcome) = records.iter().find(|r| r["type"] == "outcome" && r["seq"] == intent["seq"]) else {
+            continue;
+        };
+        if outcome["ok"] != true {
+            continue;
+        }
+        let (Some(svc), Some(op)) = (intent["service"].as_str().and_then(Svc::by_module), intent["operation"].as_str())
+        else {
+            continue;
+        };
+        // What a run took away is not a thing it made or changed.
+        if kinds::removes(op) && kinds::of(svc, op).is_none() {
+            continue;
+        }
+        let place = place_of(&start, intent);
+        let write = json!({ "seq": intent["seq"], "function": intent["function"], "at": intent["at"] });
+        let function = intent["function"].as_str().unwrap_or(op).to_string();
+        let created: Vec<(String, String)> = outcome["created"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|c| c["restores"] != true)
+            .filter_map(|c| Some((c["kind"].as_str()?.to_string(), c["id"].as_str()?.to_string())))
+            .collect();
+        // A state for each thing the write made, or for the write itself when it names none.
+        let each = |state: State| -> Vec<Got> {
+            let named = match created.is_empty() {
+                true => vec![(function.clone(), format!("write {}", intent["seq"]))],
+                false => created.clone(),
+            };
+            let got = |(what, id): (String, String)| Got {
+                place: place.clone(),
+                write: write.clone(),
+                what: Err((what, id, state.clone())),
+            };
+            named.into_iter().map(got).collect()
+        };
+        let Some(kind) = kinds::of(svc, op) else {
+            let why = format!(
+                "runbook has no catalogue entry for {}::{op}, so it cannot read back what it did",
+                svc.module()
+            );
+            out.extend(each(State::NotRead(why)));
+            continue;
+        };
+        if !kind.readable() {
+            let why = kind
+                .unread
+                .map(str::to_string)
+                .unwrap_or_else(|| format!("runbook does not know how to read back what {}::{op} made", svc.module()));
+            out.extend(each(State::NotRead(why)));
+            continue;
+        }
+        let read = |s: Svc, o: &str, i: Value| reader.read(s, o, i);
+        let got =
+            Away::enter(reader.ctx, &intent["place"]).and_then(|_away| kind.facts(&read, &intent["input"], &created));
+        match got {
+            Ok(facts) => {
+                out.extend(facts.into_iter().map(|f| Got { place: place.clone(), write: write.clone(), what: Ok(f) }))
+            }
+            Err(e) => out.extend(each(State::Failed(format!("{}: {e}", e.code())))),
+        }
+    }
+    out
+}
+
+/// A resource's facts of one run, in write order.
+struct Merged {
+    place: String,
+    what: String,
+    id: String,
+    writes: Vec<Value>,
+    facts: Vec<Fact>,
+    other: Option<State>,
+}
+
+impl Merged {
+    /// Where it stands: each member as the newest of the run's writes that set it reads it back
+    /// (each write's read names members as that write gave them); gone or back as the newest says.
+    fn standing(&self) -> Option<Standing> {
+        let last = self.facts.last()?;
+        match last.standing() {
+            Standing::Gone => return Some(Standing::Gone),
+            Standing::Back => return Some(Standing::Back),
+            _ if last.wrote.is_none() => return Some(Standing::InSync),
+            _ => {}
+        }
+        let mut diffs = Vec::new();
+        for (i, f) in self.facts.iter().enumerate() {
+            let Standing::Changed(mine) = f.standing() else { continue };
+            let newer = &self.facts[i + 1..];
+            diffs.extend(
+                mine.into_iter().filter(|d| {
+                    !newer.iter().any(|n| n.wrote.as_ref().is_some_and(|w| at_path(w, &d.member).is_some()))
+                }),
+            );
+        }
+        Some(if diffs.is_empty() { Standing::InSync } else { Standing::Changed(diffs) })
+    }
+
+    /// The value the newest of its writes set at `member`.
+    fn set_at(&self, member: &str) -> Option<&Value> {
+        self.facts.iter().rev().find_map(|f| at_path(f.wrote.as_ref()?, member))
+    }
+}
+
+fn merge(got: Vec<Got>) -> Vec<Merged> {
+    let mut out: Vec<Merged> = Vec::new();
+    for g in got {
+        let (what, id) = match &g.what {
+            Ok(f) => (f.what.clone(), f.id.clone()),
+            Err((what, id, _)) => (what.clone(), id.clone()),
+        };
+        let i = match out.iter().position(|m| m.place == g.place && m.what == what && m.id == id) {
+            Some(i) => i,
+            None => {
+                out.push(Merged { place: g.place.clone(), what, id, writes: vec![], facts: vec![], other: None });
+                out.len() - 1
+            }
+        };
+        let m = &mut out[i];
+        if !m.writes.contains(&g.write) {
+            m.writes.push(g.write);
+        }
+        match g.what {
+            Ok(f) => m.facts.push(f),
+            Err((_, _, state)) => m.other = Some(state),
+        }
+    }
+    out
+}
+
+/// The value at a dotted member path.
+fn at_path<'v>(v: &'v Value, path: &str) -> Option<&'v Value> {
+    path.split('.').try_fold(v, |cur, k| cur.get(k))
+}
+
+/// A later run, its facts merged, and its records.
+type Later<'r> = (String, Vec<Merged>, &'r [Value]);
+
+/// The later runs that wrote in one of `places`, newest first, with their facts.
+fn later_merged<'r>(reader: &Reader, later: &'r [(String, Vec<Value>)], places: &[&str]) -> Vec<Later<'r>> {
+    later
+        .iter()
+        .rev()
+        .filter(|(_, recs)| {
+            let start = recs.iter().find(|r| r["type"] == "start").cloned().unwrap_or_default();
+            recs.iter().any(|r| r["type"] == "intent" && places.contains(&place_of(&start, r).as_str()))
+        })
+        .map(|(id, recs)| (id.clone(), merge(facts(reader, recs)), recs.as_slice()))
+        .collect()
+}
+
+/// Drift of one run: every resource it made or changed, read now. `later` are the runs that
+/// started after it and are neither undos nor undone, oldest first: a change one of them made
+/// is attributed to it.
+pub fn check(reader: &Reader, records: &[Value], later: &[(String, Vec<Value>)]) -> Vec<Resource> {
+    let mine = merge(facts(reader, records));
+    let places: Vec<&str> = mine.iter().map(|m| m.place.as_str()).collect();
+    // Later runs in the same places, newest first, read only when something is not as this run
+    // left it.
+    let mut theirs: Option<Vec<Later>> = None;
+    let mut out = Vec::new();
+    for m in &mine {
+        let state = match (&m.other, m.standing()) {
+            (Some(state), _) => state.clone(),
+            (None, None) => continue,
+            (None, Some(standing)) => match standing {
+                Standing::InSync => State::InSync,
+                Standing::Changed(diffs) => {
+                    let runs = theirs.get_or_insert_with(|| later_merged(reader, later, &places));
+                    let by = |d: &Difference| -> Option<String> {
+                        // The newest later run that set this member of this resource: its change
+                        // when the value now is the one it set.
+                        runs.iter().find_map(|(run, merged, _)| {
+                            let theirs =
+                                merged.iter().find(|t| t.place == m.place && t.what == m.what && t.id == m.id)?;
+                            let set = theirs.set_at(&d.member)?;
+                            Some(kinds::holds(set, &d.now).then(|| run.clone()))
+                        })?
+                    };
+                    State::Changed(diffs.into_iter().map(|d| (d.clone(), by(&d))).collect())
+                }
+                Standing::Gone => {
+                    // A later run's successful removal that names it.
+                    let runs = theirs.get_or_insert_with(|| later_merged(reader, later, &places));
+                    let by = runs.iter().find_map(|(run, _, recs)| {
+                        let removed = recs.iter().filter(|r| r["type"] == "intent").any(|intent| {
+                            let ok = recs
+                                .iter()
+                                .any(|o| o["type"] == "outcome" && o["seq"] == intent["seq"] && o["ok"] == true);
+                            let mut strings = Vec::new();
+                            collect(&intent["input"], &mut strings);
+                            ok && intent["operation"].as_str().is_some_and(kinds::removes)
+                                && strings.iter().any(|s| names(s, &m.id))
+                        });
+                        removed.then(|| run.clone())
+                    });
+                    State::Gone(by)
+                }
+                Standing::Back => {
+                    let runs = theirs.get_or_insert_with(|| later_merged(reader, later, &places));
+                    let by = runs.iter().find_map(|(run, merged, _)| {
+                        let theirs = merged.iter().find(|t| t.place == m.place && t.what == m.what && t.id == m.id)?;
+                        theirs.facts.last()?.wrote.as_ref().map(|_| run.clone())
+                    });
+                    State::Back(by)
+                }
+            },
+        };
+        out.push(Resource {
+            place: m.place.clone(),
+            what: m.what.clone(),
+            id: m.id.clone(),
+            writes: m.writes.clone(),
+            state,
+        });
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_member_path_reads_a_value() {
+        let v = json!({ "A": { "B": 2 } });
+        assert_eq!(at_path(&v, "A.B"), Some(&json!(2)));
+        assert_eq!(at_path(&v, "A.C"), None);
+    }
+
+    #[test]
+    fn facts_of_one_resource_merge_and_a_failure_or_unread_write_stands_alone() {
+        let fact = |wrote: Value, now: Value| Fact {
+            what: "service".into(),
+            id: "arn:s".into(),
+            wrote: Some(wrote),
+            now: Some(now),
+        };
+        let got = vec![
+            Got {
+                place: "1/r".into(),
+                write: json!({ "seq": 1 }),
+                what: Ok(fact(json!({ "desiredCount": 1 }), json!({ "desiredCount": 3 }))),
+            },
+            Got {
+                place: "1/r".into(),
+                write: json!({ "seq": 2 }),
+                what: Ok(fact(json!({ "desiredCount": 3 }), json!({ "desiredCount": 3 }))),
+            },
+            Got {
+                place: "2/r".into(),
+                write: json!({ "seq": 3 }),
+                what: Ok(fact(json!({ "desiredCount": 3 }), json!({ "desiredCount": 5 }))),
+            },
+            Got {
+                place: "1/r".into(),
+                write: json!({ "seq": 4 }),
+                what: Err(("run_task".into(), "write 4".into(), State::NotRead("x".into()))),
+            },
+        ];
+        let merged = merge(got);
+        assert_eq!(merged.len(), 3, "one resource per place and id");
+        assert_eq!(merged[0].writes, [json!({ "seq": 1 }), json!({ "seq": 2 })]);
+        // The second write set the count the first did: its read-back decides, and it holds.
+        assert_eq!(merged[0].standing(), Some(Standing::InSync));
+        assert_eq!(merged[0].set_at("desiredCount"), Some(&json!(3)));
+        assert_eq!(merged[1].place, "2/r");
+        assert!(matches!(merged[1].standing(), Some(Standing::Changed(d)) if d[0].member == "desiredCount"));
+        assert_eq!(merged[2].other, Some(State::NotRead("x".into())));
+    }
+}

@@ -1,0 +1,409 @@
+//! `runbook drift`: the tutorial run, then hand changes made with the aws CLI (the listener's default
+//! action, the health check path, a revoked ingress rule, the desired count, the scaling policy's
+//! target value, a deleted target group, a changed Route 53 record). Drift reports each of them,
+//! member by member, and nothing else; a re-run of the runbook puts things back and drift then
+//! reports in sync. A later run's change is that run's under `--all`; a fleet reports the one place
+//! that changed. Drift only reads: the emulator's state is the same before and after it.
+
+use runbook_tests::{Clients, Emulator};
+use serde_json::Value;
+
+const FAST: &[&str] = &["emulator=true", "propagation_wait=0"];
+
+/// `runbook drift ARGS --format json`: its exit code and report.
+fn drift(emu: &Emulator, args: &[&str]) -> (i32, Value, String) {
+    let out = emu.runbook().args(["drift"]).args(args).args(["--format", "json"]).output();
+    let report = serde_json::from_str(&out.stdout)
+        .unwrap_or_else(|e| panic!("drift prints JSON ({e})\n--- stdout\n{}\n--- stderr\n{}", out.stdout, out.stderr));
+    (out.code, report, out.stderr)
+}
+
+/// The resources of a report whose state is not `in_sync` (nor a task, which ends by itself), as
+/// (state, kind, the members that changed).
+fn not_in_sync(report: &Value) -> Vec<(String, String, Vec<String>)> {
+    let mut out: Vec<(String, String, Vec<String>)> = report["resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["state"] != "in_sync" && r["kind"] != "task")
+        .map(|r| {
+            let members =
+                r["changes"].as_array().into_iter().flatten().map(|c| c["member"].as_str().unwrap().to_string());
+            (r["state"].as_str().unwrap().to_string(), r["kind"].as_str().unwrap().to_string(), members.collect())
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+fn text(v: &Value) -> String {
+    v.as_str().unwrap_or_else(|| panic!("a string: {v}")).to_string()
+}
+
+/// By hand: a target group of its own, and the tutorial's listener forwarding to it. Answers the
+/// listener's ARN and the group's.
+fn forward_by_hand(emu: &Emulator) -> (String, String) {
+    let clients = emu.clients();
+    let vpc = clients.default_vpc();
+    let hand = emu.aws(&[
+        "elbv2",
+        "create-target-group",
+        "--name",
+        "hand-tg",
+        "--protocol",
+        "HTTP",
+        "--port",
+        "80",
+        "--vpc-id",
+        &vpc,
+        "--target-type",
+        "ip",
+    ]);
+    let hand_tg = text(&hand["TargetGroups"][0]["TargetGroupArn"]);
+    let lb = clients.load_balancer("rent-a-room-alb").load_balancer_arn().unwrap().to_string();
+    let listener = clients.listeners(&lb)[0].listener_arn().unwrap().to_string();
+    let action = format!("Type=forward,TargetGroupArn={hand_tg}");
+    emu.aws(&["elbv2", "modify-listener", "--listener-arn", &listener, "--default-actions", &action]);
+    (listener, hand_tg)
+}
+
+/// The change of `member` of the resource of kind `kind` in a report.
+fn change<'a>(report: &'a Value, kind: &str, member: &str) -> &'a Value {
+    report["resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["kind"] == kind)
+        .flat_map(|r| r["changes"].as_array().into_iter().flatten())
+        .find(|c| c["member"] == member)
+        .unwrap_or_else(|| panic!("a change of {kind} {member} in {report:#}"))
+}
+
+#[test]
+fn each_hand_change_is_reported_exactly_and_a_rerun_puts_things_back() {
+    let emu = Emulator::start_with(&[("MOTO_ACM_VALIDATION_WAIT", "0"), ("MOTO_ECS_SERVICE_RUNNING", "1")]);
+    emu.runbook().runbook("runbooks/tutorial.rhai", FAST).output().success();
+    let run = text(&emu.last_journal()[0]["run"]);
+    let clients = emu.clients();
+
+    // Just after the run: everything in sync, read by the writes' own kinds.
+    let (code, report, stderr) = drift(&emu, &[&run]);
+    assert_eq!(code, 0, "{report:#}\n{stderr}");
+    assert_eq!(not_in_sync(&report), [], "{report:#}");
+    let kinds: Vec<String> = report["resources"].as_array().unwrap().iter().map(|r| text(&r["kind"])).collect();
+    for k in [
+        "target group",
+        "security group",
+        "ingress rules of",
+        "load balancer",
+        "listener",
+        "cluster",
+        "service",
+        "scalable target",
+        "scaling policy",
+        "service-linked role",
+        "task definition",
+    ] {
+        assert!(kinds.iter().any(|x| x == k), "{k} among {kinds:?}");
+    }
+    assert!(report["fix"].is_null(), "nothing to put back");
+
+    // Hand changes with the aws CLI.
+    let tg = clients.target_group("rent-a-room-tg").target_group_arn().unwrap().to_string();
+    let (listener, hand_tg) = forward_by_hand(&emu);
+    emu.aws(&["elbv2", "modify-target-group", "--target-group-arn", &tg, "--health-check-path", "/health"]);
+    let alb_sg = clients.security_groups("group-name", "rent-a-room-alb-sg")[0].group_id().unwrap().to_string();
+    emu.aws(&[
+        "ec2",
+        "revoke-security-group-ingress",
+        "--group-id",
+        &alb_sg,
+        "--protocol",
+        "tcp",
+        "--port",
+        "80",
+        "--cidr",
+        "0.0.0.0/0",
+    ]);
+    let desired = clients.service("rent-a-room-cluster", "rent-a-room-service").desired_count();
+    emu.aws(&[
+        "ecs",
+        "update-service",
+        "--cluster",
+        "rent-a-room-cluster",
+        "--service",
+        "rent-a-room-service",
+        "--desired-count",
+        "7",
+    ]);
+    let resource = "service/rent-a-room-cluster/rent-a-room-service";
+    let policy = &clients.scaling_policies(resource)[0];
+    let target = policy.target_tracking_scaling_policy_configuration().unwrap().target_value();
+    emu.aws(&["application-autoscaling", "put-scaling-policy", "--service-namespace", "ecs", "--resource-id", resource,
+              "--scalable-dimension", "ecs:service:DesiredCount", "--policy-name", policy.policy_name(),
+              "--policy-type", "TargetTrackingScaling", "--target-tracking-scaling-policy-configuration",
+              r#"{"TargetValue": 33.0, "PredefinedMetricSpecification": {"PredefinedMetricType": "ECSServiceAverageCPUUtilization"}}"#]);
+    let before = clients.state();
+
+    let (code, report, stderr) = drift(&emu, &[&run]);
+    assert_eq!(code, 2, "{report:#}\n{stderr}");
+    assert_eq!(
+        not_in_sync(&report),
+        [
+            ("changed".into(), "ingress rules of".into(), vec!["tcp 80-80 from 0.0.0.0/0".into()]),
+            ("changed".into(), "listener".into(), vec!["DefaultActions".into()]),
+            (
+                "changed".into(),
+                "scaling policy".into(),
+                vec!["TargetTrackingScalingPolicyConfiguration.TargetValue".into()]
+            ),
+            ("changed".into(), "service".into(), vec!["desiredCount".into()]),
+            ("changed".into(), "target group".into(), vec!["HealthCheckPath".into()]),
+        ],
+        "{report:#}"
+    );
+    // Each as the run wrote it and as it is now; for a list, what was added and removed.
+    let path = change(&report, "target group", "HealthCheckPath");
+    assert_eq!((&path["wrote"], &path["now"]), (&Value::from("/"), &Value::from("/health")));
+    let count = change(&report, "service", "desiredCount");
+    assert_eq!((&count["wrote"], &count["now"]), (&Value::from(desired), &Value::from(7)));
+    let value = change(&report, "scaling policy", "TargetTrackingScalingPolicyConfiguration.TargetValue");
+    assert_eq!((value["wrote"].as_f64(), value["now"].as_f64()), (Some(target), Some(33.0)));
+    let actions = change(&report, "listener", "DefaultActions");
+    assert_eq!(actions["removed"][0]["TargetGroupArn"], tg.as_str(), "{actions:#}");
+    assert_eq!(actions["added"][0]["TargetGroupArn"], hand_tg.as_str(), "{actions:#}");
+    let rule = change(&report, "ingress rules of", "tcp 80-80 from 0.0.0.0/0");
+    assert_eq!((&rule["wrote"], &rule["now"]), (&Value::from("allowed"), &Value::Null));
+    // The fix: the run's runbook with its parameters, where it ran.
+    let fix = text(&report["fix"]);
+    assert!(
+        fix.starts_with("runbook run ") && fix.contains("tutorial.rhai --set emulator=true --set propagation_wait=0"),
+        "{fix}"
+    );
+    assert!(fix.contains(&format!("--endpoint-url {}", emu.url)), "{fix}");
+    // Drift only reads.
+    assert_eq!(clients.state(), before, "drift changed nothing");
+    // As text: each change on a line of its own, then the fix.
+    let out = emu.runbook().args(["drift", &run]).output();
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert!(out.stdout.contains("      HealthCheckPath is now \"/health\", the run set \"/\"\n"), "{}", out.stdout);
+    assert!(out.stdout.contains(&format!("      desiredCount is now 7, the run set {desired}\n")), "{}", out.stdout);
+    assert!(
+        out.stdout.contains("  to put it back, run its runbook again (runbooks converge):\n    runbook run "),
+        "{}",
+        out.stdout
+    );
+    assert!(out.stderr.contains(&format!("runbook: run {run}: 5 changed, ")), "{}", out.stderr);
+
+    // The re-run the report names puts everything back: in sync again.
+    emu.runbook().runbook("runbooks/tutorial.rhai", FAST).output().success();
+    let (code, report, stderr) = drift(&emu, &[&run]);
+    assert_eq!(code, 0, "{report:#}\n{stderr}");
+    assert_eq!(not_in_sync(&report), [], "{report:#}");
+
+    // A deleted target group: gone, with what was registered in it.
+    emu.aws(&[
+        "elbv2",
+        "modify-listener",
+        "--listener-arn",
+        &listener,
+        "--default-actions",
+        &format!("Type=forward,TargetGroupArn={hand_tg}"),
+    ]);
+    emu.aws(&["elbv2", "delete-target-group", "--target-group-arn", &tg]);
+    let (code, report, _) = drift(&emu, &[&run]);
+    assert_eq!(code, 2, "{report:#}");
+    let gone: Vec<(String, String)> = report["resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["state"] == "gone")
+        .map(|r| (text(&r["kind"]), text(&r["id"])))
+        .collect();
+    assert_eq!(gone, [("target group".to_string(), tg.clone()), ("targets of".to_string(), tg.clone())], "{report:#}");
+    // `last` is the newest run that wrote and is not undone: the re-run, which put back only what
+    // had changed (the deleted group is no write of its).
+    let (code, last, _) = drift(&emu, &["last"]);
+    assert_ne!(last["run"], run.as_str());
+    assert_eq!(code, 2, "{last:#}");
+}
+
+#[test]
+fn a_changed_route53_record_is_reported_and_a_rerun_of_domain_puts_it_back() {
+    let emu = Emulator::start_with(&[("MOTO_ACM_VALIDATION_WAIT", "0"), ("MOTO_ECS_SERVICE_RUNNING", "1")]);
+    emu.runbook().runbook("runbooks/tutorial.rhai", FAST).output().success();
+    let zone = emu.aws(&["route53", "create-hosted-zone", "--name", "example.com", "--caller-reference", "z1"]);
+    let zone = text(&zone["HostedZone"]["Id"]);
+    emu.runbook().runbook("examples/domain.rhai", &["domain=shop.example.com"]).output().success();
+    let run = text(&emu.last_journal()[0]["run"]);
+    let (code, report, stderr) = drift(&emu, &[&run]);
+    assert_eq!(code, 0, "{report:#}\n{stderr}");
+    assert_eq!(report["resources"].as_array().unwrap().len(), 1, "{report:#}");
+    assert_eq!(report["resources"][0]["kind"], "record");
+
+    // By hand, the name now points somewhere else.
+    let batch = r#"{"Changes":[{"Action":"UPSERT","ResourceRecordSet":{"Name":"shop.example.com","Type":"A","TTL":60,"ResourceRecords":[{"Value":"192.0.2.7"}]}}]}"#;
+    emu.aws(&["route53", "change-resource-record-sets", "--hosted-zone-id", &zone, "--change-batch", batch]);
+    let (code, report, _) = drift(&emu, &[&run]);
+    assert_eq!(code, 2, "{report:#}");
+    assert_eq!(not_in_sync(&report), [("changed".into(), "record".into(), vec!["AliasTarget".into()])], "{report:#}");
+    assert!(text(&report["resources"][0]["id"]).starts_with("shop.example.com. A in "), "{report:#}");
+    assert!(text(&report["fix"]).contains("domain.rhai --set domain=shop.example.com"), "{report:#}");
+
+    emu.runbook().runbook("examples/domain.rhai", &["domain=shop.example.com"]).output().success();
+    let (code, report, _) = drift(&emu, &[&run]);
+    assert_eq!(code, 0, "{report:#}");
+}
+
+#[test]
+fn a_later_runs_change_is_that_runs_under_all() {
+    let emu = Emulator::start();
+    emu.runbook().runbook("runbooks/tutorial.rhai", FAST).output().success();
+    let first = text(&emu.last_journal()[0]["run"]);
+    // A second run switches the listener to the green group.
+    emu.runbook().runbook("examples/blue_green.rhai", &["to=rent-a-room-green-tg"]).output().success();
+    let second = text(&emu.last_journal()[0]["run"]);
+
+    let (code, report, stderr) = drift(&emu, &["--all"]);
+    assert_eq!(code, 0, "a later run's change is no drift: {report:#}\n{stderr}");
+    let runs = report["runs"].as_array().unwrap();
+    let order: Vec<String> = runs.iter().map(|r| text(&r["run"])).collect();
+    assert_eq!(order, [second.clone(), first.clone()], "newest first");
+    assert_eq!(not_in_sync(&runs[0]), [], "{report:#}");
+    assert_eq!(
+        not_in_sync(&runs[1]),
+        [("changed_by_a_later_run".into(), "listener".into(), vec!["DefaultActions".into()])],
+        "{report:#}"
+    );
+    assert_eq!(change(&runs[1], "listener", "DefaultActions")["by"], second.as_str());
+
+    // A hand change after both: drift of both runs, which set it in turn.
+    forward_by_hand(&emu);
+    let (code, report, _) = drift(&emu, &["--all"]);
+    assert_eq!(code, 2, "{report:#}");
+    let runs = report["runs"].as_array().unwrap();
+    assert_eq!(
+        not_in_sync(&runs[0]),
+        [("changed".into(), "listener".into(), vec!["DefaultActions".into()])],
+        "{report:#}"
+    );
+    assert_eq!(change(&runs[1], "listener", "DefaultActions")["by"], Value::Null, "{report:#}");
+
+    // Undone, a run is not checked; alone, its drift says it was undone.
+    emu.runbook().args(["undo", &second, "--force"]).output().success();
+    let (_, report, _) = drift(&emu, &["--all"]);
+    let checked: Vec<String> = report["runs"].as_array().unwrap().iter().map(|r| text(&r["run"])).collect();
+    assert_eq!(checked, std::slice::from_ref(&first), "{report:#}");
+    let (code, report, _) = drift(&emu, &[&second]);
+    assert_eq!(code, 1, "{report:#}");
+    assert!(text(&report["error"]).contains("undone by run"), "{report:#}");
+}
+
+#[test]
+fn a_fleet_of_two_accounts_and_two_regions_reports_the_one_place_that_changed() {
+    let emu = Emulator::start();
+    let args = [
+        "run",
+        "runbooks/tutorial.rhai",
+        "--set",
+        "emulator=true",
+        "--set",
+        "propagation_wait=0",
+        "--accounts",
+        "111111111111,222222222222",
+        "--assume-role",
+        "runbook",
+        "--regions",
+        "us-east-1,eu-west-1",
+        "--concurrency",
+        "4",
+    ];
+    emu.runbook().args(args).output().success();
+    let (code, report, stderr) = drift(&emu, &["last"]);
+    assert_eq!(code, 0, "{report:#}\n{stderr}");
+    assert!(stderr.contains("4 of 4 targets in sync, 0 drifted, 0 failed"), "{stderr}");
+
+    // One change, in one account and region.
+    let there = Clients::in_region(&emu.url, "eu-west-1", Some(("222222222222", "runbook")));
+    let tg = there.target_group("rent-a-room-tg").target_group_arn().unwrap().to_string();
+    there
+        .block_on(there.elbv2.modify_target_group().target_group_arn(&tg).health_check_path("/changed").send())
+        .unwrap();
+    let (code, report, stderr) = drift(&emu, &["last"]);
+    assert_eq!(code, 2, "{report:#}\n{stderr}");
+    assert!(stderr.contains("3 of 4 targets in sync, 1 drifted (222222222222/eu-west-1), 0 failed"), "{stderr}");
+    let targets = report["targets"].as_array().unwrap();
+    assert_eq!(targets.len(), 4);
+    for t in targets {
+        let changed = not_in_sync(&t["report"]);
+        if t["target"] == "222222222222/eu-west-1" {
+            assert_eq!(t["state"], "drifted");
+            assert_eq!(changed, [("changed".into(), "target group".into(), vec!["HealthCheckPath".into()])], "{t:#}");
+            let r = &t["report"]["resources"].as_array().unwrap().iter().find(|r| r["state"] == "changed").unwrap();
+            assert_eq!(r["place"], "222222222222/eu-west-1");
+        } else {
+            assert_eq!((t["state"].as_str(), changed), (Some("in sync"), vec![]), "{t:#}");
+        }
+    }
+    // As text, each target's lines behind its label.
+    let out = emu.runbook().args(["drift", "last"]).output();
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert!(
+        out.stdout.contains("[222222222222/eu-west-1]       HealthCheckPath is now \"/changed\", the run set \"/\""),
+        "{}",
+        out.stdout
+    );
+}
+
+#[test]
+fn a_write_made_in_another_region_is_read_back_there() {
+    let emu = Emulator::start();
+    emu.runbook().runbook("runbooks/tutorial.rhai", FAST).output().success();
+    emu.runbook().runbook("examples/cross_region.rhai", &[]).output().success();
+    let run = text(&emu.last_journal()[0]["run"]);
+    let (code, report, stderr) = drift(&emu, &[&run]);
+    assert_eq!(code, 0, "{report:#}\n{stderr}");
+    let places: Vec<String> = report["resources"].as_array().unwrap().iter().map(|r| text(&r["place"])).collect();
+    assert!(!places.is_empty() && places.iter().all(|p| p.ends_with("/eu-west-1")), "{places:?}");
+
+    // The same group name at home is another group: a change there is none of this run's.
+    let home = emu.clients();
+    let here = home.security_groups("group-name", "rent-a-room-alb-sg")[0].group_id().unwrap().to_string();
+    emu.aws(&[
+        "ec2",
+        "revoke-security-group-ingress",
+        "--group-id",
+        &here,
+        "--protocol",
+        "tcp",
+        "--port",
+        "80",
+        "--cidr",
+        "0.0.0.0/0",
+    ]);
+    assert_eq!(drift(&emu, &[&run]).0, 0);
+    let there = Clients::in_region(&emu.url, "eu-west-1", None);
+    let standby = there.security_groups("group-name", "rent-a-room-alb-sg")[0].group_id().unwrap().to_string();
+    there
+        .block_on(
+            there
+                .ec2
+                .revoke_security_group_ingress()
+                .group_id(&standby)
+                .ip_protocol("tcp")
+                .from_port(80)
+                .to_port(80)
+                .cidr_ip("0.0.0.0/0")
+                .send(),
+        )
+        .unwrap();
+    let (code, report, _) = drift(&emu, &[&run]);
+    assert_eq!(code, 2, "{report:#}");
+    assert_eq!(
+        not_in_sync(&report),
+        [("changed".into(), "ingress rules of".into(), vec!["tcp 80-80 from 0.0.0.0/0".into()])]
+    );
+    let changed = report["resources"].as_array().unwrap().iter().find(|r| r["state"] == "changed").unwrap();
+    assert_eq!(changed["id"], standby.as_str());
+    assert!(text(&changed["place"]).ends_with("/eu-west-1"), "{changed:#}");
+}
