@@ -179,13 +179,18 @@ fn check(
         report.failed = Some(format!("it was undone by run {by}: there is nothing of it to read"));
         return report;
     }
-    let ctx = match crate::runs::reach_run(&start, records, aws.clone(), role, ("read", "nothing was read")) {
+    let mut ctx = match crate::runs::reach_run(&start, records, aws.clone(), role, ("read", "nothing was read")) {
         Ok((ctx, _)) => ctx,
         Err(e) => {
             report.failed = Some(e);
             return report;
         }
     };
+    // What the run made moments ago may not be known to AWS yet: a "not found" about it is waited
+    // out within the propagation window, as undo does, rather than reported gone.
+    let safety = runbook_run::Safety::new(runbook_run::Mode::Run, journal::new_run_id(), false);
+    safety.remember_made(records);
+    ctx.hooks = std::rc::Rc::new(safety);
     // The runs after it that still stand: a change of theirs is theirs.
     let later: Vec<(String, Vec<Value>)> =
         all.iter().skip_while(|(i, _)| *i != run).skip(1).filter(|(_, r)| checkable(r, undone)).cloned().collect();
