@@ -44,7 +44,9 @@ fn command(common: Common, lock: LockArgs, to: Option<To>, words: Vec<String>) -
     if let Some(refused) = refused_global(&cmd) {
         return usage_error(&cli::CliError::usage(refused));
     }
-    let line = format!("aws {}", words.join(" "));
+    // As a shell reads it back: the journal's title of the run, and the command drift re-runs.
+    let quoted: Vec<String> = words.iter().map(|w| crate::import::shell::quoted(w)).collect();
+    let line = format!("aws {}", quoted.join(" "));
     send(common, lock, cmd, line)
 }
 

@@ -200,8 +200,10 @@ pub enum Command {
     /// Read back what a recorded run made or changed, and tell what is no longer as it left it
     #[command(after_help = "For each resource the run made or changed and has not undone: in sync, changed \
                             (each member the run set, and what it is now; for a list, what was added and \
-                            removed), or gone. A change a later run made is that run's, not drift. Reads only. \
-                            Exit 0 when everything is in sync, 2 when something drifted, 1 when a read failed.")]
+                            removed), gone, back (taken away by the run, there again), not read back (and why), \
+                            or failed (the read's error). A change a later run made is that run's, not drift. \
+                            Reads only. Exit 0 when everything is in sync, 2 when something drifted, 1 on an \
+                            error (a read failed, the run cannot be read, a wrong command line).")]
     Drift {
         /// A run id, a unique prefix of one, a fleet id (every target of the fleet), or `last`
         #[arg(add = ArgValueCandidates::new(crate::candidates::run_ids), required_unless_present = "all")]
@@ -222,6 +224,9 @@ pub enum Command {
         /// Write the JSON report to this file as well (a fleet's targets hand theirs over so)
         #[arg(long = "report-file", value_name = "FILE", hide = true)]
         report_file: Option<PathBuf>,
+        /// Print no report on stdout (a fleet's targets, whose reports go to --report-file)
+        #[arg(long, hide = true)]
+        quiet: bool,
         /// How to reach AWS; profile, region and endpoint default to the run's
         #[command(flatten)]
         aws: AwsArgs,

@@ -3,11 +3,13 @@
 //! finds the runs, reaches each where it ran, prints the report and the command that puts things
 //! back, and checks a fleet's targets at once.
 
+use crate::import::shell::quoted;
 use runbook_bindings::AwsOptions;
 use runbook_run::drift::{self, Reader, Resource, State};
 use runbook_run::journal;
 use serde_json::{json, Value};
-use std::path::PathBuf;
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -21,12 +23,8 @@ pub struct Options {
     pub role: Option<String>,
     pub concurrency: Option<u32>,
     pub report_file: Option<PathBuf>,
-}
-
-/// An error that stops the command: exit 1 (2 says that something drifted).
-fn fail(msg: &str) -> ExitCode {
-    eoutln!("error: {msg}");
-    ExitCode::from(1)
+    /// No report on stdout (a fleet's target, whose report goes to `report_file`).
+    pub quiet: bool,
 }
 
 /// One run's report.
@@ -36,10 +34,25 @@ struct Report {
     resources: Vec<Resource>,
     /// Why the run could not be read at all.
     failed: Option<String>,
+    /// Why there is nothing to read, when there is not (an undo, a run that only removed).
+    empty: Option<String>,
+    /// What to run to put things back, and what to know before running it.
+    fix: (Option<String>, Vec<String>),
     secs: f64,
 }
 
 impl Report {
+    fn new(start: &Value) -> Report {
+        Report {
+            run: start["run"].as_str().unwrap_or("?").to_string(),
+            start: start.clone(),
+            resources: vec![],
+            failed: None,
+            empty: None,
+            fix: (None, vec![]),
+            secs: 0.0,
+        }
+    }
     fn count(&self, word: &str) -> usize {
         self.resources.iter().filter(|r| r.word() == word).count()
     }
@@ -49,16 +62,24 @@ impl Report {
     fn failures(&self) -> bool {
         self.failed.is_some() || self.resources.iter().any(|r| matches!(r.state, State::Failed(_)))
     }
+    /// `account/region` of the run's home: where its writes went unless made elsewhere.
+    fn home(&self) -> String {
+        let account = self.start["account"].as_str().unwrap_or_default();
+        format!("{account}/{}", self.start["region"].as_str().unwrap_or_default())
+    }
 
     fn to_json(&self) -> Value {
+        let drifted = self.drifted();
         json!({
             "run": self.run,
             "file": self.start["file"],
             "started": self.start["time"],
-            "drifted": self.drifted(),
+            "drifted": drifted,
             "error": self.failed,
+            "note": self.empty,
             "resources": self.resources.iter().map(Resource::to_json).collect::<Vec<_>>(),
-            "fix": fix(&self.start).filter(|_| self.drifted()),
+            "fix": self.fix.0.as_ref().filter(|_| drifted),
+            "fix_notes": if drifted { self.fix.1.clone() } else { vec![] },
             "seconds": (self.secs * 1000.0).round() / 1000.0,
         })
     }
@@ -69,22 +90,27 @@ impl Report {
             o.push_str(&format!("  not read: {why}\n"));
             return o;
         }
-        if self.resources.is_empty() {
-            o.push_str("  it made or changed nothing that is still there to read (no write succeeded)\n");
+        if let Some(why) = &self.empty {
+            o.push_str(&format!("  {why}\n"));
         }
-        let places: Vec<&str> = self.resources.iter().map(|r| r.place.as_str()).collect();
-        let several = places.iter().any(|p| *p != places[0]);
+        let home = self.home();
+        // Known only from the writes (a run whose start does not record its account).
+        let home_account = home.starts_with('/');
         let width = self.resources.iter().map(|r| r.word().len()).max().unwrap_or(0);
         for r in &self.resources {
-            let place = if several { format!(" (in {})", r.place) } else { String::new() };
-            let at = r.writes.first().and_then(|w| w["at"].as_str()).map(|a| format!("  [{a}]")).unwrap_or_default();
+            let elsewhere = if home_account { !r.place.ends_with(&home) } else { r.place != home };
+            let place = if elsewhere { format!(" (in {})", r.place) } else { String::new() };
+            let first = r.writes.first().and_then(|w| w["at"].as_str()).filter(|a| !a.is_empty());
+            let at = first.map(|a| format!("  [{a}]")).unwrap_or_default();
             o.push_str(&format!("  {:<width$}  {} {}{place}{at}\n", r.word(), r.what, r.id));
             match &r.state {
-                State::Changed(diffs) => {
-                    for (d, by) in diffs {
-                        match by {
-                            Some(run) => o.push_str(&format!("      {} (set so by run {run})\n", d.member)),
-                            None => o.push_str(&format!("      {}\n", d.text())),
+                State::Changed(changes) => {
+                    for c in changes {
+                        let set = c.write["at"].as_str().filter(|a| Some(*a) != first && !a.is_empty());
+                        let set = set.map(|a| format!(" (set at {a})")).unwrap_or_default();
+                        match &c.by {
+                            Some(run) => o.push_str(&format!("      {} (set so by run {run})\n", c.diff.member)),
+                            None => o.push_str(&format!("      {}{set}\n", c.diff.text())),
                         }
                     }
                 }
@@ -94,10 +120,22 @@ impl Report {
                 _ => {}
             }
         }
+        if self.drifted() {
+            match &self.fix.0 {
+                Some(fix) => o.push_str(&format!("  to put it back, run it again (runbooks converge):\n    {fix}\n")),
+                None => o.push_str("  to put it back:\n"),
+            }
+            for note in &self.fix.1 {
+                o.push_str(&format!("    {note}\n"));
+            }
+        }
         o
     }
 
     fn recap(&self) -> String {
+        if let Some(why) = &self.failed {
+            return format!("runbook: run {}: not read: {why}", self.run);
+        }
         let mut parts = Vec::new();
         for word in [
             "changed",
@@ -119,19 +157,38 @@ impl Report {
     }
 }
 
-/// The command that puts things back: the run's runbook again, with its recorded parameters and
-/// in its place (runbooks converge). `None` when the run was no runbook (a lone aws command).
-fn fix(start: &Value) -> Option<String> {
-    let file = start["file"].as_str()?;
-    if !(file.ends_with(".rhai") || file.ends_with(".sh") || file.ends_with(".md")) {
-        return None;
-    }
-    let mut words = vec!["runbook".to_string(), "run".to_string(), quoted(file)];
+/// What puts things back: the run again, as it was run (its runbook or aws command, parameters,
+/// profile, region, endpoint, lock, tags and journal), and what to know before running it.
+fn fix(start: &Value, journal_flags: &str, later: &[String]) -> (Option<String>, Vec<String>) {
+    let mut notes = Vec::new();
+    let Some(file) = start["file"].as_str() else { return (None, notes) };
+    let mut words: Vec<String> = if file.starts_with("aws ") {
+        // A lone command, its words as a shell reads them back: the same command again.
+        vec!["runbook".to_string(), file.to_string()]
+    } else if file.ends_with(".sh") || file.ends_with(".md") {
+        notes.push(format!(
+            "{file} is a script, which does not compare before it writes: `runbook import {} --idempotent -o FILE.rhai` \
+             makes a runbook that does, to run with the same --set",
+            quoted(file)
+        ));
+        return (None, notes);
+    } else {
+        vec!["runbook".to_string(), "run".to_string(), quoted(file)]
+    };
     for (name, value) in start["params"].as_object().into_iter().flatten() {
         let text = match value {
             Value::String(s) => s.clone(),
             v => v.to_string(),
         };
+        if text == "<masked>" {
+            words.push("--set".into());
+            words.push(format!("{name}=\"${}\"", name.to_ascii_uppercase()));
+            notes.push(format!(
+                "{name} is secret, and the journal did not keep it: set ${} to its value first",
+                name.to_ascii_uppercase()
+            ));
+            continue;
+        }
         words.push("--set".into());
         words.push(quoted(&format!("{name}={text}")));
     }
@@ -141,43 +198,110 @@ fn fix(start: &Value) -> Option<String> {
             words.push(quoted(v));
         }
     }
-    Some(words.join(" "))
+    match &start["lock"] {
+        Value::Bool(false) => words.push("--no-lock".into()),
+        Value::String(name) if *name != crate::run::default_lock_name(Path::new(file)) => {
+            words.push("--lock".into());
+            words.push(quoted(name));
+        }
+        _ => {}
+    }
+    if start["tagged"] == false {
+        words.push("--no-tag".into());
+    }
+    if !later.is_empty() {
+        notes.push(format!(
+            "run(s) {} changed what this run set since; running this one again puts its values back over theirs \
+             (run theirs again after it to keep them)",
+            later.join(", ")
+        ));
+    }
+    (Some(format!("{}{journal_flags}", words.join(" "))), notes)
 }
 
-/// A word as a shell reads it back.
-fn quoted(word: &str) -> String {
-    let plain = |c: char| c.is_ascii_alphanumeric() || "-_./:=@,+%".contains(c);
-    if !word.is_empty() && word.chars().all(plain) {
-        word.to_string()
-    } else {
-        format!("'{}'", word.replace('\'', r"'\''"))
-    }
+fn is_undo(start: &Value) -> bool {
+    start["mode"] == "undo" || !start["undo_of"].is_null()
 }
 
 /// Whether a journal is a run whose writes drift can check: not an undo, not a fleet's own
 /// journal, not undone.
-fn checkable(records: &[Value], undone: &std::collections::HashSet<String>) -> bool {
+fn checkable(records: &[Value], undone: &HashSet<String>) -> bool {
     let Some(start) = records.iter().find(|r| r["type"] == "start") else { return false };
-    let is_undo = start["mode"] == "undo" || !start["undo_of"].is_null();
     let id = start["run"].as_str().unwrap_or_default();
-    !is_undo && start["kind"] != "fleet" && !undone.contains(id)
+    !is_undo(start) && start["kind"] != "fleet" && !undone.contains(id)
+}
+
+/// The run's records with what later runs removed left out of what it made: a "not found" about
+/// those is no lag to wait out.
+fn still_made(records: &[Value], later: &[(String, Vec<Value>)]) -> Vec<Value> {
+    let mut removed = Vec::new();
+    for (_, recs) in later {
+        for intent in recs.iter().filter(|r| r["type"] == "intent") {
+            let ok = recs.iter().any(|o| o["type"] == "outcome" && o["seq"] == intent["seq"] && o["ok"] == true);
+            if ok && intent["operation"].as_str().is_some_and(runbook_run::kinds::removes) {
+                runbook_run::since::collect(&intent["input"], &mut removed);
+            }
+        }
+    }
+    records
+        .iter()
+        .map(|r| {
+            let mut r = r.clone();
+            if let Some(created) = r["created"].as_array_mut() {
+                created.retain(|c| {
+                    c["id"].as_str().is_none_or(|id| !removed.iter().any(|s| id == s || id.ends_with(&format!("/{s}"))))
+                });
+            }
+            r
+        })
+        .collect()
 }
 
 /// One run's drift: reached where it ran (its credentials), read, compared.
 fn check(
+    dir: &Path,
     all: &[(String, Vec<Value>)],
     records: &[Value],
     aws: &AwsOptions,
     role: Option<&str>,
-    undone: &std::collections::HashSet<String>,
+    undone: &HashSet<String>,
 ) -> Report {
     let started = std::time::Instant::now();
     let start = records.iter().find(|r| r["type"] == "start").cloned().unwrap_or_default();
-    let run = start["run"].as_str().unwrap_or("?").to_string();
-    let mut report = Report { run: run.clone(), start: start.clone(), resources: vec![], failed: None, secs: 0.0 };
+    let mut report = Report::new(&start);
+    let run = report.run.clone();
+    if start.is_null() {
+        report.failed = Some("its journal has no start record: it cannot tell where the run wrote".into());
+        return report;
+    }
+    let damaged = journal::damaged(dir, &run);
+    if !damaged.is_empty() {
+        let lines: Vec<String> = damaged.iter().map(usize::to_string).collect();
+        report.failed = Some(format!(
+            "its journal is damaged (line {} not a record): drift does not read a journal it cannot read whole",
+            lines.join(", ")
+        ));
+        return report;
+    }
     if let Some(by) = journal::undone_by_in(all, &run) {
         report.failed = Some(format!("it was undone by run {by}: there is nothing of it to read"));
         return report;
+    }
+    if is_undo(&start) {
+        report.empty = Some(format!(
+            "it is an undo (of run {}): drift reads what runs made or changed, not what an undo took away",
+            start["undo_of"].as_str().unwrap_or("?")
+        ));
+        return report;
+    }
+    let recorded = start["region"].as_str();
+    if let (Some(given), Some(ran)) = (aws.region.as_deref(), recorded) {
+        if given != ran {
+            report.failed = Some(format!(
+                "it ran in {ran} (its writes elsewhere are read where they went); --region {given} would read another place"
+            ));
+            return report;
+        }
     }
     let mut ctx = match crate::runs::reach_run(&start, records, aws.clone(), role, ("read", "nothing was read")) {
         Ok((ctx, _)) => ctx,
@@ -186,18 +310,45 @@ fn check(
             return report;
         }
     };
-    // What the run made moments ago may not be known to AWS yet: a "not found" about it is waited
-    // out within the propagation window, as undo does, rather than reported gone.
-    let safety = runbook_run::Safety::new(runbook_run::Mode::Run, journal::new_run_id(), false);
-    safety.remember_made(records);
-    ctx.hooks = std::rc::Rc::new(safety);
     // The runs after it that still stand: a change of theirs is theirs.
     let later: Vec<(String, Vec<Value>)> =
         all.iter().skip_while(|(i, _)| *i != run).skip(1).filter(|(_, r)| checkable(r, undone)).cloned().collect();
+    // What the run made moments ago may not be known to AWS yet: a "not found" about it is waited
+    // out within the propagation window, as undo does, rather than reported gone; unless a later
+    // run removed it.
+    let safety = runbook_run::Safety::new(runbook_run::Mode::Run, journal::new_run_id(), false);
+    safety.remember_made(&still_made(records, &later));
+    ctx.hooks = std::rc::Rc::new(safety);
     let reader = Reader::new(&ctx);
     report.resources = drift::check(&reader, records, &later);
+    if report.resources.is_empty() {
+        let wrote = records.iter().any(|r| r["type"] == "outcome" && r["ok"] == true);
+        report.empty = Some(match wrote {
+            true => "its writes only took things away: drift reads what runs made or changed".into(),
+            false => "no write of it succeeded: it made or changed nothing".into(),
+        });
+    }
+    let mut by: Vec<String> = Vec::new();
+    for r in &report.resources {
+        if let State::Changed(changes) = &r.state {
+            by.extend(changes.iter().filter_map(|c| c.by.clone()));
+        }
+    }
+    by.sort();
+    by.dedup();
+    let flags = crate::run::journal_flags(dir, std::env::var("RUNBOOK_JOURNAL_PROFILE").ok().as_deref());
+    report.fix = fix(&start, &flags, &by);
     report.secs = started.elapsed().as_secs_f64();
     report
+}
+
+/// An error that stops the command: exit 1 (2 says that something drifted); as JSON too.
+fn fail(msg: &str, format: Format) -> ExitCode {
+    if format == Format::Json {
+        outln!("{}", serde_json::to_string_pretty(&json!({ "error": msg })).unwrap_or_default());
+    }
+    eoutln!("error: {msg}");
+    ExitCode::from(1)
 }
 
 pub fn drift(
@@ -208,6 +359,10 @@ pub fn drift(
     options: &Options,
 ) -> ExitCode {
     let dir = journal_args.dir();
+    let format = options.format;
+    if !dir.is_dir() {
+        return fail(&format!("no journal folder {}: no run was recorded there", dir.display()), format);
+    }
     let all = journal::read_all(&dir);
     let undone = journal::undone_in(&all);
     let runs: Vec<Vec<Value>> = if every {
@@ -217,60 +372,53 @@ pub fn drift(
             .map(|(_, r)| r.clone())
             .collect();
         runs.reverse();
-        if runs.is_empty() {
-            eoutln!("runbook: no run in {} wrote something that is not undone: nothing to check", dir.display());
-            return ExitCode::SUCCESS;
-        }
         runs
     } else {
         let run = run.unwrap_or("last");
         let run = if run == "last" {
             match journal::last_to_undo(&dir) {
                 Ok(id) => id,
-                Err(e) => return fail(&e),
+                Err(e) => return fail(&e, format),
             }
         } else {
             run.to_string()
         };
         let records = match crate::runs::resolve(&dir, &run) {
             Ok(r) => r,
-            Err(e) => return fail(&e),
+            Err(e) => return fail(&e, format),
         };
         if crate::fleet::is_fleet(&records) {
             if options.role.is_some() || aws.profile.is_some() {
-                return fail("a fleet's targets are read with the credentials each was run with: leave out --profile and --assume-role (or check one target's run by its id)");
+                return fail("a fleet's targets are read with the credentials each was run with: leave out --profile and --assume-role (or check one target's run by its id)", format);
             }
             let endpoint = aws.endpoint_url.clone().or_else(|| records[0]["endpoint"].as_str().map(str::to_string));
             let fleet = crate::fleet::DriftOptions {
                 journal_profile: journal_args.journal_profile.as_deref(),
                 concurrency: options.concurrency,
-                json: options.format == Format::Json,
+                json: format == Format::Json,
             };
             return crate::fleet::drift(&dir, &records, endpoint.as_deref(), &fleet);
         }
         vec![records]
     };
     let reports: Vec<Report> =
-        runs.iter().map(|records| check(&all, records, &aws, options.role.as_deref(), &undone)).collect();
+        runs.iter().map(|records| check(&dir, &all, records, &aws, options.role.as_deref(), &undone)).collect();
     let document = match (every, reports.as_slice()) {
         (false, [one]) => one.to_json(),
         _ => json!({ "runs": reports.iter().map(Report::to_json).collect::<Vec<_>>() }),
     };
     if let Some(path) = &options.report_file {
         if let Err(e) = std::fs::write(path, format!("{document}\n")) {
-            return fail(&format!("cannot write the report {}: {e}", path.display()));
+            return fail(&format!("cannot write the report {}: {e}", path.display()), format);
         }
     }
-    match options.format {
-        Format::Json => outln!("{}", serde_json::to_string_pretty(&document).unwrap_or_default()),
-        Format::Text => {
-            for r in &reports {
-                out!("{}", r.text());
-                if let Some(fix) = fix(&r.start).filter(|_| r.drifted()) {
-                    outln!("  to put it back, run its runbook again (runbooks converge):\n    {fix}");
-                }
-            }
-        }
+    match (options.quiet, format) {
+        (true, _) => {}
+        (false, Format::Json) => outln!("{}", serde_json::to_string_pretty(&document).unwrap_or_default()),
+        (false, Format::Text) => reports.iter().for_each(|r| out!("{}", r.text())),
+    }
+    if every && reports.is_empty() {
+        eoutln!("runbook: no run in {} wrote something that is not undone: nothing to check", dir.display());
     }
     for r in &reports {
         eoutln!("{}", r.recap());
@@ -281,5 +429,42 @@ pub fn drift(
         ExitCode::from(2)
     } else {
         ExitCode::SUCCESS
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_fix_is_the_run_again_as_it_was_run() {
+        let start = json!({ "file": "runbooks/tutorial.rhai", "params": { "desired_count": "3", "api_token": "<masked>" },
+                            "region": "eu-west-1", "endpoint": null, "profile": "ops", "lock": "deploy", "tagged": false });
+        let (cmd, notes) = fix(&start, " --journal-dir s3://team/runs", &["run-b".to_string()]);
+        assert_eq!(
+            cmd.unwrap(),
+            "runbook run runbooks/tutorial.rhai --set desired_count=3 --set api_token=\"$API_TOKEN\" --profile ops \
+             --region eu-west-1 --lock deploy --no-tag --journal-dir s3://team/runs"
+        );
+        assert!(
+            notes[0].starts_with("api_token is secret, and the journal did not keep it: set $API_TOKEN"),
+            "{notes:?}"
+        );
+        assert!(notes[1].starts_with("run(s) run-b changed what this run set since"), "{notes:?}");
+        // The runbook's own lock is taken anyway; no lock at all is said.
+        let own = json!({ "file": "runbooks/tutorial.rhai", "lock": crate::run::default_lock_name(Path::new("runbooks/tutorial.rhai")) });
+        assert_eq!(fix(&own, "", &[]).0.unwrap(), "runbook run runbooks/tutorial.rhai");
+        let unlocked = json!({ "file": "runbooks/tutorial.rhai", "lock": false });
+        assert_eq!(fix(&unlocked, "", &[]).0.unwrap(), "runbook run runbooks/tutorial.rhai --no-lock");
+        // A lone command: the same command again, its words quoted as it was journaled.
+        let aws = json!({ "file": "aws ec2 create-security-group --group-name web --description 'web tier'", "region": "us-east-1" });
+        assert_eq!(
+            fix(&aws, "", &[]).0.unwrap(),
+            "runbook aws ec2 create-security-group --group-name web --description 'web tier' --region us-east-1"
+        );
+        // A script does not compare before it writes: no command, and how to get one that does.
+        let (cmd, notes) = fix(&json!({ "file": "deploy.sh" }), "", &[]);
+        assert_eq!(cmd, None);
+        assert!(notes[0].contains("runbook import deploy.sh --idempotent"), "{notes:?}");
     }
 }

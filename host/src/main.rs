@@ -48,17 +48,21 @@ fn main() -> ExitCode {
         return code;
     }
     crate::shell::answer_if_asked();
+    // `drift` exits 2 when something drifted: its own mistakes exit 1, so that a job that alerts
+    // on 2 is not set off by a typo.
+    let mistake = if std::env::args().nth(1).as_deref() == Some("drift") { 1 } else { 2 };
     let cli = match Cli::try_parse() {
         Ok(c) => c,
         Err(e) => {
-            let code = if e.use_stderr() { 2 } else { 0 };
+            let code = if e.use_stderr() { mistake } else { 0 };
             let _ = e.print();
             return ExitCode::from(code);
         }
     };
     let mut command = cli.command;
     if let Err(e) = apply_project(&mut command).and_then(|()| open_store(&mut command)) {
-        return crate::diagnostics::fail(&e);
+        eoutln!("error: {e}");
+        return ExitCode::from(mistake);
     }
     match command {
         Command::Run { file, step, common, lock, fleet } if fleet.active() => {
@@ -128,9 +132,9 @@ fn main() -> ExitCode {
                 crate::runs::undo(&journal, &run, aws, assume_role, (plan, force), concurrency, &lock)
             })
         }
-        Command::Drift { run, all, format, assume_role, concurrency, report_file, aws, journal } => {
+        Command::Drift { run, all, format, assume_role, concurrency, report_file, quiet, aws, journal } => {
             let aws = aws.options();
-            let options = crate::drift::Options { format, role: assume_role, concurrency, report_file };
+            let options = crate::drift::Options { format, role: assume_role, concurrency, report_file, quiet };
             crate::run::on_script_thread(move || crate::drift::drift(&journal, run.as_deref(), all, aws, &options))
         }
         Command::Aws { to, common, lock, words } => crate::aws::aws(common, lock, to, words),

@@ -187,9 +187,12 @@ fn each_hand_change_is_reported_exactly_and_a_rerun_puts_things_back() {
     let out = emu.runbook().args(["drift", &run]).output();
     assert_eq!(out.code, 2, "{}", out.stderr);
     assert!(out.stdout.contains("      HealthCheckPath is now \"/health\", the run set \"/\"\n"), "{}", out.stdout);
-    assert!(out.stdout.contains(&format!("      desiredCount is now 7, the run set {desired}\n")), "{}", out.stdout);
+    // The count was last set by scale.rhai's update, which the line names.
+    let count = format!("      desiredCount is now 7, the run set {desired} (set at ");
+    assert!(out.stdout.contains(&count), "{}", out.stdout);
+    assert!(out.stdout.contains("scale.rhai:14)\n"), "{}", out.stdout);
     assert!(
-        out.stdout.contains("  to put it back, run its runbook again (runbooks converge):\n    runbook run "),
+        out.stdout.contains("  to put it back, run it again (runbooks converge):\n    runbook run "),
         "{}",
         out.stdout
     );
@@ -281,23 +284,30 @@ fn a_later_runs_change_is_that_runs_under_all() {
     );
     assert_eq!(change(&runs[1], "listener", "DefaultActions")["by"], second.as_str());
 
+    // A later run whose write the catalogue cannot read back (modify_target_group) set the health
+    // check path: its input says so, and the change is that run's.
+    emu.runbook().runbook("runbooks/create_tg.rhai", &["health_check_path=/ping"]).output().success();
+    let third = text(&emu.last_journal()[0]["run"]);
+    let (code, report, stderr) = drift(&emu, &[&first]);
+    assert_eq!(code, 0, "{report:#}\n{stderr}");
+    assert_eq!(change(&report, "target group", "HealthCheckPath")["by"], third.as_str(), "{report:#}");
+
     // A hand change after both: drift of both runs, which set it in turn.
     forward_by_hand(&emu);
     let (code, report, _) = drift(&emu, &["--all"]);
     assert_eq!(code, 2, "{report:#}");
     let runs = report["runs"].as_array().unwrap();
-    assert_eq!(
-        not_in_sync(&runs[0]),
-        [("changed".into(), "listener".into(), vec!["DefaultActions".into()])],
-        "{report:#}"
-    );
-    assert_eq!(change(&runs[1], "listener", "DefaultActions")["by"], Value::Null, "{report:#}");
+    let order: Vec<String> = runs.iter().map(|r| text(&r["run"])).collect();
+    assert_eq!(order, [third.clone(), second.clone(), first.clone()], "newest first");
+    let listener = vec![("changed".into(), "listener".into(), vec!["DefaultActions".into()])];
+    assert_eq!(not_in_sync(&runs[1]), listener, "{report:#}");
+    assert_eq!(change(&runs[2], "listener", "DefaultActions")["by"], Value::Null, "{report:#}");
 
     // Undone, a run is not checked; alone, its drift says it was undone.
     emu.runbook().args(["undo", &second, "--force"]).output().success();
     let (_, report, _) = drift(&emu, &["--all"]);
     let checked: Vec<String> = report["runs"].as_array().unwrap().iter().map(|r| text(&r["run"])).collect();
-    assert_eq!(checked, std::slice::from_ref(&first), "{report:#}");
+    assert_eq!(checked, [third, first.clone()], "{report:#}");
     let (code, report, _) = drift(&emu, &[&second]);
     assert_eq!(code, 1, "{report:#}");
     assert!(text(&report["error"]).contains("undone by run"), "{report:#}");
@@ -346,7 +356,7 @@ fn a_fleet_of_two_accounts_and_two_regions_reports_the_one_place_that_changed() 
             let r = &t["report"]["resources"].as_array().unwrap().iter().find(|r| r["state"] == "changed").unwrap();
             assert_eq!(r["place"], "222222222222/eu-west-1");
         } else {
-            assert_eq!((t["state"].as_str(), changed), (Some("in sync"), vec![]), "{t:#}");
+            assert_eq!((t["state"].as_str(), changed), (Some("in_sync"), vec![]), "{t:#}");
         }
     }
     // As text, each target's lines behind its label.
@@ -357,6 +367,15 @@ fn a_fleet_of_two_accounts_and_two_regions_reports_the_one_place_that_changed() 
         "{}",
         out.stdout
     );
+    // That target undone on its own: nothing of it to read, and the rest is in sync.
+    let child = targets.iter().find(|t| t["target"] == "222222222222/eu-west-1").unwrap();
+    emu.runbook().args(["undo", &text(&child["run"])]).output().success();
+    let (code, report, stderr) = drift(&emu, &["last"]);
+    assert_eq!(code, 0, "{report:#}\n{stderr}");
+    assert!(stderr.contains("3 of 4 targets in sync, 0 drifted, 0 failed, 1 undone"), "{stderr}");
+    let states: Vec<&str> =
+        report["targets"].as_array().unwrap().iter().map(|t| t["state"].as_str().unwrap()).collect();
+    assert_eq!(states.iter().filter(|s| **s == "undone").count(), 1, "{states:?}");
 }
 
 #[test]
@@ -430,4 +449,49 @@ fn drift_moments_after_a_run_waits_out_what_aws_does_not_know_yet() {
     assert_eq!(report["resources"][0]["kind"], "target group", "{report:#}");
     assert!(like.lagged().iter().any(|op| op == "DescribeTargetGroups"), "{:?}", like.lagged());
     assert!(out.stderr.contains("[retry] elbv2::describe_target_groups: TargetGroupNotFound"), "{}", out.stderr);
+}
+
+#[test]
+fn a_journal_drift_cannot_read_whole_or_a_wrong_command_exits_1_and_says_why() {
+    let emu = Emulator::start();
+    emu.runbook().runbook("runbooks/create_tg.rhai", &[]).output().success();
+    let run = text(&emu.last_journal()[0]["run"]);
+    let file = emu.journal.join(format!("{run}.jsonl"));
+    let whole = std::fs::read_to_string(&file).unwrap();
+    let lines: Vec<&str> = whole.lines().collect();
+
+    // Killed after its intent: the write may have been done; drift says it cannot know.
+    let intent = lines.iter().position(|l| l.contains("\"type\":\"intent\"")).unwrap();
+    std::fs::write(&file, lines[..=intent].join("\n") + "\n").unwrap();
+    let (code, report, _) = drift(&emu, &[&run]);
+    assert_eq!(code, 1, "{report:#}");
+    assert_eq!(report["resources"][0]["state"], "failed", "{report:#}");
+    assert!(text(&report["resources"][0]["reason"]).contains("in flight when the run ended"), "{report:#}");
+
+    // A line that is no record: the journal is not read at all.
+    let mut damaged = lines.clone();
+    damaged.insert(2, "{\"type\": \"outc");
+    std::fs::write(&file, damaged.join("\n") + "\n").unwrap();
+    let (code, report, _) = drift(&emu, &[&run]);
+    assert_eq!(code, 1, "{report:#}");
+    assert!(text(&report["error"]).contains("damaged (line 3 not a record)"), "{report:#}");
+    std::fs::write(&file, &whole).unwrap();
+    assert_eq!(drift(&emu, &[&run]).0, 0);
+
+    // Another region than the run's would read another place.
+    let (code, report, _) = drift(&emu, &[&run, "--region", "eu-west-1"]);
+    assert_eq!(code, 1, "{report:#}");
+    assert!(text(&report["error"]).contains("it ran in us-east-1"), "{report:#}");
+
+    // Mistakes on the command line exit 1, as 2 says that something drifted.
+    let mistakes = [
+        vec!["drift", "--bogus"],
+        vec!["drift", "no-such-run"],
+        vec!["drift", "--all", "--journal-dir", "/nonexistent/runs"],
+    ];
+    for args in mistakes {
+        let out = emu.runbook().args(&args).output();
+        assert_eq!(out.code, 1, "{args:?}: {}", out.stderr);
+        assert!(out.stderr.contains("error"), "{args:?}: {}", out.stderr);
+    }
 }

@@ -25,12 +25,22 @@ pub struct Resource {
     pub state: State,
 }
 
+/// A member not as the run set it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Change {
+    pub diff: Difference,
+    /// The later run that set it to what it is now, when one did.
+    pub by: Option<String>,
+    /// The run's write that set it: `{ seq, function, at }`.
+    pub write: Value,
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub enum State {
     InSync,
     /// Members that are not as the run set them, each with the later run that set it so, when one
     /// did (then it is that run's change, not drift).
-    Changed(Vec<(Difference, Option<String>)>),
+    Changed(Vec<Change>),
     /// Not there; with the later run that removed it, when one did.
     Gone(Option<String>),
     /// The run took it away, and it is there again; with the later run that made it, when one did.
@@ -45,7 +55,7 @@ impl Resource {
     /// Whether it is not as the run (or a later run) left it.
     pub fn drifted(&self) -> bool {
         match &self.state {
-            State::Changed(d) => d.iter().any(|(_, by)| by.is_none()),
+            State::Changed(d) => d.iter().any(|c| c.by.is_none()),
             State::Gone(by) | State::Back(by) => by.is_none(),
             _ => false,
         }
@@ -73,10 +83,11 @@ impl Resource {
             State::Changed(d) => {
                 v["changes"] = json!(d
                     .iter()
-                    .map(|(d, by)| {
-                        let mut c = d.to_json();
-                        c["by"] = json!(by);
-                        c
+                    .map(|c| {
+                        let mut j = c.diff.to_json();
+                        j["by"] = json!(c.by);
+                        j["set_at"] = c.write["at"].clone();
+                        j
                     })
                     .collect::<Vec<_>>())
             }
@@ -133,27 +144,48 @@ struct Got {
     what: Result<Fact, (String, String, State)>,
 }
 
-/// What a run's writes made or set, read now: a fact per resource and write, in write order.
-fn facts(reader: &Reader, records: &[Value]) -> Vec<Got> {
+/// What a run's writes made or set, read now: a fact per resource and write, in write order. With
+/// `only`, the writes that name none of those ids are left out (a later run's other resources).
+fn facts(reader: &Reader, records: &[Value], only: Option<&[String]>) -> Vec<Got> {
     let start = records.iter().find(|r| r["type"] == "start").cloned().unwrap_or_default();
     let mut out = Vec::new();
     for intent in records.iter().filter(|r| r["type"] == "intent") {
-        let Some(outcome) = records.iter().find(|r| r["type"] == "outcome" && r["seq"] == intent["seq"]) else {
-            continue;
-        };
-        if outcome["ok"] != true {
-            continue;
-        }
         let (Some(svc), Some(op)) = (intent["service"].as_str().and_then(Svc::by_module), intent["operation"].as_str())
         else {
             continue;
         };
+        let outcome = records.iter().find(|r| r["type"] == "outcome" && r["seq"] == intent["seq"]);
+        if let Some(ids) = only {
+            let mut strings = Vec::new();
+            collect(&intent["input"], &mut strings);
+            if let Some(o) = outcome {
+                collect(&o["created"], &mut strings);
+            }
+            if !strings.iter().any(|s| ids.iter().any(|id| names(s, id) || names(id, s))) {
+                continue;
+            }
+        }
+        let place = place_of(&start, intent);
+        let write = json!({ "seq": intent["seq"], "function": intent["function"], "at": intent["at"] });
+        let outcome = match outcome {
+            Some(o) if o["unknown"] != true => o,
+            // Killed, or its answer never came: whether it was done is not known from here.
+            _ => {
+                let what = intent["function"].as_str().unwrap_or(op).to_string();
+                let why = "it was in flight when the run ended, so whether it was done is not known; \
+                           `runbook undo` settles it by looking, `runbook show` lists it";
+                let id = format!("write {}", intent["seq"]);
+                out.push(Got { place, write, what: Err((what, id, State::Failed(why.into()))) });
+                continue;
+            }
+        };
+        if outcome["ok"] != true {
+            continue;
+        }
         // What a run took away is not a thing it made or changed.
         if kinds::removes(op) && kinds::of(svc, op).is_none() {
             continue;
         }
-        let place = place_of(&start, intent);
-        let write = json!({ "seq": intent["seq"], "function": intent["function"], "at": intent["at"] });
         let function = intent["function"].as_str().unwrap_or(op).to_string();
         let created: Vec<(String, String)> = outcome["created"]
             .as_array()
@@ -210,37 +242,51 @@ struct Merged {
     what: String,
     id: String,
     writes: Vec<Value>,
-    facts: Vec<Fact>,
+    /// Each fact with its write.
+    facts: Vec<(Fact, Value)>,
     other: Option<State>,
 }
 
 impl Merged {
     /// Where it stands: each member as the newest of the run's writes that set it reads it back
     /// (each write's read names members as that write gave them); gone or back as the newest says.
+    #[cfg(test)]
     fn standing(&self) -> Option<Standing> {
-        let last = self.facts.last()?;
+        self.changes().map(|(standing, _)| standing)
+    }
+
+    /// Where it stands, and for each member not as written, the write that set it.
+    fn changes(&self) -> Option<(Standing, Vec<Value>)> {
+        let (last, _) = self.facts.last()?;
         match last.standing() {
-            Standing::Gone => return Some(Standing::Gone),
-            Standing::Back => return Some(Standing::Back),
-            _ if last.wrote.is_none() => return Some(Standing::InSync),
+            Standing::Gone => return Some((Standing::Gone, vec![])),
+            Standing::Back => return Some((Standing::Back, vec![])),
+            _ if last.wrote.is_none() => return Some((Standing::InSync, vec![])),
             _ => {}
         }
-        let mut diffs = Vec::new();
-        for (i, f) in self.facts.iter().enumerate() {
+        let (mut diffs, mut by) = (Vec::new(), Vec::new());
+        for (i, (f, write)) in self.facts.iter().enumerate() {
             let Standing::Changed(mine) = f.standing() else { continue };
             let newer = &self.facts[i + 1..];
-            diffs.extend(
-                mine.into_iter().filter(|d| {
-                    !newer.iter().any(|n| n.wrote.as_ref().is_some_and(|w| at_path(w, &d.member).is_some()))
-                }),
-            );
+            for d in mine {
+                if !newer.iter().any(|(n, _)| n.wrote.as_ref().is_some_and(|w| at_path(w, &d.member).is_some())) {
+                    diffs.push(d);
+                    by.push(write.clone());
+                }
+            }
         }
-        Some(if diffs.is_empty() { Standing::InSync } else { Standing::Changed(diffs) })
+        Some(if diffs.is_empty() { (Standing::InSync, vec![]) } else { (Standing::Changed(diffs), by) })
     }
 
     /// The value the newest of its writes set at `member`.
     fn set_at(&self, member: &str) -> Option<&Value> {
-        self.facts.iter().rev().find_map(|f| at_path(f.wrote.as_ref()?, member))
+        self.facts.iter().rev().find_map(|(f, _)| at_path(f.wrote.as_ref()?, member))
+    }
+
+    /// Whether it is the resource `what` `id` in `place`: by the same id, or by a name its ARN
+    /// ends with (an update names a service by name, its create's answer by ARN).
+    fn is(&self, place: &str, what: &str, id: &str) -> bool {
+        self.place == place && self.what == what && (self.id == id || names(id, &self.id) || names(&self.id, id))
     }
 }
 
@@ -251,7 +297,7 @@ fn merge(got: Vec<Got>) -> Vec<Merged> {
             Ok(f) => (f.what.clone(), f.id.clone()),
             Err((what, id, _)) => (what.clone(), id.clone()),
         };
-        let i = match out.iter().position(|m| m.place == g.place && m.what == what && m.id == id) {
+        let i = match out.iter().position(|m| m.is(&g.place, &what, &id)) {
             Some(i) => i,
             None => {
                 out.push(Merged { place: g.place.clone(), what, id, writes: vec![], facts: vec![], other: None });
@@ -260,10 +306,10 @@ fn merge(got: Vec<Got>) -> Vec<Merged> {
         };
         let m = &mut out[i];
         if !m.writes.contains(&g.write) {
-            m.writes.push(g.write);
+            m.writes.push(g.write.clone());
         }
         match g.what {
-            Ok(f) => m.facts.push(f),
+            Ok(f) => m.facts.push((f, g.write)),
             Err((_, _, state)) => m.other = Some(state),
         }
     }
@@ -278,8 +324,14 @@ fn at_path<'v>(v: &'v Value, path: &str) -> Option<&'v Value> {
 /// A later run, its facts merged, and its records.
 type Later<'r> = (String, Vec<Merged>, &'r [Value]);
 
-/// The later runs that wrote in one of `places`, newest first, with their facts.
-fn later_merged<'r>(reader: &Reader, later: &'r [(String, Vec<Value>)], places: &[&str]) -> Vec<Later<'r>> {
+/// The later runs that wrote in one of `places`, newest first, with their facts of the resources
+/// `ids` name (only those are read).
+fn later_merged<'r>(
+    reader: &Reader,
+    later: &'r [(String, Vec<Value>)],
+    places: &[&str],
+    ids: &[String],
+) -> Vec<Later<'r>> {
     later
         .iter()
         .rev()
@@ -287,62 +339,70 @@ fn later_merged<'r>(reader: &Reader, later: &'r [(String, Vec<Value>)], places: 
             let start = recs.iter().find(|r| r["type"] == "start").cloned().unwrap_or_default();
             recs.iter().any(|r| r["type"] == "intent" && places.contains(&place_of(&start, r).as_str()))
         })
-        .map(|(id, recs)| (id.clone(), merge(facts(reader, recs)), recs.as_slice()))
+        .map(|(id, recs)| (id.clone(), merge(facts(reader, recs, Some(ids))), recs.as_slice()))
         .collect()
+}
+
+/// The successful writes of a run's records that name `id`, with their input.
+fn naming<'a>(recs: &'a [Value], id: &'a str) -> impl Iterator<Item = &'a Value> + 'a {
+    recs.iter().filter(|r| r["type"] == "intent").filter(move |intent| {
+        let ok = recs.iter().any(|o| o["type"] == "outcome" && o["seq"] == intent["seq"] && o["ok"] == true);
+        let mut strings = Vec::new();
+        collect(&intent["input"], &mut strings);
+        ok && strings.iter().any(|s| names(s, id))
+    })
 }
 
 /// Drift of one run: every resource it made or changed, read now. `later` are the runs that
 /// started after it and are neither undos nor undone, oldest first: a change one of them made
 /// is attributed to it.
 pub fn check(reader: &Reader, records: &[Value], later: &[(String, Vec<Value>)]) -> Vec<Resource> {
-    let mine = merge(facts(reader, records));
+    let mine = merge(facts(reader, records, None));
     let places: Vec<&str> = mine.iter().map(|m| m.place.as_str()).collect();
+    let ids: Vec<String> = mine.iter().map(|m| m.id.clone()).collect();
     // Later runs in the same places, newest first, read only when something is not as this run
     // left it.
     let mut theirs: Option<Vec<Later>> = None;
     let mut out = Vec::new();
     for m in &mine {
-        let state = match (&m.other, m.standing()) {
+        let state = match (&m.other, m.changes()) {
             (Some(state), _) => state.clone(),
             (None, None) => continue,
-            (None, Some(standing)) => match standing {
+            (None, Some((standing, set_by))) => match standing {
                 Standing::InSync => State::InSync,
                 Standing::Changed(diffs) => {
-                    let runs = theirs.get_or_insert_with(|| later_merged(reader, later, &places));
+                    let runs = theirs.get_or_insert_with(|| later_merged(reader, later, &places, &ids));
+                    // The newest later run that set this member of this resource to the value it
+                    // has now: read back by its kind, or given in the input of a write that names
+                    // the resource (a write the catalogue cannot read back).
                     let by = |d: &Difference| -> Option<String> {
-                        // The newest later run that set this member of this resource: its change
-                        // when the value now is the one it set.
-                        runs.iter().find_map(|(run, merged, _)| {
-                            let theirs =
-                                merged.iter().find(|t| t.place == m.place && t.what == m.what && t.id == m.id)?;
-                            let set = theirs.set_at(&d.member)?;
+                        runs.iter().find_map(|(run, merged, recs)| {
+                            let read = merged
+                                .iter()
+                                .find(|t| t.is(&m.place, &m.what, &m.id))
+                                .and_then(|t| t.set_at(&d.member));
+                            let given = || naming(recs, &m.id).filter_map(|i| at_path(&i["input"], &d.member)).last();
+                            let set = read.or_else(given)?;
                             Some(kinds::holds(set, &d.now).then(|| run.clone()))
                         })?
                     };
-                    State::Changed(diffs.into_iter().map(|d| (d.clone(), by(&d))).collect())
+                    let changes = diffs.into_iter().zip(set_by).map(|(d, write)| Change { by: by(&d), diff: d, write });
+                    State::Changed(changes.collect())
                 }
                 Standing::Gone => {
                     // A later run's successful removal that names it.
-                    let runs = theirs.get_or_insert_with(|| later_merged(reader, later, &places));
+                    let runs = theirs.get_or_insert_with(|| later_merged(reader, later, &places, &ids));
                     let by = runs.iter().find_map(|(run, _, recs)| {
-                        let removed = recs.iter().filter(|r| r["type"] == "intent").any(|intent| {
-                            let ok = recs
-                                .iter()
-                                .any(|o| o["type"] == "outcome" && o["seq"] == intent["seq"] && o["ok"] == true);
-                            let mut strings = Vec::new();
-                            collect(&intent["input"], &mut strings);
-                            ok && intent["operation"].as_str().is_some_and(kinds::removes)
-                                && strings.iter().any(|s| names(s, &m.id))
-                        });
+                        let removed = naming(recs, &m.id).any(|i| i["operation"].as_str().is_some_and(kinds::removes));
                         removed.then(|| run.clone())
                     });
                     State::Gone(by)
                 }
                 Standing::Back => {
-                    let runs = theirs.get_or_insert_with(|| later_merged(reader, later, &places));
+                    let runs = theirs.get_or_insert_with(|| later_merged(reader, later, &places, &ids));
                     let by = runs.iter().find_map(|(run, merged, _)| {
-                        let theirs = merged.iter().find(|t| t.place == m.place && t.what == m.what && t.id == m.id)?;
-                        theirs.facts.last()?.wrote.as_ref().map(|_| run.clone())
+                        let theirs = merged.iter().find(|t| t.is(&m.place, &m.what, &m.id))?;
+                        theirs.facts.last()?.0.wrote.as_ref().map(|_| run.clone())
                     });
                     State::Back(by)
                 }
@@ -408,6 +468,23 @@ mod tests {
         assert_eq!(merged[0].set_at("desiredCount"), Some(&json!(3)));
         assert_eq!(merged[1].place, "2/r");
         assert!(matches!(merged[1].standing(), Some(Standing::Changed(d)) if d[0].member == "desiredCount"));
+        // An update names the service by name, its create by ARN: one resource.
+        let by_name = Got {
+            place: "1/r".into(),
+            write: json!({ "seq": 5 }),
+            what: Ok(Fact { what: "service".into(), id: "s".into(), wrote: Some(json!({})), now: None }),
+        };
+        let create = Got {
+            place: "1/r".into(),
+            write: json!({ "seq": 1 }),
+            what: Ok(Fact {
+                what: "service".into(),
+                id: "arn:aws:ecs:r:1:service/c/s".into(),
+                wrote: Some(json!({})),
+                now: None,
+            }),
+        };
+        assert_eq!(merge(vec![create, by_name]).len(), 1);
         assert_eq!(merged[2].other, Some(State::NotRead("x".into())));
     }
 }

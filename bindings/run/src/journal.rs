@@ -112,6 +112,22 @@ pub fn read(dir: &Path, run_id: &str) -> Result<Vec<Value>, String> {
     Ok(text.lines().filter_map(|l| serde_json::from_str(l).ok()).collect())
 }
 
+/// The lines of a run's journal (numbered from 1) that are not records, other than a last line cut
+/// short by a crash: a journal damaged since it was written, which a reader must not take whole.
+pub fn damaged(dir: &Path, run_id: &str) -> Vec<usize> {
+    let Ok(text) = find(dir, run_id).and_then(|p| std::fs::read_to_string(&p).map_err(|e| e.to_string())) else {
+        return vec![];
+    };
+    let lines: Vec<&str> = text.lines().collect();
+    let cut_short = |i: usize| i + 1 == lines.len() && !text.ends_with('\n');
+    lines
+        .iter()
+        .enumerate()
+        .filter(|(i, l)| serde_json::from_str::<Value>(l).map_or(true, |v| !v.is_object()) && !cut_short(*i))
+        .map(|(i, _)| i + 1)
+        .collect()
+}
+
 /// The run that undid `id` completely, if one did. Undoing again would remove whatever has since
 /// been made under the same names (a cluster's ARN is its name), so a finished undo is final.
 pub fn undone_by(dir: &Path, id: &str) -> Option<String> {

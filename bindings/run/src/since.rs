@@ -202,7 +202,7 @@ fn dangling(ctx: &Context, input: &Value) -> Result<Option<String>, CallError> {
 }
 
 /// Every string inside a journaled input, each once: the ids, ARNs and names a write names.
-pub(crate) fn collect(v: &Value, out: &mut Vec<String>) {
+pub fn collect(v: &Value, out: &mut Vec<String>) {
     match v {
         Value::String(s) if !out.contains(s) => out.push(s.clone()),
         Value::Array(a) => a.iter().for_each(|x| collect(x, out)),

@@ -302,8 +302,14 @@ pub fn drift(dir: &Path, records: &[Value], endpoint: Option<&str>, options: &Dr
     let mut jobs = Vec::new();
     let mut statuses = vec![Status::NotStarted; targets.len()];
     let mut index = Vec::new();
+    let mut undone = vec![false; targets.len()];
     for (i, t) in targets.iter().enumerate() {
         let (label, _, run) = &children[i];
+        // A target undone on its own has nothing left to read.
+        if journal::undone_by(dir, run).is_some() {
+            undone[i] = true;
+            continue;
+        }
         let r = match &reached[i] {
             Ok(r) => r,
             Err(e) => {
@@ -315,6 +321,10 @@ pub fn drift(dir: &Path, records: &[Value], endpoint: Option<&str>, options: &Dr
         let mut args = vec!["drift".to_string(), run.clone()];
         args.extend(super::journal_args(dir, options.journal_profile));
         args.extend(["--report-file".into(), reports.path().join(format!("{i}.json")).to_string_lossy().into_owned()]);
+        // As JSON, the one document is the parent's: the targets print none of their own.
+        if options.json {
+            args.push("--quiet".into());
+        }
         if let (Some(p), None) = (&t.profile, &r.credentials) {
             args.extend(["--profile".into(), p.clone()]);
         }
@@ -331,9 +341,7 @@ pub fn drift(dir: &Path, records: &[Value], endpoint: Option<&str>, options: &Dr
         .or_else(|| start["concurrency"].as_u64().map(|c| c as usize))
         .unwrap_or(1)
         .max(1);
-    // As JSON, the children's own lines go to files: the one document is the parent's.
-    let logs = options.json.then(|| reports.path().to_path_buf());
-    let ran = run_jobs(&jobs, concurrency, None, &[jobs.len()], logs.as_deref(), |_| {}, |_, _| {});
+    let ran = run_jobs(&jobs, concurrency, None, &[jobs.len()], None, |_| {}, |_, _| {});
     for (j, status) in ran.into_iter().enumerate() {
         statuses[index[j]] = status;
     }
@@ -347,9 +355,10 @@ pub fn drift(dir: &Path, records: &[Value], endpoint: Option<&str>, options: &Dr
             .ok()
             .and_then(|t| serde_json::from_str::<Value>(&t).ok());
         let word = match &statuses[i] {
+            _ if undone[i] => "undone",
             Status::Succeeded => {
                 in_sync.push(label.clone());
-                "in sync"
+                "in_sync"
             }
             Status::Failed(2) => {
                 drifted.push(label.clone());
@@ -361,8 +370,8 @@ pub fn drift(dir: &Path, records: &[Value], endpoint: Option<&str>, options: &Dr
             }
         };
         let error = match &statuses[i] {
-            Status::Unreachable(e) => Some(e.clone()),
-            _ => None,
+            Status::Unreachable(e) => Some(Value::from(e.clone())),
+            _ => report.as_ref().map(|r| r["error"].clone()).filter(|e| !e.is_null()),
         };
         documents
             .push(serde_json::json!({ "target": label, "run": run, "state": word, "error": error, "report": report }));
@@ -372,8 +381,10 @@ pub fn drift(dir: &Path, records: &[Value], endpoint: Option<&str>, options: &Dr
         outln!("{}", serde_json::to_string_pretty(&document).unwrap_or_default());
     }
     let named = |labels: &[String]| if labels.is_empty() { String::new() } else { format!(" ({})", labels.join(", ")) };
+    let undone_count = undone.iter().filter(|u| **u).count();
+    let undone_text = if undone_count > 0 { format!(", {undone_count} undone") } else { String::new() };
     eoutln!(
-        "runbook: drift of fleet run {parent}: {} of {} targets in sync, {} drifted{}, {} failed{}",
+        "runbook: drift of fleet run {parent}: {} of {} targets in sync, {} drifted{}, {} failed{}{undone_text}",
         in_sync.len(),
         children.len(),
         drifted.len(),

@@ -106,7 +106,9 @@ pub fn differences(written: &Value, present: &Value) -> Vec<Difference> {
 
 fn walk(written: &Value, present: &Value, path: &str, out: &mut Vec<Difference>) {
     let (Some(w), Some(p)) = (written.as_object(), present.as_object()) else {
-        if !holds(written, present) {
+        // A value the journal kept masked (a secret, or what holds one) is not known: it is not
+        // compared, and what it is now is not shown.
+        if !masked(written) && !holds(written, present) {
             out.push(difference(path, written, present));
         }
         return;
@@ -115,6 +117,7 @@ fn walk(written: &Value, present: &Value, path: &str, out: &mut Vec<Difference>)
         let at = if path.is_empty() { k.clone() } else { format!("{path}.{k}") };
         match (v, p.get(k)) {
             (Value::Null, _) => {}
+            (v, _) if !v.is_object() && masked(v) => {}
             (Value::Array(a), None | Some(Value::Null)) if a.is_empty() => {}
             (Value::Object(o), None | Some(Value::Null)) if o.is_empty() => {}
             (_, None) => out.push(difference(&at, v, &Value::Null)),
@@ -133,6 +136,16 @@ fn difference(path: &str, wrote: &Value, now: &Value) -> Difference {
     }
     let member = if path.is_empty() { "(value)".to_string() } else { path.to_string() };
     Difference { member, wrote: wrote.clone(), now: now.clone(), added, removed }
+}
+
+/// Whether a written value holds a secret the journal masked.
+fn masked(v: &Value) -> bool {
+    match v {
+        Value::String(s) => s.contains(runbook_bindings::secrets::MASK),
+        Value::Array(a) => a.iter().any(masked),
+        Value::Object(m) => m.values().any(masked),
+        _ => false,
+    }
 }
 
 /// Whether everything `written` sets holds in `present`: AWS adds defaults beside it, answers some
@@ -224,6 +237,9 @@ mod tests {
         assert_eq!(d[1].added, [json!("sg-9")]);
         assert!(d[1].removed.is_empty());
         assert_eq!(d[1].text(), "SecurityGroups: added [\"sg-9\"] since the run set it");
+        // A member whose written value the journal masked is not compared.
+        let secret = json!({ "HealthCheckPath": format!("/{}", runbook_bindings::secrets::MASK), "Port": 80 });
+        assert_eq!(differences(&secret, &json!({ "HealthCheckPath": "/s3cr3t", "Port": 80 })), []);
         let gone = Fact { what: "listener".into(), id: "l-1".into(), wrote: Some(json!({})), now: None };
         assert_eq!(gone.standing(), Standing::Gone);
         assert_eq!(gone.text().unwrap(), "the listener l-1 is gone");
