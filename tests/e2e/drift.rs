@@ -495,3 +495,43 @@ fn a_journal_drift_cannot_read_whole_or_a_wrong_command_exits_1_and_says_why() {
         assert!(out.stderr.contains("error"), "{args:?}: {}", out.stderr);
     }
 }
+
+#[test]
+fn a_rule_added_by_hand_to_a_group_the_run_made_is_reported() {
+    let emu = Emulator::start();
+    emu.runbook().runbook("runbooks/tutorial.rhai", FAST).output().success();
+    let run = text(&emu.last_journal()[0]["run"]);
+    let sg = emu.clients().security_groups("group-name", "rent-a-room-alb-sg")[0].group_id().unwrap().to_string();
+    let ssh = ["--group-id", &sg, "--protocol", "tcp", "--port", "22", "--cidr", "0.0.0.0/0"];
+    emu.aws(&[&["ec2", "authorize-security-group-ingress"][..], &ssh[..]].concat());
+    let (code, report, _) = drift(&emu, &[&run]);
+    assert_eq!(code, 2, "{report:#}");
+    assert_eq!(
+        not_in_sync(&report),
+        [("changed".into(), "ingress rules of".into(), vec!["tcp 22-22 from 0.0.0.0/0".into()])]
+    );
+    let added = change(&report, "ingress rules of", "tcp 22-22 from 0.0.0.0/0");
+    assert_eq!((&added["wrote"], &added["now"]), (&Value::Null, &Value::from("allowed")), "{added:#}");
+    // An egress rule by hand is not the runbook's business (AWS gives every group one of its own).
+    emu.aws(&[
+        "ec2",
+        "authorize-security-group-egress",
+        "--group-id",
+        &sg,
+        "--protocol",
+        "tcp",
+        "--port",
+        "5432",
+        "--cidr",
+        "10.0.0.0/8",
+    ]);
+    let out = emu.runbook().args(["drift", &run]).output();
+    assert!(
+        out.stdout.contains("      tcp 22-22 from 0.0.0.0/0 is there now (\"allowed\"), which the run did not set\n"),
+        "{}",
+        out.stdout
+    );
+    assert!(!out.stdout.contains("5432"), "{}", out.stdout);
+    emu.aws(&[&["ec2", "revoke-security-group-ingress"][..], &ssh[..]].concat());
+    assert_eq!(drift(&emu, &[&run]).0, 0);
+}

@@ -343,6 +343,33 @@ fn later_merged<'r>(
         .collect()
 }
 
+/// Where a resource stands, and on a security group the run made, the ingress rules it has that
+/// no write of the run gave it (added by hand, or by a later run): a group made for a purpose
+/// opens no more than its runbook says. (Egress is left alone: AWS gives a new group an
+/// allow-all egress rule of its own.)
+fn with_rules_added(m: &Merged, mine: &[Merged]) -> Option<(Standing, Vec<Value>)> {
+    let (standing, mut by) = m.changes()?;
+    let made = m.what == "ingress rules of" && mine.iter().any(|g| g.is(&m.place, "security group", &m.id));
+    let now = m.facts.last().and_then(|(f, _)| f.now.as_ref()?.as_object().cloned());
+    let (true, Some(now)) = (made, now) else { return Some((standing, by)) };
+    let given = |rule: &str| m.facts.iter().any(|(f, _)| f.wrote.as_ref().is_some_and(|w| w.get(rule).is_some()));
+    let first = m.writes.first().cloned().unwrap_or_default();
+    let mut added = Vec::new();
+    for (rule, v) in now.into_iter().filter(|(rule, _)| !given(rule)) {
+        added.push(Difference { member: rule, wrote: Value::Null, now: v, added: vec![], removed: vec![] });
+        by.push(first.clone());
+    }
+    Some(match (standing, added.is_empty()) {
+        (s, true) => (s, by),
+        (Standing::Changed(mut d), false) => {
+            d.extend(added);
+            (Standing::Changed(d), by)
+        }
+        (Standing::InSync, false) => (Standing::Changed(added), by),
+        (s, false) => (s, vec![]),
+    })
+}
+
 /// The successful writes of a run's records that name `id`, with their input.
 fn naming<'a>(recs: &'a [Value], id: &'a str) -> impl Iterator<Item = &'a Value> + 'a {
     recs.iter().filter(|r| r["type"] == "intent").filter(move |intent| {
@@ -365,7 +392,7 @@ pub fn check(reader: &Reader, records: &[Value], later: &[(String, Vec<Value>)])
     let mut theirs: Option<Vec<Later>> = None;
     let mut out = Vec::new();
     for m in &mine {
-        let state = match (&m.other, m.changes()) {
+        let state = match (&m.other, with_rules_added(m, &mine)) {
             (Some(state), _) => state.clone(),
             (None, None) => continue,
             (None, Some((standing, set_by))) => match standing {

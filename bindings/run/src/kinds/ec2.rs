@@ -303,8 +303,8 @@ fn rules(read: Read, i: &Value, list: &str) -> Result<Option<Found>, CallError> 
     Ok(if all { found(format!("rules of {id}"), json!({ "Return": true })) } else { None })
 }
 
-/// The rules an authorize call gave its group, each as `tcp 80-80 from 0.0.0.0/0`, beside those
-/// of them the group has now (`list`: its ingress or egress rules).
+/// The rules an authorize call gave its group, each as `tcp 80-80 from 0.0.0.0/0`, beside the
+/// rules the group has now (`list`: its ingress or egress rules).
 fn rules_now(read: Read, i: &Value, list: &str, what: &str) -> Result<Vec<Fact>, CallError> {
     let (request, id) = match (i.get("GroupId"), i.get("GroupName")) {
         (Some(id), _) => (json!({ "GroupIds": [id] }), id),
@@ -343,10 +343,8 @@ fn rules_now(read: Read, i: &Value, list: &str, what: &str) -> Result<Vec<Fact>,
         out
     };
     let wrote = rules(&wanted);
-    let now = group.map(|g| {
-        let have = rules(g[list].as_array().map(Vec::as_slice).unwrap_or_default());
-        // Only the rules the call gave: others on the group are not its.
-        Value::Object(have.into_iter().filter(|(k, _)| wrote.contains_key(k)).collect())
-    });
+    // Every rule the group has now: the call's own among them, and others (which are not the
+    // call's; `drift` reports them on a group its run made).
+    let now = group.map(|g| Value::Object(rules(g[list].as_array().map(Vec::as_slice).unwrap_or_default())));
     Ok(vec![Fact { what: what.into(), id, wrote: Some(Value::Object(wrote)), now }])
 }

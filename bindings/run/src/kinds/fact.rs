@@ -43,6 +43,9 @@ impl Difference {
         if self.now.is_null() {
             return format!("{} is not there now, the run set {}", self.member, short(&self.wrote));
         }
+        if self.wrote.is_null() {
+            return format!("{} is there now ({}), which the run did not set", self.member, short(&self.now));
+        }
         format!("{} is now {}, the run set {}", self.member, short(&self.now), short(&self.wrote))
     }
 
