@@ -115,14 +115,20 @@ impl Report {
                     }
                 }
                 State::Gone(Some(run)) => o.push_str(&format!("      removed by run {run}\n")),
+                State::Replaced { run, id } => o.push_str(&format!("      run {run} made {id} in its place\n")),
                 State::Back(Some(run)) => o.push_str(&format!("      made again by run {run}\n")),
                 State::NotRead(why) | State::Failed(why) => o.push_str(&format!("      {why}\n")),
                 _ => {}
             }
         }
         if self.drifted() {
+            let converge = if self.start["file"].as_str().is_some_and(|f| f.ends_with(".rhai")) {
+                " (runbooks converge)"
+            } else {
+                ""
+            };
             match &self.fix.0 {
-                Some(fix) => o.push_str(&format!("  to put it back, run it again (runbooks converge):\n    {fix}\n")),
+                Some(fix) => o.push_str(&format!("  to put it back, run it again{converge}:\n    {fix}\n")),
                 None => o.push_str("  to put it back:\n"),
             }
             for note in &self.fix.1 {
@@ -145,6 +151,7 @@ impl Report {
             "changed by a later run",
             "removed by a later run",
             "made again by a later run",
+            "made anew by a later run",
             "not read back",
             "failed",
         ] {
@@ -158,56 +165,97 @@ impl Report {
 }
 
 /// What puts things back: the run again, as it was run (its runbook or aws command, parameters,
-/// profile, region, endpoint, lock, tags and journal), and what to know before running it.
-fn fix(start: &Value, journal_flags: &str, later: &[String]) -> (Option<String>, Vec<String>) {
-    let mut notes = Vec::new();
+/// credentials, region, endpoint, lock, tags, journal and --step), and what to know before running
+/// it. `later` are the later runs that changed what it set; `resources` what drift found.
+fn fix(start: &Value, journal_flags: &str, later: &[String], resources: &[Resource]) -> (Option<String>, Vec<String>) {
+    let mut notes = added_rules(resources);
     let Some(file) = start["file"].as_str() else { return (None, notes) };
-    let mut words: Vec<String> = if file.starts_with("aws ") {
-        // A lone command, its words as a shell reads them back: the same command again.
-        vec!["runbook".to_string(), file.to_string()]
-    } else if file.ends_with(".sh") || file.ends_with(".md") {
+    let lone = file.strip_prefix("aws ");
+    if file.ends_with(".sh") || file.ends_with(".md") {
         notes.push(format!(
-            "{file} is a script, which does not compare before it writes: `runbook import {} --idempotent -o FILE.rhai` \
-             makes a runbook that does, to run with the same --set",
+            "{file} is a script, which does not compare before it writes: running it again may fail or make \
+             things twice; `runbook import {} --idempotent -o FILE.rhai` makes a runbook that writes only what \
+             is missing",
             quoted(file)
         ));
         return (None, notes);
-    } else {
-        vec!["runbook".to_string(), "run".to_string(), quoted(file)]
+    }
+    // A create sent alone makes what is gone anew, and cannot change what exists.
+    let changed = resources.iter().any(|r| r.drifted() && matches!(r.state, State::Changed(_)));
+    if let (Some(command), true) = (lone, changed) {
+        if command.split_whitespace().nth(1).is_some_and(|op| op.starts_with("create-") || op.starts_with("run-")) {
+            notes.push(
+                "it was one create, which cannot change what exists: put the values back by hand (runbook aws), \
+                 or with a runbook that compares before it writes"
+                    .into(),
+            );
+            return (None, notes);
+        }
+    }
+    let mut words: Vec<String> = match lone {
+        Some(_) => vec!["runbook".to_string(), "aws".to_string()],
+        None => vec!["runbook".to_string(), "run".to_string(), quoted(file)],
     };
-    for (name, value) in start["params"].as_object().into_iter().flatten() {
-        let text = match value {
-            Value::String(s) => s.clone(),
-            v => v.to_string(),
-        };
-        if text == "<masked>" {
+    if lone.is_none() {
+        for (name, value) in start["params"].as_object().into_iter().flatten() {
+            let text = match value {
+                Value::String(s) => s.clone(),
+                v => v.to_string(),
+            };
             words.push("--set".into());
-            words.push(format!("{name}=\"${}\"", name.to_ascii_uppercase()));
-            notes.push(format!(
-                "{name} is secret, and the journal did not keep it: set ${} to its value first",
-                name.to_ascii_uppercase()
-            ));
-            continue;
-        }
-        words.push("--set".into());
-        words.push(quoted(&format!("{name}={text}")));
-    }
-    for (flag, key) in [("--profile", "profile"), ("--region", "region"), ("--endpoint-url", "endpoint")] {
-        if let Some(v) = start[key].as_str().filter(|v| !v.is_empty()) {
-            words.push(flag.into());
-            words.push(quoted(v));
+            if text == "<masked>" {
+                let var = name.to_ascii_uppercase();
+                words.push(format!("{name}=\"${var}\""));
+                notes.push(format!("{name} is secret, and the journal did not keep it: set ${var} to its value first"));
+            } else {
+                words.push(quoted(&format!("{name}={text}")));
+            }
         }
     }
-    match &start["lock"] {
-        Value::Bool(false) => words.push("--no-lock".into()),
-        Value::String(name) if *name != crate::run::default_lock_name(Path::new(file)) => {
-            words.push("--lock".into());
-            words.push(quoted(name));
+    let creds = &start["credentials"];
+    match (creds["role"].as_str(), start["account"].as_str()) {
+        // A fleet's target: that account, through the role it was reached with.
+        (Some(role), Some(account)) => {
+            let name = role.split_once(":role/").map(|(_, n)| n).unwrap_or(role);
+            words.extend(["--accounts".into(), account.to_string(), "--assume-role".into(), quoted(name)]);
+            if let Some(id) = creds["external_id"].as_str().filter(|x| !x.is_empty()) {
+                words.extend(["--external-id".into(), quoted(id)]);
+            }
+            if let Some(p) = creds["profile"].as_str().filter(|x| !x.is_empty()) {
+                words.extend(["--profile".into(), quoted(p)]);
+            }
+            if let Some(r) = start["region"].as_str() {
+                words.extend(["--regions".into(), quoted(r)]);
+            }
+        }
+        _ => {
+            for (flag, key) in [("--profile", "profile"), ("--region", "region")] {
+                if let Some(v) = start[key].as_str().filter(|v| !v.is_empty()) {
+                    words.extend([flag.to_string(), quoted(v)]);
+                }
+            }
+        }
+    }
+    if let Some(v) = start["endpoint"].as_str().filter(|v| !v.is_empty()) {
+        words.extend(["--endpoint-url".to_string(), quoted(v)]);
+    }
+    match (&start["lock"], lone) {
+        (Value::String(name), Some(_)) => words.extend(["--lock".to_string(), quoted(name)]),
+        (_, Some(_)) => {}
+        (Value::Bool(false), None) => words.push("--no-lock".into()),
+        (Value::String(name), None) if *name != crate::run::default_lock_name(Path::new(file)) => {
+            words.extend(["--lock".to_string(), quoted(name)]);
         }
         _ => {}
     }
     if start["tagged"] == false {
         words.push("--no-tag".into());
+    }
+    if start["mode"] == "step" {
+        words.push("--step".into());
+        notes.push(
+            "it was run with --step: answer each write again as you did (a write skipped then is asked again)".into(),
+        );
     }
     if !later.is_empty() {
         notes.push(format!(
@@ -216,7 +264,47 @@ fn fix(start: &Value, journal_flags: &str, later: &[String]) -> (Option<String>,
             later.join(", ")
         ));
     }
-    (Some(format!("{}{journal_flags}", words.join(" "))), notes)
+    let mut command = format!("{}{journal_flags}", words.join(" "));
+    // A lone command's run options come before its service; its own words after them.
+    if let Some(rest) = lone {
+        command.push(' ');
+        command.push_str(rest);
+    }
+    (Some(command), notes)
+}
+
+/// The ingress rules added to a group the run made, which running it again does not take away:
+/// how to revoke each.
+fn added_rules(resources: &[Resource]) -> Vec<String> {
+    let mut notes = Vec::new();
+    for r in resources.iter().filter(|r| r.what == "ingress rules of") {
+        let State::Changed(changes) = &r.state else { continue };
+        for c in changes.iter().filter(|c| c.by.is_none() && c.diff.wrote.is_null()) {
+            // `tcp 22-22 from 0.0.0.0/0`, `-1 all ports from sg-1`.
+            let rule = &c.diff.member;
+            let (head, from) = rule.rsplit_once(" from ").unwrap_or((rule, ""));
+            let (protocol, ports) = head.split_once(' ').unwrap_or((head, ""));
+            let port = match ports.split_once('-') {
+                Some((a, b)) if a == b => a.to_string(),
+                _ => ports.to_string(),
+            };
+            let mut command =
+                format!("runbook aws ec2 revoke-security-group-ingress --group-id {} --protocol {protocol}", r.id);
+            if ports != "all ports" {
+                command.push_str(&format!(" --port {port}"));
+            }
+            match from {
+                f if f.starts_with("sg-") => command.push_str(&format!(" --source-group {f}")),
+                f if f.contains('.') => command.push_str(&format!(" --cidr {f}")),
+                _ => {
+                    notes.push(format!("running it again does not take away {rule} on {}: revoke it by hand", r.id));
+                    continue;
+                }
+            }
+            notes.push(format!("running it again does not take away {rule} on {}: {command}", r.id));
+        }
+    }
+    notes
 }
 
 fn is_undo(start: &Value) -> bool {
@@ -337,7 +425,7 @@ fn check(
     by.sort();
     by.dedup();
     let flags = crate::run::journal_flags(dir, std::env::var("RUNBOOK_JOURNAL_PROFILE").ok().as_deref());
-    report.fix = fix(&start, &flags, &by);
+    report.fix = fix(&start, &flags, &by, &report.resources);
     report.secs = started.elapsed().as_secs_f64();
     report
 }
@@ -388,6 +476,9 @@ pub fn drift(
             Err(e) => return fail(&e, format),
         };
         if crate::fleet::is_fleet(&records) {
+            if aws.region.is_some() {
+                return fail("a fleet's targets are read each in its own region: leave out --region", format);
+            }
             if options.role.is_some() || aws.profile.is_some() {
                 return fail("a fleet's targets are read with the credentials each was run with: leave out --profile and --assume-role (or check one target's run by its id)", format);
             }
@@ -440,7 +531,7 @@ mod tests {
     fn the_fix_is_the_run_again_as_it_was_run() {
         let start = json!({ "file": "runbooks/tutorial.rhai", "params": { "desired_count": "3", "api_token": "<masked>" },
                             "region": "eu-west-1", "endpoint": null, "profile": "ops", "lock": "deploy", "tagged": false });
-        let (cmd, notes) = fix(&start, " --journal-dir s3://team/runs", &["run-b".to_string()]);
+        let (cmd, notes) = fix(&start, " --journal-dir s3://team/runs", &["run-b".to_string()], &[]);
         assert_eq!(
             cmd.unwrap(),
             "runbook run runbooks/tutorial.rhai --set desired_count=3 --set api_token=\"$API_TOKEN\" --profile ops \
@@ -453,18 +544,29 @@ mod tests {
         assert!(notes[1].starts_with("run(s) run-b changed what this run set since"), "{notes:?}");
         // The runbook's own lock is taken anyway; no lock at all is said.
         let own = json!({ "file": "runbooks/tutorial.rhai", "lock": crate::run::default_lock_name(Path::new("runbooks/tutorial.rhai")) });
-        assert_eq!(fix(&own, "", &[]).0.unwrap(), "runbook run runbooks/tutorial.rhai");
+        assert_eq!(fix(&own, "", &[], &[]).0.unwrap(), "runbook run runbooks/tutorial.rhai");
         let unlocked = json!({ "file": "runbooks/tutorial.rhai", "lock": false });
-        assert_eq!(fix(&unlocked, "", &[]).0.unwrap(), "runbook run runbooks/tutorial.rhai --no-lock");
+        assert_eq!(fix(&unlocked, "", &[], &[]).0.unwrap(), "runbook run runbooks/tutorial.rhai --no-lock");
         // A lone command: the same command again, its words quoted as it was journaled.
         let aws = json!({ "file": "aws ec2 create-security-group --group-name web --description 'web tier'", "region": "us-east-1" });
         assert_eq!(
-            fix(&aws, "", &[]).0.unwrap(),
-            "runbook aws ec2 create-security-group --group-name web --description 'web tier' --region us-east-1"
+            fix(&aws, "", &[], &[]).0.unwrap(),
+            "runbook aws --region us-east-1 ec2 create-security-group --group-name web --description 'web tier'"
         );
         // A script does not compare before it writes: no command, and how to get one that does.
-        let (cmd, notes) = fix(&json!({ "file": "deploy.sh" }), "", &[]);
+        let (cmd, notes) = fix(&json!({ "file": "deploy.sh" }), "", &[], &[]);
         assert_eq!(cmd, None);
         assert!(notes[0].contains("runbook import deploy.sh --idempotent"), "{notes:?}");
+        // A fleet's target: its account through its role, in its region.
+        let target = json!({ "file": "runbooks/create_tg.rhai", "account": "222222222222", "region": "eu-west-1",
+                             "credentials": { "role": "arn:aws:iam::222222222222:role/runbook", "external_id": "x-1" } });
+        assert_eq!(
+            fix(&target, "", &[], &[]).0.unwrap(),
+            "runbook run runbooks/create_tg.rhai --accounts 222222222222 --assume-role runbook --external-id x-1 --regions eu-west-1"
+        );
+        // A step run again asks again.
+        let step = json!({ "file": "runbooks/create_tg.rhai", "mode": "step" });
+        let (cmd, notes) = fix(&step, "", &[], &[]);
+        assert!(cmd.unwrap().ends_with(" --step") && notes[0].starts_with("it was run with --step"), "{notes:?}");
     }
 }

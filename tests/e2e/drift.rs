@@ -40,6 +40,12 @@ fn text(v: &Value) -> String {
     v.as_str().unwrap_or_else(|| panic!("a string: {v}")).to_string()
 }
 
+/// The aws CLI's words that revoke the tutorial's rule, HTTP from anywhere, on `group`.
+fn http_closed(group: &str) -> Vec<&str> {
+    let words = ["ec2", "revoke-security-group-ingress", "--group-id", group, "--protocol", "tcp", "--port", "80"];
+    [&words[..], &["--cidr", "0.0.0.0/0"][..]].concat()
+}
+
 /// By hand: a target group of its own, and the tutorial's listener forwarding to it. Answers the
 /// listener's ARN and the group's.
 fn forward_by_hand(emu: &Emulator) -> (String, String) {
@@ -113,18 +119,7 @@ fn each_hand_change_is_reported_exactly_and_a_rerun_puts_things_back() {
     let (listener, hand_tg) = forward_by_hand(&emu);
     emu.aws(&["elbv2", "modify-target-group", "--target-group-arn", &tg, "--health-check-path", "/health"]);
     let alb_sg = clients.security_groups("group-name", "rent-a-room-alb-sg")[0].group_id().unwrap().to_string();
-    emu.aws(&[
-        "ec2",
-        "revoke-security-group-ingress",
-        "--group-id",
-        &alb_sg,
-        "--protocol",
-        "tcp",
-        "--port",
-        "80",
-        "--cidr",
-        "0.0.0.0/0",
-    ]);
+    emu.aws(&http_closed(&alb_sg));
     let desired = clients.service("rent-a-room-cluster", "rent-a-room-service").desired_count();
     emu.aws(&[
         "ecs",
@@ -233,6 +228,18 @@ fn each_hand_change_is_reported_exactly_and_a_rerun_puts_things_back() {
     let (code, last, _) = drift(&emu, &["last", at_once[0], at_once[1]]);
     assert_ne!(last["run"], run.as_str());
     assert_eq!(code, 2, "{last:#}");
+
+    // The re-run makes the group anew (and points the listener and the service at it): the first
+    // run's group is gone, replaced by the same step of the later run; nothing has drifted.
+    emu.runbook().runbook("runbooks/tutorial.rhai", FAST).output().success();
+    let rerun = text(&emu.last_journal()[0]["run"]);
+    let (code, report, stderr) = drift(&emu, &[&run, at_once[0], at_once[1]]);
+    assert_eq!(code, 0, "{report:#}\n{stderr}");
+    let group = report["resources"].as_array().unwrap().iter().find(|r| r["kind"] == "target group").unwrap();
+    assert_eq!(group["state"], "made_anew_by_a_later_run", "{report:#}");
+    assert_eq!(group["by"], rerun.as_str());
+    let new_tg = clients.target_group("rent-a-room-tg").target_group_arn().unwrap().to_string();
+    assert_eq!(group["replaced_by"], new_tg.as_str(), "{report:#}");
 }
 
 #[test]
@@ -532,6 +539,51 @@ fn a_rule_added_by_hand_to_a_group_the_run_made_is_reported() {
         out.stdout
     );
     assert!(!out.stdout.contains("5432"), "{}", out.stdout);
-    emu.aws(&[&["ec2", "revoke-security-group-ingress"][..], &ssh[..]].concat());
+    // Running it again would not take the rule away: the report says how.
+    let revoke = format!(
+        "running it again does not take away tcp 22-22 from 0.0.0.0/0 on {sg}: runbook aws ec2 \
+         revoke-security-group-ingress --group-id {sg} --protocol tcp --port 22 --cidr 0.0.0.0/0"
+    );
+    assert!(out.stdout.contains(&revoke), "{}", out.stdout);
+    let words = revoke.split(": ").nth(1).unwrap().split_whitespace().skip(1).collect::<Vec<_>>();
+    emu.runbook().args(&words).output().success();
+    assert_eq!(drift(&emu, &[&run]).0, 0);
+
+    // The run's own rule taken away by a later run's revoke: that run's change, not drift.
+    emu.runbook().args([&["aws"][..], &http_closed(&sg)[..]].concat()).output().success();
+    let revoker = text(&emu.last_journal()[0]["run"]);
+    let (code, report, _) = drift(&emu, &[&run]);
+    assert_eq!(code, 0, "{report:#}");
+    assert_eq!(change(&report, "ingress rules of", "tcp 80-80 from 0.0.0.0/0")["by"], revoker.as_str(), "{report:#}");
+}
+
+#[test]
+fn the_fix_of_a_lone_aws_write_runs_and_puts_it_back() {
+    let emu = Emulator::start();
+    emu.runbook().runbook("runbooks/create_tg.rhai", &[]).output().success();
+    let tg = emu.clients().target_group("rent-a-room-tg").target_group_arn().unwrap().to_string();
+    emu.runbook()
+        .args(["aws", "elbv2", "add-tags", "--resource-arns", &tg, "--tags", "Key=team,Value=web shop"])
+        .output()
+        .success();
+    let run = text(&emu.last_journal()[0]["run"]);
+    emu.aws(&["elbv2", "add-tags", "--resource-arns", &tg, "--tags", "Key=team,Value=other"]);
+    let (code, report, _) = drift(&emu, &[&run]);
+    assert_eq!(code, 2, "{report:#}");
+    let team = change(&report, "tags on", "team");
+    assert_eq!((&team["wrote"], &team["now"]), (&Value::from("web shop"), &Value::from("other")));
+    // Run options before the service, the command's own words (quoted as a shell reads them) after.
+    let fix = text(&report["fix"]);
+    assert!(fix.starts_with("runbook aws --region us-east-1 --endpoint-url "), "{fix}");
+    assert!(fix.ends_with(&format!(" elbv2 add-tags --resource-arns {tg} --tags 'Key=team,Value=web shop'")), "{fix}");
+    // As a shell runs it, with the test's credentials and nothing else of its environment.
+    let mut shell = std::process::Command::new("bash");
+    shell.args(["-c", &fix.replacen("runbook", runbook_tests::runbook_bin().to_str().unwrap(), 1)]);
+    shell.env("RUNBOOK_JOURNAL_DIR", &emu.journal).env_remove("AWS_PROFILE").env_remove("AWS_ENDPOINT_URL");
+    for (k, v) in runbook_tests::AWS_ENV {
+        shell.env(k, v);
+    }
+    let out = shell.output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert_eq!(drift(&emu, &[&run]).0, 0);
 }

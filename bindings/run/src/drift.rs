@@ -43,6 +43,12 @@ pub enum State {
     Changed(Vec<Change>),
     /// Not there; with the later run that removed it, when one did.
     Gone(Option<String>),
+    /// Not there, and a later run's same step (the same runbook line) made another in its place:
+    /// a re-run after it was deleted.
+    Replaced {
+        run: String,
+        id: String,
+    },
     /// The run took it away, and it is there again; with the later run that made it, when one did.
     Back(Option<String>),
     /// Why what the write did cannot be read back.
@@ -57,6 +63,7 @@ impl Resource {
         match &self.state {
             State::Changed(d) => d.iter().any(|c| c.by.is_none()),
             State::Gone(by) | State::Back(by) => by.is_none(),
+            State::Replaced { .. } => false,
             _ => false,
         }
     }
@@ -68,6 +75,7 @@ impl Resource {
             State::Changed(_) if !self.drifted() => "changed by a later run",
             State::Gone(Some(_)) => "removed by a later run",
             State::Back(Some(_)) => "made again by a later run",
+            State::Replaced { .. } => "made anew by a later run",
             State::Changed(_) => "changed",
             State::Gone(None) => "gone",
             State::Back(None) => "back",
@@ -92,6 +100,10 @@ impl Resource {
                     .collect::<Vec<_>>())
             }
             State::Gone(by) | State::Back(by) => v["by"] = json!(by),
+            State::Replaced { run, id } => {
+                v["by"] = json!(run);
+                v["replaced_by"] = json!(id);
+            }
             State::NotRead(why) | State::Failed(why) => v["reason"] = json!(why),
             State::InSync => {}
         }
@@ -318,7 +330,8 @@ fn merge(got: Vec<Got>) -> Vec<Merged> {
 
 /// The value at a dotted member path.
 fn at_path<'v>(v: &'v Value, path: &str) -> Option<&'v Value> {
-    path.split('.').try_fold(v, |cur, k| cur.get(k))
+    // A member named with dots of its own (`tcp 80-80 from 0.0.0.0/0`) is one key.
+    v.get(path).or_else(|| path.split('.').try_fold(v, |cur, k| cur.get(k)))
 }
 
 /// A later run, its facts merged, and its records.
@@ -370,6 +383,29 @@ fn with_rules_added(m: &Merged, mine: &[Merged]) -> Option<(Standing, Vec<Value>
     })
 }
 
+/// The later run, newest first, whose write at the same runbook line as one that made `m` made a
+/// thing of the same kind in the same place: the same step run again, after `m` was deleted.
+/// Its id, as that run's outcome gives it.
+fn replaced(m: &Merged, later: &[(String, Vec<Value>)]) -> Option<(String, String)> {
+    let lines: Vec<&str> = m.writes.iter().filter_map(|w| w["at"].as_str()).filter(|a| !a.is_empty()).collect();
+    later.iter().rev().find_map(|(run, recs)| {
+        let start = recs.iter().find(|r| r["type"] == "start").cloned().unwrap_or_default();
+        recs.iter().filter(|r| r["type"] == "intent").find_map(|intent| {
+            let at = intent["at"].as_str()?;
+            if !lines.contains(&at) || place_of(&start, intent) != m.place {
+                return None;
+            }
+            let outcome =
+                recs.iter().find(|o| o["type"] == "outcome" && o["seq"] == intent["seq"] && o["ok"] == true)?;
+            let made = outcome["created"]
+                .as_array()?
+                .iter()
+                .find(|c| c["kind"] == m.what.as_str() && c["id"] != m.id.as_str())?;
+            Some((run.clone(), made["id"].as_str()?.to_string()))
+        })
+    })
+}
+
 /// The successful writes of a run's records that name `id`, with their input.
 fn naming<'a>(recs: &'a [Value], id: &'a str) -> impl Iterator<Item = &'a Value> + 'a {
     recs.iter().filter(|r| r["type"] == "intent").filter(move |intent| {
@@ -409,6 +445,12 @@ pub fn check(reader: &Reader, records: &[Value], later: &[(String, Vec<Value>)])
                                 .find(|t| t.is(&m.place, &m.what, &m.id))
                                 .and_then(|t| t.set_at(&d.member));
                             let given = || naming(recs, &m.id).filter_map(|i| at_path(&i["input"], &d.member)).last();
+                            // A member taken away (a tag, a rule) by a later write that removes
+                            // from the resource.
+                            let removes = |i: &Value| i["operation"].as_str().is_some_and(kinds::removes);
+                            if d.now.is_null() && naming(recs, &m.id).any(removes) {
+                                return Some(Some(run.clone()));
+                            }
                             let set = read.or_else(given)?;
                             Some(kinds::holds(set, &d.now).then(|| run.clone()))
                         })?
@@ -423,7 +465,10 @@ pub fn check(reader: &Reader, records: &[Value], later: &[(String, Vec<Value>)])
                         let removed = naming(recs, &m.id).any(|i| i["operation"].as_str().is_some_and(kinds::removes));
                         removed.then(|| run.clone())
                     });
-                    State::Gone(by)
+                    match (by, replaced(m, later)) {
+                        (None, Some((run, id))) => State::Replaced { run, id },
+                        (by, _) => State::Gone(by),
+                    }
                 }
                 Standing::Back => {
                     let runs = theirs.get_or_insert_with(|| later_merged(reader, later, &places, &ids));

@@ -74,9 +74,7 @@ impl Needs {
     /// The reads `runbook drift` makes of the planned writes' resources, and the account check.
     pub fn drift(&self) -> Vec<Need> {
         let mut all = self.drift.borrow().clone();
-        if !all.is_empty() {
-            all.push(Need { action: "sts:GetCallerIdentity".into(), resource: None, at: String::new(), undo: false });
-        }
+        all.push(Need { action: "sts:GetCallerIdentity".into(), resource: None, at: String::new(), undo: false });
         all
     }
 

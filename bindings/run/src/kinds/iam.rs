@@ -131,7 +131,8 @@ fn same_document(written: &Value, now: &Value) -> Value {
     };
     match (parse(written), parse(now)) {
         (Some(w), Some(n)) if w == n => written.clone(),
-        (_, Some(n)) => n,
+        // Text beside text: the document as IAM has it, decoded.
+        (_, Some(n)) => Value::String(n.to_string()),
         _ => now.clone(),
     }
 }
