@@ -291,13 +291,17 @@ fn a_later_runs_change_is_that_runs_under_all() {
     );
     assert_eq!(change(&runs[1], "listener", "DefaultActions")["by"], second.as_str());
 
-    // A later run whose write the catalogue cannot read back (modify_target_group) set the health
-    // check path: its input says so, and the change is that run's.
-    emu.runbook().runbook("runbooks/create_tg.rhai", &["health_check_path=/ping"]).output().success();
+    // A later run whose write the catalogue cannot read back (set-security-groups) changed the
+    // load balancer's groups: its input says so, and the change is that run's.
+    let clients = emu.clients();
+    let lb = clients.load_balancer("rent-a-room-alb").load_balancer_arn().unwrap().to_string();
+    let task_sg = clients.security_groups("group-name", "rent-a-room-task-sg")[0].group_id().unwrap().to_string();
+    let set = ["aws", "elbv2", "set-security-groups", "--load-balancer-arn", &lb, "--security-groups", &task_sg];
+    emu.runbook().args(set).output().success();
     let third = text(&emu.last_journal()[0]["run"]);
     let (code, report, stderr) = drift(&emu, &[&first]);
     assert_eq!(code, 0, "{report:#}\n{stderr}");
-    assert_eq!(change(&report, "target group", "HealthCheckPath")["by"], third.as_str(), "{report:#}");
+    assert_eq!(change(&report, "load balancer", "SecurityGroups")["by"], third.as_str(), "{report:#}");
 
     // A hand change after both: drift of both runs, which set it in turn.
     forward_by_hand(&emu);
@@ -586,4 +590,41 @@ fn the_fix_of_a_lone_aws_write_runs_and_puts_it_back() {
     let out = shell.output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert_eq!(drift(&emu, &[&run]).0, 0);
+}
+
+#[test]
+fn target_group_attributes_are_read_back_by_drift_and_put_back_by_undo() {
+    let emu = Emulator::start();
+    emu.runbook().runbook("runbooks/tutorial.rhai", FAST).output().success();
+    let tg = emu.clients().target_group("rent-a-room-tg").target_group_arn().unwrap().to_string();
+    let attribute = |key: &str| {
+        let out = emu.aws(&["elbv2", "describe-target-group-attributes", "--target-group-arn", &tg]);
+        let found = out["Attributes"].as_array().unwrap().iter().find(|a| a["Key"] == key).cloned();
+        found.map(|a| text(&a["Value"])).unwrap_or_default()
+    };
+    let delay = attribute("deregistration_delay.timeout_seconds");
+    emu.runbook().runbook("examples/stickiness.rhai", &["drain_seconds=45"]).output().success();
+    let run = text(&emu.last_journal()[0]["run"]);
+    assert_eq!(drift(&emu, &[&run]).0, 0);
+    emu.aws(&[
+        "elbv2",
+        "modify-target-group-attributes",
+        "--target-group-arn",
+        &tg,
+        "--attributes",
+        "Key=deregistration_delay.timeout_seconds,Value=99",
+    ]);
+    let (code, report, _) = drift(&emu, &[&run]);
+    assert_eq!(code, 2, "{report:#}");
+    let d = change(&report, "attributes of target group", "deregistration_delay.timeout_seconds");
+    assert_eq!((&d["wrote"], &d["now"]), (&Value::from("45"), &Value::from("99")), "{report:#}");
+    // Undo puts back what the attributes were before the run, but not over a hand's change unless
+    // forced.
+    let refused = emu.runbook().args(["undo", &run]).output();
+    assert_eq!(refused.code, 2, "{}", refused.stdout);
+    assert!(refused.stdout.contains("was changed outside runbook since this run"), "{}", refused.stdout);
+    assert_eq!(attribute("deregistration_delay.timeout_seconds"), "99");
+    emu.runbook().args(["undo", &run, "--force"]).output().success();
+    assert_eq!(attribute("deregistration_delay.timeout_seconds"), delay);
+    assert_eq!(attribute("stickiness.enabled"), "false");
 }

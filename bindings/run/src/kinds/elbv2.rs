@@ -102,6 +102,65 @@ pub(super) const KINDS: &[Kind] = &[
             let now = now.and_then(|n| first(&n["Listeners"]).cloned());
             Ok(vec![Fact { what: "listener".into(), id, wrote: Some(settings(input, &["ListenerArn"])), now }])
         }),
+    // A target group's health check settings: undo puts back what the members it set were.
+    Kind::new(Elbv2, "ModifyTargetGroup", Converges)
+        .find(|read, i, _| {
+            let tg = item(
+                read,
+                Elbv2,
+                "DescribeTargetGroups",
+                json!({ "TargetGroupArns": [s(i, "TargetGroupArn")] }),
+                "/TargetGroups/0",
+            )?;
+            Ok(tg.and_then(|t| found(t["TargetGroupArn"].as_str()?, t.clone())))
+        })
+        .restore(|_, i, before| {
+            let Before::Present(found) = before else { return None };
+            let mut input = json!({ "TargetGroupArn": found.id });
+            for (k, _) in i.as_object()?.iter().filter(|(k, _)| *k != "TargetGroupArn") {
+                if let Some(v) = found.output.get(k).filter(|v| !v.is_null()) {
+                    input[k] = v.clone();
+                }
+            }
+            let undo = vec![step(Elbv2, "ModifyTargetGroup", input)];
+            let kind = "settings of target group".to_string();
+            let created = vec![Created { kind, id: found.id.clone(), undo, restores: true }];
+            Some(Inverse { created, not_undoable: None, replaced: Some(found.id.clone()) })
+        })
+        .read_back(|_, reads, input| {
+            let request = json!({ "TargetGroupArns": [s(input, "TargetGroupArn")] });
+            let now = item(reads, Elbv2, "DescribeTargetGroups", request, "/TargetGroups/0")?;
+            let id = text(input, "TargetGroupArn").to_string();
+            Ok(vec![Fact { what: "target group".into(), id, wrote: Some(settings(input, &["TargetGroupArn"])), now }])
+        }),
+    // A target group's attributes (stickiness, deregistration delay): undo puts back the values
+    // the keys it set had.
+    Kind::new(Elbv2, "ModifyTargetGroupAttributes", Converges)
+        .find(|read, i, _| {
+            let request = json!({ "TargetGroupArn": s(i, "TargetGroupArn") });
+            let out = read_now(read, Elbv2, "DescribeTargetGroupAttributes", request)?;
+            Ok(out.and_then(|o| found(text(i, "TargetGroupArn"), json!({ "Attributes": o["Attributes"] }))))
+        })
+        .restore(|_, i, before| {
+            let Before::Present(found) = before else { return None };
+            let had = attributes(&found.output["Attributes"]);
+            let keys: Vec<String> = attributes(&i["Attributes"]).keys().cloned().collect();
+            let back: Vec<Value> =
+                keys.iter().filter_map(|k| Some(json!({ "Key": k, "Value": had.get(k)? }))).collect();
+            let input = json!({ "TargetGroupArn": found.id, "Attributes": back });
+            let undo = vec![step(Elbv2, "ModifyTargetGroupAttributes", input)];
+            let kind = "attributes of target group".to_string();
+            let created = vec![Created { kind, id: found.id.clone(), undo, restores: true }];
+            Some(Inverse { created, not_undoable: None, replaced: Some(found.id.clone()) })
+        })
+        .read_back(|_, reads, input| {
+            let request = json!({ "TargetGroupArn": s(input, "TargetGroupArn") });
+            let now = read_now(reads, Elbv2, "DescribeTargetGroupAttributes", request)?;
+            let wrote = Value::Object(attributes(&input["Attributes"]));
+            let now = now.map(|n| Value::Object(attributes(&n["Attributes"])));
+            let id = text(input, "TargetGroupArn").to_string();
+            Ok(vec![Fact { what: "attributes of target group".into(), id, wrote: Some(wrote), now }])
+        }),
     Kind::new(Elbv2, "AddTags", Converges)
         .find(super::tagging::elbv2_tags)
         .remove(|i, _| {
@@ -123,6 +182,15 @@ pub(super) const KINDS: &[Kind] = &[
             list: "/TagDescriptions/0/Tags",
         }),
 ];
+
+/// A list of `{ Key, Value }` attributes as a map.
+fn attributes(list: &Value) -> serde_json::Map<String, Value> {
+    list.as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|a| Some((a["Key"].as_str()?.to_string(), a["Value"].clone())))
+        .collect()
+}
 
 /// A listener's settings as they were before a `ModifyListener`: undo sets them again.
 fn restore_listener(found: &Found) -> Inverse {
