@@ -419,7 +419,8 @@ fn check(
     let mut by: Vec<String> = Vec::new();
     for r in &report.resources {
         if let State::Changed(changes) = &r.state {
-            by.extend(changes.iter().filter_map(|c| c.by.clone()));
+            // The later runs that set what drifted, whether or not it still holds their value.
+            by.extend(changes.iter().filter(|c| c.by.is_none()).flat_map(|c| c.since.iter().cloned()));
         }
     }
     by.sort();
@@ -513,6 +514,16 @@ pub fn drift(
     }
     for r in &reports {
         eoutln!("{}", r.recap());
+    }
+    if every && !reports.is_empty() {
+        let count = |f: &dyn Fn(&Report) -> bool| reports.iter().filter(|r| f(r)).count();
+        eoutln!(
+            "runbook: drift of {} run(s): {} drifted, {} could not be read in full, {} in sync",
+            reports.len(),
+            count(&|r| r.drifted()),
+            count(&|r| r.failures()),
+            count(&|r| !r.drifted() && !r.failures())
+        );
     }
     if reports.iter().any(Report::failures) {
         ExitCode::from(1)

@@ -622,9 +622,57 @@ fn target_group_attributes_are_read_back_by_drift_and_put_back_by_undo() {
     // forced.
     let refused = emu.runbook().args(["undo", &run]).output();
     assert_eq!(refused.code, 2, "{}", refused.stdout);
-    assert!(refused.stdout.contains("was changed outside runbook since this run"), "{}", refused.stdout);
+    assert!(
+        refused.stdout.contains("was changed since this run, by hand or by a run undone since"),
+        "{}",
+        refused.stdout
+    );
     assert_eq!(attribute("deregistration_delay.timeout_seconds"), "99");
     emu.runbook().args(["undo", &run, "--force"]).output().success();
     assert_eq!(attribute("deregistration_delay.timeout_seconds"), delay);
     assert_eq!(attribute("stickiness.enabled"), "false");
+}
+
+#[test]
+fn undo_of_one_setting_passes_over_later_changes_of_other_settings_and_of_the_attributes() {
+    let emu = Emulator::start();
+    let create_tg = |sets: &[&str]| {
+        emu.runbook().runbook("runbooks/create_tg.rhai", sets).output().success();
+        text(&emu.last_journal()[0]["run"])
+    };
+    let made = create_tg(&[]);
+    let path = create_tg(&["health_check_path=/x"]);
+    emu.runbook().runbook("examples/stickiness.rhai", &["drain_seconds=45"]).output().success();
+    create_tg(&["health_check_path=/x", "health_check_interval=20"]);
+    let group = || emu.clients().target_group("rent-a-room-tg");
+    assert_eq!((group().health_check_path(), group().health_check_interval_seconds()), (Some("/x"), Some(20)));
+    // The later runs set the attributes and the interval, not the path: the path's undo goes on.
+    let plan = emu.runbook().args(["undo", &path, "--plan"]).output();
+    assert_eq!(plan.code, 0, "{}", plan.stdout);
+    emu.runbook().args(["undo", &path]).output().success();
+    assert_eq!((group().health_check_path(), group().health_check_interval_seconds()), (Some("/"), Some(20)));
+
+    // Deleted by hand, and another group made under another name at the same runbook line: the
+    // first run's group is gone, not made anew.
+    let tg = group().target_group_arn().unwrap().to_string();
+    emu.aws(&["elbv2", "delete-target-group", "--target-group-arn", &tg]);
+    create_tg(&["tg_name=other-tg"]);
+    let (code, report, _) = drift(&emu, &[&made, "--propagation-timeout", "0"]);
+    assert_eq!(code, 2, "{report:#}");
+    assert_eq!(report["resources"][0]["state"], "gone", "{report:#}");
+    // The undo of a change to a group that is gone finds it gone: nothing to put back.
+    let newest = emu.runbook().args(["runs"]).output().success();
+    let interval = newest
+        .stdout
+        .lines()
+        .filter(|l| l.contains("create_tg.rhai"))
+        .nth(2)
+        .unwrap()
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_string();
+    let undo = emu.runbook().args(["undo", &interval, "--propagation-timeout", "0"]).output();
+    assert_eq!(undo.code, 0, "{}\n{}", undo.stdout, undo.stderr);
+    assert!(undo.stderr.contains("1 already gone"), "{}", undo.stderr);
 }

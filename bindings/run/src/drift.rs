@@ -31,6 +31,9 @@ pub struct Change {
     pub diff: Difference,
     /// The later run that set it to what it is now, when one did.
     pub by: Option<String>,
+    /// Every later run that set it since (to this value or another): running this run again puts
+    /// its value back over theirs.
+    pub since: Vec<String>,
     /// The run's write that set it: `{ seq, function, at }`.
     pub write: Value,
 }
@@ -383,24 +386,38 @@ fn with_rules_added(m: &Merged, mine: &[Merged]) -> Option<(Standing, Vec<Value>
     })
 }
 
-/// The later run, newest first, whose write at the same runbook line as one that made `m` made a
-/// thing of the same kind in the same place: the same step run again, after `m` was deleted.
-/// Its id, as that run's outcome gives it.
-fn replaced(m: &Merged, later: &[(String, Vec<Value>)]) -> Option<(String, String)> {
+/// The later run, newest first, that made a thing of the same kind in the same place in the
+/// place of `m`, which is gone: by the same step (the same runbook line, with the same names in
+/// its input) or under the same name (an ARN that differs only in its last part,
+/// `targetgroup/web/<new id>`). Its id, as that run's outcome gives it.
+fn replaced(m: &Merged, records: &[Value], later: &[(String, Vec<Value>)]) -> Option<(String, String)> {
     let lines: Vec<&str> = m.writes.iter().filter_map(|w| w["at"].as_str()).filter(|a| !a.is_empty()).collect();
+    // The names the write that made it gave (`Name`, `GroupName`, `serviceName` …).
+    let names_of = |input: &Value| -> Vec<(String, Value)> {
+        let named = |k: &String| k.ends_with("Name") || k.ends_with("name");
+        input.as_object().into_iter().flatten().filter(|(k, _)| named(k)).map(|(k, v)| (k.clone(), v.clone())).collect()
+    };
+    let seqs: Vec<&Value> = m.writes.iter().map(|w| &w["seq"]).collect();
+    let mine =
+        records.iter().find(|r| r["type"] == "intent" && seqs.contains(&&r["seq"])).map(|i| names_of(&i["input"]));
+    let same_name = |other: &str| match (m.id.rsplit_once('/'), other.rsplit_once('/')) {
+        (Some((a, _)), Some((b, _))) => a == b && a.contains('/'),
+        _ => false,
+    };
     later.iter().rev().find_map(|(run, recs)| {
         let start = recs.iter().find(|r| r["type"] == "start").cloned().unwrap_or_default();
         recs.iter().filter(|r| r["type"] == "intent").find_map(|intent| {
-            let at = intent["at"].as_str()?;
-            if !lines.contains(&at) || place_of(&start, intent) != m.place {
+            if place_of(&start, intent) != m.place {
                 return None;
             }
             let outcome =
                 recs.iter().find(|o| o["type"] == "outcome" && o["seq"] == intent["seq"] && o["ok"] == true)?;
-            let made = outcome["created"]
-                .as_array()?
-                .iter()
-                .find(|c| c["kind"] == m.what.as_str() && c["id"] != m.id.as_str())?;
+            let step = intent["at"].as_str().is_some_and(|a| lines.contains(&a))
+                && mine.as_ref().is_some_and(|n| *n == names_of(&intent["input"]));
+            let made = outcome["created"].as_array()?.iter().find(|c| {
+                let id = c["id"].as_str().unwrap_or_default();
+                c["kind"] == m.what.as_str() && id != m.id && (step || same_name(id))
+            })?;
             Some((run.clone(), made["id"].as_str()?.to_string()))
         })
     })
@@ -438,6 +455,17 @@ pub fn check(reader: &Reader, records: &[Value], later: &[(String, Vec<Value>)])
                     // The newest later run that set this member of this resource to the value it
                     // has now: read back by its kind, or given in the input of a write that names
                     // the resource (a write the catalogue cannot read back).
+                    let set_since = |d: &Difference| -> Vec<String> {
+                        let setter = |(run, merged, recs): &&Later| {
+                            let read = merged
+                                .iter()
+                                .find(|t| t.is(&m.place, &m.what, &m.id))
+                                .and_then(|t| t.set_at(&d.member));
+                            let given = naming(recs, &m.id).any(|i| at_path(&i["input"], &d.member).is_some());
+                            (read.is_some() || given).then(|| run.clone())
+                        };
+                        runs.iter().filter_map(|r| setter(&r)).collect()
+                    };
                     let by = |d: &Difference| -> Option<String> {
                         runs.iter().find_map(|(run, merged, recs)| {
                             let read = merged
@@ -455,7 +483,12 @@ pub fn check(reader: &Reader, records: &[Value], later: &[(String, Vec<Value>)])
                             Some(kinds::holds(set, &d.now).then(|| run.clone()))
                         })?
                     };
-                    let changes = diffs.into_iter().zip(set_by).map(|(d, write)| Change { by: by(&d), diff: d, write });
+                    let changes = diffs.into_iter().zip(set_by).map(|(d, write)| Change {
+                        by: by(&d),
+                        since: set_since(&d),
+                        diff: d,
+                        write,
+                    });
                     State::Changed(changes.collect())
                 }
                 Standing::Gone => {
@@ -465,7 +498,7 @@ pub fn check(reader: &Reader, records: &[Value], later: &[(String, Vec<Value>)])
                         let removed = naming(recs, &m.id).any(|i| i["operation"].as_str().is_some_and(kinds::removes));
                         removed.then(|| run.clone())
                     });
-                    match (by, replaced(m, later)) {
+                    match (by, replaced(m, records, later)) {
                         (None, Some((run, id))) => State::Replaced { run, id },
                         (by, _) => State::Gone(by),
                     }

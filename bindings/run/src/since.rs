@@ -12,9 +12,9 @@ use serde_json::{json, Value};
 /// What undo knows beyond its run's own journal.
 #[derive(Debug, Default, Clone)]
 pub struct Since {
-    /// What later runs (not undone) changed in place or will restore, by resource id: (id, run,
-    /// place). A place is `account/region` ([`place_of`]).
-    pub later: Vec<(String, String, String)>,
+    /// What later runs (not undone) changed in place or will restore, by resource id. A place is
+    /// `account/region` ([`place_of`]).
+    pub later: Vec<Later>,
     /// Every value later runs' writes named (ids, ARNs, names), with the run and the place: what
     /// they use. A name in another account or region is another thing.
     pub named: Vec<(String, String, String)>,
@@ -23,6 +23,44 @@ pub struct Since {
     pub undone: Vec<(String, String)>,
     /// Restore over a later change all the same (`runbook undo --force`).
     pub force: bool,
+}
+
+/// A thing a later run changed in place.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct Later {
+    pub id: String,
+    pub run: String,
+    pub place: String,
+    /// What of it (`settings of target group`, `attributes of target group`), when its outcome
+    /// says; `None` matches any.
+    pub kind: Option<String>,
+    /// The members its undo would put back ([`members`]); `None` when not known (any overlaps).
+    pub members: Option<Vec<String>>,
+}
+
+/// The members an undo step's input puts back: its keys, but for a list of `{ Key, Value }`
+/// pairs each key of the list (`Attributes/stickiness.enabled`, `Tags/team`), and without the
+/// members that only name the thing (their value is `id`, or names it).
+pub fn members(input: &Value, id: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    for (k, v) in input.as_object().into_iter().flatten() {
+        // `TargetGroupArn: "<id>"`, `ResourceArns: ["<id>"]`: what it is, not what it sets.
+        let naming = |x: &Value| x.as_str().is_some_and(|s| names(s, id) || names(id, s));
+        if naming(v) || v.as_array().is_some_and(|a| !a.is_empty() && a.iter().all(naming)) {
+            continue;
+        }
+        let pairs: Vec<&str> = v
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|x| x.get("Key").or_else(|| x.get("key"))?.as_str())
+            .collect();
+        match pairs.is_empty() {
+            true => out.push(k.clone()),
+            false => out.extend(pairs.iter().map(|p| format!("{k}/{p}"))),
+        }
+    }
+    out
 }
 
 impl Since {
@@ -42,13 +80,28 @@ impl Since {
             for outcome in records.iter().filter(|r| r["type"] == "outcome" && r["ok"] == true) {
                 let intent = records.iter().find(|r| r["type"] == "intent" && r["seq"] == outcome["seq"]);
                 let place = place_of(&start, intent.unwrap_or(&Value::Null));
-                if let Some(id) = outcome["replaced"].as_str() {
-                    later.push((id.to_string(), run.to_string(), place.clone()));
-                }
+                let mut restored = Vec::new();
                 for c in outcome["created"].as_array().into_iter().flatten() {
                     if let (true, Some(id)) = (c["restores"] == true, c["id"].as_str()) {
-                        later.push((id.to_string(), run.to_string(), place.clone()));
+                        // What of it, and which members: its undo's steps say.
+                        let mut m = Vec::new();
+                        for step in c["undo"].as_array().into_iter().flatten() {
+                            m.extend(members(&step["input"], id));
+                        }
+                        let kind = c["kind"].as_str().map(str::to_string);
+                        later.push(Later {
+                            id: id.into(),
+                            run: run.into(),
+                            place: place.clone(),
+                            kind,
+                            members: Some(m),
+                        });
+                        restored.push(id.to_string());
                     }
+                }
+                // A replacement its restores do not describe: the whole of it.
+                if let Some(id) = outcome["replaced"].as_str().filter(|id| !restored.iter().any(|r| r == id)) {
+                    later.push(Later { id: id.into(), run: run.into(), place: place.clone(), ..Later::default() });
                 }
             }
         }
@@ -99,12 +152,18 @@ impl Since {
         ))
     }
 
-    /// The later runs that changed `id` in `place`, each once, oldest first.
-    fn writers(&self, id: &str, place: &str) -> Vec<&str> {
+    /// The later runs that changed what of `id` (`kind`) in `place` an undo step puts back
+    /// (`members`), each once, oldest first.
+    fn writers(&self, (kind, id, place): (&str, &str, &str), members: &[String]) -> Vec<&str> {
         let mut runs: Vec<&str> = Vec::new();
-        for (i, run, there) in &self.later {
-            if i == id && there == place && !runs.contains(&run.as_str()) {
-                runs.push(run);
+        for l in &self.later {
+            let same = l.id == id && l.place == place && l.kind.as_deref().is_none_or(|k| k == kind);
+            let overlaps = match &l.members {
+                Some(theirs) if !members.is_empty() => theirs.iter().any(|m| members.contains(m)),
+                _ => true,
+            };
+            if same && overlaps && !runs.contains(&l.run.as_str()) {
+                runs.push(&l.run);
             }
         }
         runs
@@ -127,16 +186,18 @@ pub fn blocked(
     intent: &Value,
     since: &Since,
 ) -> Result<Option<String>, CallError> {
-    // Never, forced or not: a value that points at something gone.
+    // Never, forced or not: a value that points at something gone (other than the thing itself:
+    // then there is nothing to put back, and the step finds it gone).
     for step in steps {
-        if let Some(gone) = dangling(ctx, step)? {
+        if let Some(gone) = dangling(ctx, step, id)? {
             return Ok(Some(format!("putting it back would point {kind} {id} at {gone}, which no longer exists")));
         }
     }
     if since.force {
         return Ok(None);
     }
-    let writers = since.writers(id, place);
+    let members: Vec<String> = steps.iter().flat_map(|s| members(s, id)).collect();
+    let writers = since.writers((kind, id, place), &members);
     if !writers.is_empty() {
         let (runs, them) = if writers.len() == 1 { ("run", "it") } else { ("runs", "them") };
         return Ok(Some(format!(
@@ -147,7 +208,10 @@ pub fn blocked(
     }
     let read = |svc: Svc, op: &str, input: Value| super::reconcile::read(ctx, svc, op, input);
     Ok(changed(&read, intent)?.map(|what| {
-        format!("{kind} {id} was changed outside runbook since this run ({what}); --force puts this run's value back over it")
+        format!(
+            "{kind} {id} was changed since this run, by hand or by a run undone since ({what}); --force puts this run's \
+             value back over it"
+        )
     }))
 }
 
@@ -177,16 +241,22 @@ fn changed(reads: Read, intent: &Value) -> Result<Option<String>, CallError> {
     else {
         return Ok(None);
     };
-    crate::kinds::of(svc, op).map_or(Ok(None), |kind| kind.changed(reads, &intent["input"]))
+    let Some(kind) = crate::kinds::of(svc, op).filter(|k| k.read_back.is_some()) else { return Ok(None) };
+    // What is gone has nothing to put a value back on: the undo's step finds it gone.
+    let facts = kind.facts(reads, &intent["input"], &[])?;
+    if !facts.is_empty() && facts.iter().all(|f| f.standing() == crate::kinds::Standing::Gone) {
+        return Ok(None);
+    }
+    Ok(crate::kinds::first_change(&facts))
 }
 
 /// A target group or certificate that a value to restore names and that no longer exists.
-fn dangling(ctx: &Context, input: &Value) -> Result<Option<String>, CallError> {
+fn dangling(ctx: &Context, input: &Value, itself: &str) -> Result<Option<String>, CallError> {
     let reads = |svc: Svc, op: &str, input: Value| super::reconcile::read(ctx, svc, op, input);
     let reads: Read = &reads;
     let mut strings = Vec::new();
     collect(input, &mut strings);
-    for s in strings {
+    for s in strings.into_iter().filter(|s| s != itself) {
         let looked = if s.contains(":elasticloadbalancing:") && s.contains(":targetgroup/") {
             crate::kinds::read_now(reads, Svc::Elbv2, "DescribeTargetGroups", json!({ "TargetGroupArns": [s] }))?
         } else if s.starts_with("arn:") && s.contains(":acm:") && s.contains(":certificate/") {
@@ -228,9 +298,10 @@ mod tests {
         ] })];
         let c = vec![json!({ "type": "outcome", "ok": false, "replaced": "listener-2" })];
         let since = Since::from_journals([("run-b", b.as_slice()), ("run-c", c.as_slice())], false);
-        assert_eq!(since.writers("listener-1", "/"), ["run-b"]);
+        let all = |id| ("settings of listener", id, "/");
+        assert_eq!(since.writers(all("listener-1"), &[]), ["run-b"]);
         // A failed write changed nothing.
-        assert!(since.writers("listener-2", "/").is_empty());
+        assert!(since.writers(all("listener-2"), &[]).is_empty());
         // What later writes name, by ARN or by the name an ARN ends with, they use, in their place.
         let d = vec![
             json!({ "type": "start", "region": "us-east-1" }),
@@ -244,5 +315,34 @@ mod tests {
         assert!(since.used("cluster", cluster, "2/us-east-1").is_none(), "another account's web is another");
         assert!(since.used("cluster", cluster, "1/eu-west-1").is_none(), "and another region's");
         assert!(Since { force: true, ..since }.used("cluster", cluster, "1/us-east-1").is_none());
+    }
+
+    #[test]
+    fn a_later_change_of_other_members_or_another_part_is_no_conflict() {
+        let tg = "arn:aws:elasticloadbalancing:r:1:targetgroup/web/1";
+        let restore = |kind: &str, input: Value| json!({ "kind": kind, "id": tg, "restores": true, "undo": [{ "service": "elbv2", "operation": "X", "input": input }] });
+        let b = vec![json!({ "type": "outcome", "ok": true, "replaced": tg, "created": [
+            restore("settings of target group", json!({ "TargetGroupArn": tg, "HealthCheckIntervalSeconds": 30 }))
+        ] })];
+        let c = vec![json!({ "type": "outcome", "ok": true, "replaced": tg, "created": [
+            restore("attributes of target group", json!({ "TargetGroupArn": tg, "Attributes": [{ "Key": "stickiness.enabled", "Value": "false" }] }))
+        ] })];
+        let since = Since::from_journals([("run-b", b.as_slice()), ("run-c", c.as_slice())], false);
+        let settings = ("settings of target group", tg, "/");
+        // Another member of the same settings: no conflict; the same member: run-b's.
+        assert!(since.writers(settings, &["HealthCheckPath".into()]).is_empty());
+        assert_eq!(since.writers(settings, &["HealthCheckIntervalSeconds".into()]), ["run-b"]);
+        // The attributes are another part of the group; their keys are members of their own.
+        let attributes = ("attributes of target group", tg, "/");
+        assert_eq!(since.writers(attributes, &["Attributes/stickiness.enabled".into()]), ["run-c"]);
+        assert!(since.writers(attributes, &["Attributes/deregistration_delay.timeout_seconds".into()]).is_empty());
+        assert_eq!(
+            members(&json!({ "TargetGroupArn": tg, "Attributes": [{ "Key": "a", "Value": "1" }], "Port": 80 }), tg),
+            ["Attributes/a", "Port"]
+        );
+        assert_eq!(
+            members(&json!({ "ResourceArns": [tg], "Tags": [{ "Key": "team", "Value": "x" }] }), tg),
+            ["Tags/team"]
+        );
     }
 }

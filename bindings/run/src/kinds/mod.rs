@@ -195,16 +195,7 @@ impl Kind {
     /// all of it holds, or the kind cannot read it back.
     pub fn changed(&self, reads: Read, input: &Value) -> Result<Option<String>, CallError> {
         match self.read_back {
-            Some(f) => {
-                let facts = f(self, reads, input)?;
-                // Of several things (records, resources tagged), which one.
-                let named = |f: &Fact| match (facts.len(), f.text()) {
-                    (1, text) => text,
-                    (_, Some(t)) if !t.contains(&f.id) => Some(format!("{} {}: {t}", f.what, f.id)),
-                    (_, text) => text,
-                };
-                Ok(facts.iter().find_map(named))
-            }
+            Some(f) => Ok(first_change(&f(self, reads, input)?)),
             None => Ok(None),
         }
     }
@@ -243,6 +234,17 @@ impl Kind {
             None => Ok(None),
         }
     }
+}
+
+/// What of these facts is not so any more, in one line: the first change; `None` when all holds.
+pub fn first_change(facts: &[Fact]) -> Option<String> {
+    // Of several things (records, resources tagged), which one.
+    let named = |f: &Fact| match (facts.len(), f.text()) {
+        (1, text) => text,
+        (_, Some(t)) if !t.contains(&f.id) => Some(format!("{} {}: {t}", f.what, f.id)),
+        (_, text) => text,
+    };
+    facts.iter().find_map(named)
 }
 
 /// Every kind, service by service.
