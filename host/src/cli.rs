@@ -174,7 +174,7 @@ pub enum Command {
         /// A run id, a unique prefix of one, a fleet id (every shard of the fleet), or `last`
         #[arg(add = ArgValueCandidates::new(crate::candidates::run_ids))]
         run: String,
-        /// Only show what would be removed
+        /// Only show what undo would do (remove, restore, or leave and why), sending no write
         #[arg(long)]
         plan: bool,
         /// Put back values that a later run or a hand changed since the run (undo refuses them

@@ -167,7 +167,13 @@ impl Report {
 /// What puts things back: the run again, as it was run (its runbook or aws command, parameters,
 /// credentials, region, endpoint, lock, tags, journal and --step), and what to know before running
 /// it. `later` are the later runs that changed what it set; `resources` what drift found.
-fn fix(start: &Value, journal_flags: &str, later: &[String], resources: &[Resource]) -> (Option<String>, Vec<String>) {
+fn fix(
+    start: &Value,
+    journal_flags: &str,
+    later: &[String],
+    resources: &[Resource],
+    creates: bool,
+) -> (Option<String>, Vec<String>) {
     let mut notes = added_rules(resources);
     let Some(file) = start["file"].as_str() else { return (None, notes) };
     let lone = file.strip_prefix("aws ");
@@ -182,8 +188,8 @@ fn fix(start: &Value, journal_flags: &str, later: &[String], resources: &[Resour
     }
     // A create sent alone makes what is gone anew, and cannot change what exists.
     let changed = resources.iter().any(|r| r.drifted() && matches!(r.state, State::Changed(_)));
-    if let (Some(command), true) = (lone, changed) {
-        if command.split_whitespace().nth(1).is_some_and(|op| op.starts_with("create-") || op.starts_with("run-")) {
+    if let (Some(_), true) = (lone, changed) {
+        if creates {
             notes.push(
                 "it was one create, which cannot change what exists: put the values back by hand (runbook aws), \
                  or with a runbook that compares before it writes"
@@ -426,7 +432,15 @@ fn check(
     by.sort();
     by.dedup();
     let flags = crate::run::journal_flags(dir, std::env::var("RUNBOOK_JOURNAL_PROFILE").ok().as_deref());
-    report.fix = fix(&start, &flags, &by, &report.resources);
+    // A lone command that makes things (the catalogue says how it behaves sent again).
+    let creates = records.iter().filter(|r| r["type"] == "intent").all(|i| {
+        let kind = i["service"]
+            .as_str()
+            .and_then(runbook_bindings::Svc::by_module)
+            .and_then(|svc| runbook_run::kinds::of(svc, i["operation"].as_str()?));
+        kind.is_some_and(|k| k.again != runbook_run::kinds::Again::Converges)
+    });
+    report.fix = fix(&start, &flags, &by, &report.resources, creates);
     report.secs = started.elapsed().as_secs_f64();
     report
 }
@@ -542,7 +556,7 @@ mod tests {
     fn the_fix_is_the_run_again_as_it_was_run() {
         let start = json!({ "file": "runbooks/tutorial.rhai", "params": { "desired_count": "3", "api_token": "<masked>" },
                             "region": "eu-west-1", "endpoint": null, "profile": "ops", "lock": "deploy", "tagged": false });
-        let (cmd, notes) = fix(&start, " --journal-dir s3://team/runs", &["run-b".to_string()], &[]);
+        let (cmd, notes) = fix(&start, " --journal-dir s3://team/runs", &["run-b".to_string()], &[], false);
         assert_eq!(
             cmd.unwrap(),
             "runbook run runbooks/tutorial.rhai --set desired_count=3 --set api_token=\"$API_TOKEN\" --profile ops \
@@ -555,29 +569,29 @@ mod tests {
         assert!(notes[1].starts_with("run(s) run-b changed what this run set since"), "{notes:?}");
         // The runbook's own lock is taken anyway; no lock at all is said.
         let own = json!({ "file": "runbooks/tutorial.rhai", "lock": crate::run::default_lock_name(Path::new("runbooks/tutorial.rhai")) });
-        assert_eq!(fix(&own, "", &[], &[]).0.unwrap(), "runbook run runbooks/tutorial.rhai");
+        assert_eq!(fix(&own, "", &[], &[], false).0.unwrap(), "runbook run runbooks/tutorial.rhai");
         let unlocked = json!({ "file": "runbooks/tutorial.rhai", "lock": false });
-        assert_eq!(fix(&unlocked, "", &[], &[]).0.unwrap(), "runbook run runbooks/tutorial.rhai --no-lock");
+        assert_eq!(fix(&unlocked, "", &[], &[], false).0.unwrap(), "runbook run runbooks/tutorial.rhai --no-lock");
         // A lone command: the same command again, its words quoted as it was journaled.
         let aws = json!({ "file": "aws ec2 create-security-group --group-name web --description 'web tier'", "region": "us-east-1" });
         assert_eq!(
-            fix(&aws, "", &[], &[]).0.unwrap(),
+            fix(&aws, "", &[], &[], false).0.unwrap(),
             "runbook aws --region us-east-1 ec2 create-security-group --group-name web --description 'web tier'"
         );
         // A script does not compare before it writes: no command, and how to get one that does.
-        let (cmd, notes) = fix(&json!({ "file": "deploy.sh" }), "", &[], &[]);
+        let (cmd, notes) = fix(&json!({ "file": "deploy.sh" }), "", &[], &[], false);
         assert_eq!(cmd, None);
         assert!(notes[0].contains("runbook import deploy.sh --idempotent"), "{notes:?}");
         // A fleet's target: its account through its role, in its region.
         let target = json!({ "file": "runbooks/create_tg.rhai", "account": "222222222222", "region": "eu-west-1",
                              "credentials": { "role": "arn:aws:iam::222222222222:role/runbook", "external_id": "x-1" } });
         assert_eq!(
-            fix(&target, "", &[], &[]).0.unwrap(),
+            fix(&target, "", &[], &[], false).0.unwrap(),
             "runbook run runbooks/create_tg.rhai --accounts 222222222222 --assume-role runbook --external-id x-1 --regions eu-west-1"
         );
         // A step run again asks again.
         let step = json!({ "file": "runbooks/create_tg.rhai", "mode": "step" });
-        let (cmd, notes) = fix(&step, "", &[], &[]);
+        let (cmd, notes) = fix(&step, "", &[], &[], false);
         assert!(cmd.unwrap().ends_with(" --step") && notes[0].starts_with("it was run with --step"), "{notes:?}");
     }
 }

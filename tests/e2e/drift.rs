@@ -676,3 +676,104 @@ fn undo_of_one_setting_passes_over_later_changes_of_other_settings_and_of_the_at
     assert_eq!(undo.code, 0, "{}\n{}", undo.stdout, undo.stderr);
     assert!(undo.stderr.contains("1 already gone"), "{}", undo.stderr);
 }
+
+#[test]
+fn undo_does_not_remove_a_tag_key_over_a_value_set_since() {
+    let emu = Emulator::start();
+    emu.runbook().runbook("runbooks/create_tg.rhai", &[]).output().success();
+    let tg = emu.clients().target_group("rent-a-room-tg").target_group_arn().unwrap().to_string();
+    let tag = |value: &str| {
+        let pair = format!("Key=env,Value={value}");
+        emu.runbook().args(["aws", "elbv2", "add-tags", "--resource-arns", &tg, "--tags", &pair]).output().success();
+        text(&emu.last_journal()[0]["run"])
+    };
+    let env = || {
+        let out = emu.aws(&["elbv2", "describe-tags", "--resource-arns", &tg]);
+        let tags = out["TagDescriptions"][0]["Tags"].as_array().unwrap().clone();
+        tags.iter().find(|t| t["Key"] == "env").map(|t| text(&t["Value"]))
+    };
+    let first = tag("a");
+    let second = tag("b");
+    // The first run added the key; the second set it again: undoing the first would take the
+    // second's value away.
+    let refused = emu.runbook().args(["undo", &first]).output();
+    assert_eq!(refused.code, 2, "{}\n{}", refused.stdout, refused.stderr);
+    assert!(refused.stdout.contains("not removed tags on"), "{}", refused.stdout);
+    assert!(refused.stdout.contains("env is now \"b\", the run set \"a\" since this run"), "{}", refused.stdout);
+    assert_eq!(env().as_deref(), Some("b"));
+    // Newest first: the second puts back the first's value, then the first removes the key.
+    emu.runbook().args(["undo", &second]).output().success();
+    assert_eq!(env().as_deref(), Some("a"));
+    emu.runbook().args(["undo", &first]).output().success();
+    assert_eq!(env(), None);
+}
+
+#[test]
+fn a_listener_undo_puts_back_only_what_its_run_set_and_holds_back_what_a_left_value_uses() {
+    let emu = Emulator::start();
+    emu.runbook().runbook("runbooks/tutorial.rhai", FAST).output().success();
+    let clients = emu.clients();
+    let lb = clients.load_balancer("rent-a-room-alb").load_balancer_arn().unwrap().to_string();
+    let listener = || clients.listeners(&lb)[0].clone();
+    let blue = clients.target_group("rent-a-room-tg").target_group_arn().unwrap().to_string();
+    let forwards = || listener().default_actions()[0].target_group_arn().unwrap_or_default().to_string();
+    emu.runbook().runbook("examples/blue_green.rhai", &["to=rent-a-room-green-tg"]).output().success();
+    let switch = text(&emu.last_journal()[0]["run"]);
+    let arn = listener().listener_arn().unwrap().to_string();
+    emu.runbook()
+        .args(["aws", "elbv2", "modify-listener", "--listener-arn", &arn, "--port", "8080"])
+        .output()
+        .success();
+    // The later run set the port, the switch the default actions: the switch's undo goes on, and
+    // leaves the port.
+    let plan = emu.runbook().args(["undo", &switch, "--plan"]).output();
+    assert_eq!(plan.code, 0, "{}", plan.stdout);
+    emu.runbook().args(["undo", &switch]).output().success();
+    assert_eq!((forwards(), listener().port()), (blue.clone(), Some(8080)));
+    emu.runbook().args(["aws", "elbv2", "modify-listener", "--listener-arn", &arn, "--port", "80"]).output().success();
+
+    // Switched again, then by hand the listener also sends some traffic to blue: the switch's
+    // restore is left (changed since), and the green group it made, which the listener still
+    // names, is not removed from under it: the undo is refused, not failed.
+    emu.runbook().runbook("examples/blue_green.rhai", &["to=rent-a-room-green-tg"]).output().success();
+    let again = text(&emu.last_journal()[0]["run"]);
+    let green = forwards();
+    let weighted = format!(
+        r#"[{{"Type":"forward","ForwardConfig":{{"TargetGroups":[{{"TargetGroupArn":"{green}","Weight":9}},{{"TargetGroupArn":"{blue}","Weight":1}}]}}}}]"#
+    );
+    emu.aws(&["elbv2", "modify-listener", "--listener-arn", &arn, "--default-actions", &weighted]);
+    let undo = emu.runbook().args(["undo", &again]).output();
+    assert_eq!(undo.code, 2, "{}\n{}", undo.stdout, undo.stderr);
+    assert!(undo.stdout.contains("whose undo was left, still uses it"), "{}", undo.stdout);
+    assert!(undo.stderr.contains(" refused: "), "{}", undo.stderr);
+    assert!(clients.target_group("rent-a-room-green-tg").target_group_arn().is_some());
+}
+
+#[test]
+fn undo_does_not_delete_a_record_a_later_run_set_anew() {
+    let emu = Emulator::start();
+    emu.runbook().runbook("runbooks/tutorial.rhai", FAST).output().success();
+    let zone = emu.aws(&["route53", "create-hosted-zone", "--name", "example.com", "--caller-reference", "z1"]);
+    let zone = text(&zone["HostedZone"]["Id"]);
+    emu.runbook().runbook("examples/domain.rhai", &["domain=shop.example.com"]).output().success();
+    let alias = text(&emu.last_journal()[0]["run"]);
+    let batch = r#"{"Changes":[{"Action":"UPSERT","ResourceRecordSet":{"Name":"shop.example.com","Type":"A","TTL":60,"ResourceRecords":[{"Value":"192.0.2.7"}]}}]}"#;
+    let upsert = ["aws", "route53", "change-resource-record-sets", "--hosted-zone-id", &zone, "--change-batch", batch];
+    emu.runbook().args(upsert).output().success();
+    let later = text(&emu.last_journal()[0]["run"]);
+    // Drift: the record as the later run set it is that run's.
+    let (code, report, _) = drift(&emu, &[&alias]);
+    assert_eq!(code, 0, "{report:#}");
+    assert_eq!(report["resources"][0]["state"], "changed_by_a_later_run", "{report:#}");
+    // Undo of the first run would delete the later run's record: refused.
+    let undo = emu.runbook().args(["undo", &alias]).output();
+    assert_eq!(undo.code, 2, "{}\n{}", undo.stdout, undo.stderr);
+    let sets = emu.aws(&["route53", "list-resource-record-sets", "--hosted-zone-id", &zone]);
+    let a = sets["ResourceRecordSets"].as_array().unwrap().iter().find(|r| r["Type"] == "A").cloned().unwrap();
+    assert_eq!(a["ResourceRecords"][0]["Value"], "192.0.2.7", "{a:#}");
+    // Newest first: the later run's undo puts the alias back, then the first run's removes it.
+    emu.runbook().args(["undo", &later]).output().success();
+    emu.runbook().args(["undo", &alias]).output().success();
+    let sets = emu.aws(&["route53", "list-resource-record-sets", "--hosted-zone-id", &zone]);
+    assert!(sets["ResourceRecordSets"].as_array().unwrap().iter().all(|r| r["Type"] != "A"), "{sets:#}");
+}

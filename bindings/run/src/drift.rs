@@ -479,6 +479,14 @@ pub fn check(reader: &Reader, records: &[Value], later: &[(String, Vec<Value>)])
                             if d.now.is_null() && naming(recs, &m.id).any(removes) {
                                 return Some(Some(run.clone()));
                             }
+                            // A later write of the whole of it (a record upserted anew) whose
+                            // values hold now: what it is now is that run's.
+                            let theirs = merged.iter().find(|t| t.is(&m.place, &m.what, &m.id));
+                            if read.is_none()
+                                && theirs.and_then(Merged::changes).is_some_and(|(s, _)| s == Standing::InSync)
+                            {
+                                return Some(Some(run.clone()));
+                            }
                             let set = read.or_else(given)?;
                             Some(kinds::holds(set, &d.now).then(|| run.clone()))
                         })?

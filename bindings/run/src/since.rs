@@ -215,6 +215,45 @@ pub fn blocked(
     }))
 }
 
+/// Why removing what a write added (tag keys, records, a registration) must not happen now: one of
+/// its values is another now, set by a later run or by hand, and removing it would take that away.
+/// A value that is simply gone is no reason: the removal finds it gone. `None` when forced.
+pub fn overwritten(
+    ctx: &Context,
+    (kind, id): (&str, &str),
+    intent: &Value,
+    steps: &[Value],
+    since: &Since,
+) -> Result<Option<String>, CallError> {
+    let (Some(svc), Some(op)) = (intent["service"].as_str().and_then(Svc::by_module), intent["operation"].as_str())
+    else {
+        return Ok(None);
+    };
+    let Some(k) = crate::kinds::of(svc, op).filter(|k| k.read_back.is_some() && !since.force) else { return Ok(None) };
+    let reads = |svc: Svc, op: &str, input: Value| super::reconcile::read(ctx, svc, op, input);
+    // Tag keys and rules are removed one by one: one that is gone is no reason. A record or a
+    // registration is removed whole: any value now another is.
+    let by_member = k.tagging.is_some() || k.op.starts_with("Authorize");
+    // One by one: only the members the steps name are theirs to remove (a write's other keys were
+    // there before it, and another step puts those back).
+    let mut named = Vec::new();
+    steps.iter().for_each(|s| collect(s, &mut named));
+    let removes = |member: &str| !by_member || named.iter().any(|n| n == member);
+    for fact in k.facts(&reads, &intent["input"], &[])? {
+        let crate::kinds::Standing::Changed(diffs) = fact.standing() else { continue };
+        let taken = |d: &&crate::kinds::Difference| {
+            !d.wrote.is_null() && (!d.now.is_null() || !by_member) && removes(&d.member)
+        };
+        if let Some(d) = diffs.iter().find(taken) {
+            return Ok(Some(format!(
+                "{kind} {id}: {} since this run; removing it would take that away (--force removes it all the same)",
+                d.text()
+            )));
+        }
+    }
+    Ok(None)
+}
+
 /// Whether a write about to be sent would change nothing: of the kinds of write whose undo puts a
 /// value back (a listener's settings, Route 53 records, tags), one whose every value holds already.
 /// Read through `reads`, which answers from the run's recent reads (the look-up before the write

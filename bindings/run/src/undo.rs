@@ -174,6 +174,9 @@ pub fn undo(
         .flat_map(|r| r["created"].as_array().cloned().unwrap_or_default())
         .filter_map(|c| c["id"].as_str().map(str::to_string))
         .collect();
+    // Values of the run this undo leaves in place (a restore refused), with their write: what they
+    // name is not removed from under them.
+    let mut held: Vec<(String, String)> = Vec::new();
     for intent in intents.iter().rev() {
         let seq = &intent["seq"];
         let func = intent["function"].as_str().unwrap_or("?");
@@ -270,6 +273,40 @@ pub fn undo(
                 report.conflicts += 1;
                 continue;
             }
+            // What a value this undo left in place names is not removed from under it.
+            if let Some(seq) = held
+                .iter()
+                .find(|(_, s)| super::since::names(s, &c.id) || super::since::names(&c.id, s))
+                .map(|(q, _)| q)
+                .filter(|_| !c.restores && !since.force)
+            {
+                let would = if dry { "would not remove" } else { "not removed" };
+                outln!(
+                    "{head}: {would} {} {}: write {seq} of this run, whose undo was left, still uses it",
+                    c.kind,
+                    c.id
+                );
+                report.conflicts += 1;
+                continue;
+            }
+            // What this run added is not removed over a value set since (a tag key, a record).
+            if !c.restores {
+                let steps: Vec<Value> = c.undo.iter().map(|s| s.input.clone()).collect();
+                match super::since::overwritten(ctx, (&c.kind, &c.id), intent, &steps, since) {
+                    Ok(None) => {}
+                    Ok(Some(why)) => {
+                        let would = if dry { "would not remove" } else { "not removed" };
+                        outln!("{head}: {would} {why}");
+                        report.conflicts += 1;
+                        continue;
+                    }
+                    Err(e) => {
+                        outln!("{head}: not removed: cannot read {} {} as it is now: {}: {e}", c.kind, c.id, e.code());
+                        report.failed += 1;
+                        continue;
+                    }
+                }
+            }
             // A value is put back only over what this run wrote, and never pointing at something gone.
             if c.restores {
                 let steps: Vec<Value> = c.undo.iter().map(|s| s.input.clone()).collect();
@@ -279,6 +316,10 @@ pub fn undo(
                         let would = if dry { "would not restore" } else { "not restored" };
                         outln!("{head}: {would} {} {}: {why}", c.kind, c.id);
                         report.conflicts += 1;
+                        // The run's value stays: what it names stays with it.
+                        let mut strings = Vec::new();
+                        super::since::collect(&intent["input"], &mut strings);
+                        held.extend(strings.into_iter().map(|s| (seq.to_string(), s)));
                         continue;
                     }
                     Err(e) => {

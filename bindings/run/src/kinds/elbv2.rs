@@ -91,8 +91,8 @@ pub(super) const KINDS: &[Kind] = &[
         }),
     Kind::new(Elbv2, "ModifyListener", Converges)
         .find(listener_settings)
-        .restore(|_, _, before| match before {
-            Before::Present(found) => Some(restore_listener(found)),
+        .restore(|_, i, before| match before {
+            Before::Present(found) => Some(restore_listener(found, i)),
             _ => None,
         })
         .read_back(|_, reads, input| {
@@ -192,17 +192,22 @@ fn attributes(list: &Value) -> serde_json::Map<String, Value> {
         .collect()
 }
 
-/// A listener's settings as they were before a `ModifyListener`: undo sets them again.
-fn restore_listener(found: &Found) -> Inverse {
+/// A listener's settings as they were before a `ModifyListener`: undo sets again those the write
+/// set (the protocol, its certificate and policies go together), and leaves the others to whoever
+/// set them since.
+fn restore_listener(found: &Found, written: &Value) -> Inverse {
     let l = &found.output;
     let mut input = json!({ "ListenerArn": found.id });
+    let secure = ["Protocol", "SslPolicy", "AlpnPolicy", "Certificates"];
+    let set = |k: &str| written.get(k).is_some_and(|v| !v.is_null());
+    let wanted = |k: &str| set(k) || (secure.contains(&k) && secure.iter().any(|s| set(s)));
     for k in ["Port", "Protocol", "DefaultActions", "SslPolicy", "AlpnPolicy", "MutualAuthentication"] {
-        if l.get(k).is_some_and(|v| !v.is_null() && v.as_array().is_none_or(|a| !a.is_empty())) {
+        if wanted(k) && l.get(k).is_some_and(|v| !v.is_null() && v.as_array().is_none_or(|a| !a.is_empty())) {
             input[k] = l[k].clone();
         }
     }
     // Only the default certificate is set by ModifyListener; the others are the listener's list.
-    if let Some(default) = l["Certificates"].as_array().and_then(|c| c.first()) {
+    if let Some(default) = l["Certificates"].as_array().and_then(|c| c.first()).filter(|_| wanted("Certificates")) {
         input["Certificates"] = json!([{ "CertificateArn": default["CertificateArn"] }]);
     }
     let undo = vec![step(Svc::Elbv2, "ModifyListener", input)];
