@@ -313,7 +313,8 @@ fn added_rules(resources: &[Resource]) -> Vec<String> {
     notes
 }
 
-fn is_undo(start: &Value) -> bool {
+/// Whether a run's start says it is an undo.
+pub fn is_undo(start: &Value) -> bool {
     start["mode"] == "undo" || !start["undo_of"].is_null()
 }
 
@@ -323,32 +324,6 @@ fn checkable(records: &[Value], undone: &HashSet<String>) -> bool {
     let Some(start) = records.iter().find(|r| r["type"] == "start") else { return false };
     let id = start["run"].as_str().unwrap_or_default();
     !is_undo(start) && start["kind"] != "fleet" && !undone.contains(id)
-}
-
-/// The run's records with what later runs removed left out of what it made: a "not found" about
-/// those is no lag to wait out.
-fn still_made(records: &[Value], later: &[(String, Vec<Value>)]) -> Vec<Value> {
-    let mut removed = Vec::new();
-    for (_, recs) in later {
-        for intent in recs.iter().filter(|r| r["type"] == "intent") {
-            let ok = recs.iter().any(|o| o["type"] == "outcome" && o["seq"] == intent["seq"] && o["ok"] == true);
-            if ok && intent["operation"].as_str().is_some_and(runbook_run::kinds::removes) {
-                runbook_run::since::collect(&intent["input"], &mut removed);
-            }
-        }
-    }
-    records
-        .iter()
-        .map(|r| {
-            let mut r = r.clone();
-            if let Some(created) = r["created"].as_array_mut() {
-                created.retain(|c| {
-                    c["id"].as_str().is_none_or(|id| !removed.iter().any(|s| id == s || id.ends_with(&format!("/{s}"))))
-                });
-            }
-            r
-        })
-        .collect()
 }
 
 /// One run's drift: reached where it ran (its credentials), read, compared.
@@ -411,7 +386,7 @@ fn check(
     // out within the propagation window, as undo does, rather than reported gone; unless a later
     // run removed it.
     let safety = runbook_run::Safety::new(runbook_run::Mode::Run, journal::new_run_id(), false);
-    safety.remember_made(&still_made(records, &later));
+    safety.remember_made(&drift::still_made(records, &later));
     ctx.hooks = std::rc::Rc::new(safety);
     let reader = Reader::new(&ctx);
     report.resources = drift::check(&reader, records, &later);

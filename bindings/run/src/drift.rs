@@ -406,12 +406,10 @@ fn replaced(m: &Merged, records: &[Value], later: &[(String, Vec<Value>)]) -> Op
     };
     later.iter().rev().find_map(|(run, recs)| {
         let start = recs.iter().find(|r| r["type"] == "start").cloned().unwrap_or_default();
-        recs.iter().filter(|r| r["type"] == "intent").find_map(|intent| {
+        succeeded(recs).find_map(|(intent, outcome)| {
             if place_of(&start, intent) != m.place {
                 return None;
             }
-            let outcome =
-                recs.iter().find(|o| o["type"] == "outcome" && o["seq"] == intent["seq"] && o["ok"] == true)?;
             let step = intent["at"].as_str().is_some_and(|a| lines.contains(&a))
                 && mine.as_ref().is_some_and(|n| *n == names_of(&intent["input"]));
             let made = outcome["created"].as_array()?.iter().find(|c| {
@@ -423,14 +421,42 @@ fn replaced(m: &Merged, records: &[Value], later: &[(String, Vec<Value>)]) -> Op
     })
 }
 
+/// The intents of a run's records whose write succeeded, each with its outcome.
+fn succeeded(recs: &[Value]) -> impl Iterator<Item = (&Value, &Value)> {
+    recs.iter().filter(|r| r["type"] == "intent").filter_map(move |intent| {
+        let outcome = recs.iter().find(|o| o["type"] == "outcome" && o["seq"] == intent["seq"] && o["ok"] == true)?;
+        Some((intent, outcome))
+    })
+}
+
 /// The successful writes of a run's records that name `id`, with their input.
 fn naming<'a>(recs: &'a [Value], id: &'a str) -> impl Iterator<Item = &'a Value> + 'a {
-    recs.iter().filter(|r| r["type"] == "intent").filter(move |intent| {
-        let ok = recs.iter().any(|o| o["type"] == "outcome" && o["seq"] == intent["seq"] && o["ok"] == true);
+    succeeded(recs).map(|(intent, _)| intent).filter(move |intent| {
         let mut strings = Vec::new();
         collect(&intent["input"], &mut strings);
-        ok && strings.iter().any(|s| names(s, id))
+        strings.iter().any(|s| names(s, id))
     })
+}
+
+/// A run's records with what later runs removed left out of what it made: a "not found" about
+/// those is no lag to wait out (see `propagation`).
+pub fn still_made(records: &[Value], later: &[(String, Vec<Value>)]) -> Vec<Value> {
+    let mut removed = Vec::new();
+    for (_, recs) in later {
+        for (intent, _) in succeeded(recs).filter(|(i, _)| i["operation"].as_str().is_some_and(kinds::removes)) {
+            collect(&intent["input"], &mut removed);
+        }
+    }
+    records
+        .iter()
+        .map(|r| {
+            let mut r = r.clone();
+            if let Some(created) = r["created"].as_array_mut() {
+                created.retain(|c| c["id"].as_str().is_none_or(|id| !removed.iter().any(|s| names(s, id))));
+            }
+            r
+        })
+        .collect()
 }
 
 /// Drift of one run: every resource it made or changed, read now. `later` are the runs that

@@ -35,6 +35,27 @@ fn started(records: &[Value]) -> Vec<(String, Option<Target>, String)> {
         .collect()
 }
 
+/// A child's command line for one target's recorded run: `command RUN`, its journal, and how it
+/// reaches the target (the target's profile unless the parent hands over credentials, the
+/// endpoint).
+fn child_args(
+    (command, run): (&str, &str),
+    dir: &Path,
+    journal_profile: Option<&str>,
+    (t, r): (&Target, &super::Reached),
+    endpoint: Option<&str>,
+) -> Vec<String> {
+    let mut args = vec![command.to_string(), run.to_string()];
+    args.extend(super::journal_args(dir, journal_profile));
+    if let (Some(p), None) = (&t.profile, &r.credentials) {
+        args.extend(["--profile".into(), p.clone()]);
+    }
+    if let Some(u) = endpoint {
+        args.extend(["--endpoint-url".into(), u.to_string()]);
+    }
+    args
+}
+
 /// The target of each child, as the fleet journal of `parent` recorded it.
 fn where_they_ran(parent: &str, children: &[(String, Option<Target>, String)]) -> Result<Vec<Target>, String> {
     children
@@ -171,20 +192,13 @@ pub fn undo(dir: &Path, records: &[Value], endpoint: Option<&str>, options: &Und
     for (i, t) in targets.iter().enumerate() {
         let Ok(r) = &reached[i] else { continue };
         let (label, _, run) = &children[i];
-        let mut args = vec!["undo".to_string(), run.clone()];
-        args.extend(super::journal_args(dir, options.journal_profile));
+        let mut args = child_args(("undo", run), dir, options.journal_profile, (t, r), endpoint);
         args.extend(super::lock_args(options.lock));
         if dry {
             args.push("--plan".into());
         }
         if options.force {
             args.push("--force".into());
-        }
-        if let (Some(p), None) = (&t.profile, &r.credentials) {
-            args.extend(["--profile".into(), p.clone()]);
-        }
-        if let Some(u) = endpoint {
-            args.extend(["--endpoint-url".into(), u.to_string()]);
         }
         let child_undo = journal::new_run_id();
         let (mut env, remove_env) =
@@ -318,18 +332,11 @@ pub fn drift(dir: &Path, records: &[Value], endpoint: Option<&str>, options: &Dr
                 continue;
             }
         };
-        let mut args = vec!["drift".to_string(), run.clone()];
-        args.extend(super::journal_args(dir, options.journal_profile));
+        let mut args = child_args(("drift", run), dir, options.journal_profile, (t, r), endpoint);
         args.extend(["--report-file".into(), reports.path().join(format!("{i}.json")).to_string_lossy().into_owned()]);
         // As JSON, the one document is the parent's: the targets print none of their own.
         if options.json {
             args.push("--quiet".into());
-        }
-        if let (Some(p), None) = (&t.profile, &r.credentials) {
-            args.extend(["--profile".into(), p.clone()]);
-        }
-        if let Some(u) = endpoint {
-            args.extend(["--endpoint-url".into(), u.to_string()]);
         }
         let (env, remove_env) = super::target_env(t, label, r, (&parent, run), &format!("runbook-drift-{parent}"));
         index.push(i);
