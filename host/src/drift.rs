@@ -313,17 +313,12 @@ fn added_rules(resources: &[Resource]) -> Vec<String> {
     notes
 }
 
-/// Whether a run's start says it is an undo.
-pub fn is_undo(start: &Value) -> bool {
-    start["mode"] == "undo" || !start["undo_of"].is_null()
-}
-
 /// Whether a journal is a run whose writes drift can check: not an undo, not a fleet's own
 /// journal, not undone.
 fn checkable(records: &[Value], undone: &HashSet<String>) -> bool {
     let Some(start) = records.iter().find(|r| r["type"] == "start") else { return false };
     let id = start["run"].as_str().unwrap_or_default();
-    !is_undo(start) && start["kind"] != "fleet" && !undone.contains(id)
+    !journal::is_undo(start) && start["kind"] != "fleet" && !undone.contains(id)
 }
 
 /// One run's drift: reached where it ran (its credentials), read, compared.
@@ -356,7 +351,7 @@ fn check(
         report.failed = Some(format!("it was undone by run {by}: there is nothing of it to read"));
         return report;
     }
-    if is_undo(&start) {
+    if journal::is_undo(&start) {
         report.empty = Some(format!(
             "it is an undo (of run {}): drift reads what runs made or changed, not what an undo took away",
             start["undo_of"].as_str().unwrap_or("?")

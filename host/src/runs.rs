@@ -473,7 +473,7 @@ fn later_writes(all: &[(String, Vec<Value>)], id: &str, force: bool) -> runbook_
     let undone = journal::undone_in(all);
     let after: Vec<&(String, Vec<Value>)> =
         all.iter().skip_while(|(i, _)| i != id).skip(1).filter(|(i, _)| !undone.contains(i)).collect();
-    let is_undo = |records: &[Value]| records.first().is_some_and(crate::drift::is_undo);
+    let is_undo = |records: &[Value]| records.first().is_some_and(journal::is_undo);
     let later = after.iter().filter(|(_, r)| !is_undo(r)).map(|(i, r)| (i.as_str(), r.as_slice()));
     let undos = after.iter().filter(|(_, r)| r.first().is_some_and(|s| s["undo_of"] == id));
     runbook_run::since::Since::from_journals(later, force)

@@ -139,6 +139,11 @@ pub fn undone_by_in(all: &[(String, Vec<Value>)], id: &str) -> Option<String> {
     all.iter().rev().find(|(_, records)| undoes(records, id)).map(|(other, _)| other.clone())
 }
 
+/// Whether a run's start record says it is an undo.
+pub fn is_undo(start: &Value) -> bool {
+    start["mode"] == "undo" || !start["undo_of"].is_null()
+}
+
 /// Whether a journal is a finished undo of `id`.
 fn undoes(records: &[Value], id: &str) -> bool {
     let start = records.iter().find(|r| r["type"] == "start");
