@@ -6,6 +6,7 @@
 
 pub mod aws_like;
 pub mod proxy;
+pub mod pty;
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -433,25 +434,25 @@ impl Run {
         self.args(args)
     }
 
-    /// Starts the binary with its output piped, for tests that act while it runs.
-    pub fn spawn(self) -> std::process::Child {
+    /// The command this invocation is, with no standard streams set.
+    pub fn command(self) -> Command {
         let mut cmd = Command::new(runbook_bin());
         let dir = self.dir.clone().unwrap_or_else(root);
         cmd.args(&self.args).current_dir(dir).env_remove("AWS_PROFILE").env_remove("AWS_ENDPOINT_URL");
         for (k, v) in &self.env {
             cmd.env(k, v);
         }
+        cmd
+    }
+
+    /// Starts the binary with its output piped, for tests that act while it runs.
+    pub fn spawn(self) -> std::process::Child {
+        let mut cmd = self.command();
         cmd.stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped()).spawn().expect("start runbook")
     }
 
     pub fn output(self) -> Output {
-        let mut cmd = Command::new(runbook_bin());
-        let dir = self.dir.clone().unwrap_or_else(root);
-        cmd.args(&self.args).current_dir(dir).env_remove("AWS_PROFILE").env_remove("AWS_ENDPOINT_URL");
-        for (k, v) in &self.env {
-            cmd.env(k, v);
-        }
-        let out = cmd.stdin(Stdio::null()).output().expect("run runbook");
+        let out = self.command().stdin(Stdio::null()).output().expect("run runbook");
         Output {
             code: out.status.code().unwrap_or(-1),
             stdout: String::from_utf8_lossy(&out.stdout).into_owned(),

@@ -3,6 +3,7 @@
 
 use crate::error::CallError;
 use crate::generated;
+use crate::hooks::{Event, EventKind};
 use crate::model::{Paginator, Table};
 use crate::runtime::{CallFuture, Context, Place};
 pub use crate::svc::{function_name, Svc};
@@ -204,6 +205,7 @@ pub fn send(ctx: &Context, svc: Svc, op: &str, input: &Map) -> Result<Dynamic, C
 pub fn send_as(ctx: &Context, svc: Svc, op: &str, input: &Map, write: bool) -> Result<Dynamic, CallError> {
     let started = std::time::Instant::now();
     let mut delay = 0.5f64;
+    let mut retries = 0;
     loop {
         let e = match send_once(ctx, svc, op, input, write) {
             Err(e) if crate::denied::is_denial(e.code()) && !role_not_yet_usable(svc, &e) => {
@@ -222,8 +224,25 @@ pub fn send_as(ctx: &Context, svc: Svc, op: &str, input: &Map, write: bool) -> R
                 None => return Err(e),
             }
         };
-        eoutln!("[retry] {}: {} ({why}); again in {delay}s", svc.function(op), e.code());
-        ctx.sleep(op, delay)?;
+        let paused = std::time::Instant::now();
+        let mut event = Event::since(EventKind::Retry, svc.function(op), paused);
+        event.error = Some(e.code().to_string());
+        event.detail = Some(why.clone());
+        let line = format!("[retry] {}: {} ({why}); again in {delay}s", svc.function(op), e.code());
+        let status = format!("{line} (try {}, {:.0}s since the first)", retries + 2, started.elapsed().as_secs_f64());
+        // The first pause of a request is a line, as without a terminal; the pauses after it show
+        // on the status alone.
+        let first = retries == 0 || !crate::live::enabled();
+        if first {
+            eoutln!("{line}");
+        }
+        let shown = (!first).then(|| crate::live::Status::start(status));
+        let slept = ctx.sleep(op, delay);
+        drop(shown);
+        retries += 1;
+        event.ms = paused.elapsed().as_millis() as u64;
+        ctx.hooks.event(&event);
+        slept?;
         // AWS usually catches up within seconds: once a second for the first ten, then doubling
         // to at most 10 s apart, so that a short lag costs little more than itself.
         delay = if started.elapsed() < PROPAGATION_STEADY { 1.0 } else { (delay * 2.0).min(10.0) };
@@ -306,7 +325,13 @@ fn send_once(ctx: &Context, svc: Svc, op: &str, input: &Map, write: bool) -> Res
     if ctx.verbose > 0 {
         log_call(ctx, svc, op, input, &result, started.elapsed());
     }
-    result.map_err(|e| explain(ctx, svc, op, e))
+    let result = result.map_err(|e| explain(ctx, svc, op, e));
+    let kind = if write { EventKind::Write } else { EventKind::Read };
+    let mut event = Event::since(kind, svc.function(op), started);
+    event.error = result.as_ref().err().map(|e| e.code().to_string());
+    event.count = ctx.attempts.log().attempts.max(1);
+    ctx.hooks.event(&event);
+    result
 }
 
 /// An error as the attempts explain it: a conversion error placed at its operation, a refused

@@ -59,6 +59,68 @@ pub trait Hooks<C: ?Sized> {
         let _ = input;
         None
     }
+
+    /// Something that took time happened: a request answered, a wait or a pause before a retry
+    /// ended. The run layer keeps them for the run's timeline.
+    fn event(&self, event: &Event) {
+        let _ = event;
+    }
+}
+
+/// What took time in a run, by kind.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EventKind {
+    /// A request that changes nothing.
+    Read,
+    /// A request that changes something.
+    Write,
+    /// A waiter's polls, from the first to the last (its polls are reads of their own).
+    Wait,
+    /// The pause before a request is sent again while AWS catches up with a create.
+    Retry,
+    /// Waiting for a lock another run holds.
+    Lock,
+}
+
+impl EventKind {
+    pub fn word(self) -> &'static str {
+        match self {
+            EventKind::Read => "read",
+            EventKind::Write => "write",
+            EventKind::Wait => "wait",
+            EventKind::Retry => "retry",
+            EventKind::Lock => "lock",
+        }
+    }
+}
+
+/// One thing that took time, with when it started (milliseconds since the Unix epoch) and for how
+/// long.
+#[derive(Debug, Clone)]
+pub struct Event {
+    pub kind: EventKind,
+    /// `elbv2::describe_target_groups`, `ecs::wait services_stable`, `lock deploy`.
+    pub what: String,
+    pub started_ms: u64,
+    pub ms: u64,
+    /// The error code it ended with, if it failed (a retry's: the answer it retries).
+    pub error: Option<String>,
+    /// A request's attempts (the SDK's own retries), a wait's polls.
+    pub count: u32,
+    /// What was seen last or why: a wait's last state, a retry's reason.
+    pub detail: Option<String>,
+}
+
+impl Event {
+    /// An event that started at `started` (an instant) and ends now.
+    pub fn since(kind: EventKind, what: String, started: std::time::Instant) -> Event {
+        let ms = started.elapsed().as_millis() as u64;
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_millis() as u64)
+            .unwrap_or(0);
+        Event { kind, what, started_ms: now.saturating_sub(ms), ms, error: None, count: 1, detail: None }
+    }
 }
 
 /// Plain bindings: every call is sent as it is.

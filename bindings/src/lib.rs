@@ -30,6 +30,7 @@ pub mod ec2_names;
 pub mod helpers;
 pub mod hooks;
 pub mod json;
+pub mod live;
 pub mod model;
 pub mod policy;
 pub mod regions;

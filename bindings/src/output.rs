@@ -53,16 +53,8 @@ pub fn out_to_err(on: bool) {
 pub fn write(stream: Stream, text: &str) {
     let stream = if stream == Stream::Out && OUT_TO_ERR.load(Ordering::SeqCst) { Stream::Err } else { stream };
     if !CLOSED[stream.index()].load(Ordering::SeqCst) {
-        let written = match stream {
-            Stream::Out => {
-                let mut o = std::io::stdout().lock();
-                o.write_all(text.as_bytes()).and_then(|()| o.flush())
-            }
-            Stream::Err => {
-                let mut e = std::io::stderr().lock();
-                e.write_all(text.as_bytes()).and_then(|()| e.flush())
-            }
-        };
+        let mut written = Ok(());
+        crate::live::around_write(|| written = send(stream, text));
         if written.is_ok() {
             return;
         }
@@ -72,6 +64,25 @@ pub fn write(stream: Stream, text: &str) {
             }
         }
     }
+    keep(stream, text);
+}
+
+/// Writes and flushes `text` on `stream`.
+fn send(stream: Stream, text: &str) -> std::io::Result<()> {
+    match stream {
+        Stream::Out => {
+            let mut o = std::io::stdout().lock();
+            o.write_all(text.as_bytes()).and_then(|()| o.flush())
+        }
+        Stream::Err => {
+            let mut e = std::io::stderr().lock();
+            e.write_all(text.as_bytes()).and_then(|()| e.flush())
+        }
+    }
+}
+
+/// Keeps a line its closed stream could not take, for the journal.
+fn keep(stream: Stream, text: &str) {
     if let Ok(mut kept) = KEPT.lock() {
         if kept.len() >= KEPT_MAX {
             kept.remove(0);

@@ -3,7 +3,9 @@
 
 use crate::call::{invoke, Svc};
 use crate::error::CallError;
+use crate::hooks::{Event, EventKind};
 use crate::json;
+use crate::live::Status;
 use crate::model::{Acceptor, Waiter};
 use crate::runtime::Context;
 use rhai::{Dynamic, Map};
@@ -74,19 +76,37 @@ fn poll(
     let label = format!("{service}::{func}");
     let started = Instant::now();
     let mut attempt = 0u64;
+    // On a terminal, the polls show on one line drawn again in place; elsewhere, a line each.
+    let status = Status::start(format!("{label}: first poll"));
+    let ended = |attempt: u64, error: Option<&str>, seen: &str| {
+        let mut event = Event::since(EventKind::Wait, label.clone(), started);
+        event.count = attempt as u32;
+        event.error = error.map(str::to_string);
+        event.detail = Some(seen.to_string());
+        ctx.hooks.event(&event);
+    };
     loop {
         attempt += 1;
-        let (done, seen) = check(attempt)?;
+        let (done, seen) = match check(attempt) {
+            Ok(polled) => polled,
+            Err(e) => {
+                ended(attempt, Some(e.code()), "");
+                return Err(e);
+            }
+        };
         if once {
             eoutln!("{label}: not waited: the plan changes nothing to wait for ({seen})");
             return Ok(done.unwrap_or(Dynamic::UNIT));
         }
         let elapsed = started.elapsed().as_secs_f64();
         if let Some(result) = done {
+            drop(status);
             eoutln!("{label}: done after {attempt} poll(s), {elapsed:.0}s ({seen})");
+            ended(attempt, None, &seen);
             return Ok(result);
         }
         if elapsed + delay > timeout {
+            ended(attempt, Some("WaiterTimeout"), &seen);
             return Err(CallError::Waiter {
                 service: service.into(),
                 operation: func.into(),
@@ -96,8 +116,15 @@ fn poll(
                 ),
             });
         }
-        eoutln!("{label}: poll {attempt}: {seen}; next in {delay:.0}s");
-        ctx.sleep(func, delay)?;
+        let line = format!("{label}: poll {attempt}: {seen}; next in {delay:.0}s");
+        match status.drawn() {
+            true => status.set(format!("{line} (timeout {timeout:.0}s)")),
+            false => eoutln!("{line}"),
+        }
+        if let Err(e) = ctx.sleep(func, delay) {
+            ended(attempt, Some(e.code()), &seen);
+            return Err(e);
+        }
     }
 }
 

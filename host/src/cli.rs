@@ -12,6 +12,10 @@ use std::path::PathBuf;
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
+    /// Print a line for each poll, retry and target instead of a status drawn again in place
+    /// (drawn only when stderr is a terminal; RUNBOOK_NO_PROGRESS=1 does the same)
+    #[arg(long = "no-progress", global = true)]
+    pub no_progress: bool,
 }
 
 #[derive(Subcommand)]
@@ -160,6 +164,10 @@ pub enum Command {
         /// A run id, a unique prefix of one, a fleet id (every shard of the fleet), or `last`
         #[arg(add = ArgValueCandidates::new(crate::candidates::run_ids))]
         run: String,
+        /// Draw the run instead, in FILE (.svg or .html): a lane per target, each call a bar by its
+        /// start and duration, the critical path marked
+        #[arg(long, value_name = "FILE")]
+        timeline: Option<PathBuf>,
         #[command(flatten)]
         journal: JournalArgs,
     },

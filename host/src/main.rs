@@ -31,6 +31,7 @@ mod runs;
 mod script;
 mod shell;
 mod testing;
+mod timeline;
 mod unlock;
 
 use clap::Parser;
@@ -59,6 +60,9 @@ fn main() -> ExitCode {
             return ExitCode::from(code);
         }
     };
+    if cli.no_progress {
+        runbook_bindings::live::disable();
+    }
     let mut command = cli.command;
     if let Err(e) = apply_project(&mut command).and_then(|()| open_store(&mut command)) {
         eoutln!("error: {e}");
@@ -121,10 +125,13 @@ fn main() -> ExitCode {
         Command::Check { paths, format } => crate::run::on_script_thread(move || crate::check::run(&paths, format)),
         Command::Unlock { lock, yes, journal } => crate::unlock::unlock(&journal.dir(), &lock, yes),
         Command::Runs { writes, journal } => crate::runs::list(&journal.dir(), writes),
-        Command::Show { run, journal } => {
+        Command::Show { run, timeline, journal } => {
             let dir = journal.dir();
             let flags = crate::run::journal_flags(&dir, journal.journal_profile.as_deref());
-            crate::runs::show(&dir, &run, &flags)
+            match timeline {
+                Some(file) => crate::runs::draw(&dir, &run, &file),
+                None => crate::runs::show(&dir, &run, &flags),
+            }
         }
         Command::Undo { run, plan, force, assume_role, concurrency, aws, journal, lock } => {
             let aws = aws.options();

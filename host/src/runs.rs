@@ -115,6 +115,17 @@ pub fn show(dir: &Path, run: &str, flags: &str) -> ExitCode {
     ExitCode::SUCCESS
 }
 
+/// `runbook show RUN --timeline FILE`.
+pub fn draw(dir: &Path, run: &str, file: &Path) -> ExitCode {
+    match resolve(dir, run).and_then(|records| crate::timeline::write(dir, &records, file)) {
+        Ok(said) => {
+            eoutln!("timeline: {said}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => fail(&e),
+    }
+}
+
 fn text(v: &Value) -> String {
     match v {
         Value::String(s) => s.clone(),

@@ -206,6 +206,7 @@ fn a_fleet_of_two_accounts_and_two_regions_and_its_undo_complete_through_aws_lik
         let state = places(&emu.url, Some(a));
         assert_eq!(state, expected[i], "{a}: {}", diff(&state, &expected[i]));
     }
+    timeline_of_the_fleet(&emu);
     let undo = emu.runbook().env("AWS_ENDPOINT_URL", like.url()).args(["undo", "last"]).output();
     assert_eq!(undo.code, 0, "{}\n{}", undo.stdout, undo.stderr);
     for (i, a) in accounts.iter().enumerate() {
@@ -285,4 +286,97 @@ fn undo_of_a_route53_change_waits_until_route53_answers_insync() {
     assert_eq!((polled[0].1.as_str(), polled[1].1.as_str()), ("PENDING", "INSYNC"), "{polled:?}");
     assert!(undo.stderr.contains("done after 2 poll(s)"), "{}", undo.stderr);
     assert_eq!(txt(&emu), 0, "{}", undo.stderr);
+}
+
+/// The value of `name="…"` in an SVG element's text.
+fn attribute<'a>(element: &'a str, name: &str) -> &'a str {
+    let from = element.find(&format!(" {name}=\"")).unwrap_or_else(|| panic!("{name} in {element}")) + name.len() + 3;
+    &element[from..from + element[from..].find('"').unwrap()]
+}
+
+/// `show last --timeline` of the fleet just run: every call of its four journals drawn, in the
+/// lane of its target, lanes in the order the targets started, the critical path marked; and the
+/// page opened in a browser draws them all.
+fn timeline_of_the_fleet(emu: &Emulator) {
+    let svg = emu.journal.join("fleet.svg");
+    let html = emu.journal.join("fleet.html");
+    for file in [&svg, &html] {
+        let shown = emu.runbook().args(["show", "last", "--timeline", file.to_str().unwrap()]).output().success();
+        assert!(shown.stderr.contains("in 4 lanes"), "{}", shown.stderr);
+    }
+    let read = |path: std::path::PathBuf| -> Vec<serde_json::Value> {
+        let text = std::fs::read_to_string(path).unwrap();
+        text.lines().map(|l| serde_json::from_str(l).unwrap()).collect()
+    };
+    let parent = std::fs::read_dir(&emu.journal)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "jsonl"))
+        .map(read)
+        .find(|records| records[0]["kind"] == "fleet")
+        .expect("the fleet's journal");
+    let children: Vec<(String, String)> = parent
+        .iter()
+        .filter(|r| r["type"] == "child")
+        .map(|r| (r["target"].as_str().unwrap().to_string(), r["run"].as_str().unwrap().to_string()))
+        .collect();
+    assert_eq!(children.len(), 4);
+    let picture = std::fs::read_to_string(&svg).unwrap();
+    let lanes: Vec<&str> = picture.split("<g class=\"lane\"").skip(1).collect();
+    assert_eq!(lanes.len(), 4, "{picture}");
+    let mut total = 0;
+    let mut kinds = std::collections::BTreeSet::new();
+    let mut ends = Vec::new();
+    for (lane, (label, run)) in lanes.iter().zip(&children) {
+        assert_eq!(attribute(lane, "data-label"), label, "lanes in the order the targets started");
+        assert_eq!(attribute(lane, "data-run"), run);
+        let (start, end): (u64, u64) =
+            (attribute(lane, "data-start-ms").parse().unwrap(), attribute(lane, "data-end-ms").parse().unwrap());
+        ends.push((end, attribute(lane, "data-critical") == "true"));
+        let calls: Vec<serde_json::Value> = read(emu.journal.join(format!("{run}.jsonl")))
+            .into_iter()
+            .flat_map(|r| r["calls"].as_array().cloned().unwrap_or_default())
+            .collect();
+        let bars: Vec<&str> = lane.split("<rect class=\"call\"").skip(1).collect();
+        assert_eq!(bars.len(), calls.len(), "{label}: every call of its journal, and no other");
+        for (n, call) in calls.iter().enumerate() {
+            let bar = bars.iter().find(|b| attribute(b, "data-n") == n.to_string()).expect("the call's bar");
+            assert_eq!(attribute(bar, "data-kind"), call["kind"].as_str().unwrap(), "{label} call {n}");
+            let (t, ms) = (call["t"].as_u64().unwrap(), call["ms"].as_u64().unwrap());
+            assert_eq!(attribute(bar, "data-start-ms"), t.to_string(), "{label} call {n}");
+            assert!(start <= t && t + ms <= end, "{label} call {n} ({t}+{ms}) outside its run ({start}..{end})");
+            kinds.insert(call["kind"].as_str().unwrap().to_string());
+        }
+        // Drawn in order of time: a later start is further right.
+        let mut by_time: Vec<(u64, f64)> = bars
+            .iter()
+            .map(|b| (attribute(b, "data-start-ms").parse().unwrap(), attribute(b, "x").parse().unwrap()))
+            .collect();
+        by_time.sort_by(|a, b| a.partial_cmp(b).unwrap());
+        assert!(by_time.windows(2).all(|w| w[0].1 <= w[1].1), "{label}: bars out of order");
+        total += calls.len();
+    }
+    assert!(total > 200, "{total} calls");
+    // AWS-like mode: load balancers provision (a waiter polls), new things lag (retries).
+    for kind in ["read", "write", "wait", "retry"] {
+        assert!(kinds.contains(kind), "no {kind} among {kinds:?}");
+    }
+    let latest = ends.iter().max_by_key(|(end, _)| *end).unwrap();
+    assert!(latest.1, "the target that ended last is on the critical path: {ends:?}");
+
+    // A browser lays the page out and draws every call.
+    let chromium = std::path::Path::new("/usr/bin/chromium");
+    assert!(chromium.exists(), "Chromium is not installed: make test installs it (tests/browser/setup.sh)");
+    let profile = emu.journal.join("chromium-profile");
+    let dom = std::process::Command::new(chromium)
+        .args(["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run"])
+        .args(["--disable-background-networking", "--disable-component-update", "--disable-sync"])
+        .arg(format!("--user-data-dir={}", profile.display()))
+        .arg("--dump-dom")
+        .arg(format!("file://{}", html.display()))
+        .output()
+        .expect("start chromium");
+    let dom = String::from_utf8_lossy(&dom.stdout);
+    assert!(dom.contains(&format!("data-drawn=\"{total}\"")), "{}", &dom[..dom.len().min(2000)]);
+    assert!(dom.contains(&format!("{total} of {total} calls drawn")));
 }

@@ -170,6 +170,17 @@ fn a_dead_holders_lock_is_free_and_a_frozen_ones_lease_ends() {
     let took = started.elapsed();
     assert!(waited.stderr.contains("; waiting up to 60 s"), "{}", waited.stderr);
     assert!(took < Duration::from_secs(40), "went ahead within about one lease: {took:?}");
+    // The wait is in its journal, for its timeline: how long, and for which lock.
+    let journal = emu.last_journal();
+    let lock_waits: Vec<&serde_json::Value> = journal
+        .iter()
+        .flat_map(|r| r["calls"].as_array().into_iter().flatten())
+        .filter(|c| c["kind"] == "lock")
+        .collect();
+    assert_eq!(lock_waits.len(), 1, "{journal:?}");
+    assert!(lock_waits[0]["what"].as_str().unwrap().starts_with("lock "), "{}", lock_waits[0]);
+    let ms = lock_waits[0]["ms"].as_u64().unwrap();
+    assert!(ms >= 1_000 && ms <= took.as_millis() as u64, "{ms} ms of {took:?}");
     open(&frozen_gate);
     signal(&frozen, "-CONT");
     let out = frozen.wait_with_output().unwrap();

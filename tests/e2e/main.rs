@@ -29,6 +29,7 @@ mod locks;
 mod model;
 mod parity;
 mod permissions;
+mod progress;
 mod query;
 mod readme;
 mod repl;

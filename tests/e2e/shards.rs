@@ -97,6 +97,23 @@ fn four_shards_started_at_once_make_one_fleet_that_one_undo_empties() {
         assert!(show.stdout.contains(&format!("  shard {i} of 4 ")), "{}", show.stdout);
     }
     assert!(show.stdout.contains("succeeded, 6 of 6 targets succeeded"), "{}", show.stdout);
+    // Its timeline, drawn on the laptop from the store's journals: a lane for each target of
+    // every shard, each with the calls its own journal holds.
+    let picture = laptop.cwd.join("deploy-7.svg");
+    let drawn = laptop.runbook(&emu).args(["show", "deploy-7", "--timeline", picture.to_str().unwrap()]);
+    let drawn = drawn.output().success();
+    assert!(drawn.stderr.contains(" in 6 lanes"), "{}", drawn.stderr);
+    let picture = std::fs::read_to_string(&picture).unwrap();
+    for a in ACCOUNTS {
+        for r in REGIONS {
+            let lane = "<g class=\"lane\" data-index=";
+            let at = picture.find(&format!("data-label=\"{a}/{r}\"")).unwrap_or_else(|| panic!("{a}/{r}: {picture}"));
+            let rest = &picture[at..];
+            let calls = rest[..rest.find("</g>").unwrap()].matches("class=\"call\"").count();
+            assert!(calls >= 3, "{a}/{r}: {calls} calls drawn");
+            assert_eq!(picture.matches(lane).count(), 6);
+        }
+    }
 
     let undo = laptop.runbook(&emu).args(["undo", "deploy-7", "--concurrency", "3"]).output().success();
     assert!(undo.stderr.contains("undo of fleet run deploy-7 succeeded: 6 of 6 targets undone"), "{}", undo.stderr);

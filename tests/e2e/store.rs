@@ -61,10 +61,15 @@ fn a_run_journaled_in_s3_is_listed_shown_and_undone_from_another_machine() {
     let ids = runs_in_store(&emu);
     assert_eq!(ids.len(), 1, "{ids:?}");
     let id = ids[0].clone();
-    // start, intent, outcome, end: each an object of its own, numbered in order.
+    // start, intent, outcome, end: each an object of its own, numbered in order; what took time
+    // (the requests) rides on them, costing no object of its own.
     let records = keys(&emu, &format!("ops/runs/{id}/"));
     assert_eq!(records.len(), 4, "{records:?}");
     assert!(records[0].ends_with("/00000000.json") && records[3].ends_with("/00000003.json"), "{records:?}");
+    let outcome = object_json(&emu, &records[2]);
+    assert_eq!(outcome["type"], "outcome");
+    assert_eq!(outcome["calls"][0]["what"], "elbv2::create_target_group", "{outcome}");
+    assert_eq!(outcome["calls"][0]["kind"], "write", "{outcome}");
     assert_ne!(emu.clients().state(), before);
 
     // Another machine, with nothing local, lists, shows and undoes it.

@@ -41,7 +41,7 @@ use journal::Journal;
 use rhai::{Dynamic, Map};
 use runbook_bindings::call::Svc;
 use runbook_bindings::error::CallError;
-use runbook_bindings::hooks::{Hooks, SendWrite};
+use runbook_bindings::hooks::{Event, EventKind, Hooks, SendWrite};
 use runbook_bindings::json;
 use runbook_bindings::model::Table;
 use runbook_bindings::output::{self, Stream};
@@ -121,7 +121,14 @@ pub struct Safety {
     skipped: Cell<bool>,
     /// The leased locks of the places this run writes in (`None`: `--no-lock`, a plan, a test).
     locks: Option<locks::Locks>,
+    /// What took time since the last record (requests, waits, retries, lock waits), for the
+    /// journal's next `calls` record: the run's timeline.
+    events: RefCell<Vec<Value>>,
 }
+
+/// The events kept for the next record at most: a longer stretch without writes is journaled in
+/// `calls` records of its own.
+const EVENTS_PER_RECORD: usize = 500;
 
 struct RecentRead {
     key: String,
@@ -159,6 +166,7 @@ impl Safety {
             skipped: Cell::new(false),
             made: propagation::Made::default(),
             locks: None,
+            events: RefCell::new(Vec::new()),
         }
     }
 
@@ -226,6 +234,7 @@ impl Safety {
             if let Some(failure) = j.store_failure() {
                 record["store_failed"] = json!(failure);
             }
+            self.attach_events(&mut record);
             if let Err(e) = keep_output(j).and_then(|()| j.append(&record, true)) {
                 eoutln!("warning: {e}");
             }
@@ -391,7 +400,7 @@ impl Safety {
             // Credentials whose account STS does not tell still lock against each other.
             let account = ctx.account().unwrap_or_else(|_| "unknown-account".into());
             let region = ctx.place().region().unwrap_or("no-region").to_string();
-            locks.ensure(&account, &region, &|secs| ctx.sleep("lock", secs))?;
+            locks.ensure(&account, &region, &|secs| ctx.sleep("lock", secs), &|e| self.keep_event(&e))?;
         }
         // Intent: what was there before, and the idempotency token, journaled before the request leaves.
         let token = tags::idempotency_token(table, op, &mut input, &self.run_id, seq);
@@ -559,15 +568,72 @@ impl Safety {
         }
     }
 
-    fn note(&self, record: Value, sync: bool) -> Result<(), CallError> {
+    /// Keeps what took time for the run's timeline (`calls` records, see [`journal`]).
+    pub fn keep_event(&self, event: &Event) {
+        let mut e = json!({ "kind": event.kind.word(), "what": event.what, "t": event.started_ms, "ms": event.ms });
+        if event.count > 1 || event.kind == EventKind::Wait {
+            e["n"] = json!(event.count);
+        }
+        if let Some(code) = &event.error {
+            e["error"] = json!(code);
+        }
+        if let Some(d) = event.detail.as_deref().filter(|d| !d.is_empty()) {
+            e["detail"] = json!(d);
+        }
+        let site = self.site.borrow();
+        if !site.is_empty() {
+            e["at"] = json!(*site);
+        }
+        if event.kind == EventKind::Write {
+            e["seq"] = json!(self.seq.get());
+        }
+        let full = {
+            let mut events = self.events.borrow_mut();
+            events.push(e);
+            events.len() >= EVENTS_PER_RECORD
+        };
+        if full {
+            if let Some(j) = self.journal.try_borrow_mut().ok().as_mut().and_then(|j| j.as_mut()) {
+                if let Err(e) = self.append_events(j) {
+                    eoutln!("warning: {e}");
+                }
+            }
+        }
+    }
+
+    /// Journals the events kept since the last record as a `calls` record of their own: a long
+    /// stretch without writes.
+    fn append_events(&self, j: &mut Journal) -> Result<(), String> {
+        let events = std::mem::take(&mut *self.events.borrow_mut());
+        if events.is_empty() {
+            return Ok(());
+        }
+        j.append(&json!({ "type": "calls", "calls": events }), false)
+    }
+
+    /// Gives `record` the events kept since the last record (its `calls`), so that they cost no
+    /// record of their own.
+    fn attach_events(&self, record: &mut Value) {
+        let events = std::mem::take(&mut *self.events.borrow_mut());
+        if !events.is_empty() {
+            record["calls"] = Value::Array(events);
+        }
+    }
+
+    fn note(&self, mut record: Value, sync: bool) -> Result<(), CallError> {
         match self.journal.borrow_mut().as_mut() {
-            Some(j) => keep_output(j).and_then(|()| j.append(&record, sync)).map_err(|message| CallError::Transport {
-                service: "runbook".into(),
-                operation: "journal".into(),
-                code: "JournalError".into(),
-                message,
-                retryable: false,
-            }),
+            Some(j) => keep_output(j)
+                .and_then(|()| {
+                    self.attach_events(&mut record);
+                    j.append(&record, sync)
+                })
+                .map_err(|message| CallError::Transport {
+                    service: "runbook".into(),
+                    operation: "journal".into(),
+                    code: "JournalError".into(),
+                    message,
+                    retryable: false,
+                }),
             None => Ok(()),
         }
     }
@@ -617,6 +683,10 @@ impl Hooks<Context> for Safety {
 
     fn placeholder_in(&self, input: &Map) -> Option<String> {
         self.plan.placeholder_in(input)
+    }
+
+    fn event(&self, event: &Event) {
+        self.keep_event(event);
     }
 }
 

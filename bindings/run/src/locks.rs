@@ -16,6 +16,8 @@
 
 use super::store::{Put, S3Store};
 use runbook_bindings::error::CallError;
+use runbook_bindings::hooks::{Event, EventKind};
+use runbook_bindings::live::Status;
 use serde::{Deserialize, Serialize};
 use std::fs::{File, OpenOptions};
 use std::path::{Path, PathBuf};
@@ -411,6 +413,23 @@ pub struct Locks {
     held: Mutex<Vec<Held>>,
 }
 
+/// A wait for a lock another run holds: shown while it lasts, told as an event when it ends.
+struct Waiting<'a> {
+    started: std::time::Instant,
+    what: String,
+    /// Set once the lock is found held.
+    status: Option<Status>,
+    waited_for: &'a dyn Fn(Event),
+}
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        if self.status.take().is_some() {
+            (self.waited_for)(Event::since(EventKind::Lock, std::mem::take(&mut self.what), self.started));
+        }
+    }
+}
+
 /// What stops a write: the lock is another run's, or this run's was taken from it.
 fn refused(message: String) -> CallError {
     CallError::Transport {
@@ -434,6 +453,7 @@ impl Locks {
         account: &str,
         region: &str,
         pause: &dyn Fn(f64) -> Result<(), CallError>,
+        waited_for: &dyn Fn(Event),
     ) -> Result<(), CallError> {
         let name = &self.settings.name;
         if let Ok(held) = self.held.lock() {
@@ -464,6 +484,10 @@ impl Locks {
         let started = std::time::Instant::now();
         let (user, host) = user_and_host();
         let mut said = false;
+        let mut tries = 0;
+        // Once the lock is found held: the wait, on the status line and, when it ends, as an event.
+        let mut wait =
+            Waiting { started, what: format!("lock {name} in {account}/{region}"), status: None, waited_for };
         loop {
             let (expires_ms, expires) = expiry(self.settings.lease);
             let me = Holder {
@@ -493,22 +517,32 @@ impl Locks {
             }
             let waited = started.elapsed();
             match self.settings.wait {
-                Some(wait) if waited < wait => {
+                Some(limit) if waited < limit => {
                     if !said {
-                        eoutln!(
+                        let line = format!(
                             "[lock] {name} in {account}/{region} is held by {}; waiting up to {} s",
                             other.describe(),
-                            wait.as_secs()
+                            limit.as_secs()
                         );
+                        eoutln!("{line}");
+                        wait.status = Some(Status::start(line));
                         said = true;
                     }
-                    pause((wait - waited).as_secs_f64().min(1.0))?
+                    tries += 1;
+                    if let Some(status) = &wait.status {
+                        status.set(format!(
+                            "[lock] {name} in {account}/{region} is held by {}; asked {tries} times, waiting up to {} s",
+                            other.describe(),
+                            limit.as_secs()
+                        ));
+                    }
+                    pause((limit - waited).as_secs_f64().min(1.0))?
                 }
-                Some(wait) => {
+                Some(limit) => {
                     return Err(refused(format!(
                         "the lock {name:?} in {account}/{region} is held by {}; waited {} s (--lock-timeout)",
                         other.describe(),
-                        wait.as_secs()
+                        limit.as_secs()
                     )))
                 }
                 None => {
@@ -658,7 +692,7 @@ mod tests {
         };
         let locks = Locks::new(settings.clone(), "run-1");
         let no_pause = |_: f64| Ok(());
-        locks.ensure("1", "r", &no_pause).unwrap();
+        locks.ensure("1", "r", &no_pause, &|_| {}).unwrap();
         let first = settings.folder.list().unwrap()[0].1.expires_ms;
         // Renewed at each third of the lease: the file's expiry moves on.
         let deadline = std::time::Instant::now() + Duration::from_secs(5);
@@ -667,29 +701,29 @@ mod tests {
             std::thread::sleep(Duration::from_millis(10));
         }
         let other = Locks::new(settings.clone(), "run-2");
-        let e = other.ensure("1", "r", &no_pause).unwrap_err();
+        let e = other.ensure("1", "r", &no_pause, &|_| {}).unwrap_err();
         assert_eq!(e.code(), "LockHeld");
         assert!(e.to_string().contains("is held by run run-1 ("), "{e}");
         locks.release_all();
         assert!(settings.folder.list().unwrap().is_empty());
-        other.ensure("1", "r", &no_pause).unwrap();
+        other.ensure("1", "r", &no_pause, &|_| {}).unwrap();
         drop(other);
         assert!(settings.folder.list().unwrap().is_empty(), "dropping the run's locks gives them back");
 
         // Targets of one fleet share a place one of them holds; any other run is refused.
         let fleet = Settings { group: Some("fleet-1".into()), ..settings.clone() };
         let (holder, sibling) = (Locks::new(fleet.clone(), "run-3"), Locks::new(fleet, "run-4"));
-        holder.ensure("1", "r", &no_pause).unwrap();
-        sibling.ensure("1", "r", &no_pause).unwrap();
+        holder.ensure("1", "r", &no_pause, &|_| {}).unwrap();
+        sibling.ensure("1", "r", &no_pause, &|_| {}).unwrap();
         let held = settings.folder.list().unwrap();
         assert_eq!((held.len(), held[0].1.run.as_str()), (1, "run-3"), "the sibling writes beside the holder");
         let outsider = Locks::new(Settings { group: Some("fleet-2".into()), ..settings.clone() }, "run-5");
-        assert_eq!(outsider.ensure("1", "r", &no_pause).unwrap_err().code(), "LockHeld");
+        assert_eq!(outsider.ensure("1", "r", &no_pause, &|_| {}).unwrap_err().code(), "LockHeld");
         let plain = Locks::new(settings.clone(), "run-6");
-        assert_eq!(plain.ensure("1", "r", &no_pause).unwrap_err().code(), "LockHeld");
+        assert_eq!(plain.ensure("1", "r", &no_pause, &|_| {}).unwrap_err().code(), "LockHeld");
         // Once the holder is done, the sibling's next write there takes the lock itself.
         holder.release_all();
-        sibling.ensure("1", "r", &no_pause).unwrap();
+        sibling.ensure("1", "r", &no_pause, &|_| {}).unwrap();
         assert_eq!(settings.folder.list().unwrap()[0].1.run, "run-4");
         sibling.release_all();
         let _ = std::fs::remove_dir_all(&dir);

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicI32, Ordering};
 use std::sync::{mpsc, Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// One child process to run: its target, arguments and environment.
 pub struct Job {
@@ -65,15 +65,22 @@ enum Sink {
     File(Arc<Mutex<std::fs::File>>),
 }
 
+/// The last line each running job printed, for the live display.
+type LastLines = Arc<Mutex<BTreeMap<usize, String>>>;
+
 fn pump(
     stream: impl std::io::Read + Send + 'static,
-    label: String,
+    (job, label): (usize, String),
     sink: Sink,
     to_stderr: bool,
+    last: LastLines,
 ) -> std::thread::JoinHandle<()> {
     std::thread::spawn(move || {
         for line in BufReader::new(stream).lines() {
             let Ok(line) = line else { break };
+            if let Ok(mut last) = last.lock() {
+                last.insert(job, line.clone());
+            }
             match &sink {
                 Sink::Terminal(lock) => {
                     let _held = lock.lock();
@@ -119,7 +126,12 @@ pub fn run_jobs(
     let mut failures = 0;
     let mut next = 0;
     let mut told = false;
-    for &size in batch_sizes {
+    // On a terminal: the fleet at a glance, drawn again in place below the targets' lines.
+    let progress = super::progress::Progress::start(jobs.len());
+    let last_lines: LastLines = Arc::new(Mutex::new(BTreeMap::new()));
+    let mut since: BTreeMap<usize, Instant> = BTreeMap::new();
+    let mut durations: Vec<Duration> = Vec::new();
+    for (batch, &size) in batch_sizes.iter().enumerate() {
         let end = (next + size).min(jobs.len());
         let mut queue: Vec<usize> = (next..end).collect();
         queue.reverse();
@@ -165,8 +177,14 @@ pub fn run_jobs(
                             eoutln!("[{}] started", job.label);
                         }
                         running.insert(i, child.id());
-                        let out = child.stdout.take().map(|s| pump(s, job.label.clone(), sink.clone(), false));
-                        let err = child.stderr.take().map(|s| pump(s, job.label.clone(), sink, true));
+                        since.insert(i, Instant::now());
+                        let pumped =
+                            |s, sink, to_stderr| pump(s, (i, job.label.clone()), sink, to_stderr, last_lines.clone());
+                        let out = child
+                            .stdout
+                            .take()
+                            .map(|s| pumped(Box::new(s) as Box<dyn std::io::Read + Send>, sink.clone(), false));
+                        let err = child.stderr.take().map(|s| pumped(Box::new(s), sink, true));
                         let tx = tx.clone();
                         std::thread::spawn(move || {
                             let status = child.wait().ok();
@@ -195,8 +213,33 @@ pub fn run_jobs(
                     signal_child(*pid, signal);
                 }
             }
+            if progress.drawn() {
+                let last = last_lines.lock().map(|l| l.clone()).unwrap_or_default();
+                let running_now: Vec<(&str, Instant, &str)> = running
+                    .keys()
+                    .map(|r| {
+                        let line = last.get(r).map(String::as_str).unwrap_or("");
+                        (jobs[*r].label.as_str(), since.get(r).copied().unwrap_or_else(Instant::now), line)
+                    })
+                    .collect();
+                let done = |s: &Status| matches!(s, Status::Succeeded | Status::Failed(_) | Status::Interrupted);
+                progress.update(&super::progress::Counts {
+                    total: jobs.len(),
+                    succeeded: statuses.iter().filter(|s| **s == Status::Succeeded).count(),
+                    failed: statuses.iter().filter(|s| done(s) && **s != Status::Succeeded).count(),
+                    running: running_now,
+                    queued: queue.len(),
+                    later: jobs.len() - next,
+                    batch: (batch + 1, batch_sizes.len()),
+                    durations: &durations,
+                    concurrency,
+                });
+            }
             if let Ok((i, code)) = rx.recv_timeout(Duration::from_millis(100)) {
                 running.remove(&i);
+                if let Some(t) = since.get(&i) {
+                    durations.push(t.elapsed());
+                }
                 statuses[i] = match code {
                     Some(0) => Status::Succeeded,
                     Some(130) | Some(143) => Status::Interrupted,

@@ -12,6 +12,7 @@
 
 mod jobs;
 mod permissions;
+mod progress;
 mod record;
 mod shards;
 mod targets;
@@ -511,7 +512,7 @@ pub fn run(file: &Path, common: &Common, fleet: &FleetArgs, plan: bool, lock: &L
         |i, status| {
             seconds[i] = times.borrow()[i].map(|t| t.elapsed().as_secs_f64()).unwrap_or(0.0);
             if let Some(j) = journal_cell.borrow_mut().as_mut() {
-                let _ = j.append(&json!({ "type": "child_end", "target": jobs[i].label, "index": positions[target_of_job[i]], "run": child_runs[i], "status": status.word() }), true);
+                let _ = j.append(&json!({ "type": "child_end", "target": jobs[i].label, "index": positions[target_of_job[i]], "run": child_runs[i], "status": status.word(), "time_ms": journal::now_ms() }), true);
             }
         },
     );
