@@ -11,7 +11,7 @@ POOL := tests/emulator/with-pool.sh
 NEXTEST := $(shell $(CARGO) nextest --version >/dev/null 2>&1 && echo yes)
 BOTOCORE = $(shell .venv/bin/python -c 'import botocore, os; print(os.path.dirname(botocore.__file__))')
 
-.PHONY: all build demo test lint generate check-generated ci venv browser bench layout docs
+.PHONY: all build demo test lint generate check-generated ci venv browser editors bench layout docs
 
 all: build
 
@@ -21,6 +21,10 @@ venv:
 # Debian's Chromium, for the test that opens a run's timeline page headless.
 browser:
 	@tests/browser/setup.sh
+
+# Debian's Neovim, for the test that uses `runbook lsp` from a real editor.
+editors:
+	@tests/editors/setup.sh
 
 # One build for every target below: with --bins --examples, features resolve as they do for the
 # tests, so that `make demo` then `make test` (or the reverse) compiles nothing twice.
@@ -33,7 +37,7 @@ demo: venv build
 
 # Every test: unit tests, and the end-to-end tests, each with a private emulator forked from one
 # warm pool (tests/emulator/pool.py).
-test: venv browser build
+test: venv browser editors build
 ifeq ($(NEXTEST),yes)
 	RUNBOOK_VENV=$(CURDIR)/.venv $(POOL) $(CARGO) nextest run --workspace
 	$(CARGO) test --workspace --doc

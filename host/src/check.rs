@@ -179,14 +179,14 @@ fn print(mistakes: &[Mistake], files: usize, format: Format) {
 }
 
 /// What the checks share: an engine that knows every registered function, and their names.
-struct Checker {
+pub(crate) struct Checker {
     engine: Engine,
     /// Functions callable without a namespace: registered, built in, or keywords.
     global: BTreeSet<String>,
 }
 
 impl Checker {
-    fn new() -> Checker {
+    pub(crate) fn new() -> Checker {
         let mut engine = Engine::new();
         engine.set_optimization_level(OptimizationLevel::None);
         crate::engine::syntax(&mut engine);
@@ -203,7 +203,7 @@ impl Checker {
         Checker { engine, global }
     }
 
-    fn file(&self, file: &Path, root: &Path, text: &str) -> Vec<Mistake> {
+    pub(crate) fn file(&self, file: &Path, root: &Path, text: &str) -> Vec<Mistake> {
         let mut out = Vec::new();
         let at = |pos: Position, message: String, notes: Vec<String>| Mistake {
             file: file.to_path_buf(),

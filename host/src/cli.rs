@@ -254,6 +254,8 @@ pub enum Command {
         #[command(flatten)]
         journal: JournalArgs,
     },
+    /// Serve editors over stdio as a language server: check's diagnostics, completion, hover
+    Lsp,
     /// Show the services, a service's operations and waiters, or one operation's parameters
     Help {
         /// `elbv2` or `elbv2::create_target_group`; nothing for the list of services and helpers

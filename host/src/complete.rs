@@ -30,7 +30,7 @@ fn is_word(c: char) -> bool {
 }
 
 /// The `module::func` whose map literal the cursor is in, at its top level and in a key position.
-fn open_call(before: &str) -> Option<(String, String)> {
+pub fn open_call(before: &str) -> Option<(String, String)> {
     // Walk back to the innermost unclosed `{`; it must be the operation's `#{`.
     let bytes: Vec<char> = before.chars().collect();
     let mut depth = 0i32;

@@ -21,6 +21,7 @@ mod fleet;
 mod help;
 mod import;
 mod live;
+mod lsp;
 mod memory;
 mod params;
 mod policy;
@@ -150,6 +151,7 @@ fn main() -> ExitCode {
         }
         Command::Repl { common } => crate::run::on_script_thread(move || crate::repl::repl(&common)),
         Command::Help { topic } => crate::help::help(topic.as_deref()),
+        Command::Lsp => crate::run::on_script_thread(crate::lsp::serve),
         Command::Completions { shell } => crate::shell::script(&shell),
     }
 }

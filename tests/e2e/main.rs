@@ -26,6 +26,7 @@ mod fleet;
 mod https;
 mod layers;
 mod locks;
+mod lsp;
 mod model;
 mod parity;
 mod permissions;

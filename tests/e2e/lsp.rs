@@ -1,0 +1,258 @@
+//! `runbook lsp` driven as an editor drives it: initialize, open and change a runbook, ask for
+//! completion, hover, quick fixes and symbols, send garbage, shut down.
+
+use runbook_tests::runbook_bin;
+use serde_json::{json, Value};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+struct Editor {
+    child: Child,
+    input: ChildStdin,
+    messages: mpsc::Receiver<Value>,
+    next: i64,
+}
+
+impl Editor {
+    fn start() -> Editor {
+        let mut child = Command::new(runbook_bin())
+            .arg("lsp")
+            .env("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let input = child.stdin.take().unwrap();
+        let mut output = BufReader::new(child.stdout.take().unwrap());
+        let (tx, messages) = mpsc::channel();
+        std::thread::spawn(move || loop {
+            let mut length = None;
+            loop {
+                let mut line = String::new();
+                if output.read_line(&mut line).unwrap_or(0) == 0 {
+                    return;
+                }
+                let line = line.trim_end();
+                if line.is_empty() {
+                    break;
+                }
+                if let Some(n) = line.strip_prefix("Content-Length: ") {
+                    length = n.parse::<usize>().ok();
+                }
+            }
+            let mut body = vec![0; length.expect("a Content-Length")];
+            output.read_exact(&mut body).unwrap();
+            if tx.send(serde_json::from_slice(&body).expect("a JSON message")).is_err() {
+                return;
+            }
+        });
+        Editor { child, input, messages, next: 0 }
+    }
+
+    fn raw(&mut self, bytes: &[u8]) {
+        self.input.write_all(bytes).unwrap();
+        self.input.flush().unwrap();
+    }
+
+    fn send(&mut self, message: Value) {
+        let text = message.to_string();
+        self.raw(format!("Content-Length: {}\r\n\r\n{text}", text.len()).as_bytes());
+    }
+
+    fn notify(&mut self, method: &str, params: Value) {
+        self.send(json!({ "jsonrpc": "2.0", "method": method, "params": params }));
+    }
+
+    /// The next message that `is` picks, passing over others.
+    fn wait_for(&mut self, is: impl Fn(&Value) -> bool) -> Value {
+        loop {
+            let m = self.messages.recv_timeout(Duration::from_secs(30)).expect("an answer from runbook lsp");
+            if is(&m) {
+                return m;
+            }
+        }
+    }
+
+    fn request(&mut self, method: &str, params: Value) -> Value {
+        self.next += 1;
+        let id = self.next;
+        self.send(json!({ "jsonrpc": "2.0", "id": id, "method": method, "params": params }));
+        self.wait_for(|m| m["id"] == id)
+    }
+
+    fn diagnostics(&mut self, uri: &str) -> Vec<Value> {
+        let m = self.wait_for(|m| m["method"] == "textDocument/publishDiagnostics" && m["params"]["uri"] == uri);
+        m["params"]["diagnostics"].as_array().unwrap().clone()
+    }
+}
+
+const URI: &str = "file:///tmp/runbook-lsp-test/deploy.rhai";
+
+#[test]
+fn an_editor_gets_diagnostics_fixes_completion_hover_and_symbols_and_garbage_does_not_stop_it() {
+    let mut editor = Editor::start();
+    let early = editor.request("textDocument/hover", json!({}));
+    assert_eq!(early["error"]["code"], -32002, "{early}");
+    let init = editor.request("initialize", json!({ "capabilities": {}, "processId": null, "rootUri": null }));
+    assert_eq!(init["result"]["serverInfo"]["name"], "runbook", "{init}");
+    assert_eq!(init["result"]["capabilities"]["hoverProvider"], true, "{init}");
+    editor.notify("initialized", json!({}));
+
+    // A runbook with a misspelt operation and a port out of range.
+    let text = "let vpc = param(\"vpc\", \"vpc-1\");\nfn name() { \"tg\" }\nlet tg = elbv2::create_target_grup(#{ Name: name(), Protocol: \"HTTP\", Port: 80, VpcId: vpc });\nelbv2::create_target_group(#{ Name: \"b\", Protocol: \"HTTP\", Port: 99999, VpcId: vpc });\n";
+    editor.notify(
+        "textDocument/didOpen",
+        json!({ "textDocument": { "uri": URI, "languageId": "rhai", "version": 1, "text": text } }),
+    );
+    let found = editor.diagnostics(URI);
+    assert_eq!(found.len(), 2, "{found:#?}");
+    let misspelt = found
+        .iter()
+        .find(|d| d["message"].as_str().unwrap().contains("create_target_grup"))
+        .expect("the misspelt call");
+    assert_eq!(misspelt["severity"], 1);
+    assert_eq!(misspelt["range"]["start"], json!({ "line": 2, "character": 9 }), "{misspelt}");
+    assert_eq!(misspelt["range"]["end"], json!({ "line": 2, "character": 34 }), "{misspelt}");
+    let port = found.iter().find(|d| d["message"].as_str().unwrap().contains("99999")).expect("the port");
+    assert_eq!(port["range"]["start"]["line"], 3, "{port}");
+
+    // The quick fix the note offers.
+    let actions = editor.request(
+        "textDocument/codeAction",
+        json!({ "textDocument": { "uri": URI }, "range": misspelt["range"], "context": { "diagnostics": [misspelt] } }),
+    );
+    let action = &actions["result"][0];
+    assert_eq!(action["title"], "Change to elbv2::create_target_group", "{actions}");
+    assert_eq!(action["edit"]["changes"][URI][0]["newText"], "elbv2::create_target_group");
+    assert_eq!(action["edit"]["changes"][URI][0]["range"], misspelt["range"]);
+
+    // Fixed: no diagnostic about it any more.
+    let fixed = text.replace("create_target_grup", "create_target_group").replace("99999", "8080");
+    editor.notify(
+        "textDocument/didChange",
+        json!({ "textDocument": { "uri": URI, "version": 2 }, "contentChanges": [{ "text": fixed }] }),
+    );
+    assert_eq!(editor.diagnostics(URI), Vec::<Value>::new());
+
+    // Completion of an operation's members, required first, on a line of its own in the map.
+    let typing = format!("{fixed}elbv2::create_target_group(#{{\n    Name: \"c\",\n    Health");
+    editor.notify(
+        "textDocument/didChange",
+        json!({ "textDocument": { "uri": URI, "version": 3 }, "contentChanges": [{ "text": typing }] }),
+    );
+    let _ = editor.diagnostics(URI);
+    let items = editor.request(
+        "textDocument/completion",
+        json!({ "textDocument": { "uri": URI }, "position": { "line": 6, "character": 10 } }),
+    );
+    let labels: Vec<&str> =
+        items["result"]["items"].as_array().unwrap().iter().map(|i| i["label"].as_str().unwrap()).collect();
+    assert!(labels.contains(&"HealthCheckPath") && labels.contains(&"HealthCheckEnabled"), "{labels:?}");
+    assert!(labels.iter().all(|l| l.starts_with("Health")), "{labels:?}");
+    // At `elbv2` typed at the start of a line: the module.
+    let modules = editor.request(
+        "textDocument/completion",
+        json!({ "textDocument": { "uri": URI }, "position": { "line": 4, "character": 5 } }),
+    );
+    let labels: Vec<&str> =
+        modules["result"]["items"].as_array().unwrap().iter().map(|i| i["label"].as_str().unwrap()).collect();
+    assert_eq!(labels, ["elbv2::"]);
+
+    // Hover: the operation's help, as `runbook help` prints it.
+    let hover = editor.request(
+        "textDocument/hover",
+        json!({ "textDocument": { "uri": URI }, "position": { "line": 2, "character": 20 } }),
+    );
+    let shown = hover["result"]["contents"]["value"].as_str().unwrap_or_default().to_string();
+    let help = std::process::Command::new(runbook_bin()).args(["help", "elbv2::create_target_group"]).output().unwrap();
+    let help = String::from_utf8_lossy(&help.stdout);
+    assert!(shown.contains(help.lines().next().unwrap()), "{shown}");
+    assert!(shown.contains("HealthCheckPath"), "{shown}");
+
+    // Symbols: the function, the parameter read, the writes.
+    let symbols = editor.request("textDocument/documentSymbol", json!({ "textDocument": { "uri": URI } }));
+    let names: Vec<(String, String)> = symbols["result"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| (s["name"].as_str().unwrap().to_string(), s["detail"].as_str().unwrap_or("").to_string()))
+        .collect();
+    assert!(names.contains(&("vpc".into(), "param()".into())), "{names:?}");
+    assert!(names.contains(&("name".into(), "fn, 0 parameter(s)".into())), "{names:?}");
+    assert_eq!(names.iter().filter(|(_, d)| d == "write").count(), 3, "{names:?}");
+
+    // Garbage: a frame that is not JSON, a header without a length. The server answers in the
+    // protocol's own form and goes on.
+    editor.raw(b"Content-Length: 9\r\n\r\nnot json!");
+    let parse = editor.wait_for(|m| m["error"]["code"] == -32700);
+    assert!(parse["id"].is_null(), "{parse}");
+    editor.raw(b"nonsense\r\n");
+    let unknown = editor.request("textDocument/noSuchThing", json!({}));
+    assert_eq!(unknown["error"]["code"], -32601, "{unknown}");
+    let wrong = editor.request("textDocument/hover", json!({ "textDocument": 7 }));
+    assert_eq!(wrong["error"]["code"], -32602, "{wrong}");
+    // A huge file is checked like any other.
+    let huge = format!("{fixed}{}", "elbv2::describe_target_groups(#{ Names: [\"x\"] });\n".repeat(5_000));
+    editor.notify("textDocument/didOpen", json!({ "textDocument": { "uri": "file:///tmp/runbook-lsp-test/huge.rhai", "languageId": "rhai", "version": 1, "text": huge } }));
+    assert_eq!(editor.diagnostics("file:///tmp/runbook-lsp-test/huge.rhai"), Vec::<Value>::new());
+
+    let down = editor.request("shutdown", Value::Null);
+    assert!(down["result"].is_null() && down.get("error").is_none(), "{down}");
+    editor.notify("exit", Value::Null);
+    let status = editor.child.wait().unwrap();
+    assert_eq!(status.code(), Some(0));
+}
+
+/// Neovim (Debian's package), headless, configured with the file the README gives: it opens a
+/// runbook with a mistake and shows the diagnostic, completes a member and hovers an operation.
+#[test]
+fn neovim_configured_as_the_readme_says_shows_a_mistake_completes_a_member_and_hovers_an_operation() {
+    let nvim = std::path::Path::new("/usr/bin/nvim");
+    assert!(nvim.exists(), "Neovim is not installed: make test installs it (tests/editors/setup.sh)");
+    let readme = std::fs::read_to_string(runbook_tests::root().join("README.md")).unwrap();
+    assert!(readme.contains("editors/neovim/runbook.lua"), "the README gives the Neovim set-up");
+    let dir = runbook_tests::script("nvim/deploy.rhai", "").parent().unwrap().to_path_buf();
+    let file = dir.join("deploy.rhai");
+    std::fs::write(
+        &file,
+        "let tg = elbv2::create_target_group(#{ Name: \"tg\", Protocol: \"HTTP\", Port: 99999, VpcId: \"vpc-1\" });\nelbv2::create_target_group(#{ Health: \"/\" });\n",
+    )
+    .unwrap();
+    let out = dir.join("nvim.json");
+    let bin = runbook_bin().parent().unwrap().to_path_buf();
+    let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap_or_default());
+    let root = runbook_tests::root();
+    let status = Command::new(nvim)
+        .current_dir(&dir)
+        .args(["--headless", "-n", "-i", "NONE", "-u"])
+        .arg(root.join("editors/neovim/runbook.lua"))
+        .arg(&file)
+        .arg("-c")
+        .arg(format!("luafile {}", root.join("tests/editors/nvim_check.lua").display()))
+        .env("PATH", path)
+        .env("HOME", &dir)
+        .env("XDG_CONFIG_HOME", dir.join("config"))
+        .env("XDG_DATA_HOME", dir.join("data"))
+        .env("XDG_STATE_HOME", dir.join("state"))
+        .env("RUNBOOK_NVIM_OUT", &out)
+        .env("RUNBOOK_NVIM_COMPLETE_LINE", "1")
+        .env("RUNBOOK_NVIM_COMPLETE_CHARACTER", "36")
+        .env("RUNBOOK_NVIM_HOVER_LINE", "0")
+        .env("RUNBOOK_NVIM_HOVER_CHARACTER", "20")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .unwrap();
+    assert!(status.success(), "nvim: {status}");
+    let got: Value = serde_json::from_str(&std::fs::read_to_string(&out).expect("nvim wrote its findings")).unwrap();
+    assert_eq!(got["filetype"], "rhai", "{got}");
+    let diagnostics = got["diagnostics"].as_array().unwrap();
+    assert!(diagnostics.iter().any(|d| d["line"] == 0 && d["message"].as_str().unwrap().contains("99999")), "{got}");
+    let completion: Vec<&str> = got["completion"].as_array().unwrap().iter().filter_map(Value::as_str).collect();
+    assert!(completion.contains(&"HealthCheckPath"), "{got}");
+    assert!(got["hover"].as_str().unwrap().contains("HealthCheckPath"), "{got}");
+}
