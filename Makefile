@@ -20,11 +20,11 @@ venv:
 
 # Debian's Chromium, for the test that opens a run's timeline page headless.
 browser:
-	@tests/browser/setup.sh
+	@tests/debian-package.sh chromium /usr/bin/chromium "the test that opens a run's timeline page"
 
 # Debian's Neovim, for the test that uses `runbook lsp` from a real editor.
 editors:
-	@tests/editors/setup.sh
+	@tests/debian-package.sh neovim /usr/bin/nvim "the test that uses runbook lsp from an editor"
 
 # One build for every target below: with --bins --examples, features resolve as they do for the
 # tests, so that `make demo` then `make test` (or the reverse) compiles nothing twice.

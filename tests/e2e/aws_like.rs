@@ -366,7 +366,7 @@ fn timeline_of_the_fleet(emu: &Emulator) {
 
     // A browser lays the page out and draws every call.
     let chromium = std::path::Path::new("/usr/bin/chromium");
-    assert!(chromium.exists(), "Chromium is not installed: make test installs it (tests/browser/setup.sh)");
+    assert!(chromium.exists(), "Chromium is not installed: make test installs it (make browser)");
     let profile = emu.journal.join("chromium-profile");
     let dom = std::process::Command::new(chromium)
         .args(["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run"])

@@ -211,7 +211,7 @@ fn an_editor_gets_diagnostics_fixes_completion_hover_and_symbols_and_garbage_doe
 #[test]
 fn neovim_configured_as_the_readme_says_shows_a_mistake_completes_a_member_and_hovers_an_operation() {
     let nvim = std::path::Path::new("/usr/bin/nvim");
-    assert!(nvim.exists(), "Neovim is not installed: make test installs it (tests/editors/setup.sh)");
+    assert!(nvim.exists(), "Neovim is not installed: make test installs it (make editors)");
     let readme = std::fs::read_to_string(runbook_tests::root().join("README.md")).unwrap();
     assert!(readme.contains("editors/neovim/runbook.lua"), "the README gives the Neovim set-up");
     let dir = runbook_tests::script("nvim/deploy.rhai", "").parent().unwrap().to_path_buf();
@@ -233,20 +233,14 @@ fn neovim_configured_as_the_readme_says_shows_a_mistake_completes_a_member_and_h
         .arg("-c")
         .arg(format!("luafile {}", root.join("tests/editors/nvim_check.lua").display()))
         .env("PATH", path)
-        .env("HOME", &dir)
-        .env("XDG_CONFIG_HOME", dir.join("config"))
-        .env("XDG_DATA_HOME", dir.join("data"))
-        .env("XDG_STATE_HOME", dir.join("state"))
-        .env("RUNBOOK_NVIM_OUT", &out)
-        .env("RUNBOOK_NVIM_COMPLETE_LINE", "1")
-        .env("RUNBOOK_NVIM_COMPLETE_CHARACTER", "36")
-        .env("RUNBOOK_NVIM_HOVER_LINE", "0")
-        .env("RUNBOOK_NVIM_HOVER_CHARACTER", "20")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .unwrap();
+        .envs([("HOME", dir.clone()), ("RUNBOOK_NVIM_OUT", out.clone())])
+        .envs(["config", "data", "state"].map(|d| (format!("XDG_{}_HOME", d.to_uppercase()), dir.join(d))))
+        // Where to ask for a completion (after `#{ Health`) and a hover (on the operation).
+        .envs([("RUNBOOK_NVIM_COMPLETE_LINE", "1"), ("RUNBOOK_NVIM_COMPLETE_CHARACTER", "36")])
+        .envs([("RUNBOOK_NVIM_HOVER_LINE", "0"), ("RUNBOOK_NVIM_HOVER_CHARACTER", "20")])
+        .output()
+        .unwrap()
+        .status;
     assert!(status.success(), "nvim: {status}");
     let got: Value = serde_json::from_str(&std::fs::read_to_string(&out).expect("nvim wrote its findings")).unwrap();
     assert_eq!(got["filetype"], "rhai", "{got}");
