@@ -448,7 +448,7 @@ fn root_for(file: &Path) -> PathBuf {
 
 /// The file an `import` names, as the run's resolver finds it: under the runbook's folder, or
 /// (for a module checked on its own) under a folder above it.
-fn resolve(root: &Path, file: &Path, module: &str) -> Option<PathBuf> {
+pub(crate) fn resolve(root: &Path, file: &Path, module: &str) -> Option<PathBuf> {
     let name = format!("{module}.rhai");
     if root.join(&name).is_file() {
         return Some(root.join(&name));

@@ -25,6 +25,16 @@ pub fn parameters(module: &str, func: &str) -> Vec<(String, bool)> {
     members
 }
 
+/// The values the model allows for a member of `module::func`'s input (an enum), if it names any.
+pub fn enum_values(module: &str, func: &str, member: &str) -> Vec<String> {
+    let Some(svc) = Svc::by_module(module) else { return vec![] };
+    let Ok(table) = svc.table() else { return vec![] };
+    let Some((_, op)) = table.operation_by_fn(func) else { return vec![] };
+    let Some(input) = op.input.as_deref().and_then(|s| table.shape(s)) else { return vec![] };
+    let Some(shape) = input.member_shape(member).and_then(|s| table.shape(s)) else { return vec![] };
+    shape.values.clone()
+}
+
 fn is_word(c: char) -> bool {
     c.is_ascii_alphanumeric() || c == '_' || c == ':'
 }

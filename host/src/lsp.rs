@@ -115,6 +115,11 @@ impl Server {
             "textDocument/documentSymbol" => {
                 params::<lsp::DocumentSymbolParams>(&r).map(|p| json!(self.symbols(p.text_document.uri.as_str())))
             }
+            "textDocument/definition" => params::<lsp::GotoDefinitionParams>(&r)
+                .map(|p| json!(self.definition(&p.text_document_position_params))),
+            "textDocument/signatureHelp" => {
+                params::<lsp::SignatureHelpParams>(&r).map(|p| json!(self.signature(&p.text_document_position_params)))
+            }
             other => return Some(error(id, ErrorCode::MethodNotFound, format!("runbook lsp does not answer {other}"))),
         };
         Some(match answer {
@@ -209,6 +214,9 @@ impl Server {
     #[allow(clippy::mutable_key_type)]
     fn code_actions(&self, p: &lsp::CodeActionParams) -> Vec<lsp::CodeActionOrCommand> {
         let mut out = Vec::new();
+        if let Some(action) = self.convert_action(p) {
+            out.push(lsp::CodeActionOrCommand::CodeAction(action));
+        }
         for d in &p.context.diagnostics {
             let fixes = d.data.as_ref().and_then(|v| v["replace"].as_array().cloned()).unwrap_or_default();
             for fix in fixes.iter().filter_map(Value::as_str) {
@@ -227,12 +235,62 @@ impl Server {
         out
     }
 
+    /// "Convert aws CLI command to Rhai" on the lines of the range that hold aws commands (pasted
+    /// as they are, after `$ `, or commented out), as `runbook import` converts them; disabled,
+    /// with the reason, when import cannot.
+    #[allow(clippy::mutable_key_type)]
+    fn convert_action(&self, p: &lsp::CodeActionParams) -> Option<lsp::CodeAction> {
+        let text = self.text(p.text_document.uri.as_str());
+        let lines: Vec<&str> = text.split('\n').collect();
+        let (first, last) =
+            (p.range.start.line as usize, (p.range.end.line as usize).min(lines.len().saturating_sub(1)));
+        let strip = |l: &str| -> String {
+            let t = l.trim_start();
+            let t = t.strip_prefix("//").or_else(|| t.strip_prefix('#')).unwrap_or(t).trim_start();
+            t.strip_prefix("$ ").unwrap_or(t).to_string()
+        };
+        let chosen: Vec<String> = lines.get(first..=last)?.iter().map(|l| strip(l)).collect();
+        if !chosen.iter().any(|l| l.starts_with("aws ")) {
+            return None;
+        }
+        let indent: String = lines[first].chars().take_while(|c| c.is_whitespace()).collect();
+        let title = "Convert aws CLI command to Rhai".to_string();
+        let converted = match crate::import::convert(&format!("{}\n", chosen.join("\n"))) {
+            Ok(rhai) => rhai,
+            Err(why) => {
+                return Some(lsp::CodeAction {
+                    title,
+                    kind: Some(lsp::CodeActionKind::REFACTOR_REWRITE),
+                    disabled: Some(lsp::CodeActionDisabled { reason: why }),
+                    ..Default::default()
+                })
+            }
+        };
+        let new_text: String = converted.lines().map(|l| format!("{indent}{l}\n")).collect();
+        let end = if last + 1 < lines.len() {
+            lsp::Position { line: last as u32 + 1, character: 0 }
+        } else {
+            position(text, text.len())
+        };
+        let range = lsp::Range { start: lsp::Position { line: first as u32, character: 0 }, end };
+        let changes = HashMap::from([(p.text_document.uri.clone(), vec![lsp::TextEdit { range, new_text }])]);
+        Some(lsp::CodeAction {
+            title,
+            kind: Some(lsp::CodeActionKind::REFACTOR_REWRITE),
+            edit: Some(lsp::WorkspaceEdit { changes: Some(changes), ..Default::default() }),
+            ..Default::default()
+        })
+    }
+
     /// What the REPL's Tab offers at the cursor, as completion items.
     fn completion(&self, at: &lsp::TextDocumentPositionParams) -> lsp::CompletionResponse {
         let text = self.text(at.text_document.uri.as_str());
         let cursor = offset(text, at.position);
         let before = &text[..cursor];
         let variables = variables(text);
+        if let Some(list) = self.value_completion(at.text_document.uri.as_str(), text, before, at.position) {
+            return list;
+        }
         let (start, names) = crate::complete::complete(before, &variables);
         let members = crate::complete::open_call(before)
             .map(|(module, func)| crate::complete::parameters(&module, &func))
@@ -273,18 +331,188 @@ impl Server {
         let start = text[..cursor].rfind(|c: char| !is_word(c)).map(|i| i + 1).unwrap_or(0);
         let end = text[cursor..].find(|c: char| !is_word(c)).map(|i| cursor + i).unwrap_or(text.len());
         let word = text[start..end].trim_matches(':');
+        let range = Some(lsp::Range { start: position(text, start), end: position(text, end) });
+        let markdown = |value: String| {
+            Some(lsp::Hover {
+                contents: lsp::HoverContents::Markup(lsp::MarkupContent { kind: lsp::MarkupKind::Markdown, value }),
+                range,
+            })
+        };
+        if let Some(name) = param_name_at(text, cursor) {
+            return markdown(self.param_hover(at.text_document.uri.as_str(), &name));
+        }
         if word.is_empty() {
             return None;
+        }
+        // A member of an operation's input: its line of the operation's help.
+        let rest = text[start + text[start..end].find(word).unwrap_or(0) + word.len()..].trim_start();
+        let key = rest.starts_with(':') && !rest.starts_with("::");
+        if let Some((module, func)) = enclosing_call(&text[..start]).filter(|_| key) {
+            let help = crate::help::render(Some(&format!("{module}::{func}"))).ok()?;
+            return markdown(format!("```text\n{}\n```", member_help(&help, word)?));
         }
         let topic = if word.contains("::") { word } else { word.split("::").next().unwrap_or(word) };
         runbook_bindings::Svc::by_module(topic.split("::").next().unwrap_or(""))?;
         let help = crate::help::render(Some(topic)).ok()?;
-        Some(lsp::Hover {
-            contents: lsp::HoverContents::Markup(lsp::MarkupContent {
-                kind: lsp::MarkupKind::Markdown,
-                value: format!("```text\n{help}\n```"),
-            }),
-            range: Some(lsp::Range { start: position(text, start), end: position(text, end) }),
+        markdown(format!("```text\n{help}\n```"))
+    }
+
+    /// In a string value: the names `param("` reads across the project, or the values the model
+    /// allows for the member (an enum).
+    fn value_completion(
+        &self,
+        uri: &str,
+        text: &str,
+        before: &str,
+        at: lsp::Position,
+    ) -> Option<lsp::CompletionResponse> {
+        let (start, values, kind, detail) =
+            if let Some(typed) = before.rsplit_once("param(\"").map(|(_, t)| t).filter(|t| !t.contains(['"', '\n'])) {
+                let names: Vec<String> = self.reads(uri).into_iter().map(|r| r.name).collect();
+                let mut names: Vec<String> = names.into_iter().filter(|n| n.starts_with(typed)).collect();
+                names.sort();
+                names.dedup();
+                (before.len() - typed.len(), names, lsp::CompletionItemKind::VARIABLE, "parameter")
+            } else {
+                let spot = crate::complete::value_spot(before)?;
+                let values: Vec<String> = crate::complete::enum_values(&spot.module, &spot.func, &spot.member)
+                    .into_iter()
+                    .filter(|v| v.starts_with(&spot.prefix))
+                    .collect();
+                if values.is_empty() {
+                    return None;
+                }
+                let line_start = before.rfind('\n').map(|i| i + 1).unwrap_or(0);
+                (line_start + spot.start, values, lsp::CompletionItemKind::ENUM_MEMBER, "allowed value")
+            };
+        let range = lsp::Range { start: position(text, start), end: at };
+        let items = values
+            .into_iter()
+            .map(|v| lsp::CompletionItem {
+                label: v.clone(),
+                kind: Some(kind),
+                detail: Some(detail.to_string()),
+                text_edit: Some(lsp::CompletionTextEdit::Edit(lsp::TextEdit { range, new_text: v })),
+                ..Default::default()
+            })
+            .collect();
+        Some(lsp::CompletionResponse::List(lsp::CompletionList { is_incomplete: false, items }))
+    }
+
+    /// Every `param()` read of the document and of the runbooks it imports (as saved).
+    fn reads(&self, uri: &str) -> Vec<crate::params::Read> {
+        let path = path_of(uri);
+        let mut found = Vec::new();
+        crate::params::scan(self.text(uri), &path, &mut found);
+        let root = crate::project::runbook_root(&path);
+        let others = crate::params::all_reads(&root, &path).into_iter().filter(|r| r.file != path);
+        found.extend(others);
+        found
+    }
+
+    /// A parameter: its default, its allowed values, and every read of it.
+    fn param_hover(&self, uri: &str, name: &str) -> String {
+        let reads: Vec<crate::params::Read> = self.reads(uri).into_iter().filter(|r| r.name == name).collect();
+        let mut o = format!("**parameter `{name}`** (`--set {name}=…`)\n\n");
+        for r in &reads {
+            let default = r.default.as_deref().map(|d| format!("default `{d}`")).unwrap_or_else(|| "required".into());
+            let allowed = r.allowed.as_deref().map(|a| format!(", one of `{a}`")).unwrap_or_default();
+            o.push_str(&format!("- {}:{}: {default}{allowed}\n", r.file.display(), r.line));
+        }
+        o
+    }
+
+    /// Where what is under the cursor is defined: an imported module, a function of one, a
+    /// function of the script, or a parameter's reads.
+    fn definition(&self, at: &lsp::TextDocumentPositionParams) -> Option<lsp::GotoDefinitionResponse> {
+        let uri = at.text_document.uri.as_str();
+        let text = self.text(uri);
+        let cursor = offset(text, at.position);
+        let path = path_of(uri);
+        let root = crate::project::runbook_root(&path);
+        let place = |file: &Path, line: usize| -> Option<lsp::Location> {
+            let uri = format!("file://{}", std::path::absolute(file).ok()?.display()).parse().ok()?;
+            let at = lsp::Position { line: line.saturating_sub(1) as u32, character: 0 };
+            Some(lsp::Location { uri, range: lsp::Range { start: at, end: at } })
+        };
+        if let Some(name) = param_name_at(text, cursor) {
+            let found: Vec<lsp::Location> =
+                self.reads(uri).iter().filter(|r| r.name == name).filter_map(|r| place(&r.file, r.line)).collect();
+            return (!found.is_empty()).then_some(lsp::GotoDefinitionResponse::Array(found));
+        }
+        // `import "lib/x"`: the module's file.
+        let line_start = text[..cursor].rfind('\n').map(|i| i + 1).unwrap_or(0);
+        let line_end = text[cursor..].find('\n').map(|i| cursor + i).unwrap_or(text.len());
+        let line = &text[line_start..line_end];
+        if line.trim_start().starts_with("import") {
+            let module = crate::params::imports(line).into_iter().flatten().next()?;
+            let file = crate::check::resolve(&root, &path, &module)?;
+            return place(&file, 1).map(lsp::GotoDefinitionResponse::Scalar);
+        }
+        let is_word = |c: char| c.is_ascii_alphanumeric() || c == '_' || c == ':';
+        let start = text[..cursor].rfind(|c: char| !is_word(c)).map(|i| i + 1).unwrap_or(0);
+        let end = text[cursor..].find(|c: char| !is_word(c)).map(|i| cursor + i).unwrap_or(text.len());
+        let word = &text[start..end];
+        let fn_line = |source: &str, name: &str| -> Option<usize> {
+            let at = source.find(&format!("fn {name}("))?;
+            Some(source[..at].matches('\n').count() + 1)
+        };
+        if let Some((alias, func)) = word.split_once("::") {
+            let module = crate::params::imports_as(text)
+                .into_iter()
+                .find(|(_, a)| a.as_deref() == Some(alias))
+                .and_then(|(m, _)| m)?;
+            let file = crate::check::resolve(&root, &path, &module)?;
+            // A module that is not UTF-8 text: its file, from the top.
+            let line = std::fs::read_to_string(&file).ok().and_then(|t| fn_line(&t, func)).unwrap_or(1);
+            return place(&file, line).map(lsp::GotoDefinitionResponse::Scalar);
+        }
+        let line = fn_line(text, word)?;
+        let here = lsp::Position { line: line as u32 - 1, character: 0 };
+        Some(lsp::GotoDefinitionResponse::Scalar(lsp::Location {
+            uri: at.text_document.uri.clone(),
+            range: lsp::Range { start: here, end: here },
+        }))
+    }
+
+    /// Inside a service call: the operation's members, the one being given active.
+    fn signature(&self, at: &lsp::TextDocumentPositionParams) -> Option<lsp::SignatureHelp> {
+        let text = self.text(at.text_document.uri.as_str());
+        let before = &text[..offset(text, at.position)];
+        let (module, func) = enclosing_call(before)?;
+        let members = crate::complete::parameters(&module, &func);
+        if members.is_empty() {
+            return None;
+        }
+        let help = crate::help::render(Some(&format!("{module}::{func}"))).ok()?;
+        let mut label = format!("{module}::{func}(#{{ ");
+        let mut parameters = Vec::new();
+        for (i, (m, required)) in members.iter().enumerate() {
+            if i > 0 {
+                label.push_str(", ");
+            }
+            let from = label.encode_utf16().count() as u32;
+            label.push_str(m);
+            if !required {
+                label.push('?');
+            }
+            parameters.push(lsp::ParameterInformation {
+                label: lsp::ParameterLabel::LabelOffsets([from, label.encode_utf16().count() as u32]),
+                documentation: member_help(&help, m).map(lsp::Documentation::String),
+            });
+        }
+        label.push_str(" })");
+        // The member being given: the last key written at the map's top level.
+        let active = last_key(before).and_then(|k| members.iter().position(|(m, _)| *m == k)).map(|i| i as u32);
+        Some(lsp::SignatureHelp {
+            signatures: vec![lsp::SignatureInformation {
+                label,
+                documentation: help.lines().next().map(|l| lsp::Documentation::String(l.to_string())),
+                parameters: Some(parameters),
+                active_parameter: active,
+            }],
+            active_signature: Some(0),
+            active_parameter: active,
         })
     }
 
@@ -352,12 +580,17 @@ fn capabilities() -> Value {
             ..Default::default()
         })),
         completion_provider: Some(lsp::CompletionOptions {
-            trigger_characters: Some(vec![":".into(), "{".into(), ",".into(), " ".into()]),
+            trigger_characters: Some(vec![":".into(), "{".into(), ",".into(), " ".into(), "\"".into()]),
             ..Default::default()
         }),
         hover_provider: Some(lsp::HoverProviderCapability::Simple(true)),
         code_action_provider: Some(lsp::CodeActionProviderCapability::Simple(true)),
         document_symbol_provider: Some(lsp::OneOf::Left(true)),
+        definition_provider: Some(lsp::OneOf::Left(true)),
+        signature_help_provider: Some(lsp::SignatureHelpOptions {
+            trigger_characters: Some(vec!["{".into(), ",".into()]),
+            ..Default::default()
+        }),
         ..Default::default()
     };
     json!({ "capabilities": caps, "serverInfo": { "name": "runbook", "version": env!("CARGO_PKG_VERSION") } })
@@ -451,6 +684,89 @@ fn suggestions(note: &str) -> Vec<String> {
     names.split(" or ").map(str::trim).filter(|n| !n.is_empty() && !n.contains(' ')).map(str::to_string).collect()
 }
 
+/// The `module::func` whose call the end of `before` is inside (its parentheses not closed), strings
+/// skipped.
+fn enclosing_call(before: &str) -> Option<(String, String)> {
+    // Strings blanked, read from the start: one not closed yet (a value being typed) is one.
+    let chars: Vec<char> = crate::params::blank_strings(before).chars().collect();
+    let mut depth = 0i32;
+    let mut i = chars.len();
+    while i > 0 {
+        i -= 1;
+        match chars[i] {
+            ')' | ']' | '}' => depth += 1,
+            '[' | '{' => depth -= 1,
+            '(' if depth > 0 => depth -= 1,
+            '(' => {
+                let head: String = chars[..i].iter().collect();
+                let head = head.trim_end();
+                let name: String = head
+                    .chars()
+                    .rev()
+                    .take_while(|c| c.is_ascii_alphanumeric() || *c == '_' || *c == ':')
+                    .collect::<Vec<_>>()
+                    .into_iter()
+                    .rev()
+                    .collect();
+                let (module, func) = name.split_once("::")?;
+                runbook_bindings::Svc::by_module(module)?;
+                return Some((module.to_string(), func.to_string()));
+            }
+            _ => {}
+        }
+    }
+    None
+}
+
+/// The last `Key:` written in `before` at the top level of the innermost map.
+fn last_key(before: &str) -> Option<String> {
+    let open = before.rfind("#{")?;
+    let map = &before[open + 2..];
+    let bare = crate::params::blank_strings(map);
+    let mut key = None;
+    let mut depth = 0;
+    let mut word = String::new();
+    for c in bare.chars() {
+        match c {
+            '{' | '[' | '(' => depth += 1,
+            '}' | ']' | ')' => depth -= 1,
+            ':' if depth == 0 && !word.is_empty() => key = Some(std::mem::take(&mut word)),
+            c if c.is_ascii_alphanumeric() || c == '_' => word.push(c),
+            _ => word.clear(),
+        }
+    }
+    key
+}
+
+/// A member's lines of an operation's help (`  Name: string (required)` and the lines under it).
+fn member_help(help: &str, member: &str) -> Option<String> {
+    let mut lines = help.lines().skip_while(|l| !l.trim_start().starts_with(&format!("{member}:")));
+    let first = lines.next()?;
+    let indent = first.len() - first.trim_start().len();
+    let mut out = vec![first.trim_start().to_string()];
+    out.extend(
+        lines
+            .take_while(|l| l.len() - l.trim_start().len() > indent && !l.trim().is_empty())
+            .map(|l| l[indent..].to_string()),
+    );
+    Some(out.join("\n"))
+}
+
+/// The name of the `param("name"` the cursor is in or on, if it is in one.
+fn param_name_at(text: &str, cursor: usize) -> Option<String> {
+    let line_start = text[..cursor].rfind('\n').map(|i| i + 1).unwrap_or(0);
+    let line_end = text[cursor..].find('\n').map(|i| cursor + i).unwrap_or(text.len());
+    let line = &text[line_start..line_end];
+    for (i, m) in line.match_indices("param(\"") {
+        let from = line_start + i + m.len();
+        let len = text[from..line_end].find('"')?;
+        if (line_start + i..=from + len).contains(&cursor) {
+            return Some(text[from..from + len].to_string());
+        }
+    }
+    None
+}
+
 /// The names `let` and `const` bind in `text`, for completion.
 fn variables(text: &str) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
@@ -509,5 +825,8 @@ mod tests {
         assert_eq!(suggestions("there is no module ec3; did you mean ec2::describe_vpcs?"), ["ec2::describe_vpcs"]);
         assert_eq!(suggestions("did you mean a or b?"), ["a", "b"]);
         assert_eq!(path_of("file:///tmp/a%20b.rhai"), PathBuf::from("/tmp/a b.rhai"));
+        let before = "elbv2::create_target_group(#{ Name: names::tg_name(app), Port: port(), Protocol: \"HT";
+        assert_eq!(last_key(before).as_deref(), Some("Protocol"));
+        assert_eq!(enclosing_call(before), Some(("elbv2".into(), "create_target_group".into())));
     }
 }

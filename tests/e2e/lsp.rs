@@ -250,3 +250,104 @@ fn neovim_configured_as_the_readme_says_shows_a_mistake_completes_a_member_and_h
     assert!(completion.contains(&"HealthCheckPath"), "{got}");
     assert!(got["hover"].as_str().unwrap().contains("HealthCheckPath"), "{got}");
 }
+
+#[test]
+fn an_editor_is_taken_to_definitions_and_shown_signatures_members_parameters_and_the_aws_cli_as_rhai() {
+    let lib = runbook_tests::script("project/lib/names.rhai", "// Names.\nfn tg_name(app) {\n    app + \"-tg\"\n}\n");
+    let project = lib.parent().unwrap().parent().unwrap().to_path_buf();
+    std::fs::write(project.join("runbook.toml"), "").unwrap();
+    std::fs::write(project.join("lib/latin.rhai"), b"fn caf\xe9() { 1 }\n").unwrap();
+    let file = project.join("deploy.rhai");
+    let uri = format!("file://{}", file.display());
+    let text = [
+        "import \"lib/names\" as names;",
+        "import \"lib/latin\" as latin;",
+        "let app = param(\"app\", \"web\");",
+        "fn port() { 80 }",
+        "let tg = elbv2::create_target_group(#{ Name: names::tg_name(app), Port: port(), Protocol: \"HT",
+        "aws elbv2 describe-target-groups --names web-tg",
+        "let vpc = param(\"",
+        "latin::x();",
+        "",
+    ]
+    .join("\n");
+    let mut editor = Editor::start();
+    editor.request("initialize", json!({ "capabilities": {} }));
+    editor.notify(
+        "textDocument/didOpen",
+        json!({ "textDocument": { "uri": uri, "languageId": "rhai", "version": 1, "text": text } }),
+    );
+    let _ = editor.diagnostics(&uri);
+    let at = |line: u32, character: u32| json!({ "textDocument": { "uri": uri }, "position": { "line": line, "character": character } });
+    let target = |answer: &Value| -> (String, u64) {
+        let location = if answer["result"].is_array() { &answer["result"][0] } else { &answer["result"] };
+        let uri = location["uri"].as_str().unwrap_or_else(|| panic!("a location: {answer}"));
+        (uri.rsplit('/').next().unwrap().to_string(), location["range"]["start"]["line"].as_u64().unwrap())
+    };
+
+    // Definitions: the module's file, a function of it, a function of the script, a parameter.
+    assert_eq!(target(&editor.request("textDocument/definition", at(0, 10))), ("names.rhai".into(), 0));
+    assert_eq!(target(&editor.request("textDocument/definition", at(4, 55))), ("names.rhai".into(), 1));
+    assert_eq!(target(&editor.request("textDocument/definition", at(4, 73))), ("deploy.rhai".into(), 3));
+    assert_eq!(target(&editor.request("textDocument/definition", at(2, 18))), ("deploy.rhai".into(), 2));
+    // A module that is not UTF-8 text: its file, from the top, and the server goes on.
+    assert_eq!(target(&editor.request("textDocument/definition", at(7, 8))), ("latin.rhai".into(), 0));
+
+    // Signature help: the operation's members, the one being given active.
+    let sig = editor.request("textDocument/signatureHelp", at(4, 93));
+    let signature = &sig["result"]["signatures"][0];
+    assert!(signature["label"].as_str().unwrap().starts_with("elbv2::create_target_group(#{ Name, "), "{sig}");
+    let active = sig["result"]["activeParameter"].as_u64().unwrap() as usize;
+    let [from, to] = [0, 1].map(|i| signature["parameters"][active]["label"][i].as_u64().unwrap() as usize);
+    assert_eq!(&signature["label"].as_str().unwrap()[from..to], "Protocol?", "{sig}");
+
+    // Completion of an enum's values, and of the parameter names the project reads.
+    let values = editor.request("textDocument/completion", at(4, 93));
+    let values: Vec<&str> =
+        values["result"]["items"].as_array().unwrap().iter().map(|i| i["label"].as_str().unwrap()).collect();
+    assert_eq!(values, ["HTTP", "HTTPS"]);
+    let names = editor.request("textDocument/completion", at(6, 17));
+    let names: Vec<&str> = names["result"]["items"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{names}"))
+        .iter()
+        .map(|i| i["label"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["app"]);
+
+    // Hover: a member's type, a parameter's default and where it is read.
+    let member = editor.request("textDocument/hover", at(4, 67));
+    assert!(member["result"]["contents"]["value"].as_str().unwrap().contains("Port: integer (optional)"), "{member}");
+    let param = editor.request("textDocument/hover", at(2, 18));
+    let shown = param["result"]["contents"]["value"].as_str().unwrap();
+    assert!(shown.contains("parameter `app`") && shown.contains("deploy.rhai:3: default `\"web\"`"), "{shown}");
+
+    // An aws command pasted in: converted as `runbook import` converts it.
+    let range = json!({ "start": { "line": 5, "character": 0 }, "end": { "line": 5, "character": 10 } });
+    let actions = editor.request(
+        "textDocument/codeAction",
+        json!({ "textDocument": { "uri": uri }, "range": range, "context": { "diagnostics": [] } }),
+    );
+    let convert = actions["result"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["title"] == "Convert aws CLI command to Rhai")
+        .expect("the conversion");
+    let rhai = convert["edit"]["changes"][uri.as_str()][0]["newText"].as_str().unwrap();
+    let imported = std::process::Command::new(runbook_bin())
+        .args(["aws", "--to", "rhai", "elbv2", "describe-target-groups", "--names", "web-tg"])
+        .output()
+        .unwrap();
+    let imported = String::from_utf8_lossy(&imported.stdout);
+    assert!(rhai.contains(imported.trim()), "{rhai}\nvs\n{imported}");
+    let refused = editor.request(
+        "textDocument/codeAction",
+        json!({ "textDocument": { "uri": uri }, "range": { "start": { "line": 5, "character": 0 }, "end": { "line": 5, "character": 0 } },
+                "context": { "diagnostics": [] } }),
+    );
+    assert!(refused["result"][0]["disabled"].is_null(), "{refused}");
+    editor.request("shutdown", Value::Null);
+    editor.notify("exit", Value::Null);
+    assert_eq!(editor.child.wait().unwrap().code(), Some(0));
+}

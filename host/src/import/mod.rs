@@ -58,6 +58,19 @@ pub fn import(file: &Path, out: Option<&Path>, idempotent: bool) -> ExitCode {
     }
 }
 
+/// The Rhai for a few lines of bash (an aws command pasted into a runbook): what `import` writes for
+/// them, or why it cannot convert them.
+pub fn convert(bash: &str) -> std::result::Result<String, String> {
+    let converted = Importer::new(false).run(bash);
+    if let Some((_, why, _)) = converted.left.first() {
+        return Err(why.clone());
+    }
+    if let Some((_, mistake)) = converted.mistakes.first() {
+        return Err(mistake.clone());
+    }
+    Ok(converted.text)
+}
+
 /// The aws commands of a script (or of a Markdown file's bash blocks) that the aws CLI would refuse
 /// whatever the script's variables hold: a misspelt operation or argument, a required argument
 /// missing, a value it cannot read. (line of the file, message), for `check` and before a run.

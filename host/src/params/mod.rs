@@ -213,7 +213,7 @@ fn collect_rhai(dir: &Path, out: &mut Vec<std::path::PathBuf>, depth: usize) {
 
 /// The `param("name")`, `param("name", default)` and `param("name", default, allowed)` calls in a
 /// runbook's text, outside comments.
-fn scan(text: &str, file: &Path, found: &mut Vec<Read>) {
+pub fn scan(text: &str, file: &Path, found: &mut Vec<Read>) {
     let code = without_comments(text);
     for (at, rest) in param_calls(&code) {
         let Some((name, after)) = literal_name(rest) else { continue };
