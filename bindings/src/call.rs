@@ -329,6 +329,7 @@ fn send_once(ctx: &Context, svc: Svc, op: &str, input: &Map, write: bool) -> Res
     let kind = if write { EventKind::Write } else { EventKind::Read };
     let mut event = Event::since(kind, svc.function(op), started);
     event.error = result.as_ref().err().map(|e| e.code().to_string());
+    event.not_found = result.as_ref().err().is_some_and(|e| crate::absent::not_found(svc, e));
     event.count = ctx.attempts.log().attempts.max(1);
     ctx.hooks.event(&event);
     result

@@ -109,6 +109,9 @@ pub struct Event {
     pub count: u32,
     /// What was seen last or why: a wait's last state, a retry's reason.
     pub detail: Option<String>,
+    /// The error says that what was asked for does not exist (a look-up before a create, as a
+    /// script's `e.not_found` reads it): an answer, not a failure.
+    pub not_found: bool,
 }
 
 impl Event {
@@ -119,7 +122,16 @@ impl Event {
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_millis() as u64)
             .unwrap_or(0);
-        Event { kind, what, started_ms: now.saturating_sub(ms), ms, error: None, count: 1, detail: None }
+        Event {
+            kind,
+            what,
+            started_ms: now.saturating_sub(ms),
+            ms,
+            error: None,
+            count: 1,
+            detail: None,
+            not_found: false,
+        }
     }
 }
 

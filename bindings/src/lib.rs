@@ -93,20 +93,24 @@ fn service_module(svc: Svc, ctx: &Rc<Context>) -> Module {
     if svc == Svc::Ecs {
         let c = ctx.clone();
         module.set_native_fn("wait_deployment_complete", move |nc: NativeCallContext, input: Map| {
+            site(&c, &nc);
             deployment_wait(&c, input, Map::new()).map_err(|e| at(e, &nc))
         });
         let c = ctx.clone();
         module.set_native_fn("wait_deployment_complete", move |nc: NativeCallContext, input: Map, opts: Map| {
+            site(&c, &nc);
             deployment_wait(&c, input, opts).map_err(|e| at(e, &nc))
         });
     }
     for &(func, waiter) in svc.waiters() {
         let c = ctx.clone();
         module.set_native_fn(func, move |nc: NativeCallContext, input: Map| {
+            site(&c, &nc);
             wait(&c, svc, waiter, input, Map::new()).map_err(|e| at(e, &nc))
         });
         let c = ctx.clone();
         module.set_native_fn(func, move |nc: NativeCallContext, input: Map, opts: Map| {
+            site(&c, &nc);
             wait(&c, svc, waiter, input, opts).map_err(|e| at(e, &nc))
         });
     }

@@ -32,7 +32,8 @@ fn shown() -> &'static MultiProgress {
 /// above it when it is cleared.
 #[derive(Debug, Default)]
 struct Foot {
-    frame: std::sync::Mutex<Vec<u8>>,
+    /// The frame being written, and the column the cursor is at in it.
+    frame: std::sync::Mutex<(Vec<u8>, usize)>,
 }
 
 /// Columns left free at the end of a status line.
@@ -47,9 +48,43 @@ impl Foot {
         }
     }
 
+    /// Adds `text` to the frame. indicatif writes a status's lines one after another, each filled
+    /// with spaces to the width, counting on the terminal to wrap to the next row; with the margin
+    /// left free, the next row is begun here instead, once a row holds the width.
     fn put(&self, text: &str) -> std::io::Result<()> {
-        if let Ok(mut frame) = self.frame.lock() {
-            frame.extend_from_slice(text.as_bytes());
+        let width = indicatif::TermLike::width(self) as usize;
+        let Ok(mut guard) = self.frame.lock() else { return Ok(()) };
+        let (frame, column) = &mut *guard;
+        let mut chars = text.chars().peekable();
+        while let Some(c) = chars.next() {
+            match c {
+                // An escape sequence takes no column: `ESC [ … final byte`.
+                '\x1b' => {
+                    frame.push(0x1b);
+                    if chars.peek() == Some(&'[') {
+                        for e in chars.by_ref() {
+                            let mut b = [0; 4];
+                            frame.extend_from_slice(e.encode_utf8(&mut b).as_bytes());
+                            if e.is_ascii_alphabetic() {
+                                break;
+                            }
+                        }
+                    }
+                }
+                '\r' | '\n' => {
+                    frame.push(c as u8);
+                    *column = 0;
+                }
+                c => {
+                    if *column >= width {
+                        frame.extend_from_slice(b"\r\n");
+                        *column = 0;
+                    }
+                    let mut b = [0; 4];
+                    frame.extend_from_slice(c.encode_utf8(&mut b).as_bytes());
+                    *column += 1;
+                }
+            }
         }
         Ok(())
     }
@@ -95,7 +130,7 @@ impl indicatif::TermLike for Foot {
 
     fn flush(&self) -> std::io::Result<()> {
         let frame = match self.frame.lock() {
-            Ok(mut frame) => std::mem::take(&mut *frame),
+            Ok(mut frame) => std::mem::take(&mut frame.0),
             Err(_) => return Ok(()),
         };
         let mut err = std::io::stderr().lock();

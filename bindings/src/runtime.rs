@@ -509,7 +509,20 @@ impl Context {
     /// as every service call is.
     fn sts<T>(&self, operation: &str, fut: impl Future<Output = Result<T, CallError>>) -> Result<T, CallError> {
         self.stats.calls.set(self.stats.calls.get() + 1);
-        self.block_on("sts", operation, fut)
+        let started = std::time::Instant::now();
+        let result = self.block_on("sts", operation, fut);
+        // As the other services' functions are named: `sts::get_caller_identity`.
+        let mut what = String::from("sts::");
+        for (i, c) in operation.chars().enumerate() {
+            if c.is_ascii_uppercase() && i > 0 {
+                what.push('_');
+            }
+            what.push(c.to_ascii_lowercase());
+        }
+        let mut event = crate::hooks::Event::since(crate::hooks::EventKind::Read, what, started);
+        event.error = result.as_ref().err().map(|e| e.code().to_string());
+        self.hooks.event(&event);
+        result
     }
 
     /// Drives `fut` to completion unless an interrupt arrives first.

@@ -22,6 +22,15 @@ pub struct Bar {
     pub count: u64,
     pub detail: String,
     pub at: String,
+    /// A look-up answered "not found": an answer the script asked for, not a failure.
+    pub not_found: bool,
+}
+
+impl Bar {
+    /// Failed: an error other than a retry's cause or a look-up's "not found".
+    pub fn failed(&self) -> bool {
+        self.error.is_some() && self.kind != "retry" && !self.not_found
+    }
 }
 
 /// One run: a fleet's target or a run alone.
@@ -36,10 +45,10 @@ pub struct Lane {
     pub critical: bool,
 }
 
-/// What a run's records say took time: the `calls` its records carry or, for a journal older than
+/// What a run's records say took time: the `events` its records carry or, for a journal older than
 /// them, its writes (placed by the second their intent was written).
 pub fn bars(records: &[Value]) -> Vec<Bar> {
-    let calls: Vec<&Value> = records.iter().flat_map(|r| r["calls"].as_array().into_iter().flatten()).collect();
+    let calls: Vec<&Value> = records.iter().flat_map(|r| r["events"].as_array().into_iter().flatten()).collect();
     if !calls.is_empty() {
         return calls
             .iter()
@@ -52,6 +61,7 @@ pub fn bars(records: &[Value]) -> Vec<Bar> {
                 count: c["n"].as_u64().unwrap_or(1),
                 detail: c["detail"].as_str().unwrap_or("").to_string(),
                 at: c["at"].as_str().unwrap_or("").to_string(),
+                not_found: c["not_found"] == true,
             })
             .collect();
     }
@@ -69,6 +79,7 @@ pub fn bars(records: &[Value]) -> Vec<Bar> {
                 count: 1,
                 detail: String::new(),
                 at: intent["at"].as_str().unwrap_or("").to_string(),
+                not_found: false,
             }
         })
         .collect()
@@ -102,7 +113,8 @@ fn lane(label: String, records: &[Value]) -> Lane {
     let last = bars.iter().map(|b| b.start_ms + b.ms).max().unwrap_or(start_ms);
     let end_ms =
         end.and_then(|e| e["seconds"].as_f64()).map(|s| start_ms + (s * 1000.0) as u64).unwrap_or(last).max(last);
-    let status = end.and_then(|e| e["outcome"].as_str()).unwrap_or("unfinished").to_string();
+    // Without an end record the run was killed (or goes on): its journal ends at its last record.
+    let status = end.and_then(|e| e["outcome"].as_str()).unwrap_or("unfinished (no end record)").to_string();
     Lane {
         label,
         run: start["run"].as_str().unwrap_or("?").to_string(),
@@ -155,6 +167,26 @@ pub fn lanes(records: &[Value], read: &dyn Fn(&str) -> Result<Vec<Value>, String
     if lanes.is_empty() {
         return Err("the fleet started no target: there is no call to draw".into());
     }
+    // Targets the fleet never started (Ctrl-C, --max-errors, unreachable): a lane each, empty.
+    let end = lanes.iter().map(|l| l.end_ms).max().unwrap_or(0);
+    let shard = |r: &Value| r["shard"].as_array().and_then(|s| Some((s.first()?.as_u64()?, s.get(1)?.as_u64()?)));
+    for start in records.iter().filter(|r| r["type"] == "start") {
+        let mine = |p: usize| shard(start).is_none_or(|(i, n)| n == 0 || p as u64 % n == i - 1);
+        for (_, t) in start["targets"].as_array().into_iter().flatten().enumerate().filter(|(p, _)| mine(*p)) {
+            let Some(label) = t["label"].as_str() else { continue };
+            if !lanes.iter().any(|l| l.label == label) {
+                lanes.push(Lane {
+                    label: label.to_string(),
+                    run: "-".into(),
+                    start_ms: end,
+                    end_ms: end,
+                    status: "not started".into(),
+                    bars: vec![],
+                    critical: false,
+                });
+            }
+        }
+    }
     mark_critical(&mut lanes);
     Ok(lanes)
 }
@@ -205,24 +237,40 @@ fn esc(s: &str) -> String {
     s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
 }
 
-/// Seconds between axis ticks: about eight across.
+/// Milliseconds between axis ticks: about eight across.
 fn tick_step(total_ms: u64) -> u64 {
     let want = (total_ms / 8).max(1);
     [
-        100, 200, 500, 1_000, 2_000, 5_000, 10_000, 15_000, 30_000, 60_000, 120_000, 300_000, 600_000, 1_800_000,
-        3_600_000,
+        1, 2, 5, 10, 20, 50, 100, 200, 500, 1_000, 2_000, 5_000, 10_000, 15_000, 30_000, 60_000, 120_000, 300_000,
+        600_000, 1_800_000, 3_600_000,
     ]
     .into_iter()
     .find(|s| *s >= want)
     .unwrap_or(3_600_000)
 }
 
+/// A time on the axis: `40ms`, `2s`, `2.5s`, `1m30s`.
 fn seconds(ms: u64) -> String {
-    if ms.is_multiple_of(1000) {
-        format!("{}s", ms / 1000)
-    } else {
-        format!("{:.1}s", ms as f64 / 1000.0)
+    match ms {
+        0 => "0s".into(),
+        1..1_000 => format!("{ms}ms"),
+        _ if ms.is_multiple_of(1000) && ms >= 60_000 => format!("{}m{:02}s", ms / 60_000, (ms / 1000) % 60),
+        _ if ms.is_multiple_of(1000) => format!("{}s", ms / 1000),
+        _ => format!("{:.1}s", ms as f64 / 1000.0),
     }
+}
+
+/// How long something took, as every label and hover says it: `98 ms`, `2.3 s`.
+fn took(ms: u64) -> String {
+    if ms < 1_000 {
+        format!("{ms} ms")
+    } else {
+        format!("{:.1} s", ms as f64 / 1000.0)
+    }
+}
+
+fn plural(n: u64, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
 }
 
 const WIDTH: f64 = 1200.0;
@@ -265,13 +313,14 @@ pub fn svg(title: &str, lanes: &[Lane]) -> String {
     let _ = writeln!(o, r##"<text x="12" y="22" font-size="15" font-weight="bold">{}</text>"##, esc(title));
     // The legend: each kind's mark, failures and the critical path.
     let mut lx = 12.0;
-    let legend: [(&str, &str); 7] = [
+    let legend: [(&str, &str); 8] = [
         ("read", "read"),
         ("write", "write"),
         ("wait", "wait (waiter polls)"),
         ("retry", "retry pause"),
         ("lock", "lock wait"),
         ("failed", "failed"),
+        ("not found", "not found (a look-up)"),
         ("critical", "critical path"),
     ];
     for (kind, words) in legend {
@@ -279,6 +328,7 @@ pub fn svg(title: &str, lanes: &[Lane]) -> String {
             "wait" => r##"fill="url(#hatch)" stroke="#7f7f7f""##.to_string(),
             "lock" => r##"fill="url(#hatch-lock)" stroke="#b07aa1""##.to_string(),
             "failed" => format!(r##"fill="{FAILED}" stroke="#8b1e20""##),
+            "not found" => r##"fill="#ffffff" stroke="#4e79a7" stroke-width="1.5""##.to_string(),
             "critical" => r##"fill="#c0392b""##.to_string(),
             k => format!(r##"fill="{}""##, colour(k)),
         };
@@ -304,7 +354,7 @@ pub fn svg(title: &str, lanes: &[Lane]) -> String {
     }
     for (i, lane) in lanes.iter().enumerate() {
         let y = TOP + LANE * i as f64;
-        let failed = matches!(lane.status.as_str(), "failed" | "interrupted" | "no journal" | "unfinished");
+        let failed = !matches!(lane.status.as_str(), "succeeded" | "no change");
         let _ = writeln!(
             o,
             r##"<g class="lane" data-index="{i}" data-label="{}" data-run="{}" data-status="{}" data-critical="{}" data-start-ms="{}" data-end-ms="{}">"##,
@@ -328,7 +378,7 @@ pub fn svg(title: &str, lanes: &[Lane]) -> String {
             y + 32.0,
             if failed { FAILED } else { "#777777" },
             esc(&lane.status),
-            seconds(lane.end_ms.saturating_sub(lane.start_ms) / 100 * 100),
+            took(lane.end_ms.saturating_sub(lane.start_ms)),
             esc(&lane.run)
         );
         let (lx0, lx1) = (x(lane.start_ms), x(lane.end_ms));
@@ -342,7 +392,7 @@ pub fn svg(title: &str, lanes: &[Lane]) -> String {
             if failed { r#"stroke-dasharray="4 2""# } else { "" },
             esc(&lane.label),
             esc(&lane.status),
-            seconds(lane.end_ms.saturating_sub(lane.start_ms))
+            took(lane.end_ms.saturating_sub(lane.start_ms))
         );
         if lane.critical {
             let _ = writeln!(
@@ -362,6 +412,7 @@ pub fn svg(title: &str, lanes: &[Lane]) -> String {
             let w = (b.ms as f64 * scale).max(2.0);
             let fill = match (&b.error, b.kind.as_str()) {
                 (Some(_), "retry") => colour("retry").to_string(),
+                (Some(_), _) if b.not_found => "#ffffff".to_string(),
                 (Some(_), _) => FAILED.to_string(),
                 (None, "wait") => "url(#hatch)".into(),
                 (None, "lock") => "url(#hatch-lock)".into(),
@@ -369,19 +420,24 @@ pub fn svg(title: &str, lanes: &[Lane]) -> String {
             };
             let stroke = match (&b.error, b.kind.as_str()) {
                 (Some(_), "retry") => r##"stroke="#a88a00""##,
+                (Some(_), _) if b.not_found => r##"stroke="#4e79a7" stroke-width="1.5""##,
                 (Some(_), _) => r##"stroke="#8b1e20" stroke-width="1.5""##,
                 (None, "wait") => r##"stroke="#7f7f7f""##,
                 (None, "lock") => r##"stroke="#b07aa1""##,
                 _ => "",
             };
             let mut tip =
-                format!("{} ({}) at +{}, {} ms", b.what, b.kind, seconds(b.start_ms.saturating_sub(t0)), b.ms);
+                format!("{} ({}) at +{}, {}", b.what, b.kind, seconds(b.start_ms.saturating_sub(t0)), took(b.ms));
             if b.count > 1 || b.kind == "wait" {
-                let unit = if b.kind == "wait" { "polls" } else { "attempts" };
-                let _ = write!(tip, ", {} {unit}", b.count);
+                let counted = if b.kind == "wait" {
+                    plural(b.count, "poll", "polls")
+                } else {
+                    plural(b.count, "attempt", "attempts")
+                };
+                let _ = write!(tip, ", {counted}");
             }
             if let Some(e) = &b.error {
-                let _ = write!(tip, ", {e}");
+                let _ = write!(tip, ", {e}{}", if b.not_found { " (not found: an answer)" } else { "" });
             }
             if !b.detail.is_empty() {
                 let _ = write!(tip, ": {}", b.detail);
@@ -393,7 +449,7 @@ pub fn svg(title: &str, lanes: &[Lane]) -> String {
                 o,
                 r##"<rect class="call" data-n="{n}" data-kind="{}" data-failed="{}" data-critical="{}" data-start-ms="{}" data-ms="{}" x="{bx:.2}" y="{}" width="{w:.2}" height="{h}" fill="{fill}" {stroke}><title>{}</title></rect>"##,
                 b.kind,
-                b.error.is_some() && b.kind != "retry",
+                b.failed(),
                 lane.critical,
                 b.start_ms,
                 b.ms,
@@ -405,7 +461,7 @@ pub fn svg(title: &str, lanes: &[Lane]) -> String {
             if b.kind == "retry" {
                 let top = y + dy - 2.0;
                 let _ = writeln!(o, r##"<path d="M{cx:.1} {:.1} l4 4 l-4 4 l-4 -4 z" fill="#a88a00"/>"##, top - 8.0);
-            } else if b.error.is_some() {
+            } else if b.failed() {
                 let top = y + dy - 9.0;
                 let _ = writeln!(
                     o,
@@ -427,7 +483,7 @@ pub fn html(title: &str, lanes: &[Lane]) -> String {
     let mut rows = String::new();
     for l in lanes {
         let count = |k: &str| l.bars.iter().filter(|b| b.kind == k).count();
-        let failed = l.bars.iter().filter(|b| b.error.is_some() && b.kind != "retry").count();
+        let failed = l.bars.iter().filter(|b| b.failed()).count();
         let _ = writeln!(
             rows,
             "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
@@ -490,14 +546,16 @@ pub fn write(dir: &Path, records: &[Value], file: &Path) -> Result<String, Strin
     );
     let text = if html { self::html(&title, &lanes) } else { svg(&title, &lanes) };
     std::fs::write(file, text).map_err(|e| format!("cannot write {}: {e}", file.display()))?;
-    let calls: usize = lanes.iter().map(|l| l.bars.len()).sum();
-    Ok(format!(
-        "{}: {calls} call{} in {} lane{}",
-        file.display(),
-        if calls == 1 { "" } else { "s" },
-        lanes.len(),
-        if lanes.len() == 1 { "" } else { "s" }
-    ))
+    let count = |k: &str| lanes.iter().flat_map(|l| &l.bars).filter(|b| b.kind == k).count() as u64;
+    let mut what = vec![plural(count("read") + count("write"), "request", "requests")];
+    let others =
+        [("wait", "wait", "waits"), ("retry", "retry pause", "retry pauses"), ("lock", "lock wait", "lock waits")];
+    for (kind, one, many) in others {
+        if count(kind) > 0 {
+            what.push(plural(count(kind), one, many));
+        }
+    }
+    Ok(format!("{}: {} in {}", file.display(), what.join(", "), plural(lanes.len() as u64, "lane", "lanes")))
 }
 
 #[cfg(test)]
@@ -535,13 +593,13 @@ mod tests {
     fn calls_records_become_bars_and_old_journals_show_their_writes() {
         let records = vec![
             json!({"type": "start", "run": "r", "started_ms": 1_000}),
-            json!({"type": "calls", "calls": [
+            json!({"type": "events", "events": [
                 {"kind": "read", "what": "ec2::describe_vpcs", "t": 1_100, "ms": 40},
             ]}),
             json!({"type": "intent", "seq": 1, "function": "elbv2::create_target_group", "time": "2026-11-24T09:05:12Z",
-                   "calls": [{"kind": "retry", "what": "elbv2::describe_target_groups", "t": 1_200, "ms": 1000, "error": "TargetGroupNotFound", "detail": "made 1 s ago"}]}),
-            json!({"type": "outcome", "seq": 1, "calls": [{"kind": "write", "what": "elbv2::create_target_group", "t": 2_300, "ms": 80, "seq": 1}]}),
-            json!({"type": "end", "outcome": "succeeded", "seconds": 2.0}),
+                   "events": [{"kind": "retry", "what": "elbv2::describe_target_groups", "t": 1_200, "ms": 1000, "error": "TargetGroupNotFound", "detail": "made 1 s ago"}]}),
+            json!({"type": "outcome", "seq": 1, "events": [{"kind": "write", "what": "elbv2::create_target_group", "t": 2_300, "ms": 80, "seq": 1}]}),
+            json!({"type": "end", "outcome": "succeeded", "seconds": 2.0, "calls": 3}),
         ];
         let b = bars(&records);
         assert_eq!(b.iter().map(|b| b.kind.as_str()).collect::<Vec<_>>(), ["read", "retry", "write"]);
@@ -550,9 +608,9 @@ mod tests {
         assert_eq!((l.start_ms, l.end_ms, l.status.as_str()), (1_000, 3_000, "succeeded"));
         let old: Vec<Value> = records
             .into_iter()
-            .filter(|r| r["type"] != "calls")
+            .filter(|r| r["type"] != "events")
             .map(|mut r| {
-                r.as_object_mut().map(|o| o.remove("calls"));
+                r.as_object_mut().map(|o| o.remove("events"));
                 r
             })
             .collect();
@@ -573,6 +631,7 @@ mod tests {
             count: 1,
             detail: String::new(),
             at: "x.rhai:3".into(),
+            not_found: false,
         });
         lanes[1].critical = true;
         let picture = svg("fleet <x>", &lanes);

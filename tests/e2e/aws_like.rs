@@ -335,8 +335,13 @@ fn timeline_of_the_fleet(emu: &Emulator) {
         ends.push((end, attribute(lane, "data-critical") == "true"));
         let calls: Vec<serde_json::Value> = read(emu.journal.join(format!("{run}.jsonl")))
             .into_iter()
-            .flat_map(|r| r["calls"].as_array().cloned().unwrap_or_default())
+            .flat_map(|r| r["events"].as_array().cloned().unwrap_or_default())
             .collect();
+        // Every request the run counted is among them (the summary's and the recap's count).
+        let records = read(emu.journal.join(format!("{run}.jsonl")));
+        let counted = records.iter().rev().find(|r| r["type"] == "end").unwrap()["calls"].as_u64().unwrap();
+        let requests = calls.iter().filter(|c| c["kind"] == "read" || c["kind"] == "write").count() as u64;
+        assert_eq!(requests, counted, "{label}: the requests journaled and the run's count");
         let bars: Vec<&str> = lane.split("<rect class=\"call\"").skip(1).collect();
         assert_eq!(bars.len(), calls.len(), "{label}: every call of its journal, and no other");
         for (n, call) in calls.iter().enumerate() {

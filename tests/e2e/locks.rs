@@ -174,7 +174,7 @@ fn a_dead_holders_lock_is_free_and_a_frozen_ones_lease_ends() {
     let journal = emu.last_journal();
     let lock_waits: Vec<&serde_json::Value> = journal
         .iter()
-        .flat_map(|r| r["calls"].as_array().into_iter().flatten())
+        .flat_map(|r| r["events"].as_array().into_iter().flatten())
         .filter(|c| c["kind"] == "lock")
         .collect();
     assert_eq!(lock_waits.len(), 1, "{journal:?}");

@@ -32,6 +32,11 @@ fn a_fleet_on_a_terminal_is_drawn_in_place_and_leaves_its_lines_and_recap_only()
     assert!(raw.contains("fleet: 2/4 done · 2 running"), "{raw}");
     assert!(raw.contains("slowest: ["), "{raw}");
     assert!(raw.matches("\x1b[2K").count() > 4, "{raw}");
+    // Drawn, the status is two rows: the counts, then the slowest target on a row of its own.
+    let drawn = raw.find("slowest: [").unwrap();
+    let (rows, _) = screen(&bytes[..drawn + 30]);
+    let at = rows.iter().rposition(|r| r.starts_with("  slowest: [")).unwrap_or_else(|| panic!("{rows:#?}"));
+    assert!(rows[at - 1].contains("fleet: ") && !rows[at - 1].contains("slowest"), "{rows:#?}");
     let (rows, column) = screen(&bytes);
     let text = rows.join("\n");
     assert!(status_rows(&rows).is_empty(), "the status is left on the screen:\n{text}");
@@ -100,7 +105,7 @@ print("not reached");
     // The journal holds the wait, cut short by the interrupt, and the timeline draws it.
     let records = emu.last_journal();
     let calls: Vec<&serde_json::Value> =
-        records.iter().flat_map(|r| r["calls"].as_array().into_iter().flatten()).collect();
+        records.iter().flat_map(|r| r["events"].as_array().into_iter().flatten()).collect();
     let wait = calls.iter().find(|c| c["kind"] == "wait").expect("a wait in the journal");
     assert_eq!(wait["what"], "route53::wait_resource_record_sets_changed");
     assert_eq!(wait["error"], "Interrupted", "{wait}");

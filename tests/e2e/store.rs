@@ -68,8 +68,8 @@ fn a_run_journaled_in_s3_is_listed_shown_and_undone_from_another_machine() {
     assert!(records[0].ends_with("/00000000.json") && records[3].ends_with("/00000003.json"), "{records:?}");
     let outcome = object_json(&emu, &records[2]);
     assert_eq!(outcome["type"], "outcome");
-    assert_eq!(outcome["calls"][0]["what"], "elbv2::create_target_group", "{outcome}");
-    assert_eq!(outcome["calls"][0]["kind"], "write", "{outcome}");
+    assert_eq!(outcome["events"][0]["what"], "elbv2::create_target_group", "{outcome}");
+    assert_eq!(outcome["events"][0]["kind"], "write", "{outcome}");
     assert_ne!(emu.clients().state(), before);
 
     // Another machine, with nothing local, lists, shows and undoes it.

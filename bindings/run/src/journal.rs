@@ -6,14 +6,14 @@
 //! has an `intent` without its `outcome` and no `end`: the journal still tells which call was in
 //! flight.
 //!
-//! A record may carry `calls`: what took time since the record before, for the run's timeline
+//! A record may carry `events`: what took time since the record before, for the run's timeline
 //! (`show --timeline`): each request sent (`kind` read or write, `what` the function, `t` its start
 //! in milliseconds since the Unix epoch, `ms` how long it took, `n` the SDK's attempts when more
 //! than one, `error` its code, `at` the runbook line, `seq` a write's), each waiter's polls as one
 //! `wait` (`n` polls, `detail` the last state seen), each pause before a retry while AWS catches up
 //! (`retry`, with its reason), and each wait for a lock another run holds (`lock`). They ride on
 //! the next record (no record or store object of their own; a killed run loses those since its
-//! last record); a long stretch without records gets a `calls` record of its own every 500.
+//! last record); a long stretch without records gets an `events` record of its own every 500.
 
 use serde_json::{json, Value};
 use std::fs::{File, OpenOptions};

@@ -122,12 +122,12 @@ pub struct Safety {
     /// The leased locks of the places this run writes in (`None`: `--no-lock`, a plan, a test).
     locks: Option<locks::Locks>,
     /// What took time since the last record (requests, waits, retries, lock waits), for the
-    /// journal's next `calls` record: the run's timeline.
+    /// journal's next record to carry: the run's timeline.
     events: RefCell<Vec<Value>>,
 }
 
 /// The events kept for the next record at most: a longer stretch without writes is journaled in
-/// `calls` records of its own.
+/// `events` records of its own.
 const EVENTS_PER_RECORD: usize = 500;
 
 struct RecentRead {
@@ -568,7 +568,7 @@ impl Safety {
         }
     }
 
-    /// Keeps what took time for the run's timeline (`calls` records, see [`journal`]).
+    /// Keeps what took time for the run's timeline (`events`, see [`journal`]).
     pub fn keep_event(&self, event: &Event) {
         let mut e = json!({ "kind": event.kind.word(), "what": event.what, "t": event.started_ms, "ms": event.ms });
         if event.count > 1 || event.kind == EventKind::Wait {
@@ -576,6 +576,9 @@ impl Safety {
         }
         if let Some(code) = &event.error {
             e["error"] = json!(code);
+        }
+        if event.not_found {
+            e["not_found"] = json!(true);
         }
         if let Some(d) = event.detail.as_deref().filter(|d| !d.is_empty()) {
             e["detail"] = json!(d);
@@ -601,22 +604,22 @@ impl Safety {
         }
     }
 
-    /// Journals the events kept since the last record as a `calls` record of their own: a long
+    /// Journals the events kept since the last record as an `events` record of their own: a long
     /// stretch without writes.
     fn append_events(&self, j: &mut Journal) -> Result<(), String> {
         let events = std::mem::take(&mut *self.events.borrow_mut());
         if events.is_empty() {
             return Ok(());
         }
-        j.append(&json!({ "type": "calls", "calls": events }), false)
+        j.append(&json!({ "type": "events", "events": events }), false)
     }
 
-    /// Gives `record` the events kept since the last record (its `calls`), so that they cost no
+    /// Gives `record` the events kept since the last record (its `events`), so that they cost no
     /// record of their own.
     fn attach_events(&self, record: &mut Value) {
         let events = std::mem::take(&mut *self.events.borrow_mut());
         if !events.is_empty() {
-            record["calls"] = Value::Array(events);
+            record["events"] = Value::Array(events);
         }
     }
 

@@ -420,12 +420,19 @@ struct Waiting<'a> {
     /// Set once the lock is found held.
     status: Option<Status>,
     waited_for: &'a dyn Fn(Event),
+    /// Who held it when last asked.
+    holder: String,
+    /// The wait ended at the lock timeout, the lock still held.
+    refused: bool,
 }
 
 impl Drop for Waiting<'_> {
     fn drop(&mut self) {
         if self.status.take().is_some() {
-            (self.waited_for)(Event::since(EventKind::Lock, std::mem::take(&mut self.what), self.started));
+            let mut event = Event::since(EventKind::Lock, std::mem::take(&mut self.what), self.started);
+            event.detail = Some(format!("held by {}", self.holder));
+            event.error = self.refused.then(|| "LockHeld".to_string());
+            (self.waited_for)(event);
         }
     }
 }
@@ -486,8 +493,14 @@ impl Locks {
         let mut said = false;
         let mut tries = 0;
         // Once the lock is found held: the wait, on the status line and, when it ends, as an event.
-        let mut wait =
-            Waiting { started, what: format!("lock {name} in {account}/{region}"), status: None, waited_for };
+        let mut wait = Waiting {
+            started,
+            what: format!("lock {name} in {account}/{region}"),
+            status: None,
+            waited_for,
+            holder: String::new(),
+            refused: false,
+        };
         loop {
             let (expires_ms, expires) = expiry(self.settings.lease);
             let me = Holder {
@@ -529,21 +542,23 @@ impl Locks {
                         said = true;
                     }
                     tries += 1;
+                    wait.holder = other.describe();
                     if let Some(status) = &wait.status {
                         status.set(format!(
-                            "[lock] {name} in {account}/{region} is held by {}; asked {tries} times, waiting up to {} s",
-                            other.describe(),
-                            limit.as_secs()
+                            "[lock] waiting for {name} in {account}/{region} (up to {} s, asked {tries} times), held by {}",
+                            limit.as_secs(),
+                            other.describe()
                         ));
                     }
                     pause((limit - waited).as_secs_f64().min(1.0))?
                 }
                 Some(limit) => {
+                    wait.refused = true;
                     return Err(refused(format!(
                         "the lock {name:?} in {account}/{region} is held by {}; waited {} s (--lock-timeout)",
                         other.describe(),
                         limit.as_secs()
-                    )))
+                    )));
                 }
                 None => {
                     return Err(refused(format!(

@@ -235,12 +235,12 @@ pub fn undo(dir: &Path, records: &[Value], endpoint: Option<&str>, options: &Und
         None,
         |i| {
             note(
-                serde_json::json!({ "type": "child", "target": jobs[i].label, "index": i, "run": undo_runs[i], "time": journal::now() }),
+                serde_json::json!({ "type": "child", "target": jobs[i].label, "index": i, "run": undo_runs[i], "time": journal::now(), "time_ms": journal::now_ms() }),
             )
         },
         |i, status| {
             note(
-                serde_json::json!({ "type": "child_end", "target": jobs[i].label, "index": i, "run": undo_runs[i], "status": status.word() }),
+                serde_json::json!({ "type": "child_end", "target": jobs[i].label, "index": i, "run": undo_runs[i], "status": status.word(), "time_ms": journal::now_ms() }),
             )
         },
     );
