@@ -183,7 +183,14 @@ pub(crate) struct Checker {
     engine: Engine,
     /// Functions callable without a namespace: registered, built in, or keywords.
     global: BTreeSet<String>,
+    /// The functions of each module file read, with the time it was written then: a runbook
+    /// importing one module many times, or checked again at each keystroke (`runbook lsp`),
+    /// compiles it once until it changes.
+    modules: std::cell::RefCell<BTreeMap<PathBuf, (Option<std::time::SystemTime>, Functions)>>,
 }
+
+/// Functions by name, with the parameter counts of their definitions.
+type Functions = BTreeMap<String, Vec<usize>>;
 
 impl Checker {
     pub(crate) fn new() -> Checker {
@@ -200,7 +207,7 @@ impl Checker {
         global.extend(KEYWORDS.iter().map(|k| k.to_string()));
         // A test file's helpers (`runbook test`).
         global.extend(crate::engine::TEST_HELPERS.iter().map(|k| k.to_string()));
-        Checker { engine, global }
+        Checker { engine, global, modules: Default::default() }
     }
 
     pub(crate) fn file(&self, file: &Path, root: &Path, text: &str) -> Vec<Mistake> {
@@ -239,7 +246,7 @@ impl Checker {
                         None
                     }
                     (Some(m), None) => match resolve(root, file, m) {
-                        Some(p) => Some(module_functions(&self.engine, &p)),
+                        Some(p) => Some(self.module_functions(&p)),
                         None => {
                             let (title, mut notes) = crate::diagnostics::module_not_found(m);
                             notes.insert(0, format!("there is no {}/{m}.rhai", root.display()));
@@ -456,12 +463,24 @@ pub(crate) fn resolve(root: &Path, file: &Path, module: &str) -> Option<PathBuf>
     file.ancestors().skip(1).map(|d| d.join(&name)).find(|p| p.is_file())
 }
 
-/// The functions a module file defines, by name, with their parameter counts (a module that
-/// does not compile defines none that can be checked: its own check says why).
-fn module_functions(engine: &Engine, path: &Path) -> BTreeMap<String, Vec<usize>> {
-    let Ok(text) = std::fs::read_to_string(path) else { return BTreeMap::new() };
-    let Ok(ast) = engine.compile(&text) else { return BTreeMap::new() };
-    functions(&ast)
+impl Checker {
+    /// The functions a module file defines, by name, with their parameter counts (a module that
+    /// does not compile defines none that can be checked: its own check says why).
+    fn module_functions(&self, path: &Path) -> Functions {
+        let written = std::fs::metadata(path).and_then(|m| m.modified()).ok();
+        if let Some((at, known)) = self.modules.borrow().get(path) {
+            if *at == written && written.is_some() {
+                return known.clone();
+            }
+        }
+        let found = std::fs::read_to_string(path)
+            .ok()
+            .and_then(|text| self.engine.compile(&text).ok())
+            .map(|ast| functions(&ast))
+            .unwrap_or_default();
+        self.modules.borrow_mut().insert(path.to_path_buf(), (written, found.clone()));
+        found
+    }
 }
 
 /// The functions a script defines by name (closures left out), with their parameter counts.

@@ -26,6 +26,9 @@ struct Server {
     documents: HashMap<String, String>,
     initialized: bool,
     shutdown: bool,
+    /// Live resource ids and ARNs in completion, read from the account as the REPL reads them:
+    /// only when the editor's settings turn it on (`"live": true`), since it calls AWS.
+    live: Option<crate::live::Live>,
 }
 
 /// Writes one message on stdout (lsp-server's framing).
@@ -52,6 +55,7 @@ pub fn serve() -> ExitCode {
         documents: HashMap::new(),
         initialized: false,
         shutdown: false,
+        live: None,
     };
     let stdin = std::io::stdin();
     let mut input = stdin.lock();
@@ -95,6 +99,7 @@ impl Server {
         let id = r.id.clone();
         if r.method == "initialize" {
             self.initialized = true;
+            self.configure(&r.params["initializationOptions"]);
             return Some(Response::new_ok(id, capabilities()));
         }
         if !self.initialized {
@@ -128,7 +133,23 @@ impl Server {
         })
     }
 
+    /// The editor's settings for runbook: `{ "live": true, "profile": "ops", "region": "eu-west-1" }`.
+    fn configure(&mut self, settings: &Value) {
+        if settings["live"] != true {
+            self.live = None;
+            return;
+        }
+        let text = |k: &str| settings[k].as_str().map(str::to_string);
+        let aws = crate::args::AwsArgs { profile: text("profile"), region: text("region"), ..Default::default() };
+        self.live = Some(crate::live::Live::new(aws.options()));
+    }
+
     fn notification(&mut self, n: Notification) {
+        if n.method == "workspace/didChangeConfiguration" {
+            let settings = n.params["settings"].get("runbook").cloned().unwrap_or(n.params["settings"].clone());
+            self.configure(&settings);
+            return;
+        }
         let uri_text = match n.method.as_str() {
             "textDocument/didOpen" => {
                 let Ok(p) = serde_json::from_value::<lsp::DidOpenTextDocumentParams>(n.params) else { return };
@@ -379,10 +400,11 @@ impl Server {
                     .into_iter()
                     .filter(|v| v.starts_with(&spot.prefix))
                     .collect();
-                if values.is_empty() {
-                    return None;
-                }
+                // The spot is found in the line the cursor is on, as the REPL finds it.
                 let line_start = before.rfind('\n').map(|i| i + 1).unwrap_or(0);
+                if values.is_empty() {
+                    return self.live_values(text, &spot, line_start, at);
+                }
                 (line_start + spot.start, values, lsp::CompletionItemKind::ENUM_MEMBER, "allowed value")
             };
         let range = lsp::Range { start: position(text, start), end: at };
@@ -393,6 +415,32 @@ impl Server {
                 kind: Some(kind),
                 detail: Some(detail.to_string()),
                 text_edit: Some(lsp::CompletionTextEdit::Edit(lsp::TextEdit { range, new_text: v })),
+                ..Default::default()
+            })
+            .collect();
+        Some(lsp::CompletionResponse::List(lsp::CompletionList { is_incomplete: false, items }))
+    }
+
+    /// The account's resources for a member that names one, when live completion is on.
+    fn live_values(
+        &self,
+        text: &str,
+        spot: &crate::complete::ValueSpot,
+        line_start: usize,
+        at: lsp::Position,
+    ) -> Option<lsp::CompletionResponse> {
+        let found = self.live.as_ref()?.candidates(spot);
+        if found.is_empty() {
+            return None;
+        }
+        let range = lsp::Range { start: position(text, line_start + spot.start), end: at };
+        let items = found
+            .into_iter()
+            .map(|(value, name)| lsp::CompletionItem {
+                label: value.clone(),
+                kind: Some(lsp::CompletionItemKind::VALUE),
+                detail: (!name.is_empty()).then_some(name),
+                text_edit: Some(lsp::CompletionTextEdit::Edit(lsp::TextEdit { range, new_text: value })),
                 ..Default::default()
             })
             .collect();

@@ -18,6 +18,7 @@ import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import scripts  # noqa: E402  (tests/bench/scripts.py, beside this file)
+import editor  # noqa: E402  (tests/bench/editor.py, beside this file)
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 VENV = os.path.join(ROOT, ".venv")
@@ -39,6 +40,7 @@ TARGETS = [
     ("the tutorial with its journal in S3 within 1.5x of a local folder, AWS-like latency", "store_over_local", "<=", 1.5, "x"),
     ("runbook check runbooks examples", "check_s", "<", 1.0, "s"),
     ("scripts under runbook within 1.5x of a plain Rhai engine, runbook's start aside, slowest workload", "scripts_worst_ratio", "<=", 1.5, "x"),
+    ("runbook lsp: diagnostics of a 500-line runbook after an edit, median", "lsp_diagnostics_ms", "<=", 50.0, "ms"),
 ]
 
 
@@ -481,6 +483,8 @@ def main():
     print("scripts under runbook and a plain engine:", flush=True)
     script_rows = scripts.measure(args.runs)
     scripts.save(script_rows, args.runs)
+    print("runbook lsp on a 500-line runbook:", flush=True)
+    edits = editor.measure(RUNBOOK, 30)
     layout = layout_coverage()
     conv, allocations = conversion()
     saved_build = os.path.join(ROOT, "tests/bench/build.json")
@@ -501,6 +505,7 @@ def main():
     measured["conversion_max_us"] = max(conversions) if conversions else float("nan")
     measured["peak_mib"] = peak
     measured["scripts_worst_ratio"] = max(r["work_ratio"] for r in script_rows)
+    measured["lsp_diagnostics_ms"] = edits["diagnostics_ms"]
     like_med = {n: statistics.median(t) for n, t in like_times.items()}
     measured["aws_like_runbook_over_floor"] = like_med["runbook"] / like_med["Rust SDK (floor)"]
     scale_med = {k: statistics.median(x["time"] for x in v) for k, v in scale.items()}
@@ -658,6 +663,20 @@ def main():
         "output from both. runbook's times include its start (about the cold start above).",
         "",
         scripts.table(script_rows),
+    ]
+    lines += [
+        "",
+        "## An editor's wait",
+        "",
+        f"`runbook lsp` (tests/bench/editor.py) with a {edits['lines']}-line runbook open (the tutorial's steps "
+        f"one after another; {edits['mistakes']} diagnostics): {edits['runs']} edits of one line in its middle, "
+        "each timed from the change sent to its diagnostics received, and as many completions of an "
+        "operation's members at its end.",
+        "",
+        "| request | median | max |",
+        "| --- | --- | --- |",
+        f"| diagnostics after an edit | {edits['diagnostics_ms']:.1f} ms | {edits['diagnostics_max_ms']:.1f} ms |",
+        f"| completion in an operation's map | {edits['completion_ms']:.1f} ms | {edits['completion_max_ms']:.1f} ms |",
     ]
     lines += ["", "## Targets", "", "| target | measured | verdict |", "| --- | --- | --- |"]
     for label, key, op, bound, unit in TARGETS:

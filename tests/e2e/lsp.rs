@@ -17,9 +17,13 @@ struct Editor {
 
 impl Editor {
     fn start() -> Editor {
+        Editor::start_with(&[("AWS_ENDPOINT_URL", "http://127.0.0.1:9")])
+    }
+
+    fn start_with(env: &[(&str, &str)]) -> Editor {
         let mut child = Command::new(runbook_bin())
             .arg("lsp")
-            .env("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
+            .envs(env.iter().copied())
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
@@ -350,4 +354,38 @@ fn an_editor_is_taken_to_definitions_and_shown_signatures_members_parameters_and
     editor.request("shutdown", Value::Null);
     editor.notify("exit", Value::Null);
     assert_eq!(editor.child.wait().unwrap().code(), Some(0));
+}
+
+/// Live ids in completion, read from the account as the REPL reads them, only once the editor's
+/// settings turn it on.
+#[test]
+fn live_resource_ids_complete_only_when_the_settings_turn_them_on() {
+    let emu = runbook_tests::Emulator::start();
+    emu.runbook().runbook("runbooks/create_tg.rhai", &[]).output().success();
+    let arn = emu.clients().target_group("rent-a-room-tg").target_group_arn().unwrap().to_string();
+    let mut env: Vec<(&str, &str)> = runbook_tests::AWS_ENV.to_vec();
+    env.push(("AWS_ENDPOINT_URL", emu.url.as_str()));
+    let text = "elbv2::describe_target_health(#{ TargetGroupArn: \"";
+    let uri = "file:///tmp/runbook-lsp-live/health.rhai";
+    let offered = |live: Option<bool>| {
+        let mut editor = Editor::start_with(&env);
+        let options = live.map(|l| json!({ "live": l })).unwrap_or(Value::Null);
+        editor.request("initialize", json!({ "capabilities": {}, "initializationOptions": options }));
+        editor.notify(
+            "textDocument/didOpen",
+            json!({ "textDocument": { "uri": uri, "languageId": "rhai", "version": 1, "text": text } }),
+        );
+        let _ = editor.diagnostics(uri);
+        let answer = editor.request(
+            "textDocument/completion",
+            json!({ "textDocument": { "uri": uri }, "position": { "line": 0, "character": text.len() } }),
+        );
+        let items = answer["result"]["items"].as_array().cloned().unwrap_or_default();
+        editor.request("shutdown", Value::Null);
+        editor.notify("exit", Value::Null);
+        items
+    };
+    let live = offered(Some(true));
+    assert!(live.iter().any(|i| i["label"] == arn.as_str() && i["detail"] == "rent-a-room-tg"), "{live:?}");
+    assert!(offered(None).iter().all(|i| i["label"] != arn.as_str()), "nothing is read from AWS unless asked");
 }
