@@ -43,6 +43,9 @@ pub struct Lane {
     pub status: String,
     pub bars: Vec<Bar>,
     pub critical: bool,
+    /// The process that started it (a shard of a fleet): one target waits only for another of
+    /// the same process.
+    pub group: String,
 }
 
 /// What a run's records say took time: the `events` its records carry or, for a journal older than
@@ -123,6 +126,7 @@ fn lane(label: String, records: &[Value]) -> Lane {
         status,
         bars,
         critical: false,
+        group: String::new(),
     }
 }
 
@@ -150,6 +154,7 @@ pub fn lanes(records: &[Value], read: &dyn Fn(&str) -> Result<Vec<Value>, String
                     status: "no journal".into(),
                     bars: vec![],
                     critical: false,
+                    group: String::new(),
                 }
             }
         };
@@ -162,6 +167,7 @@ pub fn lanes(records: &[Value], read: &dyn Fn(&str) -> Result<Vec<Value>, String
         if let Some(t) = child["time_ms"].as_u64() {
             lane.start_ms = t;
         }
+        lane.group = child["shard_run"].as_str().unwrap_or("").to_string();
         lanes.push(lane);
     }
     if lanes.is_empty() {
@@ -183,6 +189,7 @@ pub fn lanes(records: &[Value], read: &dyn Fn(&str) -> Result<Vec<Value>, String
                     status: "not started".into(),
                     bars: vec![],
                     critical: false,
+                    group: String::new(),
                 });
             }
         }
@@ -203,8 +210,9 @@ pub fn mark_critical(lanes: &mut [Lane]) {
     loop {
         lanes[at].critical = true;
         let start = lanes[at].start_ms;
+        let group = lanes[at].group.clone();
         let before = (0..lanes.len())
-            .filter(|&i| !lanes[i].critical && lanes[i].end_ms <= start)
+            .filter(|&i| !lanes[i].critical && lanes[i].group == group && lanes[i].end_ms <= start)
             .filter(|&i| start - lanes[i].end_ms <= HANDOFF_MS)
             .max_by_key(|&i| lanes[i].end_ms);
         match before {
@@ -572,6 +580,7 @@ mod tests {
             status: "succeeded".into(),
             bars: vec![],
             critical: false,
+            group: String::new(),
         }
     }
 
@@ -587,6 +596,11 @@ mod tests {
         mark_critical(&mut lanes);
         let critical: Vec<&str> = lanes.iter().filter(|l| l.critical).map(|l| l.label.as_str()).collect();
         assert_eq!(critical, ["a", "c"]);
+        // Two shards: the second's target did not wait for the first's, however close in time.
+        let mut shards = vec![lane_at("x", 1_000, 5_000), lane_at("y", 5_100, 9_000)];
+        shards[1].group = "shard-2".into();
+        mark_critical(&mut shards);
+        assert_eq!(shards.iter().filter(|l| l.critical).count(), 1);
     }
 
     #[test]

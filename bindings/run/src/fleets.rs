@@ -85,7 +85,7 @@ pub fn merge(fleet: &str, shards: &[(String, Vec<Value>)]) -> Option<Vec<Value>>
     let mut interrupted = false;
     let mut time = String::new();
     let mut body: Vec<(u64, Value)> = Vec::new();
-    for (_, records) in shards {
+    for (shard_run, records) in shards {
         let targets = records[0]["targets"].as_array().cloned().unwrap_or_default();
         let shard_ms = records[0]["started_ms"].as_u64().unwrap_or(0);
         let mut started_ms: BTreeMap<String, u64> = BTreeMap::new();
@@ -96,6 +96,8 @@ pub fn merge(fleet: &str, shards: &[(String, Vec<Value>)]) -> Option<Vec<Value>>
                 if let Some(entry) = r["index"].as_u64().and_then(|i| targets.get(i as usize)) {
                     r["entry"] = entry.clone();
                 }
+                // The shard that started it: its slots are that process's own.
+                r["shard_run"] = json!(shard_run);
                 started_ms.insert(run.clone(), r["time_ms"].as_u64().unwrap_or(shard_ms));
             } else if let Some(label) = r["target"].as_str() {
                 last_status.insert(label.to_string(), r["status"].as_str().unwrap_or("?").to_string());
