@@ -151,6 +151,11 @@ pub struct CallOptions {
     pub converge: bool,
 }
 
+/// The members of an operation's options map (its second argument).
+pub const CALL_OPTIONS: &[&str] = &["paginate", "converge"];
+/// The members of a waiter's options map (its second argument).
+pub const WAIT_OPTIONS: &[&str] = &["timeout", "delay"];
+
 /// An operation's options map, or the problem.
 pub fn call_options(opts: &Map) -> Result<CallOptions, String> {
     let mut o = CallOptions { paginate: true, converge: false };
@@ -159,7 +164,7 @@ pub fn call_options(opts: &Map) -> Result<CallOptions, String> {
             ("paginate", Ok(b)) => o.paginate = b,
             ("converge", Ok(b)) => o.converge = b,
             ("paginate" | "converge", Err(_)) => return Err(format!("{k} must be true or false")),
-            (other, _) => return Err(format!("unknown option {other} (valid: paginate, converge)")),
+            (other, _) => return Err(format!("unknown option {other} (valid: {})", CALL_OPTIONS.join(", "))),
         }
     }
     Ok(o)
@@ -188,7 +193,7 @@ pub fn waiter_options(opts: &Map) -> Result<waiter::WaitOptions, String> {
             ("timeout", Some(s)) => o.timeout = Some(s),
             ("delay", Some(s)) => o.delay = Some(s),
             ("timeout" | "delay", None) => return Err(format!("{k} must be a non-negative number of seconds")),
-            (other, _) => return Err(format!("unknown option {other} (valid: timeout, delay)")),
+            (other, _) => return Err(format!("unknown option {other} (valid: {})", WAIT_OPTIONS.join(", "))),
         }
     }
     Ok(o)

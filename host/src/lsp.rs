@@ -312,7 +312,25 @@ impl Server {
         if let Some(list) = self.value_completion(at.text_document.uri.as_str(), text, before, at.position) {
             return list;
         }
-        let (start, names) = crate::complete::complete(before, &variables);
+        let (start, names) = match options_map(before) {
+            // In a call's options map (its second argument): the options the call takes.
+            Some(func) => {
+                let typed = before.len()
+                    - before
+                        .chars()
+                        .rev()
+                        .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                        .map(char::len_utf8)
+                        .sum::<usize>();
+                let options = if func.starts_with("wait_") {
+                    runbook_bindings::WAIT_OPTIONS
+                } else {
+                    runbook_bindings::CALL_OPTIONS
+                };
+                (typed, options.iter().filter(|o| o.starts_with(&before[typed..])).map(|o| o.to_string()).collect())
+            }
+            None => crate::complete::complete(before, &variables),
+        };
         let members = crate::complete::open_call(before)
             .map(|(module, func)| crate::complete::parameters(&module, &func))
             .unwrap_or_default();
@@ -766,6 +784,54 @@ fn enclosing_call(before: &str) -> Option<(String, String)> {
     None
 }
 
+/// The function whose options map (its second argument, `#{ … }`) the end of `before` is in, at a
+/// key's place.
+fn options_map(before: &str) -> Option<String> {
+    let (_, func) = enclosing_call(before)?;
+    let bare = crate::params::blank_strings(before);
+    // From the call's `(`: a comma at its top level, then the map the cursor is in.
+    let open = {
+        let chars: Vec<(usize, char)> = bare.char_indices().collect();
+        let mut depth = 0i32;
+        let mut found = None;
+        for &(i, c) in chars.iter().rev() {
+            match c {
+                ')' | ']' | '}' => depth += 1,
+                '[' | '{' | '(' if depth > 0 => depth -= 1,
+                '(' => {
+                    found = Some(i);
+                    break;
+                }
+                _ => {}
+            }
+        }
+        found?
+    };
+    let args = &bare[open + 1..];
+    let mut depth = 0i32;
+    let mut commas = 0;
+    let mut map_open = None;
+    for (i, c) in args.char_indices() {
+        match c {
+            '(' | '[' | '{' => {
+                depth += 1;
+                if c == '{' && depth == 1 && commas == 1 && args[..i].ends_with('#') {
+                    map_open = Some(i);
+                }
+            }
+            ')' | ']' | '}' => depth -= 1,
+            ',' if depth == 0 => commas += 1,
+            _ => {}
+        }
+    }
+    let inside = &args[map_open? + 1..];
+    if depth != 1 {
+        return None;
+    }
+    let without_word = inside.trim_end_matches(|c: char| c.is_ascii_alphanumeric() || c == '_').trim_end();
+    (without_word.is_empty() || without_word.ends_with(',')).then_some(func)
+}
+
 /// The last `Key:` written in `before` at the top level of the innermost map.
 fn last_key(before: &str) -> Option<String> {
     let open = before.rfind("#{")?;
@@ -876,5 +942,13 @@ mod tests {
         let before = "elbv2::create_target_group(#{ Name: names::tg_name(app), Port: port(), Protocol: \"HT";
         assert_eq!(last_key(before).as_deref(), Some("Protocol"));
         assert_eq!(enclosing_call(before), Some(("elbv2".into(), "create_target_group".into())));
+        let waiting = "elbv2::wait_load_balancer_available(#{ LoadBalancerArns: [a] }, #{ time";
+        assert_eq!(options_map(waiting).as_deref(), Some("wait_load_balancer_available"));
+        assert_eq!(
+            options_map("ec2::describe_vpcs(#{ Filters: [] }, #{ paginate: true, "),
+            Some("describe_vpcs".into())
+        );
+        assert_eq!(options_map("ec2::describe_vpcs(#{ Fil"), None);
+        assert_eq!(options_map("ec2::describe_vpcs(#{ Filters: [] }, #{ paginate: "), None);
     }
 }
