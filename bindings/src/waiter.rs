@@ -63,7 +63,7 @@ fn not_waited(ctx: &Context, input: &Map) -> bool {
 
 /// The loop every waiter shares: `check(attempt)` polls once and answers the result when done
 /// (`None` to poll again) with what it saw; each poll prints a line, and the wait gives up, saying
-/// what it saw last, when the next poll would pass `timeout`.
+/// what it saw last, after a poll at `timeout` (the pause before it cut short to reach it).
 fn poll(
     ctx: &Context,
     service: &str,
@@ -105,7 +105,8 @@ fn poll(
             ended(attempt, None, &seen);
             return Ok(result);
         }
-        if elapsed + delay > timeout {
+        // The last poll comes at the timeout itself, not a delay before it.
+        if elapsed >= timeout {
             ended(attempt, Some("WaiterTimeout"), &seen);
             return Err(CallError::Waiter {
                 service: service.into(),
@@ -116,12 +117,14 @@ fn poll(
                 ),
             });
         }
-        let line = format!("{label}: poll {attempt}: {seen}; next in {delay:.0}s");
+        let pause = delay.min(timeout - elapsed);
+        let next = if pause.fract() == 0.0 { format!("{pause:.0}") } else { format!("{pause:.1}") };
+        let line = format!("{label}: poll {attempt}: {seen}; next in {next}s");
         match status.drawn() {
             true => status.set(format!("{line} (timeout {timeout:.0}s)")),
             false => eoutln!("{line}"),
         }
-        if let Err(e) = ctx.sleep(func, delay) {
+        if let Err(e) = ctx.sleep(func, pause) {
             ended(attempt, Some(e.code()), &seen);
             return Err(e);
         }
