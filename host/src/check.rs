@@ -246,6 +246,15 @@ impl Checker {
                         None
                     }
                     (Some(m), None) => match resolve(root, file, m) {
+                        // A module a run cannot read: its functions are not known, and that is why.
+                        Some(p) if std::fs::read_to_string(&p).is_err() => {
+                            let why = match std::fs::read(&p) {
+                                Ok(_) => "it is not UTF-8 text".to_string(),
+                                Err(e) => e.to_string(),
+                            };
+                            out.push(at(*pos, format!("module {m}: cannot read {}: {why}", p.display()), vec![]));
+                            None
+                        }
                         Some(p) => Some(self.module_functions(&p)),
                         None => {
                             let (title, mut notes) = crate::diagnostics::module_not_found(m);
@@ -353,7 +362,7 @@ impl Checker {
         });
         // Parameters read with defaults of different types, here or in what this file imports.
         let mut kinds: BTreeMap<String, Vec<(String, String)>> = BTreeMap::new();
-        let reads = params::all_reads(root, file);
+        let reads = params::all_reads_with(root, file, text);
         // This file's allowed values: a literal that admits the default.
         for r in reads.iter().filter(|r| r.file == file && r.allowed.is_some()) {
             let here = Position::new(r.line as u16, 1);

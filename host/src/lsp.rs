@@ -105,6 +105,13 @@ impl Server {
         if !self.initialized {
             return Some(error(id, ErrorCode::ServerNotInitialized, "initialize comes first".into()));
         }
+        if self.shutdown {
+            return Some(error(
+                id,
+                ErrorCode::InvalidRequest,
+                "the server is shut down: only exit is taken now".into(),
+            ));
+        }
         if r.method == "shutdown" {
             self.shutdown = true;
             return Some(Response::new_ok(id, Value::Null));
@@ -139,7 +146,8 @@ impl Server {
             self.live = None;
             return;
         }
-        let text = |k: &str| settings[k].as_str().map(str::to_string);
+        // An empty setting (VS Code's default) is the environment's, as no setting is.
+        let text = |k: &str| settings[k].as_str().filter(|v| !v.is_empty()).map(str::to_string);
         let aws = crate::args::AwsArgs { profile: text("profile"), region: text("region"), ..Default::default() };
         self.live = Some(crate::live::Live::new(aws.options()));
     }
@@ -203,31 +211,51 @@ impl Server {
             let root = crate::project::runbook_root(&path);
             self.checker.file(&path, &root, text)
         };
-        mistakes
-            .into_iter()
-            .filter(|m| m.file == path)
-            .map(|m| {
-                let range = word_range(text, m.line, m.column);
-                let fixes: Vec<String> = m.notes.iter().flat_map(|n| suggestions(n)).collect();
-                let mut message = m.message.clone();
-                for note in &m.notes {
-                    message.push('\n');
-                    message.push_str(note);
+        let mut out = Vec::new();
+        for m in mistakes.into_iter().filter(|m| m.file == path) {
+            let range = word_range(text, m.line, m.column);
+            let severity =
+                Some(if m.certain { lsp::DiagnosticSeverity::ERROR } else { lsp::DiagnosticSeverity::WARNING });
+            let diagnostic = |range: lsp::Range, message: String, fixes: Vec<String>| lsp::Diagnostic {
+                range,
+                severity,
+                source: Some("runbook".into()),
+                message,
+                data: (!fixes.is_empty()).then(|| json!({ "replace": fixes })),
+                ..Default::default()
+            };
+            // An operation's input problems, each on the key or value it is about, with its fix.
+            let call = offset(text, range.start);
+            let mut rest = Vec::new();
+            for note in &m.notes {
+                match member_range(text, call, note) {
+                    Some((at, quoted)) => {
+                        let fixes = suggestions(note)
+                            .into_iter()
+                            .map(|f| if quoted { format!("\"{f}\"") } else { f })
+                            .collect();
+                        let here = lsp::Range { start: position(text, at.start), end: position(text, at.end) };
+                        out.push(diagnostic(
+                            here,
+                            format!("{}: {note}", m.message.trim_end_matches(": invalid input")),
+                            fixes,
+                        ));
+                    }
+                    None => rest.push(note.clone()),
                 }
-                lsp::Diagnostic {
-                    range,
-                    severity: Some(if m.certain {
-                        lsp::DiagnosticSeverity::ERROR
-                    } else {
-                        lsp::DiagnosticSeverity::WARNING
-                    }),
-                    source: Some("runbook".into()),
-                    message,
-                    data: (!fixes.is_empty()).then(|| json!({ "replace": fixes })),
-                    ..Default::default()
-                }
-            })
-            .collect()
+            }
+            if rest.len() < m.notes.len() && rest.iter().all(|n| n.starts_with("`runbook help")) {
+                continue;
+            }
+            let fixes: Vec<String> = rest.iter().flat_map(|n| suggestions(n)).collect();
+            let mut message = m.message.clone();
+            for note in &rest {
+                message.push('\n');
+                message.push_str(note);
+            }
+            out.push(diagnostic(range, message, fixes));
+        }
+        out
     }
 
     /// A quick fix for each "did you mean …?" of the diagnostics the editor sends back.
@@ -235,8 +263,15 @@ impl Server {
     #[allow(clippy::mutable_key_type)]
     fn code_actions(&self, p: &lsp::CodeActionParams) -> Vec<lsp::CodeActionOrCommand> {
         let mut out = Vec::new();
-        if let Some(action) = self.convert_action(p) {
+        // The kinds the editor asks for, when it names them.
+        let wanted = |kind: &lsp::CodeActionKind| {
+            p.context.only.as_ref().is_none_or(|only| only.iter().any(|o| kind.as_str().starts_with(o.as_str())))
+        };
+        if let Some(action) = self.convert_action(p).filter(|_| wanted(&lsp::CodeActionKind::REFACTOR_REWRITE)) {
             out.push(lsp::CodeActionOrCommand::CodeAction(action));
+        }
+        if !wanted(&lsp::CodeActionKind::QUICKFIX) {
+            return out;
         }
         for d in &p.context.diagnostics {
             let fixes = d.data.as_ref().and_then(|v| v["replace"].as_array().cloned()).unwrap_or_default();
@@ -261,10 +296,22 @@ impl Server {
     /// with the reason, when import cannot.
     #[allow(clippy::mutable_key_type)]
     fn convert_action(&self, p: &lsp::CodeActionParams) -> Option<lsp::CodeAction> {
+        // A bash script is the aws CLI's language already.
+        if crate::project::is_script(&path_of(p.text_document.uri.as_str())) {
+            return None;
+        }
         let text = self.text(p.text_document.uri.as_str());
         let lines: Vec<&str> = text.split('\n').collect();
-        let (first, last) =
+        let (mut first, mut last) =
             (p.range.start.line as usize, (p.range.end.line as usize).min(lines.len().saturating_sub(1)));
+        // The whole command: the lines a `\` at their end continues.
+        let continued = |i: usize| lines.get(i).is_some_and(|l| l.trim_end().ends_with('\\'));
+        while first > 0 && continued(first - 1) {
+            first -= 1;
+        }
+        while continued(last) && last + 1 < lines.len() {
+            last += 1;
+        }
         let strip = |l: &str| -> String {
             let t = l.trim_start();
             let t = t.strip_prefix("//").or_else(|| t.strip_prefix('#')).unwrap_or(t).trim_start();
@@ -305,12 +352,37 @@ impl Server {
 
     /// What the REPL's Tab offers at the cursor, as completion items.
     fn completion(&self, at: &lsp::TextDocumentPositionParams) -> lsp::CompletionResponse {
-        let text = self.text(at.text_document.uri.as_str());
+        let uri = at.text_document.uri.as_str();
+        let text = self.text(uri);
         let cursor = offset(text, at.position);
         let before = &text[..cursor];
+        // The position as it is in the text: one past a line's end or the file's is its end.
+        let here = position(text, cursor);
+        let none = lsp::CompletionResponse::List(lsp::CompletionList { is_incomplete: false, items: vec![] });
+        // A bash script's words are the aws CLI's, not Rhai's.
+        if crate::project::is_script(&path_of(uri)) {
+            return none;
+        }
         let variables = variables(text);
-        if let Some(list) = self.value_completion(at.text_document.uri.as_str(), text, before, at.position) {
+        if let Some(list) = self.value_completion(uri, text, before, here) {
             return list;
+        }
+        let word_start = before.len()
+            - before
+                .chars()
+                .rev()
+                .take_while(|c| c.is_ascii_alphanumeric() || *c == '_' || *c == ':')
+                .map(char::len_utf8)
+                .sum::<usize>();
+        // In a comment or a string nothing is code; after a `.` a property or method comes, which
+        // the models do not name.
+        if in_comment_or_string(before) || before[..word_start].ends_with('.') {
+            return none;
+        }
+        // Inside a map that is no operation's input at its top level (a nested one): nothing
+        // rather than every module.
+        if crate::complete::open_call(before).is_none() && options_map(before).is_none() && inside_map(before) {
+            return none;
         }
         let (start, names) = match options_map(before) {
             // In a call's options map (its second argument): the options the call takes.
@@ -329,12 +401,24 @@ impl Server {
                 };
                 (typed, options.iter().filter(|o| o.starts_with(&before[typed..])).map(|o| o.to_string()).collect())
             }
-            None => crate::complete::complete(before, &variables),
+            None => {
+                let (start, mut names) = crate::complete::complete(before, &variables);
+                if crate::complete::open_call(before).is_none() {
+                    let word = &before[start..];
+                    names.extend(self.script_functions(uri, text).into_iter().filter(|f| f.starts_with(word)));
+                    names.sort();
+                    names.dedup();
+                }
+                (start, names)
+            }
         };
         let members = crate::complete::open_call(before)
             .map(|(module, func)| crate::complete::parameters(&module, &func))
             .unwrap_or_default();
-        let range = lsp::Range { start: position(text, start), end: at.position };
+        // Members the map gives already are not offered again.
+        let given = given_keys(before);
+        let names: Vec<String> = names.into_iter().filter(|n| members.is_empty() || !given.contains(n)).collect();
+        let range = lsp::Range { start: position(text, start), end: here };
         let items = names
             .into_iter()
             .enumerate()
@@ -407,8 +491,13 @@ impl Server {
     ) -> Option<lsp::CompletionResponse> {
         let (start, values, kind, detail) =
             if let Some(typed) = before.rsplit_once("param(\"").map(|(_, t)| t).filter(|t| !t.contains(['"', '\n'])) {
-                let names: Vec<String> = self.reads(uri).into_iter().map(|r| r.name).collect();
-                let mut names: Vec<String> = names.into_iter().filter(|n| n.starts_with(typed)).collect();
+                // Not the read being typed: it names the word typed so far.
+                let line = before.matches('\n').count() + 1;
+                let path = path_of(uri);
+                let reads = self.reads(uri);
+                let others = reads.into_iter().filter(|r| !(r.file == path && r.line == line && r.name == typed));
+                let mut names: Vec<String> =
+                    others.map(|r| r.name).filter(|n| !n.is_empty() && n.starts_with(typed)).collect();
                 names.sort();
                 names.dedup();
                 (before.len() - typed.len(), names, lsp::CompletionItemKind::VARIABLE, "parameter")
@@ -437,6 +526,22 @@ impl Server {
             })
             .collect();
         Some(lsp::CompletionResponse::List(lsp::CompletionList { is_incomplete: false, items }))
+    }
+
+    /// The script's functions, and those of the modules it imports under their names
+    /// (`names::tg_name`).
+    fn script_functions(&self, uri: &str, text: &str) -> Vec<String> {
+        let mut out: Vec<String> = crate::definitions::split(text).functions.into_iter().map(|f| f.name).collect();
+        let path = path_of(uri);
+        let root = crate::project::runbook_root(&path);
+        for (module, alias) in crate::params::imports_as(text) {
+            let (Some(module), Some(alias)) = (module, alias) else { continue };
+            let Some(file) = crate::check::resolve(&root, &path, &module) else { continue };
+            let Ok(source) = std::fs::read_to_string(&file) else { continue };
+            let functions = crate::definitions::split(&source).functions;
+            out.extend(functions.into_iter().map(|f| format!("{alias}::{}", f.name)));
+        }
+        out
     }
 
     /// The account's resources for a member that names one, when live completion is on.
@@ -468,12 +573,8 @@ impl Server {
     /// Every `param()` read of the document and of the runbooks it imports (as saved).
     fn reads(&self, uri: &str) -> Vec<crate::params::Read> {
         let path = path_of(uri);
-        let mut found = Vec::new();
-        crate::params::scan(self.text(uri), &path, &mut found);
         let root = crate::project::runbook_root(&path);
-        let others = crate::params::all_reads(&root, &path).into_iter().filter(|r| r.file != path);
-        found.extend(others);
-        found
+        crate::params::all_reads_with(&root, &path, self.text(uri))
     }
 
     /// A parameter: its default, its allowed values, and every read of it.
@@ -569,7 +670,12 @@ impl Server {
         }
         label.push_str(" })");
         // The member being given: the last key written at the map's top level.
-        let active = last_key(before).and_then(|k| members.iter().position(|(m, _)| *m == k)).map(|i| i as u32);
+        let active = current_key(before)
+            .and_then(|k| {
+                let exact = members.iter().position(|(m, _)| *m == k);
+                exact.or_else(|| members.iter().position(|(m, _)| !k.is_empty() && m.starts_with(&k)))
+            })
+            .map(|i| i as u32);
         Some(lsp::SignatureHelp {
             signatures: vec![lsp::SignatureInformation {
                 label,
@@ -587,9 +693,9 @@ impl Server {
     fn symbols(&self, uri: &str) -> lsp::DocumentSymbolResponse {
         let text = self.text(uri);
         let mut out = Vec::new();
-        let mut symbol = |name: String, detail: Option<String>, kind: lsp::SymbolKind, at: usize, len: usize| {
-            let range = lsp::Range { start: position(text, at), end: position(text, at + len) };
-            out.push(lsp::DocumentSymbol {
+        let span = |at: usize, len: usize| lsp::Range { start: position(text, at), end: position(text, at + len) };
+        let symbol =
+            |name: String, detail: Option<String>, kind: lsp::SymbolKind, range: lsp::Range| lsp::DocumentSymbol {
                 name,
                 detail,
                 kind,
@@ -598,21 +704,23 @@ impl Server {
                 range,
                 selection_range: range,
                 children: None,
-            });
-        };
+            };
         for f in crate::definitions::split(text).functions {
-            if let Some(at) = text.find(&format!("fn {}(", f.name)) {
-                symbol(
-                    f.name.clone(),
-                    Some(format!("fn, {} parameter(s)", f.arity)),
-                    lsp::SymbolKind::FUNCTION,
-                    at,
-                    3 + f.name.len(),
-                );
-            }
+            let whole = text.find(f.text.trim()).map(|at| (at, f.text.trim().len()));
+            let Some((at, len)) =
+                whole.or_else(|| text.find(&format!("fn {}(", f.name)).map(|at| (at, 3 + f.name.len())))
+            else {
+                continue;
+            };
+            // The whole definition, its name selected.
+            let name_at = text[at..].find(&f.name).map(|i| at + i).unwrap_or(at);
+            let detail = Some(format!("fn, {} parameter(s)", f.arity));
+            let mut s = symbol(f.name.clone(), detail, lsp::SymbolKind::FUNCTION, span(at, len));
+            s.selection_range = span(name_at, f.name.len());
+            out.push(s);
         }
         for (at, name) in param_reads(text) {
-            symbol(name.clone(), Some("param()".into()), lsp::SymbolKind::VARIABLE, at, name.len() + 9);
+            out.push(symbol(name.clone(), Some("param()".into()), lsp::SymbolKind::VARIABLE, span(at, name.len() + 9)));
         }
         for (at, module, func) in calls(text) {
             let Some(svc) = runbook_bindings::Svc::by_module(&module) else { continue };
@@ -620,7 +728,7 @@ impl Server {
             if table.operation_by_fn(&func).is_some_and(|(_, op)| !op.readonly) {
                 let name = format!("{module}::{func}");
                 let len = name.len();
-                symbol(name, Some("write".into()), lsp::SymbolKind::EVENT, at, len);
+                out.push(symbol(name, Some("write".into()), lsp::SymbolKind::EVENT, span(at, len)));
             }
         }
         out.sort_by_key(|s| (s.range.start.line, s.range.start.character));
@@ -646,7 +754,7 @@ fn capabilities() -> Value {
             ..Default::default()
         })),
         completion_provider: Some(lsp::CompletionOptions {
-            trigger_characters: Some(vec![":".into(), "{".into(), ",".into(), " ".into(), "\"".into()]),
+            trigger_characters: Some(vec![":".into(), "{".into(), ",".into(), "\"".into()]),
             ..Default::default()
         }),
         hover_provider: Some(lsp::HoverProviderCapability::Simple(true)),
@@ -743,10 +851,68 @@ fn word_range(text: &str, line: usize, column: usize) -> lsp::Range {
     lsp::Range { start: position(text, line_start + start), end: position(text, line_start + start + len) }
 }
 
+/// Where in the call at byte `call` of `text` an input problem (`Port: expected integer, got
+/// string`, `unknown key VpcID (did you mean VpcId?)`) is: the value of the member, or the unknown
+/// key; and whether that value is a quoted string.
+fn member_range(text: &str, call: usize, note: &str) -> Option<(std::ops::Range<usize>, bool)> {
+    let (key, value) = match note.strip_prefix("unknown key ") {
+        Some(rest) => (rest.split_whitespace().next()?.to_string(), false),
+        None => {
+            let (path, _) = note.split_once(": ")?;
+            if !path.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '[' | ']')) {
+                return None;
+            }
+            let last = path.rsplit('.').next()?;
+            (last.split('[').next()?.to_string(), true)
+        }
+    };
+    if key.is_empty() {
+        return None;
+    }
+    // The call's own text: to the end of its statement.
+    let end = text[call..].find(");").map(|i| call + i + 1).unwrap_or(text.len());
+    let bare = crate::params::blank_strings(&text[call..end]);
+    let mut from = 0;
+    let at = loop {
+        let i = from + bare[from..].find(key.as_str())?;
+        let before_ok = bare[..i].chars().next_back().is_none_or(|c| !(c.is_ascii_alphanumeric() || c == '_'));
+        let after = bare[i + key.len()..].trim_start();
+        if before_ok && after.starts_with(':') && !after.starts_with("::") {
+            break call + i;
+        }
+        from = i + key.len();
+    };
+    if !value {
+        return Some((at..at + key.len(), false));
+    }
+    let colon = at + text[at..].find(':')? + 1;
+    let start = colon + (text[colon..].len() - text[colon..].trim_start().len());
+    let rest = &text[start..end];
+    let len = if let Some(body) = rest.strip_prefix('"') {
+        body.find('"').map(|i| i + 2)?
+    } else {
+        let bare = crate::params::blank_strings(rest);
+        let mut depth = 0i32;
+        bare.char_indices()
+            .find(|(_, c)| {
+                match c {
+                    '(' | '[' | '{' => depth += 1,
+                    ')' | ']' | '}' if depth > 0 => depth -= 1,
+                    _ => {}
+                }
+                depth == 0 && matches!(c, ',' | '}' | ')' | '\n')
+            })
+            .map(|(i, _)| i)
+            .unwrap_or(rest.len())
+    };
+    let value = text[start..start + len].trim_end();
+    Some((start..start + value.len(), value.starts_with('"')))
+}
+
 /// The names a note's "did you mean a or b?" offers.
 fn suggestions(note: &str) -> Vec<String> {
     let Some((_, after)) = note.rsplit_once("did you mean ") else { return vec![] };
-    let Some(names) = after.strip_suffix('?') else { return vec![] };
+    let Some((names, _)) = after.split_once('?') else { return vec![] };
     names.split(" or ").map(str::trim).filter(|n| !n.is_empty() && !n.contains(' ')).map(str::to_string).collect()
 }
 
@@ -832,24 +998,74 @@ fn options_map(before: &str) -> Option<String> {
     (without_word.is_empty() || without_word.ends_with(',')).then_some(func)
 }
 
-/// The last `Key:` written in `before` at the top level of the innermost map.
-fn last_key(before: &str) -> Option<String> {
-    let open = before.rfind("#{")?;
-    let map = &before[open + 2..];
-    let bare = crate::params::blank_strings(map);
-    let mut key = None;
-    let mut depth = 0;
+/// Whether the end of `before` is in a `//` comment or a string not closed yet.
+fn in_comment_or_string(before: &str) -> bool {
+    let line = &before[before.rfind('\n').map(|i| i + 1).unwrap_or(0)..];
+    let bare = crate::params::blank_strings(line);
+    if bare.contains("//") {
+        return true;
+    }
+    // An odd number of quotes on the line: the last string is open.
+    bare.chars().filter(|c| *c == '"').count() % 2 == 1
+}
+
+/// Whether the end of `before` is inside a map literal `#{ … }` not closed yet.
+fn inside_map(before: &str) -> bool {
+    let bare = crate::params::blank_strings(before);
+    let mut depth = 0i32;
+    for (i, c) in bare.char_indices().rev() {
+        match c {
+            ')' | ']' | '}' => depth += 1,
+            '(' | '[' if depth > 0 => depth -= 1,
+            '(' | '[' => return false,
+            '{' if depth > 0 => depth -= 1,
+            '{' => return bare[..i].ends_with('#'),
+            _ => {}
+        }
+    }
+    false
+}
+
+/// The keys the innermost open map of `before` gives already.
+fn given_keys(before: &str) -> Vec<String> {
+    let Some(open) = before.rfind("#{") else { return vec![] };
+    let bare = crate::params::blank_strings(&before[open + 2..]);
+    let mut keys = Vec::new();
+    let mut depth = 0i32;
     let mut word = String::new();
     for c in bare.chars() {
         match c {
             '{' | '[' | '(' => depth += 1,
             '}' | ']' | ')' => depth -= 1,
-            ':' if depth == 0 && !word.is_empty() => key = Some(std::mem::take(&mut word)),
+            ':' if depth == 0 && !word.is_empty() => keys.push(std::mem::take(&mut word)),
             c if c.is_ascii_alphanumeric() || c == '_' => word.push(c),
             _ => word.clear(),
         }
     }
-    key
+    keys
+}
+
+/// The member of the innermost open map that the end of `before` is at: the key of the entry being
+/// written, or the part of a key typed so far.
+fn current_key(before: &str) -> Option<String> {
+    let open = before.rfind("#{")?;
+    let bare = crate::params::blank_strings(&before[open + 2..]);
+    let mut depth = 0i32;
+    let mut entry = 0;
+    for (i, c) in bare.char_indices() {
+        match c {
+            '{' | '[' | '(' => depth += 1,
+            '}' | ']' | ')' => depth -= 1,
+            ',' if depth == 0 => entry = i + 1,
+            _ => {}
+        }
+    }
+    let entry = &bare[entry..];
+    let key = match entry.split_once(':') {
+        Some((key, _)) => key,
+        None => entry,
+    };
+    Some(key.trim().to_string())
 }
 
 /// A member's lines of an operation's help (`  Name: string (required)` and the lines under it).
@@ -938,9 +1154,18 @@ mod tests {
         assert_eq!((r.start.character, r.end.character), (0, 17));
         assert_eq!(suggestions("there is no module ec3; did you mean ec2::describe_vpcs?"), ["ec2::describe_vpcs"]);
         assert_eq!(suggestions("did you mean a or b?"), ["a", "b"]);
+        assert_eq!(suggestions("unknown key VpcID (did you mean VpcId?)"), ["VpcId"]);
+        let call = "elbv2::create_target_group(#{ Name: \"t\", Protocol: \"HTTPX\", Port: \"80\", VpcID: \"v\" });";
+        let at = |note: &str| member_range(call, 0, note).map(|(r, q)| (&call[r], q));
+        assert_eq!(at("Port: expected integer, got string"), Some(("\"80\"", true)));
+        assert_eq!(at("unknown key VpcID (did you mean VpcId?)"), Some(("VpcID", false)));
+        assert_eq!(at("Protocol: invalid value \"HTTPX\"; allowed: HTTP"), Some(("\"HTTPX\"", true)));
+        assert_eq!(at("`runbook help elbv2::create_target_group` shows its parameters"), None);
         assert_eq!(path_of("file:///tmp/a%20b.rhai"), PathBuf::from("/tmp/a b.rhai"));
         let before = "elbv2::create_target_group(#{ Name: names::tg_name(app), Port: port(), Protocol: \"HT";
-        assert_eq!(last_key(before).as_deref(), Some("Protocol"));
+        assert_eq!(current_key(before).as_deref(), Some("Protocol"));
+        assert_eq!(current_key("x(#{ Name: \"t\", Proto").as_deref(), Some("Proto"));
+        assert_eq!(current_key("x(#{ Name: f(a, b), Port: 8").as_deref(), Some("Port"));
         assert_eq!(enclosing_call(before), Some(("elbv2".into(), "create_target_group".into())));
         let waiting = "elbv2::wait_load_balancer_available(#{ LoadBalancerArns: [a] }, #{ time";
         assert_eq!(options_map(waiting).as_deref(), Some("wait_load_balancer_available"));

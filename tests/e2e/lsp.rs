@@ -188,6 +188,46 @@ fn an_editor_gets_diagnostics_fixes_completion_hover_and_symbols_and_garbage_doe
     assert!(names.contains(&("name".into(), "fn, 0 parameter(s)".into())), "{names:?}");
     assert_eq!(names.iter().filter(|(_, d)| d == "write").count(), 3, "{names:?}");
 
+    // An input's problems, each on the key or value it is about, with the fix it offers; a
+    // parameter read two ways, as typed and not yet saved.
+    let wrong = "fn helper() { 1 }\nlet a = param(\"size\", 1);\nlet b = param(\"size\", \"big\");\nelbv2::create_target_group(#{ Name: \"t\", Protocol: \"HTTP\", Port: \"80\", VpcID: \"v\" });\n// hel\nhel";
+    editor.notify(
+        "textDocument/didChange",
+        json!({ "textDocument": { "uri": URI, "version": 4 }, "contentChanges": [{ "text": wrong }] }),
+    );
+    let found = editor.diagnostics(URI);
+    let on = |text: &str| {
+        found
+            .iter()
+            .find(|d| d["message"].as_str().unwrap().contains(text))
+            .unwrap_or_else(|| panic!("{text}: {found:#?}"))
+            .clone()
+    };
+    let key = on("unknown key VpcID");
+    assert_eq!(
+        (key["range"]["start"]["character"].as_u64(), key["range"]["end"]["character"].as_u64()),
+        (Some(71), Some(76)),
+        "{key}"
+    );
+    assert_eq!(key["data"]["replace"], json!(["VpcId"]), "{key}");
+    let port = on("Port: expected integer");
+    assert_eq!(
+        (port["range"]["start"]["character"].as_u64(), port["range"]["end"]["character"].as_u64()),
+        (Some(65), Some(69)),
+        "{port}"
+    );
+    on("param \"size\" is read as");
+    // Completion: the script's functions; nothing in a comment or after a dot.
+    let complete = |editor: &mut Editor, line: u32, character: u32| -> Vec<String> {
+        let answer = editor.request(
+            "textDocument/completion",
+            json!({ "textDocument": { "uri": URI }, "position": { "line": line, "character": character } }),
+        );
+        answer["result"]["items"].as_array().unwrap().iter().map(|i| i["label"].as_str().unwrap().to_string()).collect()
+    };
+    assert_eq!(complete(&mut editor, 5, 3), ["help", "helper"]);
+    assert_eq!(complete(&mut editor, 4, 6), Vec::<String>::new());
+
     // Garbage: a frame that is not JSON, a header without a length. The server answers in the
     // protocol's own form and goes on.
     editor.raw(b"Content-Length: 9\r\n\r\nnot json!");
@@ -205,6 +245,8 @@ fn an_editor_gets_diagnostics_fixes_completion_hover_and_symbols_and_garbage_doe
 
     let down = editor.request("shutdown", Value::Null);
     assert!(down["result"].is_null() && down.get("error").is_none(), "{down}");
+    let late = editor.request("textDocument/hover", json!({}));
+    assert_eq!(late["error"]["code"], -32600, "after shutdown only exit is taken: {late}");
     editor.notify("exit", Value::Null);
     let status = editor.child.wait().unwrap();
     assert_eq!(status.code(), Some(0));

@@ -56,10 +56,13 @@ pub fn reads(root: &Path, file: &Path) -> Vec<Read> {
 
 /// Every `param(...)` read in the runbook and the runbooks it imports, whether a run reaches it or
 /// not: what `runbook check` compares, as it checks functions nothing calls.
-pub fn all_reads(root: &Path, file: &Path) -> Vec<Read> {
+/// The runbook's text is `own` (as `check` read it, or an editor's buffer not yet saved): its
+/// imports are those of `own`, the modules' as saved.
+pub fn all_reads_with(root: &Path, file: &Path, own: &str) -> Vec<Read> {
     let mut found = Vec::new();
-    for f in files(root, file) {
-        if let Ok(text) = std::fs::read_to_string(&f) {
+    for f in files_with(root, file, Some(own)) {
+        let text = if f == file { Some(own.to_string()) } else { std::fs::read_to_string(&f).ok() };
+        if let Some(text) = text {
             scan(&text, &f, &mut found);
         }
     }
@@ -71,6 +74,11 @@ pub fn all_reads(root: &Path, file: &Path) -> Vec<Read> {
 /// an expression rather than a string does every runbook of the folder count, since any of them
 /// could be the one imported.
 pub fn files(root: &Path, file: &Path) -> Vec<std::path::PathBuf> {
+    files_with(root, file, None)
+}
+
+/// [`files`], the runbook's own text being `own` when given.
+fn files_with(root: &Path, file: &Path, own: Option<&str>) -> Vec<std::path::PathBuf> {
     let mut order = Vec::new();
     let mut queue = std::collections::VecDeque::from([file.to_path_buf()]);
     let mut seen = BTreeSet::new();
@@ -79,7 +87,13 @@ pub fn files(root: &Path, file: &Path) -> Vec<std::path::PathBuf> {
         if !seen.insert(f.clone()) {
             continue;
         }
-        let Ok(text) = std::fs::read_to_string(&f) else { continue };
+        let text = match own.filter(|_| f == file) {
+            Some(text) => text.to_string(),
+            None => match std::fs::read_to_string(&f) {
+                Ok(text) => text,
+                Err(_) => continue,
+            },
+        };
         order.push(f);
         for import in imports(&text) {
             match import {
@@ -213,7 +227,7 @@ fn collect_rhai(dir: &Path, out: &mut Vec<std::path::PathBuf>, depth: usize) {
 
 /// The `param("name")`, `param("name", default)` and `param("name", default, allowed)` calls in a
 /// runbook's text, outside comments.
-pub fn scan(text: &str, file: &Path, found: &mut Vec<Read>) {
+fn scan(text: &str, file: &Path, found: &mut Vec<Read>) {
     let code = without_comments(text);
     for (at, rest) in param_calls(&code) {
         let Some((name, after)) = literal_name(rest) else { continue };
