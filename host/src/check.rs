@@ -533,8 +533,16 @@ fn service_call(svc: Svc, name: &str, args: &[Expr]) -> Vec<(String, Vec<String>
             return vec![(format!("{module}::{api}: invalid input"), vec![p])];
         }
     }
-    let (Some(op), Some(input)) = (op, args.first()) else { return vec![] };
     let Ok(table) = svc.table() else { return vec![] };
+    // A waiter's input is its operation's: checked as that operation's would be.
+    let polled = svc
+        .waiters()
+        .iter()
+        .find(|(f, _)| *f == name)
+        .and_then(|(_, w)| table.waiters.get(*w))
+        .and_then(|w| table.operations.get_key_value(w.operation.as_str()))
+        .map(|(k, _)| k.as_str());
+    let (Some(op), Some(input)) = (op.or(polled), args.first()) else { return vec![] };
     let Some((map, dynamic)) = literal_map(input) else {
         // Not a map at all: a literal of another type is a mistake; a variable is not known here.
         return match input.get_literal_value(None) {
@@ -565,7 +573,9 @@ fn service_call(svc: Svc, name: &str, args: &[Expr]) -> Vec<(String, Vec<String>
     }
     let mut notes = problems;
     notes.push(format!("`runbook help {module}::{name}` shows its parameters"));
-    vec![(format!("{module}::{op}: invalid input"), notes)]
+    // A waiter is named as its options' problems name it: the waiter, as the API calls it.
+    let api = svc.waiters().iter().find(|(f, _)| *f == name).map(|(_, w)| *w).unwrap_or(op);
+    vec![(format!("{module}::{api}: invalid input"), notes)]
 }
 
 /// Stands for a value the script computes: its checks are left to the run.
