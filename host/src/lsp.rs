@@ -475,7 +475,25 @@ impl Server {
             return markdown(format!("```text\n{}\n```", member_help(&help, word)?));
         }
         let topic = if word.contains("::") { word } else { word.split("::").next().unwrap_or(word) };
-        runbook_bindings::Svc::by_module(topic.split("::").next().unwrap_or(""))?;
+        if runbook_bindings::Svc::by_module(topic.split("::").next().unwrap_or("")).is_none() {
+            // A function of the script or of a module it imports: its definition's first line and
+            // the comment above it.
+            let uri = at.text_document.uri.as_str();
+            let (source, name) = match word.split_once("::") {
+                Some((alias, func)) => {
+                    let path = path_of(uri);
+                    let root = crate::project::runbook_root(&path);
+                    let module = crate::params::imports_as(text)
+                        .into_iter()
+                        .find(|(_, a)| a.as_deref() == Some(alias))
+                        .and_then(|(m, _)| m)?;
+                    let file = crate::check::resolve(&root, &path, &module)?;
+                    (std::fs::read_to_string(file).ok()?, func)
+                }
+                None => (text.to_string(), word),
+            };
+            return markdown(format!("```rhai\n{}\n```", definition_of(&source, name)?));
+        }
         let help = crate::help::render(Some(topic)).ok()?;
         markdown(format!("```text\n{help}\n```"))
     }
@@ -998,6 +1016,21 @@ fn options_map(before: &str) -> Option<String> {
     (without_word.is_empty() || without_word.ends_with(',')).then_some(func)
 }
 
+/// A function's definition line in `source`, with the `//` comment lines just above it.
+fn definition_of(source: &str, name: &str) -> Option<String> {
+    let at = source.find(&format!("fn {name}("))?;
+    let line_start = source[..at].rfind('\n').map(|i| i + 1).unwrap_or(0);
+    let line_end = source[at..].find('\n').map(|i| at + i).unwrap_or(source.len());
+    let mut lines: Vec<&str> = vec![source[line_start..line_end].trim_end_matches('{').trim_end()];
+    for above in source[..line_start].lines().rev() {
+        if !above.trim_start().starts_with("//") {
+            break;
+        }
+        lines.insert(0, above.trim());
+    }
+    Some(lines.join("\n"))
+}
+
 /// Whether the end of `before` is in a `//` comment or a string not closed yet.
 fn in_comment_or_string(before: &str) -> bool {
     let line = &before[before.rfind('\n').map(|i| i + 1).unwrap_or(0)..];
@@ -1164,6 +1197,11 @@ mod tests {
         assert_eq!(path_of("file:///tmp/a%20b.rhai"), PathBuf::from("/tmp/a b.rhai"));
         let before = "elbv2::create_target_group(#{ Name: names::tg_name(app), Port: port(), Protocol: \"HT";
         assert_eq!(current_key(before).as_deref(), Some("Protocol"));
+        let module = "// Names.\n// The target group's.\nfn tg_name(app) {\n    app + \"-tg\"\n}\n";
+        assert_eq!(
+            definition_of(module, "tg_name").as_deref(),
+            Some("// Names.\n// The target group's.\nfn tg_name(app)")
+        );
         assert_eq!(current_key("x(#{ Name: \"t\", Proto").as_deref(), Some("Proto"));
         assert_eq!(current_key("x(#{ Name: f(a, b), Port: 8").as_deref(), Some("Port"));
         assert_eq!(enclosing_call(before), Some(("elbv2".into(), "create_target_group".into())));

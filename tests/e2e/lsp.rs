@@ -364,6 +364,11 @@ fn an_editor_is_taken_to_definitions_and_shown_signatures_members_parameters_and
     // Hover: a member's type, a parameter's default and where it is read.
     let member = editor.request("textDocument/hover", at(4, 67));
     assert!(member["result"]["contents"]["value"].as_str().unwrap().contains("Port: integer (optional)"), "{member}");
+    let imported = editor.request("textDocument/hover", at(4, 55));
+    assert!(
+        imported["result"]["contents"]["value"].as_str().unwrap().contains("// Names.\nfn tg_name(app)"),
+        "{imported}"
+    );
     let param = editor.request("textDocument/hover", at(2, 18));
     let shown = param["result"]["contents"]["value"].as_str().unwrap();
     assert!(shown.contains("parameter `app`") && shown.contains("deploy.rhai:3: default `\"web\"`"), "{shown}");
