@@ -229,6 +229,11 @@ fn member_line(table: &Table, shape: &runbook_bindings::model::Shape, n: &str, i
     let mut line = format!("{}{n}: {}", " ".repeat(indent), table.describe(target));
     if input {
         line.push_str(if shape.required.iter().any(|r| r == n) { " (required)" } else { " (optional)" });
+        // A policy document's limits are its JSON text's, which a map is written as: not the map's.
+        let document = table.describe(target).starts_with("policy document");
+        if let Some(limits) = table.shape(target).filter(|_| !document).and_then(limits) {
+            line.push_str(&format!(", {limits}"));
+        }
     }
     if let Some(s) = table.shape(target) {
         let values = if s.values.is_empty() {
@@ -244,6 +249,31 @@ fn member_line(table: &Table, shape: &runbook_bindings::model::Shape, n: &str, i
     }
     line.push('\n');
     line
+}
+
+/// What the model bounds an input member's value by, as the validator checks it: a number's range,
+/// a string's length and (a short one) its pattern, a list's number of items.
+fn limits(s: &runbook_bindings::model::Shape) -> Option<String> {
+    let n = |v: f64| if v.fract() == 0.0 { format!("{}", v as i64) } else { v.to_string() };
+    let span = match (s.min, s.max) {
+        (Some(a), Some(b)) => Some(format!("{} to {}", n(a), n(b))),
+        (Some(a), None) => Some(format!("at least {}", n(a))),
+        (None, Some(b)) => Some(format!("at most {}", n(b))),
+        (None, None) => None,
+    };
+    let mut out: Vec<String> = Vec::new();
+    match s.kind.as_str() {
+        "integer" | "long" | "float" | "double" => out.extend(span),
+        "string" => out.extend(span.map(|l| format!("length {l}"))),
+        "list" => out.extend(span.map(|l| format!("{l} items"))),
+        _ => {}
+    }
+    if s.kind == "string" && s.values.is_empty() {
+        // Short and readable: the model's Unicode escapes (`\u0020-\u00FF`) say little to a reader.
+        let readable = |p: &&String| p.len() <= 40 && !p.contains("\\u");
+        out.extend(s.pattern.as_ref().filter(readable).map(|p| format!("pattern {p}")));
+    }
+    (!out.is_empty()).then(|| out.join(", "))
 }
 
 /// Values as comma-separated lines of at most `width` columns, each indented by `indent`; a list

@@ -419,14 +419,23 @@ impl Server {
         let given = given_keys(before);
         let names: Vec<String> = names.into_iter().filter(|n| members.is_empty() || !given.contains(n)).collect();
         let range = lsp::Range { start: position(text, start), end: here };
+        // A member's type, whether required, its limits: its line of the operation's help.
+        let help = crate::complete::open_call(before)
+            .filter(|_| !members.is_empty())
+            .and_then(|(module, func)| crate::help::render(Some(&format!("{module}::{func}"))).ok())
+            .unwrap_or_default();
+        let about = |name: &str, fallback: &str| -> String {
+            let line = member_help(&help, name).and_then(|h| h.lines().next().map(str::to_string));
+            line.and_then(|l| l.split_once(": ").map(|(_, d)| d.to_string())).unwrap_or_else(|| fallback.to_string())
+        };
         let items = names
             .into_iter()
             .enumerate()
             .map(|(i, name)| {
                 let member = members.iter().find(|(m, _)| *m == name);
                 let (kind, detail) = match member {
-                    Some((_, true)) => (lsp::CompletionItemKind::FIELD, Some("required".to_string())),
-                    Some((_, false)) => (lsp::CompletionItemKind::FIELD, Some("optional".to_string())),
+                    Some((_, true)) => (lsp::CompletionItemKind::FIELD, Some(about(&name, "required"))),
+                    Some((_, false)) => (lsp::CompletionItemKind::FIELD, Some(about(&name, "optional"))),
                     None if name.ends_with("::") => (lsp::CompletionItemKind::MODULE, None),
                     None if name.contains("::") => (lsp::CompletionItemKind::FUNCTION, None),
                     None if variables.contains(&name) => (lsp::CompletionItemKind::VARIABLE, None),

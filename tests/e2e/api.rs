@@ -125,7 +125,7 @@ Parameters:
   ServiceNamespace: string (enum) (required) one of:
       ecs, elasticmapreduce, ec2, appstream, dynamodb, rds, sagemaker, custom-resource, comprehend,
       lambda, cassandra, kafka, elasticache, neptune, workspaces
-  ResourceId: string (required)
+  ResourceId: string (required), length 1 to 1600
   ScalableDimension: string (enum) (required) one of:
       ecs:service:DesiredCount, ec2:spot-fleet-request:TargetCapacity,
       elasticmapreduce:instancegroup:InstanceCount, appstream:fleet:DesiredCapacity,
@@ -143,7 +143,7 @@ Parameters:
       sagemaker:inference-component:DesiredCopyCount, workspaces:workspacespool:DesiredUserSessions
   MinCapacity: integer (optional)
   MaxCapacity: integer (optional)
-  RoleARN: string (optional)
+  RoleARN: string (optional), length 1 to 1600
   SuspendedState: SuspendedState (optional)
       DynamicScalingInSuspended: boolean (optional)
       DynamicScalingOutSuspended: boolean (optional)

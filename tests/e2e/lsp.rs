@@ -155,6 +155,13 @@ fn an_editor_gets_diagnostics_fixes_completion_hover_and_symbols_and_garbage_doe
     let labels: Vec<&str> =
         items["result"]["items"].as_array().unwrap().iter().map(|i| i["label"].as_str().unwrap()).collect();
     assert!(labels.contains(&"HealthCheckPath") && labels.contains(&"HealthCheckEnabled"), "{labels:?}");
+    let interval = items["result"]["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["label"] == "HealthCheckIntervalSeconds")
+        .unwrap();
+    assert_eq!(interval["detail"], "integer (optional), 5 to 300", "{interval}");
     assert!(labels.iter().all(|l| l.starts_with("Health")), "{labels:?}");
     // At `elbv2` typed at the start of a line: the module.
     let modules = editor.request(
@@ -363,7 +370,10 @@ fn an_editor_is_taken_to_definitions_and_shown_signatures_members_parameters_and
 
     // Hover: a member's type, a parameter's default and where it is read.
     let member = editor.request("textDocument/hover", at(4, 67));
-    assert!(member["result"]["contents"]["value"].as_str().unwrap().contains("Port: integer (optional)"), "{member}");
+    assert!(
+        member["result"]["contents"]["value"].as_str().unwrap().contains("Port: integer (optional), 1 to 65535"),
+        "{member}"
+    );
     let imported = editor.request("textDocument/hover", at(4, 55));
     assert!(
         imported["result"]["contents"]["value"].as_str().unwrap().contains("// Names.\nfn tg_name(app)"),
