@@ -156,6 +156,13 @@ pub const CALL_OPTIONS: &[&str] = &["paginate", "converge"];
 /// The members of a waiter's options map (its second argument).
 pub const WAIT_OPTIONS: &[&str] = &["timeout", "delay"];
 
+/// An option a call does not take, with the one it was likely meant to be.
+fn unknown_option(given: &str, options: &[&str]) -> String {
+    let meant = validate::closest(given, options.iter().copied());
+    let hint = if meant.is_empty() { String::new() } else { format!("did you mean {}? ", meant.join(" or ")) };
+    format!("unknown option {given} ({hint}valid: {})", options.join(", "))
+}
+
 /// An operation's options map, or the problem.
 pub fn call_options(opts: &Map) -> Result<CallOptions, String> {
     let mut o = CallOptions { paginate: true, converge: false };
@@ -164,7 +171,7 @@ pub fn call_options(opts: &Map) -> Result<CallOptions, String> {
             ("paginate", Ok(b)) => o.paginate = b,
             ("converge", Ok(b)) => o.converge = b,
             ("paginate" | "converge", Err(_)) => return Err(format!("{k} must be true or false")),
-            (other, _) => return Err(format!("unknown option {other} (valid: {})", CALL_OPTIONS.join(", "))),
+            (other, _) => return Err(unknown_option(other, CALL_OPTIONS)),
         }
     }
     Ok(o)
@@ -193,7 +200,7 @@ pub fn waiter_options(opts: &Map) -> Result<waiter::WaitOptions, String> {
             ("timeout", Some(s)) => o.timeout = Some(s),
             ("delay", Some(s)) => o.delay = Some(s),
             ("timeout" | "delay", None) => return Err(format!("{k} must be a non-negative number of seconds")),
-            (other, _) => return Err(format!("unknown option {other} (valid: {})", WAIT_OPTIONS.join(", "))),
+            (other, _) => return Err(unknown_option(other, WAIT_OPTIONS)),
         }
     }
     Ok(o)

@@ -381,7 +381,11 @@ impl Server {
         }
         // Inside a map that is no operation's input at its top level (a nested one): nothing
         // rather than every module.
-        if crate::complete::open_call(before).is_none() && options_map(before).is_none() && inside_map(before) {
+        if crate::complete::open_call(before).is_none()
+            && options_map(before).is_none()
+            && inside_map(before)
+            && !at_value(before)
+        {
             return none;
         }
         let (start, names) = match options_map(before) {
@@ -697,7 +701,19 @@ impl Server {
         }
         label.push_str(" })");
         // The member being given: the last key written at the map's top level.
-        let active = current_key(before)
+        // The key of the entry the cursor is in: read on past the cursor when it is in the key (or
+        // at its start, just after a comma).
+        let after = &text[before.len()..];
+        let key = current_key(before).map(|k| {
+            let entry = &before[before.rfind([',', '{']).map(|i| i + 1).unwrap_or(0)..];
+            if entry.contains(':') {
+                return k;
+            }
+            let rest = if k.is_empty() { after.trim_start() } else { after };
+            let more: String = rest.chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '_').collect();
+            format!("{k}{more}")
+        });
+        let active = key
             .and_then(|k| {
                 let exact = members.iter().position(|(m, _)| *m == k);
                 exact.or_else(|| members.iter().position(|(m, _)| !k.is_empty() && m.starts_with(&k)))
@@ -882,7 +898,7 @@ fn word_range(text: &str, line: usize, column: usize) -> lsp::Range {
 /// string`, `unknown key VpcID (did you mean VpcId?)`) is: the value of the member, or the unknown
 /// key; and whether that value is a quoted string.
 fn member_range(text: &str, call: usize, note: &str) -> Option<(std::ops::Range<usize>, bool)> {
-    let (key, value) = match note.strip_prefix("unknown key ") {
+    let (key, value) = match note.strip_prefix("unknown key ").or_else(|| note.strip_prefix("unknown option ")) {
         Some(rest) => (rest.split_whitespace().next()?.to_string(), false),
         None => {
             let (path, _) = note.split_once(": ")?;
@@ -1051,6 +1067,39 @@ fn in_comment_or_string(before: &str) -> bool {
     bare.chars().filter(|c| *c == '"').count() % 2 == 1
 }
 
+/// Where the innermost map literal not closed yet at the end of `before` opens (its `#`).
+fn open_map(before: &str) -> Option<usize> {
+    let bare = crate::params::blank_strings(before);
+    let mut depth = 0i32;
+    for (i, c) in bare.char_indices().rev() {
+        match c {
+            ')' | ']' | '}' => depth += 1,
+            '(' | '[' | '{' if depth > 0 => depth -= 1,
+            '{' if bare[..i].ends_with('#') => return Some(i - 1),
+            '(' | '[' | '{' => return None,
+            _ => {}
+        }
+    }
+    None
+}
+
+/// Whether the end of `before` is at a value of a map entry (after its `key:`).
+fn at_value(before: &str) -> bool {
+    let Some(open) = open_map(before) else { return false };
+    let bare = crate::params::blank_strings(&before[open + 2..]);
+    let mut depth = 0i32;
+    let mut entry = 0;
+    for (i, c) in bare.char_indices() {
+        match c {
+            '{' | '[' | '(' => depth += 1,
+            '}' | ']' | ')' => depth -= 1,
+            ',' if depth == 0 => entry = i + 1,
+            _ => {}
+        }
+    }
+    bare[entry..].contains(':')
+}
+
 /// Whether the end of `before` is inside a map literal `#{ … }` not closed yet.
 fn inside_map(before: &str) -> bool {
     let bare = crate::params::blank_strings(before);
@@ -1070,7 +1119,7 @@ fn inside_map(before: &str) -> bool {
 
 /// The keys the innermost open map of `before` gives already.
 fn given_keys(before: &str) -> Vec<String> {
-    let Some(open) = before.rfind("#{") else { return vec![] };
+    let Some(open) = open_map(before) else { return vec![] };
     let bare = crate::params::blank_strings(&before[open + 2..]);
     let mut keys = Vec::new();
     let mut depth = 0i32;
@@ -1090,7 +1139,7 @@ fn given_keys(before: &str) -> Vec<String> {
 /// The member of the innermost open map that the end of `before` is at: the key of the entry being
 /// written, or the part of a key typed so far.
 fn current_key(before: &str) -> Option<String> {
-    let open = before.rfind("#{")?;
+    let open = open_map(before)?;
     let bare = crate::params::blank_strings(&before[open + 2..]);
     let mut depth = 0i32;
     let mut entry = 0;
@@ -1213,6 +1262,8 @@ mod tests {
         );
         assert_eq!(current_key("x(#{ Name: \"t\", Proto").as_deref(), Some("Proto"));
         assert_eq!(current_key("x(#{ Name: f(a, b), Port: 8").as_deref(), Some("Port"));
+        assert_eq!(current_key("x(#{ Tags: [#{ Key: \"k\" }], VpcId: ").as_deref(), Some("VpcId"));
+        assert!(at_value("x(#{ Name: my") && !at_value("x(#{ Name: 1, Po"));
         assert_eq!(enclosing_call(before), Some(("elbv2".into(), "create_target_group".into())));
         let waiting = "elbv2::wait_load_balancer_available(#{ LoadBalancerArns: [a] }, #{ time";
         assert_eq!(options_map(waiting).as_deref(), Some("wait_load_balancer_available"));

@@ -118,6 +118,17 @@ fn lane(label: String, records: &[Value]) -> Lane {
         end.and_then(|e| e["seconds"].as_f64()).map(|s| start_ms + (s * 1000.0) as u64).unwrap_or(last).max(last);
     // Without an end record the run was killed (or goes on): its journal ends at its last record.
     let status = end.and_then(|e| e["outcome"].as_str()).unwrap_or("unfinished (no end record)").to_string();
+    // A "not found" is an answer only where the script went on: the one that ended a failed run
+    // is its failure.
+    let mut bars = bars;
+    if status == "failed" {
+        let code = end.and_then(|e| e["error"]["code"].as_str());
+        if let Some(last) = bars.iter_mut().rev().find(|b| b.error.is_some() && b.kind != "retry") {
+            if code.is_none() || last.error.as_deref() == code {
+                last.not_found = false;
+            }
+        }
+    }
     Lane {
         label,
         run: start["run"].as_str().unwrap_or("?").to_string(),
@@ -206,13 +217,15 @@ const HANDOFF_MS: u64 = 2_000;
 /// start, and so on back to one that started while no other had ended (with the fleet). Both
 /// times of a target come from the fleet's own clock: it starts and reaps every child.
 pub fn mark_critical(lanes: &mut [Lane]) {
-    let Some(mut at) = (0..lanes.len()).max_by_key(|&i| lanes[i].end_ms) else { return };
+    // A target never started decided nothing.
+    let ran = |l: &Lane| l.status != "not started";
+    let Some(mut at) = (0..lanes.len()).filter(|&i| ran(&lanes[i])).max_by_key(|&i| lanes[i].end_ms) else { return };
     loop {
         lanes[at].critical = true;
         let start = lanes[at].start_ms;
         let group = lanes[at].group.clone();
         let before = (0..lanes.len())
-            .filter(|&i| !lanes[i].critical && lanes[i].group == group && lanes[i].end_ms <= start)
+            .filter(|&i| !lanes[i].critical && ran(&lanes[i]) && lanes[i].group == group && lanes[i].end_ms <= start)
             .filter(|&i| start - lanes[i].end_ms <= HANDOFF_MS)
             .max_by_key(|&i| lanes[i].end_ms);
         match before {
@@ -497,7 +510,7 @@ pub fn html(title: &str, lanes: &[Lane]) -> String {
             "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
             esc(&l.label),
             esc(&l.status),
-            seconds(l.end_ms.saturating_sub(l.start_ms) / 100 * 100),
+            took(l.end_ms.saturating_sub(l.start_ms)),
             count("read"),
             count("write"),
             count("wait"),
@@ -620,6 +633,19 @@ mod tests {
         assert_eq!(b[1].error.as_deref(), Some("TargetGroupNotFound"));
         let l = lane("run".into(), &records);
         assert_eq!((l.start_ms, l.end_ms, l.status.as_str()), (1_000, 3_000, "succeeded"));
+        // A not-found the script went on from is an answer; the one that ended a failed run is not.
+        let look = json!({"kind": "read", "what": "elbv2::describe_target_groups", "t": 1_100, "ms": 40,
+                          "error": "TargetGroupNotFound", "not_found": true});
+        let run = |outcome: &str| {
+            let end =
+                json!({"type": "end", "outcome": outcome, "seconds": 1.0, "error": {"code": "TargetGroupNotFound"}});
+            lane(
+                "run".into(),
+                &[json!({"type": "start", "started_ms": 1_000}), json!({"type": "end", "events": [look.clone()]}), end],
+            )
+        };
+        assert!(!run("succeeded").bars[0].failed());
+        assert!(run("failed").bars[0].failed());
         let old: Vec<Value> = records
             .into_iter()
             .filter(|r| r["type"] != "events")

@@ -353,6 +353,14 @@ fn an_editor_is_taken_to_definitions_and_shown_signatures_members_parameters_and
     let active = sig["result"]["activeParameter"].as_u64().unwrap() as usize;
     let [from, to] = [0, 1].map(|i| signature["parameters"][active]["label"][i].as_u64().unwrap() as usize);
     assert_eq!(&signature["label"].as_str().unwrap()[from..to], "Protocol?", "{sig}");
+    // At the start of a key (or just after the comma before it): that key.
+    for column in [66, 65, 68] {
+        let sig = editor.request("textDocument/signatureHelp", at(4, column));
+        let signature = &sig["result"]["signatures"][0];
+        let active = sig["result"]["activeParameter"].as_u64().unwrap_or_else(|| panic!("{column}: {sig}")) as usize;
+        let [from, to] = [0, 1].map(|i| signature["parameters"][active]["label"][i].as_u64().unwrap() as usize);
+        assert_eq!(&signature["label"].as_str().unwrap()[from..to], "Port?", "{column}: {sig}");
+    }
 
     // Completion of an enum's values, and of the parameter names the project reads.
     let values = editor.request("textDocument/completion", at(4, 93));
