@@ -1083,9 +1083,10 @@ fn open_map(before: &str) -> Option<usize> {
     None
 }
 
-/// Whether the end of `before` is at a value of a map entry (after its `key:`).
-fn at_value(before: &str) -> bool {
-    let Some(open) = open_map(before) else { return false };
+/// The entry of the innermost open map that the end of `before` is in (its text since the `#{` or
+/// the last comma at the map's top level, strings blanked).
+fn open_entry(before: &str) -> Option<String> {
+    let open = open_map(before)?;
     let bare = crate::params::blank_strings(&before[open + 2..]);
     let mut depth = 0i32;
     let mut entry = 0;
@@ -1097,7 +1098,12 @@ fn at_value(before: &str) -> bool {
             _ => {}
         }
     }
-    bare[entry..].contains(':')
+    Some(bare[entry..].to_string())
+}
+
+/// Whether the end of `before` is at a value of a map entry (after its `key:`).
+fn at_value(before: &str) -> bool {
+    open_entry(before).is_some_and(|e| e.contains(':'))
 }
 
 /// Whether the end of `before` is inside a map literal `#{ … }` not closed yet.
@@ -1139,22 +1145,10 @@ fn given_keys(before: &str) -> Vec<String> {
 /// The member of the innermost open map that the end of `before` is at: the key of the entry being
 /// written, or the part of a key typed so far.
 fn current_key(before: &str) -> Option<String> {
-    let open = open_map(before)?;
-    let bare = crate::params::blank_strings(&before[open + 2..]);
-    let mut depth = 0i32;
-    let mut entry = 0;
-    for (i, c) in bare.char_indices() {
-        match c {
-            '{' | '[' | '(' => depth += 1,
-            '}' | ']' | ')' => depth -= 1,
-            ',' if depth == 0 => entry = i + 1,
-            _ => {}
-        }
-    }
-    let entry = &bare[entry..];
+    let entry = open_entry(before)?;
     let key = match entry.split_once(':') {
         Some((key, _)) => key,
-        None => entry,
+        None => &entry,
     };
     Some(key.trim().to_string())
 }
