@@ -25,6 +25,74 @@ pub fn parameters(module: &str, func: &str) -> Vec<(String, bool)> {
     members
 }
 
+/// The map nested in an operation's input that the end of `before` is in, at a key's place:
+/// (module, function, the keys from the input down to it), `Filters: [#{ ` giving `["Filters"]`.
+pub fn open_nested(before: &str) -> Option<(String, String, Vec<String>)> {
+    let chars: Vec<char> = crate::params::blank_strings(before).chars().collect();
+    // A key's place in the innermost map: after its `{` or a comma, the word being typed aside.
+    let text: String = chars.iter().collect();
+    let typed = text.trim_end_matches(is_word).trim_end();
+    if !(typed.ends_with('{') || typed.ends_with(',')) {
+        return None;
+    }
+    let mut path: Vec<String> = Vec::new();
+    let mut depth = 0i32;
+    let mut i = chars.len();
+    while i > 0 {
+        i -= 1;
+        match chars[i] {
+            '}' | ']' | ')' => depth += 1,
+            '{' | '[' | '(' if depth > 0 => depth -= 1,
+            '[' => {}
+            '{' if i > 0 && chars[i - 1] == '#' => {
+                let head: String = chars[..i - 1].iter().collect();
+                let head = head.trim_end();
+                if let Some(call) = head.strip_suffix('(') {
+                    // The operation's own map: the path is complete.
+                    let name: String = call.trim_end().chars().rev().take_while(|c| is_word(*c)).collect();
+                    let name: String = name.chars().rev().collect();
+                    let (module, func) = name.split_once("::")?;
+                    path.reverse();
+                    return (!path.is_empty()).then(|| (module.to_string(), func.to_string(), path));
+                }
+                // A map that is a member's value, or an item of a list that is one.
+                let head = head.trim_end_matches(',').trim_end();
+                let head = head.strip_suffix('[').unwrap_or(head).trim_end();
+                let key: String =
+                    head.strip_suffix(':')?.trim_end().chars().rev().take_while(|c| is_word(*c)).collect();
+                path.push(key.chars().rev().collect());
+                i -= 1;
+            }
+            '{' | '(' => return None,
+            _ => {}
+        }
+    }
+    None
+}
+
+/// The members of the structure at `path` in `module::func`'s input (through lists to their
+/// items), required ones first.
+pub fn nested_parameters(module: &str, func: &str, path: &[String]) -> Vec<(String, bool)> {
+    let Some(svc) = Svc::by_module(module) else { return vec![] };
+    let Ok(table) = svc.table() else { return vec![] };
+    let Some((_, op)) = table.operation_by_fn(func) else { return vec![] };
+    let Some(mut shape) = op.input.as_deref().and_then(|s| table.shape(s)) else { return vec![] };
+    for key in path {
+        let Some(next) = shape.member_shape(key).and_then(|s| table.shape(s)) else { return vec![] };
+        shape = match (next.kind.as_str(), next.member.as_deref()) {
+            ("list", Some(item)) => match table.shape(item) {
+                Some(item) => item,
+                None => return vec![],
+            },
+            _ => next,
+        };
+    }
+    let mut members: Vec<(String, bool)> =
+        shape.member_names().map(|m| (m.to_string(), shape.required.iter().any(|r| r == m))).collect();
+    members.sort_by_key(|(_, required)| !required);
+    members
+}
+
 /// The values the model allows for a member of `module::func`'s input (an enum), if it names any.
 pub fn enum_values(module: &str, func: &str, member: &str) -> Vec<String> {
     let Some(svc) = Svc::by_module(module) else { return vec![] };

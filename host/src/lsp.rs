@@ -379,8 +379,31 @@ impl Server {
         if in_comment_or_string(before) || before[..word_start].ends_with('.') {
             return none;
         }
-        // Inside a map that is no operation's input at its top level (a nested one): nothing
-        // rather than every module.
+        // Inside a map nested in an operation's input: its members, from the model.
+        let nested = crate::complete::open_nested(before)
+            .map(|(module, func, path)| crate::complete::nested_parameters(&module, &func, &path))
+            .unwrap_or_default();
+        if !nested.is_empty() {
+            let start = name_start(before);
+            let given = given_keys(before);
+            let range = lsp::Range { start: position(text, start), end: here };
+            let items = nested
+                .into_iter()
+                .filter(|(m, _)| m.starts_with(&before[start..]) && !given.contains(m))
+                .enumerate()
+                .map(|(i, (m, required))| lsp::CompletionItem {
+                    label: m.clone(),
+                    kind: Some(lsp::CompletionItemKind::FIELD),
+                    detail: Some(if required { "required" } else { "optional" }.to_string()),
+                    sort_text: Some(format!("{i:05}")),
+                    text_edit: Some(lsp::CompletionTextEdit::Edit(lsp::TextEdit { range, new_text: m })),
+                    ..Default::default()
+                })
+                .collect();
+            return lsp::CompletionResponse::List(lsp::CompletionList { is_incomplete: false, items });
+        }
+        // Inside another map that is no operation's input at its top level: nothing rather than
+        // every module.
         if crate::complete::open_call(before).is_none()
             && options_map(before).is_none()
             && inside_map(before)
@@ -391,13 +414,7 @@ impl Server {
         let (start, names) = match options_map(before) {
             // In a call's options map (its second argument): the options the call takes.
             Some(func) => {
-                let typed = before.len()
-                    - before
-                        .chars()
-                        .rev()
-                        .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
-                        .map(char::len_utf8)
-                        .sum::<usize>();
+                let typed = name_start(before);
                 let options = if func.starts_with("wait_") {
                     runbook_bindings::WAIT_OPTIONS
                 } else {
@@ -651,9 +668,15 @@ impl Server {
         let start = text[..cursor].rfind(|c: char| !is_word(c)).map(|i| i + 1).unwrap_or(0);
         let end = text[cursor..].find(|c: char| !is_word(c)).map(|i| cursor + i).unwrap_or(text.len());
         let word = &text[start..end];
-        let fn_line = |source: &str, name: &str| -> Option<usize> {
-            let at = source.find(&format!("fn {name}("))?;
-            Some(source[..at].matches('\n').count() + 1)
+        // A function's name where it is defined: its range.
+        let name_at = |source: &str, name: &str| -> Option<lsp::Range> {
+            let at = source.find(&format!("fn {name}("))? + 3;
+            Some(lsp::Range { start: position(source, at), end: position(source, at + name.len()) })
+        };
+        let top = lsp::Range::default();
+        let location = |file: &Path, range: lsp::Range| -> Option<lsp::GotoDefinitionResponse> {
+            let uri = format!("file://{}", std::path::absolute(file).ok()?.display()).parse().ok()?;
+            Some(lsp::GotoDefinitionResponse::Scalar(lsp::Location { uri, range }))
         };
         if let Some((alias, func)) = word.split_once("::") {
             let module = crate::params::imports_as(text)
@@ -662,15 +685,11 @@ impl Server {
                 .and_then(|(m, _)| m)?;
             let file = crate::check::resolve(&root, &path, &module)?;
             // A module that is not UTF-8 text: its file, from the top.
-            let line = std::fs::read_to_string(&file).ok().and_then(|t| fn_line(&t, func)).unwrap_or(1);
-            return place(&file, line).map(lsp::GotoDefinitionResponse::Scalar);
+            let range = std::fs::read_to_string(&file).ok().and_then(|t| name_at(&t, func)).unwrap_or(top);
+            return location(&file, range);
         }
-        let line = fn_line(text, word)?;
-        let here = lsp::Position { line: line as u32 - 1, character: 0 };
-        Some(lsp::GotoDefinitionResponse::Scalar(lsp::Location {
-            uri: at.text_document.uri.clone(),
-            range: lsp::Range { start: here, end: here },
-        }))
+        let range = name_at(text, word)?;
+        Some(lsp::GotoDefinitionResponse::Scalar(lsp::Location { uri: at.text_document.uri.clone(), range }))
     }
 
     /// Inside a service call: the operation's members, the one being given active.
@@ -1056,6 +1075,13 @@ fn definition_of(source: &str, name: &str) -> Option<String> {
     Some(lines.join("\n"))
 }
 
+/// Where the name being typed at the end of `before` starts (a key or an option: no `::`).
+fn name_start(before: &str) -> usize {
+    let typed: usize =
+        before.chars().rev().take_while(|c| c.is_ascii_alphanumeric() || *c == '_').map(char::len_utf8).sum();
+    before.len() - typed
+}
+
 /// Whether the end of `before` is in a `//` comment or a string not closed yet.
 fn in_comment_or_string(before: &str) -> bool {
     let line = &before[before.rfind('\n').map(|i| i + 1).unwrap_or(0)..];
@@ -1258,6 +1284,20 @@ mod tests {
         assert_eq!(current_key("x(#{ Name: f(a, b), Port: 8").as_deref(), Some("Port"));
         assert_eq!(current_key("x(#{ Tags: [#{ Key: \"k\" }], VpcId: ").as_deref(), Some("VpcId"));
         assert!(at_value("x(#{ Name: my") && !at_value("x(#{ Name: 1, Po"));
+        let nested = |before: &str| crate::complete::open_nested(before).map(|(_, f, p)| (f, p));
+        let filters = "ec2::describe_vpcs(#{ Filters: [#{ Name: \"a\", ";
+        assert_eq!(nested(filters), Some(("describe_vpcs".into(), vec!["Filters".to_string()])));
+        assert_eq!(
+            nested("elbv2::create_target_group(#{ Name: \"t\", Matcher: #{ Ht"),
+            Some(("create_target_group".into(), vec!["Matcher".to_string()]))
+        );
+        assert_eq!(nested("ec2::describe_vpcs(#{ Fil"), None);
+        assert_eq!(nested("ec2::describe_vpcs(#{ Filters: [#{ Name: "), None);
+        let members: Vec<String> = crate::complete::nested_parameters("ec2", "describe_vpcs", &["Filters".into()])
+            .into_iter()
+            .map(|(m, _)| m)
+            .collect();
+        assert_eq!(members, ["Name", "Values"]);
         assert_eq!(enclosing_call(before), Some(("elbv2".into(), "create_target_group".into())));
         let waiting = "elbv2::wait_load_balancer_available(#{ LoadBalancerArns: [a] }, #{ time";
         assert_eq!(options_map(waiting).as_deref(), Some("wait_load_balancer_available"));

@@ -341,7 +341,13 @@ fn an_editor_is_taken_to_definitions_and_shown_signatures_members_parameters_and
     // Definitions: the module's file, a function of it, a function of the script, a parameter.
     assert_eq!(target(&editor.request("textDocument/definition", at(0, 10))), ("names.rhai".into(), 0));
     assert_eq!(target(&editor.request("textDocument/definition", at(4, 55))), ("names.rhai".into(), 1));
-    assert_eq!(target(&editor.request("textDocument/definition", at(4, 73))), ("deploy.rhai".into(), 3));
+    let port = editor.request("textDocument/definition", at(4, 73));
+    assert_eq!(target(&port), ("deploy.rhai".into(), 3));
+    assert_eq!(
+        port["result"]["range"],
+        json!({ "start": { "line": 3, "character": 3 }, "end": { "line": 3, "character": 7 } }),
+        "the name"
+    );
     assert_eq!(target(&editor.request("textDocument/definition", at(2, 18))), ("deploy.rhai".into(), 2));
     // A module that is not UTF-8 text: its file, from the top, and the server goes on.
     assert_eq!(target(&editor.request("textDocument/definition", at(7, 8))), ("latin.rhai".into(), 0));
