@@ -134,6 +134,9 @@ pub fn repl(common: &Common) -> ExitCode {
         Err(e) => return crate::diagnostics::fail(&e),
     };
     crate::run::install_signal_handlers(&ctx);
+    // The line editor owns the terminal, its prompt and cursor: waits print a line per poll here
+    // rather than draw a status under it.
+    runbook_bindings::live::disable();
     let mut engine = engine::build(ctx.clone(), Path::new("."), &limits);
     engine.register_fn("help", || out!("{}", crate::help::render(None).unwrap_or_default()));
     engine.register_fn("help", |topic: &str| match crate::help::render(Some(topic)) {
