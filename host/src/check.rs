@@ -246,16 +246,14 @@ impl Checker {
                         None
                     }
                     (Some(m), None) => match resolve(root, file, m) {
-                        // A module a run cannot read: its functions are not known, and that is why.
-                        Some(p) if std::fs::read_to_string(&p).is_err() => {
-                            let why = match std::fs::read(&p) {
-                                Ok(_) => "it is not UTF-8 text".to_string(),
-                                Err(e) => e.to_string(),
-                            };
-                            out.push(at(*pos, format!("module {m}: cannot read {}: {why}", p.display()), vec![]));
-                            None
-                        }
-                        Some(p) => Some(self.module_functions(&p)),
+                        Some(p) => match self.module_functions(&p) {
+                            Ok(functions) => Some(functions),
+                            // A module a run cannot read: its functions are not known, and that is why.
+                            Err(why) => {
+                                out.push(at(*pos, format!("module {m}: cannot read {}: {why}", p.display()), vec![]));
+                                None
+                            }
+                        },
                         None => {
                             let (title, mut notes) = crate::diagnostics::module_not_found(m);
                             notes.insert(0, format!("there is no {}/{m}.rhai", root.display()));
@@ -474,21 +472,22 @@ pub(crate) fn resolve(root: &Path, file: &Path, module: &str) -> Option<PathBuf>
 
 impl Checker {
     /// The functions a module file defines, by name, with their parameter counts (a module that
-    /// does not compile defines none that can be checked: its own check says why).
-    fn module_functions(&self, path: &Path) -> Functions {
+    /// does not compile defines none that can be checked: its own check says why), or why the file
+    /// cannot be read.
+    fn module_functions(&self, path: &Path) -> Result<Functions, String> {
         let written = std::fs::metadata(path).and_then(|m| m.modified()).ok();
         if let Some((at, known)) = self.modules.borrow().get(path) {
             if *at == written && written.is_some() {
-                return known.clone();
+                return Ok(known.clone());
             }
         }
-        let found = std::fs::read_to_string(path)
-            .ok()
-            .and_then(|text| self.engine.compile(&text).ok())
-            .map(|ast| functions(&ast))
-            .unwrap_or_default();
+        let text = std::fs::read_to_string(path).map_err(|e| match e.kind() {
+            std::io::ErrorKind::InvalidData => "it is not UTF-8 text".to_string(),
+            _ => e.to_string(),
+        })?;
+        let found = self.engine.compile(&text).map(|ast| functions(&ast)).unwrap_or_default();
         self.modules.borrow_mut().insert(path.to_path_buf(), (written, found.clone()));
-        found
+        Ok(found)
     }
 }
 

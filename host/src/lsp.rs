@@ -406,7 +406,7 @@ impl Server {
         // every module.
         if crate::complete::open_call(before).is_none()
             && options_map(before).is_none()
-            && inside_map(before)
+            && open_map(before).is_some()
             && !at_value(before)
         {
             return none;
@@ -480,9 +480,7 @@ impl Server {
     fn hover(&self, at: &lsp::TextDocumentPositionParams) -> Option<lsp::Hover> {
         let text = self.text(at.text_document.uri.as_str());
         let cursor = offset(text, at.position);
-        let is_word = |c: char| c.is_ascii_alphanumeric() || c == '_' || c == ':';
-        let start = text[..cursor].rfind(|c: char| !is_word(c)).map(|i| i + 1).unwrap_or(0);
-        let end = text[cursor..].find(|c: char| !is_word(c)).map(|i| cursor + i).unwrap_or(text.len());
+        let (start, end) = word_at(text, cursor);
         let word = text[start..end].trim_matches(':');
         let range = Some(lsp::Range { start: position(text, start), end: position(text, end) });
         let markdown = |value: String| {
@@ -510,16 +508,7 @@ impl Server {
             // the comment above it.
             let uri = at.text_document.uri.as_str();
             let (source, name) = match word.split_once("::") {
-                Some((alias, func)) => {
-                    let path = path_of(uri);
-                    let root = crate::project::runbook_root(&path);
-                    let module = crate::params::imports_as(text)
-                        .into_iter()
-                        .find(|(_, a)| a.as_deref() == Some(alias))
-                        .and_then(|(m, _)| m)?;
-                    let file = crate::check::resolve(&root, &path, &module)?;
-                    (std::fs::read_to_string(file).ok()?, func)
-                }
+                Some((alias, func)) => (std::fs::read_to_string(module_file(uri, text, alias)?).ok()?, func),
                 None => (text.to_string(), word),
             };
             return markdown(format!("```rhai\n{}\n```", definition_of(&source, name)?));
@@ -580,11 +569,8 @@ impl Server {
     /// (`names::tg_name`).
     fn script_functions(&self, uri: &str, text: &str) -> Vec<String> {
         let mut out: Vec<String> = crate::definitions::split(text).functions.into_iter().map(|f| f.name).collect();
-        let path = path_of(uri);
-        let root = crate::project::runbook_root(&path);
-        for (module, alias) in crate::params::imports_as(text) {
-            let (Some(module), Some(alias)) = (module, alias) else { continue };
-            let Some(file) = crate::check::resolve(&root, &path, &module) else { continue };
+        for alias in crate::params::imports_as(text).into_iter().filter_map(|(_, alias)| alias) {
+            let Some(file) = module_file(uri, text, &alias) else { continue };
             let Ok(source) = std::fs::read_to_string(&file) else { continue };
             let functions = crate::definitions::split(&source).functions;
             out.extend(functions.into_iter().map(|f| format!("{alias}::{}", f.name)));
@@ -645,14 +631,22 @@ impl Server {
         let cursor = offset(text, at.position);
         let path = path_of(uri);
         let root = crate::project::runbook_root(&path);
-        let place = |file: &Path, line: usize| -> Option<lsp::Location> {
+        let place = |file: &Path, range: lsp::Range| -> Option<lsp::Location> {
             let uri = format!("file://{}", std::path::absolute(file).ok()?.display()).parse().ok()?;
-            let at = lsp::Position { line: line.saturating_sub(1) as u32, character: 0 };
-            Some(lsp::Location { uri, range: lsp::Range { start: at, end: at } })
+            Some(lsp::Location { uri, range })
+        };
+        // The start of a line (from 1).
+        let line_at = |n: usize| {
+            let at = lsp::Position { line: n.saturating_sub(1) as u32, character: 0 };
+            lsp::Range { start: at, end: at }
         };
         if let Some(name) = param_name_at(text, cursor) {
-            let found: Vec<lsp::Location> =
-                self.reads(uri).iter().filter(|r| r.name == name).filter_map(|r| place(&r.file, r.line)).collect();
+            let found: Vec<lsp::Location> = self
+                .reads(uri)
+                .iter()
+                .filter(|r| r.name == name)
+                .filter_map(|r| place(&r.file, line_at(r.line)))
+                .collect();
             return (!found.is_empty()).then_some(lsp::GotoDefinitionResponse::Array(found));
         }
         // `import "lib/x"`: the module's file.
@@ -662,31 +656,20 @@ impl Server {
         if line.trim_start().starts_with("import") {
             let module = crate::params::imports(line).into_iter().flatten().next()?;
             let file = crate::check::resolve(&root, &path, &module)?;
-            return place(&file, 1).map(lsp::GotoDefinitionResponse::Scalar);
+            return place(&file, line_at(1)).map(lsp::GotoDefinitionResponse::Scalar);
         }
-        let is_word = |c: char| c.is_ascii_alphanumeric() || c == '_' || c == ':';
-        let start = text[..cursor].rfind(|c: char| !is_word(c)).map(|i| i + 1).unwrap_or(0);
-        let end = text[cursor..].find(|c: char| !is_word(c)).map(|i| cursor + i).unwrap_or(text.len());
+        let (start, end) = word_at(text, cursor);
         let word = &text[start..end];
         // A function's name where it is defined: its range.
         let name_at = |source: &str, name: &str| -> Option<lsp::Range> {
             let at = source.find(&format!("fn {name}("))? + 3;
             Some(lsp::Range { start: position(source, at), end: position(source, at + name.len()) })
         };
-        let top = lsp::Range::default();
-        let location = |file: &Path, range: lsp::Range| -> Option<lsp::GotoDefinitionResponse> {
-            let uri = format!("file://{}", std::path::absolute(file).ok()?.display()).parse().ok()?;
-            Some(lsp::GotoDefinitionResponse::Scalar(lsp::Location { uri, range }))
-        };
         if let Some((alias, func)) = word.split_once("::") {
-            let module = crate::params::imports_as(text)
-                .into_iter()
-                .find(|(_, a)| a.as_deref() == Some(alias))
-                .and_then(|(m, _)| m)?;
-            let file = crate::check::resolve(&root, &path, &module)?;
+            let file = module_file(uri, text, alias)?;
             // A module that is not UTF-8 text: its file, from the top.
-            let range = std::fs::read_to_string(&file).ok().and_then(|t| name_at(&t, func)).unwrap_or(top);
-            return location(&file, range);
+            let range = std::fs::read_to_string(&file).ok().and_then(|t| name_at(&t, func)).unwrap_or(line_at(1));
+            return place(&file, range).map(lsp::GotoDefinitionResponse::Scalar);
         }
         let range = name_at(text, word)?;
         Some(lsp::GotoDefinitionResponse::Scalar(lsp::Location { uri: at.text_document.uri.clone(), range }))
@@ -981,19 +964,21 @@ fn suggestions(note: &str) -> Vec<String> {
 /// The `module::func` whose call the end of `before` is inside (its parentheses not closed), strings
 /// skipped.
 fn enclosing_call(before: &str) -> Option<(String, String)> {
+    enclosing_call_at(before).map(|(_, module, func)| (module, func))
+}
+
+/// [`enclosing_call`], with where its `(` is in `before`.
+fn enclosing_call_at(before: &str) -> Option<(usize, String, String)> {
     // Strings blanked, read from the start: one not closed yet (a value being typed) is one.
-    let chars: Vec<char> = crate::params::blank_strings(before).chars().collect();
+    let bare = crate::params::blank_strings(before);
     let mut depth = 0i32;
-    let mut i = chars.len();
-    while i > 0 {
-        i -= 1;
-        match chars[i] {
+    for (i, c) in bare.char_indices().rev() {
+        match c {
             ')' | ']' | '}' => depth += 1,
             '[' | '{' => depth -= 1,
             '(' if depth > 0 => depth -= 1,
             '(' => {
-                let head: String = chars[..i].iter().collect();
-                let head = head.trim_end();
+                let head = bare[..i].trim_end();
                 let name: String = head
                     .chars()
                     .rev()
@@ -1004,7 +989,7 @@ fn enclosing_call(before: &str) -> Option<(String, String)> {
                     .collect();
                 let (module, func) = name.split_once("::")?;
                 runbook_bindings::Svc::by_module(module)?;
-                return Some((module.to_string(), func.to_string()));
+                return Some((i, module.to_string(), func.to_string()));
             }
             _ => {}
         }
@@ -1015,26 +1000,9 @@ fn enclosing_call(before: &str) -> Option<(String, String)> {
 /// The function whose options map (its second argument, `#{ … }`) the end of `before` is in, at a
 /// key's place.
 fn options_map(before: &str) -> Option<String> {
-    let (_, func) = enclosing_call(before)?;
-    let bare = crate::params::blank_strings(before);
+    let (open, _, func) = enclosing_call_at(before)?;
     // From the call's `(`: a comma at its top level, then the map the cursor is in.
-    let open = {
-        let chars: Vec<(usize, char)> = bare.char_indices().collect();
-        let mut depth = 0i32;
-        let mut found = None;
-        for &(i, c) in chars.iter().rev() {
-            match c {
-                ')' | ']' | '}' => depth += 1,
-                '[' | '{' | '(' if depth > 0 => depth -= 1,
-                '(' => {
-                    found = Some(i);
-                    break;
-                }
-                _ => {}
-            }
-        }
-        found?
-    };
+    let bare = crate::params::blank_strings(before);
     let args = &bare[open + 1..];
     let mut depth = 0i32;
     let mut commas = 0;
@@ -1073,6 +1041,21 @@ fn definition_of(source: &str, name: &str) -> Option<String> {
         lines.insert(0, above.trim());
     }
     Some(lines.join("\n"))
+}
+
+/// The word at byte `cursor` of `text`, a module's `::` included: (start, end).
+fn word_at(text: &str, cursor: usize) -> (usize, usize) {
+    let is_word = |c: char| c.is_ascii_alphanumeric() || c == '_' || c == ':';
+    let start = text[..cursor].rfind(|c: char| !is_word(c)).map(|i| i + 1).unwrap_or(0);
+    let end = text[cursor..].find(|c: char| !is_word(c)).map(|i| cursor + i).unwrap_or(text.len());
+    (start, end)
+}
+
+/// The file of the module the document `text` (at `uri`) imports as `alias`.
+fn module_file(uri: &str, text: &str, alias: &str) -> Option<PathBuf> {
+    let module = crate::params::imports_as(text).into_iter().find(|(_, a)| a.as_deref() == Some(alias))?.0?;
+    let path = path_of(uri);
+    crate::check::resolve(&crate::project::runbook_root(&path), &path, &module)
 }
 
 /// Where the name being typed at the end of `before` starts (a key or an option: no `::`).
@@ -1130,23 +1113,6 @@ fn open_entry(before: &str) -> Option<String> {
 /// Whether the end of `before` is at a value of a map entry (after its `key:`).
 fn at_value(before: &str) -> bool {
     open_entry(before).is_some_and(|e| e.contains(':'))
-}
-
-/// Whether the end of `before` is inside a map literal `#{ … }` not closed yet.
-fn inside_map(before: &str) -> bool {
-    let bare = crate::params::blank_strings(before);
-    let mut depth = 0i32;
-    for (i, c) in bare.char_indices().rev() {
-        match c {
-            ')' | ']' | '}' => depth += 1,
-            '(' | '[' if depth > 0 => depth -= 1,
-            '(' | '[' => return false,
-            '{' if depth > 0 => depth -= 1,
-            '{' => return bare[..i].ends_with('#'),
-            _ => {}
-        }
-    }
-    false
 }
 
 /// The keys the innermost open map of `before` gives already.
